@@ -1,0 +1,373 @@
+// The API against a real server on 127.0.0.1 port 0, on SQLite and on PostgreSQL.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "api/app.hpp"
+#include "auth/jwt.hpp"
+#include "core/crypto.hpp"
+#include "db/testing.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
+
+namespace replideploy::api {
+namespace {
+
+namespace json = boost::json;
+using db::testing::TestDatabase;
+
+const std::string kJwtKey(32, 'j');
+
+struct Reply {
+  int status = 0;
+  json::value body;
+  http::Headers headers;
+  std::string raw;
+};
+
+class Api : public ::testing::TestWithParam<db::Engine> {
+ protected:
+  void SetUp() override {
+    core::InitCrypto();
+    tdb_ = std::make_unique<TestDatabase>(GetParam());
+    RD_SKIP_IF_UNAVAILABLE(*tdb_);
+    AppOptions options;
+    options.users = {kJwtKey, 3600, core::PasswordCost::Minimum()};
+    app_ = std::make_unique<App>(tdb_->db(), clock_, options);
+    http::ServerOptions server_options;
+    server_options.port = 0;
+    server_options.shutdown_grace = std::chrono::seconds(5);
+    server_ = std::make_unique<http::Server>(server_options, app_->Resolver());
+    ASSERT_TRUE(server_->Listen().ok());
+    app_->SetPublicPort(server_->port());
+    server_->Start();
+    base_ = "http://127.0.0.1:" + std::to_string(server_->port());
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  Reply Call(const std::string& method, const std::string& path, const std::string& body = {},
+             const std::string& token = {}, const std::string& host = {}) {
+    http::ClientRequest request;
+    request.method = method;
+    request.url = base_ + path;
+    request.body = body;
+    if (!body.empty()) request.headers.Set("Content-Type", "application/json");
+    if (!token.empty()) request.headers.Set("Authorization", "Bearer " + token);
+    if (!host.empty()) request.headers.Set("Host", host);
+    auto response = http::Fetch(request);
+    EXPECT_TRUE(response.ok()) << (response.ok() ? "" : response.error().message);
+    if (!response.ok()) return {};
+    Reply reply{response->status, nullptr, response->headers, response->body};
+    if (response->headers.Get("Content-Type").starts_with("application/json")) {
+      boost::system::error_code ec;
+      reply.body = json::parse(response->body, ec);
+      EXPECT_FALSE(ec) << response->body;
+    }
+    return reply;
+  }
+  Reply CallJson(const std::string& method, const std::string& path, const json::value& body,
+                 const std::string& token = {}) {
+    return Call(method, path, json::serialize(body), token);
+  }
+
+  // Registers and logs in; returns the session token.
+  std::string SignUp(const std::string& email) {
+    Reply reg = CallJson("POST", "/auth/register", json::object{{"email", email}, {"password", "password123"}});
+    EXPECT_EQ(reg.status, 201) << reg.raw;
+    Reply login = CallJson("POST", "/auth/login", json::object{{"email", email}, {"password", "password123"}});
+    EXPECT_EQ(login.status, 200) << login.raw;
+    return login.body.is_object() ? std::string(login.body.at("token").as_string()) : "";
+  }
+
+  static std::string ErrorCodeOf(const Reply& r) {
+    if (!r.body.is_object() || !r.body.as_object().contains("error")) return "<no error body>";
+    return std::string(r.body.at("error").at("code").as_string());
+  }
+  static void ExpectErrorShape(const Reply& r) {
+    ASSERT_TRUE(r.body.is_object()) << r.raw;
+    const json::value& e = r.body.at("error");
+    EXPECT_TRUE(e.at("code").is_string());
+    EXPECT_TRUE(e.at("message").is_string());
+    EXPECT_FALSE(e.at("message").as_string().empty());
+  }
+
+  core::ManualClock clock_{1'800'000'000'000};
+  std::unique_ptr<TestDatabase> tdb_;
+  std::unique_ptr<App> app_;
+  std::unique_ptr<http::Server> server_;
+  std::string base_;
+};
+
+TEST_P(Api, HealthAndReadiness) {
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+  Reply ready = Call("GET", "/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.body.at("status").as_string(), "ready");
+}
+
+TEST_P(Api, RegisterLoginAndCurrentUser) {
+  Reply reg = CallJson("POST", "/auth/register",
+                   json::object{{"email", "Ann@Example.com"}, {"password", "password123"}});
+  ASSERT_EQ(reg.status, 201) << reg.raw;
+  EXPECT_EQ(reg.body.at("email").as_string(), "ann@example.com");
+  EXPECT_EQ(reg.raw.find("password"), std::string::npos) << "hash must never leave the server";
+  EXPECT_EQ(reg.raw.find("argon2"), std::string::npos);
+
+  Reply login = CallJson("POST", "/auth/login",
+                     json::object{{"email", "ann@example.com"}, {"password", "password123"}});
+  ASSERT_EQ(login.status, 200) << login.raw;
+  const std::string token(login.body.at("token").as_string());
+  EXPECT_EQ(login.body.at("user").at("id"), reg.body.at("id"));
+  EXPECT_EQ(login.raw.find("argon2"), std::string::npos);
+
+  Reply me = Call("GET", "/api/v1/user", "", token);
+  ASSERT_EQ(me.status, 200) << me.raw;
+  EXPECT_EQ(me.body.at("email").as_string(), "ann@example.com");
+  EXPECT_EQ(Call("GET", "/api/v1/user").status, 401);
+}
+
+TEST_P(Api, RegisterErrorsNameTheField) {
+  Reply missing = CallJson("POST", "/auth/register", json::object{{"email", "a@example.com"}});
+  EXPECT_EQ(missing.status, 400);
+  ExpectErrorShape(missing);
+  EXPECT_NE(missing.body.at("error").at("message").as_string().find("password"), std::string::npos);
+
+  Reply wrong_type = CallJson("POST", "/auth/register", json::object{{"email", 42}, {"password", "password123"}});
+  EXPECT_EQ(wrong_type.status, 400);
+  EXPECT_EQ(wrong_type.body.at("error").at("message").as_string(), "email must be a string");
+
+  Reply bad_email = CallJson("POST", "/auth/register", json::object{{"email", "nope"}, {"password", "password123"}});
+  EXPECT_EQ(bad_email.status, 422);
+  EXPECT_EQ(ErrorCodeOf(bad_email), "invalid_email");
+
+  Reply short_pw = CallJson("POST", "/auth/register", json::object{{"email", "a@example.com"}, {"password", "1234567"}});
+  EXPECT_EQ(short_pw.status, 422);
+  EXPECT_EQ(ErrorCodeOf(short_pw), "password_too_short");
+
+  SignUp("taken@example.com");
+  Reply taken = CallJson("POST", "/auth/register", json::object{{"email", "TAKEN@example.com"}, {"password", "password123"}});
+  EXPECT_EQ(taken.status, 409);
+  EXPECT_EQ(ErrorCodeOf(taken), "email_taken");
+}
+
+TEST_P(Api, TruncatedAndNonObjectJsonIs400) {
+  for (std::string body : {R"({"email":"a@example.com","pass)", "[1,2]", "{", "\xff\xfe"}) {
+    Reply r = Call("POST", "/auth/register", body);
+    EXPECT_EQ(r.status, 400) << body;
+    ExpectErrorShape(r);
+  }
+}
+
+TEST_P(Api, TwoMegabyteBodyIs413) {
+  std::string huge = R"({"email":"a@example.com","password":")" + std::string(2 << 20, 'x') + "\"}";
+  Reply r = Call("POST", "/auth/register", huge);
+  EXPECT_EQ(r.status, 413);
+  ExpectErrorShape(r);
+  // Nothing was stored.
+  EXPECT_EQ(tdb_->db().Exec("SELECT COUNT(*) FROM users")->rows.front().Int(0), 0);
+  // The server is still fine.
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+}
+
+TEST_P(Api, LoginFailuresLookAlikeAndAreThrottled) {
+  SignUp("a@example.com");
+  Reply wrong = CallJson("POST", "/auth/login", json::object{{"email", "a@example.com"}, {"password", "wrong-password"}});
+  Reply unknown = CallJson("POST", "/auth/login", json::object{{"email", "b@example.com"}, {"password", "wrong-password"}});
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(unknown.status, 401);
+  EXPECT_EQ(wrong.raw, unknown.raw);
+  for (int i = 2; i < auth::LoginThrottle::kFreeFailures; ++i) {
+    EXPECT_EQ(CallJson("POST", "/auth/login", json::object{{"email", "a@example.com"}, {"password", "nope-nope"}}).status, 401);
+  }
+  // Even the right password is refused while the address is slowed down.
+  Reply limited = CallJson("POST", "/auth/login", json::object{{"email", "a@example.com"}, {"password", "password123"}});
+  EXPECT_EQ(limited.status, 429) << limited.raw;
+  EXPECT_EQ(ErrorCodeOf(limited), "rate_limited");
+  EXPECT_FALSE(limited.headers.Get("Retry-After").empty());
+  clock_.Advance(60'000);
+  EXPECT_EQ(CallJson("POST", "/auth/login", json::object{{"email", "a@example.com"}, {"password", "password123"}}).status, 200);
+}
+
+TEST_P(Api, ForgedAndExpiredJwtsAre401) {
+  const std::string token = SignUp("a@example.com");
+  const std::string user_id(Call("GET", "/api/v1/user", "", token).body.at("id").as_string());
+  const std::string alg_none = core::Base64UrlEncode(R"({"alg":"none","typ":"JWT"})") + "." +
+                               core::Base64UrlEncode(R"({"sub":")" + user_id + R"(","exp":4000000000})") + ".";
+  const std::string bad_sig = auth::SignJwt({user_id, 0, 4'000'000'000}, "not the key");
+  const std::string expired = auth::SignJwt({user_id, 0, 1'700'000'000}, kJwtKey);
+  for (const std::string& t : {alg_none, bad_sig, expired, std::string("garbage")}) {
+    Reply r = Call("GET", "/api/v1/user", "", t);
+    EXPECT_EQ(r.status, 401) << t;
+    ExpectErrorShape(r);
+  }
+  const std::string good = auth::SignJwt({user_id, 0, 4'000'000'000}, kJwtKey);
+  EXPECT_EQ(Call("GET", "/api/v1/user", "", good).status, 200);
+}
+
+TEST_P(Api, ApiTokensWorkUntilRevoked) {
+  const std::string session = SignUp("a@example.com");
+  Reply created = CallJson("POST", "/api/v1/tokens", json::object{{"name", "laptop"}}, session);
+  ASSERT_EQ(created.status, 201) << created.raw;
+  const std::string secret(created.body.at("token").as_string());
+  const std::string id(created.body.at("id").as_string());
+
+  EXPECT_EQ(Call("GET", "/api/v1/user", "", secret).status, 200);
+  Reply site = CallJson("POST", "/api/v1/sites", json::object{{"name", "via-token"}}, secret);
+  EXPECT_EQ(site.status, 201) << site.raw;
+
+  Reply list = Call("GET", "/api/v1/tokens", "", session);
+  ASSERT_EQ(list.status, 200);
+  ASSERT_EQ(list.body.as_array().size(), 1u);
+  EXPECT_EQ(list.raw.find(secret), std::string::npos) << "the list never shows secrets";
+
+  EXPECT_EQ(Call("DELETE", "/api/v1/tokens/" + id, "", session).status, 204);
+  Reply after = Call("GET", "/api/v1/user", "", secret);
+  EXPECT_EQ(after.status, 401);
+  ExpectErrorShape(after);
+  EXPECT_EQ(Call("DELETE", "/api/v1/tokens/" + id, "", session).status, 404);
+}
+
+TEST_P(Api, SitesCrudInNetlifyShape) {
+  const std::string token = SignUp("a@example.com");
+  Reply created = CallJson("POST", "/api/v1/sites",
+                       json::object{{"name", "blog"},
+                                    {"build_settings", {{"cmd", "npm run build"}, {"dir", "dist"}}}},
+                       token);
+  ASSERT_EQ(created.status, 201) << created.raw;
+  const json::object& site = created.body.as_object();
+  const std::string id(site.at("id").as_string());
+  const std::string port = std::to_string(server_->port());
+  EXPECT_EQ(site.at("name").as_string(), "blog");
+  EXPECT_EQ(site.at("url").as_string(), "http://blog.localhost:" + port);
+  EXPECT_EQ(site.at("admin_url").as_string(), "http://localhost:" + port + "/sites/blog");
+  EXPECT_EQ(site.at("build_settings").at("cmd").as_string(), "npm run build");
+  EXPECT_TRUE(site.at("published_deploy").is_null());
+  for (const char* field : {"created_at", "updated_at"}) {
+    EXPECT_TRUE(site.at(field).is_string()) << field;
+  }
+
+  Reply random = Call("POST", "/api/v1/sites", "", token);
+  ASSERT_EQ(random.status, 201) << random.raw;
+  EXPECT_FALSE(random.body.at("name").as_string().empty());
+
+  Reply by_id = Call("GET", "/api/v1/sites/" + id, "", token);
+  EXPECT_EQ(by_id.status, 200);
+  Reply by_name = Call("GET", "/api/v1/sites/blog", "", token);
+  EXPECT_EQ(by_name.body.at("id").as_string(), id);
+  Reply by_host = Call("GET", "/api/v1/sites/blog.localhost", "", token);
+  EXPECT_EQ(by_host.status, 200);
+
+  Reply list = Call("GET", "/api/v1/sites", "", token);
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.body.as_array().size(), 2u);
+  EXPECT_EQ(Call("GET", "/api/v1/sites?name=blo", "", token).body.as_array().size(), 1u);
+
+  Reply patched = CallJson("PATCH", "/api/v1/sites/" + id,
+                       json::object{{"build_settings", {{"dir", "public"}}}}, token);
+  ASSERT_EQ(patched.status, 200) << patched.raw;
+  EXPECT_EQ(patched.body.at("build_settings").at("dir").as_string(), "public");
+  EXPECT_EQ(patched.body.at("build_settings").at("cmd").as_string(), "npm run build");
+
+  Reply bad_type = CallJson("PATCH", "/api/v1/sites/" + id, json::object{{"build_settings", {{"cmd", 5}}}}, token);
+  EXPECT_EQ(bad_type.status, 400);
+  EXPECT_EQ(bad_type.body.at("error").at("message").as_string(), "build_settings.cmd must be a string");
+
+  EXPECT_EQ(Call("DELETE", "/api/v1/sites/" + id, "", token).status, 204);
+  EXPECT_EQ(Call("GET", "/api/v1/sites/" + id, "", token).status, 404);
+}
+
+TEST_P(Api, SiteNameRules) {
+  const std::string token = SignUp("a@example.com");
+  for (const char* bad : {"Not Valid", "a--b", "-x", "x.y", "ü"}) {
+    Reply r = CallJson("POST", "/api/v1/sites", json::object{{"name", bad}}, token);
+    EXPECT_EQ(r.status, 422) << bad;
+    ExpectErrorShape(r);
+  }
+  EXPECT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "dup"}}, token).status, 201);
+  Reply dup = CallJson("POST", "/api/v1/sites", json::object{{"name", "dup"}}, token);
+  EXPECT_EQ(dup.status, 422);
+  EXPECT_EQ(ErrorCodeOf(dup), "name_taken");
+}
+
+TEST_P(Api, OtherUsersSitesAre404) {
+  const std::string alice = SignUp("alice@example.com");
+  const std::string bob = SignUp("bob@example.com");
+  Reply created = CallJson("POST", "/api/v1/sites", json::object{{"name", "alices"}}, alice);
+  ASSERT_EQ(created.status, 201);
+  const std::string id(created.body.at("id").as_string());
+
+  Reply read = Call("GET", "/api/v1/sites/" + id, "", bob);
+  Reply missing = Call("GET", "/api/v1/sites/00000000-0000-4000-8000-000000000000", "", bob);
+  EXPECT_EQ(read.status, 404);
+  EXPECT_EQ(read.raw, missing.raw) << "indistinguishable from a missing site";
+  EXPECT_EQ(Call("GET", "/api/v1/sites/alices", "", bob).status, 404);
+  EXPECT_EQ(CallJson("PATCH", "/api/v1/sites/" + id, json::object{{"name", "mine"}}, bob).status, 404);
+  EXPECT_EQ(Call("DELETE", "/api/v1/sites/" + id, "", bob).status, 404);
+  EXPECT_EQ(Call("GET", "/api/v1/sites", "", bob).body.as_array().size(), 0u);
+
+  Reply still = Call("GET", "/api/v1/sites/" + id, "", alice);
+  ASSERT_EQ(still.status, 200);
+  EXPECT_EQ(still.body.at("name").as_string(), "alices");
+}
+
+TEST_P(Api, SqlMetacharactersRoundTripVerbatim) {
+  const std::string nasty = "x'; DROP TABLE users; -- \"?\" $1 \\ %_ \xe2\x9c\x93 <script>";
+  Reply reg = CallJson("POST", "/auth/register",
+                   json::object{{"email", "meta@example.com"}, {"password", nasty}, {"full_name", nasty}});
+  ASSERT_EQ(reg.status, 201) << reg.raw;
+  EXPECT_EQ(reg.body.at("full_name").as_string(), nasty);
+  Reply login = CallJson("POST", "/auth/login", json::object{{"email", "meta@example.com"}, {"password", nasty}});
+  ASSERT_EQ(login.status, 200);
+  const std::string token(login.body.at("token").as_string());
+  EXPECT_EQ(Call("GET", "/api/v1/user", "", token).body.at("full_name").as_string(), nasty);
+
+  Reply tok = CallJson("POST", "/api/v1/tokens", json::object{{"name", nasty}}, token);
+  ASSERT_EQ(tok.status, 201);
+  EXPECT_EQ(tok.body.at("name").as_string(), nasty);
+
+  json::object settings{{"cmd", nasty}, {"dir", nasty}, {"base", nasty},
+                        {"repo_url", nasty}, {"repo_branch", nasty}, {"functions_dir", nasty}};
+  Reply site = CallJson("POST", "/api/v1/sites", json::object{{"name", "meta"}, {"build_settings", settings}}, token);
+  ASSERT_EQ(site.status, 201) << site.raw;
+  Reply reread = Call("GET", "/api/v1/sites/meta", "", token);
+  for (const auto& [key, value] : settings) {
+    EXPECT_EQ(reread.body.at("build_settings").at(key), value) << key;
+  }
+  Reply filtered = Call("GET", "/api/v1/sites?name=%27%3B%20DROP", "", token);
+  EXPECT_EQ(filtered.status, 200);
+  EXPECT_EQ(filtered.body.as_array().size(), 0u);
+  // Metacharacters in the email are rejected as an invalid address, not executed.
+  Reply bad = CallJson("POST", "/auth/register", json::object{{"email", "a'--@example.com"}, {"password", "password123"}});
+  EXPECT_TRUE(bad.status == 201 || bad.status == 422) << bad.status;
+  EXPECT_GE(tdb_->db().Exec("SELECT COUNT(*) FROM users")->rows.front().Int(0), 1);
+}
+
+TEST_P(Api, HostsUnderTheBaseDomainAreLeftToTheEdge) {
+  Reply edge = Call("GET", "/healthz", "", "", "blog.localhost:8080");
+  EXPECT_EQ(edge.status, 404);
+  Reply api = Call("GET", "/healthz", "", "", "localhost:8080");
+  EXPECT_EQ(api.status, 200);
+}
+
+TEST_P(Api, UnknownRoutesAndMethods) {
+  Reply nope = Call("GET", "/api/v1/nope");
+  EXPECT_EQ(nope.status, 404);
+  ExpectErrorShape(nope);
+  Reply method = Call("PUT", "/auth/login", "{}");
+  EXPECT_EQ(method.status, 405);
+  ExpectErrorShape(method);
+  EXPECT_NE(method.headers.Get("Allow").find("POST"), std::string::npos);
+}
+
+TEST_P(Api, ResponsesCarryRequestIds) {
+  Reply r = Call("GET", "/healthz");
+  EXPECT_FALSE(r.headers.Get("X-Request-Id").empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, Api, ::testing::ValuesIn(db::testing::Engines()),
+                         db::testing::EngineParamName);
+
+}  // namespace
+}  // namespace replideploy::api

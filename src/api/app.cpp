@@ -1,0 +1,122 @@
+#include "api/app.hpp"
+
+#include <boost/json.hpp>
+
+#include "api/errors.hpp"
+
+namespace replideploy::api {
+
+namespace json = boost::json;
+
+App::App(db::Database& db, const core::Clock& clock, AppOptions options)
+    : db_(db),
+      options_(std::move(options)),
+      users_(db, clock, options_.users),
+      throttle_(clock),
+      sites_(db, clock) {
+  AddHealthRoutes(router_, *this);
+  AddAuthRoutes(router_, *this);
+  AddSiteRoutes(router_, *this);
+}
+
+bool App::IsControlHost(std::string_view host) const {
+  return host.empty() || host == "localhost" || host == "127.0.0.1" || host == "::1" ||
+         (!options_.admin_host.empty() && host == options_.admin_host);
+}
+
+std::string App::SiteUrl(std::string_view label) const {
+  const std::uint16_t port = public_port_;
+  std::string url = "http://" + std::string(label) + "." + options_.base_domain;
+  if (port != 80) url += ":" + std::to_string(port);
+  return url;
+}
+
+std::string App::ControlUrl(std::string_view path) const {
+  const std::uint16_t port = public_port_;
+  const std::string host = options_.admin_host.empty() ? "localhost" : options_.admin_host;
+  std::string url = "http://" + host;
+  if (port != 80) url += ":" + std::to_string(port);
+  return url + std::string(path);
+}
+
+Result<auth::User> App::Authenticate(const http::Request& request) {
+  std::string_view header = request.Header("Authorization");
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size() ||
+      !std::equal(kScheme.begin(), kScheme.end(), header.begin(),
+                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+    return MakeError(ErrorCode::kUnauthenticated,
+                     "missing or malformed Authorization header; expected 'Bearer <token>'");
+  }
+  header.remove_prefix(kScheme.size());
+  while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
+  auto user = users_.Authenticate(header);
+  if (!user.ok() && user.error().code == ErrorCode::kUnauthenticated) {
+    // The precise reason (expired, bad signature, revoked) is for the log, not the client.
+    return MakeError(ErrorCode::kUnauthenticated, "invalid or expired credentials");
+  }
+  return user;
+}
+
+http::Response App::NotFoundForEdge(http::Request& /*request*/) const {
+  http::Response r = http::Response::Text(404, "Not Found\n");
+  return r;
+}
+
+http::Resolver App::Resolver() {
+  return [this](const http::Request& head) -> http::Dispatch {
+    if (!IsControlHost(head.HostName())) {
+      // Sites are served by the edge (a later component); until then every such host is 404.
+      return {[this](http::Request& r) { return NotFoundForEdge(r); }, http::kDefaultBodyLimit,
+              {}};
+    }
+    http::RouteMatch match = router_.Match(head.method, head.path);
+    switch (match.kind) {
+      case http::RouteMatch::Kind::kFound:
+        return {*match.handler, match.options.body_limit, std::move(match.params)};
+      case http::RouteMatch::Kind::kMethodNotAllowed: {
+        std::string allow;
+        for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
+        return {[allow](http::Request&) {
+                  http::Response r = http::Response::Error(405, "method_not_allowed",
+                                                           "method not allowed; allowed: " + allow);
+                  r.headers.Set("Allow", allow);
+                  return r;
+                },
+                http::kDefaultBodyLimit,
+                {}};
+      }
+      case http::RouteMatch::Kind::kNotFound:
+        break;
+    }
+    return {[](http::Request& r) {
+              return http::Response::Error(404, "not_found", "no route for " + r.method + " " + r.path);
+            },
+            http::kDefaultBodyLimit,
+            {}};
+  };
+}
+
+http::Handler Handle(std::function<Result<http::Response>(http::Request&)> body) {
+  return [body = std::move(body)](http::Request& request) -> http::Response {
+    auto result = body(request);
+    if (!result.ok()) return ErrorResponse(result.error(), request.request_id);
+    return std::move(result).value();
+  };
+}
+
+void AddHealthRoutes(http::Router& router, App& app) {
+  router.Add("GET", "/healthz", [](http::Request&) {
+    return http::Response::Json(200, R"({"status":"ok"})");
+  });
+  router.Add("GET", "/readyz", [&app](http::Request& request) {
+    Status ping = app.database().Ping();
+    if (!ping.ok()) {
+      return ErrorResponse(MakeError(ErrorCode::kUnavailable, ping.error().message),
+                           request.request_id);
+    }
+    return http::Response::Json(200, R"({"status":"ready","database":"ok"})");
+  });
+}
+
+}  // namespace replideploy::api

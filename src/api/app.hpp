@@ -1,0 +1,76 @@
+// The control plane's HTTP face: routes for accounts, tokens and sites in Netlify's API shape,
+// health checks, and the split by Host between the control plane and the edge.
+//
+// Handlers are thin: parse, authenticate, call a service, render JSON. Build the App once at
+// start-up; Resolver() is then safe to call from any I/O thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "auth/login_throttle.hpp"
+#include "auth/users.hpp"
+#include "core/clock.hpp"
+#include "db/database.hpp"
+#include "deploys/sites.hpp"
+#include "http/router.hpp"
+#include "http/server.hpp"
+
+namespace replideploy::api {
+
+struct AppOptions {
+  std::string base_domain = "localhost";
+  std::string admin_host;  // an extra control-plane Host name
+  auth::UserServiceOptions users;
+};
+
+class App {
+ public:
+  App(db::Database& db, const core::Clock& clock, AppOptions options);
+
+  // What the HTTP server calls after reading a request's head.
+  http::Resolver Resolver();
+
+  // The port the server is reachable on, for the URLs in API responses. Set after Listen().
+  void SetPublicPort(std::uint16_t port) { public_port_ = port; }
+
+  // True for a Host (already lower-cased, without port) the control plane answers.
+  bool IsControlHost(std::string_view host) const;
+
+  // Used by handlers.
+  auth::UserService& users() { return users_; }
+  auth::LoginThrottle& login_throttle() { return throttle_; }
+  deploys::SiteService& sites() { return sites_; }
+  db::Database& database() { return db_; }
+  const AppOptions& options() const { return options_; }
+  // "http://<label>.<base-domain>[:port]".
+  std::string SiteUrl(std::string_view label) const;
+  // "http://localhost[:port]<path>", the dashboard's address.
+  std::string ControlUrl(std::string_view path) const;
+  // The user behind the request's "Authorization: Bearer" header.
+  Result<auth::User> Authenticate(const http::Request& request);
+
+ private:
+  http::Response NotFoundForEdge(http::Request& request) const;
+
+  db::Database& db_;
+  AppOptions options_;
+  auth::UserService users_;
+  auth::LoginThrottle throttle_;
+  deploys::SiteService sites_;
+  http::Router router_;
+  std::atomic<std::uint16_t> public_port_{80};
+};
+
+// Route groups, one file each.
+void AddHealthRoutes(http::Router& router, App& app);
+void AddAuthRoutes(http::Router& router, App& app);
+void AddSiteRoutes(http::Router& router, App& app);
+
+// Wraps a handler that returns Result<Response>, so errors become the table's JSON errors.
+http::Handler Handle(std::function<Result<http::Response>(http::Request&)> body);
+
+}  // namespace replideploy::api

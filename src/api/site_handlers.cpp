@@ -1,0 +1,132 @@
+// Sites in Netlify's API shape: /api/v1/sites and /api/v1/sites/{site_id}.
+#include <boost/json.hpp>
+
+#include "api/app.hpp"
+#include "api/json_input.hpp"
+#include "core/clock.hpp"
+
+namespace replideploy::api {
+
+namespace json = boost::json;
+
+namespace {
+
+json::object SiteJson(const App& app, const deploys::Site& s) {
+  const std::string url = app.SiteUrl(s.name);
+  const deploys::BuildSettings& b = s.build_settings;
+  json::object o{
+      {"id", s.id},
+      {"site_id", s.id},
+      {"name", s.name},
+      {"url", url},
+      {"ssl_url", url},
+      {"admin_url", app.ControlUrl("/sites/" + s.name)},
+      {"state", "current"},
+      {"account_id", s.account_id},
+      {"account_slug", s.account_slug},
+      {"custom_domain", nullptr},
+      {"created_at", core::FormatIso8601(s.created_at)},
+      {"updated_at", core::FormatIso8601(s.updated_at)},
+      {"build_settings",
+       {{"cmd", b.cmd},
+        {"dir", b.dir},
+        {"base", b.base},
+        {"repo_url", b.repo_url},
+        {"repo_branch", b.repo_branch},
+        {"functions_dir", b.functions_dir}}},
+      {"published_deploy", nullptr},
+  };
+  if (s.published_deploy_id) {
+    o["published_deploy"] = json::object{{"id", *s.published_deploy_id}};
+  }
+  return o;
+}
+
+http::Response Json(int status, const json::value& v) {
+  return http::Response::Json(status, json::serialize(v));
+}
+
+// Reads the writable fields of a site from a create or update body. Unknown fields are ignored,
+// as Netlify does (its clients send more than we keep).
+Result<deploys::SitePatch> ReadSitePatch(const json::object& body) {
+  deploys::SitePatch patch;
+  RD_TRY(patch.name, OptionalString(body, "name"));
+  RD_TRY(const json::object* settings, OptionalObject(body, "build_settings"));
+  // Netlify also accepts "repo" for the same settings.
+  if (settings == nullptr) {
+    RD_TRY(settings, OptionalObject(body, "repo"));
+  }
+  if (settings != nullptr) {
+    const std::string_view prefix = "build_settings.";
+    RD_TRY(patch.cmd, OptionalString(*settings, "cmd", prefix));
+    RD_TRY(patch.dir, OptionalString(*settings, "dir", prefix));
+    RD_TRY(patch.base, OptionalString(*settings, "base", prefix));
+    RD_TRY(patch.repo_url, OptionalString(*settings, "repo_url", prefix));
+    RD_TRY(patch.repo_branch, OptionalString(*settings, "repo_branch", prefix));
+    RD_TRY(patch.functions_dir, OptionalString(*settings, "functions_dir", prefix));
+  }
+  return patch;
+}
+
+// Netlify lets clients address a site by id, by name, or by its full host name.
+std::string SiteRef(const App& app, const std::string& raw) {
+  const std::string suffix = "." + app.options().base_domain;
+  if (raw.size() > suffix.size() && raw.ends_with(suffix)) {
+    return raw.substr(0, raw.size() - suffix.size());
+  }
+  return raw;
+}
+
+}  // namespace
+
+void AddSiteRoutes(http::Router& router, App& app) {
+  router.Add("POST", "/api/v1/sites", Handle([&app](http::Request& req) -> Result<http::Response> {
+    RD_TRY(auth::User user, app.Authenticate(req));
+    RD_TRY(json::object body, ParseJsonObject(req.body, /*empty_ok=*/true));
+    RD_TRY(deploys::SitePatch patch, ReadSitePatch(body));
+    deploys::BuildSettings settings{patch.cmd.value_or(""),         patch.dir.value_or(""),
+                                    patch.base.value_or(""),        patch.repo_url.value_or(""),
+                                    patch.repo_branch.value_or(""), patch.functions_dir.value_or("")};
+    RD_TRY(deploys::Site site, app.sites().Create(user.id, user.account_id, patch.name, settings));
+    return Json(201, SiteJson(app, site));
+  }));
+
+  router.Add("GET", "/api/v1/sites", Handle([&app](http::Request& req) -> Result<http::Response> {
+    RD_TRY(auth::User user, app.Authenticate(req));
+    const std::string filter = req.QueryParam("name").value_or("");
+    RD_TRY(std::vector<deploys::Site> sites, app.sites().List(user.id, filter));
+    json::array out;
+    for (const auto& s : sites) out.push_back(SiteJson(app, s));
+    return Json(200, out);
+  }));
+
+  router.Add("GET", "/api/v1/sites/{site_id}",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(deploys::Site site,
+                      app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
+               return Json(200, SiteJson(app, site));
+             }));
+
+  auto update = Handle([&app](http::Request& req) -> Result<http::Response> {
+    RD_TRY(auth::User user, app.Authenticate(req));
+    RD_TRY(json::object body, ParseJsonObject(req.body));
+    RD_TRY(deploys::SitePatch patch, ReadSitePatch(body));
+    RD_TRY(deploys::Site site,
+           app.sites().Update(user.id, SiteRef(app, req.path_params["site_id"]), patch));
+    return Json(200, SiteJson(app, site));
+  });
+  router.Add("PATCH", "/api/v1/sites/{site_id}", update);
+  router.Add("PUT", "/api/v1/sites/{site_id}", update);
+
+  router.Add("DELETE", "/api/v1/sites/{site_id}",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY_STATUS(app.sites().Delete(user.id, SiteRef(app, req.path_params["site_id"])));
+               http::Response r;
+               r.status = 204;
+               return r;
+             }));
+}
+
+}  // namespace replideploy::api

@@ -1,0 +1,73 @@
+#include "auth/jwt.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/crypto.hpp"
+
+namespace replideploy::auth {
+namespace {
+
+constexpr std::string_view kKey = "0123456789abcdef0123456789abcdef";
+
+TEST(Jwt, RoundTrip) {
+  const std::string token = SignJwt({"user-1", 1000, 2000}, kKey);
+  auto claims = VerifyJwt(token, kKey, 1500);
+  ASSERT_TRUE(claims.ok()) << claims.error().message;
+  EXPECT_EQ(claims->subject, "user-1");
+  EXPECT_EQ(claims->issued_at, 1000);
+  EXPECT_EQ(claims->expires_at, 2000);
+}
+
+TEST(Jwt, ExpiredIsRejected) {
+  const std::string token = SignJwt({"user-1", 1000, 2000}, kKey);
+  auto claims = VerifyJwt(token, kKey, 2000);
+  ASSERT_FALSE(claims.ok());
+  EXPECT_EQ(claims.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(claims.error().message, "token expired");
+}
+
+TEST(Jwt, OtherKeyIsRejected) {
+  const std::string token = SignJwt({"user-1", 1000, 2000}, kKey);
+  auto claims = VerifyJwt(token, "another key", 1500);
+  ASSERT_FALSE(claims.ok());
+  EXPECT_EQ(claims.error().message, "bad signature");
+}
+
+TEST(Jwt, TamperedPayloadIsRejected) {
+  const std::string token = SignJwt({"user-1", 1000, 2000}, kKey);
+  const auto dot1 = token.find('.');
+  const auto dot2 = token.find('.', dot1 + 1);
+  const std::string forged = token.substr(0, dot1 + 1) +
+                             core::Base64UrlEncode(R"({"sub":"admin","iat":1000,"exp":2000})") +
+                             token.substr(dot2);
+  EXPECT_FALSE(VerifyJwt(forged, kKey, 1500).ok());
+}
+
+TEST(Jwt, AlgNoneIsRejected) {
+  const std::string token = core::Base64UrlEncode(R"({"alg":"none","typ":"JWT"})") + "." +
+                            core::Base64UrlEncode(R"({"sub":"user-1","iat":1000,"exp":2000})") +
+                            ".";
+  auto claims = VerifyJwt(token, kKey, 1500);
+  ASSERT_FALSE(claims.ok());
+  EXPECT_EQ(claims.error().message, "alg must be HS256");
+}
+
+TEST(Jwt, MalformedTokensAreRejected) {
+  for (std::string_view bad : {"", "a", "a.b", "a.b.c.d", "!!.??.**", "e30.e30.", "..."}) {
+    auto claims = VerifyJwt(bad, kKey, 1500);
+    EXPECT_FALSE(claims.ok()) << bad;
+    if (!claims.ok()) {
+      EXPECT_EQ(claims.error().code, ErrorCode::kUnauthenticated);
+    }
+  }
+}
+
+TEST(Jwt, MissingExpIsRejected) {
+  const std::string input = core::Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." +
+                            core::Base64UrlEncode(R"({"sub":"user-1"})");
+  const std::string token = input + "." + core::Base64UrlEncode(core::HmacSha256(kKey, input));
+  EXPECT_FALSE(VerifyJwt(token, kKey, 1500).ok());
+}
+
+}  // namespace
+}  // namespace replideploy::auth

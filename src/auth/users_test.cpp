@@ -1,0 +1,151 @@
+#include "auth/users.hpp"
+
+#include <gtest/gtest.h>
+
+#include "auth/jwt.hpp"
+#include "db/testing.hpp"
+
+namespace replideploy::auth {
+namespace {
+
+using db::testing::TestDatabase;
+
+class Users : public ::testing::TestWithParam<db::Engine> {
+ protected:
+  void SetUp() override {
+    core::InitCrypto();
+    tdb_ = std::make_unique<TestDatabase>(GetParam());
+    RD_SKIP_IF_UNAVAILABLE(*tdb_);
+    service_ = std::make_unique<UserService>(
+        tdb_->db(), clock_,
+        UserServiceOptions{std::string(32, 'k'), 3600, core::PasswordCost::Minimum()});
+  }
+  core::ManualClock clock_{1'800'000'000'000};
+  std::unique_ptr<TestDatabase> tdb_;
+  std::unique_ptr<UserService> service_;
+};
+
+TEST_P(Users, RegisterNormalisesEmailAndCreatesAccount) {
+  auto user = service_->Register("  Jane.Doe@Example.COM ", "password123", "Jane");
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  EXPECT_EQ(user->email, "jane.doe@example.com");
+  EXPECT_EQ(user->account_slug, "jane-doe");
+  EXPECT_FALSE(user->account_id.empty());
+  auto found = service_->FindUser(user->id);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->email, "jane.doe@example.com");
+  EXPECT_EQ(found->account_id, user->account_id);
+}
+
+TEST_P(Users, TakenEmailIsConflictAndStoresNothing) {
+  ASSERT_TRUE(service_->Register("a@example.com", "password123").ok());
+  auto again = service_->Register("A@EXAMPLE.com", "different-password");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(again.error().detail_code, "email_taken");
+  auto count = tdb_->db().Exec("SELECT COUNT(*) FROM accounts");
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(count->rows.front().Int(0), 1);
+}
+
+TEST_P(Users, SameLocalPartGetsDistinctSlugs) {
+  auto a = service_->Register("sam@one.example", "password123");
+  auto b = service_->Register("sam@two.example", "password123");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->account_slug, "sam");
+  EXPECT_NE(b->account_slug, "sam");
+  EXPECT_TRUE(b->account_slug.starts_with("sam-")) << b->account_slug;
+}
+
+TEST_P(Users, RejectsBadEmailsAndShortPasswords) {
+  for (std::string_view email : {"", "plain", "@example.com", "a@", "a@b", "a b@example.com",
+                                 "a@@example.com", "a@example..com", "a@.example.com"}) {
+    auto r = service_->Register(email, "password123");
+    ASSERT_FALSE(r.ok()) << email;
+    EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable) << email;
+    EXPECT_EQ(r.error().detail_code, "invalid_email") << email;
+  }
+  auto r = service_->Register("a@example.com", "short7!");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().detail_code, "password_too_short");
+  // Eight characters, counted as characters, not bytes.
+  EXPECT_TRUE(service_->Register("b@example.com", "pässwörd").ok());
+  EXPECT_FALSE(service_->Register("c@example.com", "pässwö").ok());
+}
+
+TEST_P(Users, LoginIssuesJwtForTheUser) {
+  auto user = service_->Register("a@example.com", "password123");
+  ASSERT_TRUE(user.ok());
+  auto session = service_->Login("A@example.com", "password123");
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  EXPECT_EQ(session->user.id, user->id);
+  auto who = service_->Authenticate(session->token);
+  ASSERT_TRUE(who.ok()) << who.error().message;
+  EXPECT_EQ(who->id, user->id);
+  clock_.Advance(3600 * 1000);
+  EXPECT_FALSE(service_->Authenticate(session->token).ok());
+}
+
+TEST_P(Users, UnknownEmailAndWrongPasswordLookTheSame) {
+  ASSERT_TRUE(service_->Register("a@example.com", "password123").ok());
+  auto wrong_password = service_->Login("a@example.com", "password124");
+  auto unknown_email = service_->Login("nobody@example.com", "password123");
+  ASSERT_FALSE(wrong_password.ok());
+  ASSERT_FALSE(unknown_email.ok());
+  EXPECT_EQ(wrong_password.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(wrong_password.error().message, unknown_email.error().message);
+  EXPECT_EQ(wrong_password.error().code, unknown_email.error().code);
+}
+
+TEST_P(Users, ApiTokensAuthenticateUntilRevoked) {
+  auto user = service_->Register("a@example.com", "password123");
+  ASSERT_TRUE(user.ok());
+  auto created = service_->CreateApiToken(user->id, "ci");
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  const std::string secret = created->second;
+  EXPECT_TRUE(secret.starts_with("rdp_"));
+  auto who = service_->Authenticate(secret);
+  ASSERT_TRUE(who.ok()) << who.error().message;
+  EXPECT_EQ(who->id, user->id);
+
+  // Only the digest is stored.
+  auto stored = tdb_->db().Exec("SELECT token_hash FROM api_tokens");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_NE(stored->rows.front().Text(0), secret);
+
+  auto list = service_->ListApiTokens(user->id);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->front().name, "ci");
+  EXPECT_TRUE(list->front().last_used_at.has_value());
+
+  auto other = service_->Register("b@example.com", "password123");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(service_->RevokeApiToken(other->id, created->first.id).error().code,
+            ErrorCode::kNotFound);
+  EXPECT_TRUE(service_->RevokeApiToken(user->id, created->first.id).ok());
+  EXPECT_FALSE(service_->Authenticate(secret).ok());
+  EXPECT_TRUE(service_->ListApiTokens(user->id)->empty());
+  EXPECT_EQ(service_->RevokeApiToken(user->id, created->first.id).error().code,
+            ErrorCode::kNotFound);
+}
+
+TEST_P(Users, ForgedCredentialsAreRejected) {
+  auto user = service_->Register("a@example.com", "password123");
+  ASSERT_TRUE(user.ok());
+  EXPECT_FALSE(service_->Authenticate("").ok());
+  EXPECT_FALSE(service_->Authenticate("rdp_notatoken").ok());
+  const std::string other_key = SignJwt({user->id, 0, 4'000'000'000}, "wrong key");
+  EXPECT_FALSE(service_->Authenticate(other_key).ok());
+  // A valid signature for a user that does not exist.
+  const std::string ghost = SignJwt({"ghost", 0, 4'000'000'000}, std::string(32, 'k'));
+  auto r = service_->Authenticate(ghost);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnauthenticated);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, Users, ::testing::ValuesIn(db::testing::Engines()),
+                         db::testing::EngineParamName);
+
+}  // namespace
+}  // namespace replideploy::auth

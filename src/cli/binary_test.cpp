@@ -1,0 +1,199 @@
+// Runs the real `replideploy` binary: start-up errors, the version, and a serve/SIGTERM cycle.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "http/client.hpp"
+
+namespace replideploy::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Binary : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* path = std::getenv("REPLIDEPLOY_BINARY");
+    ASSERT_NE(path, nullptr) << "REPLIDEPLOY_BINARY must name the built binary (ctest sets it)";
+    binary_ = path;
+    char tmpl[] = "/tmp/rd-binary-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Starts the binary with stdout/stderr going to files; returns the pid.
+  pid_t Spawn(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
+    const std::string out = dir_ + "/stdout", err = dir_ + "/stderr";
+    pid_t pid = fork();
+    if (pid == 0) {
+      FILE* o = freopen(out.c_str(), "w", stdout);
+      FILE* e = freopen(err.c_str(), "w", stderr);
+      if (o == nullptr || e == nullptr) _exit(127);
+      for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
+      std::vector<char*> argv{const_cast<char*>(binary_.c_str())};
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(binary_.c_str(), argv.data());
+      _exit(127);
+    }
+    return pid;
+  }
+  Outcome Wait(pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    Outcome run;
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    run.out = ReadFile(dir_ + "/stdout");
+    run.err = ReadFile(dir_ + "/stderr");
+    return run;
+  }
+  Outcome Exec(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
+    return Wait(Spawn(std::move(args), env));
+  }
+  std::string DataDir() { return dir_ + "/data"; }
+
+  std::string binary_;
+  std::string dir_;
+};
+
+// The last non-empty line: start-up errors must be one clear line, not a trace.
+std::string LastLine(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+TEST_F(Binary, Version) {
+  Outcome r = Exec({"version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(r.out.starts_with("replideploy ")) << r.out;
+}
+
+TEST_F(Binary, HelpOnEveryCommand) {
+  for (const char* cmd : {"serve", "migrate"}) {
+    Outcome r = Exec({cmd, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.out.find("--data-dir"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("REPLIDEPLOY_DATA_DIR"), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(Exec({"--help"}).exit_code, 0);
+}
+
+TEST_F(Binary, PortTakenIsOneClearLine) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string listen_at = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  Outcome r = Exec({"serve", "--listen", listen_at, "--data-dir", DataDir()});
+  close(fd);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(LastLine(r.err).find("Address already in use"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("terminate"), std::string::npos) << r.err;
+}
+
+TEST_F(Binary, BadConfigKey) {
+  const std::string config = dir_ + "/rd.toml";
+  std::ofstream(config) << "listen = \"127.0.0.1:0\"\nbogus-key = 1\n";
+  Outcome r = Exec({"serve", "--config", config, "--data-dir", DataDir()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(LastLine(r.err).find("unknown key 'bogus-key'"), std::string::npos) << r.err;
+}
+
+TEST_F(Binary, BadDatabaseUrl) {
+  Outcome r = Exec({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir(), "--database",
+                "mysql://root@localhost/x"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(LastLine(r.err).find("unsupported database URL"), std::string::npos) << r.err;
+}
+
+TEST_F(Binary, UnreachablePostgresHidesPassword) {
+  Outcome r = Exec({"migrate", "--data-dir", DataDir(), "--database",
+                "postgres://user:sekrit@127.0.0.1:1/db?connect_timeout=5"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.err.find("sekrit"), std::string::npos) << r.err;
+  EXPECT_FALSE(LastLine(r.err).empty());
+}
+
+TEST_F(Binary, UnwritableDataDir) {
+  // /proc refuses new files even for root.
+  Outcome r = Exec({"serve", "--listen", "127.0.0.1:0", "--data-dir", "/proc/rd-data"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(LastLine(r.err).find("data dir"), std::string::npos) << r.err;
+}
+
+TEST_F(Binary, EnvironmentAndFlagPrecedence) {
+  // A bad value in the environment is used (and rejected) when no flag overrides it...
+  Outcome env_only = Exec({"serve", "--data-dir", DataDir()}, {"REPLIDEPLOY_LISTEN=nonsense"});
+  EXPECT_NE(env_only.exit_code, 0);
+  EXPECT_NE(env_only.err.find("invalid listen address 'nonsense'"), std::string::npos)
+      << env_only.err;
+  // ...and the flag wins over it.
+  Outcome flag = Exec({"migrate", "--listen", "127.0.0.1:0", "--data-dir", DataDir()},
+                  {"REPLIDEPLOY_LISTEN=nonsense"});
+  EXPECT_EQ(flag.exit_code, 0) << flag.err;
+}
+
+TEST_F(Binary, MigrateThenServeAndStopOnSigterm) {
+  Outcome migrate = Exec({"migrate", "--data-dir", DataDir()});
+  ASSERT_EQ(migrate.exit_code, 0) << migrate.err;
+  EXPECT_TRUE(fs::exists(DataDir() + "/replideploy.db"));
+
+  pid_t pid = Spawn({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()});
+  // Wait (bounded) for the line that names the port.
+  std::smatch m;
+  std::string out;
+  const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
+  for (int i = 0; i < 600 && !std::regex_search(out, m, re); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    out = ReadFile(dir_ + "/stdout");
+  }
+  ASSERT_TRUE(std::regex_search(out, m, re)) << out << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + m[1].str();
+  auto health = http::Fetch({"GET", base + "/readyz"});
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
+
+  struct stat st {};
+  ASSERT_EQ(stat((DataDir() + "/secret.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+
+  kill(pid, SIGTERM);
+  Outcome r = Wait(pid);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("stopped"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace replideploy::cli

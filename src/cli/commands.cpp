@@ -1,0 +1,98 @@
+#include "cli/commands.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/serve.hpp"
+#include "core/config.hpp"
+#include "core/crypto.hpp"
+
+namespace replideploy::cli {
+
+namespace {
+
+// Registers the settings table on `command`: each as a flag and an environment variable.
+void AddConfigOptions(CLI::App& command, core::ServeConfig& config, std::string& config_file) {
+  for (const core::ConfigOption& option : core::ConfigOptions(config)) {
+    CLI::Option* flag = std::visit(
+        [&](auto* target) { return command.add_option("--" + option.name, *target, option.help); },
+        option.target);
+    flag->envname(core::EnvName(option.name));
+    flag->capture_default_str();
+  }
+  command.add_option("--config", config_file, "TOML file with any of the settings above")
+      ->envname("REPLIDEPLOY_CONFIG")
+      ->check(CLI::ExistingFile);
+}
+
+// Fills in the settings no flag or variable gave from the config file, then validates.
+bool FinishConfig(const CLI::App& command, core::ServeConfig& config,
+                  const std::string& config_file) {
+  if (!config_file.empty()) {
+    auto given = [&](std::string_view name) {
+      return command.get_option("--" + std::string(name))->count() > 0;
+    };
+    Status st = core::ApplyConfigFile(config_file, config, given);
+    if (!st.ok()) {
+      fmt::print(stderr, "replideploy: {}\n", st.error().message);
+      return false;
+    }
+  }
+  Status valid = core::ValidateConfig(config);
+  if (!valid.ok()) {
+    fmt::print(stderr, "replideploy: {}\n", valid.error().message);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  try {
+    core::InitCrypto();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "replideploy: {}\n", e.what());
+    return 1;
+  }
+  CLI::App app{"RepliDeploy: a self-hostable Netlify", "replideploy"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", REPLIDEPLOY_VERSION);
+
+  core::ServeConfig serve_config;
+  std::string serve_config_file;
+  CLI::App* serve = app.add_subcommand("serve", "run the platform (API, dashboard, edge) in one process");
+  AddConfigOptions(*serve, serve_config, serve_config_file);
+
+  core::ServeConfig migrate_config;
+  std::string migrate_config_file;
+  CLI::App* migrate = app.add_subcommand("migrate", "apply database migrations and exit");
+  AddConfigOptions(*migrate, migrate_config, migrate_config_file);
+
+  CLI::App* version = app.add_subcommand("version", "print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (version->parsed()) {
+    fmt::print("replideploy {}\n", REPLIDEPLOY_VERSION);
+    return 0;
+  }
+  if (serve->parsed()) {
+    if (!FinishConfig(*serve, serve_config, serve_config_file)) return 2;
+    return RunServe(serve_config);
+  }
+  if (migrate->parsed()) {
+    if (!FinishConfig(*migrate, migrate_config, migrate_config_file)) return 2;
+    return RunMigrate(migrate_config);
+  }
+  return 2;
+}
+
+}  // namespace replideploy::cli

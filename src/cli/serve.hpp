@@ -1,0 +1,14 @@
+// The long-running commands. Each prints one clear line and returns non-zero on a start-up
+// error (bad config, unwritable data dir, unreachable database, port taken).
+#pragma once
+
+#include "core/config.hpp"
+
+namespace replideploy::cli {
+
+// All roles in one process until SIGINT/SIGTERM; then drains and returns 0.
+int RunServe(const core::ServeConfig& config);
+// Applies pending migrations and exits.
+int RunMigrate(const core::ServeConfig& config);
+
+}  // namespace replideploy::cli

@@ -1,0 +1,204 @@
+#include "core/config.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "core/crypto.hpp"
+
+namespace replideploy::core {
+
+namespace fs = std::filesystem;
+
+std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
+  return {
+      {"listen", "address to listen on, HOST:PORT (port 0 picks a free one)", &c.listen},
+      {"data-dir", "directory for the SQLite database, blobs and the secret key", &c.data_dir},
+      {"database", "database URL: sqlite://PATH or postgres://... (default: SQLite in data-dir)",
+       &c.database},
+      {"base-domain", "sites are served at <name>.<base-domain>", &c.base_domain},
+      {"admin-host", "an extra Host name the API and dashboard answer on", &c.admin_host},
+      {"secret-key", "64 hex chars for JWTs and encryption at rest (default: data-dir/secret.key)",
+       &c.secret_key},
+      {"log-level", "trace, debug, info, warn, error or off", &c.log_level},
+      {"jwt-ttl-hours", "lifetime of login tokens in hours", &c.jwt_ttl_hours},
+      {"io-threads", "threads serving network I/O", &c.io_threads},
+      {"handler-threads", "threads running request handlers (database work)", &c.handler_threads},
+      {"shutdown-grace-seconds", "how long SIGTERM waits for in-flight requests",
+       &c.shutdown_grace_seconds},
+  };
+}
+
+std::string EnvName(std::string_view option_name) {
+  std::string out = "REPLIDEPLOY_";
+  for (char ch : option_name) {
+    out.push_back(ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+  }
+  return out;
+}
+
+Status ApplyConfigFile(const std::string& path, ServeConfig& config,
+                       const std::function<bool(std::string_view name)>& given) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "config file " << path;
+    if (e.source().begin.line > 0) msg << " line " << e.source().begin.line;
+    msg << ": " << e.description();
+    return MakeError(ErrorCode::kBadRequest, msg.str());
+  }
+  auto options = ConfigOptions(config);
+  for (auto&& [key, node] : table) {
+    const std::string name(key.str());
+    auto it = std::find_if(options.begin(), options.end(),
+                           [&](const ConfigOption& o) { return o.name == name; });
+    if (it == options.end()) {
+      return MakeError(ErrorCode::kBadRequest,
+                       "config file " + path + ": unknown key '" + name + "'");
+    }
+    if (given(name)) continue;
+    if (auto* s = std::get_if<std::string*>(&it->target)) {
+      auto v = node.value<std::string>();
+      if (!v || !node.is_string()) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "config file " + path + ": key '" + name + "' must be a string");
+      }
+      **s = *v;
+    } else {
+      auto v = node.value<std::int64_t>();
+      if (!v || !node.is_integer() || *v < INT32_MIN || *v > INT32_MAX) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "config file " + path + ": key '" + name + "' must be an integer");
+      }
+      *std::get<int*>(it->target) = static_cast<int>(*v);
+    }
+  }
+  return {};
+}
+
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return MakeError(ErrorCode::kBadRequest,
+                     "invalid listen address '" + std::string(text) + "': " + std::string(why));
+  };
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return bad("expected [IPv6]:PORT");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad("expected HOST:PORT");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (host.empty()) return bad("missing host");
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
+    return bad("port must be a number from 0 to 65535");
+  }
+  return ListenAddress{std::string(host), static_cast<std::uint16_t>(value)};
+}
+
+Status PrepareDataDir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return MakeError(ErrorCode::kBadRequest, "cannot create data dir " + dir + ": " + ec.message());
+  if (!fs::is_directory(dir, ec)) {
+    return MakeError(ErrorCode::kBadRequest, "data dir " + dir + " is not a directory");
+  }
+  // access(W_OK) is wrong for root on read-only mounts; try the real thing.
+  const std::string probe = dir + "/.write-test-" + HexEncode(RandomBytes(4));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return MakeError(ErrorCode::kBadRequest,
+                     "data dir " + dir + " is not writable: " + std::strerror(errno));
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return {};
+}
+
+std::string DatabaseUrl(const ServeConfig& config) {
+  if (!config.database.empty()) return config.database;
+  std::error_code ec;
+  fs::path abs = fs::absolute(config.data_dir, ec);
+  if (ec) abs = config.data_dir;
+  return "sqlite://" + (abs.lexically_normal() / "replideploy.db").string();
+}
+
+namespace {
+constexpr std::size_t kSecretBytes = 32;
+
+Result<std::string> DecodeSecret(std::string_view hex, std::string_view origin) {
+  auto raw = HexDecode(hex);
+  if (!raw.ok() || raw->size() != kSecretBytes) {
+    return MakeError(ErrorCode::kBadRequest,
+                     std::string(origin) + " must be 64 hex characters (32 bytes)");
+  }
+  return std::move(raw).value();
+}
+}  // namespace
+
+Result<std::string> LoadOrCreateSecretKey(const ServeConfig& config) {
+  if (!config.secret_key.empty()) return DecodeSecret(config.secret_key, "secret-key");
+  const std::string path = (fs::path(config.data_dir) / "secret.key").string();
+  std::ifstream in(path);
+  if (in) {
+    std::string text;
+    std::getline(in, text);
+    return DecodeSecret(text, path);
+  }
+  // O_EXCL: two processes starting at once must not overwrite each other's key.
+  const std::string hex = HexEncode(RandomBytes(kSecretBytes));
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return LoadOrCreateSecretKey(config);
+    return MakeError(ErrorCode::kBadRequest, "cannot create " + path + ": " + std::strerror(errno));
+  }
+  const std::string line = hex + "\n";
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                       ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) {
+    ::unlink(path.c_str());
+    return MakeError(ErrorCode::kBadRequest, "cannot write " + path + ": " + std::strerror(errno));
+  }
+  return DecodeSecret(hex, path);
+}
+
+Status ValidateConfig(const ServeConfig& config) {
+  auto range = [](std::string_view name, int value, int lo, int hi) -> Status {
+    if (value < lo || value > hi) {
+      return MakeError(ErrorCode::kBadRequest, std::string(name) + " must be between " +
+                                                   std::to_string(lo) + " and " +
+                                                   std::to_string(hi));
+    }
+    return {};
+  };
+  RD_TRY_STATUS(ParseListenAddress(config.listen));
+  RD_TRY_STATUS(range("jwt-ttl-hours", config.jwt_ttl_hours, 1, 24 * 365));
+  RD_TRY_STATUS(range("io-threads", config.io_threads, 1, 256));
+  RD_TRY_STATUS(range("handler-threads", config.handler_threads, 1, 1024));
+  RD_TRY_STATUS(range("shutdown-grace-seconds", config.shutdown_grace_seconds, 0, 3600));
+  if (config.base_domain.empty()) return MakeError(ErrorCode::kBadRequest, "base-domain is empty");
+  if (!config.secret_key.empty()) RD_TRY_STATUS(DecodeSecret(config.secret_key, "secret-key"));
+  return {};
+}
+
+}  // namespace replideploy::core

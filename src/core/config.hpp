@@ -1,0 +1,72 @@
+// Settings of `replideploy serve` and `replideploy migrate`.
+//
+// Each setting has one name used three ways: a flag (--data-dir), an environment variable
+// (REPLIDEPLOY_DATA_DIR) and a key of the optional TOML config file (data-dir = "..."). A flag
+// beats the environment, which beats the file, which beats the default. Loading lives here;
+// the command-line parser (cli/) registers flags from the same table.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace replideploy::core {
+
+struct ServeConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./data";
+  std::string database;  // empty: sqlite://<data_dir>/replideploy.db
+  std::string base_domain = "localhost";
+  std::string admin_host;  // an extra Host name the control plane answers on
+  std::string secret_key;  // 64 hex chars; empty: <data_dir>/secret.key, made on first start
+  std::string log_level = "info";
+  int jwt_ttl_hours = 24;
+  int io_threads = 2;
+  int handler_threads = 8;
+  int shutdown_grace_seconds = 10;
+};
+
+struct ConfigOption {
+  std::string name;  // "data-dir"
+  std::string help;
+  std::variant<std::string*, int*> target;
+};
+
+// The table of settings, pointing into `config`.
+std::vector<ConfigOption> ConfigOptions(ServeConfig& config);
+
+// "REPLIDEPLOY_DATA_DIR" for "data-dir".
+std::string EnvName(std::string_view option_name);
+
+// Applies the keys of the TOML file at `path` to `config`, skipping those for which
+// `given(name)` is true (already set by a flag or the environment). Fails with one line naming
+// the file and the problem: unreadable, a syntax error (with line), an unknown key, a wrong type.
+Status ApplyConfigFile(const std::string& path, ServeConfig& config,
+                       const std::function<bool(std::string_view name)>& given);
+
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+// "127.0.0.1:8080", "[::1]:8080", "localhost:0". Fails on a missing or out-of-range port.
+Result<ListenAddress> ParseListenAddress(std::string_view text);
+
+// Creates the data dir if needed and checks it is writable. One-line error otherwise.
+Status PrepareDataDir(const std::string& dir);
+
+// The database URL the config names (the default derives from the data dir).
+std::string DatabaseUrl(const ServeConfig& config);
+
+// The 32-byte server secret: from config.secret_key (hex), else read from
+// <data_dir>/secret.key, else generated there with mode 0600.
+Result<std::string> LoadOrCreateSecretKey(const ServeConfig& config);
+
+// Checks values the types cannot (ranges, the secret's format, the log level name).
+Status ValidateConfig(const ServeConfig& config);
+
+}  // namespace replideploy::core

@@ -1,0 +1,127 @@
+#include "core/config.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/crypto.hpp"
+
+namespace replideploy::core {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    InitCrypto();
+    char tmpl[] = "/tmp/rd-config-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::string dir_;
+};
+
+TEST_F(ConfigTest, FileSetsKeysNotGivenElsewhere) {
+  ServeConfig c;
+  const auto path = Write("a.toml", "listen = \"127.0.0.1:9999\"\nbase-domain = \"example.test\"\n"
+                                    "io-threads = 3\n");
+  ASSERT_TRUE(ApplyConfigFile(path, c, [](std::string_view n) { return n == "listen"; }).ok());
+  EXPECT_EQ(c.listen, "127.0.0.1:8080");  // the flag/env wins
+  EXPECT_EQ(c.base_domain, "example.test");
+  EXPECT_EQ(c.io_threads, 3);
+}
+
+TEST_F(ConfigTest, UnknownKeyIsNamed) {
+  ServeConfig c;
+  auto st = ApplyConfigFile(Write("b.toml", "lisen = \"x\"\n"), c, [](auto) { return false; });
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("unknown key 'lisen'"), std::string::npos)
+      << st.error().message;
+}
+
+TEST_F(ConfigTest, WrongTypeAndSyntaxErrorsAreClear) {
+  ServeConfig c;
+  auto st = ApplyConfigFile(Write("c.toml", "io-threads = \"two\"\n"), c, [](auto) { return false; });
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("'io-threads' must be an integer"), std::string::npos);
+  st = ApplyConfigFile(Write("d.toml", "\nlisten = \n"), c, [](auto) { return false; });
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("line 2"), std::string::npos) << st.error().message;
+  st = ApplyConfigFile(dir_ + "/missing.toml", c, [](auto) { return false; });
+  EXPECT_FALSE(st.ok());
+}
+
+TEST_F(ConfigTest, ListenAddressParsing) {
+  auto a = ParseListenAddress("127.0.0.1:8080");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 8080);
+  auto b = ParseListenAddress("[::1]:0");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->host, "::1");
+  EXPECT_EQ(b->port, 0);
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1").ok());
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1:65536").ok());
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1:80x").ok());
+  EXPECT_FALSE(ParseListenAddress(":80").ok());
+}
+
+TEST_F(ConfigTest, EnvNames) {
+  EXPECT_EQ(EnvName("data-dir"), "REPLIDEPLOY_DATA_DIR");
+  EXPECT_EQ(EnvName("listen"), "REPLIDEPLOY_LISTEN");
+}
+
+TEST_F(ConfigTest, SecretKeyIsCreatedOnceWithMode0600) {
+  ServeConfig c;
+  c.data_dir = dir_;
+  auto first = LoadOrCreateSecretKey(c);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->size(), 32u);
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ + "/secret.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  auto second = LoadOrCreateSecretKey(c);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*first, *second);
+}
+
+TEST_F(ConfigTest, GivenSecretKeyMustBe64Hex) {
+  ServeConfig c;
+  c.data_dir = dir_;
+  c.secret_key = std::string(64, 'a');
+  EXPECT_TRUE(LoadOrCreateSecretKey(c).ok());
+  c.secret_key = "short";
+  EXPECT_FALSE(LoadOrCreateSecretKey(c).ok());
+  EXPECT_FALSE(ValidateConfig(c).ok());
+}
+
+TEST_F(ConfigTest, DataDirMustBeWritable) {
+  EXPECT_TRUE(PrepareDataDir(dir_ + "/new/nested").ok());
+  Write("file", "x");
+  auto st = PrepareDataDir(dir_ + "/file");
+  EXPECT_FALSE(st.ok());
+  if (geteuid() != 0) {  // root writes anywhere; the binary test covers a read-only mount instead
+    fs::create_directory(dir_ + "/ro");
+    chmod((dir_ + "/ro").c_str(), 0500);
+    EXPECT_FALSE(PrepareDataDir(dir_ + "/ro").ok());
+  }
+}
+
+TEST_F(ConfigTest, DefaultDatabaseUrlIsSqliteInDataDir) {
+  ServeConfig c;
+  c.data_dir = "/srv/rd";
+  EXPECT_EQ(DatabaseUrl(c), "sqlite:///srv/rd/replideploy.db");
+  c.database = "postgres://x@127.0.0.1/y";
+  EXPECT_EQ(DatabaseUrl(c), "postgres://x@127.0.0.1/y");
+}
+
+}  // namespace
+}  // namespace replideploy::core

@@ -1,0 +1,170 @@
+#include "deploys/sites.hpp"
+
+#include "core/ids.hpp"
+
+namespace replideploy::deploys {
+
+namespace {
+
+constexpr std::string_view kSelectSite =
+    "SELECT s.id, s.account_id, a.slug, s.name, s.build_cmd, s.build_dir, s.build_base, "
+    "s.repo_url, s.repo_branch, s.functions_dir, s.published_deploy_id, s.locked, s.created_at, "
+    "s.updated_at FROM sites s JOIN accounts a ON a.id = s.account_id ";
+
+constexpr std::size_t kMaxSettingLength = 2048;
+constexpr int kRandomNameAttempts = 5;
+
+Site SiteFromRow(const db::Row& r) {
+  Site s;
+  s.id = r.Text(0);
+  s.account_id = r.Text(1);
+  s.account_slug = r.Text(2);
+  s.name = r.Text(3);
+  s.build_settings = {r.Text(4), r.Text(5), r.Text(6), r.Text(7), r.Text(8), r.Text(9)};
+  s.published_deploy_id = r.OptionalText(10);
+  s.locked = r.Bool(11);
+  s.created_at = r.Int(12);
+  s.updated_at = r.Int(13);
+  return s;
+}
+
+Error Invalid(std::string detail, std::string message) {
+  Error e = MakeError(ErrorCode::kUnprocessable, std::move(message));
+  e.detail_code = std::move(detail);
+  return e;
+}
+
+Error NameTaken(std::string_view name) {
+  return Invalid("name_taken", "a site named '" + std::string(name) + "' already exists");
+}
+
+Status CheckSetting(std::string_view field, const std::string& value) {
+  if (value.size() > kMaxSettingLength) {
+    return Invalid("invalid_build_settings", "build_settings." + std::string(field) +
+                                                 " is longer than 2048 characters");
+  }
+  if (value.find('\0') != std::string::npos) {
+    return Invalid("invalid_build_settings",
+                   "build_settings." + std::string(field) + " contains a NUL byte");
+  }
+  return {};
+}
+
+Status CheckSettings(const BuildSettings& b) {
+  RD_TRY_STATUS(CheckSetting("cmd", b.cmd));
+  RD_TRY_STATUS(CheckSetting("dir", b.dir));
+  RD_TRY_STATUS(CheckSetting("base", b.base));
+  RD_TRY_STATUS(CheckSetting("repo_url", b.repo_url));
+  RD_TRY_STATUS(CheckSetting("repo_branch", b.repo_branch));
+  RD_TRY_STATUS(CheckSetting("functions_dir", b.functions_dir));
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> NormalizeSiteName(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  for (char c : name) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (!core::IsDnsLabel(out)) {
+    return Invalid("invalid_name",
+                   "name must be 1-63 letters, digits or hyphens, not starting or ending with a "
+                   "hyphen");
+  }
+  if (out.find("--") != std::string::npos) {
+    return Invalid("invalid_name", "name must not contain '--' (it separates deploy URLs)");
+  }
+  return out;
+}
+
+Result<Site> SiteService::Create(std::string_view user_id, std::string_view account_id,
+                                 std::optional<std::string> name, const BuildSettings& settings) {
+  RD_TRY_STATUS(CheckSettings(settings));
+  RD_TRY(db::Rows owned, db_.Exec("SELECT 1 FROM accounts WHERE id = ? AND owner_user_id = ?",
+                                  {std::string(account_id), std::string(user_id)}));
+  if (owned.empty()) return MakeError(ErrorCode::kNotFound, "account not found");
+
+  std::string chosen;
+  if (name) {
+    RD_TRY(chosen, NormalizeSiteName(*name));
+  }
+  const std::int64_t now = clock_.NowMillis();
+  const std::string id = core::NewUuid();
+  for (int attempt = 0;; ++attempt) {
+    const std::string site_name = name ? chosen : core::NewReadableName();
+    auto inserted = db_.Exec(
+        "INSERT INTO sites (id, account_id, name, build_cmd, build_dir, build_base, repo_url, "
+        "repo_branch, functions_dir, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {id, std::string(account_id), site_name, settings.cmd, settings.dir, settings.base,
+         settings.repo_url, settings.repo_branch, settings.functions_dir, now, now});
+    if (inserted.ok()) break;
+    if (inserted.error().code != ErrorCode::kConflict) return std::move(inserted).error();
+    if (name) return NameTaken(site_name);
+    if (attempt + 1 == kRandomNameAttempts) {
+      return MakeError(ErrorCode::kInternal, "could not pick a free random site name");
+    }
+  }
+  return Get(user_id, id);
+}
+
+Result<std::vector<Site>> SiteService::List(std::string_view user_id,
+                                            std::string_view name_filter) {
+  // instr() exists in SQLite, strpos() in PostgreSQL; a LIKE pattern would need escaping.
+  const std::string contains =
+      db_.engine() == db::Engine::kSqlite ? "instr(s.name, ?) > 0" : "strpos(s.name, ?) > 0";
+  RD_TRY(db::Rows rows,
+         db_.Exec(std::string(kSelectSite) + "WHERE a.owner_user_id = ? AND " + contains +
+                      " ORDER BY s.created_at DESC, s.id",
+                  {std::string(user_id), std::string(name_filter)}));
+  std::vector<Site> out;
+  out.reserve(rows.rows.size());
+  for (const auto& r : rows.rows) out.push_back(SiteFromRow(r));
+  return out;
+}
+
+Result<Site> SiteService::Get(std::string_view user_id, std::string_view id_or_name) {
+  RD_TRY(db::Rows rows, db_.Exec(std::string(kSelectSite) +
+                                     "WHERE a.owner_user_id = ? AND (s.id = ? OR s.name = ?)",
+                                 {std::string(user_id), std::string(id_or_name),
+                                  std::string(id_or_name)}));
+  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "site not found");
+  return SiteFromRow(rows.rows.front());
+}
+
+Result<Site> SiteService::Update(std::string_view user_id, std::string_view id_or_name,
+                                 const SitePatch& patch) {
+  RD_TRY(Site site, Get(user_id, id_or_name));
+  if (patch.name) {
+    RD_TRY(site.name, NormalizeSiteName(*patch.name));
+  }
+  BuildSettings& b = site.build_settings;
+  for (auto [field, value] : {std::pair{&b.cmd, &patch.cmd}, {&b.dir, &patch.dir},
+                              {&b.base, &patch.base}, {&b.repo_url, &patch.repo_url},
+                              {&b.repo_branch, &patch.repo_branch},
+                              {&b.functions_dir, &patch.functions_dir}}) {
+    if (*value) *field = **value;
+  }
+  RD_TRY_STATUS(CheckSettings(b));
+  site.updated_at = clock_.NowMillis();
+  auto updated = db_.Exec(
+      "UPDATE sites SET name = ?, build_cmd = ?, build_dir = ?, build_base = ?, repo_url = ?, "
+      "repo_branch = ?, functions_dir = ?, updated_at = ? WHERE id = ?",
+      {site.name, b.cmd, b.dir, b.base, b.repo_url, b.repo_branch, b.functions_dir,
+       site.updated_at, site.id});
+  if (!updated.ok()) {
+    if (updated.error().code == ErrorCode::kConflict) return NameTaken(site.name);
+    return std::move(updated).error();
+  }
+  if (updated->affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
+  return site;
+}
+
+Status SiteService::Delete(std::string_view user_id, std::string_view id_or_name) {
+  RD_TRY(Site site, Get(user_id, id_or_name));
+  RD_TRY(db::Rows rows, db_.Exec("DELETE FROM sites WHERE id = ?", {site.id}));
+  if (rows.affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
+  return {};
+}
+
+}  // namespace replideploy::deploys

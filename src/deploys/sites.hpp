@@ -1,0 +1,70 @@
+// Sites: the unit a user deploys. Names are DNS labels, unique across the platform, because a
+// site is served at <name>.<base-domain>.
+//
+// Access: every call takes the acting user's id; a site in an account the user does not own
+// is reported as kNotFound, exactly like a missing one. Thread-safe; every call blocks on the
+// database.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "db/database.hpp"
+
+namespace replideploy::deploys {
+
+struct BuildSettings {
+  std::string cmd;            // build command
+  std::string dir;            // publish directory
+  std::string base;           // base directory
+  std::string repo_url;
+  std::string repo_branch;    // production branch
+  std::string functions_dir;
+};
+
+struct Site {
+  std::string id;
+  std::string account_id;
+  std::string account_slug;
+  std::string name;
+  BuildSettings build_settings;
+  std::optional<std::string> published_deploy_id;
+  bool locked = false;  // auto-publishing off
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+struct SitePatch {
+  std::optional<std::string> name;
+  std::optional<std::string> cmd, dir, base, repo_url, repo_branch, functions_dir;
+};
+
+// Lower-cases `name` and checks it is a DNS label without "--" (reserved as the separator of
+// deploy and branch URLs). kUnprocessable with detail "invalid_name" otherwise.
+Result<std::string> NormalizeSiteName(std::string_view name);
+
+class SiteService {
+ public:
+  SiteService(db::Database& db, const core::Clock& clock) : db_(db), clock_(clock) {}
+
+  // A random readable name when `name` is absent. kUnprocessable ("name_taken") when taken.
+  Result<Site> Create(std::string_view user_id, std::string_view account_id,
+                      std::optional<std::string> name, const BuildSettings& settings);
+  // The user's sites, newest first; `name_filter` keeps names containing it.
+  Result<std::vector<Site>> List(std::string_view user_id, std::string_view name_filter = {});
+  // By id, by name, or by "<name>.<base-domain>" host (the caller strips the domain).
+  Result<Site> Get(std::string_view user_id, std::string_view id_or_name);
+  Result<Site> Update(std::string_view user_id, std::string_view id_or_name, const SitePatch& patch);
+  Status Delete(std::string_view user_id, std::string_view id_or_name);
+
+ private:
+  db::Database& db_;
+  const core::Clock& clock_;
+};
+
+}  // namespace replideploy::deploys

@@ -1,0 +1,33 @@
+// Blocking HTTP client on libcurl, for outside APIs (GitHub, ACME), the CLI, and tests.
+// Thread-safe: each call uses its own curl handle.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "core/result.hpp"
+#include "http/message.hpp"
+
+namespace replideploy::http {
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;
+  // A "Host" header here overrides the URL's host on the wire; an empty value suppresses a
+  // header the client would add on its own (e.g. "Expect" for large bodies).
+  Headers headers;
+  std::string body;
+  std::chrono::milliseconds timeout{30'000};
+};
+
+struct ClientResponse {
+  int status = 0;
+  Headers headers;
+  std::string body;
+};
+
+// Transport failures (refused, timeout, DNS) are kUnavailable with curl's message. Any HTTP
+// status, 4xx and 5xx included, is a successful Result.
+Result<ClientResponse> Fetch(const ClientRequest& request);
+
+}  // namespace replideploy::http

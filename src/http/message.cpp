@@ -1,0 +1,223 @@
+#include "http/message.hpp"
+
+#include <algorithm>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace replideploy::http {
+
+namespace {
+
+char ToLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ToLowerAscii(a[i]) != ToLowerAscii(b[i])) return false;
+  }
+  return true;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The byte that "%XY" at s[i] encodes, or -1 when it is not a complete escape.
+int DecodeEscape(std::string_view s, std::size_t i) {
+  if (i + 2 >= s.size()) return -1;
+  const int hi = HexValue(s[i + 1]);
+  const int lo = HexValue(s[i + 2]);
+  if (hi < 0 || lo < 0) return -1;
+  return (hi << 4) | lo;
+}
+
+std::string DecodeQueryComponent(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%') {
+      // A NUL is kept as the literal "%00": downstream code treats strings as C strings.
+      const int byte = DecodeEscape(s, i);
+      if (byte > 0) {
+        out.push_back(static_cast<char>(byte));
+        i += 2;
+      } else {
+        out.push_back('%');
+      }
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not valid.
+std::size_t Utf8SequenceLength(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  std::size_t len = 0;
+  unsigned int code_point = 0;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    code_point = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    code_point = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    code_point = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    code_point = (code_point << 6) | (byte(i + k) & 0x3F);
+  }
+  static constexpr unsigned int kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (code_point < kMinForLength[len] || code_point > 0x10FFFF) return 0;
+  if (code_point >= 0xD800 && code_point <= 0xDFFF) return 0;
+  return len;
+}
+
+// Error messages may quote client input; JSON must stay valid UTF-8 whatever was sent.
+std::string ToValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) {
+      out.append("\xEF\xBF\xBD");  // U+FFFD
+      ++i;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void Headers::Add(std::string name, std::string value) {
+  items_.emplace_back(std::move(name), std::move(value));
+}
+
+void Headers::Set(std::string name, std::string value) {
+  auto first = std::find_if(items_.begin(), items_.end(),
+                            [&](const auto& item) { return EqualsIgnoreCase(item.first, name); });
+  if (first == items_.end()) {
+    items_.emplace_back(std::move(name), std::move(value));
+    return;
+  }
+  // Keep the position of the first occurrence so the header order stays stable.
+  first->first = std::move(name);
+  first->second = std::move(value);
+  const std::string_view kept = first->first;
+  items_.erase(std::remove_if(std::next(first), items_.end(),
+                              [&](const auto& item) { return EqualsIgnoreCase(item.first, kept); }),
+               items_.end());
+}
+
+std::string_view Headers::Get(std::string_view name) const {
+  for (const auto& [key, value] : items_) {
+    if (EqualsIgnoreCase(key, name)) return value;
+  }
+  return {};
+}
+
+bool Headers::Has(std::string_view name) const {
+  return std::any_of(items_.begin(), items_.end(),
+                     [&](const auto& item) { return EqualsIgnoreCase(item.first, name); });
+}
+
+std::string Request::HostName() const {
+  std::string_view host = headers.Get("Host");
+  if (!host.empty() && host.front() == '[') {
+    // IPv6 literal: "[::1]:8080" -> "[::1]".
+    const std::size_t close = host.find(']');
+    if (close != std::string_view::npos) host = host.substr(0, close + 1);
+  } else if (const std::size_t colon = host.find(':');
+             colon != std::string_view::npos &&
+             host.find(':', colon + 1) == std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  std::string out(host);
+  std::transform(out.begin(), out.end(), out.begin(), ToLowerAscii);
+  return out;
+}
+
+std::optional<std::string> Request::QueryParam(std::string_view name) const {
+  for (const auto& [key, value] : query) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
+Response Response::Json(int status, std::string json_body) {
+  Response response;
+  response.status = status;
+  response.headers.Set("Content-Type", "application/json; charset=utf-8");
+  response.body = std::move(json_body);
+  return response;
+}
+
+Response Response::Error(int status, std::string_view code, std::string_view message) {
+  boost::json::object error;
+  error["code"] = ToValidUtf8(code);
+  error["message"] = ToValidUtf8(message);
+  boost::json::object root;
+  root["error"] = std::move(error);
+  return Json(status, boost::json::serialize(root));
+}
+
+Response Response::Text(int status, std::string text, std::string content_type) {
+  Response response;
+  response.status = status;
+  response.headers.Set("Content-Type", std::move(content_type));
+  response.body = std::move(text);
+  return response;
+}
+
+std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view piece = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (piece.empty()) continue;
+    const std::size_t eq = piece.find('=');
+    if (eq == std::string_view::npos) {
+      out.emplace_back(DecodeQueryComponent(piece), std::string());
+    } else {
+      out.emplace_back(DecodeQueryComponent(piece.substr(0, eq)),
+                       DecodeQueryComponent(piece.substr(eq + 1)));
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    const int byte = DecodeEscape(s, i);
+    if (byte <= 0) return std::nullopt;
+    out.push_back(static_cast<char>(byte));
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace replideploy::http

@@ -1,0 +1,71 @@
+// Transport-neutral HTTP request and response, so handlers never include Beast.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace replideploy::http {
+
+// Case-insensitive header list; keeps order and repeats.
+class Headers {
+ public:
+  void Add(std::string name, std::string value);
+  // Replaces every header of that name.
+  void Set(std::string name, std::string value);
+  // The first value, or an empty view when absent.
+  std::string_view Get(std::string_view name) const;
+  bool Has(std::string_view name) const;
+  const std::vector<std::pair<std::string, std::string>>& All() const { return items_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
+struct Request {
+  std::string method;  // "GET", upper case as sent
+  std::string target;  // raw request-target ("/api/v1/sites?x=1")
+  std::string path;    // percent-decoded path without the query
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  Headers headers;
+  std::string body;
+  std::string remote_address;                      // peer IP, no port
+  std::string request_id;                          // set by the server, echoed as X-Request-Id
+  std::map<std::string, std::string> path_params;  // from the route pattern ("{site_id}")
+
+  // Host header without the port, lower-cased.
+  std::string HostName() const;
+  std::optional<std::string> QueryParam(std::string_view name) const;
+  std::string_view Header(std::string_view name) const { return headers.Get(name); }
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+
+  // JSON body with content-type application/json; charset=utf-8.
+  static Response Json(int status, std::string json_body);
+  // {"error":{"code":code,"message":message}} with the given status.
+  static Response Error(int status, std::string_view code, std::string_view message);
+  static Response Text(int status, std::string text,
+                       std::string content_type = "text/plain; charset=utf-8");
+};
+
+// Handlers run on the blocking thread pool: they may call the database, hash passwords, etc.
+// They must not throw; the server turns an escaped exception into a 500 and logs it.
+using Handler = std::function<Response(Request&)>;
+
+// Splits "a=1&b=%20" into decoded pairs ('+' is a space). Malformed escapes, and "%00", are
+// kept verbatim.
+std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view query);
+
+// Percent-decodes; fails (nullopt) on a malformed escape or a decoded NUL byte.
+std::optional<std::string> PercentDecode(std::string_view s);
+
+}  // namespace replideploy::http

@@ -1,0 +1,130 @@
+#include "http/message.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+namespace replideploy::http {
+namespace {
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+TEST(Headers, LookupIgnoresCase) {
+  Headers headers;
+  headers.Add("Content-Type", "text/html");
+  headers.Add("X-Many", "1");
+  headers.Add("x-many", "2");
+  EXPECT_EQ(headers.Get("content-type"), "text/html");
+  EXPECT_TRUE(headers.Has("CONTENT-TYPE"));
+  EXPECT_FALSE(headers.Has("Content-Length"));
+  EXPECT_EQ(headers.Get("Content-Length"), "");
+  EXPECT_EQ(headers.Get("X-MANY"), "1");
+  EXPECT_EQ(headers.All().size(), 3u);
+}
+
+TEST(Headers, SetReplacesEveryValueInPlace) {
+  Headers headers;
+  headers.Add("A", "1");
+  headers.Add("Vary", "x");
+  headers.Add("B", "2");
+  headers.Add("vary", "y");
+  headers.Set("VARY", "z");
+  ASSERT_EQ(headers.All().size(), 3u);
+  EXPECT_EQ(headers.All()[1].first, "VARY");
+  EXPECT_EQ(headers.All()[1].second, "z");
+  EXPECT_EQ(headers.All()[2].first, "B");
+  headers.Set("New", "n");
+  EXPECT_EQ(headers.All().back().first, "New");
+}
+
+TEST(Query, ParsesDecodedPairsInOrder) {
+  EXPECT_EQ(ParseQuery("a=1&b=%20x&c=hello+world&a=2"),
+            (Pairs{{"a", "1"}, {"b", " x"}, {"c", "hello world"}, {"a", "2"}}));
+}
+
+TEST(Query, HandlesEmptyPiecesAndMissingValues) {
+  EXPECT_EQ(ParseQuery(""), Pairs{});
+  EXPECT_EQ(ParseQuery("&&flag&=v&k="), (Pairs{{"flag", ""}, {"", "v"}, {"k", ""}}));
+  EXPECT_EQ(ParseQuery("a=b=c"), (Pairs{{"a", "b=c"}}));
+}
+
+TEST(Query, KeepsMalformedEscapesAndNulVerbatim) {
+  EXPECT_EQ(ParseQuery("a=%zz&b=%4&c=%&d=%00&e=%41"),
+            (Pairs{{"a", "%zz"}, {"b", "%4"}, {"c", "%"}, {"d", "%00"}, {"e", "A"}}));
+}
+
+TEST(Query, RequestQueryParamReturnsFirst) {
+  Request request;
+  request.query = ParseQuery("page=2&page=3&empty=");
+  EXPECT_EQ(request.QueryParam("page"), "2");
+  EXPECT_EQ(request.QueryParam("empty"), "");
+  EXPECT_EQ(request.QueryParam("missing"), std::nullopt);
+}
+
+TEST(PercentDecode, DecodesEscapes) {
+  EXPECT_EQ(PercentDecode("/a%20b/%C3%A9"), "/a b/\xC3\xA9");
+  EXPECT_EQ(PercentDecode("%2e%2E"), "..");
+  EXPECT_EQ(PercentDecode("plus+stays"), "plus+stays");
+  EXPECT_EQ(PercentDecode(""), "");
+}
+
+TEST(PercentDecode, RejectsMalformedEscapes) {
+  EXPECT_EQ(PercentDecode("%"), std::nullopt);
+  EXPECT_EQ(PercentDecode("abc%4"), std::nullopt);
+  EXPECT_EQ(PercentDecode("%g1"), std::nullopt);
+  EXPECT_EQ(PercentDecode("%1g"), std::nullopt);
+}
+
+TEST(PercentDecode, RejectsNul) { EXPECT_EQ(PercentDecode("/file%00.txt"), std::nullopt); }
+
+std::string HostOf(std::string host_header) {
+  Request request;
+  request.headers.Add("Host", std::move(host_header));
+  return request.HostName();
+}
+
+TEST(Request, HostNameStripsPortAndLowerCases) {
+  EXPECT_EQ(HostOf("Example.COM"), "example.com");
+  EXPECT_EQ(HostOf("my-site.localhost:8080"), "my-site.localhost");
+  EXPECT_EQ(HostOf("[::1]:8080"), "[::1]");
+  EXPECT_EQ(HostOf("[FE80::1]"), "[fe80::1]");
+  EXPECT_EQ(HostOf("127.0.0.1:80"), "127.0.0.1");
+  EXPECT_EQ(HostOf(""), "");
+  EXPECT_EQ(Request{}.HostName(), "");
+}
+
+TEST(Response, JsonSetsContentType) {
+  Response response = Response::Json(201, R"({"id":"x"})");
+  EXPECT_EQ(response.status, 201);
+  EXPECT_EQ(response.headers.Get("Content-Type"), "application/json; charset=utf-8");
+  EXPECT_EQ(response.body, R"({"id":"x"})");
+}
+
+TEST(Response, ErrorHasDocumentedShape) {
+  Response response = Response::Error(404, "not_found", "site not found");
+  EXPECT_EQ(response.status, 404);
+  EXPECT_EQ(response.headers.Get("content-type"), "application/json; charset=utf-8");
+  EXPECT_EQ(response.body, R"({"error":{"code":"not_found","message":"site not found"}})");
+}
+
+TEST(Response, ErrorEscapesQuotesAndNewlines) {
+  Response response = Response::Error(400, "bad_request", "bad \"name\"\nline2\\ \x01");
+  const boost::json::value parsed = boost::json::parse(response.body);
+  EXPECT_EQ(parsed.at("error").at("message").as_string(), "bad \"name\"\nline2\\ \x01");
+  EXPECT_EQ(response.body.find('\n'), std::string::npos);
+}
+
+TEST(Response, ErrorReplacesInvalidUtf8) {
+  Response response = Response::Error(400, "bad_request", "caf\xC3\xA9 \xFF");
+  const boost::json::value parsed = boost::json::parse(response.body);
+  EXPECT_EQ(parsed.at("error").at("message").as_string(), "caf\xC3\xA9 \xEF\xBF\xBD");
+}
+
+TEST(Response, TextDefaultsToPlainUtf8) {
+  Response response = Response::Text(200, "hi");
+  EXPECT_EQ(response.headers.Get("Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(Response::Text(200, "<p>", "text/html").headers.Get("Content-Type"), "text/html");
+}
+
+}  // namespace
+}  // namespace replideploy::http

@@ -1,0 +1,70 @@
+// HTTP/1.1 server on Boost.Beast with C++20 coroutines. One coroutine per connection, a timeout
+// before every read, a body limit on every request (chosen per route after the headers are
+// read), keep-alive, request ids, one access-log line per request. Handlers run on a separate
+// blocking thread pool, never on the I/O threads.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/result.hpp"
+#include "http/message.hpp"
+#include "http/router.hpp"
+
+namespace replideploy::http {
+
+// What the server needs to know after reading a request's head (method, target, headers;
+// body still unread): which handler runs it and how large its body may be.
+struct Dispatch {
+  Handler handler;  // must be set
+  std::size_t body_limit = kDefaultBodyLimit;
+  std::map<std::string, std::string> path_params;
+};
+// Called on an I/O thread with the body still empty: must be quick and must not block. It may
+// run on several I/O threads at once.
+using Resolver = std::function<Dispatch(const Request& head)>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0 picks a free port; see Server::port()
+  int io_threads = 2;
+  int handler_threads = 8;
+  std::chrono::milliseconds read_timeout{30'000};    // whole request head + body
+  std::chrono::milliseconds idle_timeout{75'000};    // keep-alive wait for the next request
+  std::chrono::milliseconds shutdown_grace{10'000};  // drain deadline on Stop()
+  std::size_t max_header_bytes = std::size_t{16} * 1024;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Resolver resolver);
+  ~Server();  // calls Stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens. Fails with a one-line message ("cannot listen on 127.0.0.1:8080:
+  // Address already in use") without throwing.
+  Status Listen();
+  // The bound port (useful with port 0). Valid after Listen().
+  std::uint16_t port() const;
+  // Starts the I/O threads and accepting (after a successful Listen()); returns immediately.
+  void Start();
+  // Stops accepting, lets in-flight requests finish (answers go out with Connection: close),
+  // closes idle connections, and waits up to shutdown_grace before cutting the rest.
+  // Idempotent and thread-safe; returns when every thread has joined, so a handler still
+  // running after the grace period is waited for. Never call it from a handler or an I/O
+  // thread: it joins them.
+  void Stop();
+  // Blocks until SIGINT or SIGTERM arrives, then Stop()s.
+  void RunUntilSignal();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace replideploy::http

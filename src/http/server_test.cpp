@@ -1,0 +1,717 @@
+#include "http/server.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "http/client.hpp"
+
+namespace replideploy::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Generous: the machine is shared and runs under sanitizers.
+constexpr auto kWait = 30s;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+struct RawResponse {
+  int status = 0;
+  std::string head;  // status line and headers, lower-cased
+  std::string body;
+
+  std::string Header(std::string_view name) const {
+    const std::string key = "\r\n" + Lower(name) + ":";
+    const std::size_t at = head.find(key);
+    if (at == std::string::npos) return "<absent>";
+    const std::size_t start = head.find_first_not_of(' ', at + key.size());
+    return head.substr(start, head.find("\r\n", start) - start);
+  }
+};
+
+// A blocking loopback client for what curl will not do: several requests on one connection,
+// malformed bytes, reading an interim response. Every read gives up after kWait.
+class RawConnection {
+ public:
+  explicit RawConnection(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval timeout{};
+    timeout.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(kWait).count();
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  }
+  ~RawConnection() { ::close(fd_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool IsConnected() const { return connected_; }
+
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  // One response; the body is read by Content-Length unless `head_only`.
+  std::optional<RawResponse> ReadResponse(bool head_only = false) {
+    std::size_t end = std::string::npos;
+    while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return std::nullopt;
+    }
+    RawResponse response;
+    response.head = Lower(pending_.substr(0, end + 2));
+    pending_.erase(0, end + 4);
+    if (response.head.size() < 12) return std::nullopt;
+    response.status = std::stoi(response.head.substr(9, 3));
+    const std::string length = response.Header("Content-Length");
+    const std::size_t body_size = (head_only || length == "<absent>") ? 0 : std::stoul(length);
+    while (pending_.size() < body_size) {
+      if (!Fill()) return std::nullopt;
+    }
+    response.body = pending_.substr(0, body_size);
+    pending_.erase(0, body_size);
+    return response;
+  }
+
+  // True when the server closed the connection (rather than the read timing out).
+  bool ReadsEof() {
+    char byte = 0;
+    for (;;) {
+      const ssize_t n = ::recv(fd_, &byte, 1, 0);
+      if (n == 0) return true;
+      if (n < 0) return errno == ECONNRESET;
+      pending_.push_back(byte);
+    }
+  }
+
+  const std::string& Pending() const { return pending_; }
+
+ private:
+  bool Fill() {
+    char chunk[4096];
+    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    pending_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string pending_;
+};
+
+bool PortAcceptsConnections(std::uint16_t port) { return RawConnection(port).IsConnected(); }
+
+// The dispatch the api component does: route, or answer 404/405 from a tiny handler.
+Dispatch RouteWith(const Router& router, const Request& head) {
+  RouteMatch match = router.Match(head.method, head.path);
+  Dispatch dispatch;
+  switch (match.kind) {
+    case RouteMatch::Kind::kFound:
+      dispatch.handler = *match.handler;
+      dispatch.body_limit = match.options.body_limit;
+      dispatch.path_params = std::move(match.params);
+      break;
+    case RouteMatch::Kind::kNotFound:
+      dispatch.handler = [](Request&) { return Response::Error(404, "not_found", "no route"); };
+      break;
+    case RouteMatch::Kind::kMethodNotAllowed:
+      dispatch.handler = [](Request&) {
+        return Response::Error(405, "method_not_allowed", "method not allowed");
+      };
+      break;
+  }
+  return dispatch;
+}
+
+bool IsHexId(std::string_view id) {
+  return id.size() == 16 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static ServerOptions TestOptions() {
+    ServerOptions options;
+    options.port = 0;
+    options.io_threads = 2;
+    options.handler_threads = 4;
+    options.shutdown_grace = kWait;
+    return options;
+  }
+
+  void StartServer(const ServerOptions& options = TestOptions()) {
+    server_ = std::make_unique<Server>(
+        options, [this](const Request& head) { return RouteWith(router_, head); });
+    const Status listening = server_->Listen();
+    ASSERT_TRUE(listening.ok()) << listening.error().message;
+    ASSERT_NE(server_->port(), 0);
+    server_->Start();
+  }
+
+  std::string Url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + std::string(path);
+  }
+
+  Result<ClientResponse> Call(std::string method, std::string_view path, std::string body = "") {
+    ClientRequest request;
+    request.method = std::move(method);
+    request.url = Url(path);
+    request.body = std::move(body);
+    request.timeout = kWait;
+    return Fetch(request);
+  }
+
+  Router router_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, GetWithPathParams) {
+  router_.Add("GET", "/api/v1/sites/{site_id}/deploys/{deploy_id}", [](Request& request) {
+    return Response::Json(200, "{\"site\":\"" + request.path_params.at("site_id") +
+                                   "\",\"deploy\":\"" + request.path_params.at("deploy_id") +
+                                   "\",\"q\":\"" + request.QueryParam("q").value_or("") + "\"}");
+  });
+  StartServer();
+  auto response = Call("GET", "/api/v1/sites/s%20one/deploys/d2?q=a+b");
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, R"({"site":"s one","deploy":"d2","q":"a b"})");
+  EXPECT_EQ(response->headers.Get("Content-Type"), "application/json; charset=utf-8");
+  EXPECT_EQ(response->headers.Get("Server"), "replideploy");
+
+  auto missing = Call("GET", "/nowhere");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
+}
+
+TEST_F(ServerTest, PostEchoesBody) {
+  router_.Add("POST", "/echo", [](Request& request) {
+    return Response::Text(200, request.method + ":" + request.body);
+  });
+  router_.Add("PUT", "/echo", [](Request& request) {
+    return Response::Text(200, request.method + ":" + request.body);
+  });
+  StartServer();
+  auto posted = Call("POST", "/echo", "hello \"world\"\n");
+  ASSERT_TRUE(posted.ok()) << posted.error().message;
+  EXPECT_EQ(posted->status, 200);
+  EXPECT_EQ(posted->body, "POST:hello \"world\"\n");
+  auto put = Call("PUT", "/echo", "replaced");
+  ASSERT_TRUE(put.ok()) << put.error().message;
+  EXPECT_EQ(put->body, "PUT:replaced");
+  auto empty = Call("POST", "/echo");
+  ASSERT_TRUE(empty.ok()) << empty.error().message;
+  EXPECT_EQ(empty->body, "POST:");
+}
+
+TEST_F(ServerTest, BodyOverLimitIs413Json) {
+  std::atomic<bool> handler_ran{false};
+  router_.Add(
+      "POST", "/small",
+      [&](Request&) {
+        handler_ran = true;
+        return Response::Text(200, "ok");
+      },
+      RouteOptions{.body_limit = 1024});
+  StartServer();
+  auto response = Call("POST", "/small", std::string(std::size_t{10} << 10, 'x'));
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  EXPECT_EQ(response->status, 413);
+  EXPECT_EQ(response->headers.Get("Content-Type"), "application/json; charset=utf-8");
+  EXPECT_EQ(
+      response->body,
+      R"({"error":{"code":"payload_too_large","message":"request body exceeds 1024 bytes"}})");
+  EXPECT_EQ(response->headers.Get("Connection"), "close");
+  EXPECT_FALSE(handler_ran);
+}
+
+TEST_F(ServerTest, BodyOverLimitSentWithoutExpectStillGets413) {
+  router_.Add(
+      "POST", "/small", [](Request&) { return Response::Text(200, "ok"); },
+      RouteOptions{.body_limit = 1024});
+  StartServer();
+  ClientRequest request;
+  request.method = "POST";
+  request.url = Url("/small");
+  request.headers.Add("Expect", "");  // the client sends the body without asking first
+  request.body = std::string(4 << 20, 'x');
+  request.timeout = kWait;
+  auto response = Fetch(request);
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  EXPECT_EQ(response->status, 413);
+  EXPECT_NE(response->body.find("payload_too_large"), std::string::npos);
+}
+
+TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
+  router_.Add(
+      "POST", "/small", [](Request&) { return Response::Text(200, "ok"); },
+      RouteOptions{.body_limit = 16});
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  ASSERT_TRUE(
+      raw.Send("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "10\r\n0123456789abcdef\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n"));
+  auto response = raw.ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 413);
+  EXPECT_NE(response->body.find("payload_too_large"), std::string::npos);
+  EXPECT_TRUE(raw.ReadsEof());
+}
+
+TEST_F(ServerTest, ExpectContinueWithTwoMegabyteBody) {
+  std::mutex mu;
+  std::string seen_expect;
+  router_.Add(
+      "POST", "/upload",
+      [&](Request& request) {
+        std::lock_guard lock(mu);
+        seen_expect = std::string(request.Header("Expect"));
+        return Response::Text(200, std::to_string(request.body.size()));
+      },
+      RouteOptions{.body_limit = 4 << 20});
+  StartServer();
+  const std::string body(2 << 20, 'b');
+  auto response = Call("POST", "/upload", body);
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, std::to_string(body.size()));
+  // Only the final response's headers, not the interim one's.
+  EXPECT_EQ(response->headers.Get("Server"), "replideploy");
+  EXPECT_EQ(response->headers.Get("Content-Length"), std::to_string(response->body.size()));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(seen_expect, "100-continue");
+  }
+
+  // Without curl's fallback timer: the body is sent only after the interim response.
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  ASSERT_TRUE(raw.Send(
+      "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  auto interim = raw.ReadResponse(/*head_only=*/true);
+  ASSERT_TRUE(interim.has_value());
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(raw.Send("12345"));
+  auto final_response = raw.ReadResponse();
+  ASSERT_TRUE(final_response.has_value());
+  EXPECT_EQ(final_response->status, 200);
+  EXPECT_EQ(final_response->body, "5");
+}
+
+TEST_F(ServerTest, OversizeDeclaredBodyIsRefusedBeforeContinue) {
+  router_.Add(
+      "POST", "/small", [](Request&) { return Response::Text(200, "ok"); },
+      RouteOptions{.body_limit = 10});
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  ASSERT_TRUE(raw.Send(
+      "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n"));
+  auto response = raw.ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 413);
+}
+
+TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
+  router_.Add("GET", "/n/{n}", [](Request& request) {
+    return Response::Text(200, "n=" + request.path_params.at("n"));
+  });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  ASSERT_TRUE(raw.Send("GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto first = raw.ReadResponse();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->body, "n=1");
+  EXPECT_EQ(first->Header("Connection"), "keep-alive");
+  ASSERT_TRUE(raw.Send("GET /n/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  auto second = raw.ReadResponse();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->body, "n=2");
+  EXPECT_EQ(second->Header("Connection"), "close");
+  EXPECT_TRUE(raw.ReadsEof());
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  router_.Add("GET", "/n/{n}",
+              [](Request& request) { return Response::Text(200, request.path_params.at("n")); });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  ASSERT_TRUE(raw.Send("GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /n/2 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto first = raw.ReadResponse();
+  auto second = raw.ReadResponse();
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  EXPECT_EQ(first->body, "1");
+  EXPECT_EQ(second->body, "2");
+}
+
+TEST_F(ServerTest, Http10ClosesByDefault) {
+  router_.Add("GET", "/", [](Request&) { return Response::Text(200, "root"); });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.Send("GET / HTTP/1.0\r\n\r\n"));
+  auto response = raw.ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->head.substr(0, 8), "http/1.0");
+  EXPECT_EQ(response->body, "root");
+  EXPECT_TRUE(raw.ReadsEof());
+}
+
+TEST_F(ServerTest, RequestIdIsEchoedOrGenerated) {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  router_.Add("GET", "/id", [&](Request& request) {
+    std::lock_guard lock(mu);
+    seen.push_back(request.request_id);
+    return Response::Text(200, request.request_id);
+  });
+  StartServer();
+  ClientRequest request;
+  request.url = Url("/id");
+  request.timeout = kWait;
+  request.headers.Add("X-Request-Id", "client-abc_1.2");
+  auto echoed = Fetch(request);
+  ASSERT_TRUE(echoed.ok()) << echoed.error().message;
+  EXPECT_EQ(echoed->headers.Get("X-Request-Id"), "client-abc_1.2");
+  EXPECT_EQ(echoed->body, "client-abc_1.2");
+
+  auto generated = Call("GET", "/id");
+  ASSERT_TRUE(generated.ok());
+  EXPECT_TRUE(IsHexId(generated->headers.Get("X-Request-Id")))
+      << generated->headers.Get("X-Request-Id");
+  EXPECT_EQ(generated->body, generated->headers.Get("X-Request-Id"));
+
+  for (const std::string& bad :
+       {std::string("has space"), std::string(65, 'a'), std::string("a/b")}) {
+    request.headers.Set("X-Request-Id", bad);
+    auto replaced = Fetch(request);
+    ASSERT_TRUE(replaced.ok());
+    EXPECT_TRUE(IsHexId(replaced->headers.Get("X-Request-Id"))) << bad;
+  }
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen.size(), 5u);
+}
+
+TEST_F(ServerTest, HandlerExceptionIs500AndServerGoesOn) {
+  router_.Add("GET", "/boom", [](Request&) -> Response { throw std::runtime_error("secret"); });
+  router_.Add("GET", "/ok", [](Request&) { return Response::Text(200, "fine"); });
+  StartServer();
+  auto failed = Call("GET", "/boom");
+  ASSERT_TRUE(failed.ok()) << failed.error().message;
+  EXPECT_EQ(failed->status, 500);
+  EXPECT_EQ(failed->body, R"({"error":{"code":"internal","message":"internal server error"}})");
+  auto next = Call("GET", "/ok");
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->status, 200);
+  EXPECT_EQ(next->body, "fine");
+}
+
+TEST_F(ServerTest, ResponseHeadersCannotBreakFraming) {
+  router_.Add("GET", "/h", [](Request&) {
+    Response response = Response::Text(200, "body");
+    response.headers.Add("X-Fine", "yes");
+    response.headers.Add("X-Injected", "a\r\nSet-Cookie: evil=1");
+    response.headers.Add("Bad Name", "v");
+    response.headers.Add("Content-Length", "999");
+    return response;
+  });
+  StartServer();
+  auto response = Call("GET", "/h");
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  EXPECT_EQ(response->body, "body");
+  EXPECT_EQ(response->headers.Get("X-Fine"), "yes");
+  EXPECT_FALSE(response->headers.Has("X-Injected"));
+  EXPECT_FALSE(response->headers.Has("Set-Cookie"));
+  EXPECT_FALSE(response->headers.Has("Bad Name"));
+  EXPECT_EQ(response->headers.Get("Content-Length"), "4");
+}
+
+TEST_F(ServerTest, HandlerRunsOffTheIoThread) {
+  std::mutex mu;
+  std::thread::id resolver_thread;
+  std::thread::id handler_thread;
+  Handler handler = [&](Request&) {
+    std::lock_guard lock(mu);
+    handler_thread = std::this_thread::get_id();
+    return Response::Text(200, "ok");
+  };
+  server_ = std::make_unique<Server>(TestOptions(), [&](const Request&) {
+    std::lock_guard lock(mu);
+    resolver_thread = std::this_thread::get_id();
+    return Dispatch{.handler = handler};
+  });
+  ASSERT_TRUE(server_->Listen().ok());
+  server_->Start();
+  auto response = Call("GET", "/");
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  std::lock_guard lock(mu);
+  EXPECT_NE(resolver_thread, std::thread::id());
+  EXPECT_NE(handler_thread, std::thread::id());
+  EXPECT_NE(resolver_thread, handler_thread);
+  EXPECT_NE(handler_thread, std::this_thread::get_id());
+}
+
+TEST_F(ServerTest, MalformedRequestLineIs400) {
+  StartServer();
+  for (std::string garbage :
+       {"GARBAGE\r\n\r\n", "GET /\x01 HTTP/1.1\r\n\r\n", "GET / HTTP/9\r\n\r\n"}) {
+    RawConnection raw(server_->port());
+    ASSERT_TRUE(raw.IsConnected());
+    ASSERT_TRUE(raw.Send(garbage));
+    auto response = raw.ReadResponse();
+    ASSERT_TRUE(response.has_value()) << garbage;
+    EXPECT_EQ(response->status, 400) << garbage;
+    EXPECT_NE(response->body.find("\"bad_request\""), std::string::npos);
+    EXPECT_EQ(response->Header("Connection"), "close");
+    EXPECT_TRUE(raw.ReadsEof());
+  }
+}
+
+TEST_F(ServerTest, BadPercentEncodingInPathIs400) {
+  router_.Add("GET", "/{any}", [](Request&) { return Response::Text(200, "ok"); });
+  StartServer();
+  for (std::string_view path : {"/a%zz", "/a%00b"}) {
+    auto response = Call("GET", path);
+    ASSERT_TRUE(response.ok()) << response.error().message;
+    EXPECT_EQ(response->status, 400) << path;
+    EXPECT_NE(response->body.find("bad_request"), std::string::npos);
+  }
+}
+
+TEST_F(ServerTest, OversizeHeaderIs431) {
+  ServerOptions options = TestOptions();
+  options.max_header_bytes = 1024;
+  StartServer(options);
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(
+      raw.Send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(2048, 'h') + "\r\n\r\n"));
+  auto response = raw.ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 431);
+}
+
+TEST_F(ServerTest, IncompleteRequestTimesOutWith408) {
+  ServerOptions options = TestOptions();
+  options.read_timeout = 300ms;
+  StartServer(options);
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.Send("GET / HTTP/1.1\r\nHost: x\r\n"));
+  auto response = raw.ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 408);
+  EXPECT_TRUE(raw.ReadsEof());
+
+  // Nothing sent at all: closed without an answer.
+  RawConnection silent(server_->port());
+  EXPECT_TRUE(silent.ReadsEof());
+  EXPECT_EQ(silent.Pending(), "");
+}
+
+TEST_F(ServerTest, HeadHasNoBody) {
+  router_.Add("GET", "/file", [](Request&) { return Response::Text(200, "12345"); });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.Send("HEAD /file HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto head = raw.ReadResponse(/*head_only=*/true);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->Header("Content-Length"), "5");
+  // A stray body would show up in front of the next response.
+  ASSERT_TRUE(raw.Send("GET /file HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto get = raw.ReadResponse();
+  ASSERT_TRUE(get.has_value());
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(get->body, "12345");
+
+  auto fetched = Call("HEAD", "/file");
+  ASSERT_TRUE(fetched.ok()) << fetched.error().message;
+  EXPECT_EQ(fetched->status, 200);
+  EXPECT_EQ(fetched->body, "");
+  EXPECT_EQ(fetched->headers.Get("Content-Length"), "5");
+}
+
+TEST_F(ServerTest, StopLetsASlowHandlerFinish) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  router_.Add("GET", "/slow", [&](Request&) {
+    entered.set_value();
+    released.wait();
+    return Response::Text(200, "done");
+  });
+  StartServer();
+  const std::uint16_t port = server_->port();
+
+  Result<ClientResponse> result = MakeError(ErrorCode::kInternal, "not run");
+  std::thread client([&] { result = Call("GET", "/slow"); });
+  const bool handler_started = entered.get_future().wait_for(kWait) == std::future_status::ready;
+  std::thread stopper([&] { server_->Stop(); });
+  // Once the listener is gone, Stop() is certainly under way.
+  bool listener_closed = false;
+  for (auto deadline = std::chrono::steady_clock::now() + kWait;
+       std::chrono::steady_clock::now() < deadline;) {
+    if (!PortAcceptsConnections(port)) {
+      listener_closed = true;
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  release.set_value();
+  client.join();
+  stopper.join();
+
+  EXPECT_TRUE(handler_started);
+  EXPECT_TRUE(listener_closed);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->status, 200);
+  EXPECT_EQ(result->body, "done");
+  EXPECT_EQ(result->headers.Get("Connection"), "close");
+}
+
+TEST_F(ServerTest, StopCutsRequestsStillRunningAfterTheGracePeriod) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  router_.Add("GET", "/stuck", [&](Request&) {
+    entered.set_value();
+    released.wait();
+    return Response::Text(200, "too late");
+  });
+  ServerOptions options = TestOptions();
+  options.shutdown_grace = 100ms;
+  StartServer(options);
+
+  Result<ClientResponse> result = MakeError(ErrorCode::kInternal, "not run");
+  std::thread client([&] { result = Call("GET", "/stuck"); });
+  const bool handler_started = entered.get_future().wait_for(kWait) == std::future_status::ready;
+  std::thread stopper([&] { server_->Stop(); });
+  client.join();  // the cut connection ends the client's wait
+  release.set_value();
+  stopper.join();  // Stop() returns once the handler has returned
+
+  EXPECT_TRUE(handler_started);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::kUnavailable);
+}
+
+TEST_F(ServerTest, RunUntilSignalStopsOnSigterm) {
+  router_.Add("GET", "/", [](Request&) { return Response::Text(200, "root"); });
+  server_ = std::make_unique<Server>(
+      TestOptions(), [this](const Request& head) { return RouteWith(router_, head); });
+  ASSERT_TRUE(server_->Listen().ok());
+  const std::uint16_t port = server_->port();
+  std::thread runner([&] { server_->RunUntilSignal(); });
+  // Signal only once the server's handler is installed; the default action would end the test.
+  bool installed = false;
+  for (auto deadline = std::chrono::steady_clock::now() + kWait;
+       std::chrono::steady_clock::now() < deadline;) {
+    struct sigaction current {};
+    ::sigaction(SIGTERM, nullptr, &current);
+    if (current.sa_handler != SIG_DFL) {
+      installed = true;
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  if (installed) {
+    auto response = Call("GET", "/");
+    EXPECT_TRUE(response.ok() && response->status == 200);
+    ::kill(::getpid(), SIGTERM);
+  } else {
+    server_->Stop();  // lets the runner return
+  }
+  runner.join();
+  EXPECT_TRUE(installed);
+  EXPECT_FALSE(PortAcceptsConnections(port));
+}
+
+TEST_F(ServerTest, StopClosesIdleConnectionsAtOnce) {
+  router_.Add("GET", "/", [](Request&) { return Response::Text(200, "root"); });
+  ServerOptions options = TestOptions();
+  // Longer than RawConnection's read timeout: an idle connection kept until the end of the
+  // grace period would fail the test instead of passing slowly.
+  options.shutdown_grace = kWait * 3;
+  StartServer(options);
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(raw.ReadResponse().has_value());
+  std::thread stopper([&] { server_->Stop(); });
+  const bool closed = raw.ReadsEof();
+  stopper.join();
+  EXPECT_TRUE(closed);
+  server_->Stop();  // idempotent
+}
+
+TEST_F(ServerTest, ListenFailsWhenPortIsTaken) {
+  StartServer();
+  ServerOptions options = TestOptions();
+  options.port = server_->port();
+  Server second(options, [](const Request&) { return Dispatch{}; });
+  const Status status = second.Listen();
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().message.find("Address already in use"), std::string::npos)
+      << status.error().message;
+  EXPECT_EQ(
+      status.error().message.rfind("cannot listen on 127.0.0.1:" + std::to_string(options.port), 0),
+      0u)
+      << status.error().message;
+}
+
+TEST_F(ServerTest, ListenFailsOnUnparsableHost) {
+  ServerOptions options = TestOptions();
+  options.host = "no such host.invalid";
+  Server server(options, [](const Request&) { return Dispatch{}; });
+  const Status status = server.Listen();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().message.rfind("cannot listen on no such host.invalid:0: ", 0), 0u)
+      << status.error().message;
+}
+
+TEST(Client, RefusedConnectionIsUnavailable) {
+  // Learn a free port by listening on it, then stop listening.
+  std::uint16_t port = 0;
+  {
+    ServerOptions options;
+    options.port = 0;
+    Server server(options, [](const Request&) { return Dispatch{}; });
+    ASSERT_TRUE(server.Listen().ok());
+    port = server.port();
+  }
+  ClientRequest request;
+  request.url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  request.timeout = kWait;
+  auto response = Fetch(request);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.error().code, ErrorCode::kUnavailable);
+  EXPECT_FALSE(response.error().message.empty());
+}
+
+}  // namespace
+}  // namespace replideploy::http
