@@ -110,6 +110,13 @@ std::string Sha256(std::string_view data) {
   return out;
 }
 
+std::string Sha1(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha1(), nullptr);
+  return std::string(reinterpret_cast<const char*>(md), len);
+}
+
 std::string HmacSha256(std::string_view key, std::string_view data) {
   // OpenSSL's HMAC takes keys of any length (libsodium's HMAC-SHA256 API does too, but
   // OpenSSL's one-shot call is the simplest fit for JWT and webhook signatures).

@@ -27,6 +27,8 @@ Result<std::string> Base64UrlDecode(std::string_view text);
 
 // Raw 32-byte digests.
 std::string Sha256(std::string_view data);
+// SHA-1 only where a protocol names files by it (Netlify's deploy API); never for security.
+std::string Sha1(std::string_view data);
 std::string HmacSha256(std::string_view key, std::string_view data);
 
 // Compares in time that depends only on the lengths, not the contents.

@@ -112,8 +112,9 @@ using Status = Result<void>;
   if (!tmp.ok()) return std::move(tmp).error(); \
   decl = std::move(tmp).value()
 #define RD_TRY(decl, expr) RD_TRY_IMPL(RD_CONCAT(rd_try_, __LINE__), decl, expr)
-#define RD_TRY_STATUS(expr)                      \
-  do {                                           \
-    auto rd_status_ = (expr);                    \
-    if (!rd_status_.ok()) return std::move(rd_status_).error(); \
+#define RD_TRY_STATUS_IMPL(tmp, expr)              \
+  do {                                             \
+    auto tmp = (expr);                             \
+    if (!tmp.ok()) return std::move(tmp).error();  \
   } while (0)
+#define RD_TRY_STATUS(expr) RD_TRY_STATUS_IMPL(RD_CONCAT(rd_status_, __COUNTER__), expr)

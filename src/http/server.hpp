@@ -59,7 +59,8 @@ class Server {
   // running after the grace period is waited for. Never call it from a handler or an I/O
   // thread: it joins them.
   void Stop();
-  // Blocks until SIGINT or SIGTERM arrives, then Stop()s.
+  // Start()s if needed, blocks until SIGINT or SIGTERM arrives (or another thread calls
+  // Stop()), then Stop()s.
   void RunUntilSignal();
 
  private:

@@ -213,9 +213,11 @@ TEST_F(ServerTest, PostEchoesBody) {
   router_.Add("POST", "/echo", [](Request& request) {
     return Response::Text(200, request.method + ":" + request.body);
   });
-  router_.Add("PUT", "/echo", [](Request& request) {
-    return Response::Text(200, request.method + ":" + request.body);
-  });
+  for (const char* method : {"PUT", "PATCH", "DELETE"}) {
+    router_.Add(method, "/echo", [](Request& request) {
+      return Response::Text(200, request.method + ":" + request.body);
+    });
+  }
   StartServer();
   auto posted = Call("POST", "/echo", "hello \"world\"\n");
   ASSERT_TRUE(posted.ok()) << posted.error().message;
@@ -224,6 +226,12 @@ TEST_F(ServerTest, PostEchoesBody) {
   auto put = Call("PUT", "/echo", "replaced");
   ASSERT_TRUE(put.ok()) << put.error().message;
   EXPECT_EQ(put->body, "PUT:replaced");
+  auto patched = Call("PATCH", "/echo", "patch");
+  ASSERT_TRUE(patched.ok()) << patched.error().message;
+  EXPECT_EQ(patched->body, "PATCH:patch");
+  auto deleted = Call("DELETE", "/echo", "why");
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_EQ(deleted->body, "DELETE:why");
   auto empty = Call("POST", "/echo");
   ASSERT_TRUE(empty.ok()) << empty.error().message;
   EXPECT_EQ(empty->body, "POST:");
