@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <map>
+#include <thread>
 
 #include "api/app.hpp"
 #include "auth/jwt.hpp"
@@ -9,6 +11,7 @@
 #include "db/testing.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "store/testing.hpp"
 
 namespace replideploy::api {
 namespace {
@@ -33,7 +36,9 @@ class Api : public ::testing::TestWithParam<db::Engine> {
     RD_SKIP_IF_UNAVAILABLE(*tdb_);
     AppOptions options;
     options.users = {kJwtKey, 3600, core::PasswordCost::Minimum()};
-    app_ = std::make_unique<App>(tdb_->db(), clock_, options);
+    options.processor_interval = std::chrono::milliseconds(50);
+    blobs_ = store::LocalBlobStore::Open(dir_.path()).value();
+    app_ = std::make_unique<App>(tdb_->db(), *blobs_, clock_, options);
     http::ServerOptions server_options;
     server_options.port = 0;
     server_options.shutdown_grace = std::chrono::seconds(5);
@@ -81,6 +86,37 @@ class Api : public ::testing::TestWithParam<db::Engine> {
     return login.body.is_object() ? std::string(login.body.at("token").as_string()) : "";
   }
 
+  // Deploys `files` through the digest API the way netlify-cli does; waits until ready.
+  std::string Deploy(const std::string& token, const std::string& site,
+                     const std::map<std::string, std::string>& files, bool draft,
+                     const std::string& branch = {}) {
+    json::object create{{"draft", draft}};
+    if (!branch.empty()) create["branch"] = branch;
+    Reply created = CallJson("POST", "/api/v1/sites/" + site + "/deploys", create, token);
+    EXPECT_EQ(created.status, 200) << created.raw;
+    const std::string id(created.body.at("id").as_string());
+    json::object digests;
+    for (const auto& [path, content] : files) digests[path] = core::HexEncode(core::Sha1(content));
+    Reply prepared = CallJson("PUT", "/api/v1/sites/" + site + "/deploys/" + id,
+                              json::object{{"files", digests}}, token);
+    EXPECT_EQ(prepared.status, 200) << prepared.raw;
+    for (const auto& [path, content] : files) {
+      Reply up = Call("PUT", "/api/v1/deploys/" + id + "/files/" + path, content, token);
+      EXPECT_EQ(up.status, 200) << up.raw;
+    }
+    for (int i = 0; i < 600; ++i) {
+      Reply d = Call("GET", "/api/v1/sites/" + site + "/deploys/" + id, "", token);
+      if (d.body.is_object() && d.body.at("state").as_string() == "ready") return id;
+      if (d.body.is_object() && d.body.at("state").as_string() == "error") {
+        ADD_FAILURE() << d.raw;
+        return id;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "deploy never became ready";
+    return id;
+  }
+
   static std::string ErrorCodeOf(const Reply& r) {
     if (!r.body.is_object() || !r.body.as_object().contains("error")) return "<no error body>";
     return std::string(r.body.at("error").at("code").as_string());
@@ -94,7 +130,9 @@ class Api : public ::testing::TestWithParam<db::Engine> {
   }
 
   core::ManualClock clock_{1'800'000'000'000};
+  store::testing::ScopedTempDir dir_;
   std::unique_ptr<TestDatabase> tdb_;
+  std::unique_ptr<store::LocalBlobStore> blobs_;
   std::unique_ptr<App> app_;
   std::unique_ptr<http::Server> server_;
   std::string base_;
@@ -364,6 +402,74 @@ TEST_P(Api, UnknownRoutesAndMethods) {
 TEST_P(Api, ResponsesCarryRequestIds) {
   Reply r = Call("GET", "/healthz");
   EXPECT_FALSE(r.headers.Get("X-Request-Id").empty());
+}
+
+
+TEST_P(Api, DeployPublishServeAndRollBack) {
+  const std::string token = SignUp("a@example.com");
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "blog"}}, token).status, 201);
+  const std::string host = "blog.localhost:" + std::to_string(server_->port());
+
+  // Nothing published yet.
+  EXPECT_EQ(Call("GET", "/", "", "", host).status, 404);
+
+  const std::string v1 = Deploy(token, "blog", {{"index.html", "<h1>v1</h1>"}, {"about.html", "about v1"}}, false);
+  Reply page = Call("GET", "/", "", "", host);
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.raw, "<h1>v1</h1>");
+  EXPECT_EQ(page.headers.Get("X-RepliDeploy-Deploy"), v1);
+  EXPECT_EQ(page.headers.Get("Cache-Control"), "public, max-age=0, must-revalidate");
+  EXPECT_EQ(Call("GET", "/about", "", "", host).raw, "about v1");
+
+  const std::string v2 = Deploy(token, "blog", {{"index.html", "<h1>v2</h1>"}}, false);
+  EXPECT_EQ(Call("GET", "/", "", "", host).raw, "<h1>v2</h1>");
+  EXPECT_EQ(Call("GET", "/about", "", "", host).status, 404);
+
+  // The old deploy keeps its own URL.
+  const std::string v1_host = v1 + "--blog.localhost:" + std::to_string(server_->port());
+  EXPECT_EQ(Call("GET", "/", "", "", v1_host).raw, "<h1>v1</h1>");
+
+  Reply restored = Call("POST", "/api/v1/sites/blog/deploys/" + v1 + "/restore", "", token);
+  ASSERT_EQ(restored.status, 200) << restored.raw;
+  // Visible on the very next request.
+  Reply after = Call("GET", "/", "", "", host);
+  EXPECT_EQ(after.raw, "<h1>v1</h1>");
+  EXPECT_EQ(after.headers.Get("X-RepliDeploy-Deploy"), v1);
+
+  // Drafts with an alias get <alias>--<site>, and do not go live.
+  const std::string draft = Deploy(token, "blog", {{"index.html", "draft"}}, true, "feature");
+  EXPECT_EQ(Call("GET", "/", "", "", "feature--blog.localhost").raw, "draft");
+  EXPECT_EQ(Call("GET", "/", "", "", host).raw, "<h1>v1</h1>");
+
+  Reply list = Call("GET", "/api/v1/sites/blog/deploys", "", token);
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.body.as_array().size(), 3u);
+}
+
+TEST_P(Api, DeployErrorsAreClear) {
+  const std::string token = SignUp("a@example.com");
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "s"}}, token).status, 201);
+  Reply created = CallJson("POST", "/api/v1/sites/s/deploys", json::object{}, token);
+  ASSERT_EQ(created.status, 200) << created.raw;
+  const std::string id(created.body.at("id").as_string());
+  Reply bad_path = CallJson("PUT", "/api/v1/sites/s/deploys/" + id,
+                            json::object{{"files", {{"../x", std::string(40, 'a')}}}}, token);
+  EXPECT_EQ(bad_path.status, 422);
+  ExpectErrorShape(bad_path);
+  Reply bad_type = CallJson("PUT", "/api/v1/sites/s/deploys/" + id, json::object{{"files", {{"x", 5}}}}, token);
+  EXPECT_EQ(bad_type.status, 400);
+  Reply ok = CallJson("PUT", "/api/v1/sites/s/deploys/" + id,
+                      json::object{{"files", {{"x.txt", "11f6ad8ec52a2984abaafd7c3b516503785c2072"}}}}, token);
+  ASSERT_EQ(ok.status, 200) << ok.raw;
+  Reply wrong = Call("PUT", "/api/v1/deploys/" + id + "/files/x.txt", "not x", token);
+  EXPECT_EQ(wrong.status, 422);
+  EXPECT_EQ(ErrorCodeOf(wrong), "digest_mismatch");
+  Reply right = Call("PUT", "/api/v1/deploys/" + id + "/files/x.txt", "x", token);
+  EXPECT_EQ(right.status, 200) << right.raw;
+  // Another user sees nothing.
+  const std::string other = SignUp("b@example.com");
+  EXPECT_EQ(Call("GET", "/api/v1/deploys/" + id, "", other).status, 404);
+  EXPECT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/x.txt", "x", other).status, 404);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Api, ::testing::ValuesIn(db::testing::Engines()),

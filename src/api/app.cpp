@@ -8,16 +8,32 @@ namespace replideploy::api {
 
 namespace json = boost::json;
 
-App::App(db::Database& db, const core::Clock& clock, AppOptions options)
+App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, AppOptions options)
     : db_(db),
       options_(std::move(options)),
       users_(db, clock, options_.users),
       throttle_(clock),
-      sites_(db, clock) {
+      sites_(db, clock),
+      deploys_(db, blobs, clock, sites_, options_.deploys),
+      edge_(db, deploys_, blobs, [this] {
+        edge::EdgeOptions o = options_.edge;
+        o.base_domain = options_.base_domain;
+        return o;
+      }()),
+      processor_(deploys_, options_.processor_interval) {
+  deploys_.SetValidator(&edge::Edge::ValidateDeploy);
+  deploys_.AddPublishListener([this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
+  deploys_.SetProcessingHook([this] { processor_.Wake(); });
+  sites_.SetChangeListener([this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
   AddHealthRoutes(router_, *this);
   AddAuthRoutes(router_, *this);
   AddSiteRoutes(router_, *this);
+  AddDeployRoutes(router_, *this);
+  AddAccountRoutes(router_, *this);
+  processor_.Start();
 }
+
+App::~App() { processor_.Stop(); }
 
 bool App::IsControlHost(std::string_view host) const {
   return host.empty() || host == "localhost" || host == "127.0.0.1" || host == "::1" ||
@@ -58,17 +74,12 @@ Result<auth::User> App::Authenticate(const http::Request& request) {
   return user;
 }
 
-http::Response App::NotFoundForEdge(http::Request& /*request*/) const {
-  http::Response r = http::Response::Text(404, "Not Found\n");
-  return r;
-}
-
 http::Resolver App::Resolver() {
   return [this](const http::Request& head) -> http::Dispatch {
     if (!IsControlHost(head.HostName())) {
-      // Sites are served by the edge (a later component); until then every such host is 404.
-      return {[this](http::Request& r) { return NotFoundForEdge(r); }, http::kDefaultBodyLimit,
-              {}};
+      // Everything else is a site: the edge answers, and takes no large bodies except to
+      // proxies.
+      return {[this](http::Request& r) { return edge_.Serve(r); }, http::kDefaultBodyLimit, {}};
     }
     http::RouteMatch match = router_.Match(head.method, head.path);
     switch (match.kind) {

@@ -15,7 +15,10 @@
 #include "auth/users.hpp"
 #include "core/clock.hpp"
 #include "db/database.hpp"
+#include "deploys/deploys.hpp"
+#include "deploys/processor.hpp"
 #include "deploys/sites.hpp"
+#include "edge/edge.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 
@@ -25,11 +28,16 @@ struct AppOptions {
   std::string base_domain = "localhost";
   std::string admin_host;  // an extra control-plane Host name
   auth::UserServiceOptions users;
+  deploys::DeployServiceOptions deploys;
+  edge::EdgeOptions edge;
+  std::chrono::milliseconds processor_interval{5000};
 };
 
 class App {
  public:
-  App(db::Database& db, const core::Clock& clock, AppOptions options);
+  // Starts the background deploy processor; the destructor stops it.
+  App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, AppOptions options);
+  ~App();
 
   // What the HTTP server calls after reading a request's head.
   http::Resolver Resolver();
@@ -44,6 +52,8 @@ class App {
   auth::UserService& users() { return users_; }
   auth::LoginThrottle& login_throttle() { return throttle_; }
   deploys::SiteService& sites() { return sites_; }
+  deploys::DeployService& deploys() { return deploys_; }
+  edge::Edge& edge() { return edge_; }
   db::Database& database() { return db_; }
   const AppOptions& options() const { return options_; }
   // "http://<label>.<base-domain>[:port]".
@@ -54,13 +64,14 @@ class App {
   Result<auth::User> Authenticate(const http::Request& request);
 
  private:
-  http::Response NotFoundForEdge(http::Request& request) const;
-
   db::Database& db_;
   AppOptions options_;
   auth::UserService users_;
   auth::LoginThrottle throttle_;
   deploys::SiteService sites_;
+  deploys::DeployService deploys_;
+  edge::Edge edge_;
+  deploys::DeployProcessor processor_;
   http::Router router_;
   std::atomic<std::uint16_t> public_port_{80};
 };
@@ -69,6 +80,8 @@ class App {
 void AddHealthRoutes(http::Router& router, App& app);
 void AddAuthRoutes(http::Router& router, App& app);
 void AddSiteRoutes(http::Router& router, App& app);
+void AddDeployRoutes(http::Router& router, App& app);
+void AddAccountRoutes(http::Router& router, App& app);
 
 // Wraps a handler that returns Result<Response>, so errors become the table's JSON errors.
 http::Handler Handle(std::function<Result<http::Response>(http::Request&)> body);

@@ -9,8 +9,6 @@ namespace replideploy::api {
 
 namespace json = boost::json;
 
-namespace {
-
 json::object SiteJson(const App& app, const deploys::Site& s) {
   const std::string url = app.SiteUrl(s.name);
   const deploys::BuildSettings& b = s.build_settings;
@@ -41,6 +39,8 @@ json::object SiteJson(const App& app, const deploys::Site& s) {
   }
   return o;
 }
+
+namespace {
 
 http::Response Json(int status, const json::value& v) {
   return http::Response::Json(status, json::serialize(v));

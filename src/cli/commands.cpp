@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/client_commands.hpp"
 #include "cli/serve.hpp"
 #include "core/config.hpp"
 #include "core/crypto.hpp"
@@ -74,12 +75,16 @@ int Main(int argc, char** argv) {
 
   CLI::App* version = app.add_subcommand("version", "print the version");
 
+  int client_exit = -1;
+  AddClientCommands(app, client_exit);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
 
+  if (client_exit >= 0) return client_exit;
   if (version->parsed()) {
     fmt::print("replideploy {}\n", REPLIDEPLOY_VERSION);
     return 0;

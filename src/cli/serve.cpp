@@ -12,6 +12,7 @@
 #include "db/database.hpp"
 #include "db/migrate.hpp"
 #include "http/server.hpp"
+#include "store/blob_store.hpp"
 
 namespace replideploy::cli {
 
@@ -64,6 +65,9 @@ int RunServe(const core::ServeConfig& config) {
   if (!secret.ok()) return Fail(secret.error().message);
   const core::ListenAddress listen = core::ParseListenAddress(config.listen).value();
 
+  auto blobs = store::LocalBlobStore::Open(config.data_dir + "/store");
+  if (!blobs.ok()) return Fail(blobs.error().message);
+
   core::SystemClock clock;
   api::AppOptions app_options;
   app_options.base_domain = config.base_domain;
@@ -71,7 +75,7 @@ int RunServe(const core::ServeConfig& config) {
   // The JWT key is derived, so the same secret can later key other uses without reuse.
   app_options.users.jwt_key = core::HmacSha256(*secret, "replideploy jwt v1");
   app_options.users.jwt_ttl_seconds = static_cast<std::int64_t>(config.jwt_ttl_hours) * 3600;
-  api::App app(*db, clock, app_options);
+  api::App app(*db, **blobs, clock, app_options);
 
   http::ServerOptions server_options;
   server_options.host = listen.host;

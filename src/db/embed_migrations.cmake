@@ -1,5 +1,6 @@
 # Writes OUT: a C++ file defining replideploy::db::BuiltinMigrations() from FILES
 # (each named NNNN_name.sql).
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "")
 foreach(f IN LISTS FILES)
   get_filename_component(base ${f} NAME_WE)

@@ -157,6 +157,7 @@ Result<Site> SiteService::Update(std::string_view user_id, std::string_view id_o
     return std::move(updated).error();
   }
   if (updated->affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
+  if (on_change_) on_change_(site.id);
   return site;
 }
 
@@ -164,6 +165,7 @@ Status SiteService::Delete(std::string_view user_id, std::string_view id_or_name
   RD_TRY(Site site, Get(user_id, id_or_name));
   RD_TRY(db::Rows rows, db_.Exec("DELETE FROM sites WHERE id = ?", {site.id}));
   if (rows.affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
+  if (on_change_) on_change_(site.id);
   return {};
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,11 @@ class SiteService {
  public:
   SiteService(db::Database& db, const core::Clock& clock) : db_(db), clock_(clock) {}
 
+  // Called with the site id after a site was renamed or deleted (set once, at start-up).
+  void SetChangeListener(std::function<void(const std::string&)> listener) {
+    on_change_ = std::move(listener);
+  }
+
   // A random readable name when `name` is absent. kUnprocessable ("name_taken") when taken.
   Result<Site> Create(std::string_view user_id, std::string_view account_id,
                       std::optional<std::string> name, const BuildSettings& settings);
@@ -65,6 +71,7 @@ class SiteService {
  private:
   db::Database& db_;
   const core::Clock& clock_;
+  std::function<void(const std::string&)> on_change_;
 };
 
 }  // namespace replideploy::deploys

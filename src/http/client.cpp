@@ -63,8 +63,17 @@ bool HasLineBreakOrNul(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
 
+struct BodySink {
+  ClientResponse* response;
+  std::size_t limit;
+};
+
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
-  static_cast<ClientResponse*>(user)->body.append(data, size * count);
+  auto* sink = static_cast<BodySink*>(user);
+  if (sink->limit != 0 && sink->response->body.size() + size * count > sink->limit) {
+    return 0;  // makes curl fail the transfer with CURLE_WRITE_ERROR
+  }
+  sink->response->body.append(data, size * count);
   return size * count;
 }
 
@@ -127,7 +136,17 @@ Result<ClientResponse> Fetch(const ClientRequest& request) {
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &WriteBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &response);
+  BodySink sink{&response, request.max_response_bytes};
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  curl_slist* resolve = nullptr;
+  if (!request.connect_to.empty()) {
+    resolve = curl_slist_append(nullptr, request.connect_to.c_str());
+    curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
+  }
+  struct SlistDeleter {
+    curl_slist* list;
+    ~SlistDeleter() { curl_slist_free_all(list); }
+  } resolve_guard{resolve};
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &WriteHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &response);
   if (header_list.Head() != nullptr) curl_easy_setopt(h, CURLOPT_HTTPHEADER, header_list.Head());

@@ -18,6 +18,11 @@ struct ClientRequest {
   Headers headers;
   std::string body;
   std::chrono::milliseconds timeout{30'000};
+  // "host:port:address": connect to that address for host:port instead of resolving it (so a
+  // caller that vetted the address is not fooled by DNS changing in between). Empty: resolve.
+  std::string connect_to;
+  // A larger response body fails the call (kUnavailable). 0: no limit.
+  std::size_t max_response_bytes = 0;
 };
 
 struct ClientResponse {

@@ -26,6 +26,17 @@ bool IsParameter(std::string_view segment) {
   return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// "{path...}": the last segment of a pattern, matching all remaining segments (one or more).
+bool IsRest(std::string_view segment) {
+  return IsParameter(segment) && segment.ends_with("...}");
+}
+
+std::string ParameterName(std::string_view segment) {
+  segment = segment.substr(1, segment.size() - 2);
+  if (segment.ends_with("...")) segment.remove_suffix(3);
+  return std::string(segment);
+}
+
 }  // namespace
 
 void Router::Add(std::string method, std::string_view pattern, Handler handler,
@@ -42,8 +53,11 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
   const std::vector<std::string_view> segments = SplitPath(path);
 
   const auto matches = [&](const Route& route) {
-    if (route.segments.size() != segments.size()) return false;
-    for (std::size_t i = 0; i < segments.size(); ++i) {
+    const bool rest = !route.segments.empty() && IsRest(route.segments.back());
+    if (rest ? segments.size() < route.segments.size() : route.segments.size() != segments.size()) {
+      return false;
+    }
+    for (std::size_t i = 0; i < route.segments.size(); ++i) {
       const std::string& pattern = route.segments[i];
       if (IsParameter(pattern)) {
         if (segments[i].empty()) return false;
@@ -56,7 +70,7 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
   // Among routes that match, the one whose first differing segment is literal wins, so
   // "/sites/search" beats "/sites/{id}" whatever order they were added in.
   const auto more_specific = [&](const Route& a, const Route& b) {
-    for (std::size_t i = 0; i < a.segments.size(); ++i) {
+    for (std::size_t i = 0; i < std::min(a.segments.size(), b.segments.size()); ++i) {
       const bool a_literal = !IsParameter(a.segments[i]);
       const bool b_literal = !IsParameter(b.segments[i]);
       if (a_literal != b_literal) return a_literal;
@@ -80,10 +94,17 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
     match.kind = RouteMatch::Kind::kFound;
     match.handler = &route->handler;
     match.options = route->options;
-    for (std::size_t i = 0; i < segments.size(); ++i) {
+    for (std::size_t i = 0; i < route->segments.size(); ++i) {
       const std::string& pattern = route->segments[i];
-      if (IsParameter(pattern)) {
-        match.params.emplace(pattern.substr(1, pattern.size() - 2), std::string(segments[i]));
+      if (IsRest(pattern)) {
+        std::string joined(segments[i]);
+        for (std::size_t k = i + 1; k < segments.size(); ++k) {
+          joined += "/";
+          joined += segments[k];
+        }
+        match.params.emplace(ParameterName(pattern), std::move(joined));
+      } else if (IsParameter(pattern)) {
+        match.params.emplace(ParameterName(pattern), std::string(segments[i]));
       }
     }
     return match;

@@ -1,5 +1,6 @@
 // Method + path pattern -> handler. Patterns are literal segments and "{name}" parameters
-// matching exactly one non-empty segment ("/api/v1/sites/{site_id}/deploys").
+// matching exactly one non-empty segment ("/api/v1/sites/{site_id}/deploys"). A last segment
+// "{name...}" matches every remaining segment, joined by '/' ("/deploys/{id}/files/{path...}").
 // Build once at start-up, then Match() is const and thread-safe.
 #pragma once
 

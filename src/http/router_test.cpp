@@ -103,5 +103,22 @@ TEST(Router, CarriesRouteOptions) {
   EXPECT_EQ(router.Match("GET", "/x").options.body_limit, kDefaultBodyLimit);
 }
 
+
+TEST(Router, RestParameterTakesRemainingSegments) {
+  Router router;
+  router.Add("PUT", "/deploys/{id}/files/{path...}", Named("file"));
+  router.Add("PUT", "/deploys/{id}/files/special", Named("special"));
+  auto m = router.Match("PUT", "/deploys/d1/files/assets/css/site.css");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
+  EXPECT_EQ(m.params["id"], "d1");
+  EXPECT_EQ(m.params["path"], "assets/css/site.css");
+  auto one = router.Match("PUT", "/deploys/d1/files/index.html");
+  ASSERT_EQ(one.kind, RouteMatch::Kind::kFound);
+  EXPECT_EQ(one.params["path"], "index.html");
+  EXPECT_EQ(router.Match("PUT", "/deploys/d1/files").kind, RouteMatch::Kind::kNotFound);
+  Request r;
+  EXPECT_EQ((*router.Match("PUT", "/deploys/d1/files/special").handler)(r).body, "special");
+}
+
 }  // namespace
 }  // namespace replideploy::http

@@ -1,0 +1,206 @@
+// Deploys in Netlify's API shape, the subset netlify-cli's `deploy` uses, plus rollback/lock.
+#include <boost/json.hpp>
+
+#include "api/app.hpp"
+#include "api/json_input.hpp"
+#include "core/clock.hpp"
+
+namespace replideploy::api {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t kMaxFileUpload = std::size_t{256} << 20;  // per file
+constexpr std::size_t kMaxFileList = std::size_t{64} << 20;     // the PUT with every digest
+
+http::Response Json(int status, const json::value& v) {
+  return http::Response::Json(status, json::serialize(v));
+}
+
+json::value OptionalTime(const std::optional<std::int64_t>& t) {
+  return t ? json::value(core::FormatIso8601(*t)) : json::value(nullptr);
+}
+
+json::array Strings(const std::vector<std::string>& v) {
+  json::array out;
+  for (const auto& s : v) out.emplace_back(s);
+  return out;
+}
+
+// Reads a {"name": "digest"} object.
+Result<std::map<std::string, std::string>> DigestMap(const json::object& body,
+                                                     std::string_view field) {
+  std::map<std::string, std::string> out;
+  RD_TRY(const json::object* obj, OptionalObject(body, field));
+  if (obj == nullptr) return out;
+  for (const auto& [key, value] : *obj) {
+    if (!value.is_string()) {
+      return MakeError(ErrorCode::kBadRequest,
+                       std::string(field) + "['" + std::string(key) + "'] must be a string");
+    }
+    out.emplace(std::string(key), std::string(value.as_string()));
+  }
+  return out;
+}
+
+}  // namespace
+
+json::object DeployJson(const App& app, const deploys::Deploy& d) {
+  const std::string site_url = app.SiteUrl(d.site_name);
+  const std::string deploy_url = app.SiteUrl(d.id + "--" + d.site_name);
+  json::object o{
+      {"id", d.id},
+      {"site_id", d.site_id},
+      {"build_id", nullptr},
+      {"state", d.state},
+      {"name", d.site_name},
+      {"url", site_url},
+      {"ssl_url", site_url},
+      {"admin_url", app.ControlUrl("/sites/" + d.site_name)},
+      {"deploy_url", deploy_url},
+      {"deploy_ssl_url", deploy_url},
+      {"user_id", d.user_id},
+      {"error_message", d.error_message.empty() ? json::value(nullptr) : json::value(d.error_message)},
+      {"required", Strings(d.required)},
+      {"required_functions", Strings(d.required_functions)},
+      {"commit_ref", d.commit_ref.empty() ? json::value(nullptr) : json::value(d.commit_ref)},
+      {"review_id", d.review_id ? json::value(*d.review_id) : json::value(nullptr)},
+      {"branch", d.branch.empty() ? json::value(nullptr) : json::value(d.branch)},
+      {"context", d.context},
+      {"title", d.title.empty() ? json::value(nullptr) : json::value(d.title)},
+      {"draft", d.draft},
+      {"deploy_source", d.deploy_source},
+      {"file_count", d.file_count},
+      {"locked", d.site_locked},
+      {"published", d.published},
+      {"skipped", nullptr},
+      {"created_at", core::FormatIso8601(d.created_at)},
+      {"updated_at", core::FormatIso8601(d.updated_at)},
+      {"published_at", OptionalTime(d.published_at)},
+      {"ready_at", OptionalTime(d.ready_at)},
+  };
+  if (!d.branch.empty() && d.draft) o["links"] = json::object{{"alias", app.SiteUrl(d.branch + "--" + d.site_name)}};
+  return o;
+}
+
+void AddDeployRoutes(http::Router& router, App& app) {
+  auto create = Handle([&app](http::Request& req) -> Result<http::Response> {
+    RD_TRY(auth::User user, app.Authenticate(req));
+    RD_TRY(json::object body, ParseJsonObject(req.body, /*empty_ok=*/true));
+    deploys::NewDeploy spec;
+    RD_TRY(std::optional<bool> draft, OptionalBool(body, "draft"));
+    spec.draft = draft.value_or(false);
+    RD_TRY(auto branch, OptionalString(body, "branch"));
+    RD_TRY(auto title, OptionalString(body, "title"));
+    RD_TRY(auto source, OptionalString(body, "deploy_source"));
+    spec.branch = branch.value_or("");
+    spec.title = title.value_or("");
+    spec.deploy_source = source.value_or("api");
+    RD_TRY(deploys::Deploy deploy, app.deploys().Create(user.id, req.path_params["site_id"], spec));
+    // A body may already carry the file list (Netlify's single-call digest deploy).
+    if (body.contains("files") || body.contains("functions")) {
+      RD_TRY(auto files, DigestMap(body, "files"));
+      RD_TRY(auto functions, DigestMap(body, "functions"));
+      RD_TRY(deploy, app.deploys().SetFiles(user.id, deploy.id, files, functions));
+    }
+    return Json(200, DeployJson(app, deploy));
+  });
+  router.Add("POST", "/api/v1/sites/{site_id}/deploys", create, {kMaxFileList});
+
+  router.Add("GET", "/api/v1/sites/{site_id}/deploys",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               int limit = 100;
+               if (auto per_page = req.QueryParam("per_page")) limit = std::atoi(per_page->c_str());
+               RD_TRY(auto list, app.deploys().List(user.id, req.path_params["site_id"], limit));
+               json::array out;
+               for (const auto& d : list) out.push_back(DeployJson(app, d));
+               return Json(200, out);
+             }));
+
+  auto set_files = Handle([&app](http::Request& req) -> Result<http::Response> {
+    RD_TRY(auth::User user, app.Authenticate(req));
+    RD_TRY(json::object body, ParseJsonObject(req.body));
+    RD_TRY(auto files, DigestMap(body, "files"));
+    RD_TRY(auto functions, DigestMap(body, "functions"));
+    RD_TRY(deploys::Deploy current, app.deploys().Get(user.id, req.path_params["deploy_id"]));
+    if (req.path_params.contains("site_id")) {
+      RD_TRY(deploys::Site site, app.sites().Get(user.id, req.path_params["site_id"]));
+      if (site.id != current.site_id) return MakeError(ErrorCode::kNotFound, "deploy not found");
+    }
+    RD_TRY(deploys::Deploy deploy, app.deploys().SetFiles(user.id, current.id, files, functions));
+    return Json(200, DeployJson(app, deploy));
+  });
+  router.Add("PUT", "/api/v1/sites/{site_id}/deploys/{deploy_id}", set_files, {kMaxFileList});
+  router.Add("PUT", "/api/v1/deploys/{deploy_id}", set_files, {kMaxFileList});
+
+  auto get = Handle([&app](http::Request& req) -> Result<http::Response> {
+    RD_TRY(auth::User user, app.Authenticate(req));
+    RD_TRY(deploys::Deploy deploy, app.deploys().Get(user.id, req.path_params["deploy_id"]));
+    if (req.path_params.contains("site_id")) {
+      RD_TRY(deploys::Site site, app.sites().Get(user.id, req.path_params["site_id"]));
+      if (site.id != deploy.site_id) return MakeError(ErrorCode::kNotFound, "deploy not found");
+    }
+    return Json(200, DeployJson(app, deploy));
+  });
+  router.Add("GET", "/api/v1/sites/{site_id}/deploys/{deploy_id}", get);
+  router.Add("GET", "/api/v1/deploys/{deploy_id}", get);
+
+  router.Add("PUT", "/api/v1/deploys/{deploy_id}/files/{path...}",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(deploys::UploadedFile file,
+                      app.deploys().UploadFile(user.id, req.path_params["deploy_id"],
+                                               req.path_params["path"], req.body));
+               return Json(200, json::object{{"id", file.path},
+                                             {"path", file.path},
+                                             {"sha", file.sha1},
+                                             {"mime_type", file.content_type},
+                                             {"size", file.size}});
+             }),
+             {kMaxFileUpload});
+
+  router.Add("PUT", "/api/v1/deploys/{deploy_id}/functions/{name}",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               const std::string runtime = req.QueryParam("runtime").value_or("js");
+               RD_TRY(deploys::Deploy deploy,
+                      app.deploys().UploadFunction(user.id, req.path_params["deploy_id"],
+                                                   req.path_params["name"], req.body, runtime));
+               return Json(200, json::object{{"id", req.path_params["name"]},
+                                             {"name", req.path_params["name"]},
+                                             {"deploy_id", deploy.id}});
+             }),
+             {kMaxFileUpload});
+
+  router.Add("POST", "/api/v1/deploys/{deploy_id}/cancel",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auto deploy, app.deploys().Cancel(user.id, req.path_params["deploy_id"]));
+               return Json(200, DeployJson(app, deploy));
+             }));
+
+  router.Add("POST", "/api/v1/sites/{site_id}/deploys/{deploy_id}/restore",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auto deploy, app.deploys().Restore(user.id, req.path_params["site_id"],
+                                                         req.path_params["deploy_id"]));
+               return Json(200, DeployJson(app, deploy));
+             }));
+
+  router.Add("POST", "/api/v1/deploys/{deploy_id}/lock",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auto deploy, app.deploys().Lock(user.id, req.path_params["deploy_id"]));
+               return Json(200, DeployJson(app, deploy));
+             }));
+  router.Add("POST", "/api/v1/deploys/{deploy_id}/unlock",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auto deploy, app.deploys().Unlock(user.id, req.path_params["deploy_id"]));
+               return Json(200, DeployJson(app, deploy));
+             }));
+}
+
+}  // namespace replideploy::api

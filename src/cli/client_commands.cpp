@@ -1,0 +1,391 @@
+#include "cli/client_commands.hpp"
+
+#include <fmt/format.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "cli/api_client.hpp"
+#include "store/blob_store.hpp"
+
+namespace replideploy::cli {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Common {
+  std::string api_url;
+  std::string token;
+  ClientSettings Settings() const { return ResolveClientSettings(api_url, token); }
+};
+
+void AddCommonOptions(CLI::App& cmd, Common& common) {
+  cmd.add_option("--api-url", common.api_url, "API address (env REPLIDEPLOY_API_URL)");
+  cmd.add_option("--auth-token", common.token, "API token (env REPLIDEPLOY_AUTH_TOKEN)");
+}
+
+int Fail(const std::string& message) {
+  fmt::print(stderr, "replideploy: {}\n", message);
+  return 1;
+}
+
+std::string Str(const json::value& v, std::string_view key) {
+  if (!v.is_object()) return "";
+  const json::value* f = v.as_object().if_contains(key);
+  return (f != nullptr && f->is_string()) ? std::string(f->as_string()) : std::string();
+}
+
+ApiClient RequireClient(const Common& common) { return ApiClient(common.Settings()); }
+
+std::string ReadSecret(const std::string& prompt) {
+  fmt::print(stderr, "{}", prompt);
+  termios old{};
+  const bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    fmt::print(stderr, "\n");
+  }
+  return line;
+}
+
+// ---- login -------------------------------------------------------------------------------
+
+int Login(const Common& common, std::string email, bool password_stdin, const std::string& given_token) {
+  ClientSettings settings = common.Settings();
+  if (!given_token.empty()) {
+    settings.token = given_token;
+  } else {
+    if (email.empty()) {
+      fmt::print(stderr, "Email: ");
+      std::getline(std::cin, email);
+    }
+    std::string password;
+    if (password_stdin) {
+      std::getline(std::cin, password);
+    } else {
+      password = ReadSecret("Password: ");
+    }
+    ApiClient anonymous(ClientSettings{settings.api_url, ""});
+    json::value body = json::object{{"email", email}, {"password", password}};
+    auto session = anonymous.Call("POST", "/auth/login", &body);
+    if (!session.ok()) return Fail("login failed: " + session.error().message);
+    ApiClient with_session(ClientSettings{settings.api_url, Str(*session, "token")});
+    char host[256] = "cli";
+    gethostname(host, sizeof host - 1);
+    json::value token_body = json::object{{"name", std::string("replideploy cli on ") + host}};
+    auto token = with_session.Call("POST", "/api/v1/tokens", &token_body);
+    if (!token.ok()) return Fail("cannot create an API token: " + token.error().message);
+    settings.token = Str(*token, "token");
+  }
+  ApiClient client(settings);
+  auto user = client.Call("GET", "/api/v1/user");
+  if (!user.ok()) return Fail("the token does not work: " + user.error().message);
+  if (Status st = SaveClientSettings(settings); !st.ok()) return Fail(st.error().message);
+  fmt::print("Logged in to {} as {}. Token saved in {}\n", settings.api_url, Str(*user, "email"),
+             ClientSettingsPath());
+  return 0;
+}
+
+// ---- sites -------------------------------------------------------------------------------
+
+int SitesCreate(const Common& common, const std::string& name) {
+  ApiClient client = RequireClient(common);
+  json::value body = name.empty() ? json::value(json::object{}) : json::value(json::object{{"name", name}});
+  auto site = client.Call("POST", "/api/v1/sites", &body);
+  if (!site.ok()) return Fail(site.error().message);
+  fmt::print("Site created: {}\n  URL:   {}\n  ID:    {}\n  Admin: {}\n", Str(*site, "name"),
+             Str(*site, "url"), Str(*site, "id"), Str(*site, "admin_url"));
+  return 0;
+}
+
+int SitesList(const Common& common) {
+  ApiClient client = RequireClient(common);
+  auto sites = client.Call("GET", "/api/v1/sites");
+  if (!sites.ok()) return Fail(sites.error().message);
+  if (!sites->is_array() || sites->as_array().empty()) {
+    fmt::print("No sites yet. Create one with: replideploy sites create NAME\n");
+    return 0;
+  }
+  for (const auto& s : sites->as_array()) {
+    fmt::print("{:<30} {}\n", Str(s, "name"), Str(s, "url"));
+  }
+  return 0;
+}
+
+// ---- deploy ------------------------------------------------------------------------------
+
+struct LocalFile {
+  std::string path;      // deploy path, "/a/b.html"
+  std::string disk_path;
+  std::string sha1;
+  std::uint64_t size = 0;
+};
+
+bool Skipped(const fs::path& relative) {
+  for (const auto& part : relative) {
+    const std::string s = part.string();
+    if (s == "node_modules" || s == "__MACOSX") return true;
+    if (!s.empty() && s.front() == '.' && s != ".well-known") return true;
+  }
+  return false;
+}
+
+Result<std::vector<LocalFile>> ScanDirectory(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return MakeError(ErrorCode::kBadRequest, dir + " is not a directory");
+  std::vector<LocalFile> files;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const fs::path relative = it->path().lexically_relative(dir);
+    if (Skipped(relative)) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_symlink() && it->is_directory()) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file()) continue;
+    std::ifstream in(it->path(), std::ios::binary);
+    if (!in) return MakeError(ErrorCode::kBadRequest, "cannot read " + it->path().string());
+    store::BlobDigester digester;
+    char buffer[1 << 16];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+      digester.Update(std::string_view(buffer, static_cast<std::size_t>(in.gcount())));
+    }
+    RD_TRY(store::BlobInfo info, digester.Finish());
+    files.push_back({"/" + relative.generic_string(), it->path().string(), info.sha1, info.size});
+  }
+  if (ec) return MakeError(ErrorCode::kBadRequest, "cannot read " + dir + ": " + ec.message());
+  return files;
+}
+
+std::string HumanBytes(double bytes) {
+  const char* units[] = {"B", "KB", "MB", "GB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 3) {
+    bytes /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.1f} {}", bytes, units[u]);
+}
+
+class Progress {
+ public:
+  Progress(std::size_t files, std::uint64_t bytes) : total_files_(files), total_bytes_(bytes), tty_(isatty(STDERR_FILENO)) {}
+  void Add(std::uint64_t bytes) {
+    std::lock_guard lock(mu_);
+    ++files_;
+    bytes_ += bytes;
+    if (!tty_ && files_ != total_files_) return;
+    const double fraction = total_bytes_ == 0 ? 1.0 : static_cast<double>(bytes_) / static_cast<double>(total_bytes_);
+    const int filled = static_cast<int>(fraction * 30);
+    fmt::print(stderr, "{}[{}{}] {}/{} files, {} / {}{}", tty_ ? "\r" : "", std::string(filled, '#'),
+               std::string(30 - filled, ' '), files_, total_files_, HumanBytes(static_cast<double>(bytes_)),
+               HumanBytes(static_cast<double>(total_bytes_)), tty_ && files_ != total_files_ ? "" : "\n");
+  }
+
+ private:
+  std::mutex mu_;
+  std::size_t files_ = 0;
+  std::uint64_t bytes_ = 0;
+  const std::size_t total_files_;
+  const std::uint64_t total_bytes_;
+  const bool tty_;
+};
+
+int Deploy(const Common& common, const std::string& dir, const std::string& site, bool prod,
+           const std::string& alias, const std::string& message) {
+  if (site.empty()) return Fail("--site NAME is required");
+  ApiClient client = RequireClient(common);
+  const auto started = std::chrono::steady_clock::now();
+  auto scanned = ScanDirectory(dir);
+  if (!scanned.ok()) return Fail(scanned.error().message);
+  if (scanned->empty()) return Fail(dir + " holds no files to deploy");
+  fmt::print(stderr, "Hashed {} files in {}\n", scanned->size(), dir);
+
+  json::object create{{"draft", !prod}, {"deploy_source", "cli"}};
+  if (!alias.empty()) create["branch"] = alias;
+  if (!message.empty()) create["title"] = message;
+  json::value create_body = create;
+  const std::string site_path = "/api/v1/sites/" + EncodePath(site);
+  auto deploy = client.Call("POST", site_path + "/deploys", &create_body);
+  if (!deploy.ok()) return Fail(deploy.error().message);
+  const std::string deploy_id = Str(*deploy, "id");
+
+  json::object digests;
+  std::map<std::string, std::vector<const LocalFile*>> by_sha;
+  for (const auto& f : *scanned) {
+    digests[f.path.substr(1)] = f.sha1;
+    by_sha[f.sha1].push_back(&f);
+  }
+  json::value files_body = json::object{{"files", digests}};
+  auto prepared = client.Call("PUT", site_path + "/deploys/" + deploy_id, &files_body);
+  if (!prepared.ok()) return Fail(prepared.error().message);
+
+  std::vector<const LocalFile*> uploads;
+  std::uint64_t upload_bytes = 0;
+  if (const auto* required = prepared->as_object().if_contains("required"); required && required->is_array()) {
+    for (const auto& sha : required->as_array()) {
+      if (!sha.is_string()) continue;
+      auto it = by_sha.find(std::string(sha.as_string()));
+      if (it == by_sha.end() || it->second.empty()) continue;
+      uploads.push_back(it->second.front());  // one copy per content is enough
+      upload_bytes += it->second.front()->size;
+    }
+  }
+  fmt::print(stderr, "Uploading {} of {} files ({}); the rest are already stored\n", uploads.size(),
+             scanned->size(), HumanBytes(static_cast<double>(upload_bytes)));
+  Progress progress(uploads.size(), upload_bytes);
+  std::atomic<std::size_t> next{0};
+  std::mutex error_mu;
+  std::string first_error;
+  auto worker = [&] {
+    for (std::size_t i = next++; i < uploads.size(); i = next++) {
+      const LocalFile& f = *uploads[i];
+      std::ifstream in(f.disk_path, std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      Result<json::value> up = MakeError(ErrorCode::kUnavailable, "not tried");
+      for (int attempt = 0; attempt < 3; ++attempt) {
+        up = client.Upload("/api/v1/deploys/" + deploy_id + "/files" + EncodePath(f.path), bytes);
+        if (up.ok() || up.error().code != ErrorCode::kUnavailable) break;
+      }
+      if (!up.ok()) {
+        std::lock_guard lock(error_mu);
+        if (first_error.empty()) first_error = f.path + ": " + up.error().message;
+        return;
+      }
+      progress.Add(f.size);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  if (!first_error.empty()) {
+    (void)client.Call("POST", "/api/v1/deploys/" + deploy_id + "/cancel");
+    return Fail("upload failed: " + first_error);
+  }
+
+  std::string state;
+  json::value final_deploy;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto got = client.Call("GET", site_path + "/deploys/" + deploy_id);
+    if (!got.ok()) return Fail(got.error().message);
+    state = Str(*got, "state");
+    final_deploy = *got;
+    if (state == "ready" || state == "error" || state == "canceled") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (state != "ready") {
+    const std::string why = Str(final_deploy, "error_message");
+    return Fail("deploy " + deploy_id + " ended " + (state.empty() ? "in a timeout" : state) +
+                (why.empty() ? "" : ": " + why));
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  fmt::print("Deploy is live ({:.1f} s).\n", seconds);
+  fmt::print("  Deploy URL: {}\n", Str(final_deploy, "deploy_url"));
+  if (!alias.empty() && !prod) {
+    if (auto* links = final_deploy.as_object().if_contains("links"); links && links->is_object()) {
+      fmt::print("  Alias URL:  {}\n", Str(*links, "alias"));
+    }
+  }
+  if (prod) {
+    fmt::print("  Live URL:   {}\n", Str(final_deploy, "url"));
+  } else {
+    fmt::print("  (a draft; publish with --prod, or: replideploy rollback --site {} {})\n", site, deploy_id);
+  }
+  return 0;
+}
+
+int DeploysList(const Common& common, const std::string& site) {
+  if (site.empty()) return Fail("--site NAME is required");
+  ApiClient client = RequireClient(common);
+  auto list = client.Call("GET", "/api/v1/sites/" + EncodePath(site) + "/deploys");
+  if (!list.ok()) return Fail(list.error().message);
+  for (const auto& d : list->as_array()) {
+    const bool live = d.is_object() && d.as_object().contains("published") && d.at("published").is_bool() &&
+                      d.at("published").as_bool();
+    fmt::print("{} {:<10} {:<14} {} {}\n", Str(d, "id"), Str(d, "state"), Str(d, "context"),
+               Str(d, "created_at"), live ? "(live)" : "");
+  }
+  return 0;
+}
+
+int Rollback(const Common& common, const std::string& site, const std::string& deploy_id) {
+  if (site.empty()) return Fail("--site NAME is required");
+  ApiClient client = RequireClient(common);
+  auto restored = client.Call("POST", "/api/v1/sites/" + EncodePath(site) + "/deploys/" +
+                                          EncodePath(deploy_id) + "/restore");
+  if (!restored.ok()) return Fail(restored.error().message);
+  fmt::print("Published deploy {} at {}\n", deploy_id, Str(*restored, "url"));
+  return 0;
+}
+
+}  // namespace
+
+void AddClientCommands(CLI::App& app, int& exit_code) {
+  // Options live as long as the App: keep them in statics owned by this registration.
+  static Common common;
+  static std::string email, token, site, dir, alias, message, deploy_id, name;
+  static bool password_stdin = false, prod = false;
+
+  CLI::App* login = app.add_subcommand("login", "log in and save an API token for the other commands");
+  AddCommonOptions(*login, common);
+  login->add_option("--email", email, "account email (asked when absent)");
+  login->add_flag("--password-stdin", password_stdin, "read the password from standard input");
+  login->add_option("--token", token, "save this API token instead of logging in");
+  login->callback([&] { exit_code = Login(common, email, password_stdin, token); });
+
+  CLI::App* sites = app.add_subcommand("sites", "manage sites");
+  sites->require_subcommand(1);
+  CLI::App* create = sites->add_subcommand("create", "create a site");
+  AddCommonOptions(*create, common);
+  create->add_option("name", name, "site name (a DNS label; random when absent)");
+  create->callback([&] { exit_code = SitesCreate(common, name); });
+  CLI::App* list = sites->add_subcommand("list", "list your sites");
+  AddCommonOptions(*list, common);
+  list->callback([&] { exit_code = SitesList(common); });
+
+  CLI::App* deploy = app.add_subcommand("deploy", "deploy a folder");
+  AddCommonOptions(*deploy, common);
+  deploy->add_option("dir", dir, "folder to publish")->required();
+  deploy->add_option("--site", site, "site name or id")->required();
+  deploy->add_flag("--prod", prod, "publish to production (default: a draft deploy)");
+  deploy->add_option("--alias", alias, "a name for the draft's URL: <alias>--<site>");
+  deploy->add_option("--message,-m", message, "a title for the deploy");
+  deploy->callback([&] { exit_code = Deploy(common, dir, site, prod, alias, message); });
+
+  CLI::App* deploys = app.add_subcommand("deploys", "list a site's deploys");
+  deploys->require_subcommand(1);
+  CLI::App* deploys_list = deploys->add_subcommand("list", "list deploys, newest first");
+  AddCommonOptions(*deploys_list, common);
+  deploys_list->add_option("--site", site, "site name or id")->required();
+  deploys_list->callback([&] { exit_code = DeploysList(common, site); });
+
+  CLI::App* rollback = app.add_subcommand("rollback", "publish an earlier deploy");
+  AddCommonOptions(*rollback, common);
+  rollback->add_option("--site", site, "site name or id")->required();
+  rollback->add_option("deploy_id", deploy_id, "the deploy to publish")->required();
+  rollback->callback([&] { exit_code = Rollback(common, site, deploy_id); });
+}
+
+}  // namespace replideploy::cli

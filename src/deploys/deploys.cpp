@@ -1,0 +1,530 @@
+#include "deploys/deploys.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/crypto.hpp"
+#include "core/ids.hpp"
+#include "store/content_type.hpp"
+#include "store/precompress.hpp"
+
+namespace replideploy::deploys {
+
+namespace {
+
+constexpr std::string_view kSelectDeploy =
+    "SELECT d.id, d.site_id, s.name, d.user_id, d.state, d.context, d.branch, d.title, "
+    "d.commit_ref, d.review_id, d.draft, d.deploy_source, d.error_message, d.file_count, "
+    "d.created_at, d.updated_at, d.ready_at, d.published_at, s.published_deploy_id, s.locked "
+    "FROM deploys d JOIN sites s ON s.id = d.site_id ";
+constexpr std::string_view kOwnedBy =
+    "JOIN accounts a ON a.id = s.account_id WHERE a.owner_user_id = ? ";
+constexpr std::size_t kInsertBatch = 200;
+
+Deploy DeployFromRow(const db::Row& r) {
+  Deploy d;
+  d.id = r.Text(0);
+  d.site_id = r.Text(1);
+  d.site_name = r.Text(2);
+  d.user_id = r.Text(3);
+  d.state = r.Text(4);
+  d.context = r.Text(5);
+  d.branch = r.Text(6);
+  d.title = r.Text(7);
+  d.commit_ref = r.Text(8);
+  if (!r.IsNull(9)) d.review_id = r.Int(9);
+  d.draft = r.Bool(10);
+  d.deploy_source = r.Text(11);
+  d.error_message = r.Text(12);
+  d.file_count = r.Int(13);
+  d.created_at = r.Int(14);
+  d.updated_at = r.Int(15);
+  if (!r.IsNull(16)) d.ready_at = r.Int(16);
+  if (!r.IsNull(17)) d.published_at = r.Int(17);
+  d.published = r.Text(18) == d.id;
+  d.site_locked = r.Bool(19);
+  return d;
+}
+
+Error Invalid(std::string detail, std::string message) {
+  Error e = MakeError(ErrorCode::kUnprocessable, std::move(message));
+  e.detail_code = std::move(detail);
+  return e;
+}
+
+bool IsLowerHex(std::string_view s, std::size_t length) {
+  return s.size() == length && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+bool IsFunctionName(std::string_view s) {
+  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+  }) && s != "." && s != "..";
+}
+
+std::string Sha1Hex(std::string_view data);
+
+}  // namespace
+
+Result<std::string> NormalizeDeployPath(std::string_view path) {
+  const auto bad = [&](std::string_view why) {
+    return Invalid("invalid_path", "invalid file path '" + std::string(path.substr(0, 200)) +
+                                       "': " + std::string(why));
+  };
+  std::string_view rest = path;
+  if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+  if (rest.empty()) return bad("empty");
+  std::string out;
+  out.reserve(rest.size() + 1);
+  std::size_t start = 0;
+  while (start <= rest.size()) {
+    std::size_t end = rest.find('/', start);
+    if (end == std::string_view::npos) end = rest.size();
+    std::string_view segment = rest.substr(start, end - start);
+    if (segment.empty()) return bad("empty path segment");
+    if (segment == "." || segment == "..") return bad("'.' and '..' are not allowed");
+    out.push_back('/');
+    out.append(segment);
+    start = end + 1;
+  }
+  for (unsigned char c : out) {
+    if (c < 0x20 || c == 0x7f) return bad("control characters are not allowed");
+    if (c == '\\') return bad("backslashes are not allowed");
+  }
+  return out;
+}
+
+namespace {
+std::string Sha1Hex(std::string_view data) { return core::HexEncode(core::Sha1(data)); }
+}  // namespace
+
+DeployService::DeployService(db::Database& db, store::BlobStore& blobs, const core::Clock& clock,
+                             SiteService& sites, DeployServiceOptions options)
+    : db_(db), blobs_(blobs), clock_(clock), sites_(sites), options_(options) {}
+
+void DeployService::AddPublishListener(PublishListener listener) {
+  std::lock_guard lock(listeners_mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+void DeployService::NotifyPublished(const std::string& site_id) {
+  std::vector<PublishListener> listeners;
+  {
+    std::lock_guard lock(listeners_mu_);
+    listeners = listeners_;
+  }
+  for (const auto& l : listeners) l(site_id);
+}
+
+Result<Deploy> DeployService::Load(std::string_view deploy_id) {
+  RD_TRY(db::Rows rows,
+         db_.Exec(std::string(kSelectDeploy) + "WHERE d.id = ?", {std::string(deploy_id)}));
+  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "deploy not found");
+  Deploy d = DeployFromRow(rows.rows.front());
+  if (d.state == kStateUploading || d.state == kStateNew) {
+    RD_TRY(db::Rows req, db_.Exec("SELECT DISTINCT sha1 FROM deploy_files "
+                                  "WHERE deploy_id = ? AND sha256 IS NULL ORDER BY sha1",
+                                  {d.id}));
+    for (const auto& r : req.rows) d.required.push_back(r.Text(0));
+    RD_TRY(db::Rows fns, db_.Exec("SELECT DISTINCT sha256 FROM deploy_functions "
+                                  "WHERE deploy_id = ? AND uploaded = 0 ORDER BY sha256",
+                                  {d.id}));
+    for (const auto& r : fns.rows) d.required_functions.push_back(r.Text(0));
+  }
+  return d;
+}
+
+Result<Deploy> DeployService::LoadOwned(std::string_view user_id, std::string_view deploy_id) {
+  RD_TRY(db::Rows rows, db_.Exec(std::string(kSelectDeploy) + std::string(kOwnedBy) +
+                                     "AND d.id = ?",
+                                 {std::string(user_id), std::string(deploy_id)}));
+  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "deploy not found");
+  return Load(deploy_id);
+}
+
+Result<Deploy> DeployService::Create(std::string_view user_id, std::string_view site_ref,
+                                     const NewDeploy& spec) {
+  RD_TRY(Site site, sites_.Get(user_id, site_ref));
+  if (spec.branch.size() > 255 || spec.title.size() > 1000 || spec.commit_ref.size() > 255) {
+    return Invalid("invalid_deploy", "branch, title or commit_ref is too long");
+  }
+  std::string context = spec.context;
+  if (context.empty()) {
+    context = !spec.draft ? "production" : (spec.branch.empty() ? "draft" : "branch-deploy");
+  }
+  const std::int64_t now = clock_.NowMillis();
+  const std::string id = core::NewHexId();
+  db::Value review = spec.review_id ? db::Value(*spec.review_id) : db::Value(nullptr);
+  RD_TRY_STATUS(db_.Exec(
+      "INSERT INTO deploys (id, site_id, user_id, state, context, branch, title, commit_ref, "
+      "review_id, draft, deploy_source, created_at, updated_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {id, site.id, std::string(user_id), std::string(kStateNew), context, spec.branch,
+       spec.title, spec.commit_ref, review, static_cast<std::int64_t>(spec.draft ? 1 : 0),
+       spec.deploy_source, now, now}));
+  return Load(id);
+}
+
+Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_view deploy_id,
+                                       const std::map<std::string, std::string>& files,
+                                       const std::map<std::string, std::string>& functions) {
+  RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
+  if (deploy.state != kStateNew && deploy.state != kStateUploading) {
+    return Invalid("invalid_state", "deploy is " + deploy.state + "; its files can no longer change");
+  }
+  if (files.size() + functions.size() > options_.max_files) {
+    return Invalid("too_many_files", "a deploy holds at most " +
+                                         std::to_string(options_.max_files) + " files");
+  }
+  // Normalise and validate everything before touching the database.
+  std::map<std::string, std::string> normalized;
+  for (const auto& [raw_path, sha1] : files) {
+    if (raw_path.size() > options_.max_path_bytes) {
+      return Invalid("invalid_path", "file path longer than " +
+                                         std::to_string(options_.max_path_bytes) + " bytes");
+    }
+    RD_TRY(std::string path, NormalizeDeployPath(raw_path));
+    if (!IsLowerHex(sha1, 40)) {
+      return Invalid("invalid_digest", "files['" + raw_path + "'] must be a SHA-1 in lowercase hex");
+    }
+    if (!normalized.emplace(path, sha1).second) {
+      return Invalid("invalid_path", "file path '" + path + "' is listed twice");
+    }
+  }
+  for (const auto& [name, sha256] : functions) {
+    if (!IsFunctionName(name)) {
+      return Invalid("invalid_function", "function name '" + name.substr(0, 200) + "' is invalid");
+    }
+    if (!IsLowerHex(sha256, 64)) {
+      return Invalid("invalid_digest",
+                     "functions['" + name + "'] must be a SHA-256 in lowercase hex");
+    }
+  }
+
+  const std::string id = deploy.id;
+  const std::int64_t now = clock_.NowMillis();
+  RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY_STATUS(s.Exec("DELETE FROM deploy_files WHERE deploy_id = ?", {id}));
+    RD_TRY_STATUS(s.Exec("DELETE FROM deploy_functions WHERE deploy_id = ?", {id}));
+    auto it = normalized.begin();
+    while (it != normalized.end()) {
+      std::string sql = "INSERT INTO deploy_files (deploy_id, path, sha1, content_type) VALUES ";
+      db::Params params;
+      for (std::size_t n = 0; n < kInsertBatch && it != normalized.end(); ++n, ++it) {
+        sql += n == 0 ? "(?, ?, ?, ?)" : ", (?, ?, ?, ?)";
+        params.insert(params.end(), {id, it->first, it->second,
+                                     std::string(store::ContentTypeForPath(it->first))});
+      }
+      RD_TRY_STATUS(s.Exec(sql, params));
+    }
+    for (const auto& [name, sha256] : functions) {
+      RD_TRY_STATUS(s.Exec(
+          "INSERT INTO deploy_functions (deploy_id, name, sha256, uploaded) VALUES (?, ?, ?, "
+          "CASE WHEN EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?) THEN 1 ELSE 0 END)",
+          {id, name, sha256, sha256}));
+    }
+    // Files whose content the store already holds need no upload.
+    RD_TRY_STATUS(s.Exec(
+        "UPDATE deploy_files SET "
+        "sha256 = (SELECT b.sha256 FROM blobs b WHERE b.sha1 = deploy_files.sha1 LIMIT 1), "
+        "size = COALESCE((SELECT b.size FROM blobs b WHERE b.sha1 = deploy_files.sha1 LIMIT 1), 0) "
+        "WHERE deploy_id = ?",
+        {id}));
+    RD_TRY_STATUS(s.Exec("UPDATE deploys SET state = ?, file_count = ?, updated_at = ? WHERE id = ?",
+                         {std::string(kStateUploading), static_cast<std::int64_t>(normalized.size()),
+                          now, id}));
+    return {};
+  }));
+  RD_TRY(Deploy updated, Load(id));
+  return AdvanceIfComplete(updated);
+}
+
+Result<Deploy> DeployService::AdvanceIfComplete(const Deploy& deploy) {
+  if (deploy.state != kStateUploading || !deploy.required.empty() ||
+      !deploy.required_functions.empty()) {
+    return deploy;
+  }
+  // Conditional, so that of several uploads finishing at once exactly one moves the deploy on.
+  RD_TRY(db::Rows moved,
+         db_.Exec("UPDATE deploys SET state = ?, updated_at = ? WHERE id = ? AND state = ? "
+                  "AND NOT EXISTS (SELECT 1 FROM deploy_files WHERE deploy_id = ? AND sha256 IS NULL) "
+                  "AND NOT EXISTS (SELECT 1 FROM deploy_functions WHERE deploy_id = ? AND uploaded = 0)",
+                  {std::string(kStateProcessing), clock_.NowMillis(), deploy.id,
+                   std::string(kStateUploading), deploy.id, deploy.id}));
+  if (moved.affected > 0 && on_processing_) on_processing_();
+  return Load(deploy.id);
+}
+
+Result<UploadedFile> DeployService::UploadFile(std::string_view user_id, std::string_view deploy_id,
+                                               std::string_view raw_path, std::string_view bytes) {
+  RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
+  RD_TRY(std::string path, NormalizeDeployPath(raw_path));
+  RD_TRY(db::Rows rows, db_.Exec("SELECT sha1, content_type FROM deploy_files "
+                                 "WHERE deploy_id = ? AND path = ?",
+                                 {deploy.id, path}));
+  if (rows.empty()) {
+    return Invalid("unknown_file", "'" + path + "' is not among the deploy's files");
+  }
+  const std::string declared_sha1 = rows.rows.front().Text(0);
+  UploadedFile uploaded{path, declared_sha1, "", static_cast<std::int64_t>(bytes.size()),
+                        rows.rows.front().Text(1)};
+  if (deploy.state != kStateUploading) {
+    // A retried upload of a file that already arrived is fine; anything else is too late.
+    if (deploy.state == kStateProcessing || deploy.state == kStateReady) {
+      RD_TRY(db::Rows known, db_.Exec("SELECT sha256 FROM blobs WHERE sha1 = ?", {declared_sha1}));
+      if (!known.empty()) {
+        uploaded.sha256 = known.rows.front().Text(0);
+        return uploaded;
+      }
+    }
+    return Invalid("invalid_state", "deploy is " + deploy.state + "; it takes no more uploads");
+  }
+  if (Sha1Hex(bytes) != declared_sha1) {
+    return Invalid("digest_mismatch",
+                   "content of '" + path + "' does not match the SHA-1 declared for it");
+  }
+  RD_TRY(store::BlobInfo blob, blobs_.Put(bytes));
+  uploaded.sha256 = blob.sha256;
+  const std::int64_t now = clock_.NowMillis();
+  // The blob is durable before any row points at it.
+  RD_TRY_STATUS(db_.Exec("INSERT INTO blobs (sha256, sha1, size, created_at) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (sha256) DO NOTHING",
+                         {blob.sha256, blob.sha1, static_cast<std::int64_t>(blob.size), now}));
+  RD_TRY_STATUS(db_.Exec("UPDATE deploy_files SET sha256 = ?, size = ? "
+                         "WHERE deploy_id = ? AND sha1 = ? AND sha256 IS NULL",
+                         {blob.sha256, static_cast<std::int64_t>(blob.size), deploy.id,
+                          declared_sha1}));
+  RD_TRY_STATUS(db_.Exec("UPDATE deploys SET updated_at = ? WHERE id = ?", {now, deploy.id}));
+  RD_TRY(Deploy after, Load(deploy.id));
+  RD_TRY_STATUS(AdvanceIfComplete(after));
+  return uploaded;
+}
+
+Result<Deploy> DeployService::UploadFunction(std::string_view user_id, std::string_view deploy_id,
+                                             std::string_view name, std::string_view zip,
+                                             std::string_view runtime) {
+  RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
+  RD_TRY(db::Rows rows, db_.Exec("SELECT sha256 FROM deploy_functions WHERE deploy_id = ? AND name = ?",
+                                 {deploy.id, std::string(name)}));
+  if (rows.empty()) {
+    return Invalid("unknown_function", "'" + std::string(name) + "' is not among the deploy's functions");
+  }
+  if (deploy.state != kStateUploading) {
+    return Invalid("invalid_state", "deploy is " + deploy.state + "; it takes no more uploads");
+  }
+  const std::string declared = rows.rows.front().Text(0);
+  auto blob = blobs_.Put(zip, declared);
+  if (!blob.ok()) {
+    if (blob.error().code == ErrorCode::kUnprocessable) {
+      return Invalid("digest_mismatch", "function '" + std::string(name) +
+                                            "' does not match the SHA-256 declared for it");
+    }
+    return std::move(blob).error();
+  }
+  const std::int64_t now = clock_.NowMillis();
+  RD_TRY_STATUS(db_.Exec("INSERT INTO blobs (sha256, sha1, size, created_at) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (sha256) DO NOTHING",
+                         {blob->sha256, blob->sha1, static_cast<std::int64_t>(blob->size), now}));
+  RD_TRY_STATUS(db_.Exec("UPDATE deploy_functions SET uploaded = 1, runtime = ? "
+                         "WHERE deploy_id = ? AND sha256 = ?",
+                         {std::string(runtime.substr(0, 64)), deploy.id, declared}));
+  RD_TRY_STATUS(db_.Exec("UPDATE deploys SET updated_at = ? WHERE id = ?", {now, deploy.id}));
+  RD_TRY(Deploy after, Load(deploy.id));
+  return AdvanceIfComplete(after);
+}
+
+Result<Deploy> DeployService::Get(std::string_view user_id, std::string_view deploy_id) {
+  return LoadOwned(user_id, deploy_id);
+}
+
+Result<std::vector<Deploy>> DeployService::List(std::string_view user_id,
+                                                std::string_view site_ref, int limit) {
+  RD_TRY(Site site, sites_.Get(user_id, site_ref));
+  RD_TRY(db::Rows rows,
+         db_.Exec(std::string(kSelectDeploy) +
+                      "WHERE d.site_id = ? ORDER BY d.created_at DESC, d.id DESC LIMIT ?",
+                  {site.id, static_cast<std::int64_t>(std::clamp(limit, 1, 1000))}));
+  std::vector<Deploy> out;
+  for (const auto& r : rows.rows) out.push_back(DeployFromRow(r));
+  return out;
+}
+
+Result<Deploy> DeployService::Cancel(std::string_view user_id, std::string_view deploy_id) {
+  RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
+  RD_TRY(db::Rows rows,
+         db_.Exec("UPDATE deploys SET state = ?, updated_at = ? "
+                  "WHERE id = ? AND state IN ('new', 'uploading', 'processing')",
+                  {std::string(kStateCanceled), clock_.NowMillis(), deploy.id}));
+  if (rows.affected == 0 && deploy.state != kStateCanceled) {
+    return Invalid("invalid_state", "deploy is " + deploy.state + " and can no longer be canceled");
+  }
+  return Load(deploy.id);
+}
+
+Status DeployService::Publish(const std::string& site_id, const std::string& deploy_id) {
+  const std::int64_t now = clock_.NowMillis();
+  RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY_STATUS(s.Exec("UPDATE sites SET published_deploy_id = ?, updated_at = ? WHERE id = ?",
+                         {deploy_id, now, site_id}));
+    RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy_id}));
+    return {};
+  }));
+  NotifyPublished(site_id);
+  return {};
+}
+
+Result<Deploy> DeployService::Restore(std::string_view user_id, std::string_view site_ref,
+                                      std::string_view deploy_id) {
+  RD_TRY(Site site, sites_.Get(user_id, site_ref));
+  RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
+  if (deploy.site_id != site.id) return MakeError(ErrorCode::kNotFound, "deploy not found");
+  if (deploy.state != kStateReady) {
+    return Invalid("invalid_state", "only a ready deploy can be published; this one is " + deploy.state);
+  }
+  RD_TRY_STATUS(Publish(site.id, deploy.id));
+  return Load(deploy.id);
+}
+
+Result<Deploy> DeployService::Lock(std::string_view user_id, std::string_view deploy_id) {
+  RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
+  if (deploy.state != kStateReady) {
+    return Invalid("invalid_state", "only a ready deploy can be locked; this one is " + deploy.state);
+  }
+  RD_TRY_STATUS(db_.Exec("UPDATE sites SET locked = 1 WHERE id = ?", {deploy.site_id}));
+  RD_TRY_STATUS(Publish(deploy.site_id, deploy.id));
+  return Load(deploy.id);
+}
+
+Result<Deploy> DeployService::Unlock(std::string_view user_id, std::string_view deploy_id) {
+  RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
+  RD_TRY_STATUS(db_.Exec("UPDATE sites SET locked = 0 WHERE id = ?", {deploy.site_id}));
+  return Load(deploy.id);
+}
+
+Status DeployService::Fail(const std::string& deploy_id, const std::string& message) {
+  spdlog::warn("deploy {} failed: {}", deploy_id, message);
+  RD_TRY_STATUS(db_.Exec("UPDATE deploys SET state = ?, error_message = ?, updated_at = ? "
+                         "WHERE id = ? AND state NOT IN ('ready', 'canceled')",
+                         {std::string(kStateError), message, clock_.NowMillis(), deploy_id}));
+  return {};
+}
+
+Result<std::shared_ptr<const DeployManifest>> DeployService::LoadManifest(
+    const std::string& deploy_id, const std::string& site_id) {
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT f.path, f.sha256, f.size, f.content_type, b.has_br, b.has_gzip "
+                  "FROM deploy_files f LEFT JOIN blobs b ON b.sha256 = f.sha256 "
+                  "WHERE f.deploy_id = ?",
+                  {deploy_id}));
+  auto manifest = std::make_shared<DeployManifest>();
+  manifest->deploy_id = deploy_id;
+  manifest->site_id = site_id;
+  manifest->files.reserve(rows.rows.size());
+  for (const auto& r : rows.rows) {
+    if (r.IsNull(1)) return MakeError(ErrorCode::kInternal, "deploy " + deploy_id + " has a file without content");
+    manifest->files.emplace(r.Text(0), ManifestEntry{r.Text(1), r.Int(2), r.Text(3), r.Bool(4), r.Bool(5)});
+  }
+  return std::shared_ptr<const DeployManifest>(std::move(manifest));
+}
+
+Status DeployService::FinishOne(const Deploy& deploy) {
+  RD_TRY(db::Rows blobs, db_.Exec("SELECT DISTINCT f.sha256, f.content_type FROM deploy_files f "
+                                  "JOIN blobs b ON b.sha256 = f.sha256 "
+                                  "WHERE f.deploy_id = ? AND b.has_br = 0 AND b.has_gzip = 0",
+                                  {deploy.id}));
+  std::set<std::string> done;
+  for (const auto& r : blobs.rows) {
+    const std::string sha256 = r.Text(0);
+    const std::string content_type = r.Text(1);
+    if (!store::IsCompressible(content_type) || !done.insert(sha256).second) continue;
+    RD_TRY(store::PrecompressedVariants made, store::Precompress(blobs_, sha256, content_type));
+    if (!made.brotli && !made.gzip) continue;
+    RD_TRY_STATUS(db_.Exec("UPDATE blobs SET has_br = ?, has_gzip = ? WHERE sha256 = ?",
+                           {static_cast<std::int64_t>(made.brotli),
+                            static_cast<std::int64_t>(made.gzip), sha256}));
+  }
+  RD_TRY(auto manifest, LoadManifest(deploy.id, deploy.site_id));
+  if (validator_) {
+    if (Status valid = validator_(*manifest, blobs_); !valid.ok()) {
+      return Fail(deploy.id, valid.error().message);
+    }
+  }
+  const std::int64_t now = clock_.NowMillis();
+  RD_TRY(db::Rows ready, db_.Exec("UPDATE deploys SET state = ?, ready_at = ?, updated_at = ? "
+                                  "WHERE id = ? AND state = ?",
+                                  {std::string(kStateReady), now, now, deploy.id,
+                                   std::string(kStateProcessing)}));
+  if (ready.affected == 0) return {};  // canceled meanwhile
+  {
+    std::lock_guard lock(manifests_mu_);
+    manifests_[deploy.id] = manifest;
+  }
+  if (deploy.context != "production" || deploy.draft) return {};
+  // Auto-publish, unless the site is locked or a newer deploy is already live (deploys can
+  // finish out of order).
+  RD_TRY(db::Rows published,
+         db_.Exec("UPDATE sites SET published_deploy_id = ?, updated_at = ? "
+                  "WHERE id = ? AND locked = 0 AND (published_deploy_id IS NULL OR "
+                  "(SELECT p.created_at FROM deploys p WHERE p.id = sites.published_deploy_id) <= ?)",
+                  {deploy.id, now, deploy.site_id, deploy.created_at}));
+  if (published.affected > 0) {
+    RD_TRY_STATUS(db_.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy.id}));
+    NotifyPublished(deploy.site_id);
+  }
+  return {};
+}
+
+Result<int> DeployService::ProcessPending() {
+  std::lock_guard lock(process_mu_);
+  RD_TRY(db::Rows rows, db_.Exec("SELECT id FROM deploys WHERE state = ? ORDER BY updated_at LIMIT 20",
+                                 {std::string(kStateProcessing)}));
+  int finished = 0;
+  for (const auto& r : rows.rows) {
+    RD_TRY(Deploy deploy, Load(r.Text(0)));
+    if (Status st = FinishOne(deploy); !st.ok()) {
+      // A storage or database failure: leave it in processing to be retried, unless the
+      // deploy itself is at fault.
+      spdlog::error("deploy {}: processing failed: {}", deploy.id, st.error().message);
+      if (st.error().code == ErrorCode::kUnprocessable || st.error().code == ErrorCode::kBadRequest) {
+        RD_TRY_STATUS(Fail(deploy.id, st.error().message));
+      }
+      continue;
+    }
+    ++finished;
+  }
+  return finished;
+}
+
+Result<int> DeployService::ExpireStale() {
+  const std::int64_t cutoff = clock_.NowMillis() - options_.upload_timeout_millis;
+  RD_TRY(db::Rows rows,
+         db_.Exec("UPDATE deploys SET state = ?, error_message = ?, updated_at = ? "
+                  "WHERE state IN ('new', 'uploading') AND updated_at < ?",
+                  {std::string(kStateError),
+                   "the deploy's files were not uploaded within " +
+                       std::to_string(options_.upload_timeout_millis / 60000) + " minutes",
+                   clock_.NowMillis(), cutoff}));
+  return static_cast<int>(rows.affected);
+}
+
+Result<std::shared_ptr<const DeployManifest>> DeployService::Manifest(const std::string& deploy_id) {
+  {
+    std::lock_guard lock(manifests_mu_);
+    auto it = manifests_.find(deploy_id);
+    if (it != manifests_.end()) return it->second;
+  }
+  RD_TRY(Deploy deploy, Load(deploy_id));
+  if (deploy.state != kStateReady) return MakeError(ErrorCode::kNotFound, "deploy not ready");
+  RD_TRY(auto manifest, LoadManifest(deploy.id, deploy.site_id));
+  std::lock_guard lock(manifests_mu_);
+  // Bounded: ready deploys are immutable, so dropping everything is always correct.
+  if (manifests_.size() >= 4096) manifests_.clear();
+  return manifests_.emplace(deploy_id, manifest).first->second;
+}
+
+}  // namespace replideploy::deploys

@@ -1,0 +1,174 @@
+// Deploys: an immutable set of files (a manifest of path -> blob) that a site can publish.
+//
+// Life of a deploy (Netlify's state names):
+//   new --SetFiles--> uploading --last upload--> processing --variants made--> ready
+//   any state before ready --Cancel--> canceled;  --timeout or bad rules--> error
+// A deploy is published (made the site's live deploy) only once every file is stored: by one
+// UPDATE of sites.published_deploy_id. Ready deploys never change.
+//
+// Access: every call that takes a user id checks that the deploy's site is in an account the
+// user owns; anything else is kNotFound, as if missing. Thread-safe; calls block on the
+// database and the blob store: run them on handler threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "db/database.hpp"
+#include "deploys/manifest.hpp"
+#include "deploys/sites.hpp"
+#include "store/blob_store.hpp"
+
+namespace replideploy::deploys {
+
+inline constexpr std::string_view kStateNew = "new";
+inline constexpr std::string_view kStateUploading = "uploading";
+inline constexpr std::string_view kStateProcessing = "processing";
+inline constexpr std::string_view kStateReady = "ready";
+inline constexpr std::string_view kStateError = "error";
+inline constexpr std::string_view kStateCanceled = "canceled";
+
+struct Deploy {
+  std::string id;
+  std::string site_id;
+  std::string site_name;
+  std::string user_id;
+  std::string state;
+  std::string context;  // production, branch-deploy, deploy-preview, draft
+  std::string branch;   // also the alias of `netlify deploy --alias`
+  std::string title;
+  std::string commit_ref;
+  std::optional<std::int64_t> review_id;
+  bool draft = false;
+  std::string deploy_source;
+  std::string error_message;
+  std::int64_t file_count = 0;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+  std::optional<std::int64_t> ready_at;
+  std::optional<std::int64_t> published_at;
+  bool published = false;  // the site's live deploy right now
+  bool site_locked = false;
+  std::vector<std::string> required;            // SHA-1s still to upload
+  std::vector<std::string> required_functions;  // SHA-256s still to upload
+};
+
+struct NewDeploy {
+  bool draft = false;
+  std::string branch;
+  std::string title;
+  std::string deploy_source;  // "cli", "api", "git"
+  std::string commit_ref;
+  std::optional<std::int64_t> review_id;
+  std::string context;  // empty: production unless draft
+};
+
+struct UploadedFile {
+  std::string path;
+  std::string sha1;
+  std::string sha256;
+  std::int64_t size = 0;
+  std::string content_type;
+};
+
+// Checks a finished deploy before it becomes ready (e.g. parses its _redirects); a failure
+// puts the deploy in `error` with the returned message.
+using DeployValidator = std::function<Status(const DeployManifest&, store::BlobStore&)>;
+
+// Notified after a site's live deploy changed (publish, rollback, delete); the edge drops its
+// cached route for the site.
+using PublishListener = std::function<void(const std::string& site_id)>;
+
+struct DeployServiceOptions {
+  std::int64_t upload_timeout_millis = 30 * 60 * 1000;  // new/uploading longer -> error
+  std::size_t max_files = 100'000;
+  std::size_t max_path_bytes = 1024;
+};
+
+// "/a/b.html" from "a/b.html" or "/a/b.html"; kUnprocessable for anything that could leave the
+// deploy root or is not a plain file path (empty, "..", ".", "//", NUL, backslash, control
+// characters).
+Result<std::string> NormalizeDeployPath(std::string_view path);
+
+class DeployService {
+ public:
+  DeployService(db::Database& db, store::BlobStore& blobs, const core::Clock& clock,
+                SiteService& sites, DeployServiceOptions options = {});
+
+  void SetValidator(DeployValidator validator) { validator_ = std::move(validator); }
+  void AddPublishListener(PublishListener listener);
+  // Called (on the calling thread) when a deploy enters processing: wakes the processor.
+  void SetProcessingHook(std::function<void()> hook) { on_processing_ = std::move(hook); }
+
+  Result<Deploy> Create(std::string_view user_id, std::string_view site_ref, const NewDeploy& spec);
+  // Declares the deploy's files (path -> SHA-1) and functions (name -> SHA-256). Answers with
+  // `required`: the SHA-1s the store lacks. With nothing required the deploy goes on to
+  // processing at once.
+  Result<Deploy> SetFiles(std::string_view user_id, std::string_view deploy_id,
+                          const std::map<std::string, std::string>& files,
+                          const std::map<std::string, std::string>& functions);
+  // Stores one file's bytes, checked against the SHA-1 declared for `path`. The last missing
+  // file moves the deploy to processing.
+  Result<UploadedFile> UploadFile(std::string_view user_id, std::string_view deploy_id,
+                                  std::string_view path, std::string_view bytes);
+  // Stores a function's zip, checked against the SHA-256 declared for `name`.
+  Result<Deploy> UploadFunction(std::string_view user_id, std::string_view deploy_id,
+                                std::string_view name, std::string_view zip,
+                                std::string_view runtime);
+
+  Result<Deploy> Get(std::string_view user_id, std::string_view deploy_id);
+  Result<std::vector<Deploy>> List(std::string_view user_id, std::string_view site_ref,
+                                   int limit = 100);
+  Result<Deploy> Cancel(std::string_view user_id, std::string_view deploy_id);
+  // Publishes a ready deploy of the site (rollback when it is older than the live one).
+  Result<Deploy> Restore(std::string_view user_id, std::string_view site_ref,
+                         std::string_view deploy_id);
+  // Lock: publish this deploy and stop auto-publishing; unlock: auto-publishing on again.
+  Result<Deploy> Lock(std::string_view user_id, std::string_view deploy_id);
+  Result<Deploy> Unlock(std::string_view user_id, std::string_view deploy_id);
+
+  // Moves deploys waiting in `processing` on: makes compressed variants, validates, marks them
+  // ready and publishes production deploys of unlocked sites. Returns how many it finished.
+  // Called by the background processor, and at start-up to resume work a crash interrupted.
+  Result<int> ProcessPending();
+  // Marks deploys stuck in new/uploading for longer than the timeout as `error`.
+  Result<int> ExpireStale();
+
+  // For the edge: the immutable manifest of a ready deploy, cached; kNotFound otherwise.
+  Result<std::shared_ptr<const DeployManifest>> Manifest(const std::string& deploy_id);
+
+ private:
+  Result<Deploy> Load(std::string_view deploy_id);
+  Result<Deploy> LoadOwned(std::string_view user_id, std::string_view deploy_id);
+  Result<Deploy> AdvanceIfComplete(const Deploy& deploy);
+  Status FinishOne(const Deploy& deploy);
+  Result<std::shared_ptr<const DeployManifest>> LoadManifest(const std::string& deploy_id,
+                                                             const std::string& site_id);
+  Status Fail(const std::string& deploy_id, const std::string& message);
+  Status Publish(const std::string& site_id, const std::string& deploy_id);
+  void NotifyPublished(const std::string& site_id);
+
+  db::Database& db_;
+  store::BlobStore& blobs_;
+  const core::Clock& clock_;
+  SiteService& sites_;
+  DeployServiceOptions options_;
+  DeployValidator validator_;
+  std::function<void()> on_processing_;
+  std::mutex listeners_mu_;
+  std::vector<PublishListener> listeners_;
+  std::mutex manifests_mu_;
+  std::map<std::string, std::shared_ptr<const DeployManifest>> manifests_;
+  std::mutex process_mu_;  // one ProcessPending at a time
+};
+
+}  // namespace replideploy::deploys

@@ -1,0 +1,254 @@
+#include "deploys/deploys.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "auth/users.hpp"
+#include "core/crypto.hpp"
+#include "db/testing.hpp"
+#include "store/testing.hpp"
+
+namespace replideploy::deploys {
+namespace {
+
+using db::testing::TestDatabase;
+
+std::string Sha1(std::string_view s) { return core::HexEncode(core::Sha1(s)); }
+
+class Deploys : public ::testing::TestWithParam<db::Engine> {
+ protected:
+  void SetUp() override {
+    core::InitCrypto();
+    tdb_ = std::make_unique<TestDatabase>(GetParam());
+    RD_SKIP_IF_UNAVAILABLE(*tdb_);
+    blobs_ = store::LocalBlobStore::Open(dir_.path() + "/store").value();
+    users_ = std::make_unique<auth::UserService>(
+        tdb_->db(), clock_,
+        auth::UserServiceOptions{std::string(32, 'k'), 3600, core::PasswordCost::Minimum()});
+    sites_ = std::make_unique<SiteService>(tdb_->db(), clock_);
+    deploys_ = std::make_unique<DeployService>(tdb_->db(), *blobs_, clock_, *sites_);
+    deploys_->AddPublishListener([this](const std::string& id) { published_.push_back(id); });
+    alice_ = users_->Register("alice@example.com", "password123").value();
+    bob_ = users_->Register("bob@example.com", "password123").value();
+    site_ = sites_->Create(alice_.id, alice_.account_id, "site", {}).value();
+  }
+
+  // Creates a deploy of `files` (path -> content), uploads what is required, processes it.
+  Deploy DeployFiles(const std::map<std::string, std::string>& files, bool draft = false,
+                     const std::string& branch = "") {
+    NewDeploy spec;
+    spec.draft = draft;
+    spec.branch = branch;
+    Deploy d = deploys_->Create(alice_.id, "site", spec).value();
+    std::map<std::string, std::string> digests;
+    for (const auto& [path, content] : files) digests[path] = Sha1(content);
+    d = deploys_->SetFiles(alice_.id, d.id, digests, {}).value();
+    for (const auto& [path, content] : files) {
+      if (std::find(d.required.begin(), d.required.end(), Sha1(content)) == d.required.end()) continue;
+      auto up = deploys_->UploadFile(alice_.id, d.id, path, content);
+      EXPECT_TRUE(up.ok()) << up.error().message;
+    }
+    EXPECT_TRUE(deploys_->ProcessPending().ok());
+    clock_.Advance(1000);
+    return deploys_->Get(alice_.id, d.id).value();
+  }
+  std::optional<std::string> Live() {
+    return sites_->Get(alice_.id, "site")->published_deploy_id;
+  }
+
+  store::testing::ScopedTempDir dir_;
+  core::ManualClock clock_{1'800'000'000'000};
+  std::unique_ptr<TestDatabase> tdb_;
+  std::unique_ptr<store::LocalBlobStore> blobs_;
+  std::unique_ptr<auth::UserService> users_;
+  std::unique_ptr<SiteService> sites_;
+  std::unique_ptr<DeployService> deploys_;
+  std::vector<std::string> published_;
+  auth::User alice_, bob_;
+  Site site_;
+};
+
+TEST_P(Deploys, ProductionDeployUploadsProcessesAndPublishes) {
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  EXPECT_EQ(d.state, kStateNew);
+  EXPECT_EQ(d.context, "production");
+  const std::string index = "<h1>hello</h1>" + std::string(1000, ' ');
+  d = deploys_->SetFiles(alice_.id, d.id, {{"index.html", Sha1(index)}, {"/about.html", Sha1("about")}}, {}).value();
+  EXPECT_EQ(d.state, kStateUploading);
+  ASSERT_EQ(d.required.size(), 2u);
+  ASSERT_TRUE(deploys_->UploadFile(alice_.id, d.id, "index.html", index).ok());
+  EXPECT_EQ(deploys_->Get(alice_.id, d.id)->required.size(), 1u);
+  EXPECT_FALSE(Live().has_value()) << "nothing is live before every file is stored";
+  ASSERT_TRUE(deploys_->UploadFile(alice_.id, d.id, "/about.html", "about").ok());
+  EXPECT_EQ(deploys_->Get(alice_.id, d.id)->state, kStateProcessing);
+  EXPECT_EQ(*deploys_->ProcessPending(), 1);
+  d = deploys_->Get(alice_.id, d.id).value();
+  EXPECT_EQ(d.state, kStateReady);
+  EXPECT_TRUE(d.published);
+  EXPECT_EQ(Live(), d.id);
+  EXPECT_EQ(published_, std::vector<std::string>{site_.id});
+
+  auto manifest = deploys_->Manifest(d.id);
+  ASSERT_TRUE(manifest.ok());
+  const ManifestEntry* entry = (*manifest)->Find("/index.html");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->size, static_cast<std::int64_t>(index.size()));
+  EXPECT_EQ(entry->content_type, "text/html; charset=utf-8");
+  EXPECT_TRUE(entry->has_br || entry->has_gzip) << "compressible text gets variants";
+}
+
+TEST_P(Deploys, SecondDeployUploadsOnlyWhatChanged) {
+  DeployFiles({{"a.txt", "same"}, {"b.txt", "old"}});
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_->SetFiles(alice_.id, d.id, {{"a.txt", Sha1("same")}, {"b.txt", Sha1("new")}}, {}).value();
+  EXPECT_EQ(d.required, std::vector<std::string>{Sha1("new")});
+}
+
+TEST_P(Deploys, NothingRequiredGoesStraightToProcessing) {
+  DeployFiles({{"a.txt", "x"}});
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_->SetFiles(alice_.id, d.id, {{"a.txt", Sha1("x")}}, {}).value();
+  EXPECT_TRUE(d.required.empty());
+  EXPECT_EQ(d.state, kStateProcessing);
+}
+
+TEST_P(Deploys, WrongContentIsRejectedAndNothingStored) {
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_->SetFiles(alice_.id, d.id, {{"a.txt", Sha1("right")}}, {}).value();
+  auto up = deploys_->UploadFile(alice_.id, d.id, "a.txt", "wrong");
+  ASSERT_FALSE(up.ok());
+  EXPECT_EQ(up.error().detail_code, "digest_mismatch");
+  EXPECT_EQ(deploys_->Get(alice_.id, d.id)->state, kStateUploading);
+  EXPECT_TRUE(blobs_->List()->empty());
+  auto unknown = deploys_->UploadFile(alice_.id, d.id, "other.txt", "right");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kUnprocessable);
+}
+
+TEST_P(Deploys, PathsThatEscapeTheRootAreRejected) {
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  for (const char* bad : {"../etc/passwd", "a/../../b", "a//b", "./a", "a\\b", "", "/", "a/\x01"}) {
+    auto r = deploys_->SetFiles(alice_.id, d.id, {{bad, Sha1("x")}}, {});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable) << bad;
+  }
+  auto bad_sha = deploys_->SetFiles(alice_.id, d.id, {{"a", "NOTASHA"}}, {});
+  EXPECT_FALSE(bad_sha.ok());
+}
+
+TEST_P(Deploys, DraftsAreNotPublished) {
+  Deploy prod = DeployFiles({{"index.html", "v1"}});
+  Deploy draft = DeployFiles({{"index.html", "draft"}}, /*draft=*/true, "feature");
+  EXPECT_EQ(draft.state, kStateReady);
+  EXPECT_EQ(draft.context, "branch-deploy");
+  EXPECT_EQ(Live(), prod.id);
+}
+
+TEST_P(Deploys, RestoreIsARollbackAndLockStopsAutoPublish) {
+  Deploy v1 = DeployFiles({{"index.html", "v1"}});
+  Deploy v2 = DeployFiles({{"index.html", "v2"}});
+  EXPECT_EQ(Live(), v2.id);
+  ASSERT_TRUE(deploys_->Restore(alice_.id, "site", v1.id).ok());
+  EXPECT_EQ(Live(), v1.id);
+  ASSERT_TRUE(deploys_->Lock(alice_.id, v1.id).ok());
+  Deploy v3 = DeployFiles({{"index.html", "v3"}});
+  EXPECT_EQ(v3.state, kStateReady);
+  EXPECT_EQ(Live(), v1.id) << "a locked site keeps its deploy";
+  ASSERT_TRUE(deploys_->Unlock(alice_.id, v1.id).ok());
+  Deploy v4 = DeployFiles({{"index.html", "v4"}});
+  EXPECT_EQ(Live(), v4.id);
+}
+
+TEST_P(Deploys, OlderDeployFinishingLateDoesNotReplaceNewer) {
+  Deploy older = deploys_->Create(alice_.id, "site", {}).value();
+  clock_.Advance(10);
+  Deploy newer = DeployFiles({{"index.html", "newer"}});
+  older = deploys_->SetFiles(alice_.id, older.id, {{"index.html", Sha1("older")}}, {}).value();
+  ASSERT_TRUE(deploys_->UploadFile(alice_.id, older.id, "index.html", "older").ok());
+  ASSERT_TRUE(deploys_->ProcessPending().ok());
+  EXPECT_EQ(deploys_->Get(alice_.id, older.id)->state, kStateReady);
+  EXPECT_EQ(Live(), newer.id);
+}
+
+TEST_P(Deploys, OtherUsersDeploysLookMissing) {
+  Deploy d = DeployFiles({{"index.html", "v1"}});
+  EXPECT_EQ(deploys_->Get(bob_.id, d.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(deploys_->Create(bob_.id, "site", {}).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(deploys_->Restore(bob_.id, "site", d.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(deploys_->Lock(bob_.id, d.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(deploys_->Cancel(bob_.id, d.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(deploys_->UploadFile(bob_.id, d.id, "index.html", "x").error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(Deploys, CancelAndExpire) {
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_->SetFiles(alice_.id, d.id, {{"a.txt", Sha1("a")}}, {}).value();
+  EXPECT_EQ(deploys_->Cancel(alice_.id, d.id)->state, kStateCanceled);
+  EXPECT_FALSE(deploys_->UploadFile(alice_.id, d.id, "a.txt", "a").ok());
+
+  Deploy stale = deploys_->Create(alice_.id, "site", {}).value();
+  clock_.Advance(31 * 60 * 1000);
+  EXPECT_EQ(*deploys_->ExpireStale(), 1);
+  Deploy after = deploys_->Get(alice_.id, stale.id).value();
+  EXPECT_EQ(after.state, kStateError);
+  EXPECT_NE(after.error_message.find("not uploaded"), std::string::npos);
+  Deploy ready = DeployFiles({{"a.txt", "a"}});
+  EXPECT_FALSE(deploys_->Cancel(alice_.id, ready.id).ok());
+}
+
+TEST_P(Deploys, ValidatorFailureMarksErrorAndKeepsLiveSite) {
+  Deploy good = DeployFiles({{"index.html", "good"}});
+  deploys_->SetValidator([](const DeployManifest& m, store::BlobStore&) -> Status {
+    if (m.Find("/_redirects")) return MakeError(ErrorCode::kUnprocessable, "_redirects:3: bad rule");
+    return {};
+  });
+  Deploy bad = DeployFiles({{"index.html", "bad"}, {"_redirects", "junk"}});
+  EXPECT_EQ(bad.state, kStateError);
+  EXPECT_EQ(bad.error_message, "_redirects:3: bad rule");
+  EXPECT_EQ(Live(), good.id);
+}
+
+TEST_P(Deploys, FunctionsMustMatchTheirDigest) {
+  const std::string zip = "PK fake zip";
+  const std::string sha256 = core::HexEncode(core::Sha256(zip));
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_->SetFiles(alice_.id, d.id, {{"index.html", Sha1("i")}}, {{"hello", sha256}}).value();
+  EXPECT_EQ(d.required_functions, std::vector<std::string>{sha256});
+  EXPECT_FALSE(deploys_->UploadFunction(alice_.id, d.id, "hello", "other", "js").ok());
+  ASSERT_TRUE(deploys_->UploadFunction(alice_.id, d.id, "hello", zip, "js").ok());
+  ASSERT_TRUE(deploys_->UploadFile(alice_.id, d.id, "index.html", "i").ok());
+  ASSERT_TRUE(deploys_->ProcessPending().ok());
+  EXPECT_EQ(deploys_->Get(alice_.id, d.id)->state, kStateReady);
+}
+
+TEST_P(Deploys, ConcurrentUploadsAdvanceExactlyOnce) {
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 40; ++i) files["f" + std::to_string(i)] = "content " + std::to_string(i);
+  std::map<std::string, std::string> digests;
+  for (const auto& [p, c] : files) digests[p] = Sha1(c);
+  ASSERT_TRUE(deploys_->SetFiles(alice_.id, d.id, digests, {}).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      int i = 0;
+      for (const auto& [p, c] : files) {
+        if (i++ % 4 != t) continue;
+        if (!deploys_->UploadFile(alice_.id, d.id, p, c).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(deploys_->Get(alice_.id, d.id)->state, kStateProcessing);
+  EXPECT_EQ(*deploys_->ProcessPending(), 1);
+  EXPECT_EQ(Live(), d.id);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, Deploys, ::testing::ValuesIn(db::testing::Engines()),
+                         db::testing::EngineParamName);
+
+}  // namespace
+}  // namespace replideploy::deploys

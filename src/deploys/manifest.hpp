@@ -1,0 +1,31 @@
+// A deploy's file list: request path -> stored blob. Built once when a deploy becomes ready and
+// shared read-only by every request the deploy serves.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace replideploy::deploys {
+
+struct ManifestEntry {
+  std::string sha256;
+  std::int64_t size = 0;
+  std::string content_type;
+  bool has_br = false;
+  bool has_gzip = false;
+};
+
+struct DeployManifest {
+  std::string deploy_id;
+  std::string site_id;
+  std::unordered_map<std::string, ManifestEntry> files;  // "/index.html" -> entry
+
+  const ManifestEntry* Find(std::string_view path) const {
+    auto it = files.find(std::string(path));
+    return it == files.end() ? nullptr : &it->second;
+  }
+};
+
+}  // namespace replideploy::deploys

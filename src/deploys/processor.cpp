@@ -1,0 +1,60 @@
+#include "deploys/processor.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace replideploy::deploys {
+
+DeployProcessor::DeployProcessor(DeployService& deploys, std::chrono::milliseconds interval)
+    : deploys_(deploys), interval_(interval) {}
+
+DeployProcessor::~DeployProcessor() { Stop(); }
+
+void DeployProcessor::Start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable() || stopping_) return;
+  woken_ = true;  // resume whatever a previous run left in processing
+  thread_ = std::thread([this] { Run(); });
+}
+
+void DeployProcessor::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_one();
+}
+
+void DeployProcessor::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void DeployProcessor::Run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, interval_, [this] { return woken_ || stopping_; });
+      if (stopping_) return;
+      woken_ = false;
+    }
+    auto expired = deploys_.ExpireStale();
+    if (!expired.ok()) spdlog::error("expiring stale deploys: {}", expired.error().message);
+    // Keep going while there is work, so a burst of deploys does not wait for the interval.
+    for (;;) {
+      auto done = deploys_.ProcessPending();
+      if (!done.ok()) {
+        spdlog::error("processing deploys: {}", done.error().message);
+        break;
+      }
+      if (*done == 0) break;
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+  }
+}
+
+}  // namespace replideploy::deploys

@@ -1,0 +1,40 @@
+// The background worker that moves deploys from `processing` to `ready` (compressed variants,
+// rule validation, publishing) and expires deploys whose uploads never finished. One thread;
+// Wake() makes it look at once, otherwise it looks every `interval`. Stop() (also in the
+// destructor) waits for the current pass to end.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "deploys/deploys.hpp"
+
+namespace replideploy::deploys {
+
+class DeployProcessor {
+ public:
+  explicit DeployProcessor(DeployService& deploys,
+                           std::chrono::milliseconds interval = std::chrono::seconds(5));
+  ~DeployProcessor();
+  DeployProcessor(const DeployProcessor&) = delete;
+  DeployProcessor& operator=(const DeployProcessor&) = delete;
+
+  void Start();
+  void Wake();
+  void Stop();
+
+ private:
+  void Run();
+
+  DeployService& deploys_;
+  const std::chrono::milliseconds interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool woken_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace replideploy::deploys

@@ -1,0 +1,122 @@
+#include "edge/deploy_rules.hpp"
+
+#include "edge/paths.hpp"
+#include "edge/rules.hpp"
+
+namespace replideploy::edge {
+
+struct DeployRules::Impl {
+  RedirectMatcher redirects;
+  HeaderMatcher headers;
+};
+
+DeployRules::DeployRules() = default;
+DeployRules::~DeployRules() = default;
+
+namespace {
+
+// The content of a rule file in the deploy, or nullopt when it has none.
+Result<std::optional<std::string>> ReadRuleFile(const deploys::DeployManifest& manifest,
+                                                store::BlobStore& blobs, std::string_view path) {
+  const deploys::ManifestEntry* entry = manifest.Find(path);
+  if (entry == nullptr) return std::optional<std::string>();
+  if (entry->size > static_cast<std::int64_t>(kMaxRuleFileBytes)) {
+    return MakeError(ErrorCode::kUnprocessable,
+                     std::string(path.substr(1)) + ": larger than the 4 MiB limit for rule files");
+  }
+  RD_TRY(std::string text, blobs.Read(entry->sha256, store::Variant::kIdentity));
+  return std::optional<std::string>(std::move(text));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const DeployRules>> DeployRules::Load(
+    const deploys::DeployManifest& manifest, store::BlobStore& blobs) {
+  std::vector<RedirectRule> redirects;
+  std::vector<HeaderRule> headers;
+  RD_TRY(auto redirects_file, ReadRuleFile(manifest, blobs, "/_redirects"));
+  if (redirects_file) {
+    RD_TRY(redirects, ParseRedirectsFile(*redirects_file));
+  }
+  RD_TRY(auto headers_file, ReadRuleFile(manifest, blobs, "/_headers"));
+  if (headers_file) {
+    RD_TRY(headers, ParseHeadersFile(*headers_file));
+  }
+  RD_TRY(auto toml_file, ReadRuleFile(manifest, blobs, "/netlify.toml"));
+  if (toml_file) {
+    RD_TRY(NetlifyTomlRules toml, ParseNetlifyToml(*toml_file));
+    // _redirects before netlify.toml: the first match wins.
+    for (auto& r : toml.redirects) redirects.push_back(std::move(r));
+    for (auto& h : toml.headers) headers.push_back(std::move(h));
+  }
+  RD_TRY(RedirectMatcher redirect_matcher, RedirectMatcher::Compile(std::move(redirects)));
+  RD_TRY(HeaderMatcher header_matcher, HeaderMatcher::Compile(std::move(headers)));
+  auto rules = std::make_shared<DeployRules>();
+  rules->impl_ = std::make_unique<Impl>(Impl{std::move(redirect_matcher), std::move(header_matcher)});
+  return std::shared_ptr<const DeployRules>(std::move(rules));
+}
+
+bool DeployRules::empty() const {
+  return impl_->redirects.rules().empty() && impl_->headers.rules().empty();
+}
+
+RuleDecision DeployRules::Match(const http::Request& request, std::string_view path,
+                                bool has_static_file) const {
+  RuleDecision decision;
+  if (impl_->redirects.rules().empty()) return decision;
+  const std::string& target = request.target;
+  const auto q = target.find('?');
+  RedirectRequest req;
+  req.path = path;
+  req.query = q == std::string::npos ? std::string_view() : std::string_view(target).substr(q + 1);
+  req.scheme = "http";
+  const std::string host = request.HostName();
+  req.host = host;
+  // No GeoIP database here: a CDN in front says where the visitor is, and Netlify's own cookie
+  // lets a visitor (or a test) choose.
+  std::string country(request.Header("CloudFront-Viewer-Country"));
+  if (country.empty()) country = std::string(request.Header("X-Country"));
+  req.country = country;
+  req.accept_language = request.Header("Accept-Language");
+  req.cookie_header = request.Header("Cookie");
+  RedirectMatch match =
+      impl_->redirects.Match(req, [has_static_file](std::string_view) { return has_static_file; });
+  switch (match.kind) {
+    case RedirectMatch::Kind::kNone:
+    case RedirectMatch::Kind::kShadowed:
+      return decision;
+    case RedirectMatch::Kind::kDenied:
+      decision.kind = RuleDecision::Kind::kStatus;
+      decision.status = 404;
+      return decision;
+    case RedirectMatch::Kind::kRule:
+      break;
+  }
+  const RedirectRule& rule = impl_->redirects.rules()[match.rule_index];
+  decision.status = match.status;
+  if (match.status >= 300 && match.status < 400) {
+    decision.kind = RuleDecision::Kind::kRedirect;
+    decision.target = match.destination;
+    return decision;
+  }
+  if (IsProxyRule(rule)) {
+    decision.kind = RuleDecision::Kind::kProxy;
+    decision.target = match.destination;
+    decision.proxy_headers = rule.proxy_headers;
+    return decision;
+  }
+  decision.kind = match.status == 200 ? RuleDecision::Kind::kRewrite : RuleDecision::Kind::kStatus;
+  const std::string& to = match.target;
+  auto normalized = NormalizeRequestPath(std::string_view(to).substr(0, to.find('?')));
+  // A target that is not a safe path (an absolute URL with a non-200 status, say) serves the
+  // status with the not-found page.
+  decision.target = normalized.ok() ? *normalized : std::string();
+  return decision;
+}
+
+std::vector<std::pair<std::string, std::string>> DeployRules::HeadersFor(std::string_view path) const {
+  if (impl_->headers.rules().empty()) return {};
+  return impl_->headers.HeadersFor(path);
+}
+
+}  // namespace replideploy::edge

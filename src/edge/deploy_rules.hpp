@@ -1,0 +1,57 @@
+// A deploy's rules, read from its _redirects, _headers and netlify.toml and compiled once per
+// deploy. Immutable after Load; thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+#include "deploys/manifest.hpp"
+#include "http/message.hpp"
+#include "store/blob_store.hpp"
+
+namespace replideploy::edge {
+
+struct RuleDecision {
+  enum class Kind {
+    kNone,      // no rule applies
+    kRedirect,  // 301/302/303/307/308 to `target`
+    kRewrite,   // 200: serve the deploy's `target` path
+    kProxy,     // 200 to an absolute URL
+    kStatus,    // 404/410/451 (or another status): serve `target` with `status`
+  };
+  Kind kind = Kind::kNone;
+  int status = 0;
+  std::string target;  // path or URL, placeholders substituted, query string decided
+  std::vector<std::pair<std::string, std::string>> proxy_headers;
+};
+
+class DeployRules {
+ public:
+  // Parses the rule files of `manifest`. kUnprocessable "<file>:<line>: <reason>" when one does
+  // not parse: the deploy fails rather than half-applying its rules.
+  static Result<std::shared_ptr<const DeployRules>> Load(const deploys::DeployManifest& manifest,
+                                                         store::BlobStore& blobs);
+
+  // `path` is the normalised request path; `has_static_file` whether a file answers it (a
+  // rule that is not forced never shadows an existing file).
+  RuleDecision Match(const http::Request& request, std::string_view path,
+                     bool has_static_file) const;
+
+  // The headers of every matching header rule, in order.
+  std::vector<std::pair<std::string, std::string>> HeadersFor(std::string_view path) const;
+
+  bool empty() const;
+
+  ~DeployRules();
+  DeployRules();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace replideploy::edge

@@ -1,0 +1,364 @@
+#include "edge/edge.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "edge/host_route.hpp"
+#include "edge/paths.hpp"
+#include "edge/proxy.hpp"
+#include "edge/static_files.hpp"
+
+namespace replideploy::edge {
+
+namespace {
+
+constexpr std::string_view kDefaultCacheControl = "public, max-age=0, must-revalidate";
+
+http::Response PlainNotFound() {
+  http::Response r = http::Response::Text(
+      404,
+      "<!doctype html><title>Not Found</title><h1>Page not found</h1>"
+      "<p>Looks like you followed a broken link or entered a URL that does not exist on this "
+      "site.</p>\n",
+      "text/html; charset=utf-8");
+  r.headers.Set("Cache-Control", "no-cache");
+  return r;
+}
+
+// True when the client accepts `coding` per RFC 9110 (present and q > 0).
+bool Accepts(std::string_view accept_encoding, std::string_view coding) {
+  std::size_t pos = 0;
+  while (pos < accept_encoding.size()) {
+    std::size_t end = accept_encoding.find(',', pos);
+    if (end == std::string_view::npos) end = accept_encoding.size();
+    std::string_view item = accept_encoding.substr(pos, end - pos);
+    pos = end + 1;
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    std::string_view name = item.substr(0, item.find(';'));
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    if (name.size() != coding.size() ||
+        !std::equal(name.begin(), name.end(), coding.begin(),
+                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+      continue;
+    }
+    const auto q = item.find("q=");
+    if (q == std::string_view::npos) return true;
+    std::string_view value = item.substr(q + 2);
+    return !(value.starts_with("0") && value.find_first_not_of("0.") == std::string_view::npos &&
+             value.find_first_of("123456789") == std::string_view::npos);
+  }
+  return false;
+}
+
+bool EtagMatches(std::string_view if_none_match, std::string_view etag) {
+  if (if_none_match.find('*') != std::string_view::npos) return true;
+  // Weak comparison (RFC 9110 13.1.2): W/"x" matches "x", so a plain substring search of the
+  // quoted tag is enough; the closing quote keeps "x" from matching "x-br".
+  return if_none_match.find(etag) != std::string_view::npos;
+}
+
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+};
+
+enum class RangeKind { kNone, kOne, kUnsatisfiable };
+
+// One "bytes=a-b" range; several ranges or an unparsable header are ignored (a full 200 is
+// always a valid answer to a Range request).
+RangeKind ParseRange(std::string_view header, std::uint64_t size, ByteRange& out) {
+  constexpr std::string_view kPrefix = "bytes=";
+  if (!header.starts_with(kPrefix)) return RangeKind::kNone;
+  std::string_view spec = header.substr(kPrefix.size());
+  if (spec.find(',') != std::string_view::npos) return RangeKind::kNone;
+  const auto dash = spec.find('-');
+  if (dash == std::string_view::npos) return RangeKind::kNone;
+  auto number = [](std::string_view s, std::uint64_t& v) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+  };
+  std::string_view a = spec.substr(0, dash), b = spec.substr(dash + 1);
+  std::uint64_t x = 0, y = 0;
+  if (a.empty()) {
+    if (!number(b, y)) return RangeKind::kNone;
+    if (y == 0 || size == 0) return RangeKind::kUnsatisfiable;
+    out = {size - std::min(y, size), size - 1};
+    return RangeKind::kOne;
+  }
+  if (!number(a, x)) return RangeKind::kNone;
+  if (b.empty()) {
+    y = size == 0 ? 0 : size - 1;
+  } else if (!number(b, y) || y < x) {
+    return RangeKind::kNone;
+  }
+  if (x >= size) return RangeKind::kUnsatisfiable;
+  out = {x, std::min(y, size - 1)};
+  return RangeKind::kOne;
+}
+
+std::string WithQuery(const std::string& location, const http::Request& request) {
+  const auto q = request.target.find('?');
+  if (q == std::string::npos || location.find('?') != std::string::npos) return location;
+  return location + request.target.substr(q);
+}
+
+}  // namespace
+
+Edge::Edge(db::Database& db, deploys::DeployService& deploys, store::BlobStore& blobs,
+           EdgeOptions options)
+    : db_(db), deploys_(deploys), blobs_(blobs), options_(std::move(options)) {}
+
+void Edge::InvalidateSite(const std::string& site_id) {
+  std::lock_guard lock(sites_mu_);
+  std::erase_if(sites_, [&](const auto& kv) { return kv.second.site_id == site_id; });
+}
+
+Status Edge::ValidateDeploy(const deploys::DeployManifest& manifest, store::BlobStore& blobs) {
+  auto rules = DeployRules::Load(manifest, blobs);
+  if (!rules.ok()) return std::move(rules).error();
+  return {};
+}
+
+Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name) {
+  {
+    std::lock_guard lock(sites_mu_);
+    auto it = sites_.find(name);
+    if (it != sites_.end()) return it->second;
+  }
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT id, published_deploy_id FROM sites WHERE name = ?", {name}));
+  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such site");
+  SiteEntry entry{rows.rows.front().Text(0), rows.rows.front().Text(1)};
+  std::lock_guard lock(sites_mu_);
+  if (sites_.size() > 100'000) sites_.clear();
+  sites_[name] = entry;
+  return entry;
+}
+
+Result<std::string> Edge::ResolveDeploy(std::string_view host) {
+  auto route = ParseHostRoute(host, options_.base_domain);
+  if (!route) return MakeError(ErrorCode::kNotFound, "no site at this host");
+  RD_TRY(SiteEntry site, LookupSite(route->site_name));
+  switch (route->kind) {
+    case HostRoute::Kind::kPublished:
+      if (site.published_deploy_id.empty()) return MakeError(ErrorCode::kNotFound, "nothing published");
+      return site.published_deploy_id;
+    case HostRoute::Kind::kDeployId: {
+      RD_TRY(db::Rows rows, db_.Exec("SELECT id FROM deploys WHERE id = ? AND site_id = ? AND state = 'ready'",
+                                     {route->deploy_id, site.site_id}));
+      if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such deploy");
+      return route->deploy_id;
+    }
+    case HostRoute::Kind::kPreview:
+    case HostRoute::Kind::kAlias: {
+      const bool preview = route->kind == HostRoute::Kind::kPreview;
+      RD_TRY(db::Rows rows,
+             db_.Exec(std::string("SELECT id FROM deploys WHERE site_id = ? AND state = 'ready' AND ") +
+                          (preview ? "review_id = ?" : "branch = ?") +
+                          " ORDER BY created_at DESC, id DESC LIMIT 1",
+                      {site.site_id, preview ? db::Value(route->preview_number) : db::Value(route->alias)}));
+      if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such deploy");
+      return rows.rows.front().Text(0);
+    }
+  }
+  return MakeError(ErrorCode::kNotFound, "no such deploy");
+}
+
+Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployManifest& manifest) {
+  {
+    std::lock_guard lock(rules_mu_);
+    auto it = rules_.find(manifest.deploy_id);
+    if (it != rules_.end()) return it->second;
+  }
+  RD_TRY(auto rules, DeployRules::Load(manifest, blobs_));
+  std::lock_guard lock(rules_mu_);
+  if (rules_.size() > 4096) rules_.clear();
+  rules_[manifest.deploy_id] = rules;
+  return rules;
+}
+
+Result<std::shared_ptr<const std::string>> Edge::ReadBlob(const std::string& sha256,
+                                                          store::Variant variant,
+                                                          std::size_t size) {
+  const std::string key = sha256 + std::string(store::VariantSuffix(variant));
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      return it->second->second;
+    }
+  }
+  RD_TRY(std::string data, blobs_.Read(sha256, variant));
+  auto shared = std::make_shared<const std::string>(std::move(data));
+  if (size <= options_.cache_max_blob) {
+    std::lock_guard lock(cache_mu_);
+    if (!cache_.contains(key)) {
+      lru_.emplace_front(key, shared);
+      cache_[key] = lru_.begin();
+      cache_used_ += shared->size();
+      while (cache_used_ > options_.cache_bytes && !lru_.empty()) {
+        cache_used_ -= lru_.back().second->size();
+        cache_.erase(lru_.back().first);
+        lru_.pop_back();
+      }
+    }
+  }
+  return shared;
+}
+
+http::Response Edge::ServeEntry(const http::Request& request,
+                                const deploys::DeployManifest& manifest,
+                                const deploys::ManifestEntry& entry, int status) {
+  http::Response response;
+  response.status = status;
+  const bool has_variants = entry.has_br || entry.has_gzip;
+  const std::string_view range_header = request.Header("Range");
+  store::Variant variant = store::Variant::kIdentity;
+  // Ranges address the identity bytes, so a Range request is answered uncompressed.
+  if (range_header.empty() && status == 200) {
+    const std::string_view ae = request.Header("Accept-Encoding");
+    if (entry.has_br && Accepts(ae, "br")) {
+      variant = store::Variant::kBrotli;
+    } else if (entry.has_gzip && Accepts(ae, "gzip")) {
+      variant = store::Variant::kGzip;
+    }
+  }
+  const std::string etag = "\"" + entry.sha256.substr(0, 32) +
+                           (variant == store::Variant::kIdentity
+                                ? std::string()
+                                : "-" + std::string(store::VariantContentEncoding(variant))) +
+                           "\"";
+  response.headers.Set("Content-Type", entry.content_type.empty() ? "application/octet-stream"
+                                                                  : entry.content_type);
+  response.headers.Set("Cache-Control", std::string(kDefaultCacheControl));
+  response.headers.Set("ETag", etag);
+  response.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
+  if (has_variants) response.headers.Set("Vary", "Accept-Encoding");
+  if (variant != store::Variant::kIdentity) {
+    response.headers.Set("Content-Encoding", std::string(store::VariantContentEncoding(variant)));
+  }
+  if (status == 200) response.headers.Set("Accept-Ranges", "bytes");
+
+  if (status == 200 && EtagMatches(request.Header("If-None-Match"), etag)) {
+    response.status = 304;
+    return response;
+  }
+  std::size_t size = static_cast<std::size_t>(entry.size);
+  if (variant != store::Variant::kIdentity) {
+    auto variant_size = blobs_.Size(entry.sha256, variant);
+    if (variant_size.ok()) size = static_cast<std::size_t>(*variant_size);
+  }
+  auto data = ReadBlob(entry.sha256, variant, size);
+  if (!data.ok()) {
+    spdlog::error("deploy {}: cannot read blob {}: {}", manifest.deploy_id, entry.sha256,
+                  data.error().message);
+    return http::Response::Text(503, "Service Unavailable\n");
+  }
+  const std::string& bytes = **data;
+  ByteRange range;
+  switch (status == 200 ? ParseRange(range_header, bytes.size(), range) : RangeKind::kNone) {
+    case RangeKind::kUnsatisfiable:
+      response.status = 416;
+      response.headers.Set("Content-Range", "bytes */" + std::to_string(bytes.size()));
+      return response;
+    case RangeKind::kOne:
+      response.status = 206;
+      response.headers.Set("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                                std::to_string(range.last) + "/" +
+                                                std::to_string(bytes.size()));
+      response.body = bytes.substr(range.first, range.last - range.first + 1);
+      return response;
+    case RangeKind::kNone:
+      break;
+  }
+  response.body = bytes;
+  return response;
+}
+
+http::Response Edge::NotFound(const http::Request& request,
+                              const deploys::DeployManifest& manifest) {
+  if (const auto* page = manifest.Find("/404.html")) {
+    return ServeEntry(request, manifest, *page, 404);
+  }
+  http::Response r = PlainNotFound();
+  r.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
+  return r;
+}
+
+http::Response Edge::Proxy(const http::Request& request, const RuleDecision& decision) {
+  ProxyOptions options;
+  options.allow_private = options_.allow_private_proxy;
+  options.timeout = options_.proxy_timeout;
+  return ProxyRequest(request, decision.target, decision.proxy_headers, options);
+}
+
+http::Response Edge::Serve(http::Request& request) {
+  auto deploy_id = ResolveDeploy(request.HostName());
+  if (!deploy_id.ok()) {
+    if (deploy_id.error().code != ErrorCode::kNotFound) {
+      spdlog::error("edge: {}", deploy_id.error().message);
+      return http::Response::Text(503, "Service Unavailable\n");
+    }
+    return PlainNotFound();
+  }
+  auto manifest_result = deploys_.Manifest(*deploy_id);
+  if (!manifest_result.ok()) return PlainNotFound();
+  const deploys::DeployManifest& manifest = **manifest_result;
+
+  auto path = NormalizeRequestPath(request.target.substr(0, request.target.find('?')));
+  if (!path.ok()) {
+    return http::Response::Text(400, "Bad Request: " + path.error().message + "\n");
+  }
+  auto rules = RulesFor(manifest);
+  if (!rules.ok()) {
+    spdlog::error("deploy {}: rules: {}", manifest.deploy_id, rules.error().message);
+    return http::Response::Text(503, "Service Unavailable\n");
+  }
+  const DeployRules& rule_set = **rules;
+
+  StaticMatch match = ResolveStatic(manifest, *path);
+  RuleDecision decision = rule_set.Match(request, *path, match.kind != StaticMatch::Kind::kNone);
+  http::Response response;
+  switch (decision.kind) {
+    case RuleDecision::Kind::kRedirect:
+      response.status = decision.status;
+      response.headers.Set("Location", decision.target);
+      response.headers.Set("Cache-Control", std::string(kDefaultCacheControl));
+      response.headers.Set("Content-Type", "text/plain; charset=utf-8");
+      response.body = "Redirecting to " + decision.target + "\n";
+      break;
+    case RuleDecision::Kind::kProxy:
+      response = Proxy(request, decision);
+      break;
+    case RuleDecision::Kind::kRewrite:
+    case RuleDecision::Kind::kStatus: {
+      StaticMatch target = decision.target.empty() ? StaticMatch{} : ResolveStatic(manifest, decision.target);
+      if (target.kind == StaticMatch::Kind::kFile) {
+        response = ServeEntry(request, manifest, *target.entry, decision.status == 0 ? 200 : decision.status);
+      } else {
+        response = NotFound(request, manifest);
+        if (decision.kind == RuleDecision::Kind::kStatus) response.status = decision.status;
+      }
+      break;
+    }
+    case RuleDecision::Kind::kNone:
+      if (match.kind == StaticMatch::Kind::kFile) {
+        response = ServeEntry(request, manifest, *match.entry, 200);
+      } else if (match.kind == StaticMatch::Kind::kRedirect) {
+        response.status = 301;
+        response.headers.Set("Location", WithQuery(match.path, request));
+        response.headers.Set("Cache-Control", std::string(kDefaultCacheControl));
+      } else {
+        response = NotFound(request, manifest);
+      }
+      break;
+  }
+  response.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
+  for (auto& [name, value] : rule_set.HeadersFor(*path)) response.headers.Set(name, value);
+  return response;
+}
+
+}  // namespace replideploy::edge

@@ -1,0 +1,80 @@
+// The edge: serves sites by Host. Host -> (site, deploy) -> rules -> static file or rule
+// target -> response with ETag, Range, precompressed variants and header rules.
+//
+// Thread-safe. Serve() blocks (database lookups on a cache miss, reading blobs): call it from a
+// handler thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "core/result.hpp"
+#include "db/database.hpp"
+#include "deploys/deploys.hpp"
+#include "edge/deploy_rules.hpp"
+#include "http/message.hpp"
+#include "store/blob_store.hpp"
+
+namespace replideploy::edge {
+
+struct EdgeOptions {
+  std::string base_domain = "localhost";
+  // Proxy rules (200 to an absolute URL) may reach loopback, link-local and private addresses.
+  bool allow_private_proxy = false;
+  std::chrono::milliseconds proxy_timeout{15'000};
+  std::size_t cache_bytes = 64 << 20;       // small blobs kept in memory
+  std::size_t cache_max_blob = 256 << 10;   // larger blobs are read per request
+};
+
+class Edge {
+ public:
+  Edge(db::Database& db, deploys::DeployService& deploys, store::BlobStore& blobs,
+       EdgeOptions options);
+
+  http::Response Serve(http::Request& request);
+
+  // Drops what is cached about a site's routing (publish, rollback, rename, delete).
+  void InvalidateSite(const std::string& site_id);
+
+  // For the deploy service: fails a deploy whose rule files do not parse.
+  static Status ValidateDeploy(const deploys::DeployManifest& manifest, store::BlobStore& blobs);
+
+ private:
+  struct SiteEntry {
+    std::string site_id;
+    std::string published_deploy_id;  // empty: nothing published
+  };
+  Result<std::string> ResolveDeploy(std::string_view host);
+  Result<SiteEntry> LookupSite(const std::string& name);
+  Result<std::shared_ptr<const DeployRules>> RulesFor(const deploys::DeployManifest& manifest);
+  Result<std::shared_ptr<const std::string>> ReadBlob(const std::string& sha256,
+                                                      store::Variant variant, std::size_t size);
+  http::Response ServeEntry(const http::Request& request, const deploys::DeployManifest& manifest,
+                            const deploys::ManifestEntry& entry, int status);
+  http::Response NotFound(const http::Request& request, const deploys::DeployManifest& manifest);
+  http::Response Proxy(const http::Request& request, const RuleDecision& decision);
+
+  db::Database& db_;
+  deploys::DeployService& deploys_;
+  store::BlobStore& blobs_;
+  EdgeOptions options_;
+
+  std::mutex sites_mu_;
+  std::unordered_map<std::string, SiteEntry> sites_;  // by site name
+
+  std::mutex rules_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const DeployRules>> rules_;  // by deploy id
+
+  // LRU of small blob contents, keyed by "<sha256><variant suffix>".
+  std::mutex cache_mu_;
+  std::list<std::pair<std::string, std::shared_ptr<const std::string>>> lru_;
+  std::unordered_map<std::string, decltype(lru_)::iterator> cache_;
+  std::size_t cache_used_ = 0;
+};
+
+}  // namespace replideploy::edge

@@ -1,0 +1,211 @@
+// Netlify-compatible redirect and header rules: parsers for `_redirects`, `_headers` and the
+// [[redirects]] / [[headers]] tables of `netlify.toml`, and matchers compiled from them once
+// per deploy.
+//
+// Matching follows Netlify's own engine, the `netlify-redirector` package (a WebAssembly build
+// of their C++ matcher), which tests/oracle/ runs side by side with ours on a generated corpus.
+// Parsing follows the engine and `@netlify/redirect-parser` / `@netlify/headers-parser`, but is
+// stricter: one bad line fails the whole file with "<file>:<line>: <reason>", so a deploy never
+// runs with half of its rules. Where we differ on purpose, rules.cpp says so ("Differs from
+// Netlify") and why.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace replideploy::edge {
+
+inline constexpr std::size_t kMaxRules = 10000;            // per file, and per compiled set
+inline constexpr std::size_t kMaxRuleLineBytes = 4096;     // per line of _redirects/_headers
+inline constexpr std::size_t kMaxRuleFileBytes = 4 << 20;  // per rule file
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// `KEY=VALUE` after FROM: the request must carry KEY. KEY is compared with the query string as
+// sent (still encoded); the value is compared after decoding ('+' is a space), unless it is a
+// placeholder (`id=:id`), which takes any value and can be used in TO as `:id`.
+struct QueryCondition {
+  std::string key;
+  std::string value;  // the literal value, or the placeholder's name without ':'
+  bool is_placeholder = false;
+};
+
+struct RedirectCondition {
+  enum class Kind {
+    kCountry,   // the client's country is one of `values` (lower-cased ISO 3166 codes)
+    kLanguage,  // the primary language subtag is one of `values` (lower-cased)
+    kRole,      // the visitor's verified JWT has one of `values` as a role
+    kCookie,    // one of the cookies named in `values` is set to a non-empty value
+  };
+  Kind kind = Kind::kCountry;
+  std::vector<std::string> values;
+};
+
+struct RedirectRule {
+  std::string from;    // the path of FROM as written: "/blog/:year/*"
+  std::string scheme;  // "http" or "https" when FROM is a full URL; empty otherwise
+  std::string host;    // lower-cased host when FROM is a full URL; empty otherwise
+  std::vector<QueryCondition> query;
+  std::string to;  // "/news/:splat" or "https://example.com/:splat"
+  int status = 301;
+  bool force = false;
+  // Country=, Language=, Role=, Cookie=, in the order written: the first that fails decides.
+  // A failing Role refuses the visitor (see RedirectMatcher::Match); any other just does not
+  // match, as in Netlify's engine.
+  std::vector<RedirectCondition> conditions;
+  HeaderList proxy_headers;  // sent upstream when proxying (netlify.toml `headers`)
+  std::string signed_env;    // `signed` / `Sign=`: env var naming a signing secret
+  std::string source;        // "_redirects:12", for messages
+};
+
+// A status 200 rule whose TO is an absolute URL: the edge proxies instead of rewriting.
+bool IsProxyRule(const RedirectRule& rule);
+
+struct HeaderRule {
+  std::string path;   // the pattern as written: "/assets/*", "/:lang/about"
+  HeaderList values;  // in file order; a name given twice in one rule is comma-joined
+  std::string source;
+};
+
+// `_redirects`: one rule a line,
+//   FROM [KEY=VALUE ...] TO [STATUS[!]] [Country=a,b] [Language=a,b] [Role=a,b] [Cookie=a,b]
+//   [Sign=ENV]
+// with '#' comments (whole lines, or from a token starting with '#'). FROM is a path (with
+// `:placeholder` segments and an optional trailing `*`) or an http(s) URL; TO is a path or an
+// http(s) URL; STATUS is 200..599 (default 301), '!' forces the rule; `FROM/* 200` alone
+// rewrites to itself. Fails with kUnprocessable "<file_name>:<line>: <reason>" on the first bad
+// line, on more than kMaxRules rules, on a line over kMaxRuleLineBytes, on NUL or non-UTF-8.
+Result<std::vector<RedirectRule>> ParseRedirectsFile(std::string_view text,
+                                                     std::string_view file_name = "_redirects");
+
+// `_headers`: a path line (starting with '/', with `*` and `:placeholder`) followed by
+// `Name: value` lines (indentation optional), '#' comment lines. Same failures as above, plus
+// invalid header names or values (control characters), and a header before any path.
+Result<std::vector<HeaderRule>> ParseHeadersFile(std::string_view text,
+                                                 std::string_view file_name = "_headers");
+
+struct NetlifyTomlRules {
+  std::vector<RedirectRule> redirects;
+  std::vector<HeaderRule> headers;
+};
+
+// The [[redirects]] (from, to, status, force, query, conditions, headers, signed) and
+// [[headers]] (for, values) tables of `netlify.toml`; every other table is ignored, and so are
+// unknown keys inside these tables, as Netlify does. Fails with kUnprocessable
+// "<file_name>:<line>: <reason>" on a TOML syntax error, a wrong type or an invalid value.
+Result<NetlifyTomlRules> ParseNetlifyToml(std::string_view text,
+                                          std::string_view file_name = "netlify.toml");
+
+// The primary language subtag of the first entry of an Accept-Language value, lower-cased:
+// "de-AT,en;q=0.5" -> "de". Empty when there is none.
+std::string PrimaryLanguage(std::string_view accept_language);
+
+// What Match needs to know about a request.
+struct RedirectRequest {
+  std::string_view path;               // as returned by NormalizeRequestPath (decoded)
+  std::string_view query;              // raw query string without '?', as sent
+  std::string_view scheme = "https";   // "http" or "https"
+  std::string_view host;               // Host name without port (compared case-insensitively)
+  std::string_view country;            // the client's ISO 3166 code, any case; empty: unknown
+  std::string_view accept_language;    // the Accept-Language header; empty: none
+  std::span<const std::string> roles;  // roles from the visitor's verified JWT; empty: none
+  std::string_view cookie_header;      // the Cookie header, for Cookie= conditions
+};
+
+// Whether the deploy has a file that answers `path` (with the static file rules: exact,
+// `.html`, `/index.html`). Called at most once per Match.
+using StaticFileLookup = std::function<bool(std::string_view path)>;
+
+struct RedirectMatch {
+  enum class Kind {
+    kNone,      // no rule applies: serve the path as if there were no rules
+    kShadowed,  // the first matching rule is not forced and a file exists: serve the file
+    kRule,      // apply rule_index: redirect (3xx), rewrite or proxy (200), or status page
+    kDenied,    // a Role rule covers the path and the visitor has none of its roles: 404
+  };
+  Kind kind = Kind::kNone;
+  std::size_t rule_index = 0;  // kShadowed, kRule
+  int status = 0;              // kRule: the rule's status; kDenied: 404
+  bool force = false;          // kRule
+  // kRule: TO with `:placeholders` and `:splat` substituted. Values from the path are
+  // percent-encoded where a URL needs it; values from the query are form-encoded, as Netlify
+  // does. A rewrite target must go through NormalizeRequestPath before a file lookup.
+  std::string target;
+  // kRule: `target`, plus the request's query string when TO has none of its own (Netlify
+  // passes query strings through to redirect and rewrite destinations).
+  std::string destination;
+};
+
+// The compiled redirect rules of one deploy. Exact paths are looked up in a hash table and
+// rules with placeholders or a splat are indexed by their literal leading segments, so a
+// request costs a few hash lookups whatever the number of rules, while the first rule (in file
+// order) that matches still wins. Immutable and thread-safe once compiled.
+class RedirectMatcher {
+ public:
+  // Rules are in priority order: `_redirects` before `netlify.toml`, as Netlify does. Fails
+  // with kUnprocessable (naming the rule's source) on more than kMaxRules rules or a pattern
+  // that the parsers would have refused.
+  static Result<RedirectMatcher> Compile(std::vector<RedirectRule> rules);
+
+  // The first rule, in order, whose FROM, host, query and conditions match. A Role rule whose
+  // conditions hold except for the role does not match; when no later rule does either, the
+  // answer is kDenied. When the first matching rule is not forced and `has_static_file`
+  // (checked for request.path) says a file exists, the file wins (kShadowed) and no later rule
+  // is tried, as in Netlify's CLI; after a refused Role rule that answer is kDenied instead,
+  // so a protected file is never served.
+  RedirectMatch Match(const RedirectRequest& request,
+                      const StaticFileLookup& has_static_file = {}) const;
+
+  const std::vector<RedirectRule>& rules() const;
+
+  RedirectMatcher(RedirectMatcher&&) noexcept;
+  RedirectMatcher& operator=(RedirectMatcher&&) noexcept;
+  ~RedirectMatcher();
+
+ private:
+  struct Impl;
+  explicit RedirectMatcher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The compiled header rules of one deploy: every rule whose pattern matches the path applies.
+// Patterns match case-insensitively, ignore a trailing slash, `:name` takes one segment, a `*`
+// segment takes any rest (or nothing: "/a/*" matches "/a"), `*` inside a segment takes any
+// characters. Immutable and thread-safe once compiled.
+class HeaderMatcher {
+ public:
+  // Rules are in order: `_headers` before `netlify.toml`. Fails with kUnprocessable on more
+  // than kMaxRules rules or an invalid pattern.
+  static Result<HeaderMatcher> Compile(std::vector<HeaderRule> rules);
+
+  // Indexes of the rules matching `path` (decoded, normalised), in order.
+  std::vector<std::size_t> MatchingRules(std::string_view path) const;
+
+  // The headers of every matching rule, in order of first appearance. A name set by several
+  // matching rules gets their values joined with ", " (names compare case-insensitively), so
+  // that a broad rule ("/*") and a specific one both take effect; Netlify's CLI keeps only the
+  // last value instead. Names Netlify reserves for its servers (Content-Length, Location,
+  // Transfer-Encoding, ...) are left out, as Netlify ignores them.
+  HeaderList HeadersFor(std::string_view path) const;
+
+  const std::vector<HeaderRule>& rules() const;
+
+  HeaderMatcher(HeaderMatcher&&) noexcept;
+  HeaderMatcher& operator=(HeaderMatcher&&) noexcept;
+  ~HeaderMatcher();
+
+ private:
+  struct Impl;
+  explicit HeaderMatcher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace replideploy::edge

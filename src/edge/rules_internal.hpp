@@ -1,0 +1,69 @@
+// Pieces shared by the rule parsers (rules_parse.cpp) and matchers (rules_match.cpp). Not part
+// of the edge's interface: include rules.hpp instead.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace replideploy::edge::rules_internal {
+
+// A redirect FROM path, split into segments. The trailing '/' of the written path is dropped:
+// "/a/" and "/a" match the same requests.
+struct RedirectPattern {
+  struct Segment {
+    bool is_placeholder = false;
+    std::string text;  // decoded literal, or the placeholder's name without ':'
+  };
+  enum class Splat {
+    kNone,
+    kSegment,  // "/blog/*": "/blog", "/blog/" and "/blog/<rest>"
+    kSuffix,   // "/blog*": "/blog<rest>" and "/blog/<rest>"
+  };
+  std::vector<Segment> segments;
+  Splat splat = Splat::kNone;
+  std::string suffix;  // kSuffix: the decoded literal before '*' in the last segment
+};
+
+// Parses the path of a redirect FROM. The error's message is the reason only; callers add
+// "<file>:<line>: ".
+Result<RedirectPattern> ParseRedirectPattern(std::string_view path);
+
+// A header rule path compiled for a small NFA (no backtracking): O(path * pattern) to match.
+struct HeaderPattern {
+  enum class Op : std::uint8_t {
+    kLiteral,       // one byte, ASCII case-insensitive
+    kAnyStar,       // any bytes, '/' included, zero or more
+    kNonSlash,      // one byte other than '/'
+    kNonSlashStar,  // bytes other than '/', zero or more
+    kOptSlash,      // an optional '/'
+    kSkipTo,        // either go on, or jump to `target` without reading
+  };
+  struct Inst {
+    Op op;
+    char byte = 0;
+    std::uint32_t target = 0;
+  };
+  std::vector<Inst> program;   // accepting state: program.size()
+  std::string literal_prefix;  // lower-cased bytes every match starts with
+  bool is_literal = false;     // no wildcard: literal_prefix + an optional '/' is all it matches
+};
+
+// Compiles a header rule path ("/assets/*"); the error's message is the reason only.
+Result<HeaderPattern> CompileHeaderPattern(std::string_view path);
+
+// Percent-decodes a piece of a rule path. Refuses malformed escapes and encoded '/', NUL and
+// control characters (a rule could never match a normalised request path containing them).
+Result<std::string> DecodeRulePath(std::string_view text);
+
+bool IsHeaderName(std::string_view name);
+bool IsHeaderValue(std::string_view value);
+
+char AsciiLower(char c);
+std::string AsciiLower(std::string_view text);
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+}  // namespace replideploy::edge::rules_internal

@@ -1,0 +1,818 @@
+// Parsers for `_redirects`, `_headers` and the rule tables of `netlify.toml`.
+//
+// Differs from Netlify (the `netlify-redirector` engine and `@netlify/redirect-parser`), on
+// purpose, each because a rule file that deploys must mean one thing:
+//  - Any bad line fails the whole file; Netlify skips the line and deploys the rest.
+//  - STATUS must be three digits in 200..599 with at most one '!'; the engine takes any integer
+//    ("0", "999", "0301", "301!!").
+//  - '*' is only allowed as the last character of FROM. The engine also reads a "/*/" segment
+//    in the middle as a wildcard and any other '*' as a literal character, which is never what
+//    was meant ("/*.html" would only match a request for "/*.html").
+//  - FROM may not contain '?' or '//' (the engine keeps such rules but they never match), start
+//    with "/.netlify" (platform routes), or name a placeholder with '*' in it (":id*" is one
+//    placeholder called "id*" to the engine).
+//  - TO may not be protocol-relative ("//host/x") or contain a backslash: both would let a
+//    rule that looks like a path send visitors to another site.
+//  - Conditions need STATUS before them, as in Netlify, but unknown condition names, repeated
+//    conditions and repeated query keys are errors (the engine never matches such a rule).
+//    Condition names are case-insensitive ("country=us"), as in @netlify/redirect-parser.
+//  - A full-URL FROM without a path ("https://old.example.com") means its root "/"; the engine
+//    never matches it. Its host is lower-cased; the engine compares it case-sensitively.
+//  - Query keys and values may not contain '&' (the engine pastes them into a regular
+//    expression over the raw query string).
+// Accepted although the engine complains: a rule whose destination equals its origin ("/a /a",
+// but also "/ id=1 /x" and host rules): the engine reports "origin and destination cannot be
+// the same" and keeps the rule anyway.
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edge/paths.hpp"
+#include "edge/rules.hpp"
+#include "edge/rules_internal.hpp"
+
+namespace replideploy::edge {
+
+using rules_internal::AsciiLower;
+using rules_internal::DecodeRulePath;
+using rules_internal::EqualsIgnoreCase;
+using rules_internal::IsHeaderName;
+using rules_internal::IsHeaderValue;
+
+namespace rules_internal {
+
+char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string AsciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = AsciiLower(c);
+  return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
+  }
+  return true;
+}
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Error Reason(std::string reason) { return MakeError(ErrorCode::kUnprocessable, std::move(reason)); }
+
+}  // namespace
+
+Result<std::string> DecodeRulePath(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '%') {
+      if (i + 2 >= text.size() || HexValue(text[i + 1]) < 0 || HexValue(text[i + 2]) < 0) {
+        return Reason("malformed percent escape in '" + std::string(text) + "'");
+      }
+      c = static_cast<unsigned char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
+      i += 2;
+      if (c == '/') return Reason("encoded '/' (%2F) in a rule path can never match");
+    }
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      return Reason("control character or backslash in a rule path can never match");
+    }
+    out.push_back(static_cast<char>(c));
+  }
+  if (!IsValidUtf8(out)) return Reason("rule path is not UTF-8 once decoded");
+  return out;
+}
+
+Result<RedirectPattern> ParseRedirectPattern(std::string_view path) {
+  if (path.empty() || path.front() != '/') {
+    return Reason("'" + std::string(path) + "' is not a valid path or URL");
+  }
+  if (path.find('?') != std::string_view::npos) {
+    return Reason("FROM cannot contain '?': match query parameters with KEY=VALUE after FROM");
+  }
+  if (path.find('#') != std::string_view::npos) return Reason("FROM cannot contain '#'");
+  if (path.starts_with("/.netlify")) return Reason("FROM cannot start with /.netlify");
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+
+  RedirectPattern pattern;
+  if (path == "/") return pattern;
+  std::size_t start = 1;
+  while (true) {
+    std::size_t end = path.find('/', start);
+    const bool last = end == std::string_view::npos;
+    if (last) end = path.size();
+    const std::string_view seg = path.substr(start, end - start);
+    if (seg.empty()) return Reason("empty segment ('//') in FROM");
+    if (seg.size() > 1 && seg.front() == ':') {
+      if (seg.find('*') != std::string_view::npos) {
+        return Reason("'*' cannot be part of a placeholder name; write ':name/*'");
+      }
+      pattern.segments.push_back({true, std::string(seg.substr(1))});
+    } else if (last && seg == "*") {
+      pattern.splat = RedirectPattern::Splat::kSegment;
+    } else if (last && seg.back() == '*' && seg.find('*') == seg.size() - 1) {
+      RD_TRY(pattern.suffix, DecodeRulePath(seg.substr(0, seg.size() - 1)));
+      pattern.splat = RedirectPattern::Splat::kSuffix;
+    } else {
+      if (seg.find('*') != std::string_view::npos) {
+        return Reason("'*' is only allowed at the end of FROM");
+      }
+      RD_TRY(std::string literal, DecodeRulePath(seg));
+      pattern.segments.push_back({false, std::move(literal)});
+    }
+    if (last) break;
+    start = end + 1;
+  }
+  return pattern;
+}
+
+bool IsHeaderName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u)) continue;
+    if (std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool IsHeaderValue(std::string_view value) {
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace rules_internal
+
+namespace {
+
+std::string Where(std::string_view file, std::size_t line) {
+  return std::string(file) + ":" + std::to_string(line) + ": ";
+}
+
+Error LineError(std::string_view file, std::size_t line, std::string_view reason) {
+  return MakeError(ErrorCode::kUnprocessable, Where(file, line) + std::string(reason));
+}
+
+// Prefixes a reason-only error with its place.
+Error AtLine(std::string_view file, std::size_t line, Error error) {
+  error.message = Where(file, line) + error.message;
+  error.code = ErrorCode::kUnprocessable;
+  return error;
+}
+
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string_view> SplitTokens(std::string_view line) {
+  std::vector<std::string_view> tokens;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    const std::size_t start = i;
+    while (i < line.size() && !IsSpace(line[i])) ++i;
+    if (i > start) tokens.push_back(line.substr(start, i - start));
+  }
+  return tokens;
+}
+
+// Walks the lines of a rule file, checking what every line must satisfy.
+class LineReader {
+ public:
+  LineReader(std::string_view text, std::string_view file) : text_(text), file_(file) {
+    if (text_.starts_with("\xEF\xBB\xBF")) text_.remove_prefix(3);  // a UTF-8 byte order mark
+  }
+
+  // Fills `line` with the next line (without its end of line) and returns true, or returns
+  // false at the end. Sets `error` when a line is unacceptable.
+  bool Next(std::string_view& line, Status& error) {
+    if (pos_ > text_.size()) return false;
+    std::size_t end = text_.find('\n', pos_);
+    if (end == std::string_view::npos) end = text_.size();
+    line = text_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    ++number_;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > kMaxRuleLineBytes) {
+      error = LineError(file_, number_,
+                        "line is longer than " + std::to_string(kMaxRuleLineBytes) + " bytes");
+    } else if (line.find('\0') != std::string_view::npos) {
+      error = LineError(file_, number_, "NUL byte");
+    } else if (!IsValidUtf8(line)) {
+      error = LineError(file_, number_, "not valid UTF-8");
+    } else {
+      for (char c : line) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && !IsSpace(c)) || u == 0x7f) {
+          error = LineError(file_, number_, "control character");
+          break;
+        }
+      }
+    }
+    return true;
+  }
+
+  std::size_t number() const { return number_; }
+
+ private:
+  std::string_view text_;
+  std::string_view file_;
+  std::size_t pos_ = 0;
+  std::size_t number_ = 0;
+};
+
+Status CheckFileSize(std::string_view text, std::string_view file) {
+  if (text.size() > kMaxRuleFileBytes) {
+    return MakeError(
+        ErrorCode::kUnprocessable,
+        std::string(file) + ": larger than " + std::to_string(kMaxRuleFileBytes >> 20) + " MiB");
+  }
+  return {};
+}
+
+Error Reason(std::string reason) { return MakeError(ErrorCode::kUnprocessable, std::move(reason)); }
+
+bool IsUrl(std::string_view s) { return s.starts_with("http://") || s.starts_with("https://"); }
+
+bool IsHostChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':';
+}
+
+Status ValidateDestination(std::string_view to) {
+  for (char c : to) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f)
+      return Reason(
+          "destination contains whitespace or a control "
+          "character");
+    if (c == '\\') return Reason("destination '" + std::string(to) + "' contains a backslash");
+  }
+  if (IsUrl(to)) {
+    const std::size_t host_start = to.find("://") + 3;
+    const std::size_t host_end = to.find_first_of("/?#", host_start);
+    if (host_end == host_start || host_start == to.size()) {
+      return Reason("destination '" + std::string(to) + "' has no host");
+    }
+    return {};
+  }
+  if (to.starts_with("//")) {
+    return Reason("destination '" + std::string(to) +
+                  "' is protocol-relative: write the full https:// URL");
+  }
+  if (!to.starts_with("/")) {
+    return Reason("'" + std::string(to) +
+                  "' is not a valid destination: it must start with '/', 'http://' or 'https://'");
+  }
+  return {};
+}
+
+// FROM: a path, or an http(s) URL whose host the request must have.
+Status ParseFrom(std::string_view from, RedirectRule& rule) {
+  std::string_view path = from;
+  if (IsUrl(from)) {
+    rule.scheme = from.starts_with("https://") ? "https" : "http";
+    const std::size_t host_start = rule.scheme.size() + 3;
+    std::size_t host_end = from.find('/', host_start);
+    if (host_end == std::string_view::npos) host_end = from.size();
+    const std::string_view host = from.substr(host_start, host_end - host_start);
+    if (host.empty()) return Reason("'" + std::string(from) + "' has no host");
+    for (char c : host) {
+      if (!IsHostChar(c)) return Reason("invalid host '" + std::string(host) + "' in FROM");
+    }
+    rule.host = AsciiLower(host);
+    path = host_end == from.size() ? std::string_view("/") : from.substr(host_end);
+  }
+  RD_TRY_STATUS(rules_internal::ParseRedirectPattern(path));
+  rule.from = std::string(path);
+  return {};
+}
+
+// A status token, "301" or "200!". Returns false (and leaves the outputs) when `token` is not
+// one; fails when it is shaped like one but out of range.
+Result<bool> ParseStatus(std::string_view token, int& status, bool& force) {
+  std::string_view digits = token;
+  bool bang = false;
+  if (digits.ends_with('!')) {
+    digits.remove_suffix(1);
+    bang = true;
+  }
+  if (digits.empty()) return false;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+  }
+  int value = 0;
+  if (digits.size() != 3) {
+    return Reason("'" + std::string(token) + "' is not a valid status code (200-599)");
+  }
+  std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (value < 200 || value > 599) {
+    return Reason("status " + std::string(digits) + " is not supported (200-599)");
+  }
+  status = value;
+  force = bang;
+  return true;
+}
+
+Status ValidateQueryKey(std::string_view key) {
+  if (key.empty()) return Reason("empty query parameter name");
+  if (key.find_first_of("&=#") != std::string_view::npos) {
+    return Reason("query parameter name '" + std::string(key) + "' contains '&', '=' or '#'");
+  }
+  return {};
+}
+
+Status AddQueryCondition(RedirectRule& rule, std::string_view key, std::string_view value) {
+  RD_TRY_STATUS(ValidateQueryKey(key));
+  if (value.find('&') != std::string_view::npos) {
+    return Reason("query parameter value '" + std::string(value) + "' contains '&'");
+  }
+  for (const auto& q : rule.query) {
+    if (q.key == key) return Reason("query parameter '" + std::string(key) + "' given twice");
+  }
+  QueryCondition q;
+  q.key = std::string(key);
+  if (value.size() > 1 && value.front() == ':') {
+    q.is_placeholder = true;
+    q.value = std::string(value.substr(1));
+  } else {
+    q.value = std::string(value);
+  }
+  rule.query.push_back(std::move(q));
+  return {};
+}
+
+Result<std::vector<std::string>> SplitList(std::string_view name, std::string_view value) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t end = value.find(',', start);
+    const bool last = end == std::string_view::npos;
+    if (last) end = value.size();
+    const std::string_view item = Trim(value.substr(start, end - start));
+    if (item.empty()) return Reason("empty item in " + std::string(name) + " list");
+    items.emplace_back(item);
+    if (last) break;
+    start = end + 1;
+  }
+  return items;
+}
+
+// Country, Language, Role, Cookie (case-insensitive names) and Sign/signed.
+Status AddCondition(RedirectRule& rule, std::string_view name, std::vector<std::string> values) {
+  if (EqualsIgnoreCase(name, "sign") || EqualsIgnoreCase(name, "signed")) {
+    if (!rule.signed_env.empty()) return Reason("condition " + std::string(name) + " given twice");
+    if (values.size() != 1 || values[0].empty()) return Reason("Sign takes one value");
+    rule.signed_env = std::move(values[0]);
+    return {};
+  }
+  using Kind = RedirectCondition::Kind;
+  Kind kind;
+  if (EqualsIgnoreCase(name, "country")) {
+    kind = Kind::kCountry;
+  } else if (EqualsIgnoreCase(name, "language")) {
+    kind = Kind::kLanguage;
+  } else if (EqualsIgnoreCase(name, "role")) {
+    kind = Kind::kRole;
+  } else if (EqualsIgnoreCase(name, "cookie")) {
+    kind = Kind::kCookie;
+  } else {
+    return Reason("'" + std::string(name) +
+                  "' is not a valid condition (Country, Language, Role, Cookie, Sign)");
+  }
+  for (const auto& c : rule.conditions) {
+    if (c.kind == kind) return Reason("condition " + std::string(name) + " given twice");
+  }
+  if (values.empty()) return Reason("condition " + std::string(name) + " has no value");
+  for (auto& v : values) {
+    if (v.empty()) return Reason("empty item in " + std::string(name) + " list");
+    if (kind == Kind::kCountry || kind == Kind::kLanguage) v = AsciiLower(v);
+  }
+  rule.conditions.push_back({kind, std::move(values)});
+  return {};
+}
+
+// "/blog/* 200": TO defaults to FROM with "*" as ":splat", for 2xx rules ending in "/*".
+Status SetForwardTarget(RedirectRule& rule) {
+  if (!rule.from.ends_with("/*") || rule.status < 200 || rule.status > 299) {
+    return Reason("missing destination (only a 2xx rule whose FROM ends in /* may omit it)");
+  }
+  rule.to = rule.from.substr(0, rule.from.size() - 1) + ":splat";
+  return {};
+}
+
+Result<RedirectRule> ParseRedirectLine(const std::vector<std::string_view>& tokens) {
+  RedirectRule rule;
+  RD_TRY_STATUS(ParseFrom(tokens[0], rule));
+  std::size_t i = 1;
+  if (i == tokens.size()) return Reason("missing destination");
+
+  bool has_status = false;
+  RD_TRY(bool forward, ParseStatus(tokens[i], rule.status, rule.force));
+  if (forward) {
+    RD_TRY_STATUS(SetForwardTarget(rule));
+    has_status = true;
+    ++i;
+  } else {
+    while (i < tokens.size() && !tokens[i].starts_with("/") && !IsUrl(tokens[i])) {
+      const std::string_view token = tokens[i];
+      const std::size_t eq = token.find('=');
+      if (eq == std::string_view::npos || eq == 0 || eq + 1 == token.size()) {
+        return Reason("'" + std::string(token) +
+                      "' is not a valid destination (it must start with '/', 'http://' or "
+                      "'https://') nor a KEY=VALUE query parameter");
+      }
+      RD_TRY_STATUS(AddQueryCondition(rule, token.substr(0, eq), token.substr(eq + 1)));
+      ++i;
+    }
+    if (i == tokens.size()) return Reason("missing destination");
+    RD_TRY_STATUS(ValidateDestination(tokens[i]));
+    rule.to = std::string(tokens[i]);
+    ++i;
+  }
+
+  if (!has_status && i < tokens.size()) {
+    RD_TRY(bool is_status, ParseStatus(tokens[i], rule.status, rule.force));
+    if (!is_status) {
+      return Reason("'" + std::string(tokens[i]) +
+                    "' is not a valid status code (conditions come after a status code)");
+    }
+    ++i;
+  }
+  for (; i < tokens.size(); ++i) {
+    const std::string_view token = tokens[i];
+    const std::size_t eq = token.find('=');
+    if (eq == std::string_view::npos || eq == 0 || eq + 1 == token.size()) {
+      return Reason("'" + std::string(token) + "' is not a valid condition");
+    }
+    const std::string_view name = token.substr(0, eq);
+    RD_TRY(auto values, SplitList(name, token.substr(eq + 1)));
+    RD_TRY_STATUS(AddCondition(rule, name, std::move(values)));
+  }
+  return rule;
+}
+
+}  // namespace
+
+bool IsProxyRule(const RedirectRule& rule) { return rule.status == 200 && IsUrl(rule.to); }
+
+std::string PrimaryLanguage(std::string_view accept_language) {
+  std::string_view first = accept_language.substr(0, accept_language.find(','));
+  first = Trim(first.substr(0, first.find(';')));
+  first = first.substr(0, first.find('-'));
+  if (first == "*") return {};
+  return AsciiLower(first);
+}
+
+Result<std::vector<RedirectRule>> ParseRedirectsFile(std::string_view text,
+                                                     std::string_view file_name) {
+  RD_TRY_STATUS(CheckFileSize(text, file_name));
+  std::vector<RedirectRule> rules;
+  LineReader reader(text, file_name);
+  std::string_view line;
+  Status line_error;
+  while (reader.Next(line, line_error)) {
+    if (!line_error.ok()) return std::move(line_error).error();
+    std::vector<std::string_view> tokens = SplitTokens(line);
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      if (tokens[i].starts_with('#')) {
+        tokens.resize(i);
+        break;
+      }
+    }
+    if (tokens.empty()) continue;
+    if (rules.size() == kMaxRules) {
+      return LineError(file_name, reader.number(),
+                       "more than " + std::to_string(kMaxRules) + " rules");
+    }
+    auto rule = ParseRedirectLine(tokens);
+    if (!rule.ok()) return AtLine(file_name, reader.number(), std::move(rule).error());
+    rule->source = std::string(file_name) + ":" + std::to_string(reader.number());
+    rules.push_back(std::move(rule).value());
+  }
+  return rules;
+}
+
+namespace {
+
+// Adds `name: value` to a header rule, comma-joining a name it already has.
+Status AddHeaderValue(HeaderList& values, std::string_view name, std::string_view value) {
+  if (!IsHeaderName(name)) return Reason("invalid header name '" + std::string(name) + "'");
+  if (value.empty()) return Reason("missing value for header '" + std::string(name) + "'");
+  if (!IsHeaderValue(value)) {
+    return Reason("header '" + std::string(name) + "' has a control character in its value");
+  }
+  for (auto& [existing, existing_value] : values) {
+    if (EqualsIgnoreCase(existing, name)) {
+      existing_value += ", ";
+      existing_value += value;
+      return {};
+    }
+  }
+  values.emplace_back(std::string(name), std::string(value));
+  return {};
+}
+
+Status ValidateHeaderPath(std::string_view path) {
+  if (!path.starts_with('/')) {
+    return Reason("header path '" + std::string(path) + "' must start with '/'");
+  }
+  auto pattern = rules_internal::CompileHeaderPattern(path);
+  if (!pattern.ok()) return std::move(pattern).error();
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<HeaderRule>> ParseHeadersFile(std::string_view text,
+                                                 std::string_view file_name) {
+  RD_TRY_STATUS(CheckFileSize(text, file_name));
+  std::vector<HeaderRule> rules;
+  LineReader reader(text, file_name);
+  std::string_view line;
+  Status line_error;
+  while (reader.Next(line, line_error)) {
+    if (!line_error.ok()) return std::move(line_error).error();
+    const std::string_view trimmed = Trim(line);
+    if (trimmed.empty() || trimmed.starts_with('#')) continue;
+    const std::size_t n = reader.number();
+    if (trimmed.starts_with('/')) {
+      if (rules.size() == kMaxRules) {
+        return LineError(file_name, n, "more than " + std::to_string(kMaxRules) + " rules");
+      }
+      auto valid = ValidateHeaderPath(trimmed);
+      if (!valid.ok()) return AtLine(file_name, n, std::move(valid).error());
+      rules.push_back({std::string(trimmed), {}, std::string(file_name) + ":" + std::to_string(n)});
+      continue;
+    }
+    if (IsUrl(trimmed)) {
+      return LineError(file_name, n, "header rules take a path, not a URL");
+    }
+    const std::size_t colon = trimmed.find(':');
+    if (colon == std::string_view::npos) {
+      return LineError(file_name, n, "expected a path (starting with '/') or 'Name: value'");
+    }
+    const std::string_view name = Trim(trimmed.substr(0, colon));
+    if (name.empty()) return LineError(file_name, n, "missing header name");
+    if (rules.empty()) {
+      return LineError(file_name, n, "header '" + std::string(name) + "' comes before any path");
+    }
+    auto added = AddHeaderValue(rules.back().values, name, Trim(trimmed.substr(colon + 1)));
+    if (!added.ok()) return AtLine(file_name, n, std::move(added).error());
+  }
+  std::erase_if(rules, [](const HeaderRule& r) { return r.values.empty(); });
+  return rules;
+}
+
+namespace {
+
+std::size_t LineOf(const toml::node& node) { return node.source().begin.line; }
+
+std::string SourceOf(std::string_view file, const toml::node& node) {
+  return std::string(file) + ":" + std::to_string(LineOf(node));
+}
+
+class TomlReader {
+ public:
+  explicit TomlReader(std::string_view file) : file_(file) {}
+
+  Error At(const toml::node& node, std::string_view what, std::string reason) const {
+    return MakeError(ErrorCode::kUnprocessable,
+                     Where(file_, LineOf(node)) + std::string(what) + ": " + std::move(reason));
+  }
+
+  // The first of `names` present in `table`.
+  static const toml::node* Field(const toml::table& table,
+                                 std::initializer_list<std::string_view> names) {
+    for (auto name : names) {
+      if (const toml::node* node = table.get(name)) return node;
+    }
+    return nullptr;
+  }
+
+  Result<std::string> String(const toml::node& node, std::string_view what) const {
+    if (!node.is_string()) return At(node, what, "must be a string");
+    return std::string(node.as_string()->get());
+  }
+
+  Result<RedirectRule> Redirect(const toml::table& t, std::string_view what) const {
+    RedirectRule rule;
+    const toml::node* from = Field(t, {"from", "origin"});
+    if (from == nullptr) return At(t, what, "missing \"from\"");
+    RD_TRY(std::string from_text, String(*from, "from"));
+    if (auto s = ParseFrom(from_text, rule); !s.ok()) return At(*from, what, s.error().message);
+
+    if (const toml::node* status = t.get("status")) {
+      std::string token;
+      if (status->is_integer()) {
+        token = std::to_string(status->as_integer()->get());
+      } else if (status->is_string()) {
+        token = status->as_string()->get();
+      } else {
+        return At(*status, what, "\"status\" must be an integer");
+      }
+      bool ignored_force = false;
+      auto parsed = ParseStatus(token, rule.status, ignored_force);
+      if (!parsed.ok()) return At(*status, what, parsed.error().message);
+      if (!*parsed || token.ends_with('!')) {
+        return At(*status, what, "'" + token + "' is not a valid status code (200-599)");
+      }
+    }
+    if (const toml::node* force = t.get("force")) {
+      if (!force->is_boolean()) return At(*force, what, "\"force\" must be true or false");
+      rule.force = force->as_boolean()->get();
+    }
+    if (const toml::node* to = Field(t, {"to", "destination"})) {
+      RD_TRY(rule.to, String(*to, "to"));
+      if (auto s = ValidateDestination(rule.to); !s.ok()) return At(*to, what, s.error().message);
+    } else if (auto s = SetForwardTarget(rule); !s.ok()) {
+      return At(t, what, s.error().message);
+    }
+    if (const toml::node* query = Field(t, {"query", "params", "parameters"})) {
+      const toml::table* q = query->as_table();
+      if (q == nullptr) return At(*query, what, "\"query\" must be a table");
+      for (auto&& [key, value] : *q) {
+        if (!value.is_string()) return At(value, what, "query values must be strings");
+        auto s = AddQueryCondition(rule, key.str(), value.as_string()->get());
+        if (!s.ok()) return At(value, what, s.error().message);
+      }
+    }
+    if (const toml::node* conditions = t.get("conditions")) {
+      const toml::table* c = conditions->as_table();
+      if (c == nullptr) return At(*conditions, what, "\"conditions\" must be a table");
+      for (auto&& [key, value] : *c) {
+        std::vector<std::string> items;
+        if (const toml::array* list = value.as_array()) {
+          for (const toml::node& item : *list) {
+            if (!item.is_string()) return At(item, what, "condition values must be strings");
+            items.emplace_back(Trim(item.as_string()->get()));
+          }
+        } else if (value.is_string()) {
+          auto split = SplitList(key.str(), value.as_string()->get());
+          if (!split.ok()) return At(value, what, split.error().message);
+          items = std::move(split).value();
+        } else {
+          return At(value, what, "conditions must be strings or arrays of strings");
+        }
+        auto s = AddCondition(rule, key.str(), std::move(items));
+        if (!s.ok()) return At(value, what, s.error().message);
+      }
+      // A TOML table has no order; check Role last, so that a visitor is only refused where
+      // every other condition holds.
+      std::stable_partition(
+          rule.conditions.begin(), rule.conditions.end(),
+          [](const auto& condition) { return condition.kind != RedirectCondition::Kind::kRole; });
+    }
+    if (const toml::node* headers = t.get("headers")) {
+      const toml::table* h = headers->as_table();
+      if (h == nullptr) return At(*headers, what, "\"headers\" must be a table");
+      for (auto&& [key, value] : *h) {
+        if (!value.is_string()) return At(value, what, "header values must be strings");
+        const std::string v(Trim(value.as_string()->get()));
+        if (!IsHeaderName(key.str()) || !IsHeaderValue(v)) {
+          return At(value, what, "invalid proxy header '" + std::string(key.str()) + "'");
+        }
+        rule.proxy_headers.emplace_back(std::string(key.str()), v);
+      }
+    }
+    if (const toml::node* sign = Field(t, {"signed", "signing", "sign"})) {
+      RD_TRY(rule.signed_env, String(*sign, "signed"));
+    }
+    rule.source = SourceOf(file_, t);
+    return rule;
+  }
+
+  // Netlify's multi-line values: "a,\n  b" -> "a, b".
+  static std::string JoinCommaList(std::string_view value) {
+    std::string out;
+    std::size_t start = 0;
+    while (true) {
+      std::size_t end = value.find(',', start);
+      const bool last = end == std::string_view::npos;
+      if (last) end = value.size();
+      if (!out.empty() || start > 0) out += ", ";
+      out += Trim(value.substr(start, end - start));
+      if (last) break;
+      start = end + 1;
+    }
+    return out;
+  }
+
+  Result<HeaderRule> Headers(const toml::table& t, std::string_view what) const {
+    HeaderRule rule;
+    const toml::node* for_node = t.get("for");
+    if (for_node == nullptr) return At(t, what, "missing \"for\"");
+    RD_TRY(std::string path, String(*for_node, "for"));
+    rule.path = std::string(Trim(path));
+    if (auto s = ValidateHeaderPath(rule.path); !s.ok()) {
+      return At(*for_node, what, s.error().message);
+    }
+    if (const toml::node* values = t.get("values")) {
+      const toml::table* v = values->as_table();
+      if (v == nullptr) return At(*values, what, "\"values\" must be a table");
+      for (auto&& [key, value] : *v) {
+        std::string joined;
+        if (value.is_string()) {
+          joined = JoinCommaList(Trim(value.as_string()->get()));
+        } else if (const toml::array* list = value.as_array()) {
+          for (const toml::node& item : *list) {
+            if (!item.is_string()) return At(item, what, "header values must be strings");
+            if (!joined.empty()) joined += ", ";
+            joined += Trim(item.as_string()->get());
+          }
+        } else {
+          return At(value, what, "header values must be strings or arrays of strings");
+        }
+        auto s = AddHeaderValue(rule.values, Trim(key.str()), joined);
+        if (!s.ok()) return At(value, what, s.error().message);
+      }
+    }
+    rule.source = SourceOf(file_, t);
+    return rule;
+  }
+
+ private:
+  std::string_view file_;
+};
+
+template <typename Rule, typename ReadOne>
+Status ReadArrayOfTables(const toml::table& root, std::string_view key, std::string_view file,
+                         std::vector<Rule>& out, ReadOne read_one) {
+  const toml::node* node = root.get(key);
+  if (node == nullptr) return {};
+  const toml::array* array = node->as_array();
+  const std::string title = "[[" + std::string(key) + "]]";
+  if (array == nullptr) {
+    return MakeError(ErrorCode::kUnprocessable,
+                     Where(file, LineOf(*node)) + "\"" + std::string(key) +
+                         "\" must be an array of tables (" + title + ")");
+  }
+  if (array->size() > kMaxRules) {
+    return MakeError(ErrorCode::kUnprocessable, Where(file, LineOf(*node)) + "more than " +
+                                                    std::to_string(kMaxRules) + " " + title +
+                                                    " rules");
+  }
+  std::size_t number = 0;
+  for (const toml::node& element : *array) {
+    ++number;
+    const std::string what = title + " #" + std::to_string(number);
+    const toml::table* table = element.as_table();
+    if (table == nullptr) {
+      return MakeError(ErrorCode::kUnprocessable,
+                       Where(file, LineOf(element)) + what + ": must be a table");
+    }
+    RD_TRY(Rule rule, read_one(*table, what));
+    out.push_back(std::move(rule));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<NetlifyTomlRules> ParseNetlifyToml(std::string_view text, std::string_view file_name) {
+  RD_TRY_STATUS(CheckFileSize(text, file_name));
+  if (text.find('\0') != std::string_view::npos) {
+    return MakeError(ErrorCode::kUnprocessable, std::string(file_name) + ": NUL byte");
+  }
+  toml::table root;
+  try {
+    root = toml::parse(text, file_name);
+  } catch (const toml::parse_error& e) {
+    return LineError(file_name, e.source().begin.line, std::string(e.description()));
+  }
+  NetlifyTomlRules rules;
+  TomlReader reader(file_name);
+  RD_TRY_STATUS(ReadArrayOfTables(
+      root, "redirects", file_name, rules.redirects,
+      [&](const toml::table& t, std::string_view what) { return reader.Redirect(t, what); }));
+  RD_TRY_STATUS(ReadArrayOfTables(
+      root, "headers", file_name, rules.headers,
+      [&](const toml::table& t, std::string_view what) { return reader.Headers(t, what); }));
+  std::erase_if(rules.headers, [](const HeaderRule& r) { return r.values.empty(); });
+  return rules;
+}
+
+}  // namespace replideploy::edge

@@ -1,0 +1,845 @@
+#include "edge/rules.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace replideploy::edge {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<RedirectRule> ParseRedirects(std::string_view text) {
+  auto rules = ParseRedirectsFile(text);
+  EXPECT_TRUE(rules.ok()) << rules.error().message;
+  return rules.ok() ? *rules : std::vector<RedirectRule>{};
+}
+
+std::string ParseError(std::string_view text) {
+  auto rules = ParseRedirectsFile(text);
+  if (rules.ok()) return "(parsed)";
+  EXPECT_EQ(rules.error().code, ErrorCode::kUnprocessable);
+  return rules.error().message;
+}
+
+RedirectMatcher Compile(std::string_view text) {
+  auto matcher = RedirectMatcher::Compile(ParseRedirects(text));
+  EXPECT_TRUE(matcher.ok()) << matcher.error().message;
+  return std::move(matcher).value();
+}
+
+struct Req {
+  std::string path = "/";
+  std::string query;
+  std::string host = "site.test";
+  std::string scheme = "https";
+  std::string country;
+  std::string language;
+  std::vector<std::string> roles;
+  std::string cookie;
+  bool has_file = false;
+};
+
+RedirectMatch Match(const RedirectMatcher& matcher, const Req& r) {
+  RedirectRequest request;
+  request.path = r.path;
+  request.query = r.query;
+  request.host = r.host;
+  request.scheme = r.scheme;
+  request.country = r.country;
+  request.accept_language = r.language;
+  request.roles = r.roles;
+  request.cookie_header = r.cookie;
+  return matcher.Match(request, [&](std::string_view) { return r.has_file; });
+}
+
+RedirectMatch Match(const RedirectMatcher& matcher, std::string path) {
+  Req r;
+  r.path = std::move(path);
+  return Match(matcher, r);
+}
+
+// "rule 2 -> /target" or "none"/"shadowed N"/"denied", for compact expectations.
+std::string Decide(const RedirectMatcher& matcher, const Req& r) {
+  const RedirectMatch m = Match(matcher, r);
+  switch (m.kind) {
+    case RedirectMatch::Kind::kNone:
+      return "none";
+    case RedirectMatch::Kind::kDenied:
+      return "denied";
+    case RedirectMatch::Kind::kShadowed:
+      return "shadowed " + std::to_string(m.rule_index);
+    case RedirectMatch::Kind::kRule:
+      return "rule " + std::to_string(m.rule_index) + " -> " + m.target;
+  }
+  return "?";
+}
+
+std::string Decide(const RedirectMatcher& matcher, std::string path) {
+  Req r;
+  r.path = std::move(path);
+  return Decide(matcher, r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// _redirects parser
+
+TEST(RedirectsParser, ReadsFieldsOfALine) {
+  auto rules = ParseRedirects(
+      "# comment\n"
+      "\n"
+      "/store id=:id page=2  /blog/:id?x=1  302!  Country=US,ca Language=en Role=admin "
+      "Cookie=beta Sign=SECRET\n");
+  ASSERT_EQ(rules.size(), 1u);
+  const RedirectRule& r = rules[0];
+  EXPECT_EQ(r.from, "/store");
+  EXPECT_EQ(r.to, "/blog/:id?x=1");
+  EXPECT_EQ(r.status, 302);
+  EXPECT_TRUE(r.force);
+  ASSERT_EQ(r.query.size(), 2u);
+  EXPECT_EQ(r.query[0].key, "id");
+  EXPECT_TRUE(r.query[0].is_placeholder);
+  EXPECT_EQ(r.query[0].value, "id");
+  EXPECT_EQ(r.query[1].key, "page");
+  EXPECT_FALSE(r.query[1].is_placeholder);
+  EXPECT_EQ(r.query[1].value, "2");
+  ASSERT_EQ(r.conditions.size(), 4u);
+  EXPECT_EQ(r.conditions[0].kind, RedirectCondition::Kind::kCountry);
+  EXPECT_EQ(r.conditions[0].values, (std::vector<std::string>{"us", "ca"}));
+  EXPECT_EQ(r.conditions[3].kind, RedirectCondition::Kind::kCookie);
+  EXPECT_EQ(r.signed_env, "SECRET");
+  EXPECT_EQ(r.source, "_redirects:3");
+}
+
+TEST(RedirectsParser, DefaultsToPermanentRedirect) {
+  auto rules = ParseRedirects("/a /b\n");
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_EQ(rules[0].status, 301);
+  EXPECT_FALSE(rules[0].force);
+}
+
+TEST(RedirectsParser, InlineCommentsEndTheRule) {
+  auto rules = ParseRedirects("/a /b 302 # moved\n/c /d#frag\n");
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0].status, 302);
+  EXPECT_EQ(rules[1].to, "/d#frag");  // '#' inside a token is not a comment
+}
+
+TEST(RedirectsParser, AcceptsTabsCrLfAndByteOrderMark) {
+  auto rules = ParseRedirects("\xEF\xBB\xBF/a\t\t/b\t302\r\n/c /d\r\n");
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0].to, "/b");
+  EXPECT_EQ(rules[1].from, "/c");
+}
+
+TEST(RedirectsParser, FullUrlFromKeepsSchemeAndLowerCasedHost) {
+  auto rules = ParseRedirects(
+      "https://Old.Example.com/* https://new.example.com/:splat 301!\n"
+      "http://blog.example.com /blog\n");
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0].scheme, "https");
+  EXPECT_EQ(rules[0].host, "old.example.com");
+  EXPECT_EQ(rules[0].from, "/*");
+  EXPECT_EQ(rules[1].from, "/");  // a URL without a path means its root
+}
+
+TEST(RedirectsParser, SplatRuleWithoutDestinationRewritesToItself) {
+  auto rules = ParseRedirects("/app/* 200!\n");
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_EQ(rules[0].to, "/app/:splat");
+  EXPECT_EQ(rules[0].status, 200);
+  EXPECT_TRUE(rules[0].force);
+  EXPECT_NE(ParseError("/app/* 301\n"), "(parsed)");
+  EXPECT_NE(ParseError("/app 200\n"), "(parsed)");
+}
+
+TEST(RedirectsParser, AcceptsStatusesFrom200To599) {
+  for (int status : {200, 201, 301, 302, 303, 307, 308, 401, 403, 404, 410, 451, 500, 503}) {
+    auto rules = ParseRedirects("/a /b " + std::to_string(status) + "\n");
+    ASSERT_EQ(rules.size(), 1u);
+    EXPECT_EQ(rules[0].status, status);
+  }
+  for (const char* bad : {"0", "199", "600", "999", "3010", "0301", "301!!", "!", "abc", "3O1"}) {
+    EXPECT_NE(ParseError(std::string("/a /b ") + bad + "\n"), "(parsed)") << bad;
+  }
+}
+
+TEST(RedirectsParser, ConditionNamesAreCaseInsensitive) {
+  auto rules = ParseRedirects("/a /b 302 country=us LANGUAGE=en\n");
+  ASSERT_EQ(rules.size(), 1u);
+  ASSERT_EQ(rules[0].conditions.size(), 2u);
+  EXPECT_EQ(rules[0].conditions[1].kind, RedirectCondition::Kind::kLanguage);
+}
+
+TEST(RedirectsParser, ErrorsNameFileAndLine) {
+  auto result = ParseRedirectsFile("/a /b\n\n# c\n/c\n", "site/_redirects");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(result.error().message, "site/_redirects:4: missing destination");
+}
+
+TEST(RedirectsParser, OneBadLineFailsTheWholeFile) {
+  // Never half-applied: good lines before and after do not come back.
+  auto result = ParseRedirectsFile("/a /b\n/c /d 999\n/e /f\n");
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message.find("_redirects:2:"), std::string::npos);
+}
+
+TEST(RedirectsParser, RefusesWhatCouldNeverMatchOrWouldMislead) {
+  const char* bad[] = {
+      "/a",                        // no destination
+      "a /b",                      // relative FROM
+      "/a b",                      // relative TO
+      "/a ftp://x/y",              // not http(s)
+      "/a https:///x",             // no host
+      "/a //evil.test/x",          // protocol-relative
+      "/a /\\evil.test",           // backslash
+      "/a?x=1 /b",                 // '?' in FROM
+      "/a//b /c",                  // empty segment
+      "/blog/*/x /c",              // '*' not at the end
+      "/*.html /c",                // '*' inside a segment
+      "/p/:id* /q",                // '*' in a placeholder name
+      "/.netlify/functions/x /y",  // platform routes
+      "/a%2Fb /c",                 // encoded slash
+      "/a%zz /c",                  // malformed escape
+      "/a k= /b",                  // empty query value
+      "/a =v /b",                  // empty query key
+      "/a k=1 k=2 /b",             // repeated key
+      "/a k=x&y /b",               // '&' in a value
+      "/a /b Country=us",          // condition without status
+      "/a /b 301 Colour=red",      // unknown condition
+      "/a /b 301 Country",         // not NAME=VALUE
+      "/a /b 301 Country=",        // empty list
+      "/a /b 301 Country=us,",     // empty item
+      "/a /b 301 Role=x Role=y",   // repeated condition
+      "https://bad_host!/a /b",    // host characters
+  };
+  for (const char* line : bad) EXPECT_NE(ParseError(std::string(line) + "\n"), "(parsed)") << line;
+}
+
+TEST(RedirectsParser, RefusesNulControlCharactersAndInvalidUtf8) {
+  EXPECT_EQ(ParseError(std::string_view("/a /b\n/c\0 /d\n", 13)), "_redirects:2: NUL byte");
+  EXPECT_EQ(ParseError("/a /b\x01\n"), "_redirects:1: control character");
+  EXPECT_EQ(ParseError("/caf\xE9 /cafe\n"), "_redirects:1: not valid UTF-8");
+}
+
+TEST(RedirectsParser, LimitsLineLengthRuleCountAndFileSize) {
+  const std::string long_line = "/a /" + std::string(kMaxRuleLineBytes, 'b') + "\n";
+  EXPECT_NE(ParseError(long_line).find("longer than"), std::string::npos);
+
+  std::string many;
+  for (std::size_t i = 0; i <= kMaxRules; ++i) many += "/r" + std::to_string(i) + " /x\n";
+  EXPECT_NE(ParseError(many).find("more than 10000 rules"), std::string::npos);
+
+  const std::string huge(kMaxRuleFileBytes + 1, '#');
+  EXPECT_NE(ParseError(huge).find("larger than"), std::string::npos);
+}
+
+TEST(RedirectsParser, GarbageNeverCrashes) {
+  // Deterministic pseudo-random lines from the syntax's alphabet: every outcome is a value.
+  std::uint32_t state = 12345;
+  auto next = [&] {
+    state = state * 1664525u + 1013904223u;
+    return state >> 8;
+  };
+  const std::string alphabet = "/:*!=?#%&,. \tabcHTtps0123456789\\\x80\xC3\xA9";
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const int len = static_cast<int>(next() % 60);
+    for (int i = 0; i < len; ++i) text.push_back(alphabet[next() % alphabet.size()]);
+    auto rules = ParseRedirectsFile(text);
+    if (rules.ok()) {
+      auto matcher = RedirectMatcher::Compile(*rules);
+      ASSERT_TRUE(matcher.ok()) << text << ": " << matcher.error().message;
+      Match(*matcher, "/abc/def");
+    }
+    (void)ParseHeadersFile(text);
+    (void)ParseNetlifyToml(text);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// _headers parser
+
+TEST(HeadersParser, ReadsPathsAndHeaders) {
+  auto rules = ParseHeadersFile(
+      "# comment\n"
+      "/templates/index.html\n"
+      "  X-Frame-Options: DENY\n"
+      "  X-XSS-Protection: 1; mode=block\n"
+      "/*\n"
+      "  cache-control: max-age=0\n"
+      "  Cache-Control: no-cache\n"
+      "  Link: <https://example.com/a.css>; rel=preload\n");
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  ASSERT_EQ(rules->size(), 2u);
+  EXPECT_EQ((*rules)[0].path, "/templates/index.html");
+  EXPECT_EQ((*rules)[0].values,
+            (HeaderList{{"X-Frame-Options", "DENY"}, {"X-XSS-Protection", "1; mode=block"}}));
+  // A name repeated in one rule is comma-joined; the value keeps its own ':'.
+  EXPECT_EQ((*rules)[1].values, (HeaderList{{"cache-control", "max-age=0, no-cache"},
+                                            {"Link", "<https://example.com/a.css>; rel=preload"}}));
+  EXPECT_EQ((*rules)[1].source, "_headers:5");
+}
+
+TEST(HeadersParser, ErrorsNameFileAndLine) {
+  auto before = ParseHeadersFile("X-A: 1\n/a\n  X-B: 2\n");
+  ASSERT_FALSE(before.ok());
+  EXPECT_EQ(before.error().message, "_headers:1: header 'X-A' comes before any path");
+  auto no_colon = ParseHeadersFile("/a\n  X-A: 1\n  nonsense\n");
+  ASSERT_FALSE(no_colon.ok());
+  EXPECT_EQ(no_colon.error().message,
+            "_headers:3: expected a path (starting with '/') or 'Name: value'");
+  EXPECT_FALSE(ParseHeadersFile("/a\n  X-A:\n").ok());
+  EXPECT_FALSE(ParseHeadersFile("/a\n  X A: 1\n").ok());
+  EXPECT_FALSE(ParseHeadersFile("https://example.com/*\n  X-A: 1\n").ok());
+}
+
+// ---------------------------------------------------------------------------------------------
+// netlify.toml
+
+TEST(NetlifyToml, ReadsRedirectAndHeaderTables) {
+  auto rules = ParseNetlifyToml(R"(
+[build]
+command = "make"
+
+[[redirects]]
+from = "/api/*"
+to = "https://api.example.com/:splat"
+status = 200
+force = true
+query = {key = ":key"}
+conditions = {Country = ["US"], Role = "admin, editor"}
+headers = {X-From = "Netlify"}
+
+[[headers]]
+for = "/*"
+[headers.values]
+Cache-Control = """
+  max-age=0,
+  no-cache"""
+Link = ["</a.css>", "</b.js>"]
+)");
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  ASSERT_EQ(rules->redirects.size(), 1u);
+  const RedirectRule& r = rules->redirects[0];
+  EXPECT_EQ(r.from, "/api/*");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.force);
+  EXPECT_TRUE(IsProxyRule(r));
+  ASSERT_EQ(r.query.size(), 1u);
+  EXPECT_TRUE(r.query[0].is_placeholder);
+  ASSERT_EQ(r.conditions.size(), 2u);
+  EXPECT_EQ(r.conditions[0].values, (std::vector<std::string>{"us"}));
+  EXPECT_EQ(r.conditions[1].values, (std::vector<std::string>{"admin", "editor"}));
+  EXPECT_EQ(r.proxy_headers, (HeaderList{{"X-From", "Netlify"}}));
+  EXPECT_EQ(r.source, "netlify.toml:5");
+  ASSERT_EQ(rules->headers.size(), 1u);
+  EXPECT_EQ(rules->headers[0].values,
+            (HeaderList{{"Cache-Control", "max-age=0, no-cache"}, {"Link", "</a.css>, </b.js>"}}));
+}
+
+TEST(NetlifyToml, ChecksRoleLast) {
+  auto rules = ParseNetlifyToml(
+      "[[redirects]]\nfrom = \"/a\"\nto = \"/b\"\nconditions = {Role = [\"x\"], Country = "
+      "[\"us\"], Language = [\"en\"]}\n");
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  ASSERT_EQ(rules->redirects[0].conditions.size(), 3u);
+  EXPECT_EQ(rules->redirects[0].conditions[2].kind, RedirectCondition::Kind::kRole);
+}
+
+TEST(NetlifyToml, ErrorsNameFileAndLine) {
+  auto syntax = ParseNetlifyToml("[build]\ncommand = \"x\"\n[[redirects]]\nfrom = \n");
+  ASSERT_FALSE(syntax.ok());
+  EXPECT_EQ(syntax.error().code, ErrorCode::kUnprocessable);
+  EXPECT_TRUE(syntax.error().message.starts_with("netlify.toml:4: ")) << syntax.error().message;
+
+  auto status = ParseNetlifyToml("[[redirects]]\nfrom = \"/a\"\nto = \"/b\"\nstatus = \"x\"\n");
+  ASSERT_FALSE(status.ok());
+  EXPECT_TRUE(status.error().message.starts_with("netlify.toml:4: [[redirects]] #1: "))
+      << status.error().message;
+
+  auto missing = ParseNetlifyToml("[[redirects]]\nto = \"/b\"\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message, "netlify.toml:1: [[redirects]] #1: missing \"from\"");
+}
+
+TEST(NetlifyToml, IgnoresOtherTablesAndUnknownKeys) {
+  auto rules = ParseNetlifyToml(
+      "[build]\npublish = \"dist\"\n[functions]\nnode_bundler = \"esbuild\"\n"
+      "[[plugins]]\npackage = \"x\"\n[[redirects]]\nfrom = \"/a\"\nto = \"/b\"\nfuture = 1\n");
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  EXPECT_EQ(rules->redirects.size(), 1u);
+  EXPECT_TRUE(rules->headers.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redirect matcher
+
+TEST(RedirectMatcher, MatchesExactPathsWithOrWithoutTrailingSlash) {
+  auto m = Compile("/a /one\n/b/ /two\n/ /root\n");
+  EXPECT_EQ(Decide(m, "/a"), "rule 0 -> /one");
+  EXPECT_EQ(Decide(m, "/a/"), "rule 0 -> /one");
+  EXPECT_EQ(Decide(m, "/b"), "rule 1 -> /two");
+  EXPECT_EQ(Decide(m, "/b/"), "rule 1 -> /two");
+  EXPECT_EQ(Decide(m, "/"), "rule 2 -> /root");
+  EXPECT_EQ(Decide(m, "/a/x"), "none");
+}
+
+TEST(RedirectMatcher, PathsAreCaseSensitive) {
+  auto m = Compile("/About /about-us\n");
+  EXPECT_EQ(Decide(m, "/About"), "rule 0 -> /about-us");
+  EXPECT_EQ(Decide(m, "/about"), "none");
+}
+
+TEST(RedirectMatcher, SplatMatchesPrefixItselfAndEverythingBelow) {
+  auto m = Compile("/news/* /blog/:splat\n");
+  EXPECT_EQ(Decide(m, "/news"), "rule 0 -> /blog/");
+  EXPECT_EQ(Decide(m, "/news/"), "rule 0 -> /blog/");
+  EXPECT_EQ(Decide(m, "/news/2024/post"), "rule 0 -> /blog/2024/post");
+  EXPECT_EQ(Decide(m, "/news/2024/post/"), "rule 0 -> /blog/2024/post/");  // as the engine
+  EXPECT_EQ(Decide(m, "/newsletter"), "none");
+}
+
+TEST(RedirectMatcher, SuffixSplatMatchesWithinASegment) {
+  auto m = Compile("/blog* /b/:splat\n");
+  EXPECT_EQ(Decide(m, "/blog"), "rule 0 -> /b/");
+  EXPECT_EQ(Decide(m, "/blogs/x"), "rule 0 -> /b/s/x");
+  EXPECT_EQ(Decide(m, "/blog/x"), "rule 0 -> /b/x");
+  EXPECT_EQ(Decide(m, "/blo"), "none");
+}
+
+TEST(RedirectMatcher, RootSplatMatchesEverything) {
+  auto m = Compile("/* /index.html 200\n");
+  EXPECT_EQ(Decide(m, "/"), "rule 0 -> /index.html");
+  EXPECT_EQ(Decide(m, "/a/b/c"), "rule 0 -> /index.html");
+}
+
+TEST(RedirectMatcher, PlaceholdersTakeOneSegment) {
+  auto m = Compile("/news/:year/:month/:date /blog/:year-:month-:date.html\n");
+  EXPECT_EQ(Decide(m, "/news/2024/02/28"), "rule 0 -> /blog/2024-02-28.html");
+  EXPECT_EQ(Decide(m, "/news/2024/02/28/"), "rule 0 -> /blog/2024-02-28.html");
+  EXPECT_EQ(Decide(m, "/news/2024/02"), "none");
+  EXPECT_EQ(Decide(m, "/news/2024/02/28/x"), "none");
+}
+
+TEST(RedirectMatcher, LongestPlaceholderNameWins) {
+  // The engine would read ":idx" as ":id" + "x"; see rules_match.cpp.
+  auto m = Compile("/p/:id/:idx /q/:idx/:id\n");
+  EXPECT_EQ(Decide(m, "/p/1/2"), "rule 0 -> /q/2/1");
+}
+
+TEST(RedirectMatcher, UnknownPlaceholdersStayAsWritten) {
+  auto m = Compile("/a /b/:splat/:nope\n");
+  EXPECT_EQ(Decide(m, "/a"), "rule 0 -> /b/:splat/:nope");
+}
+
+TEST(RedirectMatcher, PathValuesArePercentEncodedInTheTarget) {
+  auto m = Compile("/p/:name/* https://other.test/:name/:splat 301\n");
+  EXPECT_EQ(Decide(m, "/p/a b/caf\xC3\xA9/x?y"),
+            "rule 0 -> https://other.test/a%20b/caf%C3%A9/x%3Fy");
+}
+
+TEST(RedirectMatcher, RulePathsAreDecodedLikeRequests) {
+  auto m = Compile("/caf%C3%A9 /cafe\n/a%20b /ab\n");
+  EXPECT_EQ(Decide(m, "/caf\xC3\xA9"), "rule 0 -> /cafe");
+  EXPECT_EQ(Decide(m, "/a b"), "rule 1 -> /ab");
+}
+
+TEST(RedirectMatcher, FirstMatchWinsAcrossExactAndWildcardRules) {
+  auto m = Compile(
+      "/blog/* /first/:splat\n"
+      "/blog/post /second\n"
+      "/:section/post /third\n"
+      "/other /fourth\n");
+  EXPECT_EQ(Decide(m, "/blog/post"), "rule 0 -> /first/post");
+  EXPECT_EQ(Decide(m, "/news/post"), "rule 2 -> /third");
+  EXPECT_EQ(Decide(m, "/other"), "rule 3 -> /fourth");
+}
+
+TEST(RedirectMatcher, OrderHoldsAcrossManyIndexedRules) {
+  // Rules spread over the exact table and several prefix buckets; a brute-force scan in file
+  // order is the reference.
+  std::string text;
+  for (int i = 0; i < 300; ++i) {
+    switch (i % 5) {
+      case 0:
+        text += "/s" + std::to_string(i % 7) + "/x /e" + std::to_string(i) + "\n";
+        break;
+      case 1:
+        text += "/s" + std::to_string(i % 7) + "/* /w" + std::to_string(i) + "\n";
+        break;
+      case 2:
+        text += "/:p/x /p" + std::to_string(i) + "\n";
+        break;
+      case 3:
+        text += "/s" + std::to_string(i % 3) + "/:q /q" + std::to_string(i) + "\n";
+        break;
+      default:
+        text += "/s" + std::to_string(i % 4) + "* /f" + std::to_string(i) + "\n";
+        break;
+    }
+  }
+  auto m = Compile(text);
+  const char* paths[] = {"/s1/x", "/s2/x", "/s6/x", "/s5/y", "/s0", "/s3z", "/t/x", "/s9/x/y"};
+  for (const char* path : paths) {
+    // The reference: compile each rule alone and take the first that matches.
+    std::string expected = "none";
+    for (std::size_t i = 0; i < m.rules().size() && expected == "none"; ++i) {
+      auto single = RedirectMatcher::Compile({m.rules()[i]});
+      ASSERT_TRUE(single.ok());
+      const RedirectMatch r = Match(*single, path);
+      if (r.kind == RedirectMatch::Kind::kRule) {
+        expected = "rule " + std::to_string(i) + " -> " + r.target;
+      }
+    }
+    EXPECT_EQ(Decide(m, path), expected) << path;
+  }
+}
+
+TEST(RedirectMatcher, NonForcedRuleYieldsToStaticFile) {
+  auto m = Compile("/about /about-us 301\n");
+  Req r;
+  r.path = "/about";
+  r.has_file = true;
+  EXPECT_EQ(Decide(m, r), "shadowed 0");
+  r.has_file = false;
+  EXPECT_EQ(Decide(m, r), "rule 0 -> /about-us");
+}
+
+TEST(RedirectMatcher, ForcedRuleShadowsStaticFile) {
+  auto m = Compile("/about /about-us 301!\n");
+  Req r;
+  r.path = "/about";
+  r.has_file = true;
+  EXPECT_EQ(Decide(m, r), "rule 0 -> /about-us");
+}
+
+TEST(RedirectMatcher, ShadowedFirstMatchStopsTheSearch) {
+  // As in Netlify's CLI: only the first matching rule is weighed against the file; a later
+  // forced rule does not get a turn.
+  auto m = Compile("/a /first 302\n/* /second 200!\n");
+  Req r;
+  r.path = "/a";
+  r.has_file = true;
+  EXPECT_EQ(Decide(m, r), "shadowed 0");
+  r.path = "/b";
+  EXPECT_EQ(Decide(m, r), "rule 1 -> /second");
+}
+
+TEST(RedirectMatcher, StaticFileIsOnlyAskedAboutWhenItMatters) {
+  auto m = Compile("/a /b 301!\n");
+  int calls = 0;
+  RedirectRequest request;
+  request.path = "/a";
+  auto result = m.Match(request, [&](std::string_view) {
+    ++calls;
+    return true;
+  });
+  EXPECT_EQ(result.kind, RedirectMatch::Kind::kRule);
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(RedirectMatcher, QueryConditionsAndPlaceholders) {
+  auto m = Compile("/store id=:id /blog/:id 301\n/store /shop 301\n");
+  Req r;
+  r.path = "/store";
+  r.query = "ref=x&id=my%20post";
+  EXPECT_EQ(Decide(m, r), "rule 0 -> /blog/my+post");  // form-encoded, as the engine does
+  r.query = "ref=x";
+  EXPECT_EQ(Decide(m, r), "rule 1 -> /shop");
+  r.query = "id=1&id=2";
+  EXPECT_EQ(Decide(m, r), "rule 0 -> /blog/2");  // the last one, as the engine
+  r.query = "id=1&";
+  EXPECT_EQ(Decide(m, r), "rule 1 -> /shop");  // the engine's expression needs more after '&'
+}
+
+TEST(RedirectMatcher, LiteralQueryValuesCompareDecoded) {
+  auto m = Compile("/q v=a+b /hit\n");
+  Req r;
+  r.path = "/q";
+  r.query = "v=a%2Bb";
+  EXPECT_EQ(Decide(m, r), "rule 0 -> /hit");
+  r.query = "v=a+b";  // decodes to "a b"
+  EXPECT_EQ(Decide(m, r), "none");
+}
+
+TEST(RedirectMatcher, DestinationCarriesTheQueryStringUnlessTheTargetHasOne) {
+  auto m = Compile("/a /b 301\n/c /d?x=1 301\n/e /f#top 301\n");
+  Req r;
+  r.path = "/a";
+  r.query = "utm=1&b=2";
+  EXPECT_EQ(Match(m, r).destination, "/b?utm=1&b=2");
+  r.path = "/c";
+  EXPECT_EQ(Match(m, r).destination, "/d?x=1");
+  r.path = "/e";
+  EXPECT_EQ(Match(m, r).destination, "/f?utm=1&b=2#top");
+  r.query = "";
+  EXPECT_EQ(Match(m, r).destination, "/f#top");
+}
+
+TEST(RedirectMatcher, CountryAndLanguageConditions) {
+  auto m = Compile("/ /anz 302 Country=au,nz\n/ /de 302 Language=de\n/ /home 302\n");
+  Req r;
+  r.country = "AU";
+  EXPECT_EQ(Decide(m, r), "rule 0 -> /anz");
+  r.country = "us";
+  r.language = "de-AT,en;q=0.5";
+  EXPECT_EQ(Decide(m, r), "rule 1 -> /de");
+  r.language = "fr, de";
+  EXPECT_EQ(Decide(m, r), "rule 2 -> /home");
+}
+
+TEST(RedirectMatcher, CookieCondition) {
+  auto m = Compile("/* /beta/:splat 200 Cookie=beta,ab\n");
+  Req r;
+  r.path = "/x";
+  EXPECT_EQ(Decide(m, r), "none");
+  r.cookie = "other=1; ab=";
+  EXPECT_EQ(Decide(m, r), "none");
+  r.cookie = "other=1; ab=on";
+  EXPECT_EQ(Decide(m, r), "rule 0 -> /beta/x");
+}
+
+TEST(RedirectMatcher, RoleRuleRefusesVisitorsWithoutTheRole) {
+  auto m = Compile("/admin/* /admin/:splat 200! Role=admin,editor\n");
+  Req r;
+  r.path = "/admin/x";
+  EXPECT_EQ(Decide(m, r), "denied");
+  EXPECT_EQ(Match(m, r).status, 404);
+  r.roles = {"user", "editor"};
+  EXPECT_EQ(Decide(m, r), "rule 0 -> /admin/x");
+}
+
+TEST(RedirectMatcher, RefusedRoleFallsThroughToLaterRules) {
+  auto m = Compile("/admin/* /admin/:splat 200! Role=admin\n/admin/* /login 302\n");
+  Req r;
+  r.path = "/admin/x";
+  EXPECT_EQ(Decide(m, r), "rule 1 -> /login");
+}
+
+TEST(RedirectMatcher, RefusedRoleNeverServesTheProtectedFile) {
+  auto m = Compile("/admin/* /admin/:splat 200! Role=admin\n/* /index.html 200\n");
+  Req r;
+  r.path = "/admin/secret.html";
+  r.has_file = true;
+  EXPECT_EQ(Decide(m, r), "denied");
+  r.roles = {"admin"};
+  EXPECT_EQ(Decide(m, r), "rule 0 -> /admin/secret.html");
+}
+
+TEST(RedirectMatcher, FirstFailingConditionDecidesBetweenRefusalAndNoMatch) {
+  auto m = Compile("/c /d 301 Country=us Role=admin\n/e /f 301 Role=admin Country=us\n");
+  Req r;
+  r.country = "fr";
+  r.path = "/c";
+  EXPECT_EQ(Decide(m, r), "none");
+  r.path = "/e";
+  EXPECT_EQ(Decide(m, r), "denied");
+}
+
+TEST(RedirectMatcher, HostRulesMatchOnlyTheirSchemeAndHost) {
+  auto m = Compile("https://old.example.com/* https://new.example.com/:splat 301!\n/x /y\n");
+  Req r;
+  r.path = "/a";
+  r.host = "old.example.com";
+  EXPECT_EQ(Decide(m, r), "rule 0 -> https://new.example.com/a");
+  r.host = "OLD.Example.com";
+  EXPECT_EQ(Decide(m, r), "rule 0 -> https://new.example.com/a");
+  r.scheme = "http";
+  EXPECT_EQ(Decide(m, r), "none");
+  r.scheme = "https";
+  r.host = "www.example.com";
+  EXPECT_EQ(Decide(m, r), "none");
+}
+
+TEST(RedirectMatcher, TargetNeverBecomesProtocolRelative) {
+  auto m = Compile("/go/* /:splat 302\n");
+  // Normalised request paths have no "//", so the splat cannot start with '/'.
+  EXPECT_EQ(Decide(m, "/go/evil.test"), "rule 0 -> /evil.test");
+}
+
+TEST(RedirectMatcher, CompileRefusesTooManyRules) {
+  std::vector<RedirectRule> rules(kMaxRules + 1, ParseRedirects("/a /b\n")[0]);
+  EXPECT_FALSE(RedirectMatcher::Compile(std::move(rules)).ok());
+}
+
+TEST(PrimaryLanguage, TakesFirstEntrysPrimarySubtag) {
+  EXPECT_EQ(PrimaryLanguage("de-AT,de;q=0.9,en;q=0.8"), "de");
+  EXPECT_EQ(PrimaryLanguage(" EN-us ; q=1"), "en");
+  EXPECT_EQ(PrimaryLanguage("fr"), "fr");
+  EXPECT_EQ(PrimaryLanguage("*"), "");
+  EXPECT_EQ(PrimaryLanguage(""), "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header matcher
+
+HeaderMatcher CompileHeaders(std::string_view text) {
+  auto rules = ParseHeadersFile(text);
+  EXPECT_TRUE(rules.ok()) << rules.error().message;
+  auto matcher = HeaderMatcher::Compile(rules.ok() ? *rules : std::vector<HeaderRule>{});
+  EXPECT_TRUE(matcher.ok()) << matcher.error().message;
+  return std::move(matcher).value();
+}
+
+TEST(HeaderMatcher, AllMatchingRulesApplyAndSameNamesJoin) {
+  auto m = CompileHeaders(
+      "/*\n  X-Frame-Options: DENY\n  Cache-Control: public, max-age=0\n"
+      "/assets/*\n  cache-control: max-age=31536000, immutable\n  X-Asset: 1\n");
+  EXPECT_EQ(m.HeadersFor("/assets/app.js"),
+            (HeaderList{{"X-Frame-Options", "DENY"},
+                        {"Cache-Control", "public, max-age=0, max-age=31536000, immutable"},
+                        {"X-Asset", "1"}}));
+  EXPECT_EQ(m.HeadersFor("/index.html"),
+            (HeaderList{{"X-Frame-Options", "DENY"}, {"Cache-Control", "public, max-age=0"}}));
+  EXPECT_EQ(m.MatchingRules("/assets/x"), (std::vector<std::size_t>{0, 1}));
+}
+
+TEST(HeaderMatcher, WildcardsAndPlaceholders) {
+  auto m = CompileHeaders(
+      "/a/*\n  X-R: 0\n"
+      "/*.js\n  X-R: 1\n"
+      "/:lang/about\n  X-R: 2\n"
+      "/docs/*/edit\n  X-R: 3\n"
+      "/exact.html\n  X-R: 4\n");
+  auto rules = [&](std::string_view path) { return m.MatchingRules(path); };
+  using V = std::vector<std::size_t>;
+  EXPECT_EQ(rules("/a"), V({0}));
+  EXPECT_EQ(rules("/a/"), V({0}));
+  EXPECT_EQ(rules("/a/b/c"), V({0}));
+  EXPECT_EQ(rules("/abc"), V{});  // unlike Netlify's CLI regex
+  EXPECT_EQ(rules("/x/y/app.js"), V({1}));
+  EXPECT_EQ(rules("/appxjs"), V{});  // '.' is a dot
+  EXPECT_EQ(rules("/en/about"), V({2}));
+  EXPECT_EQ(rules("/en/fr/about"), V{});
+  EXPECT_EQ(rules("/docs/edit"), V({3}));
+  EXPECT_EQ(rules("/docs/a/b/edit"), V({3}));
+  EXPECT_EQ(rules("/exact.html/"), V({4}));
+  EXPECT_EQ(rules("/a/main.js"), V({0, 1}));
+}
+
+TEST(HeaderMatcher, PatternsIgnoreCase) {
+  auto m = CompileHeaders("/Assets/*\n  X-A: 1\n/README\n  X-B: 2\n");
+  EXPECT_EQ(m.MatchingRules("/assets/x.png"), (std::vector<std::size_t>{0}));
+  EXPECT_EQ(m.MatchingRules("/readme"), (std::vector<std::size_t>{1}));
+}
+
+TEST(HeaderMatcher, LeavesOutHeadersTheServerOwns) {
+  auto m = CompileHeaders("/*\n  Content-Length: 5\n  location: /x\n  X-Ok: yes\n");
+  EXPECT_EQ(m.HeadersFor("/"), (HeaderList{{"X-Ok", "yes"}}));
+}
+
+TEST(HeaderMatcher, ManyStarsStayLinear) {
+  // A pattern that makes a backtracking matcher explode.
+  std::string pattern = "/";
+  for (int i = 0; i < 40; ++i) pattern += "a*";
+  auto m = CompileHeaders(pattern + "b\n  X-A: 1\n");
+  const std::string path = "/" + std::string(4000, 'a');
+  EXPECT_TRUE(m.MatchingRules(path).empty());
+  EXPECT_EQ(m.MatchingRules(path + "b"), (std::vector<std::size_t>{0}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Golden files: src/edge/testdata/
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+std::string DumpRedirects(const Result<std::vector<RedirectRule>>& result) {
+  if (!result.ok()) return "error: " + result.error().message + "\n";
+  std::ostringstream out;
+  for (const RedirectRule& r : *result) {
+    out << r.source << ": ";
+    if (!r.host.empty()) out << r.scheme << "://" << r.host;
+    out << r.from;
+    for (const auto& q : r.query)
+      out << " " << q.key << "=" << (q.is_placeholder ? ":" : "") << q.value;
+    out << " -> " << r.to << " " << r.status << (r.force ? "!" : "");
+    for (const auto& c : r.conditions) {
+      static const char* kNames[] = {"Country", "Language", "Role", "Cookie"};
+      out << " " << kNames[static_cast<int>(c.kind)] << "=" << Join(c.values);
+    }
+    for (const auto& [name, value] : r.proxy_headers) out << " [" << name << ": " << value << "]";
+    if (!r.signed_env.empty()) out << " signed=" << r.signed_env;
+    if (IsProxyRule(r)) out << " (proxy)";
+    out << "\n";
+  }
+  return out.str();
+}
+
+std::string DumpHeaders(const std::vector<HeaderRule>& rules) {
+  std::ostringstream out;
+  for (const HeaderRule& r : rules) {
+    out << r.source << ": " << r.path << "\n";
+    for (const auto& [name, value] : r.values) out << "  " << name << ": " << value << "\n";
+  }
+  return out.str();
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void CheckGolden(const std::string& dir, const std::string& extension,
+                 const std::function<std::string(const std::string&)>& dump) {
+  const fs::path root = fs::path(RD_EDGE_TESTDATA_DIR) / dir;
+  const bool update = std::getenv("RD_UPDATE_GOLDEN") != nullptr;
+  std::size_t count = 0;
+  std::vector<fs::path> inputs;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (entry.path().extension() == extension) inputs.push_back(entry.path());
+  }
+  std::sort(inputs.begin(), inputs.end());
+  for (const fs::path& input : inputs) {
+    ++count;
+    const std::string actual = dump(ReadFile(input));
+    fs::path golden = input;
+    golden.replace_extension(".golden");
+    if (update) {
+      std::ofstream(golden, std::ios::binary) << actual;
+      continue;
+    }
+    ASSERT_TRUE(fs::exists(golden)) << golden << " is missing; run with RD_UPDATE_GOLDEN=1";
+    EXPECT_EQ(actual, ReadFile(golden)) << "for " << input;
+    const bool expect_error = input.filename().string().starts_with("invalid_");
+    EXPECT_EQ(actual.starts_with("error: "), expect_error) << input;
+  }
+  EXPECT_GT(count, 0u) << "no " << extension << " files in " << root;
+}
+
+TEST(RulesGolden, RedirectsFiles) {
+  CheckGolden("redirects", ".txt",
+              [](const std::string& text) { return DumpRedirects(ParseRedirectsFile(text)); });
+}
+
+TEST(RulesGolden, HeadersFiles) {
+  CheckGolden("headers", ".txt", [](const std::string& text) {
+    auto rules = ParseHeadersFile(text);
+    return rules.ok() ? DumpHeaders(*rules) : "error: " + rules.error().message + "\n";
+  });
+}
+
+TEST(RulesGolden, NetlifyTomlFiles) {
+  CheckGolden("toml", ".toml", [](const std::string& text) {
+    auto rules = ParseNetlifyToml(text);
+    if (!rules.ok()) return "error: " + rules.error().message + "\n";
+    return "[[redirects]]\n" + DumpRedirects(rules->redirects) + "[[headers]]\n" +
+           DumpHeaders(rules->headers);
+  });
+}
+
+}  // namespace
+}  // namespace replideploy::edge

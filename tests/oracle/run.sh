@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Differential test of our redirect matcher against Netlify's engine (netlify-redirector).
+#   tests/oracle/run.sh path/to/rd_rules_oracle [compare.mjs options: --seed N --sets N ...]
+# Installs the pinned engine from package-lock.json on first use (npm ci), then runs
+# compare.mjs; exits non-zero on any mismatch.
+set -euo pipefail
+if [ $# -lt 1 ]; then
+  echo "usage: $0 RD_RULES_ORACLE_BINARY [compare.mjs options]" >&2
+  exit 2
+fi
+binary="$(realpath "$1")"
+shift
+cd "$(dirname "$0")"
+if [ ! -f node_modules/netlify-redirector/lib/redirects.wasm ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+exec node compare.mjs "$binary" "$@"
