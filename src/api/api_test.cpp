@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <atomic>
 #include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "api/app.hpp"
@@ -470,6 +473,65 @@ TEST_P(Api, DeployErrorsAreClear) {
   const std::string other = SignUp("b@example.com");
   EXPECT_EQ(Call("GET", "/api/v1/deploys/" + id, "", other).status, 404);
   EXPECT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/x.txt", "x", other).status, 404);
+}
+
+// Readers hammer the live site while deploys and rollbacks land: every answer must come whole
+// from one deploy (the body names its version, the header names the deploy that answered).
+TEST_P(Api, DeploysAndRollbacksAreAtomic) {
+  const std::string token = SignUp("a@example.com");
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "atomic"}}, token).status, 201);
+  std::mutex mu;
+  std::map<std::string, std::string> version_of;  // deploy id -> version
+  auto deploy_version = [&](int v) {
+    const std::string body = "version " + std::to_string(v) + " " + std::string(3000, 'x');
+    std::string id = Deploy(token, "atomic", {{"index.html", body}, {"v.txt", std::to_string(v)}}, false);
+    std::lock_guard lock(mu);
+    version_of[id] = std::to_string(v);
+    return id;
+  };
+  const std::string first = deploy_version(0);
+
+  std::atomic<bool> stop{false};
+  std::vector<std::pair<std::string, std::string>> seen;  // (deploy header, body)
+  std::vector<std::string> problems;
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        http::ClientRequest request;
+        request.url = base_ + "/";
+        request.headers.Set("Host", "atomic.localhost");
+        auto got = http::Fetch(request);
+        std::lock_guard lock(mu);
+        if (!got.ok() || got->status != 200) {
+          problems.push_back(got.ok() ? "status " + std::to_string(got->status) : got.error().message);
+          continue;
+        }
+        seen.emplace_back(std::string(got->headers.Get("X-RepliDeploy-Deploy")), got->body);
+      }
+    });
+  }
+  std::vector<std::string> ids{first};
+  for (int v = 1; v <= 4; ++v) ids.push_back(deploy_version(v));
+  for (int i = 0; i < 6; ++i) {
+    Reply r = Call("POST", "/api/v1/sites/atomic/deploys/" + ids[i % ids.size()] + "/restore", "", token);
+    EXPECT_EQ(r.status, 200);
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  // Checked after the fact: a reader may see a deploy before Deploy() has returned its id.
+  for (const auto& [deploy, body] : seen) {
+    auto it = version_of.find(deploy);
+    const std::string expected = it == version_of.end() ? "?" : "version " + it->second + " ";
+    if (!body.starts_with(expected) || body.size() != expected.size() + 3000) {
+      problems.push_back("deploy " + deploy + " answered '" + body.substr(0, 12) + "'");
+    }
+  }
+  EXPECT_GT(seen.size(), 0u);
+  std::set<std::string> deploys_seen;
+  for (const auto& [deploy, body] : seen) deploys_seen.insert(deploy);
+  EXPECT_GT(deploys_seen.size(), 1u) << "readers should have seen several deploys go live";
+  EXPECT_TRUE(problems.empty()) << problems.size() << " bad answers, first: " << problems.front();
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Api, ::testing::ValuesIn(db::testing::Engines()),

@@ -14,6 +14,9 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/json.hpp>
+
+#include "core/crypto.hpp"
 #include "http/client.hpp"
 
 namespace replideploy::cli {
@@ -193,6 +196,89 @@ TEST_F(Binary, MigrateThenServeAndStopOnSigterm) {
   Outcome r = Wait(pid);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("stopped"), std::string::npos) << r.err;
+}
+
+
+// The server is killed (SIGKILL) in the middle of a deploy's uploads: after a restart the
+// previous deploy still serves, and the interrupted one resumes where it stopped.
+TEST_F(Binary, KillDuringUploadLeavesLiveSiteAndResumes) {
+  namespace json = boost::json;
+  ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
+  auto start = [&](pid_t& pid) -> std::string {
+    fs::remove(dir_ + "/stdout");
+    pid = Spawn({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()});
+    const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
+    std::smatch m;
+    std::string out;
+    for (int i = 0; i < 600 && !std::regex_search(out, m, re); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      out = ReadFile(dir_ + "/stdout");
+    }
+    return std::regex_search(out, m, re) ? "http://127.0.0.1:" + m[1].str() : "";
+  };
+  pid_t pid = 0;
+  std::string base = start(pid);
+  ASSERT_FALSE(base.empty()) << ReadFile(dir_ + "/stderr");
+
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                  const std::string& token, const std::string& host = {}) {
+    http::ClientRequest r;
+    r.method = method;
+    r.url = base + path;
+    r.body = body;
+    if (!token.empty()) r.headers.Set("Authorization", "Bearer " + token);
+    if (!host.empty()) r.headers.Set("Host", host);
+    auto got = http::Fetch(r);
+    EXPECT_TRUE(got.ok());
+    return got.ok() ? *got : http::ClientResponse{};
+  };
+  auto field = [](const http::ClientResponse& r, const char* name) {
+    boost::system::error_code ec;
+    json::value v = json::parse(r.body, ec);
+    return ec || !v.is_object() || !v.as_object().contains(name) || !v.at(name).is_string()
+               ? std::string()
+               : std::string(v.at(name).as_string());
+  };
+  auto sha1 = [](const std::string& s) { return core::HexEncode(core::Sha1(s)); };
+
+  call("POST", "/auth/register", R"({"email":"k@example.com","password":"password123"})", "");
+  const std::string token =
+      field(call("POST", "/auth/login", R"({"email":"k@example.com","password":"password123"})", ""), "token");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"crash"})", token).status, 201);
+
+  auto wait_state = [&](const std::string& id, const std::string& want) {
+    std::string state;
+    for (int i = 0; i < 600 && state != want; ++i) {
+      state = field(call("GET", "/api/v1/deploys/" + id, "", token), "state");
+      if (state != want) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return state;
+  };
+  // v1, complete.
+  const std::string v1 = field(call("POST", "/api/v1/sites/crash/deploys", "{}", token), "id");
+  call("PUT", "/api/v1/deploys/" + v1,
+       R"({"files":{"index.html":")" + sha1("v1") + "\"}}", token);
+  ASSERT_EQ(call("PUT", "/api/v1/deploys/" + v1 + "/files/index.html", "v1", token).status, 200);
+  ASSERT_EQ(wait_state(v1, "ready"), "ready");
+
+  // v2: one of two files uploaded, then the server dies.
+  const std::string v2 = field(call("POST", "/api/v1/sites/crash/deploys", "{}", token), "id");
+  call("PUT", "/api/v1/deploys/" + v2,
+       R"({"files":{"index.html":")" + sha1("v2") + R"(","b.txt":")" + sha1("b2") + "\"}}", token);
+  ASSERT_EQ(call("PUT", "/api/v1/deploys/" + v2 + "/files/index.html", "v2", token).status, 200);
+  kill(pid, SIGKILL);
+  Wait(pid);
+
+  base = start(pid);
+  ASSERT_FALSE(base.empty()) << ReadFile(dir_ + "/stderr");
+  EXPECT_EQ(call("GET", "/", "", "", "crash.localhost").body, "v1");
+  EXPECT_EQ(field(call("GET", "/api/v1/deploys/" + v2, "", token), "state"), "uploading");
+  ASSERT_EQ(call("PUT", "/api/v1/deploys/" + v2 + "/files/b.txt", "b2", token).status, 200);
+  EXPECT_EQ(wait_state(v2, "ready"), "ready");
+  EXPECT_EQ(call("GET", "/", "", "", "crash.localhost").body, "v2");
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0);
 }
 
 }  // namespace

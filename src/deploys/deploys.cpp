@@ -71,6 +71,22 @@ std::string Sha1Hex(std::string_view data);
 
 }  // namespace
 
+// Brackets a publish: in flight while it runs, a new version once it is over (committed or
+// not; a spurious version change only costs caches a reload).
+class PublishScope {
+ public:
+  explicit PublishScope(DeployService& s) : s_(s) { ++s_.publishes_in_flight_; }
+  ~PublishScope() {
+    ++s_.publish_version_;
+    --s_.publishes_in_flight_;
+  }
+  PublishScope(const PublishScope&) = delete;
+  PublishScope& operator=(const PublishScope&) = delete;
+
+ private:
+  DeployService& s_;
+};
+
 Result<std::string> NormalizeDeployPath(std::string_view path) {
   const auto bad = [&](std::string_view why) {
     return Invalid("invalid_path", "invalid file path '" + std::string(path.substr(0, 200)) +
@@ -368,12 +384,15 @@ Result<Deploy> DeployService::Cancel(std::string_view user_id, std::string_view 
 
 Status DeployService::Publish(const std::string& site_id, const std::string& deploy_id) {
   const std::int64_t now = clock_.NowMillis();
-  RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
-    RD_TRY_STATUS(s.Exec("UPDATE sites SET published_deploy_id = ?, updated_at = ? WHERE id = ?",
-                         {deploy_id, now, site_id}));
-    RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy_id}));
-    return {};
-  }));
+  {
+    PublishScope scope(*this);
+    RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+      RD_TRY_STATUS(s.Exec("UPDATE sites SET published_deploy_id = ?, updated_at = ? WHERE id = ?",
+                           {deploy_id, now, site_id}));
+      RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy_id}));
+      return {};
+    }));
+  }
   NotifyPublished(site_id);
   return {};
 }
@@ -395,6 +414,7 @@ Result<Deploy> DeployService::Lock(std::string_view user_id, std::string_view de
   if (deploy.state != kStateReady) {
     return Invalid("invalid_state", "only a ready deploy can be locked; this one is " + deploy.state);
   }
+  // Locked first, so no auto-publish lands between the two.
   RD_TRY_STATUS(db_.Exec("UPDATE sites SET locked = 1 WHERE id = ?", {deploy.site_id}));
   RD_TRY_STATUS(Publish(deploy.site_id, deploy.id));
   return Load(deploy.id);
@@ -455,27 +475,39 @@ Status DeployService::FinishOne(const Deploy& deploy) {
     }
   }
   const std::int64_t now = clock_.NowMillis();
-  RD_TRY(db::Rows ready, db_.Exec("UPDATE deploys SET state = ?, ready_at = ?, updated_at = ? "
-                                  "WHERE id = ? AND state = ?",
-                                  {std::string(kStateReady), now, now, deploy.id,
-                                   std::string(kStateProcessing)}));
-  if (ready.affected == 0) return {};  // canceled meanwhile
+  // Auto-publish production deploys, unless the site is locked or a newer deploy is already live
+  // (deploys can finish out of order). Ready and live in one transaction: a client that sees
+  // `ready` sees the site serve it.
+  const bool auto_publish = deploy.context == "production" && !deploy.draft;
+  bool became_ready = false;
+  bool published = false;
   {
+    std::optional<PublishScope> scope;
+    if (auto_publish) scope.emplace(*this);
+    RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+      RD_TRY(db::Rows ready, s.Exec("UPDATE deploys SET state = ?, ready_at = ?, updated_at = ? "
+                                    "WHERE id = ? AND state = ?",
+                                    {std::string(kStateReady), now, now, deploy.id,
+                                     std::string(kStateProcessing)}));
+      became_ready = ready.affected > 0;  // not when canceled meanwhile
+      if (!became_ready || !auto_publish) return {};
+      RD_TRY(db::Rows live,
+             s.Exec("UPDATE sites SET published_deploy_id = ?, updated_at = ? "
+                    "WHERE id = ? AND locked = 0 AND (published_deploy_id IS NULL OR "
+                    "(SELECT p.created_at FROM deploys p WHERE p.id = sites.published_deploy_id) <= ?)",
+                    {deploy.id, now, deploy.site_id, deploy.created_at}));
+      published = live.affected > 0;
+      if (published) {
+        RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy.id}));
+      }
+      return {};
+    }));
+  }
+  if (became_ready) {
     std::lock_guard lock(manifests_mu_);
     manifests_[deploy.id] = manifest;
   }
-  if (deploy.context != "production" || deploy.draft) return {};
-  // Auto-publish, unless the site is locked or a newer deploy is already live (deploys can
-  // finish out of order).
-  RD_TRY(db::Rows published,
-         db_.Exec("UPDATE sites SET published_deploy_id = ?, updated_at = ? "
-                  "WHERE id = ? AND locked = 0 AND (published_deploy_id IS NULL OR "
-                  "(SELECT p.created_at FROM deploys p WHERE p.id = sites.published_deploy_id) <= ?)",
-                  {deploy.id, now, deploy.site_id, deploy.created_at}));
-  if (published.affected > 0) {
-    RD_TRY_STATUS(db_.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy.id}));
-    NotifyPublished(deploy.site_id);
-  }
+  if (published) NotifyPublished(deploy.site_id);
   return {};
 }
 

@@ -11,6 +11,7 @@
 // database and the blob store: run them on handler threads.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -143,6 +144,13 @@ class DeployService {
   // Marks deploys stuck in new/uploading for longer than the timeout as `error`.
   Result<int> ExpireStale();
 
+  // For caches of "which deploy is live" (the edge): a value that changes whenever a publish
+  // commits, and whether one is in flight. A cached answer is current when it was taken with
+  // the same version and no publish was in flight; so the first request that starts after a
+  // publish call returns always sees the new deploy.
+  std::uint64_t publish_version() const { return publish_version_.load(); }
+  bool publish_in_flight() const { return publishes_in_flight_.load() != 0; }
+
   // For the edge: the immutable manifest of a ready deploy, cached; kNotFound otherwise.
   Result<std::shared_ptr<const DeployManifest>> Manifest(const std::string& deploy_id);
 
@@ -169,6 +177,9 @@ class DeployService {
   std::mutex manifests_mu_;
   std::map<std::string, std::shared_ptr<const DeployManifest>> manifests_;
   std::mutex process_mu_;  // one ProcessPending at a time
+  std::atomic<std::uint64_t> publish_version_{0};
+  std::atomic<int> publishes_in_flight_{0};
+  friend class PublishScope;
 };
 
 }  // namespace replideploy::deploys

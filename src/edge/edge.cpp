@@ -122,18 +122,24 @@ Status Edge::ValidateDeploy(const deploys::DeployManifest& manifest, store::Blob
 }
 
 Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name) {
-  {
+  // Read the version before the cache or the database: an entry is current only if no publish
+  // committed since it was read (see DeployService::publish_version).
+  const std::uint64_t version = deploys_.publish_version();
+  const bool cacheable = !deploys_.publish_in_flight();
+  if (cacheable) {
     std::lock_guard lock(sites_mu_);
     auto it = sites_.find(name);
-    if (it != sites_.end()) return it->second;
+    if (it != sites_.end() && it->second.publish_version == version) return it->second;
   }
   RD_TRY(db::Rows rows,
          db_.Exec("SELECT id, published_deploy_id FROM sites WHERE name = ?", {name}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such site");
-  SiteEntry entry{rows.rows.front().Text(0), rows.rows.front().Text(1)};
-  std::lock_guard lock(sites_mu_);
-  if (sites_.size() > 100'000) sites_.clear();
-  sites_[name] = entry;
+  SiteEntry entry{rows.rows.front().Text(0), rows.rows.front().Text(1), version};
+  if (cacheable) {
+    std::lock_guard lock(sites_mu_);
+    if (sites_.size() > 100'000) sites_.clear();
+    sites_[name] = entry;
+  }
   return entry;
 }
 

@@ -48,6 +48,7 @@ class Edge {
   struct SiteEntry {
     std::string site_id;
     std::string published_deploy_id;  // empty: nothing published
+    std::uint64_t publish_version = 0;  // DeployService::publish_version() when read
   };
   Result<std::string> ResolveDeploy(std::string_view host);
   Result<SiteEntry> LookupSite(const std::string& name);
