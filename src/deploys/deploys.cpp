@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_set>
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
@@ -256,6 +257,20 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
                           now, id}));
     return {};
   }));
+  // Claim the stored content this deploy reuses, so a concurrent garbage collection keeps it;
+  // content collected in the meantime is asked for again.
+  RD_TRY(db::Rows reused, db_.Exec("SELECT DISTINCT sha256 FROM deploy_files "
+                                   "WHERE deploy_id = ? AND sha256 IS NOT NULL",
+                                   {id}));
+  for (const auto& r : reused.rows) {
+    const std::string sha256 = r.Text(0);
+    RD_TRY(bool present, blobs_.Touch(sha256));
+    if (!present) {
+      RD_TRY_STATUS(db_.Exec("UPDATE deploy_files SET sha256 = NULL WHERE deploy_id = ? AND sha256 = ?",
+                             {id, sha256}));
+      RD_TRY_STATUS(db_.Exec("DELETE FROM blobs WHERE sha256 = ?", {sha256}));
+    }
+  }
   RD_TRY(Deploy updated, Load(id));
   return AdvanceIfComplete(updated);
 }
@@ -542,6 +557,26 @@ Result<int> DeployService::ExpireStale() {
                        std::to_string(options_.upload_timeout_millis / 60000) + " minutes",
                    clock_.NowMillis(), cutoff}));
   return static_cast<int>(rows.affected);
+}
+
+Result<store::GcStats> DeployService::CollectGarbage(std::chrono::seconds grace) {
+  const auto now = std::chrono::system_clock::now();  // before the live set: see store/gc.hpp
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT DISTINCT f.sha256 FROM deploy_files f JOIN deploys d ON d.id = f.deploy_id "
+                  "WHERE f.sha256 IS NOT NULL AND d.state NOT IN ('error', 'canceled') "
+                  "UNION SELECT DISTINCT fn.sha256 FROM deploy_functions fn "
+                  "JOIN deploys d ON d.id = fn.deploy_id WHERE d.state NOT IN ('error', 'canceled')"));
+  std::unordered_set<std::string> live;
+  for (const auto& r : rows.rows) live.insert(r.Text(0));
+  RD_TRY(store::GcStats stats, store::CollectGarbage(blobs_, live, grace, now));
+  for (const auto& sha256 : stats.deleted_sha256) {
+    RD_TRY_STATUS(db_.Exec("DELETE FROM blobs WHERE sha256 = ?", {sha256}));
+  }
+  if (stats.deleted > 0) {
+    spdlog::info("garbage collection: deleted {} blobs ({} bytes), kept {}", stats.deleted,
+                 stats.bytes_freed, stats.live + stats.young);
+  }
+  return stats;
 }
 
 Result<std::shared_ptr<const DeployManifest>> DeployService::Manifest(const std::string& deploy_id) {

@@ -28,6 +28,7 @@
 #include "deploys/manifest.hpp"
 #include "deploys/sites.hpp"
 #include "store/blob_store.hpp"
+#include "store/gc.hpp"
 
 namespace replideploy::deploys {
 
@@ -143,6 +144,11 @@ class DeployService {
   Result<int> ProcessPending();
   // Marks deploys stuck in new/uploading for longer than the timeout as `error`.
   Result<int> ExpireStale();
+
+  // Mark and sweep: deletes stored blobs that no deploy still needs (only error and canceled
+  // deploys, and those of deleted sites, let go of theirs) and that were not written or claimed
+  // within `grace`. Safe while deploys upload (store/gc.hpp has the argument).
+  Result<store::GcStats> CollectGarbage(std::chrono::seconds grace);
 
   // For caches of "which deploy is live" (the edge): a value that changes whenever a publish
   // commits, and whether one is in flight. A cached answer is current when it was taken with

@@ -247,6 +247,34 @@ TEST_P(Deploys, ConcurrentUploadsAdvanceExactlyOnce) {
   EXPECT_EQ(Live(), d.id);
 }
 
+TEST_P(Deploys, GarbageCollectionKeepsWhatDeploysNeed) {
+  Deploy live = DeployFiles({{"index.html", "kept"}});
+  // A canceled deploy's unique content becomes garbage.
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_->SetFiles(alice_.id, d.id, {{"x.txt", Sha1("orphan")}, {"index.html", Sha1("kept")}}, {}).value();
+  ASSERT_TRUE(deploys_->UploadFile(alice_.id, d.id, "x.txt", "orphan").ok());
+  ASSERT_TRUE(deploys_->Cancel(alice_.id, d.id).ok());
+  EXPECT_EQ(blobs_->List()->size(), 2u);
+
+  // Within the grace period nothing goes.
+  auto young = deploys_->CollectGarbage(std::chrono::hours(1));
+  ASSERT_TRUE(young.ok()) << young.error().message;
+  EXPECT_EQ(young->deleted, 0u);
+
+  auto swept = deploys_->CollectGarbage(std::chrono::seconds(-10));
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->deleted, 1u);
+  EXPECT_EQ(blobs_->List()->size(), 1u);
+  auto manifest = deploys_->Manifest(live.id);
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_TRUE(blobs_->Has((*manifest)->Find("/index.html")->sha256, store::Variant::kIdentity).value());
+
+  // The collected content is asked for again by the next deploy that wants it.
+  Deploy again = deploys_->Create(alice_.id, "site", {}).value();
+  again = deploys_->SetFiles(alice_.id, again.id, {{"x.txt", Sha1("orphan")}}, {}).value();
+  EXPECT_EQ(again.required, std::vector<std::string>{Sha1("orphan")});
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, Deploys, ::testing::ValuesIn(db::testing::Engines()),
                          db::testing::EngineParamName);
 

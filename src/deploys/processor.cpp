@@ -4,8 +4,9 @@
 
 namespace replideploy::deploys {
 
-DeployProcessor::DeployProcessor(DeployService& deploys, std::chrono::milliseconds interval)
-    : deploys_(deploys), interval_(interval) {}
+DeployProcessor::DeployProcessor(DeployService& deploys, std::chrono::milliseconds interval,
+                                 std::chrono::seconds gc_interval)
+    : deploys_(deploys), interval_(interval), gc_interval_(gc_interval) {}
 
 DeployProcessor::~DeployProcessor() { Stop(); }
 
@@ -34,12 +35,18 @@ void DeployProcessor::Stop() {
 }
 
 void DeployProcessor::Run() {
+  auto last_gc = std::chrono::steady_clock::now();
   for (;;) {
     {
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, interval_, [this] { return woken_ || stopping_; });
       if (stopping_) return;
       woken_ = false;
+    }
+    if (std::chrono::steady_clock::now() - last_gc >= gc_interval_) {
+      last_gc = std::chrono::steady_clock::now();
+      auto gc = deploys_.CollectGarbage(std::chrono::hours(1));
+      if (!gc.ok()) spdlog::error("garbage collection: {}", gc.error().message);
     }
     auto expired = deploys_.ExpireStale();
     if (!expired.ok()) spdlog::error("expiring stale deploys: {}", expired.error().message);

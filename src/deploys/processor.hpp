@@ -1,5 +1,6 @@
 // The background worker that moves deploys from `processing` to `ready` (compressed variants,
-// rule validation, publishing) and expires deploys whose uploads never finished. One thread;
+// rule validation, publishing), expires deploys whose uploads never finished, and collects
+// unreferenced blobs every `gc_interval` (those older than an hour). One thread;
 // Wake() makes it look at once, otherwise it looks every `interval`. Stop() (also in the
 // destructor) waits for the current pass to end.
 #pragma once
@@ -16,7 +17,8 @@ namespace replideploy::deploys {
 class DeployProcessor {
  public:
   explicit DeployProcessor(DeployService& deploys,
-                           std::chrono::milliseconds interval = std::chrono::seconds(5));
+                           std::chrono::milliseconds interval = std::chrono::seconds(5),
+                           std::chrono::seconds gc_interval = std::chrono::hours(1));
   ~DeployProcessor();
   DeployProcessor(const DeployProcessor&) = delete;
   DeployProcessor& operator=(const DeployProcessor&) = delete;
@@ -30,6 +32,7 @@ class DeployProcessor {
 
   DeployService& deploys_;
   const std::chrono::milliseconds interval_;
+  const std::chrono::seconds gc_interval_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool woken_ = false;

