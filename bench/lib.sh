@@ -144,11 +144,18 @@ rd_api() { # METHOD PATH [BODY]
 
 rd_create_site() { rd_api POST /api/v1/sites "{\"name\":\"$1\"}" >/dev/null; }
 
-# rd_deploy DIR SITE OUTFILE: the CLI deploy (--prod), its combined output kept in OUTFILE.
+# rd_deploy DIR SITE OUTFILE: the CLI deploy (--prod), its combined output kept in OUTFILE, each
+# line prefixed with the milliseconds since the command started ("1234 Uploading ...").
 rd_deploy() {
-  "$RD_BIN" deploy "$1" --site "$2" --prod --api-url "$RD_URL" --auth-token "$RD_TOKEN" >"$3" 2>&1 ||
-    { cat "$3" >&2; die "replideploy deploy $1 failed"; }
+  local start rc=0
+  start=$(now_ms)
+  "$RD_BIN" deploy "$1" --site "$2" --prod --api-url "$RD_URL" --auth-token "$RD_TOKEN" 2>&1 |
+    while IFS= read -r line; do printf '%s %s\n' "$(($(now_ms) - start))" "$line"; done >"$3" || rc=$?
+  ((rc == 0)) || { cat "$3" >&2; die "replideploy deploy $1 failed"; }
 }
+
+# deploy_phase_ms OUTFILE REGEX: the timestamp of the first line matching REGEX (empty if none).
+deploy_phase_ms() { grep -E -m1 "^[0-9]+ .*($2)" "$1" | cut -d' ' -f1 || true; }
 
 # cpu_ticks PID...: utime+stime (clock ticks) summed over the given processes (all threads).
 cpu_ticks() {

@@ -12,7 +12,10 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libbrotli-dev zlib1g-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev libgmock-dev postgresql-15 postgresql-client-15)
+  packages+=(libgtest-dev libgmock-dev postgresql-15 postgresql-client-15 iproute2 curl)
+  # Node.js for the rule-oracle and netlify-cli tests: Debian's, unless one is already there
+  # (the netlify-cli test brings its own newer Node from npm when it needs one).
+  command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
 missing=()

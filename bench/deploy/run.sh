@@ -86,6 +86,10 @@ t1=$(now_ms)
 cpu1=$(cpu_ticks "$RD_PID")
 FIRST_MS=$((t1 - t0))
 FIRST_UPLOADS=$(uploads_of "$T/out/deploy-1.log")
+# phases from the CLI's timestamped lines: hashing + file list, uploads, processing until live
+P_UPLOADING=$(deploy_phase_ms "$T/out/deploy-1.log" "Uploading [0-9]+ of")
+P_UPLOADED=$(deploy_phase_ms "$T/out/deploy-1.log" "\\] [0-9]+/[0-9]+ files")
+P_LIVE=$(deploy_phase_ms "$T/out/deploy-1.log" "Deploy is live")
 FIRST_CPU=$(awk -v t="$((cpu1 - cpu0))" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }')
 cat "$T/out/deploy-1.log" >&2
 served "$CHANGED_URL" | grep -q "version 1" || die "first deploy: $CHANGED_URL not served"
@@ -101,8 +105,7 @@ sed -i 's/version 1/version 2/' "$SITE/$CHANGED_REL"
 log "redeploy after changing $CHANGED_REL"
 cpu0=$(cpu_ticks "$RD_PID")
 t0=$(now_ms)
-"$RD_BIN" deploy "$SITE" --site "$SITE_NAME" --prod --api-url "$RD_URL" --auth-token "$RD_TOKEN" \
-  >"$T/out/deploy-2.log" 2>&1 &
+rd_deploy "$SITE" "$SITE_NAME" "$T/out/deploy-2.log" &
 cli=$!
 BENCH_PIDS+=("$cli")
 VISIBLE_MS=""
@@ -164,7 +167,7 @@ git -C "$BENCH_ROOT" --no-optional-locks diff-index --quiet HEAD -- 2>/dev/null 
 report() {
   echo "# Deploy benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "- replideploy $commit$dirty, release build, SQLite, local blob store, all on 127.0.0.1"
+  echo "- replideploy $commit$dirty, release build of $(date -u -r "$RD_BIN" "+%Y-%m-%d %H:%M UTC"), SQLite, local blob store, all on 127.0.0.1"
   echo "- site: $count files in 3 levels of folders, $bytes bytes (60 B .. 8 KB each, unique content)"
   echo "- $(nproc) cores shared with whatever else runs (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
   echo "- times are wall clock from the start of the command or API call"
@@ -172,6 +175,11 @@ report() {
   echo "| step | time | uploads (CLI: Uploading N of M) | server CPU |"
   echo "|---|---:|---:|---:|"
   echo "| first \`deploy --prod\` (until the CLI says live) | $(secs "$FIRST_MS") s | $FIRST_UPLOADS | $FIRST_CPU s |"
+  if [[ -n $P_UPLOADING && -n $P_UPLOADED && -n $P_LIVE ]]; then
+    echo "| ... of which hashing, creating the deploy, sending the file list | $(secs "$P_UPLOADING") s | | |"
+    echo "| ... of which uploading $FIRST_UPLOADS files (4 CLI threads) | $(secs "$((P_UPLOADED - P_UPLOADING))") s | | |"
+    echo "| ... of which processing until the CLI sees it ready (polls every 200 ms) | $(secs "$((P_LIVE - P_UPLOADED))") s | | |"
+  fi
   echo "| redeploy after a one-file change (CLI until live) | $(secs "$REDEPLOY_MS") s | $REDEPLOY_UPLOADS | $REDEPLOY_CPU s |"
   echo "| ... until \`curl\` of the changed file shows the new content | $(secs "$VISIBLE_MS") s | | |"
   echo "| redeploy with no change (CLI until live) | $(secs "$NOCHANGE_MS") s | $NOCHANGE_UPLOADS | |"

@@ -198,11 +198,13 @@ EOF
 
 declare -A R_RPS R_P50 R_P99 R_CPU R_NON2XX R_SOCKERR R_OTHER
 
-# system-wide busy and total ticks from /proc/stat
+# system-wide busy and total ticks from /proc/stat. Busy leaves out irq and softirq time: loopback
+# networking runs there and is charged to no process, so counting it would pass the servers' and
+# wrk's own network work off as "other load".
 sys_ticks() {
   local _cpu user nice system idle iowait irq softirq steal rest
   read -r _cpu user nice system idle iowait irq softirq steal rest </proc/stat
-  echo "$((user + nice + system + irq + softirq + steal)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
+  echo "$((user + nice + system + steal)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
 }
 # CPU ticks of this shell's finished children (bash `times`, second line), as clock ticks
 children_ticks() {
@@ -319,9 +321,9 @@ RD_LOG_ERRORS=$(grep -ciE '\b(error|fatal|panic)\b' "$T/replideploy.log" || true
 # report
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0 || a == "n/a" || b == "n/a") print "n/a"; else printf "%.2f", a / b }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%+.1f%%", (a / b - 1) * 100 }'; }
-ver_nginx=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')
-ver_h2o=$("$H2O" --version 2>&1 | head -1 | sed 's/^h2o version //')
-ver_wrk=$("$WRK" -v 2>&1 | head -1 | awk '{print $2}')
+ver_nginx=$({ "$NGINX" -v 2>&1 || true; } | sed 's/.*nginx\///')
+ver_h2o=$({ "$H2O" --version 2>&1 || true; } | head -1 | sed 's/^h2o version //')
+ver_wrk=$({ "$WRK" -v 2>&1 || true; } | head -1 | awk '{print $2}')
 commit=$(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=""
 git -C "$BENCH_ROOT" --no-optional-locks diff-index --quiet HEAD -- 2>/dev/null || dirty=" (+ uncommitted changes)"
@@ -329,11 +331,11 @@ git -C "$BENCH_ROOT" --no-optional-locks diff-index --quiet HEAD -- 2>/dev/null 
 report() {
   echo "# Edge benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "- replideploy $commit$dirty, release build; nginx $ver_nginx (2 workers); h2o $ver_h2o (2 threads); wrk $ver_wrk"
+  echo "- replideploy $commit$dirty, release build of $(date -u -r "$RD_BIN" "+%Y-%m-%d %H:%M UTC"); nginx $ver_nginx (2 workers); h2o $ver_h2o (2 threads); wrk $ver_wrk"
   echo "- $(nproc) cores shared by wrk, the server under test and whatever else runs (load average at start $LOAD_START, at end $LOAD_END)"
   echo "- wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, HTTP/1.1, no Accept-Encoding (identity bodies everywhere), Host: $HOST_HEADER"
   echo "- CPU/req: utime+stime of all the server's processes and threads (/proc/PID/stat) over the run, divided by requests completed"
-  echo "- other load: cores busy with neither the server nor wrk during the run (/proc/stat), i.e. the noise"
+  echo "- other load: cores busy (user+system, /proc/stat) with neither the server nor wrk during the run, i.e. the noise from other work on the machine"
   echo
   echo "## Absolute numbers"
   echo

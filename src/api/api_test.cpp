@@ -534,7 +534,172 @@ TEST_P(Api, DeploysAndRollbacksAreAtomic) {
   EXPECT_TRUE(problems.empty()) << problems.size() << " bad answers, first: " << problems.front();
 }
 
+// ---- the edge, over HTTP ------------------------------------------------------------------
+
+class EdgeHttp : public Api {
+ protected:
+  // Deploys `files` to a fresh site "web" and returns its Host header value.
+  std::string Publish(const std::map<std::string, std::string>& files) {
+    token_ = SignUp("edge@example.com");
+    EXPECT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "web"}}, token_).status, 201);
+    deploy_ = Deploy(token_, "web", files, false);
+    return "web.localhost";
+  }
+  Reply Get(const std::string& path, const std::vector<std::pair<std::string, std::string>>& headers = {},
+            const std::string& method = "GET") {
+    http::ClientRequest request;
+    request.method = method;
+    request.url = base_ + path;
+    request.headers.Set("Host", "web.localhost");
+    for (const auto& [k, v] : headers) request.headers.Set(k, v);
+    auto r = http::Fetch(request);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? Reply{r->status, nullptr, r->headers, r->body} : Reply{};
+  }
+  std::string token_;
+  std::string deploy_;
+};
+
+TEST_P(EdgeHttp, EtagRangeAndCompression) {
+  const std::string css = "body { color: red; }\n" + std::string(4000, 'a');
+  Publish({{"index.html", "<h1>home</h1>"}, {"app.css", css}});
+  Reply full = Get("/app.css");
+  ASSERT_EQ(full.status, 200);
+  EXPECT_EQ(full.raw, css);
+  EXPECT_EQ(full.headers.Get("Content-Type"), "text/css; charset=utf-8");
+  const std::string etag(full.headers.Get("ETag"));
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(Get("/app.css", {{"If-None-Match", etag}}).status, 304);
+  EXPECT_EQ(Get("/app.css", {{"If-None-Match", "\"other\""}}).status, 200);
+
+  Reply range = Get("/app.css", {{"Range", "bytes=0-3"}});
+  EXPECT_EQ(range.status, 206);
+  EXPECT_EQ(range.raw, "body");
+  EXPECT_EQ(range.headers.Get("Content-Range"), "bytes 0-3/" + std::to_string(css.size()));
+  Reply suffix = Get("/app.css", {{"Range", "bytes=-2"}});
+  EXPECT_EQ(suffix.raw, "aa");
+  Reply beyond = Get("/app.css", {{"Range", "bytes=999999-"}});
+  EXPECT_EQ(beyond.status, 416);
+  EXPECT_EQ(beyond.headers.Get("Content-Range"), "bytes */" + std::to_string(css.size()));
+
+  Reply br = Get("/app.css", {{"Accept-Encoding", "gzip, br"}});
+  EXPECT_EQ(br.headers.Get("Content-Encoding"), "br");
+  EXPECT_EQ(br.headers.Get("Vary"), "Accept-Encoding");
+  EXPECT_LT(br.raw.size(), css.size());
+  EXPECT_NE(std::string(br.headers.Get("ETag")), etag) << "each encoding has its own tag";
+  Reply gz = Get("/app.css", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(gz.headers.Get("Content-Encoding"), "gzip");
+  Reply no_br = Get("/app.css", {{"Accept-Encoding", "br;q=0, gzip"}});
+  EXPECT_EQ(no_br.headers.Get("Content-Encoding"), "gzip");
+
+  Reply head = Get("/app.css", {}, "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.raw.empty());
+  EXPECT_EQ(head.headers.Get("Content-Length"), std::to_string(css.size()));
+}
+
+TEST_P(EdgeHttp, NotFoundPagesAndPrettyUrls) {
+  Publish({{"index.html", "home"}, {"about.html", "about"}, {"docs/index.html", "docs"}});
+  EXPECT_EQ(Get("/missing").status, 404);
+  EXPECT_EQ(Get("/about").raw, "about");
+  Reply docs = Get("/docs?x=1");
+  EXPECT_EQ(docs.status, 301);
+  EXPECT_EQ(docs.headers.Get("Location"), "/docs/?x=1");
+  EXPECT_EQ(Get("/docs/").raw, "docs");
+  // A custom 404 page.
+  deploy_ = Deploy(token_, "web", {{"index.html", "home"}, {"404.html", "custom 404"}}, false);
+  Reply custom = Get("/nope");
+  EXPECT_EQ(custom.status, 404);
+  EXPECT_EQ(custom.raw, "custom 404");
+}
+
+TEST_P(EdgeHttp, PathsNeverEscapeTheDeploy) {
+  Publish({{"index.html", "home"}, {"a/b.txt", "b"}});
+  for (const char* bad : {"/%2e%2e/etc/passwd", "/a/%2e%2e/%2e%2e/x", "/a%2fb.txt", "/a%5cb.txt",
+                          "/a/b.txt%00", "/%c0%ae%c0%ae/x", "/..%2f..%2fetc"}) {
+    Reply r = Get(bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.raw.find("root:"), std::string::npos) << bad;
+  }
+  EXPECT_EQ(Get("/a/./b.txt").raw, "b");
+  EXPECT_EQ(Get("/a//b.txt").raw, "b");
+  EXPECT_EQ(Get("/x/../a/b.txt").raw, "b");
+  // Rule files are read by the edge, never served.
+  EXPECT_EQ(Get("/_redirects").status, 404);
+}
+
+TEST_P(EdgeHttp, RedirectRewriteAndHeaderRules) {
+  Publish({{"index.html", "home"},
+           {"app.html", "spa shell"},
+           {"old.html", "old file"},
+           {"_redirects",
+            "/moved /new 301\n"
+            "/old-forced /index.html 302!\n"
+            "/blog/:year/* /posts/:year/:splat 308\n"
+            "/gone /index.html 410\n"
+            "/search q=:term /find/:term 302\n"
+            "/app/* /app.html 200\n"
+            "/old.html /elsewhere 301\n"},
+           {"_headers", "/*\n  X-Frame-Options: DENY\n/app/*\n  Cache-Control: no-store\n"},
+           {"netlify.toml", "[[redirects]]\nfrom = \"/toml\"\nto = \"/index.html\"\nstatus = 200\n"}});
+  // "/old" itself is answered by old.html (a pretty URL), which shadows rules that are not forced.
+  EXPECT_EQ(Get("/old").raw, "old file");
+  Reply moved = Get("/moved");
+  EXPECT_EQ(moved.status, 301);
+  EXPECT_EQ(moved.headers.Get("Location"), "/new");
+  Reply blog = Get("/blog/2024/hello/world");
+  EXPECT_EQ(blog.status, 308);
+  EXPECT_EQ(blog.headers.Get("Location"), "/posts/2024/hello/world");
+  EXPECT_EQ(Get("/gone").status, 410);
+  Reply search = Get("/search?q=cats");
+  EXPECT_EQ(search.status, 302);
+  EXPECT_EQ(search.headers.Get("Location").substr(0, 10), "/find/cats");
+  Reply spa = Get("/app/settings/profile");
+  EXPECT_EQ(spa.status, 200);
+  EXPECT_EQ(spa.raw, "spa shell");
+  EXPECT_EQ(spa.headers.Get("Cache-Control"), "no-store");
+  EXPECT_EQ(spa.headers.Get("X-Frame-Options"), "DENY");
+  // An existing file shadows a rule that is not forced.
+  EXPECT_EQ(Get("/old.html").raw, "old file");
+  EXPECT_EQ(Get("/toml").raw, "home");
+  EXPECT_EQ(Get("/").headers.Get("X-Frame-Options"), "DENY");
+}
+
+TEST_P(EdgeHttp, BadRuleFileFailsTheDeployWithItsLine) {
+  Publish({{"index.html", "v1"}});
+  json::object create{{"draft", false}};
+  Reply created = CallJson("POST", "/api/v1/sites/web/deploys", create, token_);
+  const std::string id(created.body.at("id").as_string());
+  const std::string rules = "/ok /fine 301\n/broken /x notastatus\n";
+  json::object digests{{"index.html", core::HexEncode(core::Sha1("v2"))},
+                       {"_redirects", core::HexEncode(core::Sha1(rules))}};
+  ASSERT_EQ(CallJson("PUT", "/api/v1/deploys/" + id, json::object{{"files", digests}}, token_).status, 200);
+  ASSERT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/index.html", "v2", token_).status, 200);
+  ASSERT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/_redirects", rules, token_).status, 200);
+  std::string state;
+  Reply d;
+  for (int i = 0; i < 600 && state != "error" && state != "ready"; ++i) {
+    d = Call("GET", "/api/v1/deploys/" + id, "", token_);
+    state = std::string(d.body.at("state").as_string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(state, "error");
+  EXPECT_NE(std::string(d.body.at("error_message").as_string()).find("_redirects:2"), std::string::npos)
+      << d.raw;
+  EXPECT_EQ(Get("/").raw, "v1") << "the live site is untouched";
+}
+
+TEST_P(EdgeHttp, ProxyRulesNeverReachLoopbackByDefault) {
+  Publish({{"index.html", "home"},
+           {"_redirects", "/api/* http://127.0.0.1:" + std::to_string(server_->port()) + "/healthz 200\n"}});
+  Reply refused = Get("/api/anything");
+  EXPECT_EQ(refused.status, 502);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, Api, ::testing::ValuesIn(db::testing::Engines()),
+                         db::testing::EngineParamName);
+
+INSTANTIATE_TEST_SUITE_P(Engines, EdgeHttp, ::testing::ValuesIn(db::testing::Engines()),
                          db::testing::EngineParamName);
 
 }  // namespace

@@ -80,7 +80,11 @@ json::object DeployJson(const App& app, const deploys::Deploy& d) {
       {"published_at", OptionalTime(d.published_at)},
       {"ready_at", OptionalTime(d.ready_at)},
   };
-  if (!d.branch.empty() && d.draft) o["links"] = json::object{{"alias", app.SiteUrl(d.branch + "--" + d.site_name)}};
+  json::object links{{"permalink", deploy_url}};
+  if (!d.branch.empty() && d.context != "production") {
+    links["alias"] = app.SiteUrl(d.branch + "--" + d.site_name);
+  }
+  o["links"] = std::move(links);
   return o;
 }
 

@@ -172,7 +172,16 @@ Result<Deploy> DeployService::Create(std::string_view user_id, std::string_view 
   }
   std::string context = spec.context;
   if (context.empty()) {
-    context = !spec.draft ? "production" : (spec.branch.empty() ? "draft" : "branch-deploy");
+    // netlify-cli sends `--alias X` as {draft: false, branch: "X"}: a deploy of another branch
+    // than the production one is a branch deploy, never published by itself.
+    const bool production_branch =
+        spec.branch.empty() ||
+        (!site.build_settings.repo_branch.empty() && spec.branch == site.build_settings.repo_branch);
+    if (spec.draft) {
+      context = spec.branch.empty() ? "draft" : "branch-deploy";
+    } else {
+      context = production_branch ? "production" : "branch-deploy";
+    }
   }
   const std::int64_t now = clock_.NowMillis();
   const std::string id = core::NewHexId();

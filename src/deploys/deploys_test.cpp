@@ -143,6 +143,10 @@ TEST_P(Deploys, DraftsAreNotPublished) {
   EXPECT_EQ(draft.state, kStateReady);
   EXPECT_EQ(draft.context, "branch-deploy");
   EXPECT_EQ(Live(), prod.id);
+  // netlify-cli's --alias: draft false with a branch that is not the production branch.
+  Deploy alias = DeployFiles({{"index.html", "alias"}}, /*draft=*/false, "feature-x");
+  EXPECT_EQ(alias.context, "branch-deploy");
+  EXPECT_EQ(Live(), prod.id);
 }
 
 TEST_P(Deploys, RestoreIsARollbackAndLockStopsAutoPublish) {

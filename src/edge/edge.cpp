@@ -275,12 +275,15 @@ http::Response Edge::ServeEntry(const http::Request& request,
       response.headers.Set("Content-Range", "bytes " + std::to_string(range.first) + "-" +
                                                 std::to_string(range.last) + "/" +
                                                 std::to_string(bytes.size()));
-      response.body = bytes.substr(range.first, range.last - range.first + 1);
+      response.shared_body = *data;
+      response.shared_offset = range.first;
+      response.shared_length = range.last - range.first + 1;
       return response;
     case RangeKind::kNone:
       break;
   }
-  response.body = bytes;
+  response.shared_body = *data;
+  response.shared_length = bytes.size();
   return response;
 }
 

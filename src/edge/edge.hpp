@@ -27,8 +27,8 @@ struct EdgeOptions {
   // Proxy rules (200 to an absolute URL) may reach loopback, link-local and private addresses.
   bool allow_private_proxy = false;
   std::chrono::milliseconds proxy_timeout{15'000};
-  std::size_t cache_bytes = 64 << 20;       // small blobs kept in memory
-  std::size_t cache_max_blob = 256 << 10;   // larger blobs are read per request
+  std::size_t cache_bytes = std::size_t{256} << 20;  // blobs kept in memory
+  std::size_t cache_max_blob = std::size_t{2} << 20;  // larger blobs are read per request
 };
 
 class Edge {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,16 @@ struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  // Set instead of `body`: a slice of immutable bytes shared with a cache, sent without a copy.
+  std::shared_ptr<const std::string> shared_body;
+  std::size_t shared_offset = 0;
+  std::size_t shared_length = 0;
+
+  std::size_t BodySize() const { return shared_body ? shared_length : body.size(); }
+  std::string_view BodyView() const {
+    return shared_body ? std::string_view(*shared_body).substr(shared_offset, shared_length)
+                       : std::string_view(body);
+  }
 
   // JSON body with content-type application/json; charset=utf-8.
   static Response Json(int status, std::string json_body);

@@ -24,6 +24,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <condition_variable>
@@ -657,9 +658,9 @@ asio::awaitable<bool> Server::Impl::WriteResponse(const std::shared_ptr<Connecti
                   response.status);
     response = Response::Error(500, "internal", "internal server error");
   }
-  bhttp::response<bhttp::string_body> message;
-  message.version(exchange.version == 10 ? 10 : 11);
-  message.result(static_cast<unsigned>(response.status));
+  bhttp::response_header<> header;
+  header.version(exchange.version == 10 ? 10 : 11);
+  header.result(static_cast<unsigned>(response.status));
   for (const auto& [name, value] : response.headers.All()) {
     if (!IsToken(name) || HasLineBreakOrNul(value)) {
       spdlog::warn("request {}: dropped response header '{}' with invalid characters",
@@ -674,22 +675,34 @@ asio::awaitable<bool> Server::Impl::WriteResponse(const std::shared_ptr<Connecti
       if (HasCloseToken(value)) keep_alive = false;
       continue;
     }
-    message.insert(name, value);
+    header.insert(name, value);
   }
-  message.set(bhttp::field::server, "replideploy");
-  message.set("X-Request-Id", exchange.request_id);
-  message.set(bhttp::field::connection, keep_alive ? "keep-alive" : "close");
-  std::size_t body_bytes = 0;
-  if (response.status != 204 && response.status != 304) {
-    body_bytes = response.body.size();
+  header.set(bhttp::field::server, "replideploy");
+  header.set("X-Request-Id", exchange.request_id);
+  header.set(bhttp::field::connection, keep_alive ? "keep-alive" : "close");
+  const bool has_body = response.status != 204 && response.status != 304;
+  std::size_t body_bytes = has_body ? response.BodySize() : 0;
+  // Large bodies get more time to drain to a slow client than a request head gets to arrive.
+  ArmDeadline(conn, options_.read_timeout + std::chrono::milliseconds(body_bytes / 64));
+  error_code ec;
+  if (has_body && response.shared_body && !exchange.head_only) {
+    bhttp::response<bhttp::buffer_body> message{std::move(header)};
     message.content_length(body_bytes);
-    // HEAD: the length of the body a GET would get, and no body.
-    if (!exchange.head_only) message.body() = std::move(response.body);
+    // buffer_body only reads through this pointer.
+    message.body().data = const_cast<char*>(response.shared_body->data() + response.shared_offset);
+    message.body().size = body_bytes;
+    message.body().more = false;
+    std::tie(ec, std::ignore) = co_await bhttp::async_write(conn->socket, message, kAwaitable);
+  } else {
+    bhttp::response<bhttp::string_body> message{std::move(header)};
+    if (has_body) {
+      message.content_length(body_bytes);
+      // HEAD: the length of the body a GET would get, and no body.
+      if (!exchange.head_only) message.body() = std::move(response.body);
+    }
+    std::tie(ec, std::ignore) = co_await bhttp::async_write(conn->socket, message, kAwaitable);
   }
   if (exchange.head_only) body_bytes = 0;
-
-  ArmDeadline(conn, options_.read_timeout);
-  auto [ec, n] = co_await bhttp::async_write(conn->socket, message, kAwaitable);
   const bool written = !ec && !conn->timed_out;
   DisarmDeadline(*conn);
 
