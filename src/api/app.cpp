@@ -1,6 +1,7 @@
 #include "api/app.hpp"
 
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "api/errors.hpp"
 
@@ -30,6 +31,9 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
   AddSiteRoutes(router_, *this);
   AddDeployRoutes(router_, *this);
   AddAccountRoutes(router_, *this);
+  auto dashboard = DashboardFiles::Load(options_.dashboard_dir);
+  if (!dashboard.ok()) spdlog::error("dashboard: {}", dashboard.error().message);
+  dashboard_ = dashboard.ok() ? std::move(dashboard).value() : DashboardFiles::Load("").value();
   processor_.Start();
 }
 
@@ -99,6 +103,11 @@ http::Resolver App::Resolver() {
       }
       case http::RouteMatch::Kind::kNotFound:
         break;
+    }
+    // What no API route takes is the dashboard's, for reads.
+    const bool api_path = head.path.starts_with("/api/") || head.path.starts_with("/auth/");
+    if (!api_path && (head.method == "GET" || head.method == "HEAD")) {
+      return {[this](http::Request& r) { return dashboard_->Serve(r); }, http::kDefaultBodyLimit, {}};
     }
     return {[](http::Request& r) {
               return http::Response::Error(404, "not_found", "no route for " + r.method + " " + r.path);

@@ -21,6 +21,7 @@
 #include "edge/edge.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
+#include "api/dashboard.hpp"
 
 namespace replideploy::api {
 
@@ -31,6 +32,7 @@ struct AppOptions {
   deploys::DeployServiceOptions deploys;
   edge::EdgeOptions edge;
   std::chrono::milliseconds processor_interval{5000};
+  std::string dashboard_dir;  // the dashboard's exported files; empty: none
 };
 
 class App {
@@ -72,6 +74,7 @@ class App {
   deploys::DeployService deploys_;
   edge::Edge edge_;
   deploys::DeployProcessor processor_;
+  std::unique_ptr<DashboardFiles> dashboard_;
   http::Router router_;
   std::atomic<std::uint16_t> public_port_{80};
 };

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "api/app.hpp"
@@ -75,6 +76,15 @@ int RunServe(const core::ServeConfig& config) {
   // The JWT key is derived, so the same secret can later key other uses without reuse.
   app_options.users.jwt_key = core::HmacSha256(*secret, "replideploy jwt v1");
   app_options.users.jwt_ttl_seconds = static_cast<std::int64_t>(config.jwt_ttl_hours) * 3600;
+  app_options.dashboard_dir = config.dashboard_dir;
+  if (app_options.dashboard_dir.empty()) {
+    // Run from a checkout (build/<preset>/replideploy): the dashboard built next to it.
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    const auto guess = exe.parent_path().parent_path().parent_path() / "dashboard" / "out";
+    if (!ec && std::filesystem::is_directory(guess, ec)) app_options.dashboard_dir = guess.string();
+  }
+  if (!app_options.dashboard_dir.empty()) spdlog::info("dashboard from {}", app_options.dashboard_dir);
   api::App app(*db, **blobs, clock, app_options);
 
   http::ServerOptions server_options;

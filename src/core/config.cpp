@@ -29,6 +29,8 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
       {"secret-key", "64 hex chars for JWTs and encryption at rest (default: data-dir/secret.key)",
        &c.secret_key},
       {"log-level", "trace, debug, info, warn, error or off", &c.log_level},
+      {"dashboard-dir", "the dashboard's exported files (default: dashboard/out of the checkout)",
+       &c.dashboard_dir},
       {"jwt-ttl-hours", "lifetime of login tokens in hours", &c.jwt_ttl_hours},
       {"io-threads", "threads serving network I/O", &c.io_threads},
       {"handler-threads", "threads running request handlers (database work)", &c.handler_threads},

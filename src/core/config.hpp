@@ -25,6 +25,7 @@ struct ServeConfig {
   std::string admin_host;  // an extra Host name the control plane answers on
   std::string secret_key;  // 64 hex chars; empty: <data_dir>/secret.key, made on first start
   std::string log_level = "info";
+  std::string dashboard_dir;  // empty: <binary>/../../dashboard/out when it exists
   int jwt_ttl_hours = 24;
   int io_threads = 2;
   int handler_threads = 8;
