@@ -83,7 +83,8 @@ http::Resolver App::Resolver() {
     if (!IsControlHost(head.HostName())) {
       // Everything else is a site: the edge answers, and takes no large bodies except to
       // proxies.
-      return {[this](http::Request& r) { return edge_.Serve(r); }, http::kDefaultBodyLimit, {}};
+      return {[this](http::Request& r) { return edge_.Serve(r); }, http::kDefaultBodyLimit, {},
+              [this](http::Request& r) { return edge_.TryServeFromMemory(r); }};
     }
     http::RouteMatch match = router_.Match(head.method, head.path);
     switch (match.kind) {

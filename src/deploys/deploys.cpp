@@ -588,6 +588,12 @@ Result<store::GcStats> DeployService::CollectGarbage(std::chrono::seconds grace)
   return stats;
 }
 
+std::shared_ptr<const DeployManifest> DeployService::CachedManifest(const std::string& deploy_id) {
+  std::lock_guard lock(manifests_mu_);
+  auto it = manifests_.find(deploy_id);
+  return it == manifests_.end() ? nullptr : it->second;
+}
+
 Result<std::shared_ptr<const DeployManifest>> DeployService::Manifest(const std::string& deploy_id) {
   {
     std::lock_guard lock(manifests_mu_);

@@ -159,6 +159,8 @@ class DeployService {
 
   // For the edge: the immutable manifest of a ready deploy, cached; kNotFound otherwise.
   Result<std::shared_ptr<const DeployManifest>> Manifest(const std::string& deploy_id);
+  // The same from memory only: null when it is not cached (never blocks).
+  std::shared_ptr<const DeployManifest> CachedManifest(const std::string& deploy_id);
 
  private:
   Result<Deploy> Load(std::string_view deploy_id);

@@ -98,6 +98,14 @@ RangeKind ParseRange(std::string_view header, std::uint64_t size, ByteRange& out
   return RangeKind::kOne;
 }
 
+Error WouldBlock() {
+  Error e = MakeError(ErrorCode::kUnavailable, "needs blocking work");
+  e.detail_code = "would_block";
+  return e;
+}
+
+bool IsWouldBlock(const Error& e) { return e.detail_code == "would_block"; }
+
 std::string WithQuery(const std::string& location, const http::Request& request) {
   const auto q = request.target.find('?');
   if (q == std::string::npos || location.find('?') != std::string::npos) return location;
@@ -121,7 +129,7 @@ Status Edge::ValidateDeploy(const deploys::DeployManifest& manifest, store::Blob
   return {};
 }
 
-Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name) {
+Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_only) {
   // Read the version before the cache or the database: an entry is current only if no publish
   // committed since it was read (see DeployService::publish_version).
   const std::uint64_t version = deploys_.publish_version();
@@ -131,6 +139,7 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name) {
     auto it = sites_.find(name);
     if (it != sites_.end() && it->second.publish_version == version) return it->second;
   }
+  if (memory_only) return WouldBlock();
   RD_TRY(db::Rows rows,
          db_.Exec("SELECT id, published_deploy_id FROM sites WHERE name = ?", {name}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such site");
@@ -143,10 +152,11 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name) {
   return entry;
 }
 
-Result<std::string> Edge::ResolveDeploy(std::string_view host) {
+Result<std::string> Edge::ResolveDeploy(std::string_view host, bool memory_only) {
   auto route = ParseHostRoute(host, options_.base_domain);
   if (!route) return MakeError(ErrorCode::kNotFound, "no site at this host");
-  RD_TRY(SiteEntry site, LookupSite(route->site_name));
+  RD_TRY(SiteEntry site, LookupSite(route->site_name, memory_only));
+  if (memory_only && route->kind != HostRoute::Kind::kPublished) return WouldBlock();
   switch (route->kind) {
     case HostRoute::Kind::kPublished:
       if (site.published_deploy_id.empty()) return MakeError(ErrorCode::kNotFound, "nothing published");
@@ -172,12 +182,14 @@ Result<std::string> Edge::ResolveDeploy(std::string_view host) {
   return MakeError(ErrorCode::kNotFound, "no such deploy");
 }
 
-Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployManifest& manifest) {
+Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployManifest& manifest,
+                                                          bool memory_only) {
   {
     std::lock_guard lock(rules_mu_);
     auto it = rules_.find(manifest.deploy_id);
     if (it != rules_.end()) return it->second;
   }
+  if (memory_only) return WouldBlock();
   RD_TRY(auto rules, DeployRules::Load(manifest, blobs_));
   std::lock_guard lock(rules_mu_);
   if (rules_.size() > 4096) rules_.clear();
@@ -187,7 +199,7 @@ Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployM
 
 Result<std::shared_ptr<const std::string>> Edge::ReadBlob(const std::string& sha256,
                                                           store::Variant variant,
-                                                          std::size_t size) {
+                                                          std::size_t size, bool memory_only) {
   const std::string key = sha256 + std::string(store::VariantSuffix(variant));
   {
     std::lock_guard lock(cache_mu_);
@@ -197,6 +209,7 @@ Result<std::shared_ptr<const std::string>> Edge::ReadBlob(const std::string& sha
       return it->second->second;
     }
   }
+  if (memory_only) return WouldBlock();
   RD_TRY(std::string data, blobs_.Read(sha256, variant));
   auto shared = std::make_shared<const std::string>(std::move(data));
   if (size <= options_.cache_max_blob) {
@@ -215,9 +228,10 @@ Result<std::shared_ptr<const std::string>> Edge::ReadBlob(const std::string& sha
   return shared;
 }
 
-http::Response Edge::ServeEntry(const http::Request& request,
-                                const deploys::DeployManifest& manifest,
-                                const deploys::ManifestEntry& entry, int status) {
+Result<http::Response> Edge::ServeEntry(const http::Request& request,
+                                        const deploys::DeployManifest& manifest,
+                                        const deploys::ManifestEntry& entry, int status,
+                                        bool memory_only) {
   http::Response response;
   response.status = status;
   const bool has_variants = entry.has_br || entry.has_gzip;
@@ -252,13 +266,10 @@ http::Response Edge::ServeEntry(const http::Request& request,
     response.status = 304;
     return response;
   }
-  std::size_t size = static_cast<std::size_t>(entry.size);
-  if (variant != store::Variant::kIdentity) {
-    auto variant_size = blobs_.Size(entry.sha256, variant);
-    if (variant_size.ok()) size = static_cast<std::size_t>(*variant_size);
-  }
-  auto data = ReadBlob(entry.sha256, variant, size);
+  // A variant is never larger than the content, so the content's size bounds what is cached.
+  auto data = ReadBlob(entry.sha256, variant, static_cast<std::size_t>(entry.size), memory_only);
   if (!data.ok()) {
+    if (IsWouldBlock(data.error())) return std::move(data).error();
     spdlog::error("deploy {}: cannot read blob {}: {}", manifest.deploy_id, entry.sha256,
                   data.error().message);
     return http::Response::Text(503, "Service Unavailable\n");
@@ -287,10 +298,10 @@ http::Response Edge::ServeEntry(const http::Request& request,
   return response;
 }
 
-http::Response Edge::NotFound(const http::Request& request,
-                              const deploys::DeployManifest& manifest) {
+Result<http::Response> Edge::NotFound(const http::Request& request,
+                                      const deploys::DeployManifest& manifest, bool memory_only) {
   if (const auto* page = manifest.Find("/404.html")) {
-    return ServeEntry(request, manifest, *page, 404);
+    return ServeEntry(request, manifest, *page, 404, memory_only);
   }
   http::Response r = PlainNotFound();
   r.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
@@ -305,28 +316,44 @@ http::Response Edge::Proxy(const http::Request& request, const RuleDecision& dec
 }
 
 http::Response Edge::Serve(http::Request& request) {
-  auto deploy_id = ResolveDeploy(request.HostName());
+  auto response = ServeImpl(request, /*memory_only=*/false);
+  if (!response.ok()) {
+    spdlog::error("edge: {}", response.error().message);
+    return http::Response::Text(503, "Service Unavailable\n");
+  }
+  return std::move(response).value();
+}
+
+std::optional<http::Response> Edge::TryServeFromMemory(http::Request& request) {
+  if (request.method != "GET" && request.method != "HEAD") return std::nullopt;
+  auto response = ServeImpl(request, /*memory_only=*/true);
+  if (!response.ok()) return std::nullopt;
+  return std::move(response).value();
+}
+
+Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only) {
+  auto deploy_id = ResolveDeploy(request.HostName(), memory_only);
   if (!deploy_id.ok()) {
-    if (deploy_id.error().code != ErrorCode::kNotFound) {
-      spdlog::error("edge: {}", deploy_id.error().message);
-      return http::Response::Text(503, "Service Unavailable\n");
-    }
+    if (deploy_id.error().code != ErrorCode::kNotFound) return std::move(deploy_id).error();
     return PlainNotFound();
   }
-  auto manifest_result = deploys_.Manifest(*deploy_id);
-  if (!manifest_result.ok()) return PlainNotFound();
-  const deploys::DeployManifest& manifest = **manifest_result;
+  std::shared_ptr<const deploys::DeployManifest> manifest_ptr;
+  if (memory_only) {
+    manifest_ptr = deploys_.CachedManifest(*deploy_id);
+    if (!manifest_ptr) return WouldBlock();
+  } else {
+    auto loaded = deploys_.Manifest(*deploy_id);
+    if (!loaded.ok()) return PlainNotFound();
+    manifest_ptr = std::move(loaded).value();
+  }
+  const deploys::DeployManifest& manifest = *manifest_ptr;
 
-  auto path = NormalizeRequestPath(request.target.substr(0, request.target.find('?')));
+  auto path = NormalizeRequestPath(std::string_view(request.target).substr(0, request.target.find('?')));
   if (!path.ok()) {
     return http::Response::Text(400, "Bad Request: " + path.error().message + "\n");
   }
-  auto rules = RulesFor(manifest);
-  if (!rules.ok()) {
-    spdlog::error("deploy {}: rules: {}", manifest.deploy_id, rules.error().message);
-    return http::Response::Text(503, "Service Unavailable\n");
-  }
-  const DeployRules& rule_set = **rules;
+  RD_TRY(auto rules, RulesFor(manifest, memory_only));
+  const DeployRules& rule_set = *rules;
 
   StaticMatch match = ResolveStatic(manifest, *path);
   RuleDecision decision = rule_set.Match(request, *path, match.kind != StaticMatch::Kind::kNone);
@@ -340,28 +367,31 @@ http::Response Edge::Serve(http::Request& request) {
       response.body = "Redirecting to " + decision.target + "\n";
       break;
     case RuleDecision::Kind::kProxy:
+      if (memory_only) return WouldBlock();
       response = Proxy(request, decision);
       break;
     case RuleDecision::Kind::kRewrite:
     case RuleDecision::Kind::kStatus: {
-      StaticMatch target = decision.target.empty() ? StaticMatch{} : ResolveStatic(manifest, decision.target);
+      StaticMatch target =
+          decision.target.empty() ? StaticMatch{} : ResolveStatic(manifest, decision.target);
       if (target.kind == StaticMatch::Kind::kFile) {
-        response = ServeEntry(request, manifest, *target.entry, decision.status == 0 ? 200 : decision.status);
+        RD_TRY(response, ServeEntry(request, manifest, *target.entry,
+                                    decision.status == 0 ? 200 : decision.status, memory_only));
       } else {
-        response = NotFound(request, manifest);
+        RD_TRY(response, NotFound(request, manifest, memory_only));
         if (decision.kind == RuleDecision::Kind::kStatus) response.status = decision.status;
       }
       break;
     }
     case RuleDecision::Kind::kNone:
       if (match.kind == StaticMatch::Kind::kFile) {
-        response = ServeEntry(request, manifest, *match.entry, 200);
+        RD_TRY(response, ServeEntry(request, manifest, *match.entry, 200, memory_only));
       } else if (match.kind == StaticMatch::Kind::kRedirect) {
         response.status = 301;
         response.headers.Set("Location", WithQuery(match.path, request));
         response.headers.Set("Cache-Control", std::string(kDefaultCacheControl));
       } else {
-        response = NotFound(request, manifest);
+        RD_TRY(response, NotFound(request, manifest, memory_only));
       }
       break;
   }

@@ -10,6 +10,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -38,6 +39,11 @@ class Edge {
 
   http::Response Serve(http::Request& request);
 
+  // The same answer, but only when everything it needs is already in memory (the site's live
+  // deploy, its manifest and rules, the file's bytes): never blocks, so the server may call it
+  // on an I/O thread. Nullopt means "ask Serve".
+  std::optional<http::Response> TryServeFromMemory(http::Request& request);
+
   // Drops what is cached about a site's routing (publish, rollback, rename, delete).
   void InvalidateSite(const std::string& site_id);
 
@@ -50,14 +56,21 @@ class Edge {
     std::string published_deploy_id;  // empty: nothing published
     std::uint64_t publish_version = 0;  // DeployService::publish_version() when read
   };
-  Result<std::string> ResolveDeploy(std::string_view host);
-  Result<SiteEntry> LookupSite(const std::string& name);
-  Result<std::shared_ptr<const DeployRules>> RulesFor(const deploys::DeployManifest& manifest);
+  // With `memory_only`, every step that would block fails with WouldBlock() instead.
+  Result<http::Response> ServeImpl(http::Request& request, bool memory_only);
+  Result<std::string> ResolveDeploy(std::string_view host, bool memory_only);
+  Result<SiteEntry> LookupSite(const std::string& name, bool memory_only);
+  Result<std::shared_ptr<const DeployRules>> RulesFor(const deploys::DeployManifest& manifest,
+                                                      bool memory_only);
   Result<std::shared_ptr<const std::string>> ReadBlob(const std::string& sha256,
-                                                      store::Variant variant, std::size_t size);
-  http::Response ServeEntry(const http::Request& request, const deploys::DeployManifest& manifest,
-                            const deploys::ManifestEntry& entry, int status);
-  http::Response NotFound(const http::Request& request, const deploys::DeployManifest& manifest);
+                                                      store::Variant variant, std::size_t size,
+                                                      bool memory_only);
+  Result<http::Response> ServeEntry(const http::Request& request,
+                                    const deploys::DeployManifest& manifest,
+                                    const deploys::ManifestEntry& entry, int status,
+                                    bool memory_only);
+  Result<http::Response> NotFound(const http::Request& request,
+                                  const deploys::DeployManifest& manifest, bool memory_only);
   http::Response Proxy(const http::Request& request, const RuleDecision& decision);
 
   db::Database& db_;

@@ -602,8 +602,21 @@ asio::awaitable<Server::Impl::Outcome> Server::Impl::ServeRequest(
   request.body = std::move(parser.get().body());
   DisarmDeadline(c);
 
-  Response response = co_await asio::co_spawn(
-      handler_pool_, CallHandlerOnPool(dispatch.handler, request), asio::use_awaitable);
+  std::optional<Response> fast;
+  if (dispatch.fast_handler) {
+    try {
+      fast = dispatch.fast_handler(request);
+    } catch (const std::exception& e) {
+      spdlog::error("request {}: fast handler threw: {}", exchange.request_id, e.what());
+    }
+  }
+  Response response;
+  if (fast) {
+    response = std::move(*fast);
+  } else {
+    response = co_await asio::co_spawn(
+        handler_pool_, CallHandlerOnPool(dispatch.handler, request), asio::use_awaitable);
+  }
 
   keep_alive = keep_alive && !shutting_down_;
   if (co_await WriteResponse(conn, std::move(response), exchange, keep_alive) && keep_alive) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/result.hpp"
@@ -23,6 +24,10 @@ struct Dispatch {
   Handler handler;  // must be set
   std::size_t body_limit = kDefaultBodyLimit;
   std::map<std::string, std::string> path_params;
+  // Optional fast path, tried first on the I/O thread once the body is read: it answers from
+  // memory without blocking, or returns nullopt to let `handler` run on the pool. It must not
+  // throw.
+  std::function<std::optional<Response>(Request&)> fast_handler;
 };
 // Called on an I/O thread with the body still empty: must be quick and must not block. It may
 // run on several I/O threads at once.
