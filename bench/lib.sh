@@ -116,11 +116,11 @@ start_replideploy() {
   BENCH_PIDS+=("$RD_PID")
   RD_URL="http://127.0.0.1:$port"
   for _ in $(seq 1 200); do
-    grep -q "listening on" "$logf" && break
+    grep -qs "listening on" "$logf" && break
     kill -0 "$RD_PID" 2>/dev/null || { cat "$logf" >&2; die "replideploy exited at start"; }
     sleep 0.1
   done
-  grep -q "listening on" "$logf" || { cat "$logf" >&2; die "replideploy did not say 'listening on'"; }
+  grep -qs "listening on" "$logf" || { cat "$logf" >&2; die "replideploy did not say 'listening on'"; }
 }
 
 # rd_account: registers a user, logs in, makes an API token. Sets RD_TOKEN.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 #include <unordered_set>
 
 #include "core/crypto.hpp"
@@ -138,12 +139,12 @@ void DeployService::NotifyPublished(const std::string& site_id) {
   for (const auto& l : listeners) l(site_id);
 }
 
-Result<Deploy> DeployService::Load(std::string_view deploy_id) {
+Result<Deploy> DeployService::Load(std::string_view deploy_id, bool with_required) {
   RD_TRY(db::Rows rows,
          db_.Exec(std::string(kSelectDeploy) + "WHERE d.id = ?", {std::string(deploy_id)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "deploy not found");
   Deploy d = DeployFromRow(rows.rows.front());
-  if (d.state == kStateUploading || d.state == kStateNew) {
+  if (with_required && (d.state == kStateUploading || d.state == kStateNew)) {
     RD_TRY(db::Rows req, db_.Exec("SELECT DISTINCT sha1 FROM deploy_files "
                                   "WHERE deploy_id = ? AND sha256 IS NULL ORDER BY sha1",
                                   {d.id}));
@@ -156,11 +157,14 @@ Result<Deploy> DeployService::Load(std::string_view deploy_id) {
   return d;
 }
 
-Result<Deploy> DeployService::LoadOwned(std::string_view user_id, std::string_view deploy_id) {
+Result<Deploy> DeployService::LoadOwned(std::string_view user_id, std::string_view deploy_id,
+                                        bool with_required) {
   RD_TRY(db::Rows rows, db_.Exec(std::string(kSelectDeploy) + std::string(kOwnedBy) +
                                      "AND d.id = ?",
                                  {std::string(user_id), std::string(deploy_id)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "deploy not found");
+  Deploy d = DeployFromRow(rows.rows.front());
+  if (!with_required) return d;
   return Load(deploy_id);
 }
 
@@ -289,6 +293,12 @@ Result<Deploy> DeployService::AdvanceIfComplete(const Deploy& deploy) {
       !deploy.required_functions.empty()) {
     return deploy;
   }
+  RD_TRY_STATUS(AdvanceIfUploadsComplete(deploy.id));
+  return Load(deploy.id);
+}
+
+Status DeployService::AdvanceIfUploadsComplete(const std::string& deploy_id) {
+  const Deploy deploy{.id = deploy_id};
   // Conditional, so that of several uploads finishing at once exactly one moves the deploy on.
   RD_TRY(db::Rows moved,
          db_.Exec("UPDATE deploys SET state = ?, updated_at = ? WHERE id = ? AND state = ? "
@@ -297,12 +307,12 @@ Result<Deploy> DeployService::AdvanceIfComplete(const Deploy& deploy) {
                   {std::string(kStateProcessing), clock_.NowMillis(), deploy.id,
                    std::string(kStateUploading), deploy.id, deploy.id}));
   if (moved.affected > 0 && on_processing_) on_processing_();
-  return Load(deploy.id);
+  return {};
 }
 
 Result<UploadedFile> DeployService::UploadFile(std::string_view user_id, std::string_view deploy_id,
                                                std::string_view raw_path, std::string_view bytes) {
-  RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
+  RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id, /*with_required=*/false));
   RD_TRY(std::string path, NormalizeDeployPath(raw_path));
   RD_TRY(db::Rows rows, db_.Exec("SELECT sha1, content_type FROM deploy_files "
                                  "WHERE deploy_id = ? AND path = ?",
@@ -340,8 +350,7 @@ Result<UploadedFile> DeployService::UploadFile(std::string_view user_id, std::st
                          {blob.sha256, static_cast<std::int64_t>(blob.size), deploy.id,
                           declared_sha1}));
   RD_TRY_STATUS(db_.Exec("UPDATE deploys SET updated_at = ? WHERE id = ?", {now, deploy.id}));
-  RD_TRY(Deploy after, Load(deploy.id));
-  RD_TRY_STATUS(AdvanceIfComplete(after));
+  RD_TRY_STATUS(AdvanceIfUploadsComplete(deploy.id));
   return uploaded;
 }
 
@@ -481,17 +490,40 @@ Status DeployService::FinishOne(const Deploy& deploy) {
                                   "JOIN blobs b ON b.sha256 = f.sha256 "
                                   "WHERE f.deploy_id = ? AND b.has_br = 0 AND b.has_gzip = 0",
                                   {deploy.id}));
-  std::set<std::string> done;
+  // Compress on every core (brotli at its best setting is the slow part of a big deploy), then
+  // record which variants exist in one transaction.
+  struct Job {
+    std::string sha256, content_type;
+    Result<store::PrecompressedVariants> made = store::PrecompressedVariants{};
+  };
+  std::vector<Job> jobs;
+  std::set<std::string> seen;
   for (const auto& r : blobs.rows) {
-    const std::string sha256 = r.Text(0);
-    const std::string content_type = r.Text(1);
-    if (!store::IsCompressible(content_type) || !done.insert(sha256).second) continue;
-    RD_TRY(store::PrecompressedVariants made, store::Precompress(blobs_, sha256, content_type));
-    if (!made.brotli && !made.gzip) continue;
-    RD_TRY_STATUS(db_.Exec("UPDATE blobs SET has_br = ?, has_gzip = ? WHERE sha256 = ?",
-                           {static_cast<std::int64_t>(made.brotli),
-                            static_cast<std::int64_t>(made.gzip), sha256}));
+    Job job{r.Text(0), r.Text(1)};
+    if (!store::IsCompressible(job.content_type) || !seen.insert(job.sha256).second) continue;
+    jobs.push_back(std::move(job));
   }
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < jobs.size(); i = next++) {
+      jobs[i].made = store::Precompress(blobs_, jobs[i].sha256, jobs[i].content_type);
+    }
+  };
+  const unsigned workers = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < workers && t < jobs.size(); ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+    for (const Job& job : jobs) {
+      if (!job.made.ok()) return job.made.error();
+      if (!job.made->brotli && !job.made->gzip) continue;
+      RD_TRY_STATUS(s.Exec("UPDATE blobs SET has_br = ?, has_gzip = ? WHERE sha256 = ?",
+                           {static_cast<std::int64_t>(job.made->brotli),
+                            static_cast<std::int64_t>(job.made->gzip), job.sha256}));
+    }
+    return {};
+  }));
   RD_TRY(auto manifest, LoadManifest(deploy.id, deploy.site_id));
   if (validator_) {
     if (Status valid = validator_(*manifest, blobs_); !valid.ok()) {

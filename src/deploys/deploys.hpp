@@ -163,8 +163,13 @@ class DeployService {
   std::shared_ptr<const DeployManifest> CachedManifest(const std::string& deploy_id);
 
  private:
-  Result<Deploy> Load(std::string_view deploy_id);
-  Result<Deploy> LoadOwned(std::string_view user_id, std::string_view deploy_id);
+  // `with_required` fills Deploy::required*, which scans the deploy's files: skip it on the
+  // per-file upload path.
+  Result<Deploy> Load(std::string_view deploy_id, bool with_required = true);
+  Result<Deploy> LoadOwned(std::string_view user_id, std::string_view deploy_id,
+                           bool with_required = true);
+  // Moves an uploading deploy with nothing missing on to processing.
+  Status AdvanceIfUploadsComplete(const std::string& deploy_id);
   Result<Deploy> AdvanceIfComplete(const Deploy& deploy);
   Status FinishOne(const Deploy& deploy);
   Result<std::shared_ptr<const DeployManifest>> LoadManifest(const std::string& deploy_id,

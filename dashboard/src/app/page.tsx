@@ -1,1 +1,14 @@
-export default function P() { return <p>home</p>; }
+import type { Metadata } from "next";
+
+import { SignedInPage } from "@/components/SignedInPage";
+import { SiteList } from "@/components/SiteList";
+
+export const metadata: Metadata = { title: "Sites" };
+
+export default function SitesPage() {
+  return (
+    <SignedInPage section="sites">
+      <SiteList />
+    </SignedInPage>
+  );
+}

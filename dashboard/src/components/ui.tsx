@@ -204,6 +204,7 @@ export function TextField({
 }
 
 // Copies `text` to the clipboard and says so.
+// `label` names what is copied for screen readers ("Copy token"); the button shows "Copy".
 export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
   const [copied, setCopied] = useState<"no" | "yes" | "failed">("no");
   const copy = async () => {
@@ -216,9 +217,9 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
     setTimeout(() => setCopied("no"), 2000);
   };
   return (
-    <Button kind="secondary" onClick={() => void copy()} className="shrink-0">
+    <Button kind="secondary" onClick={() => void copy()} className="w-full shrink-0 sm:w-28" aria-label={label}>
       <span aria-live="polite">
-        {copied === "yes" ? "Copied" : copied === "failed" ? "Select and copy" : label}
+        {copied === "yes" ? "Copied" : copied === "failed" ? "Select it" : "Copy"}
       </span>
     </Button>
   );

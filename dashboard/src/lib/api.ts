@@ -170,7 +170,11 @@ export function fieldOfError(status: number, code: string, message: string): str
 // The message to show for an error the page has no better words for.
 export function describeError(error: unknown): string {
   if (error instanceof ApiError) {
-    if (error.status === 429 && error.retryAfterSeconds !== null) {
+    if (
+      error.status === 429 &&
+      error.retryAfterSeconds !== null &&
+      !/try again/i.test(error.message)
+    ) {
       return `${capitalize(error.message)} (try again in ${error.retryAfterSeconds} s)`;
     }
     return capitalize(error.message);
@@ -423,12 +427,14 @@ function isErrorBody(v: unknown): v is { error: { code: string; message: string 
 
 // Sends the browser to the login page with the "session expired" message, coming back to the
 // current page after login.
-export function redirectToLogin(): void {
+export function redirectToLogin(
+  navigate: (url: string) => void = (url) => window.location.assign(url),
+): void {
   if (typeof window === "undefined") return;
   setLoginNotice(kSessionExpiredNotice);
-  const here = window.location.pathname + window.location.search;
   if (window.location.pathname.startsWith("/login")) return;
-  window.location.assign(`/login/?next=${encodeURIComponent(here)}`);
+  const here = window.location.pathname + window.location.search;
+  navigate(`/login/?next=${encodeURIComponent(here)}`);
 }
 
 let redirecting = false;

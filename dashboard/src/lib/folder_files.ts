@@ -30,10 +30,11 @@ function selection(entries: FolderFile[], folderName: string | null): FolderSele
   const skipped: string[] = [];
   for (const entry of entries) {
     if (entry.path === "") continue;
-    (isSkippedPath(entry.path) ? skipped : files).push(entry);
+    if (isSkippedPath(entry.path)) skipped.push(entry.path);
+    else files.push(entry);
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { files, skipped: skipped.map((e) => e.path), folderName };
+  return { files, skipped, folderName };
 }
 
 // Splits "site/css/a.css" into the chosen folder ("site") and the path inside it.

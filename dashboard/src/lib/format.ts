@@ -48,6 +48,18 @@ export function contextLabel(context: string): string {
   return kContextLabels[context] ?? context;
 }
 
+const kSourceLabels: Record<string, string> = {
+  dashboard: "Uploaded in the dashboard",
+  cli: "Deployed from the command line",
+  api: "Deployed through the API",
+  git: "Built from the repository",
+};
+
+// What a deploy without a title is called: how it was made.
+export function deploySourceLabel(source: string): string {
+  return kSourceLabels[source] ?? "Deploy";
+}
+
 // "http://my-blog.localhost:8080" -> "my-blog.localhost:8080"
 export function displayUrl(url: string): string {
   return url.replace(/^https?:\/\//, "").replace(/\/$/, "");

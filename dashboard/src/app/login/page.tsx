@@ -1,0 +1,14 @@
+import type { Metadata } from "next";
+
+import { LoginForm } from "@/components/LoginForm";
+import { SignedOutPage } from "@/components/SignedOutPage";
+
+export const metadata: Metadata = { title: "Log in" };
+
+export default function LoginPage() {
+  return (
+    <SignedOutPage title="Log in">
+      <LoginForm />
+    </SignedOutPage>
+  );
+}

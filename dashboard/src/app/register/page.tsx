@@ -1,0 +1,14 @@
+import type { Metadata } from "next";
+
+import { RegisterForm } from "@/components/RegisterForm";
+import { SignedOutPage } from "@/components/SignedOutPage";
+
+export const metadata: Metadata = { title: "Create an account" };
+
+export default function RegisterPage() {
+  return (
+    <SignedOutPage title="Create an account">
+      <RegisterForm />
+    </SignedOutPage>
+  );
+}

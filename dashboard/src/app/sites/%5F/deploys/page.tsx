@@ -1,0 +1,14 @@
+// /sites/<name>/deploys/ — exported once as /sites/_/deploys/ (see ../page.tsx).
+"use client";
+
+import { DeployList } from "@/components/DeployList";
+import { SignedInPage } from "@/components/SignedInPage";
+import { SiteFrame } from "@/components/SiteFrame";
+
+export default function SiteDeploysPage() {
+  return (
+    <SignedInPage section="sites">
+      <SiteFrame tab="deploys">{(site) => <DeployList site={site} />}</SiteFrame>
+    </SignedInPage>
+  );
+}
