@@ -76,12 +76,15 @@ ensure_packages() {
   return $rc
 }
 
-# free_port: a loopback TCP port nobody listens on right now.
+# free_port: a loopback TCP port that no socket uses right now (any state), below the ephemeral
+# range so that no outgoing connection takes it between this check and the server's bind.
 free_port() {
-  local port used
-  used=$(ss -Htln 2>/dev/null | awk '{print $4}' | sed 's/.*://')
+  local port used low
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+  ((low > 11000)) || low=32768
+  used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://')
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 30000))
+    port=$((10000 + RANDOM % (low - 10000)))
     if ! grep -qx "$port" <<<"$used"; then
       echo "$port"
       return 0

@@ -9,6 +9,11 @@ const nextConfig: NextConfig = {
   images: { unoptimized: true },
   poweredByHeader: false,
   reactStrictMode: true,
+  experimental: {
+    // Every build starts clean: a cached failure (seen after a build in a sandbox without
+    // loopback) must not outlive its cause, and the build takes seconds anyway.
+    turbopackFileSystemCacheForBuild: false,
+  },
 };
 
 export default nextConfig;

@@ -11,11 +11,11 @@ packages=(
   libpqxx-dev libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libbrotli-dev zlib1g-dev
 )
+# Node.js and npm for the dashboard's build: Debian's, unless some are already there
+# (scripts/build-dashboard.sh brings a newer Node from the npm registry when it needs one).
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev libgmock-dev postgresql-15 postgresql-client-15 iproute2 curl)
-  # Node.js for the rule-oracle and netlify-cli tests: Debian's, unless one is already there
-  # (the netlify-cli test brings its own newer Node from npm when it needs one).
-  command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+  packages+=(libgtest-dev libgmock-dev postgresql-15 postgresql-client-15 iproute2 curl chromium)
 fi
 
 missing=()

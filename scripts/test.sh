@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 [[ -f build/debug/build.ninja ]] || cmake --preset debug
 cmake --build --preset debug -- -j"$(nproc)"
+scripts/build-dashboard.sh
 
 pg_dir=$(mktemp -d /tmp/replideploy-pg.XXXXXX)
 trap 'tests/postgres.sh stop "$pg_dir" || true' EXIT INT TERM

@@ -372,7 +372,7 @@ report() {
     echo "| ${CLASS_LABEL[$c]} | ${R_RPS[$a]} | ${R_RPS[$b]} | $(pct "${R_RPS[$b]}" "${R_RPS[$a]}") | ${R_CPU[$a]} | ${R_CPU[$b]} | $(pct "${R_CPU[$b]}" "${R_CPU[$a]}") | $((${R_NON2XX[$a]} + ${R_NON2XX[$b]})) |"
   done
   echo
-  echo "Small file, $RULES rules against none: req/s $(pct "${R_RPS[ours-rules:small]}" "${R_RPS[ours-norules:small]}") (negative = slower), CPU/req $(pct "${R_CPU[ours-rules:small]}" "${R_CPU[ours-norules:small]}") (positive = costlier). Differences within about ±10% are run-to-run noise on this machine."
+  echo "Small file, $RULES rules against none: req/s $(pct "${R_RPS[ours-rules:small]}" "${R_RPS[ours-norules:small]}") (negative = slower), CPU/req $(pct "${R_CPU[ours-rules:small]}" "${R_CPU[ours-norules:small]}") (positive = costlier). On this machine our CPU/req moves by 20-40% and req/s by ~10% between runs of the same build: smaller differences are noise."
   echo
   echo "## Health"
   echo

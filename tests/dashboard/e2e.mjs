@@ -104,6 +104,10 @@ const v2 = folder("v2", {
   "css/site.css": "h1 { color: teal; }\n", // same as v1: must not be uploaded again
 });
 
+const v3 = folder("v3", {
+  "index.html": `<!doctype html><title>v3</title><h1>Hello from version three ${nonce}</h1>\n`,
+});
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
@@ -252,6 +256,20 @@ try {
     check((await page.getByLabel("Publish directory").inputValue()) === "dist", "publish directory not kept");
   });
 
+  await step(page, "auto-publish-stopped", async () => {
+    await page.getByRole("button", { name: "Stop auto publishing" }).click();
+    await page.getByTestId("auto-publish-state").getByText("Stopped.").waitFor();
+    await page.getByTestId("folder-input").setInputFiles(v3);
+    await page.getByText("It is not the published deploy").waitFor();
+    const live = await httpGet(liveUrl + "/");
+    check(live.text.includes(`version one ${nonce}`), "a deploy while auto publishing is stopped went live");
+  });
+
+  await step(page, "auto-publish-started", async () => {
+    await page.getByRole("button", { name: "Start auto publishing" }).click();
+    await page.getByTestId("auto-publish-state").getByText("On.").waitFor();
+  });
+
   await step(page, "api-token-created", async () => {
     await page.getByRole("link", { name: "Account" }).click();
     await page.waitForURL(`${base}/account/`);
@@ -262,7 +280,7 @@ try {
     apiToken = (await notice.locator("code").textContent()) ?? "";
     check(apiToken.startsWith("rdp_"), `token should start with rdp_, got "${apiToken}"`);
     await notice.getByRole("button", { name: "Copy token" }).click();
-    await notice.getByText("Copied").waitFor();
+    await notice.getByText("Copied", { exact: true }).waitFor();
     const me = await httpGet(`${base}/api/v1/user`, { Authorization: `Bearer ${apiToken}` });
     check(me.status === 200 && me.text.includes(email), `the new token does not work: ${me.status} ${me.text}`);
     await page.getByRole("list", { name: "API tokens" }).getByText("e2e laptop").waitFor();

@@ -58,7 +58,6 @@ fi
 WORK="$(mktemp -d /tmp/replideploy-dashboard-e2e.XXXXXX)"
 SHOTS="$(mktemp -d /tmp/replideploy-dashboard-shots.XXXXXX)"
 SERVER_PID=""
-PROXY_PID=""
 
 stop() {
   local pid="$1"
@@ -72,7 +71,6 @@ stop() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  stop "$PROXY_PID"
   stop "$SERVER_PID"
   if [[ $rc -ne 0 ]]; then
     echo "----- server log (last 40 lines) -----" >&2
@@ -103,23 +101,13 @@ wait_for_port() {
   return 1
 }
 
-DASHBOARD_FLAG=()
-if "$BINARY" serve --help 2>&1 | grep -q -- '--dashboard-dir'; then
-  DASHBOARD_FLAG=(--dashboard-dir "$OUT_DIR")
-fi
+"$BINARY" serve --help 2>&1 | grep -q -- '--dashboard-dir' ||
+  die "'$BINARY serve' has no --dashboard-dir option (a binary older than the dashboard)"
 
-"$BINARY" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --log-level debug "${DASHBOARD_FLAG[@]}" \
+"$BINARY" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --log-level debug --dashboard-dir "$OUT_DIR" \
   >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 PORT="$(wait_for_port "$WORK/server.out" "$SERVER_PID" server)" || exit 1
-
-if [[ ${#DASHBOARD_FLAG[@]} -eq 0 ]]; then
-  # A server from before --dashboard-dir: put the stand-in in front of it (same fallback rule).
-  echo "dashboard e2e: NOTE: '$BINARY serve' has no --dashboard-dir; serving the dashboard through tests/dashboard/dashboard_proxy.mjs"
-  node "$HERE/dashboard_proxy.mjs" "$OUT_DIR" "$PORT" >"$WORK/proxy.out" 2>"$WORK/proxy.err" &
-  PROXY_PID=$!
-  PORT="$(wait_for_port "$WORK/proxy.out" "$PROXY_PID" dashboard_proxy.mjs)" || exit 1
-fi
 
 BASE="http://127.0.0.1:$PORT"
 curl -sf --max-time 5 "$BASE/healthz" >/dev/null || die "GET $BASE/healthz failed"

@@ -32,3 +32,13 @@ describe("DeployProgressView", () => {
     expect(screen.getByRole("alert")).toHaveTextContent("Deploy failedSite not found");
   });
 });
+
+describe("DeployProgressView when auto publishing is stopped", () => {
+  it("says the deploy is ready, not live", () => {
+    const deploy = { url: "http://s.localhost:8080", deploy_url: "http://d2--s.localhost:8080", published: false } as Deploy;
+    render(<DeployProgressView progress={{ ...base, phase: "ready", deploy }} />);
+    expect(screen.getByText("Deploy is ready")).toBeInTheDocument();
+    expect(screen.getByText(/It is not the published deploy/)).toBeInTheDocument();
+    expect(screen.queryByRole("link", { name: "http://s.localhost:8080" })).toBeNull();
+  });
+});

@@ -18,7 +18,7 @@ export function deployProgressText(p: FolderDeployProgress): string {
     case "processing":
       return "Processing the deploy…";
     case "ready":
-      return "Deploy is live";
+      return p.deploy !== null && !p.deploy.published ? "Deploy is ready" : "Deploy is live";
     case "error":
       return "Deploy failed";
     case "canceled":

@@ -48,7 +48,6 @@ export function useApiData<T>(
     return () => {
       generation.current++; // drop answers that arrive after unmount or a deps change
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [enabled, reload, ...deps]);
 
   return { data, error, loading, reload, setData };
