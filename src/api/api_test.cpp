@@ -689,6 +689,29 @@ TEST_P(EdgeHttp, BadRuleFileFailsTheDeployWithItsLine) {
   EXPECT_EQ(Get("/").raw, "v1") << "the live site is untouched";
 }
 
+TEST_P(EdgeHttp, ProxyRulesForwardWhenPrivateTargetsAreAllowed) {
+  // A second app that allows private targets, proxying to the first server's health check.
+  AppOptions options;
+  options.users = {kJwtKey, 3600, core::PasswordCost::Minimum()};
+  options.edge.allow_private_proxy = true;
+  App permissive(tdb_->db(), *blobs_, clock_, options);
+  http::ServerOptions server_options;
+  server_options.port = 0;
+  http::Server second(server_options, permissive.Resolver());
+  ASSERT_TRUE(second.Listen().ok());
+  second.Start();
+  Publish({{"index.html", "home"},
+           {"_redirects", "/api/* http://127.0.0.1:" + std::to_string(server_->port()) + "/:splat 200\n"}});
+  http::ClientRequest request;
+  request.url = "http://127.0.0.1:" + std::to_string(second.port()) + "/api/healthz";
+  request.headers.Set("Host", "web.localhost");
+  auto proxied = http::Fetch(request);
+  ASSERT_TRUE(proxied.ok());
+  EXPECT_EQ(proxied->status, 200);
+  EXPECT_EQ(proxied->body, R"({"status":"ok"})");
+  second.Stop();
+}
+
 TEST_P(EdgeHttp, ProxyRulesNeverReachLoopbackByDefault) {
   Publish({{"index.html", "home"},
            {"_redirects", "/api/* http://127.0.0.1:" + std::to_string(server_->port()) + "/healthz 200\n"}});

@@ -137,13 +137,17 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
   if (cacheable) {
     std::lock_guard lock(sites_mu_);
     auto it = sites_.find(name);
-    if (it != sites_.end() && it->second.publish_version == version) return it->second;
+    if (it != sites_.end() && it->second.publish_version == version &&
+        std::chrono::steady_clock::now() - it->second.read_at < options_.site_cache_ttl) {
+      return it->second;
+    }
   }
   if (memory_only) return WouldBlock();
   RD_TRY(db::Rows rows,
          db_.Exec("SELECT id, published_deploy_id FROM sites WHERE name = ?", {name}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such site");
-  SiteEntry entry{rows.rows.front().Text(0), rows.rows.front().Text(1), version};
+  SiteEntry entry{rows.rows.front().Text(0), rows.rows.front().Text(1), version,
+                  std::chrono::steady_clock::now()};
   if (cacheable) {
     std::lock_guard lock(sites_mu_);
     if (sites_.size() > 100'000) sites_.clear();

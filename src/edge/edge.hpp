@@ -28,6 +28,10 @@ struct EdgeOptions {
   // Proxy rules (200 to an absolute URL) may reach loopback, link-local and private addresses.
   bool allow_private_proxy = false;
   std::chrono::milliseconds proxy_timeout{15'000};
+  // How long a site's live deploy may be answered from memory. Publishes in this process are
+  // seen at once (publish versions); this bounds how late one made by another process sharing
+  // the database is seen.
+  std::chrono::milliseconds site_cache_ttl{1000};
   std::size_t cache_bytes = std::size_t{256} << 20;  // blobs kept in memory
   std::size_t cache_max_blob = std::size_t{2} << 20;  // larger blobs are read per request
 };
@@ -55,6 +59,7 @@ class Edge {
     std::string site_id;
     std::string published_deploy_id;  // empty: nothing published
     std::uint64_t publish_version = 0;  // DeployService::publish_version() when read
+    std::chrono::steady_clock::time_point read_at;
   };
   // With `memory_only`, every step that would block fails with WouldBlock() instead.
   Result<http::Response> ServeImpl(http::Request& request, bool memory_only);
