@@ -31,10 +31,11 @@ json::object AccountJson(const auth::User& user) {
 }  // namespace
 
 void AddAccountRoutes(http::Router& router, App& app) {
-  router.Add("GET", "/api/v1/accounts", Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(auth::User user, app.Authenticate(req));
-    return Json(200, json::array{AccountJson(user)});
-  }));
+  router.Add("GET", "/api/v1/accounts",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               return Json(200, json::array{AccountJson(user)});
+             }));
 
   router.Add("GET", "/api/v1/accounts/{account}",
              Handle([&app](http::Request& req) -> Result<http::Response> {

@@ -1,8 +1,8 @@
 // The API against a real server on 127.0.0.1 port 0, on SQLite and on PostgreSQL.
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <atomic>
+#include <boost/json.hpp>
 #include <map>
 #include <mutex>
 #include <set>
@@ -82,9 +82,11 @@ class Api : public ::testing::TestWithParam<db::Engine> {
 
   // Registers and logs in; returns the session token.
   std::string SignUp(const std::string& email) {
-    Reply reg = CallJson("POST", "/auth/register", json::object{{"email", email}, {"password", "password123"}});
+    Reply reg = CallJson("POST", "/auth/register",
+                         json::object{{"email", email}, {"password", "password123"}});
     EXPECT_EQ(reg.status, 201) << reg.raw;
-    Reply login = CallJson("POST", "/auth/login", json::object{{"email", email}, {"password", "password123"}});
+    Reply login = CallJson("POST", "/auth/login",
+                           json::object{{"email", email}, {"password", "password123"}});
     EXPECT_EQ(login.status, 200) << login.raw;
     return login.body.is_object() ? std::string(login.body.at("token").as_string()) : "";
   }
@@ -150,14 +152,14 @@ TEST_P(Api, HealthAndReadiness) {
 
 TEST_P(Api, RegisterLoginAndCurrentUser) {
   Reply reg = CallJson("POST", "/auth/register",
-                   json::object{{"email", "Ann@Example.com"}, {"password", "password123"}});
+                       json::object{{"email", "Ann@Example.com"}, {"password", "password123"}});
   ASSERT_EQ(reg.status, 201) << reg.raw;
   EXPECT_EQ(reg.body.at("email").as_string(), "ann@example.com");
   EXPECT_EQ(reg.raw.find("password"), std::string::npos) << "hash must never leave the server";
   EXPECT_EQ(reg.raw.find("argon2"), std::string::npos);
 
   Reply login = CallJson("POST", "/auth/login",
-                     json::object{{"email", "ann@example.com"}, {"password", "password123"}});
+                         json::object{{"email", "ann@example.com"}, {"password", "password123"}});
   ASSERT_EQ(login.status, 200) << login.raw;
   const std::string token(login.body.at("token").as_string());
   EXPECT_EQ(login.body.at("user").at("id"), reg.body.at("id"));
@@ -175,20 +177,24 @@ TEST_P(Api, RegisterErrorsNameTheField) {
   ExpectErrorShape(missing);
   EXPECT_NE(missing.body.at("error").at("message").as_string().find("password"), std::string::npos);
 
-  Reply wrong_type = CallJson("POST", "/auth/register", json::object{{"email", 42}, {"password", "password123"}});
+  Reply wrong_type =
+      CallJson("POST", "/auth/register", json::object{{"email", 42}, {"password", "password123"}});
   EXPECT_EQ(wrong_type.status, 400);
   EXPECT_EQ(wrong_type.body.at("error").at("message").as_string(), "email must be a string");
 
-  Reply bad_email = CallJson("POST", "/auth/register", json::object{{"email", "nope"}, {"password", "password123"}});
+  Reply bad_email = CallJson("POST", "/auth/register",
+                             json::object{{"email", "nope"}, {"password", "password123"}});
   EXPECT_EQ(bad_email.status, 422);
   EXPECT_EQ(ErrorCodeOf(bad_email), "invalid_email");
 
-  Reply short_pw = CallJson("POST", "/auth/register", json::object{{"email", "a@example.com"}, {"password", "1234567"}});
+  Reply short_pw = CallJson("POST", "/auth/register",
+                            json::object{{"email", "a@example.com"}, {"password", "1234567"}});
   EXPECT_EQ(short_pw.status, 422);
   EXPECT_EQ(ErrorCodeOf(short_pw), "password_too_short");
 
   SignUp("taken@example.com");
-  Reply taken = CallJson("POST", "/auth/register", json::object{{"email", "TAKEN@example.com"}, {"password", "password123"}});
+  Reply taken = CallJson("POST", "/auth/register",
+                         json::object{{"email", "TAKEN@example.com"}, {"password", "password123"}});
   EXPECT_EQ(taken.status, 409);
   EXPECT_EQ(ErrorCodeOf(taken), "email_taken");
 }
@@ -214,28 +220,39 @@ TEST_P(Api, TwoMegabyteBodyIs413) {
 
 TEST_P(Api, LoginFailuresLookAlikeAndAreThrottled) {
   SignUp("a@example.com");
-  Reply wrong = CallJson("POST", "/auth/login", json::object{{"email", "a@example.com"}, {"password", "wrong-password"}});
-  Reply unknown = CallJson("POST", "/auth/login", json::object{{"email", "b@example.com"}, {"password", "wrong-password"}});
+  Reply wrong = CallJson("POST", "/auth/login",
+                         json::object{{"email", "a@example.com"}, {"password", "wrong-password"}});
+  Reply unknown =
+      CallJson("POST", "/auth/login",
+               json::object{{"email", "b@example.com"}, {"password", "wrong-password"}});
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(unknown.status, 401);
   EXPECT_EQ(wrong.raw, unknown.raw);
   for (int i = 2; i < auth::LoginThrottle::kFreeFailures; ++i) {
-    EXPECT_EQ(CallJson("POST", "/auth/login", json::object{{"email", "a@example.com"}, {"password", "nope-nope"}}).status, 401);
+    EXPECT_EQ(CallJson("POST", "/auth/login",
+                       json::object{{"email", "a@example.com"}, {"password", "nope-nope"}})
+                  .status,
+              401);
   }
   // Even the right password is refused while the address is slowed down.
-  Reply limited = CallJson("POST", "/auth/login", json::object{{"email", "a@example.com"}, {"password", "password123"}});
+  Reply limited = CallJson("POST", "/auth/login",
+                           json::object{{"email", "a@example.com"}, {"password", "password123"}});
   EXPECT_EQ(limited.status, 429) << limited.raw;
   EXPECT_EQ(ErrorCodeOf(limited), "rate_limited");
   EXPECT_FALSE(limited.headers.Get("Retry-After").empty());
   clock_.Advance(60'000);
-  EXPECT_EQ(CallJson("POST", "/auth/login", json::object{{"email", "a@example.com"}, {"password", "password123"}}).status, 200);
+  EXPECT_EQ(CallJson("POST", "/auth/login",
+                     json::object{{"email", "a@example.com"}, {"password", "password123"}})
+                .status,
+            200);
 }
 
 TEST_P(Api, ForgedAndExpiredJwtsAre401) {
   const std::string token = SignUp("a@example.com");
   const std::string user_id(Call("GET", "/api/v1/user", "", token).body.at("id").as_string());
-  const std::string alg_none = core::Base64UrlEncode(R"({"alg":"none","typ":"JWT"})") + "." +
-                               core::Base64UrlEncode(R"({"sub":")" + user_id + R"(","exp":4000000000})") + ".";
+  const std::string alg_none =
+      core::Base64UrlEncode(R"({"alg":"none","typ":"JWT"})") + "." +
+      core::Base64UrlEncode(R"({"sub":")" + user_id + R"(","exp":4000000000})") + ".";
   const std::string bad_sig = auth::SignJwt({user_id, 0, 4'000'000'000}, "not the key");
   const std::string expired = auth::SignJwt({user_id, 0, 1'700'000'000}, kJwtKey);
   for (const std::string& t : {alg_none, bad_sig, expired, std::string("garbage")}) {
@@ -272,10 +289,11 @@ TEST_P(Api, ApiTokensWorkUntilRevoked) {
 
 TEST_P(Api, SitesCrudInNetlifyShape) {
   const std::string token = SignUp("a@example.com");
-  Reply created = CallJson("POST", "/api/v1/sites",
-                       json::object{{"name", "blog"},
-                                    {"build_settings", {{"cmd", "npm run build"}, {"dir", "dist"}}}},
-                       token);
+  Reply created =
+      CallJson("POST", "/api/v1/sites",
+               json::object{{"name", "blog"},
+                            {"build_settings", {{"cmd", "npm run build"}, {"dir", "dist"}}}},
+               token);
   ASSERT_EQ(created.status, 201) << created.raw;
   const json::object& site = created.body.as_object();
   const std::string id(site.at("id").as_string());
@@ -306,14 +324,16 @@ TEST_P(Api, SitesCrudInNetlifyShape) {
   EXPECT_EQ(Call("GET", "/api/v1/sites?name=blo", "", token).body.as_array().size(), 1u);
 
   Reply patched = CallJson("PATCH", "/api/v1/sites/" + id,
-                       json::object{{"build_settings", {{"dir", "public"}}}}, token);
+                           json::object{{"build_settings", {{"dir", "public"}}}}, token);
   ASSERT_EQ(patched.status, 200) << patched.raw;
   EXPECT_EQ(patched.body.at("build_settings").at("dir").as_string(), "public");
   EXPECT_EQ(patched.body.at("build_settings").at("cmd").as_string(), "npm run build");
 
-  Reply bad_type = CallJson("PATCH", "/api/v1/sites/" + id, json::object{{"build_settings", {{"cmd", 5}}}}, token);
+  Reply bad_type = CallJson("PATCH", "/api/v1/sites/" + id,
+                            json::object{{"build_settings", {{"cmd", 5}}}}, token);
   EXPECT_EQ(bad_type.status, 400);
-  EXPECT_EQ(bad_type.body.at("error").at("message").as_string(), "build_settings.cmd must be a string");
+  EXPECT_EQ(bad_type.body.at("error").at("message").as_string(),
+            "build_settings.cmd must be a string");
 
   EXPECT_EQ(Call("DELETE", "/api/v1/sites/" + id, "", token).status, 204);
   EXPECT_EQ(Call("GET", "/api/v1/sites/" + id, "", token).status, 404);
@@ -344,7 +364,8 @@ TEST_P(Api, OtherUsersSitesAre404) {
   EXPECT_EQ(read.status, 404);
   EXPECT_EQ(read.raw, missing.raw) << "indistinguishable from a missing site";
   EXPECT_EQ(Call("GET", "/api/v1/sites/alices", "", bob).status, 404);
-  EXPECT_EQ(CallJson("PATCH", "/api/v1/sites/" + id, json::object{{"name", "mine"}}, bob).status, 404);
+  EXPECT_EQ(CallJson("PATCH", "/api/v1/sites/" + id, json::object{{"name", "mine"}}, bob).status,
+            404);
   EXPECT_EQ(Call("DELETE", "/api/v1/sites/" + id, "", bob).status, 404);
   EXPECT_EQ(Call("GET", "/api/v1/sites", "", bob).body.as_array().size(), 0u);
 
@@ -355,11 +376,13 @@ TEST_P(Api, OtherUsersSitesAre404) {
 
 TEST_P(Api, SqlMetacharactersRoundTripVerbatim) {
   const std::string nasty = "x'; DROP TABLE users; -- \"?\" $1 \\ %_ \xe2\x9c\x93 <script>";
-  Reply reg = CallJson("POST", "/auth/register",
-                   json::object{{"email", "meta@example.com"}, {"password", nasty}, {"full_name", nasty}});
+  Reply reg = CallJson(
+      "POST", "/auth/register",
+      json::object{{"email", "meta@example.com"}, {"password", nasty}, {"full_name", nasty}});
   ASSERT_EQ(reg.status, 201) << reg.raw;
   EXPECT_EQ(reg.body.at("full_name").as_string(), nasty);
-  Reply login = CallJson("POST", "/auth/login", json::object{{"email", "meta@example.com"}, {"password", nasty}});
+  Reply login = CallJson("POST", "/auth/login",
+                         json::object{{"email", "meta@example.com"}, {"password", nasty}});
   ASSERT_EQ(login.status, 200);
   const std::string token(login.body.at("token").as_string());
   EXPECT_EQ(Call("GET", "/api/v1/user", "", token).body.at("full_name").as_string(), nasty);
@@ -368,9 +391,10 @@ TEST_P(Api, SqlMetacharactersRoundTripVerbatim) {
   ASSERT_EQ(tok.status, 201);
   EXPECT_EQ(tok.body.at("name").as_string(), nasty);
 
-  json::object settings{{"cmd", nasty}, {"dir", nasty}, {"base", nasty},
+  json::object settings{{"cmd", nasty},      {"dir", nasty},         {"base", nasty},
                         {"repo_url", nasty}, {"repo_branch", nasty}, {"functions_dir", nasty}};
-  Reply site = CallJson("POST", "/api/v1/sites", json::object{{"name", "meta"}, {"build_settings", settings}}, token);
+  Reply site = CallJson("POST", "/api/v1/sites",
+                        json::object{{"name", "meta"}, {"build_settings", settings}}, token);
   ASSERT_EQ(site.status, 201) << site.raw;
   Reply reread = Call("GET", "/api/v1/sites/meta", "", token);
   for (const auto& [key, value] : settings) {
@@ -380,7 +404,8 @@ TEST_P(Api, SqlMetacharactersRoundTripVerbatim) {
   EXPECT_EQ(filtered.status, 200);
   EXPECT_EQ(filtered.body.as_array().size(), 0u);
   // Metacharacters in the email are rejected as an invalid address, not executed.
-  Reply bad = CallJson("POST", "/auth/register", json::object{{"email", "a'--@example.com"}, {"password", "password123"}});
+  Reply bad = CallJson("POST", "/auth/register",
+                       json::object{{"email", "a'--@example.com"}, {"password", "password123"}});
   EXPECT_TRUE(bad.status == 201 || bad.status == 422) << bad.status;
   EXPECT_GE(tdb_->db().Exec("SELECT COUNT(*) FROM users")->rows.front().Int(0), 1);
 }
@@ -407,7 +432,6 @@ TEST_P(Api, ResponsesCarryRequestIds) {
   EXPECT_FALSE(r.headers.Get("X-Request-Id").empty());
 }
 
-
 TEST_P(Api, DeployPublishServeAndRollBack) {
   const std::string token = SignUp("a@example.com");
   ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "blog"}}, token).status, 201);
@@ -416,7 +440,8 @@ TEST_P(Api, DeployPublishServeAndRollBack) {
   // Nothing published yet.
   EXPECT_EQ(Call("GET", "/", "", "", host).status, 404);
 
-  const std::string v1 = Deploy(token, "blog", {{"index.html", "<h1>v1</h1>"}, {"about.html", "about v1"}}, false);
+  const std::string v1 =
+      Deploy(token, "blog", {{"index.html", "<h1>v1</h1>"}, {"about.html", "about v1"}}, false);
   Reply page = Call("GET", "/", "", "", host);
   EXPECT_EQ(page.status, 200);
   EXPECT_EQ(page.raw, "<h1>v1</h1>");
@@ -459,10 +484,12 @@ TEST_P(Api, DeployErrorsAreClear) {
                             json::object{{"files", {{"../x", std::string(40, 'a')}}}}, token);
   EXPECT_EQ(bad_path.status, 422);
   ExpectErrorShape(bad_path);
-  Reply bad_type = CallJson("PUT", "/api/v1/sites/s/deploys/" + id, json::object{{"files", {{"x", 5}}}}, token);
+  Reply bad_type =
+      CallJson("PUT", "/api/v1/sites/s/deploys/" + id, json::object{{"files", {{"x", 5}}}}, token);
   EXPECT_EQ(bad_type.status, 400);
-  Reply ok = CallJson("PUT", "/api/v1/sites/s/deploys/" + id,
-                      json::object{{"files", {{"x.txt", "11f6ad8ec52a2984abaafd7c3b516503785c2072"}}}}, token);
+  Reply ok = CallJson(
+      "PUT", "/api/v1/sites/s/deploys/" + id,
+      json::object{{"files", {{"x.txt", "11f6ad8ec52a2984abaafd7c3b516503785c2072"}}}}, token);
   ASSERT_EQ(ok.status, 200) << ok.raw;
   Reply wrong = Call("PUT", "/api/v1/deploys/" + id + "/files/x.txt", "not x", token);
   EXPECT_EQ(wrong.status, 422);
@@ -484,7 +511,8 @@ TEST_P(Api, DeploysAndRollbacksAreAtomic) {
   std::map<std::string, std::string> version_of;  // deploy id -> version
   auto deploy_version = [&](int v) {
     const std::string body = "version " + std::to_string(v) + " " + std::string(3000, 'x');
-    std::string id = Deploy(token, "atomic", {{"index.html", body}, {"v.txt", std::to_string(v)}}, false);
+    std::string id =
+        Deploy(token, "atomic", {{"index.html", body}, {"v.txt", std::to_string(v)}}, false);
     std::lock_guard lock(mu);
     version_of[id] = std::to_string(v);
     return id;
@@ -504,7 +532,8 @@ TEST_P(Api, DeploysAndRollbacksAreAtomic) {
         auto got = http::Fetch(request);
         std::lock_guard lock(mu);
         if (!got.ok() || got->status != 200) {
-          problems.push_back(got.ok() ? "status " + std::to_string(got->status) : got.error().message);
+          problems.push_back(got.ok() ? "status " + std::to_string(got->status)
+                                      : got.error().message);
           continue;
         }
         seen.emplace_back(std::string(got->headers.Get("X-RepliDeploy-Deploy")), got->body);
@@ -514,7 +543,8 @@ TEST_P(Api, DeploysAndRollbacksAreAtomic) {
   std::vector<std::string> ids{first};
   for (int v = 1; v <= 4; ++v) ids.push_back(deploy_version(v));
   for (int i = 0; i < 6; ++i) {
-    Reply r = Call("POST", "/api/v1/sites/atomic/deploys/" + ids[i % ids.size()] + "/restore", "", token);
+    Reply r =
+        Call("POST", "/api/v1/sites/atomic/deploys/" + ids[i % ids.size()] + "/restore", "", token);
     EXPECT_EQ(r.status, 200);
   }
   stop = true;
@@ -545,7 +575,8 @@ class EdgeHttp : public Api {
     deploy_ = Deploy(token_, "web", files, false);
     return "web.localhost";
   }
-  Reply Get(const std::string& path, const std::vector<std::pair<std::string, std::string>>& headers = {},
+  Reply Get(const std::string& path,
+            const std::vector<std::pair<std::string, std::string>>& headers = {},
             const std::string& method = "GET") {
     http::ClientRequest request;
     request.method = method;
@@ -629,19 +660,20 @@ TEST_P(EdgeHttp, PathsNeverEscapeTheDeploy) {
 }
 
 TEST_P(EdgeHttp, RedirectRewriteAndHeaderRules) {
-  Publish({{"index.html", "home"},
-           {"app.html", "spa shell"},
-           {"old.html", "old file"},
-           {"_redirects",
-            "/moved /new 301\n"
-            "/old-forced /index.html 302!\n"
-            "/blog/:year/* /posts/:year/:splat 308\n"
-            "/gone /index.html 410\n"
-            "/search q=:term /find/:term 302\n"
-            "/app/* /app.html 200\n"
-            "/old.html /elsewhere 301\n"},
-           {"_headers", "/*\n  X-Frame-Options: DENY\n/app/*\n  Cache-Control: no-store\n"},
-           {"netlify.toml", "[[redirects]]\nfrom = \"/toml\"\nto = \"/index.html\"\nstatus = 200\n"}});
+  Publish(
+      {{"index.html", "home"},
+       {"app.html", "spa shell"},
+       {"old.html", "old file"},
+       {"_redirects",
+        "/moved /new 301\n"
+        "/old-forced /index.html 302!\n"
+        "/blog/:year/* /posts/:year/:splat 308\n"
+        "/gone /index.html 410\n"
+        "/search q=:term /find/:term 302\n"
+        "/app/* /app.html 200\n"
+        "/old.html /elsewhere 301\n"},
+       {"_headers", "/*\n  X-Frame-Options: DENY\n/app/*\n  Cache-Control: no-store\n"},
+       {"netlify.toml", "[[redirects]]\nfrom = \"/toml\"\nto = \"/index.html\"\nstatus = 200\n"}});
   // "/old" itself is answered by old.html (a pretty URL), which shadows rules that are not forced.
   EXPECT_EQ(Get("/old").raw, "old file");
   Reply moved = Get("/moved");
@@ -673,7 +705,9 @@ TEST_P(EdgeHttp, BadRuleFileFailsTheDeployWithItsLine) {
   const std::string rules = "/ok /fine 301\n/broken /x notastatus\n";
   json::object digests{{"index.html", core::HexEncode(core::Sha1("v2"))},
                        {"_redirects", core::HexEncode(core::Sha1(rules))}};
-  ASSERT_EQ(CallJson("PUT", "/api/v1/deploys/" + id, json::object{{"files", digests}}, token_).status, 200);
+  ASSERT_EQ(
+      CallJson("PUT", "/api/v1/deploys/" + id, json::object{{"files", digests}}, token_).status,
+      200);
   ASSERT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/index.html", "v2", token_).status, 200);
   ASSERT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/_redirects", rules, token_).status, 200);
   std::string state;
@@ -684,7 +718,8 @@ TEST_P(EdgeHttp, BadRuleFileFailsTheDeployWithItsLine) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_EQ(state, "error");
-  EXPECT_NE(std::string(d.body.at("error_message").as_string()).find("_redirects:2"), std::string::npos)
+  EXPECT_NE(std::string(d.body.at("error_message").as_string()).find("_redirects:2"),
+            std::string::npos)
       << d.raw;
   EXPECT_EQ(Get("/").raw, "v1") << "the live site is untouched";
 }
@@ -701,7 +736,8 @@ TEST_P(EdgeHttp, ProxyRulesForwardWhenPrivateTargetsAreAllowed) {
   ASSERT_TRUE(second.Listen().ok());
   second.Start();
   Publish({{"index.html", "home"},
-           {"_redirects", "/api/* http://127.0.0.1:" + std::to_string(server_->port()) + "/:splat 200\n"}});
+           {"_redirects",
+            "/api/* http://127.0.0.1:" + std::to_string(server_->port()) + "/:splat 200\n"}});
   http::ClientRequest request;
   request.url = "http://127.0.0.1:" + std::to_string(second.port()) + "/api/healthz";
   request.headers.Set("Host", "web.localhost");
@@ -714,7 +750,8 @@ TEST_P(EdgeHttp, ProxyRulesForwardWhenPrivateTargetsAreAllowed) {
 
 TEST_P(EdgeHttp, ProxyRulesNeverReachLoopbackByDefault) {
   Publish({{"index.html", "home"},
-           {"_redirects", "/api/* http://127.0.0.1:" + std::to_string(server_->port()) + "/healthz 200\n"}});
+           {"_redirects",
+            "/api/* http://127.0.0.1:" + std::to_string(server_->port()) + "/healthz 200\n"}});
   Reply refused = Get("/api/anything");
   EXPECT_EQ(refused.status, 502);
 }

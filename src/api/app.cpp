@@ -1,7 +1,8 @@
 #include "api/app.hpp"
 
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
 
 #include "api/errors.hpp"
 
@@ -16,14 +17,16 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
       throttle_(clock),
       sites_(db, clock),
       deploys_(db, blobs, clock, sites_, options_.deploys),
-      edge_(db, deploys_, blobs, [this] {
-        edge::EdgeOptions o = options_.edge;
-        o.base_domain = options_.base_domain;
-        return o;
-      }()),
+      edge_(db, deploys_, blobs,
+            [this] {
+              edge::EdgeOptions o = options_.edge;
+              o.base_domain = options_.base_domain;
+              return o;
+            }()),
       processor_(deploys_, options_.processor_interval) {
   deploys_.SetValidator(&edge::Edge::ValidateDeploy);
-  deploys_.AddPublishListener([this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
+  deploys_.AddPublishListener(
+      [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
   deploys_.SetProcessingHook([this] { processor_.Wake(); });
   sites_.SetChangeListener([this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
   AddHealthRoutes(router_, *this);
@@ -63,8 +66,9 @@ Result<auth::User> App::Authenticate(const http::Request& request) {
   std::string_view header = request.Header("Authorization");
   constexpr std::string_view kScheme = "bearer ";
   if (header.size() <= kScheme.size() ||
-      !std::equal(kScheme.begin(), kScheme.end(), header.begin(),
-                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+      !std::equal(kScheme.begin(), kScheme.end(), header.begin(), [](char a, char b) {
+        return a == std::tolower(static_cast<unsigned char>(b));
+      })) {
     return MakeError(ErrorCode::kUnauthenticated,
                      "missing or malformed Authorization header; expected 'Bearer <token>'");
   }
@@ -83,7 +87,9 @@ http::Resolver App::Resolver() {
     if (!IsControlHost(head.HostName())) {
       // Everything else is a site: the edge answers, and takes no large bodies except to
       // proxies.
-      return {[this](http::Request& r) { return edge_.Serve(r); }, http::kDefaultBodyLimit, {},
+      return {[this](http::Request& r) { return edge_.Serve(r); },
+              http::kDefaultBodyLimit,
+              {},
               [this](http::Request& r) { return edge_.TryServeFromMemory(r); }};
     }
     http::RouteMatch match = router_.Match(head.method, head.path);
@@ -108,10 +114,12 @@ http::Resolver App::Resolver() {
     // What no API route takes is the dashboard's, for reads.
     const bool api_path = head.path.starts_with("/api/") || head.path.starts_with("/auth/");
     if (!api_path && (head.method == "GET" || head.method == "HEAD")) {
-      return {[this](http::Request& r) { return dashboard_->Serve(r); }, http::kDefaultBodyLimit, {}};
+      return {
+          [this](http::Request& r) { return dashboard_->Serve(r); }, http::kDefaultBodyLimit, {}};
     }
     return {[](http::Request& r) {
-              return http::Response::Error(404, "not_found", "no route for " + r.method + " " + r.path);
+              return http::Response::Error(404, "not_found",
+                                           "no route for " + r.method + " " + r.path);
             },
             http::kDefaultBodyLimit,
             {}};
@@ -127,9 +135,8 @@ http::Handler Handle(std::function<Result<http::Response>(http::Request&)> body)
 }
 
 void AddHealthRoutes(http::Router& router, App& app) {
-  router.Add("GET", "/healthz", [](http::Request&) {
-    return http::Response::Json(200, R"({"status":"ok"})");
-  });
+  router.Add("GET", "/healthz",
+             [](http::Request&) { return http::Response::Json(200, R"({"status":"ok"})"); });
   router.Add("GET", "/readyz", [&app](http::Request& request) {
     Status ping = app.database().Ping();
     if (!ping.ok()) {

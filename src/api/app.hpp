@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "api/dashboard.hpp"
 #include "auth/login_throttle.hpp"
 #include "auth/users.hpp"
 #include "core/clock.hpp"
@@ -21,7 +22,6 @@
 #include "edge/edge.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
-#include "api/dashboard.hpp"
 
 namespace replideploy::api {
 

@@ -37,61 +37,64 @@ http::Response Json(int status, const json::value& v) {
 
 void AddAuthRoutes(http::Router& router, App& app) {
   router.Add("POST", "/auth/register", Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(json::object body, ParseJsonObject(req.body));
-    RD_TRY(std::string email, RequiredString(body, "email"));
-    RD_TRY(std::string password, RequiredString(body, "password"));
-    RD_TRY(std::optional<std::string> full_name, OptionalString(body, "full_name"));
-    RD_TRY(auth::User user, app.users().Register(email, password, full_name.value_or("")));
-    return Json(201, UserJson(user));
-  }));
+               RD_TRY(json::object body, ParseJsonObject(req.body));
+               RD_TRY(std::string email, RequiredString(body, "email"));
+               RD_TRY(std::string password, RequiredString(body, "password"));
+               RD_TRY(std::optional<std::string> full_name, OptionalString(body, "full_name"));
+               RD_TRY(auth::User user,
+                      app.users().Register(email, password, full_name.value_or("")));
+               return Json(201, UserJson(user));
+             }));
 
-  router.Add("POST", "/auth/login", Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(json::object body, ParseJsonObject(req.body));
-    RD_TRY(std::string email, RequiredString(body, "email"));
-    RD_TRY(std::string password, RequiredString(body, "password"));
-    auth::LoginThrottle& throttle = app.login_throttle();
-    if (int wait = throttle.RetryAfterSeconds(req.remote_address); wait > 0) {
-      Error e = MakeError(ErrorCode::kRateLimited,
-                          "too many failed logins; try again in " + std::to_string(wait) + " s");
-      e.retry_after_seconds = wait;
-      return e;
-    }
-    auto session = app.users().Login(email, password);
-    if (!session.ok()) {
-      if (session.error().code == ErrorCode::kUnauthenticated) {
-        throttle.RecordFailure(req.remote_address);
-      }
-      return std::move(session).error();
-    }
-    throttle.RecordSuccess(req.remote_address);
-    return Json(200, json::object{{"token", session->token},
-                                  {"token_type", "Bearer"},
-                                  {"expires_at", core::FormatIso8601(session->expires_at * 1000)},
-                                  {"user", UserJson(session->user)}});
-  }));
+  router.Add(
+      "POST", "/auth/login", Handle([&app](http::Request& req) -> Result<http::Response> {
+        RD_TRY(json::object body, ParseJsonObject(req.body));
+        RD_TRY(std::string email, RequiredString(body, "email"));
+        RD_TRY(std::string password, RequiredString(body, "password"));
+        auth::LoginThrottle& throttle = app.login_throttle();
+        if (int wait = throttle.RetryAfterSeconds(req.remote_address); wait > 0) {
+          Error e = MakeError(ErrorCode::kRateLimited, "too many failed logins; try again in " +
+                                                           std::to_string(wait) + " s");
+          e.retry_after_seconds = wait;
+          return e;
+        }
+        auto session = app.users().Login(email, password);
+        if (!session.ok()) {
+          if (session.error().code == ErrorCode::kUnauthenticated) {
+            throttle.RecordFailure(req.remote_address);
+          }
+          return std::move(session).error();
+        }
+        throttle.RecordSuccess(req.remote_address);
+        return Json(200,
+                    json::object{{"token", session->token},
+                                 {"token_type", "Bearer"},
+                                 {"expires_at", core::FormatIso8601(session->expires_at * 1000)},
+                                 {"user", UserJson(session->user)}});
+      }));
 
   router.Add("GET", "/api/v1/user", Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(auth::User user, app.Authenticate(req));
-    return Json(200, UserJson(user));
-  }));
+               RD_TRY(auth::User user, app.Authenticate(req));
+               return Json(200, UserJson(user));
+             }));
 
   router.Add("POST", "/api/v1/tokens", Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(auth::User user, app.Authenticate(req));
-    RD_TRY(json::object body, ParseJsonObject(req.body));
-    RD_TRY(std::string name, RequiredString(body, "name"));
-    RD_TRY(auto created, app.users().CreateApiToken(user.id, name));
-    json::object out = TokenJson(created.first);
-    out["token"] = created.second;  // shown once, never again
-    return Json(201, out);
-  }));
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(json::object body, ParseJsonObject(req.body));
+               RD_TRY(std::string name, RequiredString(body, "name"));
+               RD_TRY(auto created, app.users().CreateApiToken(user.id, name));
+               json::object out = TokenJson(created.first);
+               out["token"] = created.second;  // shown once, never again
+               return Json(201, out);
+             }));
 
   router.Add("GET", "/api/v1/tokens", Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(auth::User user, app.Authenticate(req));
-    RD_TRY(std::vector<auth::ApiToken> tokens, app.users().ListApiTokens(user.id));
-    json::array out;
-    for (const auto& t : tokens) out.push_back(TokenJson(t));
-    return Json(200, out);
-  }));
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(std::vector<auth::ApiToken> tokens, app.users().ListApiTokens(user.id));
+               json::array out;
+               for (const auto& t : tokens) out.push_back(TokenJson(t));
+               return Json(200, out);
+             }));
 
   router.Add("DELETE", "/api/v1/tokens/{token_id}",
              Handle([&app](http::Request& req) -> Result<http::Response> {

@@ -17,8 +17,8 @@ Result<std::unique_ptr<DashboardFiles>> DashboardFiles::Load(const std::string& 
   auto files = std::unique_ptr<DashboardFiles>(new DashboardFiles());
   std::error_code ec;
   if (dir.empty() || !fs::is_directory(dir, ec)) return files;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const std::string rel = "/" + it->path().lexically_relative(dir).generic_string();
     if (it->is_directory()) {
       files->dirs_.insert(rel);
@@ -33,7 +33,9 @@ Result<std::unique_ptr<DashboardFiles>> DashboardFiles::Load(const std::string& 
            "\"" + core::HexEncode(core::Sha256(*content)).substr(0, 32) + "\""};
     files->files_.emplace(rel, std::move(f));
   }
-  if (ec) return MakeError(ErrorCode::kInternal, "cannot read dashboard dir " + dir + ": " + ec.message());
+  if (ec)
+    return MakeError(ErrorCode::kInternal,
+                     "cannot read dashboard dir " + dir + ": " + ec.message());
   return files;
 }
 

@@ -15,13 +15,13 @@ namespace fs = std::filesystem;
 class Dashboard : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const auto& [path, text] : std::map<std::string, std::string>{
-             {"index.html", "home"},
-             {"404.html", "not found page"},
-             {"login/index.html", "login"},
-             {"sites/_/index.html", "site shell"},
-             {"sites/_/deploys/_/index.html", "deploy shell"},
-             {"_next/static/app.js", "js"}}) {
+    for (const auto& [path, text] :
+         std::map<std::string, std::string>{{"index.html", "home"},
+                                            {"404.html", "not found page"},
+                                            {"login/index.html", "login"},
+                                            {"sites/_/index.html", "site shell"},
+                                            {"sites/_/deploys/_/index.html", "deploy shell"},
+                                            {"_next/static/app.js", "js"}}) {
       fs::create_directories(fs::path(dir_.path() + "/" + path).parent_path());
       std::ofstream(dir_.path() + "/" + path) << text;
     }

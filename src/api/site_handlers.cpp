@@ -81,24 +81,26 @@ std::string SiteRef(const App& app, const std::string& raw) {
 
 void AddSiteRoutes(http::Router& router, App& app) {
   router.Add("POST", "/api/v1/sites", Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(auth::User user, app.Authenticate(req));
-    RD_TRY(json::object body, ParseJsonObject(req.body, /*empty_ok=*/true));
-    RD_TRY(deploys::SitePatch patch, ReadSitePatch(body));
-    deploys::BuildSettings settings{patch.cmd.value_or(""),         patch.dir.value_or(""),
-                                    patch.base.value_or(""),        patch.repo_url.value_or(""),
-                                    patch.repo_branch.value_or(""), patch.functions_dir.value_or("")};
-    RD_TRY(deploys::Site site, app.sites().Create(user.id, user.account_id, patch.name, settings));
-    return Json(201, SiteJson(app, site));
-  }));
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(json::object body, ParseJsonObject(req.body, /*empty_ok=*/true));
+               RD_TRY(deploys::SitePatch patch, ReadSitePatch(body));
+               deploys::BuildSettings settings{
+                   patch.cmd.value_or(""),         patch.dir.value_or(""),
+                   patch.base.value_or(""),        patch.repo_url.value_or(""),
+                   patch.repo_branch.value_or(""), patch.functions_dir.value_or("")};
+               RD_TRY(deploys::Site site,
+                      app.sites().Create(user.id, user.account_id, patch.name, settings));
+               return Json(201, SiteJson(app, site));
+             }));
 
   router.Add("GET", "/api/v1/sites", Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(auth::User user, app.Authenticate(req));
-    const std::string filter = req.QueryParam("name").value_or("");
-    RD_TRY(std::vector<deploys::Site> sites, app.sites().List(user.id, filter));
-    json::array out;
-    for (const auto& s : sites) out.push_back(SiteJson(app, s));
-    return Json(200, out);
-  }));
+               RD_TRY(auth::User user, app.Authenticate(req));
+               const std::string filter = req.QueryParam("name").value_or("");
+               RD_TRY(std::vector<deploys::Site> sites, app.sites().List(user.id, filter));
+               json::array out;
+               for (const auto& s : sites) out.push_back(SiteJson(app, s));
+               return Json(200, out);
+             }));
 
   router.Add("GET", "/api/v1/sites/{site_id}",
              Handle([&app](http::Request& req) -> Result<http::Response> {

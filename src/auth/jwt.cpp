@@ -10,7 +10,9 @@ namespace json = boost::json;
 
 namespace {
 
-Error Reject(std::string reason) { return MakeError(ErrorCode::kUnauthenticated, std::move(reason)); }
+Error Reject(std::string reason) {
+  return MakeError(ErrorCode::kUnauthenticated, std::move(reason));
+}
 
 Result<json::object> DecodeObject(std::string_view part, std::string_view what) {
   auto raw = core::Base64UrlDecode(part);
@@ -25,13 +27,14 @@ Result<json::object> DecodeObject(std::string_view part, std::string_view what) 
 
 std::string SignJwt(const JwtClaims& claims, std::string_view key) {
   const std::string header = core::Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
-  json::object payload{{"sub", claims.subject}, {"iat", claims.issued_at},
-                       {"exp", claims.expires_at}};
+  json::object payload{
+      {"sub", claims.subject}, {"iat", claims.issued_at}, {"exp", claims.expires_at}};
   const std::string signing_input = header + "." + core::Base64UrlEncode(json::serialize(payload));
   return signing_input + "." + core::Base64UrlEncode(core::HmacSha256(key, signing_input));
 }
 
-Result<JwtClaims> VerifyJwt(std::string_view token, std::string_view key, std::int64_t now_seconds) {
+Result<JwtClaims> VerifyJwt(std::string_view token, std::string_view key,
+                            std::int64_t now_seconds) {
   const auto dot1 = token.find('.');
   const auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {

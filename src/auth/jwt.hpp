@@ -10,9 +10,9 @@
 namespace replideploy::auth {
 
 struct JwtClaims {
-  std::string subject;     // "sub": the user id
-  std::int64_t issued_at;  // "iat", seconds since the epoch
-  std::int64_t expires_at; // "exp", seconds since the epoch
+  std::string subject;      // "sub": the user id
+  std::int64_t issued_at;   // "iat", seconds since the epoch
+  std::int64_t expires_at;  // "exp", seconds since the epoch
 };
 
 std::string SignJwt(const JwtClaims& claims, std::string_view key);

@@ -28,9 +28,10 @@ void LoginThrottle::RecordFailure(const std::string& address) {
       return now - kv.second.last_failure > kWindowMillis && BlockedUntil(kv.second) <= now;
     });
     if (entries_.size() >= max_entries_) {
-      auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
-        return a.second.last_failure < b.second.last_failure;
-      });
+      auto oldest =
+          std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
+            return a.second.last_failure < b.second.last_failure;
+          });
       entries_.erase(oldest);
     }
   }

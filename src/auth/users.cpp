@@ -11,8 +11,7 @@ namespace {
 
 constexpr std::string_view kUserColumns =
     "u.id, u.email, u.full_name, a.id, a.slug, u.created_at, u.updated_at";
-constexpr std::string_view kUserFrom =
-    " FROM users u JOIN accounts a ON a.owner_user_id = u.id ";
+constexpr std::string_view kUserFrom = " FROM users u JOIN accounts a ON a.owner_user_id = u.id ";
 
 User UserFromRow(const db::Row& r, std::size_t offset = 0) {
   return User{r.Text(offset + 0), r.Text(offset + 1), r.Text(offset + 2), r.Text(offset + 3),
@@ -63,7 +62,8 @@ Result<std::string> NormalizeEmail(std::string_view email) {
   while (!email.empty() && is_space(email.back())) email.remove_suffix(1);
   std::string out;
   out.reserve(email.size());
-  for (char c : email) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char c : email)
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   const auto at = out.find('@');
   const auto bad = [&] { return Invalid("invalid_email", "email is not a valid address"); };
   if (out.empty() || out.size() > 254 || at == std::string::npos || at == 0 || at > 64 ||
@@ -77,8 +77,8 @@ Result<std::string> NormalizeEmail(std::string_view email) {
     }
   }
   const std::string_view domain = std::string_view(out).substr(at + 1);
-  if (domain.find('.') == std::string_view::npos || domain.front() == '.' ||
-      domain.back() == '.' || domain.find("..") != std::string_view::npos) {
+  if (domain.find('.') == std::string_view::npos || domain.front() == '.' || domain.back() == '.' ||
+      domain.find("..") != std::string_view::npos) {
     return bad();
   }
   return out;
@@ -102,13 +102,18 @@ Result<User> UserService::Register(std::string_view email_in, std::string_view p
   RD_TRY(std::string hash, core::HashPassword(password, options_.password_cost));
 
   const std::int64_t now = clock_.NowMillis();
-  User user{core::NewUuid(), email, std::string(full_name), core::NewHexId(), SlugFromEmail(email),
-            now, now};
+  User user{core::NewUuid(),
+            email,
+            std::string(full_name),
+            core::NewHexId(),
+            SlugFromEmail(email),
+            now,
+            now};
   Status st = db_.Transaction([&](db::Session& s) -> Status {
-    auto inserted =
-        s.Exec("INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) "
-               "VALUES (?, ?, ?, ?, ?, ?)",
-               {user.id, user.email, hash, user.full_name, now, now});
+    auto inserted = s.Exec(
+        "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        {user.id, user.email, hash, user.full_name, now, now});
     if (!inserted.ok()) {
       if (inserted.error().code != ErrorCode::kConflict) return std::move(inserted).error();
       Error e = MakeError(ErrorCode::kConflict, "a user with this email already exists");
@@ -121,9 +126,10 @@ Result<User> UserService::Register(std::string_view email_in, std::string_view p
         "INSERT INTO accounts (id, slug, name, owner_user_id, created_at) VALUES (?, ?, ?, ?, ?)",
         {user.account_id, user.account_slug, user.full_name.empty() ? user.email : user.full_name,
          user.id, now}));
-    RD_TRY_STATUS(s.Exec(
-        "INSERT INTO audit_events (id, user_id, action, subject, created_at) VALUES (?, ?, ?, ?, ?)",
-        {core::NewHexId(), user.id, std::string("user.register"), user.email, now}));
+    RD_TRY_STATUS(
+        s.Exec("INSERT INTO audit_events (id, user_id, action, subject, created_at) VALUES (?, ?, "
+               "?, ?, ?)",
+               {core::NewHexId(), user.id, std::string("user.register"), user.email, now}));
     return {};
   });
   if (!st.ok()) return std::move(st).error();
@@ -135,10 +141,10 @@ Result<LoginSession> UserService::Login(std::string_view email_in, std::string_v
   auto email = NormalizeEmail(email_in);
   std::optional<db::Row> row;
   if (email.ok()) {
-    RD_TRY(db::Rows rows, db_.Exec(std::string("SELECT ") + std::string(kUserColumns) +
-                                       ", u.password_hash" + std::string(kUserFrom) +
-                                       "WHERE u.email = ?",
-                                   {*email}));
+    RD_TRY(db::Rows rows,
+           db_.Exec(std::string("SELECT ") + std::string(kUserColumns) + ", u.password_hash" +
+                        std::string(kUserFrom) + "WHERE u.email = ?",
+                    {*email}));
     if (!rows.empty()) row = rows.rows.front();
   }
   if (!row) {
@@ -169,12 +175,11 @@ Result<User> UserService::Authenticate(std::string_view bearer) {
 }
 
 Result<User> UserService::AuthenticateApiToken(std::string_view token) {
-  RD_TRY(db::Rows rows,
-         db_.Exec(std::string("SELECT t.id, ") + std::string(kUserColumns) +
-                      " FROM api_tokens t JOIN users u ON u.id = t.user_id"
-                      " JOIN accounts a ON a.owner_user_id = u.id"
-                      " WHERE t.token_hash = ? AND t.revoked_at IS NULL",
-                  {HashToken(token)}));
+  RD_TRY(db::Rows rows, db_.Exec(std::string("SELECT t.id, ") + std::string(kUserColumns) +
+                                     " FROM api_tokens t JOIN users u ON u.id = t.user_id"
+                                     " JOIN accounts a ON a.owner_user_id = u.id"
+                                     " WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+                                 {HashToken(token)}));
   if (rows.empty()) return Unauthenticated("unknown or revoked API token");
   const db::Row& r = rows.rows.front();
   // Best effort: a failed timestamp update must not fail the request.
@@ -220,9 +225,10 @@ Result<std::vector<ApiToken>> UserService::ListApiTokens(std::string_view user_i
 }
 
 Status UserService::RevokeApiToken(std::string_view user_id, std::string_view token_id) {
-  RD_TRY(db::Rows rows, db_.Exec("UPDATE api_tokens SET revoked_at = ? "
-                                 "WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
-                                 {clock_.NowMillis(), std::string(token_id), std::string(user_id)}));
+  RD_TRY(db::Rows rows,
+         db_.Exec("UPDATE api_tokens SET revoked_at = ? "
+                  "WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+                  {clock_.NowMillis(), std::string(token_id), std::string(user_id)}));
   if (rows.affected == 0) return MakeError(ErrorCode::kNotFound, "token not found");
   return {};
 }

@@ -35,7 +35,7 @@ struct ApiToken {
 };
 
 struct LoginSession {
-  std::string token;  // a JWT
+  std::string token;            // a JWT
   std::int64_t expires_at = 0;  // unix seconds
   User user;
 };

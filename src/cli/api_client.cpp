@@ -29,7 +29,8 @@ std::string ClientSettingsPath() {
   return base + "/replideploy/config.json";
 }
 
-ClientSettings ResolveClientSettings(const std::string& flag_api_url, const std::string& flag_token) {
+ClientSettings ResolveClientSettings(const std::string& flag_api_url,
+                                     const std::string& flag_token) {
   ClientSettings saved;
   std::ifstream in(ClientSettingsPath());
   if (in) {
@@ -38,8 +39,10 @@ ClientSettings ResolveClientSettings(const std::string& flag_api_url, const std:
     boost::system::error_code ec;
     json::value v = json::parse(ss.str(), ec);
     if (!ec && v.is_object()) {
-      if (auto* u = v.as_object().if_contains("api_url"); u && u->is_string()) saved.api_url = u->as_string();
-      if (auto* t = v.as_object().if_contains("token"); t && t->is_string()) saved.token = t->as_string();
+      if (auto* u = v.as_object().if_contains("api_url"); u && u->is_string())
+        saved.api_url = u->as_string();
+      if (auto* t = v.as_object().if_contains("token"); t && t->is_string())
+        saved.token = t->as_string();
     }
   }
   auto pick = [](const std::string& flag, const char* env, const std::string& file,
@@ -60,7 +63,8 @@ Status SaveClientSettings(const ClientSettings& settings) {
   std::error_code ec;
   fs::create_directories(fs::path(path).parent_path(), ec);
   const std::string text =
-      json::serialize(json::object{{"api_url", settings.api_url}, {"token", settings.token}}) + "\n";
+      json::serialize(json::object{{"api_url", settings.api_url}, {"token", settings.token}}) +
+      "\n";
   const std::string temp = path + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return MakeError(ErrorCode::kInternal, "cannot write " + path);

@@ -17,7 +17,8 @@ struct ClientSettings {
 
 // Flag, then environment (REPLIDEPLOY_API_URL / REPLIDEPLOY_AUTH_TOKEN), then the file written
 // by `replideploy login` (~/.config/replideploy/config.json, or $REPLIDEPLOY_CONFIG_DIR).
-ClientSettings ResolveClientSettings(const std::string& flag_api_url, const std::string& flag_token);
+ClientSettings ResolveClientSettings(const std::string& flag_api_url,
+                                     const std::string& flag_token);
 // Writes the login file with mode 0600.
 Status SaveClientSettings(const ClientSettings& settings);
 std::string ClientSettingsPath();
@@ -36,8 +37,8 @@ class ApiClient {
   const ClientSettings& settings() const { return settings_; }
 
  private:
-  Result<boost::json::value> Send(std::string_view method, std::string_view path,
-                                  std::string body, std::string_view content_type) const;
+  Result<boost::json::value> Send(std::string_view method, std::string_view path, std::string body,
+                                  std::string_view content_type) const;
   ClientSettings settings_;
 };
 

@@ -1,11 +1,12 @@
 // Runs the real `replideploy` binary: start-up errors, the version, and a serve/SIGTERM cycle.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -13,8 +14,6 @@
 #include <regex>
 #include <sstream>
 #include <thread>
-
-#include <boost/json.hpp>
 
 #include "core/crypto.hpp"
 #include "http/client.hpp"
@@ -136,14 +135,14 @@ TEST_F(Binary, BadConfigKey) {
 
 TEST_F(Binary, BadDatabaseUrl) {
   Outcome r = Exec({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir(), "--database",
-                "mysql://root@localhost/x"});
+                    "mysql://root@localhost/x"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(LastLine(r.err).find("unsupported database URL"), std::string::npos) << r.err;
 }
 
 TEST_F(Binary, UnreachablePostgresHidesPassword) {
   Outcome r = Exec({"migrate", "--data-dir", DataDir(), "--database",
-                "postgres://user:sekrit@127.0.0.1:1/db?connect_timeout=5"});
+                    "postgres://user:sekrit@127.0.0.1:1/db?connect_timeout=5"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(r.err.find("sekrit"), std::string::npos) << r.err;
   EXPECT_FALSE(LastLine(r.err).empty());
@@ -164,7 +163,7 @@ TEST_F(Binary, EnvironmentAndFlagPrecedence) {
       << env_only.err;
   // ...and the flag wins over it.
   Outcome flag = Exec({"migrate", "--listen", "127.0.0.1:0", "--data-dir", DataDir()},
-                  {"REPLIDEPLOY_LISTEN=nonsense"});
+                      {"REPLIDEPLOY_LISTEN=nonsense"});
   EXPECT_EQ(flag.exit_code, 0) << flag.err;
 }
 
@@ -197,7 +196,6 @@ TEST_F(Binary, MigrateThenServeAndStopOnSigterm) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("stopped"), std::string::npos) << r.err;
 }
-
 
 // The server is killed (SIGKILL) in the middle of a deploy's uploads: after a restart the
 // previous deploy still serves, and the interrupted one resumes where it stopped.
@@ -242,8 +240,9 @@ TEST_F(Binary, KillDuringUploadLeavesLiveSiteAndResumes) {
   auto sha1 = [](const std::string& s) { return core::HexEncode(core::Sha1(s)); };
 
   call("POST", "/auth/register", R"({"email":"k@example.com","password":"password123"})", "");
-  const std::string token =
-      field(call("POST", "/auth/login", R"({"email":"k@example.com","password":"password123"})", ""), "token");
+  const std::string token = field(
+      call("POST", "/auth/login", R"({"email":"k@example.com","password":"password123"})", ""),
+      "token");
   ASSERT_FALSE(token.empty());
   ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"crash"})", token).status, 201);
 
@@ -257,8 +256,7 @@ TEST_F(Binary, KillDuringUploadLeavesLiveSiteAndResumes) {
   };
   // v1, complete.
   const std::string v1 = field(call("POST", "/api/v1/sites/crash/deploys", "{}", token), "id");
-  call("PUT", "/api/v1/deploys/" + v1,
-       R"({"files":{"index.html":")" + sha1("v1") + "\"}}", token);
+  call("PUT", "/api/v1/deploys/" + v1, R"({"files":{"index.html":")" + sha1("v1") + "\"}}", token);
   ASSERT_EQ(call("PUT", "/api/v1/deploys/" + v1 + "/files/index.html", "v1", token).status, 200);
   ASSERT_EQ(wait_state(v1, "ready"), "ready");
 

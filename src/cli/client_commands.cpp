@@ -68,7 +68,8 @@ std::string ReadSecret(const std::string& prompt) {
 
 // ---- login -------------------------------------------------------------------------------
 
-int Login(const Common& common, std::string email, bool password_stdin, const std::string& given_token) {
+int Login(const Common& common, std::string email, bool password_stdin,
+          const std::string& given_token) {
   ClientSettings settings = common.Settings();
   if (!given_token.empty()) {
     settings.token = given_token;
@@ -108,7 +109,8 @@ int Login(const Common& common, std::string email, bool password_stdin, const st
 
 int SitesCreate(const Common& common, const std::string& name) {
   ApiClient client = RequireClient(common);
-  json::value body = name.empty() ? json::value(json::object{}) : json::value(json::object{{"name", name}});
+  json::value body =
+      name.empty() ? json::value(json::object{}) : json::value(json::object{{"name", name}});
   auto site = client.Call("POST", "/api/v1/sites", &body);
   if (!site.ok()) return Fail(site.error().message);
   fmt::print("Site created: {}\n  URL:   {}\n  ID:    {}\n  Admin: {}\n", Str(*site, "name"),
@@ -133,7 +135,7 @@ int SitesList(const Common& common) {
 // ---- deploy ------------------------------------------------------------------------------
 
 struct LocalFile {
-  std::string path;      // deploy path, "/a/b.html"
+  std::string path;  // deploy path, "/a/b.html"
   std::string disk_path;
   std::string sha1;
   std::uint64_t size = 0;
@@ -150,9 +152,11 @@ bool Skipped(const fs::path& relative) {
 
 Result<std::vector<LocalFile>> ScanDirectory(const std::string& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return MakeError(ErrorCode::kBadRequest, dir + " is not a directory");
+  if (!fs::is_directory(dir, ec))
+    return MakeError(ErrorCode::kBadRequest, dir + " is not a directory");
   std::vector<LocalFile> files;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+  for (auto it =
+           fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const fs::path relative = it->path().lexically_relative(dir);
     if (Skipped(relative)) {
@@ -190,17 +194,21 @@ std::string HumanBytes(double bytes) {
 
 class Progress {
  public:
-  Progress(std::size_t files, std::uint64_t bytes) : total_files_(files), total_bytes_(bytes), tty_(isatty(STDERR_FILENO)) {}
+  Progress(std::size_t files, std::uint64_t bytes)
+      : total_files_(files), total_bytes_(bytes), tty_(isatty(STDERR_FILENO)) {}
   void Add(std::uint64_t bytes) {
     std::lock_guard lock(mu_);
     ++files_;
     bytes_ += bytes;
     if (!tty_ && files_ != total_files_) return;
-    const double fraction = total_bytes_ == 0 ? 1.0 : static_cast<double>(bytes_) / static_cast<double>(total_bytes_);
+    const double fraction =
+        total_bytes_ == 0 ? 1.0 : static_cast<double>(bytes_) / static_cast<double>(total_bytes_);
     const int filled = static_cast<int>(fraction * 30);
-    fmt::print(stderr, "{}[{}{}] {}/{} files, {} / {}{}", tty_ ? "\r" : "", std::string(filled, '#'),
-               std::string(30 - filled, ' '), files_, total_files_, HumanBytes(static_cast<double>(bytes_)),
-               HumanBytes(static_cast<double>(total_bytes_)), tty_ && files_ != total_files_ ? "" : "\n");
+    fmt::print(stderr, "{}[{}{}] {}/{} files, {} / {}{}", tty_ ? "\r" : "",
+               std::string(filled, '#'), std::string(30 - filled, ' '), files_, total_files_,
+               HumanBytes(static_cast<double>(bytes_)),
+               HumanBytes(static_cast<double>(total_bytes_)),
+               tty_ && files_ != total_files_ ? "" : "\n");
   }
 
  private:
@@ -243,7 +251,8 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
 
   std::vector<const LocalFile*> uploads;
   std::uint64_t upload_bytes = 0;
-  if (const auto* required = prepared->as_object().if_contains("required"); required && required->is_array()) {
+  if (const auto* required = prepared->as_object().if_contains("required");
+      required && required->is_array()) {
     for (const auto& sha : required->as_array()) {
       if (!sha.is_string()) continue;
       auto it = by_sha.find(std::string(sha.as_string()));
@@ -300,7 +309,8 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
     return Fail("deploy " + deploy_id + " ended " + (state.empty() ? "in a timeout" : state) +
                 (why.empty() ? "" : ": " + why));
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("Deploy is live ({:.1f} s).\n", seconds);
   fmt::print("  Deploy URL: {}\n", Str(final_deploy, "deploy_url"));
   if (!alias.empty() && !prod) {
@@ -311,7 +321,8 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
   if (prod) {
     fmt::print("  Live URL:   {}\n", Str(final_deploy, "url"));
   } else {
-    fmt::print("  (a draft; publish with --prod, or: replideploy rollback --site {} {})\n", site, deploy_id);
+    fmt::print("  (a draft; publish with --prod, or: replideploy rollback --site {} {})\n", site,
+               deploy_id);
   }
   return 0;
 }
@@ -322,8 +333,8 @@ int DeploysList(const Common& common, const std::string& site) {
   auto list = client.Call("GET", "/api/v1/sites/" + EncodePath(site) + "/deploys");
   if (!list.ok()) return Fail(list.error().message);
   for (const auto& d : list->as_array()) {
-    const bool live = d.is_object() && d.as_object().contains("published") && d.at("published").is_bool() &&
-                      d.at("published").as_bool();
+    const bool live = d.is_object() && d.as_object().contains("published") &&
+                      d.at("published").is_bool() && d.at("published").as_bool();
     fmt::print("{} {:<10} {:<14} {} {}\n", Str(d, "id"), Str(d, "state"), Str(d, "context"),
                Str(d, "created_at"), live ? "(live)" : "");
   }
@@ -348,7 +359,8 @@ void AddClientCommands(CLI::App& app, int& exit_code) {
   static std::string email, token, site, dir, alias, message, deploy_id, name;
   static bool password_stdin = false, prod = false;
 
-  CLI::App* login = app.add_subcommand("login", "log in and save an API token for the other commands");
+  CLI::App* login =
+      app.add_subcommand("login", "log in and save an API token for the other commands");
   AddCommonOptions(*login, common);
   login->add_option("--email", email, "account email (asked when absent)");
   login->add_flag("--password-stdin", password_stdin, "read the password from standard input");

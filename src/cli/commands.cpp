@@ -1,8 +1,8 @@
 #include "cli/commands.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 
@@ -65,7 +65,8 @@ int Main(int argc, char** argv) {
 
   core::ServeConfig serve_config;
   std::string serve_config_file;
-  CLI::App* serve = app.add_subcommand("serve", "run the platform (API, dashboard, edge) in one process");
+  CLI::App* serve =
+      app.add_subcommand("serve", "run the platform (API, dashboard, edge) in one process");
   AddConfigOptions(*serve, serve_config, serve_config_file);
 
   core::ServeConfig migrate_config;

@@ -84,7 +84,8 @@ int RunServe(const core::ServeConfig& config) {
     const auto guess = exe.parent_path().parent_path().parent_path() / "dashboard" / "out";
     if (!ec && std::filesystem::is_directory(guess, ec)) app_options.dashboard_dir = guess.string();
   }
-  if (!app_options.dashboard_dir.empty()) spdlog::info("dashboard from {}", app_options.dashboard_dir);
+  if (!app_options.dashboard_dir.empty())
+    spdlog::info("dashboard from {}", app_options.dashboard_dir);
   api::App app(*db, **blobs, clock, app_options);
 
   http::ServerOptions server_options;
@@ -97,8 +98,8 @@ int RunServe(const core::ServeConfig& config) {
   if (Status st = server.Listen(); !st.ok()) return Fail(st.error().message);
   app.SetPublicPort(server.port());
 
-  const std::string host = listen.host.find(':') != std::string::npos ? "[" + listen.host + "]"
-                                                                       : listen.host;
+  const std::string host =
+      listen.host.find(':') != std::string::npos ? "[" + listen.host + "]" : listen.host;
   spdlog::info("database {}", db->engine() == db::Engine::kSqlite ? "SQLite" : "PostgreSQL");
   fmt::print("RepliDeploy is running: dashboard and API at {}  (listening on {}:{})\n",
              app.ControlUrl("/"), host, server.port());

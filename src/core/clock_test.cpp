@@ -18,9 +18,7 @@ TEST(Clock, ManualClockMovesOnlyWhenAdvanced) {
   EXPECT_EQ(clock.NowMillis(), 1500);
 }
 
-TEST(Clock, SystemClockIsAfter2025) {
-  EXPECT_GT(SystemClock().NowMillis(), 1735689600000);
-}
+TEST(Clock, SystemClockIsAfter2025) { EXPECT_GT(SystemClock().NowMillis(), 1735689600000); }
 
 }  // namespace
 }  // namespace replideploy::core

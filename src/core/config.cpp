@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "core/crypto.hpp"
 
@@ -42,7 +42,8 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
 std::string EnvName(std::string_view option_name) {
   std::string out = "REPLIDEPLOY_";
   for (char ch : option_name) {
-    out.push_back(ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+    out.push_back(ch == '-' ? '_'
+                            : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
   }
   return out;
 }
@@ -120,7 +121,8 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
 Status PrepareDataDir(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return MakeError(ErrorCode::kBadRequest, "cannot create data dir " + dir + ": " + ec.message());
+  if (ec)
+    return MakeError(ErrorCode::kBadRequest, "cannot create data dir " + dir + ": " + ec.message());
   if (!fs::is_directory(dir, ec)) {
     return MakeError(ErrorCode::kBadRequest, "data dir " + dir + " is not a directory");
   }

@@ -31,8 +31,9 @@ class ConfigTest : public ::testing::Test {
 
 TEST_F(ConfigTest, FileSetsKeysNotGivenElsewhere) {
   ServeConfig c;
-  const auto path = Write("a.toml", "listen = \"127.0.0.1:9999\"\nbase-domain = \"example.test\"\n"
-                                    "io-threads = 3\n");
+  const auto path = Write("a.toml",
+                          "listen = \"127.0.0.1:9999\"\nbase-domain = \"example.test\"\n"
+                          "io-threads = 3\n");
   ASSERT_TRUE(ApplyConfigFile(path, c, [](std::string_view n) { return n == "listen"; }).ok());
   EXPECT_EQ(c.listen, "127.0.0.1:8080");  // the flag/env wins
   EXPECT_EQ(c.base_domain, "example.test");
@@ -49,7 +50,8 @@ TEST_F(ConfigTest, UnknownKeyIsNamed) {
 
 TEST_F(ConfigTest, WrongTypeAndSyntaxErrorsAreClear) {
   ServeConfig c;
-  auto st = ApplyConfigFile(Write("c.toml", "io-threads = \"two\"\n"), c, [](auto) { return false; });
+  auto st =
+      ApplyConfigFile(Write("c.toml", "io-threads = \"two\"\n"), c, [](auto) { return false; });
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("'io-threads' must be an integer"), std::string::npos);
   st = ApplyConfigFile(Write("d.toml", "\nlisten = \n"), c, [](auto) { return false; });

@@ -27,10 +27,10 @@ std::string NewReadableName() {
       "lucky",  "mellow", "nimble", "polite", "quiet",  "rapid",  "serene", "shiny",
       "silver", "smooth", "snappy", "sunny",  "swift",  "tidy",   "vivid",  "witty"};
   static constexpr std::array<std::string_view, 32> kNouns = {
-      "badger", "beacon", "canyon", "comet",  "cougar", "delta",  "falcon", "fjord",
-      "gecko",  "glacier", "harbor", "heron", "island", "jaguar", "kernel", "lagoon",
-      "lynx",   "maple",  "meadow", "nebula", "otter",  "panda",  "pebble", "quartz",
-      "raven",  "river",  "sequoia", "tiger", "tundra", "walrus", "willow", "zephyr"};
+      "badger", "beacon",  "canyon",  "comet",  "cougar", "delta",  "falcon", "fjord",
+      "gecko",  "glacier", "harbor",  "heron",  "island", "jaguar", "kernel", "lagoon",
+      "lynx",   "maple",   "meadow",  "nebula", "otter",  "panda",  "pebble", "quartz",
+      "raven",  "river",   "sequoia", "tiger",  "tundra", "walrus", "willow", "zephyr"};
   const std::uint32_t a = randombytes_uniform(kAdjectives.size());
   const std::uint32_t n = randombytes_uniform(kNouns.size());
   return fmt::format("{}-{}-{}", kAdjectives[a], kNouns[n], HexEncode(RandomBytes(3)));

@@ -11,16 +11,16 @@
 namespace replideploy {
 
 enum class ErrorCode {
-  kBadRequest,        // malformed input: bad JSON, wrong type, missing field (400)
-  kUnauthenticated,   // no or bad credentials (401)
-  kForbidden,         // authenticated but not allowed (403)
-  kNotFound,          // missing, or owned by someone else (404)
-  kConflict,          // unique key taken (409)
-  kPayloadTooLarge,   // body over the route's limit (413)
-  kUnprocessable,     // well-formed but invalid value (422)
-  kRateLimited,       // slowed down (429)
-  kInternal,          // our fault (500)
-  kUnavailable,       // a dependency is down (503)
+  kBadRequest,       // malformed input: bad JSON, wrong type, missing field (400)
+  kUnauthenticated,  // no or bad credentials (401)
+  kForbidden,        // authenticated but not allowed (403)
+  kNotFound,         // missing, or owned by someone else (404)
+  kConflict,         // unique key taken (409)
+  kPayloadTooLarge,  // body over the route's limit (413)
+  kUnprocessable,    // well-formed but invalid value (422)
+  kRateLimited,      // slowed down (429)
+  kInternal,         // our fault (500)
+  kUnavailable,      // a dependency is down (503)
 };
 
 // Stable, machine-readable name for a code ("not_found"), used in JSON error bodies.
@@ -42,8 +42,8 @@ inline Error MakeError(ErrorCode code, std::string message) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}    // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -107,14 +107,14 @@ using Status = Result<void>;
 // Early return on failure: RD_TRY(auto user, users.Find(id));
 #define RD_CONCAT_INNER(a, b) a##b
 #define RD_CONCAT(a, b) RD_CONCAT_INNER(a, b)
-#define RD_TRY_IMPL(tmp, decl, expr) \
-  auto tmp = (expr);                 \
+#define RD_TRY_IMPL(tmp, decl, expr)            \
+  auto tmp = (expr);                            \
   if (!tmp.ok()) return std::move(tmp).error(); \
   decl = std::move(tmp).value()
 #define RD_TRY(decl, expr) RD_TRY_IMPL(RD_CONCAT(rd_try_, __LINE__), decl, expr)
-#define RD_TRY_STATUS_IMPL(tmp, expr)              \
-  do {                                             \
-    auto tmp = (expr);                             \
-    if (!tmp.ok()) return std::move(tmp).error();  \
+#define RD_TRY_STATUS_IMPL(tmp, expr)             \
+  do {                                            \
+    auto tmp = (expr);                            \
+    if (!tmp.ok()) return std::move(tmp).error(); \
   } while (0)
 #define RD_TRY_STATUS(expr) RD_TRY_STATUS_IMPL(RD_CONCAT(rd_status_, __COUNTER__), expr)

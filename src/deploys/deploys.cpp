@@ -63,10 +63,13 @@ bool IsLowerHex(std::string_view s, std::size_t length) {
 }
 
 bool IsFunctionName(std::string_view s) {
-  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
-  }) && s != "." && s != "..";
+  return !s.empty() && s.size() <= 128 &&
+         std::all_of(s.begin(), s.end(),
+                     [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+                     }) &&
+         s != "." && s != "..";
 }
 
 std::string Sha1Hex(std::string_view data);
@@ -159,9 +162,9 @@ Result<Deploy> DeployService::Load(std::string_view deploy_id, bool with_require
 
 Result<Deploy> DeployService::LoadOwned(std::string_view user_id, std::string_view deploy_id,
                                         bool with_required) {
-  RD_TRY(db::Rows rows, db_.Exec(std::string(kSelectDeploy) + std::string(kOwnedBy) +
-                                     "AND d.id = ?",
-                                 {std::string(user_id), std::string(deploy_id)}));
+  RD_TRY(db::Rows rows,
+         db_.Exec(std::string(kSelectDeploy) + std::string(kOwnedBy) + "AND d.id = ?",
+                  {std::string(user_id), std::string(deploy_id)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "deploy not found");
   Deploy d = DeployFromRow(rows.rows.front());
   if (!with_required) return d;
@@ -179,8 +182,8 @@ Result<Deploy> DeployService::Create(std::string_view user_id, std::string_view 
     // netlify-cli sends `--alias X` as {draft: false, branch: "X"}: a deploy of another branch
     // than the production one is a branch deploy, never published by itself.
     const bool production_branch =
-        spec.branch.empty() ||
-        (!site.build_settings.repo_branch.empty() && spec.branch == site.build_settings.repo_branch);
+        spec.branch.empty() || (!site.build_settings.repo_branch.empty() &&
+                                spec.branch == site.build_settings.repo_branch);
     if (spec.draft) {
       context = spec.branch.empty() ? "draft" : "branch-deploy";
     } else {
@@ -194,9 +197,9 @@ Result<Deploy> DeployService::Create(std::string_view user_id, std::string_view 
       "INSERT INTO deploys (id, site_id, user_id, state, context, branch, title, commit_ref, "
       "review_id, draft, deploy_source, created_at, updated_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      {id, site.id, std::string(user_id), std::string(kStateNew), context, spec.branch,
-       spec.title, spec.commit_ref, review, static_cast<std::int64_t>(spec.draft ? 1 : 0),
-       spec.deploy_source, now, now}));
+      {id, site.id, std::string(user_id), std::string(kStateNew), context, spec.branch, spec.title,
+       spec.commit_ref, review, static_cast<std::int64_t>(spec.draft ? 1 : 0), spec.deploy_source,
+       now, now}));
   return Load(id);
 }
 
@@ -205,22 +208,24 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
                                        const std::map<std::string, std::string>& functions) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   if (deploy.state != kStateNew && deploy.state != kStateUploading) {
-    return Invalid("invalid_state", "deploy is " + deploy.state + "; its files can no longer change");
+    return Invalid("invalid_state",
+                   "deploy is " + deploy.state + "; its files can no longer change");
   }
   if (files.size() + functions.size() > options_.max_files) {
-    return Invalid("too_many_files", "a deploy holds at most " +
-                                         std::to_string(options_.max_files) + " files");
+    return Invalid("too_many_files",
+                   "a deploy holds at most " + std::to_string(options_.max_files) + " files");
   }
   // Normalise and validate everything before touching the database.
   std::map<std::string, std::string> normalized;
   for (const auto& [raw_path, sha1] : files) {
     if (raw_path.size() > options_.max_path_bytes) {
-      return Invalid("invalid_path", "file path longer than " +
-                                         std::to_string(options_.max_path_bytes) + " bytes");
+      return Invalid("invalid_path",
+                     "file path longer than " + std::to_string(options_.max_path_bytes) + " bytes");
     }
     RD_TRY(std::string path, NormalizeDeployPath(raw_path));
     if (!IsLowerHex(sha1, 40)) {
-      return Invalid("invalid_digest", "files['" + raw_path + "'] must be a SHA-1 in lowercase hex");
+      return Invalid("invalid_digest",
+                     "files['" + raw_path + "'] must be a SHA-1 in lowercase hex");
     }
     if (!normalized.emplace(path, sha1).second) {
       return Invalid("invalid_path", "file path '" + path + "' is listed twice");
@@ -265,9 +270,9 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
         "size = COALESCE((SELECT b.size FROM blobs b WHERE b.sha1 = deploy_files.sha1 LIMIT 1), 0) "
         "WHERE deploy_id = ?",
         {id}));
-    RD_TRY_STATUS(s.Exec("UPDATE deploys SET state = ?, file_count = ?, updated_at = ? WHERE id = ?",
-                         {std::string(kStateUploading), static_cast<std::int64_t>(normalized.size()),
-                          now, id}));
+    RD_TRY_STATUS(s.Exec(
+        "UPDATE deploys SET state = ?, file_count = ?, updated_at = ? WHERE id = ?",
+        {std::string(kStateUploading), static_cast<std::int64_t>(normalized.size()), now, id}));
     return {};
   }));
   // Claim the stored content this deploy reuses, so a concurrent garbage collection keeps it;
@@ -279,8 +284,9 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
     const std::string sha256 = r.Text(0);
     RD_TRY(bool present, blobs_.Touch(sha256));
     if (!present) {
-      RD_TRY_STATUS(db_.Exec("UPDATE deploy_files SET sha256 = NULL WHERE deploy_id = ? AND sha256 = ?",
-                             {id, sha256}));
+      RD_TRY_STATUS(
+          db_.Exec("UPDATE deploy_files SET sha256 = NULL WHERE deploy_id = ? AND sha256 = ?",
+                   {id, sha256}));
       RD_TRY_STATUS(db_.Exec("DELETE FROM blobs WHERE sha256 = ?", {sha256}));
     }
   }
@@ -301,11 +307,12 @@ Status DeployService::AdvanceIfUploadsComplete(const std::string& deploy_id) {
   const Deploy deploy{.id = deploy_id};
   // Conditional, so that of several uploads finishing at once exactly one moves the deploy on.
   RD_TRY(db::Rows moved,
-         db_.Exec("UPDATE deploys SET state = ?, updated_at = ? WHERE id = ? AND state = ? "
-                  "AND NOT EXISTS (SELECT 1 FROM deploy_files WHERE deploy_id = ? AND sha256 IS NULL) "
-                  "AND NOT EXISTS (SELECT 1 FROM deploy_functions WHERE deploy_id = ? AND uploaded = 0)",
-                  {std::string(kStateProcessing), clock_.NowMillis(), deploy.id,
-                   std::string(kStateUploading), deploy.id, deploy.id}));
+         db_.Exec(
+             "UPDATE deploys SET state = ?, updated_at = ? WHERE id = ? AND state = ? "
+             "AND NOT EXISTS (SELECT 1 FROM deploy_files WHERE deploy_id = ? AND sha256 IS NULL) "
+             "AND NOT EXISTS (SELECT 1 FROM deploy_functions WHERE deploy_id = ? AND uploaded = 0)",
+             {std::string(kStateProcessing), clock_.NowMillis(), deploy.id,
+              std::string(kStateUploading), deploy.id, deploy.id}));
   if (moved.affected > 0 && on_processing_) on_processing_();
   return {};
 }
@@ -342,13 +349,14 @@ Result<UploadedFile> DeployService::UploadFile(std::string_view user_id, std::st
   uploaded.sha256 = blob.sha256;
   const std::int64_t now = clock_.NowMillis();
   // The blob is durable before any row points at it.
-  RD_TRY_STATUS(db_.Exec("INSERT INTO blobs (sha256, sha1, size, created_at) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT (sha256) DO NOTHING",
-                         {blob.sha256, blob.sha1, static_cast<std::int64_t>(blob.size), now}));
-  RD_TRY_STATUS(db_.Exec("UPDATE deploy_files SET sha256 = ?, size = ? "
-                         "WHERE deploy_id = ? AND sha1 = ? AND sha256 IS NULL",
-                         {blob.sha256, static_cast<std::int64_t>(blob.size), deploy.id,
-                          declared_sha1}));
+  RD_TRY_STATUS(
+      db_.Exec("INSERT INTO blobs (sha256, sha1, size, created_at) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT (sha256) DO NOTHING",
+               {blob.sha256, blob.sha1, static_cast<std::int64_t>(blob.size), now}));
+  RD_TRY_STATUS(
+      db_.Exec("UPDATE deploy_files SET sha256 = ?, size = ? "
+               "WHERE deploy_id = ? AND sha1 = ? AND sha256 IS NULL",
+               {blob.sha256, static_cast<std::int64_t>(blob.size), deploy.id, declared_sha1}));
   RD_TRY_STATUS(db_.Exec("UPDATE deploys SET updated_at = ? WHERE id = ?", {now, deploy.id}));
   RD_TRY_STATUS(AdvanceIfUploadsComplete(deploy.id));
   return uploaded;
@@ -358,10 +366,12 @@ Result<Deploy> DeployService::UploadFunction(std::string_view user_id, std::stri
                                              std::string_view name, std::string_view zip,
                                              std::string_view runtime) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
-  RD_TRY(db::Rows rows, db_.Exec("SELECT sha256 FROM deploy_functions WHERE deploy_id = ? AND name = ?",
-                                 {deploy.id, std::string(name)}));
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT sha256 FROM deploy_functions WHERE deploy_id = ? AND name = ?",
+                  {deploy.id, std::string(name)}));
   if (rows.empty()) {
-    return Invalid("unknown_function", "'" + std::string(name) + "' is not among the deploy's functions");
+    return Invalid("unknown_function",
+                   "'" + std::string(name) + "' is not among the deploy's functions");
   }
   if (deploy.state != kStateUploading) {
     return Invalid("invalid_state", "deploy is " + deploy.state + "; it takes no more uploads");
@@ -376,12 +386,14 @@ Result<Deploy> DeployService::UploadFunction(std::string_view user_id, std::stri
     return std::move(blob).error();
   }
   const std::int64_t now = clock_.NowMillis();
-  RD_TRY_STATUS(db_.Exec("INSERT INTO blobs (sha256, sha1, size, created_at) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT (sha256) DO NOTHING",
-                         {blob->sha256, blob->sha1, static_cast<std::int64_t>(blob->size), now}));
-  RD_TRY_STATUS(db_.Exec("UPDATE deploy_functions SET uploaded = 1, runtime = ? "
-                         "WHERE deploy_id = ? AND sha256 = ?",
-                         {std::string(runtime.substr(0, 64)), deploy.id, declared}));
+  RD_TRY_STATUS(
+      db_.Exec("INSERT INTO blobs (sha256, sha1, size, created_at) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT (sha256) DO NOTHING",
+               {blob->sha256, blob->sha1, static_cast<std::int64_t>(blob->size), now}));
+  RD_TRY_STATUS(
+      db_.Exec("UPDATE deploy_functions SET uploaded = 1, runtime = ? "
+               "WHERE deploy_id = ? AND sha256 = ?",
+               {std::string(runtime.substr(0, 64)), deploy.id, declared}));
   RD_TRY_STATUS(db_.Exec("UPDATE deploys SET updated_at = ? WHERE id = ?", {now, deploy.id}));
   RD_TRY(Deploy after, Load(deploy.id));
   return AdvanceIfComplete(after);
@@ -391,8 +403,8 @@ Result<Deploy> DeployService::Get(std::string_view user_id, std::string_view dep
   return LoadOwned(user_id, deploy_id);
 }
 
-Result<std::vector<Deploy>> DeployService::List(std::string_view user_id,
-                                                std::string_view site_ref, int limit) {
+Result<std::vector<Deploy>> DeployService::List(std::string_view user_id, std::string_view site_ref,
+                                                int limit) {
   RD_TRY(Site site, sites_.Get(user_id, site_ref));
   RD_TRY(db::Rows rows,
          db_.Exec(std::string(kSelectDeploy) +
@@ -405,10 +417,9 @@ Result<std::vector<Deploy>> DeployService::List(std::string_view user_id,
 
 Result<Deploy> DeployService::Cancel(std::string_view user_id, std::string_view deploy_id) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
-  RD_TRY(db::Rows rows,
-         db_.Exec("UPDATE deploys SET state = ?, updated_at = ? "
-                  "WHERE id = ? AND state IN ('new', 'uploading', 'processing')",
-                  {std::string(kStateCanceled), clock_.NowMillis(), deploy.id}));
+  RD_TRY(db::Rows rows, db_.Exec("UPDATE deploys SET state = ?, updated_at = ? "
+                                 "WHERE id = ? AND state IN ('new', 'uploading', 'processing')",
+                                 {std::string(kStateCanceled), clock_.NowMillis(), deploy.id}));
   if (rows.affected == 0 && deploy.state != kStateCanceled) {
     return Invalid("invalid_state", "deploy is " + deploy.state + " and can no longer be canceled");
   }
@@ -436,7 +447,8 @@ Result<Deploy> DeployService::Restore(std::string_view user_id, std::string_view
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   if (deploy.site_id != site.id) return MakeError(ErrorCode::kNotFound, "deploy not found");
   if (deploy.state != kStateReady) {
-    return Invalid("invalid_state", "only a ready deploy can be published; this one is " + deploy.state);
+    return Invalid("invalid_state",
+                   "only a ready deploy can be published; this one is " + deploy.state);
   }
   RD_TRY_STATUS(Publish(site.id, deploy.id));
   return Load(deploy.id);
@@ -445,7 +457,8 @@ Result<Deploy> DeployService::Restore(std::string_view user_id, std::string_view
 Result<Deploy> DeployService::Lock(std::string_view user_id, std::string_view deploy_id) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   if (deploy.state != kStateReady) {
-    return Invalid("invalid_state", "only a ready deploy can be locked; this one is " + deploy.state);
+    return Invalid("invalid_state",
+                   "only a ready deploy can be locked; this one is " + deploy.state);
   }
   // Locked first, so no auto-publish lands between the two.
   RD_TRY_STATUS(db_.Exec("UPDATE sites SET locked = 1 WHERE id = ?", {deploy.site_id}));
@@ -461,9 +474,10 @@ Result<Deploy> DeployService::Unlock(std::string_view user_id, std::string_view 
 
 Status DeployService::Fail(const std::string& deploy_id, const std::string& message) {
   spdlog::warn("deploy {} failed: {}", deploy_id, message);
-  RD_TRY_STATUS(db_.Exec("UPDATE deploys SET state = ?, error_message = ?, updated_at = ? "
-                         "WHERE id = ? AND state NOT IN ('ready', 'canceled')",
-                         {std::string(kStateError), message, clock_.NowMillis(), deploy_id}));
+  RD_TRY_STATUS(
+      db_.Exec("UPDATE deploys SET state = ?, error_message = ?, updated_at = ? "
+               "WHERE id = ? AND state NOT IN ('ready', 'canceled')",
+               {std::string(kStateError), message, clock_.NowMillis(), deploy_id}));
   return {};
 }
 
@@ -479,8 +493,10 @@ Result<std::shared_ptr<const DeployManifest>> DeployService::LoadManifest(
   manifest->site_id = site_id;
   manifest->files.reserve(rows.rows.size());
   for (const auto& r : rows.rows) {
-    if (r.IsNull(1)) return MakeError(ErrorCode::kInternal, "deploy " + deploy_id + " has a file without content");
-    manifest->files.emplace(r.Text(0), ManifestEntry{r.Text(1), r.Int(2), r.Text(3), r.Bool(4), r.Bool(5)});
+    if (r.IsNull(1))
+      return MakeError(ErrorCode::kInternal, "deploy " + deploy_id + " has a file without content");
+    manifest->files.emplace(r.Text(0),
+                            ManifestEntry{r.Text(1), r.Int(2), r.Text(3), r.Bool(4), r.Bool(5)});
   }
   return std::shared_ptr<const DeployManifest>(std::move(manifest));
 }
@@ -547,11 +563,13 @@ Status DeployService::FinishOne(const Deploy& deploy) {
                                      std::string(kStateProcessing)}));
       became_ready = ready.affected > 0;  // not when canceled meanwhile
       if (!became_ready || !auto_publish) return {};
-      RD_TRY(db::Rows live,
-             s.Exec("UPDATE sites SET published_deploy_id = ?, updated_at = ? "
-                    "WHERE id = ? AND locked = 0 AND (published_deploy_id IS NULL OR "
-                    "(SELECT p.created_at FROM deploys p WHERE p.id = sites.published_deploy_id) <= ?)",
-                    {deploy.id, now, deploy.site_id, deploy.created_at}));
+      RD_TRY(
+          db::Rows live,
+          s.Exec(
+              "UPDATE sites SET published_deploy_id = ?, updated_at = ? "
+              "WHERE id = ? AND locked = 0 AND (published_deploy_id IS NULL OR "
+              "(SELECT p.created_at FROM deploys p WHERE p.id = sites.published_deploy_id) <= ?)",
+              {deploy.id, now, deploy.site_id, deploy.created_at}));
       published = live.affected > 0;
       if (published) {
         RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy.id}));
@@ -569,8 +587,9 @@ Status DeployService::FinishOne(const Deploy& deploy) {
 
 Result<int> DeployService::ProcessPending() {
   std::lock_guard lock(process_mu_);
-  RD_TRY(db::Rows rows, db_.Exec("SELECT id FROM deploys WHERE state = ? ORDER BY updated_at LIMIT 20",
-                                 {std::string(kStateProcessing)}));
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT id FROM deploys WHERE state = ? ORDER BY updated_at LIMIT 20",
+                  {std::string(kStateProcessing)}));
   int finished = 0;
   for (const auto& r : rows.rows) {
     RD_TRY(Deploy deploy, Load(r.Text(0)));
@@ -578,7 +597,8 @@ Result<int> DeployService::ProcessPending() {
       // A storage or database failure: leave it in processing to be retried, unless the
       // deploy itself is at fault.
       spdlog::error("deploy {}: processing failed: {}", deploy.id, st.error().message);
-      if (st.error().code == ErrorCode::kUnprocessable || st.error().code == ErrorCode::kBadRequest) {
+      if (st.error().code == ErrorCode::kUnprocessable ||
+          st.error().code == ErrorCode::kBadRequest) {
         RD_TRY_STATUS(Fail(deploy.id, st.error().message));
       }
       continue;
@@ -602,11 +622,12 @@ Result<int> DeployService::ExpireStale() {
 
 Result<store::GcStats> DeployService::CollectGarbage(std::chrono::seconds grace) {
   const auto now = std::chrono::system_clock::now();  // before the live set: see store/gc.hpp
-  RD_TRY(db::Rows rows,
-         db_.Exec("SELECT DISTINCT f.sha256 FROM deploy_files f JOIN deploys d ON d.id = f.deploy_id "
-                  "WHERE f.sha256 IS NOT NULL AND d.state NOT IN ('error', 'canceled') "
-                  "UNION SELECT DISTINCT fn.sha256 FROM deploy_functions fn "
-                  "JOIN deploys d ON d.id = fn.deploy_id WHERE d.state NOT IN ('error', 'canceled')"));
+  RD_TRY(
+      db::Rows rows,
+      db_.Exec("SELECT DISTINCT f.sha256 FROM deploy_files f JOIN deploys d ON d.id = f.deploy_id "
+               "WHERE f.sha256 IS NOT NULL AND d.state NOT IN ('error', 'canceled') "
+               "UNION SELECT DISTINCT fn.sha256 FROM deploy_functions fn "
+               "JOIN deploys d ON d.id = fn.deploy_id WHERE d.state NOT IN ('error', 'canceled')"));
   std::unordered_set<std::string> live;
   for (const auto& r : rows.rows) live.insert(r.Text(0));
   RD_TRY(store::GcStats stats, store::CollectGarbage(blobs_, live, grace, now));
@@ -626,7 +647,8 @@ std::shared_ptr<const DeployManifest> DeployService::CachedManifest(const std::s
   return it == manifests_.end() ? nullptr : it->second;
 }
 
-Result<std::shared_ptr<const DeployManifest>> DeployService::Manifest(const std::string& deploy_id) {
+Result<std::shared_ptr<const DeployManifest>> DeployService::Manifest(
+    const std::string& deploy_id) {
   {
     std::lock_guard lock(manifests_mu_);
     auto it = manifests_.find(deploy_id);

@@ -45,7 +45,8 @@ class Deploys : public ::testing::TestWithParam<db::Engine> {
     for (const auto& [path, content] : files) digests[path] = Sha1(content);
     d = deploys_->SetFiles(alice_.id, d.id, digests, {}).value();
     for (const auto& [path, content] : files) {
-      if (std::find(d.required.begin(), d.required.end(), Sha1(content)) == d.required.end()) continue;
+      if (std::find(d.required.begin(), d.required.end(), Sha1(content)) == d.required.end())
+        continue;
       auto up = deploys_->UploadFile(alice_.id, d.id, path, content);
       EXPECT_TRUE(up.ok()) << up.error().message;
     }
@@ -53,9 +54,7 @@ class Deploys : public ::testing::TestWithParam<db::Engine> {
     clock_.Advance(1000);
     return deploys_->Get(alice_.id, d.id).value();
   }
-  std::optional<std::string> Live() {
-    return sites_->Get(alice_.id, "site")->published_deploy_id;
-  }
+  std::optional<std::string> Live() { return sites_->Get(alice_.id, "site")->published_deploy_id; }
 
   store::testing::ScopedTempDir dir_;
   core::ManualClock clock_{1'800'000'000'000};
@@ -74,7 +73,10 @@ TEST_P(Deploys, ProductionDeployUploadsProcessesAndPublishes) {
   EXPECT_EQ(d.state, kStateNew);
   EXPECT_EQ(d.context, "production");
   const std::string index = "<h1>hello</h1>" + std::string(1000, ' ');
-  d = deploys_->SetFiles(alice_.id, d.id, {{"index.html", Sha1(index)}, {"/about.html", Sha1("about")}}, {}).value();
+  d = deploys_
+          ->SetFiles(alice_.id, d.id, {{"index.html", Sha1(index)}, {"/about.html", Sha1("about")}},
+                     {})
+          .value();
   EXPECT_EQ(d.state, kStateUploading);
   ASSERT_EQ(d.required.size(), 2u);
   ASSERT_TRUE(deploys_->UploadFile(alice_.id, d.id, "index.html", index).ok());
@@ -101,7 +103,8 @@ TEST_P(Deploys, ProductionDeployUploadsProcessesAndPublishes) {
 TEST_P(Deploys, SecondDeployUploadsOnlyWhatChanged) {
   DeployFiles({{"a.txt", "same"}, {"b.txt", "old"}});
   Deploy d = deploys_->Create(alice_.id, "site", {}).value();
-  d = deploys_->SetFiles(alice_.id, d.id, {{"a.txt", Sha1("same")}, {"b.txt", Sha1("new")}}, {}).value();
+  d = deploys_->SetFiles(alice_.id, d.id, {{"a.txt", Sha1("same")}, {"b.txt", Sha1("new")}}, {})
+          .value();
   EXPECT_EQ(d.required, std::vector<std::string>{Sha1("new")});
 }
 
@@ -182,7 +185,8 @@ TEST_P(Deploys, OtherUsersDeploysLookMissing) {
   EXPECT_EQ(deploys_->Restore(bob_.id, "site", d.id).error().code, ErrorCode::kNotFound);
   EXPECT_EQ(deploys_->Lock(bob_.id, d.id).error().code, ErrorCode::kNotFound);
   EXPECT_EQ(deploys_->Cancel(bob_.id, d.id).error().code, ErrorCode::kNotFound);
-  EXPECT_EQ(deploys_->UploadFile(bob_.id, d.id, "index.html", "x").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(deploys_->UploadFile(bob_.id, d.id, "index.html", "x").error().code,
+            ErrorCode::kNotFound);
 }
 
 TEST_P(Deploys, CancelAndExpire) {
@@ -204,7 +208,8 @@ TEST_P(Deploys, CancelAndExpire) {
 TEST_P(Deploys, ValidatorFailureMarksErrorAndKeepsLiveSite) {
   Deploy good = DeployFiles({{"index.html", "good"}});
   deploys_->SetValidator([](const DeployManifest& m, store::BlobStore&) -> Status {
-    if (m.Find("/_redirects")) return MakeError(ErrorCode::kUnprocessable, "_redirects:3: bad rule");
+    if (m.Find("/_redirects"))
+      return MakeError(ErrorCode::kUnprocessable, "_redirects:3: bad rule");
     return {};
   });
   Deploy bad = DeployFiles({{"index.html", "bad"}, {"_redirects", "junk"}});
@@ -255,7 +260,9 @@ TEST_P(Deploys, GarbageCollectionKeepsWhatDeploysNeed) {
   Deploy live = DeployFiles({{"index.html", "kept"}});
   // A canceled deploy's unique content becomes garbage.
   Deploy d = deploys_->Create(alice_.id, "site", {}).value();
-  d = deploys_->SetFiles(alice_.id, d.id, {{"x.txt", Sha1("orphan")}, {"index.html", Sha1("kept")}}, {}).value();
+  d = deploys_
+          ->SetFiles(alice_.id, d.id, {{"x.txt", Sha1("orphan")}, {"index.html", Sha1("kept")}}, {})
+          .value();
   ASSERT_TRUE(deploys_->UploadFile(alice_.id, d.id, "x.txt", "orphan").ok());
   ASSERT_TRUE(deploys_->Cancel(alice_.id, d.id).ok());
   EXPECT_EQ(blobs_->List()->size(), 2u);
@@ -271,7 +278,8 @@ TEST_P(Deploys, GarbageCollectionKeepsWhatDeploysNeed) {
   EXPECT_EQ(blobs_->List()->size(), 1u);
   auto manifest = deploys_->Manifest(live.id);
   ASSERT_TRUE(manifest.ok());
-  EXPECT_TRUE(blobs_->Has((*manifest)->Find("/index.html")->sha256, store::Variant::kIdentity).value());
+  EXPECT_TRUE(
+      blobs_->Has((*manifest)->Find("/index.html")->sha256, store::Variant::kIdentity).value());
 
   // The collected content is asked for again by the next deploy that wants it.
   Deploy again = deploys_->Create(alice_.id, "site", {}).value();

@@ -40,8 +40,8 @@ Error NameTaken(std::string_view name) {
 
 Status CheckSetting(std::string_view field, const std::string& value) {
   if (value.size() > kMaxSettingLength) {
-    return Invalid("invalid_build_settings", "build_settings." + std::string(field) +
-                                                 " is longer than 2048 characters");
+    return Invalid("invalid_build_settings",
+                   "build_settings." + std::string(field) + " is longer than 2048 characters");
   }
   if (value.find('\0') != std::string::npos) {
     return Invalid("invalid_build_settings",
@@ -113,10 +113,9 @@ Result<std::vector<Site>> SiteService::List(std::string_view user_id,
   // instr() exists in SQLite, strpos() in PostgreSQL; a LIKE pattern would need escaping.
   const std::string contains =
       db_.engine() == db::Engine::kSqlite ? "instr(s.name, ?) > 0" : "strpos(s.name, ?) > 0";
-  RD_TRY(db::Rows rows,
-         db_.Exec(std::string(kSelectSite) + "WHERE a.owner_user_id = ? AND " + contains +
-                      " ORDER BY s.created_at DESC, s.id",
-                  {std::string(user_id), std::string(name_filter)}));
+  RD_TRY(db::Rows rows, db_.Exec(std::string(kSelectSite) + "WHERE a.owner_user_id = ? AND " +
+                                     contains + " ORDER BY s.created_at DESC, s.id",
+                                 {std::string(user_id), std::string(name_filter)}));
   std::vector<Site> out;
   out.reserve(rows.rows.size());
   for (const auto& r : rows.rows) out.push_back(SiteFromRow(r));
@@ -124,10 +123,10 @@ Result<std::vector<Site>> SiteService::List(std::string_view user_id,
 }
 
 Result<Site> SiteService::Get(std::string_view user_id, std::string_view id_or_name) {
-  RD_TRY(db::Rows rows, db_.Exec(std::string(kSelectSite) +
-                                     "WHERE a.owner_user_id = ? AND (s.id = ? OR s.name = ?)",
-                                 {std::string(user_id), std::string(id_or_name),
-                                  std::string(id_or_name)}));
+  RD_TRY(
+      db::Rows rows,
+      db_.Exec(std::string(kSelectSite) + "WHERE a.owner_user_id = ? AND (s.id = ? OR s.name = ?)",
+               {std::string(user_id), std::string(id_or_name), std::string(id_or_name)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "site not found");
   return SiteFromRow(rows.rows.front());
 }
@@ -139,8 +138,10 @@ Result<Site> SiteService::Update(std::string_view user_id, std::string_view id_o
     RD_TRY(site.name, NormalizeSiteName(*patch.name));
   }
   BuildSettings& b = site.build_settings;
-  for (auto [field, value] : {std::pair{&b.cmd, &patch.cmd}, {&b.dir, &patch.dir},
-                              {&b.base, &patch.base}, {&b.repo_url, &patch.repo_url},
+  for (auto [field, value] : {std::pair{&b.cmd, &patch.cmd},
+                              {&b.dir, &patch.dir},
+                              {&b.base, &patch.base},
+                              {&b.repo_url, &patch.repo_url},
                               {&b.repo_branch, &patch.repo_branch},
                               {&b.functions_dir, &patch.functions_dir}}) {
     if (*value) *field = **value;
@@ -150,8 +151,8 @@ Result<Site> SiteService::Update(std::string_view user_id, std::string_view id_o
   auto updated = db_.Exec(
       "UPDATE sites SET name = ?, build_cmd = ?, build_dir = ?, build_base = ?, repo_url = ?, "
       "repo_branch = ?, functions_dir = ?, updated_at = ? WHERE id = ?",
-      {site.name, b.cmd, b.dir, b.base, b.repo_url, b.repo_branch, b.functions_dir,
-       site.updated_at, site.id});
+      {site.name, b.cmd, b.dir, b.base, b.repo_url, b.repo_branch, b.functions_dir, site.updated_at,
+       site.id});
   if (!updated.ok()) {
     if (updated.error().code == ErrorCode::kConflict) return NameTaken(site.name);
     return std::move(updated).error();

@@ -20,11 +20,11 @@
 namespace replideploy::deploys {
 
 struct BuildSettings {
-  std::string cmd;            // build command
-  std::string dir;            // publish directory
-  std::string base;           // base directory
+  std::string cmd;   // build command
+  std::string dir;   // publish directory
+  std::string base;  // base directory
   std::string repo_url;
-  std::string repo_branch;    // production branch
+  std::string repo_branch;  // production branch
   std::string functions_dir;
 };
 
@@ -65,7 +65,8 @@ class SiteService {
   Result<std::vector<Site>> List(std::string_view user_id, std::string_view name_filter = {});
   // By id, by name, or by "<name>.<base-domain>" host (the caller strips the domain).
   Result<Site> Get(std::string_view user_id, std::string_view id_or_name);
-  Result<Site> Update(std::string_view user_id, std::string_view id_or_name, const SitePatch& patch);
+  Result<Site> Update(std::string_view user_id, std::string_view id_or_name,
+                      const SitePatch& patch);
   Status Delete(std::string_view user_id, std::string_view id_or_name);
 
  private:

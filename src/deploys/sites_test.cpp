@@ -36,7 +36,8 @@ class Sites : public ::testing::TestWithParam<db::Engine> {
 };
 
 TEST_P(Sites, CreateWithNameAndSettings) {
-  auto site = CreateFor(alice_, "My-Blog", {"npm run build", "dist", "", "https://x/y.git", "main", ""});
+  auto site =
+      CreateFor(alice_, "My-Blog", {"npm run build", "dist", "", "https://x/y.git", "main", ""});
   ASSERT_TRUE(site.ok()) << site.error().message;
   EXPECT_EQ(site->name, "my-blog");
   EXPECT_EQ(site->account_slug, "alice");
@@ -55,7 +56,8 @@ TEST_P(Sites, RandomNameWhenAbsent) {
 }
 
 TEST_P(Sites, NamesMustBeDnsLabelsAndUnique) {
-  for (const std::string& bad : std::vector<std::string>{"", "-a", "a-", "a.b", "a_b", "a--b", std::string(64, 'a'), "é"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "-a", "a-", "a.b", "a_b", "a--b", std::string(64, 'a'), "é"}) {
     auto r = CreateFor(alice_, bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable) << bad;

@@ -52,7 +52,8 @@ Result<std::shared_ptr<const DeployRules>> DeployRules::Load(
   RD_TRY(RedirectMatcher redirect_matcher, RedirectMatcher::Compile(std::move(redirects)));
   RD_TRY(HeaderMatcher header_matcher, HeaderMatcher::Compile(std::move(headers)));
   auto rules = std::make_shared<DeployRules>();
-  rules->impl_ = std::make_unique<Impl>(Impl{std::move(redirect_matcher), std::move(header_matcher)});
+  rules->impl_ =
+      std::make_unique<Impl>(Impl{std::move(redirect_matcher), std::move(header_matcher)});
   return std::shared_ptr<const DeployRules>(std::move(rules));
 }
 
@@ -114,7 +115,8 @@ RuleDecision DeployRules::Match(const http::Request& request, std::string_view p
   return decision;
 }
 
-std::vector<std::pair<std::string, std::string>> DeployRules::HeadersFor(std::string_view path) const {
+std::vector<std::pair<std::string, std::string>> DeployRules::HeadersFor(
+    std::string_view path) const {
   if (impl_->headers.rules().empty()) return {};
   return impl_->headers.HeadersFor(path);
 }

@@ -39,8 +39,9 @@ bool Accepts(std::string_view accept_encoding, std::string_view coding) {
     std::string_view name = item.substr(0, item.find(';'));
     while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
     if (name.size() != coding.size() ||
-        !std::equal(name.begin(), name.end(), coding.begin(),
-                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+        !std::equal(name.begin(), name.end(), coding.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
       continue;
     }
     const auto q = item.find("q=");
@@ -163,11 +164,13 @@ Result<std::string> Edge::ResolveDeploy(std::string_view host, bool memory_only)
   if (memory_only && route->kind != HostRoute::Kind::kPublished) return WouldBlock();
   switch (route->kind) {
     case HostRoute::Kind::kPublished:
-      if (site.published_deploy_id.empty()) return MakeError(ErrorCode::kNotFound, "nothing published");
+      if (site.published_deploy_id.empty())
+        return MakeError(ErrorCode::kNotFound, "nothing published");
       return site.published_deploy_id;
     case HostRoute::Kind::kDeployId: {
-      RD_TRY(db::Rows rows, db_.Exec("SELECT id FROM deploys WHERE id = ? AND site_id = ? AND state = 'ready'",
-                                     {route->deploy_id, site.site_id}));
+      RD_TRY(db::Rows rows,
+             db_.Exec("SELECT id FROM deploys WHERE id = ? AND site_id = ? AND state = 'ready'",
+                      {route->deploy_id, site.site_id}));
       if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such deploy");
       return route->deploy_id;
     }
@@ -175,10 +178,12 @@ Result<std::string> Edge::ResolveDeploy(std::string_view host, bool memory_only)
     case HostRoute::Kind::kAlias: {
       const bool preview = route->kind == HostRoute::Kind::kPreview;
       RD_TRY(db::Rows rows,
-             db_.Exec(std::string("SELECT id FROM deploys WHERE site_id = ? AND state = 'ready' AND ") +
-                          (preview ? "review_id = ?" : "branch = ?") +
-                          " ORDER BY created_at DESC, id DESC LIMIT 1",
-                      {site.site_id, preview ? db::Value(route->preview_number) : db::Value(route->alias)}));
+             db_.Exec(
+                 std::string("SELECT id FROM deploys WHERE site_id = ? AND state = 'ready' AND ") +
+                     (preview ? "review_id = ?" : "branch = ?") +
+                     " ORDER BY created_at DESC, id DESC LIMIT 1",
+                 {site.site_id,
+                  preview ? db::Value(route->preview_number) : db::Value(route->alias)}));
       if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such deploy");
       return rows.rows.front().Text(0);
     }
@@ -202,8 +207,8 @@ Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployM
 }
 
 Result<std::shared_ptr<const std::string>> Edge::ReadBlob(const std::string& sha256,
-                                                          store::Variant variant,
-                                                          std::size_t size, bool memory_only) {
+                                                          store::Variant variant, std::size_t size,
+                                                          bool memory_only) {
   const std::string key = sha256 + std::string(store::VariantSuffix(variant));
   {
     std::lock_guard lock(cache_mu_);
@@ -255,8 +260,8 @@ Result<http::Response> Edge::ServeEntry(const http::Request& request,
                                 ? std::string()
                                 : "-" + std::string(store::VariantContentEncoding(variant))) +
                            "\"";
-  response.headers.Set("Content-Type", entry.content_type.empty() ? "application/octet-stream"
-                                                                  : entry.content_type);
+  response.headers.Set(
+      "Content-Type", entry.content_type.empty() ? "application/octet-stream" : entry.content_type);
   response.headers.Set("Cache-Control", std::string(kDefaultCacheControl));
   response.headers.Set("ETag", etag);
   response.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
@@ -352,7 +357,8 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only)
   }
   const deploys::DeployManifest& manifest = *manifest_ptr;
 
-  auto path = NormalizeRequestPath(std::string_view(request.target).substr(0, request.target.find('?')));
+  auto path =
+      NormalizeRequestPath(std::string_view(request.target).substr(0, request.target.find('?')));
   if (!path.ok()) {
     return http::Response::Text(400, "Bad Request: " + path.error().message + "\n");
   }

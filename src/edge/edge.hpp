@@ -32,7 +32,7 @@ struct EdgeOptions {
   // seen at once (publish versions); this bounds how late one made by another process sharing
   // the database is seen.
   std::chrono::milliseconds site_cache_ttl{1000};
-  std::size_t cache_bytes = std::size_t{256} << 20;  // blobs kept in memory
+  std::size_t cache_bytes = std::size_t{256} << 20;   // blobs kept in memory
   std::size_t cache_max_blob = std::size_t{2} << 20;  // larger blobs are read per request
 };
 
@@ -57,7 +57,7 @@ class Edge {
  private:
   struct SiteEntry {
     std::string site_id;
-    std::string published_deploy_id;  // empty: nothing published
+    std::string published_deploy_id;    // empty: nothing published
     std::uint64_t publish_version = 0;  // DeployService::publish_version() when read
     std::chrono::steady_clock::time_point read_at;
   };

@@ -17,9 +17,9 @@ struct HostRoute {
   enum class Kind { kPublished, kDeployId, kPreview, kAlias };
   Kind kind = Kind::kPublished;
   std::string site_name;
-  std::string deploy_id;  // kDeployId
+  std::string deploy_id;            // kDeployId
   std::int64_t preview_number = 0;  // kPreview
-  std::string alias;  // kAlias
+  std::string alias;                // kAlias
 };
 
 // `host` is lower-case and without port. Nullopt when the host is not a single label under

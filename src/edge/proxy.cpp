@@ -19,10 +19,10 @@ http::Response BadGateway(std::string_view why) {
 }
 
 bool IsHopByHop(std::string_view name) {
-  static constexpr std::string_view kHop[] = {"connection", "keep-alive", "proxy-authenticate",
-                                              "proxy-authorization", "te", "trailer",
-                                              "transfer-encoding", "upgrade", "host",
-                                              "content-length"};
+  static constexpr std::string_view kHop[] = {
+      "connection", "keep-alive",    "proxy-authenticate", "proxy-authorization",
+      "te",         "trailer",       "transfer-encoding",  "upgrade",
+      "host",       "content-length"};
   for (auto h : kHop) {
     if (name.size() == h.size() &&
         std::equal(name.begin(), name.end(), h.begin(), [](char a, char b) {
@@ -45,7 +45,8 @@ bool IsNonPublicAddress(const std::string& ip) {
   } else if (inet_pton(AF_INET6, ip.c_str(), &v6) == 1) {
     const unsigned char* b = v6.s6_addr;
     if (IN6_IS_ADDR_V4MAPPED(&v6)) {
-      a = (std::uint32_t{b[12]} << 24) | (std::uint32_t{b[13]} << 16) | (std::uint32_t{b[14]} << 8) | b[15];
+      a = (std::uint32_t{b[12]} << 24) | (std::uint32_t{b[13]} << 16) |
+          (std::uint32_t{b[14]} << 8) | b[15];
     } else {
       if (IN6_IS_ADDR_LOOPBACK(&v6) || IN6_IS_ADDR_UNSPECIFIED(&v6) || IN6_IS_ADDR_LINKLOCAL(&v6) ||
           IN6_IS_ADDR_MULTICAST(&v6) || IN6_IS_ADDR_SITELOCAL(&v6)) {
@@ -73,8 +74,8 @@ http::Response ProxyRequest(const http::Request& request, const std::string& url
   if (scheme != "http" && scheme != "https") return BadGateway("proxy scheme must be http(s)");
   std::string host(parsed->encoded_host());
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  const std::string port = parsed->has_port() ? std::string(parsed->port())
-                                              : (scheme == "https" ? "443" : "80");
+  const std::string port =
+      parsed->has_port() ? std::string(parsed->port()) : (scheme == "https" ? "443" : "80");
 
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -87,9 +88,10 @@ http::Response ProxyRequest(const http::Request& request, const std::string& url
   bool refused = false;
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
     char text[INET6_ADDRSTRLEN] = {};
-    const void* addr = ai->ai_family == AF_INET
-                           ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
-                           : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
+    const void* addr =
+        ai->ai_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
     inet_ntop(ai->ai_family, addr, text, sizeof text);
     // Every address must pass: a name that also resolves to a private address is refused.
     if (!options.allow_private && IsNonPublicAddress(text)) refused = true;

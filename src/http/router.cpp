@@ -27,9 +27,7 @@ bool IsParameter(std::string_view segment) {
 }
 
 // "{path...}": the last segment of a pattern, matching all remaining segments (one or more).
-bool IsRest(std::string_view segment) {
-  return IsParameter(segment) && segment.ends_with("...}");
-}
+bool IsRest(std::string_view segment) { return IsParameter(segment) && segment.ends_with("...}"); }
 
 std::string ParameterName(std::string_view segment) {
   segment = segment.substr(1, segment.size() - 2);

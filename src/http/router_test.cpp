@@ -103,7 +103,6 @@ TEST(Router, CarriesRouteOptions) {
   EXPECT_EQ(router.Match("GET", "/x").options.body_limit, kDefaultBodyLimit);
 }
 
-
 TEST(Router, RestParameterTakesRemainingSegments) {
   Router router;
   router.Add("PUT", "/deploys/{id}/files/{path...}", Named("file"));

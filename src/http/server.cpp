@@ -20,11 +20,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <condition_variable>
@@ -614,8 +614,8 @@ asio::awaitable<Server::Impl::Outcome> Server::Impl::ServeRequest(
   if (fast) {
     response = std::move(*fast);
   } else {
-    response = co_await asio::co_spawn(
-        handler_pool_, CallHandlerOnPool(dispatch.handler, request), asio::use_awaitable);
+    response = co_await asio::co_spawn(handler_pool_, CallHandlerOnPool(dispatch.handler, request),
+                                       asio::use_awaitable);
   }
 
   keep_alive = keep_alive && !shutting_down_;

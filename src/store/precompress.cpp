@@ -76,9 +76,8 @@ Result<std::string> BrotliCompress(std::string_view data, int quality, bool text
   int window = BROTLI_MIN_WINDOW_BITS;
   while (window < BROTLI_DEFAULT_WINDOW && (std::size_t{1} << window) < data.size() + 16) ++window;
   if (BrotliEncoderCompress(std::clamp(quality, BROTLI_MIN_QUALITY, BROTLI_MAX_QUALITY), window,
-                            text ? BROTLI_MODE_TEXT : BROTLI_MODE_GENERIC,
-                            data.size(), reinterpret_cast<const std::uint8_t*>(data.data()),
-                            &out_size,
+                            text ? BROTLI_MODE_TEXT : BROTLI_MODE_GENERIC, data.size(),
+                            reinterpret_cast<const std::uint8_t*>(data.data()), &out_size,
                             reinterpret_cast<std::uint8_t*>(out.data())) != BROTLI_TRUE) {
     return MakeError(ErrorCode::kInternal, "brotli compression failed");
   }
