@@ -12,10 +12,6 @@ json::object SiteJson(const App& app, const deploys::Site& s);
 
 namespace {
 
-http::Response Json(int status, const json::value& v) {
-  return http::Response::Json(status, json::serialize(v));
-}
-
 json::object AccountJson(const auth::User& user) {
   return {{"id", user.account_id},
           {"name", user.full_name.empty() ? user.email : user.full_name},
@@ -34,7 +30,7 @@ void AddAccountRoutes(http::Router& router, App& app) {
   router.Add("GET", "/api/v1/accounts",
              Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req));
-               return Json(200, json::array{AccountJson(user)});
+               return JsonResponse(200, json::array{AccountJson(user)});
              }));
 
   router.Add("GET", "/api/v1/accounts/{account}",
@@ -44,7 +40,7 @@ void AddAccountRoutes(http::Router& router, App& app) {
                if (account != user.account_slug && account != user.account_id) {
                  return MakeError(ErrorCode::kNotFound, "account not found");
                }
-               return Json(200, AccountJson(user));
+               return JsonResponse(200, AccountJson(user));
              }));
 
   // Environment variables arrive with the builds; until then every account has none.
@@ -55,12 +51,12 @@ void AddAccountRoutes(http::Router& router, App& app) {
                if (account != user.account_slug && account != user.account_id) {
                  return MakeError(ErrorCode::kNotFound, "account not found");
                }
-               return Json(200, json::array{});
+               return JsonResponse(200, json::array{});
              }));
 
   // Netlify's extension registry, asked (without credentials, outside /api/v1) by the build
   // step of netlify-cli before every deploy. There are no extensions here.
-  auto no_extensions = [](http::Request&) { return Json(200, json::array{}); };
+  auto no_extensions = [](http::Request&) { return JsonResponse(200, json::array{}); };
   router.Add("GET", "/api/v1/team/{account}/integrations/installations/meta/{site}", no_extensions);
   router.Add("GET", "/team/{account}/integrations/installations/meta/{site}", no_extensions);
   router.Add("GET", "/site/{site}/integrations/safe", no_extensions);
@@ -77,7 +73,7 @@ void AddAccountRoutes(http::Router& router, App& app) {
                RD_TRY(std::optional<std::string> name, OptionalString(body, "name"));
                RD_TRY(deploys::Site site,
                       app.sites().Create(user.id, user.account_id, name, deploys::BuildSettings{}));
-               return Json(201, SiteJson(app, site));
+               return JsonResponse(201, SiteJson(app, site));
              }));
 }
 

@@ -29,10 +29,6 @@ json::object TokenJson(const auth::ApiToken& t) {
   return o;
 }
 
-http::Response Json(int status, const json::value& v) {
-  return http::Response::Json(status, json::serialize(v));
-}
-
 }  // namespace
 
 void AddAuthRoutes(http::Router& router, App& app) {
@@ -43,7 +39,7 @@ void AddAuthRoutes(http::Router& router, App& app) {
                RD_TRY(std::optional<std::string> full_name, OptionalString(body, "full_name"));
                RD_TRY(auth::User user,
                       app.users().Register(email, password, full_name.value_or("")));
-               return Json(201, UserJson(user));
+               return JsonResponse(201, UserJson(user));
              }));
 
   router.Add(
@@ -66,16 +62,16 @@ void AddAuthRoutes(http::Router& router, App& app) {
           return std::move(session).error();
         }
         throttle.RecordSuccess(req.remote_address);
-        return Json(200,
-                    json::object{{"token", session->token},
-                                 {"token_type", "Bearer"},
-                                 {"expires_at", core::FormatIso8601(session->expires_at * 1000)},
-                                 {"user", UserJson(session->user)}});
+        return JsonResponse(
+            200, json::object{{"token", session->token},
+                              {"token_type", "Bearer"},
+                              {"expires_at", core::FormatIso8601(session->expires_at * 1000)},
+                              {"user", UserJson(session->user)}});
       }));
 
   router.Add("GET", "/api/v1/user", Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req));
-               return Json(200, UserJson(user));
+               return JsonResponse(200, UserJson(user));
              }));
 
   router.Add("POST", "/api/v1/tokens", Handle([&app](http::Request& req) -> Result<http::Response> {
@@ -85,7 +81,7 @@ void AddAuthRoutes(http::Router& router, App& app) {
                RD_TRY(auto created, app.users().CreateApiToken(user.id, name));
                json::object out = TokenJson(created.first);
                out["token"] = created.second;  // shown once, never again
-               return Json(201, out);
+               return JsonResponse(201, out);
              }));
 
   router.Add("GET", "/api/v1/tokens", Handle([&app](http::Request& req) -> Result<http::Response> {
@@ -93,7 +89,7 @@ void AddAuthRoutes(http::Router& router, App& app) {
                RD_TRY(std::vector<auth::ApiToken> tokens, app.users().ListApiTokens(user.id));
                json::array out;
                for (const auto& t : tokens) out.push_back(TokenJson(t));
-               return Json(200, out);
+               return JsonResponse(200, out);
              }));
 
   router.Add("DELETE", "/api/v1/tokens/{token_id}",

@@ -14,10 +14,6 @@ namespace {
 constexpr std::size_t kMaxFileUpload = std::size_t{256} << 20;  // per file
 constexpr std::size_t kMaxFileList = std::size_t{64} << 20;     // the PUT with every digest
 
-http::Response Json(int status, const json::value& v) {
-  return http::Response::Json(status, json::serialize(v));
-}
-
 json::value OptionalTime(const std::optional<std::int64_t>& t) {
   return t ? json::value(core::FormatIso8601(*t)) : json::value(nullptr);
 }
@@ -109,7 +105,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
       RD_TRY(auto functions, DigestMap(body, "functions"));
       RD_TRY(deploy, app.deploys().SetFiles(user.id, deploy.id, files, functions));
     }
-    return Json(200, DeployJson(app, deploy));
+    return JsonResponse(200, DeployJson(app, deploy));
   });
   router.Add("POST", "/api/v1/sites/{site_id}/deploys", create, {kMaxFileList});
 
@@ -121,7 +117,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
                RD_TRY(auto list, app.deploys().List(user.id, req.path_params["site_id"], limit));
                json::array out;
                for (const auto& d : list) out.push_back(DeployJson(app, d));
-               return Json(200, out);
+               return JsonResponse(200, out);
              }));
 
   auto set_files = Handle([&app](http::Request& req) -> Result<http::Response> {
@@ -135,7 +131,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
       if (site.id != current.site_id) return MakeError(ErrorCode::kNotFound, "deploy not found");
     }
     RD_TRY(deploys::Deploy deploy, app.deploys().SetFiles(user.id, current.id, files, functions));
-    return Json(200, DeployJson(app, deploy));
+    return JsonResponse(200, DeployJson(app, deploy));
   });
   router.Add("PUT", "/api/v1/sites/{site_id}/deploys/{deploy_id}", set_files, {kMaxFileList});
   router.Add("PUT", "/api/v1/deploys/{deploy_id}", set_files, {kMaxFileList});
@@ -147,7 +143,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
       RD_TRY(deploys::Site site, app.sites().Get(user.id, req.path_params["site_id"]));
       if (site.id != deploy.site_id) return MakeError(ErrorCode::kNotFound, "deploy not found");
     }
-    return Json(200, DeployJson(app, deploy));
+    return JsonResponse(200, DeployJson(app, deploy));
   });
   router.Add("GET", "/api/v1/sites/{site_id}/deploys/{deploy_id}", get);
   router.Add("GET", "/api/v1/deploys/{deploy_id}", get);
@@ -158,11 +154,11 @@ void AddDeployRoutes(http::Router& router, App& app) {
                RD_TRY(deploys::UploadedFile file,
                       app.deploys().UploadFile(user.id, req.path_params["deploy_id"],
                                                req.path_params["path"], req.body));
-               return Json(200, json::object{{"id", file.path},
-                                             {"path", file.path},
-                                             {"sha", file.sha1},
-                                             {"mime_type", file.content_type},
-                                             {"size", file.size}});
+               return JsonResponse(200, json::object{{"id", file.path},
+                                                     {"path", file.path},
+                                                     {"sha", file.sha1},
+                                                     {"mime_type", file.content_type},
+                                                     {"size", file.size}});
              }),
              {kMaxFileUpload});
 
@@ -173,9 +169,9 @@ void AddDeployRoutes(http::Router& router, App& app) {
                RD_TRY(deploys::Deploy deploy,
                       app.deploys().UploadFunction(user.id, req.path_params["deploy_id"],
                                                    req.path_params["name"], req.body, runtime));
-               return Json(200, json::object{{"id", req.path_params["name"]},
-                                             {"name", req.path_params["name"]},
-                                             {"deploy_id", deploy.id}});
+               return JsonResponse(200, json::object{{"id", req.path_params["name"]},
+                                                     {"name", req.path_params["name"]},
+                                                     {"deploy_id", deploy.id}});
              }),
              {kMaxFileUpload});
 
@@ -183,7 +179,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
              Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req));
                RD_TRY(auto deploy, app.deploys().Cancel(user.id, req.path_params["deploy_id"]));
-               return Json(200, DeployJson(app, deploy));
+               return JsonResponse(200, DeployJson(app, deploy));
              }));
 
   router.Add("POST", "/api/v1/sites/{site_id}/deploys/{deploy_id}/restore",
@@ -191,20 +187,20 @@ void AddDeployRoutes(http::Router& router, App& app) {
                RD_TRY(auth::User user, app.Authenticate(req));
                RD_TRY(auto deploy, app.deploys().Restore(user.id, req.path_params["site_id"],
                                                          req.path_params["deploy_id"]));
-               return Json(200, DeployJson(app, deploy));
+               return JsonResponse(200, DeployJson(app, deploy));
              }));
 
   router.Add("POST", "/api/v1/deploys/{deploy_id}/lock",
              Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req));
                RD_TRY(auto deploy, app.deploys().Lock(user.id, req.path_params["deploy_id"]));
-               return Json(200, DeployJson(app, deploy));
+               return JsonResponse(200, DeployJson(app, deploy));
              }));
   router.Add("POST", "/api/v1/deploys/{deploy_id}/unlock",
              Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req));
                RD_TRY(auto deploy, app.deploys().Unlock(user.id, req.path_params["deploy_id"]));
-               return Json(200, DeployJson(app, deploy));
+               return JsonResponse(200, DeployJson(app, deploy));
              }));
 }
 

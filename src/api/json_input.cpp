@@ -21,6 +21,10 @@ const json::value* Find(const json::object& obj, std::string_view field) {
 
 }  // namespace
 
+http::Response JsonResponse(int status, const json::value& value) {
+  return http::Response::Json(status, json::serialize(value));
+}
+
 Result<json::object> ParseJsonObject(std::string_view body, bool empty_ok) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     if (empty_ok) return json::object{};

@@ -3,13 +3,18 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/result.hpp"
+#include "http/message.hpp"
 
 namespace replideploy::api {
+
+// `value` serialised as the body of an application/json response.
+http::Response JsonResponse(int status, const boost::json::value& value);
 
 // The body must be one JSON object. An empty body is an empty object when `empty_ok`.
 Result<boost::json::object> ParseJsonObject(std::string_view body, bool empty_ok = false);

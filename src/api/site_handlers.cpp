@@ -42,10 +42,6 @@ json::object SiteJson(const App& app, const deploys::Site& s) {
 
 namespace {
 
-http::Response Json(int status, const json::value& v) {
-  return http::Response::Json(status, json::serialize(v));
-}
-
 // Reads the writable fields of a site from a create or update body. Unknown fields are ignored,
 // as Netlify does (its clients send more than we keep).
 Result<deploys::SitePatch> ReadSitePatch(const json::object& body) {
@@ -90,7 +86,7 @@ void AddSiteRoutes(http::Router& router, App& app) {
                    patch.repo_branch.value_or(""), patch.functions_dir.value_or("")};
                RD_TRY(deploys::Site site,
                       app.sites().Create(user.id, user.account_id, patch.name, settings));
-               return Json(201, SiteJson(app, site));
+               return JsonResponse(201, SiteJson(app, site));
              }));
 
   router.Add("GET", "/api/v1/sites", Handle([&app](http::Request& req) -> Result<http::Response> {
@@ -99,7 +95,7 @@ void AddSiteRoutes(http::Router& router, App& app) {
                RD_TRY(std::vector<deploys::Site> sites, app.sites().List(user.id, filter));
                json::array out;
                for (const auto& s : sites) out.push_back(SiteJson(app, s));
-               return Json(200, out);
+               return JsonResponse(200, out);
              }));
 
   router.Add("GET", "/api/v1/sites/{site_id}",
@@ -107,7 +103,7 @@ void AddSiteRoutes(http::Router& router, App& app) {
                RD_TRY(auth::User user, app.Authenticate(req));
                RD_TRY(deploys::Site site,
                       app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
-               return Json(200, SiteJson(app, site));
+               return JsonResponse(200, SiteJson(app, site));
              }));
 
   auto update = Handle([&app](http::Request& req) -> Result<http::Response> {
@@ -116,7 +112,7 @@ void AddSiteRoutes(http::Router& router, App& app) {
     RD_TRY(deploys::SitePatch patch, ReadSitePatch(body));
     RD_TRY(deploys::Site site,
            app.sites().Update(user.id, SiteRef(app, req.path_params["site_id"]), patch));
-    return Json(200, SiteJson(app, site));
+    return JsonResponse(200, SiteJson(app, site));
   });
   router.Add("PATCH", "/api/v1/sites/{site_id}", update);
   router.Add("PUT", "/api/v1/sites/{site_id}", update);

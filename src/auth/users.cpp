@@ -18,12 +18,6 @@ User UserFromRow(const db::Row& r, std::size_t offset = 0) {
               r.Text(offset + 4), r.Int(offset + 5),  r.Int(offset + 6)};
 }
 
-Error Invalid(std::string detail, std::string message) {
-  Error e = MakeError(ErrorCode::kUnprocessable, std::move(message));
-  e.detail_code = std::move(detail);
-  return e;
-}
-
 std::size_t Utf8Length(std::string_view s) {
   return static_cast<std::size_t>(
       std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
@@ -65,7 +59,7 @@ Result<std::string> NormalizeEmail(std::string_view email) {
   for (char c : email)
     out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   const auto at = out.find('@');
-  const auto bad = [&] { return Invalid("invalid_email", "email is not a valid address"); };
+  const auto bad = [&] { return Unprocessable("invalid_email", "email is not a valid address"); };
   if (out.empty() || out.size() > 254 || at == std::string::npos || at == 0 || at > 64 ||
       out.find('@', at + 1) != std::string::npos) {
     return bad();
@@ -93,12 +87,12 @@ Result<User> UserService::Register(std::string_view email_in, std::string_view p
                                    std::string_view full_name) {
   RD_TRY(std::string email, NormalizeEmail(email_in));
   if (Utf8Length(password) < kMinPasswordLength) {
-    return Invalid("password_too_short", "password must be at least 8 characters");
+    return Unprocessable("password_too_short", "password must be at least 8 characters");
   }
   if (password.size() > kMaxPasswordBytes) {
-    return Invalid("password_too_long", "password must be at most 1024 bytes");
+    return Unprocessable("password_too_long", "password must be at most 1024 bytes");
   }
-  if (full_name.size() > 200) return Invalid("invalid_full_name", "full_name is too long");
+  if (full_name.size() > 200) return Unprocessable("invalid_full_name", "full_name is too long");
   RD_TRY(std::string hash, core::HashPassword(password, options_.password_cost));
 
   const std::int64_t now = clock_.NowMillis();
@@ -199,7 +193,7 @@ Result<User> UserService::FindUser(std::string_view user_id) {
 Result<std::pair<ApiToken, std::string>> UserService::CreateApiToken(std::string_view user_id,
                                                                      std::string_view name) {
   if (name.empty() || name.size() > 100) {
-    return Invalid("invalid_name", "name must be 1 to 100 characters");
+    return Unprocessable("invalid_name", "name must be 1 to 100 characters");
   }
   const std::string secret =
       std::string(kApiTokenPrefix) + core::Base64UrlEncode(core::RandomBytes(32));

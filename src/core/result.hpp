@@ -39,6 +39,14 @@ inline Error MakeError(ErrorCode code, std::string message) {
   return Error{code, std::move(message)};
 }
 
+// A well-formed request with an unacceptable value (422), with the code clients see
+// ("invalid_name", "name_taken", ...).
+inline Error Unprocessable(std::string detail_code, std::string message) {
+  Error e{ErrorCode::kUnprocessable, std::move(message)};
+  e.detail_code = std::move(detail_code);
+  return e;
+}
+
 template <typename T>
 class [[nodiscard]] Result {
  public:

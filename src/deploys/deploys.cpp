@@ -50,12 +50,6 @@ Deploy DeployFromRow(const db::Row& r) {
   return d;
 }
 
-Error Invalid(std::string detail, std::string message) {
-  Error e = MakeError(ErrorCode::kUnprocessable, std::move(message));
-  e.detail_code = std::move(detail);
-  return e;
-}
-
 bool IsLowerHex(std::string_view s, std::size_t length) {
   return s.size() == length && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -94,8 +88,8 @@ class PublishScope {
 
 Result<std::string> NormalizeDeployPath(std::string_view path) {
   const auto bad = [&](std::string_view why) {
-    return Invalid("invalid_path", "invalid file path '" + std::string(path.substr(0, 200)) +
-                                       "': " + std::string(why));
+    return Unprocessable("invalid_path", "invalid file path '" + std::string(path.substr(0, 200)) +
+                                             "': " + std::string(why));
   };
   std::string_view rest = path;
   if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
@@ -175,7 +169,7 @@ Result<Deploy> DeployService::Create(std::string_view user_id, std::string_view 
                                      const NewDeploy& spec) {
   RD_TRY(Site site, sites_.Get(user_id, site_ref));
   if (spec.branch.size() > 255 || spec.title.size() > 1000 || spec.commit_ref.size() > 255) {
-    return Invalid("invalid_deploy", "branch, title or commit_ref is too long");
+    return Unprocessable("invalid_deploy", "branch, title or commit_ref is too long");
   }
   std::string context = spec.context;
   if (context.empty()) {
@@ -208,36 +202,37 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
                                        const std::map<std::string, std::string>& functions) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   if (deploy.state != kStateNew && deploy.state != kStateUploading) {
-    return Invalid("invalid_state",
-                   "deploy is " + deploy.state + "; its files can no longer change");
+    return Unprocessable("invalid_state",
+                         "deploy is " + deploy.state + "; its files can no longer change");
   }
   if (files.size() + functions.size() > options_.max_files) {
-    return Invalid("too_many_files",
-                   "a deploy holds at most " + std::to_string(options_.max_files) + " files");
+    return Unprocessable("too_many_files",
+                         "a deploy holds at most " + std::to_string(options_.max_files) + " files");
   }
   // Normalise and validate everything before touching the database.
   std::map<std::string, std::string> normalized;
   for (const auto& [raw_path, sha1] : files) {
     if (raw_path.size() > options_.max_path_bytes) {
-      return Invalid("invalid_path",
-                     "file path longer than " + std::to_string(options_.max_path_bytes) + " bytes");
+      return Unprocessable("invalid_path", "file path longer than " +
+                                               std::to_string(options_.max_path_bytes) + " bytes");
     }
     RD_TRY(std::string path, NormalizeDeployPath(raw_path));
     if (!IsLowerHex(sha1, 40)) {
-      return Invalid("invalid_digest",
-                     "files['" + raw_path + "'] must be a SHA-1 in lowercase hex");
+      return Unprocessable("invalid_digest",
+                           "files['" + raw_path + "'] must be a SHA-1 in lowercase hex");
     }
     if (!normalized.emplace(path, sha1).second) {
-      return Invalid("invalid_path", "file path '" + path + "' is listed twice");
+      return Unprocessable("invalid_path", "file path '" + path + "' is listed twice");
     }
   }
   for (const auto& [name, sha256] : functions) {
     if (!IsFunctionName(name)) {
-      return Invalid("invalid_function", "function name '" + name.substr(0, 200) + "' is invalid");
+      return Unprocessable("invalid_function",
+                           "function name '" + name.substr(0, 200) + "' is invalid");
     }
     if (!IsLowerHex(sha256, 64)) {
-      return Invalid("invalid_digest",
-                     "functions['" + name + "'] must be a SHA-256 in lowercase hex");
+      return Unprocessable("invalid_digest",
+                           "functions['" + name + "'] must be a SHA-256 in lowercase hex");
     }
   }
 
@@ -325,7 +320,7 @@ Result<UploadedFile> DeployService::UploadFile(std::string_view user_id, std::st
                                  "WHERE deploy_id = ? AND path = ?",
                                  {deploy.id, path}));
   if (rows.empty()) {
-    return Invalid("unknown_file", "'" + path + "' is not among the deploy's files");
+    return Unprocessable("unknown_file", "'" + path + "' is not among the deploy's files");
   }
   const std::string declared_sha1 = rows.rows.front().Text(0);
   UploadedFile uploaded{path, declared_sha1, "", static_cast<std::int64_t>(bytes.size()),
@@ -339,11 +334,12 @@ Result<UploadedFile> DeployService::UploadFile(std::string_view user_id, std::st
         return uploaded;
       }
     }
-    return Invalid("invalid_state", "deploy is " + deploy.state + "; it takes no more uploads");
+    return Unprocessable("invalid_state",
+                         "deploy is " + deploy.state + "; it takes no more uploads");
   }
   if (Sha1Hex(bytes) != declared_sha1) {
-    return Invalid("digest_mismatch",
-                   "content of '" + path + "' does not match the SHA-1 declared for it");
+    return Unprocessable("digest_mismatch",
+                         "content of '" + path + "' does not match the SHA-1 declared for it");
   }
   RD_TRY(store::BlobInfo blob, blobs_.Put(bytes));
   uploaded.sha256 = blob.sha256;
@@ -370,18 +366,19 @@ Result<Deploy> DeployService::UploadFunction(std::string_view user_id, std::stri
          db_.Exec("SELECT sha256 FROM deploy_functions WHERE deploy_id = ? AND name = ?",
                   {deploy.id, std::string(name)}));
   if (rows.empty()) {
-    return Invalid("unknown_function",
-                   "'" + std::string(name) + "' is not among the deploy's functions");
+    return Unprocessable("unknown_function",
+                         "'" + std::string(name) + "' is not among the deploy's functions");
   }
   if (deploy.state != kStateUploading) {
-    return Invalid("invalid_state", "deploy is " + deploy.state + "; it takes no more uploads");
+    return Unprocessable("invalid_state",
+                         "deploy is " + deploy.state + "; it takes no more uploads");
   }
   const std::string declared = rows.rows.front().Text(0);
   auto blob = blobs_.Put(zip, declared);
   if (!blob.ok()) {
     if (blob.error().code == ErrorCode::kUnprocessable) {
-      return Invalid("digest_mismatch", "function '" + std::string(name) +
-                                            "' does not match the SHA-256 declared for it");
+      return Unprocessable("digest_mismatch", "function '" + std::string(name) +
+                                                  "' does not match the SHA-256 declared for it");
     }
     return std::move(blob).error();
   }
@@ -421,7 +418,8 @@ Result<Deploy> DeployService::Cancel(std::string_view user_id, std::string_view 
                                  "WHERE id = ? AND state IN ('new', 'uploading', 'processing')",
                                  {std::string(kStateCanceled), clock_.NowMillis(), deploy.id}));
   if (rows.affected == 0 && deploy.state != kStateCanceled) {
-    return Invalid("invalid_state", "deploy is " + deploy.state + " and can no longer be canceled");
+    return Unprocessable("invalid_state",
+                         "deploy is " + deploy.state + " and can no longer be canceled");
   }
   return Load(deploy.id);
 }
@@ -447,8 +445,8 @@ Result<Deploy> DeployService::Restore(std::string_view user_id, std::string_view
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   if (deploy.site_id != site.id) return MakeError(ErrorCode::kNotFound, "deploy not found");
   if (deploy.state != kStateReady) {
-    return Invalid("invalid_state",
-                   "only a ready deploy can be published; this one is " + deploy.state);
+    return Unprocessable("invalid_state",
+                         "only a ready deploy can be published; this one is " + deploy.state);
   }
   RD_TRY_STATUS(Publish(site.id, deploy.id));
   return Load(deploy.id);
@@ -457,8 +455,8 @@ Result<Deploy> DeployService::Restore(std::string_view user_id, std::string_view
 Result<Deploy> DeployService::Lock(std::string_view user_id, std::string_view deploy_id) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   if (deploy.state != kStateReady) {
-    return Invalid("invalid_state",
-                   "only a ready deploy can be locked; this one is " + deploy.state);
+    return Unprocessable("invalid_state",
+                         "only a ready deploy can be locked; this one is " + deploy.state);
   }
   // Locked first, so no auto-publish lands between the two.
   RD_TRY_STATUS(db_.Exec("UPDATE sites SET locked = 1 WHERE id = ?", {deploy.site_id}));

@@ -28,24 +28,18 @@ Site SiteFromRow(const db::Row& r) {
   return s;
 }
 
-Error Invalid(std::string detail, std::string message) {
-  Error e = MakeError(ErrorCode::kUnprocessable, std::move(message));
-  e.detail_code = std::move(detail);
-  return e;
-}
-
 Error NameTaken(std::string_view name) {
-  return Invalid("name_taken", "a site named '" + std::string(name) + "' already exists");
+  return Unprocessable("name_taken", "a site named '" + std::string(name) + "' already exists");
 }
 
 Status CheckSetting(std::string_view field, const std::string& value) {
   if (value.size() > kMaxSettingLength) {
-    return Invalid("invalid_build_settings",
-                   "build_settings." + std::string(field) + " is longer than 2048 characters");
+    return Unprocessable("invalid_build_settings", "build_settings." + std::string(field) +
+                                                       " is longer than 2048 characters");
   }
   if (value.find('\0') != std::string::npos) {
-    return Invalid("invalid_build_settings",
-                   "build_settings." + std::string(field) + " contains a NUL byte");
+    return Unprocessable("invalid_build_settings",
+                         "build_settings." + std::string(field) + " contains a NUL byte");
   }
   return {};
 }
@@ -67,12 +61,13 @@ Result<std::string> NormalizeSiteName(std::string_view name) {
   out.reserve(name.size());
   for (char c : name) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   if (!core::IsDnsLabel(out)) {
-    return Invalid("invalid_name",
-                   "name must be 1-63 letters, digits or hyphens, not starting or ending with a "
-                   "hyphen");
+    return Unprocessable(
+        "invalid_name",
+        "name must be 1-63 letters, digits or hyphens, not starting or ending with a "
+        "hyphen");
   }
   if (out.find("--") != std::string::npos) {
-    return Invalid("invalid_name", "name must not contain '--' (it separates deploy URLs)");
+    return Unprocessable("invalid_name", "name must not contain '--' (it separates deploy URLs)");
   }
   return out;
 }
