@@ -1,0 +1,769 @@
+#include "builder/sandbox.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
+
+#include "builder/build_cgroup.hpp"
+#include "builder/output_lines.hpp"
+
+namespace replideploy::builder {
+
+namespace {
+
+namespace fs = std::filesystem;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxQueuedBytes = 1024 * 1024;
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr auto kPollInterval = std::chrono::milliseconds(100);
+// After the sandbox exits its pipes close at once (its PID namespace is gone); this bounds the
+// wait for stragglers anyway.
+constexpr auto kDrainGrace = std::chrono::seconds(2);
+constexpr int kStatusFdInChild = 3;
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~UniqueFd() { Reset(); }
+  int get() const { return fd_; }
+  void Reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+struct Pipe {
+  UniqueFd read;
+  UniqueFd write;
+};
+
+Result<Pipe> MakePipe() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    return MakeError(ErrorCode::kInternal, std::string("pipe: ") + std::strerror(errno));
+  }
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+std::string FormatBytes(std::int64_t bytes) {
+  constexpr std::int64_t kKiB = 1024;
+  if (bytes >= kKiB * kKiB * kKiB && bytes % (kKiB * kKiB * kKiB) == 0) {
+    return std::to_string(bytes / (kKiB * kKiB * kKiB)) + " GiB";
+  }
+  if (bytes >= kKiB * kKiB && bytes % (kKiB * kKiB) == 0) {
+    return std::to_string(bytes / (kKiB * kKiB)) + " MiB";
+  }
+  if (bytes >= kKiB && bytes % kKiB == 0) return std::to_string(bytes / kKiB) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+std::string FormatDuration(std::chrono::milliseconds duration) {
+  const auto ms = duration.count();
+  if (ms >= 60'000 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + " min";
+  if (ms >= 1000 && ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+  return std::to_string(ms) + " ms";
+}
+
+bool HasDotDot(const fs::path& path) {
+  for (const auto& part : path) {
+    if (part == "..") return true;
+  }
+  return false;
+}
+
+Error BadSpec(std::string message) { return MakeError(ErrorCode::kUnprocessable, message); }
+
+// What the child reports on the error pipe when it cannot get to exec.
+struct ChildFailure {
+  int stage;
+  int error;
+};
+
+enum ChildStage : int {
+  kStageCgroup = 1,
+  kStageRlimit,
+  kStageFds,
+  kStageSetgroups,
+  kStageSetgid,
+  kStageSetuid,
+  kStageStillRoot,
+  kStageParentDied,
+  kStageExec,
+};
+
+const char* StageName(int stage) {
+  switch (stage) {
+    case kStageCgroup:
+      return "joining the build cgroup";
+    case kStageRlimit:
+      return "setting resource limits";
+    case kStageFds:
+      return "setting up file descriptors";
+    case kStageSetgroups:
+      return "setgroups";
+    case kStageSetgid:
+      return "setgid";
+    case kStageSetuid:
+      return "setuid";
+    case kStageStillRoot:
+      return "dropping root";
+    case kStageParentDied:
+      return "parent exited";
+    case kStageExec:
+      return "executing bwrap";
+    default:
+      return "unknown step";
+  }
+}
+
+[[noreturn]] void ChildFail(int error_fd, int stage) {
+  const ChildFailure failure{stage, errno};
+  [[maybe_unused]] const ssize_t n = write(error_fd, &failure, sizeof failure);
+  _exit(127);
+}
+
+// Everything the child needs, prepared before fork so the child only makes system calls.
+struct ChildPlan {
+  std::vector<std::string> argv_storage;
+  std::vector<char*> argv;
+  std::vector<std::string> env_storage;
+  std::vector<char*> env;
+  std::optional<BuildUser> user;
+  std::vector<int> cgroup_procs_fds;
+  bool use_rlimits = false;
+  std::int64_t memory_bytes = 0;
+  int max_processes = 0;
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  int status_fd = -1;
+  int error_fd = -1;
+  pid_t parent = 0;
+};
+
+// Runs in the forked child: async-signal-safe calls only.
+[[noreturn]] void RunChild(const ChildPlan& plan) {
+  int error_fd = plan.error_fd;
+  setsid();
+  for (const int fd : plan.cgroup_procs_fds) {
+    if (write(fd, "0", 1) != 1) ChildFail(error_fd, kStageCgroup);
+  }
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  if (plan.use_rlimits) {
+    const rlimit memory{static_cast<rlim_t>(plan.memory_bytes),
+                        static_cast<rlim_t>(plan.memory_bytes)};
+    const rlimit processes{static_cast<rlim_t>(plan.max_processes),
+                           static_cast<rlim_t>(plan.max_processes)};
+    if (setrlimit(RLIMIT_AS, &memory) != 0 || setrlimit(RLIMIT_NPROC, &processes) != 0) {
+      ChildFail(error_fd, kStageRlimit);
+    }
+  }
+  // Move our descriptors above the ones we are about to fill, then put them in place.
+  error_fd = fcntl(error_fd, F_DUPFD_CLOEXEC, 10);
+  const int in = fcntl(plan.stdin_fd, F_DUPFD_CLOEXEC, 10);
+  const int out = fcntl(plan.stdout_fd, F_DUPFD_CLOEXEC, 10);
+  const int err = fcntl(plan.stderr_fd, F_DUPFD_CLOEXEC, 10);
+  const int status = fcntl(plan.status_fd, F_DUPFD_CLOEXEC, 10);
+  if (error_fd < 0) _exit(127);
+  if (in < 0 || out < 0 || err < 0 || status < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+      dup2(err, 2) < 0 || dup2(status, kStatusFdInChild) < 0) {
+    ChildFail(error_fd, kStageFds);
+  }
+  // Nothing else of ours may reach the sandbox.
+  close_range(kStatusFdInChild + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (plan.user) {
+    if (setgroups(0, nullptr) != 0) ChildFail(error_fd, kStageSetgroups);
+    if (setgid(plan.user->gid) != 0) ChildFail(error_fd, kStageSetgid);
+    if (setuid(plan.user->uid) != 0) ChildFail(error_fd, kStageSetuid);
+    if (getuid() == 0 || geteuid() == 0 || setuid(0) == 0) {
+      errno = EPERM;
+      ChildFail(error_fd, kStageStillRoot);
+    }
+  }
+  // After setuid, which clears it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != plan.parent) {
+    errno = ESRCH;
+    ChildFail(error_fd, kStageParentDied);
+  }
+  execve(plan.argv[0], plan.argv.data(), plan.env.data());
+  ChildFail(error_fd, kStageExec);
+}
+
+struct QueuedLine {
+  OutputStream stream;
+  std::int64_t timestamp_ms;
+  std::string text;
+};
+
+// Hands lines from the supervising thread to the caller's thread.
+struct LineQueue {
+  std::mutex mutex;
+  std::condition_variable has_lines;
+  std::condition_variable has_room;
+  std::deque<QueuedLine> lines;
+  std::size_t bytes = 0;
+  bool done = false;
+};
+
+struct SupervisorOutcome {
+  SandboxResult result;
+  std::string status_json;
+  std::string last_stderr_line;
+  std::optional<Error> error;
+};
+
+class Supervisor {
+ public:
+  Supervisor(pid_t pid, UniqueFd out, UniqueFd err, UniqueFd status, BuildCgroup* cgroup,
+             const SandboxSpec& spec, const core::Clock& clock, LineQueue& queue,
+             const std::atomic<bool>& consumer_failed)
+      : pid_(pid),
+        cgroup_(cgroup),
+        spec_(spec),
+        clock_(clock),
+        queue_(queue),
+        consumer_failed_(consumer_failed) {
+    fds_[0] = std::move(out);
+    fds_[1] = std::move(err);
+    fds_[2] = std::move(status);
+    for (auto& fd : fds_) fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
+  }
+
+  SupervisorOutcome Supervise() noexcept {
+    SupervisorOutcome outcome;
+    try {
+      Loop(outcome);
+    } catch (const std::exception& e) {
+      outcome.error = MakeError(ErrorCode::kInternal, std::string("build supervisor: ") + e.what());
+    } catch (...) {
+      outcome.error = MakeError(ErrorCode::kInternal, "build supervisor failed");
+    }
+    KillAndReap(outcome);
+    return outcome;
+  }
+
+ private:
+  void Loop(SupervisorOutcome& outcome) {
+    const auto start = SteadyClock::now();
+    const auto deadline = start + spec_.limits.wall_time;
+    SteadyClock::time_point ended_at{};
+    while (true) {
+      const auto now = SteadyClock::now();
+      if (!killed_) {
+        LimitHit hit = LimitHit::kNone;
+        if (spec_.stop.stop_requested() || consumer_failed_.load()) {
+          hit = LimitHit::kCancelled;
+        } else if (now >= deadline) {
+          hit = LimitHit::kWallTime;
+        } else if (cgroup_ && cgroup_->OomKills() > 0) {
+          hit = LimitHit::kMemory;
+        } else if (cgroup_ && cgroup_->ProcessLimitHits() > 0) {
+          hit = LimitHit::kProcesses;
+        }
+        if (hit != LimitHit::kNone) {
+          SetLimit(outcome, hit);
+          Kill();
+        }
+      }
+      if (!reaped_) {
+        const pid_t r = waitpid(pid_, &wait_status_, WNOHANG);
+        if (r == pid_) {
+          reaped_ = true;
+          ended_at = now;
+        }
+      }
+      const bool pipes_open = fds_[0].get() >= 0 || fds_[1].get() >= 0 || fds_[2].get() >= 0;
+      if (reaped_ && !pipes_open) break;
+      if (reaped_ && now - ended_at > kDrainGrace) {
+        if (cgroup_) cgroup_->KillAll();
+        break;
+      }
+      if (killed_ && now - killed_at_ > kDrainGrace + kDrainGrace) break;
+      if (!killed_ && QueueFull()) {
+        // Back-pressure: stop reading so the build blocks on its writes until the callback
+        // catches up; limits are still checked every interval.
+        std::unique_lock lock(queue_.mutex);
+        queue_.has_room.wait_for(lock, kPollInterval,
+                                 [&] { return queue_.bytes < kMaxQueuedBytes; });
+        continue;
+      }
+      PollOnce(outcome);
+    }
+    // A limit can be hit right before the command ends (the OOM killer picked the hog, the shell
+    // then exited): still report it.
+    if (outcome.result.limit == LimitHit::kNone && cgroup_) {
+      if (cgroup_->OomKills() > 0) {
+        SetLimit(outcome, LimitHit::kMemory);
+      } else if (cgroup_->ProcessLimitHits() > 0) {
+        SetLimit(outcome, LimitHit::kProcesses);
+      }
+    }
+    outcome.result.duration =
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+  }
+
+  void PollOnce(SupervisorOutcome& outcome) {
+    pollfd polls[3];
+    int count = 0;
+    int which[3];
+    for (int i = 0; i < 3; ++i) {
+      if (fds_[i].get() < 0) continue;
+      polls[count] = pollfd{fds_[i].get(), POLLIN, 0};
+      which[count++] = i;
+    }
+    if (count == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return;
+    }
+    const int ready =
+        poll(polls, static_cast<nfds_t>(count), static_cast<int>(kPollInterval.count()));
+    if (ready <= 0) return;
+    for (int k = 0; k < count; ++k) {
+      if (polls[k].revents == 0) continue;
+      ReadFrom(which[k], outcome);
+    }
+  }
+
+  void ReadFrom(int index, SupervisorOutcome& outcome) {
+    char buffer[kReadChunk];
+    const ssize_t n = read(fds_[index].get(), buffer, sizeof buffer);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    std::vector<std::string> lines;
+    if (n <= 0) {
+      fds_[index].Reset();
+      if (index < 2) splitters_[index].Finish(lines);
+    } else if (index == 2) {
+      outcome.status_json.append(buffer, static_cast<std::size_t>(n));
+      return;
+    } else if (!output_capped_) {
+      std::size_t take = static_cast<std::size_t>(n);
+      const std::int64_t room = spec_.limits.max_output_bytes - outcome.result.output_bytes;
+      if (static_cast<std::int64_t>(take) > room) {
+        take = static_cast<std::size_t>(std::max<std::int64_t>(room, 0));
+        output_capped_ = true;
+      }
+      outcome.result.output_bytes += static_cast<std::int64_t>(take);
+      splitters_[index].Feed(std::string_view(buffer, take), lines);
+      if (output_capped_) {
+        splitters_[index].Finish(lines);
+        if (!killed_) {
+          SetLimit(outcome, LimitHit::kOutput);
+          Kill();
+        }
+      }
+    }
+    if (lines.empty()) return;
+    const auto stream = index == 0 ? OutputStream::kStdout : OutputStream::kStderr;
+    if (stream == OutputStream::kStderr) outcome.last_stderr_line = lines.back();
+    const std::int64_t timestamp = clock_.NowMillis();
+    std::lock_guard lock(queue_.mutex);
+    for (auto& line : lines) {
+      queue_.bytes += line.size() + 1;
+      queue_.lines.push_back(QueuedLine{stream, timestamp, std::move(line)});
+    }
+    queue_.has_lines.notify_one();
+  }
+
+  bool QueueFull() {
+    std::lock_guard lock(queue_.mutex);
+    return queue_.bytes >= kMaxQueuedBytes;
+  }
+
+  void SetLimit(SupervisorOutcome& outcome, LimitHit hit) {
+    outcome.result.limit = hit;
+    outcome.result.limit_message = LimitMessage(hit, spec_.limits);
+  }
+
+  void Kill() {
+    killed_ = true;
+    killed_at_ = SteadyClock::now();
+    // The sandbox's init dies with bwrap (--die-with-parent), taking its PID namespace along;
+    // the cgroup sweep covers anything that got out of the process group.
+    if (!reaped_) {
+      kill(-pid_, SIGKILL);
+      kill(pid_, SIGKILL);
+    }
+    if (cgroup_) cgroup_->KillAll();
+  }
+
+  void KillAndReap(SupervisorOutcome& outcome) noexcept {
+    if (!reaped_) {
+      if (!killed_) Kill();
+      while (waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
+      }
+      reaped_ = true;
+    }
+    if (cgroup_) cgroup_->KillAll();
+    for (auto& fd : fds_) fd.Reset();
+    if (WIFEXITED(wait_status_)) {
+      outcome.result.exit_code = WEXITSTATUS(wait_status_);
+    } else if (WIFSIGNALED(wait_status_)) {
+      outcome.result.signal = WTERMSIG(wait_status_);
+    }
+  }
+
+  pid_t pid_;
+  BuildCgroup* cgroup_;
+  const SandboxSpec& spec_;
+  const core::Clock& clock_;
+  LineQueue& queue_;
+  const std::atomic<bool>& consumer_failed_;
+  UniqueFd fds_[3];  // stdout, stderr, bwrap's JSON status
+  LineSplitter splitters_[2] = {LineSplitter(kMaxLineBytes), LineSplitter(kMaxLineBytes)};
+  bool killed_ = false;
+  SteadyClock::time_point killed_at_{};
+  bool reaped_ = false;
+  bool output_capped_ = false;
+  int wait_status_ = 0;
+};
+
+std::vector<std::pair<std::string, std::string>> SandboxEnvironment(const SandboxSpec& spec) {
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"PATH", std::string(kSandboxPath)},
+      {"HOME", std::string(kSandboxHome)},
+      {"CI", "true"},
+      {"NETLIFY", "true"},
+  };
+  for (const auto& [name, value] : spec.env) {
+    bool replaced = false;
+    for (auto& entry : env) {
+      if (entry.first == name) {
+        entry.second = value;
+        replaced = true;
+      }
+    }
+    if (!replaced) env.emplace_back(name, value);
+  }
+  return env;
+}
+
+std::atomic<std::uint64_t> g_build_counter{0};
+
+}  // namespace
+
+std::string_view OutputStreamName(OutputStream stream) {
+  return stream == OutputStream::kStdout ? "stdout" : "stderr";
+}
+
+std::string LimitMessage(LimitHit limit, const SandboxLimits& limits) {
+  switch (limit) {
+    case LimitHit::kNone:
+      return "";
+    case LimitHit::kWallTime:
+      return "build exceeded its time limit (" + FormatDuration(limits.wall_time) + ")";
+    case LimitHit::kMemory:
+      return "build exceeded its memory limit (" + FormatBytes(limits.memory_bytes) + ")";
+    case LimitHit::kProcesses:
+      return "build exceeded its process limit (" + std::to_string(limits.max_processes) + ")";
+    case LimitHit::kOutput:
+      return "build output exceeded " + FormatBytes(limits.max_output_bytes);
+    case LimitHit::kCancelled:
+      return "build was cancelled";
+  }
+  return "";
+}
+
+Result<BuildUser> EnsureBuildUser(const std::string& name) {
+  auto lookup = [&]() -> std::optional<BuildUser> {
+    passwd entry{};
+    passwd* found = nullptr;
+    std::vector<char> buffer(16384);
+    if (getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
+      return std::nullopt;
+    }
+    return BuildUser{name, found->pw_uid, found->pw_gid};
+  };
+  if (auto user = lookup()) {
+    if (user->uid == 0) return MakeError(ErrorCode::kInternal, "build user " + name + " is root");
+    return *user;
+  }
+  if (geteuid() != 0) {
+    return MakeError(ErrorCode::kInternal, "build user " + name + " does not exist");
+  }
+  const pid_t pid = fork();
+  if (pid < 0) return MakeError(ErrorCode::kInternal, "fork failed while creating build user");
+  if (pid == 0) {
+    const int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+      dup2(null_fd, 0);
+      dup2(null_fd, 1);
+    }
+    execl("/usr/sbin/useradd", "useradd", "--system", "--no-create-home", "--shell",
+          "/usr/sbin/nologin", "--user-group", name.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  // A concurrent creator may have won the race; the lookup decides.
+  if (auto user = lookup()) return *user;
+  return MakeError(ErrorCode::kInternal,
+                   "could not create build user " + name + " (useradd exit status " +
+                       std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
+}
+
+Status GiveTreeToUser(const std::string& path, const BuildUser& user) {
+  auto chown_one = [&](const fs::path& p) -> Status {
+    if (lchown(p.c_str(), user.uid, user.gid) != 0) {
+      return MakeError(ErrorCode::kInternal, "chown " + p.string() + ": " + std::strerror(errno));
+    }
+    return {};
+  };
+  RD_TRY_STATUS(chown_one(path));
+  std::error_code ec;
+  fs::recursive_directory_iterator it(path, fs::directory_options::none, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    RD_TRY_STATUS(chown_one(it->path()));
+  }
+  if (ec) return MakeError(ErrorCode::kInternal, "walking " + path + ": " + ec.message());
+  return {};
+}
+
+Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
+                                                const BubblewrapOptions& options, int status_fd) {
+  if (spec.argv.empty() || spec.argv[0].empty()) return BadSpec("build command is empty");
+  std::error_code ec;
+  const fs::path workspace = fs::canonical(spec.workspace, ec);
+  if (ec || !fs::is_directory(workspace, ec)) {
+    return BadSpec("build workspace " + spec.workspace + " is not a directory");
+  }
+  const fs::path subdir(spec.working_subdir);
+  if (subdir.is_absolute() || HasDotDot(subdir)) {
+    return BadSpec("build directory must be relative to the workspace without \"..\"");
+  }
+  std::vector<std::string> argv = {options.bwrap_path,  "--unshare-user",
+                                   "--unshare-pid",     "--unshare-ipc",
+                                   "--unshare-uts",     "--unshare-cgroup-try",
+                                   "--die-with-parent", "--new-session",
+                                   "--hostname",        "build"};
+  if (!spec.network) argv.push_back("--unshare-net");
+  auto add = [&](std::initializer_list<std::string> items) {
+    argv.insert(argv.end(), items.begin(), items.end());
+  };
+  add({"--ro-bind", "/usr", "/usr"});
+  // Debian's merged /usr: these are symlinks into /usr; older layouts have real directories.
+  for (const char* top : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
+    const fs::file_status st = fs::symlink_status(top, ec);
+    if (ec || !fs::exists(st)) continue;
+    if (fs::is_symlink(st)) {
+      const fs::path target = fs::read_symlink(top, ec);
+      if (!ec) add({"--symlink", target.string(), top});
+    } else if (fs::is_directory(st)) {
+      add({"--ro-bind", top, top});
+    }
+  }
+  add({"--ro-bind", "/etc", "/etc"});
+  for (const std::string& masked : options.masked_paths) {
+    const fs::file_status st = fs::symlink_status(masked, ec);
+    if (ec || !fs::exists(st)) continue;
+    if (fs::is_directory(st)) {
+      add({"--tmpfs", masked});
+    } else {
+      add({"--ro-bind", "/dev/null", masked});
+    }
+  }
+  add({"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs",
+       std::string(kSandboxHome)});
+  add({"--bind", workspace.string(), std::string(kWorkspaceMount)});
+  for (const SandboxBind& bind : spec.extra_binds) {
+    if (!fs::path(bind.host_path).is_absolute() || !fs::path(bind.sandbox_path).is_absolute() ||
+        HasDotDot(bind.sandbox_path) || !fs::exists(bind.host_path, ec)) {
+      return BadSpec("bad sandbox bind " + bind.host_path + " -> " + bind.sandbox_path);
+    }
+    add({bind.writable ? "--bind" : "--ro-bind", bind.host_path, bind.sandbox_path});
+  }
+  add({"--remount-ro", "/"});
+  std::string chdir(kWorkspaceMount);
+  if (!spec.working_subdir.empty()) chdir += "/" + subdir.lexically_normal().string();
+  add({"--chdir", chdir, "--clearenv"});
+  for (const auto& [name, value] : SandboxEnvironment(spec)) {
+    if (name.empty() || name.find('=') != std::string::npos) {
+      return BadSpec("bad environment variable name \"" + name + "\"");
+    }
+    add({"--setenv", name, value});
+  }
+  if (status_fd >= 0) add({"--json-status-fd", std::to_string(status_fd)});
+  argv.push_back("--");
+  argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
+  return argv;
+}
+
+BubblewrapRunner::BubblewrapRunner(BubblewrapOptions options, const core::Clock& clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+const core::Clock& BubblewrapRunner::DefaultClock() {
+  static const core::SystemClock clock;
+  return clock;
+}
+
+bool BubblewrapRunner::Available() const { return access(options_.bwrap_path.c_str(), X_OK) == 0; }
+
+Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
+                                            const OutputCallback& on_line) try {
+  if (!Available()) {
+    return MakeError(ErrorCode::kUnavailable, "bubblewrap not found at " + options_.bwrap_path);
+  }
+  RD_TRY(std::vector<std::string> argv, BubblewrapArgv(spec, options_, kStatusFdInChild));
+  if (spec.limits.memory_bytes <= 0 || spec.limits.max_processes <= 0 ||
+      spec.limits.max_output_bytes < 0 || spec.limits.wall_time.count() <= 0) {
+    return BadSpec("build limits must be positive");
+  }
+  ChildPlan plan;
+  if (geteuid() == 0) {
+    RD_TRY(BuildUser user, EnsureBuildUser(options_.build_user));
+    plan.user = user;
+  }
+  const std::string cgroup_name = "replideploy-build-" + std::to_string(getpid()) + "-" +
+                                  std::to_string(g_build_counter.fetch_add(1));
+  std::unique_ptr<BuildCgroup> cgroup = BuildCgroup::Create(
+      options_.cgroup_root, cgroup_name, spec.limits.memory_bytes, spec.limits.max_processes);
+
+  RD_TRY(Pipe out, MakePipe());
+  RD_TRY(Pipe err, MakePipe());
+  RD_TRY(Pipe status, MakePipe());
+  RD_TRY(Pipe error_pipe, MakePipe());
+  UniqueFd null_in(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (null_in.get() < 0) return MakeError(ErrorCode::kInternal, "cannot open /dev/null");
+
+  plan.argv_storage = std::move(argv);
+  for (auto& arg : plan.argv_storage) plan.argv.push_back(arg.data());
+  plan.argv.push_back(nullptr);
+  plan.env_storage = {"PATH=/usr/bin:/bin"};
+  for (auto& entry : plan.env_storage) plan.env.push_back(entry.data());
+  plan.env.push_back(nullptr);
+  if (cgroup) plan.cgroup_procs_fds = cgroup->procs_fds();
+  plan.use_rlimits = !cgroup;
+  plan.memory_bytes = spec.limits.memory_bytes;
+  plan.max_processes = spec.limits.max_processes;
+  plan.stdin_fd = null_in.get();
+  plan.stdout_fd = out.write.get();
+  plan.stderr_fd = err.write.get();
+  plan.status_fd = status.write.get();
+  plan.error_fd = error_pipe.write.get();
+  plan.parent = getpid();
+
+  const pid_t pid = fork();
+  if (pid < 0) return MakeError(ErrorCode::kInternal, std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) RunChild(plan);
+
+  out.write.Reset();
+  err.write.Reset();
+  status.write.Reset();
+  error_pipe.write.Reset();
+  null_in.Reset();
+
+  ChildFailure failure{};
+  ssize_t got = 0;
+  do {
+    got = read(error_pipe.read.get(), &failure, sizeof failure);
+  } while (got < 0 && errno == EINTR);
+  if (got > 0) {
+    int ignored = 0;
+    while (waitpid(pid, &ignored, 0) < 0 && errno == EINTR) {
+    }
+    return MakeError(ErrorCode::kInternal, std::string("could not start the build sandbox (") +
+                                               StageName(failure.stage) +
+                                               "): " + std::strerror(failure.error));
+  }
+
+  LineQueue queue;
+  std::atomic<bool> consumer_failed{false};
+  Supervisor supervisor(pid, std::move(out.read), std::move(err.read), std::move(status.read),
+                        cgroup.get(), spec, clock_, queue, consumer_failed);
+  SupervisorOutcome outcome;
+  std::thread thread;
+  try {
+    thread = std::thread([&] {
+      outcome = supervisor.Supervise();
+      std::lock_guard lock(queue.mutex);
+      queue.done = true;
+      queue.has_lines.notify_one();
+    });
+  } catch (const std::system_error& e) {
+    consumer_failed = true;
+    outcome = supervisor.Supervise();  // kills and reaps at once: nobody reads the output
+    return MakeError(ErrorCode::kInternal, std::string("cannot start build thread: ") + e.what());
+  }
+
+  std::optional<Error> callback_error;
+  std::deque<QueuedLine> batch;
+  while (true) {
+    {
+      std::unique_lock lock(queue.mutex);
+      queue.has_lines.wait(lock, [&] { return !queue.lines.empty() || queue.done; });
+      if (queue.lines.empty() && queue.done) break;
+      batch.swap(queue.lines);
+      queue.bytes = 0;
+      queue.has_room.notify_one();
+    }
+    for (QueuedLine& line : batch) {
+      if (callback_error) break;
+      try {
+        on_line(line.stream, line.timestamp_ms, line.text);
+      } catch (const std::exception& e) {
+        callback_error = MakeError(ErrorCode::kInternal, std::string("build log: ") + e.what());
+        consumer_failed = true;
+      } catch (...) {
+        callback_error = MakeError(ErrorCode::kInternal, "build log callback failed");
+        consumer_failed = true;
+      }
+    }
+    batch.clear();
+  }
+  thread.join();
+  const char* enforced_by = !cgroup                                          ? "rlimit"
+                            : cgroup->version() == BuildCgroup::Version::kV2 ? "cgroup-v2"
+                                                                             : "cgroup-v1";
+  cgroup.reset();  // after the reap: kills stragglers, removes the directories
+
+  if (outcome.error) return std::move(*outcome.error);
+  if (callback_error) return std::move(*callback_error);
+  // bwrap reports "child-pid" once the sandbox is set up; without it bwrap itself failed.
+  if (outcome.result.limit == LimitHit::kNone &&
+      outcome.status_json.find("child-pid") == std::string::npos) {
+    return MakeError(ErrorCode::kInternal,
+                     "the build sandbox failed to start: " + outcome.last_stderr_line);
+  }
+  outcome.result.limits_enforced_by = enforced_by;
+  return std::move(outcome.result);
+} catch (const std::exception& e) {
+  return MakeError(ErrorCode::kInternal, std::string("build sandbox: ") + e.what());
+} catch (...) {
+  return MakeError(ErrorCode::kInternal, "build sandbox failed");
+}
+
+}  // namespace replideploy::builder
