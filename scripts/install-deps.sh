@@ -10,6 +10,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libpqxx-dev libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libbrotli-dev zlib1g-dev
+  bubblewrap
 )
 # Node.js and npm for the dashboard's build: Debian's, unless some are already there
 # (scripts/build-dashboard.sh brings a newer Node from the npm registry when it needs one).

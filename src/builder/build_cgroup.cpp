@@ -9,8 +9,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <string_view>
 #include <thread>
@@ -25,6 +23,20 @@ bool IsFsType(const std::string& path, long magic) {
   return static_cast<long>(st.f_type) == magic;
 }
 
+// POSIX reads: /proc and cgroup files of exiting processes fail with ESRCH, which std::ifstream
+// reports by throwing.
+std::string ReadSmallFile(const std::string& path) {
+  std::string text;
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0)
+    text.append(buffer, static_cast<std::size_t>(n));
+  close(fd);
+  return text;
+}
+
 bool WriteFile(const std::string& path, const std::string& value) {
   const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -35,7 +47,7 @@ bool WriteFile(const std::string& path, const std::string& value) {
 
 // Value of `key` in a flat-keyed file ("oom_kill 3"), 0 when absent.
 std::int64_t ReadKey(const std::string& path, std::string_view key) {
-  std::ifstream in(path);
+  std::istringstream in(ReadSmallFile(path));
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
@@ -48,7 +60,7 @@ std::int64_t ReadKey(const std::string& path, std::string_view key) {
 
 // This process's cgroup path in the hierarchy that carries `controller` ("" = the v2 one).
 std::string OwnCgroupPath(std::string_view controller) {
-  std::ifstream in("/proc/self/cgroup");
+  std::istringstream in(ReadSmallFile("/proc/self/cgroup"));
   std::string line;
   while (std::getline(in, line)) {
     const std::size_t first = line.find(':');
@@ -75,7 +87,7 @@ std::string OwnCgroupPath(std::string_view controller) {
 
 std::vector<pid_t> Members(const std::string& dir) {
   std::vector<pid_t> pids;
-  std::ifstream in(dir + "/cgroup.procs");
+  std::istringstream in(ReadSmallFile(dir + "/cgroup.procs"));
   pid_t pid = 0;
   while (in >> pid) pids.push_back(pid);
   return pids;
@@ -83,8 +95,7 @@ std::vector<pid_t> Members(const std::string& dir) {
 
 // Zombies stay listed until reaped (by us, or by their pid namespace's init) and cannot be killed.
 bool IsZombie(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string stat = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
   const std::size_t paren = stat.rfind(')');
   return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z';
 }

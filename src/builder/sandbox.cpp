@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -103,6 +104,26 @@ bool HasDotDot(const fs::path& path) {
   return false;
 }
 
+// POSIX read: /proc files of exiting processes fail with ESRCH, which std::ifstream throws on.
+std::string ReadProcFile(const std::string& path) {
+  std::string text;
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buffer[1024];
+  ssize_t n = 0;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0)
+    text.append(buffer, static_cast<std::size_t>(n));
+  close(fd);
+  return text;
+}
+
+pid_t ParentOf(pid_t pid) {
+  const std::string stat = ReadProcFile("/proc/" + std::to_string(pid) + "/stat");
+  const std::size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 4 >= stat.size()) return -1;
+  return static_cast<pid_t>(std::atol(stat.c_str() + paren + 4));
+}
+
 Error BadSpec(std::string message) { return MakeError(ErrorCode::kUnprocessable, message); }
 
 // What the child reports on the error pipe when it cannot get to exec.
@@ -120,6 +141,8 @@ enum ChildStage : int {
   kStageSetuid,
   kStageStillRoot,
   kStageParentDied,
+  kStageSubreaper,
+  kStageFork,
   kStageExec,
 };
 
@@ -141,6 +164,10 @@ const char* StageName(int stage) {
       return "dropping root";
     case kStageParentDied:
       return "parent exited";
+    case kStageSubreaper:
+      return "becoming a subreaper";
+    case kStageFork:
+      return "forking bwrap";
     case kStageExec:
       return "executing bwrap";
     default:
@@ -219,8 +246,37 @@ struct ChildPlan {
     errno = ESRCH;
     ChildFail(error_fd, kStageParentDied);
   }
-  execve(plan.argv[0], plan.argv.data(), plan.env.data());
-  ChildFail(error_fd, kStageExec);
+  // We stay as a reaper between the server and bwrap: bwrap exits as soon as the command does,
+  // leaving the sandbox's init to be killed (--die-with-parent) and reparented. As a subreaper
+  // we collect it instead of the host's init, and exit only when nothing of the build is left.
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) ChildFail(error_fd, kStageSubreaper);
+  const pid_t reaper = getpid();
+  const pid_t bwrap = fork();
+  if (bwrap < 0) ChildFail(error_fd, kStageFork);
+  if (bwrap == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != reaper) {
+      errno = ESRCH;
+      ChildFail(error_fd, kStageParentDied);
+    }
+    execve(plan.argv[0], plan.argv.data(), plan.env.data());
+    ChildFail(error_fd, kStageExec);
+  }
+  // Our copies of the pipes would keep the server from seeing the end of the output.
+  close_range(0, ~0U, 0);
+  int bwrap_status = 0;
+  while (true) {
+    int status_value = 0;
+    const pid_t done = waitpid(-1, &status_value, 0);
+    if (done == bwrap) bwrap_status = status_value;
+    if (done < 0 && errno != EINTR) break;
+  }
+  if (WIFSIGNALED(bwrap_status)) {
+    signal(WTERMSIG(bwrap_status), SIG_DFL);
+    kill(getpid(), WTERMSIG(bwrap_status));
+    _exit(128 + WTERMSIG(bwrap_status));
+  }
+  _exit(WEXITSTATUS(bwrap_status));
 }
 
 struct QueuedLine {
@@ -296,7 +352,7 @@ class Supervisor {
         }
         if (hit != LimitHit::kNone) {
           SetLimit(outcome, hit);
-          Kill();
+          Kill(outcome);
         }
       }
       if (!reaped_) {
@@ -312,6 +368,7 @@ class Supervisor {
         if (cgroup_) cgroup_->KillAll();
         break;
       }
+      if (killed_ && !reaped_ && now - killed_at_ > kDrainGrace) Escalate();
       if (killed_ && now - killed_at_ > kDrainGrace + kDrainGrace) break;
       if (!killed_ && QueueFull()) {
         // Back-pressure: stop reading so the build blocks on its writes until the callback
@@ -382,7 +439,7 @@ class Supervisor {
         splitters_[index].Finish(lines);
         if (!killed_) {
           SetLimit(outcome, LimitHit::kOutput);
-          Kill();
+          Kill(outcome);
         }
       }
     }
@@ -408,24 +465,55 @@ class Supervisor {
     outcome.result.limit_message = LimitMessage(hit, spec_.limits);
   }
 
-  void Kill() {
+  // The host pid of the sandbox's init (bwrap's "child-pid"), while it is still bwrap's child.
+  pid_t SandboxInitPid(const SupervisorOutcome& outcome) const {
+    const std::string& json = outcome.status_json;
+    const std::size_t key = json.find("\"child-pid\":");
+    if (key == std::string::npos) return -1;
+    const pid_t init = static_cast<pid_t>(std::atol(json.c_str() + key + 12));
+    if (init <= 0) return -1;
+    const std::string stat = ReadProcFile("/proc/" + std::to_string(init) + "/stat");
+    const std::size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) return -1;
+    // "pid (comm) state ppid ...": the init's parent is bwrap, our reaper's child, or, once
+    // bwrap is gone, the reaper itself.
+    const pid_t parent =
+        static_cast<pid_t>(std::atol(stat.c_str() + std::min(paren + 4, stat.size())));
+    return parent == pid_ || ParentOf(parent) == pid_ ? init : -1;
+  }
+
+  // Killing the sandbox's init takes its whole PID namespace along; bwrap and then the reaper
+  // exit by themselves. Escalate() covers a reaper that does not.
+  void Kill(const SupervisorOutcome& outcome) {
     killed_ = true;
     killed_at_ = SteadyClock::now();
-    // The sandbox's init dies with bwrap (--die-with-parent), taking its PID namespace along;
-    // the cgroup sweep covers anything that got out of the process group.
-    if (!reaped_) {
-      kill(-pid_, SIGKILL);
-      kill(pid_, SIGKILL);
-    }
+    if (reaped_) return;
+    const pid_t init = SandboxInitPid(outcome);
+    kill(init > 0 ? init : pid_, SIGKILL);
+  }
+
+  void Escalate() {
+    if (!reaped_) kill(-pid_, SIGKILL);  // the reaper and bwrap (same process group)
     if (cgroup_) cgroup_->KillAll();
   }
 
   void KillAndReap(SupervisorOutcome& outcome) noexcept {
     if (!reaped_) {
-      if (!killed_) Kill();
-      while (waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
+      if (!killed_) Kill(outcome);
+      const auto give_up = SteadyClock::now() + kDrainGrace;
+      while (!reaped_) {
+        const pid_t r = waitpid(pid_, &wait_status_, WNOHANG);
+        if (r == pid_ || (r < 0 && errno != EINTR)) {
+          reaped_ = true;
+        } else if (SteadyClock::now() >= give_up) {
+          Escalate();
+          while (waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
+          }
+          reaped_ = true;
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
       }
-      reaped_ = true;
     }
     if (cgroup_) cgroup_->KillAll();
     for (auto& fd : fds_) fd.Reset();

@@ -71,8 +71,8 @@ struct SandboxSpec {
   std::string workspace;
   // Directory inside the workspace to start in ("" = the workspace root); no "..".
   std::string working_subdir;
-  // Added to PATH, HOME, CI=true, NETLIFY=true (a name given here replaces the default). Nothing
-  // else of the host's environment reaches the build.
+  // Added to PATH, HOME, CI=true, NETLIFY=true (a name given here replaces the default); bwrap
+  // adds PWD. Nothing else of the host's environment reaches the build.
   std::vector<std::pair<std::string, std::string>> env;
   bool network = true;  // false: a private network namespace with only loopback
   SandboxLimits limits;
@@ -87,7 +87,8 @@ struct SandboxResult {
   // The command's exit status as the sandbox reports it: 128+N when it died of signal N.
   // Meaningful when `signal` is 0.
   int exit_code = -1;
-  // Set when the sandbox itself was killed (by us, on a limit or cancellation), else 0.
+  // Set only when the sandbox's own processes died of a signal (escalated kills), else 0. A
+  // build killed on a limit usually shows exit_code 137 here; `limit` says why.
   int signal = 0;
   std::chrono::milliseconds duration{0};
   LimitHit limit = LimitHit::kNone;
@@ -144,11 +145,16 @@ Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
 // "build exceeded its memory limit (512 MiB)" etc.
 std::string LimitMessage(LimitHit limit, const SandboxLimits& limits);
 
-// Runs builds with bubblewrap: as root, the child drops to the build user (setgroups, setgid,
-// setuid) and then executes `bwrap --unshare-user --unshare-pid ...`, which sees read-only /usr
-// and /etc, the workspace read-write, a private /tmp and HOME, its own /proc and a minimal /dev.
-// Memory and process limits use a per-build cgroup (v2, else v1 memory+pids), else rlimits.
-// Thread-safe.
+// Runs builds with bubblewrap. As root, the forked child joins the build's cgroup, drops to the
+// build user (setgroups, setgid, setuid) and stays as a small reaper (PR_SET_CHILD_SUBREAPER)
+// that forks `bwrap --unshare-user --unshare-pid ...` and exits once every process below it is
+// reaped, so nothing is ever orphaned to the host's init. The sandbox sees read-only /usr and
+// /etc, the workspace read-write at /workspace, a private /tmp and HOME, its own /proc and a
+// minimal /dev, and new user/PID/IPC/UTS (and optionally network) namespaces. Memory and
+// process limits use a per-build cgroup (v2, else v1 memory+pids), else RLIMIT_AS/RLIMIT_NPROC.
+// On a limit the sandbox's PID-namespace init is killed (taking every build process with it),
+// then the cgroup is swept. Each Run() uses one extra thread for supervision while the calling
+// thread runs the callback. Thread-safe.
 class BubblewrapRunner final : public SandboxRunner {
  public:
   // `clock` stamps output lines and must outlive the runner.
