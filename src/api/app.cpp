@@ -1,10 +1,12 @@
 #include "api/app.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 
 #include "api/errors.hpp"
+#include "core/ids.hpp"
 
 namespace replideploy::api {
 
@@ -23,7 +25,17 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
               o.base_domain = options_.base_domain;
               return o;
             }()),
-      processor_(deploys_, options_.processor_interval) {
+      processor_(deploys_, options_.processor_interval),
+      queue_(db, clock),
+      runner_(builder::BubblewrapOptions{}, clock),
+      worker_(db, queue_, deploys_, blobs, runner_, [this] {
+        builder::WorkerOptions o;
+        o.worker_id = "worker-" + std::to_string(::getpid()) + "-" + core::NewHexId().substr(0, 6);
+        o.builds_dir = options_.builds_dir;
+        o.repos_dir = options_.repos_dir;
+        o.limits = options_.build_limits;
+        return o;
+      }()) {
   deploys_.SetValidator(&edge::Edge::ValidateDeploy);
   deploys_.AddPublishListener(
       [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
@@ -34,13 +46,38 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
   AddSiteRoutes(router_, *this);
   AddDeployRoutes(router_, *this);
   AddAccountRoutes(router_, *this);
+  AddGitRemoteRoutes(router_, *this);
   auto dashboard = DashboardFiles::Load(options_.dashboard_dir);
   if (!dashboard.ok()) spdlog::error("dashboard: {}", dashboard.error().message);
   dashboard_ = dashboard.ok() ? std::move(dashboard).value() : DashboardFiles::Load("").value();
   processor_.Start();
+  if (!options_.repos_dir.empty() && !options_.builds_dir.empty()) worker_.Start();
 }
 
-App::~App() { processor_.Stop(); }
+App::~App() {
+  worker_.Stop();
+  processor_.Stop();
+}
+
+Result<deploys::Deploy> App::QueueBuild(const deploys::Site& site, const std::string& branch,
+                                        const std::string& commit) {
+  const std::string production =
+      site.build_settings.repo_branch.empty() ? "main" : site.build_settings.repo_branch;
+  deploys::NewDeploy spec;
+  spec.branch = branch;
+  spec.commit_ref = commit;
+  spec.deploy_source = "git";
+  spec.context = branch == production ? "production" : "branch-deploy";
+  RD_TRY(deploys::Deploy deploy, deploys_.CreateForBuild(site.id, spec));
+  std::vector<std::string> superseded;
+  RD_TRY(builder::BuildJob job, queue_.Enqueue(deploy.id, site.id, branch, commit, &superseded));
+  for (const auto& old_job : superseded) {
+    auto old = queue_.Get(old_job);
+    if (old.ok()) (void)deploys_.FailDeploy(old->deploy_id, "superseded by a newer push");
+  }
+  worker_.Wake();
+  return deploy;
+}
 
 bool App::IsControlHost(std::string_view host) const {
   return host.empty() || host == "localhost" || host == "127.0.0.1" || host == "::1" ||

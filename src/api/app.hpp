@@ -14,6 +14,9 @@
 #include "api/dashboard.hpp"
 #include "auth/login_throttle.hpp"
 #include "auth/users.hpp"
+#include "builder/queue.hpp"
+#include "builder/sandbox.hpp"
+#include "builder/worker.hpp"
 #include "core/clock.hpp"
 #include "db/database.hpp"
 #include "deploys/deploys.hpp"
@@ -33,6 +36,9 @@ struct AppOptions {
   edge::EdgeOptions edge;
   std::chrono::milliseconds processor_interval{5000};
   std::string dashboard_dir;  // the dashboard's exported files; empty: none
+  std::string repos_dir;      // the platform's git repositories (<data-dir>/repos)
+  std::string builds_dir;     // build workspaces (<data-dir>/builds)
+  builder::SandboxLimits build_limits;
 };
 
 class App {
@@ -62,6 +68,12 @@ class App {
   std::string SiteUrl(std::string_view label) const;
   // "http://localhost[:port]<path>", the dashboard's address.
   std::string ControlUrl(std::string_view path) const;
+  // Queues a build of `commit` on `branch` of a site (production when it is the production
+  // branch, else a branch deploy); supersedes queued builds of the same branch.
+  Result<deploys::Deploy> QueueBuild(const deploys::Site& site, const std::string& branch,
+                                     const std::string& commit);
+  builder::BuildQueue& build_queue() { return queue_; }
+
   // The user behind the request's "Authorization: Bearer" header.
   Result<auth::User> Authenticate(const http::Request& request);
 
@@ -74,6 +86,9 @@ class App {
   deploys::DeployService deploys_;
   edge::Edge edge_;
   deploys::DeployProcessor processor_;
+  builder::BuildQueue queue_;
+  builder::BubblewrapRunner runner_;
+  builder::BuildWorker worker_;
   std::unique_ptr<DashboardFiles> dashboard_;
   http::Router router_;
   std::atomic<std::uint16_t> public_port_{80};
@@ -85,6 +100,7 @@ void AddAuthRoutes(http::Router& router, App& app);
 void AddSiteRoutes(http::Router& router, App& app);
 void AddDeployRoutes(http::Router& router, App& app);
 void AddAccountRoutes(http::Router& router, App& app);
+void AddGitRemoteRoutes(http::Router& router, App& app);
 
 // Wraps a handler that returns Result<Response>, so errors become the table's JSON errors.
 http::Handler Handle(std::function<Result<http::Response>(http::Request&)> body);

@@ -175,6 +175,26 @@ void AddDeployRoutes(http::Router& router, App& app) {
              }),
              {kMaxFileUpload});
 
+  router.Add(
+      "GET", "/api/v1/deploys/{deploy_id}/log",
+      Handle([&app](http::Request& req) -> Result<http::Response> {
+        RD_TRY(auth::User user, app.Authenticate(req));
+        RD_TRY(deploys::Deploy deploy, app.deploys().Get(user.id, req.path_params["deploy_id"]));
+        RD_TRY(db::Rows rows,
+               app.database().Exec("SELECT seq, ts, stream, line FROM build_logs WHERE "
+                                   "deploy_id = ? ORDER BY seq",
+                                   {deploy.id}));
+        json::array lines;
+        for (const auto& r : rows.rows) {
+          lines.push_back(json::object{{"n", r.Int(0)},
+                                       {"ts", core::FormatIso8601(r.Int(1))},
+                                       {"stream", r.Text(2)},
+                                       {"line", r.Text(3)}});
+        }
+        return JsonResponse(
+            200, json::object{{"deploy_id", deploy.id}, {"state", deploy.state}, {"lines", lines}});
+      }));
+
   router.Add("POST", "/api/v1/deploys/{deploy_id}/cancel",
              Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req));

@@ -279,5 +279,112 @@ TEST_F(Binary, KillDuringUploadLeavesLiveSiteAndResumes) {
   EXPECT_EQ(Wait(pid).exit_code, 0);
 }
 
+// `git push` to the platform's own remote builds the commit in the sandbox and publishes it; a
+// failing build leaves the live site as it was and says why in the deploy.
+TEST_F(Binary, GitPushBuildsAndPublishes) {
+  namespace json = boost::json;
+  if (geteuid() != 0) GTEST_SKIP() << "the build sandbox drops to a build user: run as root";
+  if (access("/usr/bin/bwrap", X_OK) != 0) GTEST_SKIP() << "bubblewrap is not installed";
+  ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
+  pid_t pid = Spawn({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()});
+  const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
+  std::smatch m;
+  std::string out;
+  for (int i = 0; i < 600 && !std::regex_search(out, m, re); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    out = ReadFile(dir_ + "/stdout");
+  }
+  ASSERT_TRUE(std::regex_search(out, m, re)) << ReadFile(dir_ + "/stderr");
+  const std::string port = m[1].str();
+  const std::string base = "http://127.0.0.1:" + port;
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                  const std::string& token, const std::string& host = {}) {
+    http::ClientRequest r;
+    r.method = method;
+    r.url = base + path;
+    r.body = body;
+    if (!token.empty()) r.headers.Set("Authorization", "Bearer " + token);
+    if (!host.empty()) r.headers.Set("Host", host);
+    auto got = http::Fetch(r);
+    return got.ok() ? *got : http::ClientResponse{};
+  };
+  auto field = [](const std::string& body, const char* name) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    return ec || !v.is_object() || !v.as_object().contains(name) || !v.at(name).is_string()
+               ? std::string()
+               : std::string(v.at(name).as_string());
+  };
+  call("POST", "/auth/register", R"({"email":"git@example.com","password":"password123"})", "");
+  const std::string jwt = field(
+      call("POST", "/auth/login", R"({"email":"git@example.com","password":"password123"})", "")
+          .body,
+      "token");
+  const std::string token =
+      field(call("POST", "/api/v1/tokens", R"({"name":"git"})", jwt).body, "token");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"from-git"})", token).status, 201);
+
+  const std::string repo = dir_ + "/repo";
+  auto sh = [&](const std::string& cmd) {
+    return std::system(("cd '" + repo + "' && " + cmd + " >/dev/null 2>&1").c_str());
+  };
+  fs::create_directories(repo);
+  std::ofstream(repo + "/index.html") << "<h1>v1 from git</h1>";
+  std::ofstream(repo + "/netlify.toml")
+      << "[build]\n  command = \"mkdir -p out && cp index.html out/ && id -u > out/uid.txt && "
+         "(cat /etc/shadow > out/shadow.txt 2>&1; ls /root > out/root.txt 2>&1; true)\"\n"
+         "  publish = \"out\"\n";
+  ASSERT_EQ(
+      sh("git init -q -b main && git add . && git -c user.email=t@e -c user.name=t commit -qm v1"),
+      0);
+  const std::string remote = "http://x:" + token + "@127.0.0.1:" + port + "/git/from-git.git";
+  ASSERT_EQ(sh("git push -q '" + remote + "' main"), 0);
+
+  auto newest = [&]() {
+    http::ClientResponse list = call("GET", "/api/v1/sites/from-git/deploys", "", token);
+    boost::system::error_code ec;
+    json::value v = json::parse(list.body, ec);
+    if (ec || !v.is_array() || v.as_array().empty()) return std::pair<std::string, std::string>();
+    const auto& d = v.as_array().front();
+    return std::pair<std::string, std::string>(std::string(d.at("id").as_string()),
+                                               std::string(d.at("state").as_string()));
+  };
+  auto wait_final = [&]() {
+    std::pair<std::string, std::string> d;
+    for (int i = 0; i < 1200; ++i) {
+      d = newest();
+      if (d.second == "ready" || d.second == "error") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return d;
+  };
+  auto first = wait_final();
+  ASSERT_EQ(first.second, "ready") << ReadFile(dir_ + "/stderr");
+  EXPECT_EQ(call("GET", "/", "", "", "from-git.localhost").body, "<h1>v1 from git</h1>");
+  const std::string uid = call("GET", "/uid.txt", "", "", "from-git.localhost").body;
+  EXPECT_NE(uid, "0\n") << "builds never run as root";
+  EXPECT_EQ(call("GET", "/shadow.txt", "", "", "from-git.localhost").body.find("root:"),
+            std::string::npos);
+  http::ClientResponse log = call("GET", "/api/v1/deploys/" + first.first + "/log", "", token);
+  EXPECT_NE(log.body.find("Publishing"), std::string::npos) << log.body;
+
+  // A failing build: the deploy says why, the site keeps serving v1.
+  std::ofstream(repo + "/netlify.toml") << "[build]\n  command = \"echo about to fail; exit 3\"\n";
+  ASSERT_EQ(sh("git -c user.email=t@e -c user.name=t commit -qam broken"), 0);
+  ASSERT_EQ(sh("git push -q '" + remote + "' main"), 0);
+  auto second = wait_final();
+  ASSERT_NE(second.first, first.first);
+  EXPECT_EQ(second.second, "error");
+  http::ClientResponse failed = call("GET", "/api/v1/deploys/" + second.first, "", token);
+  EXPECT_NE(field(failed.body, "error_message").find("status 3"), std::string::npos) << failed.body;
+  EXPECT_EQ(call("GET", "/", "", "", "from-git.localhost").body, "<h1>v1 from git</h1>");
+  // Without a token, git is asked for credentials.
+  EXPECT_EQ(call("GET", "/git/from-git.git/info/refs?service=git-receive-pack", "", "").status,
+            401);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace replideploy::cli

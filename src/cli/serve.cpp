@@ -77,6 +77,8 @@ int RunServe(const core::ServeConfig& config) {
   app_options.users.jwt_key = core::HmacSha256(*secret, "replideploy jwt v1");
   app_options.users.jwt_ttl_seconds = static_cast<std::int64_t>(config.jwt_ttl_hours) * 3600;
   app_options.dashboard_dir = config.dashboard_dir;
+  app_options.repos_dir = (std::filesystem::absolute(config.data_dir) / "repos").string();
+  app_options.builds_dir = (std::filesystem::absolute(config.data_dir) / "builds").string();
   if (app_options.dashboard_dir.empty()) {
     // Run from a checkout (build/<preset>/replideploy): the dashboard built next to it.
     std::error_code ec;

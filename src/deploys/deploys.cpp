@@ -396,6 +396,71 @@ Result<Deploy> DeployService::UploadFunction(std::string_view user_id, std::stri
   return AdvanceIfComplete(after);
 }
 
+Result<Deploy> DeployService::CreateForBuild(std::string_view site_id, const NewDeploy& spec) {
+  const std::int64_t now = clock_.NowMillis();
+  const std::string id = core::NewHexId();
+  db::Value review = spec.review_id ? db::Value(*spec.review_id) : db::Value(nullptr);
+  RD_TRY_STATUS(db_.Exec(
+      "INSERT INTO deploys (id, site_id, state, context, branch, title, commit_ref, review_id, "
+      "draft, deploy_source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+      {id, std::string(site_id), std::string(kStateQueued),
+       spec.context.empty() ? std::string("production") : spec.context, spec.branch, spec.title,
+       spec.commit_ref, review, spec.deploy_source, now, now}));
+  return Load(id, false);
+}
+
+Result<bool> DeployService::MarkBuilding(std::string_view deploy_id) {
+  RD_TRY(db::Rows rows,
+         db_.Exec("UPDATE deploys SET state = ?, updated_at = ? WHERE id = ? AND "
+                  "state IN ('queued', 'building')",
+                  {std::string(kStateBuilding), clock_.NowMillis(), std::string(deploy_id)}));
+  return rows.affected > 0;
+}
+
+Status DeployService::AttachBuildOutput(
+    std::string_view deploy_id, const std::vector<std::pair<std::string, store::BlobInfo>>& files) {
+  if (files.size() > options_.max_files) {
+    return Unprocessable("too_many_files", "the build produced more than " +
+                                               std::to_string(options_.max_files) + " files");
+  }
+  const std::string id(deploy_id);
+  const std::int64_t now = clock_.NowMillis();
+  std::vector<std::pair<std::string, const store::BlobInfo*>> normalized;
+  for (const auto& [raw, blob] : files) {
+    RD_TRY(std::string path, NormalizeDeployPath(raw));
+    normalized.emplace_back(std::move(path), &blob);
+  }
+  RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY_STATUS(s.Exec("DELETE FROM deploy_files WHERE deploy_id = ?", {id}));
+    for (const auto& [path, blob] : normalized) {
+      RD_TRY_STATUS(
+          s.Exec("INSERT INTO blobs (sha256, sha1, size, created_at) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT (sha256) DO NOTHING",
+                 {blob->sha256, blob->sha1, static_cast<std::int64_t>(blob->size), now}));
+      RD_TRY_STATUS(
+          s.Exec("INSERT INTO deploy_files (deploy_id, path, sha1, sha256, size, "
+                 "content_type) VALUES (?, ?, ?, ?, ?, ?)",
+                 {id, path, blob->sha1, blob->sha256, static_cast<std::int64_t>(blob->size),
+                  std::string(store::ContentTypeForPath(path))}));
+    }
+    RD_TRY(db::Rows moved,
+           s.Exec("UPDATE deploys SET state = ?, file_count = ?, updated_at = ? "
+                  "WHERE id = ? AND state = ?",
+                  {std::string(kStateProcessing), static_cast<std::int64_t>(normalized.size()), now,
+                   id, std::string(kStateBuilding)}));
+    if (moved.affected == 0) {
+      return Unprocessable("invalid_state", "the deploy is no longer building");
+    }
+    return {};
+  }));
+  if (on_processing_) on_processing_();
+  return {};
+}
+
+Status DeployService::FailDeploy(std::string_view deploy_id, std::string_view message) {
+  return Fail(std::string(deploy_id), std::string(message));
+}
+
 Result<Deploy> DeployService::Get(std::string_view user_id, std::string_view deploy_id) {
   return LoadOwned(user_id, deploy_id);
 }
@@ -414,9 +479,11 @@ Result<std::vector<Deploy>> DeployService::List(std::string_view user_id, std::s
 
 Result<Deploy> DeployService::Cancel(std::string_view user_id, std::string_view deploy_id) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
-  RD_TRY(db::Rows rows, db_.Exec("UPDATE deploys SET state = ?, updated_at = ? "
-                                 "WHERE id = ? AND state IN ('new', 'uploading', 'processing')",
-                                 {std::string(kStateCanceled), clock_.NowMillis(), deploy.id}));
+  RD_TRY(
+      db::Rows rows,
+      db_.Exec("UPDATE deploys SET state = ?, updated_at = ? "
+               "WHERE id = ? AND state IN ('new', 'uploading', 'queued', 'building', 'processing')",
+               {std::string(kStateCanceled), clock_.NowMillis(), deploy.id}));
   if (rows.affected == 0 && deploy.state != kStateCanceled) {
     return Unprocessable("invalid_state",
                          "deploy is " + deploy.state + " and can no longer be canceled");

@@ -33,6 +33,8 @@
 namespace replideploy::deploys {
 
 inline constexpr std::string_view kStateNew = "new";
+inline constexpr std::string_view kStateQueued = "queued";
+inline constexpr std::string_view kStateBuilding = "building";
 inline constexpr std::string_view kStateUploading = "uploading";
 inline constexpr std::string_view kStateProcessing = "processing";
 inline constexpr std::string_view kStateReady = "ready";
@@ -128,6 +130,19 @@ class DeployService {
                                 std::string_view runtime);
 
   Result<Deploy> Get(std::string_view user_id, std::string_view deploy_id);
+
+  // ---- for builds (the platform acting for the site's owner; no access check) ----
+  // A deploy waiting for its build (state `queued`).
+  Result<Deploy> CreateForBuild(std::string_view site_id, const NewDeploy& spec);
+  // queued -> building. False when it is no longer queued (canceled).
+  Result<bool> MarkBuilding(std::string_view deploy_id);
+  // Attaches a build's output, already in the blob store (path -> blob), and moves the deploy
+  // on to processing. Paths are checked like uploaded ones.
+  Status AttachBuildOutput(std::string_view deploy_id,
+                           const std::vector<std::pair<std::string, store::BlobInfo>>& files);
+  // Fails a deploy that has not become ready, with a message for the user.
+  Status FailDeploy(std::string_view deploy_id, std::string_view message);
+  Result<Deploy> GetForBuild(std::string_view deploy_id) { return Load(deploy_id, false); }
   Result<std::vector<Deploy>> List(std::string_view user_id, std::string_view site_ref,
                                    int limit = 100);
   Result<Deploy> Cancel(std::string_view user_id, std::string_view deploy_id);

@@ -1,0 +1,210 @@
+// The platform's own git remote: `git push http://127.0.0.1:8080/git/<site>.git main` with an
+// API token as the password. Git's smart HTTP protocol is served by `git http-backend` (CGI);
+// after a push, every updated branch gets a build.
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "api/app.hpp"
+#include "api/errors.hpp"
+#include "core/crypto.hpp"
+
+namespace replideploy::api {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t kMaxPush = std::size_t{512} << 20;
+
+http::Response AskForCredentials() {
+  http::Response r =
+      http::Response::Text(401, "Authentication required: use an API token as the password\n");
+  r.headers.Set("WWW-Authenticate", "Basic realm=\"RepliDeploy\"");
+  return r;
+}
+
+// The password of a Basic Authorization header (git sends the token there).
+std::string BasicPassword(std::string_view header) {
+  constexpr std::string_view kBasic = "Basic ";
+  if (!header.starts_with(kBasic)) return "";
+  std::string b64(header.substr(kBasic.size()));
+  for (char& c : b64) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  auto decoded = core::Base64UrlDecode(b64);
+  if (!decoded.ok()) return "";
+  const auto colon = decoded->find(':');
+  return colon == std::string::npos ? "" : decoded->substr(colon + 1);
+}
+
+struct CgiResult {
+  int status = 500;
+  http::Headers headers;
+  std::string body;
+};
+
+// Runs a CGI program with `env`, feeding `input`; parses its header block.
+Result<CgiResult> RunCgi(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                         const std::string& input) {
+  int in_pipe[2], out_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0) {
+    return MakeError(ErrorCode::kInternal, "pipe failed");
+  }
+  const pid_t pid = fork();
+  if (pid < 0) return MakeError(ErrorCode::kInternal, "fork failed");
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    std::vector<char*> args, envp;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    execve(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  // Write the request while reading the answer, so neither side can block the other.
+  std::thread writer([fd = in_pipe[1], &input] {
+    std::size_t done = 0;
+    while (done < input.size()) {
+      const ssize_t n = write(fd, input.data() + done, input.size() - done);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    close(fd);
+  });
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(out_pipe[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  close(out_pipe[0]);
+  writer.join();
+  int status = 0;
+  waitpid(pid, &status, 0);
+  auto end = out.find("\r\n\r\n");
+  std::size_t sep = 4;
+  if (end == std::string::npos) {
+    end = out.find("\n\n");
+    sep = 2;
+  }
+  if (end == std::string::npos) return MakeError(ErrorCode::kInternal, "git http-backend failed");
+  CgiResult result;
+  result.status = 200;
+  std::istringstream head(out.substr(0, end));
+  for (std::string line; std::getline(head, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    if (name == "Status") {
+      result.status = std::atoi(value.c_str());
+    } else {
+      result.headers.Add(name, value);
+    }
+  }
+  result.body = out.substr(end + sep);
+  return result;
+}
+
+// "refs/heads/main" -> commit, for every branch of a bare repository.
+std::map<std::string, std::string> Branches(const std::string& repo) {
+  std::map<std::string, std::string> out;
+  const std::string cmd =
+      "git --git-dir='" + repo + "' for-each-ref --format='%(refname) %(objectname)' refs/heads";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char line[1024];
+  while (fgets(line, sizeof line, p) != nullptr) {
+    std::string s(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    const auto space = s.find(' ');
+    if (space != std::string::npos) out[s.substr(0, space)] = s.substr(space + 1);
+  }
+  pclose(p);
+  return out;
+}
+
+}  // namespace
+
+void AddGitRemoteRoutes(http::Router& router, App& app) {
+  auto serve = [&app](http::Request& req) -> http::Response {
+    std::string repo_name = req.path_params["repo"];
+    if (!repo_name.ends_with(".git")) repo_name += ".git";
+    const std::string site_ref = repo_name.substr(0, repo_name.size() - 4);
+    const std::string token = BasicPassword(req.Header("Authorization"));
+    if (token.empty()) return AskForCredentials();
+    auto user = app.users().Authenticate(token);
+    if (!user.ok()) return AskForCredentials();
+    auto site = app.sites().Get(user->id, site_ref);
+    if (!site.ok()) return ErrorResponse(site.error(), req.request_id);
+
+    const std::string repos_dir = app.options().repos_dir;
+    const std::string repo = repos_dir + "/" + site->id + ".git";
+    std::error_code ec;
+    if (!fs::exists(repo + "/HEAD", ec)) {
+      fs::create_directories(repos_dir, ec);
+      const std::string init = "git init --quiet --bare '" + repo + "' && git --git-dir='" + repo +
+                               "' config http.receivepack true";
+      if (std::system(init.c_str()) != 0) {
+        return ErrorResponse(MakeError(ErrorCode::kInternal, "cannot create " + repo),
+                             req.request_id);
+      }
+    }
+    const bool push = req.method == "POST" && req.path_params["rest"] == "git-receive-pack";
+    const auto before = push ? Branches(repo) : std::map<std::string, std::string>{};
+
+    const auto q = req.target.find('?');
+    std::vector<std::string> env = {
+        "GIT_PROJECT_ROOT=" + repos_dir,
+        "GIT_HTTP_EXPORT_ALL=1",
+        "PATH_INFO=/" + site->id + ".git/" + req.path_params["rest"],
+        "REQUEST_METHOD=" + req.method,
+        "QUERY_STRING=" + (q == std::string::npos ? std::string() : req.target.substr(q + 1)),
+        "CONTENT_TYPE=" + std::string(req.Header("Content-Type")),
+        "CONTENT_LENGTH=" + std::to_string(req.body.size()),
+        "REMOTE_USER=" + user->email,
+        "REMOTE_ADDR=" + req.remote_address,
+        "PATH=/usr/bin:/bin",
+        "GIT_CONFIG_NOSYSTEM=1",
+        "HOME=" + repos_dir,
+    };
+    if (const auto enc = req.Header("Content-Encoding"); !enc.empty()) {
+      env.push_back("HTTP_CONTENT_ENCODING=" + std::string(enc));
+    }
+    if (const auto proto = req.Header("Git-Protocol"); !proto.empty()) {
+      env.push_back("GIT_PROTOCOL=" + std::string(proto));
+    }
+    auto cgi = RunCgi({"/usr/lib/git-core/git-http-backend"}, env, req.body);
+    if (!cgi.ok()) return ErrorResponse(cgi.error(), req.request_id);
+    http::Response response;
+    response.status = cgi->status;
+    response.headers = cgi->headers;
+    response.body = std::move(cgi->body);
+    if (push && cgi->status == 200) {
+      for (const auto& [ref, sha] : Branches(repo)) {
+        auto it = before.find(ref);
+        if (it != before.end() && it->second == sha) continue;
+        const std::string branch = ref.substr(std::string("refs/heads/").size());
+        auto queued = app.QueueBuild(*site, branch, sha);
+        if (!queued.ok()) spdlog::error("push to {}: {}", site->name, queued.error().message);
+      }
+    }
+    return response;
+  };
+  router.Add("GET", "/git/{repo}/{rest...}", serve);
+  router.Add("POST", "/git/{repo}/{rest...}", serve, {kMaxPush});
+}
+
+}  // namespace replideploy::api

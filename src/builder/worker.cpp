@@ -1,0 +1,290 @@
+#include "builder/worker.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace replideploy::builder {
+
+namespace fs = std::filesystem;
+
+// Appends a deploy's output lines to build_logs, in batches.
+class BuildLog {
+ public:
+  BuildLog(db::Database& db, std::string deploy_id) : db_(db), deploy_id_(std::move(deploy_id)) {}
+  ~BuildLog() { Flush(); }
+  void Line(std::string_view stream, std::int64_t ts, std::string_view text) {
+    pending_.push_back({next_seq_++, ts, std::string(stream), std::string(text)});
+    if (pending_.size() >= 50) Flush();
+  }
+  void Info(std::string_view text) {
+    Line("info",
+         std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+             .count(),
+         text);
+  }
+  void Flush() {
+    if (pending_.empty()) return;
+    std::string sql = "INSERT INTO build_logs (deploy_id, seq, ts, stream, line) VALUES ";
+    db::Params params;
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      sql += i == 0 ? "(?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?)";
+      params.insert(params.end(), {deploy_id_, pending_[i].seq, pending_[i].ts, pending_[i].stream,
+                                   pending_[i].line});
+    }
+    if (auto st = db_.Exec(sql, params); !st.ok()) {
+      spdlog::error("deploy {}: cannot store log lines: {}", deploy_id_, st.error().message);
+    }
+    pending_.clear();
+  }
+
+ private:
+  struct Entry {
+    std::int64_t seq;
+    std::int64_t ts;
+    std::string stream;
+    std::string line;
+  };
+  db::Database& db_;
+  std::string deploy_id_;
+  std::int64_t next_seq_ = 0;
+  std::vector<Entry> pending_;
+};
+
+namespace {
+
+// Runs a host command (git) without a shell; output goes to the log.
+Status RunHost(const std::vector<std::string>& argv, BuildLog& log) {
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return MakeError(ErrorCode::kInternal, "pipe failed");
+  const pid_t pid = fork();
+  if (pid < 0) return MakeError(ErrorCode::kInternal, "fork failed");
+  if (pid == 0) {
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(pipefd[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(pipefd[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) log.Info(line);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return MakeError(ErrorCode::kUnprocessable, argv[0] + " " + argv[1] + " failed");
+  }
+  return {};
+}
+
+// A relative path inside the checkout, or an error for anything that could leave it.
+Result<fs::path> Inside(const fs::path& root, const std::string& relative, std::string_view what) {
+  fs::path p = (root / relative).lexically_normal();
+  const std::string r = root.lexically_normal().string();
+  if (relative.find("..") != std::string::npos || p.string().compare(0, r.size(), r) != 0) {
+    return MakeError(ErrorCode::kUnprocessable, std::string(what) + " '" + relative +
+                                                    "' must be a folder inside the repository");
+  }
+  return p;
+}
+
+}  // namespace
+
+Result<BuildConfig> ReadBuildConfig(const std::string& toml_text) {
+  toml::table table;
+  try {
+    table = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    return MakeError(ErrorCode::kUnprocessable,
+                     fmt::format("netlify.toml:{}: {}", e.source().begin.line, e.description()));
+  }
+  BuildConfig config;
+  if (const toml::table* build = table["build"].as_table()) {
+    config.base = (*build)["base"].value_or(std::string());
+    config.command = (*build)["command"].value_or(std::string());
+    config.publish = (*build)["publish"].value_or(std::string());
+  }
+  return config;
+}
+
+BuildWorker::BuildWorker(db::Database& db, BuildQueue& queue, deploys::DeployService& deploys,
+                         store::BlobStore& blobs, SandboxRunner& runner, WorkerOptions options)
+    : db_(db),
+      queue_(queue),
+      deploys_(deploys),
+      blobs_(blobs),
+      runner_(runner),
+      options_(std::move(options)) {}
+
+BuildWorker::~BuildWorker() { Stop(); }
+
+void BuildWorker::Start() {
+  std::error_code ec;
+  fs::create_directories(options_.builds_dir, ec);
+  // bwrap binds the workspace as the build user, who must be able to walk down to it: add the
+  // search bit (never read) to the directories above it that lack it.
+  if (geteuid() == 0) {
+    for (fs::path dir = fs::absolute(options_.builds_dir, ec);
+         !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+      const auto perms = fs::status(dir, ec).permissions();
+      if (ec || (perms & fs::perms::others_exec) != fs::perms::none) continue;
+      fs::permissions(dir, fs::perms::others_exec, fs::perm_options::add, ec);
+      spdlog::info("made {} searchable (o+x) so sandboxed builds can reach their workspace",
+                   dir.string());
+    }
+  }
+  thread_ = std::jthread([this](std::stop_token stop) { Loop(stop); });
+}
+
+void BuildWorker::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+void BuildWorker::Stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  cv_.notify_all();
+  thread_.join();
+}
+
+void BuildWorker::Loop(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    std::vector<BuildJob> failed;
+    auto job = queue_.Claim(options_.worker_id, &failed);
+    for (const auto& f : failed) (void)deploys_.FailDeploy(f.deploy_id, f.last_error);
+    if (job.ok() && job->has_value()) {
+      RunJob(**job, stop);
+      continue;
+    }
+    if (!job.ok()) spdlog::error("build queue: {}", job.error().message);
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, stop, options_.idle_poll, [this] { return woken_; });
+    woken_ = false;
+  }
+}
+
+void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
+  BuildLog log(db_, job.deploy_id);
+  auto building = deploys_.MarkBuilding(job.deploy_id);
+  if (!building.ok() || !*building) {
+    (void)queue_.Complete(job.id, options_.worker_id);
+    return;
+  }
+  // Renew the lease while the build runs; a lost lease (or a canceled job) stops the build.
+  std::stop_source cancel;
+  std::stop_callback on_shutdown(stop, [&] { cancel.request_stop(); });
+  std::jthread heartbeat([&](std::stop_token hb_stop) {
+    const auto every = std::chrono::milliseconds(5000);
+    std::mutex m;
+    std::condition_variable_any cv;
+    while (!hb_stop.stop_requested()) {
+      std::unique_lock lock(m);
+      cv.wait_for(lock, hb_stop, every, [] { return false; });
+      if (hb_stop.stop_requested()) return;
+      auto alive = queue_.Heartbeat(job.id, options_.worker_id);
+      if (alive.ok() && !*alive) cancel.request_stop();
+    }
+  });
+  log.Info(fmt::format("Build of {} ({}) started by worker {}, attempt {}", job.branch,
+                       job.commit_sha.substr(0, 12), options_.worker_id, job.attempts));
+  Status st = Build(job, cancel.get_token(), log);
+  heartbeat.request_stop();
+  heartbeat.join();
+  if (st.ok()) {
+    log.Info("Build finished; the deploy is being published");
+    (void)queue_.Complete(job.id, options_.worker_id);
+  } else {
+    log.Info("Build failed: " + st.error().message);
+    (void)deploys_.FailDeploy(job.deploy_id, st.error().message);
+    (void)queue_.Fail(job.id, options_.worker_id, st.error().message);
+  }
+  log.Flush();
+  std::error_code ec;
+  fs::remove_all(fs::path(options_.builds_dir) / job.id, ec);
+}
+
+Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& log) {
+  const fs::path workspace = fs::path(options_.builds_dir) / job.id;
+  std::error_code ec;
+  fs::remove_all(workspace, ec);
+  fs::create_directories(workspace, ec);
+  if (ec) return MakeError(ErrorCode::kInternal, "cannot create the workspace: " + ec.message());
+  const fs::path checkout = workspace / "repo";
+  const std::string repo = (fs::path(options_.repos_dir) / (job.site_id + ".git")).string();
+  RD_TRY_STATUS(
+      RunHost({"git", "clone", "--quiet", "--no-checkout", repo, checkout.string()}, log));
+  RD_TRY_STATUS(RunHost({"git", "-C", checkout.string(), "-c", "advice.detachedHead=false",
+                         "checkout", "--quiet", job.commit_sha},
+                        log));
+  fs::remove_all(checkout / ".git", ec);
+
+  BuildConfig config;
+  if (std::ifstream in(checkout / "netlify.toml"); in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    RD_TRY(config, ReadBuildConfig(ss.str()));
+  }
+  RD_TRY(fs::path base, Inside(checkout, config.base, "build.base"));
+  RD_TRY(fs::path publish, Inside(base, config.publish, "build.publish"));
+
+  if (!config.command.empty()) {
+    log.Info("$ " + config.command);
+    auto user = EnsureBuildUser("replideploy-build");
+    if (user.ok() && geteuid() == 0) RD_TRY_STATUS(GiveTreeToUser(workspace.string(), *user));
+    SandboxSpec spec;
+    spec.argv = {"/bin/sh", "-c", config.command};
+    spec.workspace = workspace.string();
+    spec.working_subdir = fs::relative(base, workspace).string();
+    spec.env = {{"CONTEXT", "production"}, {"BRANCH", job.branch}, {"COMMIT_REF", job.commit_sha}};
+    spec.limits = options_.limits;
+    spec.stop = stop;
+    RD_TRY(SandboxResult result,
+           runner_.Run(spec, [&](OutputStream s, std::int64_t ts, std::string_view line) {
+             log.Line(OutputStreamName(s), ts, line);
+           }));
+    if (result.limit != LimitHit::kNone)
+      return MakeError(ErrorCode::kUnprocessable, result.limit_message);
+    if (!result.Succeeded()) {
+      return MakeError(ErrorCode::kUnprocessable,
+                       fmt::format("the build command exited with status {}", result.exit_code));
+    }
+  }
+  if (!fs::is_directory(publish, ec)) {
+    return MakeError(ErrorCode::kUnprocessable,
+                     "the publish folder '" + config.publish + "' does not exist after the build");
+  }
+  std::vector<std::pair<std::string, store::BlobInfo>> files;
+  for (auto it = fs::recursive_directory_iterator(publish, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    // Only regular files: a symlink could point anywhere on the host.
+    if (it->is_symlink() || !it->is_regular_file()) continue;
+    const std::string rel = it->path().lexically_relative(publish).generic_string();
+    if (rel.starts_with(".git/") || rel == ".git") continue;
+    RD_TRY(store::BlobInfo blob, blobs_.PutFile(it->path().string()));
+    files.emplace_back(rel, std::move(blob));
+  }
+  if (ec) return MakeError(ErrorCode::kInternal, "cannot read the publish folder: " + ec.message());
+  log.Info(fmt::format("Publishing {} files", files.size()));
+  return deploys_.AttachBuildOutput(job.deploy_id, files);
+}
+
+}  // namespace replideploy::builder
