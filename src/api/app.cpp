@@ -32,6 +32,7 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
         builder::WorkerOptions o;
         o.worker_id = "worker-" + std::to_string(::getpid()) + "-" + core::NewHexId().substr(0, 6);
         o.builds_dir = options_.builds_dir;
+        o.cache_dir = options_.cache_dir;
         o.repos_dir = options_.repos_dir;
         o.limits = options_.build_limits;
         return o;

@@ -38,6 +38,7 @@ struct AppOptions {
   std::string dashboard_dir;  // the dashboard's exported files; empty: none
   std::string repos_dir;      // the platform's git repositories (<data-dir>/repos)
   std::string builds_dir;     // build workspaces (<data-dir>/builds)
+  std::string cache_dir;      // per-site build caches (<data-dir>/cache)
   builder::SandboxLimits build_limits;
 };
 

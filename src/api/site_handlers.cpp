@@ -1,5 +1,6 @@
 // Sites in Netlify's API shape: /api/v1/sites and /api/v1/sites/{site_id}.
 #include <boost/json.hpp>
+#include <filesystem>
 
 #include "api/app.hpp"
 #include "api/json_input.hpp"
@@ -116,6 +117,23 @@ void AddSiteRoutes(http::Router& router, App& app) {
   });
   router.Add("PATCH", "/api/v1/sites/{site_id}", update);
   router.Add("PUT", "/api/v1/sites/{site_id}", update);
+
+  // "Clear cache": the next build installs from scratch.
+  router.Add(
+      "DELETE", "/api/v1/sites/{site_id}/cache",
+      Handle([&app](http::Request& req) -> Result<http::Response> {
+        RD_TRY(auth::User user, app.Authenticate(req));
+        RD_TRY(deploys::Site site,
+               app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
+        if (!app.options().cache_dir.empty()) {
+          std::error_code ec;
+          std::filesystem::remove_all(std::filesystem::path(app.options().cache_dir) / site.id, ec);
+          if (ec) return MakeError(ErrorCode::kInternal, "cannot clear the cache: " + ec.message());
+        }
+        http::Response r;
+        r.status = 204;
+        return r;
+      }));
 
   router.Add("DELETE", "/api/v1/sites/{site_id}",
              Handle([&app](http::Request& req) -> Result<http::Response> {

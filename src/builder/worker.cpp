@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "builder/detect.hpp"
+
 namespace replideploy::builder {
 
 namespace fs = std::filesystem;
@@ -244,33 +246,91 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     RD_TRY(config, ReadBuildConfig(ss.str()));
   }
   RD_TRY(fs::path base, Inside(checkout, config.base, "build.base"));
-  RD_TRY(fs::path publish, Inside(base, config.publish, "build.publish"));
 
-  if (!config.command.empty()) {
-    log.Info("$ " + config.command);
-    auto user = EnsureBuildUser("replideploy-build");
-    if (user.ok() && geteuid() == 0) RD_TRY_STATUS(GiveTreeToUser(workspace.string(), *user));
+  // Nothing configured: detect the framework; with a package.json, install dependencies first.
+  ProjectFiles project;
+  if (std::ifstream pkg(base / "package.json"); pkg) {
+    std::stringstream ss;
+    ss << pkg.rdbuf();
+    project.package_json = ss.str();
+  }
+  project.has_package_lock = fs::exists(base / "package-lock.json", ec);
+  project.has_yarn_lock = fs::exists(base / "yarn.lock", ec);
+  project.has_pnpm_lock = fs::exists(base / "pnpm-lock.yaml", ec);
+  project.has_hugo_config =
+      (fs::exists(base / "hugo.toml", ec) || fs::exists(base / "config.toml", ec)) &&
+      fs::is_directory(base / "content", ec);
+  RD_TRY(DetectedBuild detected, DetectBuild(project));
+  std::string command = config.command;
+  std::string publish_dir = config.publish;
+  if (command.empty() && config.publish.empty()) {
+    command = detected.build_command;
+    publish_dir = detected.publish;
+    log.Info("Detected " + detected.framework +
+             (detected.package_manager.empty() ? "" : " (" + detected.package_manager + ")"));
+  }
+  if (!detected.install_command.empty()) {
+    command = detected.install_command + (command.empty() ? "" : " && " + command);
+  }
+  RD_TRY(fs::path publish, Inside(base, publish_dir, "build.publish"));
+
+  auto user = EnsureBuildUser("replideploy-build");
+  if (user.ok() && geteuid() == 0) RD_TRY_STATUS(GiveTreeToUser(workspace.string(), *user));
+  // The site's build cache (node_modules and the package managers' caches) moves in before
+  // the build and back out after it: a rename each way, on the same file system.
+  const fs::path cache =
+      options_.cache_dir.empty() ? fs::path() : fs::path(options_.cache_dir) / job.site_id;
+  const std::vector<std::pair<fs::path, fs::path>> cached = {
+      {cache / "node_modules", base / "node_modules"},
+      {cache / "home-cache", workspace / ".cache"}};
+  if (!cache.empty() && !project.package_json.empty()) {
+    for (const auto& [stored, live] : cached) {
+      if (fs::exists(stored, ec) && !fs::exists(live, ec)) {
+        fs::rename(stored, live, ec);
+        if (!ec) log.Info("Restored build cache: " + live.filename().string());
+      }
+    }
+  }
+
+  if (!command.empty()) {
+    log.Info("$ " + command);
     SandboxSpec spec;
-    spec.argv = {"/bin/sh", "-c", config.command};
+    spec.argv = {"/bin/sh", "-c", command};
     spec.workspace = workspace.string();
     spec.working_subdir = fs::relative(base, workspace).string();
-    spec.env = {{"CONTEXT", "production"}, {"BRANCH", job.branch}, {"COMMIT_REF", job.commit_sha}};
+    spec.env = {{"CONTEXT", "production"},
+                {"BRANCH", job.branch},
+                {"COMMIT_REF", job.commit_sha},
+                {"npm_config_cache", "/workspace/.cache/npm"},
+                {"YARN_CACHE_FOLDER", "/workspace/.cache/yarn"},
+                {"COREPACK_HOME", "/workspace/.cache/corepack"},
+                {"NEXT_TELEMETRY_DISABLED", "1"},
+                {"ASTRO_TELEMETRY_DISABLED", "1"}};
     spec.limits = options_.limits;
     spec.stop = stop;
-    RD_TRY(SandboxResult result,
-           runner_.Run(spec, [&](OutputStream s, std::int64_t ts, std::string_view line) {
-             log.Line(OutputStreamName(s), ts, line);
-           }));
-    if (result.limit != LimitHit::kNone)
-      return MakeError(ErrorCode::kUnprocessable, result.limit_message);
-    if (!result.Succeeded()) {
+    auto result = runner_.Run(spec, [&](OutputStream s, std::int64_t ts, std::string_view line) {
+      log.Line(OutputStreamName(s), ts, line);
+    });
+    if (!cache.empty() && !project.package_json.empty()) {
+      fs::create_directories(cache, ec);
+      for (const auto& [stored, live] : cached) {
+        if (!fs::exists(live, ec)) continue;
+        fs::remove_all(stored, ec);
+        fs::rename(live, stored, ec);
+      }
+    }
+    if (!result.ok()) return std::move(result).error();
+    if (result->limit != LimitHit::kNone) {
+      return MakeError(ErrorCode::kUnprocessable, result->limit_message);
+    }
+    if (!result->Succeeded()) {
       return MakeError(ErrorCode::kUnprocessable,
-                       fmt::format("the build command exited with status {}", result.exit_code));
+                       fmt::format("the build command exited with status {}", result->exit_code));
     }
   }
   if (!fs::is_directory(publish, ec)) {
     return MakeError(ErrorCode::kUnprocessable,
-                     "the publish folder '" + config.publish + "' does not exist after the build");
+                     "the publish folder '" + publish_dir + "' does not exist after the build");
   }
   std::vector<std::pair<std::string, store::BlobInfo>> files;
   for (auto it = fs::recursive_directory_iterator(publish, ec);
@@ -278,7 +338,10 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     // Only regular files: a symlink could point anywhere on the host.
     if (it->is_symlink() || !it->is_regular_file()) continue;
     const std::string rel = it->path().lexically_relative(publish).generic_string();
-    if (rel.starts_with(".git/") || rel == ".git") continue;
+    if (rel.starts_with(".git/") || rel == ".git" || rel.starts_with("node_modules/") ||
+        rel.starts_with(".cache/")) {
+      continue;
+    }
     RD_TRY(store::BlobInfo blob, blobs_.PutFile(it->path().string()));
     files.emplace_back(rel, std::move(blob));
   }

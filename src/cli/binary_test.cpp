@@ -379,6 +379,57 @@ TEST_F(Binary, GitPushBuildsAndPublishes) {
   http::ClientResponse failed = call("GET", "/api/v1/deploys/" + second.first, "", token);
   EXPECT_NE(field(failed.body, "error_message").find("status 3"), std::string::npos) << failed.body;
   EXPECT_EQ(call("GET", "/", "", "", "from-git.localhost").body, "<h1>v1 from git</h1>");
+  // A Vite site with no build settings: detected, installed from the npm registry inside the
+  // sandbox, built; the second build restores node_modules from the site's cache.
+  const std::string vite = dir_ + "/vite";
+  fs::create_directories(vite);
+  std::ofstream(vite + "/package.json")
+      << R"({"name":"v","private":true,"scripts":{"build":"vite build"},"devDependencies":{"vite":"7.3.0"}})";
+  std::ofstream(vite + "/index.html")
+      << "<!doctype html><div id=app></div><script type=module src=/main.js></script>";
+  std::ofstream(vite + "/main.js") << "document.getElementById('app').textContent = 'vite ' + 42;";
+  ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"vite-site"})", token).status, 201);
+  auto vsh = [&](const std::string& cmd) {
+    return std::system(("cd '" + vite + "' && " + cmd + " >/dev/null 2>&1").c_str());
+  };
+  const std::string vite_remote = "http://x:" + token + "@127.0.0.1:" + port + "/git/vite-site.git";
+  ASSERT_EQ(vsh("git init -q -b main && git add . && git -c user.email=t@e -c user.name=t commit "
+                "-qm v1 && "
+                "git push -q '" +
+                vite_remote + "' main"),
+            0);
+  auto vite_newest = [&]() {
+    std::pair<std::string, std::string> d;
+    for (int i = 0; i < 1800; ++i) {
+      http::ClientResponse list = call("GET", "/api/v1/sites/vite-site/deploys", "", token);
+      boost::system::error_code ec;
+      json::value v = json::parse(list.body, ec);
+      if (!ec && v.is_array() && !v.as_array().empty()) {
+        d = {std::string(v.as_array().front().at("id").as_string()),
+             std::string(v.as_array().front().at("state").as_string())};
+        if (d.second == "ready" || d.second == "error") break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return d;
+  };
+  auto built = vite_newest();
+  ASSERT_EQ(built.second, "ready")
+      << call("GET", "/api/v1/deploys/" + built.first + "/log", "", token).body;
+  EXPECT_NE(call("GET", "/", "", "", "vite-site.localhost").body.find("/assets/index-"),
+            std::string::npos);
+  ASSERT_EQ(vsh("echo '// v2' >> main.js && git -c user.email=t@e -c user.name=t commit -qam v2 && "
+                "git push -q '" +
+                vite_remote + "' main"),
+            0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto rebuilt = vite_newest();
+  ASSERT_NE(rebuilt.first, built.first);
+  EXPECT_EQ(rebuilt.second, "ready");
+  EXPECT_NE(call("GET", "/api/v1/deploys/" + rebuilt.first + "/log", "", token)
+                .body.find("Restored build cache: node_modules"),
+            std::string::npos);
+
   // Without a token, git is asked for credentials.
   EXPECT_EQ(call("GET", "/git/from-git.git/info/refs?service=git-receive-pack", "", "").status,
             401);

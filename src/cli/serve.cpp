@@ -79,6 +79,7 @@ int RunServe(const core::ServeConfig& config) {
   app_options.dashboard_dir = config.dashboard_dir;
   app_options.repos_dir = (std::filesystem::absolute(config.data_dir) / "repos").string();
   app_options.builds_dir = (std::filesystem::absolute(config.data_dir) / "builds").string();
+  app_options.cache_dir = (std::filesystem::absolute(config.data_dir) / "cache").string();
   if (app_options.dashboard_dir.empty()) {
     // Run from a checkout (build/<preset>/replideploy): the dashboard built next to it.
     std::error_code ec;
