@@ -58,6 +58,40 @@ sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 median=$(echo "$sorted" | sed -n "$(((RUNS + 1) / 2))p")
 worst=$(echo "$sorted" | tail -1)
 
+# A Vite site (vite from the npm registry): a cold build (empty cache), then a warm one.
+rd_create_site vitebench
+vite=$BENCH_TMP/vite
+mkdir -p "$vite"
+cd "$vite"
+git init -q -b main
+printf '{"name":"v","private":true,"scripts":{"build":"vite build"},"devDependencies":{"vite":"7.3.0"}}\n' >package.json
+printf '<!doctype html><div id=app></div><script type=module src=/main.js></script>\n' >index.html
+vite_remote="http://x:$RD_TOKEN@127.0.0.1:$port/git/vitebench.git"
+vite_push() {
+  printf 'document.getElementById("app").textContent = "%s";\n' "$1" >main.js
+  git add -A
+  git -c user.email=b@e -c user.name=bench commit -qm "$1"
+  local start
+  start=$(now_ms)
+  git push -q "$vite_remote" main
+  for _ in $(seq 1 1500); do
+    if curl -fsS -H 'Host: vitebench.localhost' "$RD_URL/" 2>/dev/null | grep -q 'assets/index-'; then
+      local js
+      js=$(curl -fsS -H 'Host: vitebench.localhost' "$RD_URL/" | grep -o '/assets/index-[^"]*\.js')
+      if curl -fsS -H 'Host: vitebench.localhost' "$RD_URL$js" | grep -q "$1"; then
+        echo $(($(now_ms) - start))
+        return
+      fi
+    fi
+    sleep 0.1
+  done
+  die "vite commit $1 never went live"
+}
+vite_cold=$(vite_push cold-build)
+log "vite, cold cache: ${vite_cold} ms"
+vite_warm=$(vite_push warm-build)
+log "vite, warm cache: ${vite_warm} ms"
+
 out_dir="$BENCH_ROOT/bench/results"
 mkdir -p "$out_dir"
 report="$out_dir/builds-$(date -u +%Y-%m-%d-%H%M).md"
@@ -73,5 +107,7 @@ report="$out_dir/builds-$(date -u +%Y-%m-%d-%H%M).md"
   echo "| first push (creates the repository) | $first |"
   echo "| one-line change, median of $RUNS | $median |"
   echo "| one-line change, worst of $RUNS | $worst |"
+  echo "| Vite site (npm install + vite build), cold cache | $vite_cold |"
+  echo "| Vite site, warm cache (node_modules restored) | $vite_warm |"
 } | tee "$report"
 log "written to $report"
