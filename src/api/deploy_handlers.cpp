@@ -199,6 +199,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
              Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req));
                RD_TRY(auto deploy, app.deploys().Cancel(user.id, req.path_params["deploy_id"]));
+               RD_TRY_STATUS(app.build_queue().CancelForDeploy(deploy.id));
                return JsonResponse(200, DeployJson(app, deploy));
              }));
 

@@ -132,6 +132,14 @@ Result<bool> BuildQueue::Cancel(std::string_view job_id) {
   return rows.affected > 0;
 }
 
+Status BuildQueue::CancelForDeploy(std::string_view deploy_id) {
+  RD_TRY_STATUS(
+      db_.Exec("UPDATE build_jobs SET state = 'canceled', lease_owner = NULL, "
+               "updated_at = ? WHERE deploy_id = ? AND state IN ('queued', 'running')",
+               {clock_.NowMillis(), S(deploy_id)}));
+  return {};
+}
+
 Result<BuildJob> BuildQueue::Get(std::string_view job_id) {
   RD_TRY(db::Rows rows,
          db_.Exec(std::string("SELECT ") + std::string(kColumns) + " FROM build_jobs WHERE id = ?",

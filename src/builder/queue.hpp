@@ -74,6 +74,8 @@ class BuildQueue {
 
   // Cancels a job that has not finished. False when it already had.
   Result<bool> Cancel(std::string_view job_id);
+  // Cancels the unfinished jobs of a deploy (its worker notices at the next heartbeat).
+  Status CancelForDeploy(std::string_view deploy_id);
 
   Result<BuildJob> Get(std::string_view job_id);
 

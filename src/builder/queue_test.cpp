@@ -115,6 +115,10 @@ TEST_P(Queue, CancelStopsQueuedAndRunningJobs) {
   ASSERT_TRUE(queue_->Claim("w")->has_value());
   EXPECT_TRUE(*queue_->Cancel(running.id));
   EXPECT_FALSE(*queue_->Heartbeat(running.id, "w")) << "the worker learns it must stop";
+  BuildJob by_deploy = Enqueue("main");
+  ASSERT_TRUE(queue_->Claim("w")->has_value());
+  ASSERT_TRUE(queue_->CancelForDeploy(by_deploy.deploy_id).ok());
+  EXPECT_EQ(queue_->Get(by_deploy.id)->state, kJobCanceled);
 }
 
 TEST_P(Queue, ConcurrentWorkersNeverShareAJob) {
