@@ -23,7 +23,7 @@ struct WorkerOptions {
   std::string worker_id;   // unique per worker (host:pid:n)
   std::string builds_dir;  // workspaces, one per job, removed afterwards
   std::string repos_dir;   // the platform's bare repositories, <repos_dir>/<site_id>.git
-  std::string cache_dir;  // per-site build caches, <cache_dir>/<site_id>; "" disables
+  std::string cache_dir;   // per-site build caches, <cache_dir>/<site_id>; "" disables
   std::chrono::milliseconds idle_poll{1000};
   SandboxLimits limits;
 };
