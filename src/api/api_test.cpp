@@ -564,6 +564,35 @@ TEST_P(Api, DeploysAndRollbacksAreAtomic) {
   EXPECT_TRUE(problems.empty()) << problems.size() << " bad answers, first: " << problems.front();
 }
 
+TEST_P(Api, EnvironmentVariablesAreTheOwnersOnly) {
+  const std::string token = SignUp("env@example.com");
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "envsite"}}, token).status,
+            201);
+  EXPECT_EQ(
+      CallJson("PUT", "/api/v1/sites/envsite/env/API_KEY", json::object{{"value", "abc123"}}, token)
+          .status,
+      200);
+  EXPECT_EQ(CallJson("PUT", "/api/v1/sites/envsite/env/API_KEY",
+                     json::object{{"value", "prod456"}, {"context", "production"}}, token)
+                .status,
+            200);
+  Reply bad =
+      CallJson("PUT", "/api/v1/sites/envsite/env/9BAD", json::object{{"value", "x"}}, token);
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_EQ(
+      CallJson("PUT", "/api/v1/sites/envsite/env/A", json::object{{"value", 5}}, token).status,
+      400);
+  Reply list = Call("GET", "/api/v1/sites/envsite/env", "", token);
+  ASSERT_EQ(list.status, 200) << list.raw;
+  ASSERT_EQ(list.body.as_array().size(), 1u);
+  EXPECT_EQ(list.body.as_array()[0].at("values").as_array().size(), 2u);
+  const std::string other = SignUp("other@example.com");
+  EXPECT_EQ(Call("GET", "/api/v1/sites/envsite/env", "", other).status, 404);
+  EXPECT_EQ(Call("DELETE", "/api/v1/sites/envsite/env/API_KEY", "", other).status, 404);
+  EXPECT_EQ(Call("DELETE", "/api/v1/sites/envsite/env/API_KEY", "", token).status, 204);
+  EXPECT_EQ(Call("GET", "/api/v1/sites/envsite/env", "", token).body.as_array().size(), 0u);
+}
+
 // ---- the edge, over HTTP ------------------------------------------------------------------
 
 class EdgeHttp : public Api {

@@ -19,6 +19,8 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
       throttle_(clock),
       sites_(db, clock),
       deploys_(db, blobs, clock, sites_, options_.deploys),
+      env_vars_(db, clock, sites_,
+                options_.env_key.empty() ? std::string(32, '\0') : options_.env_key),
       edge_(db, deploys_, blobs,
             [this] {
               edge::EdgeOptions o = options_.edge;
@@ -33,6 +35,9 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
         o.worker_id = "worker-" + std::to_string(::getpid()) + "-" + core::NewHexId().substr(0, 6);
         o.builds_dir = options_.builds_dir;
         o.cache_dir = options_.cache_dir;
+        o.env_for_build = [this](const std::string& site_id, const std::string& context) {
+          return env_vars_.ForBuild(site_id, context);
+        };
         o.repos_dir = options_.repos_dir;
         o.limits = options_.build_limits;
         return o;
@@ -48,6 +53,7 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
   AddDeployRoutes(router_, *this);
   AddAccountRoutes(router_, *this);
   AddGitRemoteRoutes(router_, *this);
+  AddEnvRoutes(router_, *this);
   auto dashboard = DashboardFiles::Load(options_.dashboard_dir);
   if (!dashboard.ok()) spdlog::error("dashboard: {}", dashboard.error().message);
   dashboard_ = dashboard.ok() ? std::move(dashboard).value() : DashboardFiles::Load("").value();

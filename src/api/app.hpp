@@ -20,6 +20,7 @@
 #include "core/clock.hpp"
 #include "db/database.hpp"
 #include "deploys/deploys.hpp"
+#include "deploys/env_vars.hpp"
 #include "deploys/processor.hpp"
 #include "deploys/sites.hpp"
 #include "edge/edge.hpp"
@@ -40,6 +41,7 @@ struct AppOptions {
   std::string builds_dir;     // build workspaces (<data-dir>/builds)
   std::string cache_dir;      // per-site build caches (<data-dir>/cache)
   builder::SandboxLimits build_limits;
+  std::string env_key;  // 32 bytes encrypting environment variables at rest
 };
 
 class App {
@@ -74,6 +76,7 @@ class App {
   Result<deploys::Deploy> QueueBuild(const deploys::Site& site, const std::string& branch,
                                      const std::string& commit);
   builder::BuildQueue& build_queue() { return queue_; }
+  deploys::EnvVarService& env_vars() { return env_vars_; }
 
   // The user behind the request's "Authorization: Bearer" header.
   Result<auth::User> Authenticate(const http::Request& request);
@@ -85,6 +88,7 @@ class App {
   auth::LoginThrottle throttle_;
   deploys::SiteService sites_;
   deploys::DeployService deploys_;
+  deploys::EnvVarService env_vars_;
   edge::Edge edge_;
   deploys::DeployProcessor processor_;
   builder::BuildQueue queue_;
@@ -102,6 +106,7 @@ void AddSiteRoutes(http::Router& router, App& app);
 void AddDeployRoutes(http::Router& router, App& app);
 void AddAccountRoutes(http::Router& router, App& app);
 void AddGitRemoteRoutes(http::Router& router, App& app);
+void AddEnvRoutes(http::Router& router, App& app);
 
 // Wraps a handler that returns Result<Response>, so errors become the table's JSON errors.
 http::Handler Handle(std::function<Result<http::Response>(http::Request&)> body);

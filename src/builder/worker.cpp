@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "builder/detect.hpp"
+#include "deploys/env_vars.hpp"
 
 namespace replideploy::builder {
 
@@ -22,8 +23,10 @@ class BuildLog {
  public:
   BuildLog(db::Database& db, std::string deploy_id) : db_(db), deploy_id_(std::move(deploy_id)) {}
   ~BuildLog() { Flush(); }
+  void SetSecrets(std::vector<std::string> secrets) { secrets_ = std::move(secrets); }
   void Line(std::string_view stream, std::int64_t ts, std::string_view text) {
-    pending_.push_back({next_seq_++, ts, std::string(stream), std::string(text)});
+    pending_.push_back(
+        {next_seq_++, ts, std::string(stream), deploys::MaskSecrets(text, secrets_)});
     if (pending_.size() >= 50) Flush();
   }
   void Info(std::string_view text) {
@@ -59,6 +62,7 @@ class BuildLog {
   std::string deploy_id_;
   std::int64_t next_seq_ = 0;
   std::vector<Entry> pending_;
+  std::vector<std::string> secrets_;
 };
 
 namespace {
@@ -292,6 +296,20 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     }
   }
 
+  std::vector<std::pair<std::string, std::string>> site_env;
+  if (options_.env_for_build) {
+    auto deploy = deploys_.GetForBuild(job.deploy_id);
+    const std::string context = deploy.ok() ? deploy->context : "production";
+    RD_TRY(auto vars, options_.env_for_build(job.site_id, context));
+    std::vector<std::string> secrets;
+    for (auto& [k, v] : vars) {
+      secrets.push_back(v);
+      site_env.emplace_back(k, v);
+    }
+    log.SetSecrets(std::move(secrets));
+    if (!site_env.empty()) log.Info(fmt::format("{} environment variables set", site_env.size()));
+  }
+
   if (!command.empty()) {
     log.Info("$ " + command);
     SandboxSpec spec;
@@ -306,6 +324,7 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
                 {"COREPACK_HOME", "/workspace/.cache/corepack"},
                 {"NEXT_TELEMETRY_DISABLED", "1"},
                 {"ASTRO_TELEMETRY_DISABLED", "1"}};
+    spec.env.insert(spec.env.end(), site_env.begin(), site_env.end());
     spec.limits = options_.limits;
     spec.stop = stop;
     auto result = runner_.Run(spec, [&](OutputStream s, std::int64_t ts, std::string_view line) {

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <stop_token>
 #include <string>
@@ -25,6 +27,10 @@ struct WorkerOptions {
   std::string repos_dir;   // the platform's bare repositories, <repos_dir>/<site_id>.git
   std::string cache_dir;   // per-site build caches, <cache_dir>/<site_id>; "" disables
   std::chrono::milliseconds idle_poll{1000};
+  // The site's environment variables for a build context; their values are masked in logs.
+  std::function<Result<std::map<std::string, std::string>>(const std::string& site_id,
+                                                           const std::string& context)>
+      env_for_build;
   SandboxLimits limits;
 };
 

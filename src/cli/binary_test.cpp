@@ -324,6 +324,10 @@ TEST_F(Binary, GitPushBuildsAndPublishes) {
       field(call("POST", "/api/v1/tokens", R"({"name":"git"})", jwt).body, "token");
   ASSERT_FALSE(token.empty());
   ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"from-git"})", token).status, 201);
+  ASSERT_EQ(
+      call("PUT", "/api/v1/sites/from-git/env/MY_SECRET", R"({"value":"hunter2-secret"})", token)
+          .status,
+      200);
 
   const std::string repo = dir_ + "/repo";
   auto sh = [&](const std::string& cmd) {
@@ -332,7 +336,8 @@ TEST_F(Binary, GitPushBuildsAndPublishes) {
   fs::create_directories(repo);
   std::ofstream(repo + "/index.html") << "<h1>v1 from git</h1>";
   std::ofstream(repo + "/netlify.toml")
-      << "[build]\n  command = \"mkdir -p out && cp index.html out/ && id -u > out/uid.txt && "
+      << "[build]\n  command = \"echo token is $MY_SECRET && mkdir -p out && cp index.html out/ && "
+         "id -u > out/uid.txt && "
          "(cat /etc/shadow > out/shadow.txt 2>&1; ls /root > out/root.txt 2>&1; true)\"\n"
          "  publish = \"out\"\n";
   ASSERT_EQ(
@@ -368,6 +373,8 @@ TEST_F(Binary, GitPushBuildsAndPublishes) {
             std::string::npos);
   http::ClientResponse log = call("GET", "/api/v1/deploys/" + first.first + "/log", "", token);
   EXPECT_NE(log.body.find("Publishing"), std::string::npos) << log.body;
+  EXPECT_NE(log.body.find("token is ****"), std::string::npos) << "the build got the variable";
+  EXPECT_EQ(log.body.find("hunter2-secret"), std::string::npos) << "and the log masks it";
 
   // A failing build: the deploy says why, the site keeps serving v1.
   std::ofstream(repo + "/netlify.toml") << "[build]\n  command = \"echo about to fail; exit 3\"\n";

@@ -75,6 +75,7 @@ int RunServe(const core::ServeConfig& config) {
   app_options.admin_host = config.admin_host;
   // The JWT key is derived, so the same secret can later key other uses without reuse.
   app_options.users.jwt_key = core::HmacSha256(*secret, "replideploy jwt v1");
+  app_options.env_key = core::HmacSha256(*secret, "replideploy env v1");
   app_options.users.jwt_ttl_seconds = static_cast<std::int64_t>(config.jwt_ttl_hours) * 3600;
   app_options.dashboard_dir = config.dashboard_dir;
   app_options.repos_dir = (std::filesystem::absolute(config.data_dir) / "repos").string();

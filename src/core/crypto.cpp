@@ -4,6 +4,8 @@
 #include <openssl/hmac.h>
 #include <sodium.h>
 
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace replideploy::core {
@@ -137,6 +139,36 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string Encrypt(std::string_view key, std::string_view plaintext) {
+  std::string out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(), '\0');
+  auto* nonce = reinterpret_cast<unsigned char*>(out.data());
+  randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
+  unsigned char k[crypto_secretbox_KEYBYTES] = {};
+  std::memcpy(k, key.data(), std::min(key.size(), sizeof k));
+  crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES,
+                        reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
+                        nonce, k);
+  sodium_memzero(k, sizeof k);
+  return Base64UrlEncode(out);
+}
+
+Result<std::string> Decrypt(std::string_view key, std::string_view sealed) {
+  auto raw = Base64UrlDecode(sealed);
+  if (!raw.ok() || raw->size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+    return MakeError(ErrorCode::kInternal, "sealed value is malformed");
+  }
+  const auto* nonce = reinterpret_cast<const unsigned char*>(raw->data());
+  std::string out(raw->size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
+  unsigned char k[crypto_secretbox_KEYBYTES] = {};
+  std::memcpy(k, key.data(), std::min(key.size(), sizeof k));
+  const int rc = crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(out.data()),
+                                            nonce + crypto_secretbox_NONCEBYTES,
+                                            raw->size() - crypto_secretbox_NONCEBYTES, nonce, k);
+  sodium_memzero(k, sizeof k);
+  if (rc != 0) return MakeError(ErrorCode::kInternal, "sealed value does not open with this key");
+  return out;
 }
 
 PasswordCost PasswordCost::Interactive() {

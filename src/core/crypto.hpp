@@ -34,6 +34,12 @@ std::string HmacSha256(std::string_view key, std::string_view data);
 // Compares in time that depends only on the lengths, not the contents.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
+// Authenticated encryption at rest (libsodium secretbox, XSalsa20-Poly1305) with a 32-byte key:
+// the result is base64url(nonce || ciphertext). Decrypt fails (kInternal) on a wrong key or
+// tampered data.
+std::string Encrypt(std::string_view key, std::string_view plaintext);
+Result<std::string> Decrypt(std::string_view key, std::string_view sealed);
+
 // Argon2id cost. kInteractive is libsodium's interactive preset (64 MiB, 2 passes), the
 // production default; kMinimum exists so tests that register many users stay fast.
 struct PasswordCost {

@@ -62,6 +62,19 @@ TEST_F(Crypto, PasswordHashIsArgon2idAndVerifies) {
   EXPECT_NE(*hash, *HashPassword("correct horse", PasswordCost::Minimum()));
 }
 
+TEST_F(Crypto, EncryptDecryptRoundTripAndTamperDetection) {
+  const std::string key(32, 'k');
+  const std::string sealed = Encrypt(key, "s3cret value");
+  EXPECT_EQ(sealed.find("s3cret"), std::string::npos);
+  EXPECT_NE(sealed, Encrypt(key, "s3cret value")) << "a fresh nonce each time";
+  EXPECT_EQ(*Decrypt(key, sealed), "s3cret value");
+  EXPECT_FALSE(Decrypt(std::string(32, 'x'), sealed).ok());
+  std::string tampered = sealed;
+  tampered[tampered.size() - 2] = tampered[tampered.size() - 2] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(Decrypt(key, tampered).ok());
+  EXPECT_FALSE(Decrypt(key, "short").ok());
+}
+
 TEST_F(Crypto, RandomBytesDiffer) {
   EXPECT_EQ(RandomBytes(16).size(), 16u);
   EXPECT_NE(RandomBytes(16), RandomBytes(16));
