@@ -100,9 +100,10 @@ Status RunHost(const std::vector<std::string>& argv, BuildLog& log) {
 
 // A relative path inside the checkout, or an error for anything that could leave it.
 Result<fs::path> Inside(const fs::path& root, const std::string& relative, std::string_view what) {
-  fs::path p = (root / relative).lexically_normal();
-  const std::string r = root.lexically_normal().string();
-  if (relative.find("..") != std::string::npos || p.string().compare(0, r.size(), r) != 0) {
+  // Compared by path components: "/w/repo2" is not inside "/w/repo", "a..b" is a fine name.
+  const fs::path p = (root / relative).lexically_normal();
+  const fs::path rel = p.lexically_relative(root.lexically_normal());
+  if (fs::path(relative).is_absolute() || rel.empty() || *rel.begin() == "..") {
     return MakeError(ErrorCode::kUnprocessable, std::string(what) + " '" + relative +
                                                     "' must be a folder inside the repository");
   }

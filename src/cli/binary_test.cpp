@@ -78,6 +78,42 @@ class Binary : public ::testing::Test {
   }
   std::string DataDir() { return dir_ + "/data"; }
 
+  // Starts `serve` on port 0 over DataDir() and waits (bounded) for the line naming the port.
+  // Returns the port, or "" when the server did not come up.
+  std::string StartServer(pid_t& pid) {
+    fs::remove(dir_ + "/stdout");
+    pid = Spawn({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()});
+    const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
+    std::smatch m;
+    std::string out;
+    for (int i = 0; i < 600 && !std::regex_search(out, m, re); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      out = ReadFile(dir_ + "/stdout");
+    }
+    return std::regex_search(out, m, re) ? m[1].str() : "";
+  }
+
+  static Result<http::ClientResponse> Call(const std::string& base, const std::string& method,
+                                           const std::string& path, const std::string& body,
+                                           const std::string& token, const std::string& host) {
+    http::ClientRequest r;
+    r.method = method;
+    r.url = base + path;
+    r.body = body;
+    if (!token.empty()) r.headers.Set("Authorization", "Bearer " + token);
+    if (!host.empty()) r.headers.Set("Host", host);
+    return http::Fetch(r);
+  }
+
+  // A string field of a JSON object body, or "".
+  static std::string JsonField(const std::string& body, const char* name) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(body, ec);
+    return ec || !v.is_object() || !v.as_object().contains(name) || !v.at(name).is_string()
+               ? std::string()
+               : std::string(v.at(name).as_string());
+  }
+
   std::string binary_;
   std::string dir_;
 };
@@ -172,17 +208,10 @@ TEST_F(Binary, MigrateThenServeAndStopOnSigterm) {
   ASSERT_EQ(migrate.exit_code, 0) << migrate.err;
   EXPECT_TRUE(fs::exists(DataDir() + "/replideploy.db"));
 
-  pid_t pid = Spawn({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()});
-  // Wait (bounded) for the line that names the port.
-  std::smatch m;
-  std::string out;
-  const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
-  for (int i = 0; i < 600 && !std::regex_search(out, m, re); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    out = ReadFile(dir_ + "/stdout");
-  }
-  ASSERT_TRUE(std::regex_search(out, m, re)) << out << ReadFile(dir_ + "/stderr");
-  const std::string base = "http://127.0.0.1:" + m[1].str();
+  pid_t pid = 0;
+  const std::string port = StartServer(pid);
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stdout") << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + port;
   auto health = http::Fetch({"GET", base + "/readyz"});
   ASSERT_TRUE(health.ok());
   EXPECT_EQ(health->status, 200);
@@ -203,16 +232,8 @@ TEST_F(Binary, KillDuringUploadLeavesLiveSiteAndResumes) {
   namespace json = boost::json;
   ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
   auto start = [&](pid_t& pid) -> std::string {
-    fs::remove(dir_ + "/stdout");
-    pid = Spawn({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()});
-    const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
-    std::smatch m;
-    std::string out;
-    for (int i = 0; i < 600 && !std::regex_search(out, m, re); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      out = ReadFile(dir_ + "/stdout");
-    }
-    return std::regex_search(out, m, re) ? "http://127.0.0.1:" + m[1].str() : "";
+    const std::string port = StartServer(pid);
+    return port.empty() ? "" : "http://127.0.0.1:" + port;
   };
   pid_t pid = 0;
   std::string base = start(pid);
@@ -220,22 +241,12 @@ TEST_F(Binary, KillDuringUploadLeavesLiveSiteAndResumes) {
 
   auto call = [&](const std::string& method, const std::string& path, const std::string& body,
                   const std::string& token, const std::string& host = {}) {
-    http::ClientRequest r;
-    r.method = method;
-    r.url = base + path;
-    r.body = body;
-    if (!token.empty()) r.headers.Set("Authorization", "Bearer " + token);
-    if (!host.empty()) r.headers.Set("Host", host);
-    auto got = http::Fetch(r);
+    auto got = Call(base, method, path, body, token, host);
     EXPECT_TRUE(got.ok());
     return got.ok() ? *got : http::ClientResponse{};
   };
   auto field = [](const http::ClientResponse& r, const char* name) {
-    boost::system::error_code ec;
-    json::value v = json::parse(r.body, ec);
-    return ec || !v.is_object() || !v.as_object().contains(name) || !v.at(name).is_string()
-               ? std::string()
-               : std::string(v.at(name).as_string());
+    return JsonField(r.body, name);
   };
   auto sha1 = [](const std::string& s) { return core::HexEncode(core::Sha1(s)); };
 
@@ -286,35 +297,16 @@ TEST_F(Binary, GitPushBuildsAndPublishes) {
   if (geteuid() != 0) GTEST_SKIP() << "the build sandbox drops to a build user: run as root";
   if (access("/usr/bin/bwrap", X_OK) != 0) GTEST_SKIP() << "bubblewrap is not installed";
   ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
-  pid_t pid = Spawn({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()});
-  const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
-  std::smatch m;
-  std::string out;
-  for (int i = 0; i < 600 && !std::regex_search(out, m, re); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    out = ReadFile(dir_ + "/stdout");
-  }
-  ASSERT_TRUE(std::regex_search(out, m, re)) << ReadFile(dir_ + "/stderr");
-  const std::string port = m[1].str();
+  pid_t pid = 0;
+  const std::string port = StartServer(pid);
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
   const std::string base = "http://127.0.0.1:" + port;
   auto call = [&](const std::string& method, const std::string& path, const std::string& body,
                   const std::string& token, const std::string& host = {}) {
-    http::ClientRequest r;
-    r.method = method;
-    r.url = base + path;
-    r.body = body;
-    if (!token.empty()) r.headers.Set("Authorization", "Bearer " + token);
-    if (!host.empty()) r.headers.Set("Host", host);
-    auto got = http::Fetch(r);
+    auto got = Call(base, method, path, body, token, host);
     return got.ok() ? *got : http::ClientResponse{};
   };
-  auto field = [](const std::string& body, const char* name) {
-    boost::system::error_code ec;
-    json::value v = json::parse(body, ec);
-    return ec || !v.is_object() || !v.as_object().contains(name) || !v.at(name).is_string()
-               ? std::string()
-               : std::string(v.at(name).as_string());
-  };
+  auto field = [](const std::string& body, const char* name) { return JsonField(body, name); };
   call("POST", "/auth/register", R"({"email":"git@example.com","password":"password123"})", "");
   const std::string jwt = field(
       call("POST", "/auth/login", R"({"email":"git@example.com","password":"password123"})", "")

@@ -66,7 +66,7 @@ bool IsFunctionName(std::string_view s) {
          s != "." && s != "..";
 }
 
-std::string Sha1Hex(std::string_view data);
+std::string Sha1Hex(std::string_view data) { return core::HexEncode(core::Sha1(data)); }
 
 }  // namespace
 
@@ -114,10 +114,6 @@ Result<std::string> NormalizeDeployPath(std::string_view path) {
   return out;
 }
 
-namespace {
-std::string Sha1Hex(std::string_view data) { return core::HexEncode(core::Sha1(data)); }
-}  // namespace
-
 DeployService::DeployService(db::Database& db, store::BlobStore& blobs, const core::Clock& clock,
                              SiteService& sites, DeployServiceOptions options)
     : db_(db), blobs_(blobs), clock_(clock), sites_(sites), options_(options) {}
@@ -141,17 +137,21 @@ Result<Deploy> DeployService::Load(std::string_view deploy_id, bool with_require
          db_.Exec(std::string(kSelectDeploy) + "WHERE d.id = ?", {std::string(deploy_id)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "deploy not found");
   Deploy d = DeployFromRow(rows.rows.front());
-  if (with_required && (d.state == kStateUploading || d.state == kStateNew)) {
-    RD_TRY(db::Rows req, db_.Exec("SELECT DISTINCT sha1 FROM deploy_files "
-                                  "WHERE deploy_id = ? AND sha256 IS NULL ORDER BY sha1",
-                                  {d.id}));
-    for (const auto& r : req.rows) d.required.push_back(r.Text(0));
-    RD_TRY(db::Rows fns, db_.Exec("SELECT DISTINCT sha256 FROM deploy_functions "
-                                  "WHERE deploy_id = ? AND uploaded = 0 ORDER BY sha256",
-                                  {d.id}));
-    for (const auto& r : fns.rows) d.required_functions.push_back(r.Text(0));
-  }
+  if (with_required) RD_TRY_STATUS(FillRequired(d));
   return d;
+}
+
+Status DeployService::FillRequired(Deploy& d) {
+  if (d.state != kStateUploading && d.state != kStateNew) return {};
+  RD_TRY(db::Rows req, db_.Exec("SELECT DISTINCT sha1 FROM deploy_files "
+                                "WHERE deploy_id = ? AND sha256 IS NULL ORDER BY sha1",
+                                {d.id}));
+  for (const auto& r : req.rows) d.required.push_back(r.Text(0));
+  RD_TRY(db::Rows fns, db_.Exec("SELECT DISTINCT sha256 FROM deploy_functions "
+                                "WHERE deploy_id = ? AND uploaded = 0 ORDER BY sha256",
+                                {d.id}));
+  for (const auto& r : fns.rows) d.required_functions.push_back(r.Text(0));
+  return {};
 }
 
 Result<Deploy> DeployService::LoadOwned(std::string_view user_id, std::string_view deploy_id,
@@ -161,8 +161,8 @@ Result<Deploy> DeployService::LoadOwned(std::string_view user_id, std::string_vi
                   {std::string(user_id), std::string(deploy_id)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "deploy not found");
   Deploy d = DeployFromRow(rows.rows.front());
-  if (!with_required) return d;
-  return Load(deploy_id);
+  if (with_required) RD_TRY_STATUS(FillRequired(d));
+  return d;
 }
 
 Result<Deploy> DeployService::Create(std::string_view user_id, std::string_view site_ref,

@@ -183,6 +183,8 @@ class DeployService {
   Result<Deploy> Load(std::string_view deploy_id, bool with_required = true);
   Result<Deploy> LoadOwned(std::string_view user_id, std::string_view deploy_id,
                            bool with_required = true);
+  // Sets `required` / `required_functions` of a deploy still taking files.
+  Status FillRequired(Deploy& deploy);
   // Moves an uploading deploy with nothing missing on to processing.
   Status AdvanceIfUploadsComplete(const std::string& deploy_id);
   Result<Deploy> AdvanceIfComplete(const Deploy& deploy);
