@@ -161,6 +161,48 @@ std::optional<std::string> Request::QueryParam(std::string_view name) const {
   return std::nullopt;
 }
 
+namespace {
+
+// The comma-separated tokens of every `name` header, trimmed.
+std::vector<std::string> HeaderTokens(const Headers& headers, std::string_view name) {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : headers.All()) {
+    if (!EqualsIgnoreCase(key, name)) continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      const std::size_t comma = rest.find(',');
+      std::string_view token = rest.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+        token.remove_prefix(1);
+      }
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
+        token.remove_suffix(1);
+      }
+      if (!token.empty()) out.emplace_back(token);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool IsWebSocketUpgrade(const Request& request) {
+  if (request.method != "GET") return false;
+  const auto upgrade = HeaderTokens(request.headers, "Upgrade");
+  const auto connection = HeaderTokens(request.headers, "Connection");
+  return std::any_of(upgrade.begin(), upgrade.end(),
+                     [](const std::string& t) { return EqualsIgnoreCase(t, "websocket"); }) &&
+         std::any_of(connection.begin(), connection.end(),
+                     [](const std::string& t) { return EqualsIgnoreCase(t, "upgrade"); }) &&
+         !request.Header("Sec-WebSocket-Key").empty();
+}
+
+std::vector<std::string> WebSocketProtocols(const Request& request) {
+  return HeaderTokens(request.headers, "Sec-WebSocket-Protocol");
+}
+
 Response Response::Json(int status, std::string json_body) {
   Response response;
   response.status = status;

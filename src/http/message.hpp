@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -45,6 +46,37 @@ struct Request {
   std::string_view Header(std::string_view name) const { return headers.Get(name); }
 };
 
+// A WebSocket connection the server accepted (see Response::websocket). Every member is
+// thread-safe and never blocks: messages queue in memory and go out in order.
+class WebSocket {
+ public:
+  virtual ~WebSocket() = default;
+  // Queues a text message. Ignored once the connection is closing or closed.
+  virtual void SendText(std::string message) = 0;
+  // Sends the queued messages, then a close frame with `code` and `reason` (at most 123 bytes).
+  virtual void Close(std::uint16_t code, std::string reason) = 0;
+  // False once either side started closing or the connection failed.
+  virtual bool IsOpen() const = 0;
+  // Bytes queued and not yet written: lets a producer slow down for a slow reader.
+  virtual std::size_t QueuedBytes() const = 0;
+};
+
+// A handler's answer to a WebSocket handshake (a GET with "Upgrade: websocket").
+struct WebSocketAccept {
+  // The Sec-WebSocket-Protocol to answer with (one the client offered), or empty.
+  std::string protocol;
+  // Called once the handshake completed, on an I/O thread: must not block.
+  std::function<void(std::shared_ptr<WebSocket>)> on_open;
+  // Called with each text or binary message from the client, on an I/O thread: must not block.
+  // Messages over 64 KiB close the connection (1009).
+  std::function<void(std::string_view)> on_message;
+};
+
+// True for a GET that asks to upgrade to a WebSocket (RFC 6455 section 4.1).
+bool IsWebSocketUpgrade(const Request& request);
+// The subprotocols a WebSocket client offered (Sec-WebSocket-Protocol), in order.
+std::vector<std::string> WebSocketProtocols(const Request& request);
+
 struct Response {
   int status = 200;
   Headers headers;
@@ -53,6 +85,9 @@ struct Response {
   std::shared_ptr<const std::string> shared_body;
   std::size_t shared_offset = 0;
   std::size_t shared_length = 0;
+  // Set (on a WebSocket handshake request only) to accept the upgrade: the server completes the
+  // handshake instead of sending this response. Ignored for other requests.
+  std::shared_ptr<WebSocketAccept> websocket;
 
   std::size_t BodySize() const { return shared_body ? shared_length : body.size(); }
   std::string_view BodyView() const {

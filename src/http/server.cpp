@@ -18,6 +18,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -27,8 +28,10 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket.hpp>
 #include <condition_variable>
 #include <csignal>
+#include <deque>
 #include <exception>
 #include <future>
 #include <limits>
@@ -62,6 +65,8 @@ constexpr std::size_t kLingerChunkBytes = std::size_t{64} << 10;
 constexpr milliseconds kCutWait{1000};
 constexpr std::size_t kMaxRequestIdLength = 64;
 
+class WebSocketSession;
+
 // Per-connection state. Everything but the constant fields is touched only on the
 // connection's strand (the socket's executor).
 struct Connection {
@@ -76,6 +81,127 @@ struct Connection {
   bool idle = true;
   bool timed_out = false;
   std::uint64_t deadline_generation = 0;
+  // Set once the connection became a WebSocket (the socket then lives in the session).
+  std::shared_ptr<WebSocketSession> websocket;
+};
+
+// A server-side WebSocket: messages are queued from any thread and written in order on the
+// connection's strand; the read loop runs in the connection's coroutine.
+class WebSocketSession final : public WebSocket,
+                               public std::enable_shared_from_this<WebSocketSession> {
+ public:
+  static constexpr std::size_t kMaxMessageBytes = std::size_t{64} << 10;
+
+  explicit WebSocketSession(tcp::socket socket) : ws_(std::move(socket)) {
+    ws_.read_message_max(kMaxMessageBytes);
+    // Pings an idle peer and drops one that stops answering; bounds the handshake and close.
+    ws_.set_option(beast::websocket::stream_base::timeout::suggested(beast::role_type::server));
+  }
+
+  beast::websocket::stream<tcp::socket>& stream() { return ws_; }
+
+  void SendText(std::string message) override {
+    if (!open_) return;
+    queued_bytes_ += message.size();
+    asio::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
+      if (self->closing_) {
+        self->queued_bytes_ -= m.size();
+        return;
+      }
+      self->queue_.push_back(std::move(m));
+      self->WriteNext();
+    });
+  }
+
+  void Close(std::uint16_t code, std::string reason) override {
+    if (reason.size() > 123) reason.resize(123);
+    asio::post(ws_.get_executor(), [self = shared_from_this(), code, r = std::move(reason)] {
+      if (self->closing_ || self->close_requested_) return;
+      self->close_requested_ = true;
+      self->close_reason_ =
+          beast::websocket::close_reason(static_cast<beast::websocket::close_code>(code), r);
+      self->WriteNext();
+    });
+  }
+
+  bool IsOpen() const override { return open_; }
+  std::size_t QueuedBytes() const override { return queued_bytes_; }
+
+  // Runs on the strand: reads until the peer closes or the connection fails.
+  asio::awaitable<void> ReadLoop(const std::function<void(std::string_view)>& on_message) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      auto [ec, n] = co_await ws_.async_read(buffer, kAwaitable);
+      if (ec) break;
+      if (on_message) {
+        try {
+          on_message(beast::buffers_to_string(buffer.data()));
+        } catch (const std::exception& e) {
+          spdlog::error("websocket message handler threw: {}", e.what());
+        }
+      }
+      buffer.consume(buffer.size());
+    }
+    open_ = false;
+    closing_ = true;
+  }
+
+  // On the strand: for shutdown.
+  void CloseNow(std::uint16_t code, std::string_view reason) {
+    if (closing_) return;
+    queue_.clear();
+    close_requested_ = true;
+    close_reason_ =
+        beast::websocket::close_reason(static_cast<beast::websocket::close_code>(code), reason);
+    WriteNext();
+  }
+  void Cut() {
+    open_ = false;
+    closing_ = true;
+    error_code ignored;
+    ws_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    ws_.next_layer().close(ignored);
+  }
+
+ private:
+  // On the strand: starts the next write unless one is in flight.
+  void WriteNext() {
+    if (writing_ || closing_) return;
+    if (!queue_.empty()) {
+      writing_ = true;
+      ws_.text(true);
+      ws_.async_write(asio::buffer(queue_.front()),
+                      [self = shared_from_this()](const error_code& ec, std::size_t) {
+                        self->writing_ = false;
+                        self->queued_bytes_ -= self->queue_.front().size();
+                        self->queue_.pop_front();
+                        if (ec) {
+                          self->open_ = false;
+                          self->closing_ = true;
+                          return;
+                        }
+                        self->WriteNext();
+                      });
+      return;
+    }
+    if (close_requested_) {
+      open_ = false;
+      closing_ = true;
+      writing_ = true;
+      ws_.async_close(close_reason_,
+                      [self = shared_from_this()](const error_code&) { self->writing_ = false; });
+    }
+  }
+
+  beast::websocket::stream<tcp::socket> ws_;
+  std::atomic<bool> open_{true};
+  std::atomic<std::size_t> queued_bytes_{0};
+  // Strand-only state.
+  std::deque<std::string> queue_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool close_requested_ = false;
+  beast::websocket::close_reason close_reason_;
 };
 
 // The deadline cancels the socket rather than closing it, so a 408 can still be written.
@@ -254,6 +380,11 @@ class Server::Impl {
   asio::awaitable<bool> WriteResponse(const std::shared_ptr<Connection>& conn, Response response,
                                       const Exchange& exchange, bool keep_alive);
   asio::awaitable<void> Linger(const std::shared_ptr<Connection>& conn);
+  // Completes a WebSocket handshake and serves the connection until it closes.
+  asio::awaitable<void> ServeWebSocket(const std::shared_ptr<Connection>& conn,
+                                       const bhttp::request<bhttp::string_body>& handshake,
+                                       std::shared_ptr<WebSocketAccept> accept,
+                                       const Exchange& exchange);
 
   // Registers a connection; false once shutting down.
   bool Register(const std::shared_ptr<Connection>& conn, std::uint64_t& id);
@@ -379,7 +510,11 @@ void Server::Impl::Stop() {
   acceptor_closed.get_future().wait();
   // Connections between requests go now; the others see shutting_down_ when they answer.
   for (const auto& conn : LiveConnections()) {
-    asio::post(conn->socket.get_executor(), [conn] {
+    asio::post(conn->deadline.get_executor(), [conn] {
+      if (conn->websocket) {
+        conn->websocket->CloseNow(1001, "server shutting down");
+        return;
+      }
       if (!conn->idle) return;
       error_code ignored;
       conn->socket.cancel(ignored);
@@ -390,8 +525,9 @@ void Server::Impl::Stop() {
     spdlog::warn("closing {} connection(s) still busy after the {} ms shutdown grace period",
                  remaining.size(), options_.shutdown_grace.count());
     for (const auto& conn : remaining) {
-      asio::post(conn->socket.get_executor(), [conn] {
+      asio::post(conn->deadline.get_executor(), [conn] {
         error_code ignored;
+        if (conn->websocket) conn->websocket->Cut();
         conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
         conn->socket.close(ignored);
         conn->deadline.cancel();
@@ -618,6 +754,10 @@ asio::awaitable<Server::Impl::Outcome> Server::Impl::ServeRequest(
                                        asio::use_awaitable);
   }
 
+  if (response.websocket && IsWebSocketUpgrade(request) && !shutting_down_) {
+    co_await ServeWebSocket(conn, parser.get(), std::move(response.websocket), exchange);
+    co_return Outcome::kClose;
+  }
   keep_alive = keep_alive && !shutting_down_;
   if (co_await WriteResponse(conn, std::move(response), exchange, keep_alive) && keep_alive) {
     co_return Outcome::kKeepAlive;
@@ -727,6 +867,39 @@ asio::awaitable<bool> Server::Impl::WriteResponse(const std::shared_ptr<Connecti
                exchange.target.empty() ? "-" : exchange.target, response.status, body_bytes, ms,
                written ? "" : " (write failed)");
   co_return written;
+}
+
+asio::awaitable<void> Server::Impl::ServeWebSocket(
+    const std::shared_ptr<Connection>& conn, const bhttp::request<bhttp::string_body>& handshake,
+    std::shared_ptr<WebSocketAccept> accept, const Exchange& exchange) {
+  DisarmDeadline(*conn);
+  auto session = std::make_shared<WebSocketSession>(std::move(conn->socket));
+  conn->websocket = session;
+  session->stream().set_option(beast::websocket::stream_base::decorator(
+      [protocol = accept->protocol](beast::websocket::response_type& res) {
+        res.set(bhttp::field::server, "replideploy");
+        if (!protocol.empty()) res.set(bhttp::field::sec_websocket_protocol, protocol);
+      }));
+  auto [ec] = co_await session->stream().async_accept(handshake, kAwaitable);
+  const double ms =
+      std::chrono::duration<double, std::milli>(steady_clock::now() - exchange.started).count();
+  spdlog::info("{} {} \"{} {}\" {} 0 {:.1f}ms{}", exchange.request_id,
+               conn->remote_address.empty() ? "-" : conn->remote_address, exchange.method,
+               exchange.target, ec ? 400 : 101, ms, ec ? " (handshake failed)" : "");
+  if (ec) {
+    session->Cut();
+    co_return;
+  }
+  if (accept->on_open) {
+    try {
+      accept->on_open(session);
+    } catch (const std::exception& e) {
+      spdlog::error("request {}: websocket open handler threw: {}", exchange.request_id, e.what());
+      session->CloseNow(1011, "internal error");
+    }
+  }
+  co_await session->ReadLoop(accept->on_message);
+  session->Cut();
 }
 
 asio::awaitable<void> Server::Impl::Linger(const std::shared_ptr<Connection>& conn) {
