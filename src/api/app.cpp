@@ -4,8 +4,12 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
 
 #include "api/errors.hpp"
+#include "builder/git_source.hpp"
 #include "core/ids.hpp"
 
 namespace replideploy::api {
@@ -14,6 +18,7 @@ namespace json = boost::json;
 
 App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, AppOptions options)
     : db_(db),
+      clock_(clock),
       options_(std::move(options)),
       users_(db, clock, options_.users),
       throttle_(clock),
@@ -28,20 +33,15 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
               return o;
             }()),
       processor_(deploys_, options_.processor_interval),
-      queue_(db, clock),
-      runner_(builder::BubblewrapOptions{}, clock),
-      worker_(db, queue_, deploys_, blobs, runner_, [this] {
-        builder::WorkerOptions o;
-        o.worker_id = "worker-" + std::to_string(::getpid()) + "-" + core::NewHexId().substr(0, 6);
-        o.builds_dir = options_.builds_dir;
-        o.cache_dir = options_.cache_dir;
-        o.env_for_build = [this](const std::string& site_id, const std::string& context) {
-          return env_vars_.ForBuild(site_id, context);
-        };
-        o.repos_dir = options_.repos_dir;
-        o.limits = options_.build_limits;
-        return o;
-      }()) {
+      queue_(db, clock, options_.queue),
+      github_(db, clock, options_.github,
+              options_.github_key.empty() ? std::string(32, '\1') : options_.github_key),
+      log_streams_(db, options_.log_stream_poll) {
+  if (options_.build_runner == "docker") {
+    runner_ = std::make_unique<builder::DockerRunner>(options_.docker, clock);
+  } else {
+    runner_ = std::make_unique<builder::BubblewrapRunner>(builder::BubblewrapOptions{}, clock);
+  }
   deploys_.SetValidator(&edge::Edge::ValidateDeploy);
   deploys_.AddPublishListener(
       [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
@@ -54,36 +54,166 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
   AddAccountRoutes(router_, *this);
   AddGitRemoteRoutes(router_, *this);
   AddEnvRoutes(router_, *this);
+  AddGithubRoutes(router_, *this);
+  AddLogStreamRoutes(router_, *this);
   auto dashboard = DashboardFiles::Load(options_.dashboard_dir);
   if (!dashboard.ok()) spdlog::error("dashboard: {}", dashboard.error().message);
   dashboard_ = dashboard.ok() ? std::move(dashboard).value() : DashboardFiles::Load("").value();
   processor_.Start();
-  if (!options_.repos_dir.empty() && !options_.builds_dir.empty()) worker_.Start();
+
+  if (!options_.repos_dir.empty() && !options_.builds_dir.empty()) {
+    const std::string prefix =
+        "worker-" + std::to_string(::getpid()) + "-" + core::NewHexId().substr(0, 6) + "-";
+    for (int i = 0; i < options_.build_workers; ++i) {
+      builder::WorkerOptions o;
+      o.worker_id = prefix + std::to_string(i);
+      o.builds_dir = options_.builds_dir;
+      o.cache_dir = options_.cache_dir;
+      o.repos_dir = options_.repos_dir;
+      o.limits = options_.build_limits;
+      o.heartbeat_every = options_.heartbeat_every;
+      o.sites = &sites_;
+      o.allow_private_git = options_.allow_private_git;
+      o.env_for_build = [this](const std::string& site_id, const std::string& context) {
+        return env_vars_.ForBuild(site_id, context);
+      };
+      o.git_token = [this](const std::string& site_id) -> std::string {
+        auto site = sites_.GetById(site_id);
+        if (!site.ok() || site->build_settings.provider != "github") return "";
+        auto token = github_.Token(site->owner_user_id);
+        return token.ok() ? *token : "";
+      };
+      o.on_phase = [this](const builder::BuildJob& job, builder::BuildPhase phase,
+                          const std::string& detail) {
+        auto site = sites_.GetById(job.site_id);
+        if (!site.ok()) return;
+        github_.ReportBuild(*site, job, phase, detail, SiteUrl(job.deploy_id + "--" + site->name),
+                            PublicUrl("/sites/" + site->name + "/deploys/" + job.deploy_id + "/"));
+      };
+      o.on_log = [this](const std::string& deploy_id) { log_streams_.Notify(deploy_id); };
+      workers_.push_back(std::make_unique<builder::BuildWorker>(db, queue_, deploys_, blobs,
+                                                                *runner_, std::move(o)));
+      workers_.back()->Start();
+    }
+    if (options_.git_poll_interval.count() > 0) {
+      poller_ = std::jthread([this](std::stop_token stop) {
+        std::mutex m;
+        std::condition_variable_any cv;
+        while (!stop.stop_requested()) {
+          std::unique_lock lock(m);
+          if (cv.wait_for(lock, stop, options_.git_poll_interval, [] { return false; }) ||
+              stop.stop_requested()) {
+            return;
+          }
+          lock.unlock();
+          PollGitSources();
+        }
+      });
+    }
+  }
 }
 
 App::~App() {
-  worker_.Stop();
+  if (poller_.joinable()) {
+    poller_.request_stop();
+    poller_.join();
+  }
+  for (auto& worker : workers_) worker->Stop();
   processor_.Stop();
 }
 
-Result<deploys::Deploy> App::QueueBuild(const deploys::Site& site, const std::string& branch,
-                                        const std::string& commit) {
-  const std::string production =
-      site.build_settings.repo_branch.empty() ? "main" : site.build_settings.repo_branch;
+Result<deploys::Deploy> App::QueueBuild(const deploys::Site& site, const BuildRequest& request) {
+  const deploys::BuildSettings& b = site.build_settings;
+  const std::string production = b.repo_branch.empty() ? "main" : b.repo_branch;
+  builder::JobSource source;
+  source.repo_url = b.provider.empty() || request.own_remote ? "" : b.repo_url;
+  source.context = !request.context.empty()       ? request.context
+                   : request.branch == production ? "production"
+                                                  : "branch-deploy";
+  source.allow_secrets = request.allow_secrets;
+  source.review_id = request.review_id;
+  std::string commit = request.commit_sha;
+  std::string title = request.title;
+  const std::string local_repo = options_.repos_dir + "/" + site.id + ".git";
+  if (commit.empty()) {
+    builder::GitSource git;
+    if (source.repo_url.empty()) {
+      git.url = local_repo;
+      std::error_code ec;
+      if (!std::filesystem::exists(local_repo + "/HEAD", ec)) {
+        return Unprocessable("no_source",
+                             "nothing to build yet: push to the site's git remote, or connect "
+                             "a repository");
+      }
+    } else {
+      git.url = source.repo_url;
+      git.allow_private = options_.allow_private_git;
+      if (b.provider == "github") {
+        auto token = github_.Token(site.owner_user_id);
+        if (token.ok()) git.token = *token;
+      }
+    }
+    RD_TRY(commit, builder::RemoteHead(git, request.branch));
+  }
+  if (title.empty() && source.repo_url.empty()) title = builder::CommitSubject(local_repo, commit);
   deploys::NewDeploy spec;
-  spec.branch = branch;
+  spec.branch = request.branch;
   spec.commit_ref = commit;
+  spec.title = title;
+  spec.review_id = request.review_id;
   spec.deploy_source = "git";
-  spec.context = branch == production ? "production" : "branch-deploy";
+  spec.context = source.context;
   RD_TRY(deploys::Deploy deploy, deploys_.CreateForBuild(site.id, spec));
   std::vector<std::string> superseded;
-  RD_TRY(builder::BuildJob job, queue_.Enqueue(deploy.id, site.id, branch, commit, &superseded));
+  RD_TRY(builder::BuildJob job,
+         queue_.Enqueue(deploy.id, site.id, request.branch, commit, &superseded, source));
   for (const auto& old_job : superseded) {
     auto old = queue_.Get(old_job);
     if (old.ok()) (void)deploys_.FailDeploy(old->deploy_id, "superseded by a newer push");
   }
-  worker_.Wake();
+  for (auto& worker : workers_) worker->Wake();
   return deploy;
+}
+
+int App::PollGitSources() {
+  auto sites = sites_.ListByRepo("git", "");
+  if (!sites.ok()) {
+    spdlog::warn("git poller: {}", sites.error().message);
+    return 0;
+  }
+  int queued = 0;
+  for (const auto& site : *sites) {
+    const std::string branch =
+        site.build_settings.repo_branch.empty() ? "main" : site.build_settings.repo_branch;
+    builder::GitSource git{site.build_settings.repo_url, "", options_.allow_private_git};
+    auto head = builder::RemoteHead(git, branch);
+    if (!head.ok()) {
+      spdlog::info("git poller: site {}: {}", site.name, head.error().message);
+      continue;
+    }
+    // Only the poller that moves polled_sha from what it read queues the build.
+    auto rows = db_.Exec("SELECT polled_sha FROM sites WHERE id = ?", {site.id});
+    if (!rows.ok() || rows->empty() || rows->rows.front().Text(0) == *head) continue;
+    auto moved = db_.Exec("UPDATE sites SET polled_sha = ? WHERE id = ? AND polled_sha = ?",
+                          {*head, site.id, rows->rows.front().Text(0)});
+    if (!moved.ok() || moved->affected == 0) continue;
+    auto deploy = QueueBuild(site, BuildRequest{branch, *head, "", "", std::nullopt, true, false});
+    if (deploy.ok()) {
+      ++queued;
+      spdlog::info("git poller: site {}: new commit {} on {}", site.name, head->substr(0, 12),
+                   branch);
+    } else {
+      spdlog::warn("git poller: site {}: {}", site.name, deploy.error().message);
+    }
+  }
+  return queued;
+}
+
+std::string App::PublicUrl(std::string_view path) const {
+  if (options_.public_url.empty()) return ControlUrl(path);
+  std::string base = options_.public_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + std::string(path);
 }
 
 bool App::IsControlHost(std::string_view host) const {

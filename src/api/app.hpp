@@ -8,12 +8,17 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/dashboard.hpp"
+#include "api/github_link.hpp"
+#include "api/log_stream.hpp"
 #include "auth/login_throttle.hpp"
 #include "auth/users.hpp"
+#include "builder/docker_runner.hpp"
 #include "builder/queue.hpp"
 #include "builder/sandbox.hpp"
 #include "builder/worker.hpp"
@@ -24,6 +29,7 @@
 #include "deploys/processor.hpp"
 #include "deploys/sites.hpp"
 #include "edge/edge.hpp"
+#include "git/github_client.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 
@@ -41,7 +47,32 @@ struct AppOptions {
   std::string builds_dir;     // build workspaces (<data-dir>/builds)
   std::string cache_dir;      // per-site build caches (<data-dir>/cache)
   builder::SandboxLimits build_limits;
-  std::string env_key;  // 32 bytes encrypting environment variables at rest
+  std::string env_key;     // 32 bytes encrypting environment variables at rest
+  std::string github_key;  // 32 bytes encrypting GitHub tokens, webhook secrets; signing states
+  git::GithubOptions github;
+  // Builds run at once in this process (0: none; `replideploy worker` processes build).
+  int build_workers = 1;
+  std::string build_runner = "bubblewrap";  // or "docker"
+  builder::DockerOptions docker;
+  builder::QueueOptions queue;
+  std::chrono::milliseconds heartbeat_every{5000};
+  // Sites following a git URL are checked this often; 0 disables the poller.
+  std::chrono::milliseconds git_poll_interval{60'000};
+  bool allow_private_git = false;  // git URLs may reach loopback/private addresses (tests)
+  // The address users and GitHub reach us at ("https://deploy.example.com"); empty: ControlUrl.
+  std::string public_url;
+  std::chrono::milliseconds log_stream_poll{500};
+};
+
+// What to build: a commit of a branch, in a deploy context.
+struct BuildRequest {
+  std::string branch;
+  std::string commit_sha;  // empty: the branch's head, looked up now
+  std::string title;       // the commit message (or the pull request's title)
+  std::string context;     // empty: production for the production branch, else branch-deploy
+  std::optional<std::int64_t> review_id;  // deploy previews: the pull request number
+  bool allow_secrets = true;
+  bool own_remote = false;  // pushed to the platform's remote, whatever the site follows
 };
 
 class App {
@@ -66,15 +97,22 @@ class App {
   deploys::DeployService& deploys() { return deploys_; }
   edge::Edge& edge() { return edge_; }
   db::Database& database() { return db_; }
+  const core::Clock& clock() const { return clock_; }
   const AppOptions& options() const { return options_; }
   // "http://<label>.<base-domain>[:port]".
   std::string SiteUrl(std::string_view label) const;
   // "http://localhost[:port]<path>", the dashboard's address.
   std::string ControlUrl(std::string_view path) const;
-  // Queues a build of `commit` on `branch` of a site (production when it is the production
-  // branch, else a branch deploy); supersedes queued builds of the same branch.
-  Result<deploys::Deploy> QueueBuild(const deploys::Site& site, const std::string& branch,
-                                     const std::string& commit);
+  // Queues a build of a site (from its repository: GitHub, a git URL, or the platform's own);
+  // supersedes queued builds of the same branch and context.
+  Result<deploys::Deploy> QueueBuild(const deploys::Site& site, const BuildRequest& request);
+  // "<public url><path>": where GitHub and users reach the API (webhook, OAuth callback).
+  std::string PublicUrl(std::string_view path) const;
+  GithubLink& github() { return github_; }
+  LogStreamHub& log_streams() { return log_streams_; }
+  // Checks the sites following a git URL for new commits on their production branch (what the
+  // poller does every git_poll_interval); returns how many builds it queued.
+  int PollGitSources();
   builder::BuildQueue& build_queue() { return queue_; }
   deploys::EnvVarService& env_vars() { return env_vars_; }
 
@@ -83,6 +121,7 @@ class App {
 
  private:
   db::Database& db_;
+  const core::Clock& clock_;
   AppOptions options_;
   auth::UserService users_;
   auth::LoginThrottle throttle_;
@@ -92,8 +131,11 @@ class App {
   edge::Edge edge_;
   deploys::DeployProcessor processor_;
   builder::BuildQueue queue_;
-  builder::BubblewrapRunner runner_;
-  builder::BuildWorker worker_;
+  GithubLink github_;
+  LogStreamHub log_streams_;
+  std::unique_ptr<builder::SandboxRunner> runner_;
+  std::vector<std::unique_ptr<builder::BuildWorker>> workers_;
+  std::jthread poller_;
   std::unique_ptr<DashboardFiles> dashboard_;
   http::Router router_;
   std::atomic<std::uint16_t> public_port_{80};
@@ -107,6 +149,14 @@ void AddDeployRoutes(http::Router& router, App& app);
 void AddAccountRoutes(http::Router& router, App& app);
 void AddGitRemoteRoutes(http::Router& router, App& app);
 void AddEnvRoutes(http::Router& router, App& app);
+void AddGithubRoutes(http::Router& router, App& app);
+void AddLogStreamRoutes(http::Router& router, App& app);
+
+// Creates a site for `user`; with a repository ("github": creates the webhook, or no site;
+// "git": checks the URL and branch can be read) it queues the first build.
+Result<deploys::Site> CreateSite(App& app, const auth::User& user, const deploys::SitePatch& patch);
+// Deletes a GitHub site's webhook on GitHub (best effort: a revoked token is logged).
+Status RemoveGithubHook(App& app, const deploys::Site& site);
 
 // Wraps a handler that returns Result<Response>, so errors become the table's JSON errors.
 http::Handler Handle(std::function<Result<http::Response>(http::Request&)> body);

@@ -42,7 +42,16 @@ Result<std::map<std::string, std::string>> DigestMap(const json::object& body,
 
 }  // namespace
 
-json::object DeployJson(const App& app, const deploys::Deploy& d) {
+// The web page of a GitHub site's repository ("https://github.com/owner/name"), else "".
+std::string RepoWebUrl(const deploys::Site& site) {
+  if (site.build_settings.provider != "github") return "";
+  std::string url = site.build_settings.repo_url;
+  if (url.ends_with(".git")) url.resize(url.size() - 4);
+  return url;
+}
+
+json::object DeployJson(const App& app, const deploys::Deploy& d,
+                        std::string_view repo_web_url = {}) {
   const std::string site_url = app.SiteUrl(d.site_name);
   const std::string deploy_url = app.SiteUrl(d.id + "--" + d.site_name);
   json::object o{
@@ -78,9 +87,21 @@ json::object DeployJson(const App& app, const deploys::Deploy& d) {
       {"ready_at", OptionalTime(d.ready_at)},
   };
   json::object links{{"permalink", deploy_url}};
-  if (!d.branch.empty() && d.context != "production") {
+  if (d.context == "deploy-preview" && d.review_id) {
+    links["alias"] =
+        app.SiteUrl("deploy-preview-" + std::to_string(*d.review_id) + "--" + d.site_name);
+  } else if (!d.branch.empty() && d.context != "production") {
     links["alias"] = app.SiteUrl(d.branch + "--" + d.site_name);
   }
+  const std::string repo(repo_web_url);
+  o["commit_url"] = repo.empty() || d.commit_ref.empty()
+                        ? json::value(nullptr)
+                        : json::value(repo + "/commit/" + d.commit_ref);
+  o["review_url"] = repo.empty() || !d.review_id
+                        ? json::value(nullptr)
+                        : json::value(repo + "/pull/" + std::to_string(*d.review_id));
+  o["deploy_time"] =
+      d.ready_at ? json::value((*d.ready_at - d.created_at) / 1000) : json::value(nullptr);
   o["links"] = std::move(links);
   return o;
 }
@@ -115,8 +136,10 @@ void AddDeployRoutes(http::Router& router, App& app) {
                int limit = 100;
                if (auto per_page = req.QueryParam("per_page")) limit = std::atoi(per_page->c_str());
                RD_TRY(auto list, app.deploys().List(user.id, req.path_params["site_id"], limit));
+               auto site = app.sites().Get(user.id, req.path_params["site_id"]);
+               const std::string repo = site.ok() ? RepoWebUrl(*site) : "";
                json::array out;
-               for (const auto& d : list) out.push_back(DeployJson(app, d));
+               for (const auto& d : list) out.push_back(DeployJson(app, d, repo));
                return JsonResponse(200, out);
              }));
 
@@ -143,7 +166,8 @@ void AddDeployRoutes(http::Router& router, App& app) {
       RD_TRY(deploys::Site site, app.sites().Get(user.id, req.path_params["site_id"]));
       if (site.id != deploy.site_id) return MakeError(ErrorCode::kNotFound, "deploy not found");
     }
-    return JsonResponse(200, DeployJson(app, deploy));
+    auto site = app.sites().GetById(deploy.site_id);
+    return JsonResponse(200, DeployJson(app, deploy, site.ok() ? RepoWebUrl(*site) : ""));
   });
   router.Add("GET", "/api/v1/sites/{site_id}/deploys/{deploy_id}", get);
   router.Add("GET", "/api/v1/deploys/{deploy_id}", get);
@@ -223,6 +247,46 @@ void AddDeployRoutes(http::Router& router, App& app) {
                RD_TRY(auto deploy, app.deploys().Unlock(user.id, req.path_params["deploy_id"]));
                return JsonResponse(200, DeployJson(app, deploy));
              }));
+}
+
+// Live log: a WebSocket. Browsers cannot set headers on one, so the token may come as a
+// subprotocol "bearer.<token>" next to "replideploy.log.v1" (as Kubernetes does it).
+void AddLogStreamRoutes(http::Router& router, App& app) {
+  router.Add("GET", "/api/v1/deploys/{deploy_id}/log/stream", [&app](http::Request& req) {
+    if (!http::IsWebSocketUpgrade(req)) {
+      return http::Response::Error(426, "upgrade_required",
+                                   "this is a WebSocket endpoint; GET /api/v1/deploys/{id}/log "
+                                   "returns the log as JSON");
+    }
+    auto accept = std::make_shared<http::WebSocketAccept>();
+    std::string token;
+    for (const auto& protocol : http::WebSocketProtocols(req)) {
+      if (protocol == "replideploy.log.v1") accept->protocol = protocol;
+      if (protocol.starts_with("bearer.")) token = protocol.substr(7);
+    }
+    auto user = token.empty() ? app.Authenticate(req) : app.users().Authenticate(token);
+    // Refusals go over the socket, where a browser can read the code.
+    std::uint16_t refusal = 0;
+    std::string deploy_id;
+    if (!user.ok()) {
+      refusal = 4401;
+    } else {
+      auto deploy = app.deploys().Get(user->id, req.path_params["deploy_id"]);
+      if (deploy.ok()) {
+        deploy_id = deploy->id;
+      } else {
+        refusal = 4404;
+      }
+    }
+    accept->on_open = [&app, refusal, deploy_id](std::shared_ptr<http::WebSocket> socket) {
+      if (refusal == 4401) return socket->Close(4401, "not authenticated");
+      if (refusal == 4404) return socket->Close(4404, "deploy not found");
+      app.log_streams().Add(deploy_id, std::move(socket));
+    };
+    http::Response response;
+    response.websocket = std::move(accept);
+    return response;
+  });
 }
 
 }  // namespace replideploy::api

@@ -1,10 +1,7 @@
 // The platform's own git remote: `git push http://127.0.0.1:8080/git/<site>.git main` with an
 // API token as the password. Git's smart HTTP protocol is served by `git http-backend` (CGI);
 // after a push, every updated branch gets a build.
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -14,6 +11,7 @@
 #include "api/app.hpp"
 #include "api/errors.hpp"
 #include "core/crypto.hpp"
+#include "core/subprocess.hpp"
 
 namespace replideploy::api {
 
@@ -54,43 +52,8 @@ struct CgiResult {
 // Runs a CGI program with `env`, feeding `input`; parses its header block.
 Result<CgiResult> RunCgi(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                          const std::string& input) {
-  int in_pipe[2], out_pipe[2];
-  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0) {
-    return MakeError(ErrorCode::kInternal, "pipe failed");
-  }
-  const pid_t pid = fork();
-  if (pid < 0) return MakeError(ErrorCode::kInternal, "fork failed");
-  if (pid == 0) {
-    dup2(in_pipe[0], 0);
-    dup2(out_pipe[1], 1);
-    std::vector<char*> args, envp;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-    execve(args[0], args.data(), envp.data());
-    _exit(127);
-  }
-  close(in_pipe[0]);
-  close(out_pipe[1]);
-  // Write the request while reading the answer, so neither side can block the other.
-  std::thread writer([fd = in_pipe[1], &input] {
-    std::size_t done = 0;
-    while (done < input.size()) {
-      const ssize_t n = write(fd, input.data() + done, input.size() - done);
-      if (n <= 0) break;
-      done += static_cast<std::size_t>(n);
-    }
-    close(fd);
-  });
-  std::string out;
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(out_pipe[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  close(out_pipe[0]);
-  writer.join();
-  int status = 0;
-  waitpid(pid, &status, 0);
+  RD_TRY(core::ProcessResult run, core::RunProcess({.argv = argv, .env = env, .input = input}));
+  const std::string& out = run.out;
   auto end = out.find("\r\n\r\n");
   std::size_t sep = 4;
   if (end == std::string::npos) {
@@ -121,18 +84,15 @@ Result<CgiResult> RunCgi(const std::vector<std::string>& argv, const std::vector
 // "refs/heads/main" -> commit, for every branch of a bare repository.
 std::map<std::string, std::string> Branches(const std::string& repo) {
   std::map<std::string, std::string> out;
-  const std::string cmd =
-      "git --git-dir='" + repo + "' for-each-ref --format='%(refname) %(objectname)' refs/heads";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char line[1024];
-  while (fgets(line, sizeof line, p) != nullptr) {
-    std::string s(line);
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  auto run = core::RunProcess({.argv = {"git", "--git-dir=" + repo, "for-each-ref",
+                                        "--format=%(refname) %(objectname)", "refs/heads"},
+                               .extra_env = {"GIT_CONFIG_NOSYSTEM=1"}});
+  if (!run.ok() || !run->Succeeded()) return out;
+  std::istringstream lines(run->out);
+  for (std::string s; std::getline(lines, s);) {
     const auto space = s.find(' ');
     if (space != std::string::npos) out[s.substr(0, space)] = s.substr(space + 1);
   }
-  pclose(p);
   return out;
 }
 
@@ -155,9 +115,12 @@ void AddGitRemoteRoutes(http::Router& router, App& app) {
     std::error_code ec;
     if (!fs::exists(repo + "/HEAD", ec)) {
       fs::create_directories(repos_dir, ec);
-      const std::string init = "git init --quiet --bare '" + repo + "' && git --git-dir='" + repo +
-                               "' config http.receivepack true";
-      if (std::system(init.c_str()) != 0) {
+      auto init = core::RunProcess({.argv = {"git", "init", "--quiet", "--bare", repo}});
+      auto config = init.ok() && init->Succeeded()
+                        ? core::RunProcess({.argv = {"git", "--git-dir=" + repo, "config",
+                                                     "http.receivepack", "true"}})
+                        : init;
+      if (!config.ok() || !config->Succeeded()) {
         return ErrorResponse(MakeError(ErrorCode::kInternal, "cannot create " + repo),
                              req.request_id);
       }
@@ -197,7 +160,11 @@ void AddGitRemoteRoutes(http::Router& router, App& app) {
         auto it = before.find(ref);
         if (it != before.end() && it->second == sha) continue;
         const std::string branch = ref.substr(std::string("refs/heads/").size());
-        auto queued = app.QueueBuild(*site, branch, sha);
+        BuildRequest build;
+        build.branch = branch;
+        build.commit_sha = sha;
+        build.own_remote = true;
+        auto queued = app.QueueBuild(*site, build);
         if (!queued.ok()) spdlog::error("push to {}: {}", site->name, queued.error().message);
       }
     }

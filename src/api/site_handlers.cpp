@@ -32,8 +32,13 @@ json::object SiteJson(const App& app, const deploys::Site& s) {
         {"base", b.base},
         {"repo_url", b.repo_url},
         {"repo_branch", b.repo_branch},
-        {"functions_dir", b.functions_dir}}},
+        {"functions_dir", b.functions_dir},
+        {"provider", b.provider},
+        {"repo_path", b.repo_path},
+        {"branch_deploys", b.branch_deploys},
+        {"deploy_previews", b.deploy_previews}}},
       {"published_deploy", nullptr},
+      {"git_remote_url", app.PublicUrl("/git/" + s.name + ".git")},
   };
   if (s.published_deploy_id) {
     o["published_deploy"] = json::object{{"id", *s.published_deploy_id}};
@@ -61,6 +66,17 @@ Result<deploys::SitePatch> ReadSitePatch(const json::object& body) {
     RD_TRY(patch.repo_url, OptionalString(*settings, "repo_url", prefix));
     RD_TRY(patch.repo_branch, OptionalString(*settings, "repo_branch", prefix));
     RD_TRY(patch.functions_dir, OptionalString(*settings, "functions_dir", prefix));
+    RD_TRY(patch.branch_deploys, OptionalBool(*settings, "branch_deploys", prefix));
+    RD_TRY(patch.deploy_previews, OptionalBool(*settings, "deploy_previews", prefix));
+    RD_TRY(patch.provider, OptionalString(*settings, "provider", prefix));
+    RD_TRY(patch.repo_path, OptionalString(*settings, "repo_path", prefix));
+    // Netlify's create-site body names the repository "repo" and the branch "branch".
+    if (!patch.repo_path) {
+      RD_TRY(patch.repo_path, OptionalString(*settings, "repo", prefix));
+    }
+    if (!patch.repo_branch) {
+      RD_TRY(patch.repo_branch, OptionalString(*settings, "branch", prefix));
+    }
   }
   return patch;
 }
@@ -81,12 +97,7 @@ void AddSiteRoutes(http::Router& router, App& app) {
                RD_TRY(auth::User user, app.Authenticate(req));
                RD_TRY(json::object body, ParseJsonObject(req.body, /*empty_ok=*/true));
                RD_TRY(deploys::SitePatch patch, ReadSitePatch(body));
-               deploys::BuildSettings settings{
-                   patch.cmd.value_or(""),         patch.dir.value_or(""),
-                   patch.base.value_or(""),        patch.repo_url.value_or(""),
-                   patch.repo_branch.value_or(""), patch.functions_dir.value_or("")};
-               RD_TRY(deploys::Site site,
-                      app.sites().Create(user.id, user.account_id, patch.name, settings));
+               RD_TRY(deploys::Site site, CreateSite(app, user, patch));
                return JsonResponse(201, SiteJson(app, site));
              }));
 
@@ -111,12 +122,37 @@ void AddSiteRoutes(http::Router& router, App& app) {
     RD_TRY(auth::User user, app.Authenticate(req));
     RD_TRY(json::object body, ParseJsonObject(req.body));
     RD_TRY(deploys::SitePatch patch, ReadSitePatch(body));
+    if (patch.provider || patch.repo_path || patch.repo_url) {
+      return Unprocessable("repo_immutable",
+                           "a site's repository cannot be changed; create a new site for it");
+    }
     RD_TRY(deploys::Site site,
            app.sites().Update(user.id, SiteRef(app, req.path_params["site_id"]), patch));
     return JsonResponse(200, SiteJson(app, site));
   });
   router.Add("PATCH", "/api/v1/sites/{site_id}", update);
   router.Add("PUT", "/api/v1/sites/{site_id}", update);
+
+  // "Trigger deploy": builds the head of the production branch (Netlify's create-build call).
+  router.Add("POST", "/api/v1/sites/{site_id}/builds",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(deploys::Site site,
+                      app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
+               BuildRequest build;
+               build.branch = site.build_settings.repo_branch.empty()
+                                  ? "main"
+                                  : site.build_settings.repo_branch;
+               build.own_remote = site.build_settings.provider.empty();
+               RD_TRY(deploys::Deploy deploy, app.QueueBuild(site, build));
+               return JsonResponse(
+                   201, json::object{{"id", deploy.id},
+                                     {"deploy_id", deploy.id},
+                                     {"sha", deploy.commit_ref},
+                                     {"done", false},
+                                     {"error", nullptr},
+                                     {"created_at", core::FormatIso8601(deploy.created_at)}});
+             }));
 
   // "Clear cache": the next build installs from scratch.
   router.Add(
@@ -138,7 +174,10 @@ void AddSiteRoutes(http::Router& router, App& app) {
   router.Add("DELETE", "/api/v1/sites/{site_id}",
              Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req));
-               RD_TRY_STATUS(app.sites().Delete(user.id, SiteRef(app, req.path_params["site_id"])));
+               RD_TRY(deploys::Site site,
+                      app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
+               RD_TRY_STATUS(RemoveGithubHook(app, site));
+               RD_TRY_STATUS(app.sites().Delete(user.id, site.id));
                http::Response r;
                r.status = 204;
                return r;

@@ -8,7 +8,7 @@ namespace {
 
 constexpr std::string_view kColumns =
     "id, deploy_id, site_id, branch, commit_sha, state, attempts, max_attempts, lease_owner, "
-    "lease_expires_at, last_error, created_at";
+    "lease_expires_at, last_error, created_at, repo_url, context, allow_secrets, review_id";
 
 BuildJob JobFromRow(const db::Row& r) {
   BuildJob j;
@@ -24,6 +24,10 @@ BuildJob JobFromRow(const db::Row& r) {
   j.lease_expires_at = r.Int(9);
   j.last_error = r.Text(10);
   j.created_at = r.Int(11);
+  j.repo_url = r.Text(12);
+  j.context = r.Text(13);
+  j.allow_secrets = r.Bool(14);
+  if (!r.IsNull(15)) j.review_id = r.Int(15);
   return j;
 }
 
@@ -33,13 +37,14 @@ std::string S(std::string_view v) { return std::string(v); }
 
 Result<BuildJob> BuildQueue::Enqueue(std::string_view deploy_id, std::string_view site_id,
                                      std::string_view branch, std::string_view commit_sha,
-                                     std::vector<std::string>* superseded) {
+                                     std::vector<std::string>* superseded,
+                                     const JobSource& source) {
   const std::int64_t now = clock_.NowMillis();
   const std::string id = core::NewHexId();
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
     RD_TRY(db::Rows older, s.Exec("SELECT id FROM build_jobs WHERE site_id = ? AND branch = ? "
-                                  "AND state = 'queued'",
-                                  {S(site_id), S(branch)}));
+                                  "AND context = ? AND state = 'queued'",
+                                  {S(site_id), S(branch), source.context}));
     for (const auto& r : older.rows) {
       RD_TRY_STATUS(s.Exec(
           "UPDATE build_jobs SET state = 'canceled', last_error = ?, updated_at = ? WHERE id = ?",
@@ -48,12 +53,34 @@ Result<BuildJob> BuildQueue::Enqueue(std::string_view deploy_id, std::string_vie
     }
     RD_TRY_STATUS(s.Exec(
         "INSERT INTO build_jobs (id, deploy_id, site_id, branch, commit_sha, state, attempts, "
-        "max_attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+        "max_attempts, created_at, updated_at, repo_url, context, allow_secrets, review_id) "
+        "VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?)",
         {id, S(deploy_id), S(site_id), S(branch), S(commit_sha),
-         static_cast<std::int64_t>(options_.max_attempts), now, now}));
+         static_cast<std::int64_t>(options_.max_attempts), now, now, source.repo_url,
+         source.context, std::int64_t{source.allow_secrets},
+         source.review_id ? db::Value(*source.review_id) : db::Value(nullptr)}));
     return {};
   }));
   return Get(id);
+}
+
+Result<std::vector<std::string>> BuildQueue::CancelQueuedPreviews(std::string_view site_id,
+                                                                  std::int64_t review_id) {
+  std::vector<std::string> canceled;
+  RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY(db::Rows rows, s.Exec("SELECT id FROM build_jobs WHERE site_id = ? AND review_id = ? "
+                                 "AND context = 'deploy-preview' AND state = 'queued'",
+                                 {S(site_id), review_id}));
+    for (const auto& r : rows.rows) {
+      RD_TRY_STATUS(
+          s.Exec("UPDATE build_jobs SET state = 'canceled', last_error = ?, "
+                 "updated_at = ? WHERE id = ?",
+                 {std::string("the pull request was closed"), clock_.NowMillis(), r.Text(0)}));
+      canceled.push_back(r.Text(0));
+    }
+    return {};
+  }));
+  return canceled;
 }
 
 Result<std::optional<BuildJob>> BuildQueue::Claim(std::string_view worker_id,
@@ -122,6 +149,14 @@ Result<bool> BuildQueue::Fail(std::string_view job_id, std::string_view worker_i
                                  "lease_owner = NULL, updated_at = ? WHERE id = ? AND "
                                  "state = 'running' AND lease_owner = ?",
                                  {S(reason), clock_.NowMillis(), S(job_id), S(worker_id)}));
+  return rows.affected > 0;
+}
+
+Result<bool> BuildQueue::Release(std::string_view job_id, std::string_view worker_id) {
+  RD_TRY(db::Rows rows, db_.Exec("UPDATE build_jobs SET state = 'queued', lease_owner = NULL, "
+                                 "lease_expires_at = NULL, updated_at = ? WHERE id = ? AND "
+                                 "state = 'running' AND lease_owner = ?",
+                                 {clock_.NowMillis(), S(job_id), S(worker_id)}));
   return rows.affected > 0;
 }
 

@@ -39,6 +39,19 @@ struct BuildJob {
   std::int64_t lease_expires_at = 0;
   std::string last_error;
   std::int64_t created_at = 0;
+  // Where the commit comes from: "" is the platform's own repository of the site.
+  std::string repo_url;
+  std::string context;        // "production", "branch-deploy", "deploy-preview"
+  bool allow_secrets = true;  // false for pull requests from forks
+  std::optional<std::int64_t> review_id;
+};
+
+// What a job builds besides the commit: see the fields of the same names in BuildJob.
+struct JobSource {
+  std::string repo_url;
+  std::string context = "production";
+  bool allow_secrets = true;
+  std::optional<std::int64_t> review_id;
 };
 
 struct QueueOptions {
@@ -51,11 +64,16 @@ class BuildQueue {
   BuildQueue(db::Database& db, const core::Clock& clock, QueueOptions options = {})
       : db_(db), clock_(clock), options_(options) {}
 
-  // Queues a build of `deploy_id`. Jobs of the same site and branch still queued are canceled
-  // (their ids are returned in `superseded`, so the caller can cancel their deploys).
+  // Queues a build of `deploy_id`. Jobs of the same site, branch and context still queued are
+  // canceled (their ids are returned in `superseded`, so the caller can cancel their deploys).
   Result<BuildJob> Enqueue(std::string_view deploy_id, std::string_view site_id,
                            std::string_view branch, std::string_view commit_sha,
-                           std::vector<std::string>* superseded = nullptr);
+                           std::vector<std::string>* superseded = nullptr,
+                           const JobSource& source = {});
+  // Cancels the queued jobs of a site's deploy previews for pull request `review_id`; returns
+  // their ids.
+  Result<std::vector<std::string>> CancelQueuedPreviews(std::string_view site_id,
+                                                        std::int64_t review_id);
 
   // The oldest queued job, or one whose lease expired, now leased to `worker_id`; nullopt when
   // there is none. Jobs whose lease expired too often are failed on the way (their ids in
@@ -72,6 +90,8 @@ class BuildQueue {
   Result<bool> Complete(std::string_view job_id, std::string_view worker_id);
   Result<bool> Fail(std::string_view job_id, std::string_view worker_id, std::string_view reason);
 
+  // Gives a job back to the queue (a worker shutting down): another worker claims it next.
+  Result<bool> Release(std::string_view job_id, std::string_view worker_id);
   // Cancels a job that has not finished. False when it already had.
   Result<bool> Cancel(std::string_view job_id);
   // Cancels the unfinished jobs of a deploy (its worker notices at the next heartbeat).

@@ -7,27 +7,40 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "builder/detect.hpp"
+#include "builder/git_source.hpp"
 #include "deploys/env_vars.hpp"
 
 namespace replideploy::builder {
 
 namespace fs = std::filesystem;
 
-// Appends a deploy's output lines to build_logs, in batches.
+// Appends a deploy's output lines to build_logs, in batches: every 50 lines, and whenever
+// Flush() is called (the worker does a few times a second), so viewers see lines live.
+// Thread-safe.
 class BuildLog {
  public:
-  BuildLog(db::Database& db, std::string deploy_id) : db_(db), deploy_id_(std::move(deploy_id)) {}
+  BuildLog(db::Database& db, std::string deploy_id, std::function<void(const std::string&)> on_log)
+      : db_(db), deploy_id_(std::move(deploy_id)), on_log_(std::move(on_log)) {}
   ~BuildLog() { Flush(); }
-  void SetSecrets(std::vector<std::string> secrets) { secrets_ = std::move(secrets); }
+  void SetSecrets(std::vector<std::string> secrets) {
+    std::lock_guard lock(mu_);
+    secrets_ = std::move(secrets);
+  }
   void Line(std::string_view stream, std::int64_t ts, std::string_view text) {
-    pending_.push_back(
-        {next_seq_++, ts, std::string(stream), deploys::MaskSecrets(text, secrets_)});
-    if (pending_.size() >= 50) Flush();
+    bool full = false;
+    {
+      std::lock_guard lock(mu_);
+      pending_.push_back(
+          {next_seq_++, ts, std::string(stream), deploys::MaskSecrets(text, secrets_)});
+      full = pending_.size() >= 50;
+    }
+    if (full) Flush();
   }
   void Info(std::string_view text) {
     Line("info",
@@ -37,18 +50,24 @@ class BuildLog {
          text);
   }
   void Flush() {
-    if (pending_.empty()) return;
+    std::lock_guard flush_lock(flush_mu_);  // batches reach the table in order
+    std::vector<Entry> batch;
+    {
+      std::lock_guard lock(mu_);
+      batch.swap(pending_);
+    }
+    if (batch.empty()) return;
     std::string sql = "INSERT INTO build_logs (deploy_id, seq, ts, stream, line) VALUES ";
     db::Params params;
-    for (std::size_t i = 0; i < pending_.size(); ++i) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
       sql += i == 0 ? "(?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?)";
-      params.insert(params.end(), {deploy_id_, pending_[i].seq, pending_[i].ts, pending_[i].stream,
-                                   pending_[i].line});
+      params.insert(params.end(),
+                    {deploy_id_, batch[i].seq, batch[i].ts, batch[i].stream, batch[i].line});
     }
     if (auto st = db_.Exec(sql, params); !st.ok()) {
       spdlog::error("deploy {}: cannot store log lines: {}", deploy_id_, st.error().message);
     }
-    pending_.clear();
+    if (on_log_) on_log_(deploy_id_);
   }
 
  private:
@@ -60,43 +79,15 @@ class BuildLog {
   };
   db::Database& db_;
   std::string deploy_id_;
+  std::function<void(const std::string&)> on_log_;
+  std::mutex mu_;
+  std::mutex flush_mu_;
   std::int64_t next_seq_ = 0;
   std::vector<Entry> pending_;
   std::vector<std::string> secrets_;
 };
 
 namespace {
-
-// Runs a host command (git) without a shell; output goes to the log.
-Status RunHost(const std::vector<std::string>& argv, BuildLog& log) {
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) return MakeError(ErrorCode::kInternal, "pipe failed");
-  const pid_t pid = fork();
-  if (pid < 0) return MakeError(ErrorCode::kInternal, "fork failed");
-  if (pid == 0) {
-    dup2(pipefd[1], 1);
-    dup2(pipefd[1], 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  close(pipefd[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(pipefd[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  close(pipefd[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  std::istringstream lines(out);
-  for (std::string line; std::getline(lines, line);) log.Info(line);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return MakeError(ErrorCode::kUnprocessable, argv[0] + " " + argv[1] + " failed");
-  }
-  return {};
-}
 
 // A relative path inside the checkout, or an error for anything that could leave it.
 Result<fs::path> Inside(const fs::path& root, const std::string& relative, std::string_view what) {
@@ -111,23 +102,6 @@ Result<fs::path> Inside(const fs::path& root, const std::string& relative, std::
 }
 
 }  // namespace
-
-Result<BuildConfig> ReadBuildConfig(const std::string& toml_text) {
-  toml::table table;
-  try {
-    table = toml::parse(toml_text);
-  } catch (const toml::parse_error& e) {
-    return MakeError(ErrorCode::kUnprocessable,
-                     fmt::format("netlify.toml:{}: {}", e.source().begin.line, e.description()));
-  }
-  BuildConfig config;
-  if (const toml::table* build = table["build"].as_table()) {
-    config.base = (*build)["base"].value_or(std::string());
-    config.command = (*build)["command"].value_or(std::string());
-    config.publish = (*build)["publish"].value_or(std::string());
-  }
-  return config;
-}
 
 BuildWorker::BuildWorker(db::Database& db, BuildQueue& queue, deploys::DeployService& deploys,
                          store::BlobStore& blobs, SandboxRunner& runner, WorkerOptions options)
@@ -190,44 +164,108 @@ void BuildWorker::Loop(std::stop_token stop) {
 }
 
 void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
-  BuildLog log(db_, job.deploy_id);
+  BuildLog log(db_, job.deploy_id, options_.on_log);
   auto building = deploys_.MarkBuilding(job.deploy_id);
   if (!building.ok() || !*building) {
     (void)queue_.Complete(job.id, options_.worker_id);
     return;
   }
-  // Renew the lease while the build runs; a lost lease (or a canceled job) stops the build.
+  if (options_.on_phase) options_.on_phase(job, BuildPhase::kStarted, "");
+  // Renew the lease while the build runs (a lost lease, or a canceled job, stops the build),
+  // and flush the log a few times a second for live viewers.
   std::stop_source cancel;
+  std::atomic<bool> lease_lost{false};
   std::stop_callback on_shutdown(stop, [&] { cancel.request_stop(); });
   std::jthread heartbeat([&](std::stop_token hb_stop) {
-    const auto every = std::chrono::milliseconds(5000);
     std::mutex m;
     std::condition_variable_any cv;
+    auto next_beat = std::chrono::steady_clock::now() + options_.heartbeat_every;
     while (!hb_stop.stop_requested()) {
-      std::unique_lock lock(m);
-      cv.wait_for(lock, hb_stop, every, [] { return false; });
+      {
+        std::unique_lock lock(m);
+        cv.wait_for(lock, hb_stop, std::chrono::milliseconds(250), [] { return false; });
+      }
+      log.Flush();
       if (hb_stop.stop_requested()) return;
+      if (std::chrono::steady_clock::now() < next_beat) continue;
+      next_beat = std::chrono::steady_clock::now() + options_.heartbeat_every;
       auto alive = queue_.Heartbeat(job.id, options_.worker_id);
-      if (alive.ok() && !*alive) cancel.request_stop();
+      if (alive.ok() && !*alive) {
+        lease_lost = true;
+        cancel.request_stop();
+      }
     }
   });
   log.Info(fmt::format("Build of {} ({}) started by worker {}, attempt {}", job.branch,
                        job.commit_sha.substr(0, 12), options_.worker_id, job.attempts));
   Status st = Build(job, cancel.get_token(), log);
+  std::string failure;
+  if (st.ok()) {
+    log.Info("Build finished; the deploy is being processed");
+    // Wait for processing, so the outcome (and the commit status) is the deploy's.
+    const auto until = std::chrono::steady_clock::now() + options_.processing_wait;
+    for (;;) {
+      auto deploy = deploys_.GetForBuild(job.deploy_id);
+      if (!deploy.ok()) break;
+      if (deploy->state == "ready") {
+        log.Info(deploy->published ? "Deploy is live" : "Deploy is ready");
+        break;
+      }
+      if (deploy->state == "error" || deploy->state == "canceled") {
+        failure = deploy->error_message.empty() ? "the deploy was " + deploy->state
+                                                : deploy->error_message;
+        log.Info("Deploy failed: " + failure);
+        break;
+      }
+      if (std::chrono::steady_clock::now() > until || cancel.stop_requested()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  } else {
+    failure = st.error().message;
+    log.Info("Build failed: " + failure);
+  }
   heartbeat.request_stop();
   heartbeat.join();
+  if (!st.ok() && (lease_lost || stop.stop_requested())) {
+    // Not this build's fault: the job was canceled or taken over (lost lease), or this worker
+    // is shutting down and hands the job back for another worker to retry.
+    if (stop.stop_requested() && !lease_lost) {
+      log.Info("The worker is stopping; the build will be retried");
+      (void)queue_.Release(job.id, options_.worker_id);
+    } else {
+      log.Info("This worker lost the build (canceled, or its lease expired)");
+    }
+    log.Flush();
+    std::error_code ec;
+    fs::remove_all(fs::path(options_.builds_dir) / job.id, ec);
+    return;
+  }
+  // Every line is stored before the deploy and the job end: log viewers stop at that point.
+  log.Flush();
   if (st.ok()) {
-    log.Info("Build finished; the deploy is being published");
     (void)queue_.Complete(job.id, options_.worker_id);
   } else {
-    log.Info("Build failed: " + st.error().message);
-    (void)deploys_.FailDeploy(job.deploy_id, st.error().message);
-    (void)queue_.Fail(job.id, options_.worker_id, st.error().message);
+    (void)deploys_.FailDeploy(job.deploy_id, failure);
+    (void)queue_.Fail(job.id, options_.worker_id, failure);
   }
-  log.Flush();
+  if (options_.on_phase) {
+    options_.on_phase(job, failure.empty() ? BuildPhase::kSucceeded : BuildPhase::kFailed, failure);
+  }
   std::error_code ec;
   fs::remove_all(fs::path(options_.builds_dir) / job.id, ec);
 }
+
+namespace {
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return "";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
 
 Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& log) {
   const fs::path workspace = fs::path(options_.builds_dir) / job.id;
@@ -236,29 +274,44 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
   fs::create_directories(workspace, ec);
   if (ec) return MakeError(ErrorCode::kInternal, "cannot create the workspace: " + ec.message());
   const fs::path checkout = workspace / "repo";
-  const std::string repo = (fs::path(options_.repos_dir) / (job.site_id + ".git")).string();
-  RD_TRY_STATUS(
-      RunHost({"git", "clone", "--quiet", "--no-checkout", repo, checkout.string()}, log));
-  RD_TRY_STATUS(RunHost({"git", "-C", checkout.string(), "-c", "advice.detachedHead=false",
-                         "checkout", "--quiet", job.commit_sha},
-                        log));
-  fs::remove_all(checkout / ".git", ec);
-
-  BuildConfig config;
-  if (std::ifstream in(checkout / "netlify.toml"); in) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    RD_TRY(config, ReadBuildConfig(ss.str()));
+  GitSource source;
+  if (job.repo_url.empty()) {
+    source.url = (fs::path(options_.repos_dir) / (job.site_id + ".git")).string();
+  } else {
+    source.url = job.repo_url;
+    source.allow_private = options_.allow_private_git;
+    if (options_.git_token) source.token = options_.git_token(job.site_id);
+    log.Info("Fetching " + job.repo_url);
   }
-  RD_TRY(fs::path base, Inside(checkout, config.base, "build.base"));
+  RD_TRY_STATUS(FetchCommit(source, job.commit_sha, job.branch, checkout.string(),
+                            [&](std::string_view line) { log.Info(line); }));
+  fs::remove_all(checkout / ".git", ec);
+  if (stop.stop_requested()) return MakeError(ErrorCode::kUnprocessable, "the build was canceled");
+
+  // The site's settings, then netlify.toml over them ([build], then the context's sections).
+  const std::string context = job.context.empty() ? "production" : job.context;
+  deploys::BuildSettings settings;
+  if (options_.sites != nullptr) {
+    auto site = options_.sites->GetById(job.site_id);
+    if (site.ok()) settings = site->build_settings;
+  }
+  BuildConfig config;
+  if (fs::exists(checkout / "netlify.toml", ec)) {
+    RD_TRY(config, ReadBuildConfig(ReadFile(checkout / "netlify.toml"), context, job.branch));
+    log.Info("Using netlify.toml (context " + context + ")");
+  }
+  const std::string base_dir = config.base.value_or(settings.base);
+  RD_TRY(fs::path base, Inside(checkout, base_dir, "build.base"));
+  // A netlify.toml in the base directory counts too (monorepos), when the root has none.
+  if (!base_dir.empty() && !fs::exists(checkout / "netlify.toml", ec) &&
+      fs::exists(base / "netlify.toml", ec)) {
+    RD_TRY(config, ReadBuildConfig(ReadFile(base / "netlify.toml"), context, job.branch));
+    log.Info("Using " + base_dir + "/netlify.toml (context " + context + ")");
+  }
 
   // Nothing configured: detect the framework; with a package.json, install dependencies first.
   ProjectFiles project;
-  if (std::ifstream pkg(base / "package.json"); pkg) {
-    std::stringstream ss;
-    ss << pkg.rdbuf();
-    project.package_json = ss.str();
-  }
+  project.package_json = ReadFile(base / "package.json");
   project.has_package_lock = fs::exists(base / "package-lock.json", ec);
   project.has_yarn_lock = fs::exists(base / "yarn.lock", ec);
   project.has_pnpm_lock = fs::exists(base / "pnpm-lock.yaml", ec);
@@ -266,9 +319,9 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
       (fs::exists(base / "hugo.toml", ec) || fs::exists(base / "config.toml", ec)) &&
       fs::is_directory(base / "content", ec);
   RD_TRY(DetectedBuild detected, DetectBuild(project));
-  std::string command = config.command;
-  std::string publish_dir = config.publish;
-  if (command.empty() && config.publish.empty()) {
+  std::string command = config.command.value_or(settings.cmd);
+  std::string publish_dir = config.publish.value_or(settings.dir);
+  if (command.empty() && publish_dir.empty()) {
     command = detected.build_command;
     publish_dir = detected.publish;
     log.Info("Detected " + detected.framework +
@@ -297,18 +350,36 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     }
   }
 
-  std::vector<std::pair<std::string, std::string>> site_env;
-  if (options_.env_for_build) {
-    auto deploy = deploys_.GetForBuild(job.deploy_id);
-    const std::string context = deploy.ok() ? deploy->context : "production";
+  // Netlify's read-only build variables, then netlify.toml's environment, then the site's
+  // variables (secret: masked in the log; withheld from pull requests from forks).
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"NETLIFY", "true"},
+      {"CONTEXT", context},
+      {"BRANCH", job.branch},
+      {"HEAD", job.branch},
+      {"COMMIT_REF", job.commit_sha},
+      {"BUILD_ID", job.id},
+      {"DEPLOY_ID", job.deploy_id},
+      {"SITE_ID", job.site_id},
+      {"PULL_REQUEST", job.review_id ? "true" : "false"},
+      {"npm_config_cache", "/workspace/.cache/npm"},
+      {"YARN_CACHE_FOLDER", "/workspace/.cache/yarn"},
+      {"COREPACK_HOME", "/workspace/.cache/corepack"},
+      {"NEXT_TELEMETRY_DISABLED", "1"},
+      {"ASTRO_TELEMETRY_DISABLED", "1"}};
+  if (job.review_id) env.emplace_back("REVIEW_ID", std::to_string(*job.review_id));
+  for (const auto& [k, v] : config.environment) env.emplace_back(k, v);
+  if (options_.env_for_build && job.allow_secrets) {
     RD_TRY(auto vars, options_.env_for_build(job.site_id, context));
     std::vector<std::string> secrets;
     for (auto& [k, v] : vars) {
       secrets.push_back(v);
-      site_env.emplace_back(k, v);
+      env.emplace_back(k, v);
     }
     log.SetSecrets(std::move(secrets));
-    if (!site_env.empty()) log.Info(fmt::format("{} environment variables set", site_env.size()));
+    if (!vars.empty()) log.Info(fmt::format("{} environment variables set", vars.size()));
+  } else if (!job.allow_secrets) {
+    log.Info("Pull request from a fork: the site's environment variables are withheld");
   }
 
   if (!command.empty()) {
@@ -317,15 +388,7 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     spec.argv = {"/bin/sh", "-c", command};
     spec.workspace = workspace.string();
     spec.working_subdir = fs::relative(base, workspace).string();
-    spec.env = {{"CONTEXT", "production"},
-                {"BRANCH", job.branch},
-                {"COMMIT_REF", job.commit_sha},
-                {"npm_config_cache", "/workspace/.cache/npm"},
-                {"YARN_CACHE_FOLDER", "/workspace/.cache/yarn"},
-                {"COREPACK_HOME", "/workspace/.cache/corepack"},
-                {"NEXT_TELEMETRY_DISABLED", "1"},
-                {"ASTRO_TELEMETRY_DISABLED", "1"}};
-    spec.env.insert(spec.env.end(), site_env.begin(), site_env.end());
+    spec.env = std::move(env);
     spec.limits = options_.limits;
     spec.stop = stop;
     auto result = runner_.Run(spec, [&](OutputStream s, std::int64_t ts, std::string_view line) {
@@ -367,6 +430,8 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
   }
   if (ec) return MakeError(ErrorCode::kInternal, "cannot read the publish folder: " + ec.message());
   log.Info(fmt::format("Publishing {} files", files.size()));
+  // The build's lines are stored before the deploy can become ready.
+  log.Flush();
   return deploys_.AttachBuildOutput(job.deploy_id, files);
 }
 

@@ -1,9 +1,10 @@
-// A build worker: claims jobs from the queue, clones the commit into a fresh workspace, reads
-// netlify.toml ([build] base, command, publish), runs the command in the sandbox, stores the
-// publish directory in the blob store and hands it to the deploy service (which publishes
-// production deploys). Every output line goes to the deploy's log (build_logs). A lost lease or
-// a canceled job stops the build. One thread; Stop() (also in the destructor) ends the current
-// build and joins.
+// A build worker: claims jobs from the queue, fetches the commit into a fresh workspace (from
+// the platform's own repository, a public git URL or GitHub), applies the site's settings and
+// netlify.toml (builder/build_config.hpp), runs the command in the sandbox, stores the publish
+// directory in the blob store and hands it to the deploy service (which publishes production
+// deploys). Every output line goes to the deploy's log (build_logs), flushed a few times a
+// second so viewers follow it live. A lost lease or a canceled job stops the build. One thread;
+// Stop() (also in the destructor) ends the current build and joins.
 #pragma once
 
 #include <condition_variable>
@@ -14,12 +15,18 @@
 #include <string>
 #include <thread>
 
+#include "builder/build_config.hpp"
 #include "builder/queue.hpp"
 #include "builder/sandbox.hpp"
 #include "deploys/deploys.hpp"
+#include "deploys/sites.hpp"
 #include "store/blob_store.hpp"
 
 namespace replideploy::builder {
+
+// How a build ended, for commit statuses: pending when it starts, success (the deploy is
+// ready) or failure (with the reason).
+enum class BuildPhase { kStarted, kSucceeded, kFailed };
 
 struct WorkerOptions {
   std::string worker_id;   // unique per worker (host:pid:n)
@@ -27,21 +34,25 @@ struct WorkerOptions {
   std::string repos_dir;   // the platform's bare repositories, <repos_dir>/<site_id>.git
   std::string cache_dir;   // per-site build caches, <cache_dir>/<site_id>; "" disables
   std::chrono::milliseconds idle_poll{1000};
+  std::chrono::milliseconds heartbeat_every{5000};
+  // The site's settings (build command, publish folder, ...), under netlify.toml's.
+  deploys::SiteService* sites = nullptr;
   // The site's environment variables for a build context; their values are masked in logs.
   std::function<Result<std::map<std::string, std::string>>(const std::string& site_id,
                                                            const std::string& context)>
       env_for_build;
+  // A token for fetching the site's repository over HTTPS (GitHub); "" for none.
+  std::function<std::string(const std::string& site_id)> git_token;
+  // Let repository URLs reach loopback and private addresses (tests, self-hosted git).
+  bool allow_private_git = false;
+  // Told when a build starts and ends (commit statuses). `detail` is the failure reason.
+  std::function<void(const BuildJob& job, BuildPhase phase, const std::string& detail)> on_phase;
+  // Told when new log lines of a deploy are stored (live log viewers).
+  std::function<void(const std::string& deploy_id)> on_log;
+  // How long to wait for a built deploy to be processed before reporting its outcome.
+  std::chrono::milliseconds processing_wait{std::chrono::minutes(5)};
   SandboxLimits limits;
 };
-
-// The build's settings, from netlify.toml's [build] table (missing keys stay empty).
-struct BuildConfig {
-  std::string base;
-  std::string command;
-  std::string publish;
-};
-// kUnprocessable "netlify.toml:<line>: ..." for a file that does not parse.
-Result<BuildConfig> ReadBuildConfig(const std::string& toml_text);
 
 class BuildWorker {
  public:

@@ -69,6 +69,12 @@ int Main(int argc, char** argv) {
       app.add_subcommand("serve", "run the platform (API, dashboard, edge) in one process");
   AddConfigOptions(*serve, serve_config, serve_config_file);
 
+  core::ServeConfig worker_config;
+  std::string worker_config_file;
+  CLI::App* worker = app.add_subcommand(
+      "worker", "run builds only, sharing serve's database and data dir (more build capacity)");
+  AddConfigOptions(*worker, worker_config, worker_config_file);
+
   core::ServeConfig migrate_config;
   std::string migrate_config_file;
   CLI::App* migrate = app.add_subcommand("migrate", "apply database migrations and exit");
@@ -93,6 +99,10 @@ int Main(int argc, char** argv) {
   if (serve->parsed()) {
     if (!FinishConfig(*serve, serve_config, serve_config_file)) return 2;
     return RunServe(serve_config);
+  }
+  if (worker->parsed()) {
+    if (!FinishConfig(*worker, worker_config, worker_config_file)) return 2;
+    return RunWorker(worker_config);
   }
   if (migrate->parsed()) {
     if (!FinishConfig(*migrate, migrate_config, migrate_config_file)) return 2;

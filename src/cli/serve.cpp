@@ -1,14 +1,17 @@
 #include "cli/serve.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 
 #include "api/app.hpp"
 #include "core/clock.hpp"
+#include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "db/database.hpp"
 #include "db/migrate.hpp"
@@ -59,6 +62,39 @@ int RunMigrate(const core::ServeConfig& config) {
   return 0;
 }
 
+// The App's options from the config: shared by `serve` and `worker`.
+api::AppOptions AppOptionsFrom(const core::ServeConfig& config, const std::string& secret) {
+  api::AppOptions app_options;
+  app_options.base_domain = config.base_domain;
+  app_options.admin_host = config.admin_host;
+  // Keys are derived, so the same secret can key other uses without reuse.
+  app_options.users.jwt_key = core::HmacSha256(secret, "replideploy jwt v1");
+  app_options.env_key = core::HmacSha256(secret, "replideploy env v1");
+  app_options.github_key = core::HmacSha256(secret, "replideploy github v1");
+  app_options.users.jwt_ttl_seconds = static_cast<std::int64_t>(config.jwt_ttl_hours) * 3600;
+  app_options.dashboard_dir = config.dashboard_dir;
+  app_options.repos_dir = (std::filesystem::absolute(config.data_dir) / "repos").string();
+  app_options.builds_dir = (std::filesystem::absolute(config.data_dir) / "builds").string();
+  app_options.cache_dir = (std::filesystem::absolute(config.data_dir) / "cache").string();
+  app_options.build_workers = config.build_workers;
+  app_options.build_runner = config.build_runner;
+  app_options.docker.image = config.docker_image;
+  app_options.build_limits.wall_time = std::chrono::minutes(config.build_timeout_minutes);
+  app_options.build_limits.memory_bytes = std::int64_t{config.build_memory_mb} << 20;
+  app_options.queue.lease_millis = std::int64_t{config.build_lease_seconds} * 1000;
+  // Heartbeats well inside the lease, so one late beat does not lose it.
+  app_options.heartbeat_every =
+      std::chrono::milliseconds(std::max(500, config.build_lease_seconds * 1000 / 4));
+  app_options.git_poll_interval = std::chrono::seconds(config.git_poll_seconds);
+  app_options.allow_private_git = config.git_allow_private_urls != 0;
+  app_options.public_url = config.public_url;
+  app_options.github.client_id = config.github_client_id;
+  app_options.github.client_secret = config.github_client_secret;
+  app_options.github.web_url = config.github_web_url;
+  app_options.github.api_url = config.github_api_url;
+  return app_options;
+}
+
 int RunServe(const core::ServeConfig& config) {
   auto db = OpenAndMigrate(config);
   if (!db) return 1;
@@ -70,17 +106,7 @@ int RunServe(const core::ServeConfig& config) {
   if (!blobs.ok()) return Fail(blobs.error().message);
 
   core::SystemClock clock;
-  api::AppOptions app_options;
-  app_options.base_domain = config.base_domain;
-  app_options.admin_host = config.admin_host;
-  // The JWT key is derived, so the same secret can later key other uses without reuse.
-  app_options.users.jwt_key = core::HmacSha256(*secret, "replideploy jwt v1");
-  app_options.env_key = core::HmacSha256(*secret, "replideploy env v1");
-  app_options.users.jwt_ttl_seconds = static_cast<std::int64_t>(config.jwt_ttl_hours) * 3600;
-  app_options.dashboard_dir = config.dashboard_dir;
-  app_options.repos_dir = (std::filesystem::absolute(config.data_dir) / "repos").string();
-  app_options.builds_dir = (std::filesystem::absolute(config.data_dir) / "builds").string();
-  app_options.cache_dir = (std::filesystem::absolute(config.data_dir) / "cache").string();
+  api::AppOptions app_options = AppOptionsFrom(config, *secret);
   if (app_options.dashboard_dir.empty()) {
     // Run from a checkout (build/<preset>/replideploy): the dashboard built next to it.
     std::error_code ec;
@@ -110,6 +136,40 @@ int RunServe(const core::ServeConfig& config) {
   std::fflush(stdout);
   server.Start();
   server.RunUntilSignal();
+  spdlog::info("stopped");
+  return 0;
+}
+
+int RunWorker(const core::ServeConfig& config) {
+  auto db = OpenAndMigrate(config);
+  if (!db) return 1;
+  auto secret = core::LoadOrCreateSecretKey(config);
+  if (!secret.ok()) return Fail(secret.error().message);
+  auto blobs = store::LocalBlobStore::Open(config.data_dir + "/store");
+  if (!blobs.ok()) return Fail(blobs.error().message);
+  if (config.build_workers < 1) return Fail("a worker needs --build-workers of at least 1");
+  // Block the signals before any thread starts, then wait for one here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  core::SystemClock clock;
+  api::AppOptions app_options = AppOptionsFrom(config, *secret);
+  app_options.dashboard_dir.clear();
+  app_options.git_poll_interval = std::chrono::milliseconds(0);  // `serve` polls
+  {
+    api::App app(*db, **blobs, clock, app_options);
+    fmt::print("RepliDeploy worker is running: {} build(s) at once, database {}\n",
+               config.build_workers, db->engine() == db::Engine::kSqlite ? "SQLite" : "PostgreSQL");
+    std::fflush(stdout);
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info(
+        "received signal {}, stopping the worker (the current build is given up and "
+        "retried elsewhere)",
+        received);
+  }
   spdlog::info("stopped");
   return 0;
 }

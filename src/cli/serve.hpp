@@ -8,6 +8,9 @@ namespace replideploy::cli {
 
 // All roles in one process until SIGINT/SIGTERM; then drains and returns 0.
 int RunServe(const core::ServeConfig& config);
+// Only builds: claims jobs from the shared database until SIGINT/SIGTERM (the build running
+// then goes back to the queue). Shares the data dir's blob store with `serve`.
+int RunWorker(const core::ServeConfig& config);
 // Applies pending migrations and exits.
 int RunMigrate(const core::ServeConfig& config);
 

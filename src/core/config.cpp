@@ -36,6 +36,26 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
       {"handler-threads", "threads running request handlers (database work)", &c.handler_threads},
       {"shutdown-grace-seconds", "how long SIGTERM waits for in-flight requests",
        &c.shutdown_grace_seconds},
+      {"build-workers", "builds run at once by this process (0: only `replideploy worker`s)",
+       &c.build_workers},
+      {"build-runner", "where builds run: bubblewrap or docker", &c.build_runner},
+      {"docker-image", "the image builds run in with --build-runner docker", &c.docker_image},
+      {"build-timeout-minutes", "wall-time limit of a build", &c.build_timeout_minutes},
+      {"build-memory-mb", "memory limit of a build", &c.build_memory_mb},
+      {"build-lease-seconds", "a build whose worker is silent this long is retried",
+       &c.build_lease_seconds},
+      {"git-poll-seconds", "how often sites following a git URL are checked for new commits",
+       &c.git_poll_seconds},
+      {"git-allow-private-urls", "1: git URLs may point at loopback or private addresses",
+       &c.git_allow_private_urls},
+      {"public-url", "the URL users and GitHub reach this server at (webhooks, OAuth)",
+       &c.public_url},
+      {"github-client-id", "GitHub OAuth app client id", &c.github_client_id},
+      {"github-client-secret", "GitHub OAuth app client secret", &c.github_client_secret},
+      {"github-web-url", "GitHub's web address (GitHub Enterprise: https://HOST)",
+       &c.github_web_url},
+      {"github-api-url", "GitHub's API address (GitHub Enterprise: https://HOST/api/v3)",
+       &c.github_api_url},
   };
 }
 
@@ -200,7 +220,24 @@ Status ValidateConfig(const ServeConfig& config) {
   RD_TRY_STATUS(range("io-threads", config.io_threads, 1, 256));
   RD_TRY_STATUS(range("handler-threads", config.handler_threads, 1, 1024));
   RD_TRY_STATUS(range("shutdown-grace-seconds", config.shutdown_grace_seconds, 0, 3600));
+  RD_TRY_STATUS(range("build-workers", config.build_workers, 0, 64));
+  RD_TRY_STATUS(range("build-timeout-minutes", config.build_timeout_minutes, 1, 24 * 60));
+  RD_TRY_STATUS(range("build-memory-mb", config.build_memory_mb, 64, 1024 * 1024));
+  RD_TRY_STATUS(range("build-lease-seconds", config.build_lease_seconds, 2, 3600));
+  RD_TRY_STATUS(range("git-poll-seconds", config.git_poll_seconds, 1, 24 * 3600));
+  RD_TRY_STATUS(range("git-allow-private-urls", config.git_allow_private_urls, 0, 1));
+  if (config.build_runner != "bubblewrap" && config.build_runner != "docker") {
+    return MakeError(ErrorCode::kBadRequest, "build-runner must be bubblewrap or docker");
+  }
   if (config.base_domain.empty()) return MakeError(ErrorCode::kBadRequest, "base-domain is empty");
+  if (!config.public_url.empty() && !config.public_url.starts_with("http://") &&
+      !config.public_url.starts_with("https://")) {
+    return MakeError(ErrorCode::kBadRequest, "public-url must start with http:// or https://");
+  }
+  if (config.github_client_id.empty() != config.github_client_secret.empty()) {
+    return MakeError(ErrorCode::kBadRequest,
+                     "github-client-id and github-client-secret must be set together");
+  }
   if (!config.secret_key.empty()) RD_TRY_STATUS(DecodeSecret(config.secret_key, "secret-key"));
   return {};
 }

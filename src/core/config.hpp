@@ -30,6 +30,23 @@ struct ServeConfig {
   int io_threads = 2;
   int handler_threads = 8;
   int shutdown_grace_seconds = 10;
+  // Builds.
+  int build_workers = 1;  // builds at once in `serve` (0: leave them to `replideploy worker`)
+  std::string build_runner = "bubblewrap";  // or "docker"
+  std::string docker_image = "node:18-bullseye";
+  int build_timeout_minutes = 15;
+  int build_memory_mb = 2048;
+  int build_lease_seconds = 60;
+  int git_poll_seconds = 60;       // how often sites following a git URL are checked
+  int git_allow_private_urls = 0;  // 1: git URLs may reach loopback/private hosts
+  // The address users and GitHub reach the server at (webhooks, OAuth callback, statuses);
+  // empty: http://<admin-host or localhost>:<port>.
+  std::string public_url;
+  // GitHub (or GitHub Enterprise) OAuth app.
+  std::string github_client_id;
+  std::string github_client_secret;
+  std::string github_web_url = "https://github.com";
+  std::string github_api_url = "https://api.github.com";
 };
 
 struct ConfigOption {

@@ -39,6 +39,13 @@ inline Error MakeError(ErrorCode code, std::string message) {
   return Error{code, std::move(message)};
 }
 
+// An error with the code clients see instead of the generic name.
+inline Error MakeError(ErrorCode code, std::string detail_code, std::string message) {
+  Error e{code, std::move(message)};
+  e.detail_code = std::move(detail_code);
+  return e;
+}
+
 // A well-formed request with an unacceptable value (422), with the code clients see
 // ("invalid_name", "name_taken", ...).
 inline Error Unprocessable(std::string detail_code, std::string message) {

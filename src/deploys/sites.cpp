@@ -9,7 +9,8 @@ namespace {
 constexpr std::string_view kSelectSite =
     "SELECT s.id, s.account_id, a.slug, s.name, s.build_cmd, s.build_dir, s.build_base, "
     "s.repo_url, s.repo_branch, s.functions_dir, s.published_deploy_id, s.locked, s.created_at, "
-    "s.updated_at FROM sites s JOIN accounts a ON a.id = s.account_id ";
+    "s.updated_at, a.owner_user_id, s.repo_provider, s.repo_path, s.branch_deploys, "
+    "s.deploy_previews FROM sites s JOIN accounts a ON a.id = s.account_id ";
 
 constexpr std::size_t kMaxSettingLength = 2048;
 constexpr int kRandomNameAttempts = 5;
@@ -25,6 +26,11 @@ Site SiteFromRow(const db::Row& r) {
   s.locked = r.Bool(11);
   s.created_at = r.Int(12);
   s.updated_at = r.Int(13);
+  s.owner_user_id = r.Text(14);
+  s.build_settings.provider = r.Text(15);
+  s.build_settings.repo_path = r.Text(16);
+  s.build_settings.branch_deploys = r.Bool(17);
+  s.build_settings.deploy_previews = r.Bool(18);
   return s;
 }
 
@@ -51,6 +57,11 @@ Status CheckSettings(const BuildSettings& b) {
   RD_TRY_STATUS(CheckSetting("repo_url", b.repo_url));
   RD_TRY_STATUS(CheckSetting("repo_branch", b.repo_branch));
   RD_TRY_STATUS(CheckSetting("functions_dir", b.functions_dir));
+  RD_TRY_STATUS(CheckSetting("repo_path", b.repo_path));
+  if (b.provider != "" && b.provider != "github" && b.provider != "git") {
+    return Unprocessable("invalid_build_settings",
+                         "build_settings.provider must be \"github\", \"git\" or empty");
+  }
   return {};
 }
 
@@ -89,10 +100,12 @@ Result<Site> SiteService::Create(std::string_view user_id, std::string_view acco
     const std::string site_name = name ? chosen : core::NewReadableName();
     auto inserted = db_.Exec(
         "INSERT INTO sites (id, account_id, name, build_cmd, build_dir, build_base, repo_url, "
-        "repo_branch, functions_dir, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "repo_branch, functions_dir, repo_provider, repo_path, branch_deploys, deploy_previews, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         {id, std::string(account_id), site_name, settings.cmd, settings.dir, settings.base,
-         settings.repo_url, settings.repo_branch, settings.functions_dir, now, now});
+         settings.repo_url, settings.repo_branch, settings.functions_dir, settings.provider,
+         settings.repo_path, std::int64_t{settings.branch_deploys},
+         std::int64_t{settings.deploy_previews}, now, now});
     if (inserted.ok()) break;
     if (inserted.error().code != ErrorCode::kConflict) return std::move(inserted).error();
     if (name) return NameTaken(site_name);
@@ -141,13 +154,19 @@ Result<Site> SiteService::Update(std::string_view user_id, std::string_view id_o
                               {&b.functions_dir, &patch.functions_dir}}) {
     if (*value) *field = **value;
   }
+  if (patch.provider) b.provider = *patch.provider;
+  if (patch.repo_path) b.repo_path = *patch.repo_path;
+  if (patch.branch_deploys) b.branch_deploys = *patch.branch_deploys;
+  if (patch.deploy_previews) b.deploy_previews = *patch.deploy_previews;
   RD_TRY_STATUS(CheckSettings(b));
   site.updated_at = clock_.NowMillis();
   auto updated = db_.Exec(
       "UPDATE sites SET name = ?, build_cmd = ?, build_dir = ?, build_base = ?, repo_url = ?, "
-      "repo_branch = ?, functions_dir = ?, updated_at = ? WHERE id = ?",
-      {site.name, b.cmd, b.dir, b.base, b.repo_url, b.repo_branch, b.functions_dir, site.updated_at,
-       site.id});
+      "repo_branch = ?, functions_dir = ?, repo_provider = ?, repo_path = ?, branch_deploys = ?, "
+      "deploy_previews = ?, updated_at = ? WHERE id = ?",
+      {site.name, b.cmd, b.dir, b.base, b.repo_url, b.repo_branch, b.functions_dir, b.provider,
+       b.repo_path, std::int64_t{b.branch_deploys}, std::int64_t{b.deploy_previews},
+       site.updated_at, site.id});
   if (!updated.ok()) {
     if (updated.error().code == ErrorCode::kConflict) return NameTaken(site.name);
     return std::move(updated).error();
@@ -155,6 +174,28 @@ Result<Site> SiteService::Update(std::string_view user_id, std::string_view id_o
   if (updated->affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
   if (on_change_) on_change_(site.id);
   return site;
+}
+
+Result<Site> SiteService::GetById(std::string_view site_id) {
+  RD_TRY(db::Rows rows,
+         db_.Exec(std::string(kSelectSite) + "WHERE s.id = ?", {std::string(site_id)}));
+  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "site not found");
+  return SiteFromRow(rows.rows.front());
+}
+
+Result<std::vector<Site>> SiteService::ListByRepo(std::string_view provider,
+                                                  std::string_view repo_path) {
+  RD_TRY(db::Rows rows,
+         repo_path.empty()
+             ? db_.Exec(std::string(kSelectSite) + "WHERE s.repo_provider = ? ORDER BY s.id",
+                        {std::string(provider)})
+             : db_.Exec(std::string(kSelectSite) +
+                            "WHERE s.repo_provider = ? AND lower(s.repo_path) = lower(?) "
+                            "ORDER BY s.id",
+                        {std::string(provider), std::string(repo_path)}));
+  std::vector<Site> out;
+  for (const auto& r : rows.rows) out.push_back(SiteFromRow(r));
+  return out;
 }
 
 Status SiteService::Delete(std::string_view user_id, std::string_view id_or_name) {

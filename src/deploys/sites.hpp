@@ -26,12 +26,17 @@ struct BuildSettings {
   std::string repo_url;
   std::string repo_branch;  // production branch
   std::string functions_dir;
+  std::string provider;         // "github", "git" (a public git URL), "" (uploads, own remote)
+  std::string repo_path;        // "owner/name" for GitHub
+  bool branch_deploys = false;  // build pushes to branches other than the production branch
+  bool deploy_previews = true;  // build pull requests (GitHub)
 };
 
 struct Site {
   std::string id;
   std::string account_id;
   std::string account_slug;
+  std::string owner_user_id;  // the account's owner
   std::string name;
   BuildSettings build_settings;
   std::optional<std::string> published_deploy_id;
@@ -43,6 +48,8 @@ struct Site {
 struct SitePatch {
   std::optional<std::string> name;
   std::optional<std::string> cmd, dir, base, repo_url, repo_branch, functions_dir;
+  std::optional<std::string> provider, repo_path;
+  std::optional<bool> branch_deploys, deploy_previews;
 };
 
 // Lower-cases `name` and checks it is a DNS label without "--" (reserved as the separator of
@@ -68,6 +75,12 @@ class SiteService {
   Result<Site> Update(std::string_view user_id, std::string_view id_or_name,
                       const SitePatch& patch);
   Status Delete(std::string_view user_id, std::string_view id_or_name);
+
+  // By id, whoever owns it: for webhooks, pollers and builds, which act for the site's owner.
+  Result<Site> GetById(std::string_view site_id);
+  // Sites following a repository: by provider and "owner/name" (GitHub, case-insensitive), or
+  // every site of a provider when `repo_path` is empty.
+  Result<std::vector<Site>> ListByRepo(std::string_view provider, std::string_view repo_path);
 
  private:
   db::Database& db_;

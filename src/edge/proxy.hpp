@@ -23,8 +23,4 @@ http::Response ProxyRequest(const http::Request& request, const std::string& url
                             const std::vector<std::pair<std::string, std::string>>& headers,
                             const ProxyOptions& options);
 
-// True for addresses a proxy rule may not reach by default: loopback, private (RFC 1918,
-// fc00::/7), link-local, CGNAT, unspecified, multicast, and IPv4-mapped forms of these.
-bool IsNonPublicAddress(const std::string& ip_literal);
-
 }  // namespace replideploy::edge

@@ -1,12 +1,15 @@
 // The dashboard, end to end, in Debian's Chromium (playwright-core, no downloaded browser):
 // register, log in, create a site by folder upload, see it go live, deploy again, roll back,
-// save build settings, create and revoke an API token, and an expired session. One screenshot
-// per step. Started by run.sh, which starts the server; configured by the environment:
+// save build settings, create and revoke an API token, and an expired session. With a server
+// that has the git API (GET /api/v1/github/account is not 404): environment variables, and a
+// site deployed by `git push` to the platform's remote whose build log is followed live. One
+// screenshot per step. Started by run.sh, which starts the server; configured by the environment:
 //   DASHBOARD_URL   http://127.0.0.1:PORT (the control host serving the dashboard and the API)
 //   SHOTS_DIR       where the screenshots go
 //   WORK_DIR        scratch space for the folders to deploy
 //   CHROMIUM        the browser binary (default /usr/bin/chromium)
 //   SERVER_LOG      optional: the server's stderr with request lines, for the upload dedup check
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -25,10 +28,12 @@ if (!base || !shots || !work) {
 const kStepTimeout = 20_000; // every wait in a step is bounded by this
 const nonce = Date.now().toString(36);
 const site = `e2e-${nonce}`;
+const gitSite = `e2e-git-${nonce}`;
 const email = `e2e-${nonce}@example.com`;
 const password = "correct horse battery";
 
 let passed = 0;
+let skipped = 0;
 let shotNumber = 0;
 const pageErrors = [];
 
@@ -66,6 +71,45 @@ async function step(page, name, body) {
   await screenshot(page, name);
   passed++;
   console.log(`ok ${passed} - ${name}`);
+}
+
+// A step that needs the server's git API; skipped, with a line saying so, on a server without it.
+async function gitStep(page, name, body) {
+  if (!hasGitApi) {
+    skipped++;
+    console.log(`skip - ${name} (the server has no git API yet: GET /api/v1/github/account is 404)`);
+    return;
+  }
+  await step(page, name, body);
+}
+let hasGitApi = false;
+
+function git(cwd, ...args) {
+  return execFileSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    timeout: 60_000,
+    env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", HOME: work },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+// The page's own API call with the logged-in token (from localStorage).
+async function apiFromPage(page, method, apiPath, body) {
+  return page.evaluate(
+    async ({ method, apiPath, body }) => {
+      const answer = await fetch(apiPath, {
+        method,
+        headers: {
+          Authorization: `Bearer ${localStorage.getItem("replideploy.token")}`,
+          "Content-Type": "application/json",
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: answer.status, json: await answer.json().catch(() => null) };
+    },
+    { method, apiPath, body },
+  );
 }
 
 // Plain HTTP from the test itself (outside the browser), e.g. to check an API token works.
@@ -169,9 +213,18 @@ try {
     await page.getByRole("link", { name: "Create your first site" }).waitFor();
   });
 
+  {
+    const token = await page.evaluate(() => localStorage.getItem("replideploy.token"));
+    const probe = await httpGet(`${base}/api/v1/github/account`, { Authorization: `Bearer ${token}` });
+    hasGitApi = probe.status !== 404;
+    console.log(`# git API: GET /api/v1/github/account -> ${probe.status}${hasGitApi ? "" : " (git steps will be skipped)"}`);
+  }
+
   await step(page, "new-site-folder-upload", async () => {
     await page.getByRole("link", { name: "Create your first site" }).click();
     await page.waitForURL(/\/new\/$/);
+    await page.getByRole("tab", { name: "Upload a folder" }).click();
+    await page.waitForURL(/\/new\/#upload$/);
     await page.getByLabel("Site name").fill(site);
     await page.getByTestId("folder-input").setInputFiles(v1);
     await page.getByText("Deploy is live").waitFor();
@@ -270,6 +323,25 @@ try {
     await page.getByTestId("auto-publish-state").getByText("On.").waitFor();
   });
 
+  await gitStep(page, "env-vars-hidden-then-revealed", async () => {
+    const value = `value-${nonce}`;
+    await page.goto(`${base}/sites/${site}/`);
+    const card = page.getByRole("region", { name: "Environment variables" });
+    await card.getByText("No environment variables yet.").waitFor();
+    await card.getByLabel("Key").fill("E2E_SECRET");
+    await card.getByLabel("Value").fill(value);
+    await card.getByLabel("Value").press("Enter"); // the keyboard way
+    await card.getByText("E2E_SECRET saved. The next build uses it.").waitFor();
+    const list = card.getByRole("list", { name: "Environment variables" });
+    await list.getByText("E2E_SECRET").waitFor();
+    check((await page.getByText(value).count()) === 0, "the value shows before it is revealed");
+    await card.getByRole("button", { name: "Reveal value of E2E_SECRET" }).click();
+    await list.getByText(value).waitFor();
+    await page.reload();
+    await page.getByRole("list", { name: "Environment variables" }).getByText("E2E_SECRET").waitFor();
+    check((await page.getByText(value).count()) === 0, "the value shows after a reload");
+  });
+
   await step(page, "api-token-created", async () => {
     await page.getByRole("link", { name: "Account" }).click();
     await page.waitForURL(`${base}/account/`);
@@ -292,6 +364,83 @@ try {
     await page.getByText("You have no API tokens.").waitFor();
     const me = await httpGet(`${base}/api/v1/user`, { Authorization: `Bearer ${apiToken}` });
     check(me.status === 401, `a revoked token should get 401, got ${me.status}`);
+  });
+
+  let gitRemotePath = "";
+  let gitDeployUrl = "";
+
+  await gitStep(page, "new-site-git-remote", async () => {
+    await page.goto(`${base}/new/`);
+    await page.getByRole("tab", { name: "Git push" }).click();
+    await page.getByLabel("Site name").fill(gitSite);
+    await page.getByRole("button", { name: "Create site" }).click();
+    const instructions = page.getByTestId("git-remote-instructions");
+    const addLine = (await instructions.locator("code").filter({ hasText: "git remote add" }).textContent()) ?? "";
+    const pushLine = (await instructions.locator("code").filter({ hasText: "git push" }).textContent()) ?? "";
+    const match = /^git remote add replideploy (\S+)$/.exec(addLine.trim());
+    check(match !== null, `unexpected git remote line: "${addLine}"`);
+    check(pushLine.trim() === "git push replideploy main", `unexpected git push line: "${pushLine}"`);
+    gitRemotePath = new URL(match[1]).pathname;
+    check(gitRemotePath === `/git/${gitSite}.git`, `the remote ${match[1]} is not /git/${gitSite}.git`);
+    await instructions.getByRole("link", { name: /API token/ }).waitFor();
+  });
+
+  await gitStep(page, "git-push", async () => {
+    const created = await apiFromPage(page, "POST", "/api/v1/tokens", { name: "e2e git push" });
+    check(created.status === 201 || created.status === 200, `POST /api/v1/tokens: ${created.status}`);
+    const token = created.json.token;
+    const repo = folder("pushed", {
+      "netlify.toml":
+        "[build]\n" +
+        `command = "for i in 1 2 3 4 5 6; do echo step $i; sleep 1; done; mkdir -p out; echo '<h1>pushed</h1>' > out/index.html"\n` +
+        'publish = "out"\n',
+    });
+    git(repo, "init", "--quiet", "--initial-branch=main");
+    git(repo, "add", "netlify.toml");
+    git(repo, "-c", "user.name=E2E", "-c", "user.email=e2e@example.com", "commit", "--quiet", "-m", "Build in six steps");
+    const port = new URL(base).port;
+    git(repo, "-c", "credential.helper=", "push", "--quiet", `http://x:${token}@127.0.0.1:${port}${gitRemotePath}`, "main");
+  });
+
+  await gitStep(page, "deploy-log-live", async () => {
+    await page.goto(`${base}/sites/${gitSite}/deploys/`);
+    const row = page.getByRole("article").first();
+    await row.waitFor();
+    await row.getByRole("link", { name: "View live log" }).click();
+    await page.waitForURL(new RegExp(`/sites/${gitSite}/deploys/[^/]+/$`));
+    gitDeployUrl = page.url();
+    const log = page.getByRole("region", { name: "Build log" });
+    const badge = page.getByTestId("deploy-state").locator("[data-state]").first();
+    const connection = page.getByTestId("log-connection");
+    const seen = new Map(); // "step N" -> { at, state }
+    let state = "";
+    let sawLive = false; // the WebSocket was open (not the polling fallback)
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      state = (await badge.getAttribute("data-state").catch(() => "")) ?? "";
+      if (!sawLive && (await connection.count()) > 0) sawLive = (await connection.textContent().catch(() => "")) === "Live";
+      const text = (await log.innerText().catch(() => "")) ?? "";
+      for (let i = 1; i <= 6; i++) {
+        if (!seen.has(i) && new RegExp(`\\bstep ${i}\\b`).test(text)) seen.set(i, { at: Date.now(), state });
+      }
+      if (state === "ready" || state === "error" || state === "canceled") break;
+      await page.waitForTimeout(100);
+    }
+    const timeline = [...seen].map(([i, s]) => `step ${i} at +${s.at - (seen.get(1)?.at ?? s.at)} ms (${s.state})`).join(", ");
+    check(state === "ready", `the deploy ended ${state || "nowhere"} (seen: ${timeline})`);
+    check(sawLive, "the log never showed a live connection (the WebSocket did not open)");
+    check(seen.size === 6, `not every step showed up in the log: ${timeline}`);
+    check(seen.get(2).state === "building", `"step 2" showed up while the deploy was ${seen.get(2).state}, not building: ${timeline}`);
+    check(seen.get(5).at - seen.get(2).at >= 1500, `the steps came all at once, not live: ${timeline}`);
+    console.log(`# live log: ${timeline}`);
+  });
+
+  await gitStep(page, "git-deploy-ready-live-site", async () => {
+    await page.getByTestId("deploy-state").getByText("Ready").waitFor();
+    await page.getByRole("region", { name: "Build log" }).getByText("step 6").waitFor();
+    const port = new URL(base).port;
+    const live = await httpGet(`http://${gitSite}.localhost:${port}/`);
+    check(live.status === 200 && live.text.includes("pushed"), `the live site answers ${live.status}: ${live.text.slice(0, 200)}`);
   });
 
   await step(page, "session-expired", async () => {
@@ -332,6 +481,13 @@ try {
     check(!overflow, "the site overview scrolls sideways on a phone-sized screen");
   });
 
+  await gitStep(page, "phone-deploy-log", async () => {
+    await page.goto(gitDeployUrl);
+    await page.getByRole("region", { name: "Build log" }).getByText("step 6").waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    check(!overflow, "the deploy page scrolls sideways on a phone-sized screen");
+  });
+
   check(pageErrors.length === 0, "uncaught errors in the page:\n  " + pageErrors.join("\n  "));
 } catch (e) {
   failed = true;
@@ -341,5 +497,5 @@ try {
 }
 
 console.log(`screenshots: ${shots}`);
-console.log(`${passed} passed, ${failed ? 1 : 0} failed`);
+console.log(`${passed} passed, ${failed ? 1 : 0} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`);
 process.exit(failed ? 1 : 0);

@@ -6,8 +6,10 @@
 #
 # Starts the server on 127.0.0.1:0 with a temp --data-dir and --dashboard-dir OUT, then runs
 # e2e.mjs (register, log in, folder deploy, redeploy, rollback, build settings, API tokens, an
-# expired session, 404, phone-sized screens). One screenshot per step goes to a temp dir whose
-# path is printed. Output: one `ok N - step` line per step and a closing `N passed, N failed`.
+# expired session, 404, phone-sized screens; with the git API also environment variables and a
+# `git push` whose build log is followed live). One screenshot per step goes to a temp dir whose
+# path is printed. Output: one `ok N - step` (or `skip - step`) line per step and a closing
+# `N passed, N failed[, N skipped]`.
 # Environment knobs:
 #   RD_E2E_TIMEOUT=SECONDS  hard limit for the whole run (default 300)
 #   RD_E2E_KEEP=1           keep the temp dir (server log, data dir) after the run

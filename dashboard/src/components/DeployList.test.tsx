@@ -6,7 +6,7 @@ import type { Deploy, Site } from "@/lib/api";
 import { saveToken } from "@/lib/session";
 import { DeployList } from "./DeployList";
 
-const site = { id: "s1", name: "blog" } as Site;
+const site = { id: "s1", name: "blog", build_settings: { provider: "" } } as Site;
 
 function deploy(id: string, change: Partial<Deploy>): Deploy {
   return {
@@ -21,6 +21,14 @@ function deploy(id: string, change: Partial<Deploy>): Deploy {
     created_at: "2026-01-01T00:00:00.000Z",
     deploy_url: `http://${id}--blog.localhost:8080`,
     error_message: null,
+    commit_ref: null,
+    commit_url: null,
+    review_id: null,
+    review_url: null,
+    deploy_time: null,
+    build_id: null,
+    deploy_source: "dashboard",
+    links: { permalink: `http://${id}--blog.localhost:8080` },
     ...change,
   } as Deploy;
 }
@@ -66,6 +74,68 @@ describe("DeployList", () => {
     expect(within(rows[0]!).getByRole("button", { name: "Cancel" })).toBeInTheDocument();
     expect(within(rows[1]!).queryByRole("button", { name: "Cancel" })).toBeNull();
     expect(within(rows[1]!).getByText("boom")).toBeInTheDocument();
+  });
+
+  it("shows commit, context, duration and links each deploy to its page", async () => {
+    saveToken("t");
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () =>
+        json([
+          deploy("b1", {
+            state: "building",
+            context: "branch-deploy",
+            branch: "feature/x",
+            title: "Add the pricing page\n\nLonger body",
+            commit_ref: "0123456789abcdef0123456789abcdef01234567",
+            commit_url: "https://github.com/o/r/commit/0123456789abcdef0123456789abcdef01234567",
+            deploy_source: "git",
+            build_id: "job1",
+            links: { permalink: "http://b1--blog.localhost:8080", alias: "http://feature-x--blog.localhost:8080" },
+          }),
+          deploy("p1", {
+            context: "deploy-preview",
+            review_id: 12,
+            review_url: "https://github.com/o/r/pull/12",
+            title: "Fix typo",
+            commit_ref: "fedcba9876543210fedcba9876543210fedcba98",
+            deploy_time: 65,
+          }),
+        ]),
+      ),
+    );
+    render(<DeployList site={site} />);
+    const rows = await screen.findAllByRole("article");
+
+    const building = within(rows[0]!);
+    expect(building.getByText("Building")).toBeInTheDocument();
+    expect(building.getByText("Branch deploy")).toBeInTheDocument();
+    expect(building.getByText("feature/x")).toBeInTheDocument();
+    expect(building.getByRole("link", { name: "Add the pricing page" })).toHaveAttribute("href", "/sites/blog/deploys/b1/");
+    expect(building.getByRole("link", { name: "View live log" })).toHaveAttribute("href", "/sites/blog/deploys/b1/");
+    expect(building.getByRole("link", { name: "commit 0123456" })).toHaveAttribute(
+      "href",
+      "https://github.com/o/r/commit/0123456789abcdef0123456789abcdef01234567",
+    );
+    expect(building.getByRole("link", { name: "feature-x--blog.localhost:8080" })).toBeInTheDocument();
+
+    const preview = within(rows[1]!);
+    expect(preview.getByRole("link", { name: "pull request #12" })).toHaveAttribute("href", "https://github.com/o/r/pull/12");
+    expect(preview.getByText("fedcba9")).toBeInTheDocument(); // no commit_url: not a link
+    expect(preview.queryByRole("link", { name: /fedcba9/ })).toBeNull();
+    expect(preview.getByText("1m 05s")).toBeInTheDocument();
+    expect(preview.queryByRole("link", { name: "View live log" })).toBeNull();
+    expect(preview.queryByRole("button", { name: "Publish deploy" })).toBeNull(); // not production
+    // a deploy built from git on the list: the site can be built again
+    expect(screen.getByRole("button", { name: "Trigger deploy" })).toBeInTheDocument();
+  });
+
+  it("has no Trigger deploy for a site that only ever got uploads", async () => {
+    saveToken("t");
+    vi.stubGlobal("fetch", vi.fn(async () => json([deploy("u1", {})])));
+    render(<DeployList site={site} />);
+    await screen.findAllByRole("article");
+    expect(screen.queryByRole("button", { name: "Trigger deploy" })).toBeNull();
   });
 
   it("has an empty state", async () => {

@@ -1,17 +1,30 @@
 "use client";
 
-// A site's deploys, newest first: state, context, branch, title, time and each deploy's own URL;
-// "Publish deploy" (with a confirmation) for ready ones that are not live, "Cancel" for those
-// still on their way. Refreshes itself while any deploy is in progress.
+// A site's deploys, newest first: state, context, branch, commit message and short SHA (linked to
+// the repository), time, build duration and each deploy's own URL, each linked to its page with
+// the build log; "Publish deploy" (with a confirmation) for ready ones that are not live,
+// "Cancel" for those still on their way. Refreshes itself while any deploy is in progress.
 
 import { useEffect, useState } from "react";
 
 import { api, describeError, type Deploy, type Site } from "@/lib/api";
-import { contextLabel, deploySourceLabel, displayUrl, formatAge, formatDateTime } from "@/lib/format";
+import { displayUrl, formatAge, formatDateTime, formatDuration } from "@/lib/format";
+import { deployPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
 import { ConfirmDialog } from "./ConfirmDialog";
+import { BranchChip, CommitRef, DeployContext, deployTitle } from "./DeployMeta";
 import { DeployStateBadge, PublishedBadge, isDeployInProgress } from "./DeployStateBadge";
-import { Button, EmptyState, ErrorNotice, ExternalLink, LoadingNotice, SuccessNotice } from "./ui";
+import { TriggerDeployButton } from "./TriggerDeployButton";
+import {
+  Button,
+  EmptyState,
+  ErrorNotice,
+  ExternalLink,
+  LoadingNotice,
+  SuccessNotice,
+  buttonClass,
+  linkClass,
+} from "./ui";
 
 const kRefreshMs = 2000;
 
@@ -60,16 +73,31 @@ export function DeployList({ site }: { site: Site }) {
       </ErrorNotice>
     );
   }
+  // Builds need a source: a repository, or commits pushed to the site's git remote.
+  const buildable =
+    site.build_settings.provider === "github" ||
+    site.build_settings.provider === "git" ||
+    deploys.data.some((d) => d.deploy_source === "git" || d.build_id !== null);
+  const trigger = buildable ? (
+    <div className="flex justify-end">
+      <TriggerDeployButton site={site} onTriggered={() => void reload()} />
+    </div>
+  ) : null;
   if (deploys.data.length === 0) {
     return (
-      <EmptyState title="No deploys yet">
-        Drop a folder on the site&apos;s Overview tab, or deploy from the command line.
-      </EmptyState>
+      <div className="space-y-4">
+        {trigger}
+        <EmptyState title="No deploys yet">
+          Drop a folder on the site&apos;s Overview tab, push to its git remote, or deploy from the
+          command line.
+        </EmptyState>
+      </div>
     );
   }
 
   return (
     <div className="space-y-4">
+      {trigger}
       {notice !== null && <SuccessNotice>{notice}</SuccessNotice>}
       {actionError !== null && (
         <ErrorNotice title="That did not work">{describeError(actionError)}</ErrorNotice>
@@ -78,6 +106,7 @@ export function DeployList({ site }: { site: Site }) {
         {deploys.data.map((deploy) => (
           <li key={deploy.id}>
             <DeployRow
+              siteName={site.name}
               deploy={deploy}
               busy={busy === deploy.id}
               onPublish={() => setToPublish(deploy)}
@@ -99,7 +128,7 @@ export function DeployList({ site }: { site: Site }) {
             <p>
               {site.name} will serve the deploy from{" "}
               {formatDateTime(toPublish.created_at)}
-              {toPublish.title ? ` (“${toPublish.title}”)` : ""} on the next request, instead of
+              {toPublish.title ? ` (“${deployTitle(toPublish)}”)` : ""} on the next request, instead of
               the one it serves now.
             </p>
             {!toPublish.locked && (
@@ -115,18 +144,24 @@ export function DeployList({ site }: { site: Site }) {
 }
 
 function DeployRow({
+  siteName,
   deploy,
   busy,
   onPublish,
   onCancel,
 }: {
+  siteName: string;
   deploy: Deploy;
   busy: boolean;
   onPublish: () => void;
   onCancel: () => void;
 }) {
-  const canPublish = deploy.state === "ready" && !deploy.published;
-  const canCancel = isDeployInProgress(deploy.state);
+  // Branch deploys and previews have their own URLs; only production deploys go live.
+  const canPublish = deploy.state === "ready" && !deploy.published && deploy.context === "production";
+  const inProgress = isDeployInProgress(deploy.state);
+  const building = deploy.state === "building" || deploy.state === "queued";
+  const href = deployPath(siteName, deploy.id);
+  const alias = deploy.context !== "production" ? deploy.links?.alias : undefined;
   return (
     <article
       className="flex flex-col gap-3 p-4 sm:flex-row sm:items-center sm:justify-between"
@@ -137,34 +172,64 @@ function DeployRow({
         <div className="flex flex-wrap items-center gap-2">
           <DeployStateBadge state={deploy.state} />
           {deploy.published && <PublishedBadge />}
-          <span className="text-sm font-medium text-slate-900">{contextLabel(deploy.context)}</span>
-          {deploy.branch !== null && (
-            <span className="rounded bg-slate-100 px-1.5 py-0.5 font-mono text-xs text-slate-700">
-              {deploy.branch}
-            </span>
-          )}
+          <DeployContext deploy={deploy} />
+          {deploy.branch !== null && deploy.branch !== "" && <BranchChip branch={deploy.branch} />}
         </div>
-        <p className="text-sm break-words text-slate-800">{deploy.title ?? deploySourceLabel(deploy.deploy_source)}</p>
-        <p className="text-xs text-slate-500">
+        <p className="text-sm break-words text-slate-800">
+          <a href={href} className={linkClass}>
+            {deployTitle(deploy)}
+          </a>
+          {deploy.commit_ref ? (
+            <>
+              {" "}
+              <span className="text-slate-400" aria-hidden="true">
+                ·
+              </span>{" "}
+              <CommitRef deploy={deploy} />
+            </>
+          ) : null}
+        </p>
+        <p className="text-xs break-words text-slate-500">
           <time dateTime={deploy.created_at} title={formatDateTime(deploy.created_at)}>
             {formatAge(deploy.created_at)}
           </time>
-          {" · "}
-          {deploy.file_count} {deploy.file_count === 1 ? "file" : "files"}
+          {deploy.deploy_time !== null && deploy.deploy_time !== undefined && (
+            <>
+              {" · "}
+              <span title="Build time">{formatDuration(deploy.deploy_time)}</span>
+            </>
+          )}
+          {deploy.file_count > 0 && (
+            <>
+              {" · "}
+              {deploy.file_count} {deploy.file_count === 1 ? "file" : "files"}
+            </>
+          )}
           {" · "}
           <ExternalLink href={deploy.deploy_url}>{displayUrl(deploy.deploy_url)}</ExternalLink>
+          {alias !== undefined && alias !== "" && (
+            <>
+              {" · "}
+              <ExternalLink href={alias}>{displayUrl(alias)}</ExternalLink>
+            </>
+          )}
         </p>
         {deploy.state === "error" && deploy.error_message !== null && (
           <p className="text-sm text-red-700">{deploy.error_message}</p>
         )}
       </div>
-      <div className="flex shrink-0 gap-2">
+      <div className="flex shrink-0 flex-wrap gap-2">
+        {building && (
+          <a href={href} className={buttonClass("secondary")}>
+            View live log
+          </a>
+        )}
         {canPublish && (
           <Button kind="secondary" onClick={onPublish} disabled={busy}>
             Publish deploy
           </Button>
         )}
-        {canCancel && (
+        {inProgress && (
           <Button kind="danger" onClick={onCancel} disabled={busy}>
             {busy ? "Canceling…" : "Cancel"}
           </Button>

@@ -1,5 +1,7 @@
 // A deploy's state as a coloured label ("Ready", "Uploading", "Failed", ...).
 
+import { isDeployStateInProgress } from "@/lib/api";
+
 const kStyles: Record<string, { label: string; className: string; busy?: boolean }> = {
   new: { label: "New", className: "bg-amber-100 text-amber-900", busy: true },
   uploading: { label: "Uploading", className: "bg-amber-100 text-amber-900", busy: true },
@@ -35,5 +37,5 @@ export function PublishedBadge() {
 }
 
 export function isDeployInProgress(state: string): boolean {
-  return kStyles[state]?.busy === true;
+  return isDeployStateInProgress(state);
 }

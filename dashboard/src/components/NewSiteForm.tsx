@@ -1,112 +1,75 @@
 "use client";
 
-// New site: an optional name, then a folder to deploy (drag and drop or "Choose folder"), or
-// just the empty site for the command line. Connecting a git repository will join here.
+// New site, four ways: from GitHub (connect, pick a repository, detected build settings), from
+// any public git URL, by `git push` to the platform's own git remote, or by uploading a folder.
+// The chosen way is kept in the address (#github, #git-url, #git-remote, #upload).
 
-import { useRef, useState } from "react";
+import { useEffect, useState } from "react";
 
-import { api, type Site } from "@/lib/api";
-import type { FolderDeployProgress } from "@/lib/folder_deploy";
-import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
-import { sitePath } from "@/lib/routes";
-import { CliDeployHint } from "./CliDeployHint";
-import { FolderDeployPanel } from "./FolderDeployPanel";
-import { Button, Card, ErrorNotice, ExternalLink, TextField, linkClass } from "./ui";
+import { useGitHubReturn } from "@/lib/github_return";
+import { GitHubSiteSource } from "./GitHubSiteSource";
+import { GitRemoteSiteSource } from "./GitRemoteSiteSource";
+import { RepoSiteForm } from "./RepoSiteForm";
+import { Tabs, type TabItem } from "./Tabs";
+import { UploadSiteSource } from "./UploadSiteSource";
+import { Card } from "./ui";
 
-type Field = "name";
-const kFields: Record<string, Field> = { name: "name" };
+export type SiteSource = "github" | "git-url" | "git-remote" | "upload";
+
+export const kSiteSources: readonly TabItem<SiteSource>[] = [
+  { id: "github", label: "GitHub", description: "Pick a repository" },
+  { id: "git-url", label: "Git URL", description: "Any public repository" },
+  { id: "git-remote", label: "Git push", description: "Push to this server" },
+  { id: "upload", label: "Upload a folder", description: "Drag and drop" },
+];
+
+function sourceFromHash(hash: string): SiteSource | null {
+  const id = hash.replace(/^#/, "");
+  return kSiteSources.some((s) => s.id === id) ? (id as SiteSource) : null;
+}
 
 export function NewSiteForm() {
-  const [name, setName] = useState("");
-  const [errors, setErrors] = useState<FormErrors<Field>>(kNoErrors);
-  const [site, setSite] = useState<Site | null>(null);
-  const [creating, setCreating] = useState(false);
-  const [deployed, setDeployed] = useState(false);
-  const created = useRef<Site | null>(null); // read by the deploy panel's callback
+  // null until mounted: the address (read after hydration) picks the first tab.
+  const [source, setSource] = useState<SiteSource | null>(null);
+  const returned = useGitHubReturn();
 
-  // Creates the site once; later calls (a retried upload) reuse it.
-  const ensureSite = async (): Promise<Site | null> => {
-    if (created.current !== null) return created.current;
-    setCreating(true);
-    setErrors(kNoErrors);
-    try {
-      const trimmed = name.trim();
-      const fresh = await api.createSite(trimmed === "" ? {} : { name: trimmed });
-      created.current = fresh;
-      setSite(fresh);
-      return fresh;
-    } catch (error) {
-      setErrors(formErrorsFrom(error, kFields));
-      return null;
-    } finally {
-      setCreating(false);
-    }
-  };
+  useEffect(() => {
+    setSource((s) => s ?? sourceFromHash(window.location.hash) ?? "github");
+    const onHashChange = () => {
+      const fromHash = sourceFromHash(window.location.hash);
+      if (fromHash !== null) setSource(fromHash);
+    };
+    window.addEventListener("hashchange", onHashChange);
+    return () => window.removeEventListener("hashchange", onHashChange);
+  }, []);
+  useEffect(() => {
+    if (returned !== null) setSource("github");
+  }, [returned]);
 
-  const createEmpty = async () => {
-    const s = await ensureSite();
-    if (s !== null) window.location.assign(sitePath(s.name));
-  };
-
-  const onFinished = (p: FolderDeployProgress) => {
-    if (p.phase === "ready") setDeployed(true);
+  const select = (id: SiteSource) => {
+    setSource(id);
+    const { pathname, search } = window.location;
+    window.history.replaceState(window.history.state, "", `${pathname}${search}#${id}`);
   };
 
   return (
-    <div className="space-y-6">
-      <Card title="1. Name your site" description="It becomes the site's address. Leave it empty for a random name.">
-        {site === null ? (
-          <form
-            onSubmit={(e) => {
-              e.preventDefault();
-              void createEmpty();
-            }}
-            noValidate
-            className="space-y-4"
-          >
-            <TextField
-              label="Site name"
-              name="name"
-              value={name}
-              onChange={setName}
-              error={errors.fields.name}
-              placeholder="my-blog"
-              hint="Lower-case letters, digits and single hyphens."
-              autoFocus
-            />
-            {errors.form !== null && <ErrorNotice title="Could not create the site">{errors.form}</ErrorNotice>}
-            <Button type="submit" kind="secondary" disabled={creating}>
-              {creating ? "Creating…" : "Create site without deploying"}
-            </Button>
-          </form>
-        ) : (
-          <p className="text-sm text-slate-700">
-            Site <span className="font-semibold text-slate-900">{site.name}</span> created. Its
-            address: <ExternalLink href={site.url}>{site.url}</ExternalLink>
-          </p>
-        )}
-      </Card>
-
-      <Card
-        title="2. Deploy a folder"
-        description="Drop the folder with your built site (for example dist/ or public/). It goes live as soon as it is uploaded."
-      >
-        <FolderDeployPanel
-          resolveSite={async () => (await ensureSite())?.id ?? null}
-          onFinished={onFinished}
-        />
-        {deployed && site !== null && (
-          <p className="mt-4 text-sm">
-            <a href={sitePath(site.name)} className={linkClass}>
-              Go to the site overview
-            </a>
-          </p>
-        )}
-      </Card>
-
-      <Card title="Or deploy from the command line">
-        <CliDeployHint site={site?.name ?? name} />
-      </Card>
-    </div>
+    <Tabs label="Where the site comes from" tabs={kSiteSources} selected={source ?? "github"} onSelect={select}>
+      {source === "github" && (
+        <Card title="Build from GitHub" description="Every push is built; pull requests get deploy previews.">
+          <GitHubSiteSource returned={returned} />
+        </Card>
+      )}
+      {source === "git-url" && (
+        <Card title="Build from a git URL" description="Any public git repository, on any host.">
+          <RepoSiteForm source={{ provider: "git" }} />
+        </Card>
+      )}
+      {source === "git-remote" && (
+        <Card title="Push to this server" description="No repository host needed: git push straight to the site.">
+          <GitRemoteSiteSource />
+        </Card>
+      )}
+      {source === "upload" && <UploadSiteSource />}
+    </Tabs>
   );
 }

@@ -47,11 +47,13 @@ function FirstSiteGuide() {
   return (
     <EmptyState title="No sites yet">
       <ol className="mx-auto mt-4 max-w-md list-decimal space-y-2 pl-5 text-left">
-        <li>Create a site: pick a name (or let us pick one).</li>
+        <li>Create a site: pick a GitHub repository, give a git URL, or just a name.</li>
         <li>
-          Drag the folder with your built site (the one with <code className="font-mono">index.html</code>) onto the page.
+          The repository is built, or you push to the site&apos;s git remote, or drag the folder
+          with your built site (the one with <code className="font-mono">index.html</code>) onto
+          the page.
         </li>
-        <li>Open its address: it is live once the upload finishes.</li>
+        <li>Open its address: it is live once the deploy is ready.</li>
       </ol>
       <a href="/new/" className={buttonClass("primary", "mt-6")}>
         Create your first site
@@ -76,7 +78,12 @@ function SiteCard({ site }: { site: Site }) {
           <p className="mt-1 text-sm text-slate-600">
             {site.build_settings.repo_url !== "" ? (
               <>
-                Repository: <span className="font-mono break-all">{site.build_settings.repo_url}</span>
+                Repository:{" "}
+                <span className="font-mono break-all">
+                  {site.build_settings.provider === "github" && site.build_settings.repo_path
+                    ? `GitHub ${site.build_settings.repo_path}`
+                    : site.build_settings.repo_url}
+                </span>
               </>
             ) : (
               "No repository: deploys by upload"

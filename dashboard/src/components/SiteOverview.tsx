@@ -1,17 +1,21 @@
 "use client";
 
-// A site's overview: the published deploy, auto-publishing, a new deploy by drag and drop, and
-// the build settings.
+// A site's overview: the published deploy, where deploys come from (repository or git remote,
+// "Trigger deploy"), auto-publishing, a new deploy by drag and drop, the build settings and the
+// environment variables.
 
 import { api, describeError, type Deploy, type Site } from "@/lib/api";
-import { contextLabel, deploySourceLabel, formatAge, formatDateTime } from "@/lib/format";
-import { siteDeploysPath } from "@/lib/routes";
+import { contextLabel, formatAge, formatDateTime } from "@/lib/format";
+import { deployPath, siteDeploysPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
 import { AutoPublishLock } from "./AutoPublishLock";
 import { BuildSettingsForm } from "./BuildSettingsForm";
 import { CliDeployHint } from "./CliDeployHint";
+import { CommitRef, deployTitle } from "./DeployMeta";
 import { DeployStateBadge } from "./DeployStateBadge";
+import { EnvVarsCard } from "./EnvVarsCard";
 import { FolderDeployPanel } from "./FolderDeployPanel";
+import { SiteSourceCard } from "./SiteSourceCard";
 import { Card, ErrorNotice, ExternalLink, LoadingNotice, linkClass } from "./ui";
 
 interface SiteDeploys {
@@ -54,6 +58,8 @@ export function SiteOverview({ site, reloadSite }: { site: Site; reloadSite: () 
         {deploys.data !== null && <PublishedDeploySummary site={site} deploy={deploys.data.published} />}
       </Card>
 
+      <SiteSourceCard site={site} onTriggered={() => void deploys.reload()} />
+
       {deploys.data !== null && (
         <AutoPublishLock
           published={deploys.data.published}
@@ -80,6 +86,8 @@ export function SiteOverview({ site, reloadSite }: { site: Site; reloadSite: () 
       </Card>
 
       <BuildSettingsForm site={site} />
+
+      <EnvVarsCard site={site} />
     </div>
   );
 }
@@ -88,7 +96,9 @@ function PublishedDeploySummary({ site, deploy }: { site: Site; deploy: Deploy |
   if (deploy === null) {
     return (
       <p className="text-sm text-slate-600">
-        Nothing is published yet. Drop a folder below to put {site.name} online.
+        {site.build_settings.provider === "github" || site.build_settings.provider === "git"
+          ? "Nothing is published yet: the first build goes live when it is ready (see Deploys)."
+          : `Nothing is published yet. Drop a folder below to put ${site.name} online.`}
       </p>
     );
   }
@@ -102,8 +112,12 @@ function PublishedDeploySummary({ site, deploy }: { site: Site; deploy: Deploy |
       <dd className="flex flex-wrap items-center gap-2">
         <DeployStateBadge state={deploy.state} />
         <span className="text-slate-800">
-          {contextLabel(deploy.context)}: {deploy.title ?? deploySourceLabel(deploy.deploy_source)}
+          {contextLabel(deploy.context)}:{" "}
+          <a href={deployPath(site.name, deploy.id)} className={linkClass}>
+            {deployTitle(deploy)}
+          </a>
         </span>
+        <CommitRef deploy={deploy} />
         <span className="text-slate-500">
           published{" "}
           <time dateTime={deploy.published_at ?? deploy.created_at} title={formatDateTime(deploy.published_at ?? deploy.created_at)}>

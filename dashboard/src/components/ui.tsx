@@ -237,10 +237,19 @@ export function CopyableText({ text, label }: { text: string; label?: string }) 
   );
 }
 
-export function ExternalLink({ href, children }: { href: string; children: ReactNode }) {
+export function ExternalLink({
+  href,
+  children,
+  label,
+}: {
+  href: string;
+  children: ReactNode;
+  label?: string; // the accessible name, when the text alone says too little
+}) {
   return (
     <a
       href={href}
+      aria-label={label}
       target="_blank"
       rel="noreferrer"
       className={`break-all text-teal-800 underline decoration-teal-800/30 underline-offset-2 hover:decoration-teal-800 ${focusRing}`}
@@ -251,3 +260,121 @@ export function ExternalLink({ href, children }: { href: string; children: React
 }
 
 export const linkClass = `text-teal-800 underline decoration-teal-800/30 underline-offset-2 hover:decoration-teal-800 ${focusRing}`;
+
+// A labelled <select> with its hint and error, tied together for screen readers.
+export function SelectField<V extends string>({
+  label,
+  name,
+  value,
+  options,
+  onChange,
+  hint,
+  error,
+}: {
+  label: string;
+  name: string;
+  value: V;
+  options: readonly { value: V; label: string }[];
+  onChange: (value: V) => void;
+  hint?: ReactNode;
+  error?: string | null;
+}) {
+  const id = useId();
+  const describedBy = [hint !== undefined ? `${id}-hint` : null, error ? `${id}-error` : null]
+    .filter(Boolean)
+    .join(" ");
+  return (
+    <div>
+      <label htmlFor={id} className="block text-sm font-medium text-slate-800">
+        {label}
+      </label>
+      <select
+        id={id}
+        name={name}
+        value={value}
+        onChange={(e) => onChange(e.target.value as V)}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy || undefined}
+        className={`mt-1 block w-full rounded-md border bg-white px-3 py-2 text-base text-slate-900 shadow-sm sm:text-sm ${focusRing} ${
+          error ? "border-red-600" : "border-slate-300"
+        }`}
+      >
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+      {hint !== undefined && (
+        <p id={`${id}-hint`} className="mt-1 text-xs text-slate-500">
+          {hint}
+        </p>
+      )}
+      {error && (
+        <p id={`${id}-error`} className="mt-1 text-sm text-red-700">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+// A checkbox with its label and an explanation below.
+export function CheckboxField({
+  label,
+  name,
+  checked,
+  onChange,
+  hint,
+  error,
+}: {
+  label: string;
+  name: string;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+  hint?: ReactNode;
+  error?: string | null;
+}) {
+  const id = useId();
+  const describedBy = [hint !== undefined ? `${id}-hint` : null, error ? `${id}-error` : null]
+    .filter(Boolean)
+    .join(" ");
+  return (
+    <div className="flex items-start gap-3">
+      <input
+        id={id}
+        name={name}
+        type="checkbox"
+        checked={checked}
+        onChange={(e) => onChange(e.target.checked)}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy || undefined}
+        className={`mt-0.5 h-5 w-5 shrink-0 rounded border-slate-300 accent-teal-700 ${focusRing}`}
+      />
+      <div>
+        <label htmlFor={id} className="text-sm font-medium text-slate-800">
+          {label}
+        </label>
+        {hint !== undefined && (
+          <p id={`${id}-hint`} className="text-xs text-slate-500">
+            {hint}
+          </p>
+        )}
+        {error && (
+          <p id={`${id}-error`} className="text-sm text-red-700">
+            {error}
+          </p>
+        )}
+      </div>
+    </div>
+  );
+}
+
+export function InfoNotice({ title, children }: { title?: ReactNode; children: ReactNode }) {
+  return (
+    <div className="rounded-md border border-sky-200 bg-sky-50 p-4 text-sm text-sky-950">
+      {title !== undefined && <p className="font-semibold">{title}</p>}
+      <div className={title !== undefined ? "mt-1" : ""}>{children}</div>
+    </div>
+  );
+}

@@ -202,3 +202,116 @@ describe("expired sessions", () => {
     expect(takeLoginNotice()).toBeNull(); // shown once
   });
 });
+
+describe("ApiClient git, build, log and env calls", () => {
+  it("creates sites from GitHub, from a git URL and for the git remote", async () => {
+    saveToken("t");
+    const { fetch, calls } = fakeFetch(json(201, { id: "a" }), json(201, { id: "b" }), json(201, { id: "c" }));
+    const client = new ApiClient({ fetch });
+    const settings = { repo_branch: "main", cmd: "npm run build", dir: "dist", base: "", functions_dir: "" };
+    await client.createSite({ name: "x", repo: { provider: "github", repo_path: "o/r", ...settings } });
+    await client.createSite({ repo: { provider: "git", repo_url: "https://host/x.git", ...settings } });
+    await client.createSite({});
+    expect(calls.map((c) => [c.init.method, c.url])).toEqual([
+      ["POST", "/api/v1/sites"],
+      ["POST", "/api/v1/sites"],
+      ["POST", "/api/v1/sites"],
+    ]);
+    expect(JSON.parse(calls[0]!.init.body as string)).toEqual({
+      name: "x",
+      repo: { provider: "github", repo_path: "o/r", ...settings },
+    });
+    expect(JSON.parse(calls[1]!.init.body as string).repo.repo_url).toBe("https://host/x.git");
+    expect(JSON.parse(calls[2]!.init.body as string)).toEqual({});
+  });
+
+  it("triggers a build with an empty body and reports no_source", async () => {
+    saveToken("t");
+    const { fetch, calls } = fakeFetch(
+      json(201, { id: "j1", deploy_id: "d1", sha: "abc", done: false, error: null, created_at: "x" }),
+      apiError(422, "no_source", "the site has nothing to build"),
+    );
+    const client = new ApiClient({ fetch });
+    const build = await client.triggerBuild("my site");
+    expect(build.deploy_id).toBe("d1");
+    expect(calls[0]!.init.method).toBe("POST");
+    expect(calls[0]!.url).toBe("/api/v1/sites/my%20site/builds");
+    expect(calls[0]!.init.body).toBeUndefined();
+    const e = await caught(client.triggerBuild("s"));
+    expect(e.status).toBe(422);
+    expect(e.code).toBe("no_source");
+  });
+
+  it("patches build settings with the toggles", async () => {
+    saveToken("t");
+    const { fetch, calls } = fakeFetch(json(200, { id: "s" }));
+    await new ApiClient({ fetch }).updateBuildSettings("s", { branch_deploys: true, deploy_previews: false });
+    expect(calls[0]!.init.method).toBe("PATCH");
+    expect(JSON.parse(calls[0]!.init.body as string)).toEqual({
+      build_settings: { branch_deploys: true, deploy_previews: false },
+    });
+  });
+
+  it("reads, sets and deletes environment variables, and names the key field on 422", async () => {
+    saveToken("t");
+    const { fetch, calls } = fakeFetch(
+      json(200, [{ key: "API_KEY", values: [{ context: "all", value: "v" }] }]),
+      json(200, { key: "API_KEY", context: "production" }),
+      new Response(null, { status: 204 }),
+      apiError(422, "invalid_env_key", "key must be letters, digits and '_', not starting with a digit"),
+    );
+    const client = new ApiClient({ fetch });
+    expect(await client.listEnv("s1")).toEqual([{ key: "API_KEY", values: [{ context: "all", value: "v" }] }]);
+    await client.setEnv("s1", "API_KEY", "secret", "production");
+    await client.deleteEnv("s1", "API_KEY");
+    const e = await caught(client.setEnv("s1", "1X", "v"));
+    expect(calls.map((c) => [c.init.method, c.url])).toEqual([
+      ["GET", "/api/v1/sites/s1/env"],
+      ["PUT", "/api/v1/sites/s1/env/API_KEY"],
+      ["DELETE", "/api/v1/sites/s1/env/API_KEY"],
+      ["PUT", "/api/v1/sites/s1/env/1X"],
+    ]);
+    expect(JSON.parse(calls[1]!.init.body as string)).toEqual({ value: "secret", context: "production" });
+    expect(JSON.parse(calls[3]!.init.body as string)).toEqual({ value: "v", context: "all" });
+    expect(e.field).toBe("key");
+  });
+
+  it("talks to the GitHub endpoints", async () => {
+    saveToken("t");
+    const { fetch, calls } = fakeFetch(
+      json(200, { connected: false, configured: true }),
+      json(200, { authorize_url: "https://github.com/login/oauth/authorize?state=s" }),
+      json(200, []),
+      json(200, { framework: "Vite", package_manager: "npm", cmd: "npm run build", dir: "dist", base: "" }),
+      new Response(null, { status: 204 }),
+      apiError(403, "github_reconnect", "GitHub rejected the token"),
+      apiError(409, "github_not_connected", "connect GitHub first"),
+    );
+    const client = new ApiClient({ fetch });
+    expect(await client.githubAccount()).toEqual({ connected: false, configured: true });
+    expect(await client.githubAuthorizeUrl("/new/")).toBe("https://github.com/login/oauth/authorize?state=s");
+    await client.listGitHubRepos();
+    expect((await client.detectGitHubRepo("my-org/site.io", "feat/x")).framework).toBe("Vite");
+    await client.disconnectGitHub();
+    expect((await caught(client.listGitHubRepos())).code).toBe("github_reconnect");
+    expect((await caught(client.listGitHubRepos())).status).toBe(409);
+    expect(calls.map((c) => [c.init.method, c.url])).toEqual([
+      ["GET", "/api/v1/github/account"],
+      ["GET", "/api/v1/github/connect?return_to=%2Fnew%2F"],
+      ["GET", "/api/v1/github/repos"],
+      ["GET", "/api/v1/github/repos/my-org/site.io/detect?ref=feat%2Fx"],
+      ["DELETE", "/api/v1/github/account"],
+      ["GET", "/api/v1/github/repos"],
+      ["GET", "/api/v1/github/repos"],
+    ]);
+    expect(header(calls[1]!, "Accept")).toBe("application/json");
+  });
+
+  it("reads a deploy's log", async () => {
+    saveToken("t");
+    const body = { deploy_id: "d1", state: "ready", lines: [{ n: 0, ts: "t", stream: "stdout", line: "hi" }] };
+    const { fetch, calls } = fakeFetch(json(200, body));
+    expect(await new ApiClient({ fetch }).getDeployLog("d1")).toEqual(body);
+    expect(calls[0]!.url).toBe("/api/v1/deploys/d1/log");
+  });
+});

@@ -41,12 +41,40 @@ export interface CreatedApiToken extends ApiToken {
   token: string; // the secret, shown only once
 }
 
+// Where a site's builds come from: GitHub, any git URL, or "" (uploads and/or pushes to the
+// platform's own git remote).
+export type RepoProvider = "github" | "git" | "";
+
 export interface BuildSettings {
   cmd: string;
   dir: string;
   base: string;
-  repo_url: string;
+  repo_url: string; // the clone URL ("" without a repository)
+  repo_branch: string; // the production branch; "" means "main"
+  functions_dir: string;
+  provider: RepoProvider | string;
+  repo_path: string; // "owner/name" for GitHub, else ""
+  branch_deploys: boolean;
+  deploy_previews: boolean;
+}
+
+// What PATCH /api/v1/sites/{id} changes of the build settings.
+export type BuildSettingsUpdate = Partial<
+  Pick<
+    BuildSettings,
+    "cmd" | "dir" | "base" | "functions_dir" | "repo_branch" | "branch_deploys" | "deploy_previews"
+  >
+>;
+
+// The repository of a new site.
+export interface NewSiteRepo {
+  provider: "github" | "git";
+  repo_path?: string; // GitHub: "owner/name"
+  repo_url?: string; // any git URL
   repo_branch: string;
+  cmd: string;
+  dir: string;
+  base: string;
   functions_dir: string;
 }
 
@@ -65,6 +93,7 @@ export interface Site {
   updated_at: string;
   build_settings: BuildSettings;
   published_deploy: { id: string } | null;
+  git_remote_url: string; // the platform's git remote for this site
 }
 
 // Deploy states; builds from git will add queued and building.
@@ -77,6 +106,13 @@ export type DeployState =
   | "ready"
   | "error"
   | "canceled";
+
+// States of a deploy still on its way (the others: ready, error, canceled).
+const kInProgressStates: readonly string[] = ["new", "uploading", "queued", "building", "processing"];
+
+export function isDeployStateInProgress(state: string): boolean {
+  return kInProgressStates.includes(state);
+}
 
 export type DeployContext = "production" | "branch-deploy" | "deploy-preview" | "draft";
 
@@ -95,11 +131,13 @@ export interface Deploy {
   error_message: string | null;
   required: string[];
   required_functions: string[];
-  commit_ref: string | null;
-  review_id: number | null;
+  commit_ref: string | null; // the commit's SHA
+  commit_url: string | null; // the commit on GitHub
+  review_id: number | null; // the pull request's number
+  review_url: string | null; // the pull request on GitHub
   branch: string | null;
   context: DeployContext | string;
-  title: string | null;
+  title: string | null; // the commit message for builds from git
   draft: boolean;
   deploy_source: string;
   file_count: number;
@@ -109,7 +147,67 @@ export interface Deploy {
   updated_at: string;
   published_at: string | null;
   ready_at: string | null;
-  links: { permalink: string; alias?: string };
+  deploy_time: number | null; // seconds from start to ready
+  links: { permalink: string; alias?: string }; // alias: the branch or preview URL
+}
+
+// A build started by "Trigger deploy".
+export interface Build {
+  id: string;
+  deploy_id: string;
+  sha: string | null;
+  done: boolean;
+  error: string | null;
+  created_at: string;
+}
+
+export type LogStream = "stdout" | "stderr" | "info";
+
+// One line of a build log. `n` counts from 0 and orders the lines; `line` may hold ANSI colours.
+export interface LogLine {
+  n: number;
+  ts: string;
+  stream: LogStream | string;
+  line: string;
+}
+
+export interface DeployLog {
+  deploy_id: string;
+  state: DeployState | string;
+  lines: LogLine[];
+}
+
+export type EnvContext = "all" | "production" | "deploy-preview" | "branch-deploy";
+
+export interface EnvVar {
+  key: string;
+  values: { context: EnvContext | string; value: string }[];
+}
+
+export type GitHubAccount =
+  | { connected: true; login: string; avatar_url: string; html_url: string }
+  | { connected: false; configured: boolean };
+
+export interface GitHubRepo {
+  id: number | string;
+  full_name: string; // "owner/name"
+  name: string;
+  owner: string;
+  description: string | null;
+  private: boolean;
+  default_branch: string;
+  html_url: string;
+  clone_url: string;
+  pushed_at: string | null;
+}
+
+// Build settings detected from a repository's files.
+export interface DetectedSettings {
+  framework: string | null;
+  package_manager: string | null;
+  cmd: string;
+  dir: string;
+  base: string;
 }
 
 export interface UploadedFile {
@@ -278,14 +376,84 @@ export class ApiClient {
     return this.request<Site>("GET", `/api/v1/sites/${seg(site)}`);
   }
 
-  createSite(input: { name?: string; build_settings?: Partial<BuildSettings> }): Promise<Site> {
+  // Without `repo` the site deploys by upload or by pushes to its git remote. With a GitHub repo
+  // the server adds the webhook and queues the first build; a git URL is built at once and
+  // polled for new commits.
+  createSite(input: {
+    name?: string;
+    build_settings?: BuildSettingsUpdate;
+    repo?: NewSiteRepo;
+  }): Promise<Site> {
     return this.request<Site>("POST", "/api/v1/sites", { body: input });
   }
 
-  updateBuildSettings(site: string, settings: Partial<BuildSettings>): Promise<Site> {
+  updateBuildSettings(site: string, settings: BuildSettingsUpdate): Promise<Site> {
     return this.request<Site>("PATCH", `/api/v1/sites/${seg(site)}`, {
       body: { build_settings: settings },
     });
+  }
+
+  // "Trigger deploy": builds the head of the production branch. 422 `no_source` when the site
+  // has nothing to build (no repository, nothing pushed).
+  triggerBuild(site: string): Promise<Build> {
+    return this.request<Build>("POST", `/api/v1/sites/${seg(site)}/builds`);
+  }
+
+  // --- environment variables ---
+
+  listEnv(site: string): Promise<EnvVar[]> {
+    return this.request<EnvVar[]>("GET", `/api/v1/sites/${seg(site)}/env`);
+  }
+
+  // 422 with the field "key" for a key that is not letters, digits and '_'.
+  setEnv(
+    site: string,
+    key: string,
+    value: string,
+    context: EnvContext = "all",
+  ): Promise<{ key: string; context: string }> {
+    return this.request<{ key: string; context: string }>("PUT", `/api/v1/sites/${seg(site)}/env/${seg(key)}`, {
+      body: { value, context },
+    });
+  }
+
+  deleteEnv(site: string, key: string): Promise<void> {
+    return this.request<void>("DELETE", `/api/v1/sites/${seg(site)}/env/${seg(key)}`);
+  }
+
+  // --- GitHub ---
+
+  githubAccount(): Promise<GitHubAccount> {
+    return this.request<GitHubAccount>("GET", "/api/v1/github/account");
+  }
+
+  disconnectGitHub(): Promise<void> {
+    return this.request<void>("DELETE", "/api/v1/github/account");
+  }
+
+  // The GitHub page that asks the user to allow access; GitHub then comes back (through the
+  // server) to `returnTo` with ?github=connected or ?github_error=<message>.
+  async githubAuthorizeUrl(returnTo: string): Promise<string> {
+    const answer = await this.request<{ authorize_url: string }>("GET", "/api/v1/github/connect", {
+      query: { return_to: returnTo },
+    });
+    return answer.authorize_url;
+  }
+
+  // Every repository the connected account can use, most recently pushed first. 403
+  // `github_reconnect` when GitHub no longer accepts the token, 409 `github_not_connected`.
+  listGitHubRepos(): Promise<GitHubRepo[]> {
+    return this.request<GitHubRepo[]>("GET", "/api/v1/github/repos");
+  }
+
+  // `repoPath` is "owner/name"; `ref` the branch to look at.
+  detectGitHubRepo(repoPath: string, ref: string): Promise<DetectedSettings> {
+    const [owner = "", name = ""] = repoPath.split("/", 2);
+    return this.request<DetectedSettings>(
+      "GET",
+      `/api/v1/github/repos/${seg(owner)}/${seg(name)}/detect`,
+      { query: { ref: ref === "" ? undefined : ref } },
+    );
   }
 
   // --- deploys ---
@@ -346,6 +514,11 @@ export class ApiClient {
 
   unlockDeploy(deployId: string): Promise<Deploy> {
     return this.request<Deploy>("POST", `/api/v1/deploys/${seg(deployId)}/unlock`);
+  }
+
+  // The build log so far (the whole log once the deploy is done). Live: deploy_log_stream.ts.
+  getDeployLog(deployId: string): Promise<DeployLog> {
+    return this.request<DeployLog>("GET", `/api/v1/deploys/${seg(deployId)}/log`);
   }
 
   // --- transport ---
@@ -439,11 +612,14 @@ export function redirectToLogin(
 
 let redirecting = false;
 
+// The session ended (a 401, or the log stream closing with 4401): forget the token and go to
+// the login page, once.
+export function expireSession(): void {
+  clearToken();
+  if (redirecting) return;
+  redirecting = true;
+  redirectToLogin();
+}
+
 // The client every page uses.
-export const api = new ApiClient({
-  onSessionExpired: () => {
-    if (redirecting) return;
-    redirecting = true;
-    redirectToLogin();
-  },
-});
+export const api = new ApiClient({ onSessionExpired: expireSession });

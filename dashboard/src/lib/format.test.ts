@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
-import { displayUrl, formatAge, formatBytes } from "./format";
-import { safeNextPath, siteNameFromPath, sitePath } from "./routes";
+import { displayUrl, firstLine, formatAge, formatBytes, formatDuration, shortSha } from "./format";
+import { deployIdFromPath, deployPath, safeNextPath, siteNameFromPath, sitePath } from "./routes";
 
 describe("format", () => {
   it("formatAge", () => {
@@ -21,6 +21,31 @@ describe("format", () => {
 
   it("displayUrl", () => {
     expect(displayUrl("http://blog.localhost:8080/")).toBe("blog.localhost:8080");
+  });
+});
+
+describe("deploy formats", () => {
+  it("formatDuration", () => {
+    expect(formatDuration(0)).toBe("0s");
+    expect(formatDuration(45.4)).toBe("45s");
+    expect(formatDuration(65)).toBe("1m 05s");
+    expect(formatDuration(3725)).toBe("1h 02m");
+  });
+
+  it("shortSha and firstLine", () => {
+    expect(shortSha("0123456789abcdef")).toBe("0123456");
+    expect(firstLine("Fix the header\n\nBecause")).toBe("Fix the header");
+  });
+});
+
+describe("deploy routes", () => {
+  it("builds and reads /sites/<name>/deploys/<id>/", () => {
+    expect(deployPath("my blog", "d/1")).toBe("/sites/my%20blog/deploys/d%2F1/");
+    expect(deployIdFromPath("/sites/blog/deploys/6745ab/")).toBe("6745ab");
+    expect(deployIdFromPath("/sites/blog/deploys/d%2F1/")).toBe("d/1");
+    expect(deployIdFromPath("/sites/_/deploys/_/")).toBeNull();
+    expect(deployIdFromPath("/sites/blog/deploys/")).toBeNull();
+    expect(deployIdFromPath("/sites/blog/deploys/%E0%A4%A/")).toBeNull();
   });
 });
 

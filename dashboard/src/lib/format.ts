@@ -64,3 +64,23 @@ export function deploySourceLabel(source: string): string {
 export function displayUrl(url: string): string {
   return url.replace(/^https?:\/\//, "").replace(/\/$/, "");
 }
+
+// A build's duration: "45s", "1m 05s", "1h 02m".
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+
+// The first 7 characters of a commit SHA, as git shows it.
+export function shortSha(sha: string): string {
+  return sha.slice(0, 7);
+}
+
+// The first line of a commit message.
+export function firstLine(text: string): string {
+  const nl = text.indexOf("\n");
+  return (nl < 0 ? text : text.slice(0, nl)).trim();
+}

@@ -12,6 +12,27 @@ export function siteDeploysPath(name: string): string {
   return `/sites/${encodeURIComponent(name)}/deploys/`;
 }
 
+// One deploy's page with its build log.
+export function deployPath(site: string, deployId: string): string {
+  return `/sites/${encodeURIComponent(site)}/deploys/${encodeURIComponent(deployId)}/`;
+}
+
+export const kAccountPath = "/account/";
+export const kNewSitePath = "/new/";
+
+// The deploy id in "/sites/<name>/deploys/<id>/" (null elsewhere, or for the exported "_").
+export function deployIdFromPath(pathname: string): string | null {
+  const match = /^\/sites\/[^/]+\/deploys\/([^/]+)/.exec(pathname);
+  if (match === null) return null;
+  let id: string;
+  try {
+    id = decodeURIComponent(match[1]!);
+  } catch {
+    return null;
+  }
+  return id === "_" || id === "" ? null : id;
+}
+
 // The site name in "/sites/<name>/..." (null elsewhere, or for the exported "_" itself).
 export function siteNameFromPath(pathname: string): string | null {
   const match = /^\/sites\/([^/]+)/.exec(pathname);

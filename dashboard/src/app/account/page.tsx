@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 
 import { ApiTokensCard } from "@/components/ApiTokensCard";
 import { CurrentUserCard } from "@/components/CurrentUserCard";
+import { GitHubAccountCard } from "@/components/GitHubAccountCard";
 import { SignedInPage } from "@/components/SignedInPage";
 import { PageTitle } from "@/components/ui";
 
@@ -14,6 +15,7 @@ export default function AccountPage() {
       <div className="grid gap-6">
         <CurrentUserCard />
         <ApiTokensCard />
+        <GitHubAccountCard />
       </div>
     </SignedInPage>
   );

@@ -9,7 +9,7 @@ export const metadata: Metadata = { title: "New site" };
 export default function NewSitePage() {
   return (
     <SignedInPage section="sites">
-      <PageTitle subtitle="Put a folder of static files online. Connecting a git repository comes next.">
+      <PageTitle subtitle="Build it from a repository, push it with git, or upload a folder.">
         New site
       </PageTitle>
       <NewSiteForm />

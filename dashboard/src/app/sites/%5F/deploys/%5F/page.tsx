@@ -1,0 +1,15 @@
+// /sites/<name>/deploys/<id>/ — exported once as /sites/_/deploys/_/; the server answers every
+// deploy's URL with it (each path segment that names nothing in the export becomes "_").
+"use client";
+
+import { DeployDetail } from "@/components/DeployDetail";
+import { SignedInPage } from "@/components/SignedInPage";
+import { SiteFrame } from "@/components/SiteFrame";
+
+export default function DeployPage() {
+  return (
+    <SignedInPage section="sites">
+      <SiteFrame tab="deploys">{(site) => <DeployDetail site={site} />}</SiteFrame>
+    </SignedInPage>
+  );
+}

@@ -1,0 +1,59 @@
+// Live build logs: viewers of /api/v1/deploys/{id}/log/stream get the lines stored so far,
+// then new ones as the worker stores them, the deploy's state changes, and a last "end"
+// message once the deploy and its build are finished. One thread serves every viewer from the
+// database (so workers in other processes are followed too); the worker's Notify() cuts the
+// wait short. A viewer whose connection has more than kMaxQueuedBytes unsent is skipped until
+// it catches up: a slow viewer never slows the build or the other viewers.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "db/database.hpp"
+#include "http/message.hpp"
+
+namespace replideploy::api {
+
+class LogStreamHub {
+ public:
+  static constexpr std::size_t kMaxQueuedBytes = std::size_t{1} << 20;
+  static constexpr int kBatchLines = 500;
+
+  explicit LogStreamHub(db::Database& db,
+                        std::chrono::milliseconds poll = std::chrono::milliseconds(500));
+  ~LogStreamHub();
+  LogStreamHub(const LogStreamHub&) = delete;
+  LogStreamHub& operator=(const LogStreamHub&) = delete;
+
+  // Starts following `deploy_id` for `socket`.
+  void Add(const std::string& deploy_id, std::shared_ptr<http::WebSocket> socket);
+  // New lines of `deploy_id` were stored.
+  void Notify(const std::string& deploy_id);
+  std::size_t ViewerCount();
+
+ private:
+  struct Viewer {
+    std::string deploy_id;
+    std::shared_ptr<http::WebSocket> socket;
+    std::int64_t next_seq = 0;
+    std::string last_state;
+  };
+  void Loop(std::stop_token stop);
+  // Sends what is new; false when the viewer is done (ended or gone).
+  bool Serve(Viewer& viewer);
+
+  db::Database& db_;
+  const std::chrono::milliseconds poll_;
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  bool woken_ = false;
+  std::vector<std::shared_ptr<Viewer>> viewers_;
+  std::jthread thread_;
+};
+
+}  // namespace replideploy::api

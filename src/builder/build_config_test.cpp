@@ -1,0 +1,100 @@
+#include "builder/build_config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace replideploy::builder {
+namespace {
+
+constexpr const char* kToml = R"(
+[build]
+  base = "site"
+  command = "npm run build"
+  publish = "dist"
+  functions = "netlify/functions"
+  [build.environment]
+    NODE_VERSION = "20"
+    MODE = "default"
+
+[context.production]
+  command = "npm run build:prod"
+  [context.production.environment]
+    MODE = "production"
+
+[context.deploy-preview]
+  publish = "preview-dist"
+
+[context.branch-deploy.environment]
+  MODE = "branch"
+
+[context.staging]
+  command = "npm run build:staging"
+  [context.staging.environment]
+    MODE = "staging"
+    RETRIES = 3
+    DEBUG = true
+)";
+
+TEST(ReadBuildConfig, BuildTableAlone) {
+  auto c = ReadBuildConfig("[build]\ncommand = \"make\"\npublish = \"out\"\n");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->command, "make");
+  EXPECT_EQ(c->publish, "out");
+  EXPECT_FALSE(c->base.has_value());
+  EXPECT_FALSE(c->functions.has_value());
+}
+
+TEST(ReadBuildConfig, ProductionContextOverridesBuild) {
+  auto c = ReadBuildConfig(kToml, "production", "main");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->command, "npm run build:prod");
+  EXPECT_EQ(c->publish, "dist");
+  EXPECT_EQ(c->base, "site");
+  EXPECT_EQ(c->functions, "netlify/functions");
+  EXPECT_EQ(c->environment["MODE"], "production");
+  EXPECT_EQ(c->environment["NODE_VERSION"], "20");
+}
+
+TEST(ReadBuildConfig, DeployPreviewAndBranchDeployContexts) {
+  auto preview = ReadBuildConfig(kToml, "deploy-preview", "feature");
+  ASSERT_TRUE(preview.ok());
+  EXPECT_EQ(preview->command, "npm run build");
+  EXPECT_EQ(preview->publish, "preview-dist");
+  EXPECT_EQ(preview->environment["MODE"], "default");
+  auto branch = ReadBuildConfig(kToml, "branch-deploy", "feature");
+  ASSERT_TRUE(branch.ok());
+  EXPECT_EQ(branch->environment["MODE"], "branch");
+}
+
+TEST(ReadBuildConfig, BranchContextIsMostSpecific) {
+  auto c = ReadBuildConfig(kToml, "branch-deploy", "staging");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->command, "npm run build:staging");
+  EXPECT_EQ(c->environment["MODE"], "staging");
+  EXPECT_EQ(c->environment["RETRIES"], "3");
+  EXPECT_EQ(c->environment["DEBUG"], "true");
+}
+
+TEST(ReadBuildConfig, FunctionsDirectoryTable) {
+  auto c = ReadBuildConfig("[functions]\ndirectory = \"fns\"\n");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->functions, "fns");
+}
+
+TEST(ReadBuildConfig, ErrorsNameTheLineOrKey) {
+  auto syntax = ReadBuildConfig("[build]\ncommand = \n");
+  ASSERT_FALSE(syntax.ok());
+  EXPECT_NE(syntax.error().message.find("netlify.toml:2"), std::string::npos)
+      << syntax.error().message;
+  auto type = ReadBuildConfig("[build]\ncommand = 3\n");
+  ASSERT_FALSE(type.ok());
+  EXPECT_EQ(type.error().message, "netlify.toml: build.command must be a string");
+  auto env = ReadBuildConfig("[context.production]\nenvironment = \"x\"\n");
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.error().message, "netlify.toml: context.production.environment must be a table");
+  auto nested = ReadBuildConfig("[build.environment]\nX = [1, 2]\n");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_EQ(nested.error().code, ErrorCode::kUnprocessable);
+}
+
+}  // namespace
+}  // namespace replideploy::builder
