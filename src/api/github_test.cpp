@@ -1,0 +1,392 @@
+// GitHub end to end against the fake GitHub (tests/fake_github) and a real server on 127.0.0.1:
+// connecting an account through the OAuth redirects, repositories and detection, sites whose
+// webhook is created and deleted on GitHub, and webhook deliveries (GitHub's real payloads from
+// src/git/testdata) with good, bad and missing signatures, duplicates, previews and forks.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "api/app.hpp"
+#include "core/crypto.hpp"
+#include "db/testing.hpp"
+#include "fake_github/fake_github.hpp"
+#include "git/webhook.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
+#include "store/testing.hpp"
+
+namespace replideploy::api {
+namespace {
+
+namespace json = boost::json;
+using db::testing::TestDatabase;
+
+std::string Fixture(const std::string& name) {
+  std::ifstream in(std::string(RD_GITHUB_FIXTURES) + "/" + name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Reply {
+  int status = 0;
+  json::value body;
+  std::string raw;
+  http::Headers headers;
+};
+
+class Github : public ::testing::TestWithParam<db::Engine> {
+ protected:
+  void SetUp() override {
+    core::InitCrypto();
+    tdb_ = std::make_unique<TestDatabase>(GetParam());
+    RD_SKIP_IF_UNAVAILABLE(*tdb_);
+    ASSERT_TRUE(github_.Start().ok());
+    github_.AddUser("Codertocat");
+    github_.AddRepo("Codertocat", "Hello-World", "master",
+                    {{"package.json", R"({"scripts":{"build":"vite build"},)"
+                                      R"("devDependencies":{"vite":"^5.0.0"}})"},
+                     {"package-lock.json", "{}"}});
+    AppOptions options;
+    options.users = {std::string(32, 'j'), 3600, core::PasswordCost::Minimum()};
+    options.github = {github_.base_url(), github_.base_url(), "fake-client-id",
+                      "fake-client-secret"};
+    options.github_key = std::string(32, 'g');
+    blobs_ = store::LocalBlobStore::Open(dir_.path()).value();
+    app_ = std::make_unique<App>(tdb_->db(), *blobs_, clock_, options);
+    http::ServerOptions server_options;
+    server_options.port = 0;
+    server_ = std::make_unique<http::Server>(server_options, app_->Resolver());
+    ASSERT_TRUE(server_->Listen().ok());
+    app_->SetPublicPort(server_->port());
+    server_->Start();
+    base_ = "http://127.0.0.1:" + std::to_string(server_->port());
+    token_ = SignUp();
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  Reply Fetch(const std::string& method, const std::string& url, const std::string& body = {},
+              http::Headers headers = {}) {
+    http::ClientRequest request;
+    request.method = method;
+    request.url = url.starts_with("http") ? url : base_ + url;
+    request.body = body;
+    request.headers = std::move(headers);
+    if (!request.headers.Has("User-Agent")) request.headers.Set("User-Agent", "Mozilla/5.0 (test)");
+    auto response = http::Fetch(request);
+    EXPECT_TRUE(response.ok());
+    if (!response.ok()) return {};
+    Reply reply{response->status, nullptr, response->body, response->headers};
+    boost::system::error_code ec;
+    reply.body = json::parse(response->body, ec);
+    return reply;
+  }
+  Reply Call(const std::string& method, const std::string& path, const std::string& body = {}) {
+    http::Headers h;
+    h.Set("Authorization", "Bearer " + token_);
+    if (!body.empty()) h.Set("Content-Type", "application/json");
+    return Fetch(method, path, body, h);
+  }
+  std::string SignUp() {
+    Fetch("POST", "/auth/register", R"({"email":"gh@example.com","password":"password123"})");
+    Reply login =
+        Fetch("POST", "/auth/login", R"({"email":"gh@example.com","password":"password123"})");
+    return std::string(login.body.at("token").as_string());
+  }
+  // The OAuth dance a browser does: our connect -> GitHub's authorize -> our callback.
+  std::string ConnectGithub() {
+    http::Headers accept;
+    accept.Set("Authorization", "Bearer " + token_);
+    accept.Set("Accept", "application/json");
+    Reply connect = Fetch("GET", "/api/v1/github/connect?return_to=/new/", "", accept);
+    EXPECT_EQ(connect.status, 200) << connect.raw;
+    const std::string authorize(connect.body.at("authorize_url").as_string());
+    Reply to_callback = Fetch("GET", authorize);
+    EXPECT_EQ(to_callback.status, 302) << to_callback.raw;
+    Reply back = Fetch("GET", std::string(to_callback.headers.Get("Location")));
+    EXPECT_EQ(back.status, 302) << back.raw;
+    return std::string(back.headers.Get("Location"));
+  }
+  // A GitHub site for Codertocat/Hello-World; returns its id.
+  std::string CreateGithubSite(const std::string& name, bool branch_deploys = false) {
+    EXPECT_EQ(ConnectGithub(), "/new/?github=connected");
+    json::object repo{{"provider", "github"},
+                      {"repo_path", "Codertocat/Hello-World"},
+                      {"repo_branch", "master"},
+                      {"cmd", "npm run build"},
+                      {"dir", "dist"},
+                      {"branch_deploys", branch_deploys}};
+    Reply site = Call("POST", "/api/v1/sites",
+                      json::serialize(json::object{{"name", name}, {"repo", repo}}));
+    EXPECT_EQ(site.status, 201) << site.raw;
+    return site.body.is_object() ? std::string(site.body.at("id").as_string()) : "";
+  }
+  Reply Deliver(const std::string& site_id, const std::string& event, const std::string& body,
+                const std::string& delivery, const std::optional<std::string>& secret) {
+    http::Headers h;
+    h.Set("Content-Type", "application/json");
+    h.Set("X-GitHub-Event", event);
+    h.Set("X-GitHub-Delivery", delivery);
+    h.Set("User-Agent", "GitHub-Hookshot/abc");
+    if (secret) h.Set("X-Hub-Signature-256", git::GithubSignature(body, *secret));
+    return Fetch("POST", "/api/hooks/deploy?site_id=" + site_id, body, h);
+  }
+  std::string HookSecret() {
+    auto hooks = github_.Hooks();
+    return hooks.empty() ? "" : hooks.back().secret;
+  }
+  json::array Deploys(const std::string& site) {
+    Reply r = Call("GET", "/api/v1/sites/" + site + "/deploys");
+    return r.body.is_array() ? r.body.as_array() : json::array{};
+  }
+
+  fake_github::FakeGithub github_;
+  core::ManualClock clock_{1'800'000'000'000};
+  store::testing::ScopedTempDir dir_;
+  std::unique_ptr<TestDatabase> tdb_;
+  std::unique_ptr<store::LocalBlobStore> blobs_;
+  std::unique_ptr<App> app_;
+  std::unique_ptr<http::Server> server_;
+  std::string base_;
+  std::string token_;
+};
+
+TEST_P(Github, ConnectThroughOAuthKeepsTheTokenSecret) {
+  Reply before = Call("GET", "/api/v1/github/account");
+  EXPECT_EQ(before.body.at("connected"), false);
+  EXPECT_EQ(before.body.at("configured"), true);
+  // Without JSON, connect is a redirect to GitHub's authorize page with a state.
+  Reply redirect = Call("GET", "/api/v1/github/connect");
+  EXPECT_EQ(redirect.status, 302);
+  EXPECT_TRUE(redirect.headers.Get("Location").starts_with(github_.base_url() +
+                                                           "/login/oauth/authorize?"));
+  EXPECT_NE(redirect.headers.Get("Location").find("state="), std::string_view::npos);
+
+  EXPECT_EQ(ConnectGithub(), "/new/?github=connected");
+  Reply after = Call("GET", "/api/v1/github/account");
+  EXPECT_EQ(after.body.at("connected"), true) << after.raw;
+  EXPECT_EQ(after.body.at("login"), "Codertocat");
+  // The token GitHub issued is used for API calls but stored encrypted and never returned.
+  std::string issued;
+  for (const auto& r : github_.Requests()) {
+    if (r.path == "/user") issued = std::string(r.headers.Get("Authorization")).substr(7);
+  }
+  ASSERT_FALSE(issued.empty());
+  EXPECT_EQ(after.raw.find(issued), std::string::npos);
+  auto stored = tdb_->db().Exec("SELECT token_enc FROM github_accounts");
+  ASSERT_TRUE(stored.ok() && !stored->empty());
+  EXPECT_EQ(stored->rows.front().Text(0).find(issued), std::string::npos);
+  EXPECT_EQ(Call("GET", "/api/v1/github/repos").raw.find(issued), std::string::npos);
+
+  // A forged or tampered state is refused, and so is one past its ten minutes.
+  Reply forged = Fetch("GET", "/api/v1/github/callback?code=x&state=abc.def");
+  EXPECT_EQ(forged.status, 400);
+  EXPECT_EQ(forged.body.at("error").at("code"), "invalid_state");
+  const std::string state = app_->github().SignState("someone", "/new/");
+  clock_.Advance(11 * 60 * 1000);
+  Reply expired = Fetch("GET", "/api/v1/github/callback?code=x&state=" + state);
+  EXPECT_EQ(expired.status, 400);
+  // An open redirect through return_to is not possible.
+  auto verified = app_->github().VerifyState(app_->github().SignState("u", "/x"));
+  ASSERT_TRUE(verified.ok());
+  EXPECT_EQ(verified->second, "/x");
+
+  // The user refusing on GitHub comes back as an error for the dashboard to show.
+  Reply denied = Fetch("GET", "/api/v1/github/callback?error=access_denied&state=" +
+                                  app_->github().SignState("u", "/account/"));
+  EXPECT_EQ(denied.status, 302);
+  EXPECT_TRUE(denied.headers.Get("Location").starts_with("/account/?github_error="));
+
+  EXPECT_EQ(Call("DELETE", "/api/v1/github/account").status, 204);
+  EXPECT_EQ(Call("GET", "/api/v1/github/account").body.at("connected"), false);
+  EXPECT_EQ(Call("GET", "/api/v1/github/repos").body.at("error").at("code"),
+            "github_not_connected");
+}
+
+TEST_P(Github, ReposDetectionAndRevokedToken) {
+  ConnectGithub();
+  Reply repos = Call("GET", "/api/v1/github/repos");
+  ASSERT_EQ(repos.status, 200) << repos.raw;
+  ASSERT_EQ(repos.body.as_array().size(), 1u);
+  EXPECT_EQ(repos.body.as_array()[0].at("full_name"), "Codertocat/Hello-World");
+  EXPECT_EQ(repos.body.as_array()[0].at("default_branch"), "master");
+  Reply detect = Call("GET", "/api/v1/github/repos/Codertocat/Hello-World/detect?ref=master");
+  ASSERT_EQ(detect.status, 200) << detect.raw;
+  EXPECT_EQ(detect.body.at("framework"), "vite");
+  EXPECT_EQ(detect.body.at("package_manager"), "npm");
+  EXPECT_EQ(detect.body.at("cmd"), "npm run build");
+  EXPECT_EQ(detect.body.at("dir"), "dist");
+  EXPECT_EQ(Call("GET", "/api/v1/github/repos/..%2Fx/y/detect").status, 404);
+
+  for (const auto& r : github_.Requests()) {
+    if (r.path == "/user") github_.RevokeToken(std::string(r.headers.Get("Authorization")).substr(7));
+  }
+  Reply revoked = Call("GET", "/api/v1/github/repos");
+  EXPECT_EQ(revoked.status, 403) << revoked.raw;
+  EXPECT_EQ(revoked.body.at("error").at("code"), "github_reconnect");
+  EXPECT_NE(std::string(revoked.body.at("error").at("message").as_string()).find("econnect"),
+            std::string::npos);
+}
+
+TEST_P(Github, SiteFromRepoCreatesItsHookAndDeletingTheSiteDeletesIt) {
+  const std::string site_id = CreateGithubSite("hello");
+  ASSERT_FALSE(site_id.empty());
+  auto hooks = github_.Hooks();
+  ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_EQ(hooks[0].repo, "Codertocat/Hello-World");
+  EXPECT_EQ(hooks[0].url, app_->PublicUrl("/api/hooks/deploy?site_id=" + site_id));
+  EXPECT_EQ(hooks[0].events, (std::vector<std::string>{"push", "pull_request"}));
+  EXPECT_EQ(hooks[0].content_type, "json");
+  EXPECT_GE(hooks[0].secret.size(), 32u);
+  Reply site = Call("GET", "/api/v1/sites/hello");
+  EXPECT_EQ(site.body.at("build_settings").at("provider"), "github");
+  EXPECT_EQ(site.body.at("build_settings").at("repo_path"), "Codertocat/Hello-World");
+  EXPECT_EQ(site.raw.find(hooks[0].secret), std::string::npos) << "the secret stays ours";
+
+  // A repository the user cannot see: no hook, and no half-made site.
+  Reply hidden = Call("POST", "/api/v1/sites",
+                      R"({"name":"nope","repo":{"provider":"github","repo_path":"someone/else"}})");
+  EXPECT_EQ(hidden.status, 422) << hidden.raw;
+  EXPECT_EQ(Call("GET", "/api/v1/sites/nope").status, 404);
+  Reply bad = Call("POST", "/api/v1/sites",
+                   R"({"repo":{"provider":"github","repo_path":"../../etc"}})");
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_EQ(bad.body.at("error").at("code"), "invalid_repo");
+
+  EXPECT_EQ(Call("DELETE", "/api/v1/sites/hello").status, 204);
+  EXPECT_TRUE(github_.Hooks().empty());
+}
+
+TEST_P(Github, DeliveriesAreVerifiedDedupedAndDecided) {
+  const std::string site_id = CreateGithubSite("hello");
+  const std::string secret = HookSecret();
+  ASSERT_FALSE(secret.empty());
+
+  // Signatures: missing, wrong secret, tampered body: 401, and nothing is queued.
+  const std::string push = Fixture("push-with-new-branch.payload.json");
+  EXPECT_EQ(Deliver(site_id, "push", push, "d-0", std::nullopt).status, 401);
+  EXPECT_EQ(Deliver(site_id, "push", push, "d-0", std::string("wrong")).status, 401);
+  Reply tampered = Deliver(site_id, "push", push + " ", "d-0", std::nullopt);
+  EXPECT_EQ(tampered.status, 401);
+  EXPECT_EQ(tampered.body.at("error").at("code"), "invalid_signature");
+  EXPECT_TRUE(Deploys("hello").empty());
+
+  EXPECT_EQ(Deliver(site_id, "ping", Fixture("ping-payload.json"), "d-ping", secret).status, 200);
+  EXPECT_TRUE(Deploys("hello").empty());
+
+  // A push to the production branch: a queued production deploy, at once.
+  Reply queued = Deliver(site_id, "push", push, "d-1", secret);
+  ASSERT_EQ(queued.status, 202) << queued.raw;
+  EXPECT_EQ(queued.body.at("action"), "production_deploy");
+  auto deploys = Deploys("hello");
+  ASSERT_EQ(deploys.size(), 1u);
+  EXPECT_EQ(deploys[0].at("state"), "queued");
+  EXPECT_EQ(deploys[0].at("context"), "production");
+  EXPECT_EQ(deploys[0].at("commit_ref"), "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+  EXPECT_EQ(deploys[0].at("commit_url"),
+            json::value(github_.base_url() +
+                        "/Codertocat/Hello-World/commit/6113728f27ae82c7b1a177c8d03f9e96e0adf246"));
+
+  // The same delivery again (GitHub's redelivery) starts nothing.
+  Reply again = Deliver(site_id, "push", push, "d-1", secret);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body.at("duplicate"), true);
+  EXPECT_EQ(Deploys("hello").size(), 1u);
+
+  // A tag deletion: nothing.
+  Reply tag = Deliver(site_id, "push", Fixture("push-payload.json"), "d-2", secret);
+  EXPECT_EQ(tag.status, 200);
+  EXPECT_EQ(tag.body.at("action"), "none");
+  EXPECT_EQ(Deploys("hello").size(), 1u);
+
+  // Well signed but not JSON: a clear 400.
+  Reply junk = Deliver(site_id, "push", "{not json", "d-3", secret);
+  EXPECT_EQ(junk.status, 400);
+  EXPECT_EQ(Deliver("no-such-site", "push", push, "d-4", secret).status, 404);
+}
+
+TEST_P(Github, PullRequestsGetPreviewsUntilClosedAndForksGetNoSecrets) {
+  const std::string site_id = CreateGithubSite("hello");
+  const std::string secret = HookSecret();
+  Reply opened =
+      Deliver(site_id, "pull_request", Fixture("pull_request-opened.payload.json"), "p-1", secret);
+  ASSERT_EQ(opened.status, 202) << opened.raw;
+  EXPECT_EQ(opened.body.at("action"), "deploy_preview");
+  auto deploys = Deploys("hello");
+  ASSERT_EQ(deploys.size(), 1u);
+  EXPECT_EQ(deploys[0].at("context"), "deploy-preview");
+  EXPECT_EQ(deploys[0].at("review_id"), 2);
+  EXPECT_EQ(deploys[0].at("branch"), "changes");
+  EXPECT_NE(std::string(deploys[0].at("links").at("alias").as_string())
+                .find("deploy-preview-2--hello."),
+            std::string::npos);
+  EXPECT_EQ(deploys[0].at("review_url"), json::value(github_.base_url() + "/Codertocat/Hello-World/pull/2"));
+  const std::string first_preview(deploys[0].at("id").as_string());
+
+  // New commits: a new preview supersedes the one still queued.
+  Reply sync = Deliver(site_id, "pull_request", Fixture("pull_request-synchronize.payload.json"),
+                       "p-2", secret);
+  ASSERT_EQ(sync.status, 202) << sync.raw;
+  Reply old = Call("GET", "/api/v1/deploys/" + first_preview);
+  EXPECT_EQ(old.body.at("state"), "error");
+  EXPECT_EQ(old.body.at("error_message"), "superseded by a newer push");
+
+  // Closed: the queued preview stops, and late deliveries for it build nothing.
+  Reply closed =
+      Deliver(site_id, "pull_request", Fixture("pull_request-closed.payload.json"), "p-3", secret);
+  EXPECT_EQ(closed.status, 200) << closed.raw;
+  EXPECT_EQ(closed.body.at("action"), "stop_previews");
+  EXPECT_EQ(closed.body.at("canceled"), 1);
+  const std::size_t count = Deploys("hello").size();
+  Reply late = Deliver(site_id, "pull_request", Fixture("pull_request-synchronize.payload.json"),
+                       "p-4", secret);
+  EXPECT_EQ(late.status, 200);
+  EXPECT_EQ(late.body.at("action"), "none");
+  EXPECT_EQ(Deploys("hello").size(), count);
+
+  // A pull request from a fork: built, but without the site's secret variables.
+  json::value fork = json::parse(Fixture("pull_request-opened.payload.json"));
+  fork.at("pull_request").at("head").at("repo").as_object()["full_name"] = "mallory/Hello-World";
+  fork.at("pull_request").as_object()["number"] = 7;
+  fork.as_object()["number"] = 7;
+  Reply forked = Deliver(site_id, "pull_request", json::serialize(fork), "p-5", secret);
+  ASSERT_EQ(forked.status, 202) << forked.raw;
+  auto jobs = tdb_->db().Exec("SELECT allow_secrets, context, review_id FROM build_jobs WHERE "
+                              "deploy_id = ?",
+                              {std::string(forked.body.at("deploy_id").as_string())});
+  ASSERT_TRUE(jobs.ok() && !jobs->empty());
+  EXPECT_FALSE(jobs->rows.front().Bool(0));
+  EXPECT_EQ(jobs->rows.front().Text(1), "deploy-preview");
+  EXPECT_EQ(jobs->rows.front().Int(2), 7);
+}
+
+TEST_P(Github, BranchPushesFollowTheSiteSetting) {
+  const std::string site_id = CreateGithubSite("hello");
+  const std::string secret = HookSecret();
+  json::value push = json::parse(Fixture("push-with-new-branch.payload.json"));
+  push.as_object()["ref"] = "refs/heads/feature";
+  Reply off = Deliver(site_id, "push", json::serialize(push), "b-1", secret);
+  EXPECT_EQ(off.status, 200);
+  EXPECT_EQ(off.body.at("action"), "none");
+  EXPECT_EQ(Call("PATCH", "/api/v1/sites/hello", R"({"build_settings":{"branch_deploys":true}})")
+                .status,
+            200);
+  Reply on = Deliver(site_id, "push", json::serialize(push), "b-2", secret);
+  ASSERT_EQ(on.status, 202) << on.raw;
+  EXPECT_EQ(on.body.at("context"), "branch-deploy");
+  // The repository itself cannot be swapped under the hook.
+  EXPECT_EQ(Call("PATCH", "/api/v1/sites/hello",
+                 R"({"build_settings":{"repo_path":"mallory/evil"}})")
+                .status,
+            422);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, Github, ::testing::ValuesIn(db::testing::Engines()),
+                         db::testing::EngineParamName);
+
+}  // namespace
+}  // namespace replideploy::api
