@@ -6,11 +6,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -48,8 +54,9 @@ class Binary : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Starts the binary with stdout/stderr going to files; returns the pid.
-  pid_t Spawn(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
-    const std::string out = dir_ + "/stdout", err = dir_ + "/stderr";
+  pid_t Spawn(std::vector<std::string> args, const std::vector<std::string>& env = {},
+              const std::string& name = "") {
+    const std::string out = dir_ + "/" + name + "stdout", err = dir_ + "/" + name + "stderr";
     pid_t pid = fork();
     if (pid == 0) {
       FILE* o = freopen(out.c_str(), "w", stdout);
@@ -80,9 +87,11 @@ class Binary : public ::testing::Test {
 
   // Starts `serve` on port 0 over DataDir() and waits (bounded) for the line naming the port.
   // Returns the port, or "" when the server did not come up.
-  std::string StartServer(pid_t& pid) {
+  std::string StartServer(pid_t& pid, std::vector<std::string> extra = {}) {
     fs::remove(dir_ + "/stdout");
-    pid = Spawn({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()});
+    std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid = Spawn(args);
     const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
     std::smatch m;
     std::string out;
@@ -112,6 +121,49 @@ class Binary : public ::testing::Test {
     return ec || !v.is_object() || !v.as_object().contains(name) || !v.at(name).is_string()
                ? std::string()
                : std::string(v.at(name).as_string());
+  }
+
+  // Registers, logs in and creates an API token on the server at `base`; returns the token.
+  static std::string SignUpToken(const std::string& base, const std::string& email) {
+    const std::string creds = R"({"email":")" + email + R"(","password":"password123"})";
+    (void)Call(base, "POST", "/auth/register", creds, "", "");
+    auto login = Call(base, "POST", "/auth/login", creds, "", "");
+    if (!login.ok()) return "";
+    const std::string jwt = JsonField(login->body, "token");
+    auto token = Call(base, "POST", "/api/v1/tokens", R"({"name":"t"})", jwt, "");
+    return token.ok() ? JsonField(token->body, "token") : "";
+  }
+
+  // Commits `files` in the repository at `repo` (created if needed) and pushes main to `remote`.
+  static bool CommitAndPush(const std::string& repo,
+                            const std::map<std::string, std::string>& files,
+                            const std::string& remote) {
+    fs::create_directories(repo);
+    for (const auto& [path, content] : files) std::ofstream(repo + "/" + path) << content;
+    const std::string cmd = "cd '" + repo +
+                            "' && (test -d .git || git init -q -b main) && git add -A && git -c "
+                            "user.email=t@e -c user.name=t commit -qm change && git push -q '" +
+                            remote + "' main >/dev/null 2>&1";
+    return std::system(cmd.c_str()) == 0;
+  }
+
+  // The newest deploy of a site: (id, state), waiting (bounded) until `until` says stop.
+  static std::pair<std::string, std::string> NewestDeploy(
+      const std::string& base, const std::string& token, const std::string& site,
+      const std::function<bool(const std::string& state)>& until, int tries = 1800) {
+    std::pair<std::string, std::string> d;
+    for (int i = 0; i < tries; ++i) {
+      auto list = Call(base, "GET", "/api/v1/sites/" + site + "/deploys", "", token, "");
+      boost::system::error_code ec;
+      boost::json::value v = boost::json::parse(list.ok() ? list->body : "", ec);
+      if (!ec && v.is_array() && !v.as_array().empty()) {
+        d = {std::string(v.as_array().front().at("id").as_string()),
+             std::string(v.as_array().front().at("state").as_string())};
+        if (until(d.second)) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return d;
   }
 
   std::string binary_;
@@ -432,6 +484,188 @@ TEST_F(Binary, GitPushBuildsAndPublishes) {
   // Without a token, git is asked for credentials.
   EXPECT_EQ(call("GET", "/git/from-git.git/info/refs?service=git-receive-pack", "", "").status,
             401);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0);
+}
+
+// A WebSocket viewer of a deploy's live log: every message it receives, in order.
+struct LogViewer {
+  struct Message {
+    std::string type;
+    std::string state;
+    std::vector<std::string> lines;
+  };
+  std::vector<Message> messages;
+  int close_code = 0;
+  std::function<void(const Message&)> on_message;
+
+  // Connects with the token as a subprotocol (as browsers do) and reads until the server
+  // closes the connection.
+  void Follow(const std::string& port, const std::string& deploy_id, const std::string& token) {
+    namespace beast = boost::beast;
+    boost::asio::io_context io;
+    beast::websocket::stream<boost::asio::ip::tcp::socket> ws(io);
+    boost::system::error_code ec;
+    ws.next_layer().connect(
+        {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(std::stoi(port))},
+        ec);
+    if (ec) return;
+    ws.set_option(beast::websocket::stream_base::decorator([&](beast::websocket::request_type& r) {
+      r.set(beast::http::field::sec_websocket_protocol, "replideploy.log.v1, bearer." + token);
+    }));
+    ws.handshake("127.0.0.1", "/api/v1/deploys/" + deploy_id + "/log/stream", ec);
+    if (ec) return;
+    for (;;) {
+      beast::flat_buffer buffer;
+      ws.read(buffer, ec);
+      if (ec) break;
+      boost::json::value v = boost::json::parse(beast::buffers_to_string(buffer.data()), ec);
+      if (ec || !v.is_object()) continue;
+      Message m;
+      m.type = std::string(v.at("type").as_string());
+      if (v.as_object().contains("state")) m.state = std::string(v.at("state").as_string());
+      if (m.type == "lines") {
+        for (const auto& line : v.at("lines").as_array()) {
+          m.lines.emplace_back(line.at("line").as_string());
+        }
+      }
+      if (on_message) on_message(m);
+      messages.push_back(std::move(m));
+    }
+    close_code = ws.reason().code;
+  }
+  // The index of the first message holding a line containing `text`, or -1.
+  int FirstWith(const std::string& text) const {
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      for (const auto& l : messages[i].lines) {
+        if (l.find(text) != std::string::npos) return static_cast<int>(i);
+      }
+    }
+    return -1;
+  }
+};
+
+TEST_F(Binary, LogLinesArriveOverTheWebSocketWhileTheBuildRuns) {
+  pid_t pid = 0;
+  const std::string port = StartServer(pid);
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  const std::string token = SignUpToken(base, "ws@example.com");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(Call(base, "POST", "/api/v1/sites", R"({"name":"live"})", token, "")->status, 201);
+  // The build prints a line, then waits until the test, having seen that line over the
+  // WebSocket, drops a file into the build's workspace: the line cannot have come from a
+  // finished log.
+  ASSERT_TRUE(CommitAndPush(dir_ + "/repo",
+                            {{"index.html", "<h1>live</h1>"},
+                             {"netlify.toml",
+                              R"([build]
+  command = 'printf "\033[32mstep %s\033[0m\n" one; for i in $(seq 1200); do test -e /workspace/go && break; sleep 0.1; done; echo step $((1 + 1)); mkdir -p out && cp index.html out/'
+  publish = "out"
+)"}},
+                            "http://x:" + token + "@127.0.0.1:" + port + "/git/live.git"));
+  auto building = NewestDeploy(base, token, "live", [](const std::string& s) {
+    return s == "building" || s == "ready" || s == "error";
+  });
+  ASSERT_EQ(building.second, "building");
+
+  std::string state_when_seen;
+  LogViewer first, second;
+  first.on_message = [&](const LogViewer::Message& m) {
+    for (const auto& l : m.lines) {
+      if (l.find("step one") == std::string::npos || !state_when_seen.empty()) continue;
+      state_when_seen = JsonField(
+          Call(base, "GET", "/api/v1/deploys/" + building.first, "", token, "")->body, "state");
+      for (const auto& job : fs::directory_iterator(DataDir() + "/builds")) {
+        std::ofstream(job.path() / "go") << "go";
+      }
+    }
+  };
+  std::thread other([&] { second.Follow(port, building.first, token); });
+  first.Follow(port, building.first, token);
+  other.join();
+
+  EXPECT_EQ(state_when_seen, "building") << "the line arrived while the build waited for it";
+  for (const LogViewer* viewer : {&first, &second}) {
+    const int one = viewer->FirstWith("step one");
+    const int two = viewer->FirstWith("step 2");
+    ASSERT_GE(one, 0);
+    ASSERT_GE(two, one);
+    // The viewer that released the build got the second line in a later message. (The other
+    // may have read both in one batch, if it connected after the release.)
+    if (viewer == &first) {
+      EXPECT_GT(two, one);
+    }
+    ASSERT_FALSE(viewer->messages.empty());
+    EXPECT_EQ(viewer->messages.back().type, "end");
+    EXPECT_EQ(viewer->messages.back().state, "ready");
+    EXPECT_EQ(viewer->close_code, 1000);
+  }
+  // Colours are passed through for the dashboard to render.
+  bool coloured = false;
+  for (const auto& m : first.messages) {
+    for (const auto& l : m.lines) coloured |= l.find("\x1b[32mstep one") != std::string::npos;
+  }
+  EXPECT_TRUE(coloured);
+
+  // A finished deploy: the whole log, then the end, at once.
+  LogViewer late;
+  late.Follow(port, building.first, token);
+  EXPECT_GE(late.FirstWith("step 2"), 0);
+  ASSERT_FALSE(late.messages.empty());
+  EXPECT_EQ(late.messages.back().type, "end");
+  // No token, or someone else's deploy: closed with a code a browser can read.
+  LogViewer stranger;
+  stranger.Follow(port, building.first, "not-a-token");
+  EXPECT_EQ(stranger.close_code, 4401);
+  EXPECT_TRUE(stranger.messages.empty());
+  LogViewer other_user;
+  other_user.Follow(port, building.first, SignUpToken(base, "other@example.com"));
+  EXPECT_EQ(other_user.close_code, 4404);
+  // Not a WebSocket request: a clear error.
+  EXPECT_EQ(
+      Call(base, "GET", "/api/v1/deploys/" + building.first + "/log/stream", "", token, "")->status,
+      426);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0);
+}
+
+TEST_F(Binary, KillingAWorkerMidBuildRetriesTheBuildElsewhere) {
+  pid_t pid = 0;
+  // This server builds nothing itself; separate worker processes do, with a short lease.
+  const std::string port = StartServer(pid, {"--build-workers", "0", "--build-lease-seconds", "2"});
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  const std::vector<std::string> worker_args = {"worker", "--data-dir", DataDir(),
+                                                "--build-lease-seconds", "2"};
+  pid_t worker = Spawn(worker_args, {}, "worker1-");
+  const std::string token = SignUpToken(base, "worker@example.com");
+  ASSERT_EQ(Call(base, "POST", "/api/v1/sites", R"({"name":"retry"})", token, "")->status, 201);
+  ASSERT_TRUE(CommitAndPush(dir_ + "/repo",
+                            {{"index.html", "<h1>retried</h1>"}, {"netlify.toml", R"([build]
+  command = "echo building; sleep 3; mkdir -p out && cp index.html out/"
+  publish = "out"
+)"}},
+                            "http://x:" + token + "@127.0.0.1:" + port + "/git/retry.git"));
+  auto building = NewestDeploy(base, token, "retry", [](const std::string& s) {
+    return s == "building" || s == "ready" || s == "error";
+  });
+  ASSERT_EQ(building.second, "building") << ReadFile(dir_ + "/worker1-stderr");
+  // Kill the worker while its build runs: no goodbye, no lease renewal.
+  kill(worker, SIGKILL);
+  Wait(worker);
+  pid_t rescuer = Spawn(worker_args, {}, "worker2-");
+  auto done = NewestDeploy(base, token, "retry",
+                           [](const std::string& s) { return s == "ready" || s == "error"; });
+  EXPECT_EQ(done.first, building.first) << "the same deploy, built again";
+  EXPECT_EQ(done.second, "ready") << ReadFile(dir_ + "/worker2-stderr");
+  const std::string log =
+      Call(base, "GET", "/api/v1/deploys/" + done.first + "/log", "", token, "")->body;
+  EXPECT_NE(log.find("attempt 2"), std::string::npos) << log;
+  EXPECT_EQ(Call(base, "GET", "/", "", "", "retry.localhost")->body, "<h1>retried</h1>");
+  // A worker stopping politely hands its build back instead of failing it.
+  kill(rescuer, SIGTERM);
+  EXPECT_EQ(Wait(rescuer).exit_code, 0);
   kill(pid, SIGTERM);
   EXPECT_EQ(Wait(pid).exit_code, 0);
 }

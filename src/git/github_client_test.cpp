@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include <boost/json.hpp>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "core/crypto.hpp"
+#include "core/subprocess.hpp"
 #include "fake_github/fake_github.hpp"
 #include "http/client.hpp"
 #include "http/message.hpp"
@@ -551,6 +555,257 @@ TEST_F(GithubClientTest, OversizedAnswerIsUnavailable) {
   Result<std::vector<GithubRepo>> repos = client_->ListRepos(token_);
   ASSERT_FALSE(repos.ok());
   EXPECT_EQ(repos.error().code, ErrorCode::kUnavailable);
+}
+
+// A temporary directory, removed with the object; path() is empty when it could not be made.
+class TempDir {
+ public:
+  TempDir() {
+    std::string dir = (std::filesystem::temp_directory_path() / "rd-git-test-XXXXXX").string();
+    if (::mkdtemp(dir.data()) != nullptr) path_ = dir;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string ReadWholeFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// "Authorization: Basic <base64 of x-access-token:TOKEN>", as git is told to send it.
+std::string AccessTokenHeader(std::string_view token) {
+  std::string b64 = core::Base64UrlEncode("x-access-token:" + std::string(token));
+  for (char& c : b64) {
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  while (b64.size() % 4 != 0) b64.push_back('=');
+  return "Authorization: Basic " + b64;
+}
+
+// git against the fake GitHub's smart HTTP, as a build worker runs it: no system or user
+// configuration, and never a prompt.
+class FakeGithubGitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(home_.path().empty());
+    github_.AddRepo("octocat", "site", "main",
+                    {{"index.html", "<h1>hi</h1>\n"}, {"src/app.js", "let x = 1;\n"}});
+    github_.AddRepo("octocat", "secret", "trunk", {{"README.md", "# secret\n"}},
+                    /*is_private=*/true);
+    github_.AddUser("hubot");
+    Status started = github_.Start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
+  }
+
+  std::string Url(std::string_view full_name) const {
+    return github_.base_url() + "/" + std::string(full_name) + ".git";
+  }
+
+  core::ProcessResult Git(std::vector<std::string> args,
+                          const std::filesystem::path& cwd = {}) const {
+    args.insert(args.begin(), "git");
+    const char* path = std::getenv("PATH");
+    Result<core::ProcessResult> run = core::RunProcess(
+        {.argv = std::move(args),
+         .env = std::vector<std::string>{std::string("PATH=") +
+                                             (path != nullptr ? path : "/usr/bin:/bin"),
+                                         "HOME=" + home_.path().string(), "GIT_CONFIG_NOSYSTEM=1",
+                                         "GIT_TERMINAL_PROMPT=0", "LC_ALL=C"},
+         .cwd = cwd.string(),
+         .timeout = std::chrono::seconds(60)});
+    EXPECT_TRUE(run.ok()) << run.error().message;
+    return run.ok() ? *std::move(run) : core::ProcessResult{};
+  }
+
+  http::ClientResponse Get(std::string_view path, std::string authorization = "",
+                           std::string method = "GET") const {
+    http::ClientRequest request;
+    request.method = std::move(method);
+    request.url = github_.base_url() + std::string(path);
+    request.headers.Set("User-Agent", "git/2.39.5");
+    if (!authorization.empty()) request.headers.Set("Authorization", std::move(authorization));
+    Result<http::ClientResponse> response = http::Fetch(request);
+    EXPECT_TRUE(response.ok()) << response.error().message;
+    return response.ok() ? *std::move(response) : http::ClientResponse{};
+  }
+
+  std::vector<FakeRequest> RequestsTo(std::string_view path) const {
+    std::vector<FakeRequest> out;
+    for (FakeRequest& r : github_.Requests()) {
+      if (r.path == path) out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  TempDir home_;  // git's HOME, and where clones go
+  FakeGithub github_;
+};
+
+TEST_F(FakeGithubGitTest, LsRemoteListsTheDefaultBranchAtHeadSha) {
+  const std::string sha = github_.HeadSha("octocat", "site", "main");
+  ASSERT_EQ(sha.size(), 40u) << sha;
+  EXPECT_EQ(github_.HeadSha("octocat", "site", "nope"), "");
+  EXPECT_EQ(github_.HeadSha("octocat", "nothing", "main"), "");
+  for (const std::string version : {"2", "0"}) {
+    const core::ProcessResult ls =
+        Git({"-c", "protocol.version=" + version, "ls-remote", Url("octocat/site")});
+    ASSERT_TRUE(ls.Succeeded()) << ls.err;
+    EXPECT_EQ(ls.out, sha + "\tHEAD\n" + sha + "\trefs/heads/main\n") << "protocol " << version;
+  }
+  const std::vector<FakeRequest> advertised = RequestsTo("/octocat/site.git/info/refs");
+  ASSERT_EQ(advertised.size(), 2u);
+  EXPECT_EQ(advertised[0].method, "GET");
+  EXPECT_EQ(advertised[0].query, "service=git-upload-pack");
+  EXPECT_EQ(advertised[0].headers.Get("Git-Protocol"), "version=2");
+  EXPECT_EQ(RequestsTo("/octocat/site.git/git-upload-pack").size(), 1u);  // v2's ls-refs
+}
+
+TEST_F(FakeGithubGitTest, ClonesAPublicRepositoryWithoutCredentials) {
+  const std::filesystem::path clone = home_.path() / "site";
+  const core::ProcessResult cloned = Git({"clone", "--quiet", Url("octocat/site"), clone.string()});
+  ASSERT_TRUE(cloned.Succeeded()) << cloned.err;
+  EXPECT_EQ(ReadWholeFile(clone / "index.html"), "<h1>hi</h1>\n");
+  EXPECT_EQ(ReadWholeFile(clone / "src/app.js"), "let x = 1;\n");
+  const core::ProcessResult log = Git({"log", "--format=%H %an <%ae> %cn <%ce> %s", "HEAD"}, clone);
+  EXPECT_EQ(log.out, github_.HeadSha("octocat", "site", "main") +
+                         " Fake GitHub <fake@example.com> Fake GitHub <fake@example.com> Initial "
+                         "commit\n");
+  // Without ".git", as github.com allows too.
+  const core::ProcessResult bare =
+      Git({"ls-remote", github_.base_url() + "/octocat/site", "refs/heads/main"});
+  EXPECT_TRUE(bare.Succeeded()) << bare.err;
+  for (const FakeRequest& request : github_.Requests()) {
+    EXPECT_FALSE(request.headers.Has("Authorization")) << request.path;
+  }
+}
+
+TEST_F(FakeGithubGitTest, PrivateRepositoryNeedsTheOwnersToken) {
+  const auto clone = [&](std::string_view dir, std::string header) {
+    std::vector<std::string> args;
+    if (!header.empty()) args = {"-c", "http.extraHeader=" + header};
+    args.insert(args.end(),
+                {"clone", "--quiet", Url("octocat/secret"), (home_.path() / dir).string()});
+    return Git(args);
+  };
+  const core::ProcessResult anonymous = clone("anonymous", "");
+  EXPECT_FALSE(anonymous.Succeeded());
+  EXPECT_FALSE(anonymous.timed_out);
+  EXPECT_NE(anonymous.err.find("terminal prompts disabled"), std::string::npos) << anonymous.err;
+
+  const std::string token = github_.IssueToken("octocat");
+  const core::ProcessResult owner = clone("owner", AccessTokenHeader(token));
+  ASSERT_TRUE(owner.Succeeded()) << owner.err;
+  EXPECT_EQ(ReadWholeFile(home_.path() / "owner" / "README.md"), "# secret\n");
+  const std::vector<FakeRequest> fetches = RequestsTo("/octocat/secret.git/git-upload-pack");
+  ASSERT_FALSE(fetches.empty());
+  EXPECT_EQ("Authorization: " + std::string(fetches.back().headers.Get("Authorization")),
+            AccessTokenHeader(token));
+
+  const core::ProcessResult other = clone("other", AccessTokenHeader(github_.IssueToken("hubot")));
+  EXPECT_FALSE(other.Succeeded());
+  EXPECT_NE(other.err.find("not found"), std::string::npos) << other.err;
+  github_.RevokeToken(token);
+  EXPECT_FALSE(clone("revoked", AccessTokenHeader(token)).Succeeded());
+
+  // The answers behind those failures.
+  const std::string_view refs = "/octocat/secret.git/info/refs?service=git-upload-pack";
+  const http::ClientResponse missing = Get(refs);
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_EQ(missing.headers.Get("WWW-Authenticate"), "Basic realm=\"GitHub\"");
+  const std::string revoked =
+      AccessTokenHeader(token).substr(std::string("Authorization: ").size());
+  EXPECT_EQ(Get(refs, revoked).status, 401);
+  const std::string hubot =
+      AccessTokenHeader(github_.IssueToken("hubot")).substr(std::string("Authorization: ").size());
+  EXPECT_EQ(Get(refs, hubot).status, 404);
+  EXPECT_EQ(Get("/octocat/nothing.git/info/refs?service=git-upload-pack").status, 404);
+  const core::ProcessResult nothing = Git({"ls-remote", Url("octocat/nothing")});
+  EXPECT_FALSE(nothing.Succeeded());
+  EXPECT_NE(nothing.err.find("not found"), std::string::npos) << nothing.err;
+}
+
+TEST_F(FakeGithubGitTest, FetchesAPushedCommitBySha) {
+  const std::filesystem::path clone = home_.path() / "site";
+  ASSERT_TRUE(Git({"clone", "--quiet", Url("octocat/site"), clone.string()}).Succeeded());
+  const std::string first = github_.HeadSha("octocat", "site", "main");
+
+  // A new branch starts from the default branch's head.
+  const std::string feature =
+      github_.PushCommit("octocat", "site", "feature",
+                         {{"index.html", "<h1>v2</h1>\n"}, {"new/file.txt", "new\n"}}, "Version 2");
+  ASSERT_EQ(feature.size(), 40u) << feature;
+  EXPECT_EQ(github_.HeadSha("octocat", "site", "feature"), feature);
+  EXPECT_EQ(github_.HeadSha("octocat", "site", "main"), first);
+  const core::ProcessResult fetched =
+      Git({"fetch", "--quiet", "--depth=1", "origin", feature}, clone);
+  ASSERT_TRUE(fetched.Succeeded()) << fetched.err;
+  EXPECT_EQ(Git({"rev-parse", "FETCH_HEAD"}, clone).out, feature + "\n");
+  EXPECT_EQ(Git({"show", feature + ":index.html"}, clone).out, "<h1>v2</h1>\n");
+  EXPECT_EQ(Git({"show", feature + ":new/file.txt"}, clone).out, "new\n");
+  EXPECT_EQ(Git({"show", feature + ":src/app.js"}, clone).out, "let x = 1;\n");
+  EXPECT_EQ(Git({"log", "-1", "--format=%s", feature}, clone).out, "Version 2\n");
+
+  // On an existing branch, on top of its head; fetched by sha over protocol v0 too.
+  const std::string second =
+      github_.PushCommit("octocat", "site", "main", {{"src/app.js", "let x = 2;\n"}}, "Bump");
+  EXPECT_EQ(github_.HeadSha("octocat", "site", "main"), second);
+  const core::ProcessResult v0 =
+      Git({"-c", "protocol.version=0", "fetch", "--quiet", "--depth=1", "origin", second}, clone);
+  ASSERT_TRUE(v0.Succeeded()) << v0.err;
+  EXPECT_EQ(Git({"show", second + ":src/app.js"}, clone).out, "let x = 2;\n");
+  EXPECT_EQ(Git({"show", second + ":index.html"}, clone).out, "<h1>hi</h1>\n");
+  EXPECT_EQ(Git({"rev-parse", second + "^"}, clone).out, first + "\n");  // `first` is cloned
+
+  // The contents API reads the same commits.
+  GithubOptions options;
+  options.api_url = github_.base_url();
+  const GithubClient client(options);
+  const std::string token = github_.IssueToken("octocat");
+  for (const auto& [ref, content] :
+       std::vector<std::pair<std::string, std::string>>{{feature, "<h1>v2</h1>\n"},
+                                                        {"feature", "<h1>v2</h1>\n"},
+                                                        {feature.substr(0, 7), "<h1>v2</h1>\n"},
+                                                        {first, "<h1>hi</h1>\n"},
+                                                        {"main", "<h1>hi</h1>\n"}}) {
+    Result<std::optional<std::string>> file =
+        client.GetFile(token, "octocat/site", "index.html", ref);
+    ASSERT_TRUE(file.ok()) << file.error().message;
+    ASSERT_TRUE(file->has_value()) << ref;
+    EXPECT_EQ(**file, content) << ref;
+  }
+  Result<std::optional<std::string>> app = client.GetFile(token, "octocat/site", "src/app.js", "");
+  ASSERT_TRUE(app.ok() && app->has_value());
+  EXPECT_EQ(**app, "let x = 2;\n");
+  Result<std::optional<std::string>> absent =
+      client.GetFile(token, "octocat/site", "new/file.txt", "main");
+  ASSERT_TRUE(absent.ok());
+  EXPECT_FALSE(absent->has_value());
+
+  EXPECT_THROW(github_.PushCommit("octocat", "nothing", "main", {}, "x"), std::runtime_error);
+}
+
+TEST_F(FakeGithubGitTest, RefusesPushes) {
+  const std::filesystem::path clone = home_.path() / "site";
+  ASSERT_TRUE(Git({"clone", "--quiet", Url("octocat/site"), clone.string()}).Succeeded());
+  const core::ProcessResult push = Git({"push", "origin", "HEAD:refs/heads/pushed"}, clone);
+  EXPECT_FALSE(push.Succeeded());
+  EXPECT_NE(push.err.find("403"), std::string::npos) << push.err;
+  EXPECT_EQ(github_.HeadSha("octocat", "site", "pushed"), "");
+  EXPECT_EQ(Get("/octocat/site.git/info/refs?service=git-receive-pack").status, 403);
+  EXPECT_EQ(Get("/octocat/site.git/git-receive-pack", "", "POST").status, 403);
+  EXPECT_EQ(Get("/octocat/site.git/info/refs").status, 403);  // dumb HTTP
 }
 
 TEST(FakeGithub, WritesHooksAndStatusesToTheStateFile) {
