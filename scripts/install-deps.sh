@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libpqxx-dev libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev
-  libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libbrotli-dev zlib1g-dev
+  libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libbrotli-dev zlib1g-dev libarchive-dev
   bubblewrap
 )
 # Node.js and npm for the dashboard's build: Debian's, unless some are already there

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "builder/detect.hpp"
+#include "builder/functions_bundle.hpp"
 #include "builder/git_source.hpp"
 #include "deploys/env_vars.hpp"
 
@@ -429,10 +430,28 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     files.emplace_back(rel, std::move(blob));
   }
   if (ec) return MakeError(ErrorCode::kInternal, "cannot read the publish folder: " + ec.message());
+  // Functions: netlify.toml's folder, else the site's, else Netlify's default when present.
+  std::string functions_dir = config.functions.value_or(settings.functions_dir);
+  if (functions_dir.empty() && fs::is_directory(base / "netlify" / "functions", ec)) {
+    functions_dir = "netlify/functions";
+  }
+  std::vector<std::pair<std::string, std::pair<store::BlobInfo, std::string>>> functions;
+  if (!functions_dir.empty()) {
+    RD_TRY(fs::path folder, Inside(base, functions_dir, "build.functions"));
+    RD_TRY(std::vector<FunctionBundle> bundles, BundleFunctions(folder));
+    for (auto& bundle : bundles) {
+      RD_TRY(store::BlobInfo blob, blobs_.Put(bundle.zip));
+      functions.push_back({bundle.name, {std::move(blob), bundle.runtime}});
+    }
+    if (!functions.empty()) {
+      log.Info(fmt::format("Packaged {} function{} from {}", functions.size(),
+                           functions.size() == 1 ? "" : "s", functions_dir));
+    }
+  }
   log.Info(fmt::format("Publishing {} files", files.size()));
   // The build's lines are stored before the deploy can become ready.
   log.Flush();
-  return deploys_.AttachBuildOutput(job.deploy_id, files);
+  return deploys_.AttachBuildOutput(job.deploy_id, files, functions);
 }
 
 }  // namespace replideploy::builder

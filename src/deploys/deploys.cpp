@@ -418,7 +418,8 @@ Result<bool> DeployService::MarkBuilding(std::string_view deploy_id) {
 }
 
 Status DeployService::AttachBuildOutput(
-    std::string_view deploy_id, const std::vector<std::pair<std::string, store::BlobInfo>>& files) {
+    std::string_view deploy_id, const std::vector<std::pair<std::string, store::BlobInfo>>& files,
+    const std::vector<std::pair<std::string, std::pair<store::BlobInfo, std::string>>>& functions) {
   if (files.size() > options_.max_files) {
     return Unprocessable("too_many_files", "the build produced more than " +
                                                std::to_string(options_.max_files) + " files");
@@ -442,6 +443,18 @@ Status DeployService::AttachBuildOutput(
                  "content_type) VALUES (?, ?, ?, ?, ?, ?)",
                  {id, path, blob->sha1, blob->sha256, static_cast<std::int64_t>(blob->size),
                   std::string(store::ContentTypeForPath(path))}));
+    }
+    RD_TRY_STATUS(s.Exec("DELETE FROM deploy_functions WHERE deploy_id = ?", {id}));
+    for (const auto& [name, fn] : functions) {
+      const auto& [blob, runtime] = fn;
+      RD_TRY_STATUS(
+          s.Exec("INSERT INTO blobs (sha256, sha1, size, created_at) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT (sha256) DO NOTHING",
+                 {blob.sha256, blob.sha1, static_cast<std::int64_t>(blob.size), now}));
+      RD_TRY_STATUS(
+          s.Exec("INSERT INTO deploy_functions (deploy_id, name, sha256, runtime, "
+                 "uploaded) VALUES (?, ?, ?, ?, 1)",
+                 {id, name, blob.sha256, runtime}));
     }
     RD_TRY(db::Rows moved,
            s.Exec("UPDATE deploys SET state = ?, file_count = ?, updated_at = ? "

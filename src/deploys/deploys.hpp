@@ -138,8 +138,11 @@ class DeployService {
   Result<bool> MarkBuilding(std::string_view deploy_id);
   // Attaches a build's output, already in the blob store (path -> blob), and moves the deploy
   // on to processing. Paths are checked like uploaded ones.
-  Status AttachBuildOutput(std::string_view deploy_id,
-                           const std::vector<std::pair<std::string, store::BlobInfo>>& files);
+  // `functions` are name -> (zip blob, runtime), already stored.
+  Status AttachBuildOutput(
+      std::string_view deploy_id, const std::vector<std::pair<std::string, store::BlobInfo>>& files,
+      const std::vector<std::pair<std::string, std::pair<store::BlobInfo, std::string>>>&
+          functions = {});
   // Fails a deploy that has not become ready, with a message for the user.
   Status FailDeploy(std::string_view deploy_id, std::string_view message);
   Result<Deploy> GetForBuild(std::string_view deploy_id) { return Load(deploy_id, false); }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -744,7 +745,16 @@ TEST_F(FakeGithubGitTest, FetchesAPushedCommitBySha) {
   // A new branch starts from the default branch's head.
   const std::string feature =
       github_.PushCommit("octocat", "site", "feature",
-                         {{"index.html", "<h1>v2</h1>\n"}, {"new/file.txt", "new\n"}}, "Version 2");
+                         {{"index.html", "<h1>v2</h1>\n"},
+                          {"new/file.txt", "new\n"},
+                          // Git sorts the directory "a" as "a/": after "a-b" and "a.b", before
+                          // "a0". The fake computes the sha git will; a wrong order would fail
+                          // the fetch.
+                          {"a-b", "1"},
+                          {"a.b", "2"},
+                          {"a/c", std::string("binary\0\xff", 8)},
+                          {"a0", "4"}},
+                         "Version 2");
   ASSERT_EQ(feature.size(), 40u) << feature;
   EXPECT_EQ(github_.HeadSha("octocat", "site", "feature"), feature);
   EXPECT_EQ(github_.HeadSha("octocat", "site", "main"), first);
@@ -754,6 +764,9 @@ TEST_F(FakeGithubGitTest, FetchesAPushedCommitBySha) {
   EXPECT_EQ(Git({"rev-parse", "FETCH_HEAD"}, clone).out, feature + "\n");
   EXPECT_EQ(Git({"show", feature + ":index.html"}, clone).out, "<h1>v2</h1>\n");
   EXPECT_EQ(Git({"show", feature + ":new/file.txt"}, clone).out, "new\n");
+  EXPECT_EQ(Git({"show", feature + ":a/c"}, clone).out, std::string("binary\0\xff", 8));
+  EXPECT_EQ(Git({"ls-tree", "--name-only", feature}, clone).out,
+            "a-b\na.b\na\na0\nindex.html\nnew\nsrc\n");
   EXPECT_EQ(Git({"show", feature + ":src/app.js"}, clone).out, "let x = 1;\n");
   EXPECT_EQ(Git({"log", "-1", "--format=%s", feature}, clone).out, "Version 2\n");
 
@@ -766,7 +779,20 @@ TEST_F(FakeGithubGitTest, FetchesAPushedCommitBySha) {
   ASSERT_TRUE(v0.Succeeded()) << v0.err;
   EXPECT_EQ(Git({"show", second + ":src/app.js"}, clone).out, "let x = 2;\n");
   EXPECT_EQ(Git({"show", second + ":index.html"}, clone).out, "<h1>hi</h1>\n");
-  EXPECT_EQ(Git({"rev-parse", second + "^"}, clone).out, first + "\n");  // `first` is cloned
+  // A shallow fetch hides the parent from rev-parse; the commit object still names it.
+  EXPECT_NE(Git({"cat-file", "-p", second}, clone).out.find("\nparent " + first + "\n"),
+            std::string::npos);
+
+  // Two commits git has not seen yet go out in one write, the second on top of the first.
+  const std::string third = github_.PushCommit("octocat", "site", "later", {{"x", "3"}}, "Third");
+  const std::string fourth = github_.PushCommit("octocat", "site", "later", {{"x", "4"}}, "Fourth");
+  const core::ProcessResult later =
+      Git({"fetch", "--quiet", "--depth=2", "origin", "refs/heads/later"}, clone);
+  ASSERT_TRUE(later.Succeeded()) << later.err;
+  EXPECT_EQ(Git({"rev-parse", "FETCH_HEAD", "FETCH_HEAD^"}, clone).out,
+            fourth + "\n" + third + "\n");
+  EXPECT_EQ(Git({"show", third + ":x"}, clone).out, "3");
+  EXPECT_EQ(Git({"show", fourth + ":src/app.js"}, clone).out, "let x = 2;\n");
 
   // The contents API reads the same commits.
   GithubOptions options;
@@ -793,7 +819,13 @@ TEST_F(FakeGithubGitTest, FetchesAPushedCommitBySha) {
   ASSERT_TRUE(absent.ok());
   EXPECT_FALSE(absent->has_value());
 
-  EXPECT_THROW(github_.PushCommit("octocat", "nothing", "main", {}, "x"), std::runtime_error);
+  EXPECT_THROW(github_.PushCommit("octocat", "nothing", "main", {}, "x"), std::invalid_argument);
+  EXPECT_THROW(github_.PushCommit("octocat", "site", "main", {{"../up", "x"}}, "x"),
+               std::invalid_argument);
+  EXPECT_THROW(github_.PushCommit("octocat", "site", "main", {{"index.html/x", "x"}}, "x"),
+               std::invalid_argument);
+  EXPECT_THROW(github_.PushCommit("octocat", "site", "bad..name", {}, "x"), std::invalid_argument);
+  EXPECT_EQ(github_.HeadSha("octocat", "site", "main"), second);
 }
 
 TEST_F(FakeGithubGitTest, RefusesPushes) {

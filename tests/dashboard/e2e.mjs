@@ -2,13 +2,20 @@
 // register, log in, create a site by folder upload, see it go live, deploy again, roll back,
 // save build settings, create and revoke an API token, and an expired session. With a server
 // that has the git API (GET /api/v1/github/account is not 404): environment variables, and a
-// site deployed by `git push` to the platform's remote whose build log is followed live. One
-// screenshot per step. Started by run.sh, which starts the server; configured by the environment:
-//   DASHBOARD_URL   http://127.0.0.1:PORT (the control host serving the dashboard and the API)
+// site deployed by `git push` to the platform's remote whose build log is followed live; with
+// the fake GitHub too: connect the account (OAuth through the fake's authorize redirect), a site
+// from a repository (picker, search, detected build settings) whose webhook the fake records,
+// and disconnect. One screenshot per step. Started by run.sh, which starts the server and the
+// fake GitHub; configured by the environment:
+//   DASHBOARD_URL   http://127.0.0.1:PORT (the control host serving the dashboard and the API,
+//                   also the server's --public-url)
 //   SHOTS_DIR       where the screenshots go
 //   WORK_DIR        scratch space for the folders to deploy
 //   CHROMIUM        the browser binary (default /usr/bin/chromium)
 //   SERVER_LOG      optional: the server's stderr with request lines, for the upload dedup check
+//   GITHUB_URL      optional: the fake GitHub the server's --github-web-url/--github-api-url name
+//   GITHUB_STATE    optional: the fake GitHub's --state-file (hooks, statuses); without both the
+//                   GitHub steps are skipped
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -20,6 +27,8 @@ const base = process.env.DASHBOARD_URL;
 const shots = process.env.SHOTS_DIR;
 const work = process.env.WORK_DIR;
 const serverLog = process.env.SERVER_LOG; // optional: the server's request log (--log-level debug)
+const githubUrl = process.env.GITHUB_URL; // optional: the fake GitHub
+const githubState = process.env.GITHUB_STATE; // optional: its state file
 if (!base || !shots || !work) {
   console.error("e2e.mjs: set DASHBOARD_URL, SHOTS_DIR and WORK_DIR (run.sh does)");
   process.exit(2);
@@ -29,6 +38,7 @@ const kStepTimeout = 20_000; // every wait in a step is bounded by this
 const nonce = Date.now().toString(36);
 const site = `e2e-${nonce}`;
 const gitSite = `e2e-git-${nonce}`;
+const githubSite = `e2e-gh-${nonce}`;
 const email = `e2e-${nonce}@example.com`;
 const password = "correct horse battery";
 
@@ -83,6 +93,28 @@ async function gitStep(page, name, body) {
   await step(page, name, body);
 }
 let hasGitApi = false;
+
+// A step against the fake GitHub: needs the git API and run.sh's fake (GITHUB_URL, GITHUB_STATE).
+async function githubStep(page, name, body) {
+  if (!githubUrl || !githubState) {
+    skipped++;
+    console.log(`skip - ${name} (no fake GitHub: set GITHUB_URL and GITHUB_STATE, as run.sh does)`);
+    return;
+  }
+  await gitStep(page, name, body);
+}
+
+// The fake GitHub's state file: {"hooks":[...],"statuses":[...]}, or empty lists before any change.
+function readGithubState() {
+  let text = "";
+  try {
+    text = readFileSync(githubState, "utf8");
+  } catch (e) {
+    if (e.code === "ENOENT") return { hooks: [], statuses: [] };
+    throw e;
+  }
+  return JSON.parse(text);
+}
 
 function git(cwd, ...args) {
   return execFileSync("git", args, {
@@ -441,6 +473,157 @@ try {
     const port = new URL(base).port;
     const live = await httpGet(`http://${gitSite}.localhost:${port}/`);
     check(live.status === 200 && live.text.includes("pushed"), `the live site answers ${live.status}: ${live.text.slice(0, 200)}`);
+  });
+
+  // GitHub, against the fake: connect, a site from a repository, its webhook, disconnect.
+  const githubRequests = []; // every browser request to the fake GitHub
+  page.on("request", (r) => {
+    if (githubUrl && r.url().startsWith(githubUrl)) githubRequests.push(r.url());
+  });
+  const githubCard = page.getByRole("region", { name: "GitHub", exact: true });
+
+  await githubStep(page, "github-not-connected", async () => {
+    await page.goto(`${base}/account/`);
+    await githubCard.getByText("No GitHub account is connected.").waitFor();
+    await githubCard.getByRole("button", { name: "Connect with GitHub" }).waitFor();
+  });
+
+  await githubStep(page, "github-connected", async () => {
+    const callbacks = [];
+    const onRequest = (r) => {
+      if (r.url().startsWith(`${base}/api/v1/github/callback?`)) callbacks.push(r.url());
+    };
+    page.on("request", onRequest);
+    try {
+      await githubCard.getByRole("button", { name: "Connect with GitHub" }).click();
+      // fake GitHub's authorize -> the server's callback -> /account/?github=connected
+      await page.waitForURL(/\/account\/(\?github=connected)?$/);
+      await githubCard.getByText("GitHub is connected.").waitFor();
+      await githubCard.getByText("Connected as").waitFor();
+      await githubCard.getByRole("link", { name: "@octocat" }).waitFor();
+    } finally {
+      page.off("request", onRequest);
+    }
+    const authorize = githubRequests.find((u) => u.startsWith(`${githubUrl}/login/oauth/authorize?`));
+    check(authorize !== undefined, `the browser never went to ${githubUrl}/login/oauth/authorize`);
+    const redirectUri = new URL(authorize).searchParams.get("redirect_uri");
+    check(redirectUri === `${base}/api/v1/github/callback`, `authorize asked to come back to ${redirectUri}`);
+    check(callbacks.length === 1 && new URL(callbacks[0]).searchParams.get("code"), `the server's callback was not visited with a code: ${callbacks}`);
+    check(page.url() === `${base}/account/`, `?github=connected stays in the address: ${page.url()}`);
+  });
+
+  await githubStep(page, "github-connected-after-reload", async () => {
+    await page.reload(); // the notice is shown once; the connection stays
+    await githubCard.getByRole("link", { name: "@octocat" }).waitFor();
+    await githubCard.getByRole("button", { name: "Disconnect GitHub" }).waitFor();
+    check((await githubCard.getByText("GitHub is connected.").count()) === 0, "the connected notice shows again after a reload");
+  });
+
+  await githubStep(page, "github-repo-picker", async () => {
+    await page.goto(`${base}/new/`);
+    await page.getByRole("tab", { name: "GitHub" }).click();
+    const panel = page.getByRole("tabpanel");
+    await panel.getByText("Connected as").waitFor();
+    await panel.getByText("@octocat").waitFor();
+    const list = panel.getByRole("list", { name: "Repositories" });
+    await list.waitFor();
+    const names = (await list.getByRole("listitem").locator("span.font-mono").allTextContents()).map((t) => t.trim());
+    check(
+      JSON.stringify([...names].sort()) === JSON.stringify(["octocat/hello-world", "octocat/private-notes", "octocat/vite-app"]),
+      `the picker lists ${JSON.stringify(names)}`,
+    );
+    check(names[0] === "octocat/vite-app", `the most recently pushed repository is not first: ${JSON.stringify(names)}`);
+    await panel.getByText("3 repositories").waitFor();
+    await list.getByRole("button", { name: /octocat\/private-notes/ }).getByText(/^Private\b/).waitFor();
+    await list.getByRole("button", { name: /octocat\/vite-app/ }).getByText(/^Public\b/).waitFor();
+  });
+
+  await githubStep(page, "github-repo-search", async () => {
+    const panel = page.getByRole("tabpanel");
+    await panel.getByLabel("Search repositories").fill("vite");
+    await panel.getByText("1 repository", { exact: true }).waitFor();
+    const items = panel.getByRole("list", { name: "Repositories" }).getByRole("listitem");
+    check((await items.count()) === 1, `"vite" leaves ${await items.count()} repositories`);
+    await items.getByText("octocat/vite-app").waitFor();
+    await panel.getByLabel("Search repositories").fill("no-such-repo");
+    await panel.getByText("No repository matches “no-such-repo”.").waitFor();
+    await panel.getByLabel("Search repositories").fill("vite");
+    await items.getByText("octocat/vite-app").waitFor();
+  });
+
+  await githubStep(page, "github-repo-detected", async () => {
+    const panel = page.getByRole("tabpanel");
+    await panel.getByRole("button", { name: /octocat\/vite-app/ }).click();
+    await panel.getByText("Repository octocat/vite-app").waitFor();
+    await panel.getByRole("status").filter({ hasText: /^Detected / }).waitFor();
+    const detected = (await panel.getByRole("status").filter({ hasText: /^Detected / }).textContent()) ?? "";
+    check(detected.startsWith("Detected Vite (npm)."), `detection did not name Vite: "${detected}"`);
+    check((await panel.getByLabel("Build command").inputValue()) === "npm run build", `build command: "${await panel.getByLabel("Build command").inputValue()}"`);
+    check((await panel.getByLabel("Publish directory").inputValue()) === "dist", `publish directory: "${await panel.getByLabel("Publish directory").inputValue()}"`);
+    check((await panel.getByLabel("Site name").inputValue()) === "vite-app", `site name not prefilled from the repository: "${await panel.getByLabel("Site name").inputValue()}"`);
+    check((await panel.getByLabel("Production branch").inputValue()) === "main", "production branch not the default branch");
+    await panel.getByLabel("Site name").fill(githubSite);
+  });
+
+  let githubSiteId = "";
+  await githubStep(page, "github-site-created", async () => {
+    await page.getByRole("button", { name: "Create site and deploy" }).click();
+    await page.waitForURL(`${base}/sites/${githubSite}/deploys/`);
+    const answer = await apiFromPage(page, "GET", `/api/v1/sites/${githubSite}`);
+    check(answer.status === 200, `GET /api/v1/sites/${githubSite}: ${answer.status}`);
+    githubSiteId = answer.json.id;
+    const b = answer.json.build_settings;
+    check(b.provider === "github" && b.repo_path === "octocat/vite-app", `the site's repository: ${JSON.stringify(b)}`);
+    check(b.cmd === "npm run build" && b.dir === "dist" && b.repo_branch === "main", `the site's build settings: ${JSON.stringify(b)}`);
+    // The first build is not checked (it needs git from the fake and npm packages): only told.
+    const first = await apiFromPage(page, "GET", `/api/v1/sites/${githubSiteId}/deploys`);
+    const states = (first.json ?? []).map((d) => d.state).join(", ");
+    console.log(`# first build of ${githubSite}: ${states === "" ? "none queued (see the server log)" : states}`);
+    if (states !== "") await page.getByRole("article").first().waitFor();
+  });
+
+  await githubStep(page, "github-site-repository-and-hook", async () => {
+    await page.goto(`${base}/sites/${githubSite}/`);
+    await page.getByRole("heading", { name: githubSite, level: 1 }).waitFor();
+    const card = page.getByRole("region", { name: "Repository" });
+    await card.getByText("octocat/vite-app").waitFor();
+    await card.getByText("GitHub", { exact: true }).waitFor();
+    await card.getByText("GitHub tells the server about every push").waitFor();
+    const hooks = readGithubState().hooks.filter((h) => h.repo === "octocat/vite-app");
+    check(hooks.length === 1, `expected one hook on octocat/vite-app, found ${hooks.length}: ${JSON.stringify(hooks)}`);
+    const [hook] = hooks;
+    const events = [...hook.events].sort();
+    check(JSON.stringify(events) === JSON.stringify(["pull_request", "push"]), `hook events: ${JSON.stringify(hook.events)}`);
+    check(hook.content_type === "json", `hook content_type: ${hook.content_type}`);
+    check(hook.active === true, "the hook is not active");
+    check(typeof hook.secret === "string" && hook.secret.length >= 16, "the hook has no secret");
+    const suffix = `/api/hooks/deploy?site_id=${githubSiteId}`;
+    check(hook.url.endsWith(suffix), `hook url ${hook.url} does not end with ${suffix}`);
+    check(hook.url === `${base}${suffix}`, `hook url ${hook.url} is not on the server's public URL ${base}`);
+  });
+
+  await githubStep(page, "github-disconnect-confirm", async () => {
+    await page.goto(`${base}/account/`);
+    await githubCard.getByRole("link", { name: "@octocat" }).waitFor();
+    await githubCard.getByRole("button", { name: "Disconnect GitHub" }).click();
+    await page.getByRole("dialog", { name: "Disconnect GitHub?" }).getByText("@octocat").waitFor();
+  });
+
+  await githubStep(page, "github-disconnected", async () => {
+    await page.getByRole("dialog").getByRole("button", { name: "Disconnect", exact: true }).click();
+    await githubCard.getByText("No GitHub account is connected.").waitFor();
+    await githubCard.getByRole("button", { name: "Connect with GitHub" }).waitFor();
+    check((await page.getByRole("dialog").count()) === 0, "the dialog stays open");
+    const account = await apiFromPage(page, "GET", "/api/v1/github/account");
+    check(account.status === 200 && account.json.connected === false, `GET /api/v1/github/account: ${JSON.stringify(account.json)}`);
+  });
+
+  await githubStep(page, "github-tab-not-connected", async () => {
+    await page.goto(`${base}/new/#github`);
+    const panel = page.getByRole("tabpanel", { name: "GitHub" });
+    await panel.getByText("Connect your GitHub account to pick a repository.").waitFor();
+    await panel.getByRole("button", { name: "Connect with GitHub" }).waitFor();
+    check((await panel.getByRole("list", { name: "Repositories" }).count()) === 0, "repositories are listed without a connection");
   });
 
   await step(page, "session-expired", async () => {

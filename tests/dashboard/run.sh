@@ -4,12 +4,14 @@
 #
 #   tests/dashboard/run.sh path/to/replideploy path/to/dashboard/out
 #
-# Starts the server on 127.0.0.1:0 with a temp --data-dir and --dashboard-dir OUT, then runs
-# e2e.mjs (register, log in, folder deploy, redeploy, rollback, build settings, API tokens, an
-# expired session, 404, phone-sized screens; with the git API also environment variables and a
-# `git push` whose build log is followed live). One screenshot per step goes to a temp dir whose
-# path is printed. Output: one `ok N - step` (or `skip - step`) line per step and a closing
-# `N passed, N failed[, N skipped]`.
+# Starts the fake GitHub (tests/fake_github/fake_github next to the binary, port 0, state file in
+# the temp dir) and the server on a free 127.0.0.1 port with a temp --data-dir, --dashboard-dir
+# OUT and --github-* flags pointing at the fake, then runs e2e.mjs (register, log in, folder
+# deploy, redeploy, rollback, build settings, API tokens, an expired session, 404, phone-sized
+# screens; with the git API also environment variables, a `git push` whose build log is
+# followed live, and GitHub: connect, a site from a repository with its webhook, disconnect).
+# One screenshot per step goes to a temp dir whose path is printed. Output: one `ok N - step`
+# (or `skip - step`) line per step and a closing `N passed, N failed[, N skipped]`.
 # Environment knobs:
 #   RD_E2E_TIMEOUT=SECONDS  hard limit for the whole run (default 300)
 #   RD_E2E_KEEP=1           keep the temp dir (server log, data dir) after the run
@@ -27,6 +29,10 @@ BINARY="$(realpath "$1")" || die "no such binary: $1"
 OUT_DIR="$(realpath "$2")" || die "no such directory: $2"
 [[ -f "$OUT_DIR/index.html" && -f "$OUT_DIR/sites/_/index.html" ]] ||
   die "$OUT_DIR is not a dashboard export (run: cd dashboard && npm ci && npm run build)"
+
+FAKE_GITHUB="$(dirname "$BINARY")/tests/fake_github/fake_github"
+[[ -x "$FAKE_GITHUB" ]] ||
+  die "no fake GitHub at $FAKE_GITHUB (build it: ninja -C $(dirname "$BINARY") fake_github)"
 
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
@@ -60,6 +66,7 @@ fi
 WORK="$(mktemp -d /tmp/replideploy-dashboard-e2e.XXXXXX)"
 SHOTS="$(mktemp -d /tmp/replideploy-dashboard-shots.XXXXXX)"
 SERVER_PID=""
+FAKE_GITHUB_PID=""
 
 stop() {
   local pid="$1"
@@ -74,9 +81,14 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stop "$SERVER_PID"
+  stop "$FAKE_GITHUB_PID"
   if [[ $rc -ne 0 ]]; then
     echo "----- server log (last 40 lines) -----" >&2
     tail -n 40 "$WORK/server.err" 2>/dev/null >&2 || true
+    if [[ -s "$WORK/fake_github.err" ]]; then
+      echo "----- fake GitHub log (last 20 lines) -----" >&2
+      tail -n 20 "$WORK/fake_github.err" >&2 || true
+    fi
   fi
   if [[ "${RD_E2E_KEEP:-}" == 1 ]]; then
     echo "dashboard e2e: kept $WORK"
@@ -106,10 +118,42 @@ wait_for_port() {
 "$BINARY" serve --help 2>&1 | grep -q -- '--dashboard-dir' ||
   die "'$BINARY serve' has no --dashboard-dir option (a binary older than the dashboard)"
 
-"$BINARY" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --log-level debug --dashboard-dir "$OUT_DIR" \
-  >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-PORT="$(wait_for_port "$WORK/server.out" "$SERVER_PID" server)" || exit 1
+# The fake GitHub: plays both github.com and api.github.com; hooks go to its state file.
+GITHUB_STATE="$WORK/fake_github_state.json"
+"$FAKE_GITHUB" --port 0 --state-file "$GITHUB_STATE" \
+  --client-id e2e-client-id --client-secret e2e-client-secret \
+  >"$WORK/fake_github.out" 2>"$WORK/fake_github.err" &
+FAKE_GITHUB_PID=$!
+GITHUB_PORT="$(wait_for_port "$WORK/fake_github.out" "$FAKE_GITHUB_PID" "fake GitHub")" || exit 1
+GITHUB_URL="http://127.0.0.1:$GITHUB_PORT"
+echo "dashboard e2e: fake GitHub pid $FAKE_GITHUB_PID at $GITHUB_URL"
+
+# GitHub sends the browser back to the server's --public-url, whose answer is a relative redirect
+# into the dashboard: that origin must be the one the browser logged in on (the session lives in
+# its localStorage). So the port is known before the server starts: a free one, asked from the
+# kernel; when another process takes it in between, the server cannot listen and we try again.
+# --git-allow-private-urls: the fake's repositories are on loopback, which builds otherwise refuse.
+free_port() {
+  node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+PORT=""
+for attempt in 1 2 3 4 5; do
+  WANT="$(free_port)" || die "could not find a free port"
+  : >"$WORK/server.out"
+  "$BINARY" serve --listen "127.0.0.1:$WANT" --public-url "http://127.0.0.1:$WANT" \
+    --data-dir "$WORK/data" --log-level debug --dashboard-dir "$OUT_DIR" \
+    --github-client-id e2e-client-id --github-client-secret e2e-client-secret \
+    --github-web-url "$GITHUB_URL" --github-api-url "$GITHUB_URL" --git-allow-private-urls 1 \
+    >"$WORK/server.out" 2>"$WORK/server.err" &
+  SERVER_PID=$!
+  if PORT="$(wait_for_port "$WORK/server.out" "$SERVER_PID" server)"; then break; fi
+  PORT=""
+  stop "$SERVER_PID"
+  SERVER_PID=""
+  grep -qi "in use" "$WORK/server.err" || exit 1 # not a lost race for the port
+  echo "dashboard e2e: port $WANT was taken (attempt $attempt), trying another"
+done
+[[ -n "$PORT" ]] || die "the server could not listen on a free port"
 
 BASE="http://127.0.0.1:$PORT"
 curl -sf --max-time 5 "$BASE/healthz" >/dev/null || die "GET $BASE/healthz failed"
@@ -118,4 +162,5 @@ echo "dashboard e2e: server pid $SERVER_PID, dashboard at $BASE, work dir $WORK"
 
 mkdir -p "$WORK/folders"
 DASHBOARD_URL="$BASE" SHOTS_DIR="$SHOTS" WORK_DIR="$WORK/folders" SERVER_LOG="$WORK/server.err" \
+  GITHUB_URL="$GITHUB_URL" GITHUB_STATE="$GITHUB_STATE" \
   node "$HERE/e2e.mjs"

@@ -2,22 +2,29 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include "core/crypto.hpp"
+#include "core/subprocess.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 
@@ -40,6 +47,11 @@ constexpr std::string_view kIssuedScopes = "repo,admin:repo_hook";
 constexpr std::size_t kMaxInlineFileBytes = std::size_t{1} << 20;
 constexpr std::size_t kMaxStatusDescription = 140;
 constexpr std::int64_t kEpoch = 1'700'000'000;  // 2023-11-14T22:13:20Z
+constexpr std::string_view kGitIdentity = "Fake GitHub <fake@example.com>";
+constexpr std::string_view kHttpBackend = "/usr/lib/git-core/git-http-backend";
+// A fetch request lists every object the client has: large for big histories.
+constexpr std::size_t kMaxGitRequestBytes = std::size_t{64} << 20;
+constexpr std::chrono::seconds kGitTimeout{120};
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -125,6 +137,96 @@ std::optional<long long> ParseInt(std::string_view s) {
   return n;
 }
 
+// A path in git's C-style quoting, as fast-import reads it.
+std::string QuoteGitPath(std::string_view path) {
+  std::string out = "\"";
+  for (char c : path) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+// The token in a Basic Authorization header: the password, or the user name when the password
+// is empty or "x-oauth-basic" (GitHub takes a token either way); "" when there is none.
+std::string BasicToken(std::string_view header) {
+  constexpr std::string_view kBasic = "basic ";
+  if (Lower(header.substr(0, kBasic.size())) != kBasic) return "";
+  std::string b64(header.substr(kBasic.size()));
+  for (char& c : b64) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  Result<std::string> decoded = core::Base64UrlDecode(b64);
+  if (!decoded.ok()) return "";
+  const std::size_t colon = decoded->find(':');
+  if (colon == std::string::npos) return "";
+  std::string password = decoded->substr(colon + 1);
+  if (password.empty() || password == "x-oauth-basic") return decoded->substr(0, colon);
+  return password;
+}
+
+// The environment git runs in: nothing from the system's or the user's configuration.
+std::vector<std::string> GitEnv(const std::filesystem::path& root) {
+  const char* path = std::getenv("PATH");
+  const std::filesystem::path home = root / "home";
+  return {
+      std::string("PATH=") + (path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin"),
+      "HOME=" + home.string(),
+      "XDG_CONFIG_HOME=" + (home / ".config").string(),
+      "GIT_CONFIG_NOSYSTEM=1",
+      "GIT_TERMINAL_PROMPT=0",
+      "LC_ALL=C",
+  };
+}
+
+// A CGI program's output as a response: the header block (Status: sets the status, others are
+// copied) and the body after it; nullopt when there is no header block.
+std::optional<http::Response> ParseCgiOutput(std::string_view out) {
+  std::size_t end = out.find("\r\n\r\n");
+  std::size_t separator = 4;
+  if (const std::size_t bare = out.find("\n\n"); bare < end) {
+    end = bare;
+    separator = 2;
+  }
+  if (end == std::string_view::npos) return std::nullopt;
+  http::Response response;
+  std::string_view head = out.substr(0, end);
+  while (!head.empty()) {
+    const std::size_t newline = head.find('\n');
+    std::string_view line = head.substr(0, newline);
+    head.remove_prefix(newline == std::string_view::npos ? head.size() : newline + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string name(line.substr(0, colon));
+    const std::string key = Lower(name);
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (key == "status") {
+      response.status = static_cast<int>(ParseInt(value.substr(0, value.find(' '))).value_or(500));
+    } else if (key != "content-length" && key != "transfer-encoding") {
+      response.headers.Add(name, std::string(value));  // the server frames the body itself
+    }
+  }
+  response.body = std::string(out.substr(end + separator));
+  return response;
+}
+
+// Git's answers are plain text: git shows them as "remote: ..." lines.
+http::Response GitUnauthorized(std::string text) {
+  http::Response response = http::Response::Text(401, std::move(text));
+  response.headers.Set("WWW-Authenticate", "Basic realm=\"GitHub\"");
+  return response;
+}
+
 http::Response GithubJson(int status, const json::value& body) {
   http::Response response = http::Response::Json(status, json::serialize(body));
   response.headers.Set("X-GitHub-Media-Type", "github.v3; format=json");
@@ -189,9 +291,79 @@ std::string NormalizeScopes(std::string_view scope) {
   return out;
 }
 
+// Git's raw (20-byte) object id of an object of `type` with `body`.
+std::string GitObjectId(std::string_view type, std::string_view body) {
+  std::string object = fmt::format("{} {}", type, body.size());
+  object.push_back('\0');
+  object.append(body);
+  return core::Sha1(object);
+}
+
+// Git's raw id of the tree holding the files under `prefix` ("" or "dir/"), all files mode
+// 100644. Entries sort as git sorts them: a directory's name as if it ended in '/'.
+std::string GitTreeId(const std::map<std::string, std::string>& files, const std::string& prefix) {
+  std::vector<std::pair<std::string, std::string>> entries;  // sort key, entry bytes
+  for (auto it = files.lower_bound(prefix); it != files.end() && it->first.starts_with(prefix);) {
+    const std::string rest = it->first.substr(prefix.size());
+    const std::size_t slash = rest.find('/');
+    if (slash == std::string::npos) {
+      entries.emplace_back(rest, "100644 " + rest + '\0' + GitObjectId("blob", it->second));
+      ++it;
+      continue;
+    }
+    const std::string dir = rest.substr(0, slash);
+    const std::string dir_prefix = prefix + dir + "/";
+    entries.emplace_back(dir + "/", "40000 " + dir + '\0' + GitTreeId(files, dir_prefix));
+    while (it != files.end() && it->first.starts_with(dir_prefix)) ++it;
+  }
+  std::sort(entries.begin(), entries.end());
+  std::string body;
+  for (const auto& [key, entry] : entries) body += entry;
+  return GitObjectId("tree", body);
+}
+
+// False for a file path git would refuse or store under another name.
+bool IsValidGitPath(std::string_view path) {
+  if (path.empty() || path.find('\0') != std::string_view::npos) return false;
+  for (;;) {
+    const std::size_t slash = path.find('/');
+    const std::string_view segment = path.substr(0, slash);
+    if (segment.empty() || segment == "." || segment == ".." || Lower(segment) == ".git") {
+      return false;
+    }
+    if (slash == std::string_view::npos) return true;
+    path.remove_prefix(slash + 1);
+  }
+}
+
+// `git check-ref-format --branch`, near enough.
+bool IsValidBranchName(std::string_view name) {
+  if (name.empty() || name == "@" || name.front() == '-' || name.front() == '/' ||
+      name.back() == '/' || name.back() == '.' || name.find("..") != std::string_view::npos ||
+      name.find("//") != std::string_view::npos || name.find("@{") != std::string_view::npos ||
+      name.find("/.") != std::string_view::npos || name.front() == '.' || name.ends_with(".lock") ||
+      name.find(".lock/") != std::string_view::npos) {
+    return false;
+  }
+  return std::none_of(name.begin(), name.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f || std::string_view(" ~^:?*[\\").find(c) != std::string_view::npos;
+  });
+}
+
 struct User {
   std::int64_t id = 0;
   std::string login;
+};
+
+// A commit the fake knows (sha and files) but has not yet written to the bare repository.
+struct UnwrittenCommit {
+  std::string sha;
+  std::string branch;
+  std::string parent;                          // "" for the first commit
+  std::map<std::string, std::string> changes;  // written over the parent's files
+  std::string message;                         // ends with '\n'
+  std::int64_t time = 0;
 };
 
 struct Repo {
@@ -199,12 +371,42 @@ struct Repo {
   std::string owner;  // login as added
   std::string name;
   std::string default_branch;
-  std::map<std::string, std::string> files;
   bool is_private = false;
   std::int64_t created_at = 0;
   std::int64_t pushed_at = 0;
+  // The bare repository, relative to the repositories root: "<owner>/<name>.git", lower case.
+  std::string git_path;
+  std::map<std::string, std::string> branches;  // name -> head commit sha
+  // Every commit made, by full sha: its files (path -> content).
+  std::map<std::string, std::map<std::string, std::string>> commits;
+  // Git is run only when a client fetches: until then the bare repository may not exist
+  // (git_initialized) and commits wait here, oldest first.
+  bool git_initialized = false;
+  std::vector<UnwrittenCommit> unwritten;
 
   std::string FullName() const { return owner + "/" + name; }
+
+  // The files at `ref`: a branch (also as "refs/heads/<name>"), a commit sha or a unique prefix
+  // of 7+ digits; "" is the default branch. A full sha the repository does not have reads as
+  // the default branch's head (tests use made-up shas). nullptr when nothing matches.
+  const std::map<std::string, std::string>* FilesAt(std::string_view ref) const {
+    constexpr std::string_view kHeads = "refs/heads/";
+    std::string_view branch = ref.empty() ? std::string_view(default_branch) : ref;
+    if (branch.starts_with(kHeads)) branch.remove_prefix(kHeads.size());
+    if (const auto head = branches.find(std::string(branch)); head != branches.end()) {
+      return &commits.at(head->second);
+    }
+    if (ref.size() < 7 || ref.size() > 64 || !IsHex(ref)) return nullptr;
+    const std::string prefix = Lower(ref);
+    const std::map<std::string, std::string>* found = nullptr;
+    for (auto it = commits.lower_bound(prefix);
+         it != commits.end() && it->first.starts_with(prefix); ++it) {
+      if (found != nullptr) return nullptr;  // ambiguous
+      found = &it->second;
+    }
+    if (found == nullptr && (ref.size() == 40 || ref.size() == 64)) return FilesAt("");
+    return found;
+  }
 };
 
 struct Token {
@@ -242,6 +444,17 @@ class FakeGithub::Impl {
     Route("DELETE", "/repos/{owner}/{repo}/hooks/{hook_id}", &Impl::DeleteHook);
     Route("POST", "/repos/{owner}/{repo}/statuses/{sha}", &Impl::CreateStatus);
     Route("GET", "/repos/{owner}/{repo}/contents/{path...}", &Impl::GetContents);
+    Route("GET", "/{owner}/{repo}/info/refs", &Impl::ServeGit);
+    Route("POST", "/{owner}/{repo}/git-upload-pack", &Impl::ServeGit, {kMaxGitRequestBytes});
+    Route("POST", "/{owner}/{repo}/git-receive-pack", &Impl::ServeGit, {kMaxGitRequestBytes});
+  }
+
+  ~Impl() {
+    Stop();  // no git-http-backend still reads the repositories
+    if (root_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+    if (ec) spdlog::warn("fake GitHub: cannot remove {}: {}", root_.string(), ec.message());
   }
 
   Status Start() {
@@ -296,19 +509,46 @@ class FakeGithub::Impl {
                        std::string_view default_branch, std::map<std::string, std::string> files,
                        bool is_private) {
     std::lock_guard lock(mu_);
-    const User& owner = AddUserLocked(owner_login);
     Repo repo;
-    repo.id = next_repo_id_++;
-    repo.owner = owner.login;
     repo.name = std::string(name);
     repo.default_branch = std::string(default_branch);
-    repo.files = std::move(files);
     repo.is_private = is_private;
     repo.created_at = kEpoch + static_cast<std::int64_t>(repos_.size()) * 60;
-    repo.pushed_at = kEpoch + 86'400 + static_cast<std::int64_t>(repos_.size()) * 3600;
+    repo.pushed_at =
+        NextPushTimeLocked(kEpoch + 86'400 + static_cast<std::int64_t>(repos_.size()) * 3600);
+    repo.git_path = Lower(std::string(owner_login) + "/" + repo.name) + ".git";
+    CommitLocked(repo, repo.default_branch, "", std::move(files), "Initial commit", repo.pushed_at);
+    repo.owner = AddUserLocked(owner_login).login;
+    repo.id = next_repo_id_++;
     const std::int64_t id = repo.id;
     repos_[Lower(repo.FullName())] = std::move(repo);
     return id;
+  }
+
+  std::string PushCommit(std::string_view owner, std::string_view name, std::string_view branch,
+                         std::map<std::string, std::string> files, std::string_view message) {
+    std::lock_guard lock(mu_);
+    const auto it = repos_.find(Lower(std::string(owner) + "/" + std::string(name)));
+    if (it == repos_.end()) {
+      throw std::invalid_argument(fmt::format("fake GitHub: no repository {}/{}", owner, name));
+    }
+    Repo& repo = it->second;
+    auto head = repo.branches.find(std::string(branch));
+    if (head == repo.branches.end()) head = repo.branches.find(repo.default_branch);
+    const std::string parent = head == repo.branches.end() ? "" : head->second;
+    const std::int64_t time = NextPushTimeLocked(0);
+    std::string sha = CommitLocked(repo, branch, parent, std::move(files), message, time);
+    repo.pushed_at = time;
+    return sha;
+  }
+
+  std::string HeadSha(std::string_view owner, std::string_view name,
+                      std::string_view branch) const {
+    std::lock_guard lock(mu_);
+    const auto it = repos_.find(Lower(std::string(owner) + "/" + std::string(name)));
+    if (it == repos_.end()) return "";
+    const auto head = it->second.branches.find(std::string(branch));
+    return head == it->second.branches.end() ? "" : head->second;
   }
 
   std::string IssueToken(std::string_view login) {
@@ -343,11 +583,148 @@ class FakeGithub::Impl {
  private:
   using Method = http::Response (Impl::*)(http::Request&);
 
-  void Route(std::string method, std::string_view pattern, Method handler) {
-    router_.Add(std::move(method), pattern, [this, handler](http::Request& request) {
-      if (std::optional<http::Response> early = Intake(request)) return *std::move(early);
-      return (this->*handler)(request);
-    });
+  void Route(std::string method, std::string_view pattern, Method handler,
+             http::RouteOptions options = {}) {
+    router_.Add(
+        std::move(method), pattern,
+        [this, handler](http::Request& request) {
+          if (std::optional<http::Response> early = Intake(request)) return *std::move(early);
+          return (this->*handler)(request);
+        },
+        options);
+  }
+
+  // Creates the temporary directory holding the repositories, once.
+  Status EnsureRootLocked() {
+    if (!root_.empty()) return {};
+    std::string dir = (std::filesystem::temp_directory_path() / "rd-fake-github-XXXXXX").string();
+    if (::mkdtemp(dir.data()) == nullptr) {
+      return MakeError(ErrorCode::kInternal,
+                       fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
+    }
+    root_ = dir;
+    std::error_code ec;
+    std::filesystem::create_directories(root_ / "repos", ec);
+    if (!ec) std::filesystem::create_directories(root_ / "home", ec);
+    if (ec) return MakeError(ErrorCode::kInternal, "cannot populate " + dir + ": " + ec.message());
+    return {};
+  }
+
+  // A push date after every other (and not before `at_least`), so the newest push sorts first.
+  std::int64_t NextPushTimeLocked(std::int64_t at_least) {
+    last_push_time_ = std::max(at_least, last_push_time_ + 3600);
+    return last_push_time_;
+  }
+
+  // Runs git (the subcommand and its arguments in `args`); its stdout.
+  Result<std::string> RunGitLocked(std::vector<std::string> args, std::string input = {}) const {
+    args.insert(args.begin(), "git");
+    const std::string what = args.at(1);
+    RD_TRY(core::ProcessResult run, core::RunProcess({.argv = std::move(args),
+                                                      .env = GitEnv(root_),
+                                                      .input = std::move(input),
+                                                      .timeout = kGitTimeout}));
+    if (!run.Succeeded()) {
+      return MakeError(ErrorCode::kInternal,
+                       fmt::format("git {} failed (exit {}): {}", what, run.exit_code, run.err));
+    }
+    return std::move(run.out);
+  }
+
+  // Commits, in memory, `changes` over the files of `parent` ("": none) on `branch`, by git's
+  // rules, so the sha is the one git computes when WriteRepoLocked() writes the commit. Throws
+  // std::invalid_argument for a path or branch name git would refuse.
+  std::string CommitLocked(Repo& repo, std::string_view branch, const std::string& parent,
+                           std::map<std::string, std::string> changes, std::string_view message,
+                           std::int64_t time) {
+    if (!IsValidBranchName(branch)) {
+      throw std::invalid_argument(fmt::format("fake GitHub: bad branch name \"{}\"", branch));
+    }
+    std::map<std::string, std::string> files;
+    if (!parent.empty()) files = repo.commits.at(parent);
+    for (const auto& [path, content] : changes) {
+      if (!IsValidGitPath(path)) {
+        throw std::invalid_argument(fmt::format("fake GitHub: bad file path \"{}\"", path));
+      }
+      files[path] = content;
+    }
+    for (const auto& [path, content] : files) {
+      for (std::size_t slash = path.find('/'); slash != std::string::npos;
+           slash = path.find('/', slash + 1)) {
+        if (files.contains(path.substr(0, slash))) {
+          throw std::invalid_argument(fmt::format(
+              "fake GitHub: \"{}\" is both a file and a directory", path.substr(0, slash)));
+        }
+      }
+    }
+    std::string text(message);
+    if (text.empty() || text.back() != '\n') text.push_back('\n');
+    const std::string signature = fmt::format("{} {} +0000", kGitIdentity, time);
+    std::string body = "tree " + core::HexEncode(GitTreeId(files, "")) + "\n";
+    if (!parent.empty()) body += "parent " + parent + "\n";
+    body += fmt::format("author {}\ncommitter {}\n\n{}", signature, signature, text);
+    std::string sha = core::HexEncode(GitObjectId("commit", body));
+    repo.unwritten.push_back(UnwrittenCommit{sha, std::string(branch), parent, std::move(changes),
+                                             std::move(text), time});
+    repo.branches[std::string(branch)] = sha;
+    repo.commits[sha] = std::move(files);
+    return sha;
+  }
+
+  // Creates the bare repository if needed and writes its unwritten commits with one git
+  // fast-import; fails if git computed other shas than the fake handed out.
+  Status WriteRepoLocked(Repo& repo) {
+    if (repo.git_initialized && repo.unwritten.empty()) return {};
+    RD_TRY_STATUS(EnsureRootLocked());
+    const std::filesystem::path git_dir = root_ / "repos" / repo.git_path;
+    if (!repo.git_initialized) {
+      std::error_code ec;
+      std::filesystem::remove_all(git_dir, ec);  // a repository added again starts afresh
+      RD_TRY_STATUS(RunGitLocked({"init", "--quiet", "--bare", "--object-format=sha1",
+                                  "--initial-branch=" + repo.default_branch, git_dir.string()}));
+      // Fetching any commit by sha, as GitHub allows; never a push.
+      std::ofstream config(git_dir / "config", std::ios::app);
+      config << "[uploadpack]\n\tallowReachableSHA1InWant = true\n\tallowAnySHA1InWant = true\n"
+             << "[http]\n\treceivepack = false\n";
+      if (!config) return MakeError(ErrorCode::kInternal, "cannot write " + git_dir.string());
+      repo.git_initialized = true;
+    }
+    std::string stream;
+    std::string expected;
+    std::map<std::string, std::size_t> marks;  // sha -> mark, for parents written in this stream
+    for (std::size_t i = 0; i < repo.unwritten.size(); ++i) {
+      const UnwrittenCommit& commit = repo.unwritten[i];
+      const std::string signature = fmt::format("{} {} +0000", kGitIdentity, commit.time);
+      stream += fmt::format("commit refs/heads/{}\nmark :{}\nauthor {}\ncommitter {}\ndata {}\n{}",
+                            commit.branch, i + 1, signature, signature, commit.message.size(),
+                            commit.message);
+      if (const auto mark = marks.find(commit.parent); mark != marks.end()) {
+        stream += fmt::format("from :{}\n", mark->second);
+      } else if (!commit.parent.empty()) {
+        stream += "from " + commit.parent + "\n";
+      }
+      for (const auto& [path, content] : commit.changes) {
+        stream += fmt::format("M 100644 inline {}\ndata {}\n", QuoteGitPath(path), content.size());
+        stream += content;
+        stream += "\n";
+      }
+      stream += "\n";
+      marks[commit.sha] = i + 1;
+      expected += commit.sha + "\n";
+    }
+    for (std::size_t i = 0; i < repo.unwritten.size(); ++i) {
+      stream += fmt::format("get-mark :{}\n", i + 1);
+    }
+    RD_TRY(std::string written, RunGitLocked({"--git-dir=" + git_dir.string(), "fast-import",
+                                              "--quiet", "--date-format=raw"},
+                                             std::move(stream)));
+    if (written != expected) {
+      return MakeError(
+          ErrorCode::kInternal,
+          fmt::format("git wrote commits {} where the fake expected {}", written, expected));
+    }
+    repo.unwritten.clear();
+    return {};
   }
 
   http::Dispatch Resolve(const http::Request& head) {
@@ -505,8 +882,9 @@ class FakeGithub::Impl {
                                {"type", "User"},
                                {"site_admin", false}}},
         {"html_url", fmt::format("{}/{}", origin, repo.FullName())},
-        {"description",
-         repo.files.empty() ? json::value(nullptr) : json::value("Fake repository " + repo.name)},
+        {"description", repo.FilesAt("") == nullptr || repo.FilesAt("")->empty()
+                            ? json::value(nullptr)
+                            : json::value("Fake repository " + repo.name)},
         {"fork", false},
         {"url", api},
         {"hooks_url", api + "/hooks"},
@@ -905,9 +1283,10 @@ class FakeGithub::Impl {
     Repo* repo = VisibleRepo(request, caller);
     if (repo == nullptr) return NotFound(kContentsDocs);
     const std::string ref = request.QueryParam("ref").value_or("");
-    const bool known_ref = ref.empty() || ref == repo->default_branch ||
-                           ((ref.size() == 40 || ref.size() == 64) && IsHex(ref));
-    if (!known_ref) return GithubError(404, "No commit found for the ref " + ref, kContentsDocs);
+    const std::map<std::string, std::string>* files = repo->FilesAt(ref);
+    if (files == nullptr) {
+      return GithubError(404, "No commit found for the ref " + ref, kContentsDocs);
+    }
     const std::string& path = request.path_params.at("path");
     const std::string origin = Origin(request);
     const std::string branch = ref.empty() ? repo->default_branch : ref;
@@ -937,7 +1316,7 @@ class FakeGithub::Impl {
           {"_links", json::object{{"self", self}, {"git", git}, {"html", html}}},
       };
     };
-    if (const auto file = repo->files.find(path); file != repo->files.end()) {
+    if (const auto file = files->find(path); file != files->end()) {
       json::object item = entry(file->first, "file", file->second);
       if (file->second.size() > kMaxInlineFileBytes) {
         item["encoding"] = "none";
@@ -952,7 +1331,7 @@ class FakeGithub::Impl {
     const std::string prefix = path + "/";
     json::array children;
     std::string last_dir;
-    for (const auto& [file_path, content] : repo->files) {
+    for (const auto& [file_path, content] : *files) {
       if (!file_path.starts_with(prefix)) continue;
       const std::string rest = file_path.substr(prefix.size());
       const std::size_t slash = rest.find('/');
@@ -965,6 +1344,89 @@ class FakeGithub::Impl {
     }
     if (children.empty()) return NotFound(kContentsDocs);
     return GithubJson(200, children);
+  }
+
+  // Git's smart HTTP protocol, read only: GET info/refs and POST git-upload-pack run
+  // git-http-backend as CGI; git-receive-pack is refused.
+  http::Response ServeGit(http::Request& request) {
+    std::string name = request.path_params.at("repo");
+    if (name.ends_with(".git")) name.resize(name.size() - 4);
+    const bool advertisement = request.path.ends_with("/info/refs");
+    const std::string service = advertisement ? request.QueryParam("service").value_or("")
+                                              : request.path.substr(request.path.rfind('/') + 1);
+    std::filesystem::path root;
+    std::string git_path;
+    std::string login;
+    {
+      std::lock_guard lock(mu_);
+      const auto it = repos_.find(Lower(request.path_params.at("owner") + "/" + name));
+      if (it == repos_.end()) return http::Response::Text(404, "Repository not found.\n");
+      Repo& repo = it->second;
+      if (const std::string_view header = request.Header("Authorization"); !header.empty()) {
+        const auto token = tokens_.find(BasicToken(header));
+        if (token == tokens_.end() || token->second.revoked) {
+          return GitUnauthorized(
+              "Invalid username or token. Password authentication is not supported for Git "
+              "operations.\n");
+        }
+        login = token->second.login;
+      }
+      if (repo.is_private && login.empty()) return GitUnauthorized("Authentication required.\n");
+      if (repo.is_private && login != Lower(repo.owner)) {
+        return http::Response::Text(404, "Repository not found.\n");
+      }
+      if (service == "git-receive-pack") {
+        return http::Response::Text(403, "Write access to repository not granted.\n");
+      }
+      if (service != "git-upload-pack") {
+        return http::Response::Text(403,
+                                    "The fake GitHub serves git's smart HTTP protocol only.\n");
+      }
+      if (Status written = WriteRepoLocked(repo); !written.ok()) {
+        spdlog::error("fake GitHub: cannot write {}: {}", repo.FullName(), written.error().message);
+        return http::Response::Text(500, "The fake GitHub could not write the repository.\n");
+      }
+      root = root_;
+      git_path = repo.git_path;
+    }
+
+    const std::size_t query = request.target.find('?');
+    std::vector<std::string> env = GitEnv(root);
+    env.insert(
+        env.end(),
+        {
+            "GIT_PROJECT_ROOT=" + (root / "repos").string(),
+            "GIT_HTTP_EXPORT_ALL=1",
+            "PATH_INFO=/" + git_path + (advertisement ? "/info/refs" : "/git-upload-pack"),
+            "REQUEST_METHOD=" + request.method,
+            "QUERY_STRING=" +
+                (query == std::string::npos ? std::string() : request.target.substr(query + 1)),
+            "CONTENT_TYPE=" + std::string(request.Header("Content-Type")),
+            "CONTENT_LENGTH=" + std::to_string(request.body.size()),
+            "REMOTE_ADDR=" + request.remote_address,
+        });
+    if (!login.empty()) env.push_back("REMOTE_USER=" + login);
+    if (const std::string_view protocol = request.Header("Git-Protocol"); !protocol.empty()) {
+      env.push_back("GIT_PROTOCOL=" + std::string(protocol));
+    }
+    if (const std::string_view encoding = request.Header("Content-Encoding"); !encoding.empty()) {
+      env.push_back("HTTP_CONTENT_ENCODING=" + std::string(encoding));
+    }
+    Result<core::ProcessResult> run = core::RunProcess({.argv = {std::string(kHttpBackend)},
+                                                        .env = std::move(env),
+                                                        .input = std::move(request.body),
+                                                        .timeout = kGitTimeout});
+    if (!run.ok()) {
+      spdlog::error("fake GitHub: cannot run git-http-backend: {}", run.error().message);
+      return http::Response::Text(500, "git-http-backend did not run\n");
+    }
+    std::optional<http::Response> response =
+        run->timed_out ? std::nullopt : ParseCgiOutput(run->out);
+    if (!response) {
+      spdlog::error("fake GitHub: git-http-backend failed (exit {}): {}", run->exit_code, run->err);
+      return http::Response::Text(500, "git-http-backend failed\n");
+    }
+    return *std::move(response);
   }
 
   const FakeGithubOptions options_;
@@ -988,6 +1450,10 @@ class FakeGithub::Impl {
   std::int64_t next_repo_id_ = 1296269;
   std::int64_t next_hook_id_ = 12345678;
   std::int64_t next_status_id_ = 1;
+  std::int64_t last_push_time_ = 0;
+  // The temporary directory (created with the first repository, removed with the fake):
+  // repos/<owner>/<name>.git are the bare repositories, home/ is git's HOME.
+  std::filesystem::path root_;
 };
 
 FakeGithub::FakeGithub(FakeGithubOptions options)
@@ -1006,6 +1472,16 @@ std::int64_t FakeGithub::AddRepo(std::string_view owner_login, std::string_view 
                                  std::string_view default_branch,
                                  std::map<std::string, std::string> files, bool is_private) {
   return impl_->AddRepo(owner_login, name, default_branch, std::move(files), is_private);
+}
+std::string FakeGithub::PushCommit(std::string_view owner, std::string_view name,
+                                   std::string_view branch,
+                                   std::map<std::string, std::string> files,
+                                   std::string_view message) {
+  return impl_->PushCommit(owner, name, branch, std::move(files), message);
+}
+std::string FakeGithub::HeadSha(std::string_view owner, std::string_view name,
+                                std::string_view branch) const {
+  return impl_->HeadSha(owner, name, branch);
 }
 std::string FakeGithub::IssueToken(std::string_view login) { return impl_->IssueToken(login); }
 void FakeGithub::RevokeToken(std::string_view token) { impl_->RevokeToken(token); }

@@ -6,7 +6,7 @@
 // SIGINT, and (with --state-file) rewrites PATH as JSON after every hook or status change.
 // Seeded with the user octocat and three repositories: octocat/vite-app (a Vite project, so
 // framework detection finds it), octocat/hello-world (plain HTML) and octocat/private-notes
-// (private).
+// (private), each a real git repository: `git clone http://127.0.0.1:<port>/octocat/vite-app.git`.
 #include <cstdio>
 #include <cstdlib>
 #include <map>

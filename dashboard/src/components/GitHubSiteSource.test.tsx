@@ -68,7 +68,7 @@ describe("GitHubSiteSource", () => {
           },
         ]),
       "GET /api/v1/github/repos/octocat/My_Site/detect?ref=trunk": () =>
-        json({ framework: "Vite", package_manager: "npm", cmd: "npm run build", dir: "dist", base: "" }),
+        json({ framework: "vite", package_manager: "npm", cmd: "npm run build", dir: "dist", base: "" }),
       "POST /api/v1/sites": () => json({ id: "s9", name: "my-site-2" }, 201),
     });
     const assign = vi.fn();

@@ -35,10 +35,7 @@ export function GitHubSiteSource({ returned }: { returned: GitHubReturn | null }
   } else if (!account.data.connected) {
     body = (
       <div className="space-y-3 text-sm text-slate-700">
-        <p>
-          Connect your GitHub account to pick a repository. Every push is then built; pull
-          requests get deploy previews.
-        </p>
+        <p>Connect your GitHub account to pick a repository.</p>
         <ConnectGitHubButton returnTo={kReturnTo} />
       </div>
     );

@@ -194,6 +194,25 @@ export function RepoSiteForm({
   );
 }
 
+// The server names frameworks by id (builder/detect.cpp); unknown ids are shown as they come.
+const kFrameworkNames = new Map<string, string>([
+  ["next", "Next.js"],
+  ["astro", "Astro"],
+  ["sveltekit", "SvelteKit"],
+  ["gatsby", "Gatsby"],
+  ["docusaurus", "Docusaurus"],
+  ["eleventy", "Eleventy"],
+  ["create-react-app", "Create React App"],
+  ["vite", "Vite"],
+  ["hugo", "Hugo"],
+  ["node", "a Node.js project"],
+  ["static", "a static site"],
+]);
+
+export function frameworkName(id: string): string {
+  return kFrameworkNames.get(id) ?? id;
+}
+
 function DetectionNotice({
   detection,
   returnTo,
@@ -232,7 +251,7 @@ function DetectionNotice({
   return (
     <p className="text-sm text-slate-700" role="status">
       {framework
-        ? `Detected ${framework}${package_manager ? ` (${package_manager})` : ""}. Change anything that is not right.`
+        ? `Detected ${frameworkName(framework)}${package_manager ? ` (${package_manager})` : ""}. Change anything that is not right.`
         : "No framework detected. Fill in the build command and publish directory, or leave them empty."}
     </p>
   );
