@@ -74,6 +74,7 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
       o.heartbeat_every = options_.heartbeat_every;
       o.sites = &sites_;
       o.allow_private_git = options_.allow_private_git;
+      o.trusted_git_prefix = GithubRepoPrefix();
       o.env_for_build = [this](const std::string& site_id, const std::string& context) {
         return env_vars_.ForBuild(site_id, context);
       };
@@ -147,7 +148,7 @@ Result<deploys::Deploy> App::QueueBuild(const deploys::Site& site, const BuildRe
       }
     } else {
       git.url = source.repo_url;
-      git.allow_private = options_.allow_private_git;
+      git.allow_private = GitMayReachPrivate(b);
       if (b.provider == "github") {
         auto token = github_.Token(site.owner_user_id);
         if (token.ok()) git.token = *token;
@@ -185,7 +186,8 @@ int App::PollGitSources() {
   for (const auto& site : *sites) {
     const std::string branch =
         site.build_settings.repo_branch.empty() ? "main" : site.build_settings.repo_branch;
-    builder::GitSource git{site.build_settings.repo_url, "", options_.allow_private_git};
+    builder::GitSource git{site.build_settings.repo_url, "",
+                           GitMayReachPrivate(site.build_settings)};
     auto head = builder::RemoteHead(git, branch);
     if (!head.ok()) {
       spdlog::info("git poller: site {}: {}", site.name, head.error().message);
@@ -207,6 +209,17 @@ int App::PollGitSources() {
     }
   }
   return queued;
+}
+
+std::string App::GithubRepoPrefix() const {
+  std::string web = options_.github.web_url;
+  while (!web.empty() && web.back() == '/') web.pop_back();
+  return web + "/";
+}
+
+bool App::GitMayReachPrivate(const deploys::BuildSettings& settings) const {
+  return options_.allow_private_git ||
+         (settings.provider == "github" && settings.repo_url.starts_with(GithubRepoPrefix()));
 }
 
 std::string App::PublicUrl(std::string_view path) const {

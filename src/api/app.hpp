@@ -113,6 +113,12 @@ class App {
   // Checks the sites following a git URL for new commits on their production branch (what the
   // poller does every git_poll_interval); returns how many builds it queued.
   int PollGitSources();
+  // "<github web url>/": repository URLs of GitHub sites start with it.
+  std::string GithubRepoPrefix() const;
+  // Whether git may reach private addresses for this site's repository: the configured GitHub
+  // (an operator's setting, possibly GitHub Enterprise inside the network) always may; user
+  // URLs only with allow_private_git.
+  bool GitMayReachPrivate(const deploys::BuildSettings& settings) const;
   builder::BuildQueue& build_queue() { return queue_; }
   deploys::EnvVarService& env_vars() { return env_vars_; }
 

@@ -77,6 +77,18 @@ json::object RepoJson(const git::GithubRepo& r) {
       {"pushed_at", r.pushed_at.empty() ? json::value(nullptr) : json::value(r.pushed_at)}};
 }
 
+// Where GitHub sends the browser back: the public URL when configured (it must match the OAuth
+// app's callback), else the host the browser is using, so the session (kept per origin) is
+// still there when it comes back.
+std::string CallbackUrl(App& app, const http::Request& req) {
+  const std::string host(req.Header("Host"));
+  if (!app.options().public_url.empty() || host.empty() ||
+      host.find_first_of("/\\@ ") != std::string::npos) {
+    return app.PublicUrl("/api/v1/github/callback");
+  }
+  return "http://" + host + "/api/v1/github/callback";
+}
+
 // The webhook: verify, dedupe, decide, queue.
 Result<http::Response> ReceiveDelivery(App& app, http::Request& req) {
   const std::string site_id = req.QueryParam("site_id").value_or("");
@@ -213,12 +225,8 @@ Result<deploys::Site> CreateSite(App& app, const auth::User& user,
       return Unprocessable("invalid_repo", "repo must be a GitHub repository as \"owner/name\"");
     }
     RD_TRY(token, app.github().Token(user.id));
-    if (settings.repo_url.empty()) {
-      std::string web = app.options().github.web_url;
-      while (!web.empty() && web.back() == '/') web.pop_back();
-      settings.repo_url = web + "/" + settings.repo_path + ".git";
-    }
-    RD_TRY_STATUS(builder::CheckGitUrl(settings.repo_url));
+    // Always the configured GitHub's: a user-given URL could point anywhere.
+    settings.repo_url = app.GithubRepoPrefix() + settings.repo_path + ".git";
   } else if (settings.provider == "git") {
     RD_TRY_STATUS(builder::CheckGitUrl(settings.repo_url));
     builder::GitSource git{settings.repo_url, "", app.options().allow_private_git};
@@ -253,7 +261,17 @@ Result<deploys::Site> CreateSite(App& app, const auth::User& user,
     build.commit_sha = head;
     auto first = app.QueueBuild(site, build);
     if (!first.ok()) {
+      // Visible in the deploy list, not only in the server's log.
       spdlog::warn("site {}: first build not started: {}", site.name, first.error().message);
+      deploys::NewDeploy spec;
+      spec.branch = branch;
+      spec.deploy_source = "git";
+      spec.context = "production";
+      auto failed = app.deploys().CreateForBuild(site.id, spec);
+      if (failed.ok()) {
+        (void)app.deploys().FailDeploy(failed->id,
+                                       "the first build could not start: " + first.error().message);
+      }
     }
   }
   return site;
@@ -316,7 +334,7 @@ void AddGithubRoutes(http::Router& router, App& app) {
     if (code.empty() || code.size() > 256) {
       return Redirect(WithQuery(return_to, "github_error", "GitHub sent no authorization code"));
     }
-    auto account = app.github().Connect(user_id, code, app.PublicUrl("/api/v1/github/callback"));
+    auto account = app.github().Connect(user_id, code, CallbackUrl(app, req));
     if (!account.ok()) {
       spdlog::warn("GitHub connect for user {} failed: {}", user_id, account.error().message);
       return Redirect(WithQuery(return_to, "github_error", account.error().message));

@@ -6,7 +6,9 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "api/app.hpp"
 #include "core/crypto.hpp"
@@ -39,6 +41,9 @@ struct Reply {
 
 class Github : public ::testing::TestWithParam<db::Engine> {
  protected:
+  // Fixtures that build set the directories (and so start a worker).
+  virtual void Customize(AppOptions&) {}
+
   void SetUp() override {
     core::InitCrypto();
     tdb_ = std::make_unique<TestDatabase>(GetParam());
@@ -54,7 +59,8 @@ class Github : public ::testing::TestWithParam<db::Engine> {
     options.github = {github_.base_url(), github_.base_url(), "fake-client-id",
                       "fake-client-secret"};
     options.github_key = std::string(32, 'g');
-    blobs_ = store::LocalBlobStore::Open(dir_.path()).value();
+    Customize(options);
+    blobs_ = store::LocalBlobStore::Open(dir_.path() + "/store").value();
     app_ = std::make_unique<App>(tdb_->db(), *blobs_, clock_, options);
     http::ServerOptions server_options;
     server_options.port = 0;
@@ -114,12 +120,9 @@ class Github : public ::testing::TestWithParam<db::Engine> {
   // A GitHub site for Codertocat/Hello-World; returns its id.
   std::string CreateGithubSite(const std::string& name, bool branch_deploys = false) {
     EXPECT_EQ(ConnectGithub(), "/new/?github=connected");
-    json::object repo{{"provider", "github"},
-                      {"repo_path", "Codertocat/Hello-World"},
-                      {"repo_branch", "master"},
-                      {"cmd", "npm run build"},
-                      {"dir", "dist"},
-                      {"branch_deploys", branch_deploys}};
+    json::object repo{{"provider", "github"},    {"repo_path", "Codertocat/Hello-World"},
+                      {"repo_branch", "master"}, {"cmd", "npm run build"},
+                      {"dir", "dist"},           {"branch_deploys", branch_deploys}};
     Reply site = Call("POST", "/api/v1/sites",
                       json::serialize(json::object{{"name", name}, {"repo", repo}}));
     EXPECT_EQ(site.status, 201) << site.raw;
@@ -162,8 +165,8 @@ TEST_P(Github, ConnectThroughOAuthKeepsTheTokenSecret) {
   // Without JSON, connect is a redirect to GitHub's authorize page with a state.
   Reply redirect = Call("GET", "/api/v1/github/connect");
   EXPECT_EQ(redirect.status, 302);
-  EXPECT_TRUE(redirect.headers.Get("Location").starts_with(github_.base_url() +
-                                                           "/login/oauth/authorize?"));
+  EXPECT_TRUE(
+      redirect.headers.Get("Location").starts_with(github_.base_url() + "/login/oauth/authorize?"));
   EXPECT_NE(redirect.headers.Get("Location").find("state="), std::string_view::npos);
 
   EXPECT_EQ(ConnectGithub(), "/new/?github=connected");
@@ -223,7 +226,8 @@ TEST_P(Github, ReposDetectionAndRevokedToken) {
   EXPECT_EQ(Call("GET", "/api/v1/github/repos/..%2Fx/y/detect").status, 404);
 
   for (const auto& r : github_.Requests()) {
-    if (r.path == "/user") github_.RevokeToken(std::string(r.headers.Get("Authorization")).substr(7));
+    if (r.path == "/user")
+      github_.RevokeToken(std::string(r.headers.Get("Authorization")).substr(7));
   }
   Reply revoked = Call("GET", "/api/v1/github/repos");
   EXPECT_EQ(revoked.status, 403) << revoked.raw;
@@ -252,8 +256,8 @@ TEST_P(Github, SiteFromRepoCreatesItsHookAndDeletingTheSiteDeletesIt) {
                       R"({"name":"nope","repo":{"provider":"github","repo_path":"someone/else"}})");
   EXPECT_EQ(hidden.status, 422) << hidden.raw;
   EXPECT_EQ(Call("GET", "/api/v1/sites/nope").status, 404);
-  Reply bad = Call("POST", "/api/v1/sites",
-                   R"({"repo":{"provider":"github","repo_path":"../../etc"}})");
+  Reply bad =
+      Call("POST", "/api/v1/sites", R"({"repo":{"provider":"github","repo_path":"../../etc"}})");
   EXPECT_EQ(bad.status, 422);
   EXPECT_EQ(bad.body.at("error").at("code"), "invalid_repo");
 
@@ -321,10 +325,11 @@ TEST_P(Github, PullRequestsGetPreviewsUntilClosedAndForksGetNoSecrets) {
   EXPECT_EQ(deploys[0].at("context"), "deploy-preview");
   EXPECT_EQ(deploys[0].at("review_id"), 2);
   EXPECT_EQ(deploys[0].at("branch"), "changes");
-  EXPECT_NE(std::string(deploys[0].at("links").at("alias").as_string())
-                .find("deploy-preview-2--hello."),
-            std::string::npos);
-  EXPECT_EQ(deploys[0].at("review_url"), json::value(github_.base_url() + "/Codertocat/Hello-World/pull/2"));
+  EXPECT_NE(
+      std::string(deploys[0].at("links").at("alias").as_string()).find("deploy-preview-2--hello."),
+      std::string::npos);
+  EXPECT_EQ(deploys[0].at("review_url"),
+            json::value(github_.base_url() + "/Codertocat/Hello-World/pull/2"));
   const std::string first_preview(deploys[0].at("id").as_string());
 
   // New commits: a new preview supersedes the one still queued.
@@ -355,9 +360,10 @@ TEST_P(Github, PullRequestsGetPreviewsUntilClosedAndForksGetNoSecrets) {
   fork.as_object()["number"] = 7;
   Reply forked = Deliver(site_id, "pull_request", json::serialize(fork), "p-5", secret);
   ASSERT_EQ(forked.status, 202) << forked.raw;
-  auto jobs = tdb_->db().Exec("SELECT allow_secrets, context, review_id FROM build_jobs WHERE "
-                              "deploy_id = ?",
-                              {std::string(forked.body.at("deploy_id").as_string())});
+  auto jobs = tdb_->db().Exec(
+      "SELECT allow_secrets, context, review_id FROM build_jobs WHERE "
+      "deploy_id = ?",
+      {std::string(forked.body.at("deploy_id").as_string())});
   ASSERT_TRUE(jobs.ok() && !jobs->empty());
   EXPECT_FALSE(jobs->rows.front().Bool(0));
   EXPECT_EQ(jobs->rows.front().Text(1), "deploy-preview");
@@ -372,20 +378,232 @@ TEST_P(Github, BranchPushesFollowTheSiteSetting) {
   Reply off = Deliver(site_id, "push", json::serialize(push), "b-1", secret);
   EXPECT_EQ(off.status, 200);
   EXPECT_EQ(off.body.at("action"), "none");
-  EXPECT_EQ(Call("PATCH", "/api/v1/sites/hello", R"({"build_settings":{"branch_deploys":true}})")
-                .status,
-            200);
+  EXPECT_EQ(
+      Call("PATCH", "/api/v1/sites/hello", R"({"build_settings":{"branch_deploys":true}})").status,
+      200);
   Reply on = Deliver(site_id, "push", json::serialize(push), "b-2", secret);
   ASSERT_EQ(on.status, 202) << on.raw;
   EXPECT_EQ(on.body.at("context"), "branch-deploy");
   // The repository itself cannot be swapped under the hook.
-  EXPECT_EQ(Call("PATCH", "/api/v1/sites/hello",
-                 R"({"build_settings":{"repo_path":"mallory/evil"}})")
-                .status,
-            422);
+  EXPECT_EQ(
+      Call("PATCH", "/api/v1/sites/hello", R"({"build_settings":{"repo_path":"mallory/evil"}})")
+          .status,
+      422);
+}
+
+TEST_P(Github, GitUrlsMustBePublicAndReadable) {
+  for (const char* url : {"https://user:pw@example.com/x.git", "file:///etc", "ssh://h/x.git"}) {
+    Reply r = Call("POST", "/api/v1/sites",
+                   json::serialize(json::object{
+                       {"repo", json::object{{"provider", "git"}, {"repo_url", url}}}}));
+    EXPECT_EQ(r.status, 422) << url;
+    EXPECT_EQ(r.body.at("error").at("code"), "invalid_repo_url") << url;
+  }
+  // The fake's repository is on loopback: refused unless the operator allows private hosts.
+  Reply loopback =
+      Call("POST", "/api/v1/sites",
+           json::serialize(json::object{
+               {"repo",
+                json::object{{"provider", "git"},
+                             {"repo_url", github_.base_url() + "/Codertocat/Hello-World.git"}}}}));
+  EXPECT_EQ(loopback.status, 422);
+  EXPECT_EQ(loopback.body.at("error").at("code"), "non_public_host");
+  EXPECT_TRUE(Call("GET", "/api/v1/sites").body.as_array().empty()) << "no half-made site";
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Github, ::testing::ValuesIn(db::testing::Engines()),
+                         db::testing::EngineParamName);
+
+// Builds for real: a worker, the bubblewrap sandbox (needs root), git over the fake's smart
+// HTTP.
+class GithubBuilds : public Github {
+ protected:
+  void Customize(AppOptions& options) override {
+    options.repos_dir = dir_.path() + "/repos";
+    options.builds_dir = dir_.path() + "/builds";
+    options.cache_dir = dir_.path() + "/cache";
+    options.processor_interval = std::chrono::milliseconds(50);
+    options.git_poll_interval = std::chrono::milliseconds(0);  // the test polls
+  }
+  // Waits for a deploy of `site` other than those in `known` to end; returns it. (The test's
+  // clock stands still, so deploys cannot be told apart by time.)
+  json::value WaitForNewDeploy(const std::string& site, std::set<std::string> known = {}) {
+    for (int i = 0; i < 1200; ++i) {
+      for (const auto& d : Deploys(site)) {
+        if (known.contains(std::string(d.at("id").as_string()))) continue;
+        const auto state = d.at("state").as_string();
+        if (state == "ready" || state == "error") return d;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "no deploy ended: " << json::serialize(Deploys(site));
+    return json::object{{"id", ""}, {"state", "timeout"}, {"commit_ref", ""}};
+  }
+  std::string Serve(const std::string& host) {
+    http::ClientRequest r;
+    r.url = base_ + "/";
+    r.headers.Set("Host", host);
+    auto got = http::Fetch(r);
+    return got.ok() ? got->body : "";
+  }
+  std::string PushPayload(const std::string& repo, const std::string& sha) {
+    json::value push = json::parse(Fixture("push-with-new-branch.payload.json"));
+    push.at("repository").as_object()["full_name"] = repo;
+    push.as_object()["ref"] = "refs/heads/main";
+    push.as_object()["after"] = sha;
+    push.at("head_commit").as_object()["id"] = sha;
+    return json::serialize(push);
+  }
+  // The statuses of `sha`, once there are two (the worker reports the end after the deploy's
+  // state changed, so a test may look a moment before it).
+  std::vector<fake_github::FakeStatus> StatusesOf(const std::string& sha) {
+    std::vector<fake_github::FakeStatus> out;
+    for (int i = 0; i < 300 && out.size() < 2; ++i) {
+      if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      out.clear();
+      for (auto& st : github_.Statuses()) {
+        if (st.sha == sha) out.push_back(st);
+      }
+    }
+    return out;
+  }
+};
+
+TEST_P(GithubBuilds, PrivateRepoBuildsOnPushWithStatusesAndFunctions) {
+  github_.AddRepo(
+      "Codertocat", "site", "main",
+      {{"index.html", "<h1>v1</h1>"},
+       {"netlify.toml",
+        "[build]\n  command = \"mkdir -p out && cp index.html out/ && echo built $CONTEXT\"\n"
+        "  publish = \"out\"\n"},
+       {"netlify/functions/hello.js", "export default () => new Response('hi')"}},
+      /*is_private=*/true);
+  ASSERT_EQ(ConnectGithub(), "/new/?github=connected");
+  Reply created = Call(
+      "POST", "/api/v1/sites",
+      R"({"name":"gh-site","repo":{"provider":"github","repo_path":"Codertocat/site","repo_branch":"main"}})");
+  ASSERT_EQ(created.status, 201) << created.raw;
+
+  // The first build: the head of main, fetched with the owner's token.
+  json::value first = WaitForNewDeploy("gh-site");
+  ASSERT_TRUE(first.is_object());
+  ASSERT_EQ(first.at("state"), "ready") << json::serialize(first);
+  EXPECT_EQ(Serve("gh-site.localhost"), "<h1>v1</h1>");
+  const std::string head1 = github_.HeadSha("Codertocat", "site", "main");
+  EXPECT_EQ(first.at("commit_ref"), json::value(head1));
+  bool authorized_fetch = false;
+  for (const auto& r : github_.Requests()) {
+    if (r.path.ends_with("/git-upload-pack") &&
+        r.headers.Get("Authorization").starts_with("Basic")) {
+      authorized_fetch = true;
+    }
+  }
+  EXPECT_TRUE(authorized_fetch) << "the private repository was fetched with the token";
+  auto statuses = StatusesOf(head1);
+  ASSERT_EQ(statuses.size(), 2u);
+  EXPECT_EQ(statuses[0].state, "pending");
+  EXPECT_EQ(statuses[1].state, "success");
+  EXPECT_NE(statuses[1].target_url.find(std::string(first.at("id").as_string()) + "--gh-site."),
+            std::string::npos)
+      << statuses[1].target_url;
+  EXPECT_EQ(statuses[1].context, "replideploy/gh-site/production");
+  auto functions =
+      tdb_->db().Exec("SELECT name, runtime, uploaded FROM deploy_functions WHERE deploy_id = ?",
+                      {std::string(first.at("id").as_string())});
+  ASSERT_TRUE(functions.ok());
+  ASSERT_EQ(functions->rows.size(), 1u);
+  EXPECT_EQ(functions->rows[0].Text(0), "hello");
+  const std::string log =
+      Call("GET", "/api/v1/deploys/" + std::string(first.at("id").as_string()) + "/log").raw;
+  EXPECT_NE(log.find("built production"), std::string::npos) << log;
+  EXPECT_NE(log.find("Packaged 1 function"), std::string::npos) << log;
+  for (const auto& r : github_.Requests()) {
+    if (r.path != "/user") continue;
+    const std::string token = std::string(r.headers.Get("Authorization")).substr(7);
+    ASSERT_FALSE(token.empty());
+    EXPECT_EQ(log.find(token), std::string::npos) << "the token never reaches the log";
+  }
+
+  // A push: the webhook builds that exact commit.
+  const std::string head2 =
+      github_.PushCommit("Codertocat", "site", "main", {{"index.html", "<h1>v2</h1>"}}, "v2");
+  Reply delivered = Deliver(std::string(created.body.at("id").as_string()), "push",
+                            PushPayload("Codertocat/site", head2), "push-2", HookSecret());
+  ASSERT_EQ(delivered.status, 202) << delivered.raw;
+  json::value second = WaitForNewDeploy("gh-site", {std::string(first.at("id").as_string())});
+  ASSERT_EQ(second.at("state"), "ready") << json::serialize(second);
+  EXPECT_EQ(second.at("commit_ref"), json::value(head2));
+  EXPECT_EQ(Serve("gh-site.localhost"), "<h1>v2</h1>");
+  ASSERT_EQ(StatusesOf(head2).size(), 2u);
+  EXPECT_EQ(StatusesOf(head2)[1].state, "success");
+
+  // A failing build: failure status pointing at the log; the site keeps serving v2.
+  const std::string head3 = github_.PushCommit(
+      "Codertocat", "site", "main",
+      {{"netlify.toml", "[build]\n  command = \"echo broken; exit 3\"\n"}}, "broken");
+  ASSERT_EQ(Deliver(std::string(created.body.at("id").as_string()), "push",
+                    PushPayload("Codertocat/site", head3), "push-3", HookSecret())
+                .status,
+            202);
+  json::value third = WaitForNewDeploy("gh-site", {std::string(first.at("id").as_string()),
+                                                   std::string(second.at("id").as_string())});
+  EXPECT_EQ(third.at("state"), "error");
+  auto failed = StatusesOf(head3);
+  ASSERT_EQ(failed.size(), 2u);
+  EXPECT_EQ(failed[1].state, "failure");
+  EXPECT_NE(failed[1].description.find("status 3"), std::string::npos) << failed[1].description;
+  EXPECT_NE(failed[1].target_url.find("/sites/gh-site/deploys/"), std::string::npos);
+  EXPECT_EQ(Serve("gh-site.localhost"), "<h1>v2</h1>");
+}
+
+class GitUrlBuilds : public GithubBuilds {
+ protected:
+  void Customize(AppOptions& options) override {
+    GithubBuilds::Customize(options);
+    options.allow_private_git = true;  // the "public" host is the fake on loopback
+  }
+};
+
+TEST_P(GitUrlBuilds, FollowsAPublicGitUrlAndPollsForNewCommits) {
+  github_.AddRepo("someone", "public-site", "main", {{"index.html", "<h1>p1</h1>"}});
+  const std::string url = github_.base_url() + "/someone/public-site.git";
+  Reply created = Call(
+      "POST", "/api/v1/sites",
+      json::serialize(json::object{
+          {"name", "follower"}, {"repo", json::object{{"provider", "git"}, {"repo_url", url}}}}));
+  ASSERT_EQ(created.status, 201) << created.raw;
+  EXPECT_EQ(created.body.at("build_settings").at("provider"), "git");
+  json::value first = WaitForNewDeploy("follower");
+  ASSERT_EQ(first.at("state"), "ready") << json::serialize(first);
+  EXPECT_EQ(Serve("follower.localhost"), "<h1>p1</h1>");
+  EXPECT_EQ(app_->PollGitSources(), 0) << "nothing new";
+
+  const std::string head =
+      github_.PushCommit("someone", "public-site", "main", {{"index.html", "<h1>p2</h1>"}}, "p2");
+  EXPECT_EQ(app_->PollGitSources(), 1);
+  EXPECT_EQ(app_->PollGitSources(), 0) << "a commit is built once";
+  json::value second = WaitForNewDeploy("follower", {std::string(first.at("id").as_string())});
+  ASSERT_EQ(second.at("state"), "ready");
+  EXPECT_EQ(second.at("commit_ref"), json::value(head));
+  EXPECT_EQ(Serve("follower.localhost"), "<h1>p2</h1>");
+
+  // "Trigger deploy" builds the branch head again.
+  Reply trigger = Call("POST", "/api/v1/sites/follower/builds");
+  ASSERT_EQ(trigger.status, 201) << trigger.raw;
+  EXPECT_EQ(trigger.body.at("sha"), json::value(head));
+  // A branch that does not exist: a clear error, and no site.
+  Reply missing =
+      Call("POST", "/api/v1/sites",
+           json::serialize(json::object{
+               {"repo",
+                json::object{{"provider", "git"}, {"repo_url", url}, {"repo_branch", "nope"}}}}));
+  EXPECT_EQ(missing.status, 422);
+  EXPECT_EQ(missing.body.at("error").at("code"), "branch_not_found");
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, GithubBuilds, ::testing::ValuesIn(db::testing::Engines()),
+                         db::testing::EngineParamName);
+INSTANTIATE_TEST_SUITE_P(Engines, GitUrlBuilds, ::testing::ValuesIn(db::testing::Engines()),
                          db::testing::EngineParamName);
 
 }  // namespace

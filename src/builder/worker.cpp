@@ -280,7 +280,9 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     source.url = (fs::path(options_.repos_dir) / (job.site_id + ".git")).string();
   } else {
     source.url = job.repo_url;
-    source.allow_private = options_.allow_private_git;
+    source.allow_private =
+        options_.allow_private_git || (!options_.trusted_git_prefix.empty() &&
+                                       job.repo_url.starts_with(options_.trusted_git_prefix));
     if (options_.git_token) source.token = options_.git_token(job.site_id);
     log.Info("Fetching " + job.repo_url);
   }

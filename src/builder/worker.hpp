@@ -45,6 +45,9 @@ struct WorkerOptions {
   std::function<std::string(const std::string& site_id)> git_token;
   // Let repository URLs reach loopback and private addresses (tests, self-hosted git).
   bool allow_private_git = false;
+  // Repository URLs under this prefix (the configured GitHub's web URL + "/") are trusted
+  // configuration, reachable even on a private network (GitHub Enterprise).
+  std::string trusted_git_prefix;
   // Told when a build starts and ends (commit statuses). `detail` is the failure reason.
   std::function<void(const BuildJob& job, BuildPhase phase, const std::string& detail)> on_phase;
   // Told when new log lines of a deploy are stored (live log viewers).
