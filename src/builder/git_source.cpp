@@ -42,8 +42,10 @@ std::string StandardBase64(std::string_view bytes) {
 // The environment git runs with: no prompts, no system config, only the expected protocols,
 // and config passed by environment (never on the command line, where `ps` would show a token).
 Result<std::vector<std::string>> GitEnv(const GitSource& source) {
-  std::vector<std::string> env = {"GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1",
-                                  "GIT_ASKPASS=/bin/false", "SSH_ASKPASS=/bin/false", "LC_ALL=C"};
+  // No system or user config (a root ~/.gitconfig could set a proxy or credential helper).
+  std::vector<std::string> env = {"GIT_TERMINAL_PROMPT=0",       "GIT_CONFIG_NOSYSTEM=1",
+                                  "GIT_CONFIG_GLOBAL=/dev/null", "GIT_ASKPASS=/bin/false",
+                                  "SSH_ASKPASS=/bin/false",      "LC_ALL=C"};
   std::vector<std::pair<std::string, std::string>> config = {
       {"http.lowSpeedLimit", "1000"}, {"http.lowSpeedTime", "60"}, {"core.hooksPath", "/dev/null"}};
   if (!source.url.empty() && source.url.front() == '/') {
@@ -58,6 +60,8 @@ Result<std::vector<std::string>> GitEnv(const GitSource& source) {
     if (address.find(':') != std::string::npos) address = "[" + address + "]";
     env.push_back("GIT_ALLOW_PROTOCOL=http:https");
     config.emplace_back("http.curloptResolve", host + ":" + port + ":" + address);
+    // A redirect would lead to a host nobody checked.
+    if (!source.allow_private) config.emplace_back("http.followRedirects", "false");
     if (!source.token.empty()) {
       config.emplace_back("http.extraHeader", "Authorization: Basic " +
                                                   StandardBase64("x-access-token:" + source.token));

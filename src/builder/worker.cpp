@@ -102,6 +102,31 @@ Result<fs::path> Inside(const fs::path& root, const std::string& relative, std::
   return p;
 }
 
+// Whether `path` (which exists) really is inside `root` once symlinks are resolved: a checkout
+// or a build can plant symlinks, and the worker reads and moves files as root.
+bool ResolvesInside(const fs::path& root, const fs::path& path) {
+  std::error_code ec;
+  const fs::path real_root = fs::canonical(root, ec);
+  if (ec) return false;
+  const fs::path real = fs::canonical(path, ec);
+  if (ec) return false;
+  const fs::path rel = real.lexically_relative(real_root);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+// Inside() for a folder that exists: also after resolving symlinks.
+Result<fs::path> ExistingInside(const fs::path& root, const std::string& relative,
+                                std::string_view what) {
+  RD_TRY(fs::path p, Inside(root, relative, what));
+  std::error_code ec;
+  if (fs::exists(p, ec) && !ResolvesInside(root, p)) {
+    return MakeError(ErrorCode::kUnprocessable,
+                     std::string(what) + " '" + relative +
+                         "' leads outside the repository through a symbolic link");
+  }
+  return p;
+}
+
 }  // namespace
 
 BuildWorker::BuildWorker(db::Database& db, BuildQueue& queue, deploys::DeployService& deploys,
@@ -258,7 +283,11 @@ void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
 
 namespace {
 
+// A regular file's text; "" when missing, not a regular file, or a symbolic link (a checkout
+// could point netlify.toml at a host file the worker, as root, would read).
 std::string ReadFile(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_symlink(path, ec) || !fs::is_regular_file(path, ec)) return "";
   std::ifstream in(path);
   if (!in) return "";
   std::stringstream ss;
@@ -304,7 +333,7 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     log.Info("Using netlify.toml (context " + context + ")");
   }
   const std::string base_dir = config.base.value_or(settings.base);
-  RD_TRY(fs::path base, Inside(checkout, base_dir, "build.base"));
+  RD_TRY(fs::path base, ExistingInside(checkout, base_dir, "build.base"));
   // A netlify.toml in the base directory counts too (monorepos), when the root has none.
   if (!base_dir.empty() && !fs::exists(checkout / "netlify.toml", ec) &&
       fs::exists(base / "netlify.toml", ec)) {
@@ -397,6 +426,13 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     auto result = runner_.Run(spec, [&](OutputStream s, std::int64_t ts, std::string_view line) {
       log.Line(OutputStreamName(s), ts, line);
     });
+    // The build could have swapped the base folder for a symlink to the host: then nothing is
+    // moved (the worker runs as root).
+    const bool base_still_inside = ResolvesInside(checkout, base);
+    if (!base_still_inside) {
+      return MakeError(ErrorCode::kUnprocessable,
+                       "the build replaced its base folder with a link outside the repository");
+    }
     if (!cache.empty() && !project.package_json.empty()) {
       fs::create_directories(cache, ec);
       for (const auto& [stored, live] : cached) {
@@ -418,6 +454,9 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     return MakeError(ErrorCode::kUnprocessable,
                      "the publish folder '" + publish_dir + "' does not exist after the build");
   }
+  // The build may have made the publish folder (or a folder above it) a symlink to the host.
+  RD_TRY(publish,
+         ExistingInside(checkout, publish.lexically_relative(checkout).string(), "build.publish"));
   std::vector<std::pair<std::string, store::BlobInfo>> files;
   for (auto it = fs::recursive_directory_iterator(publish, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -440,6 +479,8 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
   std::vector<std::pair<std::string, std::pair<store::BlobInfo, std::string>>> functions;
   if (!functions_dir.empty()) {
     RD_TRY(fs::path folder, Inside(base, functions_dir, "build.functions"));
+    RD_TRY(folder, ExistingInside(checkout, folder.lexically_relative(checkout).string(),
+                                  "build.functions"));
     RD_TRY(std::vector<FunctionBundle> bundles, BundleFunctions(folder));
     for (auto& bundle : bundles) {
       RD_TRY(store::BlobInfo blob, blobs_.Put(bundle.zip));

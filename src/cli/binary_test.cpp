@@ -670,5 +670,70 @@ TEST_F(Binary, KillingAWorkerMidBuildRetriesTheBuildElsewhere) {
   EXPECT_EQ(Wait(pid).exit_code, 0);
 }
 
+// The worker runs as root after the sandboxed build: symlinks planted by the repository or the
+// build must not make it publish host files or move host folders.
+TEST_F(Binary, SymlinksCannotLeadTheWorkerOutsideTheRepository) {
+  pid_t pid = 0;
+  const std::string port = StartServer(pid);
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  const std::string token = SignUpToken(base, "links@example.com");
+  const std::string host_dir = dir_ + "/host";
+  fs::create_directories(host_dir + "/node_modules");
+  std::ofstream(host_dir + "/node_modules/marker") << "host";
+  std::ofstream(host_dir + "/secret.txt") << "host secret";
+  auto push_and_wait = [&](const std::string& site,
+                           const std::function<void(const std::string&)>& make) {
+    EXPECT_EQ(
+        Call(base, "POST", "/api/v1/sites", R"({"name":")" + site + R"("})", token, "")->status,
+        201);
+    const std::string repo = dir_ + "/" + site;
+    fs::create_directories(repo);
+    make(repo);
+    EXPECT_TRUE(CommitAndPush(
+        repo, {}, "http://x:" + token + "@127.0.0.1:" + port + "/git/" + site + ".git"));
+    auto done = NewestDeploy(base, token, site,
+                             [](const std::string& s) { return s == "ready" || s == "error"; });
+    auto d = Call(base, "GET", "/api/v1/deploys/" + done.first, "", token, "");
+    return std::pair(done.second, JsonField(d->body, "error_message"));
+  };
+  // A committed symlink as the publish folder.
+  auto committed = push_and_wait("link-publish", [&](const std::string& repo) {
+    fs::create_directory_symlink(host_dir, repo + "/out");
+    std::ofstream(repo + "/netlify.toml") << "[build]\n  command = \"true\"\n  publish = \"out\"\n";
+  });
+  EXPECT_EQ(committed.first, "error");
+  EXPECT_NE(committed.second.find("symbolic link"), std::string::npos) << committed.second;
+  // A symlink made by the build.
+  auto built = push_and_wait("link-built", [&](const std::string& repo) {
+    std::ofstream(repo + "/netlify.toml")
+        << "[build]\n  command = \"ln -s " << host_dir << " out\"\n  publish = \"out\"\n";
+  });
+  EXPECT_EQ(built.first, "error");
+  EXPECT_NE(built.second.find("symbolic link"), std::string::npos) << built.second;
+  // The build swaps its base folder (where node_modules is moved back from) for a link to a
+  // host folder: nothing there is moved.
+  auto swapped = push_and_wait("link-base", [&](const std::string& repo) {
+    fs::create_directories(repo + "/site");
+    std::ofstream(repo + "/site/package.json") << R"({"name":"x","version":"1.0.0"})";
+    std::ofstream(repo + "/site/package-lock.json")
+        << R"({"name":"x","version":"1.0.0","lockfileVersion":3,"requires":true,)"
+           R"("packages":{"":{"name":"x","version":"1.0.0"}}})";
+    std::ofstream(repo + "/netlify.toml")
+        << "[build]\n  base = \"site\"\n  command = \"cd .. && rm -rf site && ln -s " << host_dir
+        << " site\"\n  publish = \".\"\n";
+  });
+  EXPECT_EQ(swapped.first, "error");
+  EXPECT_NE(swapped.second.find("outside the repository"), std::string::npos) << swapped.second;
+  EXPECT_EQ(ReadFile(host_dir + "/node_modules/marker"), "host") << "the host folder stays";
+  EXPECT_EQ(ReadFile(host_dir + "/secret.txt"), "host secret");
+  for (const char* site : {"link-publish", "link-built", "link-base"}) {
+    EXPECT_EQ(Call(base, "GET", "/secret.txt", "", "", std::string(site) + ".localhost")->status,
+              404);
+  }
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace replideploy::cli
