@@ -8,7 +8,7 @@ namespace replideploy::api {
 
 namespace {
 
-constexpr std::int64_t kStateLifetimeMillis = 10 * 60 * 1000;
+constexpr std::int64_t kStateLifetimeMillis = std::int64_t{10} * 60 * 1000;
 
 std::string S(std::string_view v) { return std::string(v); }
 

@@ -20,7 +20,7 @@ bool IsFinal(std::string_view state) {
 }  // namespace
 
 LogStreamHub::LogStreamHub(db::Database& db, std::chrono::milliseconds poll)
-    : db_(db), poll_(poll), thread_([this](std::stop_token stop) { Loop(stop); }) {}
+    : db_(db), poll_(poll), thread_([this](std::stop_token stop) { Loop(std::move(stop)); }) {}
 
 LogStreamHub::~LogStreamHub() {
   thread_.request_stop();
@@ -54,7 +54,7 @@ std::size_t LogStreamHub::ViewerCount() {
   return viewers_.size();
 }
 
-void LogStreamHub::Loop(std::stop_token stop) {
+void LogStreamHub::Loop(const std::stop_token& stop) {
   while (!stop.stop_requested()) {
     std::vector<std::shared_ptr<Viewer>> current;
     {

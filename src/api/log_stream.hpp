@@ -43,7 +43,7 @@ class LogStreamHub {
     std::int64_t next_seq = 0;
     std::string last_state;
   };
-  void Loop(std::stop_token stop);
+  void Loop(const std::stop_token& stop);
   // Sends what is new; false when the viewer is done (ended or gone).
   bool Serve(Viewer& viewer);
 

@@ -36,7 +36,6 @@ Result<std::vector<std::string>> DockerRunArgv(const SandboxSpec& spec,
   std::vector<std::string> argv = {
       options.docker_path,
       "run",
-      "--rm",
       "--name",
       name,
       "--user",
@@ -72,7 +71,8 @@ Result<std::vector<std::string>> DockerRunArgv(const SandboxSpec& spec,
       return MakeError(ErrorCode::kBadRequest, "invalid environment variable name '" + key + "'");
     }
     argv.push_back("--env");
-    argv.push_back(key + "=" + value);
+    argv.push_back(key);
+    argv.back().append("=").append(value);
   }
   argv.push_back(options.image);
   argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
@@ -111,9 +111,18 @@ Result<SandboxResult> DockerRunner::Run(const SandboxSpec& spec, const OutputCal
                               }
                             },
                         .stop = kill_container.get_token()});
-  // The docker client dying does not stop the container: kill it by name.
+  // The docker client dying does not stop the container: kill it by name. Then ask whether
+  // the kernel's OOM killer ended it (an exit status of 137 alone could be any SIGKILL), and
+  // remove it (it runs without --rm so that it can still be inspected).
   (void)core::RunProcess(
       {.argv = {options_.docker_path, "kill", name}, .timeout = std::chrono::seconds(30)});
+  auto inspected = core::RunProcess(
+      {.argv = {options_.docker_path, "inspect", "--format", "{{.State.OOMKilled}}", name},
+       .timeout = std::chrono::seconds(30)});
+  const bool oom_killed =
+      inspected.ok() && inspected->Succeeded() && inspected->out.starts_with("true");
+  (void)core::RunProcess(
+      {.argv = {options_.docker_path, "rm", "-f", name}, .timeout = std::chrono::seconds(30)});
   if (!process.ok()) return std::move(process).error();
   result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
@@ -125,8 +134,7 @@ Result<SandboxResult> DockerRunner::Run(const SandboxSpec& spec, const OutputCal
     result.limit = LimitHit::kCancelled;
   } else if (process->timed_out) {
     result.limit = LimitHit::kWallTime;
-  } else if (process->exit_code == 137) {
-    // Docker's OOM killer: the container exits with 128 + SIGKILL.
+  } else if (oom_killed) {
     result.limit = LimitHit::kMemory;
   } else if (process->exit_code == 125 || process->exit_code == 127) {
     return MakeError(

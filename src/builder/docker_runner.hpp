@@ -1,8 +1,9 @@
 // Builds in a Docker container (`--build-runner docker`), for hosts with a Docker engine: the
 // same contract as the bubblewrap runner (the workspace at /workspace, the limits, output line
 // by line), enforced by Docker: a non-root user, --memory/--pids-limit, no capabilities, no new
-// privileges, a read-only root with a private /tmp, and the container removed afterwards. The
-// wall-time limit and cancellation kill the container (`docker kill`).
+// privileges, a read-only root with a private /tmp, and the container removed afterwards (after
+// `docker inspect` said whether the OOM killer ended it). The wall-time limit and cancellation
+// kill the container (`docker kill`).
 #pragma once
 
 #include <string>

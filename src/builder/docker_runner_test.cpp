@@ -43,7 +43,6 @@ TEST(DockerRunArgv, NonRootLimitedContainerWithTheWorkspace) {
   const auto& a = *argv;
   EXPECT_EQ(a[0], "docker");
   EXPECT_EQ(a[1], "run");
-  EXPECT_NE(std::find(a.begin(), a.end(), "--rm"), a.end());
   EXPECT_TRUE(HasPair(a, "--name", "replideploy-build-x"));
   EXPECT_TRUE(HasPair(a, "--user", "1000:1000"));
   EXPECT_TRUE(HasPair(a, "--memory", std::to_string(512 << 20)));
@@ -114,8 +113,30 @@ TEST_F(FakeDocker, StreamsLinesAndReportsExitStatus) {
   EXPECT_FALSE(result->Succeeded());
   std::sort(lines.begin(), lines.end());
   EXPECT_EQ(lines, (std::vector<std::string>{"err:warn", "out:building"}));
-  // The container is killed by name afterwards, whatever happened.
+  // The container is killed by name afterwards, whatever happened, then inspected and removed.
   EXPECT_NE(Calls().find("kill replideploy-build-"), std::string::npos) << Calls();
+  EXPECT_NE(Calls().find("inspect --format {{.State.OOMKilled}} replideploy-build-"),
+            std::string::npos)
+      << Calls();
+  EXPECT_NE(Calls().find("rm -f replideploy-build-"), std::string::npos) << Calls();
+}
+
+TEST_F(FakeDocker, OomKilledContainerIsTheMemoryLimit) {
+  DockerOptions options;
+  // `docker run` ends with 137; `docker inspect` says the OOM killer did it.
+  options.docker_path = Script("exit 137\nfi\nif [ \"$1\" = inspect ]; then echo true");
+  DockerRunner runner(options, kClock);
+  auto oom = runner.Run(Spec(), [](OutputStream, std::int64_t, std::string_view) {});
+  ASSERT_TRUE(oom.ok());
+  EXPECT_EQ(oom->limit, LimitHit::kMemory);
+  EXPECT_NE(oom->limit_message.find("memory"), std::string::npos) << oom->limit_message;
+  // 137 without the OOM killer: a build that was killed, not a limit.
+  options.docker_path = Script("exit 137\nfi\nif [ \"$1\" = inspect ]; then echo false");
+  DockerRunner killed(options, kClock);
+  auto plain = killed.Run(Spec(), [](OutputStream, std::int64_t, std::string_view) {});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->limit, LimitHit::kNone);
+  EXPECT_EQ(plain->exit_code, 137);
 }
 
 TEST_F(FakeDocker, WallTimeAndOutputLimits) {
