@@ -559,6 +559,27 @@ TEST_P(GithubBuilds, PrivateRepoBuildsOnPushWithStatusesAndFunctions) {
   EXPECT_NE(failed[1].description.find("status 3"), std::string::npos) << failed[1].description;
   EXPECT_NE(failed[1].target_url.find("/sites/gh-site/deploys/"), std::string::npos);
   EXPECT_EQ(Serve("gh-site.localhost"), "<h1>v2</h1>");
+
+  // The owner revoked the app on GitHub: the private repository cannot be fetched, and the
+  // deploy says what to do.
+  for (const auto& r : github_.Requests()) {
+    if (r.path == "/user")
+      github_.RevokeToken(std::string(r.headers.Get("Authorization")).substr(7));
+  }
+  const std::string head4 =
+      github_.PushCommit("Codertocat", "site", "main", {{"index.html", "<h1>v4</h1>"}}, "v4");
+  ASSERT_EQ(Deliver(std::string(created.body.at("id").as_string()), "push",
+                    PushPayload("Codertocat/site", head4), "push-4", HookSecret())
+                .status,
+            202);
+  json::value fourth = WaitForNewDeploy(
+      "gh-site", {std::string(first.at("id").as_string()), std::string(second.at("id").as_string()),
+                  std::string(third.at("id").as_string())});
+  EXPECT_EQ(fourth.at("state"), "error");
+  EXPECT_NE(std::string(fourth.at("error_message").as_string()).find("reconnect GitHub"),
+            std::string::npos)
+      << json::serialize(fourth);
+  EXPECT_EQ(Serve("gh-site.localhost"), "<h1>v2</h1>");
 }
 
 class GitUrlBuilds : public GithubBuilds {

@@ -315,8 +315,19 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     if (options_.git_token) source.token = options_.git_token(job.site_id);
     log.Info("Fetching " + job.repo_url);
   }
-  RD_TRY_STATUS(FetchCommit(source, job.commit_sha, job.branch, checkout.string(),
-                            [&](std::string_view line) { log.Info(line); }));
+  const bool github =
+      !options_.trusted_git_prefix.empty() && job.repo_url.starts_with(options_.trusted_git_prefix);
+  if (github && source.token.empty()) {
+    log.Info("The site's owner has no GitHub connection: only a public repository can be fetched");
+  }
+  if (Status fetched = FetchCommit(source, job.commit_sha, job.branch, checkout.string(),
+                                   [&](std::string_view line) { log.Info(line); });
+      !fetched.ok()) {
+    if (!github) return fetched;
+    return MakeError(
+        ErrorCode::kUnprocessable,
+        fetched.error().message + " (for a private repository: reconnect GitHub in the dashboard)");
+  }
   fs::remove_all(checkout / ".git", ec);
   if (stop.stop_requested()) return MakeError(ErrorCode::kUnprocessable, "the build was canceled");
 
