@@ -560,6 +560,39 @@ TEST_P(GithubBuilds, PrivateRepoBuildsOnPushWithStatusesAndFunctions) {
   EXPECT_NE(failed[1].target_url.find("/sites/gh-site/deploys/"), std::string::npos);
   EXPECT_EQ(Serve("gh-site.localhost"), "<h1>v2</h1>");
 
+  // A pull request: built and served at its own preview URL; production stays, and the PR's
+  // branch is no branch deploy.
+  // (Branched from main, whose build is broken by now: the PR fixes it.)
+  const std::string pr_head = github_.PushCommit(
+      "Codertocat", "site", "feature",
+      {{"index.html", "<h1>preview</h1>"},
+       {"netlify.toml",
+        "[build]\n  command = \"mkdir -p out && cp index.html out/\"\n  publish = \"out\"\n"}},
+      "pr");
+  json::value pr = json::parse(Fixture("pull_request-opened.payload.json"));
+  pr.as_object()["number"] = 5;
+  pr.at("pull_request").as_object()["number"] = 5;
+  pr.at("repository").as_object()["full_name"] = "Codertocat/site";
+  auto& head = pr.at("pull_request").at("head").as_object();
+  head["sha"] = pr_head;
+  head["ref"] = "feature";
+  head.at("repo").as_object()["full_name"] = "Codertocat/site";
+  ASSERT_EQ(Deliver(std::string(created.body.at("id").as_string()), "pull_request",
+                    json::serialize(pr), "pr-5", HookSecret())
+                .status,
+            202);
+  json::value preview = WaitForNewDeploy(
+      "gh-site", {std::string(first.at("id").as_string()), std::string(second.at("id").as_string()),
+                  std::string(third.at("id").as_string())});
+  ASSERT_EQ(preview.at("state"), "ready") << json::serialize(preview);
+  EXPECT_EQ(preview.at("context"), "deploy-preview");
+  EXPECT_EQ(Serve("deploy-preview-5--gh-site.localhost"), "<h1>preview</h1>");
+  EXPECT_EQ(Serve("gh-site.localhost"), "<h1>v2</h1>");
+  EXPECT_NE(Serve("feature--gh-site.localhost"), "<h1>preview</h1>");
+  auto preview_status = StatusesOf(pr_head);
+  ASSERT_EQ(preview_status.size(), 2u);
+  EXPECT_EQ(preview_status[1].context, "replideploy/gh-site/deploy-preview");
+
   // The owner revoked the app on GitHub: the private repository cannot be fetched, and the
   // deploy says what to do.
   for (const auto& r : github_.Requests()) {
@@ -573,9 +606,10 @@ TEST_P(GithubBuilds, PrivateRepoBuildsOnPushWithStatusesAndFunctions) {
                 .status,
             202);
   json::value fourth = WaitForNewDeploy(
-      "gh-site", {std::string(first.at("id").as_string()), std::string(second.at("id").as_string()),
-                  std::string(third.at("id").as_string())});
-  EXPECT_EQ(fourth.at("state"), "error");
+      "gh-site",
+      {std::string(first.at("id").as_string()), std::string(second.at("id").as_string()),
+       std::string(third.at("id").as_string()), std::string(preview.at("id").as_string())});
+  EXPECT_EQ(fourth.at("state"), "error") << json::serialize(Deploys("gh-site"));
   EXPECT_NE(std::string(fourth.at("error_message").as_string()).find("reconnect GitHub"),
             std::string::npos)
       << json::serialize(fourth);

@@ -180,7 +180,7 @@ Result<std::string> Edge::ResolveDeploy(std::string_view host, bool memory_only)
       RD_TRY(db::Rows rows,
              db_.Exec(
                  std::string("SELECT id FROM deploys WHERE site_id = ? AND state = 'ready' AND ") +
-                     (preview ? "review_id = ?" : "branch = ?") +
+                     (preview ? "review_id = ?" : "branch = ? AND context <> 'deploy-preview'") +
                      " ORDER BY created_at DESC, id DESC LIMIT 1",
                  {site.site_id,
                   preview ? db::Value(route->preview_number) : db::Value(route->alias)}));
