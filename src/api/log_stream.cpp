@@ -22,21 +22,39 @@ bool IsFinal(std::string_view state) {
 LogStreamHub::LogStreamHub(db::Database& db, std::chrono::milliseconds poll)
     : db_(db), poll_(poll), thread_([this](std::stop_token stop) { Loop(std::move(stop)); }) {}
 
-LogStreamHub::~LogStreamHub() {
+LogStreamHub::~LogStreamHub() { Shutdown(); }
+
+void LogStreamHub::Shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
   thread_.request_stop();
   cv_.notify_all();
   thread_.join();
-  for (const auto& v : viewers_) v->socket->Close(1001, "server shutting down");
+  std::vector<std::shared_ptr<Viewer>> viewers;
+  {
+    std::lock_guard lock(mu_);
+    viewers.swap(viewers_);
+  }
+  for (const auto& v : viewers) v->socket->Close(1001, "server shutting down");
 }
 
 void LogStreamHub::Add(const std::string& deploy_id, std::shared_ptr<http::WebSocket> socket) {
   auto viewer = std::make_shared<Viewer>();
   viewer->deploy_id = deploy_id;
-  viewer->socket = std::move(socket);
+  viewer->socket = socket;
   {
     std::lock_guard lock(mu_);
-    viewers_.push_back(std::move(viewer));
-    woken_ = true;
+    if (!stopped_) {
+      viewers_.push_back(std::move(viewer));
+      woken_ = true;
+    }
+  }
+  if (viewer) {  // not taken: shutting down
+    socket->Close(1001, "server shutting down");
+    return;
   }
   cv_.notify_all();
 }

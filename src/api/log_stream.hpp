@@ -34,6 +34,10 @@ class LogStreamHub {
   void Add(const std::string& deploy_id, std::shared_ptr<http::WebSocket> socket);
   // New lines of `deploy_id` were stored.
   void Notify(const std::string& deploy_id);
+  // Stops following and lets go of every viewer (closing them with 1001). Call it before the
+  // HTTP server that accepted the sockets is destroyed: they belong to its I/O context.
+  // Idempotent; the destructor calls it.
+  void Shutdown();
   std::size_t ViewerCount();
 
  private:
@@ -52,6 +56,7 @@ class LogStreamHub {
   std::mutex mu_;
   std::condition_variable_any cv_;
   bool woken_ = false;
+  bool stopped_ = false;
   std::vector<std::shared_ptr<Viewer>> viewers_;
   std::jthread thread_;
 };

@@ -156,6 +156,20 @@ TEST_P(LogStream, ManyLinesArriveInBatchesAndAGoneViewerIsDropped) {
   EXPECT_TRUE(WaitFor([&] { return hub_->ViewerCount() == 1; }));
 }
 
+TEST_P(LogStream, ShutdownLetsGoOfEveryViewer) {
+  auto viewer = std::make_shared<MemorySocket>();
+  hub_->Add("d", viewer);
+  AddLine(0, "x");
+  ASSERT_TRUE(WaitFor([&] { return viewer->Lines().size() == 1; }));
+  hub_->Shutdown();
+  EXPECT_EQ(viewer->close_code(), 1001);
+  EXPECT_EQ(hub_->ViewerCount(), 0u);
+  auto late = std::make_shared<MemorySocket>();
+  hub_->Add("d", late);
+  EXPECT_EQ(late->close_code(), 1001) << "a viewer arriving after shutdown is turned away";
+  hub_->Shutdown();  // idempotent
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, LogStream, ::testing::ValuesIn(db::testing::Engines()),
                          db::testing::EngineParamName);
 

@@ -735,5 +735,41 @@ TEST_F(Binary, SymlinksCannotLeadTheWorkerOutsideTheRepository) {
   EXPECT_EQ(Wait(pid).exit_code, 0);
 }
 
+// SIGTERM while someone watches a build's log: the viewer is told (1001) and the server exits
+// cleanly (the sockets held by the log hub are let go before the server's I/O context ends).
+TEST_F(Binary, StopsCleanlyWhileLiveLogViewersAreConnected) {
+  pid_t pid = 0;
+  const std::string port = StartServer(pid);
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  const std::string token = SignUpToken(base, "stop@example.com");
+  ASSERT_EQ(Call(base, "POST", "/api/v1/sites", R"({"name":"watched"})", token, "")->status, 201);
+  ASSERT_TRUE(CommitAndPush(
+      dir_ + "/repo",
+      {{"index.html", "x"}, {"netlify.toml", "[build]\n  command = \"echo waiting; sleep 600\"\n"}},
+      "http://x:" + token + "@127.0.0.1:" + port + "/git/watched.git"));
+  auto building = NewestDeploy(base, token, "watched", [](const std::string& s) {
+    return s == "building" || s == "ready" || s == "error";
+  });
+  ASSERT_EQ(building.second, "building");
+  LogViewer viewer;
+  std::atomic<bool> saw_line{false};
+  viewer.on_message = [&](const LogViewer::Message& m) {
+    for (const auto& l : m.lines) {
+      if (l == "waiting") saw_line = true;
+    }
+  };
+  std::thread follower([&] { viewer.Follow(port, building.first, token); });
+  for (int i = 0; i < 600 && !saw_line; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(saw_line);
+  kill(pid, SIGTERM);
+  const Outcome stopped = Wait(pid);
+  follower.join();
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_EQ(viewer.close_code, 1001);
+  EXPECT_EQ(stopped.err.find("AddressSanitizer"), std::string::npos) << stopped.err;
+}
+
 }  // namespace
 }  // namespace replideploy::cli

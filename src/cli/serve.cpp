@@ -136,6 +136,8 @@ int RunServe(const core::ServeConfig& config) {
   std::fflush(stdout);
   server.Start();
   server.RunUntilSignal();
+  // Live-log viewers hold sockets of the server's I/O context: let go of them before it goes.
+  app.log_streams().Shutdown();
   spdlog::info("stopped");
   return 0;
 }
