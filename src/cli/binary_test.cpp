@@ -187,13 +187,26 @@ TEST_F(Binary, Version) {
 }
 
 TEST_F(Binary, HelpOnEveryCommand) {
-  for (const char* cmd : {"serve", "migrate"}) {
+  for (const char* cmd : {"serve", "migrate", "worker"}) {
     Outcome r = Exec({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.out.find("--data-dir"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("REPLIDEPLOY_DATA_DIR"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("--build-workers"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("--github-client-id"), std::string::npos) << r.out;
   }
   EXPECT_EQ(Exec({"--help"}).exit_code, 0);
+  // Settings that do not make sense are one clear line.
+  Outcome runner = Exec({"serve", "--build-runner", "podman", "--data-dir", DataDir()});
+  EXPECT_EQ(runner.exit_code, 2);
+  EXPECT_NE(runner.err.find("build-runner must be bubblewrap or docker"), std::string::npos)
+      << runner.err;
+  Outcome half = Exec({"serve", "--github-client-id", "x", "--data-dir", DataDir()});
+  EXPECT_NE(half.exit_code, 0);
+  EXPECT_NE(half.err.find("must be set together"), std::string::npos) << half.err;
+  Outcome no_workers = Exec({"worker", "--build-workers", "0", "--data-dir", DataDir()});
+  EXPECT_NE(no_workers.exit_code, 0);
+  EXPECT_NE(no_workers.err.find("at least 1"), std::string::npos) << no_workers.err;
 }
 
 TEST_F(Binary, PortTakenIsOneClearLine) {
