@@ -4,9 +4,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
-#include <condition_variable>
 #include <filesystem>
-#include <mutex>
 
 #include "api/errors.hpp"
 #include "builder/git_source.hpp"
@@ -97,18 +95,8 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
       workers_.back()->Start();
     }
     if (options_.git_poll_interval.count() > 0) {
-      poller_ = std::jthread([this](std::stop_token stop) {
-        std::mutex m;
-        std::condition_variable_any cv;
-        while (!stop.stop_requested()) {
-          std::unique_lock lock(m);
-          if (cv.wait_for(lock, stop, options_.git_poll_interval, [] { return false; }) ||
-              stop.stop_requested()) {
-            return;
-          }
-          lock.unlock();
-          PollGitSources();
-        }
+      poller_ = std::jthread([this](const std::stop_token& stop) {
+        while (core::SleepUnlessStopped(stop, options_.git_poll_interval)) PollGitSources();
       });
     }
   }

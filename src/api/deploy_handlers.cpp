@@ -162,12 +162,12 @@ void AddDeployRoutes(http::Router& router, App& app) {
   auto get = Handle([&app](http::Request& req) -> Result<http::Response> {
     RD_TRY(auth::User user, app.Authenticate(req));
     RD_TRY(deploys::Deploy deploy, app.deploys().Get(user.id, req.path_params["deploy_id"]));
-    if (req.path_params.contains("site_id")) {
-      RD_TRY(deploys::Site site, app.sites().Get(user.id, req.path_params["site_id"]));
-      if (site.id != deploy.site_id) return MakeError(ErrorCode::kNotFound, "deploy not found");
-    }
-    auto site = app.sites().GetById(deploy.site_id);
-    return JsonResponse(200, DeployJson(app, deploy, site.ok() ? RepoWebUrl(*site) : ""));
+    // The deploy's site, which the path may name too (it must be the same).
+    RD_TRY(deploys::Site site, req.path_params.contains("site_id")
+                                   ? app.sites().Get(user.id, req.path_params["site_id"])
+                                   : app.sites().GetById(deploy.site_id));
+    if (site.id != deploy.site_id) return MakeError(ErrorCode::kNotFound, "deploy not found");
+    return JsonResponse(200, DeployJson(app, deploy, RepoWebUrl(site)));
   });
   router.Add("GET", "/api/v1/sites/{site_id}/deploys/{deploy_id}", get);
   router.Add("GET", "/api/v1/deploys/{deploy_id}", get);

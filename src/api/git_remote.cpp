@@ -28,59 +28,6 @@ http::Response AskForCredentials() {
   return r;
 }
 
-// The password of a Basic Authorization header (git sends the token there).
-std::string BasicPassword(std::string_view header) {
-  constexpr std::string_view kBasic = "Basic ";
-  if (!header.starts_with(kBasic)) return "";
-  std::string b64(header.substr(kBasic.size()));
-  for (char& c : b64) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  auto decoded = core::Base64UrlDecode(b64);
-  if (!decoded.ok()) return "";
-  const auto colon = decoded->find(':');
-  return colon == std::string::npos ? "" : decoded->substr(colon + 1);
-}
-
-struct CgiResult {
-  int status = 500;
-  http::Headers headers;
-  std::string body;
-};
-
-// Runs a CGI program with `env`, feeding `input`; parses its header block.
-Result<CgiResult> RunCgi(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                         const std::string& input) {
-  RD_TRY(core::ProcessResult run, core::RunProcess({.argv = argv, .env = env, .input = input}));
-  const std::string& out = run.out;
-  auto end = out.find("\r\n\r\n");
-  std::size_t sep = 4;
-  if (end == std::string::npos) {
-    end = out.find("\n\n");
-    sep = 2;
-  }
-  if (end == std::string::npos) return MakeError(ErrorCode::kInternal, "git http-backend failed");
-  CgiResult result;
-  result.status = 200;
-  std::istringstream head(out.substr(0, end));
-  for (std::string line; std::getline(head, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string name = line.substr(0, colon);
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-    if (name == "Status") {
-      result.status = std::atoi(value.c_str());
-    } else {
-      result.headers.Add(name, value);
-    }
-  }
-  result.body = out.substr(end + sep);
-  return result;
-}
-
 // "refs/heads/main" -> commit, for every branch of a bare repository.
 std::map<std::string, std::string> Branches(const std::string& repo) {
   std::map<std::string, std::string> out;
@@ -103,7 +50,9 @@ void AddGitRemoteRoutes(http::Router& router, App& app) {
     std::string repo_name = req.path_params["repo"];
     if (!repo_name.ends_with(".git")) repo_name += ".git";
     const std::string site_ref = repo_name.substr(0, repo_name.size() - 4);
-    const std::string token = BasicPassword(req.Header("Authorization"));
+    // Git sends the token as the password of Basic credentials.
+    const auto credentials = http::BasicCredentials(req.Header("Authorization"));
+    const std::string token = credentials ? credentials->second : "";
     if (token.empty()) return AskForCredentials();
     auto user = app.users().Authenticate(token);
     if (!user.ok()) return AskForCredentials();
@@ -149,13 +98,16 @@ void AddGitRemoteRoutes(http::Router& router, App& app) {
     if (const auto proto = req.Header("Git-Protocol"); !proto.empty()) {
       env.push_back("GIT_PROTOCOL=" + std::string(proto));
     }
-    auto cgi = RunCgi({"/usr/lib/git-core/git-http-backend"}, env, req.body);
+    auto cgi = core::RunProcess(
+        {.argv = {"/usr/lib/git-core/git-http-backend"}, .env = env, .input = req.body});
     if (!cgi.ok()) return ErrorResponse(cgi.error(), req.request_id);
-    http::Response response;
-    response.status = cgi->status;
-    response.headers = cgi->headers;
-    response.body = std::move(cgi->body);
-    if (push && cgi->status == 200) {
+    std::optional<http::Response> parsed = http::ParseCgiOutput(cgi->out);
+    if (!parsed) {
+      return ErrorResponse(MakeError(ErrorCode::kInternal, "git http-backend failed"),
+                           req.request_id);
+    }
+    http::Response response = std::move(*parsed);
+    if (push && response.status == 200) {
       for (const auto& [ref, sha] : Branches(repo)) {
         auto it = before.find(ref);
         if (it != before.end() && it->second == sha) continue;

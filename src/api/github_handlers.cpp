@@ -13,6 +13,7 @@
 #include "builder/build_config.hpp"
 #include "builder/detect.hpp"
 #include "builder/git_source.hpp"
+#include "git/github_client.hpp"
 #include "git/webhook.hpp"
 #include "git/webhook_deliveries.hpp"
 
@@ -48,19 +49,6 @@ http::Response Redirect(const std::string& location) {
 std::string WithQuery(const std::string& path, std::string_view key, std::string_view value) {
   return path + (path.find('?') == std::string::npos ? "?" : "&") + std::string(key) + "=" +
          UrlEncode(value);
-}
-
-bool IsRepoPath(std::string_view s) {
-  const auto slash = s.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == s.size() ||
-      s.find('/', slash + 1) != std::string_view::npos || s.size() > 200 ||
-      s.find("..") != std::string_view::npos) {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
-           c == '/';
-  });
 }
 
 json::object RepoJson(const git::GithubRepo& r) {
@@ -221,7 +209,7 @@ Result<deploys::Site> CreateSite(App& app, const auth::User& user,
   std::string token;
   std::string head;  // the production branch's commit, when known now
   if (settings.provider == "github") {
-    if (!IsRepoPath(settings.repo_path)) {
+    if (!git::IsValidRepoFullName(settings.repo_path)) {
       return Unprocessable("invalid_repo", "repo must be a GitHub repository as \"owner/name\"");
     }
     RD_TRY(token, app.github().Token(user.id));
@@ -356,7 +344,8 @@ void AddGithubRoutes(http::Router& router, App& app) {
              Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req));
                const std::string full = req.path_params["owner"] + "/" + req.path_params["repo"];
-               if (!IsRepoPath(full)) return Unprocessable("invalid_repo", "not a repository name");
+               if (!git::IsValidRepoFullName(full))
+                 return Unprocessable("invalid_repo", "not a repository name");
                RD_TRY(std::string token, app.github().Token(user.id));
                const std::string ref = req.QueryParam("ref").value_or("");
                const auto& gh = app.github().client();

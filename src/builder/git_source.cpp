@@ -29,16 +29,6 @@ bool IsSafeBranch(std::string_view b) {
          });
 }
 
-std::string StandardBase64(std::string_view bytes) {
-  std::string s = core::Base64UrlEncode(bytes);
-  for (char& c : s) {
-    if (c == '-') c = '+';
-    if (c == '_') c = '/';
-  }
-  while (s.size() % 4 != 0) s.push_back('=');
-  return s;
-}
-
 // The environment git runs with: no prompts, no system config, only the expected protocols,
 // and config passed by environment (never on the command line, where `ps` would show a token).
 Result<std::vector<std::string>> GitEnv(const GitSource& source) {
@@ -63,8 +53,9 @@ Result<std::vector<std::string>> GitEnv(const GitSource& source) {
     // A redirect would lead to a host nobody checked.
     if (!source.allow_private) config.emplace_back("http.followRedirects", "false");
     if (!source.token.empty()) {
-      config.emplace_back("http.extraHeader", "Authorization: Basic " +
-                                                  StandardBase64("x-access-token:" + source.token));
+      config.emplace_back(
+          "http.extraHeader",
+          "Authorization: Basic " + core::Base64Encode("x-access-token:" + source.token));
     }
   }
   env.push_back("GIT_CONFIG_COUNT=" + std::to_string(config.size()));

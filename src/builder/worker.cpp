@@ -202,17 +202,12 @@ void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
   std::stop_source cancel;
   std::atomic<bool> lease_lost{false};
   std::stop_callback on_shutdown(stop, [&] { cancel.request_stop(); });
-  std::jthread heartbeat([&](std::stop_token hb_stop) {
-    std::mutex m;
-    std::condition_variable_any cv;
+  std::jthread heartbeat([&](const std::stop_token& hb_stop) {
     auto next_beat = std::chrono::steady_clock::now() + options_.heartbeat_every;
-    while (!hb_stop.stop_requested()) {
-      {
-        std::unique_lock lock(m);
-        cv.wait_for(lock, hb_stop, std::chrono::milliseconds(250), [] { return false; });
-      }
+    for (;;) {
+      const bool slept = core::SleepUnlessStopped(hb_stop, std::chrono::milliseconds(250));
       log.Flush();
-      if (hb_stop.stop_requested()) return;
+      if (!slept) return;
       if (std::chrono::steady_clock::now() < next_beat) continue;
       next_beat = std::chrono::steady_clock::now() + options_.heartbeat_every;
       auto alive = queue_.Heartbeat(job.id, options_.worker_id);

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
+#include <mutex>
 
 namespace replideploy::core {
 
@@ -23,6 +25,13 @@ std::string FormatIso8601(std::int64_t unix_millis) {
   gmtime_r(&secs, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+}
+
+bool SleepUnlessStopped(const std::stop_token& stop, std::chrono::milliseconds duration) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  return !cv.wait_for(lock, stop, duration, [] { return false; }) && !stop.stop_requested();
 }
 
 }  // namespace replideploy::core

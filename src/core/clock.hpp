@@ -2,7 +2,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <stop_token>
 #include <string>
 
 namespace replideploy::core {
@@ -33,5 +35,9 @@ class ManualClock final : public Clock {
 
 // "2026-11-25T21:21:08.123Z" (UTC, millisecond precision), as Netlify's API renders times.
 std::string FormatIso8601(std::int64_t unix_millis);
+
+// Sleeps for `duration` unless `stop` is requested first (then returns at once). True when it
+// slept the whole time.
+bool SleepUnlessStopped(const std::stop_token& stop, std::chrono::milliseconds duration);
 
 }  // namespace replideploy::core

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace replideploy::core {
 namespace {
 
@@ -19,6 +21,16 @@ TEST(Clock, ManualClockMovesOnlyWhenAdvanced) {
 }
 
 TEST(Clock, SystemClockIsAfter2025) { EXPECT_GT(SystemClock().NowMillis(), 1735689600000); }
+
+TEST(Clock, SleepUnlessStoppedReturnsEarlyOnStop) {
+  std::stop_source source;
+  EXPECT_TRUE(SleepUnlessStopped(source.get_token(), std::chrono::milliseconds(1)));
+  std::thread stopper([&] { source.request_stop(); });
+  // An hour, cut short by the stop.
+  EXPECT_FALSE(SleepUnlessStopped(source.get_token(), std::chrono::hours(1)));
+  stopper.join();
+  EXPECT_FALSE(SleepUnlessStopped(source.get_token(), std::chrono::hours(1)));
+}
 
 }  // namespace
 }  // namespace replideploy::core

@@ -55,52 +55,69 @@ Result<std::string> HexDecode(std::string_view hex) {
   return out;
 }
 
-std::string Base64UrlEncode(std::string_view bytes) {
+namespace {
+
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string EncodeBase64(std::string_view bytes, const char* alphabet, bool pad) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
-  for (; i + 2 < bytes.size(); i += 3) {
-    std::uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    out.push_back(kBase64Url[(n >> 18) & 63]);
-    out.push_back(kBase64Url[(n >> 12) & 63]);
-    out.push_back(kBase64Url[(n >> 6) & 63]);
-    out.push_back(kBase64Url[n & 63]);
-  }
-  if (i + 1 == bytes.size()) {
+  auto byte = [&](std::size_t k) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t left = bytes.size() - i;
     std::uint32_t n = byte(i) << 16;
-    out.push_back(kBase64Url[(n >> 18) & 63]);
-    out.push_back(kBase64Url[(n >> 12) & 63]);
-  } else if (i + 2 == bytes.size()) {
-    std::uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8);
-    out.push_back(kBase64Url[(n >> 18) & 63]);
-    out.push_back(kBase64Url[(n >> 12) & 63]);
-    out.push_back(kBase64Url[(n >> 6) & 63]);
+    if (left > 1) n |= byte(i + 1) << 8;
+    if (left > 2) n |= byte(i + 2);
+    out.push_back(alphabet[(n >> 18) & 63]);
+    out.push_back(alphabet[(n >> 12) & 63]);
+    if (left > 1) {
+      out.push_back(alphabet[(n >> 6) & 63]);
+    } else if (pad) {
+      out.push_back('=');
+    }
+    if (left > 2) {
+      out.push_back(alphabet[n & 63]);
+    } else if (pad) {
+      out.push_back('=');
+    }
   }
   return out;
 }
 
-Result<std::string> Base64UrlDecode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  if (text.size() % 4 == 1) return MakeError(ErrorCode::kBadRequest, "invalid base64url length");
+// `url`: '-' and '_' for 62 and 63, else '+' and '/' (and ASCII whitespace is skipped, as in
+// wrapped MIME-style text). '=' padding is optional but only at the end.
+Result<std::string> DecodeBase64(std::string_view text, bool url) {
+  const std::string_view what = url ? "base64url" : "base64";
   std::string out;
   out.reserve(text.size() * 3 / 4);
   std::uint32_t acc = 0;
   int bits = 0;
+  std::size_t digits = 0;
+  bool padding = false;
   for (char c : text) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
+    int v = -1;
+    if (c >= 'A' && c <= 'Z') {
       v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
+    } else if (c >= 'a' && c <= 'z') {
       v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
+    } else if (c >= '0' && c <= '9') {
       v = c - '0' + 52;
-    else if (c == '-')
+    } else if (c == (url ? '-' : '+')) {
       v = 62;
-    else if (c == '_')
+    } else if (c == (url ? '_' : '/')) {
       v = 63;
-    else
-      return MakeError(ErrorCode::kBadRequest, "invalid base64url character");
+    } else if (c == '=') {
+      padding = true;
+      continue;
+    } else if (!url && (c == '\n' || c == '\r' || c == ' ' || c == '\t')) {
+      continue;
+    } else {
+      return MakeError(ErrorCode::kBadRequest, "invalid " + std::string(what) + " character");
+    }
+    if (padding) return MakeError(ErrorCode::kBadRequest, std::string(what) + ": data after '='");
+    ++digits;
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -108,8 +125,22 @@ Result<std::string> Base64UrlDecode(std::string_view text) {
       out.push_back(static_cast<char>((acc >> bits) & 0xff));
     }
   }
+  if (digits % 4 == 1)
+    return MakeError(ErrorCode::kBadRequest, "invalid " + std::string(what) + " length");
   return out;
 }
+
+}  // namespace
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  return EncodeBase64(bytes, kBase64Url, false);
+}
+
+Result<std::string> Base64UrlDecode(std::string_view text) { return DecodeBase64(text, true); }
+
+std::string Base64Encode(std::string_view bytes) { return EncodeBase64(bytes, kBase64, true); }
+
+Result<std::string> Base64Decode(std::string_view text) { return DecodeBase64(text, false); }
 
 std::string Sha256(std::string_view data) {
   std::string out(crypto_hash_sha256_BYTES, '\0');

@@ -24,6 +24,11 @@ Result<std::string> HexDecode(std::string_view hex);
 std::string Base64UrlEncode(std::string_view bytes);
 // Accepts input with or without '=' padding; fails on characters outside the alphabet.
 Result<std::string> Base64UrlDecode(std::string_view text);
+// RFC 4648 section 4, padded (HTTP Basic credentials, GitHub's file contents).
+std::string Base64Encode(std::string_view bytes);
+// Accepts padding or none, and skips ASCII whitespace (GitHub wraps lines); fails on other
+// characters outside the alphabet.
+Result<std::string> Base64Decode(std::string_view text);
 
 // Raw 32-byte digests.
 std::string Sha256(std::string_view data);

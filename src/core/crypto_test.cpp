@@ -80,5 +80,27 @@ TEST_F(Crypto, RandomBytesDiffer) {
   EXPECT_NE(RandomBytes(16), RandomBytes(16));
 }
 
+TEST_F(Crypto, Base64Rfc4648Vectors) {
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(Base64Encode(plain), encoded);
+    EXPECT_EQ(Base64Decode(encoded).value(), plain);
+  }
+  EXPECT_EQ(Base64Encode("\xfb\xff"), "+/8=");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+  EXPECT_EQ(Base64Decode("Zm9v\nYmFy\n").value(), "foobar");  // wrapped, as GitHub sends it
+  EXPECT_EQ(Base64Decode("Zm8").value(), "fo");               // padding optional
+  EXPECT_FALSE(Base64Decode("Zm9v-_8").ok());                 // the URL alphabet is not it
+  EXPECT_FALSE(Base64Decode("Zg==Zg==").ok());                // data after padding
+  EXPECT_FALSE(Base64Decode("Z").ok());                       // a lone character
+  EXPECT_FALSE(Base64UrlDecode("Zm9v\nYmFy").ok());           // no whitespace in base64url
+}
+
 }  // namespace
 }  // namespace replideploy::core

@@ -12,6 +12,7 @@
 #include <limits>
 #include <utility>
 
+#include "core/crypto.hpp"
 #include "http/client.hpp"
 
 namespace replideploy::git {
@@ -136,45 +137,6 @@ std::string TruncateUtf8(std::string_view s, std::size_t max_chars) {
     if (!continuation && ++chars > max_chars) return std::string(s.substr(0, i));
   }
   return std::string(s);
-}
-
-// Standard base64 as GitHub sends file contents: padded, wrapped with '\n' every 60 characters.
-std::optional<std::string> Base64Decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  bool padding = false;
-  for (char c : text) {
-    int value = -1;
-    if (c >= 'A' && c <= 'Z') {
-      value = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      value = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      value = c - '0' + 52;
-    } else if (c == '+') {
-      value = 62;
-    } else if (c == '/') {
-      value = 63;
-    } else if (c == '=') {
-      padding = true;
-      continue;
-    } else if (c == '\n' || c == '\r' || c == ' ' || c == '\t') {
-      continue;
-    } else {
-      return std::nullopt;
-    }
-    if (padding) return std::nullopt;  // data after '='
-    buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  if (bits >= 6) return std::nullopt;  // a lone trailing character encodes no byte
-  return out;
 }
 
 Result<json::value> ParseJson(std::string_view body, std::string_view what) {
@@ -682,8 +644,9 @@ Result<std::optional<std::string>> GithubClient::GetFile(std::string_view token,
   RD_TRY(std::string encoding, fields.OptionalString("encoding"));
   RD_TRY(std::string content, fields.OptionalString("content"));
   if (encoding != "base64") return Unexpected("contents: encoding is not base64");
-  std::optional<std::string> decoded = Base64Decode(content);
-  if (!decoded) return Unexpected("contents: content is not base64");
+  // Standard base64, wrapped with '\n' every 60 characters.
+  auto decoded = core::Base64Decode(content);
+  if (!decoded.ok()) return Unexpected("contents: content is not base64");
   if (decoded->size() != size) return Unexpected("contents: size does not match the content");
   return std::optional<std::string>(*std::move(decoded));
 }

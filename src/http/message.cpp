@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdlib>
+
+#include "core/crypto.hpp"
 
 namespace replideploy::http {
 
@@ -161,27 +164,75 @@ std::optional<std::string> Request::QueryParam(std::string_view name) const {
   return std::nullopt;
 }
 
+std::vector<std::string> SplitHeaderTokens(std::string_view value) {
+  std::vector<std::string> out;
+  while (!value.empty()) {
+    const std::size_t comma = value.find(',');
+    std::string_view token = value.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (!token.empty()) out.emplace_back(token);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::optional<std::pair<std::string, std::string>> BasicCredentials(std::string_view header) {
+  constexpr std::string_view kBasic = "basic ";
+  if (header.size() <= kBasic.size() ||
+      !EqualsIgnoreCase(header.substr(0, kBasic.size()), kBasic)) {
+    return std::nullopt;
+  }
+  auto decoded = core::Base64Decode(header.substr(kBasic.size()));
+  if (!decoded.ok()) return std::nullopt;
+  const std::size_t colon = decoded->find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return std::pair{decoded->substr(0, colon), decoded->substr(colon + 1)};
+}
+
+std::optional<Response> ParseCgiOutput(std::string_view out) {
+  std::size_t end = out.find("\r\n\r\n");
+  std::size_t separator = 4;
+  if (const std::size_t bare = out.find("\n\n"); bare < end) {
+    end = bare;
+    separator = 2;
+  }
+  if (end == std::string_view::npos) return std::nullopt;
+  Response response;
+  std::string_view head = out.substr(0, end);
+  while (!head.empty()) {
+    const std::size_t newline = head.find('\n');
+    std::string_view line = head.substr(0, newline);
+    head.remove_prefix(newline == std::string_view::npos ? head.size() : newline + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string_view name = line.substr(0, colon);
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (EqualsIgnoreCase(name, "status")) {
+      const int status = std::atoi(std::string(value.substr(0, value.find(' '))).c_str());
+      response.status = status >= 100 && status <= 599 ? status : 500;
+    } else if (!EqualsIgnoreCase(name, "content-length") &&
+               !EqualsIgnoreCase(name, "transfer-encoding")) {
+      response.headers.Add(std::string(name), std::string(value));
+    }
+  }
+  response.body = std::string(out.substr(end + separator));
+  return response;
+}
+
 namespace {
 
-// The comma-separated tokens of every `name` header, trimmed.
+// The tokens of every `name` header.
 std::vector<std::string> HeaderTokens(const Headers& headers, std::string_view name) {
   std::vector<std::string> out;
   for (const auto& [key, value] : headers.All()) {
     if (!EqualsIgnoreCase(key, name)) continue;
-    std::string_view rest = value;
-    while (!rest.empty()) {
-      const std::size_t comma = rest.find(',');
-      std::string_view token = rest.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
-        token.remove_prefix(1);
-      }
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
-        token.remove_suffix(1);
-      }
-      if (!token.empty()) out.emplace_back(token);
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
+    auto tokens = SplitHeaderTokens(value);
+    out.insert(out.end(), tokens.begin(), tokens.end());
   }
   return out;
 }

@@ -72,6 +72,14 @@ struct WebSocketAccept {
   std::function<void(std::string_view)> on_message;
 };
 
+// The comma-separated tokens of a header value ("keep-alive, Upgrade"), trimmed, empty ones
+// dropped.
+std::vector<std::string> SplitHeaderTokens(std::string_view value);
+
+// The user name and password of an "Authorization: Basic ..." value (scheme case-insensitive);
+// nullopt when it is not Basic or does not decode to "user:password".
+std::optional<std::pair<std::string, std::string>> BasicCredentials(std::string_view header);
+
 // True for a GET that asks to upgrade to a WebSocket (RFC 6455 section 4.1).
 bool IsWebSocketUpgrade(const Request& request);
 // The subprotocols a WebSocket client offered (Sec-WebSocket-Protocol), in order.
@@ -102,6 +110,11 @@ struct Response {
   static Response Text(int status, std::string text,
                        std::string content_type = "text/plain; charset=utf-8");
 };
+
+// A CGI program's output (RFC 3875) as a response: the header block ("Status:" sets the
+// status, 200 without it; framing headers are dropped, the server frames the body) and the body
+// after the blank line. nullopt when there is no header block.
+std::optional<Response> ParseCgiOutput(std::string_view output);
 
 // Handlers run on the blocking thread pool: they may call the database, hash passwords, etc.
 // They must not throw; the server turns an escaped exception into a 500 and logs it.

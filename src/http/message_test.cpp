@@ -126,5 +126,40 @@ TEST(Response, TextDefaultsToPlainUtf8) {
   EXPECT_EQ(Response::Text(200, "<p>", "text/html").headers.Get("Content-Type"), "text/html");
 }
 
+TEST(HeaderTokens, SplitTrimsAndDropsEmpty) {
+  EXPECT_EQ(SplitHeaderTokens(" keep-alive ,Upgrade,, \tclose"),
+            (std::vector<std::string>{"keep-alive", "Upgrade", "close"}));
+  EXPECT_TRUE(SplitHeaderTokens("").empty());
+}
+
+TEST(BasicCredentials, DecodesUserAndPassword) {
+  auto creds = BasicCredentials("Basic eC1hY2Nlc3MtdG9rZW46Z2hvX3NlY3JldA==");
+  ASSERT_TRUE(creds);
+  EXPECT_EQ(creds->first, "x-access-token");
+  EXPECT_EQ(creds->second, "gho_secret");
+  EXPECT_TRUE(BasicCredentials("basic dTpwOnE="));  // the scheme is case-insensitive
+  EXPECT_EQ(BasicCredentials("basic dTpwOnE=")->second, "p:q");
+  EXPECT_FALSE(BasicCredentials("Bearer abc"));
+  EXPECT_FALSE(BasicCredentials("Basic !!!"));
+  EXPECT_FALSE(BasicCredentials("Basic bm9jb2xvbg=="));  // "nocolon"
+  EXPECT_FALSE(BasicCredentials(""));
+}
+
+TEST(Cgi, OutputBecomesAResponse) {
+  auto r = ParseCgiOutput(
+      "Status: 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nno!");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->headers.Get("Content-Type"), "text/plain");
+  EXPECT_FALSE(r->headers.Has("Content-Length"));  // the server frames the body
+  EXPECT_EQ(r->body, "no!");
+  auto bare = ParseCgiOutput("Content-Type: application/x-git\n\nPACK\r\n\r\n");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->status, 200);
+  EXPECT_EQ(bare->body, "PACK\r\n\r\n");
+  EXPECT_EQ(ParseCgiOutput("Status: abc\n\n")->status, 500);
+  EXPECT_FALSE(ParseCgiOutput("no header block"));
+}
+
 }  // namespace
 }  // namespace replideploy::http

@@ -246,18 +246,9 @@ bool IsToken(std::string_view s) {
 }
 
 bool HasCloseToken(std::string_view connection) {
-  while (!connection.empty()) {
-    const std::size_t comma = connection.find(',');
-    std::string_view token = connection.substr(0, comma);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
-      token.remove_prefix(1);
-    }
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-    if (beast::iequals(token, "close")) return true;
-    if (comma == std::string_view::npos) break;
-    connection.remove_prefix(comma + 1);
-  }
-  return false;
+  const auto tokens = SplitHeaderTokens(connection);
+  return std::any_of(tokens.begin(), tokens.end(),
+                     [](const std::string& t) { return beast::iequals(t, "close"); });
 }
 
 // The path part of a request-target; absolute-form ("http://host/p?q") is reduced to "/p".

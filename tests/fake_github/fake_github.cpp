@@ -87,18 +87,7 @@ std::string UrlEncode(std::string_view s) {
 // Standard padded base64, wrapped at 60 characters with a '\n' after every line, as GitHub
 // sends file contents.
 std::string Base64Lines(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string flat;
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    std::uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    if (i + 2 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 2]);
-    flat.push_back(kAlphabet[(n >> 18) & 63]);
-    flat.push_back(kAlphabet[(n >> 12) & 63]);
-    flat.push_back(i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    flat.push_back(i + 2 < bytes.size() ? kAlphabet[n & 63] : '=');
-  }
+  const std::string flat = core::Base64Encode(bytes);
   std::string out;
   for (std::size_t i = 0; i < flat.size(); i += 60) {
     out += flat.substr(i, 60);
@@ -157,19 +146,10 @@ std::string QuoteGitPath(std::string_view path) {
 // The token in a Basic Authorization header: the password, or the user name when the password
 // is empty or "x-oauth-basic" (GitHub takes a token either way); "" when there is none.
 std::string BasicToken(std::string_view header) {
-  constexpr std::string_view kBasic = "basic ";
-  if (Lower(header.substr(0, kBasic.size())) != kBasic) return "";
-  std::string b64(header.substr(kBasic.size()));
-  for (char& c : b64) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  Result<std::string> decoded = core::Base64UrlDecode(b64);
-  if (!decoded.ok()) return "";
-  const std::size_t colon = decoded->find(':');
-  if (colon == std::string::npos) return "";
-  std::string password = decoded->substr(colon + 1);
-  if (password.empty() || password == "x-oauth-basic") return decoded->substr(0, colon);
+  const auto credentials = http::BasicCredentials(header);
+  if (!credentials) return "";
+  const auto& [user, password] = *credentials;
+  if (password.empty() || password == "x-oauth-basic") return user;
   return password;
 }
 
@@ -185,39 +165,6 @@ std::vector<std::string> GitEnv(const std::filesystem::path& root) {
       "GIT_TERMINAL_PROMPT=0",
       "LC_ALL=C",
   };
-}
-
-// A CGI program's output as a response: the header block (Status: sets the status, others are
-// copied) and the body after it; nullopt when there is no header block.
-std::optional<http::Response> ParseCgiOutput(std::string_view out) {
-  std::size_t end = out.find("\r\n\r\n");
-  std::size_t separator = 4;
-  if (const std::size_t bare = out.find("\n\n"); bare < end) {
-    end = bare;
-    separator = 2;
-  }
-  if (end == std::string_view::npos) return std::nullopt;
-  http::Response response;
-  std::string_view head = out.substr(0, end);
-  while (!head.empty()) {
-    const std::size_t newline = head.find('\n');
-    std::string_view line = head.substr(0, newline);
-    head.remove_prefix(newline == std::string_view::npos ? head.size() : newline + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    const std::string name(line.substr(0, colon));
-    const std::string key = Lower(name);
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (key == "status") {
-      response.status = static_cast<int>(ParseInt(value.substr(0, value.find(' '))).value_or(500));
-    } else if (key != "content-length" && key != "transfer-encoding") {
-      response.headers.Add(name, std::string(value));  // the server frames the body itself
-    }
-  }
-  response.body = std::string(out.substr(end + separator));
-  return response;
 }
 
 // Git's answers are plain text: git shows them as "remote: ..." lines.
@@ -1421,7 +1368,7 @@ class FakeGithub::Impl {
       return http::Response::Text(500, "git-http-backend did not run\n");
     }
     std::optional<http::Response> response =
-        run->timed_out ? std::nullopt : ParseCgiOutput(run->out);
+        run->timed_out ? std::nullopt : http::ParseCgiOutput(run->out);
     if (!response) {
       spdlog::error("fake GitHub: git-http-backend failed (exit {}): {}", run->exit_code, run->err);
       return http::Response::Text(500, "git-http-backend failed\n");
