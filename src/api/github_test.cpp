@@ -636,6 +636,10 @@ TEST_P(GitUrlBuilds, FollowsAPublicGitUrlAndPollsForNewCommits) {
   json::value first = WaitForNewDeploy("follower");
   ASSERT_EQ(first.at("state"), "ready") << json::serialize(first);
   EXPECT_EQ(Serve("follower.localhost"), "<h1>p1</h1>");
+  // A git-URL site is not a GitHub site, even when the URL is on the configured GitHub.
+  const std::string log =
+      Call("GET", "/api/v1/deploys/" + std::string(first.at("id").as_string()) + "/log").raw;
+  EXPECT_EQ(log.find("GitHub connection"), std::string::npos) << log;
   EXPECT_EQ(app_->PollGitSources(), 0) << "nothing new";
 
   const std::string head =

@@ -298,6 +298,12 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
   fs::remove_all(workspace, ec);
   fs::create_directories(workspace, ec);
   if (ec) return MakeError(ErrorCode::kInternal, "cannot create the workspace: " + ec.message());
+  // The site's settings: its provider here, its build settings under netlify.toml's below.
+  deploys::BuildSettings settings;
+  if (options_.sites != nullptr) {
+    auto site = options_.sites->GetById(job.site_id);
+    if (site.ok()) settings = site->build_settings;
+  }
   const fs::path checkout = workspace / "repo";
   GitSource source;
   if (job.repo_url.empty()) {
@@ -310,8 +316,7 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     if (options_.git_token) source.token = options_.git_token(job.site_id);
     log.Info("Fetching " + job.repo_url);
   }
-  const bool github =
-      !options_.trusted_git_prefix.empty() && job.repo_url.starts_with(options_.trusted_git_prefix);
+  const bool github = settings.provider == "github" && !job.repo_url.empty();
   if (github && source.token.empty()) {
     log.Info("The site's owner has no GitHub connection: only a public repository can be fetched");
   }
@@ -326,13 +331,8 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
   fs::remove_all(checkout / ".git", ec);
   if (stop.stop_requested()) return MakeError(ErrorCode::kUnprocessable, "the build was canceled");
 
-  // The site's settings, then netlify.toml over them ([build], then the context's sections).
+  // netlify.toml over the site's settings ([build], then the context's sections).
   const std::string context = job.context.empty() ? "production" : job.context;
-  deploys::BuildSettings settings;
-  if (options_.sites != nullptr) {
-    auto site = options_.sites->GetById(job.site_id);
-    if (site.ok()) settings = site->build_settings;
-  }
   BuildConfig config;
   if (fs::exists(checkout / "netlify.toml", ec)) {
     RD_TRY(config, ReadBuildConfig(ReadFile(checkout / "netlify.toml"), context, job.branch));

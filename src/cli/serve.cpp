@@ -132,7 +132,7 @@ int RunServe(const core::ServeConfig& config) {
       listen.host.find(':') != std::string::npos ? "[" + listen.host + "]" : listen.host;
   spdlog::info("database {}", db->engine() == db::Engine::kSqlite ? "SQLite" : "PostgreSQL");
   fmt::print("RepliDeploy is running: dashboard and API at {}  (listening on {}:{})\n",
-             app.ControlUrl("/"), host, server.port());
+             app.PublicUrl("/"), host, server.port());
   std::fflush(stdout);
   server.Start();
   server.RunUntilSignal();
