@@ -36,9 +36,9 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
               options_.github_key.empty() ? std::string(32, '\1') : options_.github_key),
       log_streams_(db, options_.log_stream_poll) {
   if (options_.build_runner == "docker") {
-    runner_ = std::make_unique<builder::DockerRunner>(options_.docker, clock);
+    runner_ = std::make_unique<sandbox::DockerRunner>(options_.docker, clock);
   } else {
-    runner_ = std::make_unique<builder::BubblewrapRunner>(builder::BubblewrapOptions{}, clock);
+    runner_ = std::make_unique<sandbox::BubblewrapRunner>(sandbox::BubblewrapOptions{}, clock);
   }
   deploys_.SetValidator(&edge::Edge::ValidateDeploy);
   deploys_.AddPublishListener(

@@ -18,9 +18,7 @@
 #include "api/log_stream.hpp"
 #include "auth/login_throttle.hpp"
 #include "auth/users.hpp"
-#include "builder/docker_runner.hpp"
 #include "builder/queue.hpp"
-#include "builder/sandbox.hpp"
 #include "builder/worker.hpp"
 #include "core/clock.hpp"
 #include "db/database.hpp"
@@ -32,6 +30,8 @@
 #include "git/github_client.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
+#include "sandbox/docker_runner.hpp"
+#include "sandbox/runner.hpp"
 
 namespace replideploy::api {
 
@@ -46,14 +46,14 @@ struct AppOptions {
   std::string repos_dir;      // the platform's git repositories (<data-dir>/repos)
   std::string builds_dir;     // build workspaces (<data-dir>/builds)
   std::string cache_dir;      // per-site build caches (<data-dir>/cache)
-  builder::SandboxLimits build_limits;
+  sandbox::SandboxLimits build_limits;
   std::string env_key;     // 32 bytes encrypting environment variables at rest
   std::string github_key;  // 32 bytes encrypting GitHub tokens, webhook secrets; signing states
   git::GithubOptions github;
   // Builds run at once in this process (0: none; `replideploy worker` processes build).
   int build_workers = 1;
   std::string build_runner = "bubblewrap";  // or "docker"
-  builder::DockerOptions docker;
+  sandbox::DockerOptions docker;
   builder::QueueOptions queue;
   std::chrono::milliseconds heartbeat_every{5000};
   // Sites following a git URL are checked this often; 0 disables the poller.
@@ -139,7 +139,7 @@ class App {
   builder::BuildQueue queue_;
   GithubLink github_;
   LogStreamHub log_streams_;
-  std::unique_ptr<builder::SandboxRunner> runner_;
+  std::unique_ptr<sandbox::SandboxRunner> runner_;
   std::vector<std::unique_ptr<builder::BuildWorker>> workers_;
   std::jthread poller_;
   std::unique_ptr<DashboardFiles> dashboard_;

@@ -130,7 +130,8 @@ Result<fs::path> ExistingInside(const fs::path& root, const std::string& relativ
 }  // namespace
 
 BuildWorker::BuildWorker(db::Database& db, BuildQueue& queue, deploys::DeployService& deploys,
-                         store::BlobStore& blobs, SandboxRunner& runner, WorkerOptions options)
+                         store::BlobStore& blobs, sandbox::SandboxRunner& runner,
+                         WorkerOptions options)
     : db_(db),
       queue_(queue),
       deploys_(deploys),
@@ -370,8 +371,9 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
   }
   RD_TRY(fs::path publish, Inside(base, publish_dir, "build.publish"));
 
-  auto user = EnsureBuildUser("replideploy-build");
-  if (user.ok() && geteuid() == 0) RD_TRY_STATUS(GiveTreeToUser(workspace.string(), *user));
+  auto user = sandbox::EnsureBuildUser("replideploy-build");
+  if (user.ok() && geteuid() == 0)
+    RD_TRY_STATUS(sandbox::GiveTreeToUser(workspace.string(), *user));
   // The site's build cache (node_modules and the package managers' caches) moves in before
   // the build and back out after it: a rename each way, on the same file system.
   const fs::path cache =
@@ -422,16 +424,17 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
 
   if (!command.empty()) {
     log.Info("$ " + command);
-    SandboxSpec spec;
+    sandbox::SandboxSpec spec;
     spec.argv = {"/bin/sh", "-c", command};
     spec.workspace = workspace.string();
     spec.working_subdir = fs::relative(base, workspace).string();
     spec.env = std::move(env);
     spec.limits = options_.limits;
     spec.stop = stop;
-    auto result = runner_.Run(spec, [&](OutputStream s, std::int64_t ts, std::string_view line) {
-      log.Line(OutputStreamName(s), ts, line);
-    });
+    auto result =
+        runner_.Run(spec, [&](sandbox::OutputStream s, std::int64_t ts, std::string_view line) {
+          log.Line(sandbox::OutputStreamName(s), ts, line);
+        });
     // The build could have swapped the base folder for a symlink to the host: then nothing is
     // moved (the worker runs as root).
     const bool base_still_inside = ResolvesInside(checkout, base);
@@ -448,7 +451,7 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
       }
     }
     if (!result.ok()) return std::move(result).error();
-    if (result->limit != LimitHit::kNone) {
+    if (result->limit != sandbox::LimitHit::kNone) {
       return MakeError(ErrorCode::kUnprocessable, result->limit_message);
     }
     if (!result->Succeeded()) {

@@ -17,9 +17,9 @@
 
 #include "builder/build_config.hpp"
 #include "builder/queue.hpp"
-#include "builder/sandbox.hpp"
 #include "deploys/deploys.hpp"
 #include "deploys/sites.hpp"
+#include "sandbox/runner.hpp"
 #include "store/blob_store.hpp"
 
 namespace replideploy::builder {
@@ -54,13 +54,13 @@ struct WorkerOptions {
   std::function<void(const std::string& deploy_id)> on_log;
   // How long to wait for a built deploy to be processed before reporting its outcome.
   std::chrono::milliseconds processing_wait{std::chrono::minutes(5)};
-  SandboxLimits limits;
+  sandbox::SandboxLimits limits;
 };
 
 class BuildWorker {
  public:
   BuildWorker(db::Database& db, BuildQueue& queue, deploys::DeployService& deploys,
-              store::BlobStore& blobs, SandboxRunner& runner, WorkerOptions options);
+              store::BlobStore& blobs, sandbox::SandboxRunner& runner, WorkerOptions options);
   ~BuildWorker();
   BuildWorker(const BuildWorker&) = delete;
   BuildWorker& operator=(const BuildWorker&) = delete;
@@ -80,7 +80,7 @@ class BuildWorker {
   BuildQueue& queue_;
   deploys::DeployService& deploys_;
   store::BlobStore& blobs_;
-  SandboxRunner& runner_;
+  sandbox::SandboxRunner& runner_;
   WorkerOptions options_;
   std::mutex mu_;
   std::condition_variable_any cv_;

@@ -1,6 +1,6 @@
 // Runs a program to completion without a shell: argv straight to execve, optional input on
 // stdin, stdout and stderr collected. For git and CGI programs run on the host; builds run in
-// the sandbox (builder/sandbox.hpp) instead.
+// the sandbox (sandbox/runner.hpp) instead.
 #pragma once
 
 #include <chrono>

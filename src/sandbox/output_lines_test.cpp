@@ -1,11 +1,11 @@
-#include "builder/output_lines.hpp"
+#include "sandbox/output_lines.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace replideploy::builder {
+namespace replideploy::sandbox {
 namespace {
 
 TEST(LineSplitter, SplitsAcrossFeedsAndStripsCarriageReturn) {
@@ -44,4 +44,4 @@ TEST(LineSplitter, FinishWithNothingPendingAddsNothing) {
 }
 
 }  // namespace
-}  // namespace replideploy::builder
+}  // namespace replideploy::sandbox

@@ -1,4 +1,4 @@
-#include "builder/sandbox.hpp"
+#include "sandbox/runner.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -24,10 +24,10 @@
 #include <system_error>
 #include <thread>
 
-#include "builder/build_cgroup.hpp"
-#include "builder/output_lines.hpp"
+#include "sandbox/cgroup.hpp"
+#include "sandbox/output_lines.hpp"
 
-namespace replideploy::builder {
+namespace replideploy::sandbox {
 
 namespace {
 
@@ -854,4 +854,4 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
   return MakeError(ErrorCode::kInternal, "build sandbox failed");
 }
 
-}  // namespace replideploy::builder
+}  // namespace replideploy::sandbox

@@ -24,7 +24,7 @@
 #include "core/clock.hpp"
 #include "core/result.hpp"
 
-namespace replideploy::builder {
+namespace replideploy::sandbox {
 
 // Where the workspace appears inside the sandbox; the command starts there.
 inline constexpr std::string_view kWorkspaceMount = "/workspace";
@@ -173,4 +173,4 @@ class BubblewrapRunner final : public SandboxRunner {
   const core::Clock& clock_;
 };
 
-}  // namespace replideploy::builder
+}  // namespace replideploy::sandbox

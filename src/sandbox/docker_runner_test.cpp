@@ -1,6 +1,6 @@
 // The Docker runner, without a Docker engine (there is none on this machine): what it asks
 // `docker` to do, and how it reads a stand-in `docker` script's output and exit statuses.
-#include "builder/docker_runner.hpp"
+#include "sandbox/docker_runner.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 
 #include "core/clock.hpp"
 
-namespace replideploy::builder {
+namespace replideploy::sandbox {
 namespace {
 
 namespace fs = std::filesystem;
@@ -168,4 +168,4 @@ TEST_F(FakeDocker, MissingDockerIsAnError) {
 }
 
 }  // namespace
-}  // namespace replideploy::builder
+}  // namespace replideploy::sandbox

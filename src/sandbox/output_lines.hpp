@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace replideploy::builder {
+namespace replideploy::sandbox {
 
 // Feed bytes as they are read; complete lines come out without "\n" (and without a trailing
 // "\r"). A line longer than `max_line_bytes` comes out in pieces of exactly that size. Finish()
@@ -25,4 +25,4 @@ class LineSplitter {
   std::string partial_;
 };
 
-}  // namespace replideploy::builder
+}  // namespace replideploy::sandbox

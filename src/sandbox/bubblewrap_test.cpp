@@ -1,4 +1,4 @@
-#include "builder/sandbox.hpp"
+#include "sandbox/runner.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -16,7 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace replideploy::builder {
+namespace replideploy::sandbox {
 namespace {
 
 namespace fs = std::filesystem;
@@ -427,4 +427,4 @@ TEST_F(SandboxTest, SpawnFailuresAreErrors) {
 }
 
 }  // namespace
-}  // namespace replideploy::builder
+}  // namespace replideploy::sandbox

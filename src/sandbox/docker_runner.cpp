@@ -1,4 +1,4 @@
-#include "builder/docker_runner.hpp"
+#include "sandbox/docker_runner.hpp"
 
 #include <fmt/format.h>
 
@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <stop_token>
 
-#include "builder/output_lines.hpp"
+#include "sandbox/output_lines.hpp"
 #include "core/ids.hpp"
 #include "core/subprocess.hpp"
 
-namespace replideploy::builder {
+namespace replideploy::sandbox {
 
 namespace {
 
@@ -146,4 +146,4 @@ Result<SandboxResult> DockerRunner::Run(const SandboxSpec& spec, const OutputCal
   return result;
 }
 
-}  // namespace replideploy::builder
+}  // namespace replideploy::sandbox

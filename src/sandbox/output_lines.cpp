@@ -1,8 +1,8 @@
-#include "builder/output_lines.hpp"
+#include "sandbox/output_lines.hpp"
 
 #include <algorithm>
 
-namespace replideploy::builder {
+namespace replideploy::sandbox {
 
 namespace {
 
@@ -44,4 +44,4 @@ void LineSplitter::Finish(std::vector<std::string>& lines) {
   partial_.clear();
 }
 
-}  // namespace replideploy::builder
+}  // namespace replideploy::sandbox

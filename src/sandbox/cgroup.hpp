@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace replideploy::builder {
+namespace replideploy::sandbox {
 
 // Thread-safety: const methods may be called from any thread; KillAll and destruction from one.
 class BuildCgroup {
@@ -48,4 +48,4 @@ class BuildCgroup {
   std::vector<int> procs_fds_;
 };
 
-}  // namespace replideploy::builder
+}  // namespace replideploy::sandbox

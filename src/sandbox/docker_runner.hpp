@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "builder/sandbox.hpp"
+#include "sandbox/runner.hpp"
 #include "core/clock.hpp"
 
-namespace replideploy::builder {
+namespace replideploy::sandbox {
 
 struct DockerOptions {
   std::string docker_path = "docker";
@@ -37,4 +37,4 @@ class DockerRunner final : public SandboxRunner {
   const core::Clock& clock_;
 };
 
-}  // namespace replideploy::builder
+}  // namespace replideploy::sandbox

@@ -1,4 +1,4 @@
-#include "builder/build_cgroup.hpp"
+#include "sandbox/cgroup.hpp"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -13,7 +13,7 @@
 #include <string_view>
 #include <thread>
 
-namespace replideploy::builder {
+namespace replideploy::sandbox {
 
 namespace {
 
@@ -202,4 +202,4 @@ void BuildCgroup::KillAll() {
   }
 }
 
-}  // namespace replideploy::builder
+}  // namespace replideploy::sandbox
