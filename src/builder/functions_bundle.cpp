@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -29,16 +30,8 @@ bool IsEntryFile(const fs::path& p) {
   return std::find(kExtensions.begin(), kExtensions.end(), Extension(p)) != kExtensions.end();
 }
 
-Result<std::string> ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return MakeError(ErrorCode::kInternal, "cannot read " + p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A zip of `files` (name in the archive -> host path), entries sorted, times fixed.
-Result<std::string> Zip(const std::map<std::string, fs::path>& files) {
+// A zip of `files` (name in the archive -> content), entries sorted, times fixed.
+Result<std::string> Zip(const std::map<std::string, std::string>& files) {
   std::string out;
   std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(),
                                                             &archive_write_free);
@@ -52,8 +45,7 @@ Result<std::string> Zip(const std::map<std::string, fs::path>& files) {
   if (archive_write_open(a.get(), &out, nullptr, write_cb, nullptr) != ARCHIVE_OK) {
     return MakeError(ErrorCode::kInternal, "cannot start a zip");
   }
-  for (const auto& [name, path] : files) {
-    RD_TRY(std::string data, ReadAll(path));
+  for (const auto& [name, data] : files) {
     std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(),
                                                                     &archive_entry_free);
     archive_entry_set_pathname(e.get(), name.c_str());
@@ -78,50 +70,55 @@ Result<std::string> Zip(const std::map<std::string, fs::path>& files) {
 
 }  // namespace
 
-Result<std::vector<FunctionBundle>> BundleFunctions(const fs::path& dir) {
-  std::vector<FunctionBundle> out;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec) || fs::is_symlink(dir, ec)) return out;
-  std::vector<fs::directory_entry> entries;
-  for (const auto& e : fs::directory_iterator(dir, ec)) entries.push_back(e);
-  std::sort(entries.begin(), entries.end(),
-            [](const auto& a, const auto& b) { return a.path() < b.path(); });
-  for (const auto& entry : entries) {
-    if (entry.is_symlink()) continue;
-    const std::string file = entry.path().filename().string();
-    if (file.starts_with(".")) continue;
-    std::map<std::string, fs::path> files;
-    std::string name;
-    if (entry.is_regular_file() && IsEntryFile(entry.path())) {
-      name = entry.path().stem().string();
-      files.emplace(file, entry.path());
-    } else if (entry.is_directory()) {
-      name = file;
-      for (auto it = fs::recursive_directory_iterator(entry.path(), ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_symlink() || !it->is_regular_file()) continue;
-        files.emplace(
-            (fs::path(name) / it->path().lexically_relative(entry.path())).generic_string(),
-            it->path());
-      }
-      if (files.empty()) continue;
-    } else {
-      continue;  // README.md, package.json next to the functions, ...
+Result<std::vector<FunctionBundle>> BundleFunctions(const sandbox::UntrustedTree& dir) {
+  // Every file of the folder, grouped by its top-level entry (a function each).
+  std::map<std::string, std::map<std::string, std::string>> groups;
+  sandbox::UntrustedTree::WalkOptions options;
+  options.limits.max_files = 20'000;
+  options.limits.max_bytes = std::int64_t{512} << 20;
+  options.skip_directory = [](std::string_view path) {
+    return path.starts_with(".") || path.find("/.git") != std::string_view::npos;
+  };
+  RD_TRY_STATUS(dir.Walk(options, [&](const sandbox::UntrustedTree::File& file) -> Status {
+    const std::size_t slash = file.path.find('/');
+    const std::string top = file.path.substr(0, slash);
+    if (top.starts_with(".")) return {};
+    if (slash == std::string::npos && !IsEntryFile(top)) return {};  // README.md, package.json
+    std::string data(file.size, '\0');
+    std::size_t got = 0;
+    while (got < data.size()) {
+      const ssize_t n =
+          pread(file.fd, data.data() + got, data.size() - got, static_cast<off_t>(got));
+      if (n <= 0) return MakeError(ErrorCode::kInternal, "cannot read function file " + file.path);
+      got += static_cast<std::size_t>(n);
     }
+    groups[top].emplace(file.path, std::move(data));
+    return {};
+  }));
+  std::vector<FunctionBundle> out;
+  for (auto& [top, files] : groups) {
+    const bool single_file = files.size() == 1 && files.begin()->first == top;
+    const std::string name = single_file ? fs::path(top).stem().string() : top;
     if (!IsFunctionName(name)) {
       return Unprocessable(
           "invalid_function",
-          "function name '" + name + "' must be letters, digits, '-' or '_' (from " + file + ")");
+          "function name '" + name + "' must be letters, digits, '-' or '_' (from " + top + ")");
     }
     if (out.size() == kMaxFunctions) {
       return Unprocessable("invalid_function", "more than 1000 functions");
     }
     const bool go = std::any_of(files.begin(), files.end(),
-                                [](const auto& f) { return Extension(f.second) == ".go"; });
+                                [](const auto& f) { return Extension(f.first) == ".go"; });
     RD_TRY(std::string zip, Zip(files));
     out.push_back({name, go ? "go" : "js", std::move(zip)});
   }
   return out;
+}
+
+Result<std::vector<FunctionBundle>> BundleFunctions(const fs::path& dir) {
+  auto tree = sandbox::UntrustedTree::Open(dir.string(), "", "functions folder");
+  if (!tree.ok()) return std::vector<FunctionBundle>();
+  return BundleFunctions(*tree);
 }
 
 }  // namespace replideploy::builder

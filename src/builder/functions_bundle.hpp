@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "sandbox/untrusted_tree.hpp"
 
 namespace replideploy::builder {
 
@@ -22,9 +23,12 @@ struct FunctionBundle {
   std::string zip;
 };
 
-// Empty when `dir` does not exist. kUnprocessable "invalid_function" for a name with other
-// characters or a zip over kMaxFunctionZipBytes; symlinks are skipped (they could point
-// anywhere on the host).
+// kUnprocessable "invalid_function" for a name with other characters or a zip over
+// kMaxFunctionZipBytes. The folder is read beneath its descriptor: links are followed only when
+// they stay inside it.
+Result<std::vector<FunctionBundle>> BundleFunctions(const sandbox::UntrustedTree& dir);
+// The same for a folder the caller trusts (tests, `replideploy deploy`); empty when it does not
+// exist or is a link.
 Result<std::vector<FunctionBundle>> BundleFunctions(const std::filesystem::path& dir);
 
 }  // namespace replideploy::builder

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <toml++/toml.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "builder/functions_bundle.hpp"
 #include "builder/git_source.hpp"
 #include "deploys/env_vars.hpp"
+#include "sandbox/untrusted_tree.hpp"
 
 namespace replideploy::builder {
 
@@ -87,47 +89,6 @@ class BuildLog {
   std::vector<Entry> pending_;
   std::vector<std::string> secrets_;
 };
-
-namespace {
-
-// A relative path inside the checkout, or an error for anything that could leave it.
-Result<fs::path> Inside(const fs::path& root, const std::string& relative, std::string_view what) {
-  // Compared by path components: "/w/repo2" is not inside "/w/repo", "a..b" is a fine name.
-  const fs::path p = (root / relative).lexically_normal();
-  const fs::path rel = p.lexically_relative(root.lexically_normal());
-  if (fs::path(relative).is_absolute() || rel.empty() || *rel.begin() == "..") {
-    return MakeError(ErrorCode::kUnprocessable, std::string(what) + " '" + relative +
-                                                    "' must be a folder inside the repository");
-  }
-  return p;
-}
-
-// Whether `path` (which exists) really is inside `root` once symlinks are resolved: a checkout
-// or a build can plant symlinks, and the worker reads and moves files as root.
-bool ResolvesInside(const fs::path& root, const fs::path& path) {
-  std::error_code ec;
-  const fs::path real_root = fs::canonical(root, ec);
-  if (ec) return false;
-  const fs::path real = fs::canonical(path, ec);
-  if (ec) return false;
-  const fs::path rel = real.lexically_relative(real_root);
-  return !rel.empty() && *rel.begin() != "..";
-}
-
-// Inside() for a folder that exists: also after resolving symlinks.
-Result<fs::path> ExistingInside(const fs::path& root, const std::string& relative,
-                                std::string_view what) {
-  RD_TRY(fs::path p, Inside(root, relative, what));
-  std::error_code ec;
-  if (fs::exists(p, ec) && !ResolvesInside(root, p)) {
-    return MakeError(ErrorCode::kUnprocessable,
-                     std::string(what) + " '" + relative +
-                         "' leads outside the repository through a symbolic link");
-  }
-  return p;
-}
-
-}  // namespace
 
 BuildWorker::BuildWorker(db::Database& db, BuildQueue& queue, deploys::DeployService& deploys,
                          store::BlobStore& blobs, sandbox::SandboxRunner& runner,
@@ -279,16 +240,50 @@ void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
 
 namespace {
 
-// A regular file's text; "" when missing, not a regular file, or a symbolic link (a checkout
-// could point netlify.toml at a host file the worker, as root, would read).
-std::string ReadFile(const fs::path& path) {
-  std::error_code ec;
-  if (fs::is_symlink(path, ec) || !fs::is_regular_file(path, ec)) return "";
-  std::ifstream in(path);
-  if (!in) return "";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+constexpr std::size_t kMaxConfigFileBytes = 1 << 20;
+
+// A file of the checkout that the worker reads for its own decisions (netlify.toml,
+// package.json): "" when missing or not a regular file; never read through a link.
+Result<std::string> ReadConfigFile(const sandbox::UntrustedTree& tree, std::string_view name) {
+  RD_TRY(std::optional<std::string> text, tree.ReadFile(name, kMaxConfigFileBytes));
+  return text.value_or("");
+}
+
+// `relative` normalized ("" for the folder itself), or an error when it could leave it.
+Result<std::string> RelativeInside(const std::string& relative, std::string_view what) {
+  const fs::path p = fs::path(relative).lexically_normal();
+  if (fs::path(relative).is_absolute() || (!p.empty() && *p.begin() == "..")) {
+    return MakeError(ErrorCode::kUnprocessable, std::string(what) + " '" + relative +
+                                                    "' must be a folder inside the repository");
+  }
+  std::string out = p.generic_string();
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  return out == "." ? std::string() : out;
+}
+
+std::string Join(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view part : parts) {
+    if (part.empty()) continue;
+    if (!out.empty()) out += '/';
+    out += part;
+  }
+  return out;
+}
+
+// The site's build cache: node_modules of the base folder and the workspace's .cache. Moved in
+// before the build and back out after it with renameat() on single names beneath descriptors,
+// so a link the build planted is moved as a link and never followed.
+struct CacheEntry {
+  const char* stored;  // name in the cache folder
+  const char* live;    // name in the folder it is used in
+  bool in_base;        // in the base folder, else in the workspace root
+};
+constexpr CacheEntry kCacheEntries[] = {{"node_modules", "node_modules", true},
+                                        {"home-cache", ".cache", false}};
+
+int OpenTrustedDir(const fs::path& path) {
+  return open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 }  // namespace
@@ -332,61 +327,76 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
   fs::remove_all(checkout / ".git", ec);
   if (stop.stop_requested()) return MakeError(ErrorCode::kUnprocessable, "the build was canceled");
 
+  // From here on the checkout is the repository's (links included) and, once the build runs,
+  // the build's: it is only ever read beneath a descriptor (sandbox/untrusted_tree.hpp).
+  RD_TRY(sandbox::UntrustedTree repo,
+         sandbox::UntrustedTree::Open(workspace.string(), "repo", "the checkout"));
+
   // netlify.toml over the site's settings ([build], then the context's sections).
   const std::string context = job.context.empty() ? "production" : job.context;
   BuildConfig config;
-  if (fs::exists(checkout / "netlify.toml", ec)) {
-    RD_TRY(config, ReadBuildConfig(ReadFile(checkout / "netlify.toml"), context, job.branch));
+  RD_TRY(const std::string root_toml, ReadConfigFile(repo, "netlify.toml"));
+  if (!root_toml.empty()) {
+    RD_TRY(config, ReadBuildConfig(root_toml, context, job.branch));
     log.Info("Using netlify.toml (context " + context + ")");
   }
-  const std::string base_dir = config.base.value_or(settings.base);
-  RD_TRY(fs::path base, ExistingInside(checkout, base_dir, "build.base"));
+  RD_TRY(const std::string base_dir,
+         RelativeInside(config.base.value_or(settings.base), "build.base"));
+  RD_TRY(sandbox::UntrustedTree base, repo.Subtree(base_dir, "build.base"));
   // A netlify.toml in the base directory counts too (monorepos), when the root has none.
-  if (!base_dir.empty() && !fs::exists(checkout / "netlify.toml", ec) &&
-      fs::exists(base / "netlify.toml", ec)) {
-    RD_TRY(config, ReadBuildConfig(ReadFile(base / "netlify.toml"), context, job.branch));
-    log.Info("Using " + base_dir + "/netlify.toml (context " + context + ")");
+  if (!base_dir.empty() && root_toml.empty()) {
+    RD_TRY(const std::string base_toml, ReadConfigFile(base, "netlify.toml"));
+    if (!base_toml.empty()) {
+      RD_TRY(config, ReadBuildConfig(base_toml, context, job.branch));
+      log.Info("Using " + base_dir + "/netlify.toml (context " + context + ")");
+    }
   }
 
   // Nothing configured: detect the framework; with a package.json, install dependencies first.
+  using sandbox::EntryType;
   ProjectFiles project;
-  project.package_json = ReadFile(base / "package.json");
-  project.has_package_lock = fs::exists(base / "package-lock.json", ec);
-  project.has_yarn_lock = fs::exists(base / "yarn.lock", ec);
-  project.has_pnpm_lock = fs::exists(base / "pnpm-lock.yaml", ec);
-  project.has_hugo_config =
-      (fs::exists(base / "hugo.toml", ec) || fs::exists(base / "config.toml", ec)) &&
-      fs::is_directory(base / "content", ec);
+  RD_TRY(project.package_json, ReadConfigFile(base, "package.json"));
+  project.has_package_lock = base.Type("package-lock.json") == EntryType::kFile;
+  project.has_yarn_lock = base.Type("yarn.lock") == EntryType::kFile;
+  project.has_pnpm_lock = base.Type("pnpm-lock.yaml") == EntryType::kFile;
+  project.has_hugo_config = (base.Type("hugo.toml") == EntryType::kFile ||
+                             base.Type("config.toml") == EntryType::kFile) &&
+                            base.Type("content") == EntryType::kDirectory;
   RD_TRY(DetectedBuild detected, DetectBuild(project));
   std::string command = config.command.value_or(settings.cmd);
-  std::string publish_dir = config.publish.value_or(settings.dir);
-  if (command.empty() && publish_dir.empty()) {
+  std::string publish_setting = config.publish.value_or(settings.dir);
+  if (command.empty() && publish_setting.empty()) {
     command = detected.build_command;
-    publish_dir = detected.publish;
+    publish_setting = detected.publish;
     log.Info("Detected " + detected.framework +
              (detected.package_manager.empty() ? "" : " (" + detected.package_manager + ")"));
   }
   if (!detected.install_command.empty()) {
     command = detected.install_command + (command.empty() ? "" : " && " + command);
   }
-  RD_TRY(fs::path publish, Inside(base, publish_dir, "build.publish"));
+  RD_TRY(const std::string publish_dir, RelativeInside(publish_setting, "build.publish"));
 
   auto user = sandbox::EnsureBuildUser("replideploy-build");
-  if (user.ok() && geteuid() == 0)
+  if (user.ok() && geteuid() == 0) {
     RD_TRY_STATUS(sandbox::GiveTreeToUser(workspace.string(), *user));
-  // The site's build cache (node_modules and the package managers' caches) moves in before
-  // the build and back out after it: a rename each way, on the same file system.
+  }
+  RD_TRY(const sandbox::UntrustedTree workspace_dir,
+         sandbox::UntrustedTree::Open(workspace.string(), "", "the workspace"));
+  const int workspace_fd = workspace_dir.fd();
+  // The site's build cache moves in before the build and back out after it.
   const fs::path cache =
       options_.cache_dir.empty() ? fs::path() : fs::path(options_.cache_dir) / job.site_id;
-  const std::vector<std::pair<fs::path, fs::path>> cached = {
-      {cache / "node_modules", base / "node_modules"},
-      {cache / "home-cache", workspace / ".cache"}};
-  if (!cache.empty() && !project.package_json.empty()) {
-    for (const auto& [stored, live] : cached) {
-      if (fs::exists(stored, ec) && !fs::exists(live, ec)) {
-        fs::rename(stored, live, ec);
-        if (!ec) log.Info("Restored build cache: " + live.filename().string());
+  const bool use_cache = !cache.empty() && !project.package_json.empty();
+  if (use_cache) {
+    const int cache_fd = OpenTrustedDir(cache);
+    if (cache_fd >= 0) {
+      for (const CacheEntry& entry : kCacheEntries) {
+        if (renameat(cache_fd, entry.stored, entry.in_base ? base.fd() : workspace_fd,
+                     entry.live) == 0) {
+          log.Info(std::string("Restored build cache: ") + entry.live);
+        }
       }
+      close(cache_fd);
     }
   }
 
@@ -427,7 +437,7 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     sandbox::SandboxSpec spec;
     spec.argv = {"/bin/sh", "-c", command};
     spec.workspace = workspace.string();
-    spec.working_subdir = fs::relative(base, workspace).string();
+    spec.working_subdir = Join({"repo", base_dir});
     spec.env = std::move(env);
     spec.limits = options_.limits;
     spec.stop = stop;
@@ -435,19 +445,23 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
         runner_.Run(spec, [&](sandbox::OutputStream s, std::int64_t ts, std::string_view line) {
           log.Line(sandbox::OutputStreamName(s), ts, line);
         });
-    // The build could have swapped the base folder for a symlink to the host: then nothing is
-    // moved (the worker runs as root).
-    const bool base_still_inside = ResolvesInside(checkout, base);
-    if (!base_still_inside) {
-      return MakeError(ErrorCode::kUnprocessable,
-                       "the build replaced its base folder with a link outside the repository");
-    }
-    if (!cache.empty() && !project.package_json.empty()) {
+    // Every process of the build is gone now; what it left is read beneath descriptors again,
+    // from the workspace down (it may have replaced any folder with a link).
+    RD_TRY(sandbox::UntrustedTree base_after,
+           sandbox::UntrustedTree::Open(workspace.string(), Join({"repo", base_dir}),
+                                        "the build's base folder"));
+    if (use_cache) {
       fs::create_directories(cache, ec);
-      for (const auto& [stored, live] : cached) {
-        if (!fs::exists(live, ec)) continue;
-        fs::remove_all(stored, ec);
-        fs::rename(live, stored, ec);
+      const int cache_fd = OpenTrustedDir(cache);
+      if (cache_fd >= 0) {
+        for (const CacheEntry& entry : kCacheEntries) {
+          const int from = entry.in_base ? base_after.fd() : workspace_fd;
+          struct stat st {};
+          if (fstatat(from, entry.live, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+          fs::remove_all(cache / entry.stored, ec);
+          (void)renameat(from, entry.live, cache_fd, entry.stored);
+        }
+        close(cache_fd);
       }
     }
     if (!result.ok()) return std::move(result).error();
@@ -459,38 +473,41 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
                        fmt::format("the build command exited with status {}", result->exit_code));
     }
   }
-  if (!fs::is_directory(publish, ec)) {
+  auto publish = sandbox::UntrustedTree::Open(
+      workspace.string(), Join({"repo", base_dir, publish_dir}), "build.publish");
+  if (!publish.ok() && publish.error().code == ErrorCode::kNotFound) {
     return MakeError(ErrorCode::kUnprocessable,
-                     "the publish folder '" + publish_dir + "' does not exist after the build");
+                     "the publish folder '" + publish_setting + "' does not exist after the build");
   }
-  // The build may have made the publish folder (or a folder above it) a symlink to the host.
-  RD_TRY(publish,
-         ExistingInside(checkout, publish.lexically_relative(checkout).string(), "build.publish"));
+  if (!publish.ok()) return std::move(publish).error();
   std::vector<std::pair<std::string, store::BlobInfo>> files;
-  for (auto it = fs::recursive_directory_iterator(publish, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    // Only regular files: a symlink could point anywhere on the host.
-    if (it->is_symlink() || !it->is_regular_file()) continue;
-    const std::string rel = it->path().lexically_relative(publish).generic_string();
-    if (rel.starts_with(".git/") || rel == ".git" || rel.starts_with("node_modules/") ||
-        rel.starts_with(".cache/")) {
-      continue;
-    }
-    RD_TRY(store::BlobInfo blob, blobs_.PutFile(it->path().string()));
-    files.emplace_back(rel, std::move(blob));
-  }
-  if (ec) return MakeError(ErrorCode::kInternal, "cannot read the publish folder: " + ec.message());
+  int skipped = 0;
+  sandbox::UntrustedTree::WalkOptions walk;
+  walk.limits = options_.output_limits;
+  walk.skip_directory = [](std::string_view path) {
+    return path == ".git" || path == "node_modules" || path == ".cache";
+  };
+  walk.on_skip = [&](std::string_view path, std::string_view reason) {
+    if (++skipped <= 20) log.Info(fmt::format("Not published: {} ({})", path, reason));
+  };
+  RD_TRY_STATUS(publish->Walk(walk, [&](const sandbox::UntrustedTree::File& file) -> Status {
+    RD_TRY(store::BlobInfo blob, blobs_.PutFd(file.fd, file.path));
+    files.emplace_back(file.path, std::move(blob));
+    return {};
+  }));
+  if (skipped > 20) log.Info(fmt::format("Not published: {} more entries", skipped - 20));
   // Functions: netlify.toml's folder, else the site's, else Netlify's default when present.
-  std::string functions_dir = config.functions.value_or(settings.functions_dir);
-  if (functions_dir.empty() && fs::is_directory(base / "netlify" / "functions", ec)) {
-    functions_dir = "netlify/functions";
-  }
+  RD_TRY(std::string functions_dir,
+         RelativeInside(config.functions.value_or(settings.functions_dir), "build.functions"));
+  if (functions_dir.empty()) functions_dir = "netlify/functions";
   std::vector<std::pair<std::string, std::pair<store::BlobInfo, std::string>>> functions;
-  if (!functions_dir.empty()) {
-    RD_TRY(fs::path folder, Inside(base, functions_dir, "build.functions"));
-    RD_TRY(folder, ExistingInside(checkout, folder.lexically_relative(checkout).string(),
-                                  "build.functions"));
-    RD_TRY(std::vector<FunctionBundle> bundles, BundleFunctions(folder));
+  auto folder = sandbox::UntrustedTree::Open(
+      workspace.string(), Join({"repo", base_dir, functions_dir}), "build.functions");
+  if (!folder.ok() && folder.error().code != ErrorCode::kNotFound) {
+    return std::move(folder).error();
+  }
+  if (folder.ok()) {
+    RD_TRY(std::vector<FunctionBundle> bundles, BundleFunctions(*folder));
     for (auto& bundle : bundles) {
       RD_TRY(store::BlobInfo blob, blobs_.Put(bundle.zip));
       functions.push_back({bundle.name, {std::move(blob), bundle.runtime}});

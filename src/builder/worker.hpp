@@ -20,6 +20,7 @@
 #include "deploys/deploys.hpp"
 #include "deploys/sites.hpp"
 #include "sandbox/runner.hpp"
+#include "sandbox/untrusted_tree.hpp"
 #include "store/blob_store.hpp"
 
 namespace replideploy::builder {
@@ -55,6 +56,8 @@ struct WorkerOptions {
   // How long to wait for a built deploy to be processed before reporting its outcome.
   std::chrono::milliseconds processing_wait{std::chrono::minutes(5)};
   sandbox::SandboxLimits limits;
+  // What a build may publish (files, bytes, folder depth).
+  sandbox::TreeLimits output_limits;
 };
 
 class BuildWorker {

@@ -129,14 +129,20 @@ Result<BlobInfo> BlobStore::PutFile(const std::string& path, std::string_view ex
     if (errno == ELOOP) return MakeError(ErrorCode::kBadRequest, "not a regular file");
     return IoError("open", path, errno);
   }
+  return PutFd(fd.Get(), path, expected_sha256);
+}
+
+Result<BlobInfo> BlobStore::PutFd(int fd, const std::string& name,
+                                  std::string_view expected_sha256) {
+  if (!expected_sha256.empty()) RD_TRY_STATUS(ValidateSha256(expected_sha256));
   struct stat st {};
-  if (::fstat(fd.Get(), &st) != 0) return IoError("fstat", path, errno);
+  if (::fstat(fd, &st) != 0) return IoError("fstat", name, errno);
   if (!S_ISREG(st.st_mode)) return MakeError(ErrorCode::kBadRequest, "not a regular file");
 
   RD_TRY(std::unique_ptr<BlobWriter> writer, NewWriter());
   std::string buffer(kFileChunkBytes, '\0');
   for (;;) {
-    RD_TRY(std::size_t n, ReadSome(fd.Get(), buffer.data(), buffer.size(), path));
+    RD_TRY(std::size_t n, ReadSome(fd, buffer.data(), buffer.size(), name));
     if (n == 0) break;
     RD_TRY_STATUS(writer->Write(std::string_view(buffer.data(), n)));
   }

@@ -119,6 +119,11 @@ class BlobStore {
   // kNotFound when missing. Callers walking untrusted trees must still keep `path` inside them.
   Result<BlobInfo> PutFile(const std::string& path, std::string_view expected_sha256 = {});
 
+  // The same for an open regular file, read from its current offset to its end (the descriptor
+  // stays the caller's). For files opened beneath an untrusted tree (sandbox/untrusted_tree.hpp).
+  // `name` is for log lines only. kBadRequest when `fd` is not a regular file.
+  Result<BlobInfo> PutFd(int fd, const std::string& name, std::string_view expected_sha256 = {});
+
   // A writer for content arriving in chunks. The writer must not outlive the store.
   virtual Result<std::unique_ptr<BlobWriter>> NewWriter() = 0;
 
