@@ -1,0 +1,406 @@
+#include "sandbox/egress.hpp"
+
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace replideploy::sandbox {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// slirp4netns gets a moment to exit through its exit fd before SIGKILL.
+constexpr auto kSlirpExitGrace = std::chrono::milliseconds(500);
+// Output of nft or slirp4netns quoted in an error.
+constexpr std::size_t kMaxQuotedOutput = 2000;
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~UniqueFd() { Reset(); }
+  int get() const { return fd_; }
+  int Release() { return std::exchange(fd_, -1); }
+  void Reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+Error SystemError(const std::string& what) {
+  return MakeError(ErrorCode::kInternal, what + ": " + std::strerror(errno));
+}
+
+// --- Child processes -------------------------------------------------------------------------
+
+constexpr std::size_t kMaxPassFds = 8;
+
+struct ChildPlan {
+  std::vector<std::string> argv;
+  int stdin_fd = -1;
+  int output_fd = -1;  // stdout and stderr
+  // Become descriptors 3, 4, ... in the child, in this order; nothing else of ours survives exec.
+  std::vector<int> pass_fds;
+  int netns_fd = -1;  // joined before exec when >= 0
+};
+
+struct Child {
+  pid_t pid = -1;
+  UniqueFd pidfd;
+};
+
+// The child reports where it failed on the error pipe: {stage, errno}.
+enum ChildStage : int { kStageParentDied = 1, kStageSetns, kStageFds, kStageExec };
+
+const char* StageName(int stage) {
+  switch (stage) {
+    case kStageParentDied:
+      return "parent exited";
+    case kStageSetns:
+      return "joining the sandbox's network namespace";
+    case kStageFds:
+      return "setting up file descriptors";
+    case kStageExec:
+      return "exec";
+    default:
+      return "unknown step";
+  }
+}
+
+[[noreturn]] void ChildFail(int error_fd, int stage) {
+  const int report[2] = {stage, errno};
+  [[maybe_unused]] const ssize_t n = write(error_fd, report, sizeof report);
+  _exit(127);
+}
+
+// Runs in the forked child: async-signal-safe calls only.
+[[noreturn]] void RunChild(const ChildPlan& plan, char* const* argv, char* const* env, pid_t parent,
+                           int error_fd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) {
+    errno = ESRCH;
+    ChildFail(error_fd, kStageParentDied);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (plan.netns_fd >= 0 && setns(plan.netns_fd, CLONE_NEWNET) != 0) {
+    ChildFail(error_fd, kStageSetns);
+  }
+  // Lift every source (and the error pipe) above the slots we are about to fill before filling
+  // any: a source may itself sit in one of them.
+  constexpr int kAbove = 64;
+  error_fd = fcntl(error_fd, F_DUPFD_CLOEXEC, kAbove);
+  if (error_fd < 0) _exit(127);
+  const int in = fcntl(plan.stdin_fd, F_DUPFD_CLOEXEC, kAbove);
+  const int out = fcntl(plan.output_fd, F_DUPFD_CLOEXEC, kAbove);
+  int lifted[kMaxPassFds];
+  const std::size_t count = std::min(plan.pass_fds.size(), kMaxPassFds);
+  for (std::size_t i = 0; i < count; ++i) {
+    lifted[i] = fcntl(plan.pass_fds[i], F_DUPFD_CLOEXEC, kAbove);
+    if (lifted[i] < 0) ChildFail(error_fd, kStageFds);
+  }
+  if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
+    ChildFail(error_fd, kStageFds);
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    if (dup2(lifted[i], 3 + static_cast<int>(i)) < 0) ChildFail(error_fd, kStageFds);
+  }
+  // The error pipe is close-on-exec like everything else of ours from here on.
+  close_range(3 + static_cast<unsigned>(count), ~0U, CLOSE_RANGE_CLOEXEC);
+  execve(argv[0], argv, env);
+  ChildFail(error_fd, kStageExec);
+}
+
+int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// Starts `plan`; returns once the child has exec'd (or failed to, as an Error, reaped).
+Result<Child> Spawn(const ChildPlan& plan) {
+  if (plan.pass_fds.size() > kMaxPassFds)
+    return MakeError(ErrorCode::kInternal, "Spawn: too many fds");
+  int error_pipe[2];
+  if (pipe2(error_pipe, O_CLOEXEC) != 0) return SystemError("pipe");
+  UniqueFd error_read(error_pipe[0]);
+  UniqueFd error_write(error_pipe[1]);
+  std::vector<std::string> argv_storage = plan.argv;
+  std::vector<char*> argv;
+  for (auto& arg : argv_storage) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::string path_entry = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+  char* env[] = {path_entry.data(), nullptr};
+  const pid_t parent = getpid();
+
+  const pid_t pid = fork();
+  if (pid < 0) return SystemError("fork");
+  if (pid == 0) RunChild(plan, argv.data(), env, parent, error_write.get());
+  error_write.Reset();
+  Child child{pid, UniqueFd(PidfdOpen(pid))};
+  const int pidfd_errno = errno;
+
+  int report[2] = {0, 0};
+  ssize_t n = 0;
+  do {
+    n = read(error_read.get(), report, sizeof report);
+  } while (n < 0 && errno == EINTR);
+  const bool failed = n == static_cast<ssize_t>(sizeof report);
+  if (failed || child.pidfd.get() < 0) {
+    if (!failed) kill(pid, SIGKILL);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    if (!failed) {
+      errno = pidfd_errno;
+      return SystemError("pidfd_open");
+    }
+    errno = report[1];
+    return SystemError("starting " + plan.argv[0] + ": " + StageName(report[0]));
+  }
+  return child;
+}
+
+// Waits until the child exited or `deadline`; true when it exited.
+bool WaitExit(const Child& child, SteadyClock::time_point deadline) {
+  while (true) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    pollfd poll_fd{child.pidfd.get(), POLLIN, 0};
+    const int ready = poll(&poll_fd, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+    if (ready > 0) return true;
+    if (ready == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+// Reaps the child, killing it first unless it already exited. Its exit code, -1 for a signal.
+int KillAndReap(const Child& child) {
+  if (!WaitExit(child, SteadyClock::now())) kill(child.pid, SIGKILL);
+  int status = 0;
+  while (waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Result<UniqueFd> MemoryFile(const char* name, std::string_view contents) {
+  UniqueFd fd(memfd_create(name, MFD_CLOEXEC));
+  if (fd.get() < 0) return SystemError("memfd_create");
+  std::size_t written = 0;
+  while (written < contents.size()) {
+    const ssize_t n = write(fd.get(), contents.data() + written, contents.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return SystemError("writing a memory file");
+    written += static_cast<std::size_t>(n);
+  }
+  if (lseek(fd.get(), 0, SEEK_SET) != 0) return SystemError("lseek");
+  return fd;
+}
+
+// What a child wrote into its output file, trimmed for an error message.
+std::string QuotedOutput(int fd) {
+  std::string text;
+  char buffer[1024];
+  off_t offset = 0;
+  while (text.size() < kMaxQuotedOutput) {
+    const ssize_t n = pread(fd, buffer, sizeof buffer, offset);
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+    offset += n;
+  }
+  if (text.size() > kMaxQuotedOutput) text.resize(kMaxQuotedOutput);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text.empty() ? "no output" : text;
+}
+
+std::string Milliseconds(std::chrono::milliseconds ms) {
+  return std::to_string(ms.count()) + " ms";
+}
+
+// --- Attaching -------------------------------------------------------------------------------
+
+bool SameFile(int fd, const char* path) {
+  struct stat a {};
+  struct stat b {};
+  return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// Loading rules into our own namespace would cut the host off its private networks: refuse
+// anything but a namespace owned by a user namespace of its own (bwrap --unshare-user).
+Status CheckSandboxNamespace(int netns_fd, pid_t sandbox_pid) {
+  const std::string which = "sandbox process " + std::to_string(sandbox_pid);
+  if (SameFile(netns_fd, "/proc/thread-self/ns/net") || SameFile(netns_fd, "/proc/self/ns/net")) {
+    return MakeError(ErrorCode::kInternal,
+                     which + " shares the server's network namespace (bwrap needs --unshare-net)");
+  }
+  UniqueFd owner(ioctl(netns_fd, NS_GET_USERNS));
+  if (owner.get() < 0) return SystemError("finding the owner of the network namespace of " + which);
+  if (SameFile(owner.get(), "/proc/thread-self/ns/user") ||
+      SameFile(owner.get(), "/proc/self/ns/user")) {
+    return MakeError(ErrorCode::kInternal,
+                     "the network namespace of " + which +
+                         " is not owned by a user namespace of its own (bwrap needs "
+                         "--unshare-user)");
+  }
+  return {};
+}
+
+Status CheckTool(const std::string& path, std::string_view name) {
+  if (access(path.c_str(), X_OK) == 0) return {};
+  return MakeError(ErrorCode::kUnavailable, std::string(name) +
+                                                " is not installed (no executable " + path +
+                                                "); builds with network access need it");
+}
+
+Status LoadRuleset(int netns_fd, const std::string& ruleset, const EgressOptions& options) {
+  RD_TRY(UniqueFd input, MemoryFile("nft-ruleset", ruleset));
+  RD_TRY(UniqueFd output, MemoryFile("nft-output", ""));
+  ChildPlan plan;
+  plan.argv = {options.nft_path, "-f", "-"};
+  plan.stdin_fd = input.get();
+  plan.output_fd = output.get();
+  plan.netns_fd = netns_fd;
+  RD_TRY(Child nft, Spawn(plan));
+  const bool exited = WaitExit(nft, SteadyClock::now() + options.ready_timeout);
+  const int exit_code = KillAndReap(nft);
+  if (!exited) {
+    return MakeError(ErrorCode::kInternal, "nft did not load the sandbox's egress rules within " +
+                                               Milliseconds(options.ready_timeout));
+  }
+  if (exit_code != 0) {
+    return MakeError(ErrorCode::kInternal, "nft could not load the sandbox's egress rules (exit " +
+                                               std::to_string(exit_code) +
+                                               "): " + QuotedOutput(output.get()));
+  }
+  return {};
+}
+
+struct Slirp {
+  Child process;
+  UniqueFd exit_fd;
+};
+
+// Starts slirp4netns for the namespace and waits for its ready fd.
+Result<Slirp> StartSlirp(int netns_fd, const EgressOptions& options) {
+  int ready_pipe[2];
+  if (pipe2(ready_pipe, O_CLOEXEC) != 0) return SystemError("pipe");
+  UniqueFd ready_read(ready_pipe[0]);
+  UniqueFd ready_write(ready_pipe[1]);
+  int exit_pipe[2];
+  if (pipe2(exit_pipe, O_CLOEXEC) != 0) return SystemError("pipe");
+  UniqueFd exit_read(exit_pipe[0]);
+  UniqueFd exit_write(exit_pipe[1]);
+  UniqueFd null_in(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (null_in.get() < 0) return SystemError("open /dev/null");
+  // A memory file rather than a pipe: nobody reads slirp4netns's output once it runs, and a
+  // full pipe would block it.
+  RD_TRY(UniqueFd output, MemoryFile("slirp4netns-output", ""));
+
+  ChildPlan plan;
+  // Descriptors in the child: 3 the namespace, 4 the ready fd, 5 the exit fd.
+  plan.argv = {
+      options.slirp4netns_path, "--configure",      "--mtu=65520",  "--disable-host-loopback",
+      "--enable-sandbox",       "--enable-seccomp", "--ready-fd=4", "--exit-fd=5",
+      "--netns-type=path",      "/proc/self/fd/3",  "tap0"};
+  plan.stdin_fd = null_in.get();
+  plan.output_fd = output.get();
+  plan.pass_fds = {netns_fd, ready_write.get(), exit_read.get()};
+  RD_TRY(Child child, Spawn(plan));
+  ready_write.Reset();
+  exit_read.Reset();
+
+  const auto deadline = SteadyClock::now() + options.ready_timeout;
+  while (true) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    pollfd polls[2] = {{ready_read.get(), POLLIN, 0}, {child.pidfd.get(), POLLIN, 0}};
+    const int ready = poll(polls, 2, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0 || ready < 0) {
+      KillAndReap(child);
+      return MakeError(ErrorCode::kInternal,
+                       "slirp4netns did not configure the sandbox's network within " +
+                           Milliseconds(options.ready_timeout) + ": " + QuotedOutput(output.get()));
+    }
+    char byte = 0;
+    if ((polls[0].revents & POLLIN) && read(ready_read.get(), &byte, 1) == 1) break;
+    // The ready fd closed without a byte, or the process is gone: it failed.
+    const int exit_code = KillAndReap(child);
+    return MakeError(ErrorCode::kInternal, "slirp4netns failed (exit " + std::to_string(exit_code) +
+                                               "): " + QuotedOutput(output.get()));
+  }
+  return Slirp{std::move(child), std::move(exit_write)};
+}
+
+}  // namespace
+
+// --- EgressLink ------------------------------------------------------------------------------
+
+Result<std::unique_ptr<EgressLink>> EgressLink::Attach(pid_t sandbox_pid,
+                                                       const EgressPolicy& policy,
+                                                       const EgressOptions& options) {
+  try {
+    if (policy.mode == NetworkMode::kNone) {
+      return MakeError(ErrorCode::kUnprocessable,
+                       "a build without network needs no egress link (bwrap --unshare-net alone)");
+    }
+    RD_TRY_STATUS(ValidateEgressPolicy(policy));
+    if (geteuid() != 0) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "builds with network access need the server to run as root (slirp4netns "
+                       "and nft join the sandbox's network namespace)");
+    }
+    RD_TRY_STATUS(CheckTool(options.slirp4netns_path, "slirp4netns"));
+    RD_TRY_STATUS(CheckTool(options.nft_path, "nft"));
+    if (sandbox_pid <= 0) return MakeError(ErrorCode::kInternal, "no sandbox process");
+    // Held from here on: the namespace stays the one we checked even if the pid is reused.
+    const std::string netns_path = "/proc/" + std::to_string(sandbox_pid) + "/ns/net";
+    UniqueFd netns(open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (netns.get() < 0) {
+      return SystemError("opening the network namespace of sandbox process " +
+                         std::to_string(sandbox_pid));
+    }
+    RD_TRY_STATUS(CheckSandboxNamespace(netns.get(), sandbox_pid));
+    RD_TRY(const std::vector<Cidr> host_addresses, HostAddresses());
+    // Rules first: the namespace never has a route out without them.
+    RD_TRY_STATUS(LoadRuleset(netns.get(), NftRuleset(policy, host_addresses), options));
+    RD_TRY(Slirp slirp, StartSlirp(netns.get(), options));
+    return std::unique_ptr<EgressLink>(
+        new EgressLink(slirp.process.pid, slirp.process.pidfd.Release(), slirp.exit_fd.Release()));
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInternal, std::string("attaching build egress: ") + e.what());
+  }
+}
+
+EgressLink::~EgressLink() {
+  // slirp4netns exits when its exit fd becomes readable, as it does when our end closes. (No
+  // byte written: if slirp4netns is already gone, that would raise SIGPIPE here.)
+  close(exit_fd_);
+  Child child{slirp_pid_, UniqueFd(slirp_pidfd_)};
+  WaitExit(child, SteadyClock::now() + kSlirpExitGrace);
+  KillAndReap(child);
+}
+
+}  // namespace replideploy::sandbox

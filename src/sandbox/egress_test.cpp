@@ -1,0 +1,906 @@
+#include "sandbox/egress.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/subprocess.hpp"
+#include "sandbox/runner.hpp"
+
+namespace replideploy::sandbox {
+namespace {
+
+namespace fs = std::filesystem;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr const char* kBwrap = "/usr/bin/bwrap";
+constexpr const char* kIp = "/usr/sbin/ip";
+constexpr const char* kNsenter = "/usr/bin/nsenter";
+
+Cidr Parse(std::string_view text) {
+  auto cidr = ParseCidr(text);
+  EXPECT_TRUE(cidr.ok()) << text << ": " << (cidr.ok() ? "" : cidr.error().message);
+  return cidr.ok() ? *cidr : Cidr{};
+}
+
+// Index of the first line of `text` that contains every one of `parts`, or -1.
+int LineWith(const std::string& text, std::initializer_list<std::string_view> parts,
+             std::string* line_out = nullptr) {
+  std::istringstream lines(text);
+  std::string line;
+  for (int index = 0; std::getline(lines, line); ++index) {
+    const bool all = std::all_of(parts.begin(), parts.end(), [&](std::string_view part) {
+      return line.find(part) != std::string::npos;
+    });
+    if (all) {
+      if (line_out) *line_out = line;
+      return index;
+    }
+  }
+  return -1;
+}
+
+constexpr std::string_view kPrivateComment = "private, loopback, link-local, reserved";
+constexpr std::string_view kHostComment = "the host's own addresses";
+constexpr std::string_view kAllowedComment = "allowed by the operator";
+constexpr std::string_view kDeniedComment = "denied by the operator";
+
+// --- Pure ------------------------------------------------------------------------------------
+
+TEST(Egress, ParseCidrReadsAddressesAndNetworks) {
+  const Cidr private_net = Parse("10.0.0.0/8");
+  EXPECT_EQ(private_net.family, IpFamily::kV4);
+  EXPECT_EQ(private_net.prefix_length, 8);
+  EXPECT_EQ(private_net.bytes[0], 10);
+  EXPECT_EQ(Parse("192.0.2.7").prefix_length, 32);
+  const Cidr unique_local = Parse("fc00::/7");
+  EXPECT_EQ(unique_local.family, IpFamily::kV6);
+  EXPECT_EQ(unique_local.prefix_length, 7);
+  EXPECT_EQ(unique_local.bytes[0], 0xfc);
+  EXPECT_EQ(Parse("::1").prefix_length, 128);
+  EXPECT_EQ(Parse("0.0.0.0/0").prefix_length, 0);
+
+  EXPECT_EQ(FormatCidr(Parse("10.0.0.0/8")), "10.0.0.0/8");
+  EXPECT_EQ(FormatCidr(Parse("192.0.2.7")), "192.0.2.7/32");
+  EXPECT_EQ(FormatCidr(Parse("fc00::/7")), "fc00::/7");
+  EXPECT_EQ(FormatCidr(Parse("::ffff:0:0/96")), "::ffff:0.0.0.0/96");
+  EXPECT_EQ(Parse(FormatCidr(Parse("2001:db8::1"))), Parse("2001:db8::1/128"));
+}
+
+TEST(Egress, ParseCidrRejectsMalformedInputWithAClearMessage) {
+  const std::string too_long(100, '1');
+  for (const std::string_view text :
+       {std::string_view(""), std::string_view("10.0.0.0/"), std::string_view("10.0.0.0/33"),
+        std::string_view("fc00::/129"), std::string_view("10.0.0.1/8"),
+        std::string_view("example.com"), std::string_view(" 10.0.0.0/8"),
+        std::string_view("10.0.0.0/8 "), std::string_view("10.0.0.0/-1"),
+        std::string_view("10.0.0.0/+8"), std::string_view("10.0.0"), std::string_view("1.2.3.4.5"),
+        std::string_view("256.0.0.1"), std::string_view("::1/1x"), std::string_view("/8"),
+        std::string_view("10.0.0.0/8/8"), std::string_view("fe80::1%eth0"),
+        std::string_view("10.0.0.0/1000"), std::string_view(too_long)}) {
+    const auto cidr = ParseCidr(text);
+    ASSERT_FALSE(cidr.ok()) << "\"" << text << "\" was accepted";
+    EXPECT_EQ(cidr.error().code, ErrorCode::kUnprocessable) << text;
+    EXPECT_NE(cidr.error().message.find("not an IP network"), std::string::npos)
+        << cidr.error().message;
+  }
+  EXPECT_NE(ParseCidr("10.0.0.1/8").error().message.find("did you mean 10.0.0.0/8"),
+            std::string::npos);
+  EXPECT_NE(ParseCidr("10.0.0.0/33").error().message.find("from 0 to 32"), std::string::npos);
+}
+
+TEST(Egress, ParseNetworkModeKnowsPublicAndNone) {
+  EXPECT_EQ(*ParseNetworkMode("public"), NetworkMode::kPublic);
+  EXPECT_EQ(*ParseNetworkMode("none"), NetworkMode::kNone);
+  const auto bad = ParseNetworkMode("private");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kUnprocessable);
+  EXPECT_NE(bad.error().message.find("\"private\""), std::string::npos);
+}
+
+TEST(Egress, AlwaysDeniedRangesCoverLoopbackPrivateLinkLocalAndReserved) {
+  const std::vector<Cidr> ranges = AlwaysDeniedRanges();
+  EXPECT_EQ(ranges.size(), 17U);
+  for (const char* expected :
+       {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
+        "240.0.0.0/4", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "::ffff:0:0/96"}) {
+    EXPECT_NE(std::find(ranges.begin(), ranges.end(), Parse(expected)), ranges.end()) << expected;
+  }
+}
+
+TEST(Egress, RulesetRejectsEveryAlwaysDeniedRange) {
+  const std::string ruleset = NftRuleset(EgressPolicy{}, {});
+  for (const Cidr& range : AlwaysDeniedRanges()) {
+    std::string line;
+    const char* match = range.family == IpFamily::kV4 ? "    ip daddr {" : "    ip6 daddr {";
+    ASSERT_GE(LineWith(ruleset, {match, kPrivateComment}, &line), 0) << ruleset;
+    const std::string element = " " + FormatCidr(range);
+    EXPECT_TRUE(line.find(element + ",") != std::string::npos ||
+                line.find(element + " }") != std::string::npos)
+        << element << " missing from " << line;
+    EXPECT_NE(line.find("} goto refuse"), std::string::npos) << line;
+  }
+}
+
+TEST(Egress, RulesetLetsOperatorAllowedRangesThroughBeforeAnyDenial) {
+  EgressPolicy policy;
+  policy.allowed = {Parse("10.50.0.0/16")};
+  policy.denied = {Parse("203.0.113.0/24"), Parse("10.50.0.0/24")};
+  const std::string ruleset = NftRuleset(policy, {});
+  std::string allowed_line;
+  const int allowed = LineWith(ruleset, {"ip daddr", kAllowedComment}, &allowed_line);
+  ASSERT_GE(allowed, 0) << ruleset;
+  EXPECT_NE(allowed_line.find("{ 10.50.0.0/16 } accept"), std::string::npos) << allowed_line;
+  std::string denied_line;
+  const int denied = LineWith(ruleset, {"ip daddr", kDeniedComment}, &denied_line);
+  EXPECT_NE(denied_line.find("203.0.113.0/24"), std::string::npos) << denied_line;
+  EXPECT_NE(denied_line.find("} goto refuse"), std::string::npos) << denied_line;
+  const int private_ranges = LineWith(ruleset, {"ip daddr", kPrivateComment});
+  EXPECT_LT(allowed, private_ranges);
+  EXPECT_LT(allowed, denied);
+  // Without an allowed entry there is no accept rule for it.
+  EXPECT_EQ(LineWith(NftRuleset(EgressPolicy{}, {}), {kAllowedComment}), -1);
+}
+
+TEST(Egress, RulesetClosesTheHostsOwnAddressesUnlessAllowedExactly) {
+  const std::vector<Cidr> host = {Parse("192.0.2.2"), Parse("10.99.0.1"), Parse("fd00::2")};
+  EgressPolicy wide;
+  wide.allowed = {Parse("10.99.0.0/16")};
+  const std::string ruleset = NftRuleset(wide, host);
+  std::string host_line;
+  const int host_rule = LineWith(ruleset, {"ip daddr", kHostComment}, &host_line);
+  ASSERT_GE(host_rule, 0) << ruleset;
+  EXPECT_NE(host_line.find("192.0.2.2/32"), std::string::npos) << host_line;
+  EXPECT_NE(host_line.find("10.99.0.1/32"), std::string::npos) << host_line;
+  EXPECT_NE(host_line.find("} goto refuse"), std::string::npos) << host_line;
+  EXPECT_LT(host_rule, LineWith(ruleset, {kAllowedComment}));
+  EXPECT_GE(LineWith(ruleset, {"ip6 daddr { fd00::2/128 } goto refuse", kHostComment}), 0)
+      << ruleset;
+
+  EgressPolicy exact;
+  exact.allowed = {Parse("10.99.0.1/32")};
+  const std::string opened = NftRuleset(exact, host);
+  ASSERT_GE(LineWith(opened, {"ip daddr", kHostComment}, &host_line), 0) << opened;
+  EXPECT_EQ(host_line.find("10.99.0.1"), std::string::npos) << host_line;
+  EXPECT_NE(host_line.find("192.0.2.2/32"), std::string::npos) << host_line;
+  EXPECT_GE(LineWith(opened, {"{ 10.99.0.1/32 } accept", kAllowedComment}), 0) << opened;
+}
+
+TEST(Egress, RulesetAcceptsDnsOnlyToTheSlirpForwarderBeforeDenials) {
+  const std::string ruleset = NftRuleset(EgressPolicy{}, {Parse("10.0.2.100")});
+  const int loopback = LineWith(ruleset, {"oif \"lo\" accept"});
+  const int udp = LineWith(ruleset, {"ip daddr 10.0.2.3 udp dport 53 accept"});
+  const int tcp = LineWith(ruleset, {"ip daddr 10.0.2.3 tcp dport 53 accept"});
+  ASSERT_GE(loopback, 0) << ruleset;
+  ASSERT_GE(udp, 0) << ruleset;
+  ASSERT_GE(tcp, 0) << ruleset;
+  EXPECT_LT(loopback, udp);
+  EXPECT_LT(udp, LineWith(ruleset, {kHostComment}));
+  EXPECT_LT(tcp, LineWith(ruleset, {"ip daddr", kPrivateComment}));
+  // The rest of slirp4netns's network stays closed even when the operator allows 10/8.
+  EgressPolicy wide;
+  wide.allowed = {Parse("10.0.0.0/8")};
+  const std::string opened = NftRuleset(wide, {});
+  const int slirp_network = LineWith(opened, {"ip daddr 10.0.2.0/24 goto refuse"});
+  ASSERT_GE(slirp_network, 0) << opened;
+  EXPECT_LT(LineWith(opened, {"10.0.2.3 tcp dport 53 accept"}), slirp_network);
+  EXPECT_LT(slirp_network, LineWith(opened, {kAllowedComment}));
+  EXPECT_EQ(SandboxResolvConf(), "nameserver 10.0.2.3\n");
+}
+
+TEST(Egress, RulesetRefusesIpv6AndForwardingAndDropsByDefault) {
+  const std::string ruleset = NftRuleset(EgressPolicy{}, {});
+  const int v6 = LineWith(ruleset, {"meta nfproto ipv6 goto refuse"});
+  const int v4 = LineWith(ruleset, {"meta nfproto ipv4 accept"});
+  ASSERT_GE(v6, 0) << ruleset;
+  EXPECT_LT(LineWith(ruleset, {"ip daddr", kPrivateComment}), v4);
+  EXPECT_LT(v6, v4);
+  EXPECT_GE(LineWith(ruleset, {"hook output", "policy drop"}), 0) << ruleset;
+  EXPECT_GE(LineWith(ruleset, {"hook forward", "policy drop"}), 0) << ruleset;
+  // Refused TCP connections fail at once.
+  EXPECT_GE(LineWith(ruleset, {"meta l4proto tcp reject with tcp reset"}), 0) << ruleset;
+}
+
+TEST(Egress, ValidateRefusesIpv6AllowedEntries) {
+  EgressPolicy policy;
+  policy.allowed = {Parse("10.1.0.0/16")};
+  policy.denied = {Parse("2001:db8::/32")};
+  EXPECT_TRUE(ValidateEgressPolicy(policy).ok());
+  policy.allowed.push_back(Parse("fd00::/8"));
+  const Status status = ValidateEgressPolicy(policy);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, ErrorCode::kUnprocessable);
+  EXPECT_NE(status.error().message.find("fd00::/8"), std::string::npos);
+}
+
+TEST(Egress, HostAddressesIncludeLoopback) {
+  auto addresses = HostAddresses();
+  ASSERT_TRUE(addresses.ok()) << addresses.error().message;
+  EXPECT_NE(std::find(addresses->begin(), addresses->end(), Parse("127.0.0.1")), addresses->end());
+}
+
+TEST(Egress, AttachWithNetworkModeNoneIsRefused) {
+  EgressPolicy policy;
+  policy.mode = NetworkMode::kNone;
+  const auto link = EgressLink::Attach(1, policy);
+  ASSERT_FALSE(link.ok());
+  EXPECT_EQ(link.error().code, ErrorCode::kUnprocessable);
+}
+
+// --- Real: root, slirp4netns, nft, bwrap, all inside network namespaces of the test's own ----
+
+std::string RealTestsUnavailable() {
+  if (geteuid() != 0) return "needs root (slirp4netns and nft join the sandbox's namespace)";
+  const EgressOptions defaults;
+  for (const std::string& tool : {defaults.slirp4netns_path, defaults.nft_path, std::string(kBwrap),
+                                  std::string(kIp), std::string(kNsenter)}) {
+    if (access(tool.c_str(), X_OK) != 0) return "needs " + tool;
+  }
+  return "";
+}
+
+#define SKIP_UNLESS_REAL_TESTS_CAN_RUN()                                 \
+  do {                                                                   \
+    const std::string reason = RealTestsUnavailable();                   \
+    if (!reason.empty()) GTEST_SKIP() << "real egress test: " << reason; \
+  } while (0)
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    Reset();
+    fd_ = std::exchange(other.fd_, -1);
+    return *this;
+  }
+  ~Fd() { Reset(); }
+  int get() const { return fd_; }
+  void Reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Runs `body` on a new thread in a fresh network namespace (unshare(CLONE_NEWNET) moves only the
+// calling thread; what it forks follows it), so nothing the test does leaves that namespace.
+void RunInOwnNetns(const std::function<void()>& body) {
+  std::thread thread([&] {
+    if (unshare(CLONE_NEWNET) != 0) {
+      ADD_FAILURE() << "unshare(CLONE_NEWNET): " << std::strerror(errno);
+      return;
+    }
+    body();
+  });
+  thread.join();
+}
+
+void Run(const std::vector<std::string>& argv) {
+  core::ProcessSpec spec;
+  spec.argv = argv;
+  spec.merge_stderr = true;
+  spec.timeout = std::chrono::seconds(10);
+  auto result = core::RunProcess(spec);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  std::string joined;
+  for (const auto& arg : argv) joined += arg + " ";
+  ASSERT_TRUE(result->Succeeded()) << joined << ": " << result->out;
+}
+
+// A TCP listener; connections complete in the kernel's backlog, nobody needs to accept them.
+Fd Listen(const std::string& address, int port) {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  const bool v6 = address.find(':') != std::string::npos;
+  if (v6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(static_cast<std::uint16_t>(port));
+    inet_pton(AF_INET6, address.c_str(), &in6->sin6_addr);
+    length = sizeof *in6;
+  } else {
+    auto* in = reinterpret_cast<sockaddr_in*>(&storage);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(static_cast<std::uint16_t>(port));
+    inet_pton(AF_INET, address.c_str(), &in->sin_addr);
+    length = sizeof *in;
+  }
+  Fd fd(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int on = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (v6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0 ||
+      listen(fd.get(), 64) != 0) {
+    ADD_FAILURE() << "listen on " << address << ":" << port << ": " << std::strerror(errno);
+  }
+  return fd;
+}
+
+int PortOf(const Fd& fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof storage;
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&storage), &length);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+}
+
+// The machine's first resolver when slirp4netns's DNS forwarder would reach it through the
+// test's "internet" (an IPv4 address off loopback), else "".
+std::string ForwardedResolver() {
+  std::ifstream file("/etc/resolv.conf");
+  std::string word;
+  while (file >> word) {
+    if (word != "nameserver" || !(file >> word)) continue;
+    in_addr address{};
+    if (inet_pton(AF_INET, word.c_str(), &address) != 1) return "";
+    return (ntohl(address.s_addr) >> 24) == 127 ? "" : word;
+  }
+  return "";
+}
+
+// A thread parked in a network namespace of its own: the test's public internet, joined to the
+// lab by a veth pair. Its listeners are bound to the wildcard address before it has addresses.
+class Internet {
+ public:
+  Internet() {
+    std::promise<void> ready;
+    auto started = ready.get_future();
+    thread_ = std::thread([this, &ready] {
+      if (unshare(CLONE_NEWNET) == 0) {
+        tid_ = gettid();
+        web_ = Listen("0.0.0.0", 0);
+        dns_ = Listen("0.0.0.0", 53);
+      }
+      ready.set_value();
+      release_.get_future().wait();
+    });
+    started.wait();
+  }
+  ~Internet() {
+    release_.set_value();
+    thread_.join();
+  }
+  bool ok() const { return tid_ > 0; }
+  pid_t tid() const { return tid_; }
+  int web_port() const { return PortOf(web_); }
+  // Runs `ip args...` inside this namespace.
+  void Ip(std::vector<std::string> args) const {
+    std::vector<std::string> argv = {
+        kNsenter,
+        "--net=/proc/" + std::to_string(getpid()) + "/task/" + std::to_string(tid_) + "/ns/net",
+        kIp};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Run(argv);
+  }
+
+ private:
+  std::thread thread_;
+  std::promise<void> release_;
+  pid_t tid_ = -1;
+  Fd web_;
+  Fd dns_;
+};
+
+// The lab: the calling thread's namespace plays the host, with addresses in private,
+// link-local and IPv6 ranges on one interface and a "public" address on the veth to the
+// internet, which is also its default route.
+void BuildLab(const Internet& internet, const std::string& resolver) {
+  Run({kIp, "link", "set", "lo", "up"});
+  Run({kIp, "link", "add", "hv0", "type", "veth", "peer", "name", "hv1"});
+  Run({kIp, "link", "set", "hv0", "up"});
+  Run({kIp, "link", "set", "hv1", "up"});
+  for (const char* address :
+       {"10.99.0.1/24", "169.254.169.254/32", "172.16.5.5/32", "192.168.7.7/32", "100.64.3.3/32"}) {
+    Run({kIp, "addr", "add", address, "dev", "hv0"});
+  }
+  Run({kIp, "-6", "addr", "add", "fd99::1/64", "dev", "hv0", "nodad"});
+  Run({kIp, "link", "add", "ve0", "type", "veth", "peer", "name", "ve1", "netns",
+       std::to_string(internet.tid())});
+  internet.Ip({"link", "set", "lo", "up"});
+  internet.Ip({"link", "set", "ve1", "up"});
+  std::vector<std::string> internet_addresses = {"192.0.2.1/24", "203.0.113.10/32", "10.50.0.1/32"};
+  if (!resolver.empty()) internet_addresses.push_back(resolver + "/32");
+  for (const std::string& address : internet_addresses) {
+    internet.Ip({"addr", "add", address, "dev", "ve1"});
+  }
+  Run({kIp, "link", "set", "ve0", "up"});
+  Run({kIp, "addr", "add", "192.0.2.2/24", "dev", "ve0"});
+  Run({kIp, "route", "add", "default", "via", "192.0.2.1"});
+}
+
+// A bwrap sandbox as the build user with its own user, PID and network namespaces, blocked on
+// --block-fd until Release().
+class BlockedSandbox {
+ public:
+  BlockedSandbox(const BuildUser& user, const fs::path& etc_dir, const std::string& script) {
+    int block[2];
+    int info[2];
+    int output[2];
+    if (pipe2(block, O_CLOEXEC) != 0 || pipe2(info, O_CLOEXEC) != 0 ||
+        pipe2(output, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+      return;
+    }
+    Fd block_read(block[0]);
+    block_write_ = Fd(block[1]);
+    Fd info_read(info[0]);
+    Fd info_write(info[1]);
+    output_read_ = Fd(output[0]);
+    Fd output_write(output[1]);
+    std::vector<std::string> args = {kBwrap,
+                                     "--unshare-user",
+                                     "--unshare-pid",
+                                     "--unshare-net",
+                                     "--die-with-parent",
+                                     "--ro-bind",
+                                     "/usr",
+                                     "/usr",
+                                     "--symlink",
+                                     "usr/bin",
+                                     "/bin",
+                                     "--symlink",
+                                     "usr/sbin",
+                                     "/sbin",
+                                     "--symlink",
+                                     "usr/lib",
+                                     "/lib",
+                                     "--symlink",
+                                     "usr/lib64",
+                                     "/lib64",
+                                     "--ro-bind",
+                                     "/etc",
+                                     "/etc",
+                                     "--ro-bind",
+                                     (etc_dir / "resolv.conf").string(),
+                                     "/etc/resolv.conf",
+                                     "--ro-bind",
+                                     (etc_dir / "hosts").string(),
+                                     "/etc/hosts",
+                                     "--proc",
+                                     "/proc",
+                                     "--dev",
+                                     "/dev",
+                                     "--tmpfs",
+                                     "/tmp",
+                                     "--info-fd",
+                                     "6",
+                                     "--block-fd",
+                                     "5",
+                                     "--",
+                                     "/usr/bin/bash",
+                                     "-c",
+                                     script};
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    char path[] = "PATH=/usr/bin:/usr/sbin";
+    char* env[] = {path, nullptr};
+    const pid_t parent = getpid();
+    bwrap_ = fork();
+    if (bwrap_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(126);
+      // Lifted first: a source may sit where another one goes.
+      const int null_in = fcntl(open("/dev/null", O_RDONLY | O_CLOEXEC), F_DUPFD_CLOEXEC, 64);
+      const int out = fcntl(output_write.get(), F_DUPFD_CLOEXEC, 64);
+      const int block_in = fcntl(block_read.get(), F_DUPFD_CLOEXEC, 64);
+      const int info_out = fcntl(info_write.get(), F_DUPFD_CLOEXEC, 64);
+      if (null_in < 0 || out < 0 || block_in < 0 || info_out < 0 || dup2(null_in, 0) < 0 ||
+          dup2(out, 1) < 0 || dup2(out, 2) < 0 || dup2(block_in, 5) < 0 || dup2(info_out, 6) < 0) {
+        _exit(126);
+      }
+      close_range(7, ~0U, 0);
+      if (setgroups(0, nullptr) != 0 || setgid(user.gid) != 0 || setuid(user.uid) != 0) _exit(126);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      execve(argv[0], argv.data(), env);
+      _exit(127);
+    }
+    info_write.Reset();
+    output_write.Reset();
+    sandbox_pid_ = ReadChildPid(info_read.get());
+    if (sandbox_pid_ <= 0) {
+      ADD_FAILURE() << "bwrap: " << ReadUntilEof(output_read_.get(), std::chrono::seconds(5));
+    }
+  }
+
+  ~BlockedSandbox() {
+    if (bwrap_ > 0) {
+      kill(bwrap_, SIGKILL);
+      waitpid(bwrap_, nullptr, 0);
+    }
+  }
+
+  pid_t bwrap() const { return bwrap_; }
+  // The sandbox's init as the host sees it (bwrap's "child-pid"); -1 when bwrap failed.
+  pid_t sandbox_pid() const { return sandbox_pid_; }
+
+  // Lets the command run and returns its output once it ended.
+  std::string Release() {
+    [[maybe_unused]] const ssize_t n = write(block_write_.get(), "x", 1);
+    block_write_.Reset();
+    std::string output = ReadUntilEof(output_read_.get(), std::chrono::seconds(120));
+    int status = 0;
+    waitpid(bwrap_, &status, 0);
+    bwrap_ = -1;
+    return output;
+  }
+
+ private:
+  static std::string ReadUntilEof(int fd, std::chrono::seconds limit) {
+    std::string text;
+    const auto deadline = SteadyClock::now() + limit;
+    char buffer[4096];
+    while (SteadyClock::now() < deadline) {
+      pollfd poll_fd{fd, POLLIN, 0};
+      if (poll(&poll_fd, 1, 200) <= 0) continue;
+      const ssize_t n = read(fd, buffer, sizeof buffer);
+      if (n <= 0) break;
+      text.append(buffer, static_cast<std::size_t>(n));
+    }
+    return text;
+  }
+
+  static pid_t ReadChildPid(int info_fd) {
+    std::string json;
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(10);
+    char buffer[512];
+    while (json.find('}') == std::string::npos && SteadyClock::now() < deadline) {
+      pollfd poll_fd{info_fd, POLLIN, 0};
+      if (poll(&poll_fd, 1, 200) <= 0) continue;
+      const ssize_t n = read(info_fd, buffer, sizeof buffer);
+      if (n <= 0) break;
+      json.append(buffer, static_cast<std::size_t>(n));
+    }
+    const std::size_t key = json.find("\"child-pid\":");
+    if (key == std::string::npos) {
+      ADD_FAILURE() << "bwrap reported no child-pid: " << json;
+      return -1;
+    }
+    return static_cast<pid_t>(std::atol(json.c_str() + key + 12));
+  }
+
+  pid_t bwrap_ = -1;
+  pid_t sandbox_pid_ = -1;
+  Fd block_write_;
+  Fd output_read_;
+};
+
+std::set<pid_t> ChildrenOfThisProcess() {
+  std::set<pid_t> children;
+  const std::string parent_line = "\nPPid:\t" + std::to_string(getpid()) + "\n";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::ifstream status(entry.path() / "status");
+    std::stringstream text;
+    text << status.rdbuf();
+    if (text.str().find(parent_line) != std::string::npos) children.insert(std::stoi(name));
+  }
+  return children;
+}
+
+// Files the sandbox sees at /etc/resolv.conf and /etc/hosts.
+class SandboxEtc {
+ public:
+  SandboxEtc() {
+    char pattern[] = "/tmp/rd-egress-XXXXXX";
+    dir_ = mkdtemp(pattern);
+    chmod(dir_.c_str(), 0755);
+    std::ofstream(dir_ / "resolv.conf") << SandboxResolvConf();
+    std::ofstream(dir_ / "hosts") << "127.0.0.1 localhost\n10.99.0.1 mirror.test\n";
+    chmod((dir_ / "resolv.conf").c_str(), 0644);
+    chmod((dir_ / "hosts").c_str(), 0644);
+  }
+  ~SandboxEtc() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  const fs::path& path() const { return dir_; }
+
+ private:
+  fs::path dir_;
+};
+
+struct Probe {
+  std::string name;
+  std::string host;
+  int port;
+};
+
+// A bash script that tries each probe and prints "<name> open" or "<name> closed"; first it
+// tries to remove the egress rules from inside ("tamper"), and it checks that the sandbox's own
+// loopback works ("own-loopback").
+std::string ProbeScript(const std::vector<Probe>& probes) {
+  std::string script =
+      "probe() { if timeout 3 bash -c \"exec 3<>/dev/tcp/$2/$3\" 2>/dev/null; "
+      "then echo \"$1 open\"; else echo \"$1 closed\"; fi; }\n"
+      "if nft flush ruleset 2>/dev/null; then echo 'tamper open'; else echo 'tamper closed'; fi\n"
+      "if perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(Listen => 1, LocalAddr => "
+      "\"127.0.0.1:0\") or exit 1; IO::Socket::INET->new(\"127.0.0.1:\" . $s->sockport) or "
+      "exit 1'; then echo 'own-loopback open'; else echo 'own-loopback closed'; fi\n";
+  for (const Probe& probe : probes) {
+    script += "probe " + probe.name + " " + probe.host + " " + std::to_string(probe.port) + "\n";
+  }
+  return script;
+}
+
+std::map<std::string, std::string> Outcomes(const std::string& output) {
+  std::map<std::string, std::string> outcomes;
+  std::istringstream lines(output);
+  std::string name;
+  std::string state;
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    if (words >> name >> state && (state == "open" || state == "closed")) outcomes[name] = state;
+  }
+  return outcomes;
+}
+
+struct Lab {
+  std::string resolver;
+  int host_port = 0;
+  int web_port = 0;
+};
+
+std::vector<Probe> LabProbes(const Lab& lab) {
+  std::vector<Probe> probes = {
+      {"metadata", "169.254.169.254", lab.host_port},
+      {"host-private-10", "10.99.0.1", lab.host_port},
+      {"host-private-172", "172.16.5.5", lab.host_port},
+      {"host-private-192", "192.168.7.7", lab.host_port},
+      {"host-cgnat", "100.64.3.3", lab.host_port},
+      {"host-public", "192.0.2.2", lab.host_port},
+      {"host-ipv6", "fd99::1", lab.host_port},
+      {"host-loopback-gateway", "10.0.2.2", lab.host_port},
+      {"host-loopback-alias", "10.0.2.5", lab.host_port},
+      {"by-name-to-host", "mirror.test", lab.host_port},
+      {"private-mirror", "10.50.0.1", lab.web_port},
+      {"public", "203.0.113.10", lab.web_port},
+      {"public-closed-port", "203.0.113.10", 9},
+  };
+  if (!lab.resolver.empty()) {
+    probes.push_back({"dns-tcp", "10.0.2.3", 53});
+    // slirp4netns sends every port of its DNS address to the resolver, which listens on the
+    // web port as well.
+    probes.push_back({"resolver-other-port", "10.0.2.3", lab.web_port});
+  }
+  return probes;
+}
+
+std::map<std::string, std::string> DefaultExpectations(const Lab& lab) {
+  std::map<std::string, std::string> expected;
+  for (const Probe& probe : LabProbes(lab)) expected[probe.name] = "closed";
+  expected["tamper"] = "closed";
+  expected["own-loopback"] = "open";
+  expected["public"] = "open";
+  if (!lab.resolver.empty()) expected["dns-tcp"] = "open";
+  return expected;
+}
+
+struct ProbeRun {
+  std::map<std::string, std::string> outcomes;
+  std::string output;
+  std::chrono::milliseconds attach_time{0};
+  std::chrono::milliseconds detach_time{0};
+};
+
+// One sandbox with an EgressLink for `policy`, running the lab's probes. Call on the lab thread.
+ProbeRun RunProbes(const Lab& lab, const EgressPolicy& policy, const BuildUser& user,
+                   const SandboxEtc& etc) {
+  ProbeRun run;
+  BlockedSandbox sandbox(user, etc.path(), ProbeScript(LabProbes(lab)));
+  if (sandbox.sandbox_pid() <= 0) return run;
+  // A descriptor of "the server" that is not close-on-exec: slirp4netns must not get it.
+  const fs::path marker = etc.path() / "server-secret";
+  std::ofstream(marker) << "secret";
+  Fd leaky(open(marker.c_str(), O_RDONLY));
+
+  const auto start = SteadyClock::now();
+  auto link = EgressLink::Attach(sandbox.sandbox_pid(), policy);
+  run.attach_time =
+      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+  if (!link.ok()) {
+    ADD_FAILURE() << "Attach: " << link.error().message;
+    return run;
+  }
+  const pid_t slirp = (*link)->SlirpPidForTest();
+  std::error_code ec;
+  for (const auto& fd : fs::directory_iterator("/proc/" + std::to_string(slirp) + "/fd", ec)) {
+    EXPECT_NE(fs::read_symlink(fd.path(), ec), marker) << "slirp4netns inherited " << fd.path();
+  }
+  run.output = sandbox.Release();
+  run.outcomes = Outcomes(run.output);
+  const auto stop = SteadyClock::now();
+  link->reset();
+  run.detach_time =
+      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - stop);
+  EXPECT_EQ(kill(slirp, 0), -1) << "slirp4netns " << slirp << " outlived its link";
+  return run;
+}
+
+TEST(Egress, SandboxReachesOnlyThePublicInternet) {
+  SKIP_UNLESS_REAL_TESTS_CAN_RUN();
+  auto user = EnsureBuildUser("replideploy-build");
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  SandboxEtc etc;
+  RunInOwnNetns([&] {
+    Internet internet;
+    ASSERT_TRUE(internet.ok());
+    Lab lab;
+    lab.resolver = ForwardedResolver();
+    lab.web_port = internet.web_port();
+    Fd host_v4 = Listen("0.0.0.0", 0);
+    lab.host_port = PortOf(host_v4);
+    Fd host_v6 = Listen("::", lab.host_port);
+    BuildLab(internet, lab.resolver);
+    if (HasFatalFailure()) return;
+
+    const ProbeRun run = RunProbes(lab, EgressPolicy{}, *user, etc);
+    std::cout << "[ egress ] Attach took " << run.attach_time.count() << " ms, destroying the link "
+              << run.detach_time.count() << " ms\n";
+    // slirp4netns leaves through its exit fd, not after the grace period and SIGKILL.
+    EXPECT_LT(run.detach_time, std::chrono::milliseconds(400));
+    EXPECT_EQ(run.outcomes, DefaultExpectations(lab)) << run.output;
+    if (lab.resolver.empty()) {
+      std::cout << "[ egress ] DNS probe skipped: the machine's resolver is loopback or IPv6\n";
+    }
+  });
+}
+
+TEST(Egress, OperatorAllowedAndDeniedRangesTakeEffect) {
+  SKIP_UNLESS_REAL_TESTS_CAN_RUN();
+  auto user = EnsureBuildUser("replideploy-build");
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  SandboxEtc etc;
+  RunInOwnNetns([&] {
+    Internet internet;
+    ASSERT_TRUE(internet.ok());
+    Lab lab;
+    lab.resolver = ForwardedResolver();
+    lab.web_port = internet.web_port();
+    Fd host_v4 = Listen("0.0.0.0", 0);
+    lab.host_port = PortOf(host_v4);
+    Fd host_v6 = Listen("::", lab.host_port);
+    BuildLab(internet, lab.resolver);
+    if (HasFatalFailure()) return;
+
+    // A private mirror's range opens the mirror, but neither the host address inside that wide
+    // range nor slirp4netns's network; an operator denial closes a public address.
+    EgressPolicy wide;
+    wide.allowed = {Parse("10.0.0.0/8")};
+    wide.denied = {Parse("203.0.113.10")};
+    auto expected = DefaultExpectations(lab);
+    expected["private-mirror"] = "open";
+    expected["public"] = "closed";
+    const ProbeRun wide_run = RunProbes(lab, wide, *user, etc);
+    EXPECT_EQ(wide_run.outcomes, expected) << wide_run.output;
+
+    // Naming the host address exactly opens it, by address and by a name resolving to it.
+    EgressPolicy exact;
+    exact.allowed = {Parse("10.99.0.1")};
+    expected = DefaultExpectations(lab);
+    expected["host-private-10"] = "open";
+    expected["by-name-to-host"] = "open";
+    const ProbeRun exact_run = RunProbes(lab, exact, *user, etc);
+    EXPECT_EQ(exact_run.outcomes, expected) << exact_run.output;
+  });
+}
+
+TEST(Egress, AttachRefusesNamespacesThatAreNotSandboxes) {
+  SKIP_UNLESS_REAL_TESTS_CAN_RUN();
+  RunInOwnNetns([&] {
+    // Our own namespace: the rules would cut the host off its private networks.
+    auto own = EgressLink::Attach(static_cast<pid_t>(gettid()), EgressPolicy{});
+    ASSERT_FALSE(own.ok());
+    EXPECT_EQ(own.error().code, ErrorCode::kInternal);
+    EXPECT_NE(own.error().message.find("shares the server's network namespace"), std::string::npos)
+        << own.error().message;
+    // Another namespace, but created by root without a user namespace of its own.
+    Internet other;
+    ASSERT_TRUE(other.ok());
+    auto foreign = EgressLink::Attach(other.tid(), EgressPolicy{});
+    ASSERT_FALSE(foreign.ok());
+    EXPECT_NE(foreign.error().message.find("not owned by a user namespace of its own"),
+              std::string::npos)
+        << foreign.error().message;
+    core::ProcessSpec list;
+    list.argv = {EgressOptions{}.nft_path, "list", "ruleset"};
+    auto rules = core::RunProcess(list);
+    ASSERT_TRUE(rules.ok());
+    EXPECT_EQ(rules->out, "") << "rules were loaded into the caller's namespace";
+  });
+}
+
+TEST(Egress, AttachNamesAMissingTool) {
+  SKIP_UNLESS_REAL_TESTS_CAN_RUN();
+  RunInOwnNetns([&] {
+    EgressOptions options;
+    options.slirp4netns_path = "/nonexistent/slirp4netns";
+    const auto before = ChildrenOfThisProcess();
+    auto link = EgressLink::Attach(static_cast<pid_t>(gettid()), EgressPolicy{}, options);
+    ASSERT_FALSE(link.ok());
+    EXPECT_EQ(link.error().code, ErrorCode::kUnavailable);
+    EXPECT_NE(link.error().message.find("slirp4netns is not installed (no executable "
+                                        "/nonexistent/slirp4netns)"),
+              std::string::npos)
+        << link.error().message;
+    EXPECT_EQ(ChildrenOfThisProcess(), before);
+
+    options = EgressOptions{};
+    options.nft_path = "/nonexistent/nft";
+    link = EgressLink::Attach(static_cast<pid_t>(gettid()), EgressPolicy{}, options);
+    ASSERT_FALSE(link.ok());
+    EXPECT_NE(link.error().message.find("/nonexistent/nft"), std::string::npos);
+  });
+}
+
+// slirp4netns stand-ins: one that fails with a message, one that never becomes ready.
+TEST(Egress, SlirpFailureOrTimeoutIsAnErrorAndLeavesNothingRunning) {
+  SKIP_UNLESS_REAL_TESTS_CAN_RUN();
+  auto user = EnsureBuildUser("replideploy-build");
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  SandboxEtc etc;
+  const fs::path failing = etc.path() / "failing-slirp4netns";
+  const fs::path stuck = etc.path() / "stuck-slirp4netns";
+  std::ofstream(failing) << "#!/bin/sh\necho \"cannot configure tap0 (fake)\" >&2\nexit 3\n";
+  std::ofstream(stuck) << "#!/bin/sh\nexec sleep 30\n";
+  fs::permissions(failing, fs::perms::owner_all);
+  fs::permissions(stuck, fs::perms::owner_all);
+  RunInOwnNetns([&] {
+    BlockedSandbox sandbox(*user, etc.path(), "echo never");
+    ASSERT_GT(sandbox.sandbox_pid(), 0);
+    const auto before = ChildrenOfThisProcess();
+
+    EgressOptions options;
+    options.slirp4netns_path = failing;
+    auto link = EgressLink::Attach(sandbox.sandbox_pid(), EgressPolicy{}, options);
+    ASSERT_FALSE(link.ok());
+    EXPECT_EQ(link.error().code, ErrorCode::kInternal);
+    EXPECT_NE(link.error().message.find("slirp4netns failed (exit 3): cannot configure tap0"),
+              std::string::npos)
+        << link.error().message;
+    EXPECT_EQ(ChildrenOfThisProcess(), before);
+
+    options.slirp4netns_path = stuck;
+    options.ready_timeout = std::chrono::milliseconds(300);
+    const auto start = SteadyClock::now();
+    link = EgressLink::Attach(sandbox.sandbox_pid(), EgressPolicy{}, options);
+    ASSERT_FALSE(link.ok());
+    EXPECT_NE(link.error().message.find("within 300 ms"), std::string::npos)
+        << link.error().message;
+    EXPECT_LT(SteadyClock::now() - start, std::chrono::seconds(3));
+    EXPECT_EQ(ChildrenOfThisProcess(), before);
+  });
+}
+
+}  // namespace
+}  // namespace replideploy::sandbox
