@@ -1,5 +1,3 @@
-#include "sandbox/runner.hpp"
-
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -12,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -26,6 +25,7 @@
 
 #include "sandbox/cgroup.hpp"
 #include "sandbox/output_lines.hpp"
+#include "sandbox/runner.hpp"
 
 namespace replideploy::sandbox {
 
@@ -41,6 +41,12 @@ constexpr auto kPollInterval = std::chrono::milliseconds(100);
 // wait for stragglers anyway.
 constexpr auto kDrainGrace = std::chrono::seconds(2);
 constexpr int kStatusFdInChild = 3;
+// bwrap waits on this one (--block-fd) until the sandbox's network is ready.
+constexpr int kBlockFdInChild = 4;
+// The sandbox's /etc/resolv.conf (--ro-bind-data).
+constexpr int kResolvFdInChild = 5;
+// How long bwrap may take to set the sandbox up and report its init's pid.
+constexpr auto kSetupTimeout = std::chrono::seconds(30);
 
 class UniqueFd {
  public:
@@ -196,7 +202,11 @@ struct ChildPlan {
   int stdout_fd = -1;
   int stderr_fd = -1;
   int status_fd = -1;
+  int block_fd = -1;  // -1: no network to wait for
+  int resolv_fd = -1;
   int error_fd = -1;
+  std::int64_t max_file_bytes = 0;
+  int max_open_files = 0;
   pid_t parent = 0;
 };
 
@@ -209,6 +219,13 @@ struct ChildPlan {
   }
   const rlimit no_core{0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
+  const rlimit file_size{static_cast<rlim_t>(plan.max_file_bytes),
+                         static_cast<rlim_t>(plan.max_file_bytes)};
+  const rlimit open_files{static_cast<rlim_t>(plan.max_open_files),
+                          static_cast<rlim_t>(plan.max_open_files)};
+  if (setrlimit(RLIMIT_FSIZE, &file_size) != 0 || setrlimit(RLIMIT_NOFILE, &open_files) != 0) {
+    ChildFail(error_fd, kStageRlimit);
+  }
   if (plan.use_rlimits) {
     const rlimit memory{static_cast<rlim_t>(plan.memory_bytes),
                         static_cast<rlim_t>(plan.memory_bytes)};
@@ -224,13 +241,19 @@ struct ChildPlan {
   const int out = fcntl(plan.stdout_fd, F_DUPFD_CLOEXEC, 10);
   const int err = fcntl(plan.stderr_fd, F_DUPFD_CLOEXEC, 10);
   const int status = fcntl(plan.status_fd, F_DUPFD_CLOEXEC, 10);
+  const int block = plan.block_fd >= 0 ? fcntl(plan.block_fd, F_DUPFD_CLOEXEC, 10) : -1;
+  const int resolv = plan.resolv_fd >= 0 ? fcntl(plan.resolv_fd, F_DUPFD_CLOEXEC, 10) : -1;
   if (error_fd < 0) _exit(127);
   if (in < 0 || out < 0 || err < 0 || status < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
-      dup2(err, 2) < 0 || dup2(status, kStatusFdInChild) < 0) {
+      dup2(err, 2) < 0 || dup2(status, kStatusFdInChild) < 0 ||
+      (plan.block_fd >= 0 && (block < 0 || dup2(block, kBlockFdInChild) < 0)) ||
+      (plan.resolv_fd >= 0 && (resolv < 0 || dup2(resolv, kResolvFdInChild) < 0))) {
     ChildFail(error_fd, kStageFds);
   }
   // Nothing else of ours may reach the sandbox.
-  close_range(kStatusFdInChild + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+  close_range(kResolvFdInChild + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (plan.block_fd < 0) close(kBlockFdInChild);
+  if (plan.resolv_fd < 0) close(kResolvFdInChild);
   if (plan.user) {
     if (setgroups(0, nullptr) != 0) ChildFail(error_fd, kStageSetgroups);
     if (setgid(plan.user->gid) != 0) ChildFail(error_fd, kStageSetgid);
@@ -306,8 +329,9 @@ class Supervisor {
  public:
   Supervisor(pid_t pid, UniqueFd out, UniqueFd err, UniqueFd status, BuildCgroup* cgroup,
              const SandboxSpec& spec, const core::Clock& clock, LineQueue& queue,
-             const std::atomic<bool>& consumer_failed)
-      : pid_(pid),
+             const std::atomic<bool>& consumer_failed, std::string early_status)
+      : early_status_(std::move(early_status)),
+        pid_(pid),
         cgroup_(cgroup),
         spec_(spec),
         clock_(clock),
@@ -321,6 +345,7 @@ class Supervisor {
 
   SupervisorOutcome Supervise() noexcept {
     SupervisorOutcome outcome;
+    outcome.status_json = std::move(early_status_);
     try {
       Loop(outcome);
     } catch (const std::exception& e) {
@@ -524,6 +549,7 @@ class Supervisor {
     }
   }
 
+  std::string early_status_;  // what Run() read of bwrap's status before supervision
   pid_t pid_;
   BuildCgroup* cgroup_;
   const SandboxSpec& spec_;
@@ -557,6 +583,31 @@ std::vector<std::pair<std::string, std::string>> SandboxEnvironment(const Sandbo
     if (!replaced) env.emplace_back(name, value);
   }
   return env;
+}
+
+// Reads bwrap's JSON status until it names the sandbox's init ("child-pid"); what was read is
+// kept in `status`. Error when bwrap ends or stays silent first.
+Result<pid_t> WaitForSandboxInit(int status_fd, std::string& status) {
+  const auto deadline = SteadyClock::now() + kSetupTimeout;
+  while (SteadyClock::now() < deadline) {
+    const std::size_t key = status.find("\"child-pid\":");
+    if (key != std::string::npos) {
+      std::size_t at = key + 12;
+      while (at < status.size() && status[at] == ' ') ++at;
+      std::size_t end = at;
+      while (end < status.size() && std::isdigit(static_cast<unsigned char>(status[end]))) ++end;
+      if (end > at && end < status.size())
+        return static_cast<pid_t>(std::atol(status.c_str() + at));
+    }
+    pollfd poll_fd{status_fd, POLLIN, 0};
+    if (poll(&poll_fd, 1, 100) <= 0) continue;
+    char buffer[4096];
+    const ssize_t n = read(status_fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    status.append(buffer, static_cast<std::size_t>(n));
+  }
+  return MakeError(ErrorCode::kInternal, "the build sandbox did not start");
 }
 
 std::atomic<std::uint64_t> g_build_counter{0};
@@ -642,7 +693,8 @@ Status GiveTreeToUser(const std::string& path, const BuildUser& user) {
 }
 
 Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
-                                                const BubblewrapOptions& options, int status_fd) {
+                                                const BubblewrapOptions& options, int status_fd,
+                                                int block_fd, int resolv_fd) {
   if (spec.argv.empty() || spec.argv[0].empty()) return BadSpec("build command is empty");
   std::error_code ec;
   const fs::path workspace = fs::canonical(spec.workspace, ec);
@@ -658,7 +710,9 @@ Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
                                    "--unshare-uts",     "--unshare-cgroup-try",
                                    "--die-with-parent", "--new-session",
                                    "--hostname",        "build"};
-  if (!spec.network) argv.push_back("--unshare-net");
+  // Always a network namespace of its own: only loopback, or the public internet through an
+  // EgressLink attached while bwrap waits on `block_fd`.
+  argv.push_back("--unshare-net");
   auto add = [&](std::initializer_list<std::string> items) {
     argv.insert(argv.end(), items.begin(), items.end());
   };
@@ -675,6 +729,8 @@ Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
     }
   }
   add({"--ro-bind", "/etc", "/etc"});
+  // The host's resolver is usually a private or loopback address the sandbox cannot reach.
+  if (resolv_fd >= 0) add({"--ro-bind-data", std::to_string(resolv_fd), "/etc/resolv.conf"});
   for (const std::string& masked : options.masked_paths) {
     const fs::file_status st = fs::symlink_status(masked, ec);
     if (ec || !fs::exists(st)) continue;
@@ -684,8 +740,9 @@ Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
       add({"--ro-bind", "/dev/null", masked});
     }
   }
-  add({"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs",
-       std::string(kSandboxHome)});
+  const std::string tmp_size = std::to_string(spec.limits.tmp_bytes);
+  add({"--proc", "/proc", "--dev", "/dev", "--size", tmp_size, "--tmpfs", "/tmp", "--size",
+       tmp_size, "--tmpfs", std::string(kSandboxHome)});
   add({"--bind", workspace.string(), std::string(kWorkspaceMount)});
   for (const SandboxBind& bind : spec.extra_binds) {
     if (!fs::path(bind.host_path).is_absolute() || !fs::path(bind.sandbox_path).is_absolute() ||
@@ -705,6 +762,7 @@ Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
     add({"--setenv", name, value});
   }
   if (status_fd >= 0) add({"--json-status-fd", std::to_string(status_fd)});
+  if (block_fd >= 0) add({"--block-fd", std::to_string(block_fd)});
   argv.push_back("--");
   argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
   return argv;
@@ -725,7 +783,24 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
   if (!Available()) {
     return MakeError(ErrorCode::kUnavailable, "bubblewrap not found at " + options_.bwrap_path);
   }
-  RD_TRY(std::vector<std::string> argv, BubblewrapArgv(spec, options_, kStatusFdInChild));
+  // Networking: the public internet through an EgressLink (root only: slirp4netns and nft must
+  // enter the sandbox's namespace), else loopback alone.
+  std::string network = "public internet";
+  if (!spec.network) {
+    network = "none";
+  } else if (options_.egress.mode == NetworkMode::kNone) {
+    network = "none (turned off by the operator: --build-network none)";
+  } else if (geteuid() != 0) {
+    network = "none (the server does not run as root, so no network can be attached)";
+  }
+  const bool egress = network == "public internet";
+  RD_TRY(std::vector<std::string> argv,
+         BubblewrapArgv(spec, options_, kStatusFdInChild, egress ? kBlockFdInChild : -1,
+                        egress ? kResolvFdInChild : -1));
+  if (spec.limits.tmp_bytes <= 0 || spec.limits.max_file_bytes <= 0 ||
+      spec.limits.max_open_files <= 0) {
+    return BadSpec("build limits must be positive");
+  }
   if (spec.limits.memory_bytes <= 0 || spec.limits.max_processes <= 0 ||
       spec.limits.max_output_bytes < 0 || spec.limits.wall_time.count() <= 0) {
     return BadSpec("build limits must be positive");
@@ -737,13 +812,25 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
   }
   const std::string cgroup_name = "replideploy-build-" + std::to_string(getpid()) + "-" +
                                   std::to_string(g_build_counter.fetch_add(1));
-  std::unique_ptr<BuildCgroup> cgroup = BuildCgroup::Create(
-      options_.cgroup_root, cgroup_name, spec.limits.memory_bytes, spec.limits.max_processes);
+  std::unique_ptr<BuildCgroup> cgroup =
+      BuildCgroup::Create(options_.cgroup_root, cgroup_name, spec.limits.memory_bytes,
+                          spec.limits.max_processes, spec.limits.cpus);
 
   RD_TRY(Pipe out, MakePipe());
   RD_TRY(Pipe err, MakePipe());
   RD_TRY(Pipe status, MakePipe());
   RD_TRY(Pipe error_pipe, MakePipe());
+  Pipe block;
+  Pipe resolv;
+  if (egress) {
+    RD_TRY(block, MakePipe());
+    RD_TRY(resolv, MakePipe());
+    const std::string_view conf = SandboxResolvConf();
+    if (write(resolv.write.get(), conf.data(), conf.size()) != static_cast<ssize_t>(conf.size())) {
+      return MakeError(ErrorCode::kInternal, "cannot prepare the sandbox's resolv.conf");
+    }
+    resolv.write.Reset();
+  }
   UniqueFd null_in(open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (null_in.get() < 0) return MakeError(ErrorCode::kInternal, "cannot open /dev/null");
 
@@ -758,9 +845,13 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
   plan.memory_bytes = spec.limits.memory_bytes;
   plan.max_processes = spec.limits.max_processes;
   plan.stdin_fd = null_in.get();
-  plan.stdout_fd = out.write.get();
+  plan.stdout_fd = spec.stdout_fd >= 0 ? spec.stdout_fd : out.write.get();
   plan.stderr_fd = err.write.get();
   plan.status_fd = status.write.get();
+  plan.block_fd = egress ? block.read.get() : -1;
+  plan.resolv_fd = egress ? resolv.read.get() : -1;
+  plan.max_file_bytes = spec.limits.max_file_bytes;
+  plan.max_open_files = spec.limits.max_open_files;
   plan.error_fd = error_pipe.write.get();
   plan.parent = getpid();
 
@@ -773,6 +864,9 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
   status.write.Reset();
   error_pipe.write.Reset();
   null_in.Reset();
+  block.read.Reset();
+  resolv.read.Reset();
+  if (spec.stdout_fd >= 0) out.read.Reset();
 
   ChildFailure failure{};
   ssize_t got = 0;
@@ -788,10 +882,33 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
                                                "): " + std::strerror(failure.error));
   }
 
+  // With a network: bwrap waits on the block pipe with the namespaces made; the link is
+  // attached (rules first) before the command may start.
+  std::string early_status;
+  std::unique_ptr<EgressLink> link;
+  std::optional<Error> network_error;
+  if (egress) {
+    auto init = WaitForSandboxInit(status.read.get(), early_status);
+    if (init.ok()) {
+      auto attached = EgressLink::Attach(*init, options_.egress, options_.egress_options);
+      if (attached.ok()) {
+        link = std::move(*attached);
+      } else {
+        network_error = MakeError(attached.error().code, "could not give the build its network: " +
+                                                             attached.error().message);
+      }
+    }
+    // Released either way: without a link the command is killed below before it does anything
+    // (and without one its namespace has only loopback).
+    [[maybe_unused]] const ssize_t n = write(block.write.get(), "1", 1);
+    block.write.Reset();
+  }
+
   LineQueue queue;
-  std::atomic<bool> consumer_failed{false};
+  std::atomic<bool> consumer_failed{network_error.has_value()};
   Supervisor supervisor(pid, std::move(out.read), std::move(err.read), std::move(status.read),
-                        cgroup.get(), spec, clock_, queue, consumer_failed);
+                        cgroup.get(), spec, clock_, queue, consumer_failed,
+                        std::move(early_status));
   SupervisorOutcome outcome;
   std::thread thread;
   try {
@@ -838,6 +955,8 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
                                                                              : "cgroup-v1";
   cgroup.reset();  // after the reap: kills stragglers, removes the directories
 
+  link.reset();
+  if (network_error) return std::move(*network_error);
   if (outcome.error) return std::move(*outcome.error);
   if (callback_error) return std::move(*callback_error);
   // bwrap reports "child-pid" once the sandbox is set up; without it bwrap itself failed.
@@ -847,6 +966,7 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
                      "the build sandbox failed to start: " + outcome.last_stderr_line);
   }
   outcome.result.limits_enforced_by = enforced_by;
+  outcome.result.network = network;
   return std::move(outcome.result);
 } catch (const std::exception& e) {
   return MakeError(ErrorCode::kInternal, std::string("build sandbox: ") + e.what());

@@ -1,5 +1,3 @@
-#include "sandbox/runner.hpp"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -15,6 +13,8 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+
+#include "sandbox/runner.hpp"
 
 namespace replideploy::sandbox {
 namespace {
@@ -84,7 +84,10 @@ TEST(BubblewrapArgv, IsolatesAndPassesOnlyTheGivenEnvironment) {
                            "--die-with-parent", "--new-session", "--clearenv"}) {
     EXPECT_TRUE(has({flag})) << flag;
   }
-  EXPECT_FALSE(has({"--unshare-net"}));
+  // Always a network namespace of its own; the network (if any) comes through the block fd.
+  EXPECT_TRUE(has({"--unshare-net"}));
+  EXPECT_FALSE(has({"--block-fd"}));
+  EXPECT_FALSE(has({"--ro-bind-data"}));
   EXPECT_TRUE(has({"--ro-bind", "/usr", "/usr"}));
   EXPECT_TRUE(has({"--ro-bind", "/etc", "/etc"}));
   EXPECT_TRUE(has({"--bind", fs::canonical(workspace).string(), "/workspace"}));
@@ -96,10 +99,12 @@ TEST(BubblewrapArgv, IsolatesAndPassesOnlyTheGivenEnvironment) {
   EXPECT_TRUE(has({"--", "npm", "run", "build"}));
   EXPECT_FALSE(has({"/root"}));
 
-  spec.network = false;
-  auto no_net = BubblewrapArgv(spec, BubblewrapOptions{}, 3);
-  ASSERT_TRUE(no_net.ok());
-  EXPECT_NE(std::find(no_net->begin(), no_net->end(), "--unshare-net"), no_net->end());
+  auto with_net = BubblewrapArgv(spec, BubblewrapOptions{}, 3, 4, 5);
+  ASSERT_TRUE(with_net.ok());
+  argv = std::move(with_net);
+  EXPECT_TRUE(has({"--block-fd", "4"}));
+  EXPECT_TRUE(has({"--ro-bind-data", "5", "/etc/resolv.conf"}));
+  EXPECT_TRUE(has({"--size", std::to_string(spec.limits.tmp_bytes), "--tmpfs", "/tmp"}));
 }
 
 TEST(BubblewrapArgv, RejectsBadSpecs) {
@@ -410,6 +415,45 @@ TEST_F(SandboxTest, NetworkCanBeTurnedOff) {
   auto result = Run(spec);
   ASSERT_TRUE(result.ok()) << result.error().message;
   EXPECT_EQ(Lines(OutputStream::kStdout), (std::vector<std::string>{"lo"}));
+}
+
+// With a network, the sandbox's own namespace gets slirp4netns's tap0 (and its DNS forwarder as
+// resolver), never the host's interfaces. The egress rules are tested in egress_test.cpp.
+TEST_F(SandboxTest, NetworkIsItsOwnNamespaceWithAnEgressLink) {
+  if (geteuid() != 0) GTEST_SKIP() << "attaching a network needs root";
+  auto spec = Spec({"sh", "-c",
+                    "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort; "
+                    "cat /etc/resolv.conf"});
+  auto result = Run(spec);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->network, "public internet");
+  EXPECT_EQ(Lines(OutputStream::kStdout),
+            (std::vector<std::string>{"lo", "tap0", "nameserver 10.0.2.3"}));
+  BubblewrapOptions off;
+  off.egress.mode = NetworkMode::kNone;
+  BubblewrapRunner no_network(off);
+  auto none = no_network.Run(Spec({"true"}), [](OutputStream, std::int64_t, std::string_view) {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_NE(none->network.find("--build-network none"), std::string::npos) << none->network;
+}
+
+TEST_F(SandboxTest, TmpIsSizedAndStdoutCanGoToAFile) {
+  auto spec = Spec({"sh", "-c",
+                    "head -c 3000000 /dev/zero > /tmp/big || echo tmp-full >&2; "
+                    "echo to-the-file"});
+  spec.limits.tmp_bytes = 1 << 20;
+  const std::string file = (base_ / "stdout.txt").string();
+  const int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  spec.stdout_fd = fd;
+  auto result = Run(spec);
+  close(fd);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(Lines(OutputStream::kStderr).back(), "tmp-full");
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "to-the-file\n");
+  EXPECT_TRUE(Lines(OutputStream::kStdout).empty());
 }
 
 TEST_F(SandboxTest, SpawnFailuresAreErrors) {

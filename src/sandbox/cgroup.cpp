@@ -104,7 +104,9 @@ bool IsZombie(pid_t pid) {
 
 std::unique_ptr<BuildCgroup> BuildCgroup::Create(const std::string& cgroup_root,
                                                  const std::string& name, std::int64_t memory_bytes,
-                                                 int max_processes) {
+                                                 int max_processes, double cpus) {
+  constexpr std::int64_t kCpuPeriodMicros = 100'000;
+  const std::int64_t cpu_quota = static_cast<std::int64_t>(cpus * kCpuPeriodMicros);
   if (cgroup_root.empty()) return nullptr;
   std::unique_ptr<BuildCgroup> cgroup(new BuildCgroup());
   bool ok = false;
@@ -113,13 +115,18 @@ std::unique_ptr<BuildCgroup> BuildCgroup::Create(const std::string& cgroup_root,
     const std::string parent = cgroup_root + OwnCgroupPath("");
     // Fails (EBUSY) when the parent holds processes and is not the root; then memory.max is
     // missing in the child and we give up on v2.
-    WriteFile(parent + "/cgroup.subtree_control", "+memory +pids");
+    WriteFile(parent + "/cgroup.subtree_control",
+              cpus > 0 ? "+memory +pids +cpu" : "+memory +pids");
     const std::string dir = parent + "/" + name;
     if (mkdir(dir.c_str(), 0755) == 0) {
       cgroup->dirs_.push_back(dir);
       ok = WriteFile(dir + "/memory.max", std::to_string(memory_bytes)) &&
            WriteFile(dir + "/pids.max", std::to_string(max_processes));
       WriteFile(dir + "/memory.swap.max", "0");
+      if (ok && cpu_quota > 0) {
+        ok = WriteFile(dir + "/cpu.max",
+                       std::to_string(cpu_quota) + " " + std::to_string(kCpuPeriodMicros));
+      }
     }
   } else {
     cgroup->version_ = Version::kV1;
@@ -143,6 +150,17 @@ std::unique_ptr<BuildCgroup> BuildCgroup::Create(const std::string& cgroup_root,
            WriteFile(cgroup->dirs_[1] + "/pids.max", std::to_string(max_processes));
       // No swap past the limit; absent without swap accounting, which is fine.
       WriteFile(memory + "/memory.memsw.limit_in_bytes", std::to_string(memory_bytes));
+    }
+    // CPU is a third hierarchy, made only when a share is asked for.
+    if (ok && cpu_quota > 0) {
+      const std::string mount = cgroup_root + "/cpu";
+      const std::string dir = mount + OwnCgroupPath("cpu") + "/" + name;
+      ok = IsFsType(mount, CGROUP_SUPER_MAGIC) && mkdir(dir.c_str(), 0755) == 0;
+      if (ok) {
+        cgroup->dirs_.push_back(dir);
+        ok = WriteFile(dir + "/cpu.cfs_period_us", std::to_string(kCpuPeriodMicros)) &&
+             WriteFile(dir + "/cpu.cfs_quota_us", std::to_string(cpu_quota));
+      }
     }
   }
   if (ok) {

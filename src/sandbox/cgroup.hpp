@@ -1,4 +1,5 @@
-// A per-build cgroup that limits memory and processes, counts limit hits and kills its members.
+// A per-build cgroup that limits memory, processes and (when asked) CPU time, counts limit hits and
+// kills its members.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +20,7 @@ class BuildCgroup {
   // rlimits) when neither is writable; never leaves a half-made cgroup behind.
   static std::unique_ptr<BuildCgroup> Create(const std::string& cgroup_root,
                                              const std::string& name, std::int64_t memory_bytes,
-                                             int max_processes);
+                                             int max_processes, double cpus = 0);
 
   // Kills what is left and removes the cgroup directories (retrying briefly while the kernel
   // lets go of exited members). Call after the build's process is reaped.

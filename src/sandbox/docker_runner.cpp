@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <stop_token>
 
-#include "sandbox/output_lines.hpp"
 #include "core/ids.hpp"
 #include "core/subprocess.hpp"
+#include "sandbox/output_lines.hpp"
 
 namespace replideploy::sandbox {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "sandbox/runner.hpp"
 #include "core/clock.hpp"
+#include "sandbox/runner.hpp"
 
 namespace replideploy::sandbox {
 

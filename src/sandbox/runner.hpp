@@ -23,6 +23,7 @@
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
+#include "sandbox/egress.hpp"
 
 namespace replideploy::sandbox {
 
@@ -54,6 +55,13 @@ struct SandboxLimits {
   int max_processes = 256;
   // Bytes of stdout + stderr; output past it is discarded and the build is killed.
   std::int64_t max_output_bytes = std::int64_t{10} * 1024 * 1024;
+  // Size of the private /tmp and of HOME (tmpfs, also counted in memory).
+  std::int64_t tmp_bytes = std::int64_t{1} << 30;
+  // Largest file a process may write (RLIMIT_FSIZE), and open files per process.
+  std::int64_t max_file_bytes = std::int64_t{8} << 30;
+  int max_open_files = 16384;
+  // CPU share in cores (cgroup cpu quota); 0 = no CPU limit.
+  double cpus = 0;
 };
 
 // An extra host directory made visible in the sandbox (e.g. a package manager cache).
@@ -74,7 +82,12 @@ struct SandboxSpec {
   // Added to PATH, HOME, CI=true, NETLIFY=true (a name given here replaces the default); bwrap
   // adds PWD. Nothing else of the host's environment reaches the build.
   std::vector<std::pair<std::string, std::string>> env;
-  bool network = true;  // false: a private network namespace with only loopback
+  // Every sandbox has its own network namespace. true: the public internet through an
+  // EgressLink (sandbox/egress.hpp) when the runner's policy allows it; false: only loopback.
+  bool network = true;
+  // When >= 0, the command's stdout goes to this descriptor (e.g. a file being written) instead
+  // of the line callback; bounded by limits.max_file_bytes. Stays the caller's.
+  int stdout_fd = -1;
   SandboxLimits limits;
   std::vector<SandboxBind> extra_binds;
   // Requesting a stop kills the build; the result then says kCancelled.
@@ -97,6 +110,8 @@ struct SandboxResult {
   std::int64_t output_bytes = 0;  // bytes of output read (at most the cap)
   // Which mechanism enforced memory and process limits: "cgroup-v2", "cgroup-v1" or "rlimit".
   std::string limits_enforced_by;
+  // What the build could reach: "public internet", "none (...reason...)".
+  std::string network;
 
   bool Succeeded() const { return limit == LimitHit::kNone && signal == 0 && exit_code == 0; }
 };
@@ -135,12 +150,18 @@ struct BubblewrapOptions {
   // Host paths under the read-only /etc that the build must not see (directories are covered by
   // an empty tmpfs, files by /dev/null); missing ones are skipped.
   std::vector<std::string> masked_paths = {"/etc/replideploy"};
+  // Where builds may connect (SandboxSpec::network): the public internet, minus what the
+  // operator denies, plus what it allows; mode kNone turns networking off for every build.
+  EgressPolicy egress;
+  EgressOptions egress_options;
 };
 
 // The argv that runs `spec` under bwrap (no privilege drop or limits; those happen around it).
-// Exposed for tests and for the Docker runner's parity. `status_fd` is passed as --json-status-fd.
+// Exposed for tests and for the Docker runner's parity. `status_fd` is passed as --json-status-fd,
+// `block_fd` (when >= 0) as --block-fd, `resolv_fd` (when >= 0) becomes /etc/resolv.conf.
 Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
-                                                const BubblewrapOptions& options, int status_fd);
+                                                const BubblewrapOptions& options, int status_fd,
+                                                int block_fd = -1, int resolv_fd = -1);
 
 // "build exceeded its memory limit (512 MiB)" etc.
 std::string LimitMessage(LimitHit limit, const SandboxLimits& limits);
