@@ -162,5 +162,5 @@ echo "dashboard e2e: server pid $SERVER_PID, dashboard at $BASE, work dir $WORK"
 
 mkdir -p "$WORK/folders"
 DASHBOARD_URL="$BASE" SHOTS_DIR="$SHOTS" WORK_DIR="$WORK/folders" SERVER_LOG="$WORK/server.err" \
-  GITHUB_URL="$GITHUB_URL" GITHUB_STATE="$GITHUB_STATE" \
+  BUILDS_DIR="$WORK/data/builds" GITHUB_URL="$GITHUB_URL" GITHUB_STATE="$GITHUB_STATE" \
   node "$HERE/e2e.mjs"
