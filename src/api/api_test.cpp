@@ -11,6 +11,7 @@
 #include "api/app.hpp"
 #include "auth/jwt.hpp"
 #include "core/crypto.hpp"
+#include "core/testing.hpp"
 #include "db/testing.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
@@ -109,16 +110,14 @@ class Api : public ::testing::TestWithParam<db::Engine> {
       Reply up = Call("PUT", "/api/v1/deploys/" + id + "/files/" + path, content, token);
       EXPECT_EQ(up.status, 200) << up.raw;
     }
-    for (int i = 0; i < 600; ++i) {
-      Reply d = Call("GET", "/api/v1/sites/" + site + "/deploys/" + id, "", token);
-      if (d.body.is_object() && d.body.at("state").as_string() == "ready") return id;
-      if (d.body.is_object() && d.body.at("state").as_string() == "error") {
-        ADD_FAILURE() << d.raw;
-        return id;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ADD_FAILURE() << "deploy never became ready";
+    Reply d;
+    std::string state;
+    core::testing::WaitUntil([&] {
+      d = Call("GET", "/api/v1/sites/" + site + "/deploys/" + id, "", token);
+      state = d.body.is_object() ? std::string(d.body.at("state").as_string()) : "";
+      return state == "ready" || state == "error";
+    });
+    if (state != "ready") ADD_FAILURE() << "deploy never became ready: " << d.raw;
     return id;
   }
 
@@ -741,11 +740,11 @@ TEST_P(EdgeHttp, BadRuleFileFailsTheDeployWithItsLine) {
   ASSERT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/_redirects", rules, token_).status, 200);
   std::string state;
   Reply d;
-  for (int i = 0; i < 600 && state != "error" && state != "ready"; ++i) {
+  core::testing::WaitUntil([&] {
     d = Call("GET", "/api/v1/deploys/" + id, "", token_);
-    state = std::string(d.body.at("state").as_string());
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+    state = d.body.is_object() ? std::string(d.body.at("state").as_string()) : "";
+    return state == "error" || state == "ready";
+  });
   EXPECT_EQ(state, "error");
   EXPECT_NE(std::string(d.body.at("error_message").as_string()).find("_redirects:2"),
             std::string::npos)

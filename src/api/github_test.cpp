@@ -12,6 +12,7 @@
 
 #include "api/app.hpp"
 #include "core/crypto.hpp"
+#include "core/testing.hpp"
 #include "db/testing.hpp"
 #include "fake_github/fake_github.hpp"
 #include "git/webhook.hpp"
@@ -495,13 +496,13 @@ class GithubBuilds : public Github {
   // state changed, so a test may look a moment before it).
   std::vector<fake_github::FakeStatus> StatusesOf(const std::string& sha) {
     std::vector<fake_github::FakeStatus> out;
-    for (int i = 0; i < 300 && out.size() < 2; ++i) {
-      if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    core::testing::WaitUntil([&] {
       out.clear();
       for (auto& st : github_.Statuses()) {
         if (st.sha == sha) out.push_back(st);
       }
-    }
+      return out.size() >= 2;
+    });
     return out;
   }
 };
