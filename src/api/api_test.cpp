@@ -1,8 +1,10 @@
 // The API against a real server on 127.0.0.1 port 0, on SQLite and on PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -502,11 +504,14 @@ TEST_P(Api, DeployErrorsAreClear) {
 }
 
 // Readers hammer the live site while deploys and rollbacks land: every answer must come whole
-// from one deploy (the body names its version, the header names the deploy that answered).
+// from one deploy (the body names its version, the header names the deploy that answered). After
+// each deploy and each rollback the test waits until a reader has been answered by it, so the
+// readers see every deploy go live, however the threads are scheduled.
 TEST_P(Api, DeploysAndRollbacksAreAtomic) {
   const std::string token = SignUp("a@example.com");
   ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "atomic"}}, token).status, 201);
   std::mutex mu;
+  std::condition_variable answered;
   std::map<std::string, std::string> version_of;  // deploy id -> version
   auto deploy_version = [&](int v) {
     const std::string body = "version " + std::to_string(v) + " " + std::string(3000, 'x');
@@ -536,15 +541,37 @@ TEST_P(Api, DeploysAndRollbacksAreAtomic) {
           continue;
         }
         seen.emplace_back(std::string(got->headers.Get("X-RepliDeploy-Deploy")), got->body);
+        answered.notify_all();
       }
     });
   }
+  // Waits until a reader's answer, recorded after `from` answers, came from `deploy`.
+  auto await_answer_from = [&](const std::string& deploy, std::size_t from) {
+    std::unique_lock lock(mu);
+    const bool got = answered.wait_for(lock, core::testing::kWaitBound, [&] {
+      return std::any_of(seen.begin() + static_cast<std::ptrdiff_t>(std::min(from, seen.size())),
+                         seen.end(), [&](const auto& s) { return s.first == deploy; });
+    });
+    EXPECT_TRUE(got) << "no reader was answered by deploy " << deploy << " after it went live";
+    return got;
+  };
+  auto answers_so_far = [&] {
+    std::lock_guard lock(mu);
+    return seen.size();
+  };
   std::vector<std::string> ids{first};
-  for (int v = 1; v <= 4; ++v) ids.push_back(deploy_version(v));
-  for (int i = 0; i < 6; ++i) {
-    Reply r =
-        Call("POST", "/api/v1/sites/atomic/deploys/" + ids[i % ids.size()] + "/restore", "", token);
+  bool live = await_answer_from(first, 0);
+  for (int v = 1; v <= 4 && live; ++v) {
+    const std::size_t from = answers_so_far();
+    ids.push_back(deploy_version(v));
+    live = await_answer_from(ids.back(), from);
+  }
+  for (int i = 0; i < 6 && live; ++i) {
+    const std::string target = ids[i % ids.size()];
+    const std::size_t from = answers_so_far();
+    Reply r = Call("POST", "/api/v1/sites/atomic/deploys/" + target + "/restore", "", token);
     EXPECT_EQ(r.status, 200);
+    live = await_answer_from(target, from);
   }
   stop = true;
   for (auto& t : readers) t.join();
@@ -556,10 +583,9 @@ TEST_P(Api, DeploysAndRollbacksAreAtomic) {
       problems.push_back("deploy " + deploy + " answered '" + body.substr(0, 12) + "'");
     }
   }
-  EXPECT_GT(seen.size(), 0u);
   std::set<std::string> deploys_seen;
   for (const auto& [deploy, body] : seen) deploys_seen.insert(deploy);
-  EXPECT_GT(deploys_seen.size(), 1u) << "readers should have seen several deploys go live";
+  EXPECT_EQ(deploys_seen.size(), 5u) << "readers should have seen every deploy go live";
   EXPECT_TRUE(problems.empty()) << problems.size() << " bad answers, first: " << problems.front();
 }
 
