@@ -375,6 +375,82 @@ TEST_P(Api, OtherUsersSitesAre404) {
   EXPECT_EQ(still.body.at("name").as_string(), "alices");
 }
 
+// The deploy actions, by someone else: 404 like a missing deploy, and nothing changes. Each is
+// then done by the owner, so a 404 cannot come from a broken route.
+TEST_P(Api, OtherUsersDeployLogRestoreCancelAndLockAre404AndChangeNothing) {
+  const std::string alice = SignUp("alice@example.com");
+  const std::string bob = SignUp("bob@example.com");
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "alices"}}, alice).status, 201);
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "bobs"}}, bob).status, 201);
+  const std::string v1 = Deploy(alice, "alices", {{"index.html", "v1"}}, false);
+  const std::string v2 = Deploy(alice, "alices", {{"index.html", "v2"}}, false);
+  Reply pending = CallJson("POST", "/api/v1/sites/alices/deploys", json::object{}, alice);
+  ASSERT_EQ(pending.status, 200) << pending.raw;
+  const std::string pending_id(pending.body.at("id").as_string());
+  const std::string pending_state(pending.body.at("state").as_string());
+  const std::string secret_line = "alice's build printed this";
+  ASSERT_TRUE(tdb_->db()
+                  .Exec("INSERT INTO build_logs (deploy_id, seq, ts, stream, line) VALUES "
+                        "(?, 0, 0, 'stdout', ?)",
+                        {v1, secret_line})
+                  .ok());
+  const std::string host = "alices.localhost";
+  const std::string missing = "00000000-0000-4000-8000-000000000000";
+  const auto deploy_of = [&](const std::string& id) {
+    return Call("GET", "/api/v1/deploys/" + id, "", alice);
+  };
+  const auto published = [&] {
+    Reply site = Call("GET", "/api/v1/sites/alices", "", alice);
+    return site.body.is_object() && site.body.at("published_deploy").is_object()
+               ? std::string(site.body.at("published_deploy").at("id").as_string())
+               : std::string("<none>");
+  };
+  ASSERT_EQ(published(), v2);
+  ASSERT_EQ(deploy_of(v1).body.at("locked"), false);
+
+  // The log.
+  Reply log = Call("GET", "/api/v1/deploys/" + v1 + "/log", "", bob);
+  EXPECT_EQ(log.status, 404);
+  EXPECT_EQ(log.raw, Call("GET", "/api/v1/deploys/" + missing + "/log", "", bob).raw)
+      << "indistinguishable from a missing deploy";
+  EXPECT_EQ(log.raw.find(secret_line), std::string::npos);
+
+  // Restore: under her site (by name and by id), and under his own.
+  Reply site = Call("GET", "/api/v1/sites/alices", "", alice);
+  const std::string site_id(site.body.at("id").as_string());
+  for (const std::string& under : {std::string("alices"), site_id, std::string("bobs")}) {
+    Reply restore = Call("POST", "/api/v1/sites/" + under + "/deploys/" + v1 + "/restore", "", bob);
+    EXPECT_EQ(restore.status, 404) << "under " << under << ": " << restore.raw;
+  }
+  EXPECT_EQ(published(), v2);
+  EXPECT_EQ(Call("GET", "/", "", "", host).raw, "v2");
+  EXPECT_EQ(Call("GET", "/api/v1/sites/bobs", "", bob).body.at("published_deploy"),
+            json::value(nullptr));
+
+  // Cancel.
+  EXPECT_EQ(Call("POST", "/api/v1/deploys/" + pending_id + "/cancel", "", bob).status, 404);
+  EXPECT_EQ(deploy_of(pending_id).body.at("state"), json::value(pending_state));
+
+  // Lock (which also publishes), then unlock of a deploy she locked.
+  EXPECT_EQ(Call("POST", "/api/v1/deploys/" + v1 + "/lock", "", bob).status, 404);
+  EXPECT_EQ(deploy_of(v1).body.at("locked"), false);
+  EXPECT_EQ(published(), v2);
+  EXPECT_EQ(Call("GET", "/", "", "", host).raw, "v2");
+  ASSERT_EQ(Call("POST", "/api/v1/deploys/" + v2 + "/lock", "", alice).status, 200);
+  EXPECT_EQ(Call("POST", "/api/v1/deploys/" + v2 + "/unlock", "", bob).status, 404);
+  EXPECT_EQ(deploy_of(v2).body.at("locked"), true);
+
+  // The owner can do each of them.
+  Reply own_log = Call("GET", "/api/v1/deploys/" + v1 + "/log", "", alice);
+  EXPECT_EQ(own_log.status, 200);
+  EXPECT_NE(own_log.raw.find(secret_line), std::string::npos) << own_log.raw;
+  EXPECT_EQ(Call("POST", "/api/v1/deploys/" + v2 + "/unlock", "", alice).status, 200);
+  EXPECT_EQ(Call("POST", "/api/v1/sites/alices/deploys/" + v1 + "/restore", "", alice).status, 200);
+  EXPECT_EQ(Call("GET", "/", "", "", host).raw, "v1");
+  EXPECT_EQ(Call("POST", "/api/v1/deploys/" + pending_id + "/cancel", "", alice).status, 200);
+  EXPECT_EQ(deploy_of(pending_id).body.at("state"), "canceled");
+}
+
 TEST_P(Api, SqlMetacharactersRoundTripVerbatim) {
   const std::string nasty = "x'; DROP TABLE users; -- \"?\" $1 \\ %_ \xe2\x9c\x93 <script>";
   Reply reg = CallJson(
