@@ -1,8 +1,10 @@
 // The API against a real server on 127.0.0.1 port 0, on SQLite and on PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -11,6 +13,7 @@
 #include "api/app.hpp"
 #include "auth/jwt.hpp"
 #include "core/crypto.hpp"
+#include "core/testing.hpp"
 #include "db/testing.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
@@ -109,16 +112,14 @@ class Api : public ::testing::TestWithParam<db::Engine> {
       Reply up = Call("PUT", "/api/v1/deploys/" + id + "/files/" + path, content, token);
       EXPECT_EQ(up.status, 200) << up.raw;
     }
-    for (int i = 0; i < 600; ++i) {
-      Reply d = Call("GET", "/api/v1/sites/" + site + "/deploys/" + id, "", token);
-      if (d.body.is_object() && d.body.at("state").as_string() == "ready") return id;
-      if (d.body.is_object() && d.body.at("state").as_string() == "error") {
-        ADD_FAILURE() << d.raw;
-        return id;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ADD_FAILURE() << "deploy never became ready";
+    Reply d;
+    std::string state;
+    core::testing::WaitUntil([&] {
+      d = Call("GET", "/api/v1/sites/" + site + "/deploys/" + id, "", token);
+      state = d.body.is_object() ? std::string(d.body.at("state").as_string()) : "";
+      return state == "ready" || state == "error";
+    });
+    if (state != "ready") ADD_FAILURE() << "deploy never became ready: " << d.raw;
     return id;
   }
 
@@ -374,6 +375,82 @@ TEST_P(Api, OtherUsersSitesAre404) {
   EXPECT_EQ(still.body.at("name").as_string(), "alices");
 }
 
+// The deploy actions, by someone else: 404 like a missing deploy, and nothing changes. Each is
+// then done by the owner, so a 404 cannot come from a broken route.
+TEST_P(Api, OtherUsersDeployLogRestoreCancelAndLockAre404AndChangeNothing) {
+  const std::string alice = SignUp("alice@example.com");
+  const std::string bob = SignUp("bob@example.com");
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "alices"}}, alice).status, 201);
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "bobs"}}, bob).status, 201);
+  const std::string v1 = Deploy(alice, "alices", {{"index.html", "v1"}}, false);
+  const std::string v2 = Deploy(alice, "alices", {{"index.html", "v2"}}, false);
+  Reply pending = CallJson("POST", "/api/v1/sites/alices/deploys", json::object{}, alice);
+  ASSERT_EQ(pending.status, 200) << pending.raw;
+  const std::string pending_id(pending.body.at("id").as_string());
+  const std::string pending_state(pending.body.at("state").as_string());
+  const std::string secret_line = "alice's build printed this";
+  ASSERT_TRUE(tdb_->db()
+                  .Exec("INSERT INTO build_logs (deploy_id, seq, ts, stream, line) VALUES "
+                        "(?, 0, 0, 'stdout', ?)",
+                        {v1, secret_line})
+                  .ok());
+  const std::string host = "alices.localhost";
+  const std::string missing = "00000000-0000-4000-8000-000000000000";
+  const auto deploy_of = [&](const std::string& id) {
+    return Call("GET", "/api/v1/deploys/" + id, "", alice);
+  };
+  const auto published = [&] {
+    Reply site = Call("GET", "/api/v1/sites/alices", "", alice);
+    return site.body.is_object() && site.body.at("published_deploy").is_object()
+               ? std::string(site.body.at("published_deploy").at("id").as_string())
+               : std::string("<none>");
+  };
+  ASSERT_EQ(published(), v2);
+  ASSERT_EQ(deploy_of(v1).body.at("locked"), false);
+
+  // The log.
+  Reply log = Call("GET", "/api/v1/deploys/" + v1 + "/log", "", bob);
+  EXPECT_EQ(log.status, 404);
+  EXPECT_EQ(log.raw, Call("GET", "/api/v1/deploys/" + missing + "/log", "", bob).raw)
+      << "indistinguishable from a missing deploy";
+  EXPECT_EQ(log.raw.find(secret_line), std::string::npos);
+
+  // Restore: under her site (by name and by id), and under his own.
+  Reply site = Call("GET", "/api/v1/sites/alices", "", alice);
+  const std::string site_id(site.body.at("id").as_string());
+  for (const std::string& under : {std::string("alices"), site_id, std::string("bobs")}) {
+    Reply restore = Call("POST", "/api/v1/sites/" + under + "/deploys/" + v1 + "/restore", "", bob);
+    EXPECT_EQ(restore.status, 404) << "under " << under << ": " << restore.raw;
+  }
+  EXPECT_EQ(published(), v2);
+  EXPECT_EQ(Call("GET", "/", "", "", host).raw, "v2");
+  EXPECT_EQ(Call("GET", "/api/v1/sites/bobs", "", bob).body.at("published_deploy"),
+            json::value(nullptr));
+
+  // Cancel.
+  EXPECT_EQ(Call("POST", "/api/v1/deploys/" + pending_id + "/cancel", "", bob).status, 404);
+  EXPECT_EQ(deploy_of(pending_id).body.at("state"), json::value(pending_state));
+
+  // Lock (which also publishes), then unlock of a deploy she locked.
+  EXPECT_EQ(Call("POST", "/api/v1/deploys/" + v1 + "/lock", "", bob).status, 404);
+  EXPECT_EQ(deploy_of(v1).body.at("locked"), false);
+  EXPECT_EQ(published(), v2);
+  EXPECT_EQ(Call("GET", "/", "", "", host).raw, "v2");
+  ASSERT_EQ(Call("POST", "/api/v1/deploys/" + v2 + "/lock", "", alice).status, 200);
+  EXPECT_EQ(Call("POST", "/api/v1/deploys/" + v2 + "/unlock", "", bob).status, 404);
+  EXPECT_EQ(deploy_of(v2).body.at("locked"), true);
+
+  // The owner can do each of them.
+  Reply own_log = Call("GET", "/api/v1/deploys/" + v1 + "/log", "", alice);
+  EXPECT_EQ(own_log.status, 200);
+  EXPECT_NE(own_log.raw.find(secret_line), std::string::npos) << own_log.raw;
+  EXPECT_EQ(Call("POST", "/api/v1/deploys/" + v2 + "/unlock", "", alice).status, 200);
+  EXPECT_EQ(Call("POST", "/api/v1/sites/alices/deploys/" + v1 + "/restore", "", alice).status, 200);
+  EXPECT_EQ(Call("GET", "/", "", "", host).raw, "v1");
+  EXPECT_EQ(Call("POST", "/api/v1/deploys/" + pending_id + "/cancel", "", alice).status, 200);
+  EXPECT_EQ(deploy_of(pending_id).body.at("state"), "canceled");
+}
+
 TEST_P(Api, SqlMetacharactersRoundTripVerbatim) {
   const std::string nasty = "x'; DROP TABLE users; -- \"?\" $1 \\ %_ \xe2\x9c\x93 <script>";
   Reply reg = CallJson(
@@ -503,11 +580,14 @@ TEST_P(Api, DeployErrorsAreClear) {
 }
 
 // Readers hammer the live site while deploys and rollbacks land: every answer must come whole
-// from one deploy (the body names its version, the header names the deploy that answered).
+// from one deploy (the body names its version, the header names the deploy that answered). After
+// each deploy and each rollback the test waits until a reader has been answered by it, so the
+// readers see every deploy go live, however the threads are scheduled.
 TEST_P(Api, DeploysAndRollbacksAreAtomic) {
   const std::string token = SignUp("a@example.com");
   ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "atomic"}}, token).status, 201);
   std::mutex mu;
+  std::condition_variable answered;
   std::map<std::string, std::string> version_of;  // deploy id -> version
   auto deploy_version = [&](int v) {
     const std::string body = "version " + std::to_string(v) + " " + std::string(3000, 'x');
@@ -537,15 +617,37 @@ TEST_P(Api, DeploysAndRollbacksAreAtomic) {
           continue;
         }
         seen.emplace_back(std::string(got->headers.Get("X-RepliDeploy-Deploy")), got->body);
+        answered.notify_all();
       }
     });
   }
+  // Waits until a reader's answer, recorded after `from` answers, came from `deploy`.
+  auto await_answer_from = [&](const std::string& deploy, std::size_t from) {
+    std::unique_lock lock(mu);
+    const bool got = answered.wait_for(lock, core::testing::kWaitBound, [&] {
+      return std::any_of(seen.begin() + static_cast<std::ptrdiff_t>(std::min(from, seen.size())),
+                         seen.end(), [&](const auto& s) { return s.first == deploy; });
+    });
+    EXPECT_TRUE(got) << "no reader was answered by deploy " << deploy << " after it went live";
+    return got;
+  };
+  auto answers_so_far = [&] {
+    std::lock_guard lock(mu);
+    return seen.size();
+  };
   std::vector<std::string> ids{first};
-  for (int v = 1; v <= 4; ++v) ids.push_back(deploy_version(v));
-  for (int i = 0; i < 6; ++i) {
-    Reply r =
-        Call("POST", "/api/v1/sites/atomic/deploys/" + ids[i % ids.size()] + "/restore", "", token);
+  bool live = await_answer_from(first, 0);
+  for (int v = 1; v <= 4 && live; ++v) {
+    const std::size_t from = answers_so_far();
+    ids.push_back(deploy_version(v));
+    live = await_answer_from(ids.back(), from);
+  }
+  for (int i = 0; i < 6 && live; ++i) {
+    const std::string target = ids[i % ids.size()];
+    const std::size_t from = answers_so_far();
+    Reply r = Call("POST", "/api/v1/sites/atomic/deploys/" + target + "/restore", "", token);
     EXPECT_EQ(r.status, 200);
+    live = await_answer_from(target, from);
   }
   stop = true;
   for (auto& t : readers) t.join();
@@ -557,10 +659,9 @@ TEST_P(Api, DeploysAndRollbacksAreAtomic) {
       problems.push_back("deploy " + deploy + " answered '" + body.substr(0, 12) + "'");
     }
   }
-  EXPECT_GT(seen.size(), 0u);
   std::set<std::string> deploys_seen;
   for (const auto& [deploy, body] : seen) deploys_seen.insert(deploy);
-  EXPECT_GT(deploys_seen.size(), 1u) << "readers should have seen several deploys go live";
+  EXPECT_EQ(deploys_seen.size(), 5u) << "readers should have seen every deploy go live";
   EXPECT_TRUE(problems.empty()) << problems.size() << " bad answers, first: " << problems.front();
 }
 
@@ -741,11 +842,11 @@ TEST_P(EdgeHttp, BadRuleFileFailsTheDeployWithItsLine) {
   ASSERT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/_redirects", rules, token_).status, 200);
   std::string state;
   Reply d;
-  for (int i = 0; i < 600 && state != "error" && state != "ready"; ++i) {
+  core::testing::WaitUntil([&] {
     d = Call("GET", "/api/v1/deploys/" + id, "", token_);
-    state = std::string(d.body.at("state").as_string());
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+    state = d.body.is_object() ? std::string(d.body.at("state").as_string()) : "";
+    return state == "error" || state == "ready";
+  });
   EXPECT_EQ(state, "error");
   EXPECT_NE(std::string(d.body.at("error_message").as_string()).find("_redirects:2"),
             std::string::npos)

@@ -12,6 +12,7 @@
 
 #include "api/app.hpp"
 #include "core/crypto.hpp"
+#include "core/testing.hpp"
 #include "db/testing.hpp"
 #include "fake_github/fake_github.hpp"
 #include "git/webhook.hpp"
@@ -131,16 +132,35 @@ class Github : public ::testing::TestWithParam<db::Engine> {
     EXPECT_EQ(baseline_, 1u);
     return site.body.is_object() ? std::string(site.body.at("id").as_string()) : "";
   }
+  // A delivery signed with `secret` (none when nullopt), as GitHub signs it.
   Reply Deliver(const std::string& site_id, const std::string& event, const std::string& body,
                 const std::string& delivery, const std::optional<std::string>& secret) {
+    return DeliverWithSignature(
+        site_id, event, body, delivery,
+        secret ? std::optional(git::GithubSignature(body, *secret)) : std::nullopt);
+  }
+  // A delivery with `signature` as its X-Hub-Signature-256 header (none when nullopt).
+  Reply DeliverWithSignature(const std::string& site_id, const std::string& event,
+                             const std::string& body, const std::string& delivery,
+                             const std::optional<std::string>& signature) {
     clock_.Advance(1000);  // deploys of later deliveries sort as newer
     http::Headers h;
     h.Set("Content-Type", "application/json");
     h.Set("X-GitHub-Event", event);
     h.Set("X-GitHub-Delivery", delivery);
     h.Set("User-Agent", "GitHub-Hookshot/abc");
-    if (secret) h.Set("X-Hub-Signature-256", git::GithubSignature(body, *secret));
+    if (signature) h.Set("X-Hub-Signature-256", *signature);
     return Fetch("POST", "/api/hooks/deploy?site_id=" + site_id, body, h);
+  }
+  static std::string ErrorCodeOf(const Reply& r) {
+    return r.body.is_object() && r.body.as_object().contains("error")
+               ? std::string(r.body.at("error").at("code").as_string())
+               : "<no error body>";
+  }
+  std::int64_t CountRows(const std::string& table) {
+    auto rows = tdb_->db().Exec("SELECT COUNT(*) FROM " + table);
+    EXPECT_TRUE(rows.ok() && !rows->empty());
+    return rows.ok() && !rows->empty() ? rows->rows.front().Int(0) : -1;
   }
   std::string HookSecret() {
     auto hooks = github_.Hooks();
@@ -277,12 +297,25 @@ TEST_P(Github, DeliveriesAreVerifiedDedupedAndDecided) {
 
   // Signatures: missing, wrong secret, tampered body: 401, and nothing is queued.
   const std::string push = Fixture("push-with-new-branch.payload.json");
-  EXPECT_EQ(Deliver(site_id, "push", push, "d-0", std::nullopt).status, 401);
+  const std::int64_t jobs_before = CountRows("build_jobs");
+  const std::int64_t deliveries_before = CountRows("webhook_deliveries");
+  Reply unsigned_push = Deliver(site_id, "push", push, "d-0", std::nullopt);
+  EXPECT_EQ(unsigned_push.status, 401);
+  EXPECT_EQ(ErrorCodeOf(unsigned_push), "invalid_signature");
   EXPECT_EQ(Deliver(site_id, "push", push, "d-0", std::string("wrong")).status, 401);
-  Reply tampered = Deliver(site_id, "push", push + " ", "d-0", std::nullopt);
-  EXPECT_EQ(tampered.status, 401);
-  EXPECT_EQ(tampered.body.at("error").at("code"), "invalid_signature");
+  // The site's real signature of the push, over a body with one byte changed: still a valid
+  // push to the production branch (another commit), which would be queued if it got through.
+  std::string tampered_body = push;
+  const std::size_t commit_at = tampered_body.find("6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+  ASSERT_NE(commit_at, std::string::npos);
+  tampered_body[commit_at] = '7';
+  Reply tampered = DeliverWithSignature(site_id, "push", tampered_body, "d-1",
+                                        git::GithubSignature(push, secret));
+  EXPECT_EQ(tampered.status, 401) << tampered.raw;
+  EXPECT_EQ(ErrorCodeOf(tampered), "invalid_signature");
   EXPECT_EQ(Deploys("hello").size(), baseline_);
+  EXPECT_EQ(CountRows("build_jobs"), jobs_before) << "nothing queued";
+  EXPECT_EQ(CountRows("webhook_deliveries"), deliveries_before) << "no delivery recorded";
 
   EXPECT_EQ(Deliver(site_id, "ping", Fixture("ping-payload.json"), "d-ping", secret).status, 200);
   EXPECT_EQ(Deploys("hello").size(), baseline_);
@@ -463,13 +496,13 @@ class GithubBuilds : public Github {
   // state changed, so a test may look a moment before it).
   std::vector<fake_github::FakeStatus> StatusesOf(const std::string& sha) {
     std::vector<fake_github::FakeStatus> out;
-    for (int i = 0; i < 300 && out.size() < 2; ++i) {
-      if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    core::testing::WaitUntil([&] {
       out.clear();
       for (auto& st : github_.Statuses()) {
         if (st.sha == sha) out.push_back(st);
       }
-    }
+      return out.size() >= 2;
+    });
     return out;
   }
 };

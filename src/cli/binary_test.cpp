@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "core/crypto.hpp"
+#include "core/testing.hpp"
 #include "http/client.hpp"
 
 namespace replideploy::cli {
@@ -654,9 +655,11 @@ TEST_F(Binary, KillingAWorkerMidBuildRetriesTheBuildElsewhere) {
   pid_t worker = Spawn(worker_args, {}, "worker1-");
   const std::string token = SignUpToken(base, "worker@example.com");
   ASSERT_EQ(Call(base, "POST", "/api/v1/sites", R"({"name":"retry"})", token, "")->status, 201);
+  // The build waits until the test drops a file into its workspace: the first attempt is still
+  // building when its worker is killed, and the retry finishes when the test lets it.
   ASSERT_TRUE(CommitAndPush(dir_ + "/repo",
                             {{"index.html", "<h1>retried</h1>"}, {"netlify.toml", R"([build]
-  command = "echo building; sleep 3; mkdir -p out && cp index.html out/"
+  command = "echo at the gate; for i in $(seq 1200); do test -e /workspace/go && break; sleep 0.1; done; mkdir -p out && cp index.html out/"
   publish = "out"
 )"}},
                             "http://x:" + token + "@127.0.0.1:" + port + "/git/retry.git"));
@@ -668,6 +671,16 @@ TEST_F(Binary, KillingAWorkerMidBuildRetriesTheBuildElsewhere) {
   kill(worker, SIGKILL);
   Wait(worker);
   pid_t rescuer = Spawn(worker_args, {}, "worker2-");
+  // The retry cleared the workspace and waits at the gate again: open it.
+  const auto retry_at_gate = [&] {
+    auto log = Call(base, "GET", "/api/v1/deploys/" + building.first + "/log", "", token, "");
+    const std::size_t retry = log.ok() ? log->body.find("attempt 2") : std::string::npos;
+    return retry != std::string::npos && log->body.find("at the gate", retry) != std::string::npos;
+  };
+  EXPECT_TRUE(core::testing::WaitUntil(retry_at_gate)) << ReadFile(dir_ + "/worker2-stderr");
+  for (const auto& job : fs::directory_iterator(DataDir() + "/builds")) {
+    std::ofstream(job.path() / "go") << "go";
+  }
   auto done = NewestDeploy(base, token, "retry",
                            [](const std::string& s) { return s == "ready" || s == "error"; });
   EXPECT_EQ(done.first, building.first) << "the same deploy, built again";

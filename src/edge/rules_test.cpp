@@ -803,12 +803,16 @@ void CheckGolden(const std::string& dir, const std::string& extension,
     if (entry.path().extension() == extension) inputs.push_back(entry.path());
   }
   std::sort(inputs.begin(), inputs.end());
+  std::vector<std::string> changed;
   for (const fs::path& input : inputs) {
     ++count;
     const std::string actual = dump(ReadFile(input));
     fs::path golden = input;
     golden.replace_extension(".golden");
     if (update) {
+      if (!fs::exists(golden) || ReadFile(golden) != actual) {
+        changed.push_back(golden.filename().string());
+      }
       std::ofstream(golden, std::ios::binary) << actual;
       continue;
     }
@@ -818,6 +822,14 @@ void CheckGolden(const std::string& dir, const std::string& extension,
     EXPECT_EQ(actual.starts_with("error: "), expect_error) << input;
   }
   EXPECT_GT(count, 0u) << "no " << extension << " files in " << root;
+  // Rewriting is never a pass, so the mode cannot slip into CI and bless whatever the parser
+  // prints today.
+  if (update) {
+    ADD_FAILURE() << "RD_UPDATE_GOLDEN is set: rewrote the " << count << " .golden files in "
+                  << root.string() << " (" << changed.size() << " changed"
+                  << (changed.empty() ? "" : ": " + Join(changed)) << ") instead of checking them. "
+                  << "Review the diff, then run again without RD_UPDATE_GOLDEN.";
+  }
 }
 
 TEST(RulesGolden, RedirectsFiles) {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/testing.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
 
@@ -127,8 +128,8 @@ TEST_F(WebSocketTest, ClientMessagesReachTheHandlerAndClientCloseIsSeen) {
   ws->write(asio::buffer(std::string("one")));
   ws->write(asio::buffer(std::string("two")));
   ws->close(websocket::close_code::normal);
-  for (int i = 0; i < 300 && server_side->IsOpen(); ++i) std::this_thread::sleep_for(10ms);
-  EXPECT_FALSE(server_side->IsOpen());
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return !server_side->IsOpen(); }))
+      << "the server never saw the client's close";
   std::lock_guard lock(mu);
   EXPECT_EQ(received, (std::vector<std::string>{"one", "two"}));
   // Sending after the close is ignored, not a crash.

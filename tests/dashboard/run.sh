@@ -7,11 +7,11 @@
 # Starts the fake GitHub (tests/fake_github/fake_github next to the binary, port 0, state file in
 # the temp dir) and the server on a free 127.0.0.1 port with a temp --data-dir, --dashboard-dir
 # OUT and --github-* flags pointing at the fake, then runs e2e.mjs (register, log in, folder
-# deploy, redeploy, rollback, build settings, API tokens, an expired session, 404, phone-sized
-# screens; with the git API also environment variables, a `git push` whose build log is
-# followed live, and GitHub: connect, a site from a repository with its webhook, disconnect).
+# deploy, redeploy, rollback, build settings, API tokens, environment variables, a `git push`
+# whose build log is followed live, GitHub: connect, a site from a repository with its webhook,
+# disconnect; an expired session, 404, phone-sized screens). Every step runs; none is skipped.
 # One screenshot per step goes to a temp dir whose path is printed. Output: one `ok N - step`
-# (or `skip - step`) line per step and a closing `N passed, N failed[, N skipped]`.
+# line per step and a closing `N passed, N failed`.
 # Environment knobs:
 #   RD_E2E_TIMEOUT=SECONDS  hard limit for the whole run (default 300)
 #   RD_E2E_KEEP=1           keep the temp dir (server log, data dir) after the run
@@ -162,5 +162,5 @@ echo "dashboard e2e: server pid $SERVER_PID, dashboard at $BASE, work dir $WORK"
 
 mkdir -p "$WORK/folders"
 DASHBOARD_URL="$BASE" SHOTS_DIR="$SHOTS" WORK_DIR="$WORK/folders" SERVER_LOG="$WORK/server.err" \
-  GITHUB_URL="$GITHUB_URL" GITHUB_STATE="$GITHUB_STATE" \
+  BUILDS_DIR="$WORK/data/builds" GITHUB_URL="$GITHUB_URL" GITHUB_STATE="$GITHUB_STATE" \
   node "$HERE/e2e.mjs"
