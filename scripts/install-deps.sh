@@ -10,7 +10,9 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libpqxx-dev libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libbrotli-dev zlib1g-dev libarchive-dev
-  bubblewrap
+  # The build sandbox: bubblewrap, its network (slirp4netns, nftables, iproute2) and its
+  # disk quota (an ext4 volume: e2fsprogs, util-linux's losetup/mount), tar for the build cache.
+  bubblewrap slirp4netns nftables iproute2 e2fsprogs util-linux mount tar
 )
 # Node.js and npm for the dashboard's build: Debian's, unless some are already there
 # (scripts/build-dashboard.sh brings a newer Node from the npm registry when it needs one).

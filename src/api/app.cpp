@@ -38,7 +38,7 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
   if (options_.build_runner == "docker") {
     runner_ = std::make_unique<sandbox::DockerRunner>(options_.docker, clock);
   } else {
-    runner_ = std::make_unique<sandbox::BubblewrapRunner>(sandbox::BubblewrapOptions{}, clock);
+    runner_ = std::make_unique<sandbox::BubblewrapRunner>(options_.bubblewrap, clock);
   }
   deploys_.SetValidator(&edge::Edge::ValidateDeploy);
   deploys_.AddPublishListener(
@@ -67,6 +67,11 @@ App::App(db::Database& db, store::BlobStore& blobs, const core::Clock& clock, Ap
       o.worker_id = prefix + std::to_string(i);
       o.builds_dir = options_.builds_dir;
       o.cache_dir = options_.cache_dir;
+      o.volumes_dir =
+          options_.volumes_dir.empty()
+              ? ""
+              : options_.volumes_dir + "/" + std::to_string(::getpid()) + "-" + std::to_string(i);
+      o.disk = options_.build_disk;
       o.repos_dir = options_.repos_dir;
       o.limits = options_.build_limits;
       o.heartbeat_every = options_.heartbeat_every;

@@ -32,6 +32,7 @@
 #include "http/server.hpp"
 #include "sandbox/docker_runner.hpp"
 #include "sandbox/runner.hpp"
+#include "sandbox/volume.hpp"
 
 namespace replideploy::api {
 
@@ -47,6 +48,11 @@ struct AppOptions {
   std::string builds_dir;     // build workspaces (<data-dir>/builds)
   std::string cache_dir;      // per-site build caches (<data-dir>/cache)
   sandbox::SandboxLimits build_limits;
+  // The bubblewrap runner's settings (network policy, ...).
+  sandbox::BubblewrapOptions bubblewrap;
+  // Per-build workspace volumes (disk quota): images under volumes_dir; "" disables them.
+  std::string volumes_dir;
+  sandbox::VolumeLimits build_disk;
   std::string env_key;     // 32 bytes encrypting environment variables at rest
   std::string github_key;  // 32 bytes encrypting GitHub tokens, webhook secrets; signing states
   git::GithubOptions github;

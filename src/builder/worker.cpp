@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <toml++/toml.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "builder/build_cache.hpp"
 #include "builder/detect.hpp"
 #include "builder/functions_bundle.hpp"
 #include "builder/git_source.hpp"
@@ -115,6 +118,19 @@ void BuildWorker::Start() {
       fs::permissions(dir, fs::perms::others_exec, fs::perm_options::add, ec);
       spdlog::info("made {} searchable (o+x) so sandboxed builds can reach their workspace",
                    dir.string());
+    }
+  }
+  // Workspace volumes a crashed process left behind: this worker's own folder, and the folders
+  // of workers whose process is gone (named <pid>-<n>).
+  if (!options_.volumes_dir.empty()) {
+    sandbox::RemoveStaleVolumes(options_.volumes_dir);
+    const fs::path all = fs::path(options_.volumes_dir).parent_path();
+    for (const auto& entry : fs::directory_iterator(all, ec)) {
+      const std::string name = entry.path().filename().string();
+      const pid_t owner = static_cast<pid_t>(std::atol(name.c_str()));
+      if (owner <= 0 || owner == getpid() || kill(owner, 0) == 0 || errno != ESRCH) continue;
+      sandbox::RemoveStaleVolumes(entry.path().string());
+      fs::remove(entry.path(), ec);
     }
   }
   thread_ = std::jthread([this](std::stop_token stop) { Loop(stop); });
@@ -243,8 +259,17 @@ namespace {
 constexpr std::size_t kMaxConfigFileBytes = 1 << 20;
 
 // A file of the checkout that the worker reads for its own decisions (netlify.toml,
-// package.json): "" when missing or not a regular file; never read through a link.
+// package.json): "" when missing; an error when it is a link (never followed: it could name a
+// host file) or something else that is not a regular file.
 Result<std::string> ReadConfigFile(const sandbox::UntrustedTree& tree, std::string_view name) {
+  const sandbox::EntryType type = tree.Type(name);
+  if (type == sandbox::EntryType::kSymlink) {
+    return MakeError(ErrorCode::kUnprocessable,
+                     std::string(name) + " is a symbolic link; it must be a regular file");
+  }
+  if (type != sandbox::EntryType::kMissing && type != sandbox::EntryType::kFile) {
+    return MakeError(ErrorCode::kUnprocessable, std::string(name) + " is not a regular file");
+  }
   RD_TRY(std::optional<std::string> text, tree.ReadFile(name, kMaxConfigFileBytes));
   return text.value_or("");
 }
@@ -271,20 +296,15 @@ std::string Join(std::initializer_list<std::string_view> parts) {
   return out;
 }
 
-// The site's build cache: node_modules of the base folder and the workspace's .cache. Moved in
-// before the build and back out after it with renameat() on single names beneath descriptors,
-// so a link the build planted is moved as a link and never followed.
-struct CacheEntry {
-  const char* stored;  // name in the cache folder
-  const char* live;    // name in the folder it is used in
-  bool in_base;        // in the base folder, else in the workspace root
-};
-constexpr CacheEntry kCacheEntries[] = {{"node_modules", "node_modules", true},
-                                        {"home-cache", ".cache", false}};
-
-int OpenTrustedDir(const fs::path& path) {
-  return open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+// Whether the volume at `path` is full (space or inodes): the build hit its disk quota.
+bool VolumeFull(const std::string& path) {
+  struct statvfs st {};
+  if (statvfs(path.c_str(), &st) != 0) return false;
+  constexpr unsigned long long kSlack = 1 << 20;
+  return static_cast<unsigned long long>(st.f_bavail) * st.f_frsize < kSlack || st.f_favail == 0;
 }
+
+std::string Mebibytes(std::int64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
 }  // namespace
 
@@ -292,7 +312,23 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
   const fs::path workspace = fs::path(options_.builds_dir) / job.id;
   std::error_code ec;
   fs::remove_all(workspace, ec);
-  fs::create_directories(workspace, ec);
+  auto user = sandbox::EnsureBuildUser("replideploy-build");
+  // The workspace is a file system of its own when we can make one: its size is the build's
+  // disk quota. Declared first: everything opened in it is closed before it goes.
+  std::unique_ptr<sandbox::WorkspaceVolume> volume;
+  if (!options_.volumes_dir.empty() && geteuid() == 0 && user.ok()) {
+    fs::create_directories(options_.volumes_dir, ec);
+    fs::permissions(options_.volumes_dir, fs::perms::owner_all, ec);
+    auto made = sandbox::WorkspaceVolume::Create(
+        workspace.string(), (fs::path(options_.volumes_dir) / (job.id + ".img")).string(),
+        options_.disk, user->uid, user->gid);
+    if (made.ok()) {
+      volume = std::move(*made);
+    } else {
+      log.Info("The build's disk quota is not enforced: " + made.error().message);
+    }
+  }
+  if (!volume) fs::create_directories(workspace, ec);
   if (ec) return MakeError(ErrorCode::kInternal, "cannot create the workspace: " + ec.message());
   // The site's settings: its provider here, its build settings under netlify.toml's below.
   deploys::BuildSettings settings;
@@ -376,28 +412,17 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
   }
   RD_TRY(const std::string publish_dir, RelativeInside(publish_setting, "build.publish"));
 
-  auto user = sandbox::EnsureBuildUser("replideploy-build");
+  // With a volume, the build's /tmp and HOME are folders on it: the disk quota covers them too
+  // (a tmpfs would count against memory, and its filling up would not name a limit).
+  const fs::path tmp_dir = workspace / ".tmp", home_dir = workspace / ".home";
+  if (volume) {
+    fs::create_directory(tmp_dir, ec);
+    fs::create_directory(home_dir, ec);
+    if (ec)
+      return MakeError(ErrorCode::kInternal, "cannot create the build's /tmp: " + ec.message());
+  }
   if (user.ok() && geteuid() == 0) {
     RD_TRY_STATUS(sandbox::GiveTreeToUser(workspace.string(), *user));
-  }
-  RD_TRY(const sandbox::UntrustedTree workspace_dir,
-         sandbox::UntrustedTree::Open(workspace.string(), "", "the workspace"));
-  const int workspace_fd = workspace_dir.fd();
-  // The site's build cache moves in before the build and back out after it.
-  const fs::path cache =
-      options_.cache_dir.empty() ? fs::path() : fs::path(options_.cache_dir) / job.site_id;
-  const bool use_cache = !cache.empty() && !project.package_json.empty();
-  if (use_cache) {
-    const int cache_fd = OpenTrustedDir(cache);
-    if (cache_fd >= 0) {
-      for (const CacheEntry& entry : kCacheEntries) {
-        if (renameat(cache_fd, entry.stored, entry.in_base ? base.fd() : workspace_fd,
-                     entry.live) == 0) {
-          log.Info(std::string("Restored build cache: ") + entry.live);
-        }
-      }
-      close(cache_fd);
-    }
   }
 
   // Netlify's read-only build variables, then netlify.toml's environment, then the site's
@@ -433,7 +458,6 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
   }
 
   if (!command.empty()) {
-    log.Info("$ " + command);
     sandbox::SandboxSpec spec;
     spec.argv = {"/bin/sh", "-c", command};
     spec.workspace = workspace.string();
@@ -441,36 +465,47 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& l
     spec.env = std::move(env);
     spec.limits = options_.limits;
     spec.stop = stop;
+    if (volume) {
+      // Made above by us; nothing of the build has run here yet (the cache is unpacked by tar),
+      // so neither is a link. bwrap binds them as the build user in any case.
+      spec.extra_binds.push_back({tmp_dir.string(), "/tmp", true});
+      spec.extra_binds.push_back({home_dir.string(), std::string(sandbox::kSandboxHome), true});
+    }
+    // The site's build cache for this build's trust scope, unpacked and packed by the sandbox.
+    std::optional<BuildCache> cache;
+    if (!options_.cache_dir.empty() && !project.package_json.empty()) {
+      cache.emplace((fs::path(options_.cache_dir) / job.site_id).string(), ScopeOf(job),
+                    options_.max_cache_bytes);
+      auto restored = cache->Restore(runner_, spec, base_dir);
+      if (!restored.ok()) {
+        log.Info("Build cache not used: " + restored.error().message);
+      } else if (!restored->empty()) {
+        log.Info(*restored);
+      }
+    }
+    log.Info("$ " + command);
     auto result =
         runner_.Run(spec, [&](sandbox::OutputStream s, std::int64_t ts, std::string_view line) {
           log.Line(sandbox::OutputStreamName(s), ts, line);
         });
-    // Every process of the build is gone now; what it left is read beneath descriptors again,
-    // from the workspace down (it may have replaced any folder with a link).
-    RD_TRY(sandbox::UntrustedTree base_after,
-           sandbox::UntrustedTree::Open(workspace.string(), Join({"repo", base_dir}),
-                                        "the build's base folder"));
-    if (use_cache) {
-      fs::create_directories(cache, ec);
-      const int cache_fd = OpenTrustedDir(cache);
-      if (cache_fd >= 0) {
-        for (const CacheEntry& entry : kCacheEntries) {
-          const int from = entry.in_base ? base_after.fd() : workspace_fd;
-          struct stat st {};
-          if (fstatat(from, entry.live, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-          fs::remove_all(cache / entry.stored, ec);
-          (void)renameat(from, entry.live, cache_fd, entry.stored);
-        }
-        close(cache_fd);
-      }
-    }
     if (!result.ok()) return std::move(result).error();
+    if (result->network != "public internet") log.Info("Network: " + result->network);
     if (result->limit != sandbox::LimitHit::kNone) {
       return MakeError(ErrorCode::kUnprocessable, result->limit_message);
     }
     if (!result->Succeeded()) {
+      if (volume && VolumeFull(volume->path())) {
+        return MakeError(ErrorCode::kUnprocessable,
+                         "build exceeded its disk quota (" + Mebibytes(options_.disk.bytes) +
+                             " or " + std::to_string(options_.disk.inodes) + " files)");
+      }
       return MakeError(ErrorCode::kUnprocessable,
                        fmt::format("the build command exited with status {}", result->exit_code));
+    }
+    // Only a successful build's dependencies are kept for the next one.
+    if (cache) {
+      auto saved = cache->Save(runner_, spec, base_dir, job);
+      log.Info(saved.ok() ? *saved : "Build cache not saved: " + saved.error().message);
     }
   }
   auto publish = sandbox::UntrustedTree::Open(

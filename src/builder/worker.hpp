@@ -21,6 +21,7 @@
 #include "deploys/sites.hpp"
 #include "sandbox/runner.hpp"
 #include "sandbox/untrusted_tree.hpp"
+#include "sandbox/volume.hpp"
 #include "store/blob_store.hpp"
 
 namespace replideploy::builder {
@@ -33,7 +34,15 @@ struct WorkerOptions {
   std::string worker_id;   // unique per worker (host:pid:n)
   std::string builds_dir;  // workspaces, one per job, removed afterwards
   std::string repos_dir;   // the platform's bare repositories, <repos_dir>/<site_id>.git
-  std::string cache_dir;   // per-site build caches, <cache_dir>/<site_id>; "" disables
+  // Per-site build caches, <cache_dir>/<site_id>/<scope>.tar, one per trust scope (see
+  // CacheScope); "" disables.
+  std::string cache_dir;
+  // This worker's workspace volume images (a disk quota per build); "" or not root: plain
+  // folders without a quota. Cleaned of a crashed predecessor's leftovers at Start().
+  std::string volumes_dir;
+  sandbox::VolumeLimits disk;
+  // Largest build cache kept per site and scope.
+  std::int64_t max_cache_bytes = std::int64_t{4} << 30;
   std::chrono::milliseconds idle_poll{1000};
   std::chrono::milliseconds heartbeat_every{5000};
   // The site's settings (build command, publish folder, ...), under netlify.toml's.

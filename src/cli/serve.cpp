@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "db/database.hpp"
 #include "db/migrate.hpp"
 #include "http/server.hpp"
+#include "sandbox/egress.hpp"
 #include "store/blob_store.hpp"
 
 namespace replideploy::cli {
@@ -63,6 +65,40 @@ int RunMigrate(const core::ServeConfig& config) {
 }
 
 // The App's options from the config: shared by `serve` and `worker`.
+// "10.0.0.0/8, 192.0.2.7" -> CIDRs; an error names the bad entry and the setting.
+Result<std::vector<sandbox::Cidr>> ParseCidrList(const std::string& list, std::string_view name) {
+  std::vector<sandbox::Cidr> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    std::size_t comma = std::min(list.find(',', start), list.size());
+    std::string item = list.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) {
+      auto cidr = sandbox::ParseCidr(item);
+      if (!cidr.ok()) {
+        return MakeError(ErrorCode::kBadRequest, std::string(name) + ": " + cidr.error().message);
+      }
+      out.push_back(*cidr);
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
+// The operator's build network policy, checked before anything starts.
+Result<sandbox::EgressPolicy> BuildNetworkPolicy(const core::ServeConfig& config) {
+  sandbox::EgressPolicy policy;
+  policy.mode =
+      config.build_network == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kPublic;
+  RD_TRY(policy.allowed, ParseCidrList(config.build_network_allow, "build-network-allow"));
+  RD_TRY(policy.denied, ParseCidrList(config.build_network_deny, "build-network-deny"));
+  if (Status valid = sandbox::ValidateEgressPolicy(policy); !valid.ok()) {
+    return MakeError(ErrorCode::kBadRequest, "build-network-allow: " + valid.error().message);
+  }
+  return policy;
+}
+
 api::AppOptions AppOptionsFrom(const core::ServeConfig& config, const std::string& secret) {
   api::AppOptions app_options;
   app_options.base_domain = config.base_domain;
@@ -81,6 +117,14 @@ api::AppOptions AppOptionsFrom(const core::ServeConfig& config, const std::strin
   app_options.docker.image = config.docker_image;
   app_options.build_limits.wall_time = std::chrono::minutes(config.build_timeout_minutes);
   app_options.build_limits.memory_bytes = std::int64_t{config.build_memory_mb} << 20;
+  app_options.build_limits.cpus = config.build_cpu_percent / 100.0;
+  app_options.build_disk.bytes = std::int64_t{config.build_disk_mb} << 20;
+  // One inode per 8 KiB, at most a million: a small quota still gets a usable file system.
+  app_options.build_disk.inodes =
+      std::clamp<std::int64_t>(app_options.build_disk.bytes / 8192, 16384, 1'000'000);
+  app_options.volumes_dir = (std::filesystem::absolute(config.data_dir) / "volumes").string();
+  app_options.bubblewrap.egress.mode =
+      config.build_network == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kPublic;
   app_options.queue.lease_millis = std::int64_t{config.build_lease_seconds} * 1000;
   // Heartbeats well inside the lease, so one late beat does not lose it.
   app_options.heartbeat_every =
@@ -107,6 +151,9 @@ int RunServe(const core::ServeConfig& config) {
 
   core::SystemClock clock;
   api::AppOptions app_options = AppOptionsFrom(config, *secret);
+  auto network_policy = BuildNetworkPolicy(config);
+  if (!network_policy.ok()) return Fail(network_policy.error().message);
+  app_options.bubblewrap.egress = *network_policy;
   if (app_options.dashboard_dir.empty()) {
     // Run from a checkout (build/<preset>/replideploy): the dashboard built next to it.
     std::error_code ec;
@@ -158,6 +205,9 @@ int RunWorker(const core::ServeConfig& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   core::SystemClock clock;
   api::AppOptions app_options = AppOptionsFrom(config, *secret);
+  auto network_policy = BuildNetworkPolicy(config);
+  if (!network_policy.ok()) return Fail(network_policy.error().message);
+  app_options.bubblewrap.egress = *network_policy;
   app_options.dashboard_dir.clear();
   app_options.git_poll_interval = std::chrono::milliseconds(0);  // `serve` polls
   {

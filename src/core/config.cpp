@@ -42,6 +42,18 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
       {"docker-image", "the image builds run in with --build-runner docker", &c.docker_image},
       {"build-timeout-minutes", "wall-time limit of a build", &c.build_timeout_minutes},
       {"build-memory-mb", "memory limit of a build", &c.build_memory_mb},
+      {"build-disk-mb", "disk quota of a build's workspace", &c.build_disk_mb},
+      {"build-cpu-percent", "CPU share of a build (100 = one core; 0: no limit)",
+       &c.build_cpu_percent},
+      {"build-network",
+       "public: builds reach the public internet only (never this host, private or link-local "
+       "addresses); none: no network",
+       &c.build_network},
+      {"build-network-allow",
+       "comma-separated CIDRs builds may reach although private (e.g. a registry mirror)",
+       &c.build_network_allow},
+      {"build-network-deny", "comma-separated CIDRs builds may not reach although public",
+       &c.build_network_deny},
       {"build-lease-seconds", "a build whose worker is silent this long is retried",
        &c.build_lease_seconds},
       {"git-poll-seconds", "how often sites following a git URL are checked for new commits",
@@ -155,6 +167,20 @@ Status PrepareDataDir(const std::string& dir) {
   }
   ::close(fd);
   ::unlink(probe.c_str());
+  // Ours alone: the folder 0700 (the build worker adds the search bit for the sandbox's user,
+  // never read), the key and the SQLite files 0600 (a new database is made 0600 by db/).
+  const auto mode = fs::status(dir, ec).permissions();
+  if (!ec && (mode & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none) {
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
+  for (const char* name : {"secret.key", "replideploy.db", "replideploy.db-wal",
+                           "replideploy.db-shm", "replideploy.db-journal"}) {
+    const std::string path = dir + "/" + name;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+      ::chmod(path.c_str(), 0600);
+    }
+  }
   return {};
 }
 
@@ -223,6 +249,11 @@ Status ValidateConfig(const ServeConfig& config) {
   RD_TRY_STATUS(range("build-workers", config.build_workers, 0, 64));
   RD_TRY_STATUS(range("build-timeout-minutes", config.build_timeout_minutes, 1, 24 * 60));
   RD_TRY_STATUS(range("build-memory-mb", config.build_memory_mb, 64, 1024 * 1024));
+  RD_TRY_STATUS(range("build-disk-mb", config.build_disk_mb, 64, 16 * 1024 * 1024));
+  RD_TRY_STATUS(range("build-cpu-percent", config.build_cpu_percent, 0, 100 * 1024));
+  if (config.build_network != "public" && config.build_network != "none") {
+    return MakeError(ErrorCode::kBadRequest, "build-network must be public or none");
+  }
   RD_TRY_STATUS(range("build-lease-seconds", config.build_lease_seconds, 2, 3600));
   RD_TRY_STATUS(range("git-poll-seconds", config.git_poll_seconds, 1, 24 * 3600));
   RD_TRY_STATUS(range("git-allow-private-urls", config.git_allow_private_urls, 0, 1));

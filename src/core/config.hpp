@@ -36,6 +36,11 @@ struct ServeConfig {
   std::string docker_image = "node:18-bullseye";
   int build_timeout_minutes = 15;
   int build_memory_mb = 2048;
+  int build_disk_mb = 10240;             // the workspace's disk quota (a volume of its own)
+  int build_cpu_percent = 0;             // CPU share, 100 = one core; 0: no limit
+  std::string build_network = "public";  // "public" (public internet only) or "none"
+  std::string build_network_allow;       // CIDRs reachable although private (a registry mirror)
+  std::string build_network_deny;        // CIDRs unreachable although public
   int build_lease_seconds = 60;
   int git_poll_seconds = 60;       // how often sites following a git URL are checked
   int git_allow_private_urls = 0;  // 1: git URLs may reach loopback/private hosts
@@ -74,7 +79,8 @@ struct ListenAddress {
 // "127.0.0.1:8080", "[::1]:8080", "localhost:0". Fails on a missing or out-of-range port.
 Result<ListenAddress> ParseListenAddress(std::string_view text);
 
-// Creates the data dir if needed and checks it is writable. One-line error otherwise.
+// Creates the data dir if needed and checks it is writable. One-line error otherwise. Makes it
+// private: the folder 0700, secret.key and the SQLite files 0600.
 Status PrepareDataDir(const std::string& dir);
 
 // The database URL the config names (the default derives from the data dir).

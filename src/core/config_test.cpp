@@ -117,6 +117,30 @@ TEST_F(ConfigTest, DataDirMustBeWritable) {
   }
 }
 
+TEST_F(ConfigTest, DataDirKeyAndDatabaseAreTheOwnersAlone) {
+  const std::string dir = dir_ + "/private";
+  fs::create_directory(dir);
+  chmod(dir.c_str(), 0755);
+  Write("private/secret.key", std::string(64, 'a') + "\n");
+  chmod((dir + "/secret.key").c_str(), 0644);
+  Write("private/replideploy.db-wal", "");
+  chmod((dir + "/replideploy.db-wal").c_str(), 0664);
+  ASSERT_TRUE(PrepareDataDir(dir).ok());
+  auto mode = [](const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 0777) : -1;
+  };
+  EXPECT_EQ(mode(dir), 0700);
+  EXPECT_EQ(mode(dir + "/secret.key"), 0600);
+  EXPECT_EQ(mode(dir + "/replideploy.db-wal"), 0600);
+  // A new key is 0600 too.
+  ServeConfig c;
+  c.data_dir = dir_ + "/fresh";
+  ASSERT_TRUE(PrepareDataDir(c.data_dir).ok());
+  ASSERT_TRUE(LoadOrCreateSecretKey(c).ok());
+  EXPECT_EQ(mode(c.data_dir + "/secret.key"), 0600);
+}
+
 TEST_F(ConfigTest, DefaultDatabaseUrlIsSqliteInDataDir) {
   ServeConfig c;
   c.data_dir = "/srv/rd";

@@ -1,7 +1,9 @@
 // The SQLite driver: a pool of connections to one file (WAL mode, so readers never wait for
 // the writer), or a single connection for ":memory:" (each connection to ":memory:" would be
 // its own empty database).
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
@@ -153,6 +155,12 @@ Error OpenError(const std::string& path, sqlite3* db, int rc) {
 Result<std::unique_ptr<SqliteConnection>> OpenConnection(const std::string& path,
                                                          const OpenOptions& options) {
   sqlite3* raw = nullptr;
+  // A new database is its owner's alone: made empty with 0600 before SQLite sees it (SQLite
+  // creates it with the umask's mode, and its -wal and -shm files copy the database's).
+  if (path != ":memory:" && !path.starts_with("file:")) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+  }
   // NOMUTEX: the pool hands a connection to one thread at a time.
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw,

@@ -3,12 +3,14 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -45,6 +47,8 @@ constexpr int kStatusFdInChild = 3;
 constexpr int kBlockFdInChild = 4;
 // The sandbox's /etc/resolv.conf (--ro-bind-data).
 constexpr int kResolvFdInChild = 5;
+// bwrap's options (--args): the build's variables never appear on a command line or in `ps`.
+constexpr int kArgsFdInChild = 6;
 // How long bwrap may take to set the sandbox up and report its init's pid.
 constexpr auto kSetupTimeout = std::chrono::seconds(30);
 
@@ -204,6 +208,7 @@ struct ChildPlan {
   int status_fd = -1;
   int block_fd = -1;  // -1: no network to wait for
   int resolv_fd = -1;
+  int args_fd = -1;
   int error_fd = -1;
   std::int64_t max_file_bytes = 0;
   int max_open_files = 0;
@@ -243,15 +248,17 @@ struct ChildPlan {
   const int status = fcntl(plan.status_fd, F_DUPFD_CLOEXEC, 10);
   const int block = plan.block_fd >= 0 ? fcntl(plan.block_fd, F_DUPFD_CLOEXEC, 10) : -1;
   const int resolv = plan.resolv_fd >= 0 ? fcntl(plan.resolv_fd, F_DUPFD_CLOEXEC, 10) : -1;
+  const int args = fcntl(plan.args_fd, F_DUPFD_CLOEXEC, 10);
   if (error_fd < 0) _exit(127);
   if (in < 0 || out < 0 || err < 0 || status < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
       dup2(err, 2) < 0 || dup2(status, kStatusFdInChild) < 0 ||
       (plan.block_fd >= 0 && (block < 0 || dup2(block, kBlockFdInChild) < 0)) ||
-      (plan.resolv_fd >= 0 && (resolv < 0 || dup2(resolv, kResolvFdInChild) < 0))) {
+      (plan.resolv_fd >= 0 && (resolv < 0 || dup2(resolv, kResolvFdInChild) < 0)) || args < 0 ||
+      dup2(args, kArgsFdInChild) < 0) {
     ChildFail(error_fd, kStageFds);
   }
   // Nothing else of ours may reach the sandbox.
-  close_range(kResolvFdInChild + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+  close_range(kArgsFdInChild + 1, ~0U, CLOSE_RANGE_CLOEXEC);
   if (plan.block_fd < 0) close(kBlockFdInChild);
   if (plan.resolv_fd < 0) close(kResolvFdInChild);
   if (plan.user) {
@@ -834,7 +841,22 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
   UniqueFd null_in(open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (null_in.get() < 0) return MakeError(ErrorCode::kInternal, "cannot open /dev/null");
 
-  plan.argv_storage = std::move(argv);
+  // bwrap's options go through a sealed memfd (--args): only the command stays on its command
+  // line, so `ps` shows no variable of the build (secrets included).
+  const auto separator = std::find(argv.begin(), argv.end(), std::string("--"));
+  std::string options_text;
+  for (auto it = argv.begin() + 1; it != separator; ++it) options_text.append(*it).push_back('\0');
+  UniqueFd args(memfd_create("bwrap-args", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (args.get() < 0 ||
+      write(args.get(), options_text.data(), options_text.size()) !=
+          static_cast<ssize_t>(options_text.size()) ||
+      lseek(args.get(), 0, SEEK_SET) != 0 ||
+      fcntl(args.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) !=
+          0) {
+    return MakeError(ErrorCode::kInternal, "cannot prepare the sandbox's options");
+  }
+  plan.argv_storage = {argv.front(), "--args", std::to_string(kArgsFdInChild)};
+  plan.argv_storage.insert(plan.argv_storage.end(), separator, argv.end());
   for (auto& arg : plan.argv_storage) plan.argv.push_back(arg.data());
   plan.argv.push_back(nullptr);
   plan.env_storage = {"PATH=/usr/bin:/bin"};
@@ -844,12 +866,13 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
   plan.use_rlimits = !cgroup;
   plan.memory_bytes = spec.limits.memory_bytes;
   plan.max_processes = spec.limits.max_processes;
-  plan.stdin_fd = null_in.get();
+  plan.stdin_fd = spec.stdin_fd >= 0 ? spec.stdin_fd : null_in.get();
   plan.stdout_fd = spec.stdout_fd >= 0 ? spec.stdout_fd : out.write.get();
   plan.stderr_fd = err.write.get();
   plan.status_fd = status.write.get();
   plan.block_fd = egress ? block.read.get() : -1;
   plan.resolv_fd = egress ? resolv.read.get() : -1;
+  plan.args_fd = args.get();
   plan.max_file_bytes = spec.limits.max_file_bytes;
   plan.max_open_files = spec.limits.max_open_files;
   plan.error_fd = error_pipe.write.get();
@@ -866,6 +889,7 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
   null_in.Reset();
   block.read.Reset();
   resolv.read.Reset();
+  args.Reset();
   if (spec.stdout_fd >= 0) out.read.Reset();
 
   ChildFailure failure{};

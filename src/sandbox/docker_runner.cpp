@@ -72,11 +72,17 @@ Result<std::vector<std::string>> DockerRunArgv(const SandboxSpec& spec,
     }
     argv.push_back("--env");
     argv.push_back(key);
-    argv.back().append("=").append(value);
   }
   argv.push_back(options.image);
   argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
   return argv;
+}
+
+std::vector<std::string> DockerRunEnv(const SandboxSpec& spec) {
+  std::vector<std::string> env;
+  env.reserve(spec.env.size());
+  for (const auto& [key, value] : spec.env) env.push_back(key + "=" + value);
+  return env;
 }
 
 DockerRunner::DockerRunner(DockerOptions options, const core::Clock& clock)
@@ -94,6 +100,7 @@ Result<SandboxResult> DockerRunner::Run(const SandboxSpec& spec, const OutputCal
   std::vector<std::string> lines;
   auto process =
       core::RunProcess({.argv = argv,
+                        .extra_env = DockerRunEnv(spec),
                         .timeout = spec.limits.wall_time,
                         .on_output =
                             [&](bool is_stderr, std::string_view chunk) {

@@ -22,10 +22,15 @@ struct DockerOptions {
 };
 
 // The `docker run` argv for `spec` in a container named `name`. kBadRequest for a spec the
-// runner cannot express (relative workspace, env names with '=').
+// runner cannot express (relative workspace, env names with '='). The build's variables appear
+// by name only (`--env NAME`): docker takes each value from its own environment, which
+// DockerRunEnv gives it, so no value (a secret) is ever on a command line or in `ps`.
 Result<std::vector<std::string>> DockerRunArgv(const SandboxSpec& spec,
                                                const DockerOptions& options,
                                                const std::string& name);
+
+// "NAME=value" for every variable of `spec`: the docker client's extra environment.
+std::vector<std::string> DockerRunEnv(const SandboxSpec& spec);
 
 class DockerRunner final : public SandboxRunner {
  public:

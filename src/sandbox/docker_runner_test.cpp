@@ -53,7 +53,11 @@ TEST(DockerRunArgv, NonRootLimitedContainerWithTheWorkspace) {
   EXPECT_NE(std::find(a.begin(), a.end(), "--read-only"), a.end());
   EXPECT_TRUE(HasPair(a, "--volume", "/data/builds/job1:/workspace:rw"));
   EXPECT_TRUE(HasPair(a, "--workdir", "/workspace/repo/site"));
-  EXPECT_TRUE(HasPair(a, "--env", "API_KEY=s3cret value"));
+  // Variables by name only: the values come from the client's environment, never argv.
+  EXPECT_TRUE(HasPair(a, "--env", "API_KEY"));
+  for (const auto& arg : a) EXPECT_EQ(arg.find("s3cret"), std::string::npos) << arg;
+  EXPECT_EQ(DockerRunEnv(Spec()),
+            (std::vector<std::string>{"CONTEXT=production", "API_KEY=s3cret value"}));
   // The image, then the command, last.
   ASSERT_GE(a.size(), 4u);
   EXPECT_EQ(a[a.size() - 4], "node:18-bullseye");
@@ -119,6 +123,19 @@ TEST_F(FakeDocker, StreamsLinesAndReportsExitStatus) {
             std::string::npos)
       << Calls();
   EXPECT_NE(Calls().find("rm -f replideploy-build-"), std::string::npos) << Calls();
+}
+
+TEST_F(FakeDocker, SecretsReachDockerThroughItsEnvironmentNotItsArguments) {
+  DockerOptions options;
+  // The stand-in prints what `docker run --env API_KEY` would hand the container.
+  options.docker_path = Script("echo \"key=$API_KEY\"");
+  DockerRunner runner(options, kClock);
+  std::vector<std::string> lines;
+  auto result = runner.Run(
+      Spec(), [&](OutputStream, std::int64_t, std::string_view line) { lines.emplace_back(line); });
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(lines, (std::vector<std::string>{"key=s3cret value"}));
+  EXPECT_EQ(Calls().find("s3cret"), std::string::npos) << Calls();
 }
 
 TEST_F(FakeDocker, OomKilledContainerIsTheMemoryLimit) {

@@ -88,6 +88,9 @@ struct SandboxSpec {
   // When >= 0, the command's stdout goes to this descriptor (e.g. a file being written) instead
   // of the line callback; bounded by limits.max_file_bytes. Stays the caller's.
   int stdout_fd = -1;
+  // When >= 0, the command reads its stdin from this descriptor (else /dev/null). Stays the
+  // caller's.
+  int stdin_fd = -1;
   SandboxLimits limits;
   std::vector<SandboxBind> extra_binds;
   // Requesting a stop kills the build; the result then says kCancelled.
