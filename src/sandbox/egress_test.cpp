@@ -503,6 +503,9 @@ class BlockedSandbox {
     char path[] = "PATH=/usr/bin:/usr/sbin";
     char* env[] = {path, nullptr};
     const pid_t parent = getpid();
+    // The sandbox's init outlives a killed bwrap for a moment: it comes to us (not to the host's
+    // init, as an orphan of the build user that other tests would see) and is reaped below.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     bwrap_ = fork();
     if (bwrap_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -535,6 +538,7 @@ class BlockedSandbox {
       kill(bwrap_, SIGKILL);
       waitpid(bwrap_, nullptr, 0);
     }
+    ReapSandboxInit();
   }
 
   pid_t bwrap() const { return bwrap_; }
@@ -549,10 +553,18 @@ class BlockedSandbox {
     int status = 0;
     waitpid(bwrap_, &status, 0);
     bwrap_ = -1;
+    ReapSandboxInit();
     return output;
   }
 
  private:
+  // bwrap gone, its init is ours now (the subreaper): our child until reaped, so its pid cannot
+  // have been reused. Killed (it may still be blocked before --die-with-parent took effect).
+  void ReapSandboxInit() {
+    if (sandbox_pid_ > 0 && kill(sandbox_pid_, SIGKILL) == 0) waitpid(sandbox_pid_, nullptr, 0);
+    sandbox_pid_ = -1;
+  }
+
   static std::string ReadUntilEof(int fd, std::chrono::seconds limit) {
     std::string text;
     const auto deadline = SteadyClock::now() + limit;

@@ -115,7 +115,7 @@ wait_for_port() {
   return 1
 }
 
-"$BINARY" serve --help 2>&1 | grep -q -- '--dashboard-dir' ||
+"$BINARY" serve --help 2>&1 | grep -- '--dashboard-dir' >/dev/null ||
   die "'$BINARY serve' has no --dashboard-dir option (a binary older than the dashboard)"
 
 # The fake GitHub: plays both github.com and api.github.com; hooks go to its state file.
@@ -157,7 +157,7 @@ done
 
 BASE="http://127.0.0.1:$PORT"
 curl -sf --max-time 5 "$BASE/healthz" >/dev/null || die "GET $BASE/healthz failed"
-curl -sf --max-time 5 "$BASE/" | grep -q "RepliDeploy" || die "GET $BASE/ does not serve the dashboard"
+curl -sf --max-time 5 "$BASE/" | grep "RepliDeploy" >/dev/null || die "GET $BASE/ does not serve the dashboard"
 echo "dashboard e2e: server pid $SERVER_PID, dashboard at $BASE, work dir $WORK"
 
 mkdir -p "$WORK/folders"
