@@ -25,6 +25,7 @@
 #include <system_error>
 #include <thread>
 
+#include "core/unique_fd.hpp"
 #include "sandbox/cgroup.hpp"
 #include "sandbox/output_lines.hpp"
 #include "sandbox/runner.hpp"
@@ -52,28 +53,7 @@ constexpr int kArgsFdInChild = 6;
 // How long bwrap may take to set the sandbox up and report its init's pid.
 constexpr auto kSetupTimeout = std::chrono::seconds(30);
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~UniqueFd() { Reset(); }
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using core::UniqueFd;
 
 struct Pipe {
   UniqueFd read;

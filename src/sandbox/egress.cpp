@@ -18,6 +18,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/unique_fd.hpp"
+
 namespace replideploy::sandbox {
 
 namespace {
@@ -29,29 +31,7 @@ constexpr auto kSlirpExitGrace = std::chrono::milliseconds(500);
 // Output of nft or slirp4netns quoted in an error.
 constexpr std::size_t kMaxQuotedOutput = 2000;
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~UniqueFd() { Reset(); }
-  int get() const { return fd_; }
-  int Release() { return std::exchange(fd_, -1); }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using core::UniqueFd;
 
 Error SystemError(const std::string& what) {
   return MakeError(ErrorCode::kInternal, what + ": " + std::strerror(errno));

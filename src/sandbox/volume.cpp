@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/unique_fd.hpp"
+
 namespace replideploy::sandbox {
 
 namespace {
@@ -39,29 +41,7 @@ constexpr __u32 kShutdownWithoutFlush = 0x2;
 // Volumes created at the same moment race for the same free loop device; the loser asks again.
 constexpr int kLoopAttempts = 16;
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~UniqueFd() { Reset(); }
-  int get() const { return fd_; }
-  int Release() { return std::exchange(fd_, -1); }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using core::UniqueFd;
 
 std::string ErrnoText(int error) { return std::strerror(error); }
 
