@@ -204,16 +204,13 @@ void AddDeployRoutes(http::Router& router, App& app) {
       Handle([&app](http::Request& req) -> Result<http::Response> {
         RD_TRY(auth::User user, app.Authenticate(req));
         RD_TRY(deploys::Deploy deploy, app.deploys().Get(user.id, req.path_params["deploy_id"]));
-        RD_TRY(db::Rows rows,
-               app.database().Exec("SELECT seq, ts, stream, line FROM build_logs WHERE "
-                                   "deploy_id = ? ORDER BY seq",
-                                   {deploy.id}));
+        RD_TRY(auto stored, app.build_logs().Read(deploy.id));
         json::array lines;
-        for (const auto& r : rows.rows) {
-          lines.push_back(json::object{{"n", r.Int(0)},
-                                       {"ts", core::FormatIso8601(r.Int(1))},
-                                       {"stream", r.Text(2)},
-                                       {"line", r.Text(3)}});
+        for (const auto& l : stored) {
+          lines.push_back(json::object{{"n", l.seq},
+                                       {"ts", core::FormatIso8601(l.ts)},
+                                       {"stream", l.stream},
+                                       {"line", l.line}});
         }
         return JsonResponse(
             200, json::object{{"deploy_id", deploy.id}, {"state", deploy.state}, {"lines", lines}});

@@ -116,7 +116,7 @@ void AddGitRemoteRoutes(http::Router& router, App& app) {
         build.branch = branch;
         build.commit_sha = sha;
         build.own_remote = true;
-        auto queued = app.QueueBuild(*site, build);
+        auto queued = app.builds().QueueBuild(*site, build);
         if (!queued.ok()) spdlog::error("push to {}: {}", site->name, queued.error().message);
       }
     }

@@ -12,10 +12,8 @@
 #include "api/json_input.hpp"
 #include "builder/build_config.hpp"
 #include "builder/detect.hpp"
-#include "builder/git_source.hpp"
 #include "git/github_client.hpp"
 #include "git/webhook.hpp"
-#include "git/webhook_deliveries.hpp"
 
 namespace replideploy::api {
 
@@ -86,7 +84,7 @@ Result<http::Response> ReceiveDelivery(App& app, http::Request& req) {
     return MakeError(ErrorCode::kBadRequest, "the hook URL must name the site (?site_id=...)");
   }
   RD_TRY(deploys::Site site, app.sites().GetById(site_id));
-  auto secret = app.github().WebhookSecret(site.id);
+  auto secret = app.builds().WebhookSecret(site.id);
   if (!secret.ok() ||
       !git::VerifyGithubSignature(req.body, req.Header("X-Hub-Signature-256"), *secret)) {
     return MakeError(ErrorCode::kUnauthenticated, "invalid_signature",
@@ -97,172 +95,29 @@ Result<http::Response> ReceiveDelivery(App& app, http::Request& req) {
   if (parsed.kind == git::EventKind::kPing) {
     return JsonResponse(200, json::object{{"ok", true}, {"event", "ping"}});
   }
-  git::WebhookDeliveries deliveries(app.database(), app.clock());
-  RD_TRY(bool first, deliveries.RecordDelivery(delivery, site.id));
-  if (!first) {
+  RD_TRY(builder::DeliveryOutcome outcome, app.builds().OnGithubDelivery(site, parsed, delivery));
+  if (outcome.duplicate) {
     return JsonResponse(200,
                         json::object{{"ok", true}, {"duplicate", true}, {"delivery", delivery}});
   }
-  git::SiteGitSettings settings;
-  settings.repo_full_name = site.build_settings.repo_path;
-  settings.production_branch =
-      site.build_settings.repo_branch.empty() ? "main" : site.build_settings.repo_branch;
-  settings.branch_deploys = site.build_settings.branch_deploys;
-  settings.deploy_previews = site.build_settings.deploy_previews;
-  git::BuildDecision decision = git::DecideBuild(parsed, settings);
-  const auto answer = [&](int status, json::object extra) {
-    extra["action"] = std::string(git::BuildActionName(decision.action));
-    extra["reason"] = decision.reason;
-    return JsonResponse(status, extra);
-  };
-  switch (decision.action) {
-    case git::BuildAction::kNone:
-      return answer(200, {});
-    case git::BuildAction::kStopPreviews: {
-      RD_TRY_STATUS(app.database().Exec(
-          "INSERT INTO closed_pull_requests (site_id, number, closed_at) VALUES (?, ?, ?) "
-          "ON CONFLICT (site_id, number) DO NOTHING",
-          {site.id, decision.pr_number, app.clock().NowMillis()}));
-      RD_TRY(auto canceled, app.build_queue().CancelQueuedPreviews(site.id, decision.pr_number));
-      for (const auto& job_id : canceled) {
-        auto job = app.build_queue().Get(job_id);
-        if (job.ok()) (void)app.deploys().FailDeploy(job->deploy_id, "the pull request was closed");
-      }
-      return answer(200, {{"canceled", static_cast<std::int64_t>(canceled.size())}});
-    }
-    case git::BuildAction::kDeployPreview: {
-      if (parsed.pull_request.action == "reopened") {
-        RD_TRY_STATUS(
-            app.database().Exec("DELETE FROM closed_pull_requests WHERE site_id = ? AND number = ?",
-                                {site.id, decision.pr_number}));
-      } else {
-        RD_TRY(db::Rows closed,
-               app.database().Exec(
-                   "SELECT 1 FROM closed_pull_requests WHERE site_id = ? AND number = ?",
-                   {site.id, decision.pr_number}));
-        if (!closed.empty()) {
-          decision.action = git::BuildAction::kNone;
-          decision.reason = "pull request #" + std::to_string(decision.pr_number) + " is closed";
-          return answer(200, {});
-        }
-      }
-      break;
-    }
-    case git::BuildAction::kProductionDeploy:
-    case git::BuildAction::kBranchDeploy:
-      break;
+  json::object extra;
+  if (outcome.canceled) extra["canceled"] = *outcome.canceled;
+  if (outcome.deploy) {
+    extra["deploy_id"] = outcome.deploy->id;
+    extra["state"] = outcome.deploy->state;
+    extra["context"] = outcome.deploy->context;
   }
-  BuildRequest build;
-  build.branch = decision.branch;
-  build.commit_sha = decision.commit_sha;
-  build.title = decision.commit_message;
-  build.context = decision.context;
-  build.allow_secrets = decision.allow_secrets;
-  if (decision.action == git::BuildAction::kDeployPreview) build.review_id = decision.pr_number;
-  auto deploy = app.QueueBuild(site, build);
-  if (!deploy.ok()) {
-    // Let GitHub's redelivery try again.
-    (void)app.database().Exec(
-        "DELETE FROM webhook_deliveries WHERE site_id = ? AND delivery_id = ?",
-        {site.id, delivery});
-    return std::move(deploy).error();
-  }
-  return answer(
-      202, {{"deploy_id", deploy->id}, {"state", deploy->state}, {"context", deploy->context}});
+  extra["action"] = std::string(git::BuildActionName(outcome.decision.action));
+  extra["reason"] = outcome.decision.reason;
+  return JsonResponse(outcome.deploy ? 202 : 200, extra);
 }
 
 }  // namespace
 
-Status RemoveGithubHook(App& app, const deploys::Site& site) {
-  if (site.build_settings.provider != "github") return {};
-  RD_TRY(std::optional<std::int64_t> hook, app.github().HookId(site.id));
-  if (!hook) return {};
-  auto token = app.github().Token(site.owner_user_id);
-  if (!token.ok()) {
-    spdlog::warn("site {}: GitHub hook {} left in place: {}", site.name, *hook,
-                 token.error().message);
-    return {};
-  }
-  Status st = app.github().client().DeleteHook(*token, site.build_settings.repo_path, *hook);
-  // A revoked token must not keep the site alive; the hook then fails its deliveries (404).
-  if (!st.ok()) {
-    spdlog::warn("site {}: cannot delete GitHub hook {}: {}", site.name, *hook, st.error().message);
-  }
-  return {};
-}
-
 Result<deploys::Site> CreateSite(App& app, const auth::User& user,
                                  const deploys::SitePatch& patch) {
-  deploys::BuildSettings settings;
-  settings.cmd = patch.cmd.value_or("");
-  settings.dir = patch.dir.value_or("");
-  settings.base = patch.base.value_or("");
-  settings.repo_url = patch.repo_url.value_or("");
-  settings.repo_branch = patch.repo_branch.value_or("");
-  settings.functions_dir = patch.functions_dir.value_or("");
-  settings.provider = patch.provider.value_or("");
-  settings.repo_path = patch.repo_path.value_or("");
-  settings.branch_deploys = patch.branch_deploys.value_or(false);
-  settings.deploy_previews = patch.deploy_previews.value_or(true);
-  const std::string branch = settings.repo_branch.empty() ? "main" : settings.repo_branch;
-
-  std::string token;
-  std::string head;  // the production branch's commit, when known now
-  if (settings.provider == "github") {
-    if (!git::IsValidRepoFullName(settings.repo_path)) {
-      return Unprocessable("invalid_repo", "repo must be a GitHub repository as \"owner/name\"");
-    }
-    RD_TRY(token, app.github().Token(user.id));
-    // Always the configured GitHub's: a user-given URL could point anywhere.
-    settings.repo_url = app.GithubRepoPrefix() + settings.repo_path + ".git";
-  } else if (settings.provider == "git") {
-    RD_TRY_STATUS(builder::CheckGitUrl(settings.repo_url));
-    builder::GitSource git{settings.repo_url, "", app.options().allow_private_git};
-    RD_TRY(head, builder::RemoteHead(git, branch));
-    settings.repo_path.clear();
-  } else if (!settings.provider.empty()) {
-    return Unprocessable("invalid_provider", "repo.provider must be \"github\" or \"git\"");
-  }
-
-  RD_TRY(deploys::Site site, app.sites().Create(user.id, user.account_id, patch.name, settings));
-  if (settings.provider == "github") {
-    // The hook, or no site at all.
-    auto created = [&]() -> Status {
-      RD_TRY(std::string secret, app.github().NewWebhookSecret(site.id));
-      RD_TRY(std::int64_t hook_id,
-             app.github().client().CreateHook(token, settings.repo_path,
-                                              app.PublicUrl("/api/hooks/deploy?site_id=" + site.id),
-                                              secret));
-      return app.github().SetHookId(site.id, hook_id);
-    }();
-    if (!created.ok()) {
-      (void)app.sites().Delete(user.id, site.id);
-      return std::move(created).error();
-    }
-  }
-  if (!settings.provider.empty()) {
-    if (!head.empty()) {
-      (void)app.database().Exec("UPDATE sites SET polled_sha = ? WHERE id = ?", {head, site.id});
-    }
-    BuildRequest build;
-    build.branch = branch;
-    build.commit_sha = head;
-    auto first = app.QueueBuild(site, build);
-    if (!first.ok()) {
-      // Visible in the deploy list, not only in the server's log.
-      spdlog::warn("site {}: first build not started: {}", site.name, first.error().message);
-      deploys::NewDeploy spec;
-      spec.branch = branch;
-      spec.deploy_source = "git";
-      spec.context = "production";
-      auto failed = app.deploys().CreateForBuild(site.id, spec);
-      if (failed.ok()) {
-        (void)app.deploys().FailDeploy(failed->id,
-                                       "the first build could not start: " + first.error().message);
-      }
-    }
-  }
-  return site;
+  return app.builds().CreateSite(user.id, user.account_id, patch,
+                                 app.PublicUrl("/api/hooks/deploy"));
 }
 
 void AddGithubRoutes(http::Router& router, App& app) {

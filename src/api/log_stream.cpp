@@ -19,8 +19,13 @@ bool IsFinal(std::string_view state) {
 
 }  // namespace
 
-LogStreamHub::LogStreamHub(db::Database& db, std::chrono::milliseconds poll)
-    : db_(db), poll_(poll), thread_([this](std::stop_token stop) { Loop(std::move(stop)); }) {}
+LogStreamHub::LogStreamHub(builder::BuildLogStore& logs, deploys::DeployService& deploys,
+                           builder::BuildQueue& queue, std::chrono::milliseconds poll)
+    : logs_(logs),
+      deploys_(deploys),
+      queue_(queue),
+      poll_(poll),
+      thread_([this](std::stop_token stop) { Loop(std::move(stop)); }) {}
 
 LogStreamHub::~LogStreamHub() { Shutdown(); }
 
@@ -99,52 +104,44 @@ bool LogStreamHub::Serve(Viewer& viewer) {
   http::WebSocket& socket = *viewer.socket;
   if (!socket.IsOpen()) return false;
   if (socket.QueuedBytes() > kMaxQueuedBytes) return true;  // let it catch up
-  auto rows = db_.Exec(
-      "SELECT seq, ts, stream, line FROM build_logs WHERE deploy_id = ? AND seq >= ? "
-      "ORDER BY seq LIMIT " +
-          std::to_string(kBatchLines),
-      {viewer.deploy_id, viewer.next_seq});
-  if (!rows.ok()) {
-    spdlog::warn("log stream of {}: {}", viewer.deploy_id, rows.error().message);
+  auto lines = logs_.Read(viewer.deploy_id, viewer.next_seq, kBatchLines);
+  if (!lines.ok()) {
+    spdlog::warn("log stream of {}: {}", viewer.deploy_id, lines.error().message);
     return true;
   }
-  if (!rows->rows.empty()) {
-    json::array lines;
-    for (const auto& r : rows->rows) {
-      lines.push_back(json::object{{"n", r.Int(0)},
-                                   {"ts", core::FormatIso8601(r.Int(1))},
-                                   {"stream", r.Text(2)},
-                                   {"line", r.Text(3)}});
-      viewer.next_seq = r.Int(0) + 1;
+  if (!lines->empty()) {
+    json::array out;
+    for (const auto& l : *lines) {
+      out.push_back(json::object{
+          {"n", l.seq}, {"ts", core::FormatIso8601(l.ts)}, {"stream", l.stream}, {"line", l.line}});
+      viewer.next_seq = l.seq + 1;
     }
-    socket.SendText(json::serialize(json::object{{"type", "lines"}, {"lines", std::move(lines)}}));
+    socket.SendText(json::serialize(json::object{{"type", "lines"}, {"lines", std::move(out)}}));
   }
-  const bool more_lines = rows->rows.size() == static_cast<std::size_t>(kBatchLines);
-  auto deploy = db_.Exec(
-      "SELECT d.state, d.error_message, (SELECT COUNT(*) FROM build_jobs j WHERE j.deploy_id = "
-      "d.id AND j.state IN ('queued', 'running')) FROM deploys d WHERE d.id = ?",
-      {viewer.deploy_id});
-  if (!deploy.ok()) return true;
-  if (deploy->rows.empty()) {
+  const bool more_lines = lines->size() == static_cast<std::size_t>(kBatchLines);
+  auto deploy = deploys_.GetForBuild(viewer.deploy_id);
+  if (!deploy.ok()) {
+    if (deploy.error().code != ErrorCode::kNotFound) return true;
     socket.Close(4404, "deploy not found");
     return false;
   }
-  const std::string state = deploy->rows.front().Text(0);
+  const std::string state = deploy->state;
   if (state != viewer.last_state) {
     viewer.last_state = state;
     socket.SendText(json::serialize(json::object{{"type", "state"}, {"state", state}}));
   }
   // Finished: the deploy has its final state and no build job is still writing lines.
-  if (IsFinal(state) && deploy->rows.front().Int(2) == 0 && !more_lines) {
-    // Lines stored between the two queries above go out first.
-    auto last = db_.Exec("SELECT COUNT(*) FROM build_logs WHERE deploy_id = ? AND seq >= ?",
-                         {viewer.deploy_id, viewer.next_seq});
-    if (last.ok() && last->rows.front().Int(0) > 0) {
+  if (IsFinal(state) && !more_lines) {
+    auto active = queue_.HasActiveJob(viewer.deploy_id);
+    if (!active.ok() || *active) return true;
+    // Lines stored since the read above go out first.
+    auto later = logs_.HasLinesFrom(viewer.deploy_id, viewer.next_seq);
+    if (later.ok() && *later) {
       Notify(viewer.deploy_id);
       return true;
     }
-    socket.SendText(json::serialize(json::object{
-        {"type", "end"}, {"state", state}, {"error_message", deploy->rows.front().Text(1)}}));
+    socket.SendText(json::serialize(
+        json::object{{"type", "end"}, {"state", state}, {"error_message", deploy->error_message}}));
     socket.Close(1000, "build finished");
     return false;
   }

@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "db/database.hpp"
+#include "builder/build_logs.hpp"
+#include "builder/queue.hpp"
+#include "deploys/deploys.hpp"
 #include "http/message.hpp"
 
 namespace replideploy::api {
@@ -24,8 +26,9 @@ class LogStreamHub {
   static constexpr std::size_t kMaxQueuedBytes = std::size_t{1} << 20;
   static constexpr int kBatchLines = 500;
 
-  explicit LogStreamHub(db::Database& db,
-                        std::chrono::milliseconds poll = std::chrono::milliseconds(500));
+  LogStreamHub(builder::BuildLogStore& logs, deploys::DeployService& deploys,
+               builder::BuildQueue& queue,
+               std::chrono::milliseconds poll = std::chrono::milliseconds(500));
   ~LogStreamHub();
   LogStreamHub(const LogStreamHub&) = delete;
   LogStreamHub& operator=(const LogStreamHub&) = delete;
@@ -51,7 +54,9 @@ class LogStreamHub {
   // Sends what is new; false when the viewer is done (ended or gone).
   bool Serve(Viewer& viewer);
 
-  db::Database& db_;
+  builder::BuildLogStore& logs_;
+  deploys::DeployService& deploys_;
+  builder::BuildQueue& queue_;
   const std::chrono::milliseconds poll_;
   std::mutex mu_;
   std::condition_variable_any cv_;

@@ -7,8 +7,12 @@
 #include <boost/json.hpp>
 #include <mutex>
 
+#include "core/clock.hpp"
 #include "core/testing.hpp"
 #include "db/testing.hpp"
+#include "deploys/sites.hpp"
+#include "store/blob_store.hpp"
+#include "store/testing.hpp"
 
 namespace replideploy::api {
 namespace {
@@ -95,7 +99,12 @@ class LogStream : public ::testing::TestWithParam<db::Engine> {
     ASSERT_TRUE(db.Exec("INSERT INTO build_jobs (id, deploy_id, site_id, state, created_at, "
                         "updated_at) VALUES ('j', 'd', 's', 'running', 0, 0)")
                     .ok());
-    hub_ = std::make_unique<LogStreamHub>(db, 20ms);
+    blobs_ = store::LocalBlobStore::Open(dir_.path()).value();
+    sites_ = std::make_unique<deploys::SiteService>(db, clock_);
+    deploys_ = std::make_unique<deploys::DeployService>(db, *blobs_, clock_, *sites_);
+    queue_ = std::make_unique<builder::BuildQueue>(db, clock_);
+    logs_ = std::make_unique<builder::BuildLogStore>(db);
+    hub_ = std::make_unique<LogStreamHub>(*logs_, *deploys_, *queue_, 20ms);
   }
   void AddLine(int seq, const std::string& text) {
     ASSERT_TRUE(tdb_->db()
@@ -108,6 +117,13 @@ class LogStream : public ::testing::TestWithParam<db::Engine> {
   static bool WaitFor(const std::function<bool()>& done) { return core::testing::WaitUntil(done); }
 
   std::unique_ptr<db::testing::TestDatabase> tdb_;
+  store::testing::ScopedTempDir dir_;
+  core::SystemClock clock_;
+  std::unique_ptr<store::BlobStore> blobs_;
+  std::unique_ptr<deploys::SiteService> sites_;
+  std::unique_ptr<deploys::DeployService> deploys_;
+  std::unique_ptr<builder::BuildQueue> queue_;
+  std::unique_ptr<builder::BuildLogStore> logs_;
   std::unique_ptr<LogStreamHub> hub_;
 };
 

@@ -140,11 +140,9 @@ void AddSiteRoutes(http::Router& router, App& app) {
                RD_TRY(deploys::Site site,
                       app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
                BuildRequest build;
-               build.branch = site.build_settings.repo_branch.empty()
-                                  ? "main"
-                                  : site.build_settings.repo_branch;
+               build.branch = site.build_settings.ProductionBranch();
                build.own_remote = site.build_settings.provider.empty();
-               RD_TRY(deploys::Deploy deploy, app.QueueBuild(site, build));
+               RD_TRY(deploys::Deploy deploy, app.builds().QueueBuild(site, build));
                return JsonResponse(
                    201, json::object{{"id", deploy.id},
                                      {"deploy_id", deploy.id},
@@ -155,28 +153,23 @@ void AddSiteRoutes(http::Router& router, App& app) {
              }));
 
   // "Clear cache": the next build installs from scratch.
-  router.Add(
-      "DELETE", "/api/v1/sites/{site_id}/cache",
-      Handle([&app](http::Request& req) -> Result<http::Response> {
-        RD_TRY(auth::User user, app.Authenticate(req));
-        RD_TRY(deploys::Site site,
-               app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
-        if (!app.options().cache_dir.empty()) {
-          std::error_code ec;
-          std::filesystem::remove_all(std::filesystem::path(app.options().cache_dir) / site.id, ec);
-          if (ec) return MakeError(ErrorCode::kInternal, "cannot clear the cache: " + ec.message());
-        }
-        http::Response r;
-        r.status = 204;
-        return r;
-      }));
+  router.Add("DELETE", "/api/v1/sites/{site_id}/cache",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(deploys::Site site,
+                      app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
+               RD_TRY_STATUS(app.builds().ClearCache(site.id));
+               http::Response r;
+               r.status = 204;
+               return r;
+             }));
 
   router.Add("DELETE", "/api/v1/sites/{site_id}",
              Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req));
                RD_TRY(deploys::Site site,
                       app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
-               RD_TRY_STATUS(RemoveGithubHook(app, site));
+               RD_TRY_STATUS(app.builds().RemoveGithubHook(site));
                RD_TRY_STATUS(app.sites().Delete(user.id, site.id));
                http::Response r;
                r.status = 204;

@@ -175,6 +175,13 @@ Status BuildQueue::CancelForDeploy(std::string_view deploy_id) {
   return {};
 }
 
+Result<bool> BuildQueue::HasActiveJob(std::string_view deploy_id) {
+  RD_TRY(db::Rows rows, db_.Exec("SELECT COUNT(*) FROM build_jobs WHERE deploy_id = ? AND "
+                                 "state IN ('queued', 'running')",
+                                 {S(deploy_id)}));
+  return !rows.empty() && rows.rows.front().Int(0) > 0;
+}
+
 Result<BuildJob> BuildQueue::Get(std::string_view job_id) {
   RD_TRY(db::Rows rows,
          db_.Exec(std::string("SELECT ") + std::string(kColumns) + " FROM build_jobs WHERE id = ?",

@@ -98,6 +98,8 @@ class BuildQueue {
   Status CancelForDeploy(std::string_view deploy_id);
 
   Result<BuildJob> Get(std::string_view job_id);
+  // Whether a job of the deploy is still queued or running (its log may still grow).
+  Result<bool> HasActiveJob(std::string_view deploy_id);
 
  private:
   db::Database& db_;

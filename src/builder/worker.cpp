@@ -26,77 +26,10 @@ namespace replideploy::builder {
 
 namespace fs = std::filesystem;
 
-// Appends a deploy's output lines to build_logs, in batches: every 50 lines, and whenever
-// Flush() is called (the worker does a few times a second), so viewers see lines live.
-// Thread-safe.
-class BuildLog {
- public:
-  BuildLog(db::Database& db, std::string deploy_id, std::function<void(const std::string&)> on_log)
-      : db_(db), deploy_id_(std::move(deploy_id)), on_log_(std::move(on_log)) {}
-  ~BuildLog() { Flush(); }
-  void SetSecrets(std::vector<std::string> secrets) {
-    std::lock_guard lock(mu_);
-    secrets_ = std::move(secrets);
-  }
-  void Line(std::string_view stream, std::int64_t ts, std::string_view text) {
-    bool full = false;
-    {
-      std::lock_guard lock(mu_);
-      pending_.push_back(
-          {next_seq_++, ts, std::string(stream), deploys::MaskSecrets(text, secrets_)});
-      full = pending_.size() >= 50;
-    }
-    if (full) Flush();
-  }
-  void Info(std::string_view text) {
-    Line("info",
-         std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-             .count(),
-         text);
-  }
-  void Flush() {
-    std::lock_guard flush_lock(flush_mu_);  // batches reach the table in order
-    std::vector<Entry> batch;
-    {
-      std::lock_guard lock(mu_);
-      batch.swap(pending_);
-    }
-    if (batch.empty()) return;
-    std::string sql = "INSERT INTO build_logs (deploy_id, seq, ts, stream, line) VALUES ";
-    db::Params params;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      sql += i == 0 ? "(?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?)";
-      params.insert(params.end(),
-                    {deploy_id_, batch[i].seq, batch[i].ts, batch[i].stream, batch[i].line});
-    }
-    if (auto st = db_.Exec(sql, params); !st.ok()) {
-      spdlog::error("deploy {}: cannot store log lines: {}", deploy_id_, st.error().message);
-    }
-    if (on_log_) on_log_(deploy_id_);
-  }
-
- private:
-  struct Entry {
-    std::int64_t seq;
-    std::int64_t ts;
-    std::string stream;
-    std::string line;
-  };
-  db::Database& db_;
-  std::string deploy_id_;
-  std::function<void(const std::string&)> on_log_;
-  std::mutex mu_;
-  std::mutex flush_mu_;
-  std::int64_t next_seq_ = 0;
-  std::vector<Entry> pending_;
-  std::vector<std::string> secrets_;
-};
-
-BuildWorker::BuildWorker(db::Database& db, BuildQueue& queue, deploys::DeployService& deploys,
+BuildWorker::BuildWorker(BuildLogStore& logs, BuildQueue& queue, deploys::DeployService& deploys,
                          store::BlobStore& blobs, sandbox::SandboxRunner& runner,
                          WorkerOptions options)
-    : db_(db),
+    : logs_(logs),
       queue_(queue),
       deploys_(deploys),
       blobs_(blobs),
@@ -168,7 +101,7 @@ void BuildWorker::Loop(std::stop_token stop) {
 }
 
 void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
-  BuildLog log(db_, job.deploy_id, options_.on_log);
+  BuildLogWriter log(logs_, job.deploy_id, options_.on_log);
   auto building = deploys_.MarkBuilding(job.deploy_id);
   if (!building.ok() || !*building) {
     (void)queue_.Complete(job.id, options_.worker_id);
@@ -308,7 +241,7 @@ std::string Mebibytes(std::int64_t bytes) { return std::to_string(bytes >> 20) +
 
 }  // namespace
 
-Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLog& log) {
+Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLogWriter& log) {
   const fs::path workspace = fs::path(options_.builds_dir) / job.id;
   std::error_code ec;
   fs::remove_all(workspace, ec);

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "builder/build_config.hpp"
+#include "builder/build_logs.hpp"
 #include "builder/queue.hpp"
 #include "deploys/deploys.hpp"
 #include "deploys/sites.hpp"
@@ -71,7 +72,7 @@ struct WorkerOptions {
 
 class BuildWorker {
  public:
-  BuildWorker(db::Database& db, BuildQueue& queue, deploys::DeployService& deploys,
+  BuildWorker(BuildLogStore& logs, BuildQueue& queue, deploys::DeployService& deploys,
               store::BlobStore& blobs, sandbox::SandboxRunner& runner, WorkerOptions options);
   ~BuildWorker();
   BuildWorker(const BuildWorker&) = delete;
@@ -86,9 +87,9 @@ class BuildWorker {
 
  private:
   void Loop(std::stop_token stop);
-  Status Build(const BuildJob& job, std::stop_token stop, class BuildLog& log);
+  Status Build(const BuildJob& job, std::stop_token stop, BuildLogWriter& log);
 
-  db::Database& db_;
+  BuildLogStore& logs_;
   BuildQueue& queue_;
   deploys::DeployService& deploys_;
   store::BlobStore& blobs_;

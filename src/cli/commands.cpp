@@ -69,6 +69,18 @@ int Main(int argc, char** argv) {
       app.add_subcommand("serve", "run the platform (API, dashboard, edge) in one process");
   AddConfigOptions(*serve, serve_config, serve_config_file);
 
+  core::ServeConfig api_config;
+  std::string api_config_file;
+  CLI::App* api = app.add_subcommand(
+      "api", "run the API, dashboard, webhooks and git remote only (no edge, no builds)");
+  AddConfigOptions(*api, api_config, api_config_file);
+
+  core::ServeConfig edge_config;
+  std::string edge_config_file;
+  CLI::App* edge = app.add_subcommand(
+      "edge", "serve published sites only, from the shared database and data dir");
+  AddConfigOptions(*edge, edge_config, edge_config_file);
+
   core::ServeConfig worker_config;
   std::string worker_config_file;
   CLI::App* worker = app.add_subcommand(
@@ -99,6 +111,14 @@ int Main(int argc, char** argv) {
   if (serve->parsed()) {
     if (!FinishConfig(*serve, serve_config, serve_config_file)) return 2;
     return RunServe(serve_config);
+  }
+  if (api->parsed()) {
+    if (!FinishConfig(*api, api_config, api_config_file)) return 2;
+    return RunApi(api_config);
+  }
+  if (edge->parsed()) {
+    if (!FinishConfig(*edge, edge_config, edge_config_file)) return 2;
+    return RunEdge(edge_config);
   }
   if (worker->parsed()) {
     if (!FinishConfig(*worker, worker_config, worker_config_file)) return 2;

@@ -8,15 +8,17 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 
-#include "api/app.hpp"
 #include "core/clock.hpp"
 #include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "db/database.hpp"
 #include "db/migrate.hpp"
 #include "http/server.hpp"
+#include "roles/roles.hpp"
 #include "sandbox/egress.hpp"
 #include "store/blob_store.hpp"
 
@@ -55,16 +57,6 @@ std::unique_ptr<db::Database> OpenAndMigrate(const core::ServeConfig& config) {
   return std::move(db).value();
 }
 
-}  // namespace
-
-int RunMigrate(const core::ServeConfig& config) {
-  auto db = OpenAndMigrate(config);
-  if (!db) return 1;
-  fmt::print("database is up to date ({} migrations known)\n", db::BuiltinMigrations().size());
-  return 0;
-}
-
-// The App's options from the config: shared by `serve` and `worker`.
 // "10.0.0.0/8, 192.0.2.7" -> CIDRs; an error names the bad entry and the setting.
 Result<std::vector<sandbox::Cidr>> ParseCidrList(const std::string& list, std::string_view name) {
   std::vector<sandbox::Cidr> out;
@@ -99,8 +91,9 @@ Result<sandbox::EgressPolicy> BuildNetworkPolicy(const core::ServeConfig& config
   return policy;
 }
 
-api::AppOptions AppOptionsFrom(const core::ServeConfig& config, const std::string& secret) {
-  api::AppOptions app_options;
+// The roles' options from the config.
+roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::string& secret) {
+  roles::PlatformOptions app_options;
   app_options.base_domain = config.base_domain;
   app_options.admin_host = config.admin_host;
   // Keys are derived, so the same secret can key other uses without reuse.
@@ -139,64 +132,146 @@ api::AppOptions AppOptionsFrom(const core::ServeConfig& config, const std::strin
   return app_options;
 }
 
-int RunServe(const core::ServeConfig& config) {
-  auto db = OpenAndMigrate(config);
-  if (!db) return 1;
+// What every role needs: database (migrated), secret key, blob store, options.
+struct Base {
+  std::unique_ptr<db::Database> db;
+  std::unique_ptr<store::BlobStore> blobs;
+  roles::PlatformOptions options;
+};
+
+std::optional<Base> OpenBase(const core::ServeConfig& config) {
+  Base base;
+  base.db = OpenAndMigrate(config);
+  if (!base.db) return std::nullopt;
   auto secret = core::LoadOrCreateSecretKey(config);
-  if (!secret.ok()) return Fail(secret.error().message);
-  const core::ListenAddress listen = core::ParseListenAddress(config.listen).value();
-
-  auto blobs = store::LocalBlobStore::Open(config.data_dir + "/store");
-  if (!blobs.ok()) return Fail(blobs.error().message);
-
-  core::SystemClock clock;
-  api::AppOptions app_options = AppOptionsFrom(config, *secret);
-  auto network_policy = BuildNetworkPolicy(config);
-  if (!network_policy.ok()) return Fail(network_policy.error().message);
-  app_options.bubblewrap.egress = *network_policy;
-  if (app_options.dashboard_dir.empty()) {
-    // Run from a checkout (build/<preset>/replideploy): the dashboard built next to it.
-    std::error_code ec;
-    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    const auto guess = exe.parent_path().parent_path().parent_path() / "dashboard" / "out";
-    if (!ec && std::filesystem::is_directory(guess, ec)) app_options.dashboard_dir = guess.string();
+  if (!secret.ok()) {
+    Fail(secret.error().message);
+    return std::nullopt;
   }
-  if (!app_options.dashboard_dir.empty())
-    spdlog::info("dashboard from {}", app_options.dashboard_dir);
-  api::App app(*db, **blobs, clock, app_options);
+  auto blobs = store::LocalBlobStore::Open(config.data_dir + "/store");
+  if (!blobs.ok()) {
+    Fail(blobs.error().message);
+    return std::nullopt;
+  }
+  base.blobs = std::move(blobs).value();
+  base.options = OptionsFrom(config, *secret);
+  auto network_policy = BuildNetworkPolicy(config);
+  if (!network_policy.ok()) {
+    Fail(network_policy.error().message);
+    return std::nullopt;
+  }
+  base.options.bubblewrap.egress = *network_policy;
+  return base;
+}
 
+// Serves `resolver` on the configured address until SIGINT/SIGTERM. `on_listening` gets the
+// port before the first request; `before_stop` runs once the server stops taking requests.
+int ServeHttp(const core::ServeConfig& config, http::Resolver resolver,
+              const std::function<void(std::uint16_t)>& on_listening,
+              const std::function<void()>& before_stop = {}) {
+  const core::ListenAddress listen = core::ParseListenAddress(config.listen).value();
   http::ServerOptions server_options;
   server_options.host = listen.host;
   server_options.port = listen.port;
   server_options.io_threads = config.io_threads;
   server_options.handler_threads = config.handler_threads;
   server_options.shutdown_grace = std::chrono::seconds(config.shutdown_grace_seconds);
-  http::Server server(server_options, app.Resolver());
+  http::Server server(server_options, std::move(resolver));
   if (Status st = server.Listen(); !st.ok()) return Fail(st.error().message);
-  app.SetPublicPort(server.port());
-
-  const std::string host =
-      listen.host.find(':') != std::string::npos ? "[" + listen.host + "]" : listen.host;
-  spdlog::info("database {}", db->engine() == db::Engine::kSqlite ? "SQLite" : "PostgreSQL");
-  fmt::print("RepliDeploy is running: dashboard and API at {}  (listening on {}:{})\n",
-             app.PublicUrl("/"), host, server.port());
+  on_listening(server.port());
   std::fflush(stdout);
   server.Start();
   server.RunUntilSignal();
-  // Live-log viewers hold sockets of the server's I/O context: let go of them before it goes.
-  app.log_streams().Shutdown();
+  if (before_stop) before_stop();
   spdlog::info("stopped");
   return 0;
 }
 
-int RunWorker(const core::ServeConfig& config) {
+std::string HostForUrl(const core::ServeConfig& config) {
+  const core::ListenAddress listen = core::ParseListenAddress(config.listen).value();
+  return listen.host.find(':') != std::string::npos ? "[" + listen.host + "]" : listen.host;
+}
+
+const char* EngineName(const db::Database& db) {
+  return db.engine() == db::Engine::kSqlite ? "SQLite" : "PostgreSQL";
+}
+
+// Run from a checkout (build/<preset>/replideploy): the dashboard built next to it.
+void FindDashboard(roles::PlatformOptions& options) {
+  if (options.dashboard_dir.empty()) {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    const auto guess = exe.parent_path().parent_path().parent_path() / "dashboard" / "out";
+    if (!ec && std::filesystem::is_directory(guess, ec)) options.dashboard_dir = guess.string();
+  }
+  if (!options.dashboard_dir.empty()) spdlog::info("dashboard from {}", options.dashboard_dir);
+}
+
+}  // namespace
+
+int RunMigrate(const core::ServeConfig& config) {
   auto db = OpenAndMigrate(config);
   if (!db) return 1;
-  auto secret = core::LoadOrCreateSecretKey(config);
-  if (!secret.ok()) return Fail(secret.error().message);
-  auto blobs = store::LocalBlobStore::Open(config.data_dir + "/store");
-  if (!blobs.ok()) return Fail(blobs.error().message);
+  fmt::print("database is up to date ({} migrations known)\n", db::BuiltinMigrations().size());
+  return 0;
+}
+
+int RunServe(const core::ServeConfig& config) {
+  auto base = OpenBase(config);
+  if (!base) return 1;
+  FindDashboard(base->options);
+  core::SystemClock clock;
+  roles::Platform platform(*base->db, *base->blobs, clock, base->options);
+  spdlog::info("database {}", EngineName(*base->db));
+  return ServeHttp(
+      config, platform.Resolver(),
+      [&](std::uint16_t port) {
+        platform.SetPublicPort(port);
+        fmt::print("RepliDeploy is running: dashboard and API at {}  (listening on {}:{})\n",
+                   platform.app().PublicUrl("/"), HostForUrl(config), port);
+      },
+      // Live-log viewers hold sockets of the server's I/O context: let go of them before it goes.
+      [&] { platform.app().log_streams().Shutdown(); });
+}
+
+int RunApi(const core::ServeConfig& config) {
+  auto base = OpenBase(config);
+  if (!base) return 1;
+  FindDashboard(base->options);
+  core::SystemClock clock;
+  roles::Services services(*base->db, *base->blobs, clock, base->options);
+  roles::ProcessorRole processor(services, base->options);
+  roles::ApiRole api(services, base->options);
+  return ServeHttp(
+      config, api.app().Resolver(),
+      [&](std::uint16_t port) {
+        api.app().SetPublicPort(port);
+        fmt::print(
+            "RepliDeploy API is running: dashboard and API at {}  (listening on {}:{}), "
+            "database {}\n",
+            api.app().PublicUrl("/"), HostForUrl(config), port, EngineName(*base->db));
+      },
+      [&] { api.app().log_streams().Shutdown(); });
+}
+
+int RunEdge(const core::ServeConfig& config) {
+  auto base = OpenBase(config);
+  if (!base) return 1;
+  core::SystemClock clock;
+  roles::Services services(*base->db, *base->blobs, clock, base->options);
+  roles::EdgeRole edge(services, base->options);
+  return ServeHttp(config, edge.Resolver(), [&](std::uint16_t port) {
+    fmt::print(
+        "RepliDeploy edge is running: sites at http://<site>.{}:{}  (listening on {}:{}), "
+        "database {}\n",
+        base->options.base_domain, port, HostForUrl(config), port, EngineName(*base->db));
+  });
+}
+
+int RunWorker(const core::ServeConfig& config) {
   if (config.build_workers < 1) return Fail("a worker needs --build-workers of at least 1");
+  auto base = OpenBase(config);
+  if (!base) return 1;
   // Block the signals before any thread starts, then wait for one here.
   sigset_t signals;
   sigemptyset(&signals);
@@ -204,16 +279,25 @@ int RunWorker(const core::ServeConfig& config) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   core::SystemClock clock;
-  api::AppOptions app_options = AppOptionsFrom(config, *secret);
-  auto network_policy = BuildNetworkPolicy(config);
-  if (!network_policy.ok()) return Fail(network_policy.error().message);
-  app_options.bubblewrap.egress = *network_policy;
-  app_options.dashboard_dir.clear();
-  app_options.git_poll_interval = std::chrono::milliseconds(0);  // `serve` polls
   {
-    api::App app(*db, **blobs, clock, app_options);
+    roles::Services services(*base->db, *base->blobs, clock, base->options);
+    roles::ProcessorRole processor(services, base->options);
+    const roles::PlatformOptions& o = base->options;
+    roles::WorkerHooks hooks;
+    // Links in GitHub statuses: the configured public addresses (no port is known here).
+    hooks.site_url = [&o](std::string_view label) {
+      return "http://" + std::string(label) + "." + o.base_domain;
+    };
+    hooks.public_url = [&o](std::string_view path) {
+      std::string url = o.public_url.empty()
+                            ? "http://" + (o.admin_host.empty() ? "localhost" : o.admin_host)
+                            : o.public_url;
+      while (!url.empty() && url.back() == '/') url.pop_back();
+      return url + std::string(path);
+    };
+    roles::WorkerRole workers(services, base->options, std::move(hooks));
     fmt::print("RepliDeploy worker is running: {} build(s) at once, database {}\n",
-               config.build_workers, db->engine() == db::Engine::kSqlite ? "SQLite" : "PostgreSQL");
+               config.build_workers, EngineName(*base->db));
     std::fflush(stdout);
     int received = 0;
     sigwait(&signals, &received);

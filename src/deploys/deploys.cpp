@@ -741,4 +741,32 @@ Result<std::shared_ptr<const DeployManifest>> DeployService::Manifest(
   return manifests_.emplace(deploy_id, manifest).first->second;
 }
 
+Result<std::string> DeployService::ReadyDeployOfSite(std::string_view site_id,
+                                                     std::string_view deploy_id) {
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT id FROM deploys WHERE id = ? AND site_id = ? AND state = 'ready'",
+                  {std::string(deploy_id), std::string(site_id)}));
+  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such deploy");
+  return rows.rows.front().Text(0);
+}
+
+Result<std::string> DeployService::LatestReadyPreview(std::string_view site_id,
+                                                      std::int64_t review_id) {
+  RD_TRY(db::Rows rows, db_.Exec("SELECT id FROM deploys WHERE site_id = ? AND state = 'ready' "
+                                 "AND review_id = ? ORDER BY created_at DESC, id DESC LIMIT 1",
+                                 {std::string(site_id), review_id}));
+  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such deploy");
+  return rows.rows.front().Text(0);
+}
+
+Result<std::string> DeployService::LatestReadyBranch(std::string_view site_id,
+                                                     std::string_view branch) {
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT id FROM deploys WHERE site_id = ? AND state = 'ready' AND branch = ? "
+                  "AND context <> 'deploy-preview' ORDER BY created_at DESC, id DESC LIMIT 1",
+                  {std::string(site_id), std::string(branch)}));
+  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such deploy");
+  return rows.rows.front().Text(0);
+}
+
 }  // namespace replideploy::deploys

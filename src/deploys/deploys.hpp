@@ -180,6 +180,13 @@ class DeployService {
   // The same from memory only: null when it is not cached (never blocks).
   std::shared_ptr<const DeployManifest> CachedManifest(const std::string& deploy_id);
 
+  // For the edge's deploy URLs: `deploy_id` when it is a ready deploy of the site; the newest
+  // ready deploy of a pull request (`review_id`) or of a branch alias (not a preview).
+  // kNotFound when there is none.
+  Result<std::string> ReadyDeployOfSite(std::string_view site_id, std::string_view deploy_id);
+  Result<std::string> LatestReadyPreview(std::string_view site_id, std::int64_t review_id);
+  Result<std::string> LatestReadyBranch(std::string_view site_id, std::string_view branch);
+
  private:
   // `with_required` fills Deploy::required*, which scans the deploy's files: skip it on the
   // per-file upload path.

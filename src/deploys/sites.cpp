@@ -206,4 +206,62 @@ Status SiteService::Delete(std::string_view user_id, std::string_view id_or_name
   return {};
 }
 
+Result<std::pair<std::string, std::string>> SiteService::PublishedDeployByName(
+    std::string_view name) {
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT id, published_deploy_id FROM sites WHERE name = ?", {std::string(name)}));
+  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such site");
+  return std::pair{rows.rows.front().Text(0), rows.rows.front().Text(1)};
+}
+
+Result<std::string> SiteService::PolledSha(std::string_view site_id) {
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT polled_sha FROM sites WHERE id = ?", {std::string(site_id)}));
+  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "site not found");
+  return rows.rows.front().Text(0);
+}
+
+Result<bool> SiteService::AdvancePolledSha(std::string_view site_id, std::string_view from,
+                                           std::string_view to) {
+  RD_TRY(db::Rows moved, db_.Exec("UPDATE sites SET polled_sha = ? WHERE id = ? AND polled_sha = ?",
+                                  {std::string(to), std::string(site_id), std::string(from)}));
+  return moved.affected > 0;
+}
+
+Status SiteService::SetPolledSha(std::string_view site_id, std::string_view sha) {
+  RD_TRY_STATUS(db_.Exec("UPDATE sites SET polled_sha = ? WHERE id = ?",
+                         {std::string(sha), std::string(site_id)}));
+  return {};
+}
+
+Status SiteService::SetWebhookSecretSealed(std::string_view site_id, std::string_view sealed) {
+  RD_TRY(db::Rows updated, db_.Exec("UPDATE sites SET webhook_secret_enc = ? WHERE id = ?",
+                                    {std::string(sealed), std::string(site_id)}));
+  if (updated.affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
+  return {};
+}
+
+Result<std::string> SiteService::WebhookSecretSealed(std::string_view site_id) {
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT webhook_secret_enc FROM sites WHERE id = ?", {std::string(site_id)}));
+  if (rows.empty() || rows.rows.front().Text(0).empty()) {
+    return MakeError(ErrorCode::kNotFound, "site not found or not built from GitHub");
+  }
+  return rows.rows.front().Text(0);
+}
+
+Status SiteService::SetGithubHookId(std::string_view site_id, std::optional<std::int64_t> hook_id) {
+  RD_TRY_STATUS(
+      db_.Exec("UPDATE sites SET github_hook_id = ? WHERE id = ?",
+               {hook_id ? db::Value(*hook_id) : db::Value(nullptr), std::string(site_id)}));
+  return {};
+}
+
+Result<std::optional<std::int64_t>> SiteService::GithubHookId(std::string_view site_id) {
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT github_hook_id FROM sites WHERE id = ?", {std::string(site_id)}));
+  if (rows.empty() || rows.rows.front().IsNull(0)) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>(rows.rows.front().Int(0));
+}
+
 }  // namespace replideploy::deploys

@@ -30,6 +30,9 @@ struct BuildSettings {
   std::string repo_path;        // "owner/name" for GitHub
   bool branch_deploys = false;  // build pushes to branches other than the production branch
   bool deploy_previews = true;  // build pull requests (GitHub)
+
+  // The production branch: "main" when none is set.
+  std::string ProductionBranch() const { return repo_branch.empty() ? "main" : repo_branch; }
 };
 
 struct Site {
@@ -81,6 +84,23 @@ class SiteService {
   // Sites following a repository: by provider and "owner/name" (GitHub, case-insensitive), or
   // every site of a provider when `repo_path` is empty.
   Result<std::vector<Site>> ListByRepo(std::string_view provider, std::string_view repo_path);
+
+  // The edge's question: a site's id and published deploy id by name; kNotFound when none.
+  Result<std::pair<std::string, std::string>> PublishedDeployByName(std::string_view name);
+
+  // The commit the git poller last saw on the production branch ("" before the first look).
+  Result<std::string> PolledSha(std::string_view site_id);
+  // Moves the polled commit from `from` to `to`; false when another poller moved it first.
+  Result<bool> AdvancePolledSha(std::string_view site_id, std::string_view from,
+                                std::string_view to);
+  Status SetPolledSha(std::string_view site_id, std::string_view sha);
+
+  // A GitHub site's webhook: its secret, sealed by the caller (kept as given), and GitHub's hook
+  // id. WebhookSecretSealed is kNotFound when the site has none.
+  Status SetWebhookSecretSealed(std::string_view site_id, std::string_view sealed);
+  Result<std::string> WebhookSecretSealed(std::string_view site_id);
+  Status SetGithubHookId(std::string_view site_id, std::optional<std::int64_t> hook_id);
+  Result<std::optional<std::int64_t>> GithubHookId(std::string_view site_id);
 
  private:
   db::Database& db_;

@@ -115,9 +115,9 @@ std::string WithQuery(const std::string& location, const http::Request& request)
 
 }  // namespace
 
-Edge::Edge(db::Database& db, deploys::DeployService& deploys, store::BlobStore& blobs,
+Edge::Edge(deploys::SiteService& sites, deploys::DeployService& deploys, store::BlobStore& blobs,
            EdgeOptions options)
-    : db_(db), deploys_(deploys), blobs_(blobs), options_(std::move(options)) {}
+    : sites_service_(sites), deploys_(deploys), blobs_(blobs), options_(std::move(options)) {}
 
 void Edge::InvalidateSite(const std::string& site_id) {
   std::lock_guard lock(sites_mu_);
@@ -144,10 +144,8 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
     }
   }
   if (memory_only) return WouldBlock();
-  RD_TRY(db::Rows rows,
-         db_.Exec("SELECT id, published_deploy_id FROM sites WHERE name = ?", {name}));
-  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such site");
-  SiteEntry entry{rows.rows.front().Text(0), rows.rows.front().Text(1), version,
+  RD_TRY(auto ids, sites_service_.PublishedDeployByName(name));
+  SiteEntry entry{std::move(ids.first), std::move(ids.second), version,
                   std::chrono::steady_clock::now()};
   if (cacheable) {
     std::lock_guard lock(sites_mu_);
@@ -167,26 +165,12 @@ Result<std::string> Edge::ResolveDeploy(std::string_view host, bool memory_only)
       if (site.published_deploy_id.empty())
         return MakeError(ErrorCode::kNotFound, "nothing published");
       return site.published_deploy_id;
-    case HostRoute::Kind::kDeployId: {
-      RD_TRY(db::Rows rows,
-             db_.Exec("SELECT id FROM deploys WHERE id = ? AND site_id = ? AND state = 'ready'",
-                      {route->deploy_id, site.site_id}));
-      if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such deploy");
-      return route->deploy_id;
-    }
+    case HostRoute::Kind::kDeployId:
+      return deploys_.ReadyDeployOfSite(site.site_id, route->deploy_id);
     case HostRoute::Kind::kPreview:
-    case HostRoute::Kind::kAlias: {
-      const bool preview = route->kind == HostRoute::Kind::kPreview;
-      RD_TRY(db::Rows rows,
-             db_.Exec(
-                 std::string("SELECT id FROM deploys WHERE site_id = ? AND state = 'ready' AND ") +
-                     (preview ? "review_id = ?" : "branch = ? AND context <> 'deploy-preview'") +
-                     " ORDER BY created_at DESC, id DESC LIMIT 1",
-                 {site.site_id,
-                  preview ? db::Value(route->preview_number) : db::Value(route->alias)}));
-      if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such deploy");
-      return rows.rows.front().Text(0);
-    }
+      return deploys_.LatestReadyPreview(site.site_id, route->preview_number);
+    case HostRoute::Kind::kAlias:
+      return deploys_.LatestReadyBranch(site.site_id, route->alias);
   }
   return MakeError(ErrorCode::kNotFound, "no such deploy");
 }

@@ -15,8 +15,8 @@
 #include <unordered_map>
 
 #include "core/result.hpp"
-#include "db/database.hpp"
 #include "deploys/deploys.hpp"
+#include "deploys/sites.hpp"
 #include "edge/deploy_rules.hpp"
 #include "http/message.hpp"
 #include "store/blob_store.hpp"
@@ -38,7 +38,7 @@ struct EdgeOptions {
 
 class Edge {
  public:
-  Edge(db::Database& db, deploys::DeployService& deploys, store::BlobStore& blobs,
+  Edge(deploys::SiteService& sites, deploys::DeployService& deploys, store::BlobStore& blobs,
        EdgeOptions options);
 
   http::Response Serve(http::Request& request);
@@ -78,7 +78,7 @@ class Edge {
                                   const deploys::DeployManifest& manifest, bool memory_only);
   http::Response Proxy(const http::Request& request, const RuleDecision& decision);
 
-  db::Database& db_;
+  deploys::SiteService& sites_service_;
   deploys::DeployService& deploys_;
   store::BlobStore& blobs_;
   EdgeOptions options_;

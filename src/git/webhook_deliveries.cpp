@@ -55,6 +55,12 @@ Result<bool> WebhookDeliveries::RecordDelivery(db::Session& session, std::int64_
   return Insert(session, now_millis, delivery_id, site_id);
 }
 
+Status WebhookDeliveries::Forget(std::string_view delivery_id, std::string_view site_id) {
+  RD_TRY_STATUS(db_.Exec("DELETE FROM webhook_deliveries WHERE site_id = ? AND delivery_id = ?",
+                         {std::string(site_id), std::string(delivery_id)}));
+  return {};
+}
+
 Result<std::int64_t> WebhookDeliveries::PruneOlderThan(int max_age_days) {
   if (max_age_days < 0) return MakeError(ErrorCode::kBadRequest, "negative age");
   const std::int64_t cutoff = clock_.NowMillis() - max_age_days * kMillisPerDay;

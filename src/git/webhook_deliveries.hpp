@@ -32,6 +32,9 @@ class WebhookDeliveries {
   static Result<bool> RecordDelivery(db::Session& session, std::int64_t now_millis,
                                      std::string_view delivery_id, std::string_view site_id);
 
+  // Forgets a delivery whose build could not be queued, so GitHub's redelivery tries again.
+  Status Forget(std::string_view delivery_id, std::string_view site_id);
+
   // Deletes deliveries received more than `max_age_days` days ago (by the clock); returns how
   // many. kBadRequest for a negative age.
   Result<std::int64_t> PruneOlderThan(int max_age_days);

@@ -10,7 +10,6 @@
 #include <sstream>
 #include <thread>
 
-#include "api/app.hpp"
 #include "core/crypto.hpp"
 #include "core/testing.hpp"
 #include "db/testing.hpp"
@@ -18,6 +17,7 @@
 #include "git/webhook.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "roles/roles.hpp"
 #include "store/testing.hpp"
 
 namespace replideploy::api {
@@ -43,7 +43,7 @@ struct Reply {
 class Github : public ::testing::TestWithParam<db::Engine> {
  protected:
   // Fixtures that build set the directories (and so start a worker).
-  virtual void Customize(AppOptions&) {}
+  virtual void Customize(roles::PlatformOptions&) {}
 
   void SetUp() override {
     core::InitCrypto();
@@ -55,14 +55,14 @@ class Github : public ::testing::TestWithParam<db::Engine> {
                     {{"package.json", R"({"scripts":{"build":"vite build"},)"
                                       R"("devDependencies":{"vite":"^5.0.0"}})"},
                      {"package-lock.json", "{}"}});
-    AppOptions options;
+    roles::PlatformOptions options;
     options.users = {std::string(32, 'j'), 3600, core::PasswordCost::Minimum()};
     options.github = {github_.base_url(), github_.base_url(), "fake-client-id",
                       "fake-client-secret"};
     options.github_key = std::string(32, 'g');
     Customize(options);
     blobs_ = store::LocalBlobStore::Open(dir_.path() + "/store").value();
-    app_ = std::make_unique<App>(tdb_->db(), *blobs_, clock_, options);
+    app_ = std::make_unique<roles::Platform>(tdb_->db(), *blobs_, clock_, options);
     http::ServerOptions server_options;
     server_options.port = 0;
     server_ = std::make_unique<http::Server>(server_options, app_->Resolver());
@@ -176,7 +176,7 @@ class Github : public ::testing::TestWithParam<db::Engine> {
   store::testing::ScopedTempDir dir_;
   std::unique_ptr<TestDatabase> tdb_;
   std::unique_ptr<store::LocalBlobStore> blobs_;
-  std::unique_ptr<App> app_;
+  std::unique_ptr<roles::Platform> app_;
   std::unique_ptr<http::Server> server_;
   std::string base_;
   std::string token_;
@@ -267,7 +267,7 @@ TEST_P(Github, SiteFromRepoCreatesItsHookAndDeletingTheSiteDeletesIt) {
   auto hooks = github_.Hooks();
   ASSERT_EQ(hooks.size(), 1u);
   EXPECT_EQ(hooks[0].repo, "Codertocat/Hello-World");
-  EXPECT_EQ(hooks[0].url, app_->PublicUrl("/api/hooks/deploy?site_id=" + site_id));
+  EXPECT_EQ(hooks[0].url, app_->app().PublicUrl("/api/hooks/deploy?site_id=" + site_id));
   EXPECT_EQ(hooks[0].events, (std::vector<std::string>{"push", "pull_request"}));
   EXPECT_EQ(hooks[0].content_type, "json");
   EXPECT_GE(hooks[0].secret.size(), 32u);
@@ -456,7 +456,7 @@ INSTANTIATE_TEST_SUITE_P(Engines, Github, ::testing::ValuesIn(db::testing::Engin
 // HTTP.
 class GithubBuilds : public Github {
  protected:
-  void Customize(AppOptions& options) override {
+  void Customize(roles::PlatformOptions& options) override {
     options.repos_dir = dir_.path() + "/repos";
     options.builds_dir = dir_.path() + "/builds";
     options.cache_dir = dir_.path() + "/cache";
@@ -651,7 +651,7 @@ TEST_P(GithubBuilds, PrivateRepoBuildsOnPushWithStatusesAndFunctions) {
 
 class GitUrlBuilds : public GithubBuilds {
  protected:
-  void Customize(AppOptions& options) override {
+  void Customize(roles::PlatformOptions& options) override {
     GithubBuilds::Customize(options);
     options.allow_private_git = true;  // the "public" host is the fake on loopback
   }
@@ -673,12 +673,12 @@ TEST_P(GitUrlBuilds, FollowsAPublicGitUrlAndPollsForNewCommits) {
   const std::string log =
       Call("GET", "/api/v1/deploys/" + std::string(first.at("id").as_string()) + "/log").raw;
   EXPECT_EQ(log.find("GitHub connection"), std::string::npos) << log;
-  EXPECT_EQ(app_->PollGitSources(), 0) << "nothing new";
+  EXPECT_EQ(app_->builds().PollGitSources(), 0) << "nothing new";
 
   const std::string head =
       github_.PushCommit("someone", "public-site", "main", {{"index.html", "<h1>p2</h1>"}}, "p2");
-  EXPECT_EQ(app_->PollGitSources(), 1);
-  EXPECT_EQ(app_->PollGitSources(), 0) << "a commit is built once";
+  EXPECT_EQ(app_->builds().PollGitSources(), 1);
+  EXPECT_EQ(app_->builds().PollGitSources(), 0) << "a commit is built once";
   json::value second = WaitForNewDeploy("follower", {std::string(first.at("id").as_string())});
   ASSERT_EQ(second.at("state"), "ready");
   EXPECT_EQ(second.at("commit_ref"), json::value(head));

@@ -10,13 +10,13 @@
 #include <set>
 #include <thread>
 
-#include "api/app.hpp"
 #include "auth/jwt.hpp"
 #include "core/crypto.hpp"
 #include "core/testing.hpp"
 #include "db/testing.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "roles/roles.hpp"
 #include "store/testing.hpp"
 
 namespace replideploy::api {
@@ -40,11 +40,11 @@ class Api : public ::testing::TestWithParam<db::Engine> {
     core::InitCrypto();
     tdb_ = std::make_unique<TestDatabase>(GetParam());
     RD_SKIP_IF_UNAVAILABLE(*tdb_);
-    AppOptions options;
+    roles::PlatformOptions options;
     options.users = {kJwtKey, 3600, core::PasswordCost::Minimum()};
     options.processor_interval = std::chrono::milliseconds(50);
     blobs_ = store::LocalBlobStore::Open(dir_.path()).value();
-    app_ = std::make_unique<App>(tdb_->db(), *blobs_, clock_, options);
+    app_ = std::make_unique<roles::Platform>(tdb_->db(), *blobs_, clock_, options);
     http::ServerOptions server_options;
     server_options.port = 0;
     server_options.shutdown_grace = std::chrono::seconds(5);
@@ -139,7 +139,7 @@ class Api : public ::testing::TestWithParam<db::Engine> {
   store::testing::ScopedTempDir dir_;
   std::unique_ptr<TestDatabase> tdb_;
   std::unique_ptr<store::LocalBlobStore> blobs_;
-  std::unique_ptr<App> app_;
+  std::unique_ptr<roles::Platform> app_;
   std::unique_ptr<http::Server> server_;
   std::string base_;
 };
@@ -856,10 +856,10 @@ TEST_P(EdgeHttp, BadRuleFileFailsTheDeployWithItsLine) {
 
 TEST_P(EdgeHttp, ProxyRulesForwardWhenPrivateTargetsAreAllowed) {
   // A second app that allows private targets, proxying to the first server's health check.
-  AppOptions options;
+  roles::PlatformOptions options;
   options.users = {kJwtKey, 3600, core::PasswordCost::Minimum()};
   options.edge.allow_private_proxy = true;
-  App permissive(tdb_->db(), *blobs_, clock_, options);
+  roles::Platform permissive(tdb_->db(), *blobs_, clock_, options);
   http::ServerOptions server_options;
   server_options.port = 0;
   http::Server second(server_options, permissive.Resolver());

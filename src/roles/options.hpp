@@ -1,0 +1,53 @@
+// What the role assemblies are configured with: one struct for every role, filled from the
+// command line (src/cli/serve.cpp) or by tests.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "auth/users.hpp"
+#include "builder/queue.hpp"
+#include "deploys/deploys.hpp"
+#include "edge/edge.hpp"
+#include "git/github_client.hpp"
+#include "sandbox/docker_runner.hpp"
+#include "sandbox/runner.hpp"
+#include "sandbox/volume.hpp"
+
+namespace replideploy::roles {
+
+struct PlatformOptions {
+  std::string base_domain = "localhost";
+  std::string admin_host;  // an extra control-plane Host name
+  auth::UserServiceOptions users;
+  deploys::DeployServiceOptions deploys;
+  edge::EdgeOptions edge;
+  std::chrono::milliseconds processor_interval{5000};
+  std::string dashboard_dir;  // the dashboard's exported files; empty: none
+  std::string repos_dir;      // the platform's git repositories (<data-dir>/repos)
+  std::string builds_dir;     // build workspaces (<data-dir>/builds)
+  std::string cache_dir;      // per-site build caches (<data-dir>/cache)
+  sandbox::SandboxLimits build_limits;
+  // The bubblewrap runner's settings (network policy, ...).
+  sandbox::BubblewrapOptions bubblewrap;
+  // Per-build workspace volumes (disk quota): images under volumes_dir; "" disables them.
+  std::string volumes_dir;
+  sandbox::VolumeLimits build_disk;
+  std::string env_key;     // 32 bytes encrypting environment variables at rest
+  std::string github_key;  // 32 bytes encrypting GitHub tokens, webhook secrets; signing states
+  git::GithubOptions github;
+  // Builds run at once in this process (0: none; `replideploy worker` processes build).
+  int build_workers = 1;
+  std::string build_runner = "bubblewrap";  // or "docker"
+  sandbox::DockerOptions docker;
+  builder::QueueOptions queue;
+  std::chrono::milliseconds heartbeat_every{5000};
+  // Sites following a git URL are checked this often; 0 disables the poller.
+  std::chrono::milliseconds git_poll_interval{60'000};
+  bool allow_private_git = false;  // git URLs may reach loopback/private addresses (tests)
+  // The address users and GitHub reach us at ("https://deploy.example.com"); empty: ControlUrl.
+  std::string public_url;
+  std::chrono::milliseconds log_stream_poll{500};
+};
+
+}  // namespace replideploy::roles

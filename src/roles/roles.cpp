@@ -1,0 +1,165 @@
+#include "roles/roles.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "builder/build_trigger.hpp"
+#include "core/ids.hpp"
+#include "sandbox/docker_runner.hpp"
+
+namespace replideploy::roles {
+
+namespace {
+
+edge::EdgeOptions EdgeOptionsOf(const PlatformOptions& options) {
+  edge::EdgeOptions o = options.edge;
+  o.base_domain = options.base_domain;
+  return o;
+}
+
+api::ApiOptions ApiOptionsOf(const PlatformOptions& options) {
+  api::ApiOptions o;
+  o.base_domain = options.base_domain;
+  o.admin_host = options.admin_host;
+  o.dashboard_dir = options.dashboard_dir;
+  o.repos_dir = options.repos_dir;
+  o.public_url = options.public_url;
+  o.log_stream_poll = options.log_stream_poll;
+  return o;
+}
+
+}  // namespace
+
+EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
+    : edge_(services.sites, services.deploys, services.blobs, EdgeOptionsOf(options)) {
+  services.deploys.AddPublishListener(
+      [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
+  services.sites.SetChangeListener(
+      [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
+}
+
+http::Resolver EdgeRole::Resolver() {
+  // The edge takes no large bodies except to proxies.
+  return [this](const http::Request&) -> http::Dispatch {
+    return {[this](http::Request& r) { return edge_.Serve(r); },
+            http::kDefaultBodyLimit,
+            {},
+            [this](http::Request& r) { return edge_.TryServeFromMemory(r); }};
+  };
+}
+
+WorkerRole::WorkerRole(Services& services, const PlatformOptions& options, WorkerHooks hooks)
+    : hooks_(std::move(hooks)) {
+  if (options.build_runner == "docker") {
+    runner_ = std::make_unique<sandbox::DockerRunner>(options.docker, services.clock);
+  } else {
+    runner_ = std::make_unique<sandbox::BubblewrapRunner>(options.bubblewrap, services.clock);
+  }
+  const std::string prefix =
+      "worker-" + std::to_string(::getpid()) + "-" + core::NewHexId().substr(0, 6) + "-";
+  for (int i = 0; i < options.build_workers; ++i) {
+    builder::WorkerOptions o;
+    o.worker_id = prefix + std::to_string(i);
+    o.builds_dir = options.builds_dir;
+    o.cache_dir = options.cache_dir;
+    o.volumes_dir =
+        options.volumes_dir.empty()
+            ? ""
+            : options.volumes_dir + "/" + std::to_string(::getpid()) + "-" + std::to_string(i);
+    o.disk = options.build_disk;
+    o.repos_dir = options.repos_dir;
+    o.limits = options.build_limits;
+    o.heartbeat_every = options.heartbeat_every;
+    o.sites = &services.sites;
+    o.allow_private_git = options.allow_private_git;
+    o.trusted_git_prefix = services.builds.GithubRepoPrefix();
+    o.env_for_build = [&services](const std::string& site_id, const std::string& context) {
+      return services.env_vars.ForBuild(site_id, context);
+    };
+    o.git_token = [&services](const std::string& site_id) {
+      return services.builds.GitToken(site_id);
+    };
+    o.on_phase = [this, &services](const builder::BuildJob& job, builder::BuildPhase phase,
+                                   const std::string& detail) {
+      auto site = services.sites.GetById(job.site_id);
+      if (!site.ok() || !hooks_.site_url || !hooks_.public_url) return;
+      builder::ReportBuildToGithub(
+          services.github, *site, job, phase, detail,
+          hooks_.site_url(job.deploy_id + "--" + site->name),
+          hooks_.public_url("/sites/" + site->name + "/deploys/" + job.deploy_id + "/"));
+    };
+    o.on_log = hooks_.on_log;
+    workers_.push_back(std::make_unique<builder::BuildWorker>(services.build_logs, services.queue,
+                                                              services.deploys, services.blobs,
+                                                              *runner_, std::move(o)));
+    workers_.back()->Start();
+  }
+}
+
+WorkerRole::~WorkerRole() {
+  for (auto& worker : workers_) worker->Stop();
+}
+
+void WorkerRole::Wake() {
+  for (auto& worker : workers_) worker->Wake();
+}
+
+ApiRole::ApiRole(Services& services, const PlatformOptions& options)
+    : app_(services.ForApi(), ApiOptionsOf(options)) {
+  if (options.git_poll_interval.count() > 0 && !options.repos_dir.empty()) {
+    poller_ = std::jthread(
+        [&services, interval = options.git_poll_interval](const std::stop_token& stop) {
+          while (core::SleepUnlessStopped(stop, interval)) services.builds.PollGitSources();
+        });
+  }
+}
+
+ApiRole::~ApiRole() { StopPoller(); }
+
+void ApiRole::StopPoller() {
+  if (poller_.joinable()) {
+    poller_.request_stop();
+    poller_.join();
+  }
+}
+
+ProcessorRole::ProcessorRole(Services& services, const PlatformOptions& options)
+    : processor_(services.deploys, options.processor_interval) {
+  services.deploys.SetProcessingHook([this] { processor_.Wake(); });
+  processor_.Start();
+}
+
+ProcessorRole::~ProcessorRole() { processor_.Stop(); }
+
+Platform::Platform(db::Database& db, store::BlobStore& blobs, const core::Clock& clock,
+                   PlatformOptions options)
+    : options_(std::move(options)),
+      services_(db, blobs, clock, options_),
+      edge_(services_, options_),
+      processor_(services_, options_),
+      api_(services_, options_) {
+  if (!options_.repos_dir.empty() && !options_.builds_dir.empty() && options_.build_workers > 0) {
+    WorkerHooks hooks;
+    hooks.site_url = [this](std::string_view label) { return api_.app().SiteUrl(label); };
+    hooks.public_url = [this](std::string_view path) { return api_.app().PublicUrl(path); };
+    hooks.on_log = [this](const std::string& id) { api_.app().log_streams().Notify(id); };
+    workers_ = std::make_unique<WorkerRole>(services_, options_, std::move(hooks));
+    services_.builds.SetQueuedHook([this] { workers_->Wake(); });
+  }
+}
+
+Platform::~Platform() {
+  api_.StopPoller();
+  services_.builds.SetQueuedHook(nullptr);
+  workers_.reset();
+}
+
+http::Resolver Platform::Resolver() {
+  http::Resolver api = api_.app().Resolver();
+  http::Resolver edge = edge_.Resolver();
+  return [this, api = std::move(api), edge = std::move(edge)](const http::Request& head) {
+    return api_.app().IsControlHost(head.HostName()) ? api(head) : edge(head);
+  };
+}
+
+}  // namespace replideploy::roles

@@ -1,0 +1,121 @@
+// The roles of DESIGN.md ("Processes and roles"), each a few lines of wiring over the shared
+// Services: what `replideploy api`, `edge`, `worker` and `serve` run. A role starts its threads
+// when built and stops them when destroyed. See docs/operations.md.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "api/app.hpp"
+#include "builder/worker.hpp"
+#include "deploys/processor.hpp"
+#include "edge/edge.hpp"
+#include "http/server.hpp"
+#include "roles/options.hpp"
+#include "roles/services.hpp"
+#include "sandbox/runner.hpp"
+
+namespace replideploy::roles {
+
+// Serves published sites by Host. Sees this process's publishes at once and other processes'
+// within EdgeOptions::site_cache_ttl.
+class EdgeRole {
+ public:
+  EdgeRole(Services& services, const PlatformOptions& options);
+  http::Resolver Resolver();
+  edge::Edge& edge() { return edge_; }
+
+ private:
+  edge::Edge edge_;
+};
+
+// What a worker tells the rest of its process, when there is one (all optional).
+struct WorkerHooks {
+  // Where builds' GitHub statuses link to: a deploy's URL by label, the dashboard by path.
+  std::function<std::string(std::string_view)> site_url;
+  std::function<std::string(std::string_view)> public_url;
+  // New log lines of a deploy were stored (live log viewers in this process).
+  std::function<void(const std::string&)> on_log;
+};
+
+// Claims queued builds and runs them in the sandbox (options.build_workers at once).
+class WorkerRole {
+ public:
+  WorkerRole(Services& services, const PlatformOptions& options, WorkerHooks hooks = {});
+  ~WorkerRole();
+  WorkerRole(const WorkerRole&) = delete;
+  WorkerRole& operator=(const WorkerRole&) = delete;
+  // A build was queued in this process: look now rather than at the next poll.
+  void Wake();
+
+ private:
+  WorkerHooks hooks_;
+  std::unique_ptr<sandbox::SandboxRunner> runner_;
+  std::vector<std::unique_ptr<builder::BuildWorker>> workers_;
+};
+
+// The REST API, log streams, the dashboard, webhook intake, the git remote; and the git poller.
+class ApiRole {
+ public:
+  ApiRole(Services& services, const PlatformOptions& options);
+  ~ApiRole();
+  ApiRole(const ApiRole&) = delete;
+  ApiRole& operator=(const ApiRole&) = delete;
+  api::App& app() { return app_; }
+  // Stops the git poller (before the workers it would wake go away).
+  void StopPoller();
+
+ private:
+  api::App app_;
+  std::jthread poller_;
+};
+
+// Finishes uploaded and built deploys (hashing, precompression) and collects garbage: run by
+// every role that makes deploys.
+class ProcessorRole {
+ public:
+  ProcessorRole(Services& services, const PlatformOptions& options);
+  ~ProcessorRole();
+  ProcessorRole(const ProcessorRole&) = delete;
+  ProcessorRole& operator=(const ProcessorRole&) = delete;
+
+ private:
+  deploys::DeployProcessor processor_;
+};
+
+// Every role in one process (`replideploy serve`): the API for the control plane's hosts, the
+// edge for every other host, and build workers when build_workers > 0 and the directories are
+// set.
+class Platform {
+ public:
+  Platform(db::Database& db, store::BlobStore& blobs, const core::Clock& clock,
+           PlatformOptions options);
+  ~Platform();
+
+  // The control plane's hosts go to the API, every other host to the edge.
+  http::Resolver Resolver();
+  // The port the server is reachable on, for the URLs in API responses. Set after Listen().
+  void SetPublicPort(std::uint16_t port) { api_.app().SetPublicPort(port); }
+
+  Services& services() { return services_; }
+  api::App& app() { return api_.app(); }
+  edge::Edge& edge() { return edge_.edge(); }
+  git::GithubConnections& github() { return services_.github; }
+  builder::BuildTrigger& builds() { return services_.builds; }
+
+ private:
+  PlatformOptions options_;
+  Services services_;
+  EdgeRole edge_;  // before the processor, whose publishes it hears
+  ProcessorRole processor_;
+  ApiRole api_;
+  std::unique_ptr<WorkerRole> workers_;
+};
+
+}  // namespace replideploy::roles

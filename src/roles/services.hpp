@@ -1,0 +1,47 @@
+// The services every role shares, built over one database and one blob store. Building them
+// starts no thread; the roles (src/roles/roles.hpp) start what they run.
+#pragma once
+
+#include "api/app.hpp"
+#include "auth/users.hpp"
+#include "builder/build_logs.hpp"
+#include "builder/build_trigger.hpp"
+#include "builder/queue.hpp"
+#include "core/clock.hpp"
+#include "db/database.hpp"
+#include "deploys/deploys.hpp"
+#include "deploys/env_vars.hpp"
+#include "deploys/sites.hpp"
+#include "git/github_connections.hpp"
+#include "git/pull_requests.hpp"
+#include "git/webhook_deliveries.hpp"
+#include "roles/options.hpp"
+#include "store/blob_store.hpp"
+
+namespace replideploy::roles {
+
+struct Services {
+  Services(db::Database& db, store::BlobStore& blobs, const core::Clock& clock,
+           const PlatformOptions& options);
+  Services(const Services&) = delete;
+  Services& operator=(const Services&) = delete;
+
+  // What the API's handlers call.
+  api::ApiServices ForApi();
+
+  db::Database& db;
+  store::BlobStore& blobs;
+  const core::Clock& clock;
+  auth::UserService users;
+  deploys::SiteService sites;
+  deploys::DeployService deploys;
+  deploys::EnvVarService env_vars;
+  git::GithubConnections github;
+  git::WebhookDeliveries deliveries;
+  git::ClosedPullRequests closed_prs;
+  builder::BuildQueue queue;
+  builder::BuildLogStore build_logs;
+  builder::BuildTrigger builds;
+};
+
+}  // namespace replideploy::roles
