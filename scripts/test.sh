@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --test
+scripts/check-deps.sh
 [[ -f build/debug/build.ninja ]] || cmake --preset debug
 cmake --build --preset debug -- -j"$(nproc)"
 scripts/build-dashboard.sh

@@ -4,14 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include "api/app.hpp"
 #include "api/errors.hpp"
 #include "api/json_input.hpp"
 #include "builder/build_config.hpp"
 #include "builder/detect.hpp"
+#include "core/text.hpp"
 #include "git/github_client.hpp"
 #include "git/webhook.hpp"
 
@@ -23,9 +22,7 @@ namespace {
 
 constexpr std::string_view kDefaultReturn = "/new/";
 
-std::string UrlEncode(std::string_view s) {
-  return boost::urls::encode(s, boost::urls::unreserved_chars);
-}
+using core::UrlEncode;
 
 // Only paths of our own dashboard: no scheme, no "//host", no backslashes.
 std::string SafeReturnPath(std::string_view path) {

@@ -7,6 +7,7 @@
 #include "core/crypto.hpp"
 #include "core/net.hpp"
 #include "core/subprocess.hpp"
+#include "core/text.hpp"
 
 namespace replideploy::builder {
 
@@ -14,11 +15,7 @@ namespace {
 
 constexpr std::chrono::minutes kGitTimeout{10};
 
-bool IsHexSha(std::string_view s) {
-  return (s.size() == 40 || s.size() == 64) && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
+bool IsHexSha(std::string_view s) { return core::IsCommitSha(s); }
 
 // A branch name safe to pass to git as an argument.
 bool IsSafeBranch(std::string_view b) {

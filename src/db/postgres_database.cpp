@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/text.hpp"
 #include "db/connection_pool.hpp"
 #include "db/drivers.hpp"
 
@@ -21,26 +22,6 @@ constexpr pqxx::oid kBoolOid = 16;
 bool IsIdentifierChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' ||
          static_cast<unsigned char>(c) >= 0x80;
-}
-
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
 }
 
 void ReplaceAll(std::string& text, const std::string& secret) {
@@ -57,7 +38,7 @@ class Redactor {
  public:
   explicit Redactor(std::string_view url) {
     for (std::string& secret : UrlPasswords(url)) {
-      secrets_.push_back(PercentDecode(secret));
+      secrets_.push_back(core::PercentDecodeLenient(secret));
       secrets_.push_back(std::move(secret));
     }
   }

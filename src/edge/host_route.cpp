@@ -3,14 +3,12 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/text.hpp"
+
 namespace replideploy::edge {
 
 namespace {
-bool IsHex24(std::string_view s) {
-  return s.size() == 24 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
+bool IsHex24(std::string_view s) { return s.size() == 24 && core::IsLowerHex(s); }
 }  // namespace
 
 std::optional<HostRoute> ParseHostRoute(std::string_view host, std::string_view base_domain) {

@@ -2,19 +2,14 @@
 
 #include <vector>
 
+#include "core/text.hpp"
+
 namespace replideploy::edge {
 
 namespace {
 
 Error BadPath(std::string reason) {
   return MakeError(ErrorCode::kBadRequest, "invalid request path: " + std::move(reason));
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
@@ -32,10 +27,9 @@ Result<DecodedSegment> DecodeSegment(std::string_view raw) {
     auto c = static_cast<unsigned char>(raw[i]);
     if (c == '%') {
       if (i + 2 >= raw.size()) return BadPath("truncated percent escape");
-      const int hi = HexValue(raw[i + 1]);
-      const int lo = HexValue(raw[i + 2]);
-      if (hi < 0 || lo < 0) return BadPath("malformed percent escape");
-      c = static_cast<unsigned char>(hi * 16 + lo);
+      const int byte = core::PercentEscapeAt(raw, i);
+      if (byte < 0) return BadPath("malformed percent escape");
+      c = static_cast<unsigned char>(byte);
       i += 2;
       if (c == 0) return BadPath("encoded NUL");
       if (c == '/') return BadPath("encoded slash (%2F)");

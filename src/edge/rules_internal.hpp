@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "core/text.hpp"
 
 namespace replideploy::edge::rules_internal {
 
@@ -62,8 +63,8 @@ Result<std::string> DecodeRulePath(std::string_view text);
 bool IsHeaderName(std::string_view name);
 bool IsHeaderValue(std::string_view value);
 
-char AsciiLower(char c);
+using core::AsciiLower;
 std::string AsciiLower(std::string_view text);
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+using core::EqualsIgnoreCase;
 
 }  // namespace replideploy::edge::rules_internal

@@ -38,6 +38,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/text.hpp"
 #include "edge/rules.hpp"
 #include "edge/rules_internal.hpp"
 
@@ -149,30 +150,8 @@ class MergedIndexes {
   std::vector<Cursor> cursors_;
 };
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // A query value as the engine reads it: '+' is a space, "%XX" a byte.
-std::string DecodeQueryValue(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '+') {
-      out.push_back(' ');
-    } else if (raw[i] == '%' && i + 2 < raw.size() && HexValue(raw[i + 1]) >= 0 &&
-               HexValue(raw[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(raw[i + 1]) * 16 + HexValue(raw[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(raw[i]);
-    }
-  }
-  return out;
-}
+std::string DecodeQueryValue(std::string_view raw) { return core::PercentDecodeLenient(raw, true); }
 
 constexpr char kHex[] = "0123456789ABCDEF";
 

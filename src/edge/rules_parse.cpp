@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/text.hpp"
 #include "edge/paths.hpp"
 #include "edge/rules.hpp"
 #include "edge/rules_internal.hpp"
@@ -47,30 +48,13 @@ using rules_internal::IsHeaderValue;
 
 namespace rules_internal {
 
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 std::string AsciiLower(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = AsciiLower(c);
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
-  }
-  return true;
-}
-
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 Error Reason(std::string reason) { return MakeError(ErrorCode::kUnprocessable, std::move(reason)); }
 
@@ -82,10 +66,9 @@ Result<std::string> DecodeRulePath(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
     if (c == '%') {
-      if (i + 2 >= text.size() || HexValue(text[i + 1]) < 0 || HexValue(text[i + 2]) < 0) {
-        return Reason("malformed percent escape in '" + std::string(text) + "'");
-      }
-      c = static_cast<unsigned char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
+      const int byte = core::PercentEscapeAt(text, i);
+      if (byte < 0) return Reason("malformed percent escape in '" + std::string(text) + "'");
+      c = static_cast<unsigned char>(byte);
       i += 2;
       if (c == '/') return Reason("encoded '/' (%2F) in a rule path can never match");
     }

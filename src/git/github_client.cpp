@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/crypto.hpp"
+#include "core/text.hpp"
 #include "http/client.hpp"
 
 namespace replideploy::git {
@@ -62,30 +63,8 @@ std::string TrimTrailingSlashes(std::string url) {
   return url;
 }
 
-// RFC 3986: everything but the unreserved characters is percent-encoded.
-std::string UrlEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 0x0F]);
-    }
-  }
-  return out;
-}
-
-bool IsHex(std::string_view s) {
-  for (char c : s) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
+using core::IsHex;
+using core::UrlEncode;
 
 bool IsRepoNameChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/crypto.hpp"
+#include "core/text.hpp"
 
 namespace replideploy::git {
 namespace {
@@ -23,12 +24,7 @@ Error BadRequest(std::string message) {
   return MakeError(ErrorCode::kBadRequest, std::move(message));
 }
 
-bool IsHex(std::string_view s) {
-  for (char c : s) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
+using core::IsHex;
 
 bool IsAllZeros(std::string_view s) {
   return !s.empty() && s.find_first_not_of('0') == std::string_view::npos;
@@ -242,17 +238,6 @@ Result<WebhookEvent> ParsePullRequest(const Fields& root, WebhookEvent event) {
   return event;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 BuildDecision None(std::string reason) {
   BuildDecision d;
   d.reason = std::move(reason);
@@ -321,7 +306,7 @@ BuildDecision DecideBuild(const WebhookEvent& event, const SiteGitSettings& site
       break;
   }
   if (!site.repo_full_name.empty() &&
-      !EqualsIgnoreCase(site.repo_full_name, event.repository.full_name)) {
+      !core::EqualsIgnoreCase(site.repo_full_name, event.repository.full_name)) {
     return None("repository " + event.repository.full_name + " is not the site's repository " +
                 site.repo_full_name);
   }
