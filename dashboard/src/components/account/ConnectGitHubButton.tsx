@@ -1,0 +1,47 @@
+"use client";
+
+// "Connect with GitHub" (or "Reconnect GitHub"): asks the server for GitHub's authorization
+// page and goes there; GitHub comes back to `returnTo`.
+
+import { useState } from "react";
+
+import { api, describeError } from "@/lib/api";
+import { Button, type ButtonKind } from "@/components/ui/ui";
+
+export function ConnectGitHubButton({
+  returnTo,
+  label = "Connect with GitHub",
+  kind = "primary",
+  navigate = (url: string) => window.location.assign(url),
+}: {
+  returnTo: string;
+  label?: string;
+  kind?: ButtonKind;
+  navigate?: (url: string) => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const connect = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      navigate(await api.githubAuthorizeUrl(returnTo));
+      // stays busy: the browser is leaving
+    } catch (e) {
+      setError(e);
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="space-y-2">
+      <Button kind={kind} onClick={() => void connect()} disabled={busy}>
+        {busy ? "Opening GitHub…" : label}
+      </Button>
+      {error !== null && (
+        <p role="alert" className="text-sm text-red-700">
+          {describeError(error)}
+        </p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,63 @@
+"use client";
+
+// "Trigger deploy": builds the head of the production branch again, then points to the new
+// deploy's live log.
+
+import { useState } from "react";
+
+import { api, ApiError, describeError, type Build, type Site } from "@/lib/api";
+import { deployPath } from "@/lib/routes";
+import { Button, linkClass } from "@/components/ui/ui";
+
+export function TriggerDeployButton({
+  site,
+  onTriggered,
+}: {
+  site: Site;
+  onTriggered?: (build: Build) => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [build, setBuild] = useState<Build | null>(null);
+  const [error, setError] = useState<unknown>(null);
+
+  const trigger = async () => {
+    setBusy(true);
+    setError(null);
+    setBuild(null);
+    try {
+      const b = await api.triggerBuild(site.id);
+      setBuild(b);
+      onTriggered?.(b);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="flex flex-col items-start gap-2 sm:items-end">
+      <Button onClick={() => void trigger()} disabled={busy}>
+        {busy ? "Starting…" : "Trigger deploy"}
+      </Button>
+      <div aria-live="polite" className="text-sm">
+        {build !== null && (
+          <p className="text-emerald-800">
+            Build started.{" "}
+            <a href={deployPath(site.name, build.deploy_id)} className={linkClass}>
+              Follow its log
+            </a>
+          </p>
+        )}
+        {error !== null && <p className="text-red-700">{triggerErrorText(error)}</p>}
+      </div>
+    </div>
+  );
+}
+
+export function triggerErrorText(error: unknown): string {
+  if (error instanceof ApiError && error.code === "no_source") {
+    return "Nothing to build yet: connect a repository or push to the site's git remote first.";
+  }
+  return describeError(error);
+}
