@@ -1,7 +1,7 @@
 // A build log as plain text and search within it: what the log view highlights and filters, and
 // what "Download" saves.
 
-import type { LogLine } from "./api";
+import type { LogLine } from "./api/types";
 import { stripAnsi, type AnsiSpan, type AnsiStyle } from "./ansi";
 
 // One line per log line: "<time> <stream> <text>", colours and other escapes removed, e.g.

@@ -5,7 +5,9 @@
 
 import { useState, type FormEvent } from "react";
 
-import { api, describeError, type ApiToken, type CreatedApiToken } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { describeError } from "@/lib/api/errors";
+import type { ApiToken, CreatedApiToken } from "@/lib/api/types";
 import { formatAge, formatDateTime } from "@/lib/format";
 import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { useApiData } from "@/lib/use_api_data";

@@ -5,7 +5,8 @@
 
 import { useState } from "react";
 
-import { api, describeError } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { describeError } from "@/lib/api/errors";
 import { Button, type ButtonKind } from "@/components/ui/ui";
 
 export function ConnectGitHubButton({

@@ -4,7 +4,8 @@
 
 import { useState } from "react";
 
-import { api, describeError } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { describeError } from "@/lib/api/errors";
 import { useGitHubReturn } from "@/lib/github_return";
 import { kAccountPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";

@@ -1,6 +1,7 @@
 "use client";
 
-import { api, describeError } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { describeError } from "@/lib/api/errors";
 import { formatDateTime } from "@/lib/format";
 import { useApiData } from "@/lib/use_api_data";
 import { Card, ErrorNotice, LoadingNotice } from "@/components/ui/ui";

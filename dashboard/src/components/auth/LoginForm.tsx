@@ -2,7 +2,7 @@
 
 import { useEffect, useState, type FormEvent } from "react";
 
-import { api } from "@/lib/api";
+import { api } from "@/lib/api/client";
 import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { safeNextPath } from "@/lib/routes";
 import { takeLoginNotice } from "@/lib/session";

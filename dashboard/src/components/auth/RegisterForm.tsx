@@ -2,7 +2,7 @@
 
 import { useState, type FormEvent } from "react";
 
-import { api } from "@/lib/api";
+import { api } from "@/lib/api/client";
 import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { useFocusFirstError } from "@/lib/use_focus_first_error";
 import { Button, ErrorNotice, TextField, linkClass } from "@/components/ui/ui";

@@ -6,7 +6,7 @@
 
 import { useEffect, useState, type ReactNode } from "react";
 
-import { api } from "@/lib/api";
+import { api } from "@/lib/api/client";
 import { kLoginPath } from "@/lib/routes";
 import { loadToken } from "@/lib/session";
 import { LoadingNotice } from "@/components/ui/ui";

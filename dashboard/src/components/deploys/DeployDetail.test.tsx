@@ -2,7 +2,7 @@ import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import type { Deploy, LogLine, Site } from "@/lib/api";
+import type { Deploy, LogLine, Site } from "@/lib/api/types";
 import type { LogSocket } from "@/lib/deploy_log_stream";
 import { loadToken, saveToken, takeLoginNotice } from "@/lib/session";
 import { DeployDetail } from "./DeployDetail";

@@ -5,7 +5,9 @@
 
 import { useEffect, useState } from "react";
 
-import { api, ApiError, describeError, type Deploy, type Site } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { ApiError, describeError } from "@/lib/api/errors";
+import type { Deploy, Site } from "@/lib/api/types";
 import type { LogSocketFactory } from "@/lib/deploy_log_stream";
 import { displayUrl, formatAge, formatDateTime, formatDuration } from "@/lib/format";
 import { deployIdFromPath, siteDeploysPath } from "@/lib/routes";

@@ -2,7 +2,7 @@ import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import type { Deploy, Site } from "@/lib/api";
+import type { Deploy, Site } from "@/lib/api/types";
 import { saveToken } from "@/lib/session";
 import { DeployList } from "./DeployList";
 

@@ -7,7 +7,9 @@
 
 import { useEffect, useState } from "react";
 
-import { api, describeError, type Deploy, type Site } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { describeError } from "@/lib/api/errors";
+import type { Deploy, Site } from "@/lib/api/types";
 import { displayUrl, formatAge, formatDateTime, formatDuration } from "@/lib/format";
 import { deployPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";

@@ -5,7 +5,9 @@
 
 import { useState } from "react";
 
-import { api, describeError, type Deploy } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { describeError } from "@/lib/api/errors";
+import type { Deploy } from "@/lib/api/types";
 import { downloadTextFile } from "@/lib/download";
 import { logAsText, logFileName } from "@/lib/log_text";
 import type { DeployLogData } from "@/lib/use_deploy_log";

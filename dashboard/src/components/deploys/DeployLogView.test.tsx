@@ -2,7 +2,7 @@ import { fireEvent, render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 
-import type { LogLine } from "@/lib/api";
+import type { LogLine } from "@/lib/api/types";
 import { DeployLogView } from "./DeployLogView";
 
 const E = "\u001b";

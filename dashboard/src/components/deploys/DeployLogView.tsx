@@ -7,7 +7,7 @@
 import { memo, useId, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from "react";
 
 import { parseAnsi, stripAnsi } from "@/lib/ansi";
-import type { LogLine } from "@/lib/api";
+import type { LogLine } from "@/lib/api/types";
 import { markMatches, matchRanges } from "@/lib/log_text";
 import { AnsiText } from "@/components/ui/AnsiText";
 import { Button } from "@/components/ui/ui";

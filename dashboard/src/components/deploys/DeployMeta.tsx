@@ -1,7 +1,7 @@
 // Small pieces that describe a deploy, shared by the deploy list and a deploy's page: its
 // title, context (with the pull request), branch and commit.
 
-import type { Deploy } from "@/lib/api";
+import type { Deploy } from "@/lib/api/types";
 import { contextLabel, deploySourceLabel, firstLine, shortSha } from "@/lib/format";
 import { ExternalLink } from "@/components/ui/ui";
 

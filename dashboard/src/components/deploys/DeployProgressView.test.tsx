@@ -1,7 +1,7 @@
 import { render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 
-import type { Deploy } from "@/lib/api";
+import type { Deploy } from "@/lib/api/types";
 import { initialProgress, type FolderDeployProgress } from "@/lib/folder_deploy";
 import { DeployProgressView } from "./DeployProgressView";
 

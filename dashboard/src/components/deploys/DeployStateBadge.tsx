@@ -1,6 +1,6 @@
 // A deploy's state as a coloured label ("Ready", "Uploading", "Failed", ...).
 
-import { isDeployStateInProgress } from "@/lib/api";
+import { isDeployStateInProgress } from "@/lib/api/types";
 
 const kStyles: Record<string, { label: string; className: string; busy?: boolean }> = {
   new: { label: "New", className: "bg-amber-100 text-amber-900", busy: true },

@@ -4,7 +4,7 @@
 
 import { useRef, useState } from "react";
 
-import { api } from "@/lib/api";
+import { api } from "@/lib/api/client";
 import { deployFolder, type FolderDeployProgress } from "@/lib/folder_deploy";
 import type { FolderSelection } from "@/lib/folder_files";
 import { formatBytes } from "@/lib/format";

@@ -2,7 +2,7 @@ import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import type { GitHubRepo } from "@/lib/api";
+import type { GitHubRepo } from "@/lib/api/types";
 import { saveToken } from "@/lib/session";
 import { GitHubRepoPicker, filterRepos } from "./GitHubRepoPicker";
 

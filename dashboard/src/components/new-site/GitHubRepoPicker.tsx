@@ -6,7 +6,9 @@
 
 import { useId, useMemo, useState } from "react";
 
-import { api, ApiError, describeError, type GitHubRepo } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { ApiError, describeError } from "@/lib/api/errors";
+import type { GitHubRepo } from "@/lib/api/types";
 import { formatAge, formatDateTime } from "@/lib/format";
 import { useApiData } from "@/lib/use_api_data";
 import { ConnectGitHubButton } from "@/components/account/ConnectGitHubButton";

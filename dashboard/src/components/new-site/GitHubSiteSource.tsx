@@ -5,7 +5,9 @@
 
 import { useState } from "react";
 
-import { api, describeError, type GitHubRepo } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { describeError } from "@/lib/api/errors";
+import type { GitHubRepo } from "@/lib/api/types";
 import type { GitHubReturn } from "@/lib/github_return";
 import { kAccountPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";

@@ -5,7 +5,8 @@
 
 import { useState, type FormEvent } from "react";
 
-import { api, type Site } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import type { Site } from "@/lib/api/types";
 import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { siteDeploysPath, sitePath } from "@/lib/routes";
 import { useFocusFirstError } from "@/lib/use_focus_first_error";

@@ -6,7 +6,9 @@
 
 import { useEffect, useState, type FormEvent } from "react";
 
-import { api, ApiError, describeError, type DetectedSettings, type GitHubRepo, type NewSiteRepo } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { ApiError, describeError } from "@/lib/api/errors";
+import type { DetectedSettings, GitHubRepo, NewSiteRepo } from "@/lib/api/types";
 import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { siteNameFromRepo } from "@/lib/github_return";
 import { siteDeploysPath } from "@/lib/routes";

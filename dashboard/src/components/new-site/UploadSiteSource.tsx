@@ -5,7 +5,8 @@
 
 import { useRef, useState } from "react";
 
-import { api, type Site } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import type { Site } from "@/lib/api/types";
 import type { FolderDeployProgress } from "@/lib/folder_deploy";
 import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { sitePath } from "@/lib/routes";

@@ -5,7 +5,9 @@
 
 import { useState } from "react";
 
-import { api, describeError, type Deploy } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { describeError } from "@/lib/api/errors";
+import type { Deploy } from "@/lib/api/types";
 import { Button, Card, ErrorNotice } from "@/components/ui/ui";
 
 export function AutoPublishLock({

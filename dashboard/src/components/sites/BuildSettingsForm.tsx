@@ -6,7 +6,8 @@
 
 import { useState, type FormEvent } from "react";
 
-import { api, type BuildSettings, type BuildSettingsUpdate, type Site } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import type { BuildSettings, BuildSettingsUpdate, Site } from "@/lib/api/types";
 import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { useFocusFirstError } from "@/lib/use_focus_first_error";
 import { Button, Card, CheckboxField, ErrorNotice, SuccessNotice, TextField } from "@/components/ui/ui";

@@ -6,7 +6,9 @@
 
 import { useState, type FormEvent } from "react";
 
-import { api, describeError, type EnvContext, type EnvVar, type Site } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { describeError } from "@/lib/api/errors";
+import type { EnvContext, EnvVar, Site } from "@/lib/api/types";
 import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { useApiData } from "@/lib/use_api_data";
 import { useFocusFirstError } from "@/lib/use_focus_first_error";

@@ -5,7 +5,9 @@
 
 import { useEffect, useState, type ReactNode } from "react";
 
-import { api, ApiError, describeError, type Site } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { ApiError, describeError } from "@/lib/api/errors";
+import type { Site } from "@/lib/api/types";
 import { displayUrl } from "@/lib/format";
 import { siteDeploysPath, siteNameFromPath, sitePath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";

@@ -3,7 +3,9 @@
 // The sites page: every site with its live URL, its last deploy and its repository; or, for a
 // new user, what to do first.
 
-import { api, describeError, type Deploy, type Site } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { describeError } from "@/lib/api/errors";
+import type { Deploy, Site } from "@/lib/api/types";
 import { displayUrl, formatAge, formatDateTime } from "@/lib/format";
 import { sitePath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";

@@ -4,7 +4,9 @@
 // "Trigger deploy"), auto-publishing, a new deploy by drag and drop, the build settings and the
 // environment variables.
 
-import { api, describeError, type Deploy, type Site } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { describeError } from "@/lib/api/errors";
+import type { Deploy, Site } from "@/lib/api/types";
 import { contextLabel, formatAge, formatDateTime } from "@/lib/format";
 import { deployPath, siteDeploysPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";

@@ -3,7 +3,7 @@
 // Where the site's deploys come from: its GitHub repository, a git URL it follows, or uploads
 // and pushes to its own git remote; with "Trigger deploy" for the production branch.
 
-import type { Build, Site } from "@/lib/api";
+import type { Build, Site } from "@/lib/api/types";
 import { GitRemoteInstructions } from "@/components/new-site/GitRemoteInstructions";
 import { TriggerDeployButton } from "./TriggerDeployButton";
 import { Card, ExternalLink } from "@/components/ui/ui";

@@ -5,7 +5,9 @@
 
 import { useState } from "react";
 
-import { api, ApiError, describeError, type Build, type Site } from "@/lib/api";
+import { api } from "@/lib/api/client";
+import { ApiError, describeError } from "@/lib/api/errors";
+import type { Build, Site } from "@/lib/api/types";
 import { deployPath } from "@/lib/routes";
 import { Button, linkClass } from "@/components/ui/ui";
 

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 
-import { ApiClient, ApiError, describeError, encodeFilePath, fieldOfError, redirectToLogin } from "./api";
-import { kSessionExpiredNotice, loadToken, saveToken, takeLoginNotice } from "./session";
+import { ApiClient, encodeFilePath, redirectToLogin } from "./client";
+import { ApiError, describeError, fieldOfError } from "./errors";
+import { kSessionExpiredNotice, loadToken, saveToken, takeLoginNotice } from "../session";
 
 interface Call {
   url: string;

@@ -1,291 +1,34 @@
 // The one module that talks to the RepliDeploy API (docs/api.md). Pages and components call the
-// typed methods of `api`; none of them calls fetch.
+// typed methods of `api`; none of them calls fetch. The shapes it sends and gets are in types.ts.
 //
 // - Same origin: the server serves the dashboard on the host that answers the API.
 // - The login token is read from session.ts and sent as `Authorization: Bearer <token>`.
-// - Every failure is thrown as an ApiError: the API's {"error":{"code","message"}} body, plus
-//   the form field it is about (when there is one) and Retry-After for 429.
+// - Every failure is thrown as an ApiError (errors.ts): the API's {"error":{"code","message"}}
+//   body, plus the form field it is about (when there is one) and Retry-After for 429.
 // - A 401 on a request that carried a token means the session expired or was revoked: the
 //   client forgets the token and calls `onSessionExpired` (the app sends the user to /login).
 
-import { clearToken, kSessionExpiredNotice, loadToken, saveToken, setLoginNotice } from "./session";
-
-// --- Shapes of the API's answers ----------------------------------------------------------------
-
-export interface User {
-  id: string;
-  uid: string;
-  email: string;
-  full_name: string;
-  account_id: string;
-  account_slug: string;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface LoginSession {
-  token: string;
-  token_type: string;
-  expires_at: string;
-  user: User;
-}
-
-export interface ApiToken {
-  id: string;
-  name: string;
-  created_at: string;
-  last_used_at: string | null;
-}
-
-export interface CreatedApiToken extends ApiToken {
-  token: string; // the secret, shown only once
-}
-
-// Where a site's builds come from: GitHub, any git URL, or "" (uploads and/or pushes to the
-// platform's own git remote).
-export type RepoProvider = "github" | "git" | "";
-
-export interface BuildSettings {
-  cmd: string;
-  dir: string;
-  base: string;
-  repo_url: string; // the clone URL ("" without a repository)
-  repo_branch: string; // the production branch; "" means "main"
-  functions_dir: string;
-  provider: RepoProvider | string;
-  repo_path: string; // "owner/name" for GitHub, else ""
-  branch_deploys: boolean;
-  deploy_previews: boolean;
-}
-
-// What PATCH /api/v1/sites/{id} changes of the build settings.
-export type BuildSettingsUpdate = Partial<
-  Pick<
-    BuildSettings,
-    "cmd" | "dir" | "base" | "functions_dir" | "repo_branch" | "branch_deploys" | "deploy_previews"
-  >
->;
-
-// The repository of a new site.
-export interface NewSiteRepo {
-  provider: "github" | "git";
-  repo_path?: string; // GitHub: "owner/name"
-  repo_url?: string; // any git URL
-  repo_branch: string;
-  cmd: string;
-  dir: string;
-  base: string;
-  functions_dir: string;
-}
-
-export interface Site {
-  id: string;
-  site_id: string;
-  name: string;
-  url: string;
-  ssl_url: string;
-  admin_url: string;
-  state: string;
-  account_id: string;
-  account_slug: string;
-  custom_domain: string | null;
-  created_at: string;
-  updated_at: string;
-  build_settings: BuildSettings;
-  published_deploy: { id: string } | null;
-  git_remote_url: string; // the platform's git remote for this site
-}
-
-// Deploy states; builds from git will add queued and building.
-export type DeployState =
-  | "new"
-  | "uploading"
-  | "queued"
-  | "building"
-  | "processing"
-  | "ready"
-  | "error"
-  | "canceled";
-
-// States of a deploy still on its way (the others: ready, error, canceled).
-const kInProgressStates: readonly string[] = ["new", "uploading", "queued", "building", "processing"];
-
-export function isDeployStateInProgress(state: string): boolean {
-  return kInProgressStates.includes(state);
-}
-
-export type DeployContext = "production" | "branch-deploy" | "deploy-preview" | "draft";
-
-export interface Deploy {
-  id: string;
-  site_id: string;
-  build_id: string | null;
-  state: DeployState | string;
-  name: string; // the site's name
-  url: string;
-  ssl_url: string;
-  admin_url: string;
-  deploy_url: string;
-  deploy_ssl_url: string;
-  user_id: string;
-  error_message: string | null;
-  required: string[];
-  required_functions: string[];
-  commit_ref: string | null; // the commit's SHA
-  commit_url: string | null; // the commit on GitHub
-  review_id: number | null; // the pull request's number
-  review_url: string | null; // the pull request on GitHub
-  branch: string | null;
-  context: DeployContext | string;
-  title: string | null; // the commit message for builds from git
-  draft: boolean;
-  deploy_source: string;
-  file_count: number;
-  locked: boolean; // the site's auto-publish lock
-  published: boolean; // the site's live deploy right now
-  created_at: string;
-  updated_at: string;
-  published_at: string | null;
-  ready_at: string | null;
-  deploy_time: number | null; // seconds from start to ready
-  links: { permalink: string; alias?: string }; // alias: the branch or preview URL
-}
-
-// A build started by "Trigger deploy".
-export interface Build {
-  id: string;
-  deploy_id: string;
-  sha: string | null;
-  done: boolean;
-  error: string | null;
-  created_at: string;
-}
-
-export type LogStream = "stdout" | "stderr" | "info";
-
-// One line of a build log. `n` counts from 0 and orders the lines; `line` may hold ANSI colours.
-export interface LogLine {
-  n: number;
-  ts: string;
-  stream: LogStream | string;
-  line: string;
-}
-
-export interface DeployLog {
-  deploy_id: string;
-  state: DeployState | string;
-  lines: LogLine[];
-}
-
-export type EnvContext = "all" | "production" | "deploy-preview" | "branch-deploy";
-
-export interface EnvVar {
-  key: string;
-  values: { context: EnvContext | string; value: string }[];
-}
-
-export type GitHubAccount =
-  | { connected: true; login: string; avatar_url: string; html_url: string }
-  | { connected: false; configured: boolean };
-
-export interface GitHubRepo {
-  id: number | string;
-  full_name: string; // "owner/name"
-  name: string;
-  owner: string;
-  description: string | null;
-  private: boolean;
-  default_branch: string;
-  html_url: string;
-  clone_url: string;
-  pushed_at: string | null;
-}
-
-// Build settings detected from a repository's files.
-export interface DetectedSettings {
-  framework: string | null;
-  package_manager: string | null;
-  cmd: string;
-  dir: string;
-  base: string;
-}
-
-export interface UploadedFile {
-  id: string;
-  path: string;
-  sha: string;
-  mime_type: string;
-  size: number;
-}
-
-// path (no leading slash) -> SHA-1 hex
-export type FileDigests = Record<string, string>;
-
-// --- Errors -------------------------------------------------------------------------------------
-
-export class ApiError extends Error {
-  readonly status: number; // 0 when the server could not be reached
-  readonly code: string;
-  readonly field: string | null; // the request field the error is about, e.g. "password"
-  readonly retryAfterSeconds: number | null;
-
-  constructor(
-    status: number,
-    code: string,
-    message: string,
-    retryAfterSeconds: number | null = null,
-  ) {
-    super(message);
-    this.name = "ApiError";
-    this.status = status;
-    this.code = code;
-    this.field = fieldOfError(status, code, message);
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
-}
-
-// Codes that always concern one field, whatever the message says.
-const kFieldOfCode: Record<string, string> = {
-  invalid_email: "email",
-  email_taken: "email",
-  password_too_short: "password",
-  password_too_long: "password",
-  invalid_full_name: "full_name",
-  invalid_name: "name",
-  name_taken: "name",
-};
-
-// The field an error is about. 400 and 422 messages start with the field's name ("password is
-// required", "build_settings.cmd must be a string"); a few codes name it by themselves.
-export function fieldOfError(status: number, code: string, message: string): string | null {
-  const byCode = kFieldOfCode[code];
-  if (byCode !== undefined) return byCode;
-  if (status !== 400 && status !== 422) return null;
-  const first = /^([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\s+(is|must|should|has)\b/.exec(message);
-  return first?.[1] ?? null;
-}
-
-// The message to show for an error the page has no better words for.
-export function describeError(error: unknown): string {
-  if (error instanceof ApiError) {
-    if (
-      error.status === 429 &&
-      error.retryAfterSeconds !== null &&
-      !/try again/i.test(error.message)
-    ) {
-      return `${capitalize(error.message)} (try again in ${error.retryAfterSeconds} s)`;
-    }
-    return capitalize(error.message);
-  }
-  if (error instanceof Error) return error.message;
-  return "Something went wrong";
-}
-
-function capitalize(s: string): string {
-  return s.length === 0 ? s : s[0]!.toUpperCase() + s.slice(1);
-}
-
-// --- The client ---------------------------------------------------------------------------------
+import { clearToken, kSessionExpiredNotice, loadToken, saveToken, setLoginNotice } from "../session";
+import { ApiError, errorFromResponse } from "./errors";
+import type {
+  ApiToken,
+  Build,
+  BuildSettingsUpdate,
+  CreatedApiToken,
+  Deploy,
+  DeployLog,
+  DetectedSettings,
+  EnvContext,
+  EnvVar,
+  FileDigests,
+  GitHubAccount,
+  GitHubRepo,
+  LoginSession,
+  NewSiteRepo,
+  Site,
+  UploadedFile,
+  User,
+} from "./types";
 
 export interface ApiClientOptions {
   baseUrl?: string; // "" (default): same origin
@@ -568,34 +311,6 @@ export class ApiClient {
     }
     throw error;
   }
-}
-
-async function errorFromResponse(response: Response): Promise<ApiError> {
-  const retryHeader = response.headers.get("Retry-After");
-  const retryAfter = retryHeader !== null && /^\d+$/.test(retryHeader) ? Number(retryHeader) : null;
-  let code = `http_${response.status}`;
-  let message = `the server answered ${response.status}${response.statusText ? " " + response.statusText : ""}`;
-  try {
-    const parsed: unknown = JSON.parse(await response.text());
-    if (isErrorBody(parsed)) {
-      code = parsed.error.code;
-      message = parsed.error.message;
-    }
-  } catch {
-    // not JSON (e.g. a proxy's error page): keep the generic message
-  }
-  return new ApiError(response.status, code, message, retryAfter);
-}
-
-function isErrorBody(v: unknown): v is { error: { code: string; message: string } } {
-  if (typeof v !== "object" || v === null || !("error" in v)) return false;
-  const e = (v as { error: unknown }).error;
-  return (
-    typeof e === "object" &&
-    e !== null &&
-    typeof (e as { code?: unknown }).code === "string" &&
-    typeof (e as { message?: unknown }).message === "string"
-  );
 }
 
 // Sends the browser to the login page with the "session expired" message, coming back to the
