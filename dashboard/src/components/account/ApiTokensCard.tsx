@@ -9,9 +9,8 @@ import { api } from "@/lib/api/client";
 import { describeError } from "@/lib/api/errors";
 import type { ApiToken, CreatedApiToken } from "@/lib/api/types";
 import { formatAge, formatDateTime } from "@/lib/format";
-import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { useApiData } from "@/lib/use_api_data";
-import { useFocusFirstError } from "@/lib/use_focus_first_error";
+import { useAsyncAction, useFormSubmit } from "@/lib/use_form_submit";
 import { ConfirmDialog } from "@/components/ui/ConfirmDialog";
 import { Button, Card, CopyableText, ErrorNotice, LoadingNotice, TextField } from "@/components/ui/ui";
 
@@ -19,23 +18,16 @@ export function ApiTokensCard() {
   const tokens = useApiData(() => api.listTokens(), []);
   const [created, setCreated] = useState<CreatedApiToken | null>(null);
   const [toRevoke, setToRevoke] = useState<ApiToken | null>(null);
-  const [revoking, setRevoking] = useState(false);
-  const [revokeError, setRevokeError] = useState<unknown>(null);
+  const revocation = useAsyncAction();
 
   const revoke = async () => {
     if (toRevoke === null) return;
-    setRevoking(true);
-    setRevokeError(null);
-    try {
+    await revocation.run(async () => {
       await api.revokeToken(toRevoke.id);
       if (created?.id === toRevoke.id) setCreated(null);
       await tokens.reload();
-    } catch (e) {
-      setRevokeError(e);
-    } finally {
-      setRevoking(false);
-      setToRevoke(null);
-    }
+    });
+    setToRevoke(null);
   };
 
   return (
@@ -51,8 +43,8 @@ export function ApiTokensCard() {
           }}
         />
         {created !== null && <CreatedTokenNotice token={created} onDone={() => setCreated(null)} />}
-        {revokeError !== null && (
-          <ErrorNotice title="Could not revoke the token">{describeError(revokeError)}</ErrorNotice>
+        {revocation.error !== null && (
+          <ErrorNotice title="Could not revoke the token">{describeError(revocation.error)}</ErrorNotice>
         )}
         {tokens.data === null && tokens.loading && <LoadingNotice>Loading tokens…</LoadingNotice>}
         {tokens.error !== null && (
@@ -100,7 +92,7 @@ export function ApiTokensCard() {
         title="Revoke this token?"
         confirmLabel="Revoke token"
         confirmKind="danger"
-        busy={revoking}
+        busy={revocation.busy}
         onConfirm={() => void revoke()}
         onCancel={() => setToRevoke(null)}
       >
@@ -111,25 +103,18 @@ export function ApiTokensCard() {
 }
 
 type Field = "name";
+const kFields: Record<string, Field> = { name: "name" };
 
 function NewTokenForm({ onCreated }: { onCreated: (token: CreatedApiToken) => void }) {
   const [name, setName] = useState("");
-  const [errors, setErrors] = useState<FormErrors<Field>>(kNoErrors);
-  const [busy, setBusy] = useState(false);
-  const formRef = useFocusFirstError(errors);
+  const { busy, errors, formRef, submit: send } = useFormSubmit(kFields);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setErrors(kNoErrors);
-    try {
+    await send(async () => {
       onCreated(await api.createToken(name.trim()));
       setName("");
-    } catch (error) {
-      setErrors(formErrorsFrom(error, { name: "name" }));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -3,10 +3,9 @@
 import { useEffect, useState, type FormEvent } from "react";
 
 import { api } from "@/lib/api/client";
-import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { safeNextPath } from "@/lib/routes";
 import { takeLoginNotice } from "@/lib/session";
-import { useFocusFirstError } from "@/lib/use_focus_first_error";
+import { useFormSubmit } from "@/lib/use_form_submit";
 import { Button, ErrorNotice, TextField, linkClass } from "@/components/ui/ui";
 
 type Field = "email" | "password";
@@ -15,10 +14,8 @@ const kFields: Record<string, Field> = { email: "email", password: "password" };
 export function LoginForm() {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [errors, setErrors] = useState<FormErrors<Field>>(kNoErrors);
   const [notice, setNotice] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const formRef = useFocusFirstError(errors);
+  const { busy, errors, formRef, submit: send } = useFormSubmit(kFields, { leavesPage: true });
 
   useEffect(() => {
     setNotice(takeLoginNotice());
@@ -29,16 +26,11 @@ export function LoginForm() {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setErrors(kNoErrors);
-    try {
+    await send(async () => {
       await api.login({ email, password });
       const next = new URLSearchParams(window.location.search).get("next");
       window.location.assign(safeNextPath(next));
-    } catch (error) {
-      setErrors(formErrorsFrom(error, kFields));
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -3,8 +3,7 @@
 import { useState, type FormEvent } from "react";
 
 import { api } from "@/lib/api/client";
-import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
-import { useFocusFirstError } from "@/lib/use_focus_first_error";
+import { useFormSubmit } from "@/lib/use_form_submit";
 import { Button, ErrorNotice, TextField, linkClass } from "@/components/ui/ui";
 
 type Field = "email" | "password" | "full_name";
@@ -18,28 +17,20 @@ export function RegisterForm() {
   const [fullName, setFullName] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [errors, setErrors] = useState<FormErrors<Field>>(kNoErrors);
-  const [busy, setBusy] = useState(false);
-  const formRef = useFocusFirstError(errors);
+  const { busy, errors, formRef, submit: send } = useFormSubmit(kFields, { leavesPage: true });
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setErrors(kNoErrors);
-    try {
+    await send(async () => {
       await api.register({ email, password, ...(fullName ? { full_name: fullName } : {}) });
-    } catch (error) {
-      setErrors(formErrorsFrom(error, kFields));
-      setBusy(false);
-      return;
-    }
-    try {
-      await api.login({ email, password });
-      window.location.assign("/");
-    } catch {
-      // The account exists; let the user log in by hand.
-      window.location.assign(`/login/?email=${encodeURIComponent(email)}`);
-    }
+      try {
+        await api.login({ email, password });
+        window.location.assign("/");
+      } catch {
+        // The account exists; let the user log in by hand.
+        window.location.assign(`/login/?email=${encodeURIComponent(email)}`);
+      }
+    });
   };
 
   return (

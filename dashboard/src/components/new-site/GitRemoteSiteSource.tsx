@@ -7,31 +7,25 @@ import { useState, type FormEvent } from "react";
 
 import { api } from "@/lib/api/client";
 import type { Site } from "@/lib/api/types";
-import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { siteDeploysPath, sitePath } from "@/lib/routes";
-import { useFocusFirstError } from "@/lib/use_focus_first_error";
+import { useFormSubmit } from "@/lib/use_form_submit";
 import { GitRemoteInstructions } from "./GitRemoteInstructions";
 import { Button, ErrorNotice, SuccessNotice, TextField, linkClass } from "@/components/ui/ui";
 
+type Field = "name";
+const kFields: Record<string, Field> = { name: "name" };
+
 export function GitRemoteSiteSource() {
   const [name, setName] = useState("");
-  const [errors, setErrors] = useState<FormErrors<"name">>(kNoErrors);
-  const [busy, setBusy] = useState(false);
   const [site, setSite] = useState<Site | null>(null);
-  const formRef = useFocusFirstError(errors);
+  const { busy, errors, formRef, submit: send } = useFormSubmit(kFields);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setErrors(kNoErrors);
-    try {
+    await send(async () => {
       const trimmed = name.trim();
       setSite(await api.createSite(trimmed === "" ? {} : { name: trimmed }));
-    } catch (error) {
-      setErrors(formErrorsFrom(error, { name: "name" }));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   if (site !== null) {

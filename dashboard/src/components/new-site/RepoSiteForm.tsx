@@ -9,10 +9,9 @@ import { useEffect, useState, type FormEvent } from "react";
 import { api } from "@/lib/api/client";
 import { ApiError, describeError } from "@/lib/api/errors";
 import type { DetectedSettings, GitHubRepo, NewSiteRepo } from "@/lib/api/types";
-import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { siteNameFromRepo } from "@/lib/github_return";
 import { siteDeploysPath } from "@/lib/routes";
-import { useFocusFirstError } from "@/lib/use_focus_first_error";
+import { useFormSubmit } from "@/lib/use_form_submit";
 import { ConnectGitHubButton } from "@/components/account/ConnectGitHubButton";
 import { Button, ErrorNotice, InfoNotice, LoadingNotice, TextField } from "@/components/ui/ui";
 
@@ -64,9 +63,7 @@ export function RepoSiteForm({
   const [detection, setDetection] = useState<
     { phase: "idle" } | { phase: "running" } | { phase: "done"; found: DetectedSettings } | { phase: "failed"; error: unknown }
   >(github !== null ? { phase: "running" } : { phase: "idle" });
-  const [errors, setErrors] = useState<FormErrors<Field>>(kNoErrors);
-  const [busy, setBusy] = useState(false);
-  const formRef = useFocusFirstError(errors);
+  const { busy, errors, formRef, submit: send, setFieldErrors } = useFormSubmit(kApiFields, { leavesPage: true });
 
   useEffect(() => {
     if (github === null) return;
@@ -91,11 +88,9 @@ export function RepoSiteForm({
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (github === null && values.repo_url.trim() === "") {
-      setErrors({ fields: { repo_url: "Repository URL is required" }, form: null });
+      setFieldErrors({ repo_url: "Repository URL is required" });
       return;
     }
-    setBusy(true);
-    setErrors(kNoErrors);
     const repo: NewSiteRepo = {
       provider: source.provider,
       ...(github !== null ? { repo_path: github.full_name } : { repo_url: values.repo_url.trim() }),
@@ -106,13 +101,10 @@ export function RepoSiteForm({
       functions_dir: values.functions_dir.trim(),
     };
     const name = values.name.trim();
-    try {
+    await send(async () => {
       const site = await api.createSite(name === "" ? { repo } : { name, repo });
       navigate(siteDeploysPath(site.name));
-    } catch (error) {
-      setErrors(formErrorsFrom(error, kApiFields));
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -8,8 +8,8 @@ import { useRef, useState } from "react";
 import { api } from "@/lib/api/client";
 import type { Site } from "@/lib/api/types";
 import type { FolderDeployProgress } from "@/lib/folder_deploy";
-import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { sitePath } from "@/lib/routes";
+import { useFormSubmit } from "@/lib/use_form_submit";
 import { CliDeployHint } from "./CliDeployHint";
 import { FolderDeployPanel } from "./FolderDeployPanel";
 import { Button, Card, ErrorNotice, ExternalLink, TextField, linkClass } from "@/components/ui/ui";
@@ -19,29 +19,21 @@ const kFields: Record<string, Field> = { name: "name" };
 
 export function UploadSiteSource() {
   const [name, setName] = useState("");
-  const [errors, setErrors] = useState<FormErrors<Field>>(kNoErrors);
+  const { busy: creating, errors, submit } = useFormSubmit(kFields);
   const [site, setSite] = useState<Site | null>(null);
-  const [creating, setCreating] = useState(false);
   const [deployed, setDeployed] = useState(false);
   const created = useRef<Site | null>(null); // read by the deploy panel's callback
 
   // Creates the site once; later calls (a retried upload) reuse it.
   const ensureSite = async (): Promise<Site | null> => {
     if (created.current !== null) return created.current;
-    setCreating(true);
-    setErrors(kNoErrors);
-    try {
+    await submit(async () => {
       const trimmed = name.trim();
       const fresh = await api.createSite(trimmed === "" ? {} : { name: trimmed });
       created.current = fresh;
       setSite(fresh);
-      return fresh;
-    } catch (error) {
-      setErrors(formErrorsFrom(error, kFields));
-      return null;
-    } finally {
-      setCreating(false);
-    }
+    });
+    return created.current;
   };
 
   const createEmpty = async () => {

@@ -8,8 +8,7 @@ import { useState, type FormEvent } from "react";
 
 import { api } from "@/lib/api/client";
 import type { BuildSettings, BuildSettingsUpdate, Site } from "@/lib/api/types";
-import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
-import { useFocusFirstError } from "@/lib/use_focus_first_error";
+import { useFormSubmit } from "@/lib/use_form_submit";
 import { Button, Card, CheckboxField, ErrorNotice, SuccessNotice, TextField } from "@/components/ui/ui";
 
 type TextFieldName = "base" | "cmd" | "dir" | "functions_dir" | "repo_branch";
@@ -74,10 +73,8 @@ export function changedSettings(saved: Values, values: Values): BuildSettingsUpd
 export function BuildSettingsForm({ site }: { site: Site }) {
   const [saved, setSaved] = useState(() => pick(site.build_settings));
   const [values, setValues] = useState(saved);
-  const [errors, setErrors] = useState<FormErrors<Field>>(kNoErrors);
-  const [busy, setBusy] = useState(false);
   const [justSaved, setJustSaved] = useState(false);
-  const formRef = useFocusFirstError(errors);
+  const { busy, errors, formRef, submit: send } = useFormSubmit(kApiFields);
   const changes = changedSettings(saved, values);
   const dirty = Object.keys(changes).length > 0;
   const github = site.build_settings.provider === "github";
@@ -85,20 +82,14 @@ export function BuildSettingsForm({ site }: { site: Site }) {
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (!dirty) return;
-    setBusy(true);
-    setErrors(kNoErrors);
     setJustSaved(false);
-    try {
+    await send(async () => {
       const updated = await api.updateBuildSettings(site.id, changes);
       const fresh = pick(updated.build_settings);
       setSaved(fresh);
       setValues(fresh);
       setJustSaved(true);
-    } catch (error) {
-      setErrors(formErrorsFrom(error, kApiFields));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

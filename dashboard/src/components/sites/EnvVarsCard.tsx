@@ -9,9 +9,8 @@ import { useState, type FormEvent } from "react";
 import { api } from "@/lib/api/client";
 import { describeError } from "@/lib/api/errors";
 import type { EnvContext, EnvVar, Site } from "@/lib/api/types";
-import { formErrorsFrom, kNoErrors, type FormErrors } from "@/lib/form_errors";
 import { useApiData } from "@/lib/use_api_data";
-import { useFocusFirstError } from "@/lib/use_focus_first_error";
+import { useAsyncAction, useFormSubmit } from "@/lib/use_form_submit";
 import { ConfirmDialog } from "@/components/ui/ConfirmDialog";
 import { Button, Card, ErrorNotice, LoadingNotice, SelectField, SuccessNotice, TextField } from "@/components/ui/ui";
 
@@ -29,30 +28,23 @@ function contextName(context: string): string {
 export function EnvVarsCard({ site }: { site: Site }) {
   const vars = useApiData(() => api.listEnv(site.id), [site.id]);
   const [toDelete, setToDelete] = useState<string | null>(null);
-  const [deleting, setDeleting] = useState(false);
-  const [deleteError, setDeleteError] = useState<unknown>(null);
+  const deletion = useAsyncAction();
   const [notice, setNotice] = useState<string | null>(null);
 
   const remove = async () => {
     if (toDelete === null) return;
-    setDeleting(true);
-    setDeleteError(null);
     setNotice(null);
-    try {
+    await deletion.run(async () => {
       await api.deleteEnv(site.id, toDelete);
       setNotice(`${toDelete} deleted.`);
       await vars.reload();
-    } catch (e) {
-      setDeleteError(e);
-    } finally {
-      setDeleting(false);
-      setToDelete(null);
-    }
+    });
+    setToDelete(null);
   };
 
   const saved = async (key: string) => {
     setNotice(`${key} saved. The next build uses it.`);
-    setDeleteError(null);
+    deletion.clearError();
     await vars.reload();
   };
 
@@ -86,8 +78,8 @@ export function EnvVarsCard({ site }: { site: Site }) {
           </ul>
         )}
         {notice !== null && <SuccessNotice>{notice}</SuccessNotice>}
-        {deleteError !== null && (
-          <ErrorNotice title="Could not delete the variable">{describeError(deleteError)}</ErrorNotice>
+        {deletion.error !== null && (
+          <ErrorNotice title="Could not delete the variable">{describeError(deletion.error)}</ErrorNotice>
         )}
         <NewEnvVarForm siteId={site.id} onSaved={saved} />
       </div>
@@ -96,7 +88,7 @@ export function EnvVarsCard({ site }: { site: Site }) {
         title="Delete this variable?"
         confirmLabel="Delete variable"
         confirmKind="danger"
-        busy={deleting}
+        busy={deletion.busy}
         onConfirm={() => void remove()}
         onCancel={() => setToDelete(null)}
       >
@@ -200,20 +192,14 @@ function EditValueForm({
   onDone: (changed: boolean) => Promise<void>;
 }) {
   const [value, setValue] = useState(initial);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAsyncAction();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await api.setEnv(siteId, envKey, value, context);
       await onDone(true);
-    } catch (err) {
-      setError(describeError(err));
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -231,7 +217,7 @@ function EditValueForm({
           name="value"
           value={value}
           onChange={setValue}
-          error={error}
+          error={error !== null ? describeError(error) : null}
           autoComplete="off"
           autoFocus
         />
@@ -249,35 +235,28 @@ function EditValueForm({
 }
 
 type Field = "key" | "value" | "context";
+const kFields: Record<string, Field> = { key: "key", value: "value", context: "context" };
 
 function NewEnvVarForm({ siteId, onSaved }: { siteId: string; onSaved: (key: string) => Promise<void> }) {
   const [key, setKey] = useState("");
   const [value, setValue] = useState("");
   const [context, setContext] = useState<EnvContext>("all");
-  const [errors, setErrors] = useState<FormErrors<Field>>(kNoErrors);
-  const [busy, setBusy] = useState(false);
-  const formRef = useFocusFirstError(errors);
+  const { busy, errors, formRef, submit: send, setFieldErrors } = useFormSubmit(kFields);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const trimmed = key.trim();
     if (trimmed === "") {
-      setErrors({ fields: { key: "Key is required" }, form: null });
+      setFieldErrors({ key: "Key is required" });
       return;
     }
-    setBusy(true);
-    setErrors(kNoErrors);
-    try {
+    await send(async () => {
       await api.setEnv(siteId, trimmed, value, context);
       setKey("");
       setValue("");
       setContext("all");
       await onSaved(trimmed);
-    } catch (error) {
-      setErrors(formErrorsFrom(error, { key: "key", value: "value", context: "context" }));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
