@@ -3,10 +3,9 @@
 // "Connect with GitHub" (or "Reconnect GitHub"): asks the server for GitHub's authorization
 // page and goes there; GitHub comes back to `returnTo`.
 
-import { useState } from "react";
-
 import { api } from "@/lib/api/client";
 import { describeError } from "@/lib/api/errors";
+import { useAsyncAction } from "@/lib/use_form_submit";
 import { Button, type ButtonKind } from "@/components/ui/ui";
 
 export function ConnectGitHubButton({
@@ -20,19 +19,8 @@ export function ConnectGitHubButton({
   kind?: ButtonKind;
   navigate?: (url: string) => void;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const connect = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      navigate(await api.githubAuthorizeUrl(returnTo));
-      // stays busy: the browser is leaving
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  };
+  const { busy, error, run } = useAsyncAction({ leavesPage: true });
+  const connect = () => run(async () => navigate(await api.githubAuthorizeUrl(returnTo)));
   return (
     <div className="space-y-2">
       <Button kind={kind} onClick={() => void connect()} disabled={busy}>

@@ -9,6 +9,7 @@ import { describeError } from "@/lib/api/errors";
 import { useGitHubReturn } from "@/lib/github_return";
 import { kAccountPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
+import { useAsyncAction } from "@/lib/use_form_submit";
 import { ConfirmDialog } from "@/components/ui/ConfirmDialog";
 import { ConnectGitHubButton } from "./ConnectGitHubButton";
 import { GitHubNotConfigured } from "@/components/new-site/GitHubSiteSource";
@@ -19,21 +20,14 @@ export function GitHubAccountCard() {
   const account = useApiData(() => api.githubAccount(), []);
   const returned = useGitHubReturn();
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAsyncAction();
 
   const disconnect = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await api.disconnectGitHub();
       await account.reload();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-      setConfirming(false);
-    }
+    });
+    setConfirming(false);
   };
 
   const a = account.data;

@@ -12,6 +12,7 @@ import type { LogSocketFactory } from "@/lib/deploy_log_stream";
 import { displayUrl, formatAge, formatDateTime, formatDuration } from "@/lib/format";
 import { deployIdFromPath, siteDeploysPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
+import { useAsyncAction } from "@/lib/use_form_submit";
 import { useDeployLog } from "@/lib/use_deploy_log";
 import { DeployLogPanel } from "./DeployLogPanel";
 import { BranchChip, CommitRef, DeployContext, deployTitle } from "./DeployMeta";
@@ -110,20 +111,12 @@ function DeploySummary({
   state: string;
   onChanged: () => Promise<void>;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const cancel = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const { busy, error, run } = useAsyncAction();
+  const cancel = () =>
+    run(async () => {
       await api.cancelDeploy(deploy.id);
       await onChanged();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const alias = deploy.context !== "production" ? deploy.links?.alias : undefined;
 
   return (

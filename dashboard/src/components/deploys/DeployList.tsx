@@ -13,6 +13,7 @@ import type { Deploy, Site } from "@/lib/api/types";
 import { displayUrl, formatAge, formatDateTime, formatDuration } from "@/lib/format";
 import { deployPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
+import { useAsyncAction } from "@/lib/use_form_submit";
 import { ConfirmDialog } from "@/components/ui/ConfirmDialog";
 import { BranchChip, CommitRef, DeployContext, deployTitle } from "./DeployMeta";
 import { DeployStateBadge, PublishedBadge, isDeployInProgress } from "./DeployStateBadge";
@@ -33,8 +34,9 @@ const kRefreshMs = 2000;
 export function DeployList({ site }: { site: Site }) {
   const deploys = useApiData(() => api.listDeploys(site.id), [site.id]);
   const [toPublish, setToPublish] = useState<Deploy | null>(null);
-  const [busy, setBusy] = useState<string | null>(null); // id of the deploy being changed
-  const [actionError, setActionError] = useState<unknown>(null);
+  const action = useAsyncAction();
+  const [changing, setChanging] = useState<string | null>(null); // id of the deploy acted on
+  const busy = action.busy ? changing : null;
   const [notice, setNotice] = useState<string | null>(null);
 
   const anyInProgress = deploys.data?.some((d) => isDeployInProgress(d.state)) ?? false;
@@ -45,19 +47,14 @@ export function DeployList({ site }: { site: Site }) {
     return () => clearInterval(timer);
   }, [anyInProgress, reload]);
 
-  const act = async (deploy: Deploy, action: () => Promise<unknown>, done: string) => {
-    setBusy(deploy.id);
-    setActionError(null);
+  const act = async (deploy: Deploy, send: () => Promise<unknown>, done: string) => {
+    setChanging(deploy.id);
     setNotice(null);
-    try {
-      await action();
+    await action.run(async () => {
+      await send();
       setNotice(done);
       await reload();
-    } catch (e) {
-      setActionError(e);
-    } finally {
-      setBusy(null);
-    }
+    });
   };
 
   const publish = async () => {
@@ -101,8 +98,8 @@ export function DeployList({ site }: { site: Site }) {
     <div className="space-y-4">
       {trigger}
       {notice !== null && <SuccessNotice>{notice}</SuccessNotice>}
-      {actionError !== null && (
-        <ErrorNotice title="That did not work">{describeError(actionError)}</ErrorNotice>
+      {action.error !== null && (
+        <ErrorNotice title="That did not work">{describeError(action.error)}</ErrorNotice>
       )}
       <ul className="divide-y divide-slate-200 overflow-hidden rounded-lg border border-slate-200 bg-white shadow-sm" aria-label="Deploys">
         {deploys.data.map((deploy) => (

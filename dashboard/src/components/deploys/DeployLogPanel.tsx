@@ -3,14 +3,13 @@
 // The "Deploy log" card of a deploy's page: the log (live while the build runs), where the live
 // connection stands, and the download.
 
-import { useState } from "react";
-
 import { api } from "@/lib/api/client";
 import { describeError } from "@/lib/api/errors";
 import type { Deploy } from "@/lib/api/types";
 import { downloadTextFile } from "@/lib/download";
 import { logAsText, logFileName } from "@/lib/log_text";
 import type { DeployLogData } from "@/lib/use_deploy_log";
+import { useAsyncAction } from "@/lib/use_form_submit";
 import { DeployLogView } from "./DeployLogView";
 import { Button, Card, ErrorNotice, LoadingNotice } from "@/components/ui/ui";
 
@@ -25,21 +24,13 @@ export function DeployLogPanel({
   log: DeployLogData;
   live: boolean; // the log was opened while the deploy was in progress
 }) {
-  const [downloading, setDownloading] = useState(false);
-  const [downloadError, setDownloadError] = useState<unknown>(null);
+  const { busy: downloading, error: downloadError, run } = useAsyncAction();
 
-  const download = async () => {
-    setDownloading(true);
-    setDownloadError(null);
-    try {
+  const download = () =>
+    run(async () => {
       const full = await api.getDeployLog(deploy.id);
       downloadTextFile(logFileName(siteName, deploy.id), logAsText(full.lines));
-    } catch (e) {
-      setDownloadError(e);
-    } finally {
-      setDownloading(false);
-    }
-  };
+    });
 
   const writing = live && log.end === null;
   const empty =

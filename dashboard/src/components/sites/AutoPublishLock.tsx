@@ -3,11 +3,10 @@
 // Auto publishing on or off. Stopping it locks the site to its published deploy: new production
 // deploys are kept (each at its own URL) but not published until it is started again.
 
-import { useState } from "react";
-
 import { api } from "@/lib/api/client";
 import { describeError } from "@/lib/api/errors";
 import type { Deploy } from "@/lib/api/types";
+import { useAsyncAction } from "@/lib/use_form_submit";
 import { Button, Card, ErrorNotice } from "@/components/ui/ui";
 
 export function AutoPublishLock({
@@ -19,14 +18,11 @@ export function AutoPublishLock({
   latest: Deploy | null;
   onChanged: () => Promise<void>;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAsyncAction();
   const locked = (published ?? latest)?.locked ?? false;
 
-  const toggle = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const toggle = () =>
+    run(async () => {
       if (locked) {
         const any = published ?? latest;
         if (any !== null) await api.unlockDeploy(any.id);
@@ -34,12 +30,7 @@ export function AutoPublishLock({
         await api.lockDeploy(published.id);
       }
       await onChanged();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <Card title="Auto publishing">

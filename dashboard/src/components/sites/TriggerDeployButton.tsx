@@ -9,6 +9,7 @@ import { api } from "@/lib/api/client";
 import { ApiError, describeError } from "@/lib/api/errors";
 import type { Build, Site } from "@/lib/api/types";
 import { deployPath } from "@/lib/routes";
+import { useAsyncAction } from "@/lib/use_form_submit";
 import { Button, linkClass } from "@/components/ui/ui";
 
 export function TriggerDeployButton({
@@ -18,23 +19,16 @@ export function TriggerDeployButton({
   site: Site;
   onTriggered?: (build: Build) => void;
 }) {
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAsyncAction();
   const [build, setBuild] = useState<Build | null>(null);
-  const [error, setError] = useState<unknown>(null);
 
   const trigger = async () => {
-    setBusy(true);
-    setError(null);
     setBuild(null);
-    try {
+    await run(async () => {
       const b = await api.triggerBuild(site.id);
       setBuild(b);
       onTriggered?.(b);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
