@@ -1,8 +1,8 @@
 import type { Metadata } from "next";
 
 import { ApiTokensCard } from "@/components/account/ApiTokensCard";
-import { CurrentUserCard } from "@/components/auth/CurrentUserCard";
 import { GitHubAccountCard } from "@/components/account/GitHubAccountCard";
+import { CurrentUserCard } from "@/components/auth/CurrentUserCard";
 import { SignedInPage } from "@/components/auth/SignedInPage";
 import { PageTitle } from "@/components/ui/ui";
 

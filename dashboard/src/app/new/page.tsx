@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 
-import { NewSiteForm } from "@/components/new-site/NewSiteForm";
 import { SignedInPage } from "@/components/auth/SignedInPage";
+import { NewSiteForm } from "@/components/new-site/NewSiteForm";
 import { PageTitle } from "@/components/ui/ui";
 
 export const metadata: Metadata = { title: "New site" };

@@ -10,11 +10,11 @@ import { useGitHubReturn } from "@/lib/github_return";
 import { kAccountPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
 import { useAsyncAction } from "@/lib/use_form_submit";
-import { ConfirmDialog } from "@/components/ui/ConfirmDialog";
-import { ConnectGitHubButton } from "./ConnectGitHubButton";
 import { GitHubNotConfigured } from "@/components/new-site/GitHubSiteSource";
-import { GitHubReturnNotice } from "./GitHubReturnNotice";
+import { ConfirmDialog } from "@/components/ui/ConfirmDialog";
 import { Button, Card, ErrorNotice, ExternalLink, LoadingNotice } from "@/components/ui/ui";
+import { ConnectGitHubButton } from "./ConnectGitHubButton";
+import { GitHubReturnNotice } from "./GitHubReturnNotice";
 
 export function GitHubAccountCard() {
   const account = useApiData(() => api.githubAccount(), []);

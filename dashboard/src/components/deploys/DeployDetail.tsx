@@ -12,12 +12,12 @@ import type { LogSocketFactory } from "@/lib/deploy_log_stream";
 import { displayUrl, formatAge, formatDateTime, formatDuration } from "@/lib/format";
 import { deployIdFromPath, siteDeploysPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
-import { useAsyncAction } from "@/lib/use_form_submit";
 import { useDeployLog } from "@/lib/use_deploy_log";
+import { useAsyncAction } from "@/lib/use_form_submit";
+import { Button, Card, ErrorNotice, ExternalLink, LoadingNotice, linkClass } from "@/components/ui/ui";
 import { DeployLogPanel } from "./DeployLogPanel";
 import { BranchChip, CommitRef, DeployContext, deployTitle } from "./DeployMeta";
 import { DeployStateBadge, PublishedBadge, isDeployInProgress } from "./DeployStateBadge";
-import { Button, Card, ErrorNotice, ExternalLink, LoadingNotice, linkClass } from "@/components/ui/ui";
 
 export function DeployDetail({ site, openSocket }: { site: Site; openSocket?: LogSocketFactory }) {
   const [deployId, setDeployId] = useState<string | null>(null);

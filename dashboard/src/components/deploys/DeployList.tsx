@@ -14,10 +14,8 @@ import { displayUrl, formatAge, formatDateTime, formatDuration } from "@/lib/for
 import { deployPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
 import { useAsyncAction } from "@/lib/use_form_submit";
-import { ConfirmDialog } from "@/components/ui/ConfirmDialog";
-import { BranchChip, CommitRef, DeployContext, deployTitle } from "./DeployMeta";
-import { DeployStateBadge, PublishedBadge, isDeployInProgress } from "./DeployStateBadge";
 import { TriggerDeployButton } from "@/components/sites/TriggerDeployButton";
+import { ConfirmDialog } from "@/components/ui/ConfirmDialog";
 import {
   Button,
   EmptyState,
@@ -28,6 +26,8 @@ import {
   buttonClass,
   linkClass,
 } from "@/components/ui/ui";
+import { BranchChip, CommitRef, DeployContext, deployTitle } from "./DeployMeta";
+import { DeployStateBadge, PublishedBadge, isDeployInProgress } from "./DeployStateBadge";
 
 const kRefreshMs = 2000;
 

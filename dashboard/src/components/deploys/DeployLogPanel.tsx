@@ -10,8 +10,8 @@ import { downloadTextFile } from "@/lib/download";
 import { logAsText, logFileName } from "@/lib/log_text";
 import type { DeployLogData } from "@/lib/use_deploy_log";
 import { useAsyncAction } from "@/lib/use_form_submit";
-import { DeployLogView } from "./DeployLogView";
 import { Button, Card, ErrorNotice, LoadingNotice } from "@/components/ui/ui";
+import { DeployLogView } from "./DeployLogView";
 
 export function DeployLogPanel({
   siteName,

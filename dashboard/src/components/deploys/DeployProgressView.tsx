@@ -1,8 +1,8 @@
 // How far a folder deploy got: a progress bar and a line of words for each phase, then the
 // result (the live links, or the error).
 
-import { formatBytes } from "@/lib/format";
 import { progressPercent, type FolderDeployProgress } from "@/lib/folder_deploy";
+import { formatBytes } from "@/lib/format";
 import { ErrorNotice, ExternalLink } from "@/components/ui/ui";
 
 export function deployProgressText(p: FolderDeployProgress): string {

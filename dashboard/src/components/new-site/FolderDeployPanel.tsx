@@ -9,8 +9,8 @@ import { deployFolder, type FolderDeployProgress } from "@/lib/folder_deploy";
 import type { FolderSelection } from "@/lib/folder_files";
 import { formatBytes } from "@/lib/format";
 import { DeployProgressView } from "@/components/deploys/DeployProgressView";
-import { FolderDropZone } from "./FolderDropZone";
 import { Button } from "@/components/ui/ui";
+import { FolderDropZone } from "./FolderDropZone";
 
 export function FolderDeployPanel({
   resolveSite,

@@ -12,10 +12,10 @@ import type { GitHubReturn } from "@/lib/github_return";
 import { kAccountPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
 import { ConnectGitHubButton } from "@/components/account/ConnectGitHubButton";
-import { GitHubRepoPicker } from "./GitHubRepoPicker";
 import { GitHubReturnNotice } from "@/components/account/GitHubReturnNotice";
-import { RepoSiteForm } from "./RepoSiteForm";
 import { ErrorNotice, InfoNotice, LoadingNotice, linkClass } from "@/components/ui/ui";
+import { GitHubRepoPicker } from "./GitHubRepoPicker";
+import { RepoSiteForm } from "./RepoSiteForm";
 
 const kReturnTo = "/new/";
 

@@ -9,8 +9,8 @@ import { api } from "@/lib/api/client";
 import type { Site } from "@/lib/api/types";
 import { siteDeploysPath, sitePath } from "@/lib/routes";
 import { useFormSubmit } from "@/lib/use_form_submit";
-import { GitRemoteInstructions } from "./GitRemoteInstructions";
 import { Button, ErrorNotice, SuccessNotice, TextField, linkClass } from "@/components/ui/ui";
+import { GitRemoteInstructions } from "./GitRemoteInstructions";
 
 type Field = "name";
 const kFields: Record<string, Field> = { name: "name" };

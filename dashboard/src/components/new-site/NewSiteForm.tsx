@@ -7,12 +7,12 @@
 import { useEffect, useState } from "react";
 
 import { useGitHubReturn } from "@/lib/github_return";
+import { Tabs, type TabItem } from "@/components/ui/Tabs";
+import { Card } from "@/components/ui/ui";
 import { GitHubSiteSource } from "./GitHubSiteSource";
 import { GitRemoteSiteSource } from "./GitRemoteSiteSource";
 import { RepoSiteForm } from "./RepoSiteForm";
-import { Tabs, type TabItem } from "@/components/ui/Tabs";
 import { UploadSiteSource } from "./UploadSiteSource";
-import { Card } from "@/components/ui/ui";
 
 export type SiteSource = "github" | "git-url" | "git-remote" | "upload";
 

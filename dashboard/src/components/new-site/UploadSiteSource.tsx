@@ -10,9 +10,9 @@ import type { Site } from "@/lib/api/types";
 import type { FolderDeployProgress } from "@/lib/folder_deploy";
 import { sitePath } from "@/lib/routes";
 import { useFormSubmit } from "@/lib/use_form_submit";
+import { Button, Card, ErrorNotice, ExternalLink, TextField, linkClass } from "@/components/ui/ui";
 import { CliDeployHint } from "./CliDeployHint";
 import { FolderDeployPanel } from "./FolderDeployPanel";
-import { Button, Card, ErrorNotice, ExternalLink, TextField, linkClass } from "@/components/ui/ui";
 
 type Field = "name";
 const kFields: Record<string, Field> = { name: "name" };

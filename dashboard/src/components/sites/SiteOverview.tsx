@@ -10,15 +10,15 @@ import type { Deploy, Site } from "@/lib/api/types";
 import { contextLabel, formatAge, formatDateTime } from "@/lib/format";
 import { deployPath, siteDeploysPath } from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
-import { AutoPublishLock } from "./AutoPublishLock";
-import { BuildSettingsForm } from "./BuildSettingsForm";
-import { CliDeployHint } from "@/components/new-site/CliDeployHint";
 import { CommitRef, deployTitle } from "@/components/deploys/DeployMeta";
 import { DeployStateBadge } from "@/components/deploys/DeployStateBadge";
-import { EnvVarsCard } from "./EnvVarsCard";
+import { CliDeployHint } from "@/components/new-site/CliDeployHint";
 import { FolderDeployPanel } from "@/components/new-site/FolderDeployPanel";
-import { SiteSourceCard } from "./SiteSourceCard";
 import { Card, ErrorNotice, ExternalLink, LoadingNotice, linkClass } from "@/components/ui/ui";
+import { AutoPublishLock } from "./AutoPublishLock";
+import { BuildSettingsForm } from "./BuildSettingsForm";
+import { EnvVarsCard } from "./EnvVarsCard";
+import { SiteSourceCard } from "./SiteSourceCard";
 
 interface SiteDeploys {
   published: Deploy | null;

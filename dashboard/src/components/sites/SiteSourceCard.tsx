@@ -5,8 +5,8 @@
 
 import type { Build, Site } from "@/lib/api/types";
 import { GitRemoteInstructions } from "@/components/new-site/GitRemoteInstructions";
-import { TriggerDeployButton } from "./TriggerDeployButton";
 import { Card, ExternalLink } from "@/components/ui/ui";
+import { TriggerDeployButton } from "./TriggerDeployButton";
 
 // A web page for a repository's clone URL, when it has one ("https://host/o/r.git" -> without .git).
 function repoWebUrl(url: string): string | null {

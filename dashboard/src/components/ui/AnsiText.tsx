@@ -1,9 +1,9 @@
 // Text with ANSI colours, as React elements: colours become inline styles, attributes classes.
 // The text is only ever a text node (never HTML). Search matches are wrapped in <mark>.
 
+import type { CSSProperties } from "react";
 import { ansiColorCss, type AnsiStyle } from "@/lib/ansi";
 import type { MarkedSpan } from "@/lib/log_text";
-import type { CSSProperties } from "react";
 
 const kDefaultFg = "#e2e8f0"; // the log's text colour (slate-200)
 const kDefaultBg = "#0f172a"; // the log's background (slate-900)

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 
+import { kSessionExpiredNotice, loadToken, saveToken, takeLoginNotice } from "../session";
 import { ApiClient, encodeFilePath, redirectToLogin } from "./client";
 import { ApiError, describeError, fieldOfError } from "./errors";
-import { kSessionExpiredNotice, loadToken, saveToken, takeLoginNotice } from "../session";
 
 interface Call {
   url: string;

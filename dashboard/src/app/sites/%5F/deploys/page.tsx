@@ -1,8 +1,8 @@
 // /sites/<name>/deploys/ — exported once as /sites/_/deploys/ (see ../page.tsx).
 "use client";
 
-import { DeployList } from "@/components/deploys/DeployList";
 import { SignedInPage } from "@/components/auth/SignedInPage";
+import { DeployList } from "@/components/deploys/DeployList";
 import { SiteFrame } from "@/components/sites/SiteFrame";
 
 export default function SiteDeploysPage() {
