@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 
-import { SignedInPage } from "@/components/SignedInPage";
-import { SiteList } from "@/components/SiteList";
+import { SignedInPage } from "@/components/auth/SignedInPage";
+import { SiteList } from "@/components/sites/SiteList";
 
 export const metadata: Metadata = { title: "Sites" };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 
-import type { LogLine } from "./api";
+import type { LogLine } from "./api/types";
 import {
   defaultBackoffMs,
   deployLogStreamUrl,

@@ -12,7 +12,7 @@
 //
 // Not thread-related; one stream per call, stopped by close(). Callbacks never run after close().
 
-import type { LogLine } from "./api";
+import type { LogLine } from "./api/types";
 import { loadToken } from "./session";
 
 export const kLogProtocol = "replideploy.log.v1";

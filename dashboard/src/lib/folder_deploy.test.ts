@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 
 import { describe, expect, it, vi } from "vitest";
 
-import { ApiError, type Deploy } from "./api";
+import { ApiError } from "./api/errors";
+import type { Deploy } from "./api/types";
 import {
   deployFolder,
   fileDigests,

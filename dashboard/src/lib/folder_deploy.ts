@@ -6,8 +6,9 @@
 //   4. poll the deploy until it is ready (or error / canceled).
 // Progress goes to a callback as plain data; the UI only draws it.
 
-import type { ApiClient, Deploy, FileDigests } from "./api";
-import { ApiError } from "./api";
+import type { ApiClient } from "./api/client";
+import { ApiError } from "./api/errors";
+import type { Deploy, FileDigests } from "./api/types";
 import type { FolderFile } from "./folder_files";
 import { sha1Hex } from "./sha1";
 

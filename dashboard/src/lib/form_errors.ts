@@ -1,6 +1,6 @@
 // Splits an API failure into an error next to one of a form's fields, or one for the whole form.
 
-import { ApiError, describeError } from "./api";
+import { ApiError, describeError } from "./api/errors";
 
 export type FieldErrors<F extends string> = Partial<Record<F, string>>;
 

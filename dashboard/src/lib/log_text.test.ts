@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { parseAnsi } from "./ansi";
-import type { LogLine } from "./api";
+import type { LogLine } from "./api/types";
 import { logAsText, logFileName, markMatches, matchRanges } from "./log_text";
 
 const E = "\u001b";

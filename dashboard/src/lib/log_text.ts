@@ -1,8 +1,8 @@
 // A build log as plain text and search within it: what the log view highlights and filters, and
 // what "Download" saves.
 
-import type { LogLine } from "./api";
 import { stripAnsi, type AnsiSpan, type AnsiStyle } from "./ansi";
+import type { LogLine } from "./api/types";
 
 // One line per log line: "<time> <stream> <text>", colours and other escapes removed, e.g.
 // "2026-11-25T10:00:00.123Z stdout step 1". Ends with a newline when there are lines.

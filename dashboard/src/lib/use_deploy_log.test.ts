@@ -1,7 +1,7 @@
 import { act, renderHook, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import type { LogLine } from "./api";
+import type { LogLine } from "./api/types";
 import type { LogSocket } from "./deploy_log_stream";
 import { saveToken } from "./session";
 import { mergeLogLines, useDeployLog } from "./use_deploy_log";

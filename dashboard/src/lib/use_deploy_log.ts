@@ -7,7 +7,8 @@
 
 import { useCallback, useEffect, useRef, useState } from "react";
 
-import { api, expireSession, isDeployStateInProgress, type LogLine } from "./api";
+import { api, expireSession } from "./api/client";
+import { isDeployStateInProgress, type LogLine } from "./api/types";
 import {
   openDeployLogStream,
   type LogSocketFactory,

@@ -1,10 +1,10 @@
 import type { Metadata } from "next";
 
-import { ApiTokensCard } from "@/components/ApiTokensCard";
-import { CurrentUserCard } from "@/components/CurrentUserCard";
-import { GitHubAccountCard } from "@/components/GitHubAccountCard";
-import { SignedInPage } from "@/components/SignedInPage";
-import { PageTitle } from "@/components/ui";
+import { ApiTokensCard } from "@/components/account/ApiTokensCard";
+import { GitHubAccountCard } from "@/components/account/GitHubAccountCard";
+import { CurrentUserCard } from "@/components/auth/CurrentUserCard";
+import { SignedInPage } from "@/components/auth/SignedInPage";
+import { PageTitle } from "@/components/ui/ui";
 
 export const metadata: Metadata = { title: "Account" };
 

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 
-import { LoginForm } from "@/components/LoginForm";
-import { SignedOutPage } from "@/components/SignedOutPage";
+import { LoginForm } from "@/components/auth/LoginForm";
+import { SignedOutPage } from "@/components/auth/SignedOutPage";
 
 export const metadata: Metadata = { title: "Log in" };
 

@@ -1,8 +1,8 @@
 import type { Metadata } from "next";
 
-import { NewSiteForm } from "@/components/NewSiteForm";
-import { SignedInPage } from "@/components/SignedInPage";
-import { PageTitle } from "@/components/ui";
+import { SignedInPage } from "@/components/auth/SignedInPage";
+import { NewSiteForm } from "@/components/new-site/NewSiteForm";
+import { PageTitle } from "@/components/ui/ui";
 
 export const metadata: Metadata = { title: "New site" };
 

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 
-import { RegisterForm } from "@/components/RegisterForm";
-import { SignedOutPage } from "@/components/SignedOutPage";
+import { RegisterForm } from "@/components/auth/RegisterForm";
+import { SignedOutPage } from "@/components/auth/SignedOutPage";
 
 export const metadata: Metadata = { title: "Create an account" };
 

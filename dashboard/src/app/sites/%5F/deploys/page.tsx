@@ -1,9 +1,9 @@
 // /sites/<name>/deploys/ — exported once as /sites/_/deploys/ (see ../page.tsx).
 "use client";
 
-import { DeployList } from "@/components/DeployList";
-import { SignedInPage } from "@/components/SignedInPage";
-import { SiteFrame } from "@/components/SiteFrame";
+import { SignedInPage } from "@/components/auth/SignedInPage";
+import { DeployList } from "@/components/deploys/DeployList";
+import { SiteFrame } from "@/components/sites/SiteFrame";
 
 export default function SiteDeploysPage() {
   return (

@@ -2,9 +2,9 @@
 // deploy's URL with it (each path segment that names nothing in the export becomes "_").
 "use client";
 
-import { DeployDetail } from "@/components/DeployDetail";
-import { SignedInPage } from "@/components/SignedInPage";
-import { SiteFrame } from "@/components/SiteFrame";
+import { SignedInPage } from "@/components/auth/SignedInPage";
+import { DeployDetail } from "@/components/deploys/DeployDetail";
+import { SiteFrame } from "@/components/sites/SiteFrame";
 
 export default function DeployPage() {
   return (

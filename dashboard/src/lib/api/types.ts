@@ -1,0 +1,211 @@
+// The shapes of the RepliDeploy API's requests and answers (docs/api.md), as the dashboard
+// reads them. Plain data: no I/O here; the client that fetches them is client.ts.
+
+export interface User {
+  id: string;
+  uid: string;
+  email: string;
+  full_name: string;
+  account_id: string;
+  account_slug: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface LoginSession {
+  token: string;
+  token_type: string;
+  expires_at: string;
+  user: User;
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface CreatedApiToken extends ApiToken {
+  token: string; // the secret, shown only once
+}
+
+// Where a site's builds come from: GitHub, any git URL, or "" (uploads and/or pushes to the
+// platform's own git remote).
+export type RepoProvider = "github" | "git" | "";
+
+export interface BuildSettings {
+  cmd: string;
+  dir: string;
+  base: string;
+  repo_url: string; // the clone URL ("" without a repository)
+  repo_branch: string; // the production branch; "" means "main"
+  functions_dir: string;
+  provider: RepoProvider | string;
+  repo_path: string; // "owner/name" for GitHub, else ""
+  branch_deploys: boolean;
+  deploy_previews: boolean;
+}
+
+// What PATCH /api/v1/sites/{id} changes of the build settings.
+export type BuildSettingsUpdate = Partial<
+  Pick<
+    BuildSettings,
+    "cmd" | "dir" | "base" | "functions_dir" | "repo_branch" | "branch_deploys" | "deploy_previews"
+  >
+>;
+
+// The repository of a new site.
+export interface NewSiteRepo {
+  provider: "github" | "git";
+  repo_path?: string; // GitHub: "owner/name"
+  repo_url?: string; // any git URL
+  repo_branch: string;
+  cmd: string;
+  dir: string;
+  base: string;
+  functions_dir: string;
+}
+
+export interface Site {
+  id: string;
+  site_id: string;
+  name: string;
+  url: string;
+  ssl_url: string;
+  admin_url: string;
+  state: string;
+  account_id: string;
+  account_slug: string;
+  custom_domain: string | null;
+  created_at: string;
+  updated_at: string;
+  build_settings: BuildSettings;
+  published_deploy: { id: string } | null;
+  git_remote_url: string; // the platform's git remote for this site
+}
+
+// Deploy states; builds from git will add queued and building.
+export type DeployState =
+  | "new"
+  | "uploading"
+  | "queued"
+  | "building"
+  | "processing"
+  | "ready"
+  | "error"
+  | "canceled";
+
+// States of a deploy still on its way (the others: ready, error, canceled).
+const kInProgressStates: readonly string[] = ["new", "uploading", "queued", "building", "processing"];
+
+export function isDeployStateInProgress(state: string): boolean {
+  return kInProgressStates.includes(state);
+}
+
+export type DeployContext = "production" | "branch-deploy" | "deploy-preview" | "draft";
+
+export interface Deploy {
+  id: string;
+  site_id: string;
+  build_id: string | null;
+  state: DeployState | string;
+  name: string; // the site's name
+  url: string;
+  ssl_url: string;
+  admin_url: string;
+  deploy_url: string;
+  deploy_ssl_url: string;
+  user_id: string;
+  error_message: string | null;
+  required: string[];
+  required_functions: string[];
+  commit_ref: string | null; // the commit's SHA
+  commit_url: string | null; // the commit on GitHub
+  review_id: number | null; // the pull request's number
+  review_url: string | null; // the pull request on GitHub
+  branch: string | null;
+  context: DeployContext | string;
+  title: string | null; // the commit message for builds from git
+  draft: boolean;
+  deploy_source: string;
+  file_count: number;
+  locked: boolean; // the site's auto-publish lock
+  published: boolean; // the site's live deploy right now
+  created_at: string;
+  updated_at: string;
+  published_at: string | null;
+  ready_at: string | null;
+  deploy_time: number | null; // seconds from start to ready
+  links: { permalink: string; alias?: string }; // alias: the branch or preview URL
+}
+
+// A build started by "Trigger deploy".
+export interface Build {
+  id: string;
+  deploy_id: string;
+  sha: string | null;
+  done: boolean;
+  error: string | null;
+  created_at: string;
+}
+
+export type LogStream = "stdout" | "stderr" | "info";
+
+// One line of a build log. `n` counts from 0 and orders the lines; `line` may hold ANSI colours.
+export interface LogLine {
+  n: number;
+  ts: string;
+  stream: LogStream | string;
+  line: string;
+}
+
+export interface DeployLog {
+  deploy_id: string;
+  state: DeployState | string;
+  lines: LogLine[];
+}
+
+export type EnvContext = "all" | "production" | "deploy-preview" | "branch-deploy";
+
+export interface EnvVar {
+  key: string;
+  values: { context: EnvContext | string; value: string }[];
+}
+
+export type GitHubAccount =
+  | { connected: true; login: string; avatar_url: string; html_url: string }
+  | { connected: false; configured: boolean };
+
+export interface GitHubRepo {
+  id: number | string;
+  full_name: string; // "owner/name"
+  name: string;
+  owner: string;
+  description: string | null;
+  private: boolean;
+  default_branch: string;
+  html_url: string;
+  clone_url: string;
+  pushed_at: string | null;
+}
+
+// Build settings detected from a repository's files.
+export interface DetectedSettings {
+  framework: string | null;
+  package_manager: string | null;
+  cmd: string;
+  dir: string;
+  base: string;
+}
+
+export interface UploadedFile {
+  id: string;
+  path: string;
+  sha: string;
+  mime_type: string;
+  size: number;
+}
+
+// path (no leading slash) -> SHA-1 hex
+export type FileDigests = Record<string, string>;
