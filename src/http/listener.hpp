@@ -13,7 +13,7 @@
 
 namespace replideploy::http::server_internal {
 
-// Not thread-safe except port(): the server calls Listen(), Start() and Close() in turn.
+// Not thread-safe except BoundPort(): the server calls Listen(), Start() and Close() in turn.
 class Listener {
  public:
   // Both must outlive the listener.
@@ -23,7 +23,7 @@ class Listener {
   // a one-line message ("cannot listen on 127.0.0.1:8080: Address already in use").
   Status Listen();
   // The bound port; 0 before a successful Listen(). Thread-safe.
-  std::uint16_t port() const { return port_.load(); }
+  std::uint16_t BoundPort() const { return port_.load(); }
   // Starts the accept loop (when Listen() succeeded). Each accepted connection is registered with
   // sessions.connections and served by ServeConnection; once registration fails (shutting down)
   // the loop ends.

@@ -46,7 +46,7 @@ class Server::Impl {
         handler_pool_(static_cast<std::size_t>(std::max(1, options_.handler_threads))) {}
 
   Status Listen() { return listener_.Listen(); }
-  std::uint16_t BoundPort() const { return listener_.port(); }
+  std::uint16_t BoundPort() const { return listener_.BoundPort(); }
   void Start();
   void Stop();
   void RunUntilSignal();
