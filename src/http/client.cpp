@@ -94,15 +94,14 @@ size_t WriteHeader(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
-}  // namespace
+// Whether the request carries a body (POST, PUT and PATCH always do, if empty).
+bool HasBody(const ClientRequest& request) {
+  return !request.body.empty() || request.method == "POST" || request.method == "PUT" ||
+         request.method == "PATCH";
+}
 
-Result<ClientResponse> Fetch(const ClientRequest& request) {
-  GlobalInitOnce();
-  std::unique_ptr<CURL, EasyDeleter> curl(curl_easy_init());
-  if (!curl) return MakeError(ErrorCode::kInternal, "cannot create an HTTP client handle");
-  CURL* h = curl.get();
-
-  HeaderList header_list;
+// The request's headers as curl lines; fails on a header that would break the request's framing.
+Status AppendHeaders(const ClientRequest& request, HeaderList& header_list) {
   bool has_content_type = false;
   for (const auto& [name, value] : request.headers.All()) {
     if (name.empty() || HasLineBreakOrNul(name) || HasLineBreakOrNul(value) ||
@@ -114,14 +113,54 @@ Result<ClientResponse> Fetch(const ClientRequest& request) {
     const std::string line = value.empty() ? name + ":" : fmt::format("{}: {}", name, value);
     if (!header_list.Append(line)) return MakeError(ErrorCode::kInternal, "out of memory");
   }
-  const bool has_body = !request.body.empty() || request.method == "POST" ||
-                        request.method == "PUT" || request.method == "PATCH";
-  if (has_body && !has_content_type) {
+  if (HasBody(request) && !has_content_type) {
     // Otherwise curl labels every body as a form.
     if (!header_list.Append("Content-Type:")) {
       return MakeError(ErrorCode::kInternal, "out of memory");
     }
   }
+  return {};
+}
+
+// The method, and the body when there is one (curl reads it from `request`, which must outlive
+// the transfer).
+void SetMethodAndBody(CURL* h, const ClientRequest& request) {
+  const bool has_body = HasBody(request);
+  if (request.method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (request.method == "GET" && !has_body) {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  } else {
+    if (has_body) {
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+    }
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+}
+
+// A failed transfer as an error: a bad URL is the caller's (kBadRequest), anything else
+// kUnavailable.
+Error TransferError(CURLcode code, const char* error_buffer, const ClientRequest& request) {
+  const std::string detail = error_buffer[0] != '\0' ? std::string(Trim(error_buffer))
+                                                     : std::string(curl_easy_strerror(code));
+  const ErrorCode error_code = (code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL)
+                                   ? ErrorCode::kBadRequest
+                                   : ErrorCode::kUnavailable;
+  return MakeError(error_code, fmt::format("{} {}: {}", request.method, request.url, detail));
+}
+
+}  // namespace
+
+Result<ClientResponse> Fetch(const ClientRequest& request) {
+  GlobalInitOnce();
+  std::unique_ptr<CURL, EasyDeleter> curl(curl_easy_init());
+  if (!curl) return MakeError(ErrorCode::kInternal, "cannot create an HTTP client handle");
+  CURL* h = curl.get();
+
+  HeaderList header_list;
+  RD_TRY_STATUS(AppendHeaders(request, header_list));
 
   ClientResponse response;
   char error_buffer[CURL_ERROR_SIZE] = {};
@@ -150,29 +189,10 @@ Result<ClientResponse> Fetch(const ClientRequest& request) {
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &WriteHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &response);
   if (header_list.Head() != nullptr) curl_easy_setopt(h, CURLOPT_HTTPHEADER, header_list.Head());
-
-  if (request.method == "HEAD") {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  } else if (request.method == "GET" && !has_body) {
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  } else {
-    if (has_body) {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                       static_cast<curl_off_t>(request.body.size()));
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
-    }
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  }
+  SetMethodAndBody(h, request);
 
   const CURLcode code = curl_easy_perform(h);
-  if (code != CURLE_OK) {
-    const std::string detail = error_buffer[0] != '\0' ? std::string(Trim(error_buffer))
-                                                       : std::string(curl_easy_strerror(code));
-    const ErrorCode error_code = (code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL)
-                                     ? ErrorCode::kBadRequest
-                                     : ErrorCode::kUnavailable;
-    return MakeError(error_code, fmt::format("{} {}: {}", request.method, request.url, detail));
-  }
+  if (code != CURLE_OK) return TransferError(code, error_buffer, request);
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   response.status = static_cast<int>(status);

@@ -1,0 +1,412 @@
+#include "http/http_session.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <exception>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+#include "core/crypto.hpp"
+#include "http/websocket_session.hpp"
+
+namespace replideploy::http::server_internal {
+
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+// First read of a request: enough for most request heads in one go.
+constexpr std::size_t kFirstReadBytes = 4096;
+// After an error answer with request bytes still unread, keep reading (and discarding) for a
+// while before closing, so the client reads our answer instead of a connection reset.
+constexpr milliseconds kLingerTime{2000};
+constexpr std::size_t kLingerBytes = std::size_t{8} << 20;
+constexpr std::size_t kLingerChunkBytes = std::size_t{64} << 10;
+constexpr std::size_t kMaxRequestIdLength = 64;
+
+bool IsValidRequestId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxRequestIdLength) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+std::string NewRequestId() { return core::HexEncode(core::RandomBytes(8)); }
+
+bool HasLineBreakOrNul(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+// RFC 9110 token: what a header name may be made of.
+bool IsToken(std::string_view s) {
+  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kSymbols.find(c) != std::string_view::npos;
+  });
+}
+
+bool HasCloseToken(std::string_view connection) {
+  const auto tokens = SplitHeaderTokens(connection);
+  return std::any_of(tokens.begin(), tokens.end(),
+                     [](const std::string& t) { return beast::iequals(t, "close"); });
+}
+
+// The path part of a request-target; absolute-form ("http://host/p?q") is reduced to "/p".
+std::string_view TargetPath(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  if (!target.empty() && target.front() != '/') {
+    const std::size_t scheme_end = target.find("://");
+    if (scheme_end != std::string_view::npos) {
+      const std::size_t path_start = target.find('/', scheme_end + 3);
+      return path_start == std::string_view::npos ? std::string_view("/")
+                                                  : target.substr(path_start);
+    }
+  }
+  return target;
+}
+
+std::string_view TargetQuery(std::string_view target) {
+  const std::size_t question = target.find('?');
+  return question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
+}
+
+bool IsHttpParseError(const error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
+}
+
+bool IsPeerGone(const error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+         ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor ||
+         ec == asio::error::broken_pipe || ec == asio::error::not_connected;
+}
+
+// The request as handlers see it, from its head: method, target, headers, peer and request id
+// (the client's X-Request-Id when it is a sane one). Path and query are left to the caller.
+Request RequestFromHead(const bhttp::request_header<>& head, const std::string& remote_address) {
+  Request request;
+  request.method = std::string(head.method_string());
+  request.target = std::string(head.target());
+  for (const auto& field : head) {
+    request.headers.Add(std::string(field.name_string()), std::string(field.value()));
+  }
+  request.remote_address = remote_address;
+  const std::string_view incoming_id = head["X-Request-Id"];
+  request.request_id = IsValidRequestId(incoming_id) ? std::string(incoming_id) : NewRequestId();
+  return request;
+}
+
+// The resolver's answer; one without a handler when the resolver threw.
+Dispatch Resolve(const Resolver& resolver, const Request& request) {
+  try {
+    return resolver(request);
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: resolver threw: {}", request.request_id, e.what());
+  } catch (...) {
+    spdlog::error("request {}: resolver threw a non-standard exception", request.request_id);
+  }
+  return Dispatch{};
+}
+
+Response CallHandler(const Handler& handler, Request& request) {
+  try {
+    return handler(request);
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: handler for {} {} threw: {}", request.request_id, request.method,
+                  request.target, e.what());
+  } catch (...) {
+    spdlog::error("request {}: handler for {} {} threw a non-standard exception",
+                  request.request_id, request.method, request.target);
+  }
+  return Response::Error(500, "internal", "internal server error");
+}
+
+asio::awaitable<Response> CallHandlerOnPool(const Handler& handler, Request& request) {
+  co_return CallHandler(handler, request);
+}
+
+// The response head for `response`: its headers, minus those with invalid characters and the
+// framing ones, which are ours. A "Connection: close" from the handler clears `keep_alive`.
+bhttp::response_header<> ResponseHeader(const Response& response, const Exchange& exchange,
+                                        bool& keep_alive) {
+  bhttp::response_header<> header;
+  header.version(exchange.version == 10 ? 10 : 11);
+  header.result(static_cast<unsigned>(response.status));
+  for (const auto& [name, value] : response.headers.All()) {
+    if (!IsToken(name) || HasLineBreakOrNul(value)) {
+      spdlog::warn("request {}: dropped response header '{}' with invalid characters",
+                   exchange.request_id, name);
+      continue;
+    }
+    if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding")) {
+      continue;
+    }
+    if (beast::iequals(name, "Connection")) {
+      if (HasCloseToken(value)) keep_alive = false;
+      continue;
+    }
+    header.insert(name, value);
+  }
+  header.set(bhttp::field::server, "replideploy");
+  header.set("X-Request-Id", exchange.request_id);
+  header.set(bhttp::field::connection, keep_alive ? "keep-alive" : "close");
+  return header;
+}
+
+}  // namespace
+
+asio::awaitable<void> ServeConnection(const SessionContext& context,
+                                      std::shared_ptr<Connection> conn, std::uint64_t id) {
+  struct Unregisterer {
+    ConnectionRegistry& connections;
+    std::uint64_t id;
+    ~Unregisterer() { connections.Unregister(id); }
+  } unregisterer{context.connections, id};
+  HttpSession session(context, std::move(conn));
+  co_await session.Run();
+}
+
+HttpSession::HttpSession(const SessionContext& context, std::shared_ptr<Connection> conn)
+    : context_(context), conn_(std::move(conn)) {}
+
+asio::awaitable<void> HttpSession::Run() {
+  error_code ec;
+  const tcp::endpoint peer = conn_->socket.remote_endpoint(ec);
+  if (!ec) conn_->remote_address = peer.address().to_string();
+
+  Outcome outcome = Outcome::kKeepAlive;
+  for (bool first = true; outcome == Outcome::kKeepAlive; first = false) {
+    outcome = co_await ServeRequest(first);
+  }
+  if (outcome == Outcome::kLingerThenClose && conn_->socket.is_open()) co_await Linger();
+  DisarmDeadline(*conn_);
+  conn_->socket.shutdown(tcp::socket::shutdown_both, ec);
+  conn_->socket.close(ec);
+}
+
+asio::awaitable<HttpSession::Outcome> HttpSession::ServeRequest(bool first) {
+  if (!co_await AwaitRequest(first)) co_return Outcome::kClose;
+
+  Exchange exchange;
+  bhttp::request_parser<bhttp::empty_body> head_parser;
+  head_parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+      context_.options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+  // The route's limit applies once it is known; Beast would otherwise check its default here.
+  head_parser.body_limit(boost::none);
+  {
+    auto [ec, n] =
+        co_await bhttp::async_read_header(conn_->socket, conn_->buffer, head_parser, kAwaitable);
+    if (ec || conn_->timed_out) co_return co_await AnswerReadError(ec, exchange);
+  }
+
+  const auto& head = head_parser.get();
+  Request request = RequestFromHead(head, conn_->remote_address);
+  exchange.request_id = request.request_id;
+  exchange.method = request.method;
+  exchange.target = request.target;
+  exchange.version = head.version();
+  exchange.head_only = head.method() == bhttp::verb::head;
+  bool keep_alive = head.keep_alive();
+  const bool expects_continue =
+      head.version() >= 11 && beast::iequals(head[bhttp::field::expect], "100-continue");
+
+  std::optional<std::string> path = PercentDecode(TargetPath(request.target));
+  if (!path) {
+    co_return co_await AnswerAndClose(
+        Response::Error(400, "bad_request", "request path is not valid percent-encoding"), exchange,
+        Outcome::kLingerThenClose);
+  }
+  request.path = std::move(*path);
+  request.query = ParseQuery(TargetQuery(request.target));
+
+  Dispatch dispatch = Resolve(context_.resolver, request);
+  if (!dispatch.handler) {
+    co_return co_await AnswerAndClose(Response::Error(500, "internal", "internal server error"),
+                                      exchange, Outcome::kLingerThenClose);
+  }
+  request.path_params = std::move(dispatch.path_params);
+
+  BodyParser parser(std::move(head_parser));
+  if (auto outcome = co_await ReadBody(parser, dispatch.body_limit, expects_continue, exchange)) {
+    co_return *outcome;
+  }
+  request.body = std::move(parser.get().body());
+  DisarmDeadline(*conn_);
+
+  Response response = co_await RunHandler(dispatch, request);
+  if (response.websocket && IsWebSocketUpgrade(request) && !context_.shutting_down) {
+    co_await ServeWebSocket(conn_, parser.get(), std::move(response.websocket), exchange);
+    co_return Outcome::kClose;
+  }
+  keep_alive = keep_alive && !context_.shutting_down;
+  if (co_await WriteResponse(std::move(response), exchange, keep_alive) && keep_alive) {
+    co_return Outcome::kKeepAlive;
+  }
+  co_return Outcome::kClose;
+}
+
+asio::awaitable<bool> HttpSession::AwaitRequest(bool first) {
+  Connection& c = *conn_;
+  if (c.buffer.size() != 0) {
+    ArmDeadline(conn_, context_.options.read_timeout);  // pipelined: already buffered
+    c.idle = false;
+    co_return true;
+  }
+  c.idle = true;
+  if (context_.shutting_down) co_return false;
+  // The first request's read_timeout runs from the connect; a follow-up's from its first byte.
+  ArmDeadline(conn_, first ? context_.options.read_timeout : context_.options.idle_timeout);
+  auto [ec, n] = co_await c.socket.async_read_some(c.buffer.prepare(kFirstReadBytes), kAwaitable);
+  if (ec || c.timed_out) co_return false;
+  c.buffer.commit(n);
+  if (!first) ArmDeadline(conn_, context_.options.read_timeout);
+  c.idle = false;
+  co_return true;
+}
+
+asio::awaitable<std::optional<HttpSession::Outcome>> HttpSession::ReadBody(
+    BodyParser& parser, std::size_t body_limit, bool expects_continue, const Exchange& exchange) {
+  parser.body_limit(body_limit);
+  const auto too_large = [body_limit] {
+    return Response::Error(413, "payload_too_large",
+                           fmt::format("request body exceeds {} bytes", body_limit));
+  };
+  // Refuse a declared oversize body up front, before the client is told to send it.
+  if (const auto length = parser.content_length(); length && *length > body_limit) {
+    co_return co_await AnswerAndClose(too_large(), exchange, Outcome::kLingerThenClose);
+  }
+  if (parser.is_done()) co_return std::nullopt;
+  if (expects_continue) {
+    // Beast leaves the interim response to us; curl waits for it before sending large bodies.
+    bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, exchange.version};
+    auto [ec, n] = co_await bhttp::async_write(conn_->socket, proceed, kAwaitable);
+    if (ec || conn_->timed_out) co_return Outcome::kClose;
+  }
+  auto [ec, n] = co_await bhttp::async_read(conn_->socket, conn_->buffer, parser, kAwaitable);
+  if (ec == bhttp::error::body_limit && !conn_->timed_out) {
+    co_return co_await AnswerAndClose(too_large(), exchange, Outcome::kLingerThenClose);
+  }
+  if (ec || conn_->timed_out) co_return co_await AnswerReadError(ec, exchange);
+  co_return std::nullopt;
+}
+
+asio::awaitable<Response> HttpSession::RunHandler(const Dispatch& dispatch, Request& request) {
+  std::optional<Response> fast;
+  if (dispatch.fast_handler) {
+    try {
+      fast = dispatch.fast_handler(request);
+    } catch (const std::exception& e) {
+      spdlog::error("request {}: fast handler threw: {}", request.request_id, e.what());
+    }
+  }
+  if (fast) co_return std::move(*fast);
+  co_return co_await asio::co_spawn(
+      context_.handler_pool, CallHandlerOnPool(dispatch.handler, request), asio::use_awaitable);
+}
+
+asio::awaitable<HttpSession::Outcome> HttpSession::AnswerReadError(const error_code& ec,
+                                                                   const Exchange& exchange) {
+  // Bytes of this request were read by now: a timeout deserves an answer.
+  if (conn_->timed_out) {
+    co_return co_await AnswerAndClose(
+        Response::Error(408, "request_timeout", "request not received in time"), exchange,
+        Outcome::kClose);
+  }
+  if (IsPeerGone(ec)) co_return Outcome::kClose;
+  if (ec == bhttp::error::header_limit) {
+    co_return co_await AnswerAndClose(
+        Response::Error(
+            431, "headers_too_large",
+            fmt::format("request head exceeds {} bytes", context_.options.max_header_bytes)),
+        exchange, Outcome::kLingerThenClose);
+  }
+  if (IsHttpParseError(ec)) {
+    co_return co_await AnswerAndClose(Response::Error(400, "bad_request", "malformed HTTP request"),
+                                      exchange, Outcome::kLingerThenClose);
+  }
+  spdlog::debug("connection from {}: read failed: {}", conn_->remote_address, ec.message());
+  co_return Outcome::kClose;
+}
+
+asio::awaitable<HttpSession::Outcome> HttpSession::AnswerAndClose(Response response,
+                                                                  const Exchange& exchange,
+                                                                  Outcome outcome) {
+  // The deadline may have fired already; the answer gets a fresh one.
+  conn_->timed_out = false;
+  Exchange answered = exchange;
+  if (answered.request_id.empty()) answered.request_id = NewRequestId();
+  if (!co_await WriteResponse(std::move(response), answered, /*keep_alive=*/false)) {
+    co_return Outcome::kClose;
+  }
+  co_return outcome;
+}
+
+asio::awaitable<bool> HttpSession::WriteResponse(Response response, const Exchange& exchange,
+                                                 bool keep_alive) {
+  if (response.status < 200 || response.status > 599) {
+    spdlog::error("request {}: handler returned invalid status {}", exchange.request_id,
+                  response.status);
+    response = Response::Error(500, "internal", "internal server error");
+  }
+  bhttp::response_header<> header = ResponseHeader(response, exchange, keep_alive);
+  const bool has_body = response.status != 204 && response.status != 304;
+  std::size_t body_bytes = has_body ? response.BodySize() : 0;
+  // Large bodies get more time to drain to a slow client than a request head gets to arrive.
+  ArmDeadline(conn_, context_.options.read_timeout + milliseconds(body_bytes / 64));
+  error_code ec;
+  if (has_body && response.shared_body && !exchange.head_only) {
+    bhttp::response<bhttp::buffer_body> message{std::move(header)};
+    message.content_length(body_bytes);
+    // buffer_body only reads through this pointer.
+    message.body().data = const_cast<char*>(response.shared_body->data() + response.shared_offset);
+    message.body().size = body_bytes;
+    message.body().more = false;
+    std::tie(ec, std::ignore) = co_await bhttp::async_write(conn_->socket, message, kAwaitable);
+  } else {
+    bhttp::response<bhttp::string_body> message{std::move(header)};
+    if (has_body) {
+      message.content_length(body_bytes);
+      // HEAD: the length of the body a GET would get, and no body.
+      if (!exchange.head_only) message.body() = std::move(response.body);
+    }
+    std::tie(ec, std::ignore) = co_await bhttp::async_write(conn_->socket, message, kAwaitable);
+  }
+  if (exchange.head_only) body_bytes = 0;
+  const bool written = !ec && !conn_->timed_out;
+  DisarmDeadline(*conn_);
+  LogExchange(exchange, conn_->remote_address, response.status, body_bytes,
+              written ? "" : "write failed");
+  co_return written;
+}
+
+asio::awaitable<void> HttpSession::Linger() {
+  Connection& c = *conn_;
+  c.idle = true;
+  error_code ec;
+  c.socket.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec || context_.shutting_down) co_return;
+  ArmDeadline(conn_, std::min(kLingerTime, context_.options.read_timeout));
+  std::size_t discarded = 0;
+  while (discarded < kLingerBytes) {
+    c.buffer.clear();
+    auto [read_ec, n] =
+        co_await c.socket.async_read_some(c.buffer.prepare(kLingerChunkBytes), kAwaitable);
+    if (read_ec || c.timed_out) break;
+    discarded += n;
+  }
+}
+
+}  // namespace replideploy::http::server_internal

@@ -1,0 +1,65 @@
+// One HTTP/1.1 connection on the server side. Private to src/http/.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "http/message.hpp"
+#include "http/server.hpp"
+#include "http/server_internal.hpp"
+
+namespace replideploy::http::server_internal {
+
+// Serves the connection registered as `id` (see Listener) and unregisters it when done, also
+// when the coroutine's frame is destroyed unfinished with the io_context. Runs on the
+// connection's strand; `context` outlives it.
+asio::awaitable<void> ServeConnection(const SessionContext& context,
+                                      std::shared_ptr<Connection> conn, std::uint64_t id);
+
+// Reads requests one after the other (a deadline before every read, the route's body limit on
+// every body), runs each handler on the handler pool (or its fast path on the strand), writes
+// the answers, keeps the connection alive while both sides want it, and hands it to a WebSocket
+// session when a handler accepts an upgrade. Lives in its coroutine's frame; strand-only.
+class HttpSession {
+ public:
+  HttpSession(const SessionContext& context, std::shared_ptr<Connection> conn);
+
+  // Serves requests until the connection is to close, then closes it (lingering first after an
+  // error answer that left request bytes unread).
+  asio::awaitable<void> Run();
+
+ private:
+  enum class Outcome { kKeepAlive, kClose, kLingerThenClose };
+  using BodyParser = beast::http::request_parser<beast::http::string_body>;
+
+  asio::awaitable<Outcome> ServeRequest(bool first);
+  // Waits for a request's first bytes and arms its read deadline; false when the connection is
+  // to close instead (timeout, peer gone, shutting down).
+  asio::awaitable<bool> AwaitRequest(bool first);
+  // Reads the body within `body_limit` (answering "Expect: 100-continue" first); nullopt once it
+  // is read, else how the connection goes on after the error answer.
+  asio::awaitable<std::optional<Outcome>> ReadBody(BodyParser& parser, std::size_t body_limit,
+                                                   bool expects_continue, const Exchange& exchange);
+  // The dispatch's fast path if it answers, else its handler on the pool.
+  asio::awaitable<Response> RunHandler(const Dispatch& dispatch, Request& request);
+  // Answers a failed read of the request head or body.
+  asio::awaitable<Outcome> AnswerReadError(const error_code& ec, const Exchange& exchange);
+  asio::awaitable<Outcome> AnswerAndClose(Response response, const Exchange& exchange,
+                                          Outcome outcome);
+  // Writes the answer and its access-log line; false when the connection cannot be used any
+  // more.
+  asio::awaitable<bool> WriteResponse(Response response, const Exchange& exchange, bool keep_alive);
+  // Reads and discards what the client still sends for a while, so it reads our answer instead
+  // of a connection reset.
+  asio::awaitable<void> Linger();
+
+  const SessionContext& context_;
+  const std::shared_ptr<Connection> conn_;
+};
+
+}  // namespace replideploy::http::server_internal

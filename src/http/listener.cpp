@@ -1,0 +1,130 @@
+#include "http/listener.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <future>
+#include <string>
+#include <string_view>
+
+#include "http/http_session.hpp"
+
+namespace replideploy::http::server_internal {
+
+namespace {
+
+std::string HostPort(const std::string& host, std::uint16_t port) {
+  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+// Enough to keep obvious garbage away from the system resolver.
+bool IsHostName(std::string_view host) {
+  return !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-';
+  });
+}
+
+}  // namespace
+
+Listener::Listener(asio::io_context& io_context, const SessionContext& sessions)
+    : io_context_(io_context),
+      sessions_(sessions),
+      strand_(asio::make_strand(io_context)),
+      acceptor_(io_context) {}
+
+Result<tcp::endpoint> Listener::ResolveEndpoint() {
+  const ServerOptions& options = sessions_.options;
+  error_code ec;
+  const asio::ip::address address = asio::ip::make_address(options.host, ec);
+  if (!ec) return tcp::endpoint(address, options.port);
+  if (!IsHostName(options.host)) {
+    return MakeError(ErrorCode::kUnavailable, "not an IP address or host name");
+  }
+  tcp::resolver resolver(io_context_);
+  const auto results =
+      resolver.resolve(options.host, std::to_string(options.port), tcp::resolver::passive, ec);
+  if (ec) return MakeError(ErrorCode::kUnavailable, ec.message());
+  if (results.empty()) return MakeError(ErrorCode::kUnavailable, "host has no address");
+  return results.begin()->endpoint();
+}
+
+Status Listener::Listen() {
+  const std::string where = HostPort(sessions_.options.host, sessions_.options.port);
+  const auto fail = [&](std::string_view why) -> Status {
+    error_code ignored;
+    acceptor_.close(ignored);
+    return MakeError(ErrorCode::kUnavailable, fmt::format("cannot listen on {}: {}", where, why));
+  };
+  if (acceptor_.is_open()) return MakeError(ErrorCode::kInternal, "server is already listening");
+
+  const Result<tcp::endpoint> endpoint = ResolveEndpoint();
+  if (!endpoint.ok()) return fail(endpoint.error().message);
+  error_code ec;
+  if (acceptor_.open(endpoint->protocol(), ec); ec) return fail(ec.message());
+  if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec) {
+    return fail(ec.message());
+  }
+  if (acceptor_.bind(*endpoint, ec); ec) return fail(ec.message());
+  if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return fail(ec.message());
+  }
+  const tcp::endpoint bound = acceptor_.local_endpoint(ec);
+  if (ec) return fail(ec.message());
+  port_ = bound.port();
+  spdlog::info("listening on {}", HostPort(bound.address().to_string(), bound.port()));
+  return {};
+}
+
+void Listener::Start() {
+  if (acceptor_.is_open()) asio::co_spawn(strand_, AcceptLoop(), LogFailure("accept loop"));
+}
+
+void Listener::Close() {
+  // The acceptor belongs to the accept loop's strand.
+  std::promise<void> closed;
+  asio::post(strand_, [this, &closed] {
+    error_code ignored;
+    acceptor_.close(ignored);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+}
+
+void Listener::CloseUnstarted() {
+  error_code ignored;
+  acceptor_.close(ignored);
+}
+
+asio::awaitable<void> Listener::AcceptLoop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(
+        asio::any_io_executor(asio::make_strand(io_context_)), kAwaitable);
+    if (ec) {
+      if (!acceptor_.is_open() || sessions_.shutting_down) co_return;
+      // Out of file descriptors, for example: back off rather than spin.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(co_await asio::this_coro::executor, milliseconds(100));
+      co_await pause.async_wait(kAwaitable);
+      continue;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto conn = std::make_shared<Connection>(std::move(socket));
+    std::uint64_t id = 0;
+    if (!sessions_.connections.Register(conn, id)) {
+      conn->socket.close(ignored);
+      co_return;
+    }
+    asio::co_spawn(conn->socket.get_executor(), ServeConnection(sessions_, conn, id),
+                   LogFailure("connection"));
+  }
+}
+
+}  // namespace replideploy::http::server_internal

@@ -1,0 +1,101 @@
+#include "http/server_internal.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "http/websocket_session.hpp"
+
+namespace replideploy::http::server_internal {
+
+void ArmDeadline(const std::shared_ptr<Connection>& conn, milliseconds after) {
+  const std::uint64_t generation = ++conn->deadline_generation;
+  conn->deadline.expires_after(after);
+  conn->deadline.async_wait([conn, generation](const error_code& ec) {
+    // A newer deadline may have been armed after this one fired but before it ran.
+    if (ec || generation != conn->deadline_generation) return;
+    conn->timed_out = true;
+    error_code ignored;
+    conn->socket.cancel(ignored);
+  });
+}
+
+void DisarmDeadline(Connection& conn) {
+  ++conn.deadline_generation;
+  conn.deadline.cancel();
+}
+
+void PostShutdown(const std::shared_ptr<Connection>& conn) {
+  asio::post(conn->deadline.get_executor(), [conn] {
+    if (conn->websocket) {
+      conn->websocket->CloseNow(1001, "server shutting down");
+      return;
+    }
+    if (!conn->idle) return;
+    error_code ignored;
+    conn->socket.cancel(ignored);
+  });
+}
+
+void PostCut(const std::shared_ptr<Connection>& conn) {
+  asio::post(conn->deadline.get_executor(), [conn] {
+    error_code ignored;
+    if (conn->websocket) conn->websocket->Cut();
+    conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    conn->socket.close(ignored);
+    conn->deadline.cancel();
+  });
+}
+
+bool ConnectionRegistry::Register(const std::shared_ptr<Connection>& conn, std::uint64_t& id) {
+  std::lock_guard lock(mu_);
+  if (shutting_down_) return false;
+  id = next_id_++;
+  connections_.emplace(id, conn);
+  return true;
+}
+
+void ConnectionRegistry::Unregister(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  connections_.erase(id);
+  if (connections_.empty()) empty_cv_.notify_all();
+}
+
+std::vector<std::shared_ptr<Connection>> ConnectionRegistry::Live() {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Connection>> live;
+  for (const auto& [id, weak] : connections_) {
+    if (auto conn = weak.lock()) live.push_back(std::move(conn));
+  }
+  return live;
+}
+
+bool ConnectionRegistry::WaitUntilEmpty(steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  return empty_cv_.wait_until(lock, deadline, [&] { return connections_.empty(); });
+}
+
+void LogExchange(const Exchange& exchange, std::string_view remote_address, int status,
+                 std::size_t body_bytes, std::string_view failure) {
+  const double ms =
+      std::chrono::duration<double, std::milli>(steady_clock::now() - exchange.started).count();
+  const auto or_dash = [](std::string_view s) { return s.empty() ? std::string_view("-") : s; };
+  spdlog::info("{} {} \"{} {}\" {} {} {:.1f}ms{}{}{}", exchange.request_id, or_dash(remote_address),
+               or_dash(exchange.method), or_dash(exchange.target), status, body_bytes, ms,
+               failure.empty() ? "" : " (", failure, failure.empty() ? "" : ")");
+}
+
+std::function<void(std::exception_ptr)> LogFailure(std::string_view what) {
+  return [what](const std::exception_ptr& e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("{} failed: {}", what, ex.what());
+    } catch (...) {
+      spdlog::error("{} failed with a non-standard exception", what);
+    }
+  };
+}
+
+}  // namespace replideploy::http::server_internal

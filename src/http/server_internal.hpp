@@ -1,0 +1,127 @@
+// What the pieces of the HTTP server share: the state of one connection and its deadline, the
+// registry of live connections, the access log and the context every session runs in. Private
+// to src/http/ (server.cpp, listener.cpp, http_session.cpp, websocket_session.cpp); other
+// components include http/server.hpp.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "http/server.hpp"
+
+namespace replideploy::http::server_internal {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+// Asynchronous results as (error_code, ...) tuples instead of exceptions.
+inline constexpr auto kAwaitable = asio::as_tuple(asio::use_awaitable);
+
+class WebSocketSession;
+
+// Per-connection state. Everything but the constant fields is touched only on the
+// connection's strand (the socket's executor).
+struct Connection {
+  explicit Connection(tcp::socket s) : socket(std::move(s)), deadline(socket.get_executor()) {}
+
+  tcp::socket socket;
+  asio::steady_timer deadline;
+  beast::flat_buffer buffer;
+  std::string remote_address;
+  // True while nothing is owed to the client (waiting for a request's first byte, or
+  // lingering after a final answer): Stop() may close such a connection at once.
+  bool idle = true;
+  bool timed_out = false;
+  std::uint64_t deadline_generation = 0;
+  // Set once the connection became a WebSocket (the socket then lives in the session).
+  std::shared_ptr<WebSocketSession> websocket;
+};
+
+// On the strand: (re)arms the connection's deadline. When it fires, timed_out is set and the
+// socket's pending operations are cancelled; the socket stays open, so a 408 can still be
+// written.
+void ArmDeadline(const std::shared_ptr<Connection>& conn, milliseconds after);
+// On the strand: no deadline any more, including one that fired but has not run yet.
+void DisarmDeadline(Connection& conn);
+
+// For shutdown; both post to the connection's strand and return at once. PostShutdown closes a
+// WebSocket with 1001 and cancels the read of an idle connection; a busy one is left to finish
+// its answer (it sees shutting_down and closes after it). PostCut closes the socket at once.
+void PostShutdown(const std::shared_ptr<Connection>& conn);
+void PostCut(const std::shared_ptr<Connection>& conn);
+
+// The live connections, so that Stop() can close them and wait for them. Thread-safe. Holds
+// weak references: a connection belongs to its session's coroutine.
+class ConnectionRegistry {
+ public:
+  // Registration fails once `shutting_down` is set.
+  explicit ConnectionRegistry(const std::atomic<bool>& shutting_down)
+      : shutting_down_(shutting_down) {}
+
+  // Registers a connection under a new id; false once shutting down.
+  bool Register(const std::shared_ptr<Connection>& conn, std::uint64_t& id);
+  void Unregister(std::uint64_t id);
+  std::vector<std::shared_ptr<Connection>> Live();
+  // True once no connection is left; false when the deadline passed first.
+  bool WaitUntilEmpty(steady_clock::time_point deadline);
+
+ private:
+  const std::atomic<bool>& shutting_down_;
+  std::mutex mu_;
+  std::condition_variable empty_cv_;
+  std::uint64_t next_id_ = 0;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;
+};
+
+// What the access log says about one exchange.
+struct Exchange {
+  std::string request_id;
+  std::string method;
+  std::string target;
+  unsigned version = 11;
+  bool head_only = false;
+  steady_clock::time_point started = steady_clock::now();
+};
+
+// Writes the exchange's access-log line ("<id> <peer> \"<method> <target>\" <status> <bytes>
+// <ms>ms"); a non-empty `failure` is appended in parentheses.
+void LogExchange(const Exchange& exchange, std::string_view remote_address, int status,
+                 std::size_t body_bytes, std::string_view failure);
+
+// What every session needs from its server. The server owns all of it and outlives every
+// session's coroutine; only `connections` is touched when a frame is destroyed late (with the
+// io_context).
+struct SessionContext {
+  const ServerOptions& options;
+  const Resolver& resolver;
+  asio::thread_pool& handler_pool;
+  const std::atomic<bool>& shutting_down;
+  ConnectionRegistry& connections;
+};
+
+// Completion handler for co_spawn: a coroutine's exception (out of memory, say) is logged as
+// "<what> failed: ...", never rethrown into the io_context. `what` must outlive the handler (a
+// literal).
+std::function<void(std::exception_ptr)> LogFailure(std::string_view what);
+
+}  // namespace replideploy::http::server_internal
