@@ -6,36 +6,14 @@
 #include <cstdlib>
 
 #include "core/crypto.hpp"
+#include "core/text.hpp"
 
 namespace replideploy::http {
 
 namespace {
 
-char ToLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ToLowerAscii(a[i]) != ToLowerAscii(b[i])) return false;
-  }
-  return true;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// The byte that "%XY" at s[i] encodes, or -1 when it is not a complete escape.
-int DecodeEscape(std::string_view s, std::size_t i) {
-  if (i + 2 >= s.size()) return -1;
-  const int hi = HexValue(s[i + 1]);
-  const int lo = HexValue(s[i + 2]);
-  if (hi < 0 || lo < 0) return -1;
-  return (hi << 4) | lo;
-}
+using core::EqualsIgnoreCase;
+using core::PercentEscapeAt;
 
 std::string DecodeQueryComponent(std::string_view s) {
   std::string out;
@@ -46,7 +24,7 @@ std::string DecodeQueryComponent(std::string_view s) {
       out.push_back(' ');
     } else if (c == '%') {
       // A NUL is kept as the literal "%00": downstream code treats strings as C strings.
-      const int byte = DecodeEscape(s, i);
+      const int byte = PercentEscapeAt(s, i);
       if (byte > 0) {
         out.push_back(static_cast<char>(byte));
         i += 2;
@@ -153,7 +131,7 @@ std::string Request::HostName() const {
     host = host.substr(0, colon);
   }
   std::string out(host);
-  std::transform(out.begin(), out.end(), out.begin(), ToLowerAscii);
+  std::transform(out.begin(), out.end(), out.begin(), core::AsciiLower);
   return out;
 }
 
@@ -305,7 +283,7 @@ std::optional<std::string> PercentDecode(std::string_view s) {
       out.push_back(s[i]);
       continue;
     }
-    const int byte = DecodeEscape(s, i);
+    const int byte = PercentEscapeAt(s, i);
     if (byte <= 0) return std::nullopt;
     out.push_back(static_cast<char>(byte));
     i += 2;
