@@ -87,16 +87,21 @@ class BinaryFixture : public ::testing::Test {
   // Starts `serve` on port 0 over DataDir() and waits (bounded) for the line naming the port.
   // Returns the port, or "" when the server did not come up.
   std::string StartServer(pid_t& pid, std::vector<std::string> extra = {}) {
-    std::filesystem::remove(dir_ + "/stdout");
-    std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()};
+    return StartRole(pid, "serve", std::move(extra));
+  }
+  // The same for any role (`api`, `edge`, ...); its output goes to <name>stdout, <name>stderr.
+  std::string StartRole(pid_t& pid, const std::string& role, std::vector<std::string> extra = {},
+                        const std::string& name = "") {
+    std::filesystem::remove(dir_ + "/" + name + "stdout");
+    std::vector<std::string> args = {role, "--listen", "127.0.0.1:0", "--data-dir", DataDir()};
     args.insert(args.end(), extra.begin(), extra.end());
-    pid = Spawn(args);
+    pid = Spawn(args, {}, name);
     const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
     std::smatch m;
     std::string out;
     for (int i = 0; i < 600 && !std::regex_search(out, m, re); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      out = ReadFile(dir_ + "/stdout");
+      out = ReadFile(dir_ + "/" + name + "stdout");
     }
     return std::regex_search(out, m, re) ? m[1].str() : "";
   }

@@ -50,7 +50,7 @@ TEST_F(Binary, Version) {
 }
 
 TEST_F(Binary, HelpOnEveryCommand) {
-  for (const char* cmd : {"serve", "migrate", "worker"}) {
+  for (const char* cmd : {"serve", "api", "edge", "migrate", "worker"}) {
     Outcome r = Exec({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.out.find("--data-dir"), std::string::npos) << r.out;
@@ -216,6 +216,52 @@ TEST_F(Binary, KillDuringUploadLeavesLiveSiteAndResumes) {
   EXPECT_EQ(call("GET", "/", "", "", "crash.localhost").body, "v2");
   kill(pid, SIGTERM);
   EXPECT_EQ(Wait(pid).exit_code, 0);
+}
+
+// The roles run apart over one database and data dir: what `replideploy api` publishes, a
+// separate `replideploy edge` serves (and sees the next publish too); each answers only its part.
+TEST_F(Binary, EdgeServesWhatTheApiRolePublished) {
+  ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
+  pid_t api_pid = 0, edge_pid = 0;
+  const std::string api_port = StartRole(api_pid, "api", {}, "api-");
+  ASSERT_FALSE(api_port.empty()) << ReadFile(dir_ + "/api-stderr");
+  const std::string edge_port = StartRole(edge_pid, "edge", {}, "edge-");
+  ASSERT_FALSE(edge_port.empty()) << ReadFile(dir_ + "/edge-stderr");
+  const std::string api = "http://127.0.0.1:" + api_port;
+  const std::string edge = "http://127.0.0.1:" + edge_port;
+  auto call = [](const std::string& base, const std::string& method, const std::string& path,
+                 const std::string& body, const std::string& token, const std::string& host = {}) {
+    auto got = Call(base, method, path, body, token, host);
+    EXPECT_TRUE(got.ok());
+    return got.ok() ? *got : http::ClientResponse{};
+  };
+  auto sha1 = [](const std::string& s) { return core::HexEncode(core::Sha1(s)); };
+  const std::string token = SignUpToken(api, "roles@example.com");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(call(api, "POST", "/api/v1/sites", R"({"name":"apart"})", token).status, 201);
+  auto publish = [&](const std::string& content) {
+    const std::string id =
+        JsonField(call(api, "POST", "/api/v1/sites/apart/deploys", "{}", token).body, "id");
+    call(api, "PUT", "/api/v1/deploys/" + id,
+         R"({"files":{"index.html":")" + sha1(content) + "\"}}", token);
+    EXPECT_EQ(
+        call(api, "PUT", "/api/v1/deploys/" + id + "/files/index.html", content, token).status,
+        200);
+  };
+  auto edge_body = [&] { return call(edge, "GET", "/", "", "", "apart.localhost").body; };
+
+  publish("v1");
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return edge_body() == "v1"; })) << edge_body();
+  publish("v2");
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return edge_body() == "v2"; })) << edge_body();
+  // The edge has no API and the API serves no site.
+  EXPECT_EQ(call(edge, "GET", "/api/v1/sites", "", token, "localhost").status, 404);
+  EXPECT_NE(call(api, "GET", "/", "", "", "apart.localhost").body, "v2");
+
+  kill(edge_pid, SIGTERM);
+  kill(api_pid, SIGTERM);
+  EXPECT_EQ(Wait(edge_pid).exit_code, 0);
+  EXPECT_EQ(Wait(api_pid).exit_code, 0);
 }
 
 // `git push` to the platform's own remote builds the commit in the sandbox and publishes it; a
