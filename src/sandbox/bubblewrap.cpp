@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "core/unique_fd.hpp"
+#include "sandbox/bwrap_args.hpp"
 #include "sandbox/cgroup.hpp"
 #include "sandbox/output_lines.hpp"
 #include "sandbox/runner.hpp"
@@ -34,7 +35,6 @@ namespace replideploy::sandbox {
 
 namespace {
 
-namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxQueuedBytes = 1024 * 1024;
@@ -43,13 +43,6 @@ constexpr auto kPollInterval = std::chrono::milliseconds(100);
 // After the sandbox exits its pipes close at once (its PID namespace is gone); this bounds the
 // wait for stragglers anyway.
 constexpr auto kDrainGrace = std::chrono::seconds(2);
-constexpr int kStatusFdInChild = 3;
-// bwrap waits on this one (--block-fd) until the sandbox's network is ready.
-constexpr int kBlockFdInChild = 4;
-// The sandbox's /etc/resolv.conf (--ro-bind-data).
-constexpr int kResolvFdInChild = 5;
-// bwrap's options (--args): the build's variables never appear on a command line or in `ps`.
-constexpr int kArgsFdInChild = 6;
 // How long bwrap may take to set the sandbox up and report its init's pid.
 constexpr auto kSetupTimeout = std::chrono::seconds(30);
 
@@ -66,32 +59,6 @@ Result<Pipe> MakePipe() {
     return MakeError(ErrorCode::kInternal, std::string("pipe: ") + std::strerror(errno));
   }
   return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-std::string FormatBytes(std::int64_t bytes) {
-  constexpr std::int64_t kKiB = 1024;
-  if (bytes >= kKiB * kKiB * kKiB && bytes % (kKiB * kKiB * kKiB) == 0) {
-    return std::to_string(bytes / (kKiB * kKiB * kKiB)) + " GiB";
-  }
-  if (bytes >= kKiB * kKiB && bytes % (kKiB * kKiB) == 0) {
-    return std::to_string(bytes / (kKiB * kKiB)) + " MiB";
-  }
-  if (bytes >= kKiB && bytes % kKiB == 0) return std::to_string(bytes / kKiB) + " KiB";
-  return std::to_string(bytes) + " bytes";
-}
-
-std::string FormatDuration(std::chrono::milliseconds duration) {
-  const auto ms = duration.count();
-  if (ms >= 60'000 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + " min";
-  if (ms >= 1000 && ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
-  return std::to_string(ms) + " ms";
-}
-
-bool HasDotDot(const fs::path& path) {
-  for (const auto& part : path) {
-    if (part == "..") return true;
-  }
-  return false;
 }
 
 // POSIX read: /proc files of exiting processes fail with ESRCH, which std::ifstream throws on.
@@ -113,8 +80,6 @@ pid_t ParentOf(pid_t pid) {
   if (paren == std::string::npos || paren + 4 >= stat.size()) return -1;
   return static_cast<pid_t>(std::atol(stat.c_str() + paren + 4));
 }
-
-Error BadSpec(std::string message) { return MakeError(ErrorCode::kUnprocessable, message); }
 
 // What the child reports on the error pipe when it cannot get to exec.
 struct ChildFailure {
@@ -479,10 +444,7 @@ class Supervisor {
 
   // The host pid of the sandbox's init (bwrap's "child-pid"), while it is still bwrap's child.
   pid_t SandboxInitPid(const SupervisorOutcome& outcome) const {
-    const std::string& json = outcome.status_json;
-    const std::size_t key = json.find("\"child-pid\":");
-    if (key == std::string::npos) return -1;
-    const pid_t init = static_cast<pid_t>(std::atol(json.c_str() + key + 12));
+    const pid_t init = ChildPidFromStatus(outcome.status_json);
     if (init <= 0) return -1;
     const std::string stat = ReadProcFile("/proc/" + std::to_string(init) + "/stat");
     const std::size_t paren = stat.rfind(')');
@@ -552,40 +514,12 @@ class Supervisor {
   int wait_status_ = 0;
 };
 
-std::vector<std::pair<std::string, std::string>> SandboxEnvironment(const SandboxSpec& spec) {
-  std::vector<std::pair<std::string, std::string>> env = {
-      {"PATH", std::string(kSandboxPath)},
-      {"HOME", std::string(kSandboxHome)},
-      {"CI", "true"},
-      {"NETLIFY", "true"},
-  };
-  for (const auto& [name, value] : spec.env) {
-    bool replaced = false;
-    for (auto& entry : env) {
-      if (entry.first == name) {
-        entry.second = value;
-        replaced = true;
-      }
-    }
-    if (!replaced) env.emplace_back(name, value);
-  }
-  return env;
-}
-
 // Reads bwrap's JSON status until it names the sandbox's init ("child-pid"); what was read is
 // kept in `status`. Error when bwrap ends or stays silent first.
 Result<pid_t> WaitForSandboxInit(int status_fd, std::string& status) {
   const auto deadline = SteadyClock::now() + kSetupTimeout;
   while (SteadyClock::now() < deadline) {
-    const std::size_t key = status.find("\"child-pid\":");
-    if (key != std::string::npos) {
-      std::size_t at = key + 12;
-      while (at < status.size() && status[at] == ' ') ++at;
-      std::size_t end = at;
-      while (end < status.size() && std::isdigit(static_cast<unsigned char>(status[end]))) ++end;
-      if (end > at && end < status.size())
-        return static_cast<pid_t>(std::atol(status.c_str() + at));
-    }
+    if (const pid_t init = ChildPidFromStatus(status); init > 0) return init;
     pollfd poll_fd{status_fd, POLLIN, 0};
     if (poll(&poll_fd, 1, 100) <= 0) continue;
     char buffer[4096];
@@ -600,160 +534,6 @@ Result<pid_t> WaitForSandboxInit(int status_fd, std::string& status) {
 std::atomic<std::uint64_t> g_build_counter{0};
 
 }  // namespace
-
-std::string_view OutputStreamName(OutputStream stream) {
-  return stream == OutputStream::kStdout ? "stdout" : "stderr";
-}
-
-std::string LimitMessage(LimitHit limit, const SandboxLimits& limits) {
-  switch (limit) {
-    case LimitHit::kNone:
-      return "";
-    case LimitHit::kWallTime:
-      return "build exceeded its time limit (" + FormatDuration(limits.wall_time) + ")";
-    case LimitHit::kMemory:
-      return "build exceeded its memory limit (" + FormatBytes(limits.memory_bytes) + ")";
-    case LimitHit::kProcesses:
-      return "build exceeded its process limit (" + std::to_string(limits.max_processes) + ")";
-    case LimitHit::kOutput:
-      return "build output exceeded " + FormatBytes(limits.max_output_bytes);
-    case LimitHit::kCancelled:
-      return "build was cancelled";
-  }
-  return "";
-}
-
-Result<BuildUser> EnsureBuildUser(const std::string& name) {
-  auto lookup = [&]() -> std::optional<BuildUser> {
-    passwd entry{};
-    passwd* found = nullptr;
-    std::vector<char> buffer(16384);
-    if (getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
-      return std::nullopt;
-    }
-    return BuildUser{name, found->pw_uid, found->pw_gid};
-  };
-  if (auto user = lookup()) {
-    if (user->uid == 0) return MakeError(ErrorCode::kInternal, "build user " + name + " is root");
-    return *user;
-  }
-  if (geteuid() != 0) {
-    return MakeError(ErrorCode::kInternal, "build user " + name + " does not exist");
-  }
-  const pid_t pid = fork();
-  if (pid < 0) return MakeError(ErrorCode::kInternal, "fork failed while creating build user");
-  if (pid == 0) {
-    const int null_fd = open("/dev/null", O_RDWR);
-    if (null_fd >= 0) {
-      dup2(null_fd, 0);
-      dup2(null_fd, 1);
-    }
-    execl("/usr/sbin/useradd", "useradd", "--system", "--no-create-home", "--shell",
-          "/usr/sbin/nologin", "--user-group", name.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  // A concurrent creator may have won the race; the lookup decides.
-  if (auto user = lookup()) return *user;
-  return MakeError(ErrorCode::kInternal,
-                   "could not create build user " + name + " (useradd exit status " +
-                       std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
-}
-
-Status GiveTreeToUser(const std::string& path, const BuildUser& user) {
-  auto chown_one = [&](const fs::path& p) -> Status {
-    if (lchown(p.c_str(), user.uid, user.gid) != 0) {
-      return MakeError(ErrorCode::kInternal, "chown " + p.string() + ": " + std::strerror(errno));
-    }
-    return {};
-  };
-  RD_TRY_STATUS(chown_one(path));
-  std::error_code ec;
-  fs::recursive_directory_iterator it(path, fs::directory_options::none, ec);
-  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    RD_TRY_STATUS(chown_one(it->path()));
-  }
-  if (ec) return MakeError(ErrorCode::kInternal, "walking " + path + ": " + ec.message());
-  return {};
-}
-
-Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
-                                                const BubblewrapOptions& options, int status_fd,
-                                                int block_fd, int resolv_fd) {
-  if (spec.argv.empty() || spec.argv[0].empty()) return BadSpec("build command is empty");
-  std::error_code ec;
-  const fs::path workspace = fs::canonical(spec.workspace, ec);
-  if (ec || !fs::is_directory(workspace, ec)) {
-    return BadSpec("build workspace " + spec.workspace + " is not a directory");
-  }
-  const fs::path subdir(spec.working_subdir);
-  if (subdir.is_absolute() || HasDotDot(subdir)) {
-    return BadSpec("build directory must be relative to the workspace without \"..\"");
-  }
-  std::vector<std::string> argv = {options.bwrap_path,  "--unshare-user",
-                                   "--unshare-pid",     "--unshare-ipc",
-                                   "--unshare-uts",     "--unshare-cgroup-try",
-                                   "--die-with-parent", "--new-session",
-                                   "--hostname",        "build"};
-  // Always a network namespace of its own: only loopback, or the public internet through an
-  // EgressLink attached while bwrap waits on `block_fd`.
-  argv.push_back("--unshare-net");
-  auto add = [&](std::initializer_list<std::string> items) {
-    argv.insert(argv.end(), items.begin(), items.end());
-  };
-  add({"--ro-bind", "/usr", "/usr"});
-  // Debian's merged /usr: these are symlinks into /usr; older layouts have real directories.
-  for (const char* top : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
-    const fs::file_status st = fs::symlink_status(top, ec);
-    if (ec || !fs::exists(st)) continue;
-    if (fs::is_symlink(st)) {
-      const fs::path target = fs::read_symlink(top, ec);
-      if (!ec) add({"--symlink", target.string(), top});
-    } else if (fs::is_directory(st)) {
-      add({"--ro-bind", top, top});
-    }
-  }
-  add({"--ro-bind", "/etc", "/etc"});
-  // The host's resolver is usually a private or loopback address the sandbox cannot reach.
-  if (resolv_fd >= 0) add({"--ro-bind-data", std::to_string(resolv_fd), "/etc/resolv.conf"});
-  for (const std::string& masked : options.masked_paths) {
-    const fs::file_status st = fs::symlink_status(masked, ec);
-    if (ec || !fs::exists(st)) continue;
-    if (fs::is_directory(st)) {
-      add({"--tmpfs", masked});
-    } else {
-      add({"--ro-bind", "/dev/null", masked});
-    }
-  }
-  const std::string tmp_size = std::to_string(spec.limits.tmp_bytes);
-  add({"--proc", "/proc", "--dev", "/dev", "--size", tmp_size, "--tmpfs", "/tmp", "--size",
-       tmp_size, "--tmpfs", std::string(kSandboxHome)});
-  add({"--bind", workspace.string(), std::string(kWorkspaceMount)});
-  for (const SandboxBind& bind : spec.extra_binds) {
-    if (!fs::path(bind.host_path).is_absolute() || !fs::path(bind.sandbox_path).is_absolute() ||
-        HasDotDot(bind.sandbox_path) || !fs::exists(bind.host_path, ec)) {
-      return BadSpec("bad sandbox bind " + bind.host_path + " -> " + bind.sandbox_path);
-    }
-    add({bind.writable ? "--bind" : "--ro-bind", bind.host_path, bind.sandbox_path});
-  }
-  add({"--remount-ro", "/"});
-  std::string chdir(kWorkspaceMount);
-  if (!spec.working_subdir.empty()) chdir += "/" + subdir.lexically_normal().string();
-  add({"--chdir", chdir, "--clearenv"});
-  for (const auto& [name, value] : SandboxEnvironment(spec)) {
-    if (name.empty() || name.find('=') != std::string::npos) {
-      return BadSpec("bad environment variable name \"" + name + "\"");
-    }
-    add({"--setenv", name, value});
-  }
-  if (status_fd >= 0) add({"--json-status-fd", std::to_string(status_fd)});
-  if (block_fd >= 0) add({"--block-fd", std::to_string(block_fd)});
-  argv.push_back("--");
-  argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
-  return argv;
-}
 
 BubblewrapRunner::BubblewrapRunner(BubblewrapOptions options, const core::Clock& clock)
     : options_(std::move(options)), clock_(clock) {}
@@ -786,11 +566,11 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
                         egress ? kResolvFdInChild : -1));
   if (spec.limits.tmp_bytes <= 0 || spec.limits.max_file_bytes <= 0 ||
       spec.limits.max_open_files <= 0) {
-    return BadSpec("build limits must be positive");
+    return MakeError(ErrorCode::kUnprocessable, "build limits must be positive");
   }
   if (spec.limits.memory_bytes <= 0 || spec.limits.max_processes <= 0 ||
       spec.limits.max_output_bytes < 0 || spec.limits.wall_time.count() <= 0) {
-    return BadSpec("build limits must be positive");
+    return MakeError(ErrorCode::kUnprocessable, "build limits must be positive");
   }
   ChildPlan plan;
   if (geteuid() == 0) {
@@ -823,20 +603,17 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
 
   // bwrap's options go through a sealed memfd (--args): only the command stays on its command
   // line, so `ps` shows no variable of the build (secrets included).
-  const auto separator = std::find(argv.begin(), argv.end(), std::string("--"));
-  std::string options_text;
-  for (auto it = argv.begin() + 1; it != separator; ++it) options_text.append(*it).push_back('\0');
+  BwrapCommandLine command = MoveOptionsToArgsFd(argv, kArgsFdInChild);
   UniqueFd args(memfd_create("bwrap-args", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (args.get() < 0 ||
-      write(args.get(), options_text.data(), options_text.size()) !=
-          static_cast<ssize_t>(options_text.size()) ||
+      write(args.get(), command.options.data(), command.options.size()) !=
+          static_cast<ssize_t>(command.options.size()) ||
       lseek(args.get(), 0, SEEK_SET) != 0 ||
       fcntl(args.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) !=
           0) {
     return MakeError(ErrorCode::kInternal, "cannot prepare the sandbox's options");
   }
-  plan.argv_storage = {argv.front(), "--args", std::to_string(kArgsFdInChild)};
-  plan.argv_storage.insert(plan.argv_storage.end(), separator, argv.end());
+  plan.argv_storage = std::move(command.argv);
   for (auto& arg : plan.argv_storage) plan.argv.push_back(arg.data());
   plan.argv.push_back(nullptr);
   plan.env_storage = {"PATH=/usr/bin:/bin"};
