@@ -125,10 +125,9 @@ Result<pid_t> SpawnChild(const SpawnSpec& spec) {
   }
   std::sort(plan.sorted_fds.begin(), plan.sorted_fds.end());
 
-  int error_pipe[2];
-  if (pipe2(error_pipe, O_CLOEXEC) != 0) return SpawnError("pipe", errno);
-  UniqueFd error_read(error_pipe[0]);
-  UniqueFd error_write(error_pipe[1]);
+  RD_TRY(PipeFds error_pipe, MakePipe());
+  UniqueFd& error_read = error_pipe.read;
+  UniqueFd& error_write = error_pipe.write;
   const pid_t pid = fork();
   if (pid < 0) return SpawnError("fork", errno);
   if (pid == 0) RunChild(plan, error_write.get());
@@ -145,6 +144,12 @@ Result<pid_t> SpawnChild(const SpawnSpec& spec) {
     return SpawnError(failure.stage, failure.error);
   }
   return pid;
+}
+
+Result<PipeFds> MakePipe() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return SpawnError("pipe", errno);
+  return PipeFds{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 int ReapChild(pid_t pid) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "core/unique_fd.hpp"
 
 namespace replideploy::core {
 
@@ -52,6 +53,14 @@ struct SpawnSpec {
 // The caller reaps the pid. Thread-safe; descriptors other threads open meanwhile reach the child
 // only when they lack O_CLOEXEC and `close_other_fds` is false.
 Result<pid_t> SpawnChild(const SpawnSpec& spec);
+
+struct PipeFds {
+  UniqueFd read;
+  UniqueFd write;
+};
+
+// A pipe whose ends are O_CLOEXEC (so no child inherits them unless they are in its `fds`).
+Result<PipeFds> MakePipe();
 
 // Blocks until `pid` ended (retrying on EINTR) and returns its raw wait status; 0 when it cannot
 // be waited for (not our child, already reaped).

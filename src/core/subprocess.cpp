@@ -20,19 +20,6 @@ namespace {
 
 constexpr int kStopRequested = kStoppedAtOutputCap + 1;
 
-struct Pipe {
-  UniqueFd read;
-  UniqueFd write;
-};
-
-Result<Pipe> MakePipe() {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    return MakeError(ErrorCode::kInternal, std::string("pipe failed: ") + std::strerror(errno));
-  }
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
 std::vector<std::string> Environment(const ProcessSpec& spec) {
   std::vector<std::string> env;
   if (spec.env) {
@@ -80,9 +67,9 @@ Supervision Watch(const ProcessSpec& spec, pid_t pid) {
 
 Result<ProcessResult> RunProcess(const ProcessSpec& spec) {
   if (spec.argv.empty()) return MakeError(ErrorCode::kInternal, "RunProcess: empty argv");
-  RD_TRY(Pipe in, MakePipe());
-  RD_TRY(Pipe out, MakePipe());
-  Pipe err;
+  RD_TRY(PipeFds in, MakePipe());
+  RD_TRY(PipeFds out, MakePipe());
+  PipeFds err;
   if (!spec.merge_stderr) {
     RD_TRY(err, MakePipe());
   }

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +11,8 @@
 #include <filesystem>
 #include <optional>
 #include <system_error>
+
+#include "core/subprocess.hpp"
 
 namespace replideploy::sandbox {
 
@@ -79,26 +80,15 @@ Result<BuildUser> EnsureBuildUser(const std::string& name) {
   if (geteuid() != 0) {
     return MakeError(ErrorCode::kInternal, "build user " + name + " does not exist");
   }
-  const pid_t pid = fork();
-  if (pid < 0) return MakeError(ErrorCode::kInternal, "fork failed while creating build user");
-  if (pid == 0) {
-    const int null_fd = open("/dev/null", O_RDWR);
-    if (null_fd >= 0) {
-      dup2(null_fd, 0);
-      dup2(null_fd, 1);
-    }
-    execl("/usr/sbin/useradd", "useradd", "--system", "--no-create-home", "--shell",
-          "/usr/sbin/nologin", "--user-group", name.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  auto useradd = core::RunProcess({.argv = {"/usr/sbin/useradd", "--system", "--no-create-home",
+                                            "--shell", "/usr/sbin/nologin", "--user-group", name},
+                                   .close_other_fds = true});
+  if (!useradd.ok()) return useradd.error();
   // A concurrent creator may have won the race; the lookup decides.
   if (auto user = lookup()) return *user;
   return MakeError(ErrorCode::kInternal,
                    "could not create build user " + name + " (useradd exit status " +
-                       std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
+                       std::to_string(useradd->exit_code) + "): " + useradd->err);
 }
 
 Status GiveTreeToUser(const std::string& path, const BuildUser& user) {
