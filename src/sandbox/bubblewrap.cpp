@@ -204,6 +204,51 @@ Result<SandboxFds> OpenSandboxFds(bool egress, const std::string& options) {
   return fds;
 }
 
+// The child's limits and identity; `cgroup` gets the build's cgroup (null: rlimits instead).
+Result<ChildPlan> PlanChild(const SandboxSpec& spec, const BubblewrapOptions& options,
+                            std::unique_ptr<BuildCgroup>& cgroup) {
+  ChildPlan plan;
+  if (geteuid() == 0) {
+    RD_TRY(BuildUser user, EnsureBuildUser(options.build_user));
+    plan.user = user;
+  }
+  const std::string cgroup_name = "replideploy-build-" + std::to_string(getpid()) + "-" +
+                                  std::to_string(g_build_counter.fetch_add(1));
+  cgroup = BuildCgroup::Create(options.cgroup_root, cgroup_name, spec.limits.memory_bytes,
+                               spec.limits.max_processes, spec.limits.cpus);
+  if (cgroup) plan.cgroup_procs_fds = cgroup->procs_fds();
+  plan.use_rlimits = !cgroup;
+  plan.memory_bytes = spec.limits.memory_bytes;
+  plan.max_processes = spec.limits.max_processes;
+  plan.max_file_bytes = spec.limits.max_file_bytes;
+  plan.max_open_files = spec.limits.max_open_files;
+  plan.server = getpid();
+  return plan;
+}
+
+// bwrap waits on the block pipe with the namespaces made; the link is attached (rules first)
+// before the command may start. What bwrap reported meanwhile is kept in `early_status`. An
+// Error when no link could be attached (the build is then killed before it does anything).
+std::optional<Error> AttachNetwork(SandboxFds& fds, const BubblewrapOptions& options,
+                                   std::string& early_status, std::unique_ptr<EgressLink>& link) {
+  std::optional<Error> network_error;
+  auto init = WaitForSandboxInit(fds.status.read.get(), early_status);
+  if (init.ok()) {
+    auto attached = EgressLink::Attach(*init, options.egress, options.egress_options);
+    if (attached.ok()) {
+      link = std::move(*attached);
+    } else {
+      network_error = MakeError(attached.error().code, "could not give the build its network: " +
+                                                           attached.error().message);
+    }
+  }
+  // Released either way: without a link the command is killed before it does anything (and
+  // without one its namespace has only loopback).
+  [[maybe_unused]] const ssize_t n = write(fds.block.write.get(), "1", 1);
+  fds.block.write.Reset();
+  return network_error;
+}
+
 // Forks the reaper (its own session, in the cgroup, limited, as the build user) that forks and
 // execs bwrap with exactly these descriptors; returns once bwrap was exec'd.
 Result<pid_t> StartSandbox(const SandboxSpec& spec, std::vector<std::string> argv,
@@ -303,24 +348,8 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
          BubblewrapArgv(spec, options_, kStatusFdInChild, egress ? kBlockFdInChild : -1,
                         egress ? kResolvFdInChild : -1));
   RD_TRY_STATUS(CheckLimits(spec.limits));
-  ChildPlan plan;
-  if (geteuid() == 0) {
-    RD_TRY(BuildUser user, EnsureBuildUser(options_.build_user));
-    plan.user = user;
-  }
-  const std::string cgroup_name = "replideploy-build-" + std::to_string(getpid()) + "-" +
-                                  std::to_string(g_build_counter.fetch_add(1));
-  std::unique_ptr<BuildCgroup> cgroup =
-      BuildCgroup::Create(options_.cgroup_root, cgroup_name, spec.limits.memory_bytes,
-                          spec.limits.max_processes, spec.limits.cpus);
-  if (cgroup) plan.cgroup_procs_fds = cgroup->procs_fds();
-  plan.use_rlimits = !cgroup;
-  plan.memory_bytes = spec.limits.memory_bytes;
-  plan.max_processes = spec.limits.max_processes;
-  plan.max_file_bytes = spec.limits.max_file_bytes;
-  plan.max_open_files = spec.limits.max_open_files;
-  plan.server = getpid();
-
+  std::unique_ptr<BuildCgroup> cgroup;
+  RD_TRY(const ChildPlan plan, PlanChild(spec, options_, cgroup));
   BwrapCommandLine command = MoveOptionsToArgsFd(argv, kArgsFdInChild);
   RD_TRY(SandboxFds fds, OpenSandboxFds(egress, command.options));
   RD_TRY(const pid_t pid, StartSandbox(spec, std::move(command.argv), plan, fds));
@@ -333,28 +362,10 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
   fds.args.Reset();
   if (spec.stdout_fd >= 0) fds.out.read.Reset();
 
-  // With a network: bwrap waits on the block pipe with the namespaces made; the link is
-  // attached (rules first) before the command may start.
   std::string early_status;
   std::unique_ptr<EgressLink> link;
   std::optional<Error> network_error;
-  if (egress) {
-    auto init = WaitForSandboxInit(fds.status.read.get(), early_status);
-    if (init.ok()) {
-      auto attached = EgressLink::Attach(*init, options_.egress, options_.egress_options);
-      if (attached.ok()) {
-        link = std::move(*attached);
-      } else {
-        network_error = MakeError(attached.error().code, "could not give the build its network: " +
-                                                             attached.error().message);
-      }
-    }
-    // Released either way: without a link the command is killed below before it does anything
-    // (and without one its namespace has only loopback).
-    [[maybe_unused]] const ssize_t n = write(fds.block.write.get(), "1", 1);
-    fds.block.write.Reset();
-  }
-
+  if (egress) network_error = AttachNetwork(fds, options_, early_status, link);
   LineQueue queue;
   std::atomic<bool> consumer_failed{network_error.has_value()};
   BwrapWatch watch(pid, cgroup.get(), spec, clock_, queue, consumer_failed,
