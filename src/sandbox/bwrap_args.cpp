@@ -19,7 +19,7 @@ bool HasDotDot(const fs::path& path) {
   return false;
 }
 
-Error BadSpec(std::string message) { return MakeError(ErrorCode::kUnprocessable, message); }
+Error BadSpec(const std::string& message) { return MakeError(ErrorCode::kUnprocessable, message); }
 
 }  // namespace
 

@@ -17,7 +17,7 @@ namespace replideploy::sandbox {
 
 namespace {
 
-constexpr std::size_t kMaxQueuedBytes = 1024 * 1024;
+constexpr std::size_t kMaxQueuedBytes = std::size_t{1024} * 1024;
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
 // After the sandbox exits its pipes close at once (its PID namespace is gone); this bounds the
 // wait for stragglers anyway, and how long a killed sandbox gets before the harder kill.
