@@ -1,6 +1,7 @@
 // Runs a program to completion without a shell: argv straight to execve, optional input on
-// stdin, stdout and stderr collected. For git and CGI programs run on the host; builds run in
-// the sandbox (sandbox/runner.hpp) instead.
+// stdin, stdout and stderr collected. For git, CGI programs and host tools run on the host;
+// builds run in the sandbox (sandbox/runner.hpp) instead. Built on SpawnChild
+// (core/child_process.hpp) and SuperviseChild (core/process_supervisor.hpp).
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/child_process.hpp"
 #include "core/result.hpp"
 
 namespace replideploy::core {
@@ -31,11 +33,25 @@ struct ProcessSpec {
   std::function<void(bool is_stderr, std::string_view chunk)> on_output;
   // A stop request kills the process (SIGKILL) like a timeout does (timed_out = true).
   std::stop_token stop;
+  // When >= 0, the child's stdin is this descriptor (then `input` must be empty), or its stdout
+  // (then nothing is collected in `out`). They stay the caller's.
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  // More descriptors of ours, at fixed numbers >= 3 in the child. They stay the caller's.
+  std::vector<ChildFd> extra_fds;
+  // Only stdin, stdout, stderr and `extra_fds` reach the program; without it the program
+  // inherits every descriptor of ours that lacks O_CLOEXEC.
+  bool close_other_fds = false;
+  // Its own session and process group: a timeout or stop kills the whole group.
+  bool new_session = false;
+  // An empty signal mask and every signal's default action, whatever ours are.
+  bool reset_signals = false;
 };
 
 struct ProcessResult {
   int exit_code = -1;  // -1 when killed by a signal
   bool timed_out = false;
+  bool output_truncated = false;  // a stream passed `max_output`
   std::string out;
   std::string err;
   bool Succeeded() const { return exit_code == 0 && !timed_out; }

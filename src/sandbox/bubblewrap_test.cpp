@@ -456,6 +456,16 @@ TEST_F(SandboxTest, TmpIsSizedAndStdoutCanGoToAFile) {
   EXPECT_TRUE(Lines(OutputStream::kStdout).empty());
 }
 
+TEST_F(SandboxTest, TheBuildGetsNoDescriptorOfTheServer) {
+  // dup(): not close-on-exec, as a careless open elsewhere in the server would be.
+  const int leaked = dup(STDERR_FILENO);
+  ASSERT_GE(leaked, 0);
+  auto result = Run(Spec({"sh", "-c", "ls /proc/$$/fd/; true"}));
+  close(leaked);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(Lines(OutputStream::kStdout), (std::vector<std::string>{"0", "1", "2"}));
+}
+
 TEST_F(SandboxTest, SpawnFailuresAreErrors) {
   auto spec = Spec({"true"});
   spec.workspace = (base_ / "missing").string();

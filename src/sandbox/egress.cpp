@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,6 +17,7 @@
 #include <cstring>
 #include <utility>
 
+#include "core/child_process.hpp"
 #include "core/unique_fd.hpp"
 
 namespace replideploy::sandbox {
@@ -55,110 +55,39 @@ struct Child {
   UniqueFd pidfd;
 };
 
-// The child reports where it failed on the error pipe: {stage, errno}.
-enum ChildStage : int { kStageParentDied = 1, kStageSetns, kStageFds, kStageExec };
-
-const char* StageName(int stage) {
-  switch (stage) {
-    case kStageParentDied:
-      return "parent exited";
-    case kStageSetns:
-      return "joining the sandbox's network namespace";
-    case kStageFds:
-      return "setting up file descriptors";
-    case kStageExec:
-      return "exec";
-    default:
-      return "unknown step";
-  }
-}
-
-[[noreturn]] void ChildFail(int error_fd, int stage) {
-  const int report[2] = {stage, errno};
-  [[maybe_unused]] const ssize_t n = write(error_fd, report, sizeof report);
-  _exit(127);
-}
-
-// Runs in the forked child: async-signal-safe calls only.
-[[noreturn]] void RunChild(const ChildPlan& plan, char* const* argv, char* const* env, pid_t parent,
-                           int error_fd) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) {
-    errno = ESRCH;
-    ChildFail(error_fd, kStageParentDied);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (plan.netns_fd >= 0 && setns(plan.netns_fd, CLONE_NEWNET) != 0) {
-    ChildFail(error_fd, kStageSetns);
-  }
-  // Lift every source (and the error pipe) above the slots we are about to fill before filling
-  // any: a source may itself sit in one of them.
-  constexpr int kAbove = 64;
-  error_fd = fcntl(error_fd, F_DUPFD_CLOEXEC, kAbove);
-  if (error_fd < 0) _exit(127);
-  const int in = fcntl(plan.stdin_fd, F_DUPFD_CLOEXEC, kAbove);
-  const int out = fcntl(plan.output_fd, F_DUPFD_CLOEXEC, kAbove);
-  int lifted[kMaxPassFds];
-  const std::size_t count = std::min(plan.pass_fds.size(), kMaxPassFds);
-  for (std::size_t i = 0; i < count; ++i) {
-    lifted[i] = fcntl(plan.pass_fds[i], F_DUPFD_CLOEXEC, kAbove);
-    if (lifted[i] < 0) ChildFail(error_fd, kStageFds);
-  }
-  if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
-    ChildFail(error_fd, kStageFds);
-  }
-  for (std::size_t i = 0; i < count; ++i) {
-    if (dup2(lifted[i], 3 + static_cast<int>(i)) < 0) ChildFail(error_fd, kStageFds);
-  }
-  // The error pipe is close-on-exec like everything else of ours from here on.
-  close_range(3 + static_cast<unsigned>(count), ~0U, CLOSE_RANGE_CLOEXEC);
-  execve(argv[0], argv, env);
-  ChildFail(error_fd, kStageExec);
-}
-
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
 // Starts `plan`; returns once the child has exec'd (or failed to, as an Error, reaped).
 Result<Child> Spawn(const ChildPlan& plan) {
-  if (plan.pass_fds.size() > kMaxPassFds)
+  if (plan.pass_fds.size() > kMaxPassFds) {
     return MakeError(ErrorCode::kInternal, "Spawn: too many fds");
-  int error_pipe[2];
-  if (pipe2(error_pipe, O_CLOEXEC) != 0) return SystemError("pipe");
-  UniqueFd error_read(error_pipe[0]);
-  UniqueFd error_write(error_pipe[1]);
-  std::vector<std::string> argv_storage = plan.argv;
-  std::vector<char*> argv;
-  for (auto& arg : argv_storage) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::string path_entry = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-  char* env[] = {path_entry.data(), nullptr};
-  const pid_t parent = getpid();
-
-  const pid_t pid = fork();
-  if (pid < 0) return SystemError("fork");
-  if (pid == 0) RunChild(plan, argv.data(), env, parent, error_write.get());
-  error_write.Reset();
-  Child child{pid, UniqueFd(PidfdOpen(pid))};
-  const int pidfd_errno = errno;
-
-  int report[2] = {0, 0};
-  ssize_t n = 0;
-  do {
-    n = read(error_read.get(), report, sizeof report);
-  } while (n < 0 && errno == EINTR);
-  const bool failed = n == static_cast<ssize_t>(sizeof report);
-  if (failed || child.pidfd.get() < 0) {
-    if (!failed) kill(pid, SIGKILL);
-    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    if (!failed) {
-      errno = pidfd_errno;
-      return SystemError("pidfd_open");
-    }
-    errno = report[1];
-    return SystemError("starting " + plan.argv[0] + ": " + StageName(report[0]));
+  }
+  core::SpawnSpec spec{.argv = plan.argv,
+                       .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+                       .close_other_fds = true,
+                       .die_with_parent = true,
+                       .clear_signal_mask = true};
+  spec.fds = {{plan.stdin_fd, 0}, {plan.output_fd, 1}, {plan.output_fd, 2}};
+  for (std::size_t i = 0; i < plan.pass_fds.size(); ++i) {
+    spec.fds.push_back({plan.pass_fds[i], 3 + static_cast<int>(i)});
+  }
+  if (const int netns_fd = plan.netns_fd; netns_fd >= 0) {
+    spec.before_fds = [netns_fd]() -> const char* {
+      return setns(netns_fd, CLONE_NEWNET) == 0 ? nullptr
+                                                : "joining the sandbox's network namespace";
+    };
+  }
+  auto pid = core::SpawnChild(spec);
+  if (!pid.ok()) {
+    return MakeError(ErrorCode::kInternal, "starting " + plan.argv[0] + ": " + pid.error().message);
+  }
+  Child child{*pid, UniqueFd(PidfdOpen(*pid))};
+  if (child.pidfd.get() < 0) {
+    const int pidfd_errno = errno;
+    kill(*pid, SIGKILL);
+    core::ReapChild(*pid);
+    errno = pidfd_errno;
+    return SystemError("pidfd_open");
   }
   return child;
 }
@@ -179,9 +108,7 @@ bool WaitExit(const Child& child, SteadyClock::time_point deadline) {
 // Reaps the child, killing it first unless it already exited. Its exit code, -1 for a signal.
 int KillAndReap(const Child& child) {
   if (!WaitExit(child, SteadyClock::now())) kill(child.pid, SIGKILL);
-  int status = 0;
-  while (waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  const int status = core::ReapChild(child.pid);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

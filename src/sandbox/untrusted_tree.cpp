@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/unique_fd.hpp"
+
 namespace replideploy::sandbox {
 
 namespace {
@@ -34,19 +36,7 @@ int OpenAt2(int dir_fd, const std::string& path, int flags, std::uint64_t resolv
   return fd;
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using core::UniqueFd;
 
 // "" and "." name the directory itself; otherwise relative, without "..".
 Result<std::string> CleanRelative(std::string_view relative, std::string_view what) {
@@ -129,7 +119,7 @@ struct Walker {
 
   // Walks the directory open at `dir_fd` (which this call owns) named `prefix` in the tree.
   Status Directory(int owned_fd, const std::string& prefix, int depth) {
-    Fd dir_fd(owned_fd);
+    UniqueFd dir_fd(owned_fd);
     struct stat dir_st {};
     if (fstat(dir_fd.get(), &dir_st) != 0) {
       return MakeError(ErrorCode::kInternal, "cannot read the output: " + prefix);
@@ -182,7 +172,7 @@ struct Walker {
       return {};
     }
     // Single component, no link followed: the name cannot lead anywhere else.
-    const Fd fd(openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    const UniqueFd fd(openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (fd.get() < 0) return {};
     if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
     return File(path, fd.get(), st);
@@ -195,7 +185,7 @@ struct Walker {
                                  : "a link that leads outside the published folder");
       return {};
     }
-    Fd target(fd);
+    UniqueFd target(fd);
     struct stat st {};
     if (fstat(target.get(), &st) != 0) return {};
     if (S_ISREG(st.st_mode)) return File(path, target.get(), st);
@@ -223,7 +213,7 @@ int OpenBeneathNoLinks(int dir_fd, std::string_view relative, int flags) {
 
 Result<UntrustedTree> UntrustedTree::Open(const std::string& root, std::string_view relative,
                                           std::string_view what) {
-  const Fd root_fd(open(root.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  const UniqueFd root_fd(open(root.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (root_fd.get() < 0) {
     return MakeError(ErrorCode::kInternal,
                      "cannot open the workspace " + root + ": " + std::strerror(errno));
@@ -255,7 +245,7 @@ Result<UntrustedTree> UntrustedTree::Subtree(std::string_view relative,
 EntryType UntrustedTree::Type(std::string_view relative) const {
   const int fd = OpenBeneathNoLinks(fd_, relative, O_PATH | O_NOFOLLOW);
   if (fd < 0) return EntryType::kMissing;  // ELOOP: a link on the way
-  const Fd owned(fd);
+  const UniqueFd owned(fd);
   struct stat st {};
   if (fstat(fd, &st) != 0) return EntryType::kMissing;
   if (S_ISREG(st.st_mode)) return EntryType::kFile;
@@ -268,7 +258,7 @@ Result<std::optional<std::string>> UntrustedTree::ReadFile(std::string_view rela
                                                            std::size_t max_bytes) const {
   const int fd = OpenBeneathNoLinks(fd_, relative, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return std::optional<std::string>();
-  const Fd owned(fd);
+  const UniqueFd owned(fd);
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::optional<std::string>();
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {

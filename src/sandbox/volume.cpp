@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <signal.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -23,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/subprocess.hpp"
 #include "core/unique_fd.hpp"
 
 namespace replideploy::sandbox {
@@ -106,59 +106,15 @@ Status MakeSparseImage(const std::string& path, std::int64_t bytes) {
   return {};
 }
 
-struct ToolRun {
-  int exit_code = -1;  // -1 when killed by a signal
-  std::string output;  // stdout and stderr
-};
-
-// Runs a host tool with a fixed environment, no stdin, and none of our descriptors: a memfd
-// collects its output, so nothing is left to poll and the child is reaped before returning.
-Result<ToolRun> RunTool(const std::vector<std::string>& argv) {
-  UniqueFd output(memfd_create("rd-volume-tool", MFD_CLOEXEC));
-  if (output.get() < 0) return Internal("memfd_create", errno);
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  char path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-  char locale_env[] = "LC_ALL=C";
-  char* envp[] = {path_env, locale_env, nullptr};
-
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attributes;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attributes);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, output.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, output.get(), 2);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  sigset_t no_signals;
-  sigset_t all_signals;
-  sigemptyset(&no_signals);
-  sigfillset(&all_signals);
-  posix_spawnattr_setsigmask(&attributes, &no_signals);
-  posix_spawnattr_setsigdefault(&attributes, &all_signals);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  const int spawn_error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), envp);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (spawn_error != 0) return Internal("starting " + argv[0], spawn_error);
-
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  ToolRun run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  char buffer[4096];
-  ssize_t n = 0;
-  off_t offset = 0;
-  while (run.output.size() < kMaxToolOutput &&
-         (n = pread(output.get(), buffer, sizeof buffer, offset)) > 0) {
-    run.output.append(buffer, static_cast<std::size_t>(n));
-    offset += n;
-  }
-  return run;
+// Runs a host tool with a fixed environment, no input, and none of our descriptors.
+Result<core::ProcessResult> RunTool(const std::vector<std::string>& argv) {
+  return core::RunProcess(
+      {.argv = argv,
+       .env = std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"},
+       .merge_stderr = true,
+       .max_output = kMaxToolOutput,
+       .close_other_fds = true,
+       .reset_signals = true});
 }
 
 // Options chosen for creation time, which every build pays: no journal (a workspace need not
@@ -181,10 +137,10 @@ Status FormatImage(const std::string& image_path, const VolumeLimits& limits) {
       "-E", "nodiscard,lazy_itable_init=1,num_backup_sb=0",
       image_path};
   // clang-format on
-  RD_TRY(const ToolRun run, RunTool(argv));
+  RD_TRY(const core::ProcessResult run, RunTool(argv));
   if (run.exit_code != 0) {
-    return MakeError(ErrorCode::kInternal, "mkfs.ext4 failed (exit " +
-                                               std::to_string(run.exit_code) + "): " + run.output);
+    return MakeError(ErrorCode::kInternal,
+                     "mkfs.ext4 failed (exit " + std::to_string(run.exit_code) + "): " + run.out);
   }
   return {};
 }
