@@ -241,35 +241,56 @@ std::string Mebibytes(std::int64_t bytes) { return std::to_string(bytes >> 20) +
 
 }  // namespace
 
-Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLogWriter& log) {
-  const fs::path workspace = fs::path(options_.builds_dir) / job.id;
-  std::error_code ec;
-  fs::remove_all(workspace, ec);
-  auto user = sandbox::EnsureBuildUser("replideploy-build");
-  // The workspace is a file system of its own when we can make one: its size is the build's
-  // disk quota. Declared first: everything opened in it is closed before it goes.
+// The build's workspace: a folder of its own (on a loop volume when one can be made, its size
+// the disk quota), given to the build user. The volume is declared first: everything opened in
+// it is closed before it goes.
+struct BuildWorker::Workspace {
+  fs::path path;
   std::unique_ptr<sandbox::WorkspaceVolume> volume;
-  if (!options_.volumes_dir.empty() && geteuid() == 0 && user.ok()) {
+  std::optional<sandbox::BuildUser> user;
+  fs::path tmp() const { return path / ".tmp"; }
+  fs::path home() const { return path / ".home"; }
+};
+
+// What netlify.toml, the site's settings and detection say the build is.
+struct BuildWorker::Plan {
+  deploys::BuildSettings settings;
+  std::string context;
+  BuildConfig config;
+  ProjectFiles project;
+  std::string base_dir;  // inside the checkout; "" for its root
+  std::string command;   // "" for none
+  std::string publish_setting;
+  std::string publish_dir;  // inside base_dir
+};
+
+Result<std::unique_ptr<BuildWorker::Workspace>> BuildWorker::PrepareWorkspace(const BuildJob& job,
+                                                                              BuildLogWriter& log) {
+  auto ws = std::make_unique<Workspace>();
+  ws->path = fs::path(options_.builds_dir) / job.id;
+  std::error_code ec;
+  fs::remove_all(ws->path, ec);
+  auto user = sandbox::EnsureBuildUser("replideploy-build");
+  if (user.ok()) ws->user = *user;
+  if (!options_.volumes_dir.empty() && geteuid() == 0 && ws->user) {
     fs::create_directories(options_.volumes_dir, ec);
     fs::permissions(options_.volumes_dir, fs::perms::owner_all, ec);
     auto made = sandbox::WorkspaceVolume::Create(
-        workspace.string(), (fs::path(options_.volumes_dir) / (job.id + ".img")).string(),
-        options_.disk, user->uid, user->gid);
+        ws->path.string(), (fs::path(options_.volumes_dir) / (job.id + ".img")).string(),
+        options_.disk, ws->user->uid, ws->user->gid);
     if (made.ok()) {
-      volume = std::move(*made);
+      ws->volume = std::move(*made);
     } else {
       log.Info("The build's disk quota is not enforced: " + made.error().message);
     }
   }
-  if (!volume) fs::create_directories(workspace, ec);
+  if (!ws->volume) fs::create_directories(ws->path, ec);
   if (ec) return MakeError(ErrorCode::kInternal, "cannot create the workspace: " + ec.message());
-  // The site's settings: its provider here, its build settings under netlify.toml's below.
-  deploys::BuildSettings settings;
-  if (options_.sites != nullptr) {
-    auto site = options_.sites->GetById(job.site_id);
-    if (site.ok()) settings = site->build_settings;
-  }
-  const fs::path checkout = workspace / "repo";
+  return ws;
+}
+
+Status BuildWorker::FetchSource(const BuildJob& job, const deploys::BuildSettings& settings,
+                                const fs::path& checkout, BuildLogWriter& log) {
   GitSource source;
   if (job.repo_url.empty()) {
     source.url = (fs::path(options_.repos_dir) / (job.site_id + ".git")).string();
@@ -293,37 +314,39 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLogWri
         ErrorCode::kUnprocessable,
         fetched.error().message + " (for a private repository: reconnect GitHub in the dashboard)");
   }
+  std::error_code ec;
   fs::remove_all(checkout / ".git", ec);
-  if (stop.stop_requested()) return MakeError(ErrorCode::kUnprocessable, "the build was canceled");
+  return {};
+}
 
-  // From here on the checkout is the repository's (links included) and, once the build runs,
-  // the build's: it is only ever read beneath a descriptor (sandbox/untrusted_tree.hpp).
-  RD_TRY(sandbox::UntrustedTree repo,
-         sandbox::UntrustedTree::Open(workspace.string(), "repo", "the checkout"));
-
+Result<BuildWorker::Plan> BuildWorker::PlanBuild(const BuildJob& job,
+                                                 const sandbox::UntrustedTree& repo,
+                                                 deploys::BuildSettings settings,
+                                                 BuildLogWriter& log) {
+  Plan plan;
+  plan.settings = std::move(settings);
   // netlify.toml over the site's settings ([build], then the context's sections).
-  const std::string context = job.context.empty() ? "production" : job.context;
-  BuildConfig config;
+  plan.context = job.context.empty() ? "production" : job.context;
   RD_TRY(const std::string root_toml, ReadConfigFile(repo, "netlify.toml"));
   if (!root_toml.empty()) {
-    RD_TRY(config, ReadBuildConfig(root_toml, context, job.branch));
-    log.Info("Using netlify.toml (context " + context + ")");
+    RD_TRY(plan.config, ReadBuildConfig(root_toml, plan.context, job.branch));
+    log.Info("Using netlify.toml (context " + plan.context + ")");
   }
-  RD_TRY(const std::string base_dir,
-         RelativeInside(config.base.value_or(settings.base), "build.base"));
-  RD_TRY(sandbox::UntrustedTree base, repo.Subtree(base_dir, "build.base"));
+  RD_TRY(plan.base_dir,
+         RelativeInside(plan.config.base.value_or(plan.settings.base), "build.base"));
+  RD_TRY(sandbox::UntrustedTree base, repo.Subtree(plan.base_dir, "build.base"));
   // A netlify.toml in the base directory counts too (monorepos), when the root has none.
-  if (!base_dir.empty() && root_toml.empty()) {
+  if (!plan.base_dir.empty() && root_toml.empty()) {
     RD_TRY(const std::string base_toml, ReadConfigFile(base, "netlify.toml"));
     if (!base_toml.empty()) {
-      RD_TRY(config, ReadBuildConfig(base_toml, context, job.branch));
-      log.Info("Using " + base_dir + "/netlify.toml (context " + context + ")");
+      RD_TRY(plan.config, ReadBuildConfig(base_toml, plan.context, job.branch));
+      log.Info("Using " + plan.base_dir + "/netlify.toml (context " + plan.context + ")");
     }
   }
 
   // Nothing configured: detect the framework; with a package.json, install dependencies first.
   using sandbox::EntryType;
-  ProjectFiles project;
+  ProjectFiles& project = plan.project;
   RD_TRY(project.package_json, ReadConfigFile(base, "package.json"));
   project.has_package_lock = base.Type("package-lock.json") == EntryType::kFile;
   project.has_yarn_lock = base.Type("yarn.lock") == EntryType::kFile;
@@ -332,37 +355,28 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLogWri
                              base.Type("config.toml") == EntryType::kFile) &&
                             base.Type("content") == EntryType::kDirectory;
   RD_TRY(DetectedBuild detected, DetectBuild(project));
-  std::string command = config.command.value_or(settings.cmd);
-  std::string publish_setting = config.publish.value_or(settings.dir);
-  if (command.empty() && publish_setting.empty()) {
-    command = detected.build_command;
-    publish_setting = detected.publish;
+  plan.command = plan.config.command.value_or(plan.settings.cmd);
+  plan.publish_setting = plan.config.publish.value_or(plan.settings.dir);
+  if (plan.command.empty() && plan.publish_setting.empty()) {
+    plan.command = detected.build_command;
+    plan.publish_setting = detected.publish;
     log.Info("Detected " + detected.framework +
              (detected.package_manager.empty() ? "" : " (" + detected.package_manager + ")"));
   }
   if (!detected.install_command.empty()) {
-    command = detected.install_command + (command.empty() ? "" : " && " + command);
+    plan.command = detected.install_command + (plan.command.empty() ? "" : " && " + plan.command);
   }
-  RD_TRY(const std::string publish_dir, RelativeInside(publish_setting, "build.publish"));
+  RD_TRY(plan.publish_dir, RelativeInside(plan.publish_setting, "build.publish"));
+  return plan;
+}
 
-  // With a volume, the build's /tmp and HOME are folders on it: the disk quota covers them too
-  // (a tmpfs would count against memory, and its filling up would not name a limit).
-  const fs::path tmp_dir = workspace / ".tmp", home_dir = workspace / ".home";
-  if (volume) {
-    fs::create_directory(tmp_dir, ec);
-    fs::create_directory(home_dir, ec);
-    if (ec)
-      return MakeError(ErrorCode::kInternal, "cannot create the build's /tmp: " + ec.message());
-  }
-  if (user.ok() && geteuid() == 0) {
-    RD_TRY_STATUS(sandbox::GiveTreeToUser(workspace.string(), *user));
-  }
-
+Result<std::vector<std::pair<std::string, std::string>>> BuildWorker::BuildEnvironment(
+    const BuildJob& job, const Plan& plan, BuildLogWriter& log) {
   // Netlify's read-only build variables, then netlify.toml's environment, then the site's
   // variables (secret: masked in the log; withheld from pull requests from forks).
   std::vector<std::pair<std::string, std::string>> env = {
       {"NETLIFY", "true"},
-      {"CONTEXT", context},
+      {"CONTEXT", plan.context},
       {"BRANCH", job.branch},
       {"HEAD", job.branch},
       {"COMMIT_REF", job.commit_sha},
@@ -376,9 +390,9 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLogWri
       {"NEXT_TELEMETRY_DISABLED", "1"},
       {"ASTRO_TELEMETRY_DISABLED", "1"}};
   if (job.review_id) env.emplace_back("REVIEW_ID", std::to_string(*job.review_id));
-  for (const auto& [k, v] : config.environment) env.emplace_back(k, v);
+  for (const auto& [k, v] : plan.config.environment) env.emplace_back(k, v);
   if (options_.env_for_build && job.allow_secrets) {
-    RD_TRY(auto vars, options_.env_for_build(job.site_id, context));
+    RD_TRY(auto vars, options_.env_for_build(job.site_id, plan.context));
     std::vector<std::string> secrets;
     for (auto& [k, v] : vars) {
       secrets.push_back(v);
@@ -389,63 +403,71 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLogWri
   } else if (!job.allow_secrets) {
     log.Info("Pull request from a fork: the site's environment variables are withheld");
   }
+  return env;
+}
 
-  if (!command.empty()) {
-    sandbox::SandboxSpec spec;
-    spec.argv = {"/bin/sh", "-c", command};
-    spec.workspace = workspace.string();
-    spec.working_subdir = Join({"repo", base_dir});
-    spec.env = std::move(env);
-    spec.limits = options_.limits;
-    spec.stop = stop;
-    if (volume) {
-      // Made above by us; nothing of the build has run here yet (the cache is unpacked by tar),
-      // so neither is a link. bwrap binds them as the build user in any case.
-      spec.extra_binds.push_back({tmp_dir.string(), "/tmp", true});
-      spec.extra_binds.push_back({home_dir.string(), std::string(sandbox::kSandboxHome), true});
-    }
-    // The site's build cache for this build's trust scope, unpacked and packed by the sandbox.
-    std::optional<BuildCache> cache;
-    if (!options_.cache_dir.empty() && !project.package_json.empty()) {
-      cache.emplace((fs::path(options_.cache_dir) / job.site_id).string(), ScopeOf(job),
-                    options_.max_cache_bytes);
-      auto restored = cache->Restore(runner_, spec, base_dir);
-      if (!restored.ok()) {
-        log.Info("Build cache not used: " + restored.error().message);
-      } else if (!restored->empty()) {
-        log.Info(*restored);
-      }
-    }
-    log.Info("$ " + command);
-    auto result =
-        runner_.Run(spec, [&](sandbox::OutputStream s, std::int64_t ts, std::string_view line) {
-          log.Line(sandbox::OutputStreamName(s), ts, line);
-        });
-    if (!result.ok()) return std::move(result).error();
-    if (result->network != "public internet") log.Info("Network: " + result->network);
-    if (result->limit != sandbox::LimitHit::kNone) {
-      return MakeError(ErrorCode::kUnprocessable, result->limit_message);
-    }
-    if (!result->Succeeded()) {
-      if (volume && VolumeFull(volume->path())) {
-        return MakeError(ErrorCode::kUnprocessable,
-                         "build exceeded its disk quota (" + Mebibytes(options_.disk.bytes) +
-                             " or " + std::to_string(options_.disk.inodes) + " files)");
-      }
-      return MakeError(ErrorCode::kUnprocessable,
-                       fmt::format("the build command exited with status {}", result->exit_code));
-    }
-    // Only a successful build's dependencies are kept for the next one.
-    if (cache) {
-      auto saved = cache->Save(runner_, spec, base_dir, job);
-      log.Info(saved.ok() ? *saved : "Build cache not saved: " + saved.error().message);
+Status BuildWorker::RunCommand(const BuildJob& job, const Workspace& ws, const Plan& plan,
+                               std::vector<std::pair<std::string, std::string>> env,
+                               std::stop_token stop, BuildLogWriter& log) {
+  sandbox::SandboxSpec spec;
+  spec.argv = {"/bin/sh", "-c", plan.command};
+  spec.workspace = ws.path.string();
+  spec.working_subdir = Join({"repo", plan.base_dir});
+  spec.env = std::move(env);
+  spec.limits = options_.limits;
+  spec.stop = std::move(stop);
+  if (ws.volume) {
+    // Made by us; nothing of the build has run here yet (the cache is unpacked by tar), so
+    // neither is a link. bwrap binds them as the build user in any case.
+    spec.extra_binds.push_back({ws.tmp().string(), "/tmp", true});
+    spec.extra_binds.push_back({ws.home().string(), std::string(sandbox::kSandboxHome), true});
+  }
+  // The site's build cache for this build's trust scope, unpacked and packed by the sandbox.
+  std::optional<BuildCache> cache;
+  if (!options_.cache_dir.empty() && !plan.project.package_json.empty()) {
+    cache.emplace((fs::path(options_.cache_dir) / job.site_id).string(), ScopeOf(job),
+                  options_.max_cache_bytes);
+    auto restored = cache->Restore(runner_, spec, plan.base_dir);
+    if (!restored.ok()) {
+      log.Info("Build cache not used: " + restored.error().message);
+    } else if (!restored->empty()) {
+      log.Info(*restored);
     }
   }
-  auto publish = sandbox::UntrustedTree::Open(
-      workspace.string(), Join({"repo", base_dir, publish_dir}), "build.publish");
-  if (!publish.ok() && publish.error().code == ErrorCode::kNotFound) {
+  log.Info("$ " + plan.command);
+  auto result =
+      runner_.Run(spec, [&](sandbox::OutputStream s, std::int64_t ts, std::string_view line) {
+        log.Line(sandbox::OutputStreamName(s), ts, line);
+      });
+  if (!result.ok()) return std::move(result).error();
+  if (result->network != "public internet") log.Info("Network: " + result->network);
+  if (result->limit != sandbox::LimitHit::kNone) {
+    return MakeError(ErrorCode::kUnprocessable, result->limit_message);
+  }
+  if (!result->Succeeded()) {
+    if (ws.volume && VolumeFull(ws.volume->path())) {
+      return MakeError(ErrorCode::kUnprocessable,
+                       "build exceeded its disk quota (" + Mebibytes(options_.disk.bytes) + " or " +
+                           std::to_string(options_.disk.inodes) + " files)");
+    }
     return MakeError(ErrorCode::kUnprocessable,
-                     "the publish folder '" + publish_setting + "' does not exist after the build");
+                     fmt::format("the build command exited with status {}", result->exit_code));
+  }
+  // Only a successful build's dependencies are kept for the next one.
+  if (cache) {
+    auto saved = cache->Save(runner_, spec, plan.base_dir, job);
+    log.Info(saved.ok() ? *saved : "Build cache not saved: " + saved.error().message);
+  }
+  return {};
+}
+
+Status BuildWorker::CollectOutput(const BuildJob& job, const Workspace& ws, const Plan& plan,
+                                  BuildLogWriter& log) {
+  auto publish = sandbox::UntrustedTree::Open(
+      ws.path.string(), Join({"repo", plan.base_dir, plan.publish_dir}), "build.publish");
+  if (!publish.ok() && publish.error().code == ErrorCode::kNotFound) {
+    return MakeError(ErrorCode::kUnprocessable, "the publish folder '" + plan.publish_setting +
+                                                    "' does not exist after the build");
   }
   if (!publish.ok()) return std::move(publish).error();
   std::vector<std::pair<std::string, store::BlobInfo>> files;
@@ -464,13 +486,24 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLogWri
     return {};
   }));
   if (skipped > 20) log.Info(fmt::format("Not published: {} more entries", skipped - 20));
+  RD_TRY(auto functions, PackageFunctions(ws, plan, log));
+  log.Info(fmt::format("Publishing {} files", files.size()));
+  // The build's lines are stored before the deploy can become ready.
+  log.Flush();
+  return deploys_.AttachBuildOutput(job.deploy_id, files, functions);
+}
+
+Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(const Workspace& ws,
+                                                                 const Plan& plan,
+                                                                 BuildLogWriter& log) {
   // Functions: netlify.toml's folder, else the site's, else Netlify's default when present.
   RD_TRY(std::string functions_dir,
-         RelativeInside(config.functions.value_or(settings.functions_dir), "build.functions"));
+         RelativeInside(plan.config.functions.value_or(plan.settings.functions_dir),
+                        "build.functions"));
   if (functions_dir.empty()) functions_dir = "netlify/functions";
-  std::vector<std::pair<std::string, std::pair<store::BlobInfo, std::string>>> functions;
+  FunctionBlobs functions;
   auto folder = sandbox::UntrustedTree::Open(
-      workspace.string(), Join({"repo", base_dir, functions_dir}), "build.functions");
+      ws.path.string(), Join({"repo", plan.base_dir, functions_dir}), "build.functions");
   if (!folder.ok() && folder.error().code != ErrorCode::kNotFound) {
     return std::move(folder).error();
   }
@@ -485,10 +518,45 @@ Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLogWri
                            functions.size() == 1 ? "" : "s", functions_dir));
     }
   }
-  log.Info(fmt::format("Publishing {} files", files.size()));
-  // The build's lines are stored before the deploy can become ready.
-  log.Flush();
-  return deploys_.AttachBuildOutput(job.deploy_id, files, functions);
+  return functions;
+}
+
+// The build, step by step: workspace, source, plan, environment, command, output.
+Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLogWriter& log) {
+  RD_TRY(std::unique_ptr<Workspace> ws, PrepareWorkspace(job, log));
+  // The site's settings: its provider here, its build settings under netlify.toml's below.
+  deploys::BuildSettings settings;
+  if (options_.sites != nullptr) {
+    auto site = options_.sites->GetById(job.site_id);
+    if (site.ok()) settings = site->build_settings;
+  }
+  RD_TRY_STATUS(FetchSource(job, settings, ws->path / "repo", log));
+  if (stop.stop_requested()) return MakeError(ErrorCode::kUnprocessable, "the build was canceled");
+
+  // From here on the checkout is the repository's (links included) and, once the build runs,
+  // the build's: it is only ever read beneath a descriptor (sandbox/untrusted_tree.hpp).
+  RD_TRY(sandbox::UntrustedTree repo,
+         sandbox::UntrustedTree::Open(ws->path.string(), "repo", "the checkout"));
+  RD_TRY(Plan plan, PlanBuild(job, repo, std::move(settings), log));
+
+  // With a volume, the build's /tmp and HOME are folders on it: the disk quota covers them too
+  // (a tmpfs would count against memory, and its filling up would not name a limit).
+  if (ws->volume) {
+    std::error_code ec;
+    fs::create_directory(ws->tmp(), ec);
+    fs::create_directory(ws->home(), ec);
+    if (ec) {
+      return MakeError(ErrorCode::kInternal, "cannot create the build's /tmp: " + ec.message());
+    }
+  }
+  if (ws->user && geteuid() == 0)
+    RD_TRY_STATUS(sandbox::GiveTreeToUser(ws->path.string(), *ws->user));
+
+  RD_TRY(auto env, BuildEnvironment(job, plan, log));
+  if (!plan.command.empty()) {
+    RD_TRY_STATUS(RunCommand(job, *ws, plan, std::move(env), std::move(stop), log));
+  }
+  return CollectOutput(job, *ws, plan, log);
 }
 
 }  // namespace replideploy::builder

@@ -8,12 +8,17 @@
 #pragma once
 
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "builder/build_config.hpp"
 #include "builder/build_logs.hpp"
@@ -86,8 +91,29 @@ class BuildWorker {
   void RunJob(const BuildJob& job, std::stop_token stop);
 
  private:
+  struct Workspace;
+  struct Plan;
+  using FunctionBlobs =
+      std::vector<std::pair<std::string, std::pair<store::BlobInfo, std::string>>>;
+
   void Loop(std::stop_token stop);
+  // The build's steps, in order (worker.cpp).
   Status Build(const BuildJob& job, std::stop_token stop, BuildLogWriter& log);
+  Result<std::unique_ptr<Workspace>> PrepareWorkspace(const BuildJob& job, BuildLogWriter& log);
+  Status FetchSource(const BuildJob& job, const deploys::BuildSettings& settings,
+                     const std::filesystem::path& checkout, BuildLogWriter& log);
+  Result<Plan> PlanBuild(const BuildJob& job, const sandbox::UntrustedTree& repo,
+                         deploys::BuildSettings settings, BuildLogWriter& log);
+  Result<std::vector<std::pair<std::string, std::string>>> BuildEnvironment(const BuildJob& job,
+                                                                            const Plan& plan,
+                                                                            BuildLogWriter& log);
+  Status RunCommand(const BuildJob& job, const Workspace& ws, const Plan& plan,
+                    std::vector<std::pair<std::string, std::string>> env, std::stop_token stop,
+                    BuildLogWriter& log);
+  Status CollectOutput(const BuildJob& job, const Workspace& ws, const Plan& plan,
+                       BuildLogWriter& log);
+  Result<FunctionBlobs> PackageFunctions(const Workspace& ws, const Plan& plan,
+                                         BuildLogWriter& log);
 
   BuildLogStore& logs_;
   BuildQueue& queue_;
