@@ -276,18 +276,10 @@ std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view que
 }
 
 std::optional<std::string> PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    const int byte = PercentEscapeAt(s, i);
-    if (byte <= 0) return std::nullopt;
-    out.push_back(static_cast<char>(byte));
-    i += 2;
-  }
+  // A NUL (even encoded) is refused: downstream code treats strings as C strings.
+  if (s.find('\0') != std::string_view::npos) return std::nullopt;
+  std::optional<std::string> out = core::PercentDecodeStrict(s);
+  if (out && out->find('\0') != std::string::npos) return std::nullopt;
   return out;
 }
 
