@@ -134,9 +134,11 @@ Status FetchCommit(const GitSource& source, std::string_view commit_sha, std::st
   RD_TRY(core::ProcessResult init, Git(env, {"init", "--quiet", "--", checkout}, log));
   if (!init.Succeeded()) return failed("git init failed");
   const std::string sha(commit_sha);
+  // The checkout's .git goes right after: no background maintenance (a process per fetch).
   RD_TRY(core::ProcessResult by_id,
          Git(env,
-             {"-C", checkout, "fetch", "--quiet", "--depth=1", "--no-tags", "--", source.url, sha},
+             {"-C", checkout, "-c", "maintenance.auto=false", "fetch", "--quiet", "--depth=1",
+              "--no-tags", "--", source.url, sha},
              log));
   if (!by_id.Succeeded()) {
     // Servers without fetching by id (uploadpack.allowReachableSHA1InWant off, protocol v0):
@@ -145,8 +147,8 @@ Status FetchCommit(const GitSource& source, std::string_view commit_sha, std::st
     log("Fetching by commit id refused; fetching branch " + std::string(branch));
     RD_TRY(core::ProcessResult by_branch,
            Git(env,
-               {"-C", checkout, "fetch", "--quiet", "--depth=50", "--no-tags", "--", source.url,
-                "refs/heads/" + std::string(branch)},
+               {"-C", checkout, "-c", "maintenance.auto=false", "fetch", "--quiet", "--depth=50",
+                "--no-tags", "--", source.url, "refs/heads/" + std::string(branch)},
                log));
     if (!by_branch.Succeeded()) return failed("cannot fetch branch " + std::string(branch));
   }

@@ -181,7 +181,16 @@ Status CheckTool(const std::string& path, std::string_view name) {
                                                 "); builds with network access need it");
 }
 
-Status LoadRuleset(int netns_fd, const std::string& ruleset, const EgressOptions& options) {
+// nft loading the ruleset into the namespace: started, then waited for, so that slirp4netns
+// can start meanwhile (nothing in the namespace runs until Attach returns: bwrap waits on its
+// block fd, and a failure of either tears both down).
+struct RulesetLoad {
+  Child nft;
+  UniqueFd output;
+};
+
+Result<RulesetLoad> StartRuleset(int netns_fd, const std::string& ruleset,
+                                 const EgressOptions& options) {
   RD_TRY(UniqueFd input, MemoryFile("nft-ruleset", ruleset));
   RD_TRY(UniqueFd output, MemoryFile("nft-output", ""));
   ChildPlan plan;
@@ -190,8 +199,13 @@ Status LoadRuleset(int netns_fd, const std::string& ruleset, const EgressOptions
   plan.output_fd = output.get();
   plan.netns_fd = netns_fd;
   RD_TRY(Child nft, Spawn(plan));
-  const bool exited = WaitExit(nft, SteadyClock::now() + options.ready_timeout);
-  const int exit_code = KillAndReap(nft);
+  return RulesetLoad{std::move(nft), std::move(output)};
+}
+
+Status FinishRuleset(RulesetLoad& load, SteadyClock::time_point deadline,
+                     const EgressOptions& options) {
+  const bool exited = WaitExit(load.nft, deadline);
+  const int exit_code = KillAndReap(load.nft);
   if (!exited) {
     return MakeError(ErrorCode::kInternal, "nft did not load the sandbox's egress rules within " +
                                                Milliseconds(options.ready_timeout));
@@ -199,7 +213,7 @@ Status LoadRuleset(int netns_fd, const std::string& ruleset, const EgressOptions
   if (exit_code != 0) {
     return MakeError(ErrorCode::kInternal, "nft could not load the sandbox's egress rules (exit " +
                                                std::to_string(exit_code) +
-                                               "): " + QuotedOutput(output.get()));
+                                               "): " + QuotedOutput(load.output.get()));
   }
   return {};
 }
@@ -291,11 +305,21 @@ Result<std::unique_ptr<EgressLink>> EgressLink::Attach(pid_t sandbox_pid,
     }
     RD_TRY_STATUS(CheckSandboxNamespace(netns.get(), sandbox_pid));
     RD_TRY(const std::vector<Cidr> host_addresses, HostAddresses());
-    // Rules first: the namespace never has a route out without them.
-    RD_TRY_STATUS(LoadRuleset(netns.get(), NftRuleset(policy, host_addresses), options));
-    RD_TRY(Slirp slirp, StartSlirp(netns.get(), options));
-    return std::unique_ptr<EgressLink>(
-        new EgressLink(slirp.process.pid, slirp.process.pidfd.Release(), slirp.exit_fd.Release()));
+    // The rules and the link come up together; the build starts only once both have (bwrap
+    // waits on its block fd until Attach returns), and without the rules there is no link.
+    const auto deadline = SteadyClock::now() + options.ready_timeout;
+    RD_TRY(RulesetLoad rules,
+           StartRuleset(netns.get(), NftRuleset(policy, host_addresses), options));
+    auto slirp = StartSlirp(netns.get(), options);
+    Status loaded = FinishRuleset(rules, deadline, options);
+    if (!slirp.ok()) return std::move(slirp).error();
+    if (!loaded.ok()) {
+      slirp->exit_fd.Reset();
+      KillAndReap(slirp->process);
+      return std::move(loaded).error();
+    }
+    return std::unique_ptr<EgressLink>(new EgressLink(
+        slirp->process.pid, slirp->process.pidfd.Release(), slirp->exit_fd.Release()));
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kInternal, std::string("attaching build egress: ") + e.what());
   }
