@@ -67,4 +67,21 @@ using core::AsciiLower;
 std::string AsciiLower(std::string_view text);
 using core::EqualsIgnoreCase;
 
+// Shared by the line parsers (rules_parse.cpp) and netlify.toml's tables (rules_toml.cpp).
+std::string Where(std::string_view file, std::size_t line);
+Error LineError(std::string_view file, std::size_t line, std::string_view reason);
+std::string_view Trim(std::string_view s);
+Status CheckFileSize(std::string_view text, std::string_view file);
+Status ValidateDestination(std::string_view to);
+// FROM: a path, or an http(s) URL whose host the request must have.
+Status ParseFrom(std::string_view from, RedirectRule& rule);
+// A status token, "301" or "200!": false when `token` is not one.
+Result<bool> ParseStatus(std::string_view token, int& status, bool& force);
+Status AddQueryCondition(RedirectRule& rule, std::string_view key, std::string_view value);
+Result<std::vector<std::string>> SplitList(std::string_view name, std::string_view value);
+Status AddCondition(RedirectRule& rule, std::string_view name, std::vector<std::string> values);
+Status SetForwardTarget(RedirectRule& rule);
+Status AddHeaderValue(HeaderList& values, std::string_view name, std::string_view value);
+Status ValidateHeaderPath(std::string_view path);
+
 }  // namespace replideploy::edge::rules_internal
