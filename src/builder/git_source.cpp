@@ -15,8 +15,6 @@ namespace {
 
 constexpr std::chrono::minutes kGitTimeout{10};
 
-bool IsHexSha(std::string_view s) { return core::IsCommitSha(s); }
-
 // A branch name safe to pass to git as an argument.
 bool IsSafeBranch(std::string_view b) {
   return !b.empty() && b.size() <= 255 && b.front() != '-' &&
@@ -115,7 +113,7 @@ Result<std::string> RemoteHead(const GitSource& source, std::string_view branch)
   }
   const auto tab = r.out.find('\t');
   const std::string sha = tab == std::string::npos ? "" : r.out.substr(0, tab);
-  if (!IsHexSha(sha)) {
+  if (!core::IsCommitSha(sha)) {
     return Unprocessable("branch_not_found",
                          "the repository has no branch '" + std::string(branch) + "'");
   }
@@ -124,7 +122,7 @@ Result<std::string> RemoteHead(const GitSource& source, std::string_view branch)
 
 Status FetchCommit(const GitSource& source, std::string_view commit_sha, std::string_view branch,
                    const std::string& checkout, const std::function<void(std::string_view)>& log) {
-  if (!IsHexSha(commit_sha)) {
+  if (!core::IsCommitSha(commit_sha)) {
     return Unprocessable("invalid_commit", "'" + std::string(commit_sha) + "' is not a commit id");
   }
   RD_TRY(std::vector<std::string> env, GitEnv(source));
@@ -161,7 +159,7 @@ Status FetchCommit(const GitSource& source, std::string_view commit_sha, std::st
 }
 
 std::string CommitSubject(const std::string& bare_repo, std::string_view commit_sha) {
-  if (!IsHexSha(commit_sha)) return "";
+  if (!core::IsCommitSha(commit_sha)) return "";
   auto r = core::RunProcess({.argv = {"git", "--git-dir=" + bare_repo, "log", "-1", "--format=%s",
                                       std::string(commit_sha), "--"},
                              .extra_env = {"GIT_CONFIG_NOSYSTEM=1"},
