@@ -94,6 +94,7 @@ void BuildWorker::Loop(std::stop_token stop) {
       continue;
     }
     if (!job.ok()) spdlog::error("build queue: {}", job.error().message);
+    PrepareAhead();
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, stop, options_.idle_poll, [this] { return woken_; });
     woken_ = false;
@@ -130,7 +131,9 @@ void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
   });
   log.Info(fmt::format("Build of {} ({}) started by worker {}, attempt {}", job.branch,
                        job.commit_sha.substr(0, 12), options_.worker_id, job.attempts));
-  Status st = Build(job, cancel.get_token(), log);
+  // Declared before everything that may use it: it goes last, once the deploy is processed.
+  std::unique_ptr<Workspace> ws;
+  Status st = Build(job, ws, cancel.get_token(), log);
   std::string failure;
   if (st.ok()) {
     log.Info("Build finished; the deploy is being processed");
@@ -168,8 +171,6 @@ void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
       log.Info("This worker lost the build (canceled, or its lease expired)");
     }
     log.Flush();
-    std::error_code ec;
-    fs::remove_all(fs::path(options_.builds_dir) / job.id, ec);
     return;
   }
   // Every line is stored before the deploy and the job end: log viewers stop at that point.
@@ -183,8 +184,30 @@ void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
   if (options_.on_phase) {
     options_.on_phase(job, failure.empty() ? BuildPhase::kSucceeded : BuildPhase::kFailed, failure);
   }
+}
+
+void BuildWorker::PrepareAhead() {
+  runner_.Prepare();
+  if (spare_volume_ || options_.volumes_dir.empty() || geteuid() != 0) return;
+  auto user = sandbox::EnsureBuildUser("replideploy-build");
+  if (!user.ok()) return;
+  auto made = MakeVolume(*user);
+  // A failure is left for the next build to meet and report.
+  if (made.ok()) spare_volume_ = std::move(*made);
+}
+
+Result<std::unique_ptr<sandbox::WorkspaceVolume>> BuildWorker::MakeVolume(
+    const sandbox::BuildUser& user) {
   std::error_code ec;
-  fs::remove_all(fs::path(options_.builds_dir) / job.id, ec);
+  fs::create_directories(options_.volumes_dir, ec);
+  fs::permissions(options_.volumes_dir, fs::perms::owner_all, ec);
+  // Not named after a job: a volume made ahead has none yet.
+  static std::atomic<std::uint64_t> counter{0};
+  const std::string name = fmt::format("ws-{}-{}", getpid(), counter.fetch_add(1));
+  return sandbox::WorkspaceVolume::Create(
+      (fs::path(options_.builds_dir) / name).string(),
+      (fs::path(options_.volumes_dir) / (name + ".img")).string(), options_.disk, user.uid,
+      user.gid);
 }
 
 namespace {
@@ -242,14 +265,23 @@ std::string Mebibytes(std::int64_t bytes) { return std::to_string(bytes >> 20) +
 }  // namespace
 
 // The build's workspace: a folder of its own (on a loop volume when one can be made, its size
-// the disk quota), given to the build user. The volume is declared first: everything opened in
-// it is closed before it goes.
+// the disk quota), given to the build user. Taking it down removes everything: the volume's
+// destructor, else the folder's contents.
 struct BuildWorker::Workspace {
   fs::path path;
   std::unique_ptr<sandbox::WorkspaceVolume> volume;
   std::optional<sandbox::BuildUser> user;
   fs::path tmp() const { return path / ".tmp"; }
   fs::path home() const { return path / ".home"; }
+
+  Workspace() = default;
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  ~Workspace() {
+    if (volume || path.empty()) return;
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
 };
 
 // What netlify.toml, the site's settings and detection say the build is.
@@ -267,24 +299,24 @@ struct BuildWorker::Plan {
 Result<std::unique_ptr<BuildWorker::Workspace>> BuildWorker::PrepareWorkspace(const BuildJob& job,
                                                                               BuildLogWriter& log) {
   auto ws = std::make_unique<Workspace>();
-  ws->path = fs::path(options_.builds_dir) / job.id;
-  std::error_code ec;
-  fs::remove_all(ws->path, ec);
   auto user = sandbox::EnsureBuildUser("replideploy-build");
   if (user.ok()) ws->user = *user;
   if (!options_.volumes_dir.empty() && geteuid() == 0 && ws->user) {
-    fs::create_directories(options_.volumes_dir, ec);
-    fs::permissions(options_.volumes_dir, fs::perms::owner_all, ec);
-    auto made = sandbox::WorkspaceVolume::Create(
-        ws->path.string(), (fs::path(options_.volumes_dir) / (job.id + ".img")).string(),
-        options_.disk, ws->user->uid, ws->user->gid);
+    // The one made ahead while idle (fresh: no build has used it), else a new one.
+    auto made = spare_volume_
+                    ? Result<std::unique_ptr<sandbox::WorkspaceVolume>>(std::move(spare_volume_))
+                    : MakeVolume(*ws->user);
     if (made.ok()) {
       ws->volume = std::move(*made);
-    } else {
-      log.Info("The build's disk quota is not enforced: " + made.error().message);
+      ws->path = ws->volume->path();
+      return ws;
     }
+    log.Info("The build's disk quota is not enforced: " + made.error().message);
   }
-  if (!ws->volume) fs::create_directories(ws->path, ec);
+  ws->path = fs::path(options_.builds_dir) / job.id;
+  std::error_code ec;
+  fs::remove_all(ws->path, ec);
+  fs::create_directories(ws->path, ec);
   if (ec) return MakeError(ErrorCode::kInternal, "cannot create the workspace: " + ec.message());
   return ws;
 }
@@ -522,8 +554,9 @@ Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(const Workspace
 }
 
 // The build, step by step: workspace, source, plan, environment, command, output.
-Status BuildWorker::Build(const BuildJob& job, std::stop_token stop, BuildLogWriter& log) {
-  RD_TRY(std::unique_ptr<Workspace> ws, PrepareWorkspace(job, log));
+Status BuildWorker::Build(const BuildJob& job, std::unique_ptr<Workspace>& ws, std::stop_token stop,
+                          BuildLogWriter& log) {
+  RD_TRY(ws, PrepareWorkspace(job, log));
   // The site's settings: its provider here, its build settings under netlify.toml's below.
   deploys::BuildSettings settings;
   if (options_.sites != nullptr) {

@@ -38,7 +38,7 @@ enum class BuildPhase { kStarted, kSucceeded, kFailed };
 
 struct WorkerOptions {
   std::string worker_id;   // unique per worker (host:pid:n)
-  std::string builds_dir;  // workspaces, one per job, removed afterwards
+  std::string builds_dir;  // workspaces, one per build, removed afterwards
   std::string repos_dir;   // the platform's bare repositories, <repos_dir>/<site_id>.git
   // Per-site build caches, <cache_dir>/<site_id>/<scope>.tar, one per trust scope (see
   // CacheScope); "" disables.
@@ -97,8 +97,14 @@ class BuildWorker {
       std::vector<std::pair<std::string, std::pair<store::BlobInfo, std::string>>>;
 
   void Loop(std::stop_token stop);
-  // The build's steps, in order (worker.cpp).
-  Status Build(const BuildJob& job, std::stop_token stop, BuildLogWriter& log);
+  // While idle: the next build's network (SandboxRunner::Prepare) and workspace volume, made
+  // ahead so that they are off its push-to-live path.
+  void PrepareAhead();
+  Result<std::unique_ptr<sandbox::WorkspaceVolume>> MakeVolume(const sandbox::BuildUser& user);
+  // The build's steps, in order (worker.cpp). `ws` is the build's workspace, kept by the caller
+  // until the deploy is processed: taking it down is off the push-to-live path.
+  Status Build(const BuildJob& job, std::unique_ptr<Workspace>& ws, std::stop_token stop,
+               BuildLogWriter& log);
   Result<std::unique_ptr<Workspace>> PrepareWorkspace(const BuildJob& job, BuildLogWriter& log);
   Status FetchSource(const BuildJob& job, const deploys::BuildSettings& settings,
                      const std::filesystem::path& checkout, BuildLogWriter& log);
@@ -124,6 +130,8 @@ class BuildWorker {
   std::mutex mu_;
   std::condition_variable_any cv_;
   bool woken_ = false;
+  // Made by PrepareAhead for the next build; used by the worker thread only.
+  std::unique_ptr<sandbox::WorkspaceVolume> spare_volume_;
   std::jthread thread_;
 };
 

@@ -386,11 +386,21 @@ TEST_P(Escape, LimitsHoldAndNameThemselves) {
     EXPECT_NE(outcome.log.find(c.second), std::string::npos) << site << ": the log names it";
     ExpectServerAnswers();
   }
-  // No workspace volume is left mounted behind the failed builds.
-  EXPECT_EQ(ReadFile("/proc/self/mountinfo").find(AbsDataDir() + "/builds/"), std::string::npos)
-      << ReadFile("/proc/self/mountinfo");
+  // No workspace volume is left mounted behind the failed builds: at most the one the idle
+  // worker made ahead for its next build, and none once the server stopped.
+  const auto volumes_mounted = [&] {
+    const std::string mounts = ReadFile("/proc/self/mountinfo");
+    const std::string needle = AbsDataDir() + "/builds/";
+    int count = 0;
+    for (auto at = mounts.find(needle); at != std::string::npos; at = mounts.find(needle, at + 1)) {
+      ++count;
+    }
+    return count;
+  };
+  EXPECT_LE(volumes_mounted(), 1) << ReadFile("/proc/self/mountinfo");
   ExpectServerAnswers();
   Stop();
+  EXPECT_EQ(volumes_mounted(), 0) << ReadFile("/proc/self/mountinfo");
 }
 
 // Builds that do not end, one of them with its output closed, and a build that signals

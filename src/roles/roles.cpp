@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "builder/build_trigger.hpp"
 #include "core/ids.hpp"
 #include "sandbox/docker_runner.hpp"
@@ -53,7 +55,10 @@ WorkerRole::WorkerRole(Services& services, const PlatformOptions& options, Worke
   if (options.build_runner == "docker") {
     runner_ = std::make_unique<sandbox::DockerRunner>(options.docker, services.clock);
   } else {
-    runner_ = std::make_unique<sandbox::BubblewrapRunner>(options.bubblewrap, services.clock);
+    sandbox::BubblewrapOptions bubblewrap = options.bubblewrap;
+    // One network made ahead per worker: each idle worker keeps the next build's ready.
+    bubblewrap.spare_networks = std::max(options.build_workers, 1);
+    runner_ = std::make_unique<sandbox::BubblewrapRunner>(std::move(bubblewrap), services.clock);
   }
   const std::string prefix =
       "worker-" + std::to_string(::getpid()) + "-" + core::NewHexId().substr(0, 6) + "-";

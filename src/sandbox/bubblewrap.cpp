@@ -32,9 +32,6 @@ using SteadyClock = std::chrono::steady_clock;
 using core::PipeFds;
 using core::UniqueFd;
 
-// How long bwrap may take to set the sandbox up and report its init's pid.
-constexpr auto kSetupTimeout = std::chrono::seconds(30);
-
 std::atomic<std::uint64_t> g_build_counter{0};
 
 // The child's limits and identity, prepared before fork so that its steps only make system calls.
@@ -47,6 +44,7 @@ struct ChildPlan {
   std::int64_t max_file_bytes = 0;
   int max_open_files = 0;
   pid_t server = 0;
+  int netns_fd = -1;  // a SandboxNetwork's namespace, joined as root; -1: bwrap makes its own
 };
 
 bool SetLimit(int resource, std::int64_t value) {
@@ -54,10 +52,14 @@ bool SetLimit(int resource, std::int64_t value) {
   return setrlimit(resource, &limit) == 0;
 }
 
-// Child step, first (after setsid): into the cgroup before anything else runs, then rlimits.
-const char* JoinLimits(const ChildPlan& plan) {
+// Child step, first (after setsid): into the cgroup before anything else runs, then into the
+// sandbox's network namespace (while still root), then rlimits.
+const char* JoinLimitsAndNetwork(const ChildPlan& plan) {
   for (const int fd : plan.cgroup_procs_fds) {
     if (write(fd, "0", 1) != 1) return "joining the build cgroup";
+  }
+  if (plan.netns_fd >= 0 && setns(plan.netns_fd, CLONE_NEWNET) != 0) {
+    return "joining the sandbox's network namespace";
   }
   SetLimit(RLIMIT_CORE, 0);
   if (!SetLimit(RLIMIT_FSIZE, plan.max_file_bytes) ||
@@ -123,23 +125,6 @@ const char* DropToUserAndFork(const ChildPlan& plan) {
   return nullptr;
 }
 
-// Reads bwrap's JSON status until it names the sandbox's init ("child-pid"); what was read is
-// kept in `status`. Error when bwrap ends or stays silent first.
-Result<pid_t> WaitForSandboxInit(int status_fd, std::string& status) {
-  const auto deadline = SteadyClock::now() + kSetupTimeout;
-  while (SteadyClock::now() < deadline) {
-    if (const pid_t init = ChildPidFromStatus(status); init > 0) return init;
-    pollfd poll_fd{status_fd, POLLIN, 0};
-    if (poll(&poll_fd, 1, 100) <= 0) continue;
-    char buffer[4096];
-    const ssize_t n = read(status_fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    status.append(buffer, static_cast<std::size_t>(n));
-  }
-  return MakeError(ErrorCode::kInternal, "the build sandbox did not start");
-}
-
 // bwrap's options go through a sealed memfd (--args): only the command stays on its command
 // line, so `ps` shows no variable of the build (secrets included).
 Result<UniqueFd> SealedOptions(const std::string& options) {
@@ -163,8 +148,8 @@ Status CheckLimits(const SandboxLimits& limits) {
   return {};
 }
 
-// What the build can reach: "public internet" (an EgressLink; root only: slirp4netns and nft
-// must enter the sandbox's namespace), else loopback alone, with the reason.
+// What the build can reach: "public internet" (a SandboxNetwork; root only: we make its
+// namespace, and slirp4netns and nft enter it), else loopback alone, with the reason.
 std::string NetworkFor(const SandboxSpec& spec, const BubblewrapOptions& options) {
   if (!spec.network) return "none";
   if (options.egress.mode == NetworkMode::kNone) {
@@ -178,7 +163,7 @@ std::string NetworkFor(const SandboxSpec& spec, const BubblewrapOptions& options
 
 // Our ends of what the sandbox gets, and the descriptors handed to it.
 struct SandboxFds {
-  PipeFds out, err, status, block, resolv;
+  PipeFds out, err, status, resolv;
   UniqueFd null_in;
   UniqueFd args;
 };
@@ -189,7 +174,6 @@ Result<SandboxFds> OpenSandboxFds(bool egress, const std::string& options) {
   RD_TRY(fds.err, core::MakePipe());
   RD_TRY(fds.status, core::MakePipe());
   if (egress) {
-    RD_TRY(fds.block, core::MakePipe());
     RD_TRY(fds.resolv, core::MakePipe());
     const std::string_view conf = SandboxResolvConf();
     if (write(fds.resolv.write.get(), conf.data(), conf.size()) !=
@@ -226,29 +210,6 @@ Result<ChildPlan> PlanChild(const SandboxSpec& spec, const BubblewrapOptions& op
   return plan;
 }
 
-// bwrap waits on the block pipe with the namespaces made; the link is attached (rules first)
-// before the command may start. What bwrap reported meanwhile is kept in `early_status`. An
-// Error when no link could be attached (the build is then killed before it does anything).
-std::optional<Error> AttachNetwork(SandboxFds& fds, const BubblewrapOptions& options,
-                                   std::string& early_status, std::unique_ptr<EgressLink>& link) {
-  std::optional<Error> network_error;
-  auto init = WaitForSandboxInit(fds.status.read.get(), early_status);
-  if (init.ok()) {
-    auto attached = EgressLink::Attach(*init, options.egress, options.egress_options);
-    if (attached.ok()) {
-      link = std::move(*attached);
-    } else {
-      network_error = MakeError(attached.error().code, "could not give the build its network: " +
-                                                           attached.error().message);
-    }
-  }
-  // Released either way: without a link the command is killed before it does anything (and
-  // without one its namespace has only loopback).
-  [[maybe_unused]] const ssize_t n = write(fds.block.write.get(), "1", 1);
-  fds.block.write.Reset();
-  return network_error;
-}
-
 // Forks the reaper (its own session, in the cgroup, limited, as the build user) that forks and
 // execs bwrap with exactly these descriptors; returns once bwrap was exec'd.
 Result<pid_t> StartSandbox(const SandboxSpec& spec, std::vector<std::string> argv,
@@ -262,11 +223,10 @@ Result<pid_t> StartSandbox(const SandboxSpec& spec, std::vector<std::string> arg
                {fds.err.write.get(), 2},
                {fds.status.write.get(), kStatusFdInChild},
                {fds.args.get(), kArgsFdInChild}};
-  if (fds.block.read.get() >= 0) {
-    child.fds.push_back({fds.block.read.get(), kBlockFdInChild});
+  if (fds.resolv.read.get() >= 0) {
     child.fds.push_back({fds.resolv.read.get(), kResolvFdInChild});
   }
-  child.before_fds = [&plan] { return JoinLimits(plan); };
+  child.before_fds = [&plan] { return JoinLimitsAndNetwork(plan); };
   child.before_exec = [&plan] { return DropToUserAndFork(plan); };
   auto pid = core::SpawnChild(child);
   if (!pid.ok()) {
@@ -335,7 +295,46 @@ const core::Clock& BubblewrapRunner::DefaultClock() {
   return clock;
 }
 
+BubblewrapRunner::~BubblewrapRunner() = default;
+
 bool BubblewrapRunner::Available() const { return access(options_.bwrap_path.c_str(), X_OK) == 0; }
+
+Result<std::unique_ptr<SandboxNetwork>> BubblewrapRunner::TakeNetwork() {
+  std::unique_ptr<SandboxNetwork> spare;
+  {
+    std::lock_guard lock(spare_mu_);
+    if (!spare_networks_.empty()) {
+      spare = std::move(spare_networks_.back());
+      spare_networks_.pop_back();
+    }
+  }
+  if (spare) {
+    // Its rules close the host's addresses as they were when it was made.
+    auto now = HostAddresses();
+    if (now.ok() && spare->MadeFor(*now)) return spare;
+  }
+  spare.reset();
+  return SandboxNetwork::Create(options_.egress, options_.egress_options);
+}
+
+std::size_t BubblewrapRunner::SpareNetworksForTest() {
+  std::lock_guard lock(spare_mu_);
+  return spare_networks_.size();
+}
+
+void BubblewrapRunner::Prepare() {
+  if (options_.egress.mode == NetworkMode::kNone || geteuid() != 0 || !Available()) return;
+  const auto wanted = static_cast<std::size_t>(std::max(options_.spare_networks, 0));
+  {
+    std::lock_guard lock(spare_mu_);
+    if (spare_networks_.size() >= wanted) return;
+  }
+  // A failure here is left for the build that needs a network to meet and report.
+  auto made = SandboxNetwork::Create(options_.egress, options_.egress_options);
+  if (!made.ok()) return;
+  std::lock_guard lock(spare_mu_);
+  if (spare_networks_.size() < wanted) spare_networks_.push_back(std::move(*made));
+}
 
 Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
                                             const OutputCallback& on_line) try {
@@ -345,11 +344,21 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
   const std::string network = NetworkFor(spec, options_);
   const bool egress = network == "public internet";
   RD_TRY(std::vector<std::string> argv,
-         BubblewrapArgv(spec, options_, kStatusFdInChild, egress ? kBlockFdInChild : -1,
-                        egress ? kResolvFdInChild : -1));
+         BubblewrapArgv(spec, options_, kStatusFdInChild, egress ? kResolvFdInChild : -1));
   RD_TRY_STATUS(CheckLimits(spec.limits));
+  // The network comes first (rules and link up): the build never runs without its rules.
+  std::unique_ptr<SandboxNetwork> net;
+  if (egress) {
+    auto taken = TakeNetwork();
+    if (!taken.ok()) {
+      return MakeError(taken.error().code,
+                       "could not give the build its network: " + taken.error().message);
+    }
+    net = std::move(*taken);
+  }
   std::unique_ptr<BuildCgroup> cgroup;
-  RD_TRY(const ChildPlan plan, PlanChild(spec, options_, cgroup));
+  RD_TRY(ChildPlan plan, PlanChild(spec, options_, cgroup));
+  if (net) plan.netns_fd = net->netns_fd();
   BwrapCommandLine command = MoveOptionsToArgsFd(argv, kArgsFdInChild);
   RD_TRY(SandboxFds fds, OpenSandboxFds(egress, command.options));
   RD_TRY(const pid_t pid, StartSandbox(spec, std::move(command.argv), plan, fds));
@@ -357,19 +366,13 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
   fds.err.write.Reset();
   fds.status.write.Reset();
   fds.null_in.Reset();
-  fds.block.read.Reset();
   fds.resolv.read.Reset();
   fds.args.Reset();
   if (spec.stdout_fd >= 0) fds.out.read.Reset();
 
-  std::string early_status;
-  std::unique_ptr<EgressLink> link;
-  std::optional<Error> network_error;
-  if (egress) network_error = AttachNetwork(fds, options_, early_status, link);
   LineQueue queue;
-  std::atomic<bool> consumer_failed{network_error.has_value()};
-  BwrapWatch watch(pid, cgroup.get(), spec, clock_, queue, consumer_failed,
-                   std::move(early_status));
+  std::atomic<bool> consumer_failed{false};
+  BwrapWatch watch(pid, cgroup.get(), spec, clock_, queue, consumer_failed);
   BuildOutcome outcome;
   std::optional<Error> callback_error =
       StreamLines(watch, fds, outcome, consumer_failed, queue, on_line);
@@ -378,8 +381,7 @@ Result<SandboxResult> BubblewrapRunner::Run(const SandboxSpec& spec,
                                                                              : "cgroup-v1";
   cgroup.reset();  // after the reap: kills stragglers, removes the directories
 
-  link.reset();
-  if (network_error) return std::move(*network_error);
+  net.reset();
   if (outcome.error) return std::move(*outcome.error);
   if (callback_error) return std::move(*callback_error);
   // bwrap reports "child-pid" once the sandbox is set up; without it bwrap itself failed.

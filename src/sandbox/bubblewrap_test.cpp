@@ -84,9 +84,8 @@ TEST(BubblewrapArgv, IsolatesAndPassesOnlyTheGivenEnvironment) {
                            "--die-with-parent", "--new-session", "--clearenv"}) {
     EXPECT_TRUE(has({flag})) << flag;
   }
-  // Always a network namespace of its own; the network (if any) comes through the block fd.
+  // Without a SandboxNetwork (no resolv.conf for one), bwrap makes a namespace of its own.
   EXPECT_TRUE(has({"--unshare-net"}));
-  EXPECT_FALSE(has({"--block-fd"}));
   EXPECT_FALSE(has({"--ro-bind-data"}));
   EXPECT_TRUE(has({"--ro-bind", "/usr", "/usr"}));
   EXPECT_TRUE(has({"--ro-bind", "/etc", "/etc"}));
@@ -99,10 +98,11 @@ TEST(BubblewrapArgv, IsolatesAndPassesOnlyTheGivenEnvironment) {
   EXPECT_TRUE(has({"--", "npm", "run", "build"}));
   EXPECT_FALSE(has({"/root"}));
 
-  auto with_net = BubblewrapArgv(spec, BubblewrapOptions{}, 3, 4, 5);
+  // In a SandboxNetwork (joined before bwrap starts): no namespace of bwrap's own.
+  auto with_net = BubblewrapArgv(spec, BubblewrapOptions{}, 3, 5);
   ASSERT_TRUE(with_net.ok());
   argv = std::move(with_net);
-  EXPECT_TRUE(has({"--block-fd", "4"}));
+  EXPECT_FALSE(has({"--unshare-net"}));
   EXPECT_TRUE(has({"--ro-bind-data", "5", "/etc/resolv.conf"}));
   EXPECT_TRUE(has({"--size", std::to_string(spec.limits.tmp_bytes), "--tmpfs", "/tmp"}));
 }
@@ -435,6 +435,31 @@ TEST_F(SandboxTest, NetworkIsItsOwnNamespaceWithAnEgressLink) {
   auto none = no_network.Run(Spec({"true"}), [](OutputStream, std::int64_t, std::string_view) {});
   ASSERT_TRUE(none.ok());
   EXPECT_NE(none->network.find("--build-network none"), std::string::npos) << none->network;
+}
+
+// A network made ahead (Prepare) serves one build only, the runner keeps at most
+// `spare_networks` of them, and a build in one has what a build whose network was made at its
+// start has.
+TEST_F(SandboxTest, PreparedNetworksAreUsedOnceEach) {
+  if (geteuid() != 0) GTEST_SKIP() << "attaching a network needs root";
+  EXPECT_EQ(runner_.SpareNetworksForTest(), 0U);
+  runner_.Prepare();
+  runner_.Prepare();
+  EXPECT_EQ(runner_.SpareNetworksForTest(), 1U);
+  auto result =
+      Run(Spec({"sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort"}));
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->network, "public internet");
+  EXPECT_EQ(Lines(OutputStream::kStdout), (std::vector<std::string>{"lo", "tap0"}));
+  EXPECT_EQ(runner_.SpareNetworksForTest(), 0U);
+  // Builds without a network leave a spare alone.
+  runner_.Prepare();
+  auto offline = Spec({"true"});
+  offline.network = false;
+  ASSERT_TRUE(Run(offline).ok());
+  EXPECT_EQ(runner_.SpareNetworksForTest(), 1U);
+  ASSERT_TRUE(Run(Spec({"true"})).ok());
+  EXPECT_EQ(runner_.SpareNetworksForTest(), 0U);
 }
 
 TEST_F(SandboxTest, TmpIsSizedAndStdoutCanGoToAFile) {

@@ -69,7 +69,7 @@ pid_t ChildPidFromStatus(std::string_view status) {
 
 Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
                                                 const BubblewrapOptions& options, int status_fd,
-                                                int block_fd, int resolv_fd) {
+                                                int resolv_fd) {
   if (spec.argv.empty() || spec.argv[0].empty()) return BadSpec("build command is empty");
   std::error_code ec;
   const fs::path workspace = fs::canonical(spec.workspace, ec);
@@ -85,9 +85,9 @@ Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
                                    "--unshare-uts",     "--unshare-cgroup-try",
                                    "--die-with-parent", "--new-session",
                                    "--hostname",        "build"};
-  // Always a network namespace of its own: only loopback, or the public internet through an
-  // EgressLink attached while bwrap waits on `block_fd`.
-  argv.push_back("--unshare-net");
+  // Always a network namespace of its own: with `resolv_fd`, the SandboxNetwork that the runner
+  // puts bwrap in before it starts (the public internet); else bwrap's own (only loopback).
+  if (resolv_fd < 0) argv.push_back("--unshare-net");
   auto add = [&](std::initializer_list<std::string> items) {
     argv.insert(argv.end(), items.begin(), items.end());
   };
@@ -137,7 +137,6 @@ Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
     add({"--setenv", name, value});
   }
   if (status_fd >= 0) add({"--json-status-fd", std::to_string(status_fd)});
-  if (block_fd >= 0) add({"--block-fd", std::to_string(block_fd)});
   argv.push_back("--");
   argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
   return argv;

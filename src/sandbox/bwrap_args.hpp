@@ -16,12 +16,10 @@ namespace replideploy::sandbox {
 
 // Where bwrap finds its setup descriptors (they are passed at these numbers).
 inline constexpr int kStatusFdInChild = 3;  // --json-status-fd
-// bwrap waits on this one (--block-fd) until the sandbox's network is ready.
-inline constexpr int kBlockFdInChild = 4;
-// The sandbox's /etc/resolv.conf (--ro-bind-data).
-inline constexpr int kResolvFdInChild = 5;
+// The sandbox's /etc/resolv.conf (--ro-bind-data) when it joins a SandboxNetwork.
+inline constexpr int kResolvFdInChild = 4;
 // bwrap's options (--args): the build's variables never appear on a command line or in `ps`.
-inline constexpr int kArgsFdInChild = 6;
+inline constexpr int kArgsFdInChild = 5;
 
 // What the build sees: PATH, HOME, CI=true, NETLIFY=true, then the spec's variables in order (a
 // name given in the spec replaces the default).

@@ -65,15 +65,13 @@ pid_t ParentOf(pid_t pid) {
 
 BwrapWatch::BwrapWatch(pid_t pid, BuildCgroup* cgroup, const SandboxSpec& spec,
                        const core::Clock& clock, LineQueue& queue,
-                       const std::atomic<bool>& consumer_failed, std::string early_status)
+                       const std::atomic<bool>& consumer_failed)
     : pid_(pid),
       cgroup_(cgroup),
       spec_(spec),
       clock_(clock),
       queue_(queue),
-      consumer_failed_(consumer_failed) {
-  outcome_.status_json = std::move(early_status);
-}
+      consumer_failed_(consumer_failed) {}
 
 BuildOutcome BwrapWatch::Supervise(core::UniqueFd out, core::UniqueFd err,
                                    core::UniqueFd status) noexcept {

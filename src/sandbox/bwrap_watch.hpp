@@ -52,7 +52,7 @@ struct BuildOutcome {
 class BwrapWatch {
  public:
   BwrapWatch(pid_t pid, BuildCgroup* cgroup, const SandboxSpec& spec, const core::Clock& clock,
-             LineQueue& queue, const std::atomic<bool>& consumer_failed, std::string early_status);
+             LineQueue& queue, const std::atomic<bool>& consumer_failed);
 
   // Supervises the build until every process of it is reaped. `out` is invalid when the
   // command's stdout goes to the caller's descriptor. Never throws.

@@ -1,12 +1,13 @@
 #include "sandbox/egress.hpp"
 
 #include <fcntl.h>
-#include <linux/nsfs.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "core/child_process.hpp"
@@ -154,24 +156,54 @@ bool SameFile(int fd, const char* path) {
   return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-// Loading rules into our own namespace would cut the host off its private networks: refuse
-// anything but a namespace owned by a user namespace of its own (bwrap --unshare-user).
-Status CheckSandboxNamespace(int netns_fd, pid_t sandbox_pid) {
-  const std::string which = "sandbox process " + std::to_string(sandbox_pid);
-  if (SameFile(netns_fd, "/proc/thread-self/ns/net") || SameFile(netns_fd, "/proc/self/ns/net")) {
-    return MakeError(ErrorCode::kInternal,
-                     which + " shares the server's network namespace (bwrap needs --unshare-net)");
+// Brings the calling thread's loopback interface up (the kernel then gives it 127.0.0.1/8 and
+// ::1). Returns the errno of a failure, else 0.
+int LoopbackUp() {
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) return errno;
+  ifreq request{};
+  std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(sock.get(), SIOCGIFFLAGS, &request) != 0) return errno;
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+  if (ioctl(sock.get(), SIOCSIFFLAGS, &request) != 0) return errno;
+  return 0;
+}
+
+// A new network namespace with its loopback up. Made on a thread of its own: unshare moves only
+// the calling thread, which ends right after, so no thread of ours stays in it. The namespace
+// belongs to our user namespace: a sandbox, whose processes have capabilities (if any) only in
+// a user namespace below ours, can change nothing in it.
+Result<UniqueFd> MakeNamespace() {
+  UniqueFd netns;
+  std::string failure;
+  int failure_errno = 0;
+  std::thread maker([&] {
+    if (unshare(CLONE_NEWNET) != 0) {
+      failure = "unshare(CLONE_NEWNET)";
+      failure_errno = errno;
+      return;
+    }
+    if (const int error = LoopbackUp(); error != 0) {
+      failure = "bringing the sandbox's loopback up";
+      failure_errno = error;
+      return;
+    }
+    netns = UniqueFd(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (netns.get() < 0) {
+      failure = "opening the new network namespace";
+      failure_errno = errno;
+    }
+  });
+  maker.join();
+  if (!failure.empty()) {
+    return MakeError(ErrorCode::kInternal, "making the sandbox's network namespace: " + failure +
+                                               ": " + std::strerror(failure_errno));
   }
-  UniqueFd owner(ioctl(netns_fd, NS_GET_USERNS));
-  if (owner.get() < 0) return SystemError("finding the owner of the network namespace of " + which);
-  if (SameFile(owner.get(), "/proc/thread-self/ns/user") ||
-      SameFile(owner.get(), "/proc/self/ns/user")) {
-    return MakeError(ErrorCode::kInternal,
-                     "the network namespace of " + which +
-                         " is not owned by a user namespace of its own (bwrap needs "
-                         "--unshare-user)");
+  // Never load rules into our own namespace: that would cut the host off its private networks.
+  if (SameFile(netns.get(), "/proc/thread-self/ns/net")) {
+    return MakeError(ErrorCode::kInternal, "the sandbox's network namespace is the server's own");
   }
-  return {};
+  return netns;
 }
 
 Status CheckTool(const std::string& path, std::string_view name) {
@@ -182,8 +214,8 @@ Status CheckTool(const std::string& path, std::string_view name) {
 }
 
 // nft loading the ruleset into the namespace: started, then waited for, so that slirp4netns
-// can start meanwhile (nothing in the namespace runs until Attach returns: bwrap waits on its
-// block fd, and a failure of either tears both down).
+// can start meanwhile (no sandbox joins the namespace before Create returns, and a failure of
+// either tears both down).
 struct RulesetLoad {
   Child nft;
   UniqueFd output;
@@ -277,11 +309,10 @@ Result<Slirp> StartSlirp(int netns_fd, const EgressOptions& options) {
 
 }  // namespace
 
-// --- EgressLink ------------------------------------------------------------------------------
+// --- SandboxNetwork --------------------------------------------------------------------------
 
-Result<std::unique_ptr<EgressLink>> EgressLink::Attach(pid_t sandbox_pid,
-                                                       const EgressPolicy& policy,
-                                                       const EgressOptions& options) {
+Result<std::unique_ptr<SandboxNetwork>> SandboxNetwork::Create(const EgressPolicy& policy,
+                                                               const EgressOptions& options) {
   try {
     if (policy.mode == NetworkMode::kNone) {
       return MakeError(ErrorCode::kUnprocessable,
@@ -290,23 +321,15 @@ Result<std::unique_ptr<EgressLink>> EgressLink::Attach(pid_t sandbox_pid,
     RD_TRY_STATUS(ValidateEgressPolicy(policy));
     if (geteuid() != 0) {
       return MakeError(ErrorCode::kUnavailable,
-                       "builds with network access need the server to run as root (slirp4netns "
-                       "and nft join the sandbox's network namespace)");
+                       "builds with network access need the server to run as root (it makes "
+                       "their network namespace; slirp4netns and nft join it)");
     }
     RD_TRY_STATUS(CheckTool(options.slirp4netns_path, "slirp4netns"));
     RD_TRY_STATUS(CheckTool(options.nft_path, "nft"));
-    if (sandbox_pid <= 0) return MakeError(ErrorCode::kInternal, "no sandbox process");
-    // Held from here on: the namespace stays the one we checked even if the pid is reused.
-    const std::string netns_path = "/proc/" + std::to_string(sandbox_pid) + "/ns/net";
-    UniqueFd netns(open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (netns.get() < 0) {
-      return SystemError("opening the network namespace of sandbox process " +
-                         std::to_string(sandbox_pid));
-    }
-    RD_TRY_STATUS(CheckSandboxNamespace(netns.get(), sandbox_pid));
-    RD_TRY(const std::vector<Cidr> host_addresses, HostAddresses());
-    // The rules and the link come up together; the build starts only once both have (bwrap
-    // waits on its block fd until Attach returns), and without the rules there is no link.
+    RD_TRY(std::vector<Cidr> host_addresses, HostAddresses());
+    RD_TRY(UniqueFd netns, MakeNamespace());
+    // The rules and the link come up together; a sandbox joins only once both have, and
+    // without the rules there is no link.
     const auto deadline = SteadyClock::now() + options.ready_timeout;
     RD_TRY(RulesetLoad rules,
            StartRuleset(netns.get(), NftRuleset(policy, host_addresses), options));
@@ -318,20 +341,23 @@ Result<std::unique_ptr<EgressLink>> EgressLink::Attach(pid_t sandbox_pid,
       KillAndReap(slirp->process);
       return std::move(loaded).error();
     }
-    return std::unique_ptr<EgressLink>(new EgressLink(
-        slirp->process.pid, slirp->process.pidfd.Release(), slirp->exit_fd.Release()));
+    return std::unique_ptr<SandboxNetwork>(
+        new SandboxNetwork(netns.Release(), std::move(host_addresses), slirp->process.pid,
+                           slirp->process.pidfd.Release(), slirp->exit_fd.Release()));
   } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInternal, std::string("attaching build egress: ") + e.what());
+    return MakeError(ErrorCode::kInternal,
+                     std::string("making the sandbox's network: ") + e.what());
   }
 }
 
-EgressLink::~EgressLink() {
+SandboxNetwork::~SandboxNetwork() {
   // slirp4netns exits when its exit fd becomes readable, as it does when our end closes. (No
   // byte written: if slirp4netns is already gone, that would raise SIGPIPE here.)
   close(exit_fd_);
   Child child{slirp_pid_, UniqueFd(slirp_pidfd_)};
   WaitExit(child, SteadyClock::now() + kSlirpExitGrace);
   KillAndReap(child);
+  close(netns_fd_);
 }
 
 }  // namespace replideploy::sandbox

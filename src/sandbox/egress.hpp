@@ -1,10 +1,9 @@
 // Public-only network egress for a build sandbox.
 //
-// A sandbox made with `bwrap --unshare-user --unshare-net` has only its own loopback. An
-// EgressLink gives that network namespace a route out through slirp4netns (user-mode TCP/IP:
-// the sandbox's packets become ordinary sockets of the slirp4netns process on the host) and,
-// before the route exists, loads an nftables ruleset into the sandbox's namespace that lets
-// through only what the public internet is:
+// A SandboxNetwork is a network namespace made for one sandbox, with a route out through
+// slirp4netns (user-mode TCP/IP: the sandbox's packets become ordinary sockets of the slirp4netns
+// process on the host) and, before the route exists, an nftables ruleset in that namespace that
+// lets through only what the public internet is:
 //
 //   - the sandbox's own loopback, and DNS to slirp4netns's forwarder (10.0.2.3, port 53);
 //   - never the rest of slirp4netns's network 10.0.2.0/24 (its gateway is the host's loopback,
@@ -21,13 +20,17 @@
 // A refused TCP connection gets a reset (connect() fails at once with ECONNREFUSED), anything
 // else an ICMP "administratively prohibited". Filtering is by destination address after name
 // resolution, so a name that resolves to a private address (DNS rebinding, an /etc/hosts
-// entry) is refused like the address itself. The sandbox cannot change the rules: its
-// processes hold no capabilities in the namespace's user namespace.
+// entry) is refused like the address itself. The sandbox cannot change the rules or the
+// interfaces: the namespace belongs to the server's user namespace, and the sandbox's
+// processes hold capabilities (if any) only in a user namespace of their own below it.
+//
+// The network is made before the sandbox starts (the build never runs without its rules), and
+// it can be made ahead of need, off the build's critical path: the runner keeps a spare one.
 //
 // Not covered: an address of the host that is on no interface (the public address of a host
 // behind NAT, which may lead back to the host's own services): put it in `denied`.
 //
-// Everything here except EgressLink and HostAddresses is pure and thread-safe.
+// Everything here except SandboxNetwork and HostAddresses is pure and thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -38,6 +41,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.hpp"
@@ -63,8 +67,8 @@ Result<Cidr> ParseCidr(std::string_view text);
 std::string FormatCidr(const Cidr& cidr);
 
 enum class NetworkMode {
-  kPublic,  // the public internet through an EgressLink
-  kNone,    // bwrap's --unshare-net alone: only the sandbox's loopback, no EgressLink
+  kPublic,  // the public internet through a SandboxNetwork
+  kNone,    // bwrap's --unshare-net alone: only the sandbox's loopback, no SandboxNetwork
 };
 // "public" | "none"; kUnprocessable otherwise.
 Result<NetworkMode> ParseNetworkMode(std::string_view text);
@@ -106,43 +110,58 @@ struct EgressOptions {
   std::chrono::milliseconds ready_timeout{10000};
 };
 
-// The sandbox's way out. Owns one slirp4netns process; destroying the link stops and reaps it
-// (the sandbox then has only its loopback again).
+// A network namespace for one sandbox and its way out. Owns the namespace (a descriptor) and
+// one slirp4netns process; destroying it stops and reaps slirp4netns (a sandbox still inside
+// then has only its loopback: it fails closed). Use each for one sandbox only.
 //
-// slirp4netns and nft run as root (joining a namespace owned by another user namespace needs
-// CAP_SYS_ADMIN in ours), with no descriptor of ours but their own, dying with the server
-// (PR_SET_PDEATHSIG and slirp4netns's --exit-fd). slirp4netns runs with --disable-host-loopback,
-// --enable-sandbox and --enable-seccomp. PR_SET_PDEATHSIG follows the thread that forked: the
-// thread that calls Attach must outlive the link, or the sandbox loses its network (it fails
-// closed). Thread-safe: independent links may be attached and destroyed concurrently.
-class EgressLink {
+// slirp4netns and nft run as root, with no descriptor of ours but their own, dying with the
+// server (PR_SET_PDEATHSIG and slirp4netns's --exit-fd). slirp4netns runs with
+// --disable-host-loopback, --enable-sandbox and --enable-seccomp. PR_SET_PDEATHSIG follows the
+// thread that forked: the thread that calls Create must outlive the network, or it loses its
+// link (it fails closed). Thread-safe: independent networks may be made and destroyed
+// concurrently.
+class SandboxNetwork {
  public:
-  // Attaches to the network namespace of `sandbox_pid`: a process that bwrap made with
-  // --unshare-user --unshare-net and that is still blocked (--block-fd), so the build never runs
-  // without its rules. Loads NftRuleset (for HostAddresses() of the calling thread's namespace)
-  // into that namespace, then starts slirp4netns and waits for its --ready-fd. The sandbox's
+  // Makes a new network namespace (from a short-lived thread of ours, so it belongs to the
+  // server's user namespace), brings its loopback up, loads NftRuleset (for HostAddresses() of
+  // the calling thread's namespace) into it and starts slirp4netns on it, waiting for both. The
+  // sandbox joins it with setns(netns_fd(), CLONE_NEWNET) before it drops privileges; its
   // /etc/resolv.conf should be SandboxResolvConf().
   //
-  // Errors, after which nothing of the link is left running:
-  //   kUnprocessable  policy.mode is kNone (attach nothing instead), or ValidateEgressPolicy;
+  // Errors, after which nothing of it is left running:
+  //   kUnprocessable  policy.mode is kNone (make nothing instead), or ValidateEgressPolicy;
   //   kUnavailable    not root, or slirp4netns/nft missing (the message names the path);
-  //   kInternal       `sandbox_pid` is gone, its network namespace is the caller's own or is not
-  //                   owned by a user namespace of its own (never touched then), or nft or
-  //                   slirp4netns failed or timed out (with their output).
-  static Result<std::unique_ptr<EgressLink>> Attach(pid_t sandbox_pid, const EgressPolicy& policy,
-                                                    const EgressOptions& options = {});
+  //   kInternal       no namespace could be made, or nft or slirp4netns failed or timed out
+  //                   (with their output).
+  static Result<std::unique_ptr<SandboxNetwork>> Create(const EgressPolicy& policy,
+                                                        const EgressOptions& options = {});
 
-  EgressLink(const EgressLink&) = delete;
-  EgressLink& operator=(const EgressLink&) = delete;
+  SandboxNetwork(const SandboxNetwork&) = delete;
+  SandboxNetwork& operator=(const SandboxNetwork&) = delete;
   // Asks slirp4netns to exit (its exit fd), SIGKILLs it after a short grace, and reaps it.
-  ~EgressLink();
+  ~SandboxNetwork();
+
+  // The namespace, for setns. Close-on-exec; stays valid while this object lives.
+  int netns_fd() const { return netns_fd_; }
+  // Whether the rules were made for exactly these host addresses (HostAddresses() now): a
+  // network made ahead is only used while the host's addresses have not changed since.
+  bool MadeFor(const std::vector<Cidr>& host_addresses) const {
+    return host_addresses == host_addresses_;
+  }
 
   pid_t SlirpPidForTest() const { return slirp_pid_; }
 
  private:
-  EgressLink(pid_t slirp_pid, int slirp_pidfd, int exit_fd)
-      : slirp_pid_(slirp_pid), slirp_pidfd_(slirp_pidfd), exit_fd_(exit_fd) {}
+  SandboxNetwork(int netns_fd, std::vector<Cidr> host_addresses, pid_t slirp_pid, int slirp_pidfd,
+                 int exit_fd)
+      : netns_fd_(netns_fd),
+        host_addresses_(std::move(host_addresses)),
+        slirp_pid_(slirp_pid),
+        slirp_pidfd_(slirp_pidfd),
+        exit_fd_(exit_fd) {}
 
+  int netns_fd_;
+  std::vector<Cidr> host_addresses_;
   pid_t slirp_pid_;
   int slirp_pidfd_;
   int exit_fd_;  // write end of slirp4netns's --exit-fd

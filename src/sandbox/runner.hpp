@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -82,8 +83,8 @@ struct SandboxSpec {
   // Added to PATH, HOME, CI=true, NETLIFY=true (a name given here replaces the default); bwrap
   // adds PWD. Nothing else of the host's environment reaches the build.
   std::vector<std::pair<std::string, std::string>> env;
-  // Every sandbox has its own network namespace. true: the public internet through an
-  // EgressLink (sandbox/egress.hpp) when the runner's policy allows it; false: only loopback.
+  // Every sandbox has its own network namespace. true: the public internet through a
+  // SandboxNetwork (sandbox/egress.hpp) when the runner's policy allows it; false: only loopback.
   bool network = true;
   // When >= 0, the command's stdout goes to this descriptor (e.g. a file being written) instead
   // of the line callback; bounded by limits.max_file_bytes. Stays the caller's.
@@ -127,6 +128,10 @@ class SandboxRunner {
   // could not be started (bad spec, missing bwrap or user, fork/exec failure, bwrap refusing to
   // set up); everything that happens to a started build is in the SandboxResult.
   virtual Result<SandboxResult> Run(const SandboxSpec& spec, const OutputCallback& on_line) = 0;
+  // Makes ahead what the next Run() would otherwise make first (for bubblewrap: a network
+  // namespace with its rules and link), so that it is off the build's critical path. Call when
+  // idle. Best effort: a failure is left for that Run() to meet and report. Default: nothing.
+  virtual void Prepare() {}
 };
 
 struct BuildUser {
@@ -157,14 +162,19 @@ struct BubblewrapOptions {
   // operator denies, plus what it allows; mode kNone turns networking off for every build.
   EgressPolicy egress;
   EgressOptions egress_options;
+  // Networks made ahead by Prepare() and kept for the next builds (one per build worker is
+  // enough); 0 makes each build's network when it starts.
+  int spare_networks = 1;
 };
 
 // The argv that runs `spec` under bwrap (no privilege drop or limits; those happen around it).
-// Exposed for tests and for the Docker runner's parity. `status_fd` is passed as --json-status-fd,
-// `block_fd` (when >= 0) as --block-fd, `resolv_fd` (when >= 0) becomes /etc/resolv.conf.
+// Exposed for tests and for the Docker runner's parity. `status_fd` is passed as --json-status-fd.
+// Without `resolv_fd` bwrap makes a network namespace of its own (--unshare-net: only loopback);
+// with it (>= 0) the sandbox is in a SandboxNetwork that bwrap was started in, and `resolv_fd`
+// becomes its /etc/resolv.conf.
 Result<std::vector<std::string>> BubblewrapArgv(const SandboxSpec& spec,
                                                 const BubblewrapOptions& options, int status_fd,
-                                                int block_fd = -1, int resolv_fd = -1);
+                                                int resolv_fd = -1);
 
 // "build exceeded its memory limit (512 MiB)" etc.
 std::string LimitMessage(LimitHit limit, const SandboxLimits& limits);
@@ -184,17 +194,27 @@ class BubblewrapRunner final : public SandboxRunner {
   // `clock` stamps output lines and must outlive the runner.
   explicit BubblewrapRunner(BubblewrapOptions options = {},
                             const core::Clock& clock = DefaultClock());
+  ~BubblewrapRunner() override;
 
   Result<SandboxResult> Run(const SandboxSpec& spec, const OutputCallback& on_line) override;
+  // Keeps up to `spare_networks` SandboxNetworks ready (made on the calling thread, which must
+  // outlive them: see SandboxNetwork). A spare is used only while the host's addresses are
+  // those its rules were made for.
+  void Prepare() override;
+  std::size_t SpareNetworksForTest();
 
   // Whether bwrap exists and is executable.
   bool Available() const;
 
  private:
   static const core::Clock& DefaultClock();
+  // A spare network when one is still good, else a new one.
+  Result<std::unique_ptr<SandboxNetwork>> TakeNetwork();
 
   BubblewrapOptions options_;
   const core::Clock& clock_;
+  std::mutex spare_mu_;
+  std::vector<std::unique_ptr<SandboxNetwork>> spare_networks_;
 };
 
 }  // namespace replideploy::sandbox
