@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -25,7 +27,12 @@ constexpr auto kIdleSleep = std::chrono::milliseconds(10);
 class ChildSupervisor {
  public:
   ChildSupervisor(pid_t pid, Supervision supervision)
-      : pid_(pid), s_(std::move(supervision)), ended_(s_.streams.size(), false) {
+      : pid_(pid),
+        // Readable once the child exits: an exit wakes the poll at once (no interval to wait
+        // out when its streams closed first). -1 where the kernel lacks pidfd_open (< 5.3).
+        pidfd_(static_cast<int>(syscall(SYS_pidfd_open, pid, 0))),
+        s_(std::move(supervision)),
+        ended_(s_.streams.size(), false) {
     for (auto& stream : s_.streams) SetNonBlocking(stream.fd.get());
     if (s_.input.empty()) s_.input_fd.Reset();
     SetNonBlocking(s_.input_fd.get());
@@ -104,7 +111,9 @@ class ChildSupervisor {
       polls.push_back(pollfd{s_.streams[i].fd.get(), POLLIN, 0});
       which.push_back(i);
     }
+    const std::size_t input_at = polls.size();
     if (s_.input_fd.get() >= 0) polls.push_back(pollfd{s_.input_fd.get(), POLLOUT, 0});
+    if (!reaped_ && pidfd_.get() >= 0) polls.push_back(pollfd{pidfd_.get(), POLLIN, 0});
     if (polls.empty()) {
       std::this_thread::sleep_for(kIdleSleep);
       return;
@@ -113,7 +122,7 @@ class ChildSupervisor {
     for (std::size_t k = 0; k < which.size(); ++k) {
       if (polls[k].revents != 0) ReadFrom(which[k]);
     }
-    if (s_.input_fd.get() >= 0 && polls.back().revents != 0) WriteInput();
+    if (s_.input_fd.get() >= 0 && polls[input_at].revents != 0) WriteInput();
   }
 
   void WriteInput() {
@@ -206,6 +215,7 @@ class ChildSupervisor {
   }
 
   pid_t pid_;
+  UniqueFd pidfd_;
   Supervision s_;
   std::vector<bool> ended_;
   SupervisionResult result_;

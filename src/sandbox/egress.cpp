@@ -28,8 +28,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// slirp4netns gets a moment to exit through its exit fd before SIGKILL.
-constexpr auto kSlirpExitGrace = std::chrono::milliseconds(500);
 // Output of nft or slirp4netns quoted in an error.
 constexpr std::size_t kMaxQuotedOutput = 2000;
 
@@ -351,12 +349,11 @@ Result<std::unique_ptr<SandboxNetwork>> SandboxNetwork::Create(const EgressPolic
 }
 
 SandboxNetwork::~SandboxNetwork() {
-  // slirp4netns exits when its exit fd becomes readable, as it does when our end closes. (No
-  // byte written: if slirp4netns is already gone, that would raise SIGPIPE here.)
-  close(exit_fd_);
+  // Killed outright: nothing of slirp4netns needs a clean exit (the namespace and its tap device
+  // go when their last user does), and waiting for one would be on the build's path.
   Child child{slirp_pid_, UniqueFd(slirp_pidfd_)};
-  WaitExit(child, SteadyClock::now() + kSlirpExitGrace);
   KillAndReap(child);
+  close(exit_fd_);
   close(netns_fd_);
 }
 

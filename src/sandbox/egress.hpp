@@ -138,7 +138,7 @@ class SandboxNetwork {
 
   SandboxNetwork(const SandboxNetwork&) = delete;
   SandboxNetwork& operator=(const SandboxNetwork&) = delete;
-  // Asks slirp4netns to exit (its exit fd), SIGKILLs it after a short grace, and reaps it.
+  // Kills and reaps slirp4netns, and lets go of the namespace.
   ~SandboxNetwork();
 
   // The namespace, for setns. Close-on-exec; stays valid while this object lives.
