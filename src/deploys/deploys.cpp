@@ -9,6 +9,7 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "deploys/file_list.hpp"
 #include "store/content_type.hpp"
 #include "store/precompress.hpp"
 
@@ -48,22 +49,6 @@ Deploy DeployFromRow(const db::Row& r) {
   d.published = r.Text(18) == d.id;
   d.site_locked = r.Bool(19);
   return d;
-}
-
-bool IsLowerHex(std::string_view s, std::size_t length) {
-  return s.size() == length && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
-bool IsFunctionName(std::string_view s) {
-  return !s.empty() && s.size() <= 128 &&
-         std::all_of(s.begin(), s.end(),
-                     [](char c) {
-                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-                     }) &&
-         s != "." && s != "..";
 }
 
 std::string Sha1Hex(std::string_view data) { return core::HexEncode(core::Sha1(data)); }
@@ -205,37 +190,10 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
     return Unprocessable("invalid_state",
                          "deploy is " + deploy.state + "; its files can no longer change");
   }
-  if (files.size() + functions.size() > options_.max_files) {
-    return Unprocessable("too_many_files",
-                         "a deploy holds at most " + std::to_string(options_.max_files) + " files");
-  }
   // Normalise and validate everything before touching the database.
-  std::map<std::string, std::string> normalized;
-  for (const auto& [raw_path, sha1] : files) {
-    if (raw_path.size() > options_.max_path_bytes) {
-      return Unprocessable("invalid_path", "file path longer than " +
-                                               std::to_string(options_.max_path_bytes) + " bytes");
-    }
-    RD_TRY(std::string path, NormalizeDeployPath(raw_path));
-    if (!IsLowerHex(sha1, 40)) {
-      return Unprocessable("invalid_digest",
-                           "files['" + raw_path + "'] must be a SHA-1 in lowercase hex");
-    }
-    if (!normalized.emplace(path, sha1).second) {
-      return Unprocessable("invalid_path", "file path '" + path + "' is listed twice");
-    }
-  }
-  for (const auto& [name, sha256] : functions) {
-    if (!IsFunctionName(name)) {
-      return Unprocessable("invalid_function",
-                           "function name '" + name.substr(0, 200) + "' is invalid");
-    }
-    if (!IsLowerHex(sha256, 64)) {
-      return Unprocessable("invalid_digest",
-                           "functions['" + name + "'] must be a SHA-256 in lowercase hex");
-    }
-  }
-
+  RD_TRY(const CheckedFileList checked,
+         CheckFileList(files, functions, {options_.max_files, options_.max_path_bytes}));
+  const auto& normalized = checked.files;
   const std::string id = deploy.id;
   const std::int64_t now = clock_.NowMillis();
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
@@ -252,7 +210,7 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
       }
       RD_TRY_STATUS(s.Exec(sql, params));
     }
-    for (const auto& [name, sha256] : functions) {
+    for (const auto& [name, sha256] : checked.functions) {
       RD_TRY_STATUS(s.Exec(
           "INSERT INTO deploy_functions (deploy_id, name, sha256, uploaded) VALUES (?, ?, ?, "
           "CASE WHEN EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?) THEN 1 ELSE 0 END)",
