@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages RepliDeploy needs, and only those that are missing.
 # Idempotent: a second run does nothing but check.
 #   scripts/install-deps.sh          build and run
-#   scripts/install-deps.sh --test   also what the test suite needs (PostgreSQL 15)
+#   scripts/install-deps.sh --test   also what the test suite needs (PostgreSQL 15, clang 14 and
+#                                    libFuzzer for the fuzz targets)
+#   scripts/install-deps.sh --fuzz   build and run, and the fuzz targets' compiler
 set -euo pipefail
 
 packages=(
@@ -19,6 +21,10 @@ packages=(
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev postgresql-15 postgresql-client-15 iproute2 curl chromium)
+fi
+# The libFuzzer targets (scripts/fuzz.sh, also run by scripts/test.sh).
+if [[ "${1:-}" == "--test" || "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)
 fi
 
 missing=()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: installs what is missing, builds the debug preset (ASan + UBSan,
 # -Werror), starts a throwaway PostgreSQL 15 on loopback, runs ctest on SQLite and PostgreSQL,
-# and stops PostgreSQL again (also on failure or Ctrl-C). Extra arguments go to ctest
-# (e.g. -R Sites).
+# stops PostgreSQL again (also on failure or Ctrl-C), then runs each libFuzzer target for
+# REPLIDEPLOY_FUZZ_SECONDS (30; 0 skips them; scripts/fuzz.sh). Extra arguments go to ctest
+# (e.g. -R Sites), and then the fuzz targets are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,8 @@ export REPLIDEPLOY_REQUIRE_POSTGRES=1
 echo "PostgreSQL for tests: $REPLIDEPLOY_TEST_POSTGRES_URL"
 
 ctest --preset debug -j"$(nproc)" "$@"
+
+fuzz_seconds=${REPLIDEPLOY_FUZZ_SECONDS:-30}
+if [[ $# -eq 0 && $fuzz_seconds -gt 0 ]]; then
+  scripts/fuzz.sh "$fuzz_seconds"
+fi
