@@ -68,6 +68,32 @@ bool IsFunctionName(std::string_view s) {
 
 std::string Sha1Hex(std::string_view data) { return core::HexEncode(core::Sha1(data)); }
 
+// The first kMaxDeployMessages, and one more saying how many were left out.
+std::vector<DeployMessage> CapMessages(std::vector<DeployMessage> messages) {
+  if (messages.size() <= kMaxDeployMessages) return messages;
+  const std::size_t more = messages.size() - kMaxDeployMessages;
+  messages.resize(kMaxDeployMessages);
+  DeployMessage last;
+  last.title = "And " + std::to_string(more) + " more";
+  last.description = "and " + std::to_string(more) + " more warning" + (more == 1 ? "" : "s") +
+                     " not listed (only the first " + std::to_string(kMaxDeployMessages) +
+                     " are kept)";
+  messages.push_back(std::move(last));
+  return messages;
+}
+
+Status StoreMessages(db::Session& s, const std::string& deploy_id,
+                     const std::vector<DeployMessage>& messages) {
+  std::int64_t seq = 0;
+  for (const DeployMessage& m : messages) {
+    RD_TRY_STATUS(
+        s.Exec("INSERT INTO deploy_messages (deploy_id, seq, kind, title, description, details, "
+               "file_name, line_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               {deploy_id, seq++, m.type, m.title, m.description, m.details, m.file, m.line}));
+  }
+  return {};
+}
+
 }  // namespace
 
 // Brackets a publish: in flight while it runs, a new version once it is over (committed or
@@ -137,8 +163,39 @@ Result<Deploy> DeployService::Load(std::string_view deploy_id, bool with_require
          db_.Exec(std::string(kSelectDeploy) + "WHERE d.id = ?", {std::string(deploy_id)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "deploy not found");
   Deploy d = DeployFromRow(rows.rows.front());
-  if (with_required) RD_TRY_STATUS(FillRequired(d));
+  if (with_required) {
+    RD_TRY_STATUS(FillRequired(d));
+    RD_TRY_STATUS(FillMessages({&d}));
+  }
   return d;
+}
+
+Result<Deploy> DeployService::GetForBuild(std::string_view deploy_id) {
+  RD_TRY(Deploy d, Load(deploy_id, false));
+  RD_TRY_STATUS(FillMessages({&d}));
+  return d;
+}
+
+Status DeployService::FillMessages(std::vector<Deploy*> deploys) {
+  std::erase_if(deploys, [](const Deploy* d) { return d->state != kStateReady; });
+  if (deploys.empty()) return {};
+  std::string sql =
+      "SELECT deploy_id, kind, title, description, details, file_name, line_number "
+      "FROM deploy_messages WHERE deploy_id IN (";
+  db::Params ids;
+  std::map<std::string, Deploy*> by_id;
+  for (Deploy* d : deploys) {
+    sql += ids.empty() ? "?" : ", ?";
+    ids.emplace_back(d->id);
+    by_id[d->id] = d;
+  }
+  sql += ") ORDER BY deploy_id, seq";
+  RD_TRY(db::Rows rows, db_.Exec(sql, ids));
+  for (const auto& r : rows.rows) {
+    by_id.at(r.Text(0))->messages.push_back(
+        DeployMessage{r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5), r.Int(6)});
+  }
+  return {};
 }
 
 Status DeployService::FillRequired(Deploy& d) {
@@ -161,7 +218,10 @@ Result<Deploy> DeployService::LoadOwned(std::string_view user_id, std::string_vi
                   {std::string(user_id), std::string(deploy_id)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "deploy not found");
   Deploy d = DeployFromRow(rows.rows.front());
-  if (with_required) RD_TRY_STATUS(FillRequired(d));
+  if (with_required) {
+    RD_TRY_STATUS(FillRequired(d));
+    RD_TRY_STATUS(FillMessages({&d}));
+  }
   return d;
 }
 
@@ -487,6 +547,9 @@ Result<std::vector<Deploy>> DeployService::List(std::string_view user_id, std::s
                   {site.id, static_cast<std::int64_t>(std::clamp(limit, 1, 1000))}));
   std::vector<Deploy> out;
   for (const auto& r : rows.rows) out.push_back(DeployFromRow(r));
+  std::vector<Deploy*> all;
+  for (Deploy& d : out) all.push_back(&d);
+  RD_TRY_STATUS(FillMessages(std::move(all)));
   return out;
 }
 
@@ -619,10 +682,11 @@ Status DeployService::FinishOne(const Deploy& deploy) {
     return {};
   }));
   RD_TRY(auto manifest, LoadManifest(deploy.id, deploy.site_id));
+  std::vector<DeployMessage> messages;
   if (validator_) {
-    if (Status valid = validator_(*manifest, blobs_); !valid.ok()) {
-      return Fail(deploy.id, valid.error().message);
-    }
+    auto valid = validator_(*manifest, blobs_);
+    if (!valid.ok()) return Fail(deploy.id, valid.error().message);
+    messages = CapMessages(std::move(valid).value());
   }
   const std::int64_t now = clock_.NowMillis();
   // Auto-publish production deploys, unless the site is locked or a newer deploy is already live
@@ -640,7 +704,9 @@ Status DeployService::FinishOne(const Deploy& deploy) {
                                     {std::string(kStateReady), now, now, deploy.id,
                                      std::string(kStateProcessing)}));
       became_ready = ready.affected > 0;  // not when canceled meanwhile
-      if (!became_ready || !auto_publish) return {};
+      if (!became_ready) return {};
+      RD_TRY_STATUS(StoreMessages(s, deploy.id, messages));
+      if (!auto_publish) return {};
       RD_TRY(
           db::Rows live,
           s.Exec(
