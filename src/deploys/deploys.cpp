@@ -9,6 +9,7 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "deploys/deploy_messages.hpp"
 #include "store/content_type.hpp"
 #include "store/precompress.hpp"
 
@@ -67,32 +68,6 @@ bool IsFunctionName(std::string_view s) {
 }
 
 std::string Sha1Hex(std::string_view data) { return core::HexEncode(core::Sha1(data)); }
-
-// The first kMaxDeployMessages, and one more saying how many were left out.
-std::vector<DeployMessage> CapMessages(std::vector<DeployMessage> messages) {
-  if (messages.size() <= kMaxDeployMessages) return messages;
-  const std::size_t more = messages.size() - kMaxDeployMessages;
-  messages.resize(kMaxDeployMessages);
-  DeployMessage last;
-  last.title = "And " + std::to_string(more) + " more";
-  last.description = "and " + std::to_string(more) + " more warning" + (more == 1 ? "" : "s") +
-                     " not listed (only the first " + std::to_string(kMaxDeployMessages) +
-                     " are kept)";
-  messages.push_back(std::move(last));
-  return messages;
-}
-
-Status StoreMessages(db::Session& s, const std::string& deploy_id,
-                     const std::vector<DeployMessage>& messages) {
-  std::int64_t seq = 0;
-  for (const DeployMessage& m : messages) {
-    RD_TRY_STATUS(
-        s.Exec("INSERT INTO deploy_messages (deploy_id, seq, kind, title, description, details, "
-               "file_name, line_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-               {deploy_id, seq++, m.type, m.title, m.description, m.details, m.file, m.line}));
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -174,28 +149,6 @@ Result<Deploy> DeployService::GetForBuild(std::string_view deploy_id) {
   RD_TRY(Deploy d, Load(deploy_id, false));
   RD_TRY_STATUS(FillMessages({&d}));
   return d;
-}
-
-Status DeployService::FillMessages(std::vector<Deploy*> deploys) {
-  std::erase_if(deploys, [](const Deploy* d) { return d->state != kStateReady; });
-  if (deploys.empty()) return {};
-  std::string sql =
-      "SELECT deploy_id, kind, title, description, details, file_name, line_number "
-      "FROM deploy_messages WHERE deploy_id IN (";
-  db::Params ids;
-  std::map<std::string, Deploy*> by_id;
-  for (Deploy* d : deploys) {
-    sql += ids.empty() ? "?" : ", ?";
-    ids.emplace_back(d->id);
-    by_id[d->id] = d;
-  }
-  sql += ") ORDER BY deploy_id, seq";
-  RD_TRY(db::Rows rows, db_.Exec(sql, ids));
-  for (const auto& r : rows.rows) {
-    by_id.at(r.Text(0))->messages.push_back(
-        DeployMessage{r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5), r.Int(6)});
-  }
-  return {};
 }
 
 Status DeployService::FillRequired(Deploy& d) {
@@ -686,7 +639,7 @@ Status DeployService::FinishOne(const Deploy& deploy) {
   if (validator_) {
     auto valid = validator_(*manifest, blobs_);
     if (!valid.ok()) return Fail(deploy.id, valid.error().message);
-    messages = CapMessages(std::move(valid).value());
+    messages = CapDeployMessages(std::move(valid).value());
   }
   const std::int64_t now = clock_.NowMillis();
   // Auto-publish production deploys, unless the site is locked or a newer deploy is already live
@@ -705,7 +658,7 @@ Status DeployService::FinishOne(const Deploy& deploy) {
                                      std::string(kStateProcessing)}));
       became_ready = ready.affected > 0;  // not when canceled meanwhile
       if (!became_ready) return {};
-      RD_TRY_STATUS(StoreMessages(s, deploy.id, messages));
+      RD_TRY_STATUS(StoreDeployMessages(s, deploy.id, messages));
       if (!auto_publish) return {};
       RD_TRY(
           db::Rows live,
