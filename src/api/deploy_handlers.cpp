@@ -40,6 +40,22 @@ Result<std::map<std::string, std::string>> DigestMap(const json::object& body,
   return out;
 }
 
+// Netlify's deploy summary: {"status": ..., "messages": [{"type", "title", "description",
+// "details"}]}, each message also naming the file and line it is about (when it is about one).
+json::object SummaryJson(const deploys::Deploy& d) {
+  json::array messages;
+  for (const auto& m : d.messages) {
+    json::object o{{"type", m.type},
+                   {"title", m.title},
+                   {"description", m.description},
+                   {"details", m.details}};
+    if (!m.file.empty()) o["file"] = m.file;
+    if (m.line > 0) o["line"] = m.line;
+    messages.push_back(std::move(o));
+  }
+  return json::object{{"status", d.state}, {"messages", std::move(messages)}};
+}
+
 }  // namespace
 
 // The web page of a GitHub site's repository ("https://github.com/owner/name"), else "".
@@ -85,6 +101,7 @@ json::object DeployJson(const App& app, const deploys::Deploy& d,
       {"updated_at", core::FormatIso8601(d.updated_at)},
       {"published_at", OptionalTime(d.published_at)},
       {"ready_at", OptionalTime(d.ready_at)},
+      {"summary", SummaryJson(d)},
   };
   json::object links{{"permalink", deploy_url}};
   if (d.context == "deploy-preview" && d.review_id) {

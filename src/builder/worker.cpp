@@ -143,6 +143,7 @@ void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
       auto deploy = deploys_.GetForBuild(job.deploy_id);
       if (!deploy.ok()) break;
       if (deploy->state == "ready") {
+        for (const auto& m : deploy->messages) log.Info("Warning: " + m.description);
         log.Info(deploy->published ? "Deploy is live" : "Deploy is ready");
         break;
       }

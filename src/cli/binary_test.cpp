@@ -218,6 +218,79 @@ TEST_F(Binary, KillDuringUploadLeavesLiveSiteAndResumes) {
   EXPECT_EQ(Wait(pid).exit_code, 0);
 }
 
+// `replideploy deploy` of a folder whose _redirects has a line Netlify skips: the deploy goes
+// live with the other rules, and the command prints the warning with file, line and reason.
+TEST_F(Binary, DeployPrintsSkippedRuleWarnings) {
+  ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
+  pid_t pid = 0;
+  const std::string port = StartRole(pid, "serve", {}, "srv-");
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/srv-stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  const std::string token = SignUpToken(base, "cli@example.com");
+  ASSERT_FALSE(token.empty());
+  auto site = Call(base, "POST", "/api/v1/sites", R"({"name":"warned"})", token, "");
+  ASSERT_TRUE(site.ok());
+  ASSERT_EQ(site->status, 201);
+  const std::string folder = dir_ + "/public";
+  fs::create_directories(folder);
+  std::ofstream(folder + "/index.html") << "home";
+  std::ofstream(folder + "/_redirects") << "/mid/*.jpg /img\n/a /b 302\n";
+
+  Outcome run = Exec(
+      {"deploy", folder, "--site", "warned", "--prod", "--api-url", base, "--auth-token", token});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.err.find("Warning: _redirects:1: '*' is only allowed at the end of FROM"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.out.find("Deploy is live"), std::string::npos) << run.out;
+  auto redirected = Call(base, "GET", "/a", "", "", "warned.localhost");
+  ASSERT_TRUE(redirected.ok());
+  EXPECT_EQ(redirected->status, 302);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0);
+}
+
+// A built deploy whose _redirects has a line Netlify skips goes live, and its build log lists
+// the warning before "Deploy is live".
+TEST_F(Binary, BuildLogListsSkippedRules) {
+  ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
+  pid_t pid = 0;
+  const std::string port = StartRole(pid, "serve", {}, "srv-");
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/srv-stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  const std::string token = SignUpToken(base, "built@example.com");
+  ASSERT_FALSE(token.empty());
+  auto site = Call(base, "POST", "/api/v1/sites", R"({"name":"built"})", token, "");
+  ASSERT_TRUE(site.ok());
+  ASSERT_EQ(site->status, 201);
+  ASSERT_TRUE(
+      CommitAndPush(dir_ + "/repo",
+                    {{"index.html", "built"},
+                     {"_redirects", "/r 307\n/a /b 302\n"},
+                     {"netlify.toml",
+                      "[build]\n  command = \"mkdir -p out && cp index.html _redirects out/\"\n"
+                      "  publish = \"out\"\n"}},
+                    "http://x:" + token + "@127.0.0.1:" + port + "/git/built.git"));
+  const auto [id, state] = NewestDeploy(
+      base, token, "built", [](const std::string& s) { return s == "ready" || s == "error"; });
+  ASSERT_EQ(state, "ready") << ReadFile(dir_ + "/srv-stderr");
+  std::string log;
+  // The worker writes its last lines once it has seen the deploy ready.
+  core::testing::WaitUntil([&] {
+    auto got = Call(base, "GET", "/api/v1/deploys/" + id + "/log", "", token, "");
+    log = got.ok() ? got->body : "";
+    return log.find("Deploy is live") != std::string::npos;
+  });
+  const std::size_t warning = log.find("Warning: _redirects:1: missing destination");
+  EXPECT_NE(warning, std::string::npos) << log;
+  EXPECT_LT(warning, log.find("Deploy is live")) << log;
+  auto redirected = Call(base, "GET", "/a", "", "", "built.localhost");
+  ASSERT_TRUE(redirected.ok());
+  EXPECT_EQ(redirected->status, 302);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0);
+}
+
 // The roles run apart over one database and data dir: what `replideploy api` publishes, a
 // separate `replideploy edge` serves (and sees the next publish too); each answers only its part.
 TEST_F(Binary, EdgeServesWhatTheApiRolePublished) {

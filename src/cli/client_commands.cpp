@@ -46,6 +46,29 @@ std::string Str(const json::value& v, std::string_view key) {
   return (f != nullptr && f->is_string()) ? std::string(f->as_string()) : std::string();
 }
 
+// Text from the server for a terminal: control characters become '?'.
+std::string Printable(std::string text) {
+  for (char& c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return text;
+}
+
+// The deploy summary's messages (Netlify's `summary.messages`), one line each, on stderr.
+void PrintSummaryMessages(const json::value& deploy) {
+  if (!deploy.is_object()) return;
+  const json::value* summary = deploy.as_object().if_contains("summary");
+  if (summary == nullptr || !summary->is_object()) return;
+  const json::value* messages = summary->as_object().if_contains("messages");
+  if (messages == nullptr || !messages->is_array()) return;
+  for (const json::value& m : messages->as_array()) {
+    const std::string type = Str(m, "type");
+    fmt::print(stderr, "{}: {}\n", type == "warning" ? "Warning" : Printable(type),
+               Printable(Str(m, "description")));
+  }
+}
+
 ApiClient RequireClient(const Common& common) { return ApiClient(common.Settings()); }
 
 std::string ReadSecret(const std::string& prompt) {
@@ -309,6 +332,7 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
     return Fail("deploy " + deploy_id + " ended " + (state.empty() ? "in a timeout" : state) +
                 (why.empty() ? "" : ": " + why));
   }
+  PrintSummaryMessages(final_deploy);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("Deploy is live ({:.1f} s).\n", seconds);

@@ -9,6 +9,7 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "deploys/deploy_messages.hpp"
 #include "deploys/file_list.hpp"
 #include "store/content_type.hpp"
 #include "store/precompress.hpp"
@@ -122,7 +123,16 @@ Result<Deploy> DeployService::Load(std::string_view deploy_id, bool with_require
          db_.Exec(std::string(kSelectDeploy) + "WHERE d.id = ?", {std::string(deploy_id)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "deploy not found");
   Deploy d = DeployFromRow(rows.rows.front());
-  if (with_required) RD_TRY_STATUS(FillRequired(d));
+  if (with_required) {
+    RD_TRY_STATUS(FillRequired(d));
+    RD_TRY_STATUS(FillMessages({&d}));
+  }
+  return d;
+}
+
+Result<Deploy> DeployService::GetForBuild(std::string_view deploy_id) {
+  RD_TRY(Deploy d, Load(deploy_id, false));
+  RD_TRY_STATUS(FillMessages({&d}));
   return d;
 }
 
@@ -146,7 +156,10 @@ Result<Deploy> DeployService::LoadOwned(std::string_view user_id, std::string_vi
                   {std::string(user_id), std::string(deploy_id)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "deploy not found");
   Deploy d = DeployFromRow(rows.rows.front());
-  if (with_required) RD_TRY_STATUS(FillRequired(d));
+  if (with_required) {
+    RD_TRY_STATUS(FillRequired(d));
+    RD_TRY_STATUS(FillMessages({&d}));
+  }
   return d;
 }
 
@@ -445,6 +458,9 @@ Result<std::vector<Deploy>> DeployService::List(std::string_view user_id, std::s
                   {site.id, static_cast<std::int64_t>(std::clamp(limit, 1, 1000))}));
   std::vector<Deploy> out;
   for (const auto& r : rows.rows) out.push_back(DeployFromRow(r));
+  std::vector<Deploy*> all;
+  for (Deploy& d : out) all.push_back(&d);
+  RD_TRY_STATUS(FillMessages(std::move(all)));
   return out;
 }
 
@@ -577,10 +593,11 @@ Status DeployService::FinishOne(const Deploy& deploy) {
     return {};
   }));
   RD_TRY(auto manifest, LoadManifest(deploy.id, deploy.site_id));
+  std::vector<DeployMessage> messages;
   if (validator_) {
-    if (Status valid = validator_(*manifest, blobs_); !valid.ok()) {
-      return Fail(deploy.id, valid.error().message);
-    }
+    auto valid = validator_(*manifest, blobs_);
+    if (!valid.ok()) return Fail(deploy.id, valid.error().message);
+    messages = CapDeployMessages(std::move(valid).value());
   }
   const std::int64_t now = clock_.NowMillis();
   // Auto-publish production deploys, unless the site is locked or a newer deploy is already live
@@ -598,7 +615,9 @@ Status DeployService::FinishOne(const Deploy& deploy) {
                                     {std::string(kStateReady), now, now, deploy.id,
                                      std::string(kStateProcessing)}));
       became_ready = ready.affected > 0;  // not when canceled meanwhile
-      if (!became_ready || !auto_publish) return {};
+      if (!became_ready) return {};
+      RD_TRY_STATUS(StoreDeployMessages(s, deploy.id, messages));
+      if (!auto_publish) return {};
       RD_TRY(
           db::Rows live,
           s.Exec(

@@ -41,6 +41,20 @@ inline constexpr std::string_view kStateReady = "ready";
 inline constexpr std::string_view kStateError = "error";
 inline constexpr std::string_view kStateCanceled = "canceled";
 
+// A message of a deploy's summary (Netlify's `summary.messages`): something processing reported
+// without failing the deploy, such as a rule line skipped as Netlify skips it.
+struct DeployMessage {
+  std::string type = "warning";  // "warning" or "info", as Netlify
+  std::string title;
+  std::string description;
+  std::string details;
+  std::string file;       // the deploy file it is about ("_redirects"), or empty
+  std::int64_t line = 0;  // 1-based line in `file`, or 0
+};
+
+// Messages kept per deploy; beyond it, one more says how many were left out.
+inline constexpr std::size_t kMaxDeployMessages = 100;
+
 struct Deploy {
   std::string id;
   std::string site_id;
@@ -64,6 +78,7 @@ struct Deploy {
   bool site_locked = false;
   std::vector<std::string> required;            // SHA-1s still to upload
   std::vector<std::string> required_functions;  // SHA-256s still to upload
+  std::vector<DeployMessage> messages;          // in order; set once the deploy is ready
 };
 
 struct NewDeploy {
@@ -84,9 +99,11 @@ struct UploadedFile {
   std::string content_type;
 };
 
-// Checks a finished deploy before it becomes ready (e.g. parses its _redirects); a failure
-// puts the deploy in `error` with the returned message.
-using DeployValidator = std::function<Status(const DeployManifest&, store::BlobStore&)>;
+// Checks a finished deploy before it becomes ready (e.g. parses its _redirects). A failure puts
+// the deploy in `error` with the returned message; the messages returned otherwise are kept
+// with the deploy (Deploy::messages, at most kMaxDeployMessages and one saying how many more).
+using DeployValidator =
+    std::function<Result<std::vector<DeployMessage>>(const DeployManifest&, store::BlobStore&)>;
 
 // Notified after a site's live deploy changed (publish, rollback, delete); the edge drops its
 // cached route for the site.
@@ -145,7 +162,8 @@ class DeployService {
           functions = {});
   // Fails a deploy that has not become ready, with a message for the user.
   Status FailDeploy(std::string_view deploy_id, std::string_view message);
-  Result<Deploy> GetForBuild(std::string_view deploy_id) { return Load(deploy_id, false); }
+  // Without `required`, with `messages`.
+  Result<Deploy> GetForBuild(std::string_view deploy_id);
   Result<std::vector<Deploy>> List(std::string_view user_id, std::string_view site_ref,
                                    int limit = 100);
   Result<Deploy> Cancel(std::string_view user_id, std::string_view deploy_id);
@@ -195,6 +213,8 @@ class DeployService {
                            bool with_required = true);
   // Sets `required` / `required_functions` of a deploy still taking files.
   Status FillRequired(Deploy& deploy);
+  // Sets `messages` of each deploy (one query).
+  Status FillMessages(std::vector<Deploy*> deploys);
   // Moves an uploading deploy with nothing missing on to processing.
   Status AdvanceIfUploadsComplete(const std::string& deploy_id);
   Result<Deploy> AdvanceIfComplete(const Deploy& deploy);

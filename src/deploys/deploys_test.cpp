@@ -207,15 +207,63 @@ TEST_P(Deploys, CancelAndExpire) {
 
 TEST_P(Deploys, ValidatorFailureMarksErrorAndKeepsLiveSite) {
   Deploy good = DeployFiles({{"index.html", "good"}});
-  deploys_->SetValidator([](const DeployManifest& m, store::BlobStore&) -> Status {
-    if (m.Find("/_redirects"))
-      return MakeError(ErrorCode::kUnprocessable, "_redirects:3: bad rule");
-    return {};
-  });
+  deploys_->SetValidator(
+      [](const DeployManifest& m, store::BlobStore&) -> Result<std::vector<DeployMessage>> {
+        if (m.Find("/_redirects"))
+          return MakeError(ErrorCode::kUnprocessable, "_redirects: larger than 4 MiB");
+        return std::vector<DeployMessage>{};
+      });
   Deploy bad = DeployFiles({{"index.html", "bad"}, {"_redirects", "junk"}});
   EXPECT_EQ(bad.state, kStateError);
-  EXPECT_EQ(bad.error_message, "_redirects:3: bad rule");
+  EXPECT_EQ(bad.error_message, "_redirects: larger than 4 MiB");
   EXPECT_EQ(Live(), good.id);
+}
+
+TEST_P(Deploys, ValidatorWarningsAreKeptWithTheReadyDeployAndCapped) {
+  std::size_t count = 1;
+  deploys_->SetValidator(
+      [&count](const DeployManifest&, store::BlobStore&) -> Result<std::vector<DeployMessage>> {
+        std::vector<DeployMessage> out;
+        for (std::size_t i = 1; i <= count; ++i) {
+          DeployMessage m;
+          m.title = "Rule skipped";
+          m.description = "_redirects:" + std::to_string(i) + ": missing destination";
+          m.details = "/r 307";
+          m.file = "_redirects";
+          m.line = static_cast<std::int64_t>(i);
+          out.push_back(std::move(m));
+        }
+        return out;
+      });
+  Deploy one = DeployFiles({{"index.html", "one"}});
+  EXPECT_EQ(one.state, kStateReady);
+  EXPECT_EQ(Live(), one.id);
+  ASSERT_EQ(one.messages.size(), 1u);
+  EXPECT_EQ(one.messages[0].type, "warning");
+  EXPECT_EQ(one.messages[0].description, "_redirects:1: missing destination");
+  EXPECT_EQ(one.messages[0].details, "/r 307");
+  EXPECT_EQ(one.messages[0].file, "_redirects");
+  EXPECT_EQ(one.messages[0].line, 1);
+
+  count = kMaxDeployMessages + 7;
+  Deploy many = DeployFiles({{"index.html", "many"}});
+  ASSERT_EQ(many.messages.size(), kMaxDeployMessages + 1);
+  EXPECT_EQ(many.messages[kMaxDeployMessages - 1].line,
+            static_cast<std::int64_t>(kMaxDeployMessages));
+  EXPECT_NE(many.messages.back().description.find("and 7 more"), std::string::npos)
+      << many.messages.back().description;
+
+  // Read back from the database by another service (as after a restart), and in lists.
+  DeployService fresh(tdb_->db(), *blobs_, clock_, *sites_);
+  EXPECT_EQ(fresh.Get(alice_.id, one.id)->messages.size(), 1u);
+  auto list = fresh.List(alice_.id, "site");
+  ASSERT_TRUE(list.ok());
+  for (const Deploy& d : *list) {
+    EXPECT_EQ(d.messages.size(), d.id == many.id  ? kMaxDeployMessages + 1
+                                 : d.id == one.id ? 1u
+                                                  : 0u);
+  }
+  EXPECT_EQ(fresh.GetForBuild(one.id)->messages.size(), 1u);
 }
 
 TEST_P(Deploys, FunctionsMustMatchTheirDigest) {

@@ -31,20 +31,21 @@ Result<std::optional<std::string>> ReadRuleFile(const deploys::DeployManifest& m
 }  // namespace
 
 Result<std::shared_ptr<const DeployRules>> DeployRules::Load(
-    const deploys::DeployManifest& manifest, store::BlobStore& blobs) {
+    const deploys::DeployManifest& manifest, store::BlobStore& blobs,
+    std::vector<SkippedRule>* skipped) {
   std::vector<RedirectRule> redirects;
   std::vector<HeaderRule> headers;
   RD_TRY(auto redirects_file, ReadRuleFile(manifest, blobs, "/_redirects"));
   if (redirects_file) {
-    RD_TRY(redirects, ParseRedirectsFile(*redirects_file));
+    RD_TRY(redirects, ParseRedirectsFile(*redirects_file, "_redirects", skipped));
   }
   RD_TRY(auto headers_file, ReadRuleFile(manifest, blobs, "/_headers"));
   if (headers_file) {
-    RD_TRY(headers, ParseHeadersFile(*headers_file));
+    RD_TRY(headers, ParseHeadersFile(*headers_file, "_headers", skipped));
   }
   RD_TRY(auto toml_file, ReadRuleFile(manifest, blobs, "/netlify.toml"));
   if (toml_file) {
-    RD_TRY(NetlifyTomlRules toml, ParseNetlifyToml(*toml_file));
+    RD_TRY(NetlifyTomlRules toml, ParseNetlifyToml(*toml_file, "netlify.toml", skipped));
     // _redirects before netlify.toml: the first match wins.
     for (auto& r : toml.redirects) redirects.push_back(std::move(r));
     for (auto& h : toml.headers) headers.push_back(std::move(h));

@@ -10,6 +10,7 @@
 
 #include "core/result.hpp"
 #include "deploys/manifest.hpp"
+#include "edge/rules.hpp"
 #include "http/message.hpp"
 #include "store/blob_store.hpp"
 
@@ -31,10 +32,13 @@ struct RuleDecision {
 
 class DeployRules {
  public:
-  // Parses the rule files of `manifest`. kUnprocessable "<file>:<line>: <reason>" when one does
-  // not parse: the deploy fails rather than half-applying its rules.
-  static Result<std::shared_ptr<const DeployRules>> Load(const deploys::DeployManifest& manifest,
-                                                         store::BlobStore& blobs);
+  // Parses the rule files of `manifest`; the rules that do not parse are left out, as Netlify
+  // leaves them out, and appended to `skipped` (when not null). kUnprocessable
+  // "<file>:<line>: <reason>" only for what fails a whole file (see rules.hpp): a netlify.toml
+  // that is not TOML, a file over the size limit.
+  static Result<std::shared_ptr<const DeployRules>> Load(
+      const deploys::DeployManifest& manifest, store::BlobStore& blobs,
+      std::vector<SkippedRule>* skipped = nullptr);
 
   // `path` is the normalised request path; `has_static_file` whether a file answers it (a
   // rule that is not forced never shadows an existing file).

@@ -124,10 +124,22 @@ void Edge::InvalidateSite(const std::string& site_id) {
   std::erase_if(sites_, [&](const auto& kv) { return kv.second.site_id == site_id; });
 }
 
-Status Edge::ValidateDeploy(const deploys::DeployManifest& manifest, store::BlobStore& blobs) {
-  auto rules = DeployRules::Load(manifest, blobs);
+Result<std::vector<deploys::DeployMessage>> Edge::ValidateDeploy(
+    const deploys::DeployManifest& manifest, store::BlobStore& blobs) {
+  std::vector<SkippedRule> skipped;
+  auto rules = DeployRules::Load(manifest, blobs, &skipped);
   if (!rules.ok()) return std::move(rules).error();
-  return {};
+  std::vector<deploys::DeployMessage> messages;
+  for (SkippedRule& rule : skipped) {
+    deploys::DeployMessage m;
+    m.title = "Rule skipped in " + rule.file + " line " + std::to_string(rule.line);
+    m.description = Describe(rule);
+    m.details = std::move(rule.text);
+    m.file = std::move(rule.file);
+    m.line = static_cast<std::int64_t>(rule.line);
+    messages.push_back(std::move(m));
+  }
+  return messages;
 }
 
 Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_only) {

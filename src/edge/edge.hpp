@@ -51,8 +51,10 @@ class Edge {
   // Drops what is cached about a site's routing (publish, rollback, rename, delete).
   void InvalidateSite(const std::string& site_id);
 
-  // For the deploy service: fails a deploy whose rule files do not parse.
-  static Status ValidateDeploy(const deploys::DeployManifest& manifest, store::BlobStore& blobs);
+  // For the deploy service: fails a deploy whose rule files cannot be read at all (see
+  // DeployRules::Load); otherwise one warning per rule left out, naming file, line and reason.
+  static Result<std::vector<deploys::DeployMessage>> ValidateDeploy(
+      const deploys::DeployManifest& manifest, store::BlobStore& blobs);
 
  private:
   struct SiteEntry {

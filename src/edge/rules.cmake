@@ -6,7 +6,7 @@
 #     DEPS ... PkgConfig::TOMLPP
 #     TESTS ... ${RD_EDGE_RULES_TESTS})
 #   rd_edge_rules_targets()  # after replideploy_component(edge ...)
-set(RD_EDGE_RULES_SOURCES paths.cpp rules_parse.cpp rules_toml.cpp rules_match.cpp)
+set(RD_EDGE_RULES_SOURCES paths.cpp rules_parse.cpp rules_headers.cpp rules_toml.cpp rules_match.cpp)
 set(RD_EDGE_RULES_TESTS paths_test.cpp rules_test.cpp)
 
 function(rd_edge_rules_targets)

@@ -4,10 +4,12 @@
 //
 // Matching follows Netlify's own engine, the `netlify-redirector` package (a WebAssembly build
 // of their C++ matcher), which tests/oracle/ runs side by side with ours on a generated corpus.
-// Parsing follows the engine and `@netlify/redirect-parser` / `@netlify/headers-parser`, but is
-// stricter: one bad line fails the whole file with "<file>:<line>: <reason>", so a deploy never
-// runs with half of its rules. Where we differ on purpose, rules.cpp says so ("Differs from
-// Netlify") and why.
+// Parsing follows the engine and `@netlify/redirect-parser` / `@netlify/headers-parser`: a rule
+// that does not parse (a line of `_redirects` or `_headers`, a table of `netlify.toml`) is left
+// out and reported as a SkippedRule, and the rest of the file applies, as on Netlify. We skip
+// some lines the engine keeps (rules that could never match, or would mislead); only what
+// Netlify itself refuses (a `netlify.toml` that is not TOML) and our size limits fail a file.
+// Where we differ on purpose, rules_parse.cpp says so and why.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +30,19 @@ inline constexpr std::size_t kMaxRuleLineBytes = 4096;     // per line of _redir
 inline constexpr std::size_t kMaxRuleFileBytes = 4 << 20;  // per rule file
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// A rule left out of a deploy: a line of `_redirects` or `_headers` (with the header lines of a
+// skipped `_headers` path), or a [[redirects]] / [[headers]] table of `netlify.toml`.
+struct SkippedRule {
+  std::string file;      // "_redirects"
+  std::size_t line = 0;  // 1-based
+  std::string reason;    // "missing destination"
+  std::string text;      // the line as written (trimmed, at most kSkippedTextBytes); "" for TOML
+};
+inline constexpr std::size_t kSkippedTextBytes = 200;
+
+// "<file>:<line>: <reason>".
+std::string Describe(const SkippedRule& skipped);
 
 // `KEY=VALUE` after FROM: the request must carry KEY. KEY is compared with the query string as
 // sent (still encoded); the value is compared after decoding ('+' is a space), unless it is a
@@ -81,16 +96,22 @@ struct HeaderRule {
 // with '#' comments (whole lines, or from a token starting with '#'). FROM is a path (with
 // `:placeholder` segments and an optional trailing `*`) or an http(s) URL; TO is a path or an
 // http(s) URL; STATUS is 200..599 (default 301), '!' forces the rule; `FROM/* 200` alone
-// rewrites to itself. Fails with kUnprocessable "<file_name>:<line>: <reason>" on the first bad
-// line, on more than kMaxRules rules, on a line over kMaxRuleLineBytes, on NUL or non-UTF-8.
+// rewrites to itself. A line that is not such a rule (also one over kMaxRuleLineBytes, with NUL,
+// control characters or invalid UTF-8) is skipped and appended to `skipped` (when not null), and
+// so are the lines after the first kMaxRules rules (one entry). Fails with kUnprocessable only
+// on a file over kMaxRuleFileBytes.
 Result<std::vector<RedirectRule>> ParseRedirectsFile(std::string_view text,
-                                                     std::string_view file_name = "_redirects");
+                                                     std::string_view file_name = "_redirects",
+                                                     std::vector<SkippedRule>* skipped = nullptr);
 
 // `_headers`: a path line (starting with '/', with `*` and `:placeholder`) followed by
-// `Name: value` lines (indentation optional), '#' comment lines. Same failures as above, plus
-// invalid header names or values (control characters), and a header before any path.
+// `Name: value` lines (indentation optional), '#' comment lines. Skipped, as above: a header line
+// with no name, no value, an invalid name or a control character in its value, one before any
+// path, a line that is neither a path nor a header; and a path that can never match (or a URL)
+// together with its header lines. Fails only on a file over kMaxRuleFileBytes.
 Result<std::vector<HeaderRule>> ParseHeadersFile(std::string_view text,
-                                                 std::string_view file_name = "_headers");
+                                                 std::string_view file_name = "_headers",
+                                                 std::vector<SkippedRule>* skipped = nullptr);
 
 struct NetlifyTomlRules {
   std::vector<RedirectRule> redirects;
@@ -99,10 +120,14 @@ struct NetlifyTomlRules {
 
 // The [[redirects]] (from, to, status, force, query, conditions, headers, signed) and
 // [[headers]] (for, values) tables of `netlify.toml`; every other table is ignored, and so are
-// unknown keys inside these tables, as Netlify does. Fails with kUnprocessable
-// "<file_name>:<line>: <reason>" on a TOML syntax error, a wrong type or an invalid value.
+// unknown keys inside these tables, as Netlify does. A table with a wrong type or an invalid
+// value is skipped (appended to `skipped`, at the line of the offending value), as
+// `@netlify/config` skips it with a warning; so is a `redirects` or `headers` key that is not an
+// array of tables. Fails with kUnprocessable "<file_name>:<line>: <reason>" on a TOML syntax
+// error (Netlify's build fails on it too), NUL, or a file over kMaxRuleFileBytes.
 Result<NetlifyTomlRules> ParseNetlifyToml(std::string_view text,
-                                          std::string_view file_name = "netlify.toml");
+                                          std::string_view file_name = "netlify.toml",
+                                          std::vector<SkippedRule>* skipped = nullptr);
 
 // The primary language subtag of the first entry of an Accept-Language value, lower-cased:
 // "de-AT,en;q=0.5" -> "de". Empty when there is none.

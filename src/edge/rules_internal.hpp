@@ -9,6 +9,7 @@
 
 #include "core/result.hpp"
 #include "core/text.hpp"
+#include "edge/rules.hpp"
 
 namespace replideploy::edge::rules_internal {
 
@@ -67,10 +68,34 @@ using core::AsciiLower;
 std::string AsciiLower(std::string_view text);
 using core::EqualsIgnoreCase;
 
-// Shared by the line parsers (rules_parse.cpp) and netlify.toml's tables (rules_toml.cpp).
+// Shared by the line parsers (rules_parse.cpp, rules_headers.cpp) and netlify.toml's tables
+// (rules_toml.cpp).
+// A kUnprocessable error whose message is the reason only.
+Error Reason(std::string reason);
 std::string Where(std::string_view file, std::size_t line);
 Error LineError(std::string_view file, std::size_t line, std::string_view reason);
+// Appends a SkippedRule to `skipped` (when not null), with `text` cut to kSkippedTextBytes.
+void Skip(std::vector<SkippedRule>* skipped, std::string_view file, std::size_t line,
+          std::string reason, std::string_view text);
 std::string_view Trim(std::string_view s);
+bool IsUrl(std::string_view s);
+
+// Walks the lines of a rule file, checking what every line must satisfy.
+class LineReader {
+ public:
+  explicit LineReader(std::string_view text);  // skips a UTF-8 byte order mark
+
+  // Fills `line` with the next line (without its end of line) and returns true, or returns
+  // false at the end. `problem` is why the line is unacceptable (over kMaxRuleLineBytes, NUL,
+  // a control character, invalid UTF-8), or empty.
+  bool Next(std::string_view& line, std::string& problem);
+  std::size_t number() const { return number_; }  // of the line Next returned, 1-based
+
+ private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+  std::size_t number_ = 0;
+};
 Status CheckFileSize(std::string_view text, std::string_view file);
 Status ValidateDestination(std::string_view to);
 // FROM: a path, or an http(s) URL whose host the request must have.

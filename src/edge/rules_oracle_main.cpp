@@ -7,7 +7,8 @@
 //                  "static": false}]}
 // and prints one JSON line per input line, in order:
 //   {"id": 7, "error": "<parse error>"}  or
-//   {"id": 7, "results": [{"kind": "rule", "rule": 0, "from": "/a", "to": "/b", "status": 301,
+//   {"id": 7, "skipped": [{"file": "_redirects", "line": 3, "reason": "..."}],
+//    "results": [{"kind": "rule", "rule": 0, "from": "/a", "to": "/b", "status": 301,
 //                          "force": false, "destination": "/b?x=1"},
 //                         {"kind": "none"}, {"kind": "shadowed", "rule": 2, "from": "/c"},
 //                         {"kind": "denied"}, {"kind": "bad_path", "error": "..."}]}
@@ -29,6 +30,7 @@ using replideploy::edge::RedirectMatch;
 using replideploy::edge::RedirectMatcher;
 using replideploy::edge::RedirectRequest;
 using replideploy::edge::RedirectRule;
+using replideploy::edge::SkippedRule;
 
 namespace {
 
@@ -39,10 +41,11 @@ std::string_view StringField(const json::object& o, std::string_view key,
   return v->get_string();
 }
 
-Result<RedirectMatcher> Load(const json::object& input) {
-  RD_TRY(std::vector<RedirectRule> rules, ParseRedirectsFile(StringField(input, "redirects")));
+Result<RedirectMatcher> Load(const json::object& input, std::vector<SkippedRule>& skipped) {
+  RD_TRY(std::vector<RedirectRule> rules,
+         ParseRedirectsFile(StringField(input, "redirects"), "_redirects", &skipped));
   if (input.contains("toml")) {
-    RD_TRY(auto toml, ParseNetlifyToml(StringField(input, "toml")));
+    RD_TRY(auto toml, ParseNetlifyToml(StringField(input, "toml"), "netlify.toml", &skipped));
     for (auto& rule : toml.redirects) rules.push_back(std::move(rule));
   }
   return RedirectMatcher::Compile(std::move(rules));
@@ -118,10 +121,17 @@ int main() {
     const json::object& input = parsed.get_object();
     json::object out;
     if (const json::value* id = input.if_contains("id")) out["id"] = *id;
-    auto matcher = Load(input);
+    std::vector<SkippedRule> skipped;
+    auto matcher = Load(input, skipped);
     if (!matcher.ok()) {
       out["error"] = matcher.error().message;
     } else {
+      json::array skipped_json;
+      for (const SkippedRule& s : skipped) {
+        skipped_json.push_back(
+            json::object{{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
+      }
+      out["skipped"] = std::move(skipped_json);
       json::array results;
       if (const json::value* reqs = input.if_contains("requests"); reqs && reqs->is_array()) {
         for (const auto& r : reqs->get_array()) {

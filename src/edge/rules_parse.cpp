@@ -1,8 +1,14 @@
 // Parsers for `_redirects` and `_headers` (netlify.toml's tables: rules_toml.cpp).
 //
+// A line that does not parse is skipped and reported (SkippedRule), and the rest of the file
+// applies: Netlify does the same (its engine, `netlify-redirector`, drops the line and lists a
+// parse error; `@netlify/headers-parser` drops the header line). tests/oracle checks, on files
+// with invalid lines, that we keep exactly the lines the engine keeps, apart from the lines
+// below.
+//
 // Differs from Netlify (the `netlify-redirector` engine and `@netlify/redirect-parser`), on
-// purpose, each because a rule file that deploys must mean one thing:
-//  - Any bad line fails the whole file; Netlify skips the line and deploys the rest.
+// purpose: we also skip these lines, which the engine keeps, each because a rule that deploys
+// must mean one thing:
 //  - STATUS must be three digits in 200..599 with at most one '!'; the engine takes any integer
 //    ("0", "999", "0301", "301!!").
 //  - '*' is only allowed as the last character of FROM. The engine also reads a "/*/" segment
@@ -14,12 +20,14 @@
 //  - TO may not be protocol-relative ("//host/x") or contain a backslash: both would let a
 //    rule that looks like a path send visitors to another site.
 //  - Conditions need STATUS before them, as in Netlify, but unknown condition names, repeated
-//    conditions and repeated query keys are errors (the engine never matches such a rule).
-//    Condition names are case-insensitive ("country=us"), as in @netlify/redirect-parser.
+//    conditions and repeated query keys skip the line (the engine keeps a rule that never
+//    matches). Condition names are case-insensitive ("country=us"), as in
+//    @netlify/redirect-parser.
 //  - A full-URL FROM without a path ("https://old.example.com") means its root "/"; the engine
 //    never matches it. Its host is lower-cased; the engine compares it case-sensitively.
 //  - Query keys and values may not contain '&' (the engine pastes them into a regular
 //    expression over the raw query string).
+//  - A line over kMaxRuleLineBytes, or with NUL, control characters or invalid UTF-8.
 // Accepted although the engine complains: a rule whose destination equals its origin ("/a /a",
 // but also "/ id=1 /x" and host rules): the engine reports "origin and destination cannot be
 // the same" and keeps the rule anyway.
@@ -54,11 +62,7 @@ std::string AsciiLower(std::string_view text) {
   return out;
 }
 
-namespace {
-
 Error Reason(std::string reason) { return MakeError(ErrorCode::kUnprocessable, std::move(reason)); }
-
-}  // namespace
 
 Result<std::string> DecodeRulePath(std::string_view text) {
   std::string out;
@@ -124,28 +128,6 @@ Result<RedirectPattern> ParseRedirectPattern(std::string_view path) {
   return pattern;
 }
 
-bool IsHeaderName(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u)) continue;
-    if (std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
-  }
-  return true;
-}
-
-bool IsHeaderValue(std::string_view value) {
-  for (char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
-  }
-  return true;
-}
-
-}  // namespace rules_internal
-
-namespace rules_internal {
-
 std::string Where(std::string_view file, std::size_t line) {
   return std::string(file) + ":" + std::to_string(line) + ": ";
 }
@@ -154,11 +136,16 @@ Error LineError(std::string_view file, std::size_t line, std::string_view reason
   return MakeError(ErrorCode::kUnprocessable, Where(file, line) + std::string(reason));
 }
 
-// Prefixes a reason-only error with its place.
-Error AtLine(std::string_view file, std::size_t line, Error error) {
-  error.message = Where(file, line) + error.message;
-  error.code = ErrorCode::kUnprocessable;
-  return error;
+void Skip(std::vector<SkippedRule>* skipped, std::string_view file, std::size_t line,
+          std::string reason, std::string_view text) {
+  if (skipped == nullptr) return;
+  if (text.size() > kSkippedTextBytes) {
+    std::size_t cut = kSkippedTextBytes;
+    // Whole UTF-8 characters only: back off continuation bytes.
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text = text.substr(0, cut);
+  }
+  skipped->push_back({std::string(file), line, std::move(reason), std::string(text)});
 }
 
 bool IsSpace(char c) {
@@ -183,50 +170,36 @@ std::vector<std::string_view> SplitTokens(std::string_view line) {
   return tokens;
 }
 
-// Walks the lines of a rule file, checking what every line must satisfy.
-class LineReader {
- public:
-  LineReader(std::string_view text, std::string_view file) : text_(text), file_(file) {
-    if (text_.starts_with("\xEF\xBB\xBF")) text_.remove_prefix(3);  // a UTF-8 byte order mark
-  }
+LineReader::LineReader(std::string_view text) : text_(text) {
+  if (text_.starts_with("\xEF\xBB\xBF")) text_.remove_prefix(3);  // a UTF-8 byte order mark
+}
 
-  // Fills `line` with the next line (without its end of line) and returns true, or returns
-  // false at the end. Sets `error` when a line is unacceptable.
-  bool Next(std::string_view& line, Status& error) {
-    if (pos_ > text_.size()) return false;
-    std::size_t end = text_.find('\n', pos_);
-    if (end == std::string_view::npos) end = text_.size();
-    line = text_.substr(pos_, end - pos_);
-    pos_ = end + 1;
-    ++number_;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() > kMaxRuleLineBytes) {
-      error = LineError(file_, number_,
-                        "line is longer than " + std::to_string(kMaxRuleLineBytes) + " bytes");
-    } else if (line.find('\0') != std::string_view::npos) {
-      error = LineError(file_, number_, "NUL byte");
-    } else if (!IsValidUtf8(line)) {
-      error = LineError(file_, number_, "not valid UTF-8");
-    } else {
-      for (char c : line) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((u < 0x20 && !IsSpace(c)) || u == 0x7f) {
-          error = LineError(file_, number_, "control character");
-          break;
-        }
+bool LineReader::Next(std::string_view& line, std::string& problem) {
+  if (pos_ > text_.size()) return false;
+  std::size_t end = text_.find('\n', pos_);
+  if (end == std::string_view::npos) end = text_.size();
+  line = text_.substr(pos_, end - pos_);
+  pos_ = end + 1;
+  ++number_;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  problem.clear();
+  if (line.size() > kMaxRuleLineBytes) {
+    problem = "line is longer than " + std::to_string(kMaxRuleLineBytes) + " bytes";
+  } else if (line.find('\0') != std::string_view::npos) {
+    problem = "NUL byte";
+  } else if (!IsValidUtf8(line)) {
+    problem = "not valid UTF-8";
+  } else {
+    for (char c : line) {
+      const auto u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && !IsSpace(c)) || u == 0x7f) {
+        problem = "control character";
+        break;
       }
     }
-    return true;
   }
-
-  std::size_t number() const { return number_; }
-
- private:
-  std::string_view text_;
-  std::string_view file_;
-  std::size_t pos_ = 0;
-  std::size_t number_ = 0;
-};
+  return true;
+}
 
 Status CheckFileSize(std::string_view text, std::string_view file) {
   if (text.size() > kMaxRuleFileBytes) {
@@ -471,15 +444,26 @@ std::string PrimaryLanguage(std::string_view accept_language) {
   return AsciiLower(first);
 }
 
+std::string Describe(const SkippedRule& skipped) {
+  return Where(skipped.file, skipped.line) + skipped.reason;
+}
+
 Result<std::vector<RedirectRule>> ParseRedirectsFile(std::string_view text,
-                                                     std::string_view file_name) {
+                                                     std::string_view file_name,
+                                                     std::vector<SkippedRule>* skipped) {
   RD_TRY_STATUS(CheckFileSize(text, file_name));
   std::vector<RedirectRule> rules;
-  LineReader reader(text, file_name);
+  LineReader reader(text);
   std::string_view line;
-  Status line_error;
-  while (reader.Next(line, line_error)) {
-    if (!line_error.ok()) return std::move(line_error).error();
+  std::string problem;
+  while (reader.Next(line, problem)) {
+    const std::size_t n = reader.number();
+    if (Trim(line).starts_with('#')) continue;  // a comment, whatever its bytes
+    if (!problem.empty()) {
+      // The reason only: the line itself may not be printable.
+      Skip(skipped, file_name, n, problem, "");
+      continue;
+    }
     std::vector<std::string_view> tokens = SplitTokens(line);
     for (std::size_t i = 0; i < tokens.size(); ++i) {
       if (tokens[i].starts_with('#')) {
@@ -489,85 +473,19 @@ Result<std::vector<RedirectRule>> ParseRedirectsFile(std::string_view text,
     }
     if (tokens.empty()) continue;
     if (rules.size() == kMaxRules) {
-      return LineError(file_name, reader.number(),
-                       "more than " + std::to_string(kMaxRules) + " rules");
+      Skip(skipped, file_name, n,
+           "more than " + std::to_string(kMaxRules) + " rules: this line and the rest are skipped",
+           Trim(line));
+      break;
     }
     auto rule = ParseRedirectLine(tokens);
-    if (!rule.ok()) return AtLine(file_name, reader.number(), std::move(rule).error());
-    rule->source = std::string(file_name) + ":" + std::to_string(reader.number());
-    rules.push_back(std::move(rule).value());
-  }
-  return rules;
-}
-
-namespace rules_internal {
-
-// Adds `name: value` to a header rule, comma-joining a name it already has.
-Status AddHeaderValue(HeaderList& values, std::string_view name, std::string_view value) {
-  if (!IsHeaderName(name)) return Reason("invalid header name '" + std::string(name) + "'");
-  if (value.empty()) return Reason("missing value for header '" + std::string(name) + "'");
-  if (!IsHeaderValue(value)) {
-    return Reason("header '" + std::string(name) + "' has a control character in its value");
-  }
-  for (auto& [existing, existing_value] : values) {
-    if (EqualsIgnoreCase(existing, name)) {
-      existing_value += ", ";
-      existing_value += value;
-      return {};
-    }
-  }
-  values.emplace_back(std::string(name), std::string(value));
-  return {};
-}
-
-Status ValidateHeaderPath(std::string_view path) {
-  if (!path.starts_with('/')) {
-    return Reason("header path '" + std::string(path) + "' must start with '/'");
-  }
-  auto pattern = rules_internal::CompileHeaderPattern(path);
-  if (!pattern.ok()) return std::move(pattern).error();
-  return {};
-}
-
-}  // namespace rules_internal
-
-Result<std::vector<HeaderRule>> ParseHeadersFile(std::string_view text,
-                                                 std::string_view file_name) {
-  RD_TRY_STATUS(CheckFileSize(text, file_name));
-  std::vector<HeaderRule> rules;
-  LineReader reader(text, file_name);
-  std::string_view line;
-  Status line_error;
-  while (reader.Next(line, line_error)) {
-    if (!line_error.ok()) return std::move(line_error).error();
-    const std::string_view trimmed = Trim(line);
-    if (trimmed.empty() || trimmed.starts_with('#')) continue;
-    const std::size_t n = reader.number();
-    if (trimmed.starts_with('/')) {
-      if (rules.size() == kMaxRules) {
-        return LineError(file_name, n, "more than " + std::to_string(kMaxRules) + " rules");
-      }
-      auto valid = ValidateHeaderPath(trimmed);
-      if (!valid.ok()) return AtLine(file_name, n, std::move(valid).error());
-      rules.push_back({std::string(trimmed), {}, std::string(file_name) + ":" + std::to_string(n)});
+    if (!rule.ok()) {
+      Skip(skipped, file_name, n, std::move(rule).error().message, Trim(line));
       continue;
     }
-    if (IsUrl(trimmed)) {
-      return LineError(file_name, n, "header rules take a path, not a URL");
-    }
-    const std::size_t colon = trimmed.find(':');
-    if (colon == std::string_view::npos) {
-      return LineError(file_name, n, "expected a path (starting with '/') or 'Name: value'");
-    }
-    const std::string_view name = Trim(trimmed.substr(0, colon));
-    if (name.empty()) return LineError(file_name, n, "missing header name");
-    if (rules.empty()) {
-      return LineError(file_name, n, "header '" + std::string(name) + "' comes before any path");
-    }
-    auto added = AddHeaderValue(rules.back().values, name, Trim(trimmed.substr(colon + 1)));
-    if (!added.ok()) return AtLine(file_name, n, std::move(added).error());
+    rule->source = std::string(file_name) + ":" + std::to_string(n);
+    rules.push_back(std::move(rule).value());
   }
-  std::erase_if(rules, [](const HeaderRule& r) { return r.values.empty(); });
   return rules;
 }
 

@@ -28,6 +28,36 @@ std::string ParseError(std::string_view text) {
   return rules.error().message;
 }
 
+// The rules kept and what was skipped, as "<file>:<line>: <reason>".
+struct Parsed {
+  std::vector<RedirectRule> rules;
+  std::vector<std::string> skipped;
+  std::vector<SkippedRule> raw;
+};
+
+Parsed ParseSkipping(std::string_view text, std::string_view file = "_redirects") {
+  Parsed out;
+  auto rules = ParseRedirectsFile(text, file, &out.raw);
+  EXPECT_TRUE(rules.ok()) << rules.error().message;
+  if (rules.ok()) out.rules = *rules;
+  for (const auto& s : out.raw) out.skipped.push_back(Describe(s));
+  return out;
+}
+
+// The one reason a single-line file is skipped for, or "(kept)".
+std::string SkipReason(std::string_view line) {
+  Parsed p = ParseSkipping(std::string(line) + "\n");
+  if (p.skipped.empty()) return "(kept)";
+  EXPECT_TRUE(p.rules.empty()) << line;
+  return p.skipped.front();
+}
+
+std::vector<std::string> Sources(const std::vector<RedirectRule>& rules) {
+  std::vector<std::string> out;
+  for (const auto& r : rules) out.push_back(r.source);
+  return out;
+}
+
 RedirectMatcher Compile(std::string_view text) {
   auto matcher = RedirectMatcher::Compile(ParseRedirects(text));
   EXPECT_TRUE(matcher.ok()) << matcher.error().message;
@@ -155,8 +185,8 @@ TEST(RedirectsParser, SplatRuleWithoutDestinationRewritesToItself) {
   EXPECT_EQ(rules[0].to, "/app/:splat");
   EXPECT_EQ(rules[0].status, 200);
   EXPECT_TRUE(rules[0].force);
-  EXPECT_NE(ParseError("/app/* 301\n"), "(parsed)");
-  EXPECT_NE(ParseError("/app 200\n"), "(parsed)");
+  EXPECT_NE(SkipReason("/app/* 301"), "(kept)");
+  EXPECT_NE(SkipReason("/app 200"), "(kept)");
 }
 
 TEST(RedirectsParser, AcceptsStatusesFrom200To599) {
@@ -166,7 +196,7 @@ TEST(RedirectsParser, AcceptsStatusesFrom200To599) {
     EXPECT_EQ(rules[0].status, status);
   }
   for (const char* bad : {"0", "199", "600", "999", "3010", "0301", "301!!", "!", "abc", "3O1"}) {
-    EXPECT_NE(ParseError(std::string("/a /b ") + bad + "\n"), "(parsed)") << bad;
+    EXPECT_NE(SkipReason(std::string("/a /b ") + bad), "(kept)") << bad;
   }
 }
 
@@ -177,21 +207,38 @@ TEST(RedirectsParser, ConditionNamesAreCaseInsensitive) {
   EXPECT_EQ(rules[0].conditions[1].kind, RedirectCondition::Kind::kLanguage);
 }
 
-TEST(RedirectsParser, ErrorsNameFileAndLine) {
-  auto result = ParseRedirectsFile("/a /b\n\n# c\n/c\n", "site/_redirects");
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().code, ErrorCode::kUnprocessable);
-  EXPECT_EQ(result.error().message, "site/_redirects:4: missing destination");
+TEST(RedirectsParser, SkippedLinesNameFileLineReasonAndText) {
+  Parsed p = ParseSkipping("/a /b\n\n# c\n  /c   \n", "site/_redirects");
+  EXPECT_EQ(Sources(p.rules), (std::vector<std::string>{"site/_redirects:1"}));
+  ASSERT_EQ(p.raw.size(), 1u);
+  EXPECT_EQ(p.raw[0].file, "site/_redirects");
+  EXPECT_EQ(p.raw[0].line, 4u);
+  EXPECT_EQ(p.raw[0].reason, "missing destination");
+  EXPECT_EQ(p.raw[0].text, "/c");
+  EXPECT_EQ(Describe(p.raw[0]), "site/_redirects:4: missing destination");
 }
 
-TEST(RedirectsParser, OneBadLineFailsTheWholeFile) {
-  // Never half-applied: good lines before and after do not come back.
-  auto result = ParseRedirectsFile("/a /b\n/c /d 999\n/e /f\n");
-  ASSERT_FALSE(result.ok());
-  EXPECT_NE(result.error().message.find("_redirects:2:"), std::string::npos);
+TEST(RedirectsParser, ABadLineIsSkippedAndTheRestApplies) {
+  // The issue's two files: Netlify publishes both and applies the valid rules.
+  Parsed star = ParseSkipping("/mid/*.jpg /img\n/a /b\n");
+  EXPECT_EQ(Sources(star.rules), (std::vector<std::string>{"_redirects:2"}));
+  EXPECT_EQ(star.skipped,
+            (std::vector<std::string>{"_redirects:1: '*' is only allowed at the end of FROM"}));
+
+  Parsed status = ParseSkipping("/r 307\n/a /b\n/c /d 302\n");
+  EXPECT_EQ(Sources(status.rules), (std::vector<std::string>{"_redirects:2", "_redirects:3"}));
+  EXPECT_EQ(status.rules[1].status, 302);
+  ASSERT_EQ(status.skipped.size(), 1u);
+  EXPECT_TRUE(status.skipped[0].starts_with("_redirects:1: missing destination"))
+      << status.skipped[0];
+
+  // Without a place to report them, skipped lines are just left out.
+  auto quiet = ParseRedirectsFile("/a /b\n/c /d 999\n/e /f\n");
+  ASSERT_TRUE(quiet.ok()) << quiet.error().message;
+  EXPECT_EQ(Sources(*quiet), (std::vector<std::string>{"_redirects:1", "_redirects:3"}));
 }
 
-TEST(RedirectsParser, RefusesWhatCouldNeverMatchOrWouldMislead) {
+TEST(RedirectsParser, SkipsWhatCouldNeverMatchOrWouldMislead) {
   const char* bad[] = {
       "/a",                        // no destination
       "a /b",                      // relative FROM
@@ -219,26 +266,51 @@ TEST(RedirectsParser, RefusesWhatCouldNeverMatchOrWouldMislead) {
       "/a /b 301 Country=us,",     // empty item
       "/a /b 301 Role=x Role=y",   // repeated condition
       "https://bad_host!/a /b",    // host characters
+      "/a /b 999",                 // status out of range
+      "/a /b 0301",                // not three digits
   };
-  for (const char* line : bad) EXPECT_NE(ParseError(std::string(line) + "\n"), "(parsed)") << line;
+  for (const char* line : bad) {
+    const std::string reason = SkipReason(line);
+    EXPECT_TRUE(reason.starts_with("_redirects:1: ")) << line << " -> " << reason;
+  }
+  EXPECT_EQ(SkipReason("/a /b 301 Country=us"), "(kept)");
 }
 
-TEST(RedirectsParser, RefusesNulControlCharactersAndInvalidUtf8) {
-  EXPECT_EQ(ParseError(std::string_view("/a /b\n/c\0 /d\n", 13)), "_redirects:2: NUL byte");
-  EXPECT_EQ(ParseError("/a /b\x01\n"), "_redirects:1: control character");
-  EXPECT_EQ(ParseError("/caf\xE9 /cafe\n"), "_redirects:1: not valid UTF-8");
+TEST(RedirectsParser, SkipsNulControlCharactersAndInvalidUtf8) {
+  Parsed p =
+      ParseSkipping(std::string_view("/a /b\n/c\0 /d\n/e /f\x01\n/caf\xE9 /cafe\n/g /h\n", 38));
+  EXPECT_EQ(Sources(p.rules), (std::vector<std::string>{"_redirects:1", "_redirects:5"}));
+  EXPECT_EQ(p.skipped,
+            (std::vector<std::string>{"_redirects:2: NUL byte", "_redirects:3: control character",
+                                      "_redirects:4: not valid UTF-8"}));
+  // The unprintable line itself is not kept.
+  for (const auto& s : p.raw) EXPECT_EQ(s.text, "");
 }
 
 TEST(RedirectsParser, LimitsLineLengthRuleCountAndFileSize) {
-  const std::string long_line = "/a /" + std::string(kMaxRuleLineBytes, 'b') + "\n";
-  EXPECT_NE(ParseError(long_line).find("longer than"), std::string::npos);
+  const std::string long_line = "/a /" + std::string(kMaxRuleLineBytes, 'b') + "\n/c /d\n";
+  Parsed p = ParseSkipping(long_line);
+  EXPECT_EQ(Sources(p.rules), (std::vector<std::string>{"_redirects:2"}));
+  ASSERT_EQ(p.skipped.size(), 1u);
+  EXPECT_NE(p.skipped[0].find("longer than"), std::string::npos);
 
   std::string many;
-  for (std::size_t i = 0; i <= kMaxRules; ++i) many += "/r" + std::to_string(i) + " /x\n";
-  EXPECT_NE(ParseError(many).find("more than 10000 rules"), std::string::npos);
+  for (std::size_t i = 0; i <= kMaxRules + 5; ++i) many += "/r" + std::to_string(i) + " /x\n";
+  Parsed capped = ParseSkipping(many);
+  EXPECT_EQ(capped.rules.size(), kMaxRules);
+  ASSERT_EQ(capped.skipped.size(), 1u);  // one entry for the rest, not one per line
+  EXPECT_NE(capped.skipped[0].find("more than 10000 rules"), std::string::npos);
 
   const std::string huge(kMaxRuleFileBytes + 1, '#');
   EXPECT_NE(ParseError(huge).find("larger than"), std::string::npos);
+}
+
+TEST(RedirectsParser, SkippedTextIsCutAtACharacterBoundary) {
+  const std::string line = "/x " + std::string(kSkippedTextBytes - 4, 'a') + "\xC3\xA9 /y 999";
+  Parsed p = ParseSkipping(line);
+  ASSERT_EQ(p.raw.size(), 1u);
+  EXPECT_LE(p.raw[0].text.size(), kSkippedTextBytes);
+  EXPECT_EQ(p.raw[0].text, line.substr(0, kSkippedTextBytes - 1));
 }
 
 TEST(RedirectsParser, GarbageNeverCrashes) {
@@ -288,17 +360,47 @@ TEST(HeadersParser, ReadsPathsAndHeaders) {
   EXPECT_EQ((*rules)[1].source, "_headers:5");
 }
 
-TEST(HeadersParser, ErrorsNameFileAndLine) {
-  auto before = ParseHeadersFile("X-A: 1\n/a\n  X-B: 2\n");
-  ASSERT_FALSE(before.ok());
-  EXPECT_EQ(before.error().message, "_headers:1: header 'X-A' comes before any path");
-  auto no_colon = ParseHeadersFile("/a\n  X-A: 1\n  nonsense\n");
-  ASSERT_FALSE(no_colon.ok());
-  EXPECT_EQ(no_colon.error().message,
-            "_headers:3: expected a path (starting with '/') or 'Name: value'");
-  EXPECT_FALSE(ParseHeadersFile("/a\n  X-A:\n").ok());
-  EXPECT_FALSE(ParseHeadersFile("/a\n  X A: 1\n").ok());
-  EXPECT_FALSE(ParseHeadersFile("https://example.com/*\n  X-A: 1\n").ok());
+std::vector<std::string> HeaderSkips(std::string_view text,
+                                     std::vector<HeaderRule>* rules = nullptr) {
+  std::vector<SkippedRule> skipped;
+  auto parsed = ParseHeadersFile(text, "_headers", &skipped);
+  EXPECT_TRUE(parsed.ok()) << parsed.error().message;
+  if (rules != nullptr && parsed.ok()) *rules = *parsed;
+  std::vector<std::string> out;
+  for (const auto& s : skipped) out.push_back(Describe(s));
+  return out;
+}
+
+TEST(HeadersParser, SkipsBadHeaderLinesAndKeepsTheRest) {
+  std::vector<HeaderRule> rules;
+  EXPECT_EQ(HeaderSkips("X-A: 1\n/a\n  X-B: 2\n  nonsense\n  X-C:\n  X D: 1\n  : v\n"
+                        "  X-E: a\x01b\n  X-F: 3\n",
+                        &rules),
+            (std::vector<std::string>{
+                "_headers:1: header 'X-A' comes before any path",
+                "_headers:4: expected a path (starting with '/') or 'Name: value'",
+                "_headers:5: missing value for header 'X-C'",
+                "_headers:6: invalid header name 'X D'",
+                "_headers:7: missing header name",
+                "_headers:8: control character",
+            }));
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_EQ(rules[0].values, (HeaderList{{"X-B", "2"}, {"X-F", "3"}}));
+}
+
+TEST(HeadersParser, SkippedPathTakesItsHeadersWithIt) {
+  // The headers under a skipped path never land on the rule before it.
+  std::vector<HeaderRule> rules;
+  const auto skipped = HeaderSkips(
+      "/a\n  X-A: 1\nhttps://example.com/*\n  X-B: 2\n/bad%zz\n  X-C: 3\n/c\n  X-D: 4\n", &rules);
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_TRUE(skipped[0].starts_with("_headers:3: header rules take a path, not a URL"))
+      << skipped[0];
+  EXPECT_TRUE(skipped[1].starts_with("_headers:5: ")) << skipped[1];
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0].values, (HeaderList{{"X-A", "1"}}));
+  EXPECT_EQ(rules[1].path, "/c");
+  EXPECT_EQ(rules[1].values, (HeaderList{{"X-D", "4"}}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,20 +456,46 @@ TEST(NetlifyToml, ChecksRoleLast) {
   EXPECT_EQ(rules->redirects[0].conditions[2].kind, RedirectCondition::Kind::kRole);
 }
 
-TEST(NetlifyToml, ErrorsNameFileAndLine) {
+TEST(NetlifyToml, SyntaxErrorsFailTheFile) {
   auto syntax = ParseNetlifyToml("[build]\ncommand = \"x\"\n[[redirects]]\nfrom = \n");
   ASSERT_FALSE(syntax.ok());
   EXPECT_EQ(syntax.error().code, ErrorCode::kUnprocessable);
   EXPECT_TRUE(syntax.error().message.starts_with("netlify.toml:4: ")) << syntax.error().message;
+}
 
-  auto status = ParseNetlifyToml("[[redirects]]\nfrom = \"/a\"\nto = \"/b\"\nstatus = \"x\"\n");
-  ASSERT_FALSE(status.ok());
-  EXPECT_TRUE(status.error().message.starts_with("netlify.toml:4: [[redirects]] #1: "))
-      << status.error().message;
+TEST(NetlifyToml, SkipsBadTablesAtTheLineOfTheBadValue) {
+  std::vector<SkippedRule> skipped;
+  auto rules = ParseNetlifyToml(
+      "[[redirects]]\nfrom = \"/a\"\nto = \"/b\"\nstatus = \"x\"\n\n"
+      "[[redirects]]\nto = \"/b\"\n\n"
+      "[[redirects]]\nfrom = \"/ok\"\nto = \"/fine\"\n\n"
+      "[[headers]]\nfor = \"/h\"\n[headers.values]\nX-A = 1\n\n"
+      "[[headers]]\nfor = \"/g\"\n[headers.values]\nX-B = \"2\"\n",
+      "netlify.toml", &skipped);
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  ASSERT_EQ(rules->redirects.size(), 1u);
+  EXPECT_EQ(rules->redirects[0].from, "/ok");
+  EXPECT_EQ(rules->redirects[0].source, "netlify.toml:9");
+  ASSERT_EQ(rules->headers.size(), 1u);
+  EXPECT_EQ(rules->headers[0].path, "/g");
+  std::vector<std::string> described;
+  for (const auto& s : skipped) described.push_back(Describe(s));
+  ASSERT_EQ(described.size(), 3u);
+  EXPECT_TRUE(described[0].starts_with("netlify.toml:4: [[redirects]] #1: ")) << described[0];
+  EXPECT_EQ(described[1], "netlify.toml:6: [[redirects]] #2: missing \"from\"");
+  EXPECT_EQ(described[2],
+            "netlify.toml:16: [[headers]] #1: header values must be strings or "
+            "arrays of strings");
+}
 
-  auto missing = ParseNetlifyToml("[[redirects]]\nto = \"/b\"\n");
-  ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().message, "netlify.toml:1: [[redirects]] #1: missing \"from\"");
+TEST(NetlifyToml, RedirectsThatAreNotAnArrayAreSkipped) {
+  std::vector<SkippedRule> skipped;
+  auto rules = ParseNetlifyToml("redirects = \"/a /b\"\n", "netlify.toml", &skipped);
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  EXPECT_TRUE(rules->redirects.empty());
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(Describe(skipped[0]),
+            "netlify.toml:1: \"redirects\" must be an array of tables ([[redirects]])");
 }
 
 TEST(NetlifyToml, IgnoresOtherTablesAndUnknownKeys) {
@@ -755,6 +883,14 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
+std::string DumpSkipped(const std::vector<SkippedRule>& skipped) {
+  std::string out;
+  for (const SkippedRule& s : skipped) {
+    out += "skipped " + Describe(s) + (s.text.empty() ? "" : " [" + s.text + "]") + "\n";
+  }
+  return out;
+}
+
 std::string DumpRedirects(const Result<std::vector<RedirectRule>>& result) {
   if (!result.ok()) return "error: " + result.error().message + "\n";
   std::ostringstream out;
@@ -818,8 +954,11 @@ void CheckGolden(const std::string& dir, const std::string& extension,
     }
     ASSERT_TRUE(fs::exists(golden)) << golden << " is missing; run with RD_UPDATE_GOLDEN=1";
     EXPECT_EQ(actual, ReadFile(golden)) << "for " << input;
-    const bool expect_error = input.filename().string().starts_with("invalid_");
-    EXPECT_EQ(actual.starts_with("error: "), expect_error) << input;
+    // An invalid_ file fails, or has its bad lines skipped; a valid_ one neither.
+    const bool expect_invalid = input.filename().string().starts_with("invalid_");
+    const bool invalid =
+        actual.starts_with("error: ") || actual.find("skipped ") != std::string::npos;
+    EXPECT_EQ(invalid, expect_invalid) << input;
   }
   EXPECT_GT(count, 0u) << "no " << extension << " files in " << root;
   // Rewriting is never a pass, so the mode cannot slip into CI and bless whatever the parser
@@ -833,23 +972,29 @@ void CheckGolden(const std::string& dir, const std::string& extension,
 }
 
 TEST(RulesGolden, RedirectsFiles) {
-  CheckGolden("redirects", ".txt",
-              [](const std::string& text) { return DumpRedirects(ParseRedirectsFile(text)); });
+  CheckGolden("redirects", ".txt", [](const std::string& text) {
+    std::vector<SkippedRule> skipped;
+    auto rules = ParseRedirectsFile(text, "_redirects", &skipped);
+    return DumpRedirects(rules) + DumpSkipped(skipped);
+  });
 }
 
 TEST(RulesGolden, HeadersFiles) {
   CheckGolden("headers", ".txt", [](const std::string& text) {
-    auto rules = ParseHeadersFile(text);
-    return rules.ok() ? DumpHeaders(*rules) : "error: " + rules.error().message + "\n";
+    std::vector<SkippedRule> skipped;
+    auto rules = ParseHeadersFile(text, "_headers", &skipped);
+    if (!rules.ok()) return "error: " + rules.error().message + "\n";
+    return DumpHeaders(*rules) + DumpSkipped(skipped);
   });
 }
 
 TEST(RulesGolden, NetlifyTomlFiles) {
   CheckGolden("toml", ".toml", [](const std::string& text) {
-    auto rules = ParseNetlifyToml(text);
+    std::vector<SkippedRule> skipped;
+    auto rules = ParseNetlifyToml(text, "netlify.toml", &skipped);
     if (!rules.ok()) return "error: " + rules.error().message + "\n";
     return "[[redirects]]\n" + DumpRedirects(rules->redirects) + "[[headers]]\n" +
-           DumpHeaders(rules->headers);
+           DumpHeaders(rules->headers) + DumpSkipped(skipped);
   });
 }
 

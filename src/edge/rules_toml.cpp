@@ -22,14 +22,18 @@ std::string SourceOf(std::string_view file, const toml::node& node) {
   return std::string(file) + ":" + std::to_string(LineOf(node));
 }
 
+// Reads one table at a time. A failure's message is "<what>: <reason>"; error_line() is the
+// line of the value at fault.
 class TomlReader {
  public:
   explicit TomlReader(std::string_view file) : file_(file) {}
 
   Error At(const toml::node& node, std::string_view what, std::string reason) const {
-    return MakeError(ErrorCode::kUnprocessable,
-                     Where(file_, LineOf(node)) + std::string(what) + ": " + std::move(reason));
+    error_line_ = LineOf(node);
+    return MakeError(ErrorCode::kUnprocessable, std::string(what) + ": " + std::move(reason));
   }
+
+  std::size_t error_line() const { return error_line_; }
 
   // The first of `names` present in `table`.
   static const toml::node* Field(const toml::table& table,
@@ -183,43 +187,52 @@ class TomlReader {
 
  private:
   std::string_view file_;
+  mutable std::size_t error_line_ = 0;  // set by At()
 };
 
+// Reads `root[key]`, an array of tables, skipping (into `skipped`) what does not parse.
 template <typename Rule, typename ReadOne>
-Status ReadArrayOfTables(const toml::table& root, std::string_view key, std::string_view file,
-                         std::vector<Rule>& out, ReadOne read_one) {
+void ReadArrayOfTables(const toml::table& root, std::string_view key, std::string_view file,
+                       const TomlReader& reader, std::vector<Rule>& out,
+                       std::vector<SkippedRule>* skipped, ReadOne read_one) {
   const toml::node* node = root.get(key);
-  if (node == nullptr) return {};
+  if (node == nullptr) return;
   const toml::array* array = node->as_array();
   const std::string title = "[[" + std::string(key) + "]]";
   if (array == nullptr) {
-    return MakeError(ErrorCode::kUnprocessable,
-                     Where(file, LineOf(*node)) + "\"" + std::string(key) +
-                         "\" must be an array of tables (" + title + ")");
-  }
-  if (array->size() > kMaxRules) {
-    return MakeError(ErrorCode::kUnprocessable, Where(file, LineOf(*node)) + "more than " +
-                                                    std::to_string(kMaxRules) + " " + title +
-                                                    " rules");
+    Skip(skipped, file, LineOf(*node),
+         "\"" + std::string(key) + "\" must be an array of tables (" + title + ")", "");
+    return;
   }
   std::size_t number = 0;
   for (const toml::node& element : *array) {
     ++number;
     const std::string what = title + " #" + std::to_string(number);
+    if (out.size() == kMaxRules) {
+      Skip(skipped, file, LineOf(element),
+           what + ": more than " + std::to_string(kMaxRules) + " " + title +
+               " rules: this one and the rest are skipped",
+           "");
+      return;
+    }
     const toml::table* table = element.as_table();
     if (table == nullptr) {
-      return MakeError(ErrorCode::kUnprocessable,
-                       Where(file, LineOf(element)) + what + ": must be a table");
+      Skip(skipped, file, LineOf(element), what + ": must be a table", "");
+      continue;
     }
-    RD_TRY(Rule rule, read_one(*table, what));
-    out.push_back(std::move(rule));
+    auto rule = read_one(*table, what);
+    if (!rule.ok()) {
+      Skip(skipped, file, reader.error_line(), std::move(rule).error().message, "");
+      continue;
+    }
+    out.push_back(std::move(rule).value());
   }
-  return {};
 }
 
 }  // namespace
 
-Result<NetlifyTomlRules> ParseNetlifyToml(std::string_view text, std::string_view file_name) {
+Result<NetlifyTomlRules> ParseNetlifyToml(std::string_view text, std::string_view file_name,
+                                          std::vector<SkippedRule>* skipped) {
   RD_TRY_STATUS(CheckFileSize(text, file_name));
   if (text.find('\0') != std::string_view::npos) {
     return MakeError(ErrorCode::kUnprocessable, std::string(file_name) + ": NUL byte");
@@ -232,12 +245,12 @@ Result<NetlifyTomlRules> ParseNetlifyToml(std::string_view text, std::string_vie
   }
   NetlifyTomlRules rules;
   TomlReader reader(file_name);
-  RD_TRY_STATUS(ReadArrayOfTables(
-      root, "redirects", file_name, rules.redirects,
-      [&](const toml::table& t, std::string_view what) { return reader.Redirect(t, what); }));
-  RD_TRY_STATUS(ReadArrayOfTables(
-      root, "headers", file_name, rules.headers,
-      [&](const toml::table& t, std::string_view what) { return reader.Headers(t, what); }));
+  ReadArrayOfTables(
+      root, "redirects", file_name, reader, rules.redirects, skipped,
+      [&](const toml::table& t, std::string_view what) { return reader.Redirect(t, what); });
+  ReadArrayOfTables(
+      root, "headers", file_name, reader, rules.headers, skipped,
+      [&](const toml::table& t, std::string_view what) { return reader.Headers(t, what); });
   std::erase_if(rules.headers, [](const HeaderRule& r) { return r.values.empty(); });
   return rules;
 }

@@ -717,6 +717,28 @@ class EdgeHttp : public Api {
     EXPECT_TRUE(r.ok());
     return r.ok() ? Reply{r->status, nullptr, r->headers, r->body} : Reply{};
   }
+  // Uploads `files` as a new production deploy of "web" and waits for it to end.
+  Reply DeployAndWait(const std::map<std::string, std::string>& files) {
+    Reply created = CallJson("POST", "/api/v1/sites/web/deploys", json::object{}, token_);
+    const std::string id(created.body.at("id").as_string());
+    json::object digests;
+    for (const auto& [path, content] : files) digests[path] = core::HexEncode(core::Sha1(content));
+    EXPECT_EQ(
+        CallJson("PUT", "/api/v1/deploys/" + id, json::object{{"files", digests}}, token_).status,
+        200);
+    for (const auto& [path, content] : files) {
+      EXPECT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/" + path, content, token_).status,
+                200);
+    }
+    Reply d;
+    core::testing::WaitUntil([&] {
+      d = Call("GET", "/api/v1/deploys/" + id, "", token_);
+      const std::string state =
+          d.body.is_object() ? std::string(d.body.at("state").as_string()) : "";
+      return state == "error" || state == "ready";
+    });
+    return d;
+  }
   std::string token_;
   std::string deploy_;
 };
@@ -827,28 +849,45 @@ TEST_P(EdgeHttp, RedirectRewriteAndHeaderRules) {
   EXPECT_EQ(Get("/").headers.Get("X-Frame-Options"), "DENY");
 }
 
-TEST_P(EdgeHttp, BadRuleFileFailsTheDeployWithItsLine) {
+TEST_P(EdgeHttp, RuleLinesNetlifySkipsAreSkippedAndReportedInTheSummary) {
   Publish({{"index.html", "v1"}});
-  json::object create{{"draft", false}};
-  Reply created = CallJson("POST", "/api/v1/sites/web/deploys", create, token_);
-  const std::string id(created.body.at("id").as_string());
-  const std::string rules = "/ok /fine 301\n/broken /x notastatus\n";
-  json::object digests{{"index.html", core::HexEncode(core::Sha1("v2"))},
-                       {"_redirects", core::HexEncode(core::Sha1(rules))}};
-  ASSERT_EQ(
-      CallJson("PUT", "/api/v1/deploys/" + id, json::object{{"files", digests}}, token_).status,
-      200);
-  ASSERT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/index.html", "v2", token_).status, 200);
-  ASSERT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/_redirects", rules, token_).status, 200);
-  std::string state;
-  Reply d;
-  core::testing::WaitUntil([&] {
-    d = Call("GET", "/api/v1/deploys/" + id, "", token_);
-    state = d.body.is_object() ? std::string(d.body.at("state").as_string()) : "";
-    return state == "error" || state == "ready";
-  });
-  EXPECT_EQ(state, "error");
-  EXPECT_NE(std::string(d.body.at("error_message").as_string()).find("_redirects:2"),
+  Reply d = DeployAndWait({{"index.html", "v2"},
+                           {"_redirects", "/r 307\n/ok /fine 301\n/also /there 302\n"},
+                           {"_headers", "/*\n  X-A: 1\n  nonsense\n"}});
+  ASSERT_EQ(d.body.at("state").as_string(), "ready") << d.raw;
+  EXPECT_EQ(Get("/").raw, "v2") << "published";
+  Reply ok = Get("/ok");
+  EXPECT_EQ(ok.status, 301);
+  EXPECT_EQ(ok.headers.Get("Location"), "/fine");
+  EXPECT_EQ(Get("/also").status, 302);
+  EXPECT_EQ(Get("/").headers.Get("X-A"), "1");
+
+  const json::object& summary = d.body.at("summary").as_object();
+  EXPECT_EQ(summary.at("status").as_string(), "ready");
+  const json::array& messages = summary.at("messages").as_array();
+  ASSERT_EQ(messages.size(), 2u) << d.raw;
+  const json::object& first = messages[0].as_object();
+  EXPECT_EQ(first.at("type").as_string(), "warning");
+  EXPECT_EQ(first.at("file").as_string(), "_redirects");
+  EXPECT_EQ(first.at("line").as_int64(), 1);
+  EXPECT_TRUE(std::string(first.at("description").as_string())
+                  .starts_with("_redirects:1: missing destination"))
+      << first.at("description");
+  EXPECT_EQ(first.at("details").as_string(), "/r 307");
+  EXPECT_NE(std::string(first.at("title").as_string()).find("_redirects"), std::string::npos);
+  EXPECT_EQ(messages[1].at("description").as_string(),
+            "_headers:3: expected a path (starting with '/') or 'Name: value'");
+  // The list carries the same summary.
+  Reply list = Call("GET", "/api/v1/sites/web/deploys", "", token_);
+  EXPECT_EQ(list.body.as_array()[0].at("summary").at("messages").as_array().size(), 2u);
+}
+
+TEST_P(EdgeHttp, NetlifyTomlThatIsNotTomlFailsTheDeployWithItsLine) {
+  Publish({{"index.html", "v1"}});
+  Reply d = DeployAndWait(
+      {{"index.html", "v2"}, {"netlify.toml", "[[redirects]]\nfrom = \"/a\"\nto = \n"}});
+  EXPECT_EQ(d.body.at("state").as_string(), "error") << d.raw;
+  EXPECT_NE(std::string(d.body.at("error_message").as_string()).find("netlify.toml:3"),
             std::string::npos)
       << d.raw;
   EXPECT_EQ(Get("/").raw, "v1") << "the live site is untouched";

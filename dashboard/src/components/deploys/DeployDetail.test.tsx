@@ -113,6 +113,53 @@ describe("DeployDetail", () => {
     expect(screen.queryByRole("button", { name: "Cancel deploy" })).toBeNull();
   });
 
+  it("lists the rules the deploy skipped, with file, line and reason", async () => {
+    const ready = deploy({
+      state: "ready",
+      published: true,
+      summary: {
+        status: "ready",
+        messages: [
+          {
+            type: "warning",
+            title: "Rule skipped in _redirects line 1",
+            description: "_redirects:1: missing destination",
+            details: "/r 307",
+            file: "_redirects",
+            line: 1,
+          },
+        ],
+      },
+    });
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string) => {
+        if (url === "/api/v1/deploys/d1") return json(ready);
+        if (url === "/api/v1/deploys/d1/log") return json({ deploy_id: "d1", state: "ready", lines: [] });
+        throw new Error("unexpected " + url);
+      }),
+    );
+    render(<DeployDetail site={site} openSocket={vi.fn()} />);
+    const list = await screen.findByRole("list", { name: "Deploy warnings" });
+    expect(within(list).getByText("_redirects:1: missing destination")).toBeInTheDocument();
+    expect(within(list).getByText("/r 307")).toBeInTheDocument();
+    expect(screen.getByRole("heading", { name: "1 warning" })).toBeInTheDocument();
+  });
+
+  it("shows no warnings card for a deploy without messages", async () => {
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string) => {
+        if (url === "/api/v1/deploys/d1") return json(deploy({ state: "ready", summary: { status: "ready", messages: [] } }));
+        if (url === "/api/v1/deploys/d1/log") return json({ deploy_id: "d1", state: "ready", lines: [] });
+        throw new Error("unexpected " + url);
+      }),
+    );
+    render(<DeployDetail site={site} openSocket={vi.fn()} />);
+    expect(await screen.findByRole("heading", { name: "Add pricing" })).toBeInTheDocument();
+    expect(screen.queryByRole("list", { name: "Deploy warnings" })).toBeNull();
+  });
+
   it("loads the log of a finished deploy once, and downloads it as text", async () => {
     const fetch = vi.fn(async (url: string) => {
       if (url === "/api/v1/deploys/d1") return json(deploy({ state: "error", error_message: "exit 1" }));

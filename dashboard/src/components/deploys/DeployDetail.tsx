@@ -18,6 +18,7 @@ import { Button, Card, ErrorNotice, ExternalLink, LoadingNotice, linkClass } fro
 import { DeployLogPanel } from "./DeployLogPanel";
 import { BranchChip, CommitRef, DeployContext, deployTitle } from "./DeployMeta";
 import { DeployStateBadge, PublishedBadge, isDeployInProgress } from "./DeployStateBadge";
+import { DeployWarnings } from "./DeployWarnings";
 
 export function DeployDetail({ site, openSocket }: { site: Site; openSocket?: LogSocketFactory }) {
   const [deployId, setDeployId] = useState<string | null>(null);
@@ -97,6 +98,7 @@ function DeployPage({
   return (
     <div className="grid gap-6">
       <DeploySummary deploy={deploy} state={state} onChanged={reload} />
+      <DeployWarnings deploy={deploy} />
       <DeployLogPanel siteName={site.name} deploy={deploy} log={log} live={live} />
     </div>
   );

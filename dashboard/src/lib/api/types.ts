@@ -105,6 +105,17 @@ export function isDeployStateInProgress(state: string): boolean {
 
 export type DeployContext = "production" | "branch-deploy" | "deploy-preview" | "draft";
 
+// One message of a deploy's summary, as Netlify's API has it; ours also name the file and line
+// (a rule line skipped as Netlify skips it).
+export interface DeployMessage {
+  type: "warning" | "info" | string;
+  title: string;
+  description: string; // "_redirects:1: missing destination"
+  details: string; // the line as written, or ""
+  file?: string;
+  line?: number;
+}
+
 export interface Deploy {
   id: string;
   site_id: string;
@@ -138,6 +149,7 @@ export interface Deploy {
   ready_at: string | null;
   deploy_time: number | null; // seconds from start to ready
   links: { permalink: string; alias?: string }; // alias: the branch or preview URL
+  summary?: { status: string; messages: DeployMessage[] }; // absent from older servers
 }
 
 // A build started by "Trigger deploy".
