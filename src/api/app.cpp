@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "api/errors.hpp"
+#include "http/client_address.hpp"
 
 namespace replideploy::api {
 
@@ -13,7 +14,6 @@ namespace json = boost::json;
 App::App(ApiServices services, ApiOptions options)
     : services_(std::move(services)),
       options_(std::move(options)),
-      throttle_(services_.clock),
       log_streams_(services_.build_logs, services_.deploys, services_.build_queue,
                    options_.log_stream_poll) {
   AddHealthRoutes(router_, *this);
@@ -57,6 +57,10 @@ std::string App::ControlUrl(std::string_view path) const {
   std::string url = "http://" + host;
   if (port != 80) url += ":" + std::to_string(port);
   return url + std::string(path);
+}
+
+std::string App::ClientAddress(const http::Request& request) const {
+  return http::ClientAddress(request, options_.trusted_proxies);
 }
 
 Result<auth::User> App::Authenticate(const http::Request& request) {

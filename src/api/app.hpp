@@ -22,6 +22,7 @@
 #include "builder/build_trigger.hpp"
 #include "builder/queue.hpp"
 #include "core/clock.hpp"
+#include "core/net.hpp"
 #include "deploys/deploys.hpp"
 #include "deploys/env_vars.hpp"
 #include "deploys/sites.hpp"
@@ -34,6 +35,7 @@ namespace replideploy::api {
 // The services the handlers call; they outlive the App (the role assembly owns them).
 struct ApiServices {
   auth::UserService& users;
+  auth::LoginThrottle& login_throttle;
   deploys::SiteService& sites;
   deploys::DeployService& deploys;
   deploys::EnvVarService& env_vars;
@@ -54,6 +56,8 @@ struct ApiOptions {
   // The address users and GitHub reach us at ("https://deploy.example.com"); empty: ControlUrl.
   std::string public_url;
   std::chrono::milliseconds log_stream_poll{500};
+  // Reverse proxies whose X-Forwarded-For / Forwarded name the client (see ClientAddress).
+  std::vector<core::Cidr> trusted_proxies;
 };
 
 using BuildRequest = builder::BuildRequest;
@@ -77,7 +81,7 @@ class App {
 
   // Used by handlers.
   auth::UserService& users() { return services_.users; }
-  auth::LoginThrottle& login_throttle() { return throttle_; }
+  auth::LoginThrottle& login_throttle() { return services_.login_throttle; }
   deploys::SiteService& sites() { return services_.sites; }
   deploys::DeployService& deploys() { return services_.deploys; }
   deploys::EnvVarService& env_vars() { return services_.env_vars; }
@@ -96,13 +100,15 @@ class App {
   // "<public url><path>": where GitHub and users reach the API (webhook, OAuth callback).
   std::string PublicUrl(std::string_view path) const;
 
+  // The client's address: the socket peer, or what a trusted proxy says (http::ClientAddress).
+  std::string ClientAddress(const http::Request& request) const;
+
   // The user behind the request's "Authorization: Bearer" header.
   Result<auth::User> Authenticate(const http::Request& request);
 
  private:
   ApiServices services_;
   ApiOptions options_;
-  auth::LoginThrottle throttle_;
   LogStreamHub log_streams_;
   std::unique_ptr<DashboardFiles> dashboard_;
   http::Router router_;

@@ -1,4 +1,7 @@
-// POST /auth/register, POST /auth/login, GET /api/v1/user, and personal API tokens.
+// POST /auth/register, POST /auth/login, GET /auth/registration, GET /api/v1/user, personal
+// API tokens, and invites (POST /api/v1/invites).
+#include <spdlog/spdlog.h>
+
 #include <boost/json.hpp>
 
 #include "api/app.hpp"
@@ -19,6 +22,7 @@ json::object UserJson(const auth::User& u) {
           {"avatar_url", nullptr},
           {"account_id", u.account_id},
           {"account_slug", u.account_slug},
+          {"admin", u.is_admin},
           {"created_at", core::FormatIso8601(u.created_at)},
           {"updated_at", core::FormatIso8601(u.updated_at)}};
 }
@@ -29,6 +33,24 @@ json::object TokenJson(const auth::ApiToken& t) {
   return o;
 }
 
+// An invite's lifetime from the body: "expires_in_hours" (a positive integer), else the default.
+Result<std::int64_t> InviteTtlMillis(const json::object& body) {
+  const json::value* hours = body.if_contains("expires_in_hours");
+  if (hours == nullptr || hours->is_null()) return auth::UserService::kDefaultInviteTtlMillis;
+  if (!hours->is_int64() || hours->as_int64() < 1 || hours->as_int64() > 90 * 24) {
+    return MakeError(ErrorCode::kBadRequest,
+                     "expires_in_hours must be a whole number of hours from 1 to 2160");
+  }
+  return hours->as_int64() * 3600 * 1000;
+}
+
+Error TooManyLogins(int wait_seconds) {
+  Error e = MakeError(ErrorCode::kRateLimited, "too many failed logins; try again in " +
+                                                   std::to_string(wait_seconds) + " s");
+  e.retry_after_seconds = wait_seconds;
+  return e;
+}
+
 }  // namespace
 
 void AddAuthRoutes(http::Router& router, App& app) {
@@ -37,36 +59,49 @@ void AddAuthRoutes(http::Router& router, App& app) {
                RD_TRY(std::string email, RequiredString(body, "email"));
                RD_TRY(std::string password, RequiredString(body, "password"));
                RD_TRY(std::optional<std::string> full_name, OptionalString(body, "full_name"));
-               RD_TRY(auth::User user,
-                      app.users().Register(email, password, full_name.value_or("")));
+               RD_TRY(std::optional<std::string> invite, OptionalString(body, "invite"));
+               RD_TRY(auth::User user, app.users().Register(email, password, full_name.value_or(""),
+                                                            invite.value_or("")));
                return JsonResponse(201, UserJson(user));
              }));
 
+  router.Add("POST", "/auth/login", Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(json::object body, ParseJsonObject(req.body));
+               RD_TRY(std::string email, RequiredString(body, "email"));
+               RD_TRY(std::string password, RequiredString(body, "password"));
+               auth::LoginThrottle& throttle = app.login_throttle();
+               const std::string client = app.ClientAddress(req);
+               RD_TRY(int wait, throttle.BeginAttempt(email, client));
+               if (wait > 0) return TooManyLogins(wait);
+               RD_TRY(auth::LoginSession session, app.users().Login(email, password));
+               // The login stands even if forgetting its failures does not: they expire anyway.
+               if (Status cleared = throttle.Succeeded(email, client); !cleared.ok()) {
+                 spdlog::warn("login throttle: {}", cleared.error().message);
+               }
+               return JsonResponse(
+                   200, json::object{{"token", session.token},
+                                     {"token_type", "Bearer"},
+                                     {"expires_at", core::FormatIso8601(session.expires_at * 1000)},
+                                     {"user", UserJson(session.user)}});
+             }));
+
+  // Lets the dashboard's register screen ask for an invite only when one is needed.
+  router.Add("GET", "/auth/registration", Handle([&app](http::Request&) -> Result<http::Response> {
+               return JsonResponse(
+                   200,
+                   json::object{{"mode", auth::RegistrationModeName(app.users().registration())}});
+             }));
+
   router.Add(
-      "POST", "/auth/login", Handle([&app](http::Request& req) -> Result<http::Response> {
-        RD_TRY(json::object body, ParseJsonObject(req.body));
-        RD_TRY(std::string email, RequiredString(body, "email"));
-        RD_TRY(std::string password, RequiredString(body, "password"));
-        auth::LoginThrottle& throttle = app.login_throttle();
-        if (int wait = throttle.RetryAfterSeconds(req.remote_address); wait > 0) {
-          Error e = MakeError(ErrorCode::kRateLimited, "too many failed logins; try again in " +
-                                                           std::to_string(wait) + " s");
-          e.retry_after_seconds = wait;
-          return e;
-        }
-        auto session = app.users().Login(email, password);
-        if (!session.ok()) {
-          if (session.error().code == ErrorCode::kUnauthenticated) {
-            throttle.RecordFailure(req.remote_address);
-          }
-          return std::move(session).error();
-        }
-        throttle.RecordSuccess(req.remote_address);
+      "POST", "/api/v1/invites", Handle([&app](http::Request& req) -> Result<http::Response> {
+        RD_TRY(auth::User user, app.Authenticate(req));
+        RD_TRY(json::object body, ParseJsonObject(req.body, /*empty_ok=*/true));
+        RD_TRY(std::int64_t ttl, InviteTtlMillis(body));
+        RD_TRY(auth::Invite invite, app.users().CreateInvite(user.id, ttl));
         return JsonResponse(
-            200, json::object{{"token", session->token},
-                              {"token_type", "Bearer"},
-                              {"expires_at", core::FormatIso8601(session->expires_at * 1000)},
-                              {"user", UserJson(session->user)}});
+            201, json::object{{"code", invite.code},
+                              {"expires_at", core::FormatIso8601(invite.expires_at)},
+                              {"register_url", app.PublicUrl("/register/?invite=" + invite.code)}});
       }));
 
   router.Add("GET", "/api/v1/user", Handle([&app](http::Request& req) -> Result<http::Response> {

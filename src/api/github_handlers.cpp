@@ -8,6 +8,7 @@
 #include "api/app.hpp"
 #include "api/errors.hpp"
 #include "api/json_input.hpp"
+#include "api/return_path.hpp"
 #include "builder/build_config.hpp"
 #include "builder/detect.hpp"
 #include "core/text.hpp"
@@ -24,13 +25,29 @@ constexpr std::string_view kDefaultReturn = "/new/";
 
 using core::UrlEncode;
 
-// Only paths of our own dashboard: no scheme, no "//host", no backslashes.
-std::string SafeReturnPath(std::string_view path) {
-  if (path.empty() || path.front() != '/' || path.starts_with("//") ||
-      path.find_first_of("\\\r\n") != std::string_view::npos || path.size() > 512) {
-    return std::string(kDefaultReturn);
+// The browser that starts an OAuth flow keeps its nonce here; only the callback sees it.
+constexpr std::string_view kOAuthCookie = "rd_github_oauth";
+constexpr std::string_view kOAuthCookiePath = "/api/v1/github/callback";
+
+std::string OAuthCookie(const App& app, std::string_view value, std::int64_t max_age_seconds) {
+  std::string cookie = std::string(kOAuthCookie) + "=" + std::string(value) +
+                       "; Path=" + std::string(kOAuthCookiePath) +
+                       "; Max-Age=" + std::to_string(max_age_seconds) + "; HttpOnly; SameSite=Lax";
+  if (app.options().public_url.starts_with("https://")) cookie += "; Secure";
+  return cookie;
+}
+
+// The return path the dashboard asked for; the default when none; kBadRequest for one that is
+// not a path of ours.
+Result<std::string> ReturnPath(const http::Request& req) {
+  const std::string asked = req.QueryParam("return_to").value_or("");
+  if (asked.empty()) return std::string(kDefaultReturn);
+  auto path = SameOriginPath(asked);
+  if (!path) {
+    return MakeError(ErrorCode::kBadRequest, "invalid_return_to",
+                     "return_to must be a path of this dashboard, such as /new/");
   }
-  return std::string(path);
+  return *path;
 }
 
 http::Response Redirect(const std::string& location) {
@@ -109,6 +126,28 @@ Result<http::Response> ReceiveDelivery(App& app, http::Request& req) {
   return JsonResponse(outcome.deploy ? 202 : 200, extra);
 }
 
+// The callback's work; the caller clears the flow's cookie on every outcome.
+http::Response FinishConnect(App& app, const http::Request& req) {
+  const std::string nonce(http::CookieValue(req.Header("Cookie"), kOAuthCookie).value_or(""));
+  auto state = app.github().FinishOAuth(req.QueryParam("state").value_or(""), nonce);
+  if (!state.ok()) return ErrorResponse(state.error(), req.request_id);
+  const auto& [user_id, return_to] = *state;
+  if (auto denied = req.QueryParam("error")) {
+    return Redirect(WithQuery(return_to, "github_error",
+                              req.QueryParam("error_description").value_or(*denied)));
+  }
+  const std::string code = req.QueryParam("code").value_or("");
+  if (code.empty() || code.size() > 256) {
+    return Redirect(WithQuery(return_to, "github_error", "GitHub sent no authorization code"));
+  }
+  auto account = app.github().Connect(user_id, code, CallbackUrl(app, req));
+  if (!account.ok()) {
+    spdlog::warn("GitHub connect for user {} failed: {}", user_id, account.error().message);
+    return Redirect(WithQuery(return_to, "github_error", account.error().message));
+  }
+  return Redirect(WithQuery(return_to, "github", "connected"));
+}
+
 }  // namespace
 
 Result<deploys::Site> CreateSite(App& app, const auth::User& user,
@@ -151,35 +190,27 @@ void AddGithubRoutes(http::Router& router, App& app) {
                            "this server has no GitHub OAuth app: set github-client-id "
                            "and github-client-secret");
         }
-        const std::string state = app.github().SignState(
-            user.id, SafeReturnPath(req.QueryParam("return_to").value_or("")));
+        RD_TRY(std::string return_to, ReturnPath(req));
+        RD_TRY(git::OAuthStart start, app.github().StartOAuth(user.id, return_to));
         const std::string url =
-            app.github().client().AuthorizeUrl(state, app.PublicUrl("/api/v1/github/callback"));
-        if (req.Header("Accept").find("application/json") != std::string_view::npos) {
-          return JsonResponse(200, json::object{{"authorize_url", url}});
-        }
-        return Redirect(url);
+            app.github().client().AuthorizeUrl(start.state, CallbackUrl(app, req));
+        http::Response response =
+            req.Header("Accept").find("application/json") != std::string_view::npos
+                ? JsonResponse(200, json::object{{"authorize_url", url}})
+                : Redirect(url);
+        response.headers.Set(
+            "Set-Cookie",
+            OAuthCookie(app, start.nonce, git::GithubConnections::kStateLifetimeMillis / 1000));
+        response.headers.Set("Cache-Control", "no-store");
+        return response;
       }));
 
-  // GitHub sends the browser here: no bearer token, the signed state says who it is.
+  // GitHub sends the browser here: no bearer token. The state says whose flow it is, and the
+  // cookie set when it started says this is the browser that started it.
   router.Add("GET", "/api/v1/github/callback", [&app](http::Request& req) -> http::Response {
-    auto state = app.github().VerifyState(req.QueryParam("state").value_or(""));
-    if (!state.ok()) return ErrorResponse(state.error(), req.request_id);
-    const auto& [user_id, return_to] = *state;
-    if (auto denied = req.QueryParam("error")) {
-      return Redirect(WithQuery(return_to, "github_error",
-                                req.QueryParam("error_description").value_or(*denied)));
-    }
-    const std::string code = req.QueryParam("code").value_or("");
-    if (code.empty() || code.size() > 256) {
-      return Redirect(WithQuery(return_to, "github_error", "GitHub sent no authorization code"));
-    }
-    auto account = app.github().Connect(user_id, code, CallbackUrl(app, req));
-    if (!account.ok()) {
-      spdlog::warn("GitHub connect for user {} failed: {}", user_id, account.error().message);
-      return Redirect(WithQuery(return_to, "github_error", account.error().message));
-    }
-    return Redirect(WithQuery(return_to, "github", "connected"));
+    http::Response response = FinishConnect(app, req);
+    response.headers.Set("Set-Cookie", OAuthCookie(app, "", 0));
+    return response;
   });
 
   router.Add("GET", "/api/v1/github/repos",

@@ -1,45 +1,61 @@
-// Slows down password guessing from one address: after kFreeFailures failed logins within the
-// window, each further attempt must wait an exponentially growing delay (capped), reported as
-// Retry-After. A successful login clears the address. Thread-safe; memory is bounded (the
-// oldest entries are dropped past max_entries).
+// Slows down password guessing, per account and per client address at once. A key (an account,
+// an address) gets `free_failures` failed logins within the window; past that, each further
+// attempt must wait an exponentially growing delay (1 s, 2 s, 4 s, ... capped), reported as
+// Retry-After. A correct password clears its own account's failures only: a success of another
+// account from the same address clears nothing, so an attacker cannot reset the count by
+// logging in to an account of their own in between guesses.
+//
+// State lives in the database (table login_failures, owned here), so every api process of an
+// installation counts the same failures. An attempt is counted before the password is checked
+// (and taken back from the address if it was right), so parallel guesses cannot all slip
+// through one check. Thread-safe; every call blocks (database): run it on a handler thread.
 #pragma once
 
-#include <cstddef>
+#include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 
 #include "core/clock.hpp"
+#include "core/result.hpp"
+#include "db/database.hpp"
 
 namespace replideploy::auth {
 
+struct ThrottlePolicy {
+  int free_failures = 5;
+  std::int64_t window_millis = 15 * 60 * 1000;  // failures older than this are forgotten
+  std::int64_t max_delay_millis = 15 * 60 * 1000;
+};
+
 class LoginThrottle {
  public:
-  static constexpr int kFreeFailures = 5;
-  static constexpr std::int64_t kWindowMillis = 15 * 60 * 1000;
-  static constexpr std::int64_t kMaxDelayMillis = 15 * 60 * 1000;
+  // One person guessing one password.
+  static constexpr ThrottlePolicy kAccountPolicy{5, 15 * 60 * 1000, 15 * 60 * 1000};
+  // Many people may share an address (an office, a proxy without --trusted-proxies): more room.
+  static constexpr ThrottlePolicy kAddressPolicy{20, 15 * 60 * 1000, 15 * 60 * 1000};
 
-  explicit LoginThrottle(const core::Clock& clock, std::size_t max_entries = 100'000)
-      : clock_(clock), max_entries_(max_entries) {}
+  LoginThrottle(db::Database& db, const core::Clock& clock);
 
-  // 0 when `address` may try now, else the seconds to wait (rounded up).
-  int RetryAfterSeconds(const std::string& address) const;
-  void RecordFailure(const std::string& address);
-  void RecordSuccess(const std::string& address);
+  // Before a password is checked for `email` from `address`. 0: the attempt may go ahead and is
+  // counted as a failure of both until Succeeded(). Otherwise the seconds (rounded up) until
+  // the account or the address, whichever waits longer, may try again; nothing is counted.
+  Result<int> BeginAttempt(std::string_view email, std::string_view address);
+  // The password was right: forgets the account's failures and takes this attempt back from the
+  // address's (earlier failures of the address stay).
+  Status Succeeded(std::string_view email, std::string_view address);
+
+  // The keys of the table, for tests: "account:<sha-256 hex of the normalised email>",
+  // "address:<address>".
+  static std::string AccountKey(std::string_view email);
+  static std::string AddressKey(std::string_view address);
 
  private:
-  struct Entry {
-    int failures = 0;
-    std::int64_t first_failure = 0;
-    std::int64_t last_failure = 0;
-  };
-  std::int64_t BlockedUntil(const Entry& entry) const;
+  void PruneNow(std::int64_t now);
 
+  db::Database& db_;
   const core::Clock& clock_;
-  const std::size_t max_entries_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
+  std::atomic<std::int64_t> last_prune_{0};
 };
 
 }  // namespace replideploy::auth

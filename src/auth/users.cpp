@@ -10,12 +10,12 @@ namespace replideploy::auth {
 namespace {
 
 constexpr std::string_view kUserColumns =
-    "u.id, u.email, u.full_name, a.id, a.slug, u.created_at, u.updated_at";
+    "u.id, u.email, u.full_name, a.id, a.slug, u.created_at, u.updated_at, u.is_admin";
 constexpr std::string_view kUserFrom = " FROM users u JOIN accounts a ON a.owner_user_id = u.id ";
 
 User UserFromRow(const db::Row& r, std::size_t offset = 0) {
   return User{r.Text(offset + 0), r.Text(offset + 1), r.Text(offset + 2), r.Text(offset + 3),
-              r.Text(offset + 4), r.Int(offset + 5),  r.Int(offset + 6)};
+              r.Text(offset + 4), r.Int(offset + 5),  r.Int(offset + 6),  r.Bool(offset + 7)};
 }
 
 std::size_t Utf8Length(std::string_view s) {
@@ -42,6 +42,35 @@ std::string SlugFromEmail(std::string_view email) {
 std::string HashToken(std::string_view token) {
   // API tokens carry 256 random bits, so a fast hash is enough; only their digest is stored.
   return core::HexEncode(core::Sha256(token));
+}
+
+Error Forbidden(std::string detail, std::string message) {
+  Error e = MakeError(ErrorCode::kForbidden, std::move(message));
+  e.detail_code = std::move(detail);
+  return e;
+}
+
+// Claims the instance's first account for `user_id`: true when nobody had (one row, id 1; a
+// concurrent claim waits for this transaction and then finds the row).
+Result<bool> ClaimFirstAccount(db::Session& s, const std::string& user_id, std::int64_t now) {
+  RD_TRY(db::Rows claimed, s.Exec("INSERT INTO first_account (id, user_id, created_at) "
+                                  "VALUES (1, ?, ?) ON CONFLICT DO NOTHING",
+                                  {user_id, now}));
+  return claimed.affected == 1;
+}
+
+// Uses up the invite `code` for `user_id`; kForbidden when it is unknown, used or expired.
+Status UseInvite(db::Session& s, std::string_view code, const std::string& user_id,
+                 std::int64_t now) {
+  const Error invalid = Forbidden(
+      "invalid_invite",
+      "registration needs an invite; this invite code is unknown, already used or expired");
+  if (code.empty() || code.size() > 200) return invalid;
+  RD_TRY(db::Rows used, s.Exec("UPDATE invites SET used_at = ?, used_by = ? WHERE code_hash = ? "
+                               "AND used_at IS NULL AND expires_at > ?",
+                               {now, user_id, HashToken(code), now}));
+  if (used.affected != 1) return invalid;
+  return {};
 }
 
 Error Unauthenticated(std::string message) {
@@ -83,8 +112,27 @@ UserService::UserService(db::Database& db, const core::Clock& clock, UserService
   dummy_hash_ = core::HashPassword("dummy password for timing", options_.password_cost).value();
 }
 
+Result<RegistrationMode> ParseRegistrationMode(std::string_view text) {
+  if (text == "open") return RegistrationMode::kOpen;
+  if (text == "invite") return RegistrationMode::kInvite;
+  if (text == "closed") return RegistrationMode::kClosed;
+  return Unprocessable("invalid_registration", "registration must be open, invite or closed");
+}
+
+std::string_view RegistrationModeName(RegistrationMode mode) {
+  switch (mode) {
+    case RegistrationMode::kOpen:
+      return "open";
+    case RegistrationMode::kInvite:
+      return "invite";
+    case RegistrationMode::kClosed:
+      return "closed";
+  }
+  return "closed";
+}
+
 Result<User> UserService::Register(std::string_view email_in, std::string_view password,
-                                   std::string_view full_name) {
+                                   std::string_view full_name, std::string_view invite) {
   RD_TRY(std::string email, NormalizeEmail(email_in));
   if (Utf8Length(password) < kMinPasswordLength) {
     return Unprocessable("password_too_short", "password must be at least 8 characters");
@@ -104,10 +152,17 @@ Result<User> UserService::Register(std::string_view email_in, std::string_view p
             now,
             now};
   Status st = db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY(user.is_admin, ClaimFirstAccount(s, user.id, now));
+    if (!user.is_admin && options_.registration == RegistrationMode::kClosed) {
+      return Forbidden("registration_closed", "registration is closed on this server");
+    }
+    if (!user.is_admin && options_.registration == RegistrationMode::kInvite) {
+      RD_TRY_STATUS(UseInvite(s, invite, user.id, now));
+    }
     auto inserted = s.Exec(
-        "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        {user.id, user.email, hash, user.full_name, now, now});
+        "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at, "
+        "is_admin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        {user.id, user.email, hash, user.full_name, now, now, std::int64_t{user.is_admin ? 1 : 0}});
     if (!inserted.ok()) {
       if (inserted.error().code != ErrorCode::kConflict) return std::move(inserted).error();
       Error e = MakeError(ErrorCode::kConflict, "a user with this email already exists");
@@ -145,7 +200,7 @@ Result<LoginSession> UserService::Login(std::string_view email_in, std::string_v
     core::VerifyPassword(password, dummy_hash_);
     return wrong;
   }
-  if (password.size() > kMaxPasswordBytes || !core::VerifyPassword(password, row->Text(7))) {
+  if (password.size() > kMaxPasswordBytes || !core::VerifyPassword(password, row->Text(8))) {
     return wrong;
   }
   LoginSession session;
@@ -188,6 +243,23 @@ Result<User> UserService::FindUser(std::string_view user_id) {
                                  {std::string(user_id)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "user not found");
   return UserFromRow(rows.rows.front());
+}
+
+Result<Invite> UserService::CreateInvite(std::string_view user_id, std::int64_t ttl_millis) {
+  RD_TRY(User user, FindUser(user_id));
+  if (!user.is_admin) {
+    return Forbidden("admin_only", "only the server's administrator can create invites");
+  }
+  if (ttl_millis < 60'000 || ttl_millis > kMaxInviteTtlMillis) {
+    return Unprocessable("invalid_expiry", "an invite must be valid for 1 minute to 90 days");
+  }
+  const std::int64_t now = clock_.NowMillis();
+  Invite invite{"inv_" + core::Base64UrlEncode(core::RandomBytes(18)), now + ttl_millis};
+  RD_TRY_STATUS(
+      db_.Exec("INSERT INTO invites (code_hash, created_by, created_at, expires_at) "
+               "VALUES (?, ?, ?, ?)",
+               {HashToken(invite.code), user.id, now, invite.expires_at}));
+  return invite;
 }
 
 Result<std::pair<ApiToken, std::string>> UserService::CreateApiToken(std::string_view user_id,

@@ -25,6 +25,7 @@ struct User {
   std::string account_slug;  // Netlify's account slug
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
+  bool is_admin = false;  // the instance's administrator: the first account ever registered
 };
 
 struct ApiToken {
@@ -40,10 +41,27 @@ struct LoginSession {
   User user;
 };
 
+// Who may register (--registration). The first account ever may always register, and is the
+// administrator.
+enum class RegistrationMode {
+  kOpen,    // anyone
+  kInvite,  // with an unused, unexpired invite code made by the administrator
+  kClosed,  // nobody
+};
+// "open" | "invite" | "closed"; kUnprocessable otherwise.
+Result<RegistrationMode> ParseRegistrationMode(std::string_view text);
+std::string_view RegistrationModeName(RegistrationMode mode);
+
+struct Invite {
+  std::string code;             // shown once; only its digest is stored
+  std::int64_t expires_at = 0;  // unix millis
+};
+
 struct UserServiceOptions {
   std::string jwt_key;  // HMAC key for session tokens
   std::int64_t jwt_ttl_seconds = 24 * 3600;
   core::PasswordCost password_cost = core::PasswordCost::Interactive();
+  RegistrationMode registration = RegistrationMode::kOpen;
 };
 
 // Lower-cases and trims an email address and checks its shape. kUnprocessable otherwise.
@@ -57,10 +75,23 @@ class UserService {
 
   UserService(db::Database& db, const core::Clock& clock, UserServiceOptions options);
 
+  static constexpr std::int64_t kDefaultInviteTtlMillis = std::int64_t{7} * 24 * 3600 * 1000;
+  static constexpr std::int64_t kMaxInviteTtlMillis = std::int64_t{90} * 24 * 3600 * 1000;
+
   // Creates the user and their own account. kUnprocessable (detail "invalid_email",
   // "password_too_short", ...) for bad input, kConflict ("email_taken") for a taken email.
+  // The first account ever registers whatever the mode and is the administrator. Otherwise
+  // kForbidden "registration_closed" when registration is closed, and, when it needs an invite,
+  // kForbidden "invalid_invite" unless `invite` is an unused, unexpired code, which this
+  // registration then uses up (in the same transaction as the user's row).
   Result<User> Register(std::string_view email, std::string_view password,
-                        std::string_view full_name = {});
+                        std::string_view full_name = {}, std::string_view invite = {});
+  RegistrationMode registration() const { return options_.registration; }
+
+  // A single-use invite code valid for `ttl_millis` (1 minute to kMaxInviteTtlMillis, else
+  // kUnprocessable). kForbidden "admin_only" unless `user_id` is the administrator.
+  Result<Invite> CreateInvite(std::string_view user_id,
+                              std::int64_t ttl_millis = kDefaultInviteTtlMillis);
 
   // kUnauthenticated with the same message for an unknown email and a wrong password, after the
   // same amount of work.

@@ -144,6 +144,68 @@ TEST_P(Users, ForgedCredentialsAreRejected) {
   EXPECT_EQ(r.error().code, ErrorCode::kUnauthenticated);
 }
 
+// A service over the same database with another registration mode.
+UserService WithMode(db::Database& db, const core::Clock& clock, RegistrationMode mode) {
+  UserServiceOptions o{std::string(32, 'k'), 3600, core::PasswordCost::Minimum()};
+  o.registration = mode;
+  return UserService(db, clock, o);
+}
+
+std::string DetailOf(const Result<User>& r) { return r.ok() ? "<ok>" : r.error().detail_code; }
+
+TEST_P(Users, FirstAccountIsTheAdminAndMayAlwaysRegister) {
+  UserService closed = WithMode(tdb_->db(), clock_, RegistrationMode::kClosed);
+  auto first = closed.Register("first@example.com", "password123");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(first->is_admin);
+  EXPECT_TRUE(closed.FindUser(first->id)->is_admin);
+  auto second = closed.Register("second@example.com", "password123");
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::kForbidden);
+  EXPECT_EQ(DetailOf(second), "registration_closed");
+  // Open: anyone, never an admin.
+  auto third = service_->Register("third@example.com", "password123");
+  ASSERT_TRUE(third.ok());
+  EXPECT_FALSE(third->is_admin);
+}
+
+TEST_P(Users, InviteModeNeedsAnUnusedUnexpiredInvite) {
+  UserService invite_only = WithMode(tdb_->db(), clock_, RegistrationMode::kInvite);
+  auto admin = invite_only.Register("admin@example.com", "password123");  // the first: no invite
+  ASSERT_TRUE(admin.ok()) << admin.error().message;
+  EXPECT_EQ(DetailOf(invite_only.Register("b@example.com", "password123")), "invalid_invite");
+  EXPECT_EQ(DetailOf(invite_only.Register("b@example.com", "password123", "", "inv_forged")),
+            "invalid_invite");
+
+  auto invite = invite_only.CreateInvite(admin->id);
+  ASSERT_TRUE(invite.ok()) << invite.error().message;
+  auto b = invite_only.Register("b@example.com", "password123", "", invite->code);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_FALSE(b->is_admin);
+  // Single use.
+  EXPECT_EQ(DetailOf(invite_only.Register("c@example.com", "password123", "", invite->code)),
+            "invalid_invite");
+  // A registration that fails (taken email) does not use the invite up.
+  auto again = invite_only.CreateInvite(admin->id, 120'000);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(DetailOf(invite_only.Register("b@example.com", "password123", "", again->code)),
+            "email_taken");
+  // Expired.
+  clock_.Advance(120'001);
+  EXPECT_EQ(DetailOf(invite_only.Register("c@example.com", "password123", "", again->code)),
+            "invalid_invite");
+}
+
+TEST_P(Users, OnlyTheAdminCreatesInvites) {
+  auto admin = service_->Register("admin@example.com", "password123");
+  auto user = service_->Register("user@example.com", "password123");
+  ASSERT_TRUE(admin.ok() && user.ok());
+  auto refused = service_->CreateInvite(user->id);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().detail_code, "admin_only");
+  EXPECT_EQ(service_->CreateInvite(admin->id, 1).error().code, ErrorCode::kUnprocessable);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, Users, ::testing::ValuesIn(db::testing::Engines()),
                          db::testing::EngineParamName);
 

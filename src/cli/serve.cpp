@@ -17,6 +17,7 @@
 #include "core/log.hpp"
 #include "db/database.hpp"
 #include "db/migrate.hpp"
+#include "http/client_address.hpp"
 #include "http/server.hpp"
 #include "roles/roles.hpp"
 #include "sandbox/egress.hpp"
@@ -57,34 +58,13 @@ std::unique_ptr<db::Database> OpenAndMigrate(const core::ServeConfig& config) {
   return std::move(db).value();
 }
 
-// "10.0.0.0/8, 192.0.2.7" -> CIDRs; an error names the bad entry and the setting.
-Result<std::vector<sandbox::Cidr>> ParseCidrList(const std::string& list, std::string_view name) {
-  std::vector<sandbox::Cidr> out;
-  std::size_t start = 0;
-  while (start <= list.size()) {
-    std::size_t comma = std::min(list.find(',', start), list.size());
-    std::string item = list.substr(start, comma - start);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) {
-      auto cidr = sandbox::ParseCidr(item);
-      if (!cidr.ok()) {
-        return MakeError(ErrorCode::kBadRequest, std::string(name) + ": " + cidr.error().message);
-      }
-      out.push_back(*cidr);
-    }
-    start = comma + 1;
-  }
-  return out;
-}
-
 // The operator's build network policy, checked before anything starts.
 Result<sandbox::EgressPolicy> BuildNetworkPolicy(const core::ServeConfig& config) {
   sandbox::EgressPolicy policy;
   policy.mode =
       config.build_network == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kPublic;
-  RD_TRY(policy.allowed, ParseCidrList(config.build_network_allow, "build-network-allow"));
-  RD_TRY(policy.denied, ParseCidrList(config.build_network_deny, "build-network-deny"));
+  RD_TRY(policy.allowed, http::ParseCidrList(config.build_network_allow, "build-network-allow"));
+  RD_TRY(policy.denied, http::ParseCidrList(config.build_network_deny, "build-network-deny"));
   if (Status valid = sandbox::ValidateEgressPolicy(policy); !valid.ok()) {
     return MakeError(ErrorCode::kBadRequest, "build-network-allow: " + valid.error().message);
   }
@@ -101,6 +81,10 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
   app_options.env_key = core::HmacSha256(secret, "replideploy env v1");
   app_options.github_key = core::HmacSha256(secret, "replideploy github v1");
   app_options.users.jwt_ttl_seconds = static_cast<std::int64_t>(config.jwt_ttl_hours) * 3600;
+  // ValidateConfig has checked the name; closed is the safe reading of anything else.
+  const auto registration = auth::ParseRegistrationMode(config.registration);
+  app_options.users.registration =
+      registration.ok() ? *registration : auth::RegistrationMode::kClosed;
   app_options.dashboard_dir = config.dashboard_dir;
   app_options.repos_dir = (std::filesystem::absolute(config.data_dir) / "repos").string();
   app_options.builds_dir = (std::filesystem::absolute(config.data_dir) / "builds").string();
@@ -161,6 +145,12 @@ std::optional<Base> OpenBase(const core::ServeConfig& config) {
     return std::nullopt;
   }
   base.options.bubblewrap.egress = *network_policy;
+  auto trusted_proxies = http::ParseCidrList(config.trusted_proxies, "trusted-proxies");
+  if (!trusted_proxies.ok()) {
+    Fail(trusted_proxies.error().message);
+    return std::nullopt;
+  }
+  base.options.trusted_proxies = *trusted_proxies;
   return base;
 }
 

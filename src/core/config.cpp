@@ -32,6 +32,13 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
       {"dashboard-dir", "the dashboard's exported files (default: dashboard/out of the checkout)",
        &c.dashboard_dir},
       {"jwt-ttl-hours", "lifetime of login tokens in hours", &c.jwt_ttl_hours},
+      {"registration",
+       "who may register: open, invite (with an invite code from the admin) or closed; the "
+       "first account (the admin) always may",
+       &c.registration},
+      {"trusted-proxies",
+       "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/Forwarded name the client",
+       &c.trusted_proxies},
       {"io-threads", "threads serving network I/O", &c.io_threads},
       {"handler-threads", "threads running request handlers (database work)", &c.handler_threads},
       {"shutdown-grace-seconds", "how long SIGTERM waits for in-flight requests",
@@ -257,6 +264,10 @@ Status ValidateConfig(const ServeConfig& config) {
   RD_TRY_STATUS(range("build-lease-seconds", config.build_lease_seconds, 2, 3600));
   RD_TRY_STATUS(range("git-poll-seconds", config.git_poll_seconds, 1, 24 * 3600));
   RD_TRY_STATUS(range("git-allow-private-urls", config.git_allow_private_urls, 0, 1));
+  if (config.registration != "open" && config.registration != "invite" &&
+      config.registration != "closed") {
+    return MakeError(ErrorCode::kBadRequest, "registration must be open, invite or closed");
+  }
   if (config.build_runner != "bubblewrap" && config.build_runner != "docker") {
     return MakeError(ErrorCode::kBadRequest, "build-runner must be bubblewrap or docker");
   }

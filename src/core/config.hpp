@@ -27,6 +27,9 @@ struct ServeConfig {
   std::string log_level = "info";
   std::string dashboard_dir;  // empty: <binary>/../../dashboard/out when it exists
   int jwt_ttl_hours = 24;
+  std::string registration = "open";  // "open", "invite" (an admin's invite code) or "closed"
+  // Comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded name the client.
+  std::string trusted_proxies;
   int io_threads = 2;
   int handler_threads = 8;
   int shutdown_grace_seconds = 10;

@@ -8,9 +8,11 @@ namespace replideploy::git {
 
 namespace {
 
-constexpr std::int64_t kStateLifetimeMillis = std::int64_t{10} * 60 * 1000;
-
 std::string S(std::string_view v) { return std::string(v); }
+
+// State and nonce carry 256 random bits each: a fast digest is enough to keep them out of the
+// database.
+std::string Digest(std::string_view secret) { return core::HexEncode(core::Sha256(secret)); }
 
 }  // namespace
 
@@ -18,40 +20,43 @@ GithubConnections::GithubConnections(db::Database& db, const core::Clock& clock,
                                      GithubOptions options, std::string key)
     : db_(db), clock_(clock), client_(std::move(options)), key_(std::move(key)) {}
 
-std::string GithubConnections::SignState(std::string_view user_id,
-                                         std::string_view return_to) const {
-  const std::string payload = core::Base64UrlEncode(
-      S(user_id) + "\n" + std::to_string(clock_.NowMillis() + kStateLifetimeMillis) + "\n" +
-      core::HexEncode(core::RandomBytes(8)) + "\n" + S(return_to));
-  return payload + "." + core::Base64UrlEncode(core::HmacSha256(key_, "oauth-state\n" + payload));
+Result<OAuthStart> GithubConnections::StartOAuth(std::string_view user_id,
+                                                 std::string_view return_to) {
+  const std::int64_t now = clock_.NowMillis();
+  OAuthStart start{core::Base64UrlEncode(core::RandomBytes(32)),
+                   core::Base64UrlEncode(core::RandomBytes(32)), now + kStateLifetimeMillis};
+  RD_TRY_STATUS(db_.Exec("DELETE FROM github_oauth_states WHERE expires_at <= ?", {now}));
+  RD_TRY_STATUS(db_.Exec(
+      "INSERT INTO github_oauth_states (state_hash, nonce_hash, user_id, return_to, expires_at) "
+      "VALUES (?, ?, ?, ?, ?)",
+      {Digest(start.state), Digest(start.nonce), S(user_id), S(return_to), start.expires_at}));
+  return start;
 }
 
-Result<std::pair<std::string, std::string>> GithubConnections::VerifyState(
-    std::string_view state) const {
-  const auto invalid = [] {
-    return MakeError(ErrorCode::kBadRequest, "invalid_state",
-                     "the GitHub sign-in link is invalid or expired; start again from the "
-                     "dashboard");
-  };
-  const auto dot = state.find('.');
-  if (dot == std::string_view::npos || state.size() > 4096) return invalid();
-  const std::string payload(state.substr(0, dot));
-  const std::string expected =
-      core::Base64UrlEncode(core::HmacSha256(key_, "oauth-state\n" + payload));
-  if (!core::ConstantTimeEquals(expected, state.substr(dot + 1))) return invalid();
-  auto decoded = core::Base64UrlDecode(payload);
-  if (!decoded.ok()) return invalid();
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (int i = 0; i < 3; ++i) {
-    const auto nl = decoded->find('\n', start);
-    if (nl == std::string::npos) return invalid();
-    parts.push_back(decoded->substr(start, nl - start));
-    start = nl + 1;
+Result<std::pair<std::string, std::string>> GithubConnections::FinishOAuth(std::string_view state,
+                                                                           std::string_view nonce) {
+  const Error invalid = MakeError(ErrorCode::kBadRequest, "invalid_state",
+                                  "the GitHub sign-in link is invalid, expired, already used or "
+                                  "was started in another browser; start again from the "
+                                  "dashboard");
+  if (state.empty() || state.size() > 256 || nonce.size() > 256) return invalid;
+  std::optional<db::Row> row;
+  RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+    const std::string state_hash = Digest(state);
+    RD_TRY(db::Rows rows, s.Exec("SELECT nonce_hash, user_id, return_to, expires_at FROM "
+                                 "github_oauth_states WHERE state_hash = ?",
+                                 {state_hash}));
+    RD_TRY(db::Rows used,
+           s.Exec("DELETE FROM github_oauth_states WHERE state_hash = ?", {state_hash}));
+    // Only the transaction whose DELETE took the row may use it.
+    if (!rows.empty() && used.affected == 1) row = rows.rows.front();
+    return {};
+  }));
+  if (!row || row->Int(3) <= clock_.NowMillis() || nonce.empty() ||
+      !core::ConstantTimeEquals(Digest(nonce), row->Text(0))) {
+    return invalid;
   }
-  parts.push_back(decoded->substr(start));
-  if (std::atoll(parts[1].c_str()) < clock_.NowMillis()) return invalid();
-  return std::pair{parts[0], parts[3]};
+  return std::pair{row->Text(1), row->Text(2)};
 }
 
 Result<GithubAccount> GithubConnections::Connect(std::string_view user_id, std::string_view code,

@@ -1,6 +1,7 @@
 // The platform's side of GitHub: users' connections (the OAuth token, encrypted at rest and
-// never returned to clients; table github_accounts, owned here), the signed OAuth `state`, and
-// the key that seals other GitHub secrets at rest (webhook secrets). Thread-safe.
+// never returned to clients; table github_accounts, owned here), OAuth flows in progress (table
+// github_oauth_states, owned here), and the key that seals other GitHub secrets at rest
+// (webhook secrets). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,14 @@
 #include "git/github_client.hpp"
 
 namespace replideploy::git {
+
+// A started OAuth flow: `state` goes to GitHub and comes back in the callback's query; `nonce`
+// goes to the browser that started the flow, in an HttpOnly cookie, and must come back with it.
+struct OAuthStart {
+  std::string state;
+  std::string nonce;
+  std::int64_t expires_at = 0;  // unix millis
+};
 
 struct GithubAccount {
   std::int64_t github_id = 0;
@@ -30,10 +39,17 @@ class GithubConnections {
 
   const GithubClient& client() const { return client_; }
 
-  // OAuth state: binds the callback to `user_id` for 10 minutes, carrying where to go after.
-  std::string SignState(std::string_view user_id, std::string_view return_to) const;
-  // The user id and return path; kBadRequest "invalid_state" for a forged or expired state.
-  Result<std::pair<std::string, std::string>> VerifyState(std::string_view state) const;
+  static constexpr std::int64_t kStateLifetimeMillis = std::int64_t{10} * 60 * 1000;
+
+  // Starts an OAuth flow for `user_id` that ends at `return_to` (the caller has checked it is
+  // a path of ours): two random values, stored only as digests, for kStateLifetimeMillis.
+  Result<OAuthStart> StartOAuth(std::string_view user_id, std::string_view return_to);
+  // Ends the flow that `state` names and returns its user id and return path, when the state
+  // is known and unexpired and `nonce` (the browser's cookie) is the one it was started with.
+  // The state is used up by the first call that presents it, whatever the outcome: one
+  // callback of two racing ones wins. kBadRequest "invalid_state" otherwise.
+  Result<std::pair<std::string, std::string>> FinishOAuth(std::string_view state,
+                                                          std::string_view nonce);
 
   // Exchanges the code, reads the GitHub user and stores the connection.
   Result<GithubAccount> Connect(std::string_view user_id, std::string_view code,

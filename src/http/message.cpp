@@ -283,4 +283,25 @@ std::optional<std::string> PercentDecode(std::string_view s) {
   return out;
 }
 
+std::optional<std::string_view> CookieValue(std::string_view header, std::string_view name) {
+  std::size_t start = 0;
+  while (start <= header.size()) {
+    std::size_t end = header.find(';', start);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view pair = header.substr(start, end - start);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    const std::size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+      std::string_view value = pair.substr(eq + 1);
+      while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      return value;
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace replideploy::http

@@ -76,6 +76,10 @@ struct WebSocketAccept {
 // dropped.
 std::vector<std::string> SplitHeaderTokens(std::string_view value);
 
+// The value of the cookie `name` in a Cookie header value ("a=1; b=\"2\""), without quotes;
+// nullopt when it is absent. The first of repeated names wins.
+std::optional<std::string_view> CookieValue(std::string_view cookie_header, std::string_view name);
+
 // The user name and password of an "Authorization: Basic ..." value (scheme case-insensitive);
 // nullopt when it is not Basic or does not decode to "user:password".
 std::optional<std::pair<std::string, std::string>> BasicCredentials(std::string_view header);

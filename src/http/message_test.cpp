@@ -37,6 +37,14 @@ TEST(Headers, SetReplacesEveryValueInPlace) {
   EXPECT_EQ(headers.All().back().first, "New");
 }
 
+TEST(Cookies, ValueByName) {
+  EXPECT_EQ(CookieValue("a=1; rd_oauth=xyz; b=2", "rd_oauth"), "xyz");
+  EXPECT_EQ(CookieValue("rd_oauth=\"q\"", "rd_oauth"), "q");
+  EXPECT_EQ(CookieValue("rd_oauth=", "rd_oauth"), "");
+  EXPECT_EQ(CookieValue("x_rd_oauth=1; rd_oauthx=2", "rd_oauth"), std::nullopt);
+  EXPECT_EQ(CookieValue("", "rd_oauth"), std::nullopt);
+}
+
 TEST(Query, ParsesDecodedPairsInOrder) {
   EXPECT_EQ(ParseQuery("a=1&b=%20x&c=hello+world&a=2"),
             (Pairs{{"a", "1"}, {"b", " x"}, {"c", "hello world"}, {"a", "2"}}));

@@ -12,6 +12,7 @@
 
 #include "core/crypto.hpp"
 #include "core/testing.hpp"
+#include "core/text.hpp"
 #include "db/testing.hpp"
 #include "fake_github/fake_github.hpp"
 #include "git/webhook.hpp"
@@ -25,6 +26,14 @@ namespace {
 
 namespace json = boost::json;
 using db::testing::TestDatabase;
+
+// `url` with its state parameter replaced.
+std::string ReplaceState(const std::string& url, const std::string& state) {
+  const auto at = url.find("state=");
+  if (at == std::string::npos) return url;
+  const auto end = url.find('&', at);
+  return url.substr(0, at) + "state=" + state + (end == std::string::npos ? "" : url.substr(end));
+}
 
 std::string Fixture(const std::string& name) {
   std::ifstream in(std::string(RD_GITHUB_FIXTURES) + "/" + name);
@@ -114,9 +123,34 @@ class Github : public ::testing::TestWithParam<db::Engine> {
     const std::string authorize(connect.body.at("authorize_url").as_string());
     Reply to_callback = Fetch("GET", authorize);
     EXPECT_EQ(to_callback.status, 302) << to_callback.raw;
-    Reply back = Fetch("GET", std::string(to_callback.headers.Get("Location")));
+    http::Headers browser;
+    browser.Set("Cookie", CookieOf(connect));
+    Reply back = Fetch("GET", std::string(to_callback.headers.Get("Location")), "", browser);
     EXPECT_EQ(back.status, 302) << back.raw;
     return std::string(back.headers.Get("Location"));
+  }
+  // "name=value" of the response's Set-Cookie.
+  static std::string CookieOf(const Reply& r) {
+    const std::string_view set = r.headers.Get("Set-Cookie");
+    return std::string(set.substr(0, set.find(';')));
+  }
+  // Starts a flow as the dashboard does: the cookie the browser got and GitHub's redirect back
+  // to us (the callback URL with GitHub's code and our state).
+  std::pair<std::string, std::string> StartFlow(const std::string& return_to = "/new/") {
+    http::Headers accept;
+    accept.Set("Authorization", "Bearer " + token_);
+    accept.Set("Accept", "application/json");
+    Reply connect =
+        Fetch("GET", "/api/v1/github/connect?return_to=" + core::UrlEncode(return_to), "", accept);
+    EXPECT_EQ(connect.status, 200) << connect.raw;
+    if (connect.status != 200) return {};
+    Reply to_callback = Fetch("GET", std::string(connect.body.at("authorize_url").as_string()));
+    return {CookieOf(connect), std::string(to_callback.headers.Get("Location"))};
+  }
+  Reply Callback(const std::string& url, const std::string& cookie) {
+    http::Headers h;
+    if (!cookie.empty()) h.Set("Cookie", cookie);
+    return Fetch("GET", url, "", h);
   }
   // A GitHub site for Codertocat/Hello-World; returns its id.
   std::string CreateGithubSite(const std::string& name, bool branch_deploys = false) {
@@ -210,22 +244,21 @@ TEST_P(Github, ConnectThroughOAuthKeepsTheTokenSecret) {
   EXPECT_EQ(stored->rows.front().Text(0).find(issued), std::string::npos);
   EXPECT_EQ(Call("GET", "/api/v1/github/repos").raw.find(issued), std::string::npos);
 
-  // A forged or tampered state is refused, and so is one past its ten minutes.
-  Reply forged = Fetch("GET", "/api/v1/github/callback?code=x&state=abc.def");
+  // A forged state is refused, and so is one past its ten minutes.
+  auto [cookie, callback] = StartFlow();
+  Reply forged = Callback(ReplaceState(callback, "abc.def"), cookie);
   EXPECT_EQ(forged.status, 400);
   EXPECT_EQ(forged.body.at("error").at("code"), "invalid_state");
-  const std::string state = app_->github().SignState("someone", "/new/");
+  std::tie(cookie, callback) = StartFlow();
   clock_.Advance(11 * 60 * 1000);
-  Reply expired = Fetch("GET", "/api/v1/github/callback?code=x&state=" + state);
+  Reply expired = Callback(callback, cookie);
   EXPECT_EQ(expired.status, 400);
-  // An open redirect through return_to is not possible.
-  auto verified = app_->github().VerifyState(app_->github().SignState("u", "/x"));
-  ASSERT_TRUE(verified.ok());
-  EXPECT_EQ(verified->second, "/x");
+  EXPECT_EQ(expired.body.at("error").at("code"), "invalid_state");
 
   // The user refusing on GitHub comes back as an error for the dashboard to show.
-  Reply denied = Fetch("GET", "/api/v1/github/callback?error=access_denied&state=" +
-                                  app_->github().SignState("u", "/account/"));
+  std::tie(cookie, callback) = StartFlow("/account/");
+  const std::string state = callback.substr(callback.find("state="));
+  Reply denied = Callback(base_ + "/api/v1/github/callback?error=access_denied&" + state, cookie);
   EXPECT_EQ(denied.status, 302);
   EXPECT_TRUE(denied.headers.Get("Location").starts_with("/account/?github_error="));
 
@@ -233,6 +266,67 @@ TEST_P(Github, ConnectThroughOAuthKeepsTheTokenSecret) {
   EXPECT_EQ(Call("GET", "/api/v1/github/account").body.at("connected"), false);
   EXPECT_EQ(Call("GET", "/api/v1/github/repos").body.at("error").at("code"),
             "github_not_connected");
+}
+
+// Issue 10: a victim who opens an attacker's authorize link must not link the victim's GitHub
+// token to the attacker's account. The state only works in the browser that started the flow
+// (its cookie), and only once.
+TEST_P(Github, OAuthStateIsSingleUseAndBoundToTheBrowserThatStartedIt) {
+  auto [cookie, callback] = StartFlow();
+  ASSERT_FALSE(cookie.empty());
+  Reply started = [&] {
+    http::Headers accept;
+    accept.Set("Authorization", "Bearer " + token_);
+    accept.Set("Accept", "application/json");
+    return Fetch("GET", "/api/v1/github/connect", "", accept);
+  }();
+  const std::string set_cookie(started.headers.Get("Set-Cookie"));
+  EXPECT_TRUE(set_cookie.starts_with("rd_github_oauth=")) << set_cookie;
+  for (std::string_view attribute :
+       {"; HttpOnly", "; SameSite=Lax", "; Path=/api/v1/github/callback", "; Max-Age=600"}) {
+    EXPECT_NE(set_cookie.find(attribute), std::string::npos) << set_cookie;
+  }
+
+  // The victim's browser has no cookie of the attacker's flow (or one of its own flow).
+  Reply victim = Callback(callback, "");
+  EXPECT_EQ(victim.status, 400) << victim.raw;
+  EXPECT_EQ(ErrorCodeOf(victim), "invalid_state");
+  EXPECT_EQ(CountRows("github_accounts"), 0);
+  // The state was used up by that attempt: not even the right browser can use it now.
+  EXPECT_EQ(Callback(callback, cookie).status, 400);
+  EXPECT_EQ(CountRows("github_accounts"), 0);
+
+  // Another browser's cookie does not fit.
+  auto [cookie2, callback2] = StartFlow();
+  auto [cookie3, callback3] = StartFlow();
+  EXPECT_EQ(Callback(callback2, cookie3).status, 400);
+  EXPECT_EQ(CountRows("github_accounts"), 0);
+
+  // The browser that started it connects, once; the callback clears the cookie.
+  Reply connected = Callback(callback3, cookie3);
+  EXPECT_EQ(connected.status, 302) << connected.raw;
+  EXPECT_EQ(connected.headers.Get("Location"), "/new/?github=connected");
+  EXPECT_NE(connected.headers.Get("Set-Cookie").find("Max-Age=0"), std::string_view::npos);
+  EXPECT_EQ(CountRows("github_accounts"), 1);
+  Reply replay = Callback(callback3, cookie3);
+  EXPECT_EQ(replay.status, 400);
+  EXPECT_EQ(ErrorCodeOf(replay), "invalid_state");
+}
+
+// Issue 10: "/\t/evil.example" became "//evil.example" in browsers.
+TEST_P(Github, ReturnPathsStayOnOurOrigin) {
+  http::Headers accept;
+  accept.Set("Authorization", "Bearer " + token_);
+  accept.Set("Accept", "application/json");
+  for (const std::string bad : {"/\t/evil.example", "//evil.example", "/\\evil.example",
+                                "https://evil.example/", "/%2F/evil.example", "/\n/evil"}) {
+    Reply r = Fetch("GET", "/api/v1/github/connect?return_to=" + core::UrlEncode(bad), "", accept);
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.raw;
+    EXPECT_EQ(ErrorCodeOf(r), "invalid_return_to") << bad;
+  }
+  auto [cookie, callback] = StartFlow("/sites/x/?tab=settings");
+  Reply back = Callback(callback, cookie);
+  EXPECT_EQ(back.headers.Get("Location"), "/sites/x/?tab=settings&github=connected");
 }
 
 TEST_P(Github, ReposDetectionAndRevokedToken) {

@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "auth/users.hpp"
 #include "builder/queue.hpp"
+#include "core/net.hpp"
 #include "deploys/deploys.hpp"
 #include "edge/edge.hpp"
 #include "git/github_client.hpp"
@@ -48,6 +50,8 @@ struct PlatformOptions {
   // The address users and GitHub reach us at ("https://deploy.example.com"); empty: ControlUrl.
   std::string public_url;
   std::chrono::milliseconds log_stream_poll{500};
+  // Reverse proxies whose X-Forwarded-For / Forwarded name the client (--trusted-proxies).
+  std::vector<core::Cidr> trusted_proxies;
 };
 
 }  // namespace replideploy::roles

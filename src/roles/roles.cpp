@@ -27,6 +27,7 @@ api::ApiOptions ApiOptionsOf(const PlatformOptions& options) {
   o.repos_dir = options.repos_dir;
   o.public_url = options.public_url;
   o.log_stream_poll = options.log_stream_poll;
+  o.trusted_proxies = options.trusted_proxies;
   return o;
 }
 

@@ -10,6 +10,7 @@ Services::Services(db::Database& database, store::BlobStore& blob_store, const c
       blobs(blob_store),
       clock(time),
       users(db, clock, options.users),
+      login_throttle(db, clock),
       sites(db, clock),
       deploys(db, blobs, clock, sites, options.deploys),
       env_vars(db, clock, sites, options.env_key.empty() ? std::string(32, '\0') : options.env_key),
@@ -27,8 +28,17 @@ Services::Services(db::Database& database, store::BlobStore& blob_store, const c
 }
 
 api::ApiServices Services::ForApi() {
-  return api::ApiServices{users, sites,  deploys,    env_vars, github,
-                          queue, builds, build_logs, clock,    [this] { return db.Ping(); }};
+  return api::ApiServices{users,
+                          login_throttle,
+                          sites,
+                          deploys,
+                          env_vars,
+                          github,
+                          queue,
+                          builds,
+                          build_logs,
+                          clock,
+                          [this] { return db.Ping(); }};
 }
 
 }  // namespace replideploy::roles

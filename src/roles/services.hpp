@@ -3,6 +3,7 @@
 #pragma once
 
 #include "api/app.hpp"
+#include "auth/login_throttle.hpp"
 #include "auth/users.hpp"
 #include "builder/build_logs.hpp"
 #include "builder/build_trigger.hpp"
@@ -33,6 +34,7 @@ struct Services {
   store::BlobStore& blobs;
   const core::Clock& clock;
   auth::UserService users;
+  auth::LoginThrottle login_throttle;
   deploys::SiteService sites;
   deploys::DeployService deploys;
   deploys::EnvVarService env_vars;

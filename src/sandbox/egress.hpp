@@ -44,27 +44,16 @@
 #include <utility>
 #include <vector>
 
+#include "core/net.hpp"
 #include "core/result.hpp"
 
 namespace replideploy::sandbox {
 
-enum class IpFamily { kV4, kV6 };
-
-// An IPv4 or IPv6 network: address bytes in network order (IPv4 uses the first 4) and a prefix
-// length (0-32 or 0-128). Bits past the prefix are always zero.
-struct Cidr {
-  IpFamily family = IpFamily::kV4;
-  std::array<std::uint8_t, 16> bytes{};
-  int prefix_length = 32;
-
-  bool operator==(const Cidr&) const = default;
-};
-
-// "10.0.0.0/8", "192.0.2.7" (= /32), "fc00::/7", "::1" (= /128). kUnprocessable with a message
-// naming the text for anything else, including bits set past the prefix ("10.0.0.1/8").
-Result<Cidr> ParseCidr(std::string_view text);
-// "10.0.0.0/8", "192.0.2.7/32", "fc00::/7": always with the prefix length; ParseCidr reads it.
-std::string FormatCidr(const Cidr& cidr);
+// Networks are core's (core/net.hpp); the names stay here for the sandbox's callers.
+using core::Cidr;
+using core::FormatCidr;
+using core::IpFamily;
+using core::ParseCidr;
 
 enum class NetworkMode {
   kPublic,  // the public internet through a SandboxNetwork

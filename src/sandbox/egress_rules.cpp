@@ -24,29 +24,6 @@ constexpr std::string_view kTableName = "replideploy_egress";
 // ECONNREFUSED; an ICMP error only after the first SYN's retransmission timeout (about 1 s).
 constexpr std::string_view kRefuse = "goto refuse";
 
-// --- Addresses -------------------------------------------------------------------------------
-
-int MaxPrefix(IpFamily family) { return family == IpFamily::kV4 ? 32 : 128; }
-
-bool HostBitsClear(const Cidr& cidr) {
-  const int total_bits = MaxPrefix(cidr.family);
-  for (int bit = cidr.prefix_length; bit < total_bits; ++bit) {
-    if (cidr.bytes[static_cast<std::size_t>(bit / 8)] & (0x80 >> (bit % 8))) return false;
-  }
-  return true;
-}
-
-Cidr Masked(Cidr cidr) {
-  const int total_bits = MaxPrefix(cidr.family);
-  for (int bit = cidr.prefix_length; bit < total_bits; ++bit) {
-    cidr.bytes[static_cast<std::size_t>(bit / 8)] &=
-        static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
-  }
-  return cidr;
-}
-
-bool IsSingleAddress(const Cidr& cidr) { return cidr.prefix_length == MaxPrefix(cidr.family); }
-
 // --- The ruleset -----------------------------------------------------------------------------
 
 // "ip daddr { 10.0.0.0/8, 172.16.0.0/12 } <verdict> comment "<why>"" for the cidrs of
@@ -70,57 +47,6 @@ void AddDaddrRule(std::string& text, IpFamily family, const std::vector<Cidr>& c
 }
 
 }  // namespace
-
-// --- Addresses -------------------------------------------------------------------------------
-
-Result<Cidr> ParseCidr(std::string_view text) {
-  constexpr std::string_view kExpected =
-      "expected an IPv4 or IPv6 address with an optional prefix length, such as 10.0.0.0/8, "
-      "192.0.2.7 or fc00::/7";
-  if (text.empty() || text.size() > 64) {
-    return Unprocessable("invalid_cidr", "not an IP network: " + std::string(kExpected));
-  }
-  const auto bad = [&](std::string_view why) {
-    return Unprocessable("invalid_cidr",
-                         "\"" + std::string(text) + "\" is not an IP network: " + std::string(why));
-  };
-  const std::size_t slash = text.find('/');
-  const std::string address(text.substr(0, slash));
-  Cidr cidr;
-  if (inet_pton(AF_INET, address.c_str(), cidr.bytes.data()) == 1) {
-    cidr.family = IpFamily::kV4;
-  } else if (inet_pton(AF_INET6, address.c_str(), cidr.bytes.data()) == 1) {
-    cidr.family = IpFamily::kV6;
-  } else {
-    return bad(kExpected);
-  }
-  const int max_prefix = MaxPrefix(cidr.family);
-  cidr.prefix_length = max_prefix;
-  if (slash != std::string_view::npos) {
-    const std::string_view digits = text.substr(slash + 1);
-    int prefix = -1;
-    const bool all_digits =
-        !digits.empty() && digits.size() <= 3 &&
-        std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (all_digits) std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
-    if (prefix < 0 || prefix > max_prefix) {
-      return bad("the prefix length must be a number from 0 to " + std::to_string(max_prefix));
-    }
-    cidr.prefix_length = prefix;
-  }
-  if (!HostBitsClear(cidr)) {
-    return bad("it has bits set past its /" + std::to_string(cidr.prefix_length) +
-               " prefix (did you mean " + FormatCidr(Masked(cidr)) + "?)");
-  }
-  return cidr;
-}
-
-std::string FormatCidr(const Cidr& cidr) {
-  char buffer[INET6_ADDRSTRLEN] = {};
-  inet_ntop(cidr.family == IpFamily::kV4 ? AF_INET : AF_INET6, cidr.bytes.data(), buffer,
-            sizeof buffer);
-  return std::string(buffer) + "/" + std::to_string(cidr.prefix_length);
-}
 
 Result<NetworkMode> ParseNetworkMode(std::string_view text) {
   if (text == "public") return NetworkMode::kPublic;
@@ -204,16 +130,16 @@ std::string NftRuleset(const EgressPolicy& policy, const std::vector<Cidr>& host
   // private mirror's subnet) must not open the host's own services along with it.
   std::vector<Cidr> closed_host_addresses;
   for (const Cidr& host : host_addresses) {
-    const Cidr address = Masked(host);
-    const bool named =
-        std::any_of(policy.allowed.begin(), policy.allowed.end(),
-                    [&](const Cidr& a) { return IsSingleAddress(a) && Masked(a) == address; });
+    const Cidr address = core::MaskCidr(host);
+    const bool named = std::any_of(
+        policy.allowed.begin(), policy.allowed.end(),
+        [&](const Cidr& a) { return core::IsSingleAddress(a) && core::MaskCidr(a) == address; });
     if (!named) closed_host_addresses.push_back(address);
   }
   std::vector<Cidr> allowed;
-  for (const Cidr& cidr : policy.allowed) allowed.push_back(Masked(cidr));
+  for (const Cidr& cidr : policy.allowed) allowed.push_back(core::MaskCidr(cidr));
   std::vector<Cidr> denied;
-  for (const Cidr& cidr : policy.denied) denied.push_back(Masked(cidr));
+  for (const Cidr& cidr : policy.denied) denied.push_back(core::MaskCidr(cidr));
   const std::vector<Cidr> always_denied = AlwaysDeniedRanges();
 
   std::string text = "table inet " + std::string(kTableName) + " {\n";

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 
 import { ApiTokensCard } from "@/components/account/ApiTokensCard";
 import { GitHubAccountCard } from "@/components/account/GitHubAccountCard";
+import { InvitesCard } from "@/components/account/InvitesCard";
 import { CurrentUserCard } from "@/components/auth/CurrentUserCard";
 import { SignedInPage } from "@/components/auth/SignedInPage";
 import { PageTitle } from "@/components/ui/ui";
@@ -16,6 +17,7 @@ export default function AccountPage() {
         <CurrentUserCard />
         <ApiTokensCard />
         <GitHubAccountCard />
+        <InvitesCard />
       </div>
     </SignedInPage>
   );

@@ -23,8 +23,10 @@ import type {
   FileDigests,
   GitHubAccount,
   GitHubRepo,
+  Invite,
   LoginSession,
   NewSiteRepo,
+  RegistrationMode,
   Site,
   UploadedFile,
   User,
@@ -74,8 +76,23 @@ export class ApiClient {
 
   // --- accounts ---
 
-  register(input: { email: string; password: string; full_name?: string }): Promise<User> {
+  // `invite` is needed when the server's registration is "invite" (not for its first account).
+  register(input: { email: string; password: string; full_name?: string; invite?: string }): Promise<User> {
     return this.request<User>("POST", "/auth/register", { body: input, auth: false });
+  }
+
+  async registrationMode(): Promise<RegistrationMode> {
+    const answer = await this.request<{ mode: RegistrationMode }>("GET", "/auth/registration", {
+      auth: false,
+    });
+    return answer.mode;
+  }
+
+  // Administrator only (403 `admin_only` otherwise).
+  createInvite(expiresInHours?: number): Promise<Invite> {
+    return this.request<Invite>("POST", "/api/v1/invites", {
+      body: expiresInHours === undefined ? {} : { expires_in_hours: expiresInHours },
+    });
   }
 
   // Logs in and keeps the token for later calls.

@@ -10,6 +10,17 @@ export interface User {
   account_slug: string;
   created_at: string;
   updated_at: string;
+  admin: boolean; // the server's administrator (the first account): may create invites
+}
+
+// Who may register on this server (`--registration`).
+export type RegistrationMode = "open" | "invite" | "closed";
+
+// A single-use invite code, shown once.
+export interface Invite {
+  code: string;
+  expires_at: string;
+  register_url: string;
 }
 
 export interface LoginSession {
