@@ -49,10 +49,14 @@ describe("LoginForm", () => {
 
 describe("RegisterForm", () => {
   it("puts 422 and 409 codes on the email and password fields", async () => {
-    const fetch = vi
-      .fn()
-      .mockResolvedValueOnce(answer(422, { error: { code: "password_too_short", message: "password must be at least 8 characters" } }))
-      .mockResolvedValueOnce(answer(409, { error: { code: "email_taken", message: "an account with this email already exists" } }));
+    // The form first asks how registration works (GET /auth/registration), then posts.
+    const posts = [
+      answer(422, { error: { code: "password_too_short", message: "password must be at least 8 characters" } }),
+      answer(409, { error: { code: "email_taken", message: "an account with this email already exists" } }),
+    ];
+    const fetch = vi.fn((url: string) =>
+      Promise.resolve(String(url).endsWith("/auth/registration") ? answer(200, { mode: "open" }) : posts.shift()),
+    );
     vi.stubGlobal("fetch", fetch);
     render(<RegisterForm />);
     await userEvent.type(screen.getByLabelText(/Email/), "me@example.com");
