@@ -678,10 +678,13 @@ std::vector<std::size_t> HeaderMatcher::MatchingRules(std::string_view path) con
 HeaderList HeaderMatcher::HeadersFor(std::string_view path) const {
   HeaderList out;
   for (std::size_t index : MatchingRules(path)) {
-    for (const auto& [name, value] : impl_->rules[index].values) {
+    for (const auto& header : impl_->rules[index].values) {
+      const auto& [name, value] = header;
       if (IsReservedHeader(name)) continue;
-      auto it = std::find_if(out.begin(), out.end(),
-                             [&](const auto& h) { return EqualsIgnoreCase(h.first, name); });
+      // Captures `header`, not the binding: clang before 16 cannot capture structured bindings.
+      auto it = std::find_if(out.begin(), out.end(), [&](const auto& h) {
+        return EqualsIgnoreCase(h.first, header.first);
+      });
       if (it == out.end()) {
         out.emplace_back(name, value);
       } else {
