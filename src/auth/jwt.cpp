@@ -48,6 +48,11 @@ Result<JwtClaims> VerifyJwt(std::string_view token, std::string_view key,
   }
   auto signature = core::Base64UrlDecode(token.substr(dot2 + 1));
   if (!signature.ok()) return Reject("signature is not base64url");
+  // Only the canonical spelling: base64url leaves a last character's low bits unused, so
+  // several strings decode to one signature. Found by fuzz_jwt; one token, one string.
+  if (core::Base64UrlEncode(*signature) != token.substr(dot2 + 1)) {
+    return Reject("signature is not canonical base64url");
+  }
   const std::string expected = core::HmacSha256(key, token.substr(0, dot2));
   if (!core::ConstantTimeEquals(*signature, expected)) return Reject("bad signature");
 

@@ -62,6 +62,23 @@ TEST(Jwt, MalformedTokensAreRejected) {
   }
 }
 
+// A signature spelled with the unused low bits of its last base64url character set decodes to
+// the same bytes; it must not verify (found by fuzz_jwt): a token has one spelling only.
+TEST(Jwt, NonCanonicalSignatureSpellingIsRejected) {
+  const std::string token = SignJwt({"user-1", 1000, 5000}, "key");
+  ASSERT_TRUE(VerifyJwt(token, "key", 2000).ok());
+  // 32 bytes are 43 characters; the last carries 4 bits of data and 2 unused ones.
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const std::size_t last = alphabet.find(token.back());
+  ASSERT_NE(last, std::string::npos);
+  ASSERT_EQ(last % 4, 0U) << "canonical: unused bits are zero";
+  std::string variant = token;
+  variant.back() = alphabet[last + 1];
+  auto result = VerifyJwt(variant, "key", 2000);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message.find("canonical"), std::string::npos) << result.error().message;
+}
+
 TEST(Jwt, MissingExpIsRejected) {
   const std::string input = core::Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." +
                             core::Base64UrlEncode(R"({"sub":"user-1"})");
