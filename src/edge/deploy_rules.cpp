@@ -33,17 +33,24 @@ Result<std::optional<std::string>> ReadRuleFile(const deploys::DeployManifest& m
 Result<std::shared_ptr<const DeployRules>> DeployRules::Load(
     const deploys::DeployManifest& manifest, store::BlobStore& blobs,
     std::vector<SkippedRule>* skipped) {
+  RD_TRY(auto redirects_file, ReadRuleFile(manifest, blobs, "/_redirects"));
+  RD_TRY(auto headers_file, ReadRuleFile(manifest, blobs, "/_headers"));
+  RD_TRY(auto toml_file, ReadRuleFile(manifest, blobs, "/netlify.toml"));
+  return FromFiles(redirects_file, headers_file, toml_file, skipped);
+}
+
+Result<std::shared_ptr<const DeployRules>> DeployRules::FromFiles(
+    const std::optional<std::string>& redirects_file,
+    const std::optional<std::string>& headers_file, const std::optional<std::string>& toml_file,
+    std::vector<SkippedRule>* skipped) {
   std::vector<RedirectRule> redirects;
   std::vector<HeaderRule> headers;
-  RD_TRY(auto redirects_file, ReadRuleFile(manifest, blobs, "/_redirects"));
   if (redirects_file) {
     RD_TRY(redirects, ParseRedirectsFile(*redirects_file, "_redirects", skipped));
   }
-  RD_TRY(auto headers_file, ReadRuleFile(manifest, blobs, "/_headers"));
   if (headers_file) {
     RD_TRY(headers, ParseHeadersFile(*headers_file, "_headers", skipped));
   }
-  RD_TRY(auto toml_file, ReadRuleFile(manifest, blobs, "/netlify.toml"));
   if (toml_file) {
     RD_TRY(NetlifyTomlRules toml, ParseNetlifyToml(*toml_file, "netlify.toml", skipped));
     // _redirects before netlify.toml: the first match wins.
@@ -58,14 +65,29 @@ Result<std::shared_ptr<const DeployRules>> DeployRules::Load(
   return std::shared_ptr<const DeployRules>(std::move(rules));
 }
 
+const std::vector<RedirectRule>& DeployRules::redirect_rules() const {
+  return impl_->redirects.rules();
+}
+
+const std::vector<HeaderRule>& DeployRules::header_rules() const { return impl_->headers.rules(); }
+
+std::vector<std::size_t> DeployRules::MatchingHeaderRules(std::string_view path) const {
+  if (impl_->headers.rules().empty()) return {};
+  return impl_->headers.MatchingRules(path);
+}
+
 bool DeployRules::empty() const {
   return impl_->redirects.rules().empty() && impl_->headers.rules().empty();
 }
 
 RuleDecision DeployRules::Match(const http::Request& request, std::string_view path,
-                                bool has_static_file) const {
+                                bool has_static_file, std::span<const std::string> roles,
+                                std::vector<RedirectVerdict>* trace) const {
   RuleDecision decision;
-  if (impl_->redirects.rules().empty()) return decision;
+  if (impl_->redirects.rules().empty()) {
+    if (trace != nullptr) trace->clear();
+    return decision;
+  }
   const std::string& target = request.target;
   const auto q = target.find('?');
   RedirectRequest req;
@@ -81,8 +103,9 @@ RuleDecision DeployRules::Match(const http::Request& request, std::string_view p
   req.country = country;
   req.accept_language = request.Header("Accept-Language");
   req.cookie_header = request.Header("Cookie");
-  RedirectMatch match =
-      impl_->redirects.Match(req, [has_static_file](std::string_view) { return has_static_file; });
+  req.roles = roles;
+  RedirectMatch match = impl_->redirects.Match(
+      req, [has_static_file](std::string_view) { return has_static_file; }, trace);
   switch (match.kind) {
     case RedirectMatch::Kind::kNone:
     case RedirectMatch::Kind::kShadowed:

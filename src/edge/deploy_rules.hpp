@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,13 +42,27 @@ class DeployRules {
       const deploys::DeployManifest& manifest, store::BlobStore& blobs,
       std::vector<SkippedRule>* skipped = nullptr);
 
+  // The same from the files' contents (nullopt: the deploy has no such file); what Load does
+  // once it has read them.
+  static Result<std::shared_ptr<const DeployRules>> FromFiles(
+      const std::optional<std::string>& redirects_file,
+      const std::optional<std::string>& headers_file, const std::optional<std::string>& toml_file,
+      std::vector<SkippedRule>* skipped = nullptr);
+
   // `path` is the normalised request path; `has_static_file` whether a file answers it (a
-  // rule that is not forced never shadows an existing file).
-  RuleDecision Match(const http::Request& request, std::string_view path,
-                     bool has_static_file) const;
+  // rule that is not forced never shadows an existing file); `roles` the visitor's verified
+  // roles. With `trace`, one verdict per redirect rule (RedirectMatcher::Match).
+  RuleDecision Match(const http::Request& request, std::string_view path, bool has_static_file,
+                     std::span<const std::string> roles = {},
+                     std::vector<RedirectVerdict>* trace = nullptr) const;
 
   // The headers of every matching header rule, in order.
   std::vector<std::pair<std::string, std::string>> HeadersFor(std::string_view path) const;
+  // The indexes (in header_rules()) of the header rules matching `path`, in order.
+  std::vector<std::size_t> MatchingHeaderRules(std::string_view path) const;
+
+  const std::vector<RedirectRule>& redirect_rules() const;
+  const std::vector<HeaderRule>& header_rules() const;
 
   bool empty() const;
 

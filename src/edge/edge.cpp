@@ -8,6 +8,7 @@
 #include "edge/host_route.hpp"
 #include "edge/paths.hpp"
 #include "edge/proxy.hpp"
+#include "edge/route.hpp"
 #include "edge/static_files.hpp"
 
 namespace replideploy::edge {
@@ -106,12 +107,6 @@ Error WouldBlock() {
 }
 
 bool IsWouldBlock(const Error& e) { return e.detail_code == "would_block"; }
-
-std::string WithQuery(const std::string& location, const http::Request& request) {
-  const auto q = request.target.find('?');
-  if (q == std::string::npos || location.find('?') != std::string::npos) return location;
-  return location + request.target.substr(q);
-}
 
 }  // namespace
 
@@ -303,16 +298,6 @@ Result<http::Response> Edge::ServeEntry(const http::Request& request,
   return response;
 }
 
-Result<http::Response> Edge::NotFound(const http::Request& request,
-                                      const deploys::DeployManifest& manifest, bool memory_only) {
-  if (const auto* page = manifest.Find("/404.html")) {
-    return ServeEntry(request, manifest, *page, 404, memory_only);
-  }
-  http::Response r = PlainNotFound();
-  r.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
-  return r;
-}
-
 http::Response Edge::Proxy(const http::Request& request, const RuleDecision& decision) {
   ProxyOptions options;
   options.allow_private = options_.allow_private_proxy;
@@ -361,48 +346,33 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only)
   RD_TRY(auto rules, RulesFor(manifest, memory_only));
   const DeployRules& rule_set = *rules;
 
-  StaticMatch match = ResolveStatic(manifest, *path);
-  RuleDecision decision = rule_set.Match(request, *path, match.kind != StaticMatch::Kind::kNone);
+  const Route route = RouteRequest(manifest, rule_set, request, *path);
   http::Response response;
-  switch (decision.kind) {
-    case RuleDecision::Kind::kRedirect:
-      response.status = decision.status;
-      response.headers.Set("Location", decision.target);
+  switch (route.kind) {
+    case Route::Kind::kRedirect:
+      response.status = route.status;
+      response.headers.Set("Location", route.location);
       response.headers.Set("Cache-Control", std::string(kDefaultCacheControl));
-      response.headers.Set("Content-Type", "text/plain; charset=utf-8");
-      response.body = "Redirecting to " + decision.target + "\n";
-      break;
-    case RuleDecision::Kind::kProxy:
-      if (memory_only) return WouldBlock();
-      response = Proxy(request, decision);
-      break;
-    case RuleDecision::Kind::kRewrite:
-    case RuleDecision::Kind::kStatus: {
-      StaticMatch target =
-          decision.target.empty() ? StaticMatch{} : ResolveStatic(manifest, decision.target);
-      if (target.kind == StaticMatch::Kind::kFile) {
-        RD_TRY(response, ServeEntry(request, manifest, *target.entry,
-                                    decision.status == 0 ? 200 : decision.status, memory_only));
-      } else {
-        RD_TRY(response, NotFound(request, manifest, memory_only));
-        if (decision.kind == RuleDecision::Kind::kStatus) response.status = decision.status;
+      if (route.decision.kind == RuleDecision::Kind::kRedirect) {
+        response.headers.Set("Content-Type", "text/plain; charset=utf-8");
+        response.body = "Redirecting to " + route.location + "\n";
       }
+      break;
+    case Route::Kind::kProxy:
+      if (memory_only) return WouldBlock();
+      response = Proxy(request, route.decision);
+      break;
+    case Route::Kind::kFile: {
+      RD_TRY(response, ServeEntry(request, manifest, *route.entry, route.status, memory_only));
       break;
     }
-    case RuleDecision::Kind::kNone:
-      if (match.kind == StaticMatch::Kind::kFile) {
-        RD_TRY(response, ServeEntry(request, manifest, *match.entry, 200, memory_only));
-      } else if (match.kind == StaticMatch::Kind::kRedirect) {
-        response.status = 301;
-        response.headers.Set("Location", WithQuery(match.path, request));
-        response.headers.Set("Cache-Control", std::string(kDefaultCacheControl));
-      } else {
-        RD_TRY(response, NotFound(request, manifest, memory_only));
-      }
+    case Route::Kind::kNotFound:
+      response = PlainNotFound();
+      response.status = route.status;
       break;
   }
   response.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
-  for (auto& [name, value] : rule_set.HeadersFor(*path)) response.headers.Set(name, value);
+  for (const auto& [name, value] : route.headers) response.headers.Set(name, value);
   return response;
 }
 

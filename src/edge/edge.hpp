@@ -76,8 +76,6 @@ class Edge {
                                     const deploys::DeployManifest& manifest,
                                     const deploys::ManifestEntry& entry, int status,
                                     bool memory_only);
-  Result<http::Response> NotFound(const http::Request& request,
-                                  const deploys::DeployManifest& manifest, bool memory_only);
   http::Response Proxy(const http::Request& request, const RuleDecision& decision);
 
   deploys::SiteService& sites_service_;

@@ -169,6 +169,23 @@ struct RedirectMatch {
   std::string destination;
 };
 
+// Why one redirect rule did or did not answer a request (RedirectMatcher::Match with a trace):
+// what `replideploy rules test` shows, rule by rule.
+struct RedirectVerdict {
+  enum class Outcome {
+    kNotMatched,   // `reason` names the part that did not match
+    kRoleRefused,  // everything matched but the visitor has none of the rule's roles
+    kMatched,      // this rule answers the request
+    kShadowed,     // it matched, but it is not forced and a file answers the path
+    kNotReached,   // an earlier rule answered
+  };
+  Outcome outcome = Outcome::kNotReached;
+  std::string reason;
+};
+
+// "not_matched", "role_refused", "matched", "shadowed", "not_reached".
+std::string_view OutcomeName(RedirectVerdict::Outcome outcome);
+
 // The compiled redirect rules of one deploy. Exact paths are looked up in a hash table and
 // rules with placeholders or a splat are indexed by their literal leading segments, so a
 // request costs a few hash lookups whatever the number of rules, while the first rule (in file
@@ -186,8 +203,12 @@ class RedirectMatcher {
   // (checked for request.path) says a file exists, the file wins (kShadowed) and no later rule
   // is tried, as in Netlify's CLI; after a refused Role rule that answer is kDenied instead,
   // so a protected file is never served.
-  RedirectMatch Match(const RedirectRequest& request,
-                      const StaticFileLookup& has_static_file = {}) const;
+  //
+  // With `trace`, also says for every rule, in order, why it did or did not answer (one entry
+  // per rule); the answer is the same as without it. Tracing costs a pass over every rule:
+  // for explaining, not for serving.
+  RedirectMatch Match(const RedirectRequest& request, const StaticFileLookup& has_static_file = {},
+                      std::vector<RedirectVerdict>* trace = nullptr) const;
 
   const std::vector<RedirectRule>& rules() const;
 

@@ -252,6 +252,37 @@ bool ConditionHolds(const RedirectCondition& c, const RedirectRequest& request,
   return false;
 }
 
+std::string Joined(const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) {
+    if (!out.empty()) out += ", ";
+    out += v;
+  }
+  return out;
+}
+
+std::string WhyConditionFails(const RedirectCondition& c, const RedirectRequest& request,
+                              std::string_view language) {
+  switch (c.kind) {
+    case RedirectCondition::Kind::kCountry:
+      return (request.country.empty() ? std::string("the country is unknown")
+                                      : "the country is " + AsciiLower(request.country)) +
+             ", the rule needs Country=" + Joined(c.values);
+    case RedirectCondition::Kind::kLanguage:
+      return (language.empty() ? std::string("no language was asked for")
+                               : "the language is " + std::string(language)) +
+             ", the rule needs Language=" + Joined(c.values);
+    case RedirectCondition::Kind::kRole:
+      return (request.roles.empty() ? std::string("the visitor has no role")
+                                    : "the visitor's roles are " +
+                                          Joined({request.roles.begin(), request.roles.end()})) +
+             ", the rule needs Role=" + Joined(c.values);
+    case RedirectCondition::Kind::kCookie:
+      return "none of the cookies " + Joined(c.values) + " is set";
+  }
+  return "a condition does not hold";
+}
+
 struct CompiledRedirect {
   RedirectPattern pattern;
   std::size_t literal_prefix = 0;  // leading literal segments
@@ -332,27 +363,94 @@ struct RedirectMatcher::Impl {
 
   enum class Verdict { kNo, kRoleRefused, kYes };
 
+  // With `why`, says what did not match (or why the role refused the visitor).
   Verdict Evaluate(std::size_t index, const RedirectRequest& request, const PathSegments& segs,
-                   std::string_view language, Captures& captures) const {
+                   std::string_view language, Captures& captures,
+                   std::string* why = nullptr) const {
     const RedirectRule& rule = rules[index];
-    if (!MatchPath(compiled[index].pattern, request.path, segs, captures)) return Verdict::kNo;
+    if (!MatchPath(compiled[index].pattern, request.path, segs, captures)) {
+      if (why != nullptr) *why = "the path does not match " + rule.from;
+      return Verdict::kNo;
+    }
     captures.query_values.clear();
     for (const QueryCondition& q : rule.query) {
       auto raw = FindQueryValue(request.query, q.key);
-      if (!raw) return Verdict::kNo;
+      if (!raw) {
+        if (why != nullptr) *why = "the query string has no " + q.key;
+        return Verdict::kNo;
+      }
       std::string value = DecodeQueryValue(*raw);
       if (q.is_placeholder) {
         captures.query_values.push_back(std::move(value));
       } else if (value != q.value) {
+        if (why != nullptr)
+          *why = q.key + " is \"" + value + "\", the rule needs \"" + q.value + "\"";
         return Verdict::kNo;
       }
     }
     for (const RedirectCondition& c : rule.conditions) {
       if (!ConditionHolds(c, request, language)) {
+        if (why != nullptr) *why = WhyConditionFails(c, request, language);
         return c.kind == RedirectCondition::Kind::kRole ? Verdict::kRoleRefused : Verdict::kNo;
       }
     }
     return Verdict::kYes;
+  }
+
+  // The first rule, in order, that matches (see RedirectMatcher::Match), found through the
+  // indexes.
+  RedirectMatch MatchIndexed(const RedirectRequest& request,
+                             const StaticFileLookup& has_static_file) const;
+
+  // Every rule in order, evaluated as MatchIndexed evaluates its candidates, with the reason
+  // of each verdict; `match` is MatchIndexed's answer, which decides the winner's outcome.
+  void Trace(const RedirectRequest& request, const RedirectMatch& match,
+             std::vector<RedirectVerdict>& out) const {
+    using Outcome = RedirectVerdict::Outcome;
+    out.assign(rules.size(), RedirectVerdict{});
+    const PathSegments segs(request.path);
+    const std::string language = PrimaryLanguage(request.accept_language);
+    const std::string origin = std::string(request.scheme) + "://" + AsciiLower(request.host);
+    Captures captures;
+    bool role_refused = false;
+    bool answered = false;
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      RedirectVerdict& v = out[i];
+      const RedirectRule& rule = rules[i];
+      if (answered) {
+        v.outcome = Outcome::kNotReached;
+        v.reason = "an earlier rule answered";
+        continue;
+      }
+      if (!rule.host.empty() && rule.scheme + "://" + AsciiLower(rule.host) != origin) {
+        v.outcome = Outcome::kNotMatched;
+        v.reason = "the rule is for " + rule.scheme + "://" + rule.host + " only";
+        continue;
+      }
+      const Verdict verdict = Evaluate(i, request, segs, language, captures, &v.reason);
+      if (verdict == Verdict::kNo) {
+        v.outcome = Outcome::kNotMatched;
+        continue;
+      }
+      if (verdict == Verdict::kRoleRefused) {
+        v.outcome = Outcome::kRoleRefused;
+        role_refused = true;
+        continue;
+      }
+      answered = true;
+      if (match.kind == RedirectMatch::Kind::kRule) {
+        v.outcome = Outcome::kMatched;
+        v.reason = rule.force ? "matched; forced (!), so it applies even where a file exists"
+                              : "matched; no file answers the path";
+      } else {
+        v.outcome = Outcome::kShadowed;
+        v.reason = role_refused
+                       ? "matched, but a file answers the path and the rule is not forced; a "
+                         "Role rule above refused the visitor, so the answer is 404"
+                       : "matched, but a file answers the path and the rule is not forced (add "
+                         "! to the status to force it)";
+      }
+    }
   }
 
   std::string Substitute(std::size_t index, const Captures& captures) const {
@@ -460,8 +558,38 @@ Result<RedirectMatcher> RedirectMatcher::Compile(std::vector<RedirectRule> rules
   return RedirectMatcher(std::move(impl));
 }
 
+std::string_view OutcomeName(RedirectVerdict::Outcome outcome) {
+  switch (outcome) {
+    case RedirectVerdict::Outcome::kNotMatched:
+      return "not_matched";
+    case RedirectVerdict::Outcome::kRoleRefused:
+      return "role_refused";
+    case RedirectVerdict::Outcome::kMatched:
+      return "matched";
+    case RedirectVerdict::Outcome::kShadowed:
+      return "shadowed";
+    case RedirectVerdict::Outcome::kNotReached:
+      return "not_reached";
+  }
+  return "not_reached";
+}
+
 RedirectMatch RedirectMatcher::Match(const RedirectRequest& request,
-                                     const StaticFileLookup& has_static_file) const {
+                                     const StaticFileLookup& has_static_file,
+                                     std::vector<RedirectVerdict>* trace) const {
+  if (trace == nullptr) return impl_->MatchIndexed(request, has_static_file);
+  std::optional<bool> file_exists;
+  const StaticFileLookup lookup_once = [&](std::string_view path) {
+    if (!file_exists) file_exists = has_static_file && has_static_file(path);
+    return *file_exists;
+  };
+  RedirectMatch match = impl_->MatchIndexed(request, lookup_once);
+  impl_->Trace(request, match, *trace);
+  return match;
+}
+
+RedirectMatch RedirectMatcher::Impl::MatchIndexed(const RedirectRequest& request,
+                                                  const StaticFileLookup& has_static_file) const {
   const PathSegments segs(request.path);
   MergedIndexes candidates;
   auto add_scope = [&](const Scope& scope) {
@@ -480,10 +608,10 @@ RedirectMatch RedirectMatcher::Match(const RedirectRequest& request,
       }
     }
   };
-  add_scope(impl_->hostless);
-  if (!impl_->by_host.empty()) {
+  add_scope(hostless);
+  if (!by_host.empty()) {
     std::string key = std::string(request.scheme) + "://" + AsciiLower(request.host);
-    if (auto it = impl_->by_host.find(key); it != impl_->by_host.end()) add_scope(it->second);
+    if (auto it = by_host.find(key); it != by_host.end()) add_scope(it->second);
   }
 
   const std::string language = PrimaryLanguage(request.accept_language);
@@ -491,13 +619,13 @@ RedirectMatch RedirectMatcher::Match(const RedirectRequest& request,
   Captures captures;
   std::uint32_t index = 0;
   while (candidates.Next(index)) {
-    const auto verdict = impl_->Evaluate(index, request, segs, language, captures);
+    const auto verdict = Evaluate(index, request, segs, language, captures);
     if (verdict == Impl::Verdict::kNo) continue;
     if (verdict == Impl::Verdict::kRoleRefused) {
       role_refused = true;
       continue;
     }
-    const RedirectRule& rule = impl_->rules[index];
+    const RedirectRule& rule = rules[index];
     RedirectMatch match;
     if (!rule.force && has_static_file && has_static_file(request.path)) {
       if (role_refused) {
@@ -513,7 +641,7 @@ RedirectMatch RedirectMatcher::Match(const RedirectRequest& request,
     match.rule_index = index;
     match.status = rule.status;
     match.force = rule.force;
-    match.target = impl_->Substitute(index, captures);
+    match.target = Substitute(index, captures);
     match.destination = match.target;
     if (!request.query.empty() && match.target.find('?') == std::string::npos) {
       const std::size_t hash = match.destination.find('#');

@@ -1,0 +1,89 @@
+#include "edge/route.hpp"
+
+namespace replideploy::edge {
+
+namespace {
+
+// Netlify passes the request's query string on to the pretty-URL redirect.
+std::string WithQuery(const std::string& location, const http::Request& request) {
+  const auto q = request.target.find('?');
+  if (q == std::string::npos || location.find('?') != std::string::npos) return location;
+  return location + request.target.substr(q);
+}
+
+// The deploy's 404.html with `status`, else the platform's not-found page.
+Route NotFound(const deploys::DeployManifest& manifest, int status) {
+  Route route;
+  route.status = status;
+  route.not_found_page = true;
+  if (const auto* page = manifest.Find("/404.html")) {
+    route.kind = Route::Kind::kFile;
+    route.file = "/404.html";
+    route.entry = page;
+  }
+  return route;
+}
+
+Route FileRoute(const StaticMatch& match, int status) {
+  Route route;
+  route.kind = Route::Kind::kFile;
+  route.status = status;
+  route.file = match.path;
+  route.entry = match.entry;
+  return route;
+}
+
+}  // namespace
+
+Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& rules,
+                   const http::Request& request, std::string_view path,
+                   std::span<const std::string> roles, RouteTrace* trace) {
+  const StaticMatch match = ResolveStatic(manifest, path);
+  RuleDecision decision = rules.Match(request, path, match.kind != StaticMatch::Kind::kNone, roles,
+                                      trace != nullptr ? &trace->redirects : nullptr);
+  Route route;
+  switch (decision.kind) {
+    case RuleDecision::Kind::kRedirect:
+      route.kind = Route::Kind::kRedirect;
+      route.status = decision.status;
+      route.location = decision.target;
+      break;
+    case RuleDecision::Kind::kProxy:
+      route.kind = Route::Kind::kProxy;
+      route.status = decision.status;
+      break;
+    case RuleDecision::Kind::kRewrite:
+    case RuleDecision::Kind::kStatus: {
+      const StaticMatch target =
+          decision.target.empty() ? StaticMatch{} : ResolveStatic(manifest, decision.target);
+      if (target.kind == StaticMatch::Kind::kFile) {
+        route = FileRoute(target, decision.status == 0 ? 200 : decision.status);
+      } else {
+        // A rewrite to nothing is a 404; a status rule keeps its status on the not-found page.
+        route = NotFound(manifest,
+                         decision.kind == RuleDecision::Kind::kStatus ? decision.status : 404);
+      }
+      break;
+    }
+    case RuleDecision::Kind::kNone:
+      if (match.kind == StaticMatch::Kind::kFile) {
+        route = FileRoute(match, 200);
+      } else if (match.kind == StaticMatch::Kind::kRedirect) {
+        route.kind = Route::Kind::kRedirect;
+        route.status = 301;
+        route.location = WithQuery(match.path, request);
+      } else {
+        route = NotFound(manifest, 404);
+      }
+      break;
+  }
+  route.decision = std::move(decision);
+  route.headers = rules.HeadersFor(path);
+  if (trace != nullptr) {
+    trace->header_rules = rules.MatchingHeaderRules(path);
+    trace->static_match = match;
+  }
+  return route;
+}
+
+}  // namespace replideploy::edge

@@ -1,0 +1,53 @@
+// How the edge answers a request for one deploy, decided before any byte of a file is read:
+// which rule applies, which file answers, the status, `Location`, the proxy target, and the
+// headers that `_headers` adds. Edge::Serve acts on the route; `rules test` (explain.hpp)
+// explains it, so what the explanation says is what the edge does. Pure; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "deploys/manifest.hpp"
+#include "edge/deploy_rules.hpp"
+#include "edge/rules.hpp"
+#include "edge/static_files.hpp"
+#include "http/message.hpp"
+
+namespace replideploy::edge {
+
+struct Route {
+  enum class Kind {
+    kFile,      // serve `entry` (the deploy's file `file`) with `status`
+    kNotFound,  // the platform's own not-found page with `status` (the deploy has no 404.html)
+    kRedirect,  // `status` with `Location: location`
+    kProxy,     // forward to `proxy.target` (an absolute URL)
+  };
+  Kind kind = Kind::kNotFound;
+  int status = 404;
+  std::string file;                               // kFile
+  const deploys::ManifestEntry* entry = nullptr;  // kFile
+  // kFile, kNotFound: the not-found page stands in for a missing file (no file at the path,
+  // or none at the rule's target).
+  bool not_found_page = false;
+  std::string location;   // kRedirect
+  RuleDecision decision;  // what the redirect rules decided
+  HeaderList headers;     // from `_headers` / [[headers]], in order
+};
+
+// Why the route is what it is, for explaining it.
+struct RouteTrace {
+  std::vector<RedirectVerdict> redirects;  // one per redirect rule, in order
+  std::vector<std::size_t> header_rules;   // the header rules that apply, in order
+  StaticMatch static_match;                // what the path names without any rule
+};
+
+// `path` is the normalised request path (NormalizeRequestPath). `roles` are the visitor's
+// verified roles, for Role= conditions.
+Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& rules,
+                   const http::Request& request, std::string_view path,
+                   std::span<const std::string> roles = {}, RouteTrace* trace = nullptr);
+
+}  // namespace replideploy::edge
