@@ -25,6 +25,7 @@ App::App(ApiServices services, ApiOptions options)
   AddEnvRoutes(router_, *this);
   AddGithubRoutes(router_, *this);
   AddLogStreamRoutes(router_, *this);
+  AddRulesRoutes(router_, *this);
   auto dashboard = DashboardFiles::Load(options_.dashboard_dir);
   if (!dashboard.ok()) spdlog::error("dashboard: {}", dashboard.error().message);
   dashboard_ = dashboard.ok() ? std::move(dashboard).value() : DashboardFiles::Load("").value();

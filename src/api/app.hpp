@@ -29,6 +29,7 @@
 #include "git/github_connections.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
+#include "store/blob_store.hpp"
 
 namespace replideploy::api {
 
@@ -43,6 +44,7 @@ struct ApiServices {
   builder::BuildQueue& build_queue;
   builder::BuildTrigger& builds;
   builder::BuildLogStore& build_logs;
+  store::BlobStore& blobs;  // rule files, for explaining rules
   const core::Clock& clock;
   // /readyz: whether the database answers.
   std::function<Status()> ready;
@@ -89,6 +91,7 @@ class App {
   builder::BuildQueue& build_queue() { return services_.build_queue; }
   builder::BuildTrigger& builds() { return services_.builds; }
   builder::BuildLogStore& build_logs() { return services_.build_logs; }
+  store::BlobStore& blobs() { return services_.blobs; }
   const core::Clock& clock() const { return services_.clock; }
   Status Ready() const { return services_.ready ? services_.ready() : Status{}; }
   const ApiOptions& options() const { return options_; }
@@ -125,6 +128,7 @@ void AddGitRemoteRoutes(http::Router& router, App& app);
 void AddEnvRoutes(http::Router& router, App& app);
 void AddGithubRoutes(http::Router& router, App& app);
 void AddLogStreamRoutes(http::Router& router, App& app);
+void AddRulesRoutes(http::Router& router, App& app);
 
 // Creates a site for `user` (see builder::BuildTrigger::CreateSite), its webhook at our URL.
 Result<deploys::Site> CreateSite(App& app, const auth::User& user, const deploys::SitePatch& patch);

@@ -850,6 +850,108 @@ TEST_P(EdgeHttp, RedirectRewriteAndHeaderRules) {
   EXPECT_EQ(Get("/").headers.Get("X-Frame-Options"), "DENY");
 }
 
+// `rules test` runs the edge's own routing: for every request, what it says the edge answers
+// (status, Location, headers from the rules) is what the edge answered.
+TEST_P(EdgeHttp, RulesTestSaysWhatTheEdgeAnswers) {
+  Publish(
+      {{"index.html", "home"},
+       {"app.html", "spa shell"},
+       {"old.html", "old file"},
+       {"404.html", "custom not found"},
+       {"docs/index.html", "docs"},
+       {"_redirects",
+        "/moved /new 301\n"
+        "/old-forced /index.html 302!\n"
+        "/blog/:year/* /posts/:year/:splat 308\n"
+        "/gone /index.html 410\n"
+        "/search q=:term /find/:term 302\n"
+        "/us /index.html 302 Country=us\n"
+        "/admin/* /index.html 200! Role=admin\n"
+        "/app/* /app.html 200\n"
+        "/missing-target /nowhere 200\n"
+        "/old.html /elsewhere 301\n"},
+       {"_headers", "/*\n  X-Frame-Options: DENY\n/app/*\n  Cache-Control: no-store\n"},
+       {"netlify.toml", "[[redirects]]\nfrom = \"/toml\"\nto = \"/index.html\"\nstatus = 200\n"}});
+  const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>
+      requests = {{"/", {}},
+                  {"/old", {}},
+                  {"/old.html", {}},
+                  {"/moved?x=1", {}},
+                  {"/old-forced", {}},
+                  {"/blog/2024/hello/world", {}},
+                  {"/gone", {}},
+                  {"/search?q=cats", {}},
+                  {"/search", {}},
+                  {"/us", {{"X-Country", "US"}}},
+                  {"/us", {{"X-Country", "de"}}},
+                  {"/admin/panel", {}},
+                  {"/app/settings", {}},
+                  {"/missing-target", {}},
+                  {"/toml", {}},
+                  {"/docs", {}},
+                  {"/nothing/here", {}}};
+  for (const auto& [path, headers] : requests) {
+    const Reply edge = Get(path, headers);
+    json::object input{{"url", path}};
+    json::object header_object;
+    for (const auto& [name, value] : headers) header_object[name] = value;
+    input["headers"] = header_object;
+    const Reply explained = CallJson("POST", "/api/v1/sites/web/rules/test", input, token_);
+    ASSERT_EQ(explained.status, 200) << path << explained.raw;
+    const json::object& answer = explained.body.at("answer").as_object();
+    EXPECT_EQ(answer.at("status").as_int64(), edge.status) << path << explained.raw;
+    const std::string location =
+        answer.at("location").is_string() ? std::string(answer.at("location").as_string()) : "";
+    EXPECT_EQ(location, edge.headers.Get("Location")) << path;
+    for (const auto& h : answer.at("headers").as_array()) {
+      EXPECT_EQ(edge.headers.Get(std::string(h.at("name").as_string())), h.at("value").as_string())
+          << path;
+    }
+    if (answer.at("file").is_string() && edge.status != 304) {
+      EXPECT_FALSE(edge.raw.empty()) << path;
+    }
+    EXPECT_EQ(explained.body.at("deploy_id").as_string(), edge.headers.Get("X-RepliDeploy-Deploy"));
+  }
+
+  const Reply us = CallJson("POST", "/api/v1/sites/web/rules/test",
+                            json::object{{"url", "/us"}, {"country", "de"}}, token_);
+  const json::array& rules = us.body.at("redirects").as_array();
+  ASSERT_EQ(rules.size(), 11u);
+  EXPECT_EQ(rules[5].at("outcome").as_string(), "not_matched");
+  EXPECT_EQ(rules[5].at("reason").as_string(), "the country is de, the rule needs Country=us");
+  EXPECT_EQ(rules[10].at("source").as_string(), "netlify.toml:1");
+  const Reply admin =
+      CallJson("POST", "/api/v1/sites/web/rules/test",
+               json::object{{"url", "/admin/x"}, {"roles", json::array{"admin"}}}, token_);
+  EXPECT_EQ(admin.body.at("answer").at("kind").as_string(), "rewrite") << admin.raw;
+
+  // Bad input gets a 4xx that names the field; nobody else's site is visible.
+  const std::string url = "/api/v1/sites/web/rules/test";
+  EXPECT_EQ(CallJson("POST", url, json::object{}, token_).status, 400);
+  const Reply bad = CallJson("POST", url, json::object{{"url", "no-slash"}}, token_);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body.at("error").at("message").as_string().subview().substr(0, 4), "url:");
+  EXPECT_EQ(CallJson("POST", url, json::object{{"url", "/"}, {"roles", "admin"}}, token_).status,
+            400);
+  EXPECT_EQ(Call("POST", url, "{", token_).status, 400);
+  EXPECT_EQ(CallJson("POST", url, json::object{{"url", "/"}}).status, 401);
+  const std::string other = SignUp("other@example.com");
+  EXPECT_EQ(CallJson("POST", url, json::object{{"url", "/"}}, other).status, 404);
+  EXPECT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "empty"}}, other).status, 201);
+  const Reply empty =
+      CallJson("POST", "/api/v1/sites/empty/rules/test", json::object{{"url", "/"}}, other);
+  EXPECT_EQ(empty.status, 404);
+  EXPECT_EQ(empty.body.at("error").at("code").as_string(), "not_published");
+  EXPECT_EQ(CallJson("POST", "/api/v1/sites/empty/rules/test",
+                     json::object{{"url", "/"}, {"deploy_id", deploy_}}, other)
+                .status,
+            404);
+  // An older deploy can be tested by id.
+  const Reply by_id =
+      CallJson("POST", url, json::object{{"url", "/"}, {"deploy_id", deploy_}}, token_);
+  EXPECT_EQ(by_id.status, 200) << by_id.raw;
+}
+
 TEST_P(EdgeHttp, RuleLinesNetlifySkipsAreSkippedAndReportedInTheSummary) {
   Publish({{"index.html", "v1"}});
   Reply d = DeployAndWait({{"index.html", "v2"},

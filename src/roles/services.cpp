@@ -28,17 +28,9 @@ Services::Services(db::Database& database, store::BlobStore& blob_store, const c
 }
 
 api::ApiServices Services::ForApi() {
-  return api::ApiServices{users,
-                          login_throttle,
-                          sites,
-                          deploys,
-                          env_vars,
-                          github,
-                          queue,
-                          builds,
-                          build_logs,
-                          clock,
-                          [this] { return db.Ping(); }};
+  return api::ApiServices{users,      login_throttle, sites, deploys,
+                          env_vars,   github,         queue, builds,
+                          build_logs, blobs,          clock, [this] { return db.Ping(); }};
 }
 
 }  // namespace replideploy::roles
