@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "cli/api_client.hpp"
+#include "edge/deploy_rules.hpp"
+#include "edge/explain.hpp"
 #include "store/blob_store.hpp"
 
 namespace replideploy::cli {
@@ -375,6 +377,117 @@ int Rollback(const Common& common, const std::string& site, const std::string& d
   return 0;
 }
 
+// ---- rules test ---------------------------------------------------------------------------
+
+struct RulesTestOptions {
+  std::string url;
+  std::string site;
+  std::string deploy_id;
+  std::string dir;
+  std::string method = "GET";
+  std::vector<std::string> headers;  // "Name: value"
+  std::string country, language, cookie;
+  std::vector<std::string> roles;
+  bool json = false;
+};
+
+Result<std::optional<std::string>> ReadOptionalFile(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::optional<std::string>();
+  if (!fs::is_regular_file(path, ec)) {
+    return MakeError(ErrorCode::kBadRequest, path.string() + " is not a regular file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof())
+    return MakeError(ErrorCode::kBadRequest, "cannot read " + path.string());
+  return std::optional<std::string>(std::move(text));
+}
+
+// The explanation of a request for a local folder: its files, its _redirects and _headers, and
+// its netlify.toml (else the one in the current directory, the project's root).
+Result<std::string> ExplainLocal(const RulesTestOptions& o, const edge::ExplainInput& input) {
+  RD_TRY(std::vector<LocalFile> files, ScanDirectory(o.dir));
+  deploys::DeployManifest manifest;
+  manifest.deploy_id = "local folder " + o.dir;
+  for (const LocalFile& f : files) {
+    manifest.files[f.path] =
+        deploys::ManifestEntry{f.sha1, static_cast<std::int64_t>(f.size), "", false, false};
+  }
+  const fs::path dir(o.dir);
+  RD_TRY(auto redirects, ReadOptionalFile(dir / "_redirects"));
+  RD_TRY(auto headers, ReadOptionalFile(dir / "_headers"));
+  RD_TRY(auto toml, ReadOptionalFile(dir / "netlify.toml"));
+  if (!toml) {
+    std::error_code ec;
+    if (!fs::equivalent(dir, fs::current_path(), ec)) {
+      RD_TRY(toml, ReadOptionalFile("netlify.toml"));
+      if (toml) fmt::print(stderr, "Using ./netlify.toml\n");
+    }
+  }
+  std::vector<edge::SkippedRule> skipped;
+  RD_TRY(auto rules, edge::DeployRules::FromFiles(redirects, headers, toml, &skipped));
+  for (const auto& rule : skipped) fmt::print(stderr, "warning: {}\n", edge::Describe(rule));
+  const std::string host = o.site.empty() ? "localhost" : o.site + ".localhost";
+  RD_TRY(http::Request request, edge::BuildExplainRequest(input, host));
+  return edge::ExplainJson(manifest, *rules, request, input.roles);
+}
+
+int RulesTest(const Common& common, const RulesTestOptions& o) {
+  edge::ExplainInput input;
+  input.url = o.url;
+  input.method = o.method;
+  for (const std::string& h : o.headers) {
+    const auto colon = h.find(':');
+    if (colon == std::string::npos)
+      return Fail("--header \"" + h + "\": write it as \"Name: value\"");
+    std::string value = h.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    input.headers.emplace_back(h.substr(0, colon), value);
+  }
+  input.country = o.country;
+  input.language = o.language;
+  input.cookie = o.cookie;
+  input.roles = o.roles;
+
+  std::string explanation;
+  if (!o.dir.empty()) {
+    auto local = ExplainLocal(o, input);
+    if (!local.ok()) return Fail(local.error().message);
+    explanation = std::move(local).value();
+  } else {
+    if (o.site.empty())
+      return Fail("--site NAME is required (or --dir FOLDER to test a local folder)");
+    ApiClient client = RequireClient(common);
+    json::object body{{"url", input.url}, {"method", input.method}};
+    json::object header_object;
+    for (const auto& [name, value] : input.headers) header_object[name] = value;
+    if (!header_object.empty()) body["headers"] = std::move(header_object);
+    if (!o.deploy_id.empty()) body["deploy_id"] = o.deploy_id;
+    if (!o.country.empty()) body["country"] = o.country;
+    if (!o.language.empty()) body["language"] = o.language;
+    if (!o.cookie.empty()) body["cookie"] = o.cookie;
+    if (!o.roles.empty()) {
+      json::array roles;
+      for (const auto& r : o.roles) roles.push_back(json::string(r));
+      body["roles"] = std::move(roles);
+    }
+    json::value request_body = std::move(body);
+    auto answer =
+        client.Call("POST", "/api/v1/sites/" + EncodePath(o.site) + "/rules/test", &request_body);
+    if (!answer.ok()) return Fail(answer.error().message);
+    explanation = json::serialize(*answer);
+  }
+  if (o.json) {
+    fmt::print("{}\n", explanation);
+    return 0;
+  }
+  auto text = edge::FormatExplanation(explanation);
+  if (!text.ok()) return Fail(text.error().message);
+  fmt::print("{}", *text);
+  return 0;
+}
+
 }  // namespace
 
 void AddClientCommands(CLI::App& app, int& exit_code) {
@@ -422,6 +535,27 @@ void AddClientCommands(CLI::App& app, int& exit_code) {
   rollback->add_option("--site", site, "site name or id")->required();
   rollback->add_option("deploy_id", deploy_id, "the deploy to publish")->required();
   rollback->callback([&] { exit_code = Rollback(common, site, deploy_id); });
+
+  static RulesTestOptions rules_test;
+  CLI::App* rules = app.add_subcommand("rules", "check a site's redirect and header rules");
+  rules->require_subcommand(1);
+  CLI::App* test =
+      rules->add_subcommand("test", "say what the edge answers a URL, and why, rule by rule");
+  AddCommonOptions(*test, common);
+  test->add_option("url", rules_test.url, "a path (/old?page=2) or a URL (https://host/old)")
+      ->required();
+  test->add_option("--site", rules_test.site, "site name or id (its published deploy)");
+  test->add_option("--deploy", rules_test.deploy_id, "a deploy of the site instead");
+  test->add_option("--dir", rules_test.dir,
+                   "test a local folder instead (its _redirects, _headers, netlify.toml)");
+  test->add_option("--method,-X", rules_test.method, "request method (GET)");
+  test->add_option("--header,-H", rules_test.headers, "a request header, \"Name: value\"");
+  test->add_option("--country", rules_test.country, "the visitor's country code (us)");
+  test->add_option("--language", rules_test.language, "Accept-Language (de-AT,en;q=0.5)");
+  test->add_option("--cookie", rules_test.cookie, "Cookie header (a=1; b=2)");
+  test->add_option("--role", rules_test.roles, "a role of the visitor (repeatable)");
+  test->add_flag("--json", rules_test.json, "print the explanation as JSON");
+  test->callback([&] { exit_code = RulesTest(common, rules_test); });
 }
 
 }  // namespace replideploy::cli

@@ -1,4 +1,4 @@
-// The client commands of the binary: login, sites, deploy, deploys, rollback. They talk to the
+// The client commands of the binary: login, sites, deploy, deploys, rollback, rules test. They talk to the
 // API over HTTP (cli/api_client.hpp) like any other client.
 #pragma once
 

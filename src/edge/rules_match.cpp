@@ -440,15 +440,14 @@ struct RedirectMatcher::Impl {
       answered = true;
       if (match.kind == RedirectMatch::Kind::kRule) {
         v.outcome = Outcome::kMatched;
-        v.reason = rule.force ? "matched; forced (!), so it applies even where a file exists"
-                              : "matched; no file answers the path";
+        v.reason = rule.force ? "forced (!): it applies even where a file exists"
+                              : "no file answers the path";
       } else {
         v.outcome = Outcome::kShadowed;
-        v.reason = role_refused
-                       ? "matched, but a file answers the path and the rule is not forced; a "
-                         "Role rule above refused the visitor, so the answer is 404"
-                       : "matched, but a file answers the path and the rule is not forced (add "
-                         "! to the status to force it)";
+        v.reason = role_refused ? "a file answers the path and the rule is not forced; a Role "
+                                  "rule above refused the visitor, so the answer is 404"
+                                : "a file answers the path and the rule is not forced (add ! to "
+                                  "its status to force it)";
       }
     }
   }
