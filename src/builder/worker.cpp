@@ -295,6 +295,7 @@ struct BuildWorker::Plan {
   std::string command;   // "" for none
   std::string publish_setting;
   std::string publish_dir;  // inside base_dir
+  std::string config_toml;  // the netlify.toml the build uses (root, else base dir); "" for none
 };
 
 Result<std::unique_ptr<BuildWorker::Workspace>> BuildWorker::PrepareWorkspace(const BuildJob& job,
@@ -364,6 +365,7 @@ Result<BuildWorker::Plan> BuildWorker::PlanBuild(const BuildJob& job,
   if (!root_toml.empty()) {
     RD_TRY(plan.config, ReadBuildConfig(root_toml, plan.context, job.branch));
     log.Info("Using netlify.toml (context " + plan.context + ")");
+    plan.config_toml = root_toml;
   }
   RD_TRY(plan.base_dir,
          RelativeInside(plan.config.base.value_or(plan.settings.base), "build.base"));
@@ -374,6 +376,7 @@ Result<BuildWorker::Plan> BuildWorker::PlanBuild(const BuildJob& job,
     if (!base_toml.empty()) {
       RD_TRY(plan.config, ReadBuildConfig(base_toml, plan.context, job.branch));
       log.Info("Using " + plan.base_dir + "/netlify.toml (context " + plan.context + ")");
+      plan.config_toml = base_toml;
     }
   }
 
@@ -519,6 +522,15 @@ Status BuildWorker::CollectOutput(const BuildJob& job, const Workspace& ws, cons
     return {};
   }));
   if (skipped > 20) log.Info(fmt::format("Not published: {} more entries", skipped - 20));
+  // Netlify applies the [[redirects]] and [[headers]] of the netlify.toml the build used,
+  // wherever the publish folder is. The edge reads them from the deploy's /netlify.toml (never
+  // served), so that file is the build's configuration as read before the build ran, not
+  // whatever the publish folder holds under that name.
+  if (!plan.config_toml.empty()) {
+    std::erase_if(files, [](const auto& f) { return f.first == "netlify.toml"; });
+    RD_TRY(store::BlobInfo blob, blobs_.Put(plan.config_toml));
+    files.emplace_back("netlify.toml", std::move(blob));
+  }
   RD_TRY(auto functions, PackageFunctions(ws, plan, log));
   log.Info(fmt::format("Publishing {} files", files.size()));
   // The build's lines are stored before the deploy can become ready.

@@ -267,9 +267,13 @@ TEST_F(Binary, BuildLogListsSkippedRules) {
       CommitAndPush(dir_ + "/repo",
                     {{"index.html", "built"},
                      {"_redirects", "/r 307\n/a /b 302\n"},
+                     // The publish folder has no netlify.toml: its rules apply all the same,
+                     // as on Netlify, and so do its warnings.
                      {"netlify.toml",
                       "[build]\n  command = \"mkdir -p out && cp index.html _redirects out/\"\n"
-                      "  publish = \"out\"\n"}},
+                      "  publish = \"out\"\n"
+                      "[[redirects]]\n  from = \"/toml\"\n  to = \"/a\"\n  status = 308\n"
+                      "[[redirects]]\n  from = \"/bad\"\n  status = 301\n"}},
                     "http://x:" + token + "@127.0.0.1:" + port + "/git/built.git"));
   const auto [id, state] = NewestDeploy(
       base, token, "built", [](const std::string& s) { return s == "ready" || s == "error"; });
@@ -284,9 +288,14 @@ TEST_F(Binary, BuildLogListsSkippedRules) {
   const std::size_t warning = log.find("Warning: _redirects:1: missing destination");
   EXPECT_NE(warning, std::string::npos) << log;
   EXPECT_LT(warning, log.find("Deploy is live")) << log;
+  EXPECT_NE(log.find("Warning: netlify.toml:"), std::string::npos) << log;
   auto redirected = Call(base, "GET", "/a", "", "", "built.localhost");
   ASSERT_TRUE(redirected.ok());
   EXPECT_EQ(redirected->status, 302);
+  auto from_toml = Call(base, "GET", "/toml", "", "", "built.localhost");
+  ASSERT_TRUE(from_toml.ok());
+  EXPECT_EQ(from_toml->status, 308);
+  EXPECT_EQ(from_toml->headers.Get("Location"), "/a");
   kill(pid, SIGTERM);
   EXPECT_EQ(Wait(pid).exit_code, 0);
 }

@@ -159,6 +159,7 @@ const v1 = folder("v1", {
 const v2 = folder("v2", {
   "index.html": `<!doctype html><title>v2</title><h1>Hello from version two ${nonce}</h1>\n`,
   "css/site.css": "h1 { color: teal; }\n", // same as v1: must not be uploaded again
+  _redirects: "/old / 301\n",
 });
 
 const v3 = folder("v3", {
@@ -287,6 +288,18 @@ try {
     check((await rows.count()) === 2, `expected 2 deploys, found ${await rows.count()}`);
     await rows.nth(0).getByText("Published").waitFor();
     check((await rows.nth(1).getByText("Published").count()) === 0, "the older deploy is marked published");
+  });
+
+  await step(page, "deploy-rules-panel", async () => {
+    await page.getByRole("article").nth(0).getByRole("link").first().click();
+    await page.waitForURL(new RegExp(`/sites/${site}/deploys/[^/]+/$`));
+    const panel = page.getByRole("form", { name: "Test the rules" });
+    await panel.getByLabel("Path or URL").fill("/old?ref=e2e");
+    await panel.getByRole("button", { name: "Test" }).click();
+    await page.getByTestId("rules-summary").getByText("301 redirect to /?ref=e2e by _redirects:1").waitFor();
+    await page.getByRole("list", { name: "Redirect rules" }).getByText("Matched").waitFor();
+    await page.goto(`${base}/sites/${site}/deploys/`);
+    await page.getByRole("article").first().waitFor();
   });
 
   await step(page, "rollback-confirm-dialog", async () => {

@@ -19,6 +19,7 @@ import { DeployLogPanel } from "./DeployLogPanel";
 import { BranchChip, CommitRef, DeployContext, deployTitle } from "./DeployMeta";
 import { DeployStateBadge, PublishedBadge, isDeployInProgress } from "./DeployStateBadge";
 import { DeployWarnings } from "./DeployWarnings";
+import { RulesPanel } from "./RulesPanel";
 
 export function DeployDetail({ site, openSocket }: { site: Site; openSocket?: LogSocketFactory }) {
   const [deployId, setDeployId] = useState<string | null>(null);
@@ -99,6 +100,7 @@ function DeployPage({
     <div className="grid gap-6">
       <DeploySummary deploy={deploy} state={state} onChanged={reload} />
       <DeployWarnings deploy={deploy} />
+      {state === "ready" && <RulesPanel site={site} deploy={deploy} />}
       <DeployLogPanel siteName={site.name} deploy={deploy} log={log} live={live} />
     </div>
   );

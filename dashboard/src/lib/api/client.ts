@@ -25,6 +25,8 @@ import type {
   GitHubRepo,
   Invite,
   LoginSession,
+  RulesTestInput,
+  RulesTestResult,
   NewSiteRepo,
   RegistrationMode,
   Site,
@@ -277,6 +279,11 @@ export class ApiClient {
   }
 
   // The build log so far (the whole log once the deploy is done). Live: deploy_log_stream.ts.
+  // What the edge answers a request for the site (its published deploy, or input.deploy_id).
+  testRules(site: string, input: RulesTestInput): Promise<RulesTestResult> {
+    return this.request<RulesTestResult>("POST", `/api/v1/sites/${seg(site)}/rules/test`, { body: input });
+  }
+
   getDeployLog(deployId: string): Promise<DeployLog> {
     return this.request<DeployLog>("GET", `/api/v1/deploys/${seg(deployId)}/log`);
   }

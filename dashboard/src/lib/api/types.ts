@@ -232,3 +232,35 @@ export interface UploadedFile {
 
 // path (no leading slash) -> SHA-1 hex
 export type FileDigests = Record<string, string>;
+
+// POST /api/v1/sites/{site}/rules/test: what the edge answers a request, and why.
+export interface RulesTestInput {
+  url: string; // a path ("/old?page=2") or an http(s) URL
+  deploy_id?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  country?: string;
+  language?: string;
+  cookie?: string;
+  roles?: string[];
+}
+
+export type RuleOutcome = "matched" | "shadowed" | "not_matched" | "role_refused" | "not_reached";
+
+export interface RulesTestResult {
+  deploy_id: string;
+  request: { method: string; host: string; target: string; path: string | null };
+  redirects: { source: string; rule: string; outcome: RuleOutcome | string; reason: string }[];
+  headers: { source: string; for: string; applies: boolean; values: { name: string; value: string }[] }[];
+  static_file: string | null;
+  answer: {
+    kind: string; // "redirect" | "rewrite" | "proxy" | "file" | "status" | "not_found" | "denied" | "bad_request"
+    status: number;
+    location: string | null;
+    rewrite: string | null;
+    proxy: string | null;
+    file: string | null;
+    headers: { name: string; value: string }[];
+  };
+  summary: string;
+}
