@@ -1,5 +1,8 @@
 #include "edge/deploy_rules.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include "edge/paths.hpp"
 #include "edge/rules.hpp"
 
@@ -26,6 +29,14 @@ Result<std::optional<std::string>> ReadRuleFile(const deploys::DeployManifest& m
   }
   RD_TRY(std::string text, blobs.Read(entry->sha256, store::Variant::kIdentity));
   return std::optional<std::string>(std::move(text));
+}
+
+bool IsBasicAuthHeader(std::string_view name) {
+  constexpr std::string_view kName = "basic-auth";
+  return name.size() == kName.size() &&
+         std::equal(name.begin(), name.end(), kName.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
 }
 
 }  // namespace
@@ -142,7 +153,36 @@ RuleDecision DeployRules::Match(const http::Request& request, std::string_view p
 std::vector<std::pair<std::string, std::string>> DeployRules::HeadersFor(
     std::string_view path) const {
   if (impl_->headers.rules().empty()) return {};
-  return impl_->headers.HeadersFor(path);
+  auto headers = impl_->headers.HeadersFor(path);
+  std::erase_if(headers, [](const auto& h) { return IsBasicAuthHeader(h.first); });
+  return headers;
+}
+
+DeployRules::BasicAuth DeployRules::BasicAuthFor(std::string_view path) const {
+  BasicAuth auth;
+  if (impl_->headers.rules().empty()) return auth;
+  bool protected_path = false;
+  for (std::size_t index : impl_->headers.MatchingRules(path)) {
+    const HeaderRule& rule = impl_->headers.rules()[index];
+    for (const auto& [name, value] : rule.values) {
+      if (!IsBasicAuthHeader(name)) continue;
+      if (!protected_path) auth.source = rule.source;
+      protected_path = true;
+      // Space-separated "user:password" pairs (a name given twice in one rule is comma-joined).
+      std::size_t pos = 0;
+      while (pos < value.size()) {
+        const std::size_t end = value.find_first_of(" \t", pos);
+        std::string token = value.substr(pos, end == std::string::npos ? end : end - pos);
+        pos = end == std::string::npos ? value.size() : end + 1;
+        // Two Basic-Auth lines of one rule arrive joined by ", ".
+        if (end != std::string::npos && token.ends_with(',')) token.pop_back();
+        const std::size_t colon = token.find(':');
+        if (colon != std::string::npos && colon > 0) auth.credentials.push_back(token);
+      }
+    }
+  }
+  if (protected_path && auth.credentials.empty()) auth.credentials.emplace_back();
+  return auth;
 }
 
 }  // namespace replideploy::edge

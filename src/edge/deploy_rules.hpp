@@ -58,6 +58,16 @@ class DeployRules {
 
   // The headers of every matching header rule, in order.
   std::vector<std::pair<std::string, std::string>> HeadersFor(std::string_view path) const;
+  // Netlify's `Basic-Auth: user:pass user2:pass2` header rules matching `path`: the
+  // credentials ("user:pass") any one of which a request needs. Empty when no rule protects the
+  // path; a protecting rule with no well-formed credential yields {""}, which nothing matches
+  // (closed, not open). Basic-Auth is never sent as a response header (HeadersFor leaves it out).
+  struct BasicAuth {
+    std::vector<std::string> credentials;
+    std::string source;  // the first protecting rule ("_headers:3")
+  };
+  BasicAuth BasicAuthFor(std::string_view path) const;
+
   // The indexes (in header_rules()) of the header rules matching `path`, in order.
   std::vector<std::size_t> MatchingHeaderRules(std::string_view path) const;
 

@@ -370,6 +370,13 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only)
       response = PlainNotFound();
       response.status = route.status;
       break;
+    case Route::Kind::kUnauthorized:
+      response =
+          http::Response::Text(401, "Unauthorized: this page needs a user name and password.\n");
+      response.headers.Set("WWW-Authenticate",
+                           "Basic realm=\"" + request.HostName() + "\", charset=\"UTF-8\"");
+      response.headers.Set("Cache-Control", "no-store");
+      break;
   }
   response.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
   for (const auto& [name, value] : route.headers) response.headers.Set(name, value);

@@ -44,10 +44,38 @@ std::string_view ConditionName(RedirectCondition::Kind kind) {
   return "Condition";
 }
 
+// "alice:secret bob:x" -> "alice:*** bob:***": an explanation never shows passwords.
+std::string RedactCredentials(std::string_view value) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < value.size()) {
+    std::size_t end = value.find(' ', pos);
+    if (end == std::string_view::npos) end = value.size();
+    const std::string_view token = value.substr(pos, end - pos);
+    if (!token.empty()) {
+      if (!out.empty()) out += ' ';
+      out += std::string(token.substr(0, token.find(':'))) + ":***";
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
+bool IsBasicAuth(std::string_view name) {
+  constexpr std::string_view kName = "basic-auth";
+  return name.size() == kName.size() &&
+         std::equal(name.begin(), name.end(), kName.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
 json::array HeaderArray(const HeaderList& headers) {
   json::array out;
-  for (const auto& [name, value] : headers)
-    out.push_back(json::object{{"name", name}, {"value", value}});
+  for (const auto& header : headers) {
+    const std::string value =
+        IsBasicAuth(header.first) ? RedactCredentials(header.second) : header.second;
+    out.push_back(json::object{{"name", header.first}, {"value", value}});
+  }
   return out;
 }
 
@@ -211,6 +239,12 @@ std::string ExplainJson(const deploys::DeployManifest& manifest, const DeployRul
           " redirect to " + route.location +
           (matched != nullptr ? by : " (pretty URLs: the path names a folder or .html file)");
       break;
+    case Route::Kind::kUnauthorized:
+      kind = "unauthorized";
+      summary += ": " + route.auth_source +
+                 " protects the path with Basic-Auth and the request has none of its credentials "
+                 "(give them with --header \"Authorization: Basic ...\")";
+      break;
     case Route::Kind::kProxy:
       kind = "proxy";
       proxy = route.decision.target;
@@ -252,7 +286,8 @@ std::string ExplainJson(const deploys::DeployManifest& manifest, const DeployRul
             {"rewrite", OrNull(rewrite)},
             {"proxy", OrNull(proxy)},
             {"file", OrNull(file)},
-            {"headers", HeaderArray(route.headers)}};
+            {"headers", HeaderArray(route.headers)},
+            {"basic_auth", OrNull(route.auth_source)}};
   out["answer"] = std::move(answer);
   out["summary"] = std::move(summary);
   return json::serialize(out);

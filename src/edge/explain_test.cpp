@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <random>
 
+#include "core/crypto.hpp"
 #include "edge/route.hpp"
 
 namespace replideploy::edge {
@@ -293,6 +294,48 @@ TEST(Explain, TraceAgreesWithTheIndexedMatch) {
     }
   }
   EXPECT_GT(agreed, 300);  // the corpus exercises matches, not only misses
+}
+
+}  // namespace
+}  // namespace replideploy::edge
+
+namespace replideploy::edge {
+namespace {
+
+TEST(Explain, BasicAuthHeaderRulesGuardThePathAndAreNeverSent) {
+  const auto m = Manifest({"/index.html", "/private/index.html"});
+  const auto rules = Rules("/private/old /private/ 301\n",
+                           "/*\n  X-Frame-Options: DENY\n"
+                           "/private/*\n  Basic-Auth: alice:secret bob:pa:ss\n"
+                           "/broken/*\n  Basic-Auth: nocolon\n");
+  // Basic-Auth is a rule, not a response header.
+  for (const auto& [name, value] : rules->HeadersFor("/private/x")) EXPECT_NE(name, "Basic-Auth");
+
+  auto e = Explain(m, *rules, Get("/private/old"));
+  EXPECT_EQ(Str(e["answer"].at("kind")), "unauthorized");
+  EXPECT_EQ(e["answer"].at("status").as_int64(), 401);
+  EXPECT_EQ(Str(e["answer"].at("basic_auth")), "_headers:3");
+  EXPECT_EQ(Outcomes(e), std::vector<std::string>{"not_reached"});
+  EXPECT_EQ(Str(e["headers"].as_array()[1].at("values").as_array()[0].at("value")),
+            "alice:*** bob:***");
+  EXPECT_EQ(ExplainJson(m, *rules, Get("/private/old"), {}).find("secret"), std::string::npos);
+
+  ExplainInput alice;
+  alice.headers = {{"Authorization", "Basic " + core::Base64Encode("alice:secret")}};
+  e = Explain(m, *rules, Get("/private/old", alice));
+  EXPECT_EQ(Str(e["answer"].at("kind")), "redirect");
+  ExplainInput bob;  // a password with a colon
+  bob.headers = {{"Authorization", "Basic " + core::Base64Encode("bob:pa:ss")}};
+  EXPECT_EQ(Str(Explain(m, *rules, Get("/private/", bob))["answer"].at("kind")), "file");
+  ExplainInput wrong;
+  wrong.headers = {{"Authorization", "Basic " + core::Base64Encode("alice:secreT")}};
+  EXPECT_EQ(Str(Explain(m, *rules, Get("/private/", wrong))["answer"].at("kind")), "unauthorized");
+  // Unprotected paths need nothing.
+  EXPECT_EQ(Str(Explain(m, *rules, Get("/"))["answer"].at("kind")), "file");
+  // A Basic-Auth rule without a well-formed credential protects with none that works.
+  ExplainInput any;
+  any.headers = {{"Authorization", "Basic " + core::Base64Encode("nocolon:")}};
+  EXPECT_EQ(Str(Explain(m, *rules, Get("/broken/x", any))["answer"].at("kind")), "unauthorized");
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "edge/route.hpp"
 
+#include "core/crypto.hpp"
+
 namespace replideploy::edge {
 
 namespace {
@@ -33,11 +35,42 @@ Route FileRoute(const StaticMatch& match, int status) {
   return route;
 }
 
+// Whether the request's "Authorization: Basic" names one of `credentials` (compared in
+// constant time).
+bool HasCredentials(const http::Request& request, const std::vector<std::string>& credentials) {
+  auto given = http::BasicCredentials(request.Header("Authorization"));
+  if (!given) return false;
+  const std::string pair = core::Sha256(given->first + ":" + given->second);
+  bool found = false;
+  for (const std::string& c : credentials) {
+    if (!c.empty() && core::ConstantTimeEquals(core::Sha256(c), pair)) found = true;
+  }
+  return found;
+}
+
 }  // namespace
 
 Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& rules,
                    const http::Request& request, std::string_view path,
                    std::span<const std::string> roles, RouteTrace* trace) {
+  // Netlify's Basic-Auth header rules guard the path before any rule or file answers it.
+  const DeployRules::BasicAuth auth = rules.BasicAuthFor(path);
+  if (!auth.credentials.empty() && !HasCredentials(request, auth.credentials)) {
+    Route route;
+    route.kind = Route::Kind::kUnauthorized;
+    route.status = 401;
+    route.auth_source = auth.source;
+    route.headers = rules.HeadersFor(path);
+    if (trace != nullptr) {
+      trace->redirects.assign(
+          rules.redirect_rules().size(),
+          RedirectVerdict{RedirectVerdict::Outcome::kNotReached,
+                          "the request does not carry the Basic-Auth credentials"});
+      trace->header_rules = rules.MatchingHeaderRules(path);
+      trace->static_match = ResolveStatic(manifest, path);
+    }
+    return route;
+  }
   const StaticMatch match = ResolveStatic(manifest, path);
   RuleDecision decision = rules.Match(request, path, match.kind != StaticMatch::Kind::kNone, roles,
                                       trace != nullptr ? &trace->redirects : nullptr);
@@ -79,6 +112,7 @@ Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& r
   }
   route.decision = std::move(decision);
   route.headers = rules.HeadersFor(path);
+  route.auth_source = auth.source;
   if (trace != nullptr) {
     trace->header_rules = rules.MatchingHeaderRules(path);
     trace->static_match = match;

@@ -24,6 +24,9 @@ struct Route {
     kNotFound,  // the platform's own not-found page with `status` (the deploy has no 404.html)
     kRedirect,  // `status` with `Location: location`
     kProxy,     // forward to `proxy.target` (an absolute URL)
+    // 401: a Basic-Auth header rule (`auth_source`) protects the path and the request carries
+    // none of its credentials
+    kUnauthorized,
   };
   Kind kind = Kind::kNotFound;
   int status = 404;
@@ -32,9 +35,10 @@ struct Route {
   // kFile, kNotFound: the not-found page stands in for a missing file (no file at the path,
   // or none at the rule's target).
   bool not_found_page = false;
-  std::string location;   // kRedirect
-  RuleDecision decision;  // what the redirect rules decided
-  HeaderList headers;     // from `_headers` / [[headers]], in order
+  std::string location;     // kRedirect
+  RuleDecision decision;    // what the redirect rules decided
+  HeaderList headers;       // from `_headers` / [[headers]], in order
+  std::string auth_source;  // the Basic-Auth rule protecting the path ("" for none)
 };
 
 // Why the route is what it is, for explaining it.

@@ -952,6 +952,39 @@ TEST_P(EdgeHttp, RulesTestSaysWhatTheEdgeAnswers) {
   EXPECT_EQ(by_id.status, 200) << by_id.raw;
 }
 
+// Netlify's `Basic-Auth` in `_headers` protects paths (docs.netlify.com, "Password protection":
+// "Basic-Auth: someuser:somepassword anotheruser:anotherpassword"); it was sent to every visitor
+// as a response header before, password included.
+TEST_P(EdgeHttp, BasicAuthHeaderRulesProtectPathsAndAreNeverSent) {
+  Publish({{"index.html", "home"},
+           {"private/index.html", "secret page"},
+           {"_redirects", "/private/old /private/ 301\n"},
+           {"_headers",
+            "/private/*\n  Basic-Auth: alice:s3cret bob:pa:ss\n  X-Robots-Tag: noindex\n"}});
+  auto basic = [](const std::string& pair) {
+    return std::vector<std::pair<std::string, std::string>>{
+        {"Authorization", "Basic " + core::Base64Encode(pair)}};
+  };
+  const Reply anonymous = Get("/private/");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.headers.Get("WWW-Authenticate"),
+            "Basic realm=\"web.localhost\", charset=\"UTF-8\"");
+  EXPECT_EQ(anonymous.raw.find("secret page"), std::string::npos);
+  EXPECT_EQ(Get("/private/old").status, 401);  // before any redirect rule
+  EXPECT_EQ(Get("/private/", basic("alice:wrong")).status, 401);
+  EXPECT_EQ(Get("/private/", basic("mallory:s3cret")).status, 401);
+  const Reply alice = Get("/private/", basic("alice:s3cret"));
+  EXPECT_EQ(alice.status, 200);
+  EXPECT_EQ(alice.raw, "secret page");
+  EXPECT_EQ(alice.headers.Get("X-Robots-Tag"), "noindex");
+  EXPECT_EQ(Get("/private/old", basic("bob:pa:ss")).status, 301);
+  EXPECT_EQ(Get("/").status, 200);  // other paths are open
+  for (const Reply& r : {anonymous, alice, Get("/")}) {
+    EXPECT_FALSE(r.headers.Has("Basic-Auth"));
+    EXPECT_EQ(r.raw.find("s3cret"), std::string::npos);
+  }
+}
+
 TEST_P(EdgeHttp, RuleLinesNetlifySkipsAreSkippedAndReportedInTheSummary) {
   Publish({{"index.html", "v1"}});
   Reply d = DeployAndWait({{"index.html", "v2"},
