@@ -29,13 +29,13 @@ json::object AccountJson(const auth::User& user) {
 void AddAccountRoutes(http::Router& router, App& app) {
   router.Add("GET", "/api/v1/accounts",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
                return JsonResponse(200, json::array{AccountJson(user)});
              }));
 
   router.Add("GET", "/api/v1/accounts/{account}",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
                const std::string& account = req.path_params["account"];
                if (account != user.account_slug && account != user.account_id) {
                  return MakeError(ErrorCode::kNotFound, "account not found");
@@ -46,7 +46,7 @@ void AddAccountRoutes(http::Router& router, App& app) {
   // Environment variables arrive with the builds; until then every account has none.
   router.Add("GET", "/api/v1/accounts/{account}/env",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
                const std::string& account = req.path_params["account"];
                if (account != user.account_slug && account != user.account_id) {
                  return MakeError(ErrorCode::kNotFound, "account not found");
@@ -62,19 +62,22 @@ void AddAccountRoutes(http::Router& router, App& app) {
   router.Add("GET", "/site/{site}/integrations/safe", no_extensions);
 
   // netlify-cli's `sites:create` posts to /{account_slug}/sites.
-  router.Add("POST", "/api/v1/{account}/sites",
-             Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
-               const std::string& account = req.path_params["account"];
-               if (account != user.account_slug && account != user.account_id) {
-                 return MakeError(ErrorCode::kNotFound, "account not found");
-               }
-               RD_TRY(json::object body, ParseJsonObject(req.body, /*empty_ok=*/true));
-               RD_TRY(std::optional<std::string> name, OptionalString(body, "name"));
-               RD_TRY(deploys::Site site,
-                      app.sites().Create(user.id, user.account_id, name, deploys::BuildSettings{}));
-               return JsonResponse(201, SiteJson(app, site));
-             }));
+  router.Add(
+      "POST", "/api/v1/{account}/sites",
+      Handle([&app](http::Request& req) -> Result<http::Response> {
+        RD_TRY(auth::Principal who, app.Authorize(req, auth::Scope::kSites));
+        const auth::User& user = who.user;
+        const std::string& account = req.path_params["account"];
+        if (account != user.account_slug && account != user.account_id) {
+          return MakeError(ErrorCode::kNotFound, "account not found");
+        }
+        RD_TRY(json::object body, ParseJsonObject(req.body, /*empty_ok=*/true));
+        RD_TRY(std::optional<std::string> name, OptionalString(body, "name"));
+        RD_TRY(deploys::Site site,
+               app.sites().Create(user.id, user.account_id, name, deploys::BuildSettings{}));
+        app.RecordAudit(who, req, "site.created", site.id, json::object{{"name", site.name}});
+        return JsonResponse(201, SiteJson(app, site));
+      }));
 }
 
 }  // namespace replideploy::api

@@ -18,6 +18,7 @@ App::App(ApiServices services, ApiOptions options)
                    options_.log_stream_poll) {
   AddHealthRoutes(router_, *this);
   AddAuthRoutes(router_, *this);
+  AddSessionRoutes(router_, *this);
   AddSiteRoutes(router_, *this);
   AddDeployRoutes(router_, *this);
   AddAccountRoutes(router_, *this);
@@ -64,7 +65,27 @@ std::string App::ClientAddress(const http::Request& request) const {
   return http::ClientAddress(request, options_.trusted_proxies);
 }
 
-Result<auth::User> App::Authenticate(const http::Request& request) {
+Result<auth::Principal> App::AuthorizeBearer(std::string_view bearer, auth::Scope scope) {
+  auto principal = services_.users.Authenticate(bearer);
+  if (!principal.ok()) {
+    const Error& e = principal.error();
+    // The precise reason (bad signature, unknown token) is for the log, not the client; an
+    // ended session or an expired token says so, as its holder can do something about it.
+    if (e.code == ErrorCode::kUnauthenticated && e.detail_code.empty()) {
+      spdlog::info("authentication refused: {}", e.message);
+      return MakeError(ErrorCode::kUnauthenticated, "invalid or expired credentials");
+    }
+    return principal;
+  }
+  if (!principal->Allows(scope)) {
+    return MakeError(ErrorCode::kForbidden, "insufficient_scope",
+                     "this API token lacks the \"" + std::string(auth::ScopeName(scope)) +
+                         "\" scope that this request needs");
+  }
+  return principal;
+}
+
+Result<auth::Principal> App::Authorize(const http::Request& request, auth::Scope scope) {
   std::string_view header = request.Header("Authorization");
   constexpr std::string_view kScheme = "bearer ";
   if (header.size() <= kScheme.size() ||
@@ -76,12 +97,27 @@ Result<auth::User> App::Authenticate(const http::Request& request) {
   }
   header.remove_prefix(kScheme.size());
   while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
-  auto user = services_.users.Authenticate(header);
-  if (!user.ok() && user.error().code == ErrorCode::kUnauthenticated) {
-    // The precise reason (expired, bad signature, revoked) is for the log, not the client.
-    return MakeError(ErrorCode::kUnauthenticated, "invalid or expired credentials");
+  return AuthorizeBearer(header, scope);
+}
+
+Result<auth::User> App::Authenticate(const http::Request& request, auth::Scope scope) {
+  RD_TRY(auth::Principal principal, Authorize(request, scope));
+  return std::move(principal.user);
+}
+
+audit::ClientInfo App::Client(const http::Request& request) const {
+  return {ClientAddress(request), std::string(request.Header("User-Agent"))};
+}
+
+void App::RecordAudit(const auth::Principal& principal, const http::Request& request,
+                      std::string action, std::string target, const json::object& details) {
+  Status recorded = services_.audit.Record(audit::Event{principal.user.id, action,
+                                                        std::move(target), json::serialize(details),
+                                                        principal.ActorFrom(Client(request))});
+  if (!recorded.ok()) {
+    spdlog::error("request {}: audit event {} not recorded: {}", request.request_id, action,
+                  recorded.error().message);
   }
-  return user;
 }
 
 http::Resolver App::Resolver() {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,6 +17,7 @@
 
 #include "api/dashboard.hpp"
 #include "api/log_stream.hpp"
+#include "audit/audit_log.hpp"
 #include "auth/login_throttle.hpp"
 #include "auth/users.hpp"
 #include "builder/build_logs.hpp"
@@ -36,6 +38,7 @@ namespace replideploy::api {
 // The services the handlers call; they outlive the App (the role assembly owns them).
 struct ApiServices {
   auth::UserService& users;
+  audit::AuditLog& audit;
   auth::LoginThrottle& login_throttle;
   deploys::SiteService& sites;
   deploys::DeployService& deploys;
@@ -83,6 +86,7 @@ class App {
 
   // Used by handlers.
   auth::UserService& users() { return services_.users; }
+  audit::AuditLog& audit() { return services_.audit; }
   auth::LoginThrottle& login_throttle() { return services_.login_throttle; }
   deploys::SiteService& sites() { return services_.sites; }
   deploys::DeployService& deploys() { return services_.deploys; }
@@ -106,8 +110,22 @@ class App {
   // The client's address: the socket peer, or what a trusted proxy says (http::ClientAddress).
   std::string ClientAddress(const http::Request& request) const;
 
-  // The user behind the request's "Authorization: Bearer" header.
-  Result<auth::User> Authenticate(const http::Request& request);
+  // Who is behind the request's "Authorization: Bearer" header, if the credential allows
+  // `scope`: kUnauthenticated (401) without a live credential, kForbidden
+  // "insufficient_scope" (403) for an API token without the scope.
+  Result<auth::Principal> Authorize(const http::Request& request, auth::Scope scope);
+  // The same, for handlers that need only the user.
+  Result<auth::User> Authenticate(const http::Request& request, auth::Scope scope);
+  // As Authorize, for a bearer credential that came another way (a WebSocket subprotocol, the
+  // password of git's Basic credentials).
+  Result<auth::Principal> AuthorizeBearer(std::string_view bearer, auth::Scope scope);
+
+  // The client's address (as ClientAddress) and User-Agent, for the audit log and sessions.
+  audit::ClientInfo Client(const http::Request& request) const;
+  // Records a change `principal` made (and that is committed) on their account's audit log.
+  // A failure to record is logged, not returned: the change stands.
+  void RecordAudit(const auth::Principal& principal, const http::Request& request,
+                   std::string action, std::string target, const boost::json::object& details);
 
  private:
   ApiServices services_;
@@ -121,6 +139,7 @@ class App {
 // Route groups, one file each.
 void AddHealthRoutes(http::Router& router, App& app);
 void AddAuthRoutes(http::Router& router, App& app);
+void AddSessionRoutes(http::Router& router, App& app);
 void AddSiteRoutes(http::Router& router, App& app);
 void AddDeployRoutes(http::Router& router, App& app);
 void AddAccountRoutes(http::Router& router, App& app);
@@ -132,6 +151,9 @@ void AddRulesRoutes(http::Router& router, App& app);
 
 // Creates a site for `user` (see builder::BuildTrigger::CreateSite), its webhook at our URL.
 Result<deploys::Site> CreateSite(App& app, const auth::User& user, const deploys::SitePatch& patch);
+
+// 429 "too many failed logins" with Retry-After (logins and password changes).
+Error TooManyLogins(int wait_seconds);
 
 // Wraps a handler that returns Result<Response>, so errors become the table's JSON errors.
 http::Handler Handle(std::function<Result<http::Response>(http::Request&)> body);

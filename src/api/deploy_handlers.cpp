@@ -125,7 +125,7 @@ json::object DeployJson(const App& app, const deploys::Deploy& d,
 
 void AddDeployRoutes(http::Router& router, App& app) {
   auto create = Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(auth::User user, app.Authenticate(req));
+    RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kDeploy));
     RD_TRY(json::object body, ParseJsonObject(req.body, /*empty_ok=*/true));
     deploys::NewDeploy spec;
     RD_TRY(std::optional<bool> draft, OptionalBool(body, "draft"));
@@ -149,7 +149,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
 
   router.Add("GET", "/api/v1/sites/{site_id}/deploys",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
                int limit = 100;
                if (auto per_page = req.QueryParam("per_page")) limit = std::atoi(per_page->c_str());
                RD_TRY(auto list, app.deploys().List(user.id, req.path_params["site_id"], limit));
@@ -161,7 +161,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
              }));
 
   auto set_files = Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(auth::User user, app.Authenticate(req));
+    RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kDeploy));
     RD_TRY(json::object body, ParseJsonObject(req.body));
     RD_TRY(auto files, DigestMap(body, "files"));
     RD_TRY(auto functions, DigestMap(body, "functions"));
@@ -177,7 +177,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
   router.Add("PUT", "/api/v1/deploys/{deploy_id}", set_files, {kMaxFileList});
 
   auto get = Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(auth::User user, app.Authenticate(req));
+    RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
     RD_TRY(deploys::Deploy deploy, app.deploys().Get(user.id, req.path_params["deploy_id"]));
     // The deploy's site, which the path may name too (it must be the same).
     RD_TRY(deploys::Site site, req.path_params.contains("site_id")
@@ -191,7 +191,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
 
   router.Add("PUT", "/api/v1/deploys/{deploy_id}/files/{path...}",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kDeploy));
                RD_TRY(deploys::UploadedFile file,
                       app.deploys().UploadFile(user.id, req.path_params["deploy_id"],
                                                req.path_params["path"], req.body));
@@ -205,7 +205,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
 
   router.Add("PUT", "/api/v1/deploys/{deploy_id}/functions/{name}",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kDeploy));
                const std::string runtime = req.QueryParam("runtime").value_or("js");
                RD_TRY(deploys::Deploy deploy,
                       app.deploys().UploadFunction(user.id, req.path_params["deploy_id"],
@@ -219,7 +219,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
   router.Add(
       "GET", "/api/v1/deploys/{deploy_id}/log",
       Handle([&app](http::Request& req) -> Result<http::Response> {
-        RD_TRY(auth::User user, app.Authenticate(req));
+        RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
         RD_TRY(deploys::Deploy deploy, app.deploys().Get(user.id, req.path_params["deploy_id"]));
         RD_TRY(auto stored, app.build_logs().Read(deploy.id));
         json::array lines;
@@ -235,7 +235,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
 
   router.Add("POST", "/api/v1/deploys/{deploy_id}/cancel",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kDeploy));
                RD_TRY(auto deploy, app.deploys().Cancel(user.id, req.path_params["deploy_id"]));
                RD_TRY_STATUS(app.build_queue().CancelForDeploy(deploy.id));
                return JsonResponse(200, DeployJson(app, deploy));
@@ -243,22 +243,25 @@ void AddDeployRoutes(http::Router& router, App& app) {
 
   router.Add("POST", "/api/v1/sites/{site_id}/deploys/{deploy_id}/restore",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
-               RD_TRY(auto deploy, app.deploys().Restore(user.id, req.path_params["site_id"],
-                                                         req.path_params["deploy_id"]));
+               RD_TRY(auth::Principal who, app.Authorize(req, auth::Scope::kDeploy));
+               RD_TRY(auto deploy, app.deploys().Restore(who.user.id, req.path_params["site_id"],
+                                                         req.path_params["deploy_id"],
+                                                         who.ActorFrom(app.Client(req))));
                return JsonResponse(200, DeployJson(app, deploy));
              }));
 
   router.Add("POST", "/api/v1/deploys/{deploy_id}/lock",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
-               RD_TRY(auto deploy, app.deploys().Lock(user.id, req.path_params["deploy_id"]));
+               RD_TRY(auth::Principal who, app.Authorize(req, auth::Scope::kDeploy));
+               RD_TRY(auto deploy, app.deploys().Lock(who.user.id, req.path_params["deploy_id"],
+                                                      who.ActorFrom(app.Client(req))));
                return JsonResponse(200, DeployJson(app, deploy));
              }));
   router.Add("POST", "/api/v1/deploys/{deploy_id}/unlock",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
-               RD_TRY(auto deploy, app.deploys().Unlock(user.id, req.path_params["deploy_id"]));
+               RD_TRY(auth::Principal who, app.Authorize(req, auth::Scope::kDeploy));
+               RD_TRY(auto deploy, app.deploys().Unlock(who.user.id, req.path_params["deploy_id"],
+                                                        who.ActorFrom(app.Client(req))));
                return JsonResponse(200, DeployJson(app, deploy));
              }));
 }
@@ -278,14 +281,15 @@ void AddLogStreamRoutes(http::Router& router, App& app) {
       if (protocol == "replideploy.log.v1") accept->protocol = protocol;
       if (protocol.starts_with("bearer.")) token = protocol.substr(7);
     }
-    auto user = token.empty() ? app.Authenticate(req) : app.users().Authenticate(token);
+    auto who = token.empty() ? app.Authorize(req, auth::Scope::kRead)
+                             : app.AuthorizeBearer(token, auth::Scope::kRead);
     // Refusals go over the socket, where a browser can read the code.
     std::uint16_t refusal = 0;
     std::string deploy_id;
-    if (!user.ok()) {
+    if (!who.ok()) {
       refusal = 4401;
     } else {
-      auto deploy = app.deploys().Get(user->id, req.path_params["deploy_id"]);
+      auto deploy = app.deploys().Get(who->user.id, req.path_params["deploy_id"]);
       if (deploy.ok()) {
         deploy_id = deploy->id;
       } else {

@@ -13,7 +13,7 @@ void AddEnvRoutes(http::Router& router, App& app) {
   router.Add(
       "GET", "/api/v1/sites/{site_id}/env",
       Handle([&app](http::Request& req) -> Result<http::Response> {
-        RD_TRY(auth::User user, app.Authenticate(req));
+        RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kSites));
         RD_TRY(auto vars, app.env_vars().List(user.id, req.path_params["site_id"]));
         json::array out;
         for (std::size_t i = 0; i < vars.size();) {
@@ -30,21 +30,27 @@ void AddEnvRoutes(http::Router& router, App& app) {
   router.Add(
       "PUT", "/api/v1/sites/{site_id}/env/{key}",
       Handle([&app](http::Request& req) -> Result<http::Response> {
-        RD_TRY(auth::User user, app.Authenticate(req));
+        RD_TRY(auth::Principal who, app.Authorize(req, auth::Scope::kSites));
         RD_TRY(json::object body, ParseJsonObject(req.body));
         RD_TRY(std::string value, RequiredString(body, "value"));
         RD_TRY(std::optional<std::string> context, OptionalString(body, "context"));
-        RD_TRY_STATUS(app.env_vars().Set(user.id, req.path_params["site_id"],
+        RD_TRY_STATUS(app.env_vars().Set(who.user.id, req.path_params["site_id"],
                                          req.path_params["key"], value, context.value_or("all")));
+        // The key and context only: a value never reaches the audit log.
+        app.RecordAudit(
+            who, req, "env.updated", req.path_params["site_id"],
+            json::object{{"key", req.path_params["key"]}, {"context", context.value_or("all")}});
         return JsonResponse(200, json::object{{"key", req.path_params["key"]},
                                               {"context", context.value_or("all")}});
       }));
 
   router.Add("DELETE", "/api/v1/sites/{site_id}/env/{key}",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
-               RD_TRY_STATUS(app.env_vars().Delete(user.id, req.path_params["site_id"],
+               RD_TRY(auth::Principal who, app.Authorize(req, auth::Scope::kSites));
+               RD_TRY_STATUS(app.env_vars().Delete(who.user.id, req.path_params["site_id"],
                                                    req.path_params["key"]));
+               app.RecordAudit(who, req, "env.deleted", req.path_params["site_id"],
+                               json::object{{"key", req.path_params["key"]}});
                http::Response r;
                r.status = 204;
                return r;

@@ -54,9 +54,13 @@ void AddGitRemoteRoutes(http::Router& router, App& app) {
     const auto credentials = http::BasicCredentials(req.Header("Authorization"));
     const std::string token = credentials ? credentials->second : "";
     if (token.empty()) return AskForCredentials();
-    auto user = app.users().Authenticate(token);
-    if (!user.ok()) return AskForCredentials();
-    auto site = app.sites().Get(user->id, site_ref);
+    auto who = app.AuthorizeBearer(token, auth::Scope::kDeploy);
+    if (!who.ok()) {
+      if (who.error().code == ErrorCode::kForbidden)
+        return ErrorResponse(who.error(), req.request_id);
+      return AskForCredentials();
+    }
+    auto site = app.sites().Get(who->user.id, site_ref);
     if (!site.ok()) return ErrorResponse(site.error(), req.request_id);
 
     const std::string repos_dir = app.options().repos_dir;
@@ -86,7 +90,7 @@ void AddGitRemoteRoutes(http::Router& router, App& app) {
         "QUERY_STRING=" + (q == std::string::npos ? std::string() : req.target.substr(q + 1)),
         "CONTENT_TYPE=" + std::string(req.Header("Content-Type")),
         "CONTENT_LENGTH=" + std::to_string(req.body.size()),
-        "REMOTE_USER=" + user->email,
+        "REMOTE_USER=" + who->user.email,
         "REMOTE_ADDR=" + req.remote_address,
         "PATH=/usr/bin:/bin",
         "GIT_CONFIG_NOSYSTEM=1",

@@ -159,7 +159,7 @@ Result<deploys::Site> CreateSite(App& app, const auth::User& user,
 void AddGithubRoutes(http::Router& router, App& app) {
   router.Add("GET", "/api/v1/github/account",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
                RD_TRY(auto account, app.github().Account(user.id));
                if (!account) {
                  return JsonResponse(
@@ -175,7 +175,7 @@ void AddGithubRoutes(http::Router& router, App& app) {
 
   router.Add("DELETE", "/api/v1/github/account",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kAccount));
                RD_TRY_STATUS(app.github().Disconnect(user.id));
                http::Response r;
                r.status = 204;
@@ -184,7 +184,7 @@ void AddGithubRoutes(http::Router& router, App& app) {
 
   router.Add(
       "GET", "/api/v1/github/connect", Handle([&app](http::Request& req) -> Result<http::Response> {
-        RD_TRY(auth::User user, app.Authenticate(req));
+        RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kAccount));
         if (!app.github().client().configured()) {
           return MakeError(ErrorCode::kUnprocessable, "github_not_configured",
                            "this server has no GitHub OAuth app: set github-client-id "
@@ -215,7 +215,7 @@ void AddGithubRoutes(http::Router& router, App& app) {
 
   router.Add("GET", "/api/v1/github/repos",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
                RD_TRY(std::string token, app.github().Token(user.id));
                RD_TRY(auto repos, app.github().client().ListRepos(token));
                json::array out;
@@ -225,7 +225,7 @@ void AddGithubRoutes(http::Router& router, App& app) {
 
   router.Add("GET", "/api/v1/github/repos/{owner}/{repo}/detect",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
                const std::string full = req.path_params["owner"] + "/" + req.path_params["repo"];
                if (!git::IsValidRepoFullName(full))
                  return Unprocessable("invalid_repo", "not a repository name");

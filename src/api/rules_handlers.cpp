@@ -65,7 +65,7 @@ void AddRulesRoutes(http::Router& router, App& app) {
   router.Add(
       "POST", "/api/v1/sites/{site_id}/rules/test",
       Handle([&app](http::Request& req) -> Result<http::Response> {
-        RD_TRY(auth::User user, app.Authenticate(req));
+        RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
         RD_TRY(deploys::Site site, app.sites().Get(user.id, req.path_params["site_id"]));
         RD_TRY(json::object body, ParseJsonObject(req.body));
         RD_TRY(edge::ExplainInput input, ReadInput(body));

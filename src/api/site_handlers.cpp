@@ -81,6 +81,23 @@ Result<deploys::SitePatch> ReadSitePatch(const json::object& body) {
   return patch;
 }
 
+json::object SiteAuditDetails(const deploys::Site& site) { return {{"name", site.name}}; }
+
+// The top-level fields (and build settings) a change named, for the audit log; never values.
+json::array ChangedFields(const json::object& body) {
+  json::array out;
+  for (const auto& [key, value] : body) {
+    if (value.is_object()) {
+      for (const auto& inner : value.as_object()) {
+        out.emplace_back(std::string(key) + "." + std::string(inner.key()));
+      }
+    } else {
+      out.emplace_back(key);
+    }
+  }
+  return out;
+}
+
 // Netlify lets clients address a site by id, by name, or by its full host name.
 std::string SiteRef(const App& app, const std::string& raw) {
   const std::string suffix = "." + app.options().base_domain;
@@ -94,15 +111,16 @@ std::string SiteRef(const App& app, const std::string& raw) {
 
 void AddSiteRoutes(http::Router& router, App& app) {
   router.Add("POST", "/api/v1/sites", Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::Principal who, app.Authorize(req, auth::Scope::kSites));
                RD_TRY(json::object body, ParseJsonObject(req.body, /*empty_ok=*/true));
                RD_TRY(deploys::SitePatch patch, ReadSitePatch(body));
-               RD_TRY(deploys::Site site, CreateSite(app, user, patch));
+               RD_TRY(deploys::Site site, CreateSite(app, who.user, patch));
+               app.RecordAudit(who, req, "site.created", site.id, SiteAuditDetails(site));
                return JsonResponse(201, SiteJson(app, site));
              }));
 
   router.Add("GET", "/api/v1/sites", Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
                const std::string filter = req.QueryParam("name").value_or("");
                RD_TRY(std::vector<deploys::Site> sites, app.sites().List(user.id, filter));
                json::array out;
@@ -112,14 +130,14 @@ void AddSiteRoutes(http::Router& router, App& app) {
 
   router.Add("GET", "/api/v1/sites/{site_id}",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
                RD_TRY(deploys::Site site,
                       app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
                return JsonResponse(200, SiteJson(app, site));
              }));
 
   auto update = Handle([&app](http::Request& req) -> Result<http::Response> {
-    RD_TRY(auth::User user, app.Authenticate(req));
+    RD_TRY(auth::Principal who, app.Authorize(req, auth::Scope::kSites));
     RD_TRY(json::object body, ParseJsonObject(req.body));
     RD_TRY(deploys::SitePatch patch, ReadSitePatch(body));
     if (patch.provider || patch.repo_path || patch.repo_url) {
@@ -127,7 +145,10 @@ void AddSiteRoutes(http::Router& router, App& app) {
                            "a site's repository cannot be changed; create a new site for it");
     }
     RD_TRY(deploys::Site site,
-           app.sites().Update(user.id, SiteRef(app, req.path_params["site_id"]), patch));
+           app.sites().Update(who.user.id, SiteRef(app, req.path_params["site_id"]), patch));
+    json::object details = SiteAuditDetails(site);
+    details["changed"] = ChangedFields(body);
+    app.RecordAudit(who, req, "site.updated", site.id, details);
     return JsonResponse(200, SiteJson(app, site));
   });
   router.Add("PATCH", "/api/v1/sites/{site_id}", update);
@@ -136,7 +157,7 @@ void AddSiteRoutes(http::Router& router, App& app) {
   // "Trigger deploy": builds the head of the production branch (Netlify's create-build call).
   router.Add("POST", "/api/v1/sites/{site_id}/builds",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kDeploy));
                RD_TRY(deploys::Site site,
                       app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
                BuildRequest build;
@@ -155,7 +176,7 @@ void AddSiteRoutes(http::Router& router, App& app) {
   // "Clear cache": the next build installs from scratch.
   router.Add("DELETE", "/api/v1/sites/{site_id}/cache",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kSites));
                RD_TRY(deploys::Site site,
                       app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
                RD_TRY_STATUS(app.builds().ClearCache(site.id));
@@ -166,11 +187,12 @@ void AddSiteRoutes(http::Router& router, App& app) {
 
   router.Add("DELETE", "/api/v1/sites/{site_id}",
              Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req));
+               RD_TRY(auth::Principal who, app.Authorize(req, auth::Scope::kSites));
                RD_TRY(deploys::Site site,
-                      app.sites().Get(user.id, SiteRef(app, req.path_params["site_id"])));
+                      app.sites().Get(who.user.id, SiteRef(app, req.path_params["site_id"])));
                RD_TRY_STATUS(app.builds().RemoveGithubHook(site));
-               RD_TRY_STATUS(app.sites().Delete(user.id, site.id));
+               RD_TRY_STATUS(app.sites().Delete(who.user.id, site.id));
+               app.RecordAudit(who, req, "site.deleted", site.id, SiteAuditDetails(site));
                http::Response r;
                r.status = 204;
                return r;

@@ -29,6 +29,7 @@ std::string SignJwt(const JwtClaims& claims, std::string_view key) {
   const std::string header = core::Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
   json::object payload{
       {"sub", claims.subject}, {"iat", claims.issued_at}, {"exp", claims.expires_at}};
+  if (!claims.session_id.empty()) payload["sid"] = claims.session_id;
   const std::string signing_input = header + "." + core::Base64UrlEncode(json::serialize(payload));
   return signing_input + "." + core::Base64UrlEncode(core::HmacSha256(key, signing_input));
 }
@@ -65,6 +66,10 @@ Result<JwtClaims> VerifyJwt(std::string_view token, std::string_view key,
   }
   JwtClaims claims{std::string(sub->as_string()),
                    (iat != nullptr && iat->is_int64()) ? iat->as_int64() : 0, exp->as_int64()};
+  if (const json::value* sid = payload.if_contains("sid"); sid != nullptr) {
+    if (!sid->is_string()) return Reject("sid must be a string");
+    claims.session_id = std::string(sid->as_string());
+  }
   if (claims.expires_at <= now_seconds) return Reject("token expired");
   return claims;
 }

@@ -13,6 +13,9 @@ struct JwtClaims {
   std::string subject;      // "sub": the user id
   std::int64_t issued_at;   // "iat", seconds since the epoch
   std::int64_t expires_at;  // "exp", seconds since the epoch
+  // "sid": the login session (table sessions) the token belongs to; empty in tokens made
+  // before sessions existed, which UserService refuses.
+  std::string session_id = {};
 };
 
 std::string SignJwt(const JwtClaims& claims, std::string_view key);

@@ -18,6 +18,15 @@ TEST(Jwt, RoundTrip) {
   EXPECT_EQ(claims->expires_at, 2000);
 }
 
+TEST(Jwt, SessionIdRoundTripsAndIsOptional) {
+  auto with = VerifyJwt(SignJwt({"user-1", 1000, 2000, "sess-1"}, kKey), kKey, 1500);
+  ASSERT_TRUE(with.ok()) << with.error().message;
+  EXPECT_EQ(with->session_id, "sess-1");
+  auto without = VerifyJwt(SignJwt({"user-1", 1000, 2000}, kKey), kKey, 1500);
+  ASSERT_TRUE(without.ok()) << without.error().message;
+  EXPECT_EQ(without->session_id, "");
+}
+
 TEST(Jwt, ExpiredIsRejected) {
   const std::string token = SignJwt({"user-1", 1000, 2000}, kKey);
   auto claims = VerifyJwt(token, kKey, 2000);

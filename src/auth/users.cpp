@@ -1,13 +1,20 @@
 #include "auth/users.hpp"
 
 #include <algorithm>
+#include <boost/json.hpp>
 
 #include "auth/jwt.hpp"
+#include "core/clock.hpp"
 #include "core/ids.hpp"
 
 namespace replideploy::auth {
 
+namespace json = boost::json;
+
 namespace {
+
+constexpr std::int64_t kLastSeenResolutionMillis = 60'000;
+constexpr std::int64_t kDayMillis = std::int64_t{24} * 3600 * 1000;
 
 constexpr std::string_view kUserColumns =
     "u.id, u.email, u.full_name, a.id, a.slug, u.created_at, u.updated_at, u.is_admin";
@@ -77,7 +84,54 @@ Error Unauthenticated(std::string message) {
   return MakeError(ErrorCode::kUnauthenticated, std::move(message));
 }
 
+Error Unauthenticated(std::string detail, std::string message) {
+  return MakeError(ErrorCode::kUnauthenticated, std::move(detail), std::move(message));
+}
+
+json::array ScopesJson(ScopeSet scopes) {
+  json::array out;
+  for (const auto& name : scopes.Names()) out.emplace_back(name);
+  return out;
+}
+
+// An event of the user's own account, done by `actor`.
+audit::Event OwnEvent(const std::string& user_id, std::string action, std::string target,
+                      audit::Actor actor, json::object details = {}) {
+  return audit::Event{user_id, std::move(action), std::move(target), json::serialize(details),
+                      std::move(actor)};
+}
+
+ApiToken TokenFromRow(const db::Row& r) {
+  ApiToken t{r.Text(0),   r.Text(1), r.Int(2), std::nullopt, ScopeSet::FromStorage(r.Text(4)),
+             std::nullopt};
+  if (!r.IsNull(3)) t.last_used_at = r.Int(3);
+  if (!r.IsNull(5)) t.expires_at = r.Int(5);
+  return t;
+}
+
 }  // namespace
+
+std::string Principal::Credential() const {
+  if (!session_id.empty()) return "session:" + session_id;
+  if (!token_id.empty()) return "token:" + token_id;
+  return "";
+}
+
+Principal UserService::FullAccess(User user) {
+  Principal p;
+  p.user = std::move(user);
+  return p;
+}
+
+Status UserService::CheckNewPassword(std::string_view password) {
+  if (Utf8Length(password) < kMinPasswordLength) {
+    return Unprocessable("password_too_short", "password must be at least 8 characters");
+  }
+  if (password.size() > kMaxPasswordBytes) {
+    return Unprocessable("password_too_long", "password must be at most 1024 bytes");
+  }
+  return {};
+}
 
 Result<std::string> NormalizeEmail(std::string_view email) {
   auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
@@ -132,14 +186,10 @@ std::string_view RegistrationModeName(RegistrationMode mode) {
 }
 
 Result<User> UserService::Register(std::string_view email_in, std::string_view password,
-                                   std::string_view full_name, std::string_view invite) {
+                                   std::string_view full_name, std::string_view invite,
+                                   const audit::ClientInfo& client) {
   RD_TRY(std::string email, NormalizeEmail(email_in));
-  if (Utf8Length(password) < kMinPasswordLength) {
-    return Unprocessable("password_too_short", "password must be at least 8 characters");
-  }
-  if (password.size() > kMaxPasswordBytes) {
-    return Unprocessable("password_too_long", "password must be at most 1024 bytes");
-  }
+  RD_TRY_STATUS(CheckNewPassword(password));
   if (full_name.size() > 200) return Unprocessable("invalid_full_name", "full_name is too long");
   RD_TRY(std::string hash, core::HashPassword(password, options_.password_cost));
 
@@ -175,17 +225,17 @@ Result<User> UserService::Register(std::string_view email_in, std::string_view p
         "INSERT INTO accounts (id, slug, name, owner_user_id, created_at) VALUES (?, ?, ?, ?, ?)",
         {user.account_id, user.account_slug, user.full_name.empty() ? user.email : user.full_name,
          user.id, now}));
-    RD_TRY_STATUS(
-        s.Exec("INSERT INTO audit_events (id, user_id, action, subject, created_at) VALUES (?, ?, "
-               "?, ?, ?)",
-               {core::NewHexId(), user.id, std::string("user.register"), user.email, now}));
-    return {};
+    return audit::RecordAuditEvent(
+        s, now,
+        OwnEvent(user.id, "user.registered", user.id, audit::Actor{user.id, "", client},
+                 json::object{{"email", user.email}, {"admin", user.is_admin}}));
   });
   if (!st.ok()) return std::move(st).error();
   return user;
 }
 
-Result<LoginSession> UserService::Login(std::string_view email_in, std::string_view password) {
+Result<LoginSession> UserService::Login(std::string_view email_in, std::string_view password,
+                                        const audit::ClientInfo& client) {
   const Error wrong = Unauthenticated("invalid email or password");
   auto email = NormalizeEmail(email_in);
   std::optional<db::Row> row;
@@ -200,41 +250,172 @@ Result<LoginSession> UserService::Login(std::string_view email_in, std::string_v
     core::VerifyPassword(password, dummy_hash_);
     return wrong;
   }
-  if (password.size() > kMaxPasswordBytes || !core::VerifyPassword(password, row->Text(8))) {
-    return wrong;
-  }
   LoginSession session;
   session.user = UserFromRow(*row);
-  const std::int64_t now_seconds = clock_.NowMillis() / 1000;
+  const std::int64_t now = clock_.NowMillis();
+  if (password.size() > kMaxPasswordBytes || !core::VerifyPassword(password, row->Text(8))) {
+    // On the account's own log, with the address; the answer is the unknown email's.
+    RD_TRY_STATUS(db_.Transaction([&](db::Session& s) {
+      return audit::RecordAuditEvent(
+          s, now,
+          OwnEvent(session.user.id, "login.failed", session.user.id, audit::Actor{"", "", client}));
+    }));
+    return wrong;
+  }
+  const std::int64_t now_seconds = now / 1000;
   session.expires_at = now_seconds + options_.jwt_ttl_seconds;
-  session.token = SignJwt({session.user.id, now_seconds, session.expires_at}, options_.jwt_key);
+  session.session_id = core::NewHexId();
+  RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY_STATUS(
+        s.Exec("INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, "
+               "client_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               {session.session_id, session.user.id, now, now, session.expires_at * 1000,
+                client.address, client.user_agent.substr(0, 512)}));
+    return audit::RecordAuditEvent(
+        s, now,
+        OwnEvent(session.user.id, "login.succeeded", session.session_id,
+                 audit::Actor{session.user.id, "session:" + session.session_id, client}));
+  }));
+  session.token = SignJwt({session.user.id, now_seconds, session.expires_at, session.session_id},
+                          options_.jwt_key);
   return session;
 }
 
-Result<User> UserService::Authenticate(std::string_view bearer) {
+Result<Principal> UserService::Authenticate(std::string_view bearer) {
   if (bearer.empty()) return Unauthenticated("missing credentials");
   if (bearer.starts_with(kApiTokenPrefix)) return AuthenticateApiToken(bearer);
-  auto claims = VerifyJwt(bearer, options_.jwt_key, clock_.NowMillis() / 1000);
-  if (!claims.ok()) return std::move(claims).error();
-  auto user = FindUser(claims->subject);
-  if (!user.ok() && user.error().code == ErrorCode::kNotFound) {
-    return Unauthenticated("user no longer exists");
-  }
-  return user;
+  return AuthenticateSession(bearer);
 }
 
-Result<User> UserService::AuthenticateApiToken(std::string_view token) {
-  RD_TRY(db::Rows rows, db_.Exec(std::string("SELECT t.id, ") + std::string(kUserColumns) +
-                                     " FROM api_tokens t JOIN users u ON u.id = t.user_id"
-                                     " JOIN accounts a ON a.owner_user_id = u.id"
-                                     " WHERE t.token_hash = ? AND t.revoked_at IS NULL",
-                                 {HashToken(token)}));
+Result<Principal> UserService::AuthenticateSession(std::string_view jwt) {
+  const std::int64_t now = clock_.NowMillis();
+  RD_TRY(JwtClaims claims, VerifyJwt(jwt, options_.jwt_key, now / 1000));
+  if (claims.session_id.empty()) {
+    return Unauthenticated("token has no session (made before sessions existed); log in again");
+  }
+  RD_TRY(db::Rows rows,
+         db_.Exec(std::string("SELECT s.revoked_at, s.expires_at, s.last_seen_at, ") +
+                      std::string(kUserColumns) +
+                      " FROM sessions s JOIN users u ON u.id = s.user_id"
+                      " JOIN accounts a ON a.owner_user_id = u.id WHERE s.id = ?",
+                  {claims.session_id}));
+  if (rows.empty()) return Unauthenticated("session not found");
+  const db::Row& r = rows.rows.front();
+  Principal principal;
+  principal.user = UserFromRow(r, 3);
+  if (principal.user.id != claims.subject) return Unauthenticated("session of another user");
+  if (!r.IsNull(0)) {
+    return Unauthenticated("session_revoked",
+                           "this session has ended (logged out or revoked); "
+                           "log in again");
+  }
+  if (r.Int(1) <= now) return Unauthenticated("session expired");
+  if (r.Int(2) < now - kLastSeenResolutionMillis) {
+    // Best effort: a failed timestamp update must not fail the request.
+    (void)db_.Exec("UPDATE sessions SET last_seen_at = ? WHERE id = ?", {now, claims.session_id});
+  }
+  principal.session_id = std::move(claims.session_id);
+  return principal;
+}
+
+Result<Principal> UserService::AuthenticateApiToken(std::string_view token) {
+  RD_TRY(db::Rows rows,
+         db_.Exec(std::string("SELECT t.id, t.scopes, t.expires_at, ") + std::string(kUserColumns) +
+                      " FROM api_tokens t JOIN users u ON u.id = t.user_id"
+                      " JOIN accounts a ON a.owner_user_id = u.id"
+                      " WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+                  {HashToken(token)}));
   if (rows.empty()) return Unauthenticated("unknown or revoked API token");
   const db::Row& r = rows.rows.front();
+  const std::int64_t now = clock_.NowMillis();
+  if (!r.IsNull(2) && r.Int(2) <= now) {
+    return Unauthenticated(
+        "token_expired",
+        "this API token expired at " + core::FormatIso8601(r.Int(2)) + "; create a new one");
+  }
+  Principal principal;
+  principal.user = UserFromRow(r, 3);
+  principal.token_id = r.Text(0);
+  principal.scopes = ScopeSet::FromStorage(r.Text(1));
+  if (!r.IsNull(2)) principal.token_expires_at = r.Int(2);
   // Best effort: a failed timestamp update must not fail the request.
-  (void)db_.Exec("UPDATE api_tokens SET last_used_at = ? WHERE id = ?",
-                 {clock_.NowMillis(), r.Text(0)});
-  return UserFromRow(r, 1);
+  (void)db_.Exec("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", {now, r.Text(0)});
+  return principal;
+}
+
+Status UserService::Logout(const Principal& principal, const audit::ClientInfo& client) {
+  if (principal.session_id.empty()) {
+    return MakeError(ErrorCode::kBadRequest, "not_a_session",
+                     "logout ends a login session; revoke an API token with "
+                     "DELETE /api/v1/tokens/{id}");
+  }
+  const std::int64_t now = clock_.NowMillis();
+  return db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY_STATUS(s.Exec("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                         {now, principal.session_id}));
+    return audit::RecordAuditEvent(
+        s, now,
+        OwnEvent(principal.user.id, "logout", principal.session_id, principal.ActorFrom(client)));
+  });
+}
+
+Status UserService::ChangePassword(const Principal& principal, std::string_view current,
+                                   std::string_view new_password, const audit::ClientInfo& client) {
+  RD_TRY_STATUS(CheckNewPassword(new_password));
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT password_hash FROM users WHERE id = ?", {principal.user.id}));
+  if (rows.empty()) return Unauthenticated("user no longer exists");
+  const std::int64_t now = clock_.NowMillis();
+  if (current.size() > kMaxPasswordBytes ||
+      !core::VerifyPassword(current, rows.rows.front().Text(0))) {
+    RD_TRY_STATUS(db_.Transaction([&](db::Session& s) {
+      return audit::RecordAuditEvent(s, now,
+                                     OwnEvent(principal.user.id, "password.change_failed",
+                                              principal.user.id, principal.ActorFrom(client)));
+    }));
+    return Unprocessable("invalid_current_password",
+                         "current_password is not your current password");
+  }
+  RD_TRY(std::string hash, core::HashPassword(new_password, options_.password_cost));
+  return db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY_STATUS(s.Exec("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+                         {hash, now, principal.user.id}));
+    RD_TRY(db::Rows revoked, s.Exec("UPDATE sessions SET revoked_at = ? "
+                                    "WHERE user_id = ? AND revoked_at IS NULL AND id <> ?",
+                                    {now, principal.user.id, principal.session_id}));
+    return audit::RecordAuditEvent(
+        s, now,
+        OwnEvent(principal.user.id, "password.changed", principal.user.id,
+                 principal.ActorFrom(client),
+                 json::object{{"sessions_revoked", revoked.affected}, {"api_tokens_kept", true}}));
+  });
+}
+
+Result<std::vector<SessionInfo>> UserService::ListSessions(std::string_view user_id) {
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT id, created_at, last_seen_at, expires_at, client_address, user_agent "
+                  "FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? "
+                  "ORDER BY created_at DESC, id",
+                  {std::string(user_id), clock_.NowMillis()}));
+  std::vector<SessionInfo> out;
+  for (const auto& r : rows.rows) {
+    out.push_back({r.Text(0), r.Int(1), r.Int(2), r.Int(3), r.Text(4), r.Text(5)});
+  }
+  return out;
+}
+
+Status UserService::RevokeSession(const Principal& principal, std::string_view session_id,
+                                  const audit::ClientInfo& client) {
+  const std::int64_t now = clock_.NowMillis();
+  return db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY(db::Rows ended, s.Exec("UPDATE sessions SET revoked_at = ? WHERE id = ? AND "
+                                  "user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+                                  {now, std::string(session_id), principal.user.id, now}));
+    if (ended.affected == 0) return MakeError(ErrorCode::kNotFound, "session not found");
+    return audit::RecordAuditEvent(s, now,
+                                   OwnEvent(principal.user.id, "session.revoked",
+                                            std::string(session_id), principal.ActorFrom(client)));
+  });
 }
 
 Result<User> UserService::FindUser(std::string_view user_id) {
@@ -262,41 +443,70 @@ Result<Invite> UserService::CreateInvite(std::string_view user_id, std::int64_t 
   return invite;
 }
 
-Result<std::pair<ApiToken, std::string>> UserService::CreateApiToken(std::string_view user_id,
-                                                                     std::string_view name) {
-  if (name.empty() || name.size() > 100) {
+Result<std::pair<ApiToken, std::string>> UserService::CreateApiToken(
+    const Principal& creator, const NewApiToken& spec, const audit::ClientInfo& client) {
+  if (spec.name.empty() || spec.name.size() > 100) {
     return Unprocessable("invalid_name", "name must be 1 to 100 characters");
+  }
+  const std::int64_t now = clock_.NowMillis();
+  if (spec.expires_at && *spec.expires_at <= now) {
+    return Unprocessable("invalid_expiry", "expires_at must be in the future");
+  }
+  // A token's power is bounded by its creator's: no wider scopes, no longer life.
+  const ScopeSet scopes = spec.scopes.value_or(creator.scopes);
+  if (!scopes.IsSubsetOf(creator.scopes)) {
+    return Forbidden("insufficient_scope", "a token can create tokens only within its own scopes");
+  }
+  std::optional<std::int64_t> expires_at = spec.expires_at;
+  if (creator.token_expires_at) {
+    if (!expires_at) expires_at = creator.token_expires_at;
+    if (*expires_at > *creator.token_expires_at) {
+      return Forbidden("token_outlives_creator",
+                       "a token can create only tokens that expire no later than itself (" +
+                           core::FormatIso8601(*creator.token_expires_at) + ")");
+    }
   }
   const std::string secret =
       std::string(kApiTokenPrefix) + core::Base64UrlEncode(core::RandomBytes(32));
-  ApiToken token{core::NewHexId(), std::string(name), clock_.NowMillis(), std::nullopt};
-  RD_TRY_STATUS(db_.Exec(
-      "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-      {token.id, std::string(user_id), token.name, HashToken(secret), token.created_at}));
+  ApiToken token{core::NewHexId(), spec.name, now, std::nullopt, scopes, expires_at};
+  json::object details{{"name", token.name}, {"scopes", ScopesJson(scopes)}};
+  details["expires_at"] = expires_at ? json::value(core::FormatIso8601(*expires_at)) : nullptr;
+  RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY_STATUS(s.Exec(
+        "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, scopes, expires_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        {token.id, creator.user.id, token.name, HashToken(secret), token.created_at,
+         scopes.ToStorage(), expires_at ? db::Value(*expires_at) : db::Value(nullptr)}));
+    return audit::RecordAuditEvent(s, now,
+                                   OwnEvent(creator.user.id, "token.created", token.id,
+                                            creator.ActorFrom(client), std::move(details)));
+  }));
   return std::make_pair(std::move(token), secret);
 }
 
 Result<std::vector<ApiToken>> UserService::ListApiTokens(std::string_view user_id) {
-  RD_TRY(db::Rows rows, db_.Exec("SELECT id, name, created_at, last_used_at FROM api_tokens "
-                                 "WHERE user_id = ? AND revoked_at IS NULL "
-                                 "ORDER BY created_at DESC, id",
-                                 {std::string(user_id)}));
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT id, name, created_at, last_used_at, scopes, expires_at FROM api_tokens "
+                  "WHERE user_id = ? AND revoked_at IS NULL "
+                  "ORDER BY created_at DESC, id",
+                  {std::string(user_id)}));
   std::vector<ApiToken> out;
-  for (const auto& r : rows.rows) {
-    ApiToken t{r.Text(0), r.Text(1), r.Int(2), std::nullopt};
-    if (!r.IsNull(3)) t.last_used_at = r.Int(3);
-    out.push_back(std::move(t));
-  }
+  for (const auto& r : rows.rows) out.push_back(TokenFromRow(r));
   return out;
 }
 
-Status UserService::RevokeApiToken(std::string_view user_id, std::string_view token_id) {
-  RD_TRY(db::Rows rows,
-         db_.Exec("UPDATE api_tokens SET revoked_at = ? "
-                  "WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
-                  {clock_.NowMillis(), std::string(token_id), std::string(user_id)}));
-  if (rows.affected == 0) return MakeError(ErrorCode::kNotFound, "token not found");
-  return {};
+Status UserService::RevokeApiToken(const Principal& principal, std::string_view token_id,
+                                   const audit::ClientInfo& client) {
+  const std::int64_t now = clock_.NowMillis();
+  return db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY(db::Rows rows, s.Exec("UPDATE api_tokens SET revoked_at = ? "
+                                 "WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+                                 {now, std::string(token_id), principal.user.id}));
+    if (rows.affected == 0) return MakeError(ErrorCode::kNotFound, "token not found");
+    return audit::RecordAuditEvent(s, now,
+                                   OwnEvent(principal.user.id, "token.revoked",
+                                            std::string(token_id), principal.ActorFrom(client)));
+  });
 }
 
 }  // namespace replideploy::auth

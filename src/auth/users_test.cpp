@@ -81,9 +81,29 @@ TEST_P(Users, LoginIssuesJwtForTheUser) {
   EXPECT_EQ(session->user.id, user->id);
   auto who = service_->Authenticate(session->token);
   ASSERT_TRUE(who.ok()) << who.error().message;
-  EXPECT_EQ(who->id, user->id);
+  EXPECT_EQ(who->user.id, user->id);
   clock_.Advance(3600 * 1000);
   EXPECT_FALSE(service_->Authenticate(session->token).ok());
+}
+
+TEST_P(Users, LogoutRevokesOnlyThatSession) {
+  ASSERT_TRUE(service_->Register("a@example.com", "password123").ok());
+  auto one = service_->Login("a@example.com", "password123", {"192.0.2.1", "ua/1"});
+  auto two = service_->Login("a@example.com", "password123");
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_NE(one->session_id, two->session_id);
+  auto who = service_->Authenticate(one->token);
+  ASSERT_TRUE(who.ok()) << who.error().message;
+  EXPECT_EQ(who->session_id, one->session_id);
+  ASSERT_TRUE(service_->Logout(*who, {}).ok());
+  auto after = service_->Authenticate(one->token);
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().detail_code, "session_revoked");
+  EXPECT_TRUE(service_->Authenticate(two->token).ok());
+  auto sessions = service_->ListSessions(who->user.id);
+  ASSERT_TRUE(sessions.ok());
+  ASSERT_EQ(sessions->size(), 1u);
+  EXPECT_EQ(sessions->front().id, two->session_id);
 }
 
 TEST_P(Users, UnknownEmailAndWrongPasswordLookTheSame) {
@@ -100,13 +120,13 @@ TEST_P(Users, UnknownEmailAndWrongPasswordLookTheSame) {
 TEST_P(Users, ApiTokensAuthenticateUntilRevoked) {
   auto user = service_->Register("a@example.com", "password123");
   ASSERT_TRUE(user.ok());
-  auto created = service_->CreateApiToken(user->id, "ci");
+  auto created = service_->CreateApiToken(UserService::FullAccess(*user), {"ci"});
   ASSERT_TRUE(created.ok()) << created.error().message;
   const std::string secret = created->second;
   EXPECT_TRUE(secret.starts_with("rdp_"));
   auto who = service_->Authenticate(secret);
   ASSERT_TRUE(who.ok()) << who.error().message;
-  EXPECT_EQ(who->id, user->id);
+  EXPECT_EQ(who->user.id, user->id);
 
   // Only the digest is stored.
   auto stored = tdb_->db().Exec("SELECT token_hash FROM api_tokens");
@@ -121,13 +141,15 @@ TEST_P(Users, ApiTokensAuthenticateUntilRevoked) {
 
   auto other = service_->Register("b@example.com", "password123");
   ASSERT_TRUE(other.ok());
-  EXPECT_EQ(service_->RevokeApiToken(other->id, created->first.id).error().code,
-            ErrorCode::kNotFound);
-  EXPECT_TRUE(service_->RevokeApiToken(user->id, created->first.id).ok());
+  EXPECT_EQ(
+      service_->RevokeApiToken(UserService::FullAccess(*other), created->first.id).error().code,
+      ErrorCode::kNotFound);
+  EXPECT_TRUE(service_->RevokeApiToken(UserService::FullAccess(*user), created->first.id).ok());
   EXPECT_FALSE(service_->Authenticate(secret).ok());
   EXPECT_TRUE(service_->ListApiTokens(user->id)->empty());
-  EXPECT_EQ(service_->RevokeApiToken(user->id, created->first.id).error().code,
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      service_->RevokeApiToken(UserService::FullAccess(*user), created->first.id).error().code,
+      ErrorCode::kNotFound);
 }
 
 TEST_P(Users, ForgedCredentialsAreRejected) {
@@ -138,7 +160,8 @@ TEST_P(Users, ForgedCredentialsAreRejected) {
   const std::string other_key = SignJwt({user->id, 0, 4'000'000'000}, "wrong key");
   EXPECT_FALSE(service_->Authenticate(other_key).ok());
   // A valid signature for a user that does not exist.
-  const std::string ghost = SignJwt({"ghost", 0, 4'000'000'000}, std::string(32, 'k'));
+  const std::string ghost =
+      SignJwt({"ghost", 0, 4'000'000'000, "no-such-session"}, std::string(32, 'k'));
   auto r = service_->Authenticate(ghost);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kUnauthenticated);

@@ -118,6 +118,8 @@ int Login(const Common& common, std::string email, bool password_stdin,
     gethostname(host, sizeof host - 1);
     json::value token_body = json::object{{"name", std::string("replideploy cli on ") + host}};
     auto token = with_session.Call("POST", "/api/v1/tokens", &token_body);
+    // The login session was only needed to make the token: end it rather than leave it live.
+    (void)with_session.Call("POST", "/auth/logout");
     if (!token.ok()) return Fail("cannot create an API token: " + token.error().message);
     settings.token = Str(*token, "token");
   }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <set>
 #include <thread>
 #include <unordered_set>
@@ -58,6 +59,24 @@ std::string Sha1Hex(std::string_view data) { return core::HexEncode(core::Sha1(d
 
 // Brackets a publish: in flight while it runs, a new version once it is over (committed or
 // not; a spurious version change only costs caches a reload).
+// The owner of the site's account, whose audit log its events go to.
+Result<std::string> SiteOwner(db::Session& s, const std::string& site_id) {
+  RD_TRY(db::Rows rows, s.Exec("SELECT a.owner_user_id FROM sites s "
+                               "JOIN accounts a ON a.id = s.account_id WHERE s.id = ?",
+                               {site_id}));
+  if (rows.empty()) return MakeError(ErrorCode::kNotFound, "site not found");
+  return rows.rows.front().Text(0);
+}
+
+Status RecordDeployEvent(db::Session& s, std::int64_t now, const std::string& site_id,
+                         std::string action, const std::string& deploy_id,
+                         const audit::Actor& actor, const boost::json::object& details) {
+  RD_TRY(std::string owner, SiteOwner(s, site_id));
+  return audit::RecordAuditEvent(
+      s, now,
+      audit::Event{owner, std::move(action), deploy_id, boost::json::serialize(details), actor});
+}
+
 class PublishScope {
  public:
   explicit PublishScope(DeployService& s) : s_(s) { ++s_.publishes_in_flight_; }
@@ -478,15 +497,32 @@ Result<Deploy> DeployService::Cancel(std::string_view user_id, std::string_view 
   return Load(deploy.id);
 }
 
-Status DeployService::Publish(const std::string& site_id, const std::string& deploy_id) {
+Status DeployService::Publish(const std::string& site_id, const std::string& deploy_id,
+                              std::string action, const audit::Actor& actor, bool lock) {
   const std::int64_t now = clock_.NowMillis();
   {
     PublishScope scope(*this);
     RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+      // The deploy live before, to tell a rollback from a publish.
+      RD_TRY(
+          db::Rows before,
+          s.Exec("SELECT s.published_deploy_id, p.created_at, d.created_at FROM sites s "
+                 "JOIN deploys d ON d.id = ? LEFT JOIN deploys p ON p.id = s.published_deploy_id "
+                 "WHERE s.id = ?",
+                 {deploy_id, site_id}));
+      boost::json::object details{{"site_id", site_id}};
+      bool older = false;
+      if (!before.empty() && !before.rows.front().IsNull(0)) {
+        const db::Row& r = before.rows.front();
+        details["previous_deploy_id"] = r.Text(0);
+        older = r.Text(0) != deploy_id && r.Int(2) < r.Int(1);
+      }
+      if (action.empty()) action = older ? "deploy.rolled_back" : "deploy.published";
+      if (lock) RD_TRY_STATUS(s.Exec("UPDATE sites SET locked = 1 WHERE id = ?", {site_id}));
       RD_TRY_STATUS(s.Exec("UPDATE sites SET published_deploy_id = ?, updated_at = ? WHERE id = ?",
                            {deploy_id, now, site_id}));
       RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy_id}));
-      return {};
+      return RecordDeployEvent(s, now, site_id, action, deploy_id, actor, details);
     }));
   }
   NotifyPublished(site_id);
@@ -494,7 +530,7 @@ Status DeployService::Publish(const std::string& site_id, const std::string& dep
 }
 
 Result<Deploy> DeployService::Restore(std::string_view user_id, std::string_view site_ref,
-                                      std::string_view deploy_id) {
+                                      std::string_view deploy_id, const audit::Actor& actor) {
   RD_TRY(Site site, sites_.Get(user_id, site_ref));
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   if (deploy.site_id != site.id) return MakeError(ErrorCode::kNotFound, "deploy not found");
@@ -502,25 +538,30 @@ Result<Deploy> DeployService::Restore(std::string_view user_id, std::string_view
     return Unprocessable("invalid_state",
                          "only a ready deploy can be published; this one is " + deploy.state);
   }
-  RD_TRY_STATUS(Publish(site.id, deploy.id));
+  RD_TRY_STATUS(Publish(site.id, deploy.id, "", actor));
   return Load(deploy.id);
 }
 
-Result<Deploy> DeployService::Lock(std::string_view user_id, std::string_view deploy_id) {
+Result<Deploy> DeployService::Lock(std::string_view user_id, std::string_view deploy_id,
+                                   const audit::Actor& actor) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   if (deploy.state != kStateReady) {
     return Unprocessable("invalid_state",
                          "only a ready deploy can be locked; this one is " + deploy.state);
   }
-  // Locked first, so no auto-publish lands between the two.
-  RD_TRY_STATUS(db_.Exec("UPDATE sites SET locked = 1 WHERE id = ?", {deploy.site_id}));
-  RD_TRY_STATUS(Publish(deploy.site_id, deploy.id));
+  // Locked in the publishing transaction, so no auto-publish lands between the two.
+  RD_TRY_STATUS(Publish(deploy.site_id, deploy.id, "deploy.locked", actor, /*lock=*/true));
   return Load(deploy.id);
 }
 
-Result<Deploy> DeployService::Unlock(std::string_view user_id, std::string_view deploy_id) {
+Result<Deploy> DeployService::Unlock(std::string_view user_id, std::string_view deploy_id,
+                                     const audit::Actor& actor) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
-  RD_TRY_STATUS(db_.Exec("UPDATE sites SET locked = 0 WHERE id = ?", {deploy.site_id}));
+  RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
+    RD_TRY_STATUS(s.Exec("UPDATE sites SET locked = 0 WHERE id = ?", {deploy.site_id}));
+    return RecordDeployEvent(s, clock_.NowMillis(), deploy.site_id, "deploy.unlocked", deploy.id,
+                             actor, boost::json::object{{"site_id", deploy.site_id}});
+  }));
   return Load(deploy.id);
 }
 
@@ -626,10 +667,11 @@ Status DeployService::FinishOne(const Deploy& deploy) {
               "(SELECT p.created_at FROM deploys p WHERE p.id = sites.published_deploy_id) <= ?)",
               {deploy.id, now, deploy.site_id, deploy.created_at}));
       published = live.affected > 0;
-      if (published) {
-        RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy.id}));
-      }
-      return {};
+      if (!published) return {};
+      RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy.id}));
+      return RecordDeployEvent(
+          s, now, deploy.site_id, "deploy.published", deploy.id, audit::Actor{},
+          boost::json::object{{"site_id", deploy.site_id}, {"auto_published", true}});
     }));
   }
   if (became_ready) {

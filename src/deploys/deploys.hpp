@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/audit_log.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "db/database.hpp"
@@ -167,12 +168,17 @@ class DeployService {
   Result<std::vector<Deploy>> List(std::string_view user_id, std::string_view site_ref,
                                    int limit = 100);
   Result<Deploy> Cancel(std::string_view user_id, std::string_view deploy_id);
-  // Publishes a ready deploy of the site (rollback when it is older than the live one).
+  // Publishes a ready deploy of the site (rollback when it is older than the live one). The
+  // audit log gets "deploy.published" or "deploy.rolled_back" by `actor`, in the same
+  // transaction; auto-publishing records "deploy.published" with no actor.
   Result<Deploy> Restore(std::string_view user_id, std::string_view site_ref,
-                         std::string_view deploy_id);
-  // Lock: publish this deploy and stop auto-publishing; unlock: auto-publishing on again.
-  Result<Deploy> Lock(std::string_view user_id, std::string_view deploy_id);
-  Result<Deploy> Unlock(std::string_view user_id, std::string_view deploy_id);
+                         std::string_view deploy_id, const audit::Actor& actor = {});
+  // Lock: publish this deploy and stop auto-publishing ("deploy.locked"); unlock:
+  // auto-publishing on again ("deploy.unlocked").
+  Result<Deploy> Lock(std::string_view user_id, std::string_view deploy_id,
+                      const audit::Actor& actor = {});
+  Result<Deploy> Unlock(std::string_view user_id, std::string_view deploy_id,
+                        const audit::Actor& actor = {});
 
   // Moves deploys waiting in `processing` on: makes compressed variants, validates, marks them
   // ready and publishes production deploys of unlocked sites. Returns how many it finished.
@@ -222,7 +228,10 @@ class DeployService {
   Result<std::shared_ptr<const DeployManifest>> LoadManifest(const std::string& deploy_id,
                                                              const std::string& site_id);
   Status Fail(const std::string& deploy_id, const std::string& message);
-  Status Publish(const std::string& site_id, const std::string& deploy_id);
+  // Makes the deploy live and records `action` ("" picks published / rolled_back) by `actor`;
+  // with `lock`, also stops auto-publishing, in the same transaction.
+  Status Publish(const std::string& site_id, const std::string& deploy_id, std::string action,
+                 const audit::Actor& actor, bool lock = false);
   void NotifyPublished(const std::string& site_id);
 
   db::Database& db_;

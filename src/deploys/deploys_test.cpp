@@ -165,6 +165,20 @@ TEST_P(Deploys, RestoreIsARollbackAndLockStopsAutoPublish) {
   ASSERT_TRUE(deploys_->Unlock(alice_.id, v1.id).ok());
   Deploy v4 = DeployFiles({{"index.html", "v4"}});
   EXPECT_EQ(Live(), v4.id);
+  // Each publish is on the site owner's audit log, written with the change.
+  auto events = tdb_->db().Exec(
+      "SELECT action, user_id FROM audit_events WHERE subject = ? ORDER BY created_at, id",
+      {v1.id});
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> actions;
+  for (const auto& r : events->rows) {
+    actions.push_back(r.Text(0));
+    EXPECT_EQ(r.Text(1), alice_.id);
+  }
+  ASSERT_EQ(actions.size(), 4u);
+  EXPECT_EQ(actions[0], "deploy.published");
+  EXPECT_EQ(actions[2], "deploy.locked");
+  EXPECT_EQ(actions[3], "deploy.unlocked");
 }
 
 TEST_P(Deploys, OlderDeployFinishingLateDoesNotReplaceNewer) {

@@ -262,8 +262,11 @@ TEST_P(Api, ForgedAndExpiredJwtsAre401) {
     EXPECT_EQ(r.status, 401) << t;
     ExpectErrorShape(r);
   }
-  const std::string good = auth::SignJwt({user_id, 0, 4'000'000'000}, kJwtKey);
-  EXPECT_EQ(Call("GET", "/api/v1/user", "", good).status, 200);
+  // Signed with the key but naming no session (as every JWT before sessions did): refused, as
+  // it could never be revoked. The login's own token, which names its session, works.
+  const std::string sessionless = auth::SignJwt({user_id, 0, 4'000'000'000}, kJwtKey);
+  EXPECT_EQ(Call("GET", "/api/v1/user", "", sessionless).status, 401);
+  EXPECT_EQ(Call("GET", "/api/v1/user", "", token).status, 200);
 }
 
 TEST_P(Api, ApiTokensWorkUntilRevoked) {

@@ -5,97 +5,16 @@
 
 #include <boost/json.hpp>
 
-#include "core/crypto.hpp"
-#include "db/testing.hpp"
-#include "http/client.hpp"
-#include "http/client_address.hpp"
-#include "http/server.hpp"
-#include "roles/roles.hpp"
-#include "store/testing.hpp"
+#include "roles/control_plane_testing.hpp"
 
 namespace replideploy::api {
 namespace {
 
 namespace json = boost::json;
-using db::testing::TestDatabase;
+using testing::ControlPlaneTest;
+using testing::Reply;
 
-struct Reply {
-  int status = 0;
-  json::value body;
-  http::Headers headers;
-  std::string raw;
-};
-
-class AuthDefences : public ::testing::TestWithParam<db::Engine> {
- protected:
-  void SetUp() override {
-    core::InitCrypto();
-    tdb_ = std::make_unique<TestDatabase>(GetParam());
-    RD_SKIP_IF_UNAVAILABLE(*tdb_);
-    blobs_ = store::LocalBlobStore::Open(dir_.path()).value();
-  }
-  void TearDown() override {
-    if (server_) server_->Stop();
-  }
-  void Start(auth::RegistrationMode registration = auth::RegistrationMode::kOpen,
-             const std::string& trusted_proxies = "") {
-    roles::PlatformOptions options;
-    options.users = {std::string(32, 'j'), 3600, core::PasswordCost::Minimum(), registration};
-    options.trusted_proxies = http::ParseCidrList(trusted_proxies, "trusted-proxies").value();
-    app_ = std::make_unique<roles::Platform>(tdb_->db(), *blobs_, clock_, options);
-    http::ServerOptions server_options;
-    server_options.port = 0;
-    server_ = std::make_unique<http::Server>(server_options, app_->Resolver());
-    ASSERT_TRUE(server_->Listen().ok());
-    app_->SetPublicPort(server_->port());
-    server_->Start();
-    base_ = "http://127.0.0.1:" + std::to_string(server_->port());
-  }
-
-  Reply Call(const std::string& method, const std::string& path, const json::value& body,
-             const std::string& token = {}, const std::string& forwarded_for = {}) {
-    http::ClientRequest request;
-    request.method = method;
-    request.url = base_ + path;
-    if (!body.is_null()) {
-      request.body = json::serialize(body);
-      request.headers.Set("Content-Type", "application/json");
-    }
-    if (!token.empty()) request.headers.Set("Authorization", "Bearer " + token);
-    if (!forwarded_for.empty()) request.headers.Set("X-Forwarded-For", forwarded_for);
-    auto response = http::Fetch(request);
-    EXPECT_TRUE(response.ok());
-    if (!response.ok()) return {};
-    Reply reply{response->status, nullptr, response->headers, response->body};
-    boost::system::error_code ec;
-    reply.body = json::parse(response->body, ec);
-    return reply;
-  }
-  Reply Login(const std::string& email, const std::string& password,
-              const std::string& forwarded_for = {}) {
-    return Call("POST", "/auth/login", json::object{{"email", email}, {"password", password}}, {},
-                forwarded_for);
-  }
-  Reply Register(const std::string& email, const std::string& invite = {}) {
-    json::object body{{"email", email}, {"password", "password123"}};
-    if (!invite.empty()) body["invite"] = invite;
-    return Call("POST", "/auth/register", body);
-  }
-  static std::string ErrorCodeOf(const Reply& r) {
-    const auto* obj = r.body.if_object();
-    if (obj == nullptr || !obj->contains("error")) return "<no error body: " + r.raw + ">";
-    EXPECT_TRUE(r.body.at("error").at("message").is_string());
-    return std::string(r.body.at("error").at("code").as_string());
-  }
-
-  core::ManualClock clock_{1'800'000'000'000};
-  store::testing::ScopedTempDir dir_;
-  std::unique_ptr<TestDatabase> tdb_;
-  std::unique_ptr<store::LocalBlobStore> blobs_;
-  std::unique_ptr<roles::Platform> app_;
-  std::unique_ptr<http::Server> server_;
-  std::string base_;
-};
+using AuthDefences = ControlPlaneTest;
 
 // The finding: 12 wrong passwords for a victim, with a good login of the attacker's own account
 // after every 4, were all answered 401 and never 429.
@@ -132,11 +51,11 @@ TEST_P(AuthDefences, WithoutTrustedProxiesForwardedForIsIgnored) {
   const int free = auth::LoginThrottle::kAddressPolicy.free_failures;
   for (int i = 0; i < free; ++i) {
     EXPECT_EQ(Login("u" + std::to_string(i) + "@example.com", "nope-nope",
-                    "198.51.100." + std::to_string(i))
+                    {.forwarded_for = "198.51.100." + std::to_string(i)})
                   .status,
               401);
   }
-  Reply r = Login("someone@example.com", "nope-nope", "203.0.113.1");
+  Reply r = Login("someone@example.com", "nope-nope", {.forwarded_for = "203.0.113.1"});
   EXPECT_EQ(r.status, 429) << r.raw;
   EXPECT_FALSE(r.headers.Get("Retry-After").empty());
 }
@@ -146,15 +65,19 @@ TEST_P(AuthDefences, BehindATrustedProxyEachClientHasItsOwnCount) {
   ASSERT_EQ(Register("a@example.com").status, 201);
   const int free = auth::LoginThrottle::kAddressPolicy.free_failures;
   for (int i = 0; i < free; ++i) {
-    EXPECT_EQ(Login("u" + std::to_string(i) + "@example.com", "nope-nope", "198.51.100.7").status,
+    EXPECT_EQ(Login("u" + std::to_string(i) + "@example.com", "nope-nope",
+                    {.forwarded_for = "198.51.100.7"})
+                  .status,
               401);
   }
-  EXPECT_EQ(Login("fresh@example.com", "nope-nope", "198.51.100.7").status, 429);
+  EXPECT_EQ(Login("fresh@example.com", "nope-nope", {.forwarded_for = "198.51.100.7"}).status, 429);
   // A client cannot pose as another by writing the header itself: the proxy appends the real
   // address, which is the right-most untrusted one.
-  EXPECT_EQ(Login("fresh@example.com", "nope-nope", "203.0.113.5, 198.51.100.7").status, 429);
+  EXPECT_EQ(Login("fresh@example.com", "nope-nope", {.forwarded_for = "203.0.113.5, 198.51.100.7"})
+                .status,
+            429);
   // Another client behind the same proxy is not affected.
-  EXPECT_EQ(Login("a@example.com", "password123", "203.0.113.5").status, 200);
+  EXPECT_EQ(Login("a@example.com", "password123", {.forwarded_for = "203.0.113.5"}).status, 200);
 }
 
 TEST_P(AuthDefences, ClosedRegistrationAdmitsOnlyTheFirstAccount) {

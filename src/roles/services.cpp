@@ -9,6 +9,7 @@ Services::Services(db::Database& database, store::BlobStore& blob_store, const c
     : db(database),
       blobs(blob_store),
       clock(time),
+      audit(db, clock),
       users(db, clock, options.users),
       login_throttle(db, clock),
       sites(db, clock),
@@ -28,9 +29,19 @@ Services::Services(db::Database& database, store::BlobStore& blob_store, const c
 }
 
 api::ApiServices Services::ForApi() {
-  return api::ApiServices{users,      login_throttle, sites, deploys,
-                          env_vars,   github,         queue, builds,
-                          build_logs, blobs,          clock, [this] { return db.Ping(); }};
+  return api::ApiServices{users,
+                          audit,
+                          login_throttle,
+                          sites,
+                          deploys,
+                          env_vars,
+                          github,
+                          queue,
+                          builds,
+                          build_logs,
+                          blobs,
+                          clock,
+                          [this] { return db.Ping(); }};
 }
 
 }  // namespace replideploy::roles

@@ -33,6 +33,7 @@ struct Services {
   db::Database& db;
   store::BlobStore& blobs;
   const core::Clock& clock;
+  audit::AuditLog audit;
   auth::UserService users;
   auth::LoginThrottle login_throttle;
   deploys::SiteService sites;

@@ -36,8 +36,8 @@ export function SignedInPage({ section, children }: { section?: Section; childre
 }
 
 function AppHeader({ section, showNav }: { section?: Section; showNav: boolean }) {
-  const logOut = () => {
-    api.logout();
+  const logOut = async () => {
+    await api.logout();
     window.location.assign(kLoginPath);
   };
   const navLink = (href: string, label: string, current: boolean) => (
@@ -69,7 +69,7 @@ function AppHeader({ section, showNav }: { section?: Section; showNav: boolean }
             {navLink("/account/", "Account", section === "account")}
             <button
               type="button"
-              onClick={logOut}
+              onClick={() => void logOut()}
               className="rounded-md px-3 py-2 text-sm font-medium text-teal-50 hover:bg-white/10 focus-visible:outline-2 focus-visible:outline-teal-300"
             >
               Log out

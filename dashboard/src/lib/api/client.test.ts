@@ -67,7 +67,10 @@ describe("ApiClient requests", () => {
   });
 
   it("login keeps the new token; logout forgets it", async () => {
-    const { fetch, calls } = fakeFetch(json(200, { token: "new-token", token_type: "Bearer", user: {} }));
+    const { fetch, calls } = fakeFetch(
+      json(200, { token: "new-token", token_type: "Bearer", user: {} }),
+      new Response(null, { status: 204 }),
+    );
     const client = new ApiClient({ fetch });
     await client.login({ email: "me@example.com", password: "correct horse" });
     expect(calls[0]!.init.method).toBe("POST");
@@ -78,8 +81,21 @@ describe("ApiClient requests", () => {
     });
     expect(header(calls[0]!, "Content-Type")).toBe("application/json");
     expect(loadToken()).toBe("new-token");
-    client.logout();
+    await client.logout();
+    expect(calls[1]!.url).toBe("/auth/logout");
+    expect(calls[1]!.init.method).toBe("POST");
+    expect(header(calls[1]!, "Authorization")).toBe("Bearer new-token");
     expect(loadToken()).toBeNull();
+  });
+
+  it("logout forgets the token even when the session had already ended", async () => {
+    saveToken("ended");
+    const expired = vi.fn();
+    const { fetch } = fakeFetch(json(401, { error: { code: "session_revoked", message: "this session has ended" } }));
+    const client = new ApiClient({ fetch, onSessionExpired: expired });
+    await client.logout();
+    expect(loadToken()).toBeNull();
+    expect(expired).not.toHaveBeenCalled();
   });
 
   it("builds paths, queries and bodies of the deploy calls", async () => {

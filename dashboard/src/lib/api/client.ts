@@ -12,6 +12,7 @@ import { clearToken, kSessionExpiredNotice, loadToken, saveToken, setLoginNotice
 import { ApiError, errorFromResponse } from "./errors";
 import type {
   ApiToken,
+  AuditPage,
   Build,
   BuildSettingsUpdate,
   CreatedApiToken,
@@ -25,8 +26,13 @@ import type {
   GitHubRepo,
   Invite,
   LoginSession,
+<<<<<<< HEAD
   RulesTestInput,
   RulesTestResult,
+=======
+  LoginSessionInfo,
+  NewApiToken,
+>>>>>>> sessions
   NewSiteRepo,
   RegistrationMode,
   Site,
@@ -47,6 +53,7 @@ interface RequestOptions {
   bytes?: Blob | ArrayBuffer | Uint8Array; // sent as raw bytes
   query?: Record<string, string | number | undefined>;
   auth?: boolean; // default true
+  expireOn401?: boolean; // default true: a 401 ends the session (see the top of this file)
   signal?: AbortSignal;
 }
 
@@ -107,8 +114,40 @@ export class ApiClient {
     return session;
   }
 
-  logout(): void {
-    clearToken();
+  // Ends the session on the server (POST /auth/logout), then forgets the token whatever the
+  // server said: a session that already ended is just as logged out.
+  async logout(): Promise<void> {
+    try {
+      if (this.getToken()) await this.request<void>("POST", "/auth/logout", { expireOn401: false });
+    } catch {
+      // unreachable server or an ended session: the token is forgotten below all the same
+    } finally {
+      clearToken();
+    }
+  }
+
+  // 204. 422 `invalid_current_password` (field current_password), `password_too_short`; 429 with
+  // Retry-After after repeated wrong current passwords. Ends every other session of the user.
+  changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    return this.request<void>("PUT", "/api/v1/user/password", {
+      body: { current_password: currentPassword, new_password: newPassword },
+    });
+  }
+
+  // The live login sessions, newest first; `current` marks this browser's.
+  listSessions(): Promise<LoginSessionInfo[]> {
+    return this.request<LoginSessionInfo[]>("GET", "/api/v1/user/sessions");
+  }
+
+  endSession(id: string): Promise<void> {
+    return this.request<void>("DELETE", `/api/v1/user/sessions/${seg(id)}`);
+  }
+
+  // The account's audit log, newest first; `before` is the previous page's `next_before`.
+  auditEvents(options: { limit?: number; before?: string } = {}): Promise<AuditPage> {
+    return this.request<AuditPage>("GET", "/api/v1/audit", {
+      query: { limit: options.limit, before: options.before },
+    });
   }
 
   currentUser(): Promise<User> {
@@ -119,8 +158,8 @@ export class ApiClient {
     return this.request<ApiToken[]>("GET", "/api/v1/tokens");
   }
 
-  createToken(name: string): Promise<CreatedApiToken> {
-    return this.request<CreatedApiToken>("POST", "/api/v1/tokens", { body: { name } });
+  createToken(input: NewApiToken): Promise<CreatedApiToken> {
+    return this.request<CreatedApiToken>("POST", "/api/v1/tokens", { body: input });
   }
 
   revokeToken(id: string): Promise<void> {
@@ -329,7 +368,7 @@ export class ApiClient {
     }
 
     const error = await errorFromResponse(response);
-    if (response.status === 401 && token) {
+    if (response.status === 401 && token && options.expireOn401 !== false) {
       clearToken();
       this.onSessionExpired();
     }

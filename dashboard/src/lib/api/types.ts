@@ -30,11 +30,49 @@ export interface LoginSession {
   user: User;
 }
 
+// What an API token may do (docs/api.md, "Scopes"); every scope includes read.
+export type TokenScope = "read" | "deploy" | "sites" | "account";
+
 export interface ApiToken {
   id: string;
   name: string;
   created_at: string;
   last_used_at: string | null;
+  scopes: TokenScope[];
+  expires_at: string | null; // null: never
+}
+
+export interface NewApiToken {
+  name: string;
+  scopes?: TokenScope[]; // absent: every scope (from a login session)
+  expires_in_days?: number; // absent: never expires
+}
+
+// One login of the user (GET /api/v1/user/sessions).
+export interface LoginSessionInfo {
+  id: string;
+  current: boolean; // the session of this browser
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  client_address: string;
+  user_agent: string;
+}
+
+export interface AuditEvent {
+  id: string;
+  action: string; // "login.succeeded", "token.created", "deploy.rolled_back", ...
+  created_at: string;
+  actor: { user_id: string | null; credential: "session" | "api_token" | null; credential_id: string | null };
+  client_address: string;
+  user_agent: string;
+  target: string;
+  details: Record<string, unknown>;
+}
+
+export interface AuditPage {
+  events: AuditEvent[]; // newest first
+  next_before: string | null; // the `before` of the next (older) page; null on the last
 }
 
 export interface CreatedApiToken extends ApiToken {
