@@ -26,15 +26,12 @@ import type {
   GitHubRepo,
   Invite,
   LoginSession,
-<<<<<<< HEAD
-  RulesTestInput,
-  RulesTestResult,
-=======
   LoginSessionInfo,
   NewApiToken,
->>>>>>> sessions
   NewSiteRepo,
   RegistrationMode,
+  RulesTestInput,
+  RulesTestResult,
   Site,
   UploadedFile,
   User,
