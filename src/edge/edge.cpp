@@ -1,9 +1,13 @@
 #include "edge/edge.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 #include "edge/host_route.hpp"
 #include "edge/paths.hpp"
@@ -106,6 +110,21 @@ Error WouldBlock() {
 }
 
 bool IsWouldBlock(const Error& e) { return e.detail_code == "would_block"; }
+
+// The stored file at `path`, open for reading, as a whole-file body (offset 0, its size).
+Result<std::shared_ptr<http::FileBody>> OpenBlobFile(const std::string& path) {
+  core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = fd.get() < 0 ? errno : EINVAL;
+    spdlog::error("edge: cannot open {}: {}", path, std::strerror(err));
+    return MakeError(ErrorCode::kInternal, "cannot open a stored file");
+  }
+  auto file = std::make_shared<http::FileBody>();
+  file->fd = std::move(fd);
+  file->length = static_cast<std::uint64_t>(st.st_size);
+  return file;
+}
 
 std::string WithQuery(const std::string& location, const http::Request& request) {
   const auto q = request.target.find('?');
@@ -272,34 +291,58 @@ Result<http::Response> Edge::ServeEntry(const http::Request& request,
     return response;
   }
   // A variant is never larger than the content, so the content's size bounds what is cached.
-  auto data = ReadBlob(entry.sha256, variant, static_cast<std::size_t>(entry.size), memory_only);
-  if (!data.ok()) {
-    if (IsWouldBlock(data.error())) return std::move(data).error();
-    spdlog::error("deploy {}: cannot read blob {}: {}", manifest.deploy_id, entry.sha256,
-                  data.error().message);
-    return http::Response::Text(503, "Service Unavailable\n");
+  // Larger blobs go out from their file as the client reads them, never whole into memory.
+  std::shared_ptr<const std::string> bytes;
+  std::shared_ptr<http::FileBody> file;
+  if (!memory_only && static_cast<std::uint64_t>(entry.size) > options_.cache_max_blob) {
+    if (auto path = blobs_.LocalPath(entry.sha256, variant)) {
+      auto opened = OpenBlobFile(*path);
+      if (!opened.ok()) {
+        spdlog::error("deploy {}: cannot open blob {}", manifest.deploy_id, entry.sha256);
+        return http::Response::Text(503, "Service Unavailable\n");
+      }
+      file = std::move(opened).value();
+    }
   }
-  const std::string& bytes = **data;
+  if (!file) {
+    auto data = ReadBlob(entry.sha256, variant, static_cast<std::size_t>(entry.size), memory_only);
+    if (!data.ok()) {
+      if (IsWouldBlock(data.error())) return std::move(data).error();
+      spdlog::error("deploy {}: cannot read blob {}: {}", manifest.deploy_id, entry.sha256,
+                    data.error().message);
+      return http::Response::Text(503, "Service Unavailable\n");
+    }
+    bytes = std::move(data).value();
+  }
+  const std::uint64_t size = file ? file->length : bytes->size();
+  std::uint64_t offset = 0;
+  std::uint64_t length = size;
   ByteRange range;
-  switch (status == 200 ? ParseRange(range_header, bytes.size(), range) : RangeKind::kNone) {
+  switch (status == 200 ? ParseRange(range_header, size, range) : RangeKind::kNone) {
     case RangeKind::kUnsatisfiable:
       response.status = 416;
-      response.headers.Set("Content-Range", "bytes */" + std::to_string(bytes.size()));
+      response.headers.Set("Content-Range", "bytes */" + std::to_string(size));
       return response;
     case RangeKind::kOne:
       response.status = 206;
       response.headers.Set("Content-Range", "bytes " + std::to_string(range.first) + "-" +
                                                 std::to_string(range.last) + "/" +
-                                                std::to_string(bytes.size()));
-      response.shared_body = *data;
-      response.shared_offset = range.first;
-      response.shared_length = range.last - range.first + 1;
-      return response;
+                                                std::to_string(size));
+      offset = range.first;
+      length = range.last - range.first + 1;
+      break;
     case RangeKind::kNone:
       break;
   }
-  response.shared_body = *data;
-  response.shared_length = bytes.size();
+  if (file) {
+    file->offset = offset;
+    file->length = length;
+    response.file_body = std::move(file);
+  } else {
+    response.shared_body = std::move(bytes);
+    response.shared_offset = static_cast<std::size_t>(offset);
+    response.shared_length = static_cast<std::size_t>(length);
+  }
   return response;
 }
 

@@ -1,6 +1,8 @@
 // One HTTP/1.1 connection on the server side. Private to src/http/.
 #pragma once
 
+#include <sys/types.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -54,6 +56,10 @@ class HttpSession {
   // Writes the answer and its access-log line; false when the connection cannot be used any
   // more.
   asio::awaitable<bool> WriteResponse(Response response, const Exchange& exchange, bool keep_alive);
+  // Sends a file body after its head: sendfile(2) as the socket takes it (falling back to
+  // CopyFile where the file system cannot), never more than one chunk at a time.
+  asio::awaitable<error_code> SendFile(const FileBody& file);
+  asio::awaitable<error_code> CopyFile(const FileBody& file, off_t offset, std::uint64_t remaining);
   // Reads and discards what the client still sends for a while, so it reads our answer instead
   // of a connection reset.
   asio::awaitable<void> Linger();

@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -563,6 +564,46 @@ TEST_F(ServerTest, HeadHasNoBody) {
   EXPECT_EQ(fetched->status, 200);
   EXPECT_EQ(fetched->body, "");
   EXPECT_EQ(fetched->headers.Get("Content-Length"), "5");
+}
+
+// A file body goes out as the bytes of its slice, HEAD gets only its length, and the connection
+// serves the next request afterwards.
+TEST_F(ServerTest, FileBodySendsItsSliceAndKeepsTheConnection) {
+  char path[] = "/tmp/rd-file-body-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string content(std::size_t{3} << 20, '\0');
+  for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>('a' + i % 23);
+  ASSERT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  ::close(fd);
+  const auto file_response = [&](std::uint64_t offset, std::uint64_t length) {
+    auto file = std::make_shared<FileBody>();
+    file->fd = core::UniqueFd(::open(path, O_RDONLY | O_CLOEXEC));
+    file->offset = offset;
+    file->length = length;
+    Response response;
+    response.file_body = std::move(file);
+    return response;
+  };
+  router_.Add("GET", "/whole", [&](Request&) { return file_response(0, content.size()); });
+  router_.Add("HEAD", "/whole", [&](Request&) { return file_response(0, content.size()); });
+  router_.Add("GET", "/slice", [&](Request&) { return file_response(1000, 5000); });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.Send("GET /whole HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto whole = raw.ReadResponse();
+  ASSERT_TRUE(whole.has_value());
+  EXPECT_EQ(whole->status, 200);
+  EXPECT_TRUE(whole->body == content) << "got " << whole->body.size() << " bytes";
+  ASSERT_TRUE(raw.Send("HEAD /whole HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto head = raw.ReadResponse(/*head_only=*/true);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->Header("Content-Length"), std::to_string(content.size()));
+  ASSERT_TRUE(raw.Send("GET /slice HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto slice = raw.ReadResponse();
+  ASSERT_TRUE(slice.has_value());
+  EXPECT_EQ(slice->body, content.substr(1000, 5000));
+  ::unlink(path);
 }
 
 TEST_F(ServerTest, StopLetsASlowHandlerFinish) {
