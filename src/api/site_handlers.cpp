@@ -99,7 +99,8 @@ void AddSiteRoutes(http::Router& router, App& app) {
                RD_TRY(deploys::SitePatch patch, ReadSitePatch(body));
                RD_TRY(deploys::Site site, CreateSite(app, user, patch));
                return JsonResponse(201, SiteJson(app, site));
-             }));
+             }),
+             kSlowRoute);
 
   router.Add("GET", "/api/v1/sites", Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req));
@@ -150,7 +151,8 @@ void AddSiteRoutes(http::Router& router, App& app) {
                                      {"done", false},
                                      {"error", nullptr},
                                      {"created_at", core::FormatIso8601(deploy.created_at)}});
-             }));
+             }),
+             kSlowRoute);
 
   // "Clear cache": the next build installs from scratch.
   router.Add("DELETE", "/api/v1/sites/{site_id}/cache",

@@ -415,10 +415,20 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only)
       response.headers.Set("Content-Type", "text/plain; charset=utf-8");
       response.body = "Redirecting to " + decision.target + "\n";
       break;
-    case RuleDecision::Kind::kProxy:
+    case RuleDecision::Kind::kProxy: {
       if (memory_only) return WouldBlock();
-      response = Proxy(request, decision);
-      break;
+      // The other origin may take up to proxy_timeout: that wait belongs on the server's slow
+      // pool, where it cannot hold up the edge's other requests.
+      http::Response deferred;
+      deferred.deferred = [this, forwarded = request, decision, rules, path = *path,
+                           deploy_id = manifest.deploy_id] {
+        http::Response proxied = Proxy(forwarded, decision);
+        proxied.headers.Set("X-RepliDeploy-Deploy", deploy_id);
+        for (auto& [name, value] : rules->HeadersFor(path)) proxied.headers.Set(name, value);
+        return proxied;
+      };
+      return deferred;
+    }
     case RuleDecision::Kind::kRewrite:
     case RuleDecision::Kind::kStatus: {
       StaticMatch target =

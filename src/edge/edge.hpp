@@ -2,7 +2,8 @@
 // target -> response with ETag, Range, precompressed variants and header rules.
 //
 // Thread-safe. Serve() blocks (database lookups on a cache miss, reading blobs): call it from a
-// handler thread.
+// handler thread. Its answer to a proxy rule is deferred (http::Response::deferred): the server
+// makes the request to the other origin on its slow pool.
 #pragma once
 
 #include <chrono>

@@ -149,6 +149,18 @@ asio::awaitable<Response> CallHandlerOnPool(const Handler& handler, Request& req
   co_return CallHandler(handler, request);
 }
 
+asio::awaitable<Response> CallDeferredOnPool(std::function<Response()> work,
+                                             std::string request_id) {
+  try {
+    co_return work();
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: deferred work threw: {}", request_id, e.what());
+  } catch (...) {
+    spdlog::error("request {}: deferred work threw a non-standard exception", request_id);
+  }
+  co_return Response::Error(500, "internal", "internal server error");
+}
+
 // The response head for `response`: its headers, minus those with invalid characters and the
 // framing ones, which are ours. A "Connection: close" from the handler clears `keep_alive`.
 bhttp::response_header<> ResponseHeader(const Response& response, const Exchange& exchange,
@@ -190,14 +202,30 @@ asio::awaitable<void> ServeConnection(const SessionContext& context,
   co_await session.Run();
 }
 
+asio::awaitable<void> RefuseConnection(const SessionContext& context,
+                                       std::shared_ptr<Connection> conn, Response answer) {
+  HttpSession session(context, std::move(conn));
+  co_await session.Refuse(std::move(answer));
+}
+
 HttpSession::HttpSession(const SessionContext& context, std::shared_ptr<Connection> conn)
     : context_(context), conn_(std::move(conn)) {}
 
+asio::awaitable<void> HttpSession::Refuse(Response answer) {
+  Exchange exchange;
+  exchange.request_id = NewRequestId();
+  conn_->idle = false;
+  if (co_await WriteResponse(std::move(answer), exchange, /*keep_alive=*/false)) {
+    co_await Linger();
+  }
+  error_code ec;
+  DisarmDeadline(*conn_);
+  conn_->socket.shutdown(tcp::socket::shutdown_both, ec);
+  conn_->socket.close(ec);
+}
+
 asio::awaitable<void> HttpSession::Run() {
   error_code ec;
-  const tcp::endpoint peer = conn_->socket.remote_endpoint(ec);
-  if (!ec) conn_->remote_address = peer.address().to_string();
-
   Outcome outcome = Outcome::kKeepAlive;
   for (bool first = true; outcome == Outcome::kKeepAlive; first = false) {
     outcome = co_await ServeRequest(first);
@@ -222,6 +250,8 @@ asio::awaitable<HttpSession::Outcome> HttpSession::ServeRequest(bool first) {
         co_await bhttp::async_read_header(conn_->socket, conn_->buffer, head_parser, kAwaitable);
     if (ec || conn_->timed_out) co_return co_await AnswerReadError(ec, exchange);
   }
+  // The body has a timeout of its own, from the end of the head.
+  ArmDeadline(conn_, context_.options.read_timeout);
 
   const auto& head = head_parser.get();
   Request request = RequestFromHead(head, conn_->remote_address);
@@ -272,18 +302,18 @@ asio::awaitable<HttpSession::Outcome> HttpSession::ServeRequest(bool first) {
 asio::awaitable<bool> HttpSession::AwaitRequest(bool first) {
   Connection& c = *conn_;
   if (c.buffer.size() != 0) {
-    ArmDeadline(conn_, context_.options.read_timeout);  // pipelined: already buffered
+    ArmDeadline(conn_, context_.options.header_timeout);  // pipelined: already buffered
     c.idle = false;
     co_return true;
   }
   c.idle = true;
   if (context_.shutting_down) co_return false;
-  // The first request's read_timeout runs from the connect; a follow-up's from its first byte.
-  ArmDeadline(conn_, first ? context_.options.read_timeout : context_.options.idle_timeout);
+  // The first request's header_timeout runs from the connect; a follow-up's from its first byte.
+  ArmDeadline(conn_, first ? context_.options.header_timeout : context_.options.idle_timeout);
   auto [ec, n] = co_await c.socket.async_read_some(c.buffer.prepare(kFirstReadBytes), kAwaitable);
   if (ec || c.timed_out) co_return false;
   c.buffer.commit(n);
-  if (!first) ArmDeadline(conn_, context_.options.read_timeout);
+  if (!first) ArmDeadline(conn_, context_.options.header_timeout);
   c.idle = false;
   co_return true;
 }
@@ -323,9 +353,23 @@ asio::awaitable<Response> HttpSession::RunHandler(const Dispatch& dispatch, Requ
       spdlog::error("request {}: fast handler threw: {}", request.request_id, e.what());
     }
   }
-  if (fast) co_return std::move(*fast);
-  co_return co_await asio::co_spawn(
-      context_.handler_pool, CallHandlerOnPool(dispatch.handler, request), asio::use_awaitable);
+  // Plain statements: GCC 12 mishandles a co_await inside a conditional expression.
+  Response response;
+  if (fast) {
+    response = std::move(*fast);
+  } else {
+    response =
+        co_await asio::co_spawn(context_.PoolFor(dispatch.pool),
+                                CallHandlerOnPool(dispatch.handler, request), asio::use_awaitable);
+  }
+  // The handler found late that the answer waits on the outside world.
+  while (response.deferred) {
+    std::function<Response()> work = std::move(response.deferred);
+    response = co_await asio::co_spawn(context_.slow_pool,
+                                       CallDeferredOnPool(std::move(work), request.request_id),
+                                       asio::use_awaitable);
+  }
+  co_return std::move(response);
 }
 
 asio::awaitable<HttpSession::Outcome> HttpSession::AnswerReadError(const error_code& ec,

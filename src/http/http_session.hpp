@@ -23,6 +23,12 @@ namespace replideploy::http::server_internal {
 asio::awaitable<void> ServeConnection(const SessionContext& context,
                                       std::shared_ptr<Connection> conn, std::uint64_t id);
 
+// Answers a connection that is over a limit with `answer`, without reading its request (the
+// client reads the answer after sending it), then closes it. Not registered: it ends with the
+// io_context at the latest.
+asio::awaitable<void> RefuseConnection(const SessionContext& context,
+                                       std::shared_ptr<Connection> conn, Response answer);
+
 // Reads requests one after the other (a deadline before every read, the route's body limit on
 // every body), runs each handler on the handler pool (or its fast path on the strand), writes
 // the answers, keeps the connection alive while both sides want it, and hands it to a WebSocket
@@ -34,6 +40,8 @@ class HttpSession {
   // Serves requests until the connection is to close, then closes it (lingering first after an
   // error answer that left request bytes unread).
   asio::awaitable<void> Run();
+  // Writes `answer` (Connection: close), lingers, closes.
+  asio::awaitable<void> Refuse(Response answer);
 
  private:
   enum class Outcome { kKeepAlive, kClose, kLingerThenClose };

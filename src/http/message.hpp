@@ -112,6 +112,10 @@ struct Response {
   std::size_t shared_length = 0;
   // Set instead of `body`: bytes of a file, streamed (see FileBody).
   std::shared_ptr<const FileBody> file_body;
+  // Set by a handler that finds late that its answer waits on the outside world (another
+  // origin, say): the server runs it on its slow pool (Pool::kSlow) and sends what it returns
+  // instead of this response. It must not throw and must not refer to the Request.
+  std::function<Response()> deferred;
   // Set (on a WebSocket handshake request only) to accept the upgrade: the server completes the
   // handshake instead of sending this response. Ignored for other requests.
   std::shared_ptr<WebSocketAccept> websocket;
