@@ -124,8 +124,16 @@ http::Resolver App::Resolver() {
   return [this](const http::Request& head) -> http::Dispatch {
     http::RouteMatch match = router_.Match(head.method, head.path);
     switch (match.kind) {
-      case http::RouteMatch::Kind::kFound:
-        return {*match.handler, match.options.body_limit, std::move(match.params)};
+      case http::RouteMatch::Kind::kFound: {
+        http::Dispatch found{*match.handler, match.options.body_limit, std::move(match.params),
+                             match.options.pool};
+        if (match.options.never_blocks) {
+          found.fast_handler = [handler = *match.handler](http::Request& r) {
+            return std::optional<http::Response>(handler(r));
+          };
+        }
+        return found;
+      }
       case http::RouteMatch::Kind::kMethodNotAllowed: {
         std::string allow;
         for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
@@ -165,8 +173,10 @@ http::Handler Handle(std::function<Result<http::Response>(http::Request&)> body)
 }
 
 void AddHealthRoutes(http::Router& router, App& app) {
+  // Answered on the I/O thread: however busy the handler pools are, the process says it is up.
   router.Add("GET", "/healthz",
-             [](http::Request&) { return http::Response::Json(200, R"({"status":"ok"})"); });
+             [](http::Request&) { return http::Response::Json(200, R"({"status":"ok"})"); },
+             {.never_blocks = true});
   router.Add("GET", "/readyz", [&app](http::Request& request) {
     Status ping = app.Ready();
     if (!ping.ok()) {

@@ -136,6 +136,10 @@ class App {
   std::atomic<std::uint16_t> public_port_{80};
 };
 
+// Routes whose handlers wait on the outside world (git, GitHub): they run on the server's slow
+// pool, so that a remote that never answers holds up none of the other requests.
+inline const http::RouteOptions kSlowRoute{.pool = http::Pool::kSlow};
+
 // Route groups, one file each.
 void AddHealthRoutes(http::Router& router, App& app);
 void AddAuthRoutes(http::Router& router, App& app);

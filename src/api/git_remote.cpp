@@ -126,8 +126,8 @@ void AddGitRemoteRoutes(http::Router& router, App& app) {
     }
     return response;
   };
-  router.Add("GET", "/git/{repo}/{rest...}", serve);
-  router.Add("POST", "/git/{repo}/{rest...}", serve, {kMaxPush});
+  router.Add("GET", "/git/{repo}/{rest...}", serve, kSlowRoute);
+  router.Add("POST", "/git/{repo}/{rest...}", serve, {kMaxPush, http::Pool::kSlow});
 }
 
 }  // namespace replideploy::api

@@ -207,11 +207,14 @@ void AddGithubRoutes(http::Router& router, App& app) {
 
   // GitHub sends the browser here: no bearer token. The state says whose flow it is, and the
   // cookie set when it started says this is the browser that started it.
-  router.Add("GET", "/api/v1/github/callback", [&app](http::Request& req) -> http::Response {
-    http::Response response = FinishConnect(app, req);
-    response.headers.Set("Set-Cookie", OAuthCookie(app, "", 0));
-    return response;
-  });
+  router.Add(
+      "GET", "/api/v1/github/callback",
+      [&app](http::Request& req) -> http::Response {
+        http::Response response = FinishConnect(app, req);
+        response.headers.Set("Set-Cookie", OAuthCookie(app, "", 0));
+        return response;
+      },
+      kSlowRoute);
 
   router.Add("GET", "/api/v1/github/repos",
              Handle([&app](http::Request& req) -> Result<http::Response> {
@@ -221,7 +224,8 @@ void AddGithubRoutes(http::Router& router, App& app) {
                json::array out;
                for (const auto& r : repos) out.push_back(RepoJson(r));
                return JsonResponse(200, out);
-             }));
+             }),
+             kSlowRoute);
 
   router.Add("GET", "/api/v1/github/repos/{owner}/{repo}/detect",
              Handle([&app](http::Request& req) -> Result<http::Response> {
@@ -263,7 +267,8 @@ void AddGithubRoutes(http::Router& router, App& app) {
                  }
                }
                return JsonResponse(200, out);
-             }));
+             }),
+             kSlowRoute);
 
   router.Add("POST", "/api/hooks/deploy",
              Handle([&app](http::Request& req) -> Result<http::Response> {

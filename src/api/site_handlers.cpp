@@ -117,7 +117,8 @@ void AddSiteRoutes(http::Router& router, App& app) {
                RD_TRY(deploys::Site site, CreateSite(app, who.user, patch));
                app.RecordAudit(who, req, "site.created", site.id, SiteAuditDetails(site));
                return JsonResponse(201, SiteJson(app, site));
-             }));
+             }),
+             kSlowRoute);
 
   router.Add("GET", "/api/v1/sites", Handle([&app](http::Request& req) -> Result<http::Response> {
                RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
@@ -171,7 +172,8 @@ void AddSiteRoutes(http::Router& router, App& app) {
                                      {"done", false},
                                      {"error", nullptr},
                                      {"created_at", core::FormatIso8601(deploy.created_at)}});
-             }));
+             }),
+             kSlowRoute);
 
   // "Clear cache": the next build installs from scratch.
   router.Add("DELETE", "/api/v1/sites/{site_id}/cache",

@@ -14,6 +14,9 @@ namespace replideploy::builder {
 namespace {
 
 constexpr std::chrono::minutes kGitTimeout{10};
+// Reading a branch's head is one small exchange; a remote that takes longer is not answering
+// (site creation waits for it).
+constexpr std::chrono::seconds kRemoteHeadTimeout{60};
 
 // A branch name safe to pass to git as an argument.
 bool IsSafeBranch(std::string_view b) {
@@ -62,13 +65,14 @@ Result<std::vector<std::string>> GitEnv(const GitSource& source) {
 }
 
 Result<core::ProcessResult> Git(const std::vector<std::string>& env, std::vector<std::string> args,
-                                const std::function<void(std::string_view)>& log = {}) {
+                                const std::function<void(std::string_view)>& log = {},
+                                std::chrono::milliseconds timeout = kGitTimeout) {
   args.insert(args.begin(), "git");
   RD_TRY(core::ProcessResult r, core::RunProcess({.argv = std::move(args),
                                                   .extra_env = env,
                                                   .merge_stderr = !log ? false : true,
                                                   .max_output = std::size_t{1} << 20,
-                                                  .timeout = kGitTimeout}));
+                                                  .timeout = timeout}));
   if (log) {
     std::istringstream lines(r.out);
     for (std::string line; std::getline(lines, line);) log(line);
@@ -106,7 +110,13 @@ Result<std::string> RemoteHead(const GitSource& source, std::string_view branch)
   }
   RD_TRY(std::vector<std::string> env, GitEnv(source));
   RD_TRY(core::ProcessResult r,
-         Git(env, {"ls-remote", "--heads", "--", source.url, "refs/heads/" + std::string(branch)}));
+         Git(env, {"ls-remote", "--heads", "--", source.url, "refs/heads/" + std::string(branch)},
+             {}, kRemoteHeadTimeout));
+  if (r.timed_out) {
+    return Unprocessable("git_fetch_failed", "cannot read the repository: no answer within " +
+                                                 std::to_string(kRemoteHeadTimeout.count()) +
+                                                 " seconds");
+  }
   if (!r.Succeeded()) {
     return Unprocessable("git_fetch_failed",
                          "cannot read the repository: " + r.err.substr(0, r.err.find('\n')));

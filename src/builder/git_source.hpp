@@ -25,7 +25,7 @@ struct GitSource {
 Status CheckGitUrl(std::string_view url);
 
 // The commit at the tip of `branch`. kUnprocessable ("branch_not_found") when there is no such
-// branch, ("git_fetch_failed") when the remote cannot be read.
+// branch, ("git_fetch_failed") when the remote cannot be read or gives no answer within 60 s.
 Result<std::string> RemoteHead(const GitSource& source, std::string_view branch);
 
 // Fetches `commit_sha` (shallow; falls back to the branch's recent history when the server

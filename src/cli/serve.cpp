@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <csignal>
@@ -43,7 +44,8 @@ std::unique_ptr<db::Database> OpenAndMigrate(const core::ServeConfig& config) {
     return nullptr;
   }
   db::OpenOptions open_options;
-  open_options.pool_size = config.handler_threads;
+  // Every handler pool may want a connection at once.
+  open_options.pool_size = config.handler_threads + config.edge_threads + config.slow_threads;
   auto db = db::Open(core::DatabaseUrl(config), open_options);
   if (!db.ok()) {
     Fail(db.error().message);
@@ -154,10 +156,30 @@ std::optional<Base> OpenBase(const core::ServeConfig& config) {
   return base;
 }
 
+// Lifts the soft limit on open descriptors to the hard one (each connection holds one, a large
+// file being sent another); warns when max-connections cannot fit under it.
+void RaiseDescriptorLimit(int max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+    (void)::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  // Two descriptors per connection at most, and room for the database, blobs and builds.
+  const auto wanted = static_cast<rlim_t>(max_connections) * 2 + 256;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    spdlog::warn(
+        "max-connections {} may not fit in the limit of {} open files (ulimit -n); raise it or "
+        "lower max-connections",
+        max_connections, static_cast<unsigned long long>(limit.rlim_cur));
+  }
+}
+
 // Serves `resolver` on the configured address until SIGINT/SIGTERM. `on_listening` gets the
 // port before the first request; `before_stop` runs once the server stops taking requests.
-int ServeHttp(const core::ServeConfig& config, http::Resolver resolver,
-              const std::function<void(std::uint16_t)>& on_listening,
+int ServeHttp(const core::ServeConfig& config, const std::vector<core::Cidr>& trusted_proxies,
+              http::Resolver resolver, const std::function<void(std::uint16_t)>& on_listening,
               const std::function<void()>& before_stop = {}) {
   const core::ListenAddress listen = core::ParseListenAddress(config.listen).value();
   http::ServerOptions server_options;
@@ -165,7 +187,17 @@ int ServeHttp(const core::ServeConfig& config, http::Resolver resolver,
   server_options.port = listen.port;
   server_options.io_threads = config.io_threads;
   server_options.handler_threads = config.handler_threads;
+  server_options.edge_threads = config.edge_threads;
+  server_options.slow_threads = config.slow_threads;
+  server_options.max_connections = static_cast<std::size_t>(config.max_connections);
+  server_options.max_connections_per_client =
+      static_cast<std::size_t>(config.max_connections_per_client);
+  // A proxy carries many clients: it counts only towards the total.
+  server_options.connection_limit_exempt = trusted_proxies;
+  server_options.header_timeout = std::chrono::seconds(config.header_timeout_seconds);
+  server_options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
   server_options.shutdown_grace = std::chrono::seconds(config.shutdown_grace_seconds);
+  RaiseDescriptorLimit(config.max_connections);
   http::Server server(server_options, std::move(resolver));
   if (Status st = server.Listen(); !st.ok()) return Fail(st.error().message);
   on_listening(server.port());
@@ -214,7 +246,7 @@ int RunServe(const core::ServeConfig& config) {
   roles::Platform platform(*base->db, *base->blobs, clock, base->options);
   spdlog::info("database {}", EngineName(*base->db));
   return ServeHttp(
-      config, platform.Resolver(),
+      config, base->options.trusted_proxies, platform.Resolver(),
       [&](std::uint16_t port) {
         platform.SetPublicPort(port);
         fmt::print("RepliDeploy is running: dashboard and API at {}  (listening on {}:{})\n",
@@ -233,7 +265,7 @@ int RunApi(const core::ServeConfig& config) {
   roles::ProcessorRole processor(services, base->options);
   roles::ApiRole api(services, base->options);
   return ServeHttp(
-      config, api.app().Resolver(),
+      config, base->options.trusted_proxies, api.app().Resolver(),
       [&](std::uint16_t port) {
         api.app().SetPublicPort(port);
         fmt::print(
@@ -250,7 +282,7 @@ int RunEdge(const core::ServeConfig& config) {
   core::SystemClock clock;
   roles::Services services(*base->db, *base->blobs, clock, base->options);
   roles::EdgeRole edge(services, base->options);
-  return ServeHttp(config, edge.Resolver(), [&](std::uint16_t port) {
+  return ServeHttp(config, base->options.trusted_proxies, edge.Resolver(), [&](std::uint16_t port) {
     fmt::print(
         "RepliDeploy edge is running: sites at http://<site>.{}:{}  (listening on {}:{}), "
         "database {}\n",

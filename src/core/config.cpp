@@ -40,7 +40,25 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
        "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/Forwarded name the client",
        &c.trusted_proxies},
       {"io-threads", "threads serving network I/O", &c.io_threads},
-      {"handler-threads", "threads running request handlers (database work)", &c.handler_threads},
+      {"handler-threads", "threads running API handlers (database work)", &c.handler_threads},
+      {"edge-threads", "threads serving sites' requests that are not answered from memory",
+       &c.edge_threads},
+      {"slow-threads",
+       "threads for requests that wait on other servers (git at site creation, GitHub, proxy "
+       "rules), apart from the API's and the edge's",
+       &c.slow_threads},
+      {"max-connections",
+       "connections open at once; one more is answered 503 (Retry-After) and closed",
+       &c.max_connections},
+      {"max-connections-per-client",
+       "connections open at once from one address (the socket's peer; trusted proxies count "
+       "only in max-connections); one more is answered 429 and closed",
+       &c.max_connections_per_client},
+      {"header-timeout-seconds",
+       "time a client has to send a request's head (slow senders get 408 and are closed)",
+       &c.header_timeout_seconds},
+      {"idle-timeout-seconds", "how long an idle keep-alive connection is kept open",
+       &c.idle_timeout_seconds},
       {"shutdown-grace-seconds", "how long SIGTERM waits for in-flight requests",
        &c.shutdown_grace_seconds},
       {"build-workers", "builds run at once by this process (0: only `replideploy worker`s)",
@@ -252,6 +270,13 @@ Status ValidateConfig(const ServeConfig& config) {
   RD_TRY_STATUS(range("jwt-ttl-hours", config.jwt_ttl_hours, 1, 24 * 365));
   RD_TRY_STATUS(range("io-threads", config.io_threads, 1, 256));
   RD_TRY_STATUS(range("handler-threads", config.handler_threads, 1, 1024));
+  RD_TRY_STATUS(range("edge-threads", config.edge_threads, 1, 1024));
+  RD_TRY_STATUS(range("slow-threads", config.slow_threads, 1, 1024));
+  RD_TRY_STATUS(range("max-connections", config.max_connections, 1, 1'000'000));
+  RD_TRY_STATUS(
+      range("max-connections-per-client", config.max_connections_per_client, 1, 1'000'000));
+  RD_TRY_STATUS(range("header-timeout-seconds", config.header_timeout_seconds, 1, 3600));
+  RD_TRY_STATUS(range("idle-timeout-seconds", config.idle_timeout_seconds, 1, 24 * 3600));
   RD_TRY_STATUS(range("shutdown-grace-seconds", config.shutdown_grace_seconds, 0, 3600));
   RD_TRY_STATUS(range("build-workers", config.build_workers, 0, 64));
   RD_TRY_STATUS(range("build-timeout-minutes", config.build_timeout_minutes, 1, 24 * 60));

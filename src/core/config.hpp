@@ -31,7 +31,13 @@ struct ServeConfig {
   // Comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded name the client.
   std::string trusted_proxies;
   int io_threads = 2;
-  int handler_threads = 8;
+  int handler_threads = 8;  // API handlers
+  int edge_threads = 8;     // sites' requests that miss the in-memory path
+  int slow_threads = 8;     // work that waits on the outside world: git, GitHub, proxy rules
+  int max_connections = 4096;
+  int max_connections_per_client = 256;  // by socket peer; trusted proxies are exempt
+  int header_timeout_seconds = 15;
+  int idle_timeout_seconds = 75;
   int shutdown_grace_seconds = 10;
   // Builds.
   int build_workers = 1;  // builds at once in `serve` (0: leave them to `replideploy worker`)

@@ -1,9 +1,13 @@
 #include "edge/edge.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 #include "edge/host_route.hpp"
 #include "edge/paths.hpp"
@@ -107,6 +111,21 @@ Error WouldBlock() {
 }
 
 bool IsWouldBlock(const Error& e) { return e.detail_code == "would_block"; }
+
+// The stored file at `path`, open for reading, as a whole-file body (offset 0, its size).
+Result<std::shared_ptr<http::FileBody>> OpenBlobFile(const std::string& path) {
+  core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = fd.get() < 0 ? errno : EINVAL;
+    spdlog::error("edge: cannot open {}: {}", path, std::strerror(err));
+    return MakeError(ErrorCode::kInternal, "cannot open a stored file");
+  }
+  auto file = std::make_shared<http::FileBody>();
+  file->fd = std::move(fd);
+  file->length = static_cast<std::uint64_t>(st.st_size);
+  return file;
+}
 
 }  // namespace
 
@@ -267,34 +286,58 @@ Result<http::Response> Edge::ServeEntry(const http::Request& request,
     return response;
   }
   // A variant is never larger than the content, so the content's size bounds what is cached.
-  auto data = ReadBlob(entry.sha256, variant, static_cast<std::size_t>(entry.size), memory_only);
-  if (!data.ok()) {
-    if (IsWouldBlock(data.error())) return std::move(data).error();
-    spdlog::error("deploy {}: cannot read blob {}: {}", manifest.deploy_id, entry.sha256,
-                  data.error().message);
-    return http::Response::Text(503, "Service Unavailable\n");
+  // Larger blobs go out from their file as the client reads them, never whole into memory.
+  std::shared_ptr<const std::string> bytes;
+  std::shared_ptr<http::FileBody> file;
+  if (!memory_only && static_cast<std::uint64_t>(entry.size) > options_.cache_max_blob) {
+    if (auto path = blobs_.LocalPath(entry.sha256, variant)) {
+      auto opened = OpenBlobFile(*path);
+      if (!opened.ok()) {
+        spdlog::error("deploy {}: cannot open blob {}", manifest.deploy_id, entry.sha256);
+        return http::Response::Text(503, "Service Unavailable\n");
+      }
+      file = std::move(opened).value();
+    }
   }
-  const std::string& bytes = **data;
+  if (!file) {
+    auto data = ReadBlob(entry.sha256, variant, static_cast<std::size_t>(entry.size), memory_only);
+    if (!data.ok()) {
+      if (IsWouldBlock(data.error())) return std::move(data).error();
+      spdlog::error("deploy {}: cannot read blob {}: {}", manifest.deploy_id, entry.sha256,
+                    data.error().message);
+      return http::Response::Text(503, "Service Unavailable\n");
+    }
+    bytes = std::move(data).value();
+  }
+  const std::uint64_t size = file ? file->length : bytes->size();
+  std::uint64_t offset = 0;
+  std::uint64_t length = size;
   ByteRange range;
-  switch (status == 200 ? ParseRange(range_header, bytes.size(), range) : RangeKind::kNone) {
+  switch (status == 200 ? ParseRange(range_header, size, range) : RangeKind::kNone) {
     case RangeKind::kUnsatisfiable:
       response.status = 416;
-      response.headers.Set("Content-Range", "bytes */" + std::to_string(bytes.size()));
+      response.headers.Set("Content-Range", "bytes */" + std::to_string(size));
       return response;
     case RangeKind::kOne:
       response.status = 206;
       response.headers.Set("Content-Range", "bytes " + std::to_string(range.first) + "-" +
                                                 std::to_string(range.last) + "/" +
-                                                std::to_string(bytes.size()));
-      response.shared_body = *data;
-      response.shared_offset = range.first;
-      response.shared_length = range.last - range.first + 1;
-      return response;
+                                                std::to_string(size));
+      offset = range.first;
+      length = range.last - range.first + 1;
+      break;
     case RangeKind::kNone:
       break;
   }
-  response.shared_body = *data;
-  response.shared_length = bytes.size();
+  if (file) {
+    file->offset = offset;
+    file->length = length;
+    response.file_body = std::move(file);
+  } else {
+    response.shared_body = std::move(bytes);
+    response.shared_offset = static_cast<std::size_t>(offset);
+    response.shared_length = static_cast<std::size_t>(length);
+  }
   return response;
 }
 
@@ -358,10 +401,20 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only)
         response.body = "Redirecting to " + route.location + "\n";
       }
       break;
-    case Route::Kind::kProxy:
+    case Route::Kind::kProxy: {
       if (memory_only) return WouldBlock();
-      response = Proxy(request, route.decision);
-      break;
+      // The other origin may take up to proxy_timeout: that wait belongs on the server's slow
+      // pool, where it cannot hold up the edge's other requests.
+      http::Response deferred;
+      deferred.deferred = [this, forwarded = request, decision = route.decision,
+                           headers = route.headers, deploy_id = manifest.deploy_id] {
+        http::Response proxied = Proxy(forwarded, decision);
+        proxied.headers.Set("X-RepliDeploy-Deploy", deploy_id);
+        for (const auto& [name, value] : headers) proxied.headers.Set(name, value);
+        return proxied;
+      };
+      return deferred;
+    }
     case Route::Kind::kFile: {
       RD_TRY(response, ServeEntry(request, manifest, *route.entry, route.status, memory_only));
       break;

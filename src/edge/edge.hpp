@@ -2,7 +2,8 @@
 // target -> response with ETag, Range, precompressed variants and header rules.
 //
 // Thread-safe. Serve() blocks (database lookups on a cache miss, reading blobs): call it from a
-// handler thread.
+// handler thread. Its answer to a proxy rule is deferred (http::Response::deferred): the server
+// makes the request to the other origin on its slow pool.
 #pragma once
 
 #include <chrono>
@@ -32,8 +33,10 @@ struct EdgeOptions {
   // seen at once (publish versions); this bounds how late one made by another process sharing
   // the database is seen.
   std::chrono::milliseconds site_cache_ttl{1000};
-  std::size_t cache_bytes = std::size_t{256} << 20;   // blobs kept in memory
-  std::size_t cache_max_blob = std::size_t{2} << 20;  // larger blobs are read per request
+  std::size_t cache_bytes = std::size_t{256} << 20;  // blobs kept in memory
+  // Larger blobs are never read into memory: they are sent from the store's file as the client
+  // reads them (for stores with local files; others read them per request).
+  std::size_t cache_max_blob = std::size_t{2} << 20;
 };
 
 class Edge {

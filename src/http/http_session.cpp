@@ -2,15 +2,21 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <string>
@@ -34,6 +40,11 @@ constexpr milliseconds kLingerTime{2000};
 constexpr std::size_t kLingerBytes = std::size_t{8} << 20;
 constexpr std::size_t kLingerChunkBytes = std::size_t{64} << 10;
 constexpr std::size_t kMaxRequestIdLength = 64;
+// A file body goes out at most this much per system call (and per buffer when copied)...
+constexpr std::size_t kFileChunkBytes = std::size_t{256} << 10;
+// ... and a reader fast enough to take this much without waiting lets the other connections
+// of its I/O thread have a turn.
+constexpr std::uint64_t kFileBytesBeforeYield = std::uint64_t{4} << 20;
 
 bool IsValidRequestId(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) return false;
@@ -138,6 +149,18 @@ asio::awaitable<Response> CallHandlerOnPool(const Handler& handler, Request& req
   co_return CallHandler(handler, request);
 }
 
+asio::awaitable<Response> CallDeferredOnPool(std::function<Response()> work,
+                                             std::string request_id) {
+  try {
+    co_return work();
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: deferred work threw: {}", request_id, e.what());
+  } catch (...) {
+    spdlog::error("request {}: deferred work threw a non-standard exception", request_id);
+  }
+  co_return Response::Error(500, "internal", "internal server error");
+}
+
 // The response head for `response`: its headers, minus those with invalid characters and the
 // framing ones, which are ours. A "Connection: close" from the handler clears `keep_alive`.
 bhttp::response_header<> ResponseHeader(const Response& response, const Exchange& exchange,
@@ -179,14 +202,30 @@ asio::awaitable<void> ServeConnection(const SessionContext& context,
   co_await session.Run();
 }
 
+asio::awaitable<void> RefuseConnection(const SessionContext& context,
+                                       std::shared_ptr<Connection> conn, Response answer) {
+  HttpSession session(context, std::move(conn));
+  co_await session.Refuse(std::move(answer));
+}
+
 HttpSession::HttpSession(const SessionContext& context, std::shared_ptr<Connection> conn)
     : context_(context), conn_(std::move(conn)) {}
 
+asio::awaitable<void> HttpSession::Refuse(Response answer) {
+  Exchange exchange;
+  exchange.request_id = NewRequestId();
+  conn_->idle = false;
+  if (co_await WriteResponse(std::move(answer), exchange, /*keep_alive=*/false)) {
+    co_await Linger();
+  }
+  error_code ec;
+  DisarmDeadline(*conn_);
+  conn_->socket.shutdown(tcp::socket::shutdown_both, ec);
+  conn_->socket.close(ec);
+}
+
 asio::awaitable<void> HttpSession::Run() {
   error_code ec;
-  const tcp::endpoint peer = conn_->socket.remote_endpoint(ec);
-  if (!ec) conn_->remote_address = peer.address().to_string();
-
   Outcome outcome = Outcome::kKeepAlive;
   for (bool first = true; outcome == Outcome::kKeepAlive; first = false) {
     outcome = co_await ServeRequest(first);
@@ -211,6 +250,8 @@ asio::awaitable<HttpSession::Outcome> HttpSession::ServeRequest(bool first) {
         co_await bhttp::async_read_header(conn_->socket, conn_->buffer, head_parser, kAwaitable);
     if (ec || conn_->timed_out) co_return co_await AnswerReadError(ec, exchange);
   }
+  // The body has a timeout of its own, from the end of the head.
+  ArmDeadline(conn_, context_.options.read_timeout);
 
   const auto& head = head_parser.get();
   Request request = RequestFromHead(head, conn_->remote_address);
@@ -261,18 +302,18 @@ asio::awaitable<HttpSession::Outcome> HttpSession::ServeRequest(bool first) {
 asio::awaitable<bool> HttpSession::AwaitRequest(bool first) {
   Connection& c = *conn_;
   if (c.buffer.size() != 0) {
-    ArmDeadline(conn_, context_.options.read_timeout);  // pipelined: already buffered
+    ArmDeadline(conn_, context_.options.header_timeout);  // pipelined: already buffered
     c.idle = false;
     co_return true;
   }
   c.idle = true;
   if (context_.shutting_down) co_return false;
-  // The first request's read_timeout runs from the connect; a follow-up's from its first byte.
-  ArmDeadline(conn_, first ? context_.options.read_timeout : context_.options.idle_timeout);
+  // The first request's header_timeout runs from the connect; a follow-up's from its first byte.
+  ArmDeadline(conn_, first ? context_.options.header_timeout : context_.options.idle_timeout);
   auto [ec, n] = co_await c.socket.async_read_some(c.buffer.prepare(kFirstReadBytes), kAwaitable);
   if (ec || c.timed_out) co_return false;
   c.buffer.commit(n);
-  if (!first) ArmDeadline(conn_, context_.options.read_timeout);
+  if (!first) ArmDeadline(conn_, context_.options.header_timeout);
   c.idle = false;
   co_return true;
 }
@@ -312,9 +353,23 @@ asio::awaitable<Response> HttpSession::RunHandler(const Dispatch& dispatch, Requ
       spdlog::error("request {}: fast handler threw: {}", request.request_id, e.what());
     }
   }
-  if (fast) co_return std::move(*fast);
-  co_return co_await asio::co_spawn(
-      context_.handler_pool, CallHandlerOnPool(dispatch.handler, request), asio::use_awaitable);
+  // Plain statements: GCC 12 mishandles a co_await inside a conditional expression.
+  Response response;
+  if (fast) {
+    response = std::move(*fast);
+  } else {
+    response =
+        co_await asio::co_spawn(context_.PoolFor(dispatch.pool),
+                                CallHandlerOnPool(dispatch.handler, request), asio::use_awaitable);
+  }
+  // The handler found late that the answer waits on the outside world.
+  while (response.deferred) {
+    std::function<Response()> work = std::move(response.deferred);
+    response = co_await asio::co_spawn(context_.slow_pool,
+                                       CallDeferredOnPool(std::move(work), request.request_id),
+                                       asio::use_awaitable);
+  }
+  co_return std::move(response);
 }
 
 asio::awaitable<HttpSession::Outcome> HttpSession::AnswerReadError(const error_code& ec,
@@ -367,7 +422,12 @@ asio::awaitable<bool> HttpSession::WriteResponse(Response response, const Exchan
   // Large bodies get more time to drain to a slow client than a request head gets to arrive.
   ArmDeadline(conn_, context_.options.read_timeout + milliseconds(body_bytes / 64));
   error_code ec;
-  if (has_body && response.shared_body && !exchange.head_only) {
+  if (has_body && response.file_body && !exchange.head_only) {
+    bhttp::response<bhttp::empty_body> message{std::move(header)};
+    message.content_length(body_bytes);
+    std::tie(ec, std::ignore) = co_await bhttp::async_write(conn_->socket, message, kAwaitable);
+    if (!ec && !conn_->timed_out) ec = co_await SendFile(*response.file_body);
+  } else if (has_body && response.shared_body && !exchange.head_only) {
     bhttp::response<bhttp::buffer_body> message{std::move(header)};
     message.content_length(body_bytes);
     // buffer_body only reads through this pointer.
@@ -390,6 +450,74 @@ asio::awaitable<bool> HttpSession::WriteResponse(Response response, const Exchan
   LogExchange(exchange, conn_->remote_address, response.status, body_bytes,
               written ? "" : "write failed");
   co_return written;
+}
+
+asio::awaitable<error_code> HttpSession::SendFile(const FileBody& file) {
+  Connection& c = *conn_;
+  error_code ec;
+  c.socket.native_non_blocking(true, ec);
+  if (ec) co_return ec;
+  auto offset = static_cast<off_t>(file.offset);
+  std::uint64_t remaining = file.length;
+  std::uint64_t since_yield = 0;
+  while (remaining > 0) {
+    // The send timeout runs from the last progress: a reader that takes nothing for that long
+    // is cut, one that keeps reading however slowly is not.
+    ArmDeadline(conn_, context_.options.read_timeout);
+    const std::size_t chunk =
+        static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kFileChunkBytes));
+    const ssize_t n = ::sendfile(c.socket.native_handle(), file.fd.get(), &offset, chunk);
+    if (n > 0) {
+      remaining -= static_cast<std::uint64_t>(n);
+      since_yield += static_cast<std::uint64_t>(n);
+      // A fast reader must not keep this I/O thread from the other connections.
+      if (since_yield >= kFileBytesBeforeYield) {
+        since_yield = 0;
+        co_await asio::post(c.socket.get_executor(), asio::use_awaitable);
+        if (c.timed_out) co_return asio::error::timed_out;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // Only what the socket's send buffer takes is handed over: backpressure is the kernel's.
+      since_yield = 0;
+      std::tie(ec) = co_await c.socket.async_wait(tcp::socket::wait_write, kAwaitable);
+      if (ec) co_return ec;
+      if (c.timed_out) co_return asio::error::timed_out;
+      continue;
+    }
+    if (n < 0 && (errno == EINVAL || errno == ENOSYS))
+      co_return co_await CopyFile(file, offset, remaining);
+    // The file ended early (n == 0) or broke: the promised length cannot be kept.
+    const int err = n == 0 ? EIO : errno;
+    spdlog::warn("connection from {}: sendfile failed: {}", c.remote_address, std::strerror(err));
+    co_return error_code(err, boost::system::system_category());
+  }
+  co_return error_code{};
+}
+
+asio::awaitable<error_code> HttpSession::CopyFile(const FileBody& file, off_t offset,
+                                                  std::uint64_t remaining) {
+  Connection& c = *conn_;
+  std::string buffer(static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kFileChunkBytes)),
+                     '\0');
+  while (remaining > 0) {
+    ArmDeadline(conn_, context_.options.read_timeout);
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(remaining, buffer.size()));
+    const ssize_t n = ::pread(file.fd.get(), buffer.data(), want, offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) co_return error_code(n == 0 ? EIO : errno, boost::system::system_category());
+    // One chunk in flight: the next is read only once the socket took this one.
+    auto [ec, written] = co_await asio::async_write(
+        c.socket, asio::buffer(buffer.data(), static_cast<std::size_t>(n)), kAwaitable);
+    if (ec) co_return ec;
+    if (c.timed_out) co_return asio::error::timed_out;
+    offset += n;
+    remaining -= static_cast<std::uint64_t>(n);
+  }
+  co_return error_code{};
 }
 
 asio::awaitable<void> HttpSession::Linger() {

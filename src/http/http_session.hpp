@@ -1,6 +1,8 @@
 // One HTTP/1.1 connection on the server side. Private to src/http/.
 #pragma once
 
+#include <sys/types.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -21,6 +23,12 @@ namespace replideploy::http::server_internal {
 asio::awaitable<void> ServeConnection(const SessionContext& context,
                                       std::shared_ptr<Connection> conn, std::uint64_t id);
 
+// Answers a connection that is over a limit with `answer`, without reading its request (the
+// client reads the answer after sending it), then closes it. Not registered: it ends with the
+// io_context at the latest.
+asio::awaitable<void> RefuseConnection(const SessionContext& context,
+                                       std::shared_ptr<Connection> conn, Response answer);
+
 // Reads requests one after the other (a deadline before every read, the route's body limit on
 // every body), runs each handler on the handler pool (or its fast path on the strand), writes
 // the answers, keeps the connection alive while both sides want it, and hands it to a WebSocket
@@ -32,6 +40,8 @@ class HttpSession {
   // Serves requests until the connection is to close, then closes it (lingering first after an
   // error answer that left request bytes unread).
   asio::awaitable<void> Run();
+  // Writes `answer` (Connection: close), lingers, closes.
+  asio::awaitable<void> Refuse(Response answer);
 
  private:
   enum class Outcome { kKeepAlive, kClose, kLingerThenClose };
@@ -54,6 +64,10 @@ class HttpSession {
   // Writes the answer and its access-log line; false when the connection cannot be used any
   // more.
   asio::awaitable<bool> WriteResponse(Response response, const Exchange& exchange, bool keep_alive);
+  // Sends a file body after its head: sendfile(2) as the socket takes it (falling back to
+  // CopyFile where the file system cannot), never more than one chunk at a time.
+  asio::awaitable<error_code> SendFile(const FileBody& file);
+  asio::awaitable<error_code> CopyFile(const FileBody& file, off_t offset, std::uint64_t remaining);
   // Reads and discards what the client still sends for a while, so it reads our answer instead
   // of a connection reset.
   asio::awaitable<void> Linger();

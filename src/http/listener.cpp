@@ -31,7 +31,39 @@ bool IsHostName(std::string_view host) {
   });
 }
 
+// The peer's IP in one canonical text form (IPv4-mapped IPv6 as IPv4); "" when unknown.
+std::string PeerAddress(const tcp::socket& socket) {
+  error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec) return "";
+  const asio::ip::address address = peer.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
+}
+
+// Connections being refused at once: past this many, more are closed without an answer, so a
+// flood costs no more than this.
+constexpr int kMaxRefusing = 256;
+
 }  // namespace
+
+void Listener::Refuse(std::shared_ptr<Connection> conn, Response answer) {
+  if (refusing_.fetch_add(1) >= kMaxRefusing) {
+    refusing_.fetch_sub(1);
+    error_code ignored;
+    conn->socket.close(ignored);
+    return;
+  }
+  answer.headers.Set("Retry-After", "1");
+  auto executor = conn->socket.get_executor();
+  asio::co_spawn(executor, RefuseConnection(sessions_, std::move(conn), std::move(answer)),
+                 [this](const std::exception_ptr& e) {
+                   refusing_.fetch_sub(1);
+                   LogFailure("refused connection")(e);
+                 });
+}
 
 Listener::Listener(asio::io_context& io_context, const SessionContext& sessions)
     : io_context_(io_context),
@@ -117,13 +149,29 @@ asio::awaitable<void> Listener::AcceptLoop() {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto conn = std::make_shared<Connection>(std::move(socket));
+    conn->remote_address = PeerAddress(conn->socket);
     std::uint64_t id = 0;
-    if (!sessions_.connections.Register(conn, id)) {
-      conn->socket.close(ignored);
-      co_return;
+    switch (sessions_.connections.Register(conn, id)) {
+      case ConnectionRegistry::Admission::kAdmitted:
+        asio::co_spawn(conn->socket.get_executor(), ServeConnection(sessions_, conn, id),
+                       LogFailure("connection"));
+        break;
+      case ConnectionRegistry::Admission::kShuttingDown:
+        conn->socket.close(ignored);
+        co_return;
+      case ConnectionRegistry::Admission::kServerFull:
+        Refuse(std::move(conn),
+               Response::Error(503, "server_busy",
+                               "the server has too many open connections; retry shortly"));
+        break;
+      case ConnectionRegistry::Admission::kClientFull:
+        Refuse(std::move(conn),
+               Response::Error(429, "too_many_connections",
+                               fmt::format("too many open connections from your address (at "
+                                           "most {}); close some and retry",
+                                           sessions_.options.max_connections_per_client)));
+        break;
     }
-    asio::co_spawn(conn->socket.get_executor(), ServeConnection(sessions_, conn, id),
-                   LogFailure("connection"));
   }
 }
 

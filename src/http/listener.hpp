@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <cstdint>
+#include <memory>
 
 #include "core/result.hpp"
 #include "http/server_internal.hpp"
@@ -36,12 +37,16 @@ class Listener {
 
  private:
   asio::awaitable<void> AcceptLoop();
+  // Answers a connection over a limit with `answer` (and Retry-After) and closes it, without
+  // reading its request.
+  void Refuse(std::shared_ptr<Connection> conn, Response answer);
   // Resolves the configured host and port; the error is why it cannot be listened on.
   Result<tcp::endpoint> ResolveEndpoint();
 
   asio::io_context& io_context_;
   const SessionContext& sessions_;
   std::atomic<std::uint16_t> port_{0};
+  std::atomic<int> refusing_{0};
   asio::strand<asio::io_context::executor_type> strand_;
   tcp::acceptor acceptor_;
 };

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/unique_fd.hpp"
+
 namespace replideploy::http {
 
 // Case-insensitive header list; keeps order and repeats.
@@ -89,6 +91,17 @@ bool IsWebSocketUpgrade(const Request& request);
 // The subprotocols a WebSocket client offered (Sec-WebSocket-Protocol), in order.
 std::vector<std::string> WebSocketProtocols(const Request& request);
 
+// A response body that is `length` bytes of an open file from `offset`: the server sends it as
+// the client takes it (sendfile(2) on plain TCP), holding at most a small buffer of it per
+// connection however large it is and however slowly it is read. The file's bytes must not change
+// while it is sent (stored blobs never do); the descriptor is closed when the last response
+// holding it goes.
+struct FileBody {
+  core::UniqueFd fd;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
@@ -97,12 +110,23 @@ struct Response {
   std::shared_ptr<const std::string> shared_body;
   std::size_t shared_offset = 0;
   std::size_t shared_length = 0;
+  // Set instead of `body`: bytes of a file, streamed (see FileBody).
+  std::shared_ptr<const FileBody> file_body;
+  // Set by a handler that finds late that its answer waits on the outside world (another
+  // origin, say): the server runs it on its slow pool (Pool::kSlow) and sends what it returns
+  // instead of this response. It must not throw and must not refer to the Request.
+  std::function<Response()> deferred;
   // Set (on a WebSocket handshake request only) to accept the upgrade: the server completes the
   // handshake instead of sending this response. Ignored for other requests.
   std::shared_ptr<WebSocketAccept> websocket;
 
-  std::size_t BodySize() const { return shared_body ? shared_length : body.size(); }
+  std::size_t BodySize() const {
+    if (file_body) return static_cast<std::size_t>(file_body->length);
+    return shared_body ? shared_length : body.size();
+  }
+  // The body in memory; empty for a file body (read the file).
   std::string_view BodyView() const {
+    if (file_body) return {};
     return shared_body ? std::string_view(*shared_body).substr(shared_offset, shared_length)
                        : std::string_view(body);
   }

@@ -16,8 +16,19 @@ namespace replideploy::http {
 
 inline constexpr std::size_t kDefaultBodyLimit = 1 << 20;  // 1 MiB
 
+// Which of the server's thread pools runs a handler. Each has threads of its own, so work of one
+// kind that stalls cannot take the threads of the others (see ServerOptions).
+enum class Pool {
+  kApi,   // the control plane: database work, password hashing
+  kEdge,  // sites' requests that the in-memory fast path cannot answer
+  kSlow,  // handlers that wait on the outside world: git, other origins
+};
+
 struct RouteOptions {
   std::size_t body_limit = kDefaultBodyLimit;
+  Pool pool = Pool::kApi;
+  // The handler never blocks (a health check): it may run on the I/O thread, needing no pool.
+  bool never_blocks = false;
 };
 
 struct RouteMatch {

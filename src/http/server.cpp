@@ -1,4 +1,4 @@
-// Server is the lifecycle: the I/O threads, the handler pool, signals and the drain on Stop().
+// Server is the lifecycle: the I/O threads, the handler pools, signals and the drain on Stop().
 // The listener (listener.cpp) accepts connections, an HttpSession (http_session.cpp) serves
 // each, and a WebSocketSession (websocket_session.cpp) takes over an upgraded one.
 #include "http/server.hpp"
@@ -31,6 +31,8 @@ namespace asio = boost::asio;
 // After the grace period, how long Stop() waits for cut connections to unwind.
 constexpr std::chrono::milliseconds kCutWait{1000};
 
+std::size_t PoolSize(int threads) { return static_cast<std::size_t>(std::max(1, threads)); }
+
 }  // namespace
 
 class Server::Impl {
@@ -38,12 +40,15 @@ class Server::Impl {
   Impl(ServerOptions options, Resolver resolver)
       : options_(std::move(options)),
         resolver_(std::move(resolver)),
-        connections_(shutting_down_),
-        sessions_{options_, resolver_, handler_pool_, shutting_down_, connections_},
+        connections_(shutting_down_, options_),
+        sessions_{options_,   resolver_,      api_pool_,   edge_pool_,
+                  slow_pool_, shutting_down_, connections_},
         io_context_(std::max(1, options_.io_threads)),
         work_(asio::make_work_guard(io_context_)),
         listener_(io_context_, sessions_),
-        handler_pool_(static_cast<std::size_t>(std::max(1, options_.handler_threads))) {}
+        api_pool_(PoolSize(options_.handler_threads)),
+        edge_pool_(PoolSize(options_.edge_threads)),
+        slow_pool_(PoolSize(options_.slow_threads)) {}
 
   Status Listen() { return listener_.Listen(); }
   std::uint16_t BoundPort() const { return listener_.BoundPort(); }
@@ -53,6 +58,7 @@ class Server::Impl {
 
  private:
   void RunIoContext();
+  void JoinPools();
   // Closes idle connections and WebSockets, waits up to the grace period for the others, then
   // cuts what is left.
   void DrainConnections();
@@ -64,7 +70,7 @@ class Server::Impl {
   // Declared before the I/O objects: coroutine frames destroyed with the io_context or the
   // pool unregister themselves here.
   server_internal::ConnectionRegistry connections_;
-  // Refers to handler_pool_ before it is constructed; nothing uses it until Start().
+  // Refers to the pools before they are constructed; nothing uses them until Start().
   const server_internal::SessionContext sessions_;
 
   std::mutex lifecycle_mu_;  // guards started_ and signal_context_
@@ -76,7 +82,9 @@ class Server::Impl {
   asio::io_context io_context_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   server_internal::Listener listener_;
-  asio::thread_pool handler_pool_;
+  asio::thread_pool api_pool_;
+  asio::thread_pool edge_pool_;
+  asio::thread_pool slow_pool_;
   std::vector<std::thread> io_threads_;
 };
 
@@ -113,7 +121,7 @@ void Server::Impl::Stop() {
   }
   if (!started) {
     listener_.CloseUnstarted();
-    handler_pool_.join();
+    JoinPools();
     return;
   }
 
@@ -126,8 +134,12 @@ void Server::Impl::Stop() {
   for (auto& thread : io_threads_) thread.join();
   io_threads_.clear();
   // A handler still running is waited for; queued ones are dropped.
-  handler_pool_.stop();
-  handler_pool_.join();
+  for (asio::thread_pool* pool : {&api_pool_, &edge_pool_, &slow_pool_}) pool->stop();
+  JoinPools();
+}
+
+void Server::Impl::JoinPools() {
+  for (asio::thread_pool* pool : {&api_pool_, &edge_pool_, &slow_pool_}) pool->join();
 }
 
 void Server::Impl::DrainConnections() {

@@ -1,7 +1,9 @@
 // HTTP/1.1 server on Boost.Beast with C++20 coroutines. One coroutine per connection, a timeout
-// before every read, a body limit on every request (chosen per route after the headers are
-// read), keep-alive, request ids, one access-log line per request. Handlers run on a separate
-// blocking thread pool, never on the I/O threads.
+// before every read (the head's apart from the body's), a body limit on every request (chosen
+// per route after the headers are read), keep-alive, request ids, one access-log line per
+// request, a cap on connections in total and per client address. Handlers run on blocking
+// thread pools, never on the I/O threads: one each for the API, the edge and slow work (see
+// Pool), so that none can starve the others.
 #pragma once
 
 #include <chrono>
@@ -11,7 +13,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "core/net.hpp"
 #include "core/result.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
@@ -24,6 +28,8 @@ struct Dispatch {
   Handler handler;  // must be set
   std::size_t body_limit = kDefaultBodyLimit;
   std::map<std::string, std::string> path_params;
+  // The pool `handler` runs on.
+  Pool pool = Pool::kApi;
   // Optional fast path, tried first on the I/O thread once the body is read: it answers from
   // memory without blocking, or returns nullopt to let `handler` run on the pool. It must not
   // throw.
@@ -37,11 +43,27 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0 picks a free port; see Server::port()
   int io_threads = 2;
-  int handler_threads = 8;
-  std::chrono::milliseconds read_timeout{30'000};    // whole request head + body
+  int handler_threads = 8;  // Pool::kApi
+  int edge_threads = 8;     // Pool::kEdge
+  int slow_threads = 8;     // Pool::kSlow
+  // From the connection (or a follow-up request's first byte) to the end of the request head:
+  // a client that sends its head slowly (slowloris) is answered 408 and closed.
+  std::chrono::milliseconds header_timeout{15'000};
+  // The body, once the head is in; and, while an answer is written, the longest the client may
+  // take nothing of it.
+  std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds idle_timeout{75'000};    // keep-alive wait for the next request
   std::chrono::milliseconds shutdown_grace{10'000};  // drain deadline on Stop()
   std::size_t max_header_bytes = std::size_t{16} * 1024;
+  // Connections open at once (WebSockets included). One more is answered 503 with Retry-After
+  // and closed without reading its request.
+  std::size_t max_connections = 4096;
+  // Connections open at once from one peer address (the socket's: a connection is counted before
+  // any header is read). One more is answered 429 and closed. Peers in
+  // `connection_limit_exempt` (trusted reverse proxies, which carry many clients) count only
+  // towards max_connections.
+  std::size_t max_connections_per_client = 256;
+  std::vector<core::Cidr> connection_limit_exempt;
 };
 
 class Server {

@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
+#include <optional>
 
+#include "core/net.hpp"
 #include "http/websocket_session.hpp"
 
 namespace replideploy::http::server_internal {
@@ -47,25 +50,48 @@ void PostCut(const std::shared_ptr<Connection>& conn) {
   });
 }
 
-bool ConnectionRegistry::Register(const std::shared_ptr<Connection>& conn, std::uint64_t& id) {
+ConnectionRegistry::Admission ConnectionRegistry::Register(const std::shared_ptr<Connection>& conn,
+                                                           std::uint64_t& id) {
   std::lock_guard lock(mu_);
-  if (shutting_down_) return false;
+  if (shutting_down_) return Admission::kShuttingDown;
+  if (connections_.size() >= options_.max_connections) return Admission::kServerFull;
+  std::string counted = conn->remote_address;
+  const std::optional<core::Cidr> peer = core::ParseIpAddress(counted);
+  if (peer &&
+      std::any_of(options_.connection_limit_exempt.begin(), options_.connection_limit_exempt.end(),
+                  [&](const core::Cidr& net) { return core::CidrContains(net, *peer); })) {
+    counted.clear();
+  }
+  if (!counted.empty()) {
+    std::size_t& from_address = per_address_[counted];
+    if (from_address >= options_.max_connections_per_client) {
+      if (from_address == 0) per_address_.erase(counted);
+      return Admission::kClientFull;
+    }
+    ++from_address;
+  }
   id = next_id_++;
-  connections_.emplace(id, conn);
-  return true;
+  connections_.emplace(id, Entry{conn, std::move(counted)});
+  return Admission::kAdmitted;
 }
 
 void ConnectionRegistry::Unregister(std::uint64_t id) {
   std::lock_guard lock(mu_);
-  connections_.erase(id);
+  const auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  if (!it->second.counted_address.empty()) {
+    const auto count = per_address_.find(it->second.counted_address);
+    if (count != per_address_.end() && --count->second == 0) per_address_.erase(count);
+  }
+  connections_.erase(it);
   if (connections_.empty()) empty_cv_.notify_all();
 }
 
 std::vector<std::shared_ptr<Connection>> ConnectionRegistry::Live() {
   std::lock_guard lock(mu_);
   std::vector<std::shared_ptr<Connection>> live;
-  for (const auto& [id, weak] : connections_) {
-    if (auto conn = weak.lock()) live.push_back(std::move(conn));
+  for (const auto& [id, entry] : connections_) {
+    if (auto conn = entry.conn.lock()) live.push_back(std::move(conn));
   }
   return live;
 }

@@ -47,7 +47,7 @@ struct Connection {
   tcp::socket socket;
   asio::steady_timer deadline;
   beast::flat_buffer buffer;
-  std::string remote_address;
+  std::string remote_address;  // the peer's IP, canonical (IPv4-mapped IPv6 as IPv4)
   // True while nothing is owed to the client (waiting for a request's first byte, or
   // lingering after a final answer): Stop() may close such a connection at once.
   bool idle = true;
@@ -70,27 +70,37 @@ void DisarmDeadline(Connection& conn);
 void PostShutdown(const std::shared_ptr<Connection>& conn);
 void PostCut(const std::shared_ptr<Connection>& conn);
 
-// The live connections, so that Stop() can close them and wait for them. Thread-safe. Holds
-// weak references: a connection belongs to its session's coroutine.
+// The live connections, so that Stop() can close them and wait for them, and their count in
+// total and per peer address (ServerOptions' connection limits). Thread-safe. Holds weak
+// references: a connection belongs to its session's coroutine.
 class ConnectionRegistry {
  public:
-  // Registration fails once `shutting_down` is set.
-  explicit ConnectionRegistry(const std::atomic<bool>& shutting_down)
-      : shutting_down_(shutting_down) {}
+  enum class Admission { kAdmitted, kShuttingDown, kServerFull, kClientFull };
 
-  // Registers a connection under a new id; false once shutting down.
-  bool Register(const std::shared_ptr<Connection>& conn, std::uint64_t& id);
+  // Registration fails once `shutting_down` is set; `options` gives the limits.
+  ConnectionRegistry(const std::atomic<bool>& shutting_down, const ServerOptions& options)
+      : shutting_down_(shutting_down), options_(options) {}
+
+  // Registers a connection from conn->remote_address under a new id when the limits allow it.
+  Admission Register(const std::shared_ptr<Connection>& conn, std::uint64_t& id);
   void Unregister(std::uint64_t id);
   std::vector<std::shared_ptr<Connection>> Live();
   // True once no connection is left; false when the deadline passed first.
   bool WaitUntilEmpty(steady_clock::time_point deadline);
 
  private:
+  struct Entry {
+    std::weak_ptr<Connection> conn;
+    std::string counted_address;  // empty: exempt from the per-client limit
+  };
+
   const std::atomic<bool>& shutting_down_;
+  const ServerOptions& options_;
   std::mutex mu_;
   std::condition_variable empty_cv_;
   std::uint64_t next_id_ = 0;
-  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;
+  std::unordered_map<std::uint64_t, Entry> connections_;
+  std::unordered_map<std::string, std::size_t> per_address_;
 };
 
 // What the access log says about one exchange.
@@ -114,9 +124,23 @@ void LogExchange(const Exchange& exchange, std::string_view remote_address, int 
 struct SessionContext {
   const ServerOptions& options;
   const Resolver& resolver;
-  asio::thread_pool& handler_pool;
+  asio::thread_pool& api_pool;
+  asio::thread_pool& edge_pool;
+  asio::thread_pool& slow_pool;
   const std::atomic<bool>& shutting_down;
   ConnectionRegistry& connections;
+
+  asio::thread_pool& PoolFor(Pool pool) const {
+    switch (pool) {
+      case Pool::kEdge:
+        return edge_pool;
+      case Pool::kSlow:
+        return slow_pool;
+      case Pool::kApi:
+        break;
+    }
+    return api_pool;
+  }
 };
 
 // Completion handler for co_spawn: a coroutine's exception (out of memory, say) is logged as

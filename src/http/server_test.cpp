@@ -1,127 +1,33 @@
 #include "http/server.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <thread>
 
+#include "core/testing.hpp"
 #include "http/client.hpp"
+#include "http/testing.hpp"
 
 namespace replideploy::http {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Generous: the machine is shared and runs under sanitizers.
-constexpr auto kWait = 30s;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-struct RawResponse {
-  int status = 0;
-  std::string head;  // status line and headers, lower-cased
-  std::string body;
-
-  std::string Header(std::string_view name) const {
-    const std::string key = "\r\n" + Lower(name) + ":";
-    const std::size_t at = head.find(key);
-    if (at == std::string::npos) return "<absent>";
-    const std::size_t start = head.find_first_not_of(' ', at + key.size());
-    return head.substr(start, head.find("\r\n", start) - start);
-  }
-};
-
-// A blocking loopback client for what curl will not do: several requests on one connection,
-// malformed bytes, reading an interim response. Every read gives up after kWait.
-class RawConnection {
- public:
-  explicit RawConnection(std::uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval timeout{};
-    timeout.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(kWait).count();
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  }
-  ~RawConnection() { ::close(fd_); }
-  RawConnection(const RawConnection&) = delete;
-  RawConnection& operator=(const RawConnection&) = delete;
-
-  bool IsConnected() const { return connected_; }
-
-  bool Send(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
-  // One response; the body is read by Content-Length unless `head_only`.
-  std::optional<RawResponse> ReadResponse(bool head_only = false) {
-    std::size_t end = std::string::npos;
-    while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
-      if (!Fill()) return std::nullopt;
-    }
-    RawResponse response;
-    response.head = Lower(pending_.substr(0, end + 2));
-    pending_.erase(0, end + 4);
-    if (response.head.size() < 12) return std::nullopt;
-    response.status = std::stoi(response.head.substr(9, 3));
-    const std::string length = response.Header("Content-Length");
-    const std::size_t body_size = (head_only || length == "<absent>") ? 0 : std::stoul(length);
-    while (pending_.size() < body_size) {
-      if (!Fill()) return std::nullopt;
-    }
-    response.body = pending_.substr(0, body_size);
-    pending_.erase(0, body_size);
-    return response;
-  }
-
-  // True when the server closed the connection (rather than the read timing out).
-  bool ReadsEof() {
-    char byte = 0;
-    for (;;) {
-      const ssize_t n = ::recv(fd_, &byte, 1, 0);
-      if (n == 0) return true;
-      if (n < 0) return errno == ECONNRESET;
-      pending_.push_back(byte);
-    }
-  }
-
-  const std::string& Pending() const { return pending_; }
-
- private:
-  bool Fill() {
-    char chunk[4096];
-    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    pending_.append(chunk, static_cast<std::size_t>(n));
-    return true;
-  }
-
-  int fd_ = -1;
-  bool connected_ = false;
-  std::string pending_;
-};
+using testing::kWait;
+using testing::RawConnection;
+using testing::RawResponse;
 
 bool PortAcceptsConnections(std::uint16_t port) { return RawConnection(port).IsConnected(); }
 
@@ -161,6 +67,15 @@ class ServerTest : public ::testing::Test {
     options.io_threads = 2;
     options.handler_threads = 4;
     options.shutdown_grace = kWait;
+    return options;
+  }
+
+  // Two threads in each handler pool.
+  static ServerOptions TestOptions2Pools() {
+    ServerOptions options = TestOptions();
+    options.handler_threads = 2;
+    options.edge_threads = 2;
+    options.slow_threads = 2;
     return options;
   }
 
@@ -527,7 +442,7 @@ TEST_F(ServerTest, OversizeHeaderIs431) {
 
 TEST_F(ServerTest, IncompleteRequestTimesOutWith408) {
   ServerOptions options = TestOptions();
-  options.read_timeout = 300ms;
+  options.header_timeout = 300ms;
   StartServer(options);
   RawConnection raw(server_->port());
   ASSERT_TRUE(raw.Send("GET / HTTP/1.1\r\nHost: x\r\n"));
@@ -563,6 +478,207 @@ TEST_F(ServerTest, HeadHasNoBody) {
   EXPECT_EQ(fetched->status, 200);
   EXPECT_EQ(fetched->body, "");
   EXPECT_EQ(fetched->headers.Get("Content-Length"), "5");
+}
+
+// A file body goes out as the bytes of its slice, HEAD gets only its length, and the connection
+// serves the next request afterwards.
+TEST_F(ServerTest, FileBodySendsItsSliceAndKeepsTheConnection) {
+  char path[] = "/tmp/rd-file-body-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string content(std::size_t{3} << 20, '\0');
+  for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>('a' + i % 23);
+  ASSERT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  ::close(fd);
+  const auto file_response = [&](std::uint64_t offset, std::uint64_t length) {
+    auto file = std::make_shared<FileBody>();
+    file->fd = core::UniqueFd(::open(path, O_RDONLY | O_CLOEXEC));
+    file->offset = offset;
+    file->length = length;
+    Response response;
+    response.file_body = std::move(file);
+    return response;
+  };
+  router_.Add("GET", "/whole", [&](Request&) { return file_response(0, content.size()); });
+  router_.Add("HEAD", "/whole", [&](Request&) { return file_response(0, content.size()); });
+  router_.Add("GET", "/slice", [&](Request&) { return file_response(1000, 5000); });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.Send("GET /whole HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto whole = raw.ReadResponse();
+  ASSERT_TRUE(whole.has_value());
+  EXPECT_EQ(whole->status, 200);
+  EXPECT_TRUE(whole->body == content) << "got " << whole->body.size() << " bytes";
+  ASSERT_TRUE(raw.Send("HEAD /whole HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto head = raw.ReadResponse(/*head_only=*/true);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->Header("Content-Length"), std::to_string(content.size()));
+  ASSERT_TRUE(raw.Send("GET /slice HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto slice = raw.ReadResponse();
+  ASSERT_TRUE(slice.has_value());
+  EXPECT_EQ(slice->body, content.substr(1000, 5000));
+  ::unlink(path);
+}
+
+// Finding: there was no cap on connections. One over the total is answered 503 (Retry-After,
+// the JSON error shape) and closed; once one closes, a new one is served again.
+TEST_F(ServerTest, ConnectionsOverTheTotalLimitAre503AndClosed) {
+  router_.Add("GET", "/", [](Request&) { return Response::Text(200, "root"); });
+  ServerOptions options = TestOptions();
+  options.max_connections = 2;
+  StartServer(options);
+  auto first = std::make_unique<RawConnection>(server_->port());
+  RawConnection second(server_->port());
+  for (RawConnection* held : {first.get(), &second}) {
+    ASSERT_TRUE(held->Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto served = held->ReadResponse();
+    ASSERT_TRUE(served.has_value());
+    ASSERT_EQ(served->status, 200);
+  }
+  RawConnection third(server_->port());
+  ASSERT_TRUE(third.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto refused = third.ReadResponse();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->Header("Retry-After"), "1");
+  EXPECT_NE(refused->body.find(R"({"error":{"code":"server_busy","message":")"), std::string::npos)
+      << refused->body;
+  EXPECT_TRUE(third.ReadsEof());
+
+  first.reset();
+  // The server notices the close on its own time: a new connection is served once it has.
+  EXPECT_TRUE(core::testing::WaitUntil([&] {
+    RawConnection again(server_->port());
+    auto answer =
+        again.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") ? again.ReadResponse() : std::nullopt;
+    return answer && answer->status == 200;
+  }));
+}
+
+// One client address may hold only so many connections (429); another address is unaffected.
+TEST_F(ServerTest, ConnectionsOverThePerClientLimitAre429) {
+  router_.Add("GET", "/", [](Request&) { return Response::Text(200, "root"); });
+  ServerOptions options = TestOptions();
+  options.max_connections_per_client = 2;
+  StartServer(options);
+  RawConnection first(server_->port());
+  RawConnection second(server_->port());
+  for (RawConnection* held : {&first, &second}) {
+    ASSERT_TRUE(held->Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto served = held->ReadResponse();
+    ASSERT_TRUE(served.has_value());
+    ASSERT_EQ(served->status, 200);
+  }
+  RawConnection third(server_->port());
+  ASSERT_TRUE(third.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto refused = third.ReadResponse();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 429);
+  EXPECT_NE(refused->body.find(R"({"error":{"code":"too_many_connections","message":")"),
+            std::string::npos)
+      << refused->body;
+  EXPECT_TRUE(third.ReadsEof());
+
+  RawConnection other_client(server_->port(), "127.0.0.2");
+  ASSERT_TRUE(other_client.IsConnected());
+  ASSERT_TRUE(other_client.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto served = other_client.ReadResponse();
+  ASSERT_TRUE(served.has_value());
+  EXPECT_EQ(served->status, 200);
+}
+
+// Finding: one timeout covered the head and the body. A client that sends its head a byte at a
+// time (slowloris) is cut by the header timeout however long the body timeout is.
+TEST_F(ServerTest, SlowlorisHeadIsCutByTheHeaderTimeout) {
+  router_.Add("GET", "/", [](Request&) { return Response::Text(200, "root"); });
+  ServerOptions options = TestOptions();
+  options.header_timeout = 1s;
+  options.read_timeout = 10min;
+  StartServer(options);
+  RawConnection slow(server_->port());
+  ASSERT_TRUE(slow.Send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+  // One more header byte every 50 ms, until the server answers or closes; the bound only stops
+  // a broken test.
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  bool answered = false;
+  while (!answered && std::chrono::steady_clock::now() < give_up) {
+    if (!slow.Send("a")) break;
+    pollfd readable{slow.fd(), POLLIN, 0};
+    answered = ::poll(&readable, 1, 50) > 0;
+  }
+  ASSERT_TRUE(answered) << "the server still waited for the head after 60 s";
+  auto response = slow.ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 408);
+  EXPECT_TRUE(slow.ReadsEof());
+}
+
+// A keep-alive connection left idle is closed after the idle timeout.
+TEST_F(ServerTest, IdleKeepAliveConnectionIsClosed) {
+  router_.Add("GET", "/", [](Request&) { return Response::Text(200, "root"); });
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 200ms;
+  StartServer(options);
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(raw.ReadResponse().has_value());
+  EXPECT_TRUE(raw.ReadsEof());
+  EXPECT_EQ(raw.Pending(), "");
+}
+
+// Finding: every handler shared one pool, so slow ones (git, other origins) stalled the rest.
+// With the slow pool full and more slow requests queued, the API and edge pools still answer.
+TEST_F(ServerTest, SlowHandlersCannotStarveTheOtherPools) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int slow_running = 0;
+  bool release = false;
+  server_ = std::make_unique<Server>(TestOptions2Pools(), [&](const Request& head) {
+    Dispatch dispatch;
+    if (head.path == "/slow") {
+      dispatch.pool = Pool::kSlow;
+      dispatch.handler = [&](Request&) {
+        std::unique_lock lock(mu);
+        ++slow_running;
+        cv.notify_all();
+        cv.wait(lock, [&] { return release; });
+        return Response::Text(200, "slow");
+      };
+    } else {
+      dispatch.pool = head.path == "/edge" ? Pool::kEdge : Pool::kApi;
+      dispatch.handler = [path = head.path](Request&) { return Response::Text(200, path); };
+    }
+    return dispatch;
+  });
+  ASSERT_TRUE(server_->Listen().ok());
+  server_->Start();
+  std::vector<std::future<Result<ClientResponse>>> slow;
+  for (int i = 0; i < 4; ++i)
+    slow.push_back(std::async(std::launch::async, [&] { return Call("GET", "/slow"); }));
+  const auto release_all = [&] {
+    std::lock_guard lock(mu);
+    release = true;
+    cv.notify_all();
+  };
+  {
+    std::unique_lock lock(mu);
+    const bool full = cv.wait_for(lock, kWait, [&] { return slow_running >= 2; });
+    if (!full) {
+      lock.unlock();
+      release_all();
+      FAIL() << "the slow handlers never ran";
+    }
+  }
+  for (const char* path : {"/api", "/edge"}) {
+    auto answer = Call("GET", path);
+    EXPECT_TRUE(answer.ok() && answer->status == 200 && answer->body == path)
+        << path << ": " << (answer.ok() ? answer->body : answer.error().message);
+  }
+  release_all();
+  for (auto& f : slow) {
+    auto done = f.get();
+    EXPECT_TRUE(done.ok() && done->body == "slow");
+  }
 }
 
 TEST_F(ServerTest, StopLetsASlowHandlerFinish) {

@@ -1,10 +1,17 @@
 // The API against a real server on 127.0.0.1 port 0, on SQLite and on PostgreSQL.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -1071,6 +1078,126 @@ TEST_P(EdgeHttp, ProxyRulesNeverReachLoopbackByDefault) {
             "/api/* http://127.0.0.1:" + std::to_string(server_->port()) + "/healthz 200\n"}});
   Reply refused = Get("/api/anything");
   EXPECT_EQ(refused.status, 502);
+}
+
+// A git remote that hangs: accepts connections and never answers, until Close().
+class SilentRemote {
+ public:
+  SilentRemote() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(fd_, 64) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "cannot listen: " << std::strerror(errno);
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] {
+      for (;;) {
+        const int conn = ::accept(fd_, nullptr, nullptr);
+        if (conn < 0) return;  // closed
+        std::lock_guard lock(mu_);
+        accepted_.push_back(conn);
+        cv_.notify_all();
+      }
+    });
+  }
+  ~SilentRemote() { Close(); }
+
+  std::uint16_t port() const { return port_; }
+  // True once `n` connections were accepted (bounded wait).
+  bool WaitForConnections(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return accepted_.size() >= n; });
+  }
+  // Closes the listener and every connection: the hung clients see the end at once.
+  void Close() {
+    if (fd_ < 0) return;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    fd_ = -1;
+    if (acceptor_.joinable()) acceptor_.join();
+    std::lock_guard lock(mu_);
+    for (int conn : accepted_) ::close(conn);
+    accepted_.clear();
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int> accepted_;
+};
+
+// Finding: every handler shared one pool, so site creations waiting on `git ls-remote` stalled
+// `/healthz`, the API and every site. With the slow pool full of them (and more queued), the
+// health check, an API call and a site's file that is not in memory yet still answer.
+TEST_P(EdgeHttp, SiteCreationWaitingOnGitLeavesHealthApiAndSitesAnswering) {
+  Publish({{"index.html", "home"}, {"page.html", "page"}});
+  roles::PlatformOptions options;
+  options.users = {kJwtKey, 3600, core::PasswordCost::Minimum()};
+  options.allow_private_git = true;
+  roles::Platform platform(tdb_->db(), *blobs_, clock_, options);
+  http::ServerOptions server_options;
+  server_options.port = 0;
+  server_options.handler_threads = 2;
+  server_options.edge_threads = 2;
+  server_options.slow_threads = 2;
+  server_options.shutdown_grace = std::chrono::seconds(5);
+  http::Server server(server_options, platform.Resolver());
+  ASSERT_TRUE(server.Listen().ok());
+  platform.SetPublicPort(server.port());
+  server.Start();
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  const auto fetch = [&](const std::string& method, const std::string& path,
+                         const std::string& body, const std::string& host) {
+    http::ClientRequest request;
+    request.method = method;
+    request.url = base + path;
+    request.body = body;
+    request.headers.Set("Authorization", "Bearer " + token_);
+    if (!host.empty()) request.headers.Set("Host", host);
+    return http::Fetch(request);
+  };
+
+  SilentRemote remote;
+  std::vector<std::future<Result<http::ClientResponse>>> creations;
+  for (int i = 0; i < 4; ++i) {
+    const std::string body = json::serialize(json::object{
+        {"name", "hung-" + std::to_string(i)},
+        {"repo", json::object{{"provider", "git"},
+                              {"repo_url", "http://127.0.0.1:" + std::to_string(remote.port()) +
+                                               "/site.git"}}}});
+    creations.push_back(std::async(
+        std::launch::async, [&fetch, body] { return fetch("POST", "/api/v1/sites", body, ""); }));
+  }
+  // Two git processes hang on the remote: every thread of the slow pool is taken.
+  const bool hung = remote.WaitForConnections(2);
+  if (hung) {
+    auto health = fetch("GET", "/healthz", "", "");
+    EXPECT_TRUE(health.ok() && health->status == 200)
+        << (health.ok() ? health->body : health.error().message);
+    auto sites = fetch("GET", "/api/v1/sites", "", "");
+    EXPECT_TRUE(sites.ok() && sites->status == 200)
+        << (sites.ok() ? sites->body : sites.error().message);
+    auto page = fetch("GET", "/page.html", "", "web.localhost");
+    EXPECT_TRUE(page.ok() && page->status == 200 && page->body == "page")
+        << (page.ok() ? page->body : page.error().message);
+  }
+  remote.Close();
+  EXPECT_TRUE(hung) << "git never reached the remote";
+  for (auto& creation : creations) {
+    auto created = creation.get();
+    ASSERT_TRUE(created.ok()) << created.error().message;
+    EXPECT_EQ(created->status, 422) << created->body;
+  }
+  server.Stop();
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Api, ::testing::ValuesIn(db::testing::Engines()),

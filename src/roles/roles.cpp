@@ -44,10 +44,10 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
 http::Resolver EdgeRole::Resolver() {
   // The edge takes no large bodies except to proxies.
   return [this](const http::Request&) -> http::Dispatch {
-    return {[this](http::Request& r) { return edge_.Serve(r); },
-            http::kDefaultBodyLimit,
-            {},
-            [this](http::Request& r) { return edge_.TryServeFromMemory(r); }};
+    return {.handler = [this](http::Request& r) { return edge_.Serve(r); },
+            .body_limit = http::kDefaultBodyLimit,
+            .pool = http::Pool::kEdge,
+            .fast_handler = [this](http::Request& r) { return edge_.TryServeFromMemory(r); }};
   };
 }
 
