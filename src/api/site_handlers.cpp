@@ -5,6 +5,7 @@
 #include "api/app.hpp"
 #include "api/json_input.hpp"
 #include "core/clock.hpp"
+#include "core/crypto.hpp"
 
 namespace replideploy::api {
 
@@ -43,6 +44,9 @@ json::object SiteJson(const App& app, const deploys::Site& s) {
   if (s.published_deploy_id) {
     o["published_deploy"] = json::object{{"id", *s.published_deploy_id}};
   }
+  // Netlify's field, and which deploys the password guards ("none" without one).
+  o["has_password"] = s.password_scope != deploys::PasswordScope::kNone;
+  o["password_scope"] = deploys::PasswordScopeName(s.password_scope);
   return o;
 }
 
@@ -107,6 +111,28 @@ std::string SiteRef(const App& app, const std::string& raw) {
   return raw;
 }
 
+constexpr std::size_t kMaxSitePasswordBytes = 256;
+
+// Hashes and stores a site-wide password ("all" deploys when `scope_name` is empty).
+Result<deploys::Site> SetSitePassword(App& app, const auth::Principal& who,
+                                      const http::Request& req, const deploys::Site& site,
+                                      const std::string& password, const std::string& scope_name) {
+  if (password.empty()) {
+    return Unprocessable("invalid_password", "password must not be empty");
+  }
+  if (password.size() > kMaxSitePasswordBytes || password.find('\0') != std::string::npos) {
+    return Unprocessable("invalid_password",
+                         "password must be at most 256 bytes, without NUL characters");
+  }
+  RD_TRY(deploys::PasswordScope scope,
+         deploys::ParsePasswordScope(scope_name.empty() ? "all" : scope_name));
+  RD_TRY(std::string hash, core::HashPassword(password, app.users().password_cost()));
+  RD_TRY_STATUS(app.sites().SetPassword(site.id, hash, scope));
+  app.RecordAudit(who, req, "site.password_set", site.id,
+                  {{"name", site.name}, {"scope", deploys::PasswordScopeName(scope)}});
+  return app.sites().GetById(site.id);
+}
+
 }  // namespace
 
 void AddSiteRoutes(http::Router& router, App& app) {
@@ -145,15 +171,53 @@ void AddSiteRoutes(http::Router& router, App& app) {
       return Unprocessable("repo_immutable",
                            "a site's repository cannot be changed; create a new site for it");
     }
+    // Netlify's update-site call sets the site-wide password with "password" ("" removes it).
+    RD_TRY(std::optional<std::string> password, OptionalString(body, "password"));
+    body.erase("password");
     RD_TRY(deploys::Site site,
            app.sites().Update(who.user.id, SiteRef(app, req.path_params["site_id"]), patch));
-    json::object details = SiteAuditDetails(site);
-    details["changed"] = ChangedFields(body);
-    app.RecordAudit(who, req, "site.updated", site.id, details);
+    if (!body.empty() || !password) {
+      json::object details = SiteAuditDetails(site);
+      details["changed"] = ChangedFields(body);
+      app.RecordAudit(who, req, "site.updated", site.id, details);
+    }
+    if (password && password->empty()) {
+      RD_TRY_STATUS(app.sites().ClearPassword(site.id));
+      app.RecordAudit(who, req, "site.password_removed", site.id, SiteAuditDetails(site));
+      RD_TRY(site, app.sites().GetById(site.id));
+    } else if (password) {
+      RD_TRY(site, SetSitePassword(app, who, req, site, *password, ""));
+    }
     return JsonResponse(200, SiteJson(app, site));
   });
   router.Add("PATCH", "/api/v1/sites/{site_id}", update);
   router.Add("PUT", "/api/v1/sites/{site_id}", update);
+
+  // Site-wide password protection: {"password": "...", "scope": "all" | "non_production"}.
+  router.Add("PUT", "/api/v1/sites/{site_id}/password",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::Principal who, app.Authorize(req, auth::Scope::kSites));
+               RD_TRY(json::object body, ParseJsonObject(req.body));
+               RD_TRY(std::optional<std::string> password, OptionalString(body, "password"));
+               RD_TRY(std::optional<std::string> scope, OptionalString(body, "scope"));
+               if (!password) return Unprocessable("invalid_password", "password is required");
+               RD_TRY(deploys::Site site,
+                      app.sites().Get(who.user.id, SiteRef(app, req.path_params["site_id"])));
+               RD_TRY(site, SetSitePassword(app, who, req, site, *password, scope.value_or("")));
+               return JsonResponse(200, SiteJson(app, site));
+             }),
+             kSlowRoute);
+  router.Add("DELETE", "/api/v1/sites/{site_id}/password",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::Principal who, app.Authorize(req, auth::Scope::kSites));
+               RD_TRY(deploys::Site site,
+                      app.sites().Get(who.user.id, SiteRef(app, req.path_params["site_id"])));
+               RD_TRY_STATUS(app.sites().ClearPassword(site.id));
+               app.RecordAudit(who, req, "site.password_removed", site.id, SiteAuditDetails(site));
+               http::Response r;
+               r.status = 204;
+               return r;
+             }));
 
   // "Trigger deploy": builds the head of the production branch (Netlify's create-build call).
   router.Add("POST", "/api/v1/sites/{site_id}/builds",

@@ -129,6 +129,8 @@ class UserService {
   // The rules of a new password (length in characters and bytes): kUnprocessable
   // "password_too_short" / "password_too_long" otherwise.
   static Status CheckNewPassword(std::string_view password);
+  // The Argon2id cost this service hashes passwords with (also used for site passwords).
+  const core::PasswordCost& password_cost() const { return options_.password_cost; }
   RegistrationMode registration() const { return options_.registration; }
 
   // A single-use invite code valid for `ttl_millis` (1 minute to kMaxInviteTtlMillis, else

@@ -10,7 +10,8 @@ constexpr std::string_view kSelectSite =
     "SELECT s.id, s.account_id, a.slug, s.name, s.build_cmd, s.build_dir, s.build_base, "
     "s.repo_url, s.repo_branch, s.functions_dir, s.published_deploy_id, s.locked, s.created_at, "
     "s.updated_at, a.owner_user_id, s.repo_provider, s.repo_path, s.branch_deploys, "
-    "s.deploy_previews FROM sites s JOIN accounts a ON a.id = s.account_id ";
+    "s.deploy_previews, s.password_hash <> '', s.password_scope FROM sites s JOIN accounts a ON "
+    "a.id = s.account_id ";
 
 constexpr std::size_t kMaxSettingLength = 2048;
 constexpr int kRandomNameAttempts = 5;
@@ -31,8 +32,34 @@ Site SiteFromRow(const db::Row& r) {
   s.build_settings.repo_path = r.Text(16);
   s.build_settings.branch_deploys = r.Bool(17);
   s.build_settings.deploy_previews = r.Bool(18);
+  if (r.Bool(19)) {
+    s.password_scope =
+        r.Text(20) == "non_production" ? PasswordScope::kNonProduction : PasswordScope::kAll;
+  }
   return s;
 }
+
+}  // namespace
+
+std::string_view PasswordScopeName(PasswordScope scope) {
+  switch (scope) {
+    case PasswordScope::kNone:
+      return "none";
+    case PasswordScope::kAll:
+      return "all";
+    case PasswordScope::kNonProduction:
+      return "non_production";
+  }
+  return "none";
+}
+
+Result<PasswordScope> ParsePasswordScope(std::string_view name) {
+  if (name == "all") return PasswordScope::kAll;
+  if (name == "non_production") return PasswordScope::kNonProduction;
+  return Unprocessable("invalid_password_scope", "scope must be \"all\" or \"non_production\"");
+}
+
+namespace {
 
 Error NameTaken(std::string_view name) {
   return Unprocessable("name_taken", "a site named '" + std::string(name) + "' already exists");
@@ -206,12 +233,42 @@ Status SiteService::Delete(std::string_view user_id, std::string_view id_or_name
   return {};
 }
 
-Result<std::pair<std::string, std::string>> SiteService::PublishedDeployByName(
-    std::string_view name) {
-  RD_TRY(db::Rows rows,
-         db_.Exec("SELECT id, published_deploy_id FROM sites WHERE name = ?", {std::string(name)}));
+Result<EdgeSite> SiteService::EdgeSiteByName(std::string_view name) {
+  RD_TRY(db::Rows rows, db_.Exec("SELECT id, published_deploy_id, password_hash, password_scope "
+                                 "FROM sites WHERE name = ?",
+                                 {std::string(name)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such site");
-  return std::pair{rows.rows.front().Text(0), rows.rows.front().Text(1)};
+  const db::Row& r = rows.rows.front();
+  EdgeSite site{r.Text(0), r.Text(1), r.Text(2), PasswordScope::kNone};
+  if (!site.password_hash.empty()) {
+    site.password_scope =
+        r.Text(3) == "non_production" ? PasswordScope::kNonProduction : PasswordScope::kAll;
+  }
+  return site;
+}
+
+Status SiteService::SetPassword(std::string_view site_id, std::string_view password_hash,
+                                PasswordScope scope) {
+  if (password_hash.empty() || scope == PasswordScope::kNone) {
+    return MakeError(ErrorCode::kInternal, "SetPassword needs a hash and a scope");
+  }
+  RD_TRY(db::Rows updated,
+         db_.Exec("UPDATE sites SET password_hash = ?, password_scope = ?, updated_at = ? "
+                  "WHERE id = ?",
+                  {std::string(password_hash), std::string(PasswordScopeName(scope)),
+                   clock_.NowMillis(), std::string(site_id)}));
+  if (updated.affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
+  if (on_change_) on_change_(std::string(site_id));
+  return {};
+}
+
+Status SiteService::ClearPassword(std::string_view site_id) {
+  RD_TRY(db::Rows updated, db_.Exec("UPDATE sites SET password_hash = '', password_scope = 'all', "
+                                    "updated_at = ? WHERE id = ?",
+                                    {clock_.NowMillis(), std::string(site_id)}));
+  if (updated.affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
+  if (on_change_) on_change_(std::string(site_id));
+  return {};
 }
 
 Result<std::string> SiteService::PolledSha(std::string_view site_id) {

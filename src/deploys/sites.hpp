@@ -35,6 +35,20 @@ struct BuildSettings {
   std::string ProductionBranch() const { return repo_branch.empty() ? "main" : repo_branch; }
 };
 
+enum class PasswordScope { kNone, kAll, kNonProduction };
+// "none", "all", "non_production".
+std::string_view PasswordScopeName(PasswordScope scope);
+// "all" or "non_production"; kUnprocessable "invalid_password_scope" otherwise.
+Result<PasswordScope> ParsePasswordScope(std::string_view name);
+
+// What the edge needs to know of a site to route a request to it.
+struct EdgeSite {
+  std::string id;
+  std::string published_deploy_id;  // empty: nothing published
+  std::string password_hash;        // Argon2id; empty: no site-wide password
+  PasswordScope password_scope = PasswordScope::kNone;
+};
+
 struct Site {
   std::string id;
   std::string account_id;
@@ -44,6 +58,8 @@ struct Site {
   BuildSettings build_settings;
   std::optional<std::string> published_deploy_id;
   bool locked = false;  // auto-publishing off
+  // Site-wide password protection: none, every deploy, or all but the production one.
+  PasswordScope password_scope = PasswordScope::kNone;
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
 };
@@ -85,8 +101,15 @@ class SiteService {
   // every site of a provider when `repo_path` is empty.
   Result<std::vector<Site>> ListByRepo(std::string_view provider, std::string_view repo_path);
 
-  // The edge's question: a site's id and published deploy id by name; kNotFound when none.
-  Result<std::pair<std::string, std::string>> PublishedDeployByName(std::string_view name);
+  // The edge's question: a site's id, published deploy and password by name; kNotFound when
+  // none.
+  Result<EdgeSite> EdgeSiteByName(std::string_view name);
+
+  // Site-wide password protection: `password_hash` (Argon2id, made by the caller) guards the
+  // deploys `scope` names (not kNone). Clearing it opens the site again. Both tell the change
+  // listener, so that edges in this process stop (or start) asking at once.
+  Status SetPassword(std::string_view site_id, std::string_view password_hash, PasswordScope scope);
+  Status ClearPassword(std::string_view site_id);
 
   // The commit the git poller last saw on the production branch ("" before the first look).
   Result<std::string> PolledSha(std::string_view site_id);

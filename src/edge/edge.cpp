@@ -9,10 +9,12 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/crypto.hpp"
 #include "edge/host_route.hpp"
 #include "edge/paths.hpp"
 #include "edge/proxy.hpp"
 #include "edge/route.hpp"
+#include "edge/site_password.hpp"
 #include "edge/static_files.hpp"
 
 namespace replideploy::edge {
@@ -170,8 +172,12 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
     }
   }
   if (memory_only) return WouldBlock();
-  RD_TRY(auto ids, sites_service_.PublishedDeployByName(name));
-  SiteEntry entry{std::move(ids.first), std::move(ids.second), version,
+  RD_TRY(deploys::EdgeSite site, sites_service_.EdgeSiteByName(name));
+  SiteEntry entry{std::move(site.id),
+                  std::move(site.published_deploy_id),
+                  std::move(site.password_hash),
+                  site.password_scope,
+                  version,
                   std::chrono::steady_clock::now()};
   if (cacheable) {
     std::lock_guard lock(sites_mu_);
@@ -181,24 +187,142 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
   return entry;
 }
 
-Result<std::string> Edge::ResolveDeploy(std::string_view host, bool memory_only) {
+Result<Edge::Resolved> Edge::ResolveDeploy(std::string_view host, bool memory_only) {
   auto route = ParseHostRoute(host, options_.base_domain);
   if (!route) return MakeError(ErrorCode::kNotFound, "no site at this host");
-  RD_TRY(SiteEntry site, LookupSite(route->site_name, memory_only));
+  Resolved resolved;
+  RD_TRY(resolved.site, LookupSite(route->site_name, memory_only));
   if (memory_only && route->kind != HostRoute::Kind::kPublished) return WouldBlock();
+  const std::string& site_id = resolved.site.site_id;
   switch (route->kind) {
     case HostRoute::Kind::kPublished:
-      if (site.published_deploy_id.empty())
+      if (resolved.site.published_deploy_id.empty()) {
         return MakeError(ErrorCode::kNotFound, "nothing published");
-      return site.published_deploy_id;
-    case HostRoute::Kind::kDeployId:
-      return deploys_.ReadyDeployOfSite(site.site_id, route->deploy_id);
-    case HostRoute::Kind::kPreview:
-      return deploys_.LatestReadyPreview(site.site_id, route->preview_number);
-    case HostRoute::Kind::kAlias:
-      return deploys_.LatestReadyBranch(site.site_id, route->alias);
+      }
+      resolved.deploy_id = resolved.site.published_deploy_id;
+      resolved.production = true;
+      break;
+    case HostRoute::Kind::kDeployId: {
+      RD_TRY(resolved.deploy_id, deploys_.ReadyDeployOfSite(site_id, route->deploy_id));
+      break;
+    }
+    case HostRoute::Kind::kPreview: {
+      RD_TRY(resolved.deploy_id, deploys_.LatestReadyPreview(site_id, route->preview_number));
+      break;
+    }
+    case HostRoute::Kind::kAlias: {
+      RD_TRY(resolved.deploy_id, deploys_.LatestReadyBranch(site_id, route->alias));
+      break;
+    }
   }
-  return MakeError(ErrorCode::kNotFound, "no such deploy");
+  return resolved;
+}
+
+bool Edge::RememberedSitePassword(const std::string& password_hash, std::string_view password) {
+  const std::string key = core::HmacSha256(password_hash, password);
+  std::lock_guard lock(passwords_mu_);
+  auto it = passwords_ok_.find(key);
+  return it != passwords_ok_.end() && std::chrono::steady_clock::now() < it->second;
+}
+
+Edge::PasswordCheck Edge::CheckSitePassword(const std::string& password_hash,
+                                            std::string_view password) {
+  // Argon2id costs tens of milliseconds and megabytes by design: a flood of wrong passwords
+  // must not take every handler thread.
+  constexpr int kMaxPasswordChecks = 2;
+  constexpr auto kRemembered = std::chrono::minutes(10);
+  if (RememberedSitePassword(password_hash, password)) return PasswordCheck::kRight;
+  {
+    std::lock_guard lock(passwords_mu_);
+    if (password_checks_running_ >= kMaxPasswordChecks) return PasswordCheck::kBusy;
+    ++password_checks_running_;
+  }
+  const bool right = core::VerifyPassword(password, password_hash);
+  std::lock_guard lock(passwords_mu_);
+  --password_checks_running_;
+  if (!right) return PasswordCheck::kWrong;
+  if (passwords_ok_.size() > 10'000) passwords_ok_.clear();
+  passwords_ok_[core::HmacSha256(password_hash, password)] =
+      std::chrono::steady_clock::now() + kRemembered;
+  return PasswordCheck::kRight;
+}
+
+Result<std::optional<http::Response>> Edge::GuardSitePassword(const http::Request& request,
+                                                              const SiteEntry& site,
+                                                              std::string_view path,
+                                                              bool memory_only) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  auto busy = [] {
+    http::Response r = http::Response::Text(429, "Too many password checks at once; retry.\n");
+    r.headers.Set("Retry-After", "1");
+    r.headers.Set("Cache-Control", "no-store");
+    return r;
+  };
+  auto ask = [&](int status, bool wrong) {
+    http::Response r;
+    if (WantsHtml(request) || request.method == "POST") {
+      r = http::Response::Text(status, SitePasswordPage(request.HostName(), request.target, wrong),
+                               "text/html; charset=utf-8");
+    } else {
+      r = http::Response::Text(status, "Unauthorized: this site is password protected.\n");
+    }
+    r.headers.Set("WWW-Authenticate",
+                  "Basic realm=\"" + request.HostName() + "\", charset=\"UTF-8\"");
+    r.headers.Set("Cache-Control", "no-store");
+    return r;
+  };
+
+  // The sign-in form.
+  if (path == kSitePasswordPath && request.method == "POST") {
+    if (memory_only) return WouldBlock();
+    const std::string password = FormField(request.body, "password").value_or("");
+    const std::string return_to =
+        SafeReturnPath(FormField(request.body, "return_to").value_or("/"));
+    switch (password.empty() ? PasswordCheck::kWrong
+                             : CheckSitePassword(site.password_hash, password)) {
+      case PasswordCheck::kBusy:
+        return std::optional<http::Response>(busy());
+      case PasswordCheck::kWrong: {
+        http::Response r = ask(401, /*wrong=*/true);
+        // The page posts back here: keep where the visitor was going.
+        r.body = SitePasswordPage(request.HostName(), return_to, /*wrong=*/true);
+        return std::optional<http::Response>(std::move(r));
+      }
+      case PasswordCheck::kRight:
+        break;
+    }
+    http::Response r;
+    r.status = 303;
+    r.headers.Set("Location", return_to);
+    r.headers.Set("Cache-Control", "no-store");
+    r.headers.Set("Set-Cookie",
+                  SitePasswordSetCookie(SignSitePasswordCookie(site.site_id, site.password_hash,
+                                                               now + kSitePasswordCookieSeconds),
+                                        kSitePasswordCookieSeconds));
+    return std::optional<http::Response>(std::move(r));
+  }
+
+  const auto cookie = http::CookieValue(request.Header("Cookie"), kSitePasswordCookie);
+  if (cookie && VerifySitePasswordCookie(*cookie, site.site_id, site.password_hash, now)) {
+    return std::optional<http::Response>();
+  }
+  if (auto basic = http::BasicCredentials(request.Header("Authorization"))) {
+    if (RememberedSitePassword(site.password_hash, basic->second)) {
+      return std::optional<http::Response>();
+    }
+    if (memory_only) return WouldBlock();
+    switch (CheckSitePassword(site.password_hash, basic->second)) {
+      case PasswordCheck::kRight:
+        return std::optional<http::Response>();
+      case PasswordCheck::kBusy:
+        return std::optional<http::Response>(busy());
+      case PasswordCheck::kWrong:
+        break;
+    }
+  }
+  return std::optional<http::Response>(ask(401, /*wrong=*/false));
 }
 
 Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployManifest& manifest,
@@ -365,27 +489,38 @@ std::optional<http::Response> Edge::TryServeFromMemory(http::Request& request) {
 }
 
 Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only) {
-  auto deploy_id = ResolveDeploy(request.HostName(), memory_only);
-  if (!deploy_id.ok()) {
-    if (deploy_id.error().code != ErrorCode::kNotFound) return std::move(deploy_id).error();
+  auto resolved = ResolveDeploy(request.HostName(), memory_only);
+  if (!resolved.ok()) {
+    if (resolved.error().code != ErrorCode::kNotFound) return std::move(resolved).error();
     return PlainNotFound();
   }
-  std::shared_ptr<const deploys::DeployManifest> manifest_ptr;
-  if (memory_only) {
-    manifest_ptr = deploys_.CachedManifest(*deploy_id);
-    if (!manifest_ptr) return WouldBlock();
-  } else {
-    auto loaded = deploys_.Manifest(*deploy_id);
-    if (!loaded.ok()) return PlainNotFound();
-    manifest_ptr = std::move(loaded).value();
-  }
-  const deploys::DeployManifest& manifest = *manifest_ptr;
+  const std::string& deploy_id = resolved->deploy_id;
 
   auto path =
       NormalizeRequestPath(std::string_view(request.target).substr(0, request.target.find('?')));
   if (!path.ok()) {
     return http::Response::Text(400, "Bad Request: " + path.error().message + "\n");
   }
+  const deploys::PasswordScope scope = resolved->site.password_scope;
+  const bool protected_deploy =
+      scope == deploys::PasswordScope::kAll ||
+      (scope == deploys::PasswordScope::kNonProduction && !resolved->production);
+  if (protected_deploy) {
+    RD_TRY(auto answer, GuardSitePassword(request, resolved->site, *path, memory_only));
+    if (answer) return std::move(*answer);
+  }
+
+  std::shared_ptr<const deploys::DeployManifest> manifest_ptr;
+  if (memory_only) {
+    manifest_ptr = deploys_.CachedManifest(deploy_id);
+    if (!manifest_ptr) return WouldBlock();
+  } else {
+    auto loaded = deploys_.Manifest(deploy_id);
+    if (!loaded.ok()) return PlainNotFound();
+    manifest_ptr = std::move(loaded).value();
+  }
+  const deploys::DeployManifest& manifest = *manifest_ptr;
+
   RD_TRY(auto rules, RulesFor(manifest, memory_only));
   const DeployRules& rule_set = *rules;
 
@@ -407,10 +542,12 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only)
       // pool, where it cannot hold up the edge's other requests.
       http::Response deferred;
       deferred.deferred = [this, forwarded = request, decision = route.decision,
-                           headers = route.headers, deploy_id = manifest.deploy_id] {
+                           headers = route.headers, deploy_id = manifest.deploy_id,
+                           protected_deploy] {
         http::Response proxied = Proxy(forwarded, decision);
         proxied.headers.Set("X-RepliDeploy-Deploy", deploy_id);
         for (const auto& [name, value] : headers) proxied.headers.Set(name, value);
+        if (protected_deploy) proxied.headers.Set("Cache-Control", "private, no-cache");
         return proxied;
       };
       return deferred;
@@ -433,6 +570,8 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only)
   }
   response.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
   for (const auto& [name, value] : route.headers) response.headers.Set(name, value);
+  // What a password opens must not be kept by a shared cache (a CDN in front) for others.
+  if (protected_deploy) response.headers.Set("Cache-Control", "private, no-cache");
   return response;
 }
 

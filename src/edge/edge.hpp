@@ -62,13 +62,32 @@ class Edge {
  private:
   struct SiteEntry {
     std::string site_id;
-    std::string published_deploy_id;    // empty: nothing published
+    std::string published_deploy_id;  // empty: nothing published
+    std::string password_hash;        // site-wide password (Argon2id); empty: none
+    deploys::PasswordScope password_scope = deploys::PasswordScope::kNone;
     std::uint64_t publish_version = 0;  // DeployService::publish_version() when read
     std::chrono::steady_clock::time_point read_at;
   };
   // With `memory_only`, every step that would block fails with WouldBlock() instead.
   Result<http::Response> ServeImpl(http::Request& request, bool memory_only);
-  Result<std::string> ResolveDeploy(std::string_view host, bool memory_only);
+  struct Resolved {
+    SiteEntry site;
+    std::string deploy_id;
+    bool production = false;  // the site's own address (its published deploy)
+  };
+  Result<Resolved> ResolveDeploy(std::string_view host, bool memory_only);
+  // Site-wide password protection: nullopt when `request` may go on to the deploy, else the
+  // answer (the sign-in page, 401, the sign-in form's result). WouldBlock in memory-only mode
+  // when a password must be checked.
+  Result<std::optional<http::Response>> GuardSitePassword(const http::Request& request,
+                                                          const SiteEntry& site,
+                                                          std::string_view path, bool memory_only);
+  // Argon2id checks of Basic credentials and the sign-in form, with the ones that passed
+  // remembered (by a MAC of hash and password) so that a client sending Basic credentials on
+  // every request pays once; at most kMaxPasswordChecks run at a time.
+  enum class PasswordCheck { kRight, kWrong, kBusy };
+  PasswordCheck CheckSitePassword(const std::string& password_hash, std::string_view password);
+  bool RememberedSitePassword(const std::string& password_hash, std::string_view password);
   Result<SiteEntry> LookupSite(const std::string& name, bool memory_only);
   Result<std::shared_ptr<const DeployRules>> RulesFor(const deploys::DeployManifest& manifest,
                                                       bool memory_only);
@@ -91,6 +110,10 @@ class Edge {
 
   std::mutex rules_mu_;
   std::unordered_map<std::string, std::shared_ptr<const DeployRules>> rules_;  // by deploy id
+
+  std::mutex passwords_mu_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> passwords_ok_;
+  int password_checks_running_ = 0;
 
   // LRU of small blob contents, keyed by "<sha256><variant suffix>".
   std::mutex cache_mu_;

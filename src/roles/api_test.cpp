@@ -718,11 +718,13 @@ class EdgeHttp : public Api {
   }
   Reply Get(const std::string& path,
             const std::vector<std::pair<std::string, std::string>>& headers = {},
-            const std::string& method = "GET") {
+            const std::string& method = "GET", const std::string& host = "web.localhost",
+            const std::string& body = {}) {
     http::ClientRequest request;
     request.method = method;
     request.url = base_ + path;
-    request.headers.Set("Host", "web.localhost");
+    request.headers.Set("Host", host);
+    request.body = body;
     for (const auto& [k, v] : headers) request.headers.Set(k, v);
     auto r = http::Fetch(request);
     EXPECT_TRUE(r.ok());
@@ -993,6 +995,110 @@ TEST_P(EdgeHttp, BasicAuthHeaderRulesProtectPathsAndAreNeverSent) {
     EXPECT_FALSE(r.headers.Has("Basic-Auth"));
     EXPECT_EQ(r.raw.find("s3cret"), std::string::npos);
   }
+}
+
+TEST_P(EdgeHttp, SitePasswordGuardsTheDeploysItsScopeNames) {
+  Publish({{"index.html", "home page"}, {"docs/index.html", "docs page"}});
+  const std::string permalink = deploy_ + "--web.localhost";
+  using HeaderList = std::vector<std::pair<std::string, std::string>>;
+  const HeaderList browser = {{"Accept", "text/html,application/xhtml+xml"}};
+  auto basic = [](const std::string& pair) {
+    return HeaderList{{"Authorization", "Basic " + core::Base64Encode(pair)}};
+  };
+
+  // Bad input first: nothing changes.
+  EXPECT_EQ(
+      CallJson("PUT", "/api/v1/sites/web/password", json::object{{"password", ""}}, token_).status,
+      422);
+  Reply bad_scope = CallJson("PUT", "/api/v1/sites/web/password",
+                             json::object{{"password", "x"}, {"scope", "previews"}}, token_);
+  EXPECT_EQ(bad_scope.status, 422);
+  EXPECT_EQ(bad_scope.body.at("error").at("code").as_string(), "invalid_password_scope");
+  EXPECT_EQ(Get("/").status, 200);
+
+  // Only previews, branches and permalinks.
+  Reply set =
+      CallJson("PUT", "/api/v1/sites/web/password",
+               json::object{{"password", "open sesame"}, {"scope", "non_production"}}, token_);
+  ASSERT_EQ(set.status, 200) << set.raw;
+  EXPECT_EQ(set.body.at("has_password"), json::value(true));
+  EXPECT_EQ(set.body.at("password_scope").as_string(), "non_production");
+  EXPECT_EQ(set.raw.find("open sesame"), std::string::npos);
+  EXPECT_EQ(set.raw.find("argon2"), std::string::npos);
+  EXPECT_EQ(Get("/").raw, "home page");  // production stays public
+  Reply locked = Get("/docs/", {}, "GET", permalink);
+  EXPECT_EQ(locked.status, 401);
+  EXPECT_EQ(locked.headers.Get("WWW-Authenticate"),
+            "Basic realm=\"" + permalink + "\", charset=\"UTF-8\"");
+  EXPECT_EQ(locked.raw.find("docs page"), std::string::npos);
+  EXPECT_EQ(locked.headers.Get("Cache-Control"), "no-store");
+  // Browsers get the sign-in page, which comes back to where they were going.
+  Reply page = Get("/docs/?a=1", browser, "GET", permalink);
+  EXPECT_EQ(page.status, 401);
+  EXPECT_NE(page.raw.find("action=\"/.netlify/site-password\""), std::string::npos) << page.raw;
+  EXPECT_NE(page.raw.find("value=\"/docs/?a=1\""), std::string::npos) << page.raw;
+
+  // Basic credentials (any user name) for clients that are not browsers.
+  EXPECT_EQ(Get("/docs/", basic("x:wrong"), "GET", permalink).status, 401);
+  Reply with_basic = Get("/docs/", basic("anyone:open sesame"), "GET", permalink);
+  EXPECT_EQ(with_basic.status, 200);
+  EXPECT_EQ(with_basic.raw, "docs page");
+  EXPECT_EQ(with_basic.headers.Get("Cache-Control"), "private, no-cache");
+
+  // The sign-in form: a wrong password shows the page again; the right one sets the cookie.
+  const HeaderList form = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  Reply wrong =
+      Get("/.netlify/site-password", form, "POST", permalink, "password=nope&return_to=%2Fdocs%2F");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_NE(wrong.raw.find("Wrong password"), std::string::npos);
+  EXPECT_FALSE(wrong.headers.Has("Set-Cookie"));
+  Reply evil = Get("/.netlify/site-password", form, "POST", permalink,
+                   "password=open+sesame&return_to=%2F%2Fevil.example");
+  EXPECT_EQ(evil.status, 303);
+  EXPECT_EQ(evil.headers.Get("Location"), "/");
+  Reply right = Get("/.netlify/site-password", form, "POST", permalink,
+                    "password=open+sesame&return_to=%2Fdocs%2F");
+  ASSERT_EQ(right.status, 303);
+  EXPECT_EQ(right.headers.Get("Location"), "/docs/");
+  const std::string set_cookie(right.headers.Get("Set-Cookie"));
+  EXPECT_NE(set_cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(set_cookie.find("SameSite=Lax"), std::string::npos);
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  Reply signed_in = Get("/docs/", {{"Cookie", "a=b; " + cookie}}, "GET", permalink);
+  EXPECT_EQ(signed_in.status, 200);
+  EXPECT_EQ(signed_in.raw, "docs page");
+  std::string forged = cookie;
+  forged.back() = forged.back() == 'a' ? 'b' : 'a';
+  EXPECT_EQ(Get("/docs/", {{"Cookie", forged}}, "GET", permalink).status, 401);
+
+  // Every deploy, production included; a new password ends the cookies of the old one.
+  ASSERT_EQ(CallJson("PUT", "/api/v1/sites/web/password",
+                     json::object{{"password", "new one"}, {"scope", "all"}}, token_)
+                .status,
+            200);
+  EXPECT_EQ(Get("/").status, 401);
+  EXPECT_EQ(Get("/docs/", {{"Cookie", cookie}}, "GET", permalink).status, 401);
+  EXPECT_EQ(Get("/", basic("u:new one")).raw, "home page");
+
+  // Netlify's update-site call: "password" sets it, "" removes it.
+  Reply patched =
+      CallJson("PATCH", "/api/v1/sites/web", json::object{{"password", "third"}}, token_);
+  ASSERT_EQ(patched.status, 200) << patched.raw;
+  EXPECT_EQ(patched.body.at("password_scope").as_string(), "all");
+  EXPECT_EQ(Get("/", basic("u:new one")).status, 401);
+  EXPECT_EQ(Get("/", basic("u:third")).status, 200);
+  EXPECT_EQ(Call("DELETE", "/api/v1/sites/web/password", "", token_).status, 204);
+  EXPECT_EQ(Get("/").raw, "home page");
+  EXPECT_EQ(Get("/docs/", {}, "GET", permalink).raw, "docs page");
+  EXPECT_EQ(Call("GET", "/api/v1/sites/web", "", token_).body.at("has_password"),
+            json::value(false));
+
+  // Another account can neither set nor remove it.
+  const std::string other = SignUp("other-pw@example.com");
+  EXPECT_EQ(
+      CallJson("PUT", "/api/v1/sites/web/password", json::object{{"password", "x"}}, other).status,
+      404);
+  EXPECT_EQ(Call("DELETE", "/api/v1/sites/web/password", "", other).status, 404);
 }
 
 TEST_P(EdgeHttp, RuleLinesNetlifySkipsAreSkippedAndReportedInTheSummary) {
