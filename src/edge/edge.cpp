@@ -263,13 +263,14 @@ Result<std::optional<http::Response>> Edge::GuardSitePassword(const http::Reques
   auto ask = [&](int status, bool wrong) {
     http::Response r;
     if (WantsHtml(request) || request.method == "POST") {
+      // No Basic challenge here: a browser would put its own prompt in front of the page.
       r = http::Response::Text(status, SitePasswordPage(request.HostName(), request.target, wrong),
                                "text/html; charset=utf-8");
     } else {
       r = http::Response::Text(status, "Unauthorized: this site is password protected.\n");
+      r.headers.Set("WWW-Authenticate",
+                    "Basic realm=\"" + request.HostName() + "\", charset=\"UTF-8\"");
     }
-    r.headers.Set("WWW-Authenticate",
-                  "Basic realm=\"" + request.HostName() + "\", charset=\"UTF-8\"");
     r.headers.Set("Cache-Control", "no-store");
     return r;
   };

@@ -1037,6 +1037,8 @@ TEST_P(EdgeHttp, SitePasswordGuardsTheDeploysItsScopeNames) {
   EXPECT_EQ(page.status, 401);
   EXPECT_NE(page.raw.find("action=\"/.netlify/site-password\""), std::string::npos) << page.raw;
   EXPECT_NE(page.raw.find("value=\"/docs/?a=1\""), std::string::npos) << page.raw;
+  // ...without a Basic challenge, which would put the browser's own prompt in front of it.
+  EXPECT_FALSE(page.headers.Has("WWW-Authenticate"));
 
   // Basic credentials (any user name) for clients that are not browsers.
   EXPECT_EQ(Get("/docs/", basic("x:wrong"), "GET", permalink).status, 401);

@@ -361,6 +361,37 @@ try {
     check((await page.getByText(value).count()) === 0, "the value shows after a reload");
   });
 
+  await step(page, "site-password-sign-in", async () => {
+    await page.goto(`${base}/sites/${site}/`);
+    const card = page.getByRole("region", { name: "Password protection" });
+    await card.getByText("Off: everyone can see every deploy.").waitFor();
+    await card.getByLabel("Password").fill(`pw-${nonce}`);
+    await card.getByRole("button", { name: "Turn on password protection" }).click();
+    await card.getByText("Password saved. Every deploy of this site now asks for it.").waitFor();
+    const plain = await httpGet(liveUrl);
+    check(plain.status === 401 && !plain.text.includes(nonce), `the live site without a password: ${plain.status}`);
+    // A visitor's browser: the sign-in page, a wrong password, then the right one.
+    const visitor = await page.context().browser().newPage();
+    try {
+      await visitor.goto(`${liveUrl}/about/`);
+      await visitor.getByRole("heading", { name: "This site is password protected" }).waitFor();
+      await visitor.getByLabel("Password").fill("wrong");
+      await visitor.getByRole("button", { name: "Open the site" }).click();
+      await visitor.getByText("Wrong password. Try again.").waitFor();
+      await visitor.getByLabel("Password").fill(`pw-${nonce}`);
+      await visitor.getByRole("button", { name: "Open the site" }).click();
+      await visitor.getByText(`about ${nonce}`).waitFor();
+      check(new URL(visitor.url()).pathname === "/about/", `signed in at ${visitor.url()}, not /about/`);
+    } finally {
+      await visitor.close();
+    }
+    await card.getByRole("button", { name: "Remove password" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Remove password" }).click();
+    await card.getByText("Password removed. The site is open to everyone.").waitFor();
+    const open = await httpGet(liveUrl);
+    check(open.status === 200, `the live site after the password was removed: ${open.status}`);
+  });
+
   await step(page, "api-token-created", async () => {
     await page.getByRole("link", { name: "Account" }).click();
     await page.waitForURL(`${base}/account/`);

@@ -18,6 +18,7 @@ import { Card, ErrorNotice, ExternalLink, LoadingNotice, linkClass } from "@/com
 import { AutoPublishLock } from "./AutoPublishLock";
 import { BuildSettingsForm } from "./BuildSettingsForm";
 import { EnvVarsCard } from "./EnvVarsCard";
+import { SitePasswordCard } from "./SitePasswordCard";
 import { SiteSourceCard } from "./SiteSourceCard";
 
 interface SiteDeploys {
@@ -90,6 +91,8 @@ export function SiteOverview({ site, reloadSite }: { site: Site; reloadSite: () 
       <BuildSettingsForm site={site} />
 
       <EnvVarsCard site={site} />
+
+      <SitePasswordCard site={site} onChanged={reloadSite} />
     </div>
   );
 }

@@ -21,6 +21,7 @@ import type {
   DetectedSettings,
   EnvContext,
   EnvVar,
+  SitePasswordScope,
   FileDigests,
   GitHubAccount,
   GitHubRepo,
@@ -217,6 +218,17 @@ export class ApiClient {
 
   deleteEnv(site: string, key: string): Promise<void> {
     return this.request<void>("DELETE", `/api/v1/sites/${seg(site)}/env/${seg(key)}`);
+  }
+
+  // --- site-wide password ---
+
+  // 422 "invalid_password" for an empty or over-long password.
+  setSitePassword(site: string, password: string, scope: SitePasswordScope): Promise<Site> {
+    return this.request<Site>("PUT", `/api/v1/sites/${seg(site)}/password`, { body: { password, scope } });
+  }
+
+  removeSitePassword(site: string): Promise<void> {
+    return this.request<void>("DELETE", `/api/v1/sites/${seg(site)}/password`);
   }
 
   // --- GitHub ---

@@ -132,7 +132,12 @@ export interface Site {
   build_settings: BuildSettings;
   published_deploy: { id: string } | null;
   git_remote_url: string; // the platform's git remote for this site
+  has_password: boolean; // site-wide password protection is on
+  password_scope: SitePasswordScope | "none";
 }
+
+// Which deploys a site-wide password guards: every one, or all but production.
+export type SitePasswordScope = "all" | "non_production";
 
 // Deploy states; builds from git will add queued and building.
 export type DeployState =
