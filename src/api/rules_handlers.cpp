@@ -91,8 +91,18 @@ void AddRulesRoutes(http::Router& router, App& app) {
                edge::BuildExplainRequest(input, site.name + "." + app.options().base_domain));
         RD_TRY(auto manifest, app.deploys().Manifest(id));
         RD_TRY(auto rules, edge::DeployRules::Load(*manifest, app.blobs()));
-        return http::Response::Json(200,
-                                    edge::ExplainJson(*manifest, *rules, request, input.roles));
+        std::string explanation = edge::ExplainJson(*manifest, *rules, request, input.roles);
+        if (site.password_scope != deploys::PasswordScope::kNone) {
+          // The site-wide password comes before every rule: say whether the edge asks for it
+          // (every deploy, or all but the published one, which answers on the site's address).
+          const bool production = site.published_deploy_id && *site.published_deploy_id == id;
+          const bool required = site.password_scope == deploys::PasswordScope::kAll || !production;
+          json::value doc = json::parse(explanation);
+          doc.as_object()["site_password"] = json::object{
+              {"scope", deploys::PasswordScopeName(site.password_scope)}, {"required", required}};
+          explanation = json::serialize(doc);
+        }
+        return http::Response::Json(200, std::move(explanation));
       }),
       {kMaxRulesTestBody});
 }

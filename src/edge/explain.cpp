@@ -315,6 +315,19 @@ Result<std::string> FormatExplanation(std::string_view text) {
     }
     out += ", deploy " + str(o->if_contains("deploy_id")) + ")\n";
   }
+  // Added by the API for a site with a site-wide password (docs/edge.md).
+  if (const json::object* pw =
+          o->contains("site_password") ? o->at("site_password").if_object() : nullptr) {
+    const json::value* required = pw->if_contains("required");
+    if (required != nullptr && required->is_bool() && required->get_bool()) {
+      out += "\nSite password: required (" + str(pw->if_contains("scope")) +
+             "). Without it the edge answers 401 before any rule; what follows is the answer "
+             "after signing in.\n";
+    } else {
+      out += "\nSite password: set (" + str(pw->if_contains("scope")) +
+             "), not asked on this deploy's address.\n";
+    }
+  }
   const json::array* redirects = o->at("redirects").if_array();
   out += "\nRedirect rules, in order:\n";
   if (redirects == nullptr || redirects->empty()) out += "  (none)\n";

@@ -217,6 +217,23 @@ TEST(Explain, FormatsForATerminal) {
   EXPECT_FALSE(FormatExplanation("not json").ok());
 }
 
+TEST(Explain, FormatSaysWhenTheSitePasswordComesFirst) {
+  const auto m = Manifest({"/index.html"});
+  const auto rules = Rules("", "");
+  json::value doc = json::parse(ExplainJson(m, *rules, Get("/"), {}));
+  EXPECT_EQ(FormatExplanation(json::serialize(doc))->find("Site password"), std::string::npos);
+  doc.as_object()["site_password"] = {{"scope", "all"}, {"required", true}};
+  auto text = FormatExplanation(json::serialize(doc));
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("Site password: required (all). Without it the edge answers 401"),
+            std::string::npos)
+      << *text;
+  doc.as_object()["site_password"] = {{"scope", "non_production"}, {"required", false}};
+  EXPECT_NE(FormatExplanation(json::serialize(doc))
+                ->find("Site password: set (non_production), not asked"),
+            std::string::npos);
+}
+
 // The trace evaluates every rule, the match only the indexed candidates: on random rule sets and
 // requests both must agree on which rule answers.
 TEST(Explain, TraceAgreesWithTheIndexedMatch) {

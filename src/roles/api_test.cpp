@@ -1026,6 +1026,12 @@ TEST_P(EdgeHttp, SitePasswordGuardsTheDeploysItsScopeNames) {
   EXPECT_EQ(set.raw.find("open sesame"), std::string::npos);
   EXPECT_EQ(set.raw.find("argon2"), std::string::npos);
   EXPECT_EQ(Get("/").raw, "home page");  // production stays public
+  // `rules test` says whether the password comes first.
+  Reply explained =
+      CallJson("POST", "/api/v1/sites/web/rules/test", json::object{{"url", "/docs/"}}, token_);
+  ASSERT_EQ(explained.status, 200) << explained.raw;
+  EXPECT_EQ(explained.body.at("site_password"),
+            json::parse(R"({"scope":"non_production","required":false})"));
   Reply locked = Get("/docs/", {}, "GET", permalink);
   EXPECT_EQ(locked.status, 401);
   EXPECT_EQ(locked.headers.Get("WWW-Authenticate"),
@@ -1080,6 +1086,9 @@ TEST_P(EdgeHttp, SitePasswordGuardsTheDeploysItsScopeNames) {
             200);
   EXPECT_EQ(Get("/").status, 401);
   EXPECT_EQ(Get("/docs/", {{"Cookie", cookie}}, "GET", permalink).status, 401);
+  explained =
+      CallJson("POST", "/api/v1/sites/web/rules/test", json::object{{"url", "/docs/"}}, token_);
+  EXPECT_EQ(explained.body.at("site_password").at("required"), json::value(true)) << explained.raw;
   EXPECT_EQ(Get("/", basic("u:new one")).raw, "home page");
 
   // Netlify's update-site call: "password" sets it, "" removes it.
