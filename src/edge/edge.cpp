@@ -407,10 +407,9 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only)
       // pool, where it cannot hold up the edge's other requests.
       http::Response deferred;
       deferred.deferred = [this, forwarded = request, decision = route.decision,
-                           headers = route.headers, deploy_id = manifest.deploy_id] {
+                           deploy_id = manifest.deploy_id] {
         http::Response proxied = Proxy(forwarded, decision);
         proxied.headers.Set("X-RepliDeploy-Deploy", deploy_id);
-        for (const auto& [name, value] : headers) proxied.headers.Set(name, value);
         return proxied;
       };
       return deferred;
