@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <boost/url/parse.hpp>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -112,6 +114,11 @@ Error WouldBlock() {
 
 bool IsWouldBlock(const Error& e) { return e.detail_code == "would_block"; }
 
+http::Response BadGateway(std::string_view why) {
+  spdlog::warn("edge: refused: {}", why);
+  return http::Response::Text(502, "Bad Gateway\n");
+}
+
 // The stored file at `path`, open for reading, as a whole-file body (offset 0, its size).
 Result<std::shared_ptr<http::FileBody>> OpenBlobFile(const std::string& path) {
   core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -181,24 +188,55 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
   return entry;
 }
 
-Result<std::string> Edge::ResolveDeploy(std::string_view host, bool memory_only) {
+Result<Edge::ResolvedHost> Edge::ResolveDeploy(std::string_view host, bool memory_only) {
   auto route = ParseHostRoute(host, options_.base_domain);
   if (!route) return MakeError(ErrorCode::kNotFound, "no site at this host");
   RD_TRY(SiteEntry site, LookupSite(route->site_name, memory_only));
   if (memory_only && route->kind != HostRoute::Kind::kPublished) return WouldBlock();
+  ResolvedHost resolved{site.site_id, ""};
   switch (route->kind) {
     case HostRoute::Kind::kPublished:
       if (site.published_deploy_id.empty())
         return MakeError(ErrorCode::kNotFound, "nothing published");
-      return site.published_deploy_id;
-    case HostRoute::Kind::kDeployId:
-      return deploys_.ReadyDeployOfSite(site.site_id, route->deploy_id);
-    case HostRoute::Kind::kPreview:
-      return deploys_.LatestReadyPreview(site.site_id, route->preview_number);
-    case HostRoute::Kind::kAlias:
-      return deploys_.LatestReadyBranch(site.site_id, route->alias);
+      resolved.deploy_id = site.published_deploy_id;
+      break;
+    case HostRoute::Kind::kDeployId: {
+      RD_TRY(resolved.deploy_id, deploys_.ReadyDeployOfSite(site.site_id, route->deploy_id));
+      break;
+    }
+    case HostRoute::Kind::kPreview: {
+      RD_TRY(resolved.deploy_id, deploys_.LatestReadyPreview(site.site_id, route->preview_number));
+      break;
+    }
+    case HostRoute::Kind::kAlias: {
+      RD_TRY(resolved.deploy_id, deploys_.LatestReadyBranch(site.site_id, route->alias));
+      break;
+    }
   }
-  return MakeError(ErrorCode::kNotFound, "no such deploy");
+  return resolved;
+}
+
+std::optional<http::Request> Edge::PlatformRequest(const http::Request& request,
+                                                   const RuleDecision& decision) const {
+  auto url = boost::urls::parse_absolute_uri(decision.target);
+  if (!url || (url->scheme() != "http" && url->scheme() != "https")) return std::nullopt;
+  std::string host(url->encoded_host());
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!ParseHostRoute(host, options_.base_domain)) return std::nullopt;
+  http::Request inner = request;
+  inner.target = url->encoded_path().empty() ? "/" : std::string(url->encoded_path());
+  if (url->has_query()) inner.target += "?" + std::string(url->encoded_query());
+  inner.headers.Set("Host", host);
+  for (const auto& [name, value] : decision.proxy_headers) inner.headers.Set(name, value);
+  return inner;
+}
+
+Result<bool> Edge::SameAccount(const std::string& site_a, const std::string& site_b) {
+  if (site_a == site_b) return true;
+  RD_TRY(deploys::Site a, sites_service_.GetById(site_a));
+  RD_TRY(deploys::Site b, sites_service_.GetById(site_b));
+  return a.account_id == b.account_id;
 }
 
 Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployManifest& manifest,
@@ -364,18 +402,26 @@ std::optional<http::Response> Edge::TryServeFromMemory(http::Request& request) {
   return std::move(response).value();
 }
 
-Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only) {
-  auto deploy_id = ResolveDeploy(request.HostName(), memory_only);
-  if (!deploy_id.ok()) {
-    if (deploy_id.error().code != ErrorCode::kNotFound) return std::move(deploy_id).error();
+Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
+                                       const std::string& rewritten_from) {
+  auto resolved = ResolveDeploy(request.HostName(), memory_only);
+  if (!resolved.ok()) {
+    if (resolved.error().code != ErrorCode::kNotFound) return std::move(resolved).error();
     return PlainNotFound();
+  }
+  const std::string& deploy_id = resolved->deploy_id;
+  if (!rewritten_from.empty()) {
+    // Netlify refuses rewrites between sites of different teams.
+    if (memory_only) return WouldBlock();
+    RD_TRY(bool same_account, SameAccount(rewritten_from, resolved->site_id));
+    if (!same_account) return BadGateway("rewrite to a site of another account");
   }
   std::shared_ptr<const deploys::DeployManifest> manifest_ptr;
   if (memory_only) {
-    manifest_ptr = deploys_.CachedManifest(*deploy_id);
+    manifest_ptr = deploys_.CachedManifest(deploy_id);
     if (!manifest_ptr) return WouldBlock();
   } else {
-    auto loaded = deploys_.Manifest(*deploy_id);
+    auto loaded = deploys_.Manifest(deploy_id);
     if (!loaded.ok()) return PlainNotFound();
     manifest_ptr = std::move(loaded).value();
   }
@@ -402,6 +448,12 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only)
       }
       break;
     case Route::Kind::kProxy: {
+      // A rewrite to another site of the platform is served here, as Netlify serves a 200 rule
+      // to another Netlify site; like Netlify, one hop only.
+      if (std::optional<http::Request> inner = PlatformRequest(request, route.decision)) {
+        if (!rewritten_from.empty()) return BadGateway("a second rewrite between sites");
+        return ServeImpl(*inner, memory_only, resolved->site_id);
+      }
       if (memory_only) return WouldBlock();
       // The other origin may take up to proxy_timeout: that wait belongs on the server's slow
       // pool, where it cannot hold up the edge's other requests.
