@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <boost/url/parse.hpp>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -113,6 +115,11 @@ Error WouldBlock() {
 }
 
 bool IsWouldBlock(const Error& e) { return e.detail_code == "would_block"; }
+
+http::Response BadGateway(std::string_view why) {
+  spdlog::warn("edge: refused: {}", why);
+  return http::Response::Text(502, "Bad Gateway\n");
+}
 
 // The stored file at `path`, open for reading, as a whole-file body (offset 0, its size).
 Result<std::shared_ptr<http::FileBody>> OpenBlobFile(const std::string& path) {
@@ -326,6 +333,29 @@ Result<std::optional<http::Response>> Edge::GuardSitePassword(const http::Reques
   return std::optional<http::Response>(ask(401, /*wrong=*/false));
 }
 
+std::optional<http::Request> Edge::PlatformRequest(const http::Request& request,
+                                                   const RuleDecision& decision) const {
+  auto url = boost::urls::parse_absolute_uri(decision.target);
+  if (!url || (url->scheme() != "http" && url->scheme() != "https")) return std::nullopt;
+  std::string host(url->encoded_host());
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!ParseHostRoute(host, options_.base_domain)) return std::nullopt;
+  http::Request inner = request;
+  inner.target = url->encoded_path().empty() ? "/" : std::string(url->encoded_path());
+  if (url->has_query()) inner.target += "?" + std::string(url->encoded_query());
+  inner.headers.Set("Host", host);
+  for (const auto& [name, value] : decision.proxy_headers) inner.headers.Set(name, value);
+  return inner;
+}
+
+Result<bool> Edge::SameAccount(const std::string& site_a, const std::string& site_b) {
+  if (site_a == site_b) return true;
+  RD_TRY(deploys::Site a, sites_service_.GetById(site_a));
+  RD_TRY(deploys::Site b, sites_service_.GetById(site_b));
+  return a.account_id == b.account_id;
+}
+
 Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployManifest& manifest,
                                                           bool memory_only) {
   {
@@ -489,13 +519,20 @@ std::optional<http::Response> Edge::TryServeFromMemory(http::Request& request) {
   return std::move(response).value();
 }
 
-Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only) {
+Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
+                                       const std::string& rewritten_from) {
   auto resolved = ResolveDeploy(request.HostName(), memory_only);
   if (!resolved.ok()) {
     if (resolved.error().code != ErrorCode::kNotFound) return std::move(resolved).error();
     return PlainNotFound();
   }
   const std::string& deploy_id = resolved->deploy_id;
+  if (!rewritten_from.empty()) {
+    // Netlify refuses rewrites between sites of different teams.
+    if (memory_only) return WouldBlock();
+    RD_TRY(bool same_account, SameAccount(rewritten_from, resolved->site.site_id));
+    if (!same_account) return BadGateway("rewrite to a site of another account");
+  }
 
   auto path =
       NormalizeRequestPath(std::string_view(request.target).substr(0, request.target.find('?')));
@@ -538,16 +575,20 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only)
       }
       break;
     case Route::Kind::kProxy: {
+      // A rewrite to another site of the platform is served here, as Netlify serves a 200 rule
+      // to another Netlify site; like Netlify, one hop only.
+      if (std::optional<http::Request> inner = PlatformRequest(request, route.decision)) {
+        if (!rewritten_from.empty()) return BadGateway("a second rewrite between sites");
+        return ServeImpl(*inner, memory_only, resolved->site.site_id);
+      }
       if (memory_only) return WouldBlock();
       // The other origin may take up to proxy_timeout: that wait belongs on the server's slow
       // pool, where it cannot hold up the edge's other requests.
       http::Response deferred;
       deferred.deferred = [this, forwarded = request, decision = route.decision,
-                           headers = route.headers, deploy_id = manifest.deploy_id,
-                           protected_deploy] {
+                           deploy_id = manifest.deploy_id, protected_deploy] {
         http::Response proxied = Proxy(forwarded, decision);
         proxied.headers.Set("X-RepliDeploy-Deploy", deploy_id);
-        for (const auto& [name, value] : headers) proxied.headers.Set(name, value);
         if (protected_deploy) proxied.headers.Set("Cache-Control", "private, no-cache");
         return proxied;
       };

@@ -3,7 +3,9 @@
 //
 // Thread-safe. Serve() blocks (database lookups on a cache miss, reading blobs): call it from a
 // handler thread. Its answer to a proxy rule is deferred (http::Response::deferred): the server
-// makes the request to the other origin on its slow pool.
+// makes the request to the other origin on its slow pool. A proxy rule to another site of the
+// platform (a host under base_domain) is not proxied but served here, as that site would answer
+// the rewritten request: one hop, between sites of one account (502 otherwise).
 #pragma once
 
 #include <chrono>
@@ -69,7 +71,15 @@ class Edge {
     std::chrono::steady_clock::time_point read_at;
   };
   // With `memory_only`, every step that would block fails with WouldBlock() instead.
-  Result<http::Response> ServeImpl(http::Request& request, bool memory_only);
+  // `rewritten_from` is the id of the site whose proxy rule rewrote the request to this one (a
+  // rewrite to another site of the platform, served here: one hop, within one account), or "".
+  Result<http::Response> ServeImpl(http::Request& request, bool memory_only,
+                                   const std::string& rewritten_from = "");
+  // The request a proxy rule makes of another site of this platform (a host under
+  // base_domain), or nullopt when the target is an outside origin.
+  std::optional<http::Request> PlatformRequest(const http::Request& request,
+                                               const RuleDecision& decision) const;
+  Result<bool> SameAccount(const std::string& site_a, const std::string& site_b);
   struct Resolved {
     SiteEntry site;
     std::string deploy_id;

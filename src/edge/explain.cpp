@@ -347,6 +347,11 @@ Result<std::string> FormatExplanation(std::string_view text) {
     }
   }
   const json::array* headers = o->at("headers").if_array();
+  const json::object* answer = o->at("answer").if_object();
+  // Header rules never apply to a proxied answer (Netlify leaves those to the origin).
+  const bool proxied = answer != nullptr && str(answer->if_contains("kind")) == "proxy";
+  const char* not_applied =
+      proxied ? "  not applied: the answer is proxied\n" : "  does not match the path\n";
   out += "\nHeader rules:\n";
   if (headers == nullptr || headers->empty()) out += "  (none)\n";
   if (headers != nullptr) {
@@ -356,10 +361,9 @@ Result<std::string> FormatExplanation(std::string_view text) {
       const json::value* applies = h->if_contains("applies");
       const bool yes = applies != nullptr && applies->is_bool() && applies->get_bool();
       out += std::string("  ") + (yes ? "=> " : "-  ") + str(h->if_contains("source")) + "  " +
-             str(h->if_contains("for")) + (yes ? "  applies\n" : "  does not match the path\n");
+             str(h->if_contains("for")) + (yes ? "  applies\n" : not_applied);
     }
   }
-  const json::object* answer = o->at("answer").if_object();
   out += "\nAnswer: " + str(o->if_contains("summary")) + "\n";
   if (answer != nullptr) {
     for (const char* key : {"location", "rewrite", "proxy", "file"}) {

@@ -111,10 +111,13 @@ Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& r
       break;
   }
   route.decision = std::move(decision);
-  route.headers = rules.HeadersFor(path);
+  // Netlify applies header rules only to what it serves itself, never to a proxied answer: the
+  // origin sends its own headers.
+  const bool proxied = route.kind == Route::Kind::kProxy;
+  if (!proxied) route.headers = rules.HeadersFor(path);
   route.auth_source = auth.source;
   if (trace != nullptr) {
-    trace->header_rules = rules.MatchingHeaderRules(path);
+    if (!proxied) trace->header_rules = rules.MatchingHeaderRules(path);
     trace->static_match = match;
   }
   return route;

@@ -37,14 +37,14 @@ struct Route {
   bool not_found_page = false;
   std::string location;     // kRedirect
   RuleDecision decision;    // what the redirect rules decided
-  HeaderList headers;       // from `_headers` / [[headers]], in order
+  HeaderList headers;       // from `_headers` / [[headers]], in order; none for kProxy
   std::string auth_source;  // the Basic-Auth rule protecting the path ("" for none)
 };
 
 // Why the route is what it is, for explaining it.
 struct RouteTrace {
   std::vector<RedirectVerdict> redirects;  // one per redirect rule, in order
-  std::vector<std::size_t> header_rules;   // the header rules that apply, in order
+  std::vector<std::size_t> header_rules;   // the header rules that apply (none to a proxy)
   StaticMatch static_match;                // what the path names without any rule
 };
 

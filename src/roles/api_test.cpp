@@ -1197,6 +1197,96 @@ TEST_P(EdgeHttp, ProxyRulesNeverReachLoopbackByDefault) {
   EXPECT_EQ(refused.status, 502);
 }
 
+// https://docs.netlify.com/routing/redirects/rewrites-proxies/ : a 200 rule can proxy "to other
+// Netlify sites (internal rewrites)"; "rewrites between Netlify sites belonging to different
+// teams are not allowed"; "we limit internal rewrites to one hop". A rule to another site under
+// the platform's base domain is served by the edge itself, whatever the proxy settings.
+TEST_P(EdgeHttp, NetlifyRewritesToAnotherSiteOfThePlatform) {
+  Publish({{"index.html", "home"},
+           {"_redirects",
+            "/blog/* http://blog.localhost/:splat 200\n"
+            "/loop/* http://blog.localhost/back/:splat 200\n"
+            "/theirs/* http://theirs.localhost/:splat 200\n"}});
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "blog"}}, token_).status, 201);
+  const std::string blog_deploy =
+      Deploy(token_, "blog",
+             {{"index.html", "blog home"},
+              {"hello.html", "blog hello"},
+              {"_redirects", "/back/* http://web.localhost/:splat 200\n"}},
+             false);
+  const std::string other = SignUp("other@example.com");
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "theirs"}}, other).status, 201);
+  Deploy(other, "theirs", {{"index.html", "their home"}}, false);
+
+  Reply hello = Get("/blog/hello?ref=web");
+  EXPECT_EQ(hello.status, 200);
+  EXPECT_EQ(hello.raw, "blog hello");
+  EXPECT_EQ(hello.headers.Get("X-RepliDeploy-Deploy"), blog_deploy);
+  EXPECT_EQ(Get("/blog/").raw, "blog home");
+  EXPECT_EQ(Get("/blog/missing").status, 404);
+  // blog's own rule would rewrite back to web: a second hop.
+  EXPECT_EQ(Get("/loop/index.html").status, 502);
+  // Another account's site.
+  Reply theirs = Get("/theirs/");
+  EXPECT_EQ(theirs.status, 502);
+  EXPECT_EQ(theirs.raw.find("their home"), std::string::npos);
+}
+
+// https://docs.netlify.com/routing/redirects/rewrites-proxies/#custom-headers-in-proxy-redirects
+// [[redirects]] `headers = {X-From = "Netlify"}` are sent to the proxied origin, and
+// https://docs.netlify.com/routing/headers/#limitations: header rules are not applied to
+// proxied content (the origin's answer keeps its own headers).
+TEST_P(EdgeHttp, NetlifyProxyRuleHeadersReachTheOrigin) {
+  // The origin answers with what it received.
+  http::ServerOptions origin_options;
+  origin_options.port = 0;
+  http::Server origin(origin_options, [](const http::Request&) {
+    http::Dispatch dispatch;
+    dispatch.handler = [](http::Request& r) {
+      http::Response answer = http::Response::Text(
+          200, "x-from=" + std::string(r.Header("X-From")) + " target=" + r.target + "\n");
+      answer.headers.Set("X-Origin", "yes");
+      return answer;
+    };
+    return dispatch;
+  });
+  ASSERT_TRUE(origin.Listen().ok());
+  origin.Start();
+  // An edge that may proxy to loopback.
+  roles::PlatformOptions options;
+  options.users = {kJwtKey, 3600, core::PasswordCost::Minimum()};
+  options.edge.allow_private_proxy = true;
+  roles::Platform permissive(tdb_->db(), *blobs_, clock_, options);
+  http::ServerOptions server_options;
+  server_options.port = 0;
+  http::Server edge(server_options, permissive.Resolver());
+  ASSERT_TRUE(edge.Listen().ok());
+  edge.Start();
+  Publish({{"index.html", "home"},
+           {"_headers", "/*\n  X-Frame-Options: DENY\n"},
+           {"netlify.toml", "[[redirects]]\n  from = \"/api/*\"\n  to = \"http://127.0.0.1:" +
+                                std::to_string(origin.port()) +
+                                "/:splat\"\n  status = 200\n  force = true\n"
+                                "  headers = {X-From = \"Netlify\"}\n"}});
+  auto get = [&](const std::string& path) {
+    http::ClientRequest request;
+    request.url = "http://127.0.0.1:" + std::to_string(edge.port()) + path;
+    request.headers.Set("Host", "web.localhost");
+    return http::Fetch(request);
+  };
+  auto proxied = get("/api/v1/items?page=2");
+  ASSERT_TRUE(proxied.ok());
+  EXPECT_EQ(proxied->status, 200);
+  EXPECT_EQ(proxied->body, "x-from=Netlify target=/v1/items?page=2\n");
+  EXPECT_EQ(proxied->headers.Get("X-Origin"), "yes");
+  EXPECT_EQ(proxied->headers.Get("X-Frame-Options"), "");
+  auto home = get("/");
+  ASSERT_TRUE(home.ok());
+  EXPECT_EQ(home->headers.Get("X-Frame-Options"), "DENY");
+  edge.Stop();
+  origin.Stop();
+}
+
 // A git remote that hangs: accepts connections and never answers, until Close().
 class SilentRemote {
  public:
