@@ -41,7 +41,8 @@ json::object SiteJson(const App& app, const deploys::Site& s) {
       {"git_remote_url", app.PublicUrl("/git/" + s.name + ".git")},
   };
   if (s.published_deploy_id) {
-    o["published_deploy"] = json::object{{"id", *s.published_deploy_id}};
+    // netlify-cli's `deploy --prod` refuses, and --prod-if-unlocked drafts, when it is locked.
+    o["published_deploy"] = json::object{{"id", *s.published_deploy_id}, {"locked", s.locked}};
   }
   return o;
 }
