@@ -5,6 +5,7 @@
 // Values go to builds and back to the owner only; they are stored encrypted.
 #include <algorithm>
 #include <boost/json.hpp>
+#include <optional>
 
 #include "api/app.hpp"
 #include "api/errors.hpp"
@@ -38,12 +39,21 @@ json::array EnvVarsJson(const std::vector<deploys::EnvVar>& vars, std::string_vi
   json::array out;
   for (std::size_t i = 0; i < vars.size();) {
     json::array values;
+    std::optional<json::object> all;
     const std::string current = vars[i].key;
     for (; i < vars.size() && vars[i].key == current; ++i) {
       const deploys::EnvVar& v = vars[i];
       if (!context.empty() && v.context != context && v.context != "all") continue;
-      values.push_back(json::object{{"id", v.context}, {"context", v.context}, {"value", v.value}});
+      json::object value{{"id", v.context}, {"context", v.context}, {"value", v.value}};
+      if (v.context == "all") {
+        all = std::move(value);
+      } else {
+        values.push_back(std::move(value));
+      }
     }
+    // "all" last: netlify-cli takes the first value matching a context or "all", so a
+    // context's own value must come before it to win.
+    if (all) values.push_back(std::move(*all));
     if (values.empty() || (!key.empty() && current != key)) continue;
     out.push_back(EnvVarJson(current, std::move(values)));
   }

@@ -90,9 +90,11 @@ TEST_P(NetlifyCliApi, AccountEnvCreatesListsAndGetsSiteVariables) {
   EXPECT_EQ(mode.at("is_secret"), false);
   EXPECT_EQ(mode.at("scopes").as_array().size(), 4u);
   ASSERT_EQ(mode.at("values").as_array().size(), 2u);
-  EXPECT_EQ(mode.at("values").at(1).at("context"), "production");
-  EXPECT_EQ(mode.at("values").at(1).at("value"), "prod");
-  EXPECT_EQ(mode.at("values").at(1).at("id"), "production");
+  // A context's own value first, "all" last: netlify-cli takes the first that matches.
+  EXPECT_EQ(mode.at("values").at(0).at("context"), "production");
+  EXPECT_EQ(mode.at("values").at(0).at("value"), "prod");
+  EXPECT_EQ(mode.at("values").at(0).at("id"), "production");
+  EXPECT_EQ(mode.at("values").at(1).at("context"), "all");
 
   // @netlify/config asks for one context: only its values and "all" come back.
   Reply preview = Call("GET", EnvPath({}, "&context_name=deploy-preview"), nullptr, token_);
