@@ -43,17 +43,6 @@ void AddAccountRoutes(http::Router& router, App& app) {
                return JsonResponse(200, AccountJson(user));
              }));
 
-  // Environment variables arrive with the builds; until then every account has none.
-  router.Add("GET", "/api/v1/accounts/{account}/env",
-             Handle([&app](http::Request& req) -> Result<http::Response> {
-               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
-               const std::string& account = req.path_params["account"];
-               if (account != user.account_slug && account != user.account_id) {
-                 return MakeError(ErrorCode::kNotFound, "account not found");
-               }
-               return JsonResponse(200, json::array{});
-             }));
-
   // Netlify's extension registry, asked (without credentials, outside /api/v1) by the build
   // step of netlify-cli before every deploy. There are no extensions here.
   auto no_extensions = [](http::Request&) { return JsonResponse(200, json::array{}); };

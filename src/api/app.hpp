@@ -152,6 +152,7 @@ void AddEnvRoutes(http::Router& router, App& app);
 void AddGithubRoutes(http::Router& router, App& app);
 void AddLogStreamRoutes(http::Router& router, App& app);
 void AddRulesRoutes(http::Router& router, App& app);
+void AddHostedOnlyRoutes(http::Router& router, App& app);
 
 // Creates a site for `user` (see builder::BuildTrigger::CreateSite), its webhook at our URL.
 Result<deploys::Site> CreateSite(App& app, const auth::User& user, const deploys::SitePatch& patch);

@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "api/app.hpp"
+#include "api/errors.hpp"
 #include "api/json_input.hpp"
 #include "core/clock.hpp"
 
@@ -54,6 +55,17 @@ json::object SummaryJson(const deploys::Deploy& d) {
     messages.push_back(std::move(o));
   }
   return json::object{{"status", d.state}, {"messages", std::move(messages)}};
+}
+
+constexpr std::string_view kEdgeFunctionsUnsupported =
+    "edge functions are a Netlify-hosted feature and are not supported; deploy without "
+    "netlify/edge-functions (serverless functions in netlify/functions are supported)";
+
+// netlify-cli lists a deploy's edge function bundles as {"edge_functions": {format: sha}}.
+bool DeclaresEdgeFunctions(const json::object& body) {
+  const json::value* v = body.if_contains("edge_functions");
+  if (v == nullptr || v->is_null()) return false;
+  return !(v->is_object() && v->as_object().empty()) && !(v->is_array() && v->as_array().empty());
 }
 
 }  // namespace
@@ -110,6 +122,12 @@ json::object DeployJson(const App& app, const deploys::Deploy& d,
   } else if (!d.branch.empty() && d.context != "production") {
     links["alias"] = app.SiteUrl(d.branch + "--" + d.site_name);
   }
+  // As Netlify: a branch deploy, a deploy preview and `netlify deploy --alias` are reached at
+  // their alias; the deploy's own URL stays in links.permalink.
+  if (const json::value* alias = links.if_contains("alias")) {
+    o["deploy_url"] = *alias;
+    o["deploy_ssl_url"] = *alias;
+  }
   const std::string repo(repo_web_url);
   o["commit_url"] = repo.empty() || d.commit_ref.empty()
                         ? json::value(nullptr)
@@ -127,6 +145,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
   auto create = Handle([&app](http::Request& req) -> Result<http::Response> {
     RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kDeploy));
     RD_TRY(json::object body, ParseJsonObject(req.body, /*empty_ok=*/true));
+    if (DeclaresEdgeFunctions(body)) return NotImplementedResponse(kEdgeFunctionsUnsupported);
     deploys::NewDeploy spec;
     RD_TRY(std::optional<bool> draft, OptionalBool(body, "draft"));
     spec.draft = draft.value_or(false);
@@ -134,7 +153,8 @@ void AddDeployRoutes(http::Router& router, App& app) {
     RD_TRY(auto title, OptionalString(body, "title"));
     RD_TRY(auto source, OptionalString(body, "deploy_source"));
     spec.branch = branch.value_or("");
-    spec.title = title.value_or("");
+    // netlify-cli's `deploy --message` sends the title as a query parameter.
+    spec.title = title ? *title : req.QueryParam("title").value_or("");
     spec.deploy_source = source.value_or("api");
     RD_TRY(deploys::Deploy deploy, app.deploys().Create(user.id, req.path_params["site_id"], spec));
     // A body may already carry the file list (Netlify's single-call digest deploy).
@@ -163,6 +183,7 @@ void AddDeployRoutes(http::Router& router, App& app) {
   auto set_files = Handle([&app](http::Request& req) -> Result<http::Response> {
     RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kDeploy));
     RD_TRY(json::object body, ParseJsonObject(req.body));
+    if (DeclaresEdgeFunctions(body)) return NotImplementedResponse(kEdgeFunctionsUnsupported);
     RD_TRY(auto files, DigestMap(body, "files"));
     RD_TRY(auto functions, DigestMap(body, "functions"));
     RD_TRY(deploys::Deploy current, app.deploys().Get(user.id, req.path_params["deploy_id"]));
@@ -215,6 +236,9 @@ void AddDeployRoutes(http::Router& router, App& app) {
                                                      {"deploy_id", deploy.id}});
              }),
              {kMaxFileUpload});
+
+  router.Add("PUT", "/api/v1/deploys/{deploy_id}/edge_functions/{sha}",
+             [](http::Request&) { return NotImplementedResponse(kEdgeFunctionsUnsupported); });
 
   router.Add(
       "GET", "/api/v1/deploys/{deploy_id}/log",

@@ -53,4 +53,8 @@ http::Response ErrorResponse(const Error& error, std::string_view request_id) {
   return response;
 }
 
+http::Response NotImplementedResponse(std::string_view message) {
+  return http::Response::Error(501, "not_implemented", message);
+}
+
 }  // namespace replideploy::api

@@ -15,4 +15,8 @@ int HttpStatus(ErrorCode code);
 // every other message was written for the client and is shown as is.
 http::Response ErrorResponse(const Error& error, std::string_view request_id = {});
 
+// 501 {"error":{"code":"not_implemented","message":...}} for a Netlify feature that only its
+// hosted platform has (Blobs, Identity, edge functions...); `message` names the feature.
+http::Response NotImplementedResponse(std::string_view message);
+
 }  // namespace replideploy::api

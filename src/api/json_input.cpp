@@ -25,10 +25,9 @@ http::Response JsonResponse(int status, const json::value& value) {
   return http::Response::Json(status, json::serialize(value));
 }
 
-Result<json::object> ParseJsonObject(std::string_view body, bool empty_ok) {
+Result<json::value> ParseJson(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    if (empty_ok) return json::object{};
-    return Bad("request body is empty; expected a JSON object");
+    return Bad("request body is empty; expected JSON");
   }
   boost::system::error_code ec;
   json::parse_options options;
@@ -37,7 +36,15 @@ Result<json::object> ParseJsonObject(std::string_view body, bool empty_ok) {
   parser.write(body.data(), body.size(), ec);
   if (!ec) parser.finish(ec);
   if (ec) return Bad("request body is not valid JSON: " + ec.message());
-  json::value value = parser.release();
+  return parser.release();
+}
+
+Result<json::object> ParseJsonObject(std::string_view body, bool empty_ok) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    if (empty_ok) return json::object{};
+    return Bad("request body is empty; expected a JSON object");
+  }
+  RD_TRY(json::value value, ParseJson(body));
   if (!value.is_object()) return Bad("request body must be a JSON object");
   return std::move(value.as_object());
 }

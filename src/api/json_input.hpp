@@ -16,6 +16,8 @@ namespace replideploy::api {
 // `value` serialised as the body of an application/json response.
 http::Response JsonResponse(int status, const boost::json::value& value);
 
+// Any JSON value (depth at most 64); an empty body is an error.
+Result<boost::json::value> ParseJson(std::string_view body);
 // The body must be one JSON object. An empty body is an empty object when `empty_ok`.
 Result<boost::json::object> ParseJsonObject(std::string_view body, bool empty_ok = false);
 

@@ -42,7 +42,8 @@ json::object SiteJson(const App& app, const deploys::Site& s) {
       {"git_remote_url", app.PublicUrl("/git/" + s.name + ".git")},
   };
   if (s.published_deploy_id) {
-    o["published_deploy"] = json::object{{"id", *s.published_deploy_id}};
+    // netlify-cli's `deploy --prod` refuses, and --prod-if-unlocked drafts, when it is locked.
+    o["published_deploy"] = json::object{{"id", *s.published_deploy_id}, {"locked", s.locked}};
   }
   // Netlify's field, and which deploys the password guards ("none" without one).
   o["has_password"] = s.password_scope != deploys::PasswordScope::kNone;

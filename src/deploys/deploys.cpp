@@ -512,16 +512,22 @@ Status DeployService::Publish(const std::string& site_id, const std::string& dep
                  {deploy_id, site_id}));
       boost::json::object details{{"site_id", site_id}};
       bool older = false;
+      bool already_live = false;
       if (!before.empty() && !before.rows.front().IsNull(0)) {
         const db::Row& r = before.rows.front();
         details["previous_deploy_id"] = r.Text(0);
-        older = r.Text(0) != deploy_id && r.Int(2) < r.Int(1);
+        already_live = r.Text(0) == deploy_id;
+        older = !already_live && r.Int(2) < r.Int(1);
       }
       if (action.empty()) action = older ? "deploy.rolled_back" : "deploy.published";
       if (lock) RD_TRY_STATUS(s.Exec("UPDATE sites SET locked = 1 WHERE id = ?", {site_id}));
-      RD_TRY_STATUS(s.Exec("UPDATE sites SET published_deploy_id = ?, updated_at = ? WHERE id = ?",
-                           {deploy_id, now, site_id}));
-      RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy_id}));
+      // Locking (or restoring) the live deploy publishes nothing: its published_at stays.
+      if (!already_live) {
+        RD_TRY_STATUS(
+            s.Exec("UPDATE sites SET published_deploy_id = ?, updated_at = ? WHERE id = ?",
+                   {deploy_id, now, site_id}));
+        RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy_id}));
+      }
       return RecordDeployEvent(s, now, site_id, action, deploy_id, actor, details);
     }));
   }

@@ -181,6 +181,19 @@ TEST_P(Deploys, RestoreIsARollbackAndLockStopsAutoPublish) {
   EXPECT_EQ(actions[3], "deploy.unlocked");
 }
 
+TEST_P(Deploys, LockingTheLiveDeployKeepsItsPublishedAt) {
+  Deploy v1 = DeployFiles({{"index.html", "v1"}});
+  ASSERT_EQ(Live(), v1.id);
+  const std::optional<std::int64_t> published_at = deploys_->Get(alice_.id, v1.id)->published_at;
+  ASSERT_TRUE(published_at.has_value());
+  clock_.Advance(60'000);
+  Deploy locked = deploys_->Lock(alice_.id, v1.id).value();
+  EXPECT_TRUE(locked.site_locked);
+  EXPECT_EQ(locked.published_at, published_at) << "locking publishes nothing new";
+  ASSERT_TRUE(deploys_->Unlock(alice_.id, v1.id).ok());
+  EXPECT_EQ(deploys_->Get(alice_.id, v1.id)->published_at, published_at);
+}
+
 TEST_P(Deploys, OlderDeployFinishingLateDoesNotReplaceNewer) {
   Deploy older = deploys_->Create(alice_.id, "site", {}).value();
   clock_.Advance(10);

@@ -68,6 +68,49 @@ TEST_P(EnvVars, ValidationAndAccess) {
   EXPECT_EQ(env_->Delete(alice_.id, "site", "OK").error().code, ErrorCode::kNotFound);
 }
 
+TEST_P(EnvVars, CreateAllIsAllOrNone) {
+  ASSERT_TRUE(env_->Set(alice_.id, "site", "TAKEN", "old").ok());
+  auto refused = env_->CreateAll(alice_.id, "site", {{"FRESH", "all", "1"}, {"TAKEN", "all", "2"}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  auto invalid = env_->CreateAll(alice_.id, "site", {{"FRESH", "all", "1"}, {"X", "staging", "2"}});
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_EQ(invalid.error().code, ErrorCode::kUnprocessable);
+  ASSERT_EQ(env_->List(alice_.id, "site")->size(), 1u) << "nothing of a refused create is stored";
+
+  ASSERT_TRUE(
+      env_->CreateAll(alice_.id, "site",
+                      {{"FRESH", "all", "1"}, {"FRESH", "production", "p"}, {"DEV", "dev", "d"}})
+          .ok());
+  EXPECT_EQ(env_->ForBuild(site_.id, "production")->at("FRESH"), "p");
+  EXPECT_FALSE(env_->ForBuild(site_.id, "production")->contains("DEV"))
+      << "dev values are for netlify-cli's local development, not for builds";
+  EXPECT_EQ(env_->CreateAll(bob_.id, "site", {{"B", "all", "1"}}).error().code,
+            ErrorCode::kNotFound);
+}
+
+TEST_P(EnvVars, ReplaceAndDeleteValue) {
+  ASSERT_TRUE(env_->Set(alice_.id, "site", "K", "all-value").ok());
+  ASSERT_TRUE(env_->Set(alice_.id, "site", "K", "prod-value", "production").ok());
+  ASSERT_TRUE(env_->Replace(alice_.id, "site", "K", {{"K", "deploy-preview", "preview"}}).ok());
+  auto list = env_->List(alice_.id, "site");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->front().context, "deploy-preview");
+  EXPECT_EQ(list->front().value, "preview");
+  EXPECT_EQ(env_->Replace(alice_.id, "site", "K", {}).error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(env_->Replace(alice_.id, "site", "K", {{"K", "nope", "v"}}).error().code,
+            ErrorCode::kUnprocessable);
+  EXPECT_EQ(env_->List(alice_.id, "site")->size(), 1u);
+
+  EXPECT_EQ(env_->DeleteValue(alice_.id, "site", "K", "production").error().code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(env_->DeleteValue(bob_.id, "site", "K", "deploy-preview").error().code,
+            ErrorCode::kNotFound);
+  EXPECT_TRUE(env_->DeleteValue(alice_.id, "site", "K", "deploy-preview").ok());
+  EXPECT_TRUE(env_->List(alice_.id, "site")->empty());
+}
+
 TEST(MaskSecrets, ReplacesEveryOccurrence) {
   EXPECT_EQ(MaskSecrets("token=abcd1234 again abcd1234", {"abcd1234"}), "token=**** again ****");
   EXPECT_EQ(MaskSecrets("short x", {"x"}), "short x") << "too short to mask meaningfully";
