@@ -4,7 +4,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -272,6 +275,36 @@ exports.handler = async (event) => {
   // Its own bundle is readable, not writable.
   EXPECT_NE(res.body.find(R"("/var/task":"READ fn.js")"), std::string::npos) << res.body;
   EXPECT_NE(res.body.find(R"("write":"EROFS")"), std::string::npos) << res.body;
+}
+
+// The sandbox has a network namespace of its own: the server's loopback is not reachable.
+TEST_F(FunctionRuntimeTest, FunctionCannotReachTheHostsLoopback) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  auto& rt = Runtime();
+  FunctionRequest r = Deployed(Zip({{"fn.mjs", R"(
+import net from "node:net";
+export default async (req) => {
+  const port = Number(new URL(req.url).searchParams.get("port"));
+  const result = await new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port }, () => { s.destroy(); resolve("CONNECTED"); });
+    s.on("error", (e) => resolve(e.code));
+  });
+  return new Response(result);
+};)"}}));
+  r.raw_url += "?port=" + port;
+  const FunctionResponse res = rt.Invoke(r);
+  ::close(listener);
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.body, "ECONNREFUSED");
 }
 
 TEST_F(FunctionRuntimeTest, EachDeployRunsItsOwnVersion) {
