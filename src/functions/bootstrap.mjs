@@ -18,6 +18,7 @@ const SOCKET = process.env.RD_RUNTIME_SOCKET;
 const ROOT = process.env.LAMBDA_TASK_ROOT || '/var/task';
 const NAME = process.env.RD_FUNCTION_NAME || '';
 const PREFIX = '/2018-06-01/runtime';
+const MAX_BODY = 6 * 1024 * 1024; // the server's limit on response bodies
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 function call(method, urlPath, body) {
@@ -226,6 +227,9 @@ async function main() {
         handler.version === 2
           ? await runV2(handler.fn, event, meta, id)
           : await runV1(handler.fn, event, meta, id);
+      const body = typeof result.body === 'string' ? result.body : String(result.body ?? '');
+      const size = result.isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body);
+      if (size > MAX_BODY) throw new Error(`the response body (${size} bytes) is larger than 6 MB`);
       await call('POST', `/invocation/${id}/response`, result);
     } catch (e) {
       console.error(e);

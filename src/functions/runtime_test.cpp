@@ -227,6 +227,25 @@ TEST_F(FunctionRuntimeTest, CrashAndLoadFailureAre502) {
   EXPECT_EQ(rt.Invoke(missing).status, 502);
 }
 
+TEST_F(FunctionRuntimeTest, BodiesOver6MBAre413And502) {
+  auto& rt = Runtime();
+  FunctionRequest r = Deployed(Zip({{"fn.mjs", R"(
+export default async (req) => {
+  const n = Number(new URL(req.url).searchParams.get("n"));
+  return new Response(new Uint8Array(n), { headers: { "content-type": "application/octet-stream" } });
+};)"}}));
+  r.raw_url += "?n=" + std::to_string(kMaxBodyBytes);
+  const FunctionResponse fits = rt.Invoke(r);
+  EXPECT_EQ(fits.status, 200);
+  EXPECT_EQ(fits.body.size(), kMaxBodyBytes);
+  r.raw_url += "0";  // ten times as much
+  EXPECT_EQ(rt.Invoke(r).status, 502);
+  FunctionRequest big = r;
+  big.method = "POST";
+  big.body.assign(kMaxBodyBytes + 1, 'x');
+  EXPECT_EQ(rt.Invoke(big).status, 413);
+}
+
 TEST_F(FunctionRuntimeTest, InfiniteLoopTimesOutWith504AndTheProcessIsReplaced) {
   RuntimeOptions options;
   options.timeout = std::chrono::seconds(2);
