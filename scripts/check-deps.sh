@@ -22,8 +22,8 @@ declare -A deps=(
   [functions]="store sandbox"
   [domains]="db http"
   [api]="http audit auth deploys edge builder git store sandbox"
-  [roles]="api audit edge builder git deploys auth store sandbox http db"
-  [cli]="roles api audit edge builder git deploys auth store sandbox http db"
+  [roles]="api audit edge builder git deploys auth store sandbox functions http db"
+  [cli]="roles api audit edge builder git deploys auth store sandbox functions http db"
 )
 # Components that must not see db/ even through what they depend on.
 no_db="api edge"

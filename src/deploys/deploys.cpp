@@ -597,6 +597,12 @@ Result<std::shared_ptr<const DeployManifest>> DeployService::LoadManifest(
     manifest->files.emplace(r.Text(0),
                             ManifestEntry{r.Text(1), r.Int(2), r.Text(3), r.Bool(4), r.Bool(5)});
   }
+  RD_TRY(db::Rows fns, db_.Exec("SELECT name, sha256, runtime FROM deploy_functions "
+                                "WHERE deploy_id = ? AND uploaded = 1",
+                                {deploy_id}));
+  for (const auto& r : fns.rows) {
+    manifest->functions.emplace(r.Text(0), FunctionEntry{r.Text(1), r.Text(2)});
+  }
   return std::shared_ptr<const DeployManifest>(std::move(manifest));
 }
 

@@ -17,10 +17,22 @@ struct ManifestEntry {
   bool has_gzip = false;
 };
 
+// A function of the deploy: its zip in the blob store.
+struct FunctionEntry {
+  std::string sha256;
+  std::string runtime;  // as uploaded ("js"), may be empty
+};
+
 struct DeployManifest {
   std::string deploy_id;
   std::string site_id;
-  std::unordered_map<std::string, ManifestEntry> files;  // "/index.html" -> entry
+  std::unordered_map<std::string, ManifestEntry> files;      // "/index.html" -> entry
+  std::unordered_map<std::string, FunctionEntry> functions;  // "hello" -> zip
+
+  const FunctionEntry* FindFunction(std::string_view name) const {
+    auto it = functions.find(std::string(name));
+    return it == functions.end() ? nullptr : &it->second;
+  }
 
   const ManifestEntry* Find(std::string_view path) const {
     auto it = files.find(std::string(path));

@@ -199,6 +199,7 @@ Result<Edge::Resolved> Edge::ResolveDeploy(std::string_view host, bool memory_on
   if (!route) return MakeError(ErrorCode::kNotFound, "no site at this host");
   Resolved resolved;
   RD_TRY(resolved.site, LookupSite(route->site_name, memory_only));
+  resolved.site_name = route->site_name;
   if (memory_only && route->kind != HostRoute::Kind::kPublished) return WouldBlock();
   const std::string& site_id = resolved.site.site_id;
   switch (route->kind) {
@@ -591,6 +592,27 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
         proxied.headers.Set("X-RepliDeploy-Deploy", deploy_id);
         if (protected_deploy) proxied.headers.Set("Cache-Control", "private, no-cache");
         return proxied;
+      };
+      return deferred;
+    }
+    case Route::Kind::kFunction: {
+      if (!invoker_) {
+        response = PlainNotFound();
+        break;
+      }
+      if (memory_only) return WouldBlock();
+      http::Response deferred;
+      deferred.deferred = [this,
+                           call = FunctionCall{request, *path, route.function,
+                                               route.function_entry->sha256, deploy_id,
+                                               resolved->site.site_id, resolved->site_name,
+                                               resolved->production},
+                           headers = route.headers, protected_deploy] {
+        http::Response answer = invoker_(call);
+        answer.headers.Set("X-RepliDeploy-Deploy", call.deploy_id);
+        for (const auto& [name, value] : headers) answer.headers.Set(name, value);
+        if (protected_deploy) answer.headers.Set("Cache-Control", "private, no-cache");
+        return answer;
       };
       return deferred;
     }

@@ -2,14 +2,16 @@
 // target -> response with ETag, Range, precompressed variants and header rules.
 //
 // Thread-safe. Serve() blocks (database lookups on a cache miss, reading blobs): call it from a
-// handler thread. Its answer to a proxy rule is deferred (http::Response::deferred): the server
-// makes the request to the other origin on its slow pool. A proxy rule to another site of the
-// platform (a host under base_domain) is not proxied but served here, as that site would answer
-// the rewritten request: one hop, between sites of one account (502 otherwise).
+// handler thread. Its answer to a proxy rule or a function route is deferred
+// (http::Response::deferred): the server makes the request to the other origin, or runs the
+// function, on its slow pool. A proxy rule to another site of the platform (a host under
+// base_domain) is not proxied but served here, as that site would answer the rewritten request:
+// one hop, between sites of one account (502 otherwise).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -41,6 +43,22 @@ struct EdgeOptions {
   std::size_t cache_max_blob = std::size_t{2} << 20;
 };
 
+// A call of a deploy's function, as the edge routed it (see route.hpp for which paths).
+struct FunctionCall {
+  http::Request request;  // as received
+  std::string path;       // the normalised request path
+  std::string function;
+  std::string bundle_sha256;  // the function's zip in the blob store
+  std::string deploy_id;
+  std::string site_id;
+  std::string site_name;
+  bool production = false;  // served at the site's own address
+};
+
+// Runs a function call to its end (the functions runtime, wired by the roles). Called on the
+// server's slow pool; blocks.
+using FunctionInvoker = std::function<http::Response(const FunctionCall&)>;
+
 class Edge {
  public:
   Edge(deploys::SiteService& sites, deploys::DeployService& deploys, store::BlobStore& blobs,
@@ -52,6 +70,9 @@ class Edge {
   // deploy, its manifest and rules, the file's bytes): never blocks, so the server may call it
   // on an I/O thread. Nullopt means "ask Serve".
   std::optional<http::Response> TryServeFromMemory(http::Request& request);
+
+  // Without an invoker, function routes answer 404 (a role that runs no functions).
+  void SetFunctionInvoker(FunctionInvoker invoker) { invoker_ = std::move(invoker); }
 
   // Drops what is cached about a site's routing (publish, rollback, rename, delete).
   void InvalidateSite(const std::string& site_id);
@@ -83,6 +104,7 @@ class Edge {
   struct Resolved {
     SiteEntry site;
     std::string deploy_id;
+    std::string site_name;
     bool production = false;  // the site's own address (its published deploy)
   };
   Result<Resolved> ResolveDeploy(std::string_view host, bool memory_only);
@@ -114,6 +136,7 @@ class Edge {
   deploys::DeployService& deploys_;
   store::BlobStore& blobs_;
   EdgeOptions options_;
+  FunctionInvoker invoker_;  // set before serving
 
   std::mutex sites_mu_;
   std::unordered_map<std::string, SiteEntry> sites_;  // by site name

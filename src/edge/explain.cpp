@@ -245,6 +245,11 @@ std::string ExplainJson(const deploys::DeployManifest& manifest, const DeployRul
                  " protects the path with Basic-Auth and the request has none of its credentials "
                  "(give them with --header \"Authorization: Basic ...\")";
       break;
+    case Route::Kind::kFunction:
+      kind = "function";
+      summary += " from the function " + route.function +
+                 (matched != nullptr ? by : " (functions paths answer before any rule)");
+      break;
     case Route::Kind::kProxy:
       kind = "proxy";
       proxy = route.decision.target;

@@ -357,3 +357,45 @@ TEST(Explain, BasicAuthHeaderRulesGuardThePathAndAreNeverSent) {
 
 }  // namespace
 }  // namespace replideploy::edge
+
+namespace replideploy::edge {
+namespace {
+
+// Function routes (route.hpp): the functions prefix before any rule, /api/<name> after files
+// and rules, and rewrites to the functions prefix.
+TEST(RouteRequest, FunctionPaths) {
+  auto m = Manifest({"/index.html", "/api/static.html"});
+  m.functions["hello"] = deploys::FunctionEntry{std::string(64, 'b'), "js"};
+  m.functions["static"] = deploys::FunctionEntry{std::string(64, 'c'), "js"};
+  const auto rules = Rules(
+      "/.netlify/functions/hello /index.html 200!\n"
+      "/greet /.netlify/functions/hello 200\n"
+      "/gone /.netlify/functions/nope 200\n");
+  auto route = [&](const std::string& path) { return RouteRequest(m, *rules, Get(path), path); };
+  Route r = route("/.netlify/functions/hello");
+  EXPECT_EQ(r.kind, Route::Kind::kFunction);  // no rule shadows the functions prefix
+  EXPECT_EQ(r.function, "hello");
+  ASSERT_NE(r.function_entry, nullptr);
+  EXPECT_EQ(r.function_entry->sha256, std::string(64, 'b'));
+  EXPECT_EQ(route("/.netlify/functions/hello/sub/path").kind, Route::Kind::kFunction);
+  r = route("/.netlify/functions/nope");
+  EXPECT_EQ(r.kind, Route::Kind::kNotFound);
+  EXPECT_EQ(r.status, 404);
+  r = route("/greet");
+  EXPECT_EQ(r.kind, Route::Kind::kFunction);
+  EXPECT_EQ(r.function, "hello");
+  EXPECT_EQ(route("/gone").status, 404);
+  r = route("/api/hello");
+  EXPECT_EQ(r.kind, Route::Kind::kFunction);
+  EXPECT_EQ(r.function, "hello");
+  // A file at the path wins over /api/<name>.
+  EXPECT_EQ(route("/api/static").kind, Route::Kind::kFile);
+  EXPECT_EQ(route("/api/other").kind, Route::Kind::kNotFound);
+  // Explained as what the edge does.
+  const auto e = Explain(m, *rules, Get("/greet"));
+  EXPECT_NE(Str(e.at("summary")).find("from the function hello"), std::string::npos)
+      << Str(e.at("summary"));
+}
+
+}  // namespace
+}  // namespace replideploy::edge

@@ -48,6 +48,28 @@ bool HasCredentials(const http::Request& request, const std::vector<std::string>
   return found;
 }
 
+// The function that `path` names under `prefix` ("/.netlify/functions/hello/x" -> "hello"), or
+// null.
+const deploys::FunctionEntry* FunctionAt(const deploys::DeployManifest& manifest,
+                                         std::string_view path, std::string_view prefix,
+                                         std::string* name) {
+  if (!path.starts_with(prefix)) return nullptr;
+  std::string_view rest = path.substr(prefix.size());
+  rest = rest.substr(0, rest.find('/'));
+  const deploys::FunctionEntry* entry = manifest.FindFunction(rest);
+  if (entry != nullptr) *name = std::string(rest);
+  return entry;
+}
+
+Route FunctionRoute(std::string name, const deploys::FunctionEntry* entry) {
+  Route route;
+  route.kind = Route::Kind::kFunction;
+  route.status = 200;
+  route.function = std::move(name);
+  route.function_entry = entry;
+  return route;
+}
+
 }  // namespace
 
 Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& rules,
@@ -71,6 +93,21 @@ Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& r
     }
     return route;
   }
+  std::string function;
+  if (path.starts_with(kFunctionsPrefix)) {
+    const auto* entry = FunctionAt(manifest, path, kFunctionsPrefix, &function);
+    Route route = entry != nullptr ? FunctionRoute(function, entry) : NotFound(manifest, 404);
+    route.headers = rules.HeadersFor(path);
+    route.auth_source = auth.source;
+    if (trace != nullptr) {
+      trace->redirects.assign(rules.redirect_rules().size(),
+                              RedirectVerdict{RedirectVerdict::Outcome::kNotReached,
+                                              "functions paths are not subject to rules"});
+      trace->header_rules = rules.MatchingHeaderRules(path);
+      trace->static_match = ResolveStatic(manifest, path);
+    }
+    return route;
+  }
   const StaticMatch match = ResolveStatic(manifest, path);
   RuleDecision decision = rules.Match(request, path, match.kind != StaticMatch::Kind::kNone, roles,
                                       trace != nullptr ? &trace->redirects : nullptr);
@@ -87,6 +124,14 @@ Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& r
       break;
     case RuleDecision::Kind::kRewrite:
     case RuleDecision::Kind::kStatus: {
+      const std::string_view target_path =
+          std::string_view(decision.target).substr(0, decision.target.find('?'));
+      if (decision.kind == RuleDecision::Kind::kRewrite) {
+        if (const auto* entry = FunctionAt(manifest, target_path, kFunctionsPrefix, &function)) {
+          route = FunctionRoute(function, entry);
+          break;
+        }
+      }
       const StaticMatch target =
           decision.target.empty() ? StaticMatch{} : ResolveStatic(manifest, decision.target);
       if (target.kind == StaticMatch::Kind::kFile) {
@@ -101,6 +146,11 @@ Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& r
     case RuleDecision::Kind::kNone:
       if (match.kind == StaticMatch::Kind::kFile) {
         route = FileRoute(match, 200);
+      } else if (const auto* entry =
+                     match.kind == StaticMatch::Kind::kNone
+                         ? FunctionAt(manifest, path, kApiFunctionsPrefix, &function)
+                         : nullptr) {
+        route = FunctionRoute(function, entry);
       } else if (match.kind == StaticMatch::Kind::kRedirect) {
         route.kind = Route::Kind::kRedirect;
         route.status = 301;

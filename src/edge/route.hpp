@@ -27,6 +27,8 @@ struct Route {
     // 401: a Basic-Auth header rule (`auth_source`) protects the path and the request carries
     // none of its credentials
     kUnauthorized,
+    // invoke the deploy's function `function` (its zip `function_entry`); `status` is 200
+    kFunction,
   };
   Kind kind = Kind::kNotFound;
   int status = 404;
@@ -35,8 +37,10 @@ struct Route {
   // kFile, kNotFound: the not-found page stands in for a missing file (no file at the path,
   // or none at the rule's target).
   bool not_found_page = false;
-  std::string location;     // kRedirect
-  RuleDecision decision;    // what the redirect rules decided
+  std::string function;                                    // kFunction
+  const deploys::FunctionEntry* function_entry = nullptr;  // kFunction
+  std::string location;                                    // kRedirect
+  RuleDecision decision;                                   // what the redirect rules decided
   HeaderList headers;       // from `_headers` / [[headers]], in order; none for kProxy
   std::string auth_source;  // the Basic-Auth rule protecting the path ("" for none)
 };
@@ -47,6 +51,11 @@ struct RouteTrace {
   std::vector<std::size_t> header_rules;   // the header rules that apply (none to a proxy)
   StaticMatch static_match;                // what the path names without any rule
 };
+
+// Where functions answer: /.netlify/functions/<name>[/...] always (before any rule), a rewrite
+// (200) to that path, and /api/<name>[/...] when no file or rule answers the path.
+inline constexpr std::string_view kFunctionsPrefix = "/.netlify/functions/";
+inline constexpr std::string_view kApiFunctionsPrefix = "/api/";
 
 // `path` is the normalised request path (NormalizeRequestPath). `roles` are the visitor's
 // verified roles, for Role= conditions.

@@ -11,6 +11,7 @@
 #include "core/net.hpp"
 #include "deploys/deploys.hpp"
 #include "edge/edge.hpp"
+#include "functions/runtime.hpp"
 #include "git/github_client.hpp"
 #include "sandbox/docker_runner.hpp"
 #include "sandbox/runner.hpp"
@@ -50,6 +51,10 @@ struct PlatformOptions {
   // The address users and GitHub reach us at ("https://deploy.example.com"); empty: ControlUrl.
   std::string public_url;
   std::chrono::milliseconds log_stream_poll{500};
+  // Functions run in this process's edge when set (<data-dir>/functions: unpacked bundles,
+  // sockets); empty: function routes answer 404. root_dir is taken from here.
+  std::string functions_dir;
+  functions::RuntimeOptions functions;
   // Reverse proxies whose X-Forwarded-For / Forwarded name the client (--trusted-proxies).
   std::vector<core::Cidr> trusted_proxies;
 };

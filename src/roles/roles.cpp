@@ -7,6 +7,8 @@
 
 #include "builder/build_trigger.hpp"
 #include "core/ids.hpp"
+#include "core/text.hpp"
+#include "edge/route.hpp"
 #include "sandbox/docker_runner.hpp"
 
 namespace replideploy::roles {
@@ -31,21 +33,84 @@ api::ApiOptions ApiOptionsOf(const PlatformOptions& options) {
   return o;
 }
 
+// The edge's function call as the runtime takes it.
+functions::FunctionRequest ToFunctionRequest(const edge::FunctionCall& call,
+                                             const std::string& base_domain) {
+  const http::Request& r = call.request;
+  functions::FunctionRequest f;
+  f.deploy_id = call.deploy_id;
+  f.function_name = call.function;
+  f.bundle_sha256 = call.bundle_sha256;
+  f.site_id = call.site_id;
+  f.site_name = call.site_name;
+  const std::string host(r.Header("Host"));
+  f.site_url = "http://" + (call.production ? host : call.site_name + "." + base_domain);
+  f.deploy_context = call.production ? "production" : "deploy-preview";
+  f.method = r.method;
+  f.raw_url = "http://" + host + r.target;
+  f.path = call.path;
+  const auto q = r.target.find('?');
+  f.raw_query = q == std::string::npos ? "" : r.target.substr(q + 1);
+  f.headers = r.headers.All();
+  f.body = r.body;
+  f.client_ip = r.remote_address;
+  f.request_id = r.request_id;
+  return f;
+}
+
+http::Response ToHttpResponse(functions::FunctionResponse answer) {
+  http::Response response;
+  response.status = answer.status;
+  for (auto& [name, value] : answer.headers) {
+    // The server frames the body itself.
+    if (core::EqualsIgnoreCase(name, "content-length") ||
+        core::EqualsIgnoreCase(name, "transfer-encoding") ||
+        core::EqualsIgnoreCase(name, "connection")) {
+      continue;
+    }
+    response.headers.Add(std::move(name), std::move(value));
+  }
+  if (!response.headers.Has("Cache-Control")) response.headers.Set("Cache-Control", "no-cache");
+  response.body = std::move(answer.body);
+  return response;
+}
+
 }  // namespace
 
 EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
-    : edge_(services.sites, services.deploys, services.blobs, EdgeOptionsOf(options)) {
+    : edge_(services.sites, services.deploys, services.blobs, EdgeOptionsOf(options)),
+      base_domain_(options.base_domain) {
   services.deploys.AddPublishListener(
       [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
   services.sites.SetChangeListener(
       [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
+  if (!options.functions_dir.empty()) {
+    sandbox::BubblewrapOptions bubblewrap = options.bubblewrap;
+    bubblewrap.spare_networks = 0;  // functions run without a network in this version
+    functions_runner_ =
+        std::make_unique<sandbox::BubblewrapRunner>(std::move(bubblewrap), services.clock);
+    functions::RuntimeOptions runtime = options.functions;
+    runtime.root_dir = options.functions_dir;
+    functions_ = std::make_unique<functions::FunctionRuntime>(services.blobs, *functions_runner_,
+                                                              std::move(runtime));
+    edge_.SetFunctionInvoker([this](const edge::FunctionCall& call) {
+      return ToHttpResponse(functions_->Invoke(ToFunctionRequest(call, base_domain_)));
+    });
+  }
+}
+
+EdgeRole::~EdgeRole() {
+  if (functions_) functions_->Shutdown();
 }
 
 http::Resolver EdgeRole::Resolver() {
-  // The edge takes no large bodies except to proxies.
-  return [this](const http::Request&) -> http::Dispatch {
+  // The edge takes no large bodies except to proxies and functions.
+  return [this](const http::Request& head) -> http::Dispatch {
+    const bool function_path = head.target.starts_with(edge::kFunctionsPrefix) ||
+                               head.target.starts_with(edge::kApiFunctionsPrefix);
     return {.handler = [this](http::Request& r) { return edge_.Serve(r); },
-            .body_limit = http::kDefaultBodyLimit,
+            .body_limit = function_path && functions_ ? functions::kMaxBodyBytes + 1
+                                                      : http::kDefaultBodyLimit,
             .pool = http::Pool::kEdge,
             .fast_handler = [this](http::Request& r) { return edge_.TryServeFromMemory(r); }};
   };

@@ -16,6 +16,7 @@
 #include "builder/worker.hpp"
 #include "deploys/processor.hpp"
 #include "edge/edge.hpp"
+#include "functions/runtime.hpp"
 #include "http/server.hpp"
 #include "roles/options.hpp"
 #include "roles/services.hpp"
@@ -25,14 +26,22 @@ namespace replideploy::roles {
 
 // Serves published sites by Host. Sees this process's publishes at once and other processes'
 // within EdgeOptions::site_cache_ttl.
+// With options.functions_dir, it also runs the deploys' functions (functions/runtime.hpp) in
+// sandboxed processes of its own.
 class EdgeRole {
  public:
   EdgeRole(Services& services, const PlatformOptions& options);
+  ~EdgeRole();
+  EdgeRole(const EdgeRole&) = delete;
+  EdgeRole& operator=(const EdgeRole&) = delete;
   http::Resolver Resolver();
   edge::Edge& edge() { return edge_; }
 
  private:
   edge::Edge edge_;
+  std::string base_domain_;
+  std::unique_ptr<sandbox::SandboxRunner> functions_runner_;
+  std::unique_ptr<functions::FunctionRuntime> functions_;
 };
 
 // What a worker tells the rest of its process, when there is one (all optional).

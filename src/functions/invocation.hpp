@@ -1,0 +1,62 @@
+// One call of a function, as the edge hands it over and as the Lambda Runtime API carries it:
+// Netlify's v1 event JSON in, the handler's {statusCode, headers, multiValueHeaders, body,
+// isBase64Encoded} out. Pure functions over values: no processes, no I/O. Thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace replideploy::functions {
+
+// Request and response bodies are capped at this (Netlify's synchronous limit).
+inline constexpr std::size_t kMaxBodyBytes = std::size_t{6} << 20;
+
+struct FunctionRequest {
+  // Which code: the deploy's function `function_name`, stored as the zip `bundle_sha256`.
+  std::string deploy_id;
+  std::string function_name;
+  std::string bundle_sha256;
+  // For the handler's context (v2 context.site / context.deploy).
+  std::string site_id;
+  std::string site_name;
+  std::string site_url;        // "http://<site>.localhost:8080"
+  std::string deploy_context;  // "production", "deploy-preview", ...
+  // The HTTP request.
+  std::string method;                                        // "GET"
+  std::string raw_url;                                       // absolute: "http://host/path?query"
+  std::string path;                                          // "/.netlify/functions/hello"
+  std::string raw_query;                                     // "a=1&b=2" (no "?")
+  std::vector<std::pair<std::string, std::string>> headers;  // as received, in order
+  std::string body;
+  std::string client_ip;
+  std::string request_id;
+  std::map<std::string, std::string> params;  // v2 context.params
+};
+
+struct FunctionResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  // may repeat (Set-Cookie)
+  std::string body;
+};
+
+// Netlify's v1 event for `request`: rawUrl, rawQuery, path, httpMethod, headers (lower-cased
+// names, repeated values joined by ", "), multiValueHeaders, queryStringParameters,
+// multiValueQueryStringParameters, body (base64 with isBase64Encoded unless it is valid UTF-8
+// text of a textual content type).
+std::string LambdaEvent(const FunctionRequest& request);
+
+// The Lambda-Runtime-Client-Context header: {"custom": {site, deploy, ip, params}}.
+std::string ClientContext(const FunctionRequest& request);
+
+// The handler's answer. kUnprocessable (message for the log) when it is not a JSON object with
+// a numeric statusCode in 100..599, when a base64 body does not decode, or when the body is
+// larger than kMaxBodyBytes.
+Result<FunctionResponse> ParseLambdaResponse(std::string_view json);
+
+}  // namespace replideploy::functions

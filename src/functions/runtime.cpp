@@ -1,0 +1,358 @@
+#include "functions/runtime.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/ids.hpp"
+#include "core/text.hpp"
+#include "functions/bundle.hpp"
+
+namespace replideploy::functions {
+
+namespace fs = std::filesystem;
+
+struct FunctionRuntime::Pool {
+  std::string function_name;
+  std::string bundle_dir;
+  std::mutex mu;
+  std::condition_variable cv;
+  struct Idle {
+    std::unique_ptr<FunctionProcess> process;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::vector<Idle> idle;
+  std::vector<FunctionProcess*> busy;
+  int total = 0;  // idle + busy + starting
+  int waiting = 0;
+};
+
+namespace {
+
+FunctionResponse TextResponse(int status, std::string text) {
+  FunctionResponse r;
+  r.status = status;
+  r.headers = {{"Content-Type", "text/plain; charset=utf-8"}, {"Cache-Control", "no-store"}};
+  r.body = std::move(text);
+  return r;
+}
+
+// The folders above `dir` need the search bit for the sandbox user's bwrap to reach the binds.
+void MakeReachable(const fs::path& dir) {
+  if (geteuid() != 0) return;
+  std::error_code ec;
+  for (fs::path d = fs::absolute(dir, ec); !d.empty() && d != d.root_path(); d = d.parent_path()) {
+    const auto perms = fs::status(d, ec).permissions();
+    if (ec || (perms & fs::perms::others_exec) != fs::perms::none) continue;
+    fs::permissions(d, fs::perms::others_exec, fs::perm_options::add, ec);
+  }
+}
+
+}  // namespace
+
+sandbox::SandboxLimits RuntimeOptions::DefaultLimits() {
+  sandbox::SandboxLimits l;
+  l.wall_time = std::chrono::hours(12);
+  l.memory_bytes = std::int64_t{1024} << 20;
+  l.max_processes = 64;
+  l.max_output_bytes = std::int64_t{256} << 20;
+  l.tmp_bytes = std::int64_t{64} << 20;
+  l.max_file_bytes = std::int64_t{64} << 20;
+  l.max_open_files = 1024;
+  return l;
+}
+
+FunctionRuntime::FunctionRuntime(store::BlobStore& blobs, sandbox::SandboxRunner& runner,
+                                 RuntimeOptions options)
+    : blobs_(blobs), runner_(runner), options_(std::move(options)) {
+  const fs::path root = fs::absolute(options_.root_dir);
+  std::error_code ec;
+  // Run folders of processes a previous server left behind.
+  fs::remove_all(root / "run", ec);
+  for (const char* sub : {"bundles", "run", "runtime"}) {
+    fs::create_directories(root / sub, ec);
+    ::chmod((root / sub).c_str(), 0711);
+  }
+  ::chmod(root.c_str(), 0711);
+  MakeReachable(root);
+  runtime_dir_ = (root / "runtime").string();
+  const fs::path script = root / "runtime" / "bootstrap.mjs";
+  {
+    std::ofstream out(script.string() + ".tmp", std::ios::binary | std::ios::trunc);
+    out << BootstrapScript();
+  }
+  fs::rename(script.string() + ".tmp", script, ec);
+  ::chmod(script.c_str(), 0644);
+  if (ec) spdlog::error("functions: cannot write {}: {}", script.string(), ec.message());
+  reaper_ = std::jthread([this](std::stop_token stop) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock lock(m);
+    while (!cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; })) {
+      if (stop.stop_requested()) break;
+      ReapIdle();
+    }
+  });
+}
+
+FunctionRuntime::~FunctionRuntime() {
+  reaper_.request_stop();
+  if (reaper_.joinable()) reaper_.join();
+  Shutdown();
+}
+
+void FunctionRuntime::Shutdown() {
+  std::vector<std::unique_ptr<FunctionProcess>> doomed;
+  {
+    std::lock_guard lock(mu_);
+    {
+      std::lock_guard closing_lock(closing_mu_);
+      closing_ = true;
+    }
+    for (auto& [key, pool] : pools_) {
+      std::lock_guard pool_lock(pool->mu);
+      for (auto& idle : pool->idle) doomed.push_back(std::move(idle.process));
+      pool->total -= static_cast<int>(pool->idle.size());
+      pool->idle.clear();
+      for (FunctionProcess* p : pool->busy) p->Kill();
+      pool->cv.notify_all();
+    }
+  }
+  for (auto& p : doomed) p->Kill();
+  doomed.clear();
+}
+
+std::size_t FunctionRuntime::BusyCountForTest() {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (auto& [key, pool] : pools_) {
+    std::lock_guard pool_lock(pool->mu);
+    n += pool->busy.size();
+  }
+  return n;
+}
+
+std::size_t FunctionRuntime::WaitingCountForTest() {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (auto& [key, pool] : pools_) {
+    std::lock_guard pool_lock(pool->mu);
+    n += static_cast<std::size_t>(pool->waiting);
+  }
+  return n;
+}
+
+void FunctionRuntime::ReapIdle() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<FunctionProcess>> doomed;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = pools_.begin(); it != pools_.end();) {
+      Pool& pool = *it->second;
+      std::lock_guard pool_lock(pool.mu);
+      std::erase_if(pool.idle, [&](Pool::Idle& idle) {
+        if (now - idle.since < options_.idle_timeout && idle.process->Alive()) return false;
+        doomed.push_back(std::move(idle.process));
+        --pool.total;
+        return true;
+      });
+      if (pool.total == 0 && pool.waiting == 0) {
+        it = pools_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& p : doomed) p->Kill();
+  doomed.clear();  // joins their threads, outside every lock
+}
+
+bool FunctionRuntime::Closing() {
+  std::lock_guard lock(closing_mu_);
+  return closing_;
+}
+
+std::size_t FunctionRuntime::ProcessCountForTest() {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (auto& [key, pool] : pools_) {
+    std::lock_guard pool_lock(pool->mu);
+    n += static_cast<std::size_t>(pool->total);
+  }
+  return n;
+}
+
+Result<std::string> FunctionRuntime::BundleDir(const std::string& sha256) {
+  if (sha256.size() != 64 || !core::IsLowerHex(sha256)) {
+    return MakeError(ErrorCode::kInternal, "bad bundle digest");
+  }
+  const fs::path dir = fs::path(options_.root_dir) / "bundles" / sha256;
+  std::lock_guard lock(bundles_mu_);
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return fs::absolute(dir).string();
+  RD_TRY(std::string zip, blobs_.Read(sha256, store::Variant::kIdentity));
+  RD_TRY_STATUS(UnpackBundle(zip, dir.string()));
+  return fs::absolute(dir).string();
+}
+
+std::shared_ptr<FunctionRuntime::Pool> FunctionRuntime::PoolFor(const FunctionRequest& request) {
+  const std::string key = request.deploy_id + "/" + request.function_name;
+  std::lock_guard lock(mu_);
+  auto& pool = pools_[key];
+  if (!pool) {
+    pool = std::make_shared<Pool>();
+    pool->function_name = request.function_name;
+  }
+  return pool;
+}
+
+Result<std::unique_ptr<FunctionProcess>> FunctionRuntime::Acquire(
+    Pool& pool, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(pool.mu);
+  bool queued = false;
+  for (;;) {
+    if (Closing()) {
+      if (queued) --pool.waiting;
+      return MakeError(ErrorCode::kUnavailable, "the functions runtime is shutting down");
+    }
+    while (!pool.idle.empty()) {
+      auto process = std::move(pool.idle.back().process);
+      pool.idle.pop_back();
+      if (process->Alive()) {
+        if (queued) --pool.waiting;
+        pool.busy.push_back(process.get());
+        return process;
+      }
+      --pool.total;
+      lock.unlock();
+      process.reset();
+      lock.lock();
+    }
+    if (pool.total < options_.max_processes) {
+      ++pool.total;
+      if (queued) --pool.waiting;
+      const std::string bundle_dir = pool.bundle_dir;
+      lock.unlock();
+      ProcessSpec spec;
+      spec.function_name = pool.function_name;
+      spec.bundle_dir = bundle_dir;
+      spec.runtime_dir = runtime_dir_;
+      spec.run_dir = (fs::absolute(options_.root_dir) / "run" / core::NewHexId()).string();
+      spec.node = options_.node;
+      spec.limits = options_.limits;
+      spec.network = options_.network;
+      auto started = FunctionProcess::Start(runner_, std::move(spec));
+      std::lock_guard relock(pool.mu);
+      if (!started.ok()) {
+        --pool.total;
+        pool.cv.notify_one();
+      } else {
+        pool.busy.push_back(started->get());
+      }
+      return started;
+    }
+    if (!queued) {
+      if (pool.waiting >= options_.max_queue) {
+        return MakeError(ErrorCode::kRateLimited, "too many calls of this function at once");
+      }
+      ++pool.waiting;
+      queued = true;
+    }
+    if (pool.cv.wait_until(lock, deadline) == std::cv_status::timeout) {
+      --pool.waiting;
+      Error e =
+          MakeError(ErrorCode::kUnavailable, "no process of the function became free in time");
+      e.detail_code = "queue_timeout";
+      return e;
+    }
+  }
+}
+
+void FunctionRuntime::Release(Pool& pool, std::unique_ptr<FunctionProcess> process) {
+  std::unique_lock lock(pool.mu);
+  std::erase(pool.busy, process.get());
+  if (process->Alive() && !Closing()) {
+    pool.idle.push_back({std::move(process), std::chrono::steady_clock::now()});
+  } else {
+    --pool.total;
+  }
+  pool.cv.notify_one();
+  lock.unlock();
+  process.reset();  // a dead one: joins its threads outside the lock
+}
+
+FunctionResponse FunctionRuntime::Invoke(const FunctionRequest& request) {
+  if (request.body.size() > kMaxBodyBytes) {
+    return TextResponse(413, "Payload Too Large: function request bodies are limited to 6 MB\n");
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + options_.timeout;
+  auto bundle = BundleDir(request.bundle_sha256);
+  if (!bundle.ok()) {
+    spdlog::error("function {} of deploy {}: {}", request.function_name, request.deploy_id,
+                  bundle.error().message);
+    return TextResponse(502, "Bad Gateway: the function could not be loaded\n");
+  }
+  std::shared_ptr<Pool> pool = PoolFor(request);
+  {
+    std::lock_guard lock(pool->mu);
+    pool->bundle_dir = *bundle;
+  }
+  auto process = Acquire(*pool, deadline);
+  if (!process.ok()) {
+    if (process.error().code == ErrorCode::kRateLimited) {
+      FunctionResponse r = TextResponse(429, "Too Many Requests: the function is busy\n");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    if (process.error().detail_code == "queue_timeout") {
+      spdlog::warn("function {} of deploy {}: timed out waiting for a free process",
+                   request.function_name, request.deploy_id);
+      return TextResponse(504, "Gateway Timeout: the function did not answer in time\n");
+    }
+    if (process.error().code == ErrorCode::kUnavailable) {
+      return TextResponse(503, "Service Unavailable: the server is shutting down\n");
+    }
+    spdlog::error("function {} of deploy {}: {}", request.function_name, request.deploy_id,
+                  process.error().message);
+    return TextResponse(502, "Bad Gateway: the function could not be started\n");
+  }
+  const std::string id = request.request_id.empty() ? core::NewHexId() : request.request_id;
+  FunctionProcess::Answer answer =
+      (*process)->Invoke(id, LambdaEvent(request), ClientContext(request), deadline);
+  Release(*pool, std::move(process).value());
+
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+  switch (answer.outcome) {
+    case FunctionProcess::Outcome::kResponse: {
+      auto parsed = ParseLambdaResponse(answer.payload);
+      if (!parsed.ok()) {
+        spdlog::warn("function {} of deploy {}: {}", request.function_name, request.deploy_id,
+                     parsed.error().message);
+        return TextResponse(502, "Bad Gateway: the function's answer was not valid\n");
+      }
+      return std::move(parsed).value();
+    }
+    case FunctionProcess::Outcome::kError:
+      spdlog::warn("function {} of deploy {}: invocation {} failed after {} ms: {}",
+                   request.function_name, request.deploy_id, id, millis, answer.payload);
+      return TextResponse(502, "Bad Gateway: the function failed\n");
+    case FunctionProcess::Outcome::kTimeout:
+      spdlog::warn("function {} of deploy {}: invocation {} timed out after {} ms; process killed",
+                   request.function_name, request.deploy_id, id, millis);
+      return TextResponse(504, "Gateway Timeout: the function did not answer in time\n");
+    case FunctionProcess::Outcome::kCrashed:
+      spdlog::warn("function {} of deploy {}: invocation {}: the process died{}",
+                   request.function_name, request.deploy_id, id,
+                   answer.payload.empty() ? "" : " (init error " + answer.payload + ")");
+      return TextResponse(502, "Bad Gateway: the function crashed\n");
+  }
+  return TextResponse(502, "Bad Gateway\n");
+}
+
+}  // namespace replideploy::functions

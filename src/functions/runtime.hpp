@@ -1,0 +1,105 @@
+// The functions runtime: runs a deploy's functions in sandboxed Node.js processes, a small pool
+// per (deploy, function).
+//
+// A function belongs to its deploy: the pool is keyed by deploy id and function name, so a
+// rollback (the edge resolving another deploy) switches every function at once, and processes of
+// the old deploy are reaped when idle. Each zip is unpacked once per content hash under
+// <root>/bundles/<sha256> and bound read-only into its processes; nothing else of the host's data
+// is visible to them (see process.hpp for the sandbox and the Runtime API transport).
+//
+// Per function: at most max_processes run at once; further calls wait in a queue of at most
+// max_queue (then 429); a process is reused while warm and stopped after idle_timeout. A call
+// gets `timeout` (504 and the process killed past it); a thrown error or a crash is 502 with
+// the details in the server log; bodies are limited to kMaxBodyBytes (413 / 502).
+//
+// Thread-safe. Invoke() blocks for the whole call: run it off the I/O threads.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "functions/invocation.hpp"
+#include "functions/process.hpp"
+#include "sandbox/runner.hpp"
+#include "store/blob_store.hpp"
+
+namespace replideploy::functions {
+
+struct RuntimeOptions {
+  // Holds bundles/, run/ and runtime/bootstrap.mjs; made if missing. Must be reachable (o+x on
+  // every folder above it) by the sandbox user: the constructor adds the search bit as root.
+  std::string root_dir;
+  std::chrono::milliseconds timeout{10'000};
+  int max_processes = 4;  // per (deploy, function)
+  int max_queue = 32;     // calls waiting per (deploy, function)
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  std::string node = "node";
+  // No network at all in this version (own network namespace with loopback only).
+  bool network = false;
+  // Per process; wall_time is the longest a process lives, warm or not.
+  sandbox::SandboxLimits limits = DefaultLimits();
+
+  static sandbox::SandboxLimits DefaultLimits();
+};
+
+class FunctionRuntime {
+ public:
+  // `blobs` and `runner` must outlive the runtime. Starts the idle reaper.
+  FunctionRuntime(store::BlobStore& blobs, sandbox::SandboxRunner& runner, RuntimeOptions options);
+  // Kills every process.
+  ~FunctionRuntime();
+  FunctionRuntime(const FunctionRuntime&) = delete;
+  FunctionRuntime& operator=(const FunctionRuntime&) = delete;
+
+  // Runs the call to its end and answers with what the client gets (status 429, 413, 502, 504 for
+  // the platform's own failures, with a short text body).
+  FunctionResponse Invoke(const FunctionRequest& request);
+
+  // Stops idle processes older than idle_timeout (the reaper calls it every second).
+  void ReapIdle();
+  // Kills every process, busy ones too (their calls answer 502), and refuses new calls (503).
+  // For server shutdown; the destructor calls it.
+  void Shutdown();
+
+  std::size_t ProcessCountForTest();  // running processes, idle or busy
+  std::size_t BusyCountForTest();
+  std::size_t WaitingCountForTest();  // calls queued for a free process
+
+ private:
+  struct Pool;
+  std::shared_ptr<Pool> PoolFor(const FunctionRequest& request);
+  Result<std::string> BundleDir(const std::string& sha256);
+  // An idle process of `pool`, or a new one; kRateLimited past the queue, kUnavailable when
+  // the deadline passes while queued.
+  Result<std::unique_ptr<FunctionProcess>> Acquire(Pool& pool,
+                                                   std::chrono::steady_clock::time_point deadline);
+  void Release(Pool& pool, std::unique_ptr<FunctionProcess> process);
+
+  store::BlobStore& blobs_;
+  sandbox::SandboxRunner& runner_;
+  RuntimeOptions options_;
+  std::string runtime_dir_;
+
+  bool Closing();
+
+  std::mutex closing_mu_;  // taken inside pool locks, never around them
+  bool closing_ = false;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Pool>> pools_;  // "<deploy>/<function>"
+  std::mutex bundles_mu_;
+
+  std::jthread reaper_;
+};
+
+// Our bootstrap (src/functions/bootstrap.mjs, compiled in).
+std::string_view BootstrapScript();
+
+}  // namespace replideploy::functions

@@ -1,0 +1,363 @@
+// The functions runtime with real Node.js in the real sandbox (bubblewrap): skipped, with a
+// message, where either is missing.
+#include "functions/runtime.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "core/crypto.hpp"
+#include "sandbox/runner.hpp"
+#include "store/testing.hpp"
+
+namespace replideploy::functions {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A zip of `files` (name -> content), as the deploy API stores it.
+std::string Zip(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<char> buffer(std::size_t{1} << 20);
+  size_t used = 0;
+  archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  archive_write_open_memory(a, buffer.data(), buffer.size(), &used);
+  for (const auto& [name, content] : files) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, content.data(), content.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return std::string(buffer.data(), used);
+}
+
+bool HaveNodeAndSandbox() {
+  return ::access("/usr/bin/bwrap", X_OK) == 0 && ::access("/usr/bin/node", X_OK) == 0;
+}
+
+class FunctionRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveNodeAndSandbox()) GTEST_SKIP() << "needs /usr/bin/bwrap and /usr/bin/node";
+    auto store = store::LocalBlobStore::Open(tmp_.path() + "/store");
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    blobs_ = std::move(store).value();
+  }
+
+  FunctionRuntime& Runtime(RuntimeOptions options = {}) {
+    options.root_dir = tmp_.path() + "/functions";
+    runtime_ = std::make_unique<FunctionRuntime>(*blobs_, runner_, std::move(options));
+    return *runtime_;
+  }
+
+  // Stores `zip` and returns a request for it as function `name` of deploy `deploy`.
+  FunctionRequest Deployed(const std::string& zip, const std::string& name = "fn",
+                           const std::string& deploy = "d1") {
+    auto blob = blobs_->Put(zip);
+    EXPECT_TRUE(blob.ok());
+    FunctionRequest r;
+    r.deploy_id = deploy;
+    r.function_name = name;
+    r.bundle_sha256 = blob.ok() ? blob->sha256 : "";
+    r.site_id = "site-1";
+    r.site_name = "mysite";
+    r.site_url = "http://mysite.localhost";
+    r.deploy_context = "production";
+    r.method = "GET";
+    r.path = "/.netlify/functions/" + name;
+    r.raw_url = "http://mysite.localhost" + r.path;
+    r.client_ip = "203.0.113.7";
+    r.request_id = "req-1";
+    return r;
+  }
+
+  store::testing::ScopedTempDir tmp_;
+  std::unique_ptr<store::BlobStore> blobs_;
+  sandbox::BubblewrapRunner runner_;
+  std::unique_ptr<FunctionRuntime> runtime_;
+};
+
+std::string HeaderOf(const FunctionResponse& r, std::string_view name, int nth = 0) {
+  for (const auto& [k, v] : r.headers) {
+    std::string lower;
+    for (char c : k) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == name && nth-- == 0) return v;
+  }
+  return "";
+}
+
+TEST_F(FunctionRuntimeTest, V1HandlerGetsNetlifysEvent) {
+  auto& rt = Runtime();
+  FunctionRequest r = Deployed(Zip({{"fn.js", R"(
+exports.handler = async (event, context) => ({
+  statusCode: 201,
+  headers: { "x-method": event.httpMethod, "content-type": "application/json" },
+  multiValueHeaders: { "set-cookie": ["a=1", "b=2"] },
+  body: JSON.stringify({ q: event.queryStringParameters, mq: event.multiValueQueryStringParameters,
+    path: event.path, rawUrl: event.rawUrl, rawQuery: event.rawQuery, h: event.headers["x-in"],
+    cookie: event.headers.cookie, body: event.body, b64: event.isBase64Encoded,
+    id: context.awsRequestId }),
+});)"}}));
+  r.method = "POST";
+  r.raw_query = "a=1&a=2&b=x%20y";
+  r.raw_url += "?" + r.raw_query;
+  r.headers = {{"X-In", "hello"}, {"Cookie", "c=3"}, {"Content-Type", "text/plain"}};
+  r.body = "the body";
+  const FunctionResponse res = rt.Invoke(r);
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_EQ(HeaderOf(res, "x-method"), "POST");
+  EXPECT_EQ(HeaderOf(res, "set-cookie", 0), "a=1");
+  EXPECT_EQ(HeaderOf(res, "set-cookie", 1), "b=2");
+  EXPECT_NE(res.body.find(R"("q":{"a":"1,2","b":"x y"})"), std::string::npos) << res.body;
+  EXPECT_NE(res.body.find(R"("mq":{"a":["1","2"],"b":["x y"]})"), std::string::npos) << res.body;
+  EXPECT_NE(res.body.find(R"("path":"/.netlify/functions/fn")"), std::string::npos);
+  EXPECT_NE(res.body.find(R"("rawQuery":"a=1&a=2&b=x%20y")"), std::string::npos);
+  EXPECT_NE(res.body.find(R"("h":"hello","cookie":"c=3")"), std::string::npos) << res.body;
+  EXPECT_NE(res.body.find(R"("body":"the body","b64":false,"id":"req-1")"), std::string::npos)
+      << res.body;
+}
+
+TEST_F(FunctionRuntimeTest, V1CallbackStyleAndWarmReuse) {
+  auto& rt = Runtime();
+  FunctionRequest r = Deployed(Zip({{"fn.js", R"(
+let calls = 0;
+exports.handler = function (event, context, callback) {
+  calls += 1;
+  callback(null, { statusCode: 200, body: "call " + calls });
+};)"}}));
+  EXPECT_EQ(rt.Invoke(r).body, "call 1");
+  // The same warm process answers the next call.
+  EXPECT_EQ(rt.Invoke(r).body, "call 2");
+  EXPECT_EQ(rt.ProcessCountForTest(), 1u);
+}
+
+// What netlify-cli (zip-it-and-ship-it) uploads for a v2 function: its entry point names the
+// user's module.
+TEST_F(FunctionRuntimeTest, V2FunctionFromNetlifysZipLayout) {
+  auto& rt = Runtime();
+  FunctionRequest r = Deployed(Zip({
+      {"___netlify-entry-point.mjs",
+       "import * as bootstrap from './___netlify-bootstrap.mjs';"
+       "export const handler = bootstrap.getLambdaHandler('./hello.mjs')"},
+      {"___netlify-bootstrap.mjs", "throw new Error('Netlify bootstrap is not ours to run');"},
+      {"hello.mjs", R"(
+export default async (req, context) => {
+  context.cookies.set({ name: "seen", value: "yes", path: "/" });
+  const url = new URL(req.url);
+  return Response.json({
+    method: req.method, q: url.searchParams.get("q"), h: req.headers.get("x-in"),
+    site: context.site.name, deploy: context.deploy.id, ctx: context.deploy.context,
+    requestId: context.requestId, ip: context.ip, cookie: context.cookies.get("c"),
+    home: Netlify.env.get("LAMBDA_TASK_ROOT"),
+  }, { status: 202, headers: { "x-out": "v2" } });
+};)"},
+  }));
+  r.raw_query = "q=%C3%A9";
+  r.raw_url += "?" + r.raw_query;
+  r.headers = {{"X-In", "hello"}, {"Cookie", "c=3; d=4"}};
+  const FunctionResponse res = rt.Invoke(r);
+  ASSERT_EQ(res.status, 202) << res.body;
+  EXPECT_EQ(HeaderOf(res, "x-out"), "v2");
+  EXPECT_EQ(HeaderOf(res, "set-cookie"), "seen=yes; Path=/");
+  EXPECT_EQ(res.body, R"({"method":"GET","q":"é","h":"hello","site":"mysite","deploy":"d1",)"
+                      R"("ctx":"production","requestId":"req-1","ip":"203.0.113.7","cookie":"3",)"
+                      R"("home":"/var/task"})");
+}
+
+TEST_F(FunctionRuntimeTest, BinaryBodiesBothWays) {
+  auto& rt = Runtime();
+  FunctionRequest r = Deployed(Zip({{"fn.mjs", R"(
+export default async (req) => {
+  const bytes = new Uint8Array(await req.arrayBuffer());
+  return new Response(bytes.reverse(), { headers: { "content-type": "application/octet-stream" } });
+};)"}}));
+  r.method = "POST";
+  r.headers = {{"Content-Type", "application/octet-stream"}};
+  for (int i = 0; i < 256; ++i) r.body += static_cast<char>(i);
+  const FunctionResponse res = rt.Invoke(r);
+  ASSERT_EQ(res.status, 200) << res.body;
+  std::string expected(r.body.rbegin(), r.body.rend());
+  EXPECT_EQ(res.body, expected);
+  // And a v1 handler answering base64.
+  FunctionRequest v1 =
+      Deployed(Zip({{"bin.js",
+                     "exports.handler = async () => ({ statusCode: 200, body: "
+                     "Buffer.from([0, 255, 1]).toString('base64'), isBase64Encoded: true });"}}),
+               "bin");
+  EXPECT_EQ(rt.Invoke(v1).body, std::string("\x00\xff\x01", 3));
+}
+
+TEST_F(FunctionRuntimeTest, ThrownErrorIs502AndTheProcessStaysWarm) {
+  auto& rt = Runtime();
+  FunctionRequest r = Deployed(Zip({{"fn.mjs", R"(
+let n = 0;
+export default async () => {
+  n += 1;
+  if (n === 1) throw new Error("boom");
+  return new Response("after " + n);
+};)"}}));
+  EXPECT_EQ(rt.Invoke(r).status, 502);
+  const FunctionResponse again = rt.Invoke(r);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, "after 2");
+}
+
+TEST_F(FunctionRuntimeTest, CrashAndLoadFailureAre502) {
+  auto& rt = Runtime();
+  FunctionRequest crash =
+      Deployed(Zip({{"fn.js", "exports.handler = async () => { process.exit(3); };"}}));
+  EXPECT_EQ(rt.Invoke(crash).status, 502);
+  FunctionRequest broken = Deployed(Zip({{"bad.js", "this is not javascript"}}), "bad");
+  EXPECT_EQ(rt.Invoke(broken).status, 502);
+  FunctionRequest missing = Deployed(Zip({{"other.js", "exports.handler = 1"}}), "missing");
+  EXPECT_EQ(rt.Invoke(missing).status, 502);
+}
+
+TEST_F(FunctionRuntimeTest, BodiesOver6MBAre413And502) {
+  auto& rt = Runtime();
+  FunctionRequest r = Deployed(Zip({{"fn.mjs", R"(
+export default async (req) => {
+  const n = Number(new URL(req.url).searchParams.get("n"));
+  return new Response(new Uint8Array(n), { headers: { "content-type": "application/octet-stream" } });
+};)"}}));
+  r.raw_url += "?n=" + std::to_string(kMaxBodyBytes);
+  const FunctionResponse fits = rt.Invoke(r);
+  EXPECT_EQ(fits.status, 200);
+  EXPECT_EQ(fits.body.size(), kMaxBodyBytes);
+  r.raw_url += "0";  // ten times as much
+  EXPECT_EQ(rt.Invoke(r).status, 502);
+  FunctionRequest big = r;
+  big.method = "POST";
+  big.body.assign(kMaxBodyBytes + 1, 'x');
+  EXPECT_EQ(rt.Invoke(big).status, 413);
+}
+
+TEST_F(FunctionRuntimeTest, InfiniteLoopTimesOutWith504AndTheProcessIsReplaced) {
+  RuntimeOptions options;
+  options.timeout = std::chrono::seconds(2);
+  auto& rt = Runtime(options);
+  FunctionRequest r = Deployed(Zip({{"fn.js", R"(
+exports.handler = async (event) => {
+  if (event.queryStringParameters.loop) for (;;) {}
+  return { statusCode: 200, body: "pid " + process.pid + " ok" };
+};)"}}));
+  r.raw_query = "loop=1";
+  EXPECT_EQ(rt.Invoke(r).status, 504);
+  r.raw_query = "";
+  const FunctionResponse next = rt.Invoke(r);
+  EXPECT_EQ(next.status, 200);
+  EXPECT_NE(next.body.find(" ok"), std::string::npos);
+  EXPECT_EQ(rt.ProcessCountForTest(), 1u);
+}
+
+TEST_F(FunctionRuntimeTest, FunctionSeesNeitherHostDataNorOtherBundles) {
+  auto& rt = Runtime();
+  FunctionRequest other = Deployed(Zip({{"secret.js",
+                                         "// SECRET-OF-ANOTHER-SITE\nexports.handler = async () => "
+                                         "({ statusCode: 200, body: 'other' });"}}),
+                                   "secret", "d2");
+  ASSERT_EQ(rt.Invoke(other).body, "other");
+  const std::string other_bundle = tmp_.path() + "/functions/bundles/" + other.bundle_sha256;
+  ASSERT_TRUE(fs::exists(other_bundle + "/secret.js"));
+  FunctionRequest r = Deployed(Zip({{"fn.js", R"(
+const fs = require("fs");
+exports.handler = async (event) => {
+  const out = {};
+  for (const p of event.multiValueQueryStringParameters.p) {
+    try { out[p] = "READ " + fs.readdirSync(p).join(","); } catch (e) { out[p] = e.code; }
+  }
+  try { fs.writeFileSync("/var/task/x", "x"); out.write = "WROTE"; } catch (e) { out.write = e.code; }
+  return { statusCode: 200, body: JSON.stringify(out) };
+};)"}}));
+  const std::string store_dir = tmp_.path() + "/store";
+  r.raw_query = "p=" + store_dir + "&p=" + other_bundle + "&p=" + tmp_.path() + "&p=/var/task";
+  const FunctionResponse res = rt.Invoke(r);
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.body.find("SECRET"), std::string::npos);
+  EXPECT_NE(res.body.find("\"" + store_dir + "\":\"ENOENT\""), std::string::npos) << res.body;
+  EXPECT_NE(res.body.find("\"" + other_bundle + "\":\"ENOENT\""), std::string::npos) << res.body;
+  EXPECT_NE(res.body.find("\"" + tmp_.path() + "\":\"ENOENT\""), std::string::npos) << res.body;
+  // Its own bundle is readable, not writable.
+  EXPECT_NE(res.body.find(R"("/var/task":"READ fn.js")"), std::string::npos) << res.body;
+  EXPECT_NE(res.body.find(R"("write":"EROFS")"), std::string::npos) << res.body;
+}
+
+// The sandbox has a network namespace of its own: the server's loopback is not reachable.
+TEST_F(FunctionRuntimeTest, FunctionCannotReachTheHostsLoopback) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  auto& rt = Runtime();
+  FunctionRequest r = Deployed(Zip({{"fn.mjs", R"(
+import net from "node:net";
+export default async (req) => {
+  const port = Number(new URL(req.url).searchParams.get("port"));
+  const result = await new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port }, () => { s.destroy(); resolve("CONNECTED"); });
+    s.on("error", (e) => resolve(e.code));
+  });
+  return new Response(result);
+};)"}}));
+  r.raw_url += "?port=" + port;
+  const FunctionResponse res = rt.Invoke(r);
+  ::close(listener);
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.body, "ECONNREFUSED");
+}
+
+TEST_F(FunctionRuntimeTest, EachDeployRunsItsOwnVersion) {
+  auto& rt = Runtime();
+  auto version = [](const std::string& v) {
+    return Zip({{"fn.mjs", "export default async () => new Response('" + v + "');"}});
+  };
+  FunctionRequest old_deploy = Deployed(version("version 1"), "fn", "d1");
+  FunctionRequest new_deploy = Deployed(version("version 2"), "fn", "d2");
+  EXPECT_EQ(rt.Invoke(new_deploy).body, "version 2");
+  EXPECT_EQ(rt.Invoke(old_deploy).body, "version 1");  // a rollback
+  EXPECT_EQ(rt.Invoke(new_deploy).body, "version 2");
+}
+
+TEST_F(FunctionRuntimeTest, CallsPastTheCapQueueThenGet429) {
+  RuntimeOptions options;
+  options.max_processes = 1;
+  options.max_queue = 1;
+  options.timeout = std::chrono::minutes(2);  // the hung call ends by Shutdown, not by timeout
+  auto& rt = Runtime(options);
+  FunctionRequest r = Deployed(Zip({{"fn.js", R"(
+exports.handler = () => new Promise(() => {});  // never answers
+)"}}));
+  auto first = std::async(std::launch::async, [&] { return rt.Invoke(r); });
+  while (rt.BusyCountForTest() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto queued = std::async(std::launch::async, [&] { return rt.Invoke(r); });
+  while (rt.WaitingCountForTest() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const FunctionResponse refused = rt.Invoke(r);
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(HeaderOf(refused, "retry-after"), "1");
+  rt.Shutdown();
+  EXPECT_EQ(first.get().status, 502);
+  EXPECT_EQ(queued.get().status, 503);
+}
+
+}  // namespace
+}  // namespace replideploy::functions
