@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <optional>
+#include <thread>
 
 #include "store/posix_file.hpp"
 
@@ -296,6 +299,37 @@ Result<bool> S3BlobStore::Touch(std::string_view sha256) {
   RD_TRY_STATUS(ValidateSha256(sha256));
   std::lock_guard lock(LockFor(sha256));
   return CopyInPlace(KeyFor(sha256, Variant::kIdentity));
+}
+
+Result<std::vector<bool>> S3BlobStore::TouchMany(const std::vector<std::string>& digests) {
+  for (const std::string& digest : digests) RD_TRY_STATUS(ValidateSha256(digest));
+  // std::vector<bool> packs bits: one byte per answer, so threads never share a word.
+  std::vector<char> stored(digests.size(), 0);
+  std::atomic<std::size_t> next{0};
+  std::mutex error_mu;
+  std::optional<Error> first_error;
+  auto work = [&] {
+    for (std::size_t i = next++; i < digests.size(); i = next++) {
+      {
+        std::lock_guard lock(error_mu);
+        if (first_error) return;
+      }
+      Result<bool> claimed = Touch(digests[i]);
+      if (!claimed.ok()) {
+        std::lock_guard lock(error_mu);
+        if (!first_error) first_error = std::move(claimed).error();
+        return;
+      }
+      stored[i] = *claimed ? 1 : 0;
+    }
+  };
+  std::vector<std::thread> workers;
+  const std::size_t helpers = std::min(kConcurrentClaims, digests.size());
+  for (std::size_t t = 1; t < helpers; ++t) workers.emplace_back(work);
+  work();
+  for (auto& worker : workers) worker.join();
+  if (first_error) return *std::move(first_error);
+  return std::vector<bool>(stored.begin(), stored.end());
 }
 
 Result<std::string> S3BlobStore::Read(std::string_view sha256, Variant variant) {

@@ -61,6 +61,9 @@ class S3BlobStore final : public BlobStore {
   Result<std::unique_ptr<BlobWriter>> NewWriter() override;
   Result<bool> Has(std::string_view sha256, Variant variant) override;
   Result<bool> Touch(std::string_view sha256) override;
+  // Up to kConcurrentClaims claims in flight at once.
+  Result<std::vector<bool>> TouchMany(const std::vector<std::string>& digests) override;
+  static constexpr std::size_t kConcurrentClaims = 16;
   Result<std::string> Read(std::string_view sha256, Variant variant) override;
   Result<std::uint64_t> Size(std::string_view sha256, Variant variant) override;
   std::optional<std::string> LocalPath(std::string_view sha256, Variant variant) override;

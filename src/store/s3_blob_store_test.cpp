@@ -290,6 +290,26 @@ TEST_F(S3BlobStoreTest, TouchAndDeleteIfOlderThan) {
   EXPECT_TRUE(store_->List()->empty());
 }
 
+TEST_F(S3BlobStoreTest, TouchManyClaimsConcurrentlyAndSaysWhichAreStored) {
+  std::vector<std::string> digests;
+  std::vector<bool> expected;
+  for (int i = 0; i < 40; ++i) {
+    if (i % 3 == 0) {
+      digests.push_back(Sha256Of("never stored " + std::to_string(i)));
+      expected.push_back(false);
+    } else {
+      digests.push_back(store_->Put("stored " + std::to_string(i))->sha256);
+      expected.push_back(true);
+    }
+  }
+  auto claimed = store_->TouchMany(digests);
+  ASSERT_TRUE(claimed.ok()) << claimed.error().message;
+  EXPECT_EQ(*claimed, expected);
+  EXPECT_TRUE(store_->TouchMany({})->empty());
+  digests.push_back("not a digest");
+  EXPECT_EQ(store_->TouchMany(digests).error().code, ErrorCode::kBadRequest);
+}
+
 TEST_F(S3BlobStoreTest, ConcurrentPutOfSameContentYieldsOneBlob) {
   const std::string content = NoiseBytes(std::size_t{512} * 1024, 7);
   std::vector<Result<BlobInfo>> results(6, Error{});
