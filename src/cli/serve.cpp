@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 
@@ -23,6 +25,7 @@
 #include "roles/roles.hpp"
 #include "sandbox/egress.hpp"
 #include "store/blob_store.hpp"
+#include "store/s3_blob_store.hpp"
 
 namespace replideploy::cli {
 
@@ -119,6 +122,57 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
   return app_options;
 }
 
+// The first of `configured` and the environment variables `env_names` that is not empty.
+std::string SettingOrEnv(const std::string& configured,
+                         std::initializer_list<const char*> env_names) {
+  if (!configured.empty()) return configured;
+  for (const char* name : env_names) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') return value;
+  }
+  return {};
+}
+
+// The blob store the config names: local under the data dir, or an S3-compatible bucket with
+// a local disk cache (store/s3_blob_store.hpp).
+Result<std::unique_ptr<store::BlobStore>> OpenBlobStore(const core::ServeConfig& config) {
+  if (config.blob_store == "local") {
+    RD_TRY(auto local, store::LocalBlobStore::Open(config.data_dir + "/store"));
+    return std::unique_ptr<store::BlobStore>(std::move(local));
+  }
+  RD_TRY(auto bucket_and_prefix, store::ParseS3Url(config.blob_store));
+  store::S3BlobStoreOptions options;
+  options.client.bucket = bucket_and_prefix.first;
+  options.prefix = bucket_and_prefix.second;
+  options.client.region = SettingOrEnv(config.s3_region, {"AWS_REGION", "AWS_DEFAULT_REGION"});
+  if (options.client.region.empty()) options.client.region = "us-east-1";
+  options.client.endpoint = config.s3_endpoint.empty()
+                                ? "https://s3." + options.client.region + ".amazonaws.com"
+                                : config.s3_endpoint;
+  options.client.path_style = config.s3_path_style != 0;
+  options.client.credentials.access_key_id =
+      SettingOrEnv(config.s3_access_key_id, {"AWS_ACCESS_KEY_ID"});
+  options.client.credentials.secret_access_key =
+      SettingOrEnv(config.s3_secret_access_key, {"AWS_SECRET_ACCESS_KEY"});
+  // A session token belongs to the environment's key pair only.
+  if (config.s3_access_key_id.empty()) {
+    options.client.credentials.session_token = SettingOrEnv({}, {"AWS_SESSION_TOKEN"});
+  }
+  if (options.client.credentials.access_key_id.empty() ||
+      options.client.credentials.secret_access_key.empty()) {
+    return MakeError(ErrorCode::kBadRequest,
+                     "blob-store s3:// needs s3-access-key-id and s3-secret-access-key (or "
+                     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
+  }
+  options.cache_dir =
+      config.blob_cache_dir.empty() ? config.data_dir + "/blob-cache" : config.blob_cache_dir;
+  options.cache_bytes = std::uint64_t(config.blob_cache_mb) << 20;
+  RD_TRY(auto s3, store::S3BlobStore::Open(std::move(options)));
+  spdlog::info("blob store: s3://{}/{} at {}", bucket_and_prefix.first, bucket_and_prefix.second,
+               config.s3_endpoint.empty() ? "AWS" : config.s3_endpoint);
+  return std::unique_ptr<store::BlobStore>(std::move(s3));
+}
+
 // What every role needs: database (migrated), secret key, blob store, options.
 struct Base {
   std::unique_ptr<db::Database> db;
@@ -135,9 +189,9 @@ std::optional<Base> OpenBase(const core::ServeConfig& config) {
     Fail(secret.error().message);
     return std::nullopt;
   }
-  auto blobs = store::LocalBlobStore::Open(config.data_dir + "/store");
+  auto blobs = OpenBlobStore(config);
   if (!blobs.ok()) {
-    Fail(blobs.error().message);
+    Fail("blob store: " + blobs.error().message);
     return std::nullopt;
   }
   base.blobs = std::move(blobs).value();

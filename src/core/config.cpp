@@ -93,6 +93,23 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
        &c.github_web_url},
       {"github-api-url", "GitHub's API address (GitHub Enterprise: https://HOST/api/v3)",
        &c.github_api_url},
+      {"blob-store",
+       "where blobs live: local (data-dir/store) or s3://BUCKET/PREFIX (an S3-compatible "
+       "bucket)",
+       &c.blob_store},
+      {"s3-endpoint",
+       "the S3 endpoint URL, e.g. http://127.0.0.1:9000 for MinIO (default: AWS for the region)",
+       &c.s3_endpoint},
+      {"s3-region", "the bucket's region (default: AWS_REGION, else us-east-1)", &c.s3_region},
+      {"s3-path-style", "1: path-style URLs (endpoint/bucket/key), as MinIO wants",
+       &c.s3_path_style},
+      {"s3-access-key-id", "S3 access key id (default: AWS_ACCESS_KEY_ID)", &c.s3_access_key_id},
+      {"s3-secret-access-key", "S3 secret access key (default: AWS_SECRET_ACCESS_KEY)",
+       &c.s3_secret_access_key},
+      {"blob-cache-dir", "local disk cache of an S3 blob store (default: data-dir/blob-cache)",
+       &c.blob_cache_dir},
+      {"blob-cache-mb", "size cap of that cache; least recently used blobs go first",
+       &c.blob_cache_mb},
   };
 }
 
@@ -297,6 +314,17 @@ Status ValidateConfig(const ServeConfig& config) {
     return MakeError(ErrorCode::kBadRequest, "build-runner must be bubblewrap or docker");
   }
   if (config.base_domain.empty()) return MakeError(ErrorCode::kBadRequest, "base-domain is empty");
+  if (config.blob_store != "local" &&
+      (!config.blob_store.starts_with("s3://") || config.blob_store.size() <= 5 ||
+       config.blob_store[5] == '/')) {
+    return MakeError(ErrorCode::kBadRequest, "blob-store must be local or s3://BUCKET/PREFIX");
+  }
+  RD_TRY_STATUS(range("s3-path-style", config.s3_path_style, 0, 1));
+  RD_TRY_STATUS(range("blob-cache-mb", config.blob_cache_mb, 1, 1024 * 1024 * 1024));
+  if (!config.s3_endpoint.empty() && !config.s3_endpoint.starts_with("http://") &&
+      !config.s3_endpoint.starts_with("https://")) {
+    return MakeError(ErrorCode::kBadRequest, "s3-endpoint must start with http:// or https://");
+  }
   if (!config.public_url.empty() && !config.public_url.starts_with("http://") &&
       !config.public_url.starts_with("https://")) {
     return MakeError(ErrorCode::kBadRequest, "public-url must start with http:// or https://");

@@ -61,6 +61,15 @@ struct ServeConfig {
   std::string github_client_secret;
   std::string github_web_url = "https://github.com";
   std::string github_api_url = "https://api.github.com";
+  // Blobs: "local" (<data_dir>/store) or "s3://bucket/prefix" (docs/storage.md).
+  std::string blob_store = "local";
+  std::string s3_endpoint;       // empty: https://s3.<region>.amazonaws.com
+  std::string s3_region;         // empty: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1
+  int s3_path_style = 0;         // 1: <endpoint>/<bucket>/<key> (MinIO, most self-hosted servers)
+  std::string s3_access_key_id;  // empty: AWS_ACCESS_KEY_ID
+  std::string s3_secret_access_key;  // empty: AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN too)
+  std::string blob_cache_dir;        // empty: <data_dir>/blob-cache
+  int blob_cache_mb = 1024;          // the local disk cache of an S3 store
 };
 
 struct ConfigOption {

@@ -105,6 +105,26 @@ TEST_F(ConfigTest, GivenSecretKeyMustBe64Hex) {
   EXPECT_FALSE(ValidateConfig(c).ok());
 }
 
+TEST_F(ConfigTest, BlobStoreIsLocalOrAnS3Url) {
+  ServeConfig c;
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  for (const char* good : {"s3://bucket", "s3://bucket/some/prefix"}) {
+    c.blob_store = good;
+    EXPECT_TRUE(ValidateConfig(c).ok()) << good;
+  }
+  for (const char* bad : {"s3://", "s3:///prefix", "gs://bucket", "/var/blobs", ""}) {
+    c.blob_store = bad;
+    EXPECT_FALSE(ValidateConfig(c).ok()) << bad;
+  }
+  c.blob_store = "s3://bucket";
+  c.s3_endpoint = "127.0.0.1:9000";
+  EXPECT_FALSE(ValidateConfig(c).ok());
+  c.s3_endpoint = "http://127.0.0.1:9000";
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.blob_cache_mb = 0;
+  EXPECT_FALSE(ValidateConfig(c).ok());
+}
+
 TEST_F(ConfigTest, DataDirMustBeWritable) {
   EXPECT_TRUE(PrepareDataDir(dir_ + "/new/nested").ok());
   Write("file", "x");

@@ -105,6 +105,16 @@ Result<BlobInfo> BlobDigester::Finish() {
       state_->size};
 }
 
+Result<std::vector<bool>> BlobStore::TouchMany(const std::vector<std::string>& digests) {
+  std::vector<bool> stored;
+  stored.reserve(digests.size());
+  for (const std::string& digest : digests) {
+    RD_TRY(bool present, Touch(digest));
+    stored.push_back(present);
+  }
+  return stored;
+}
+
 Result<BlobInfo> BlobStore::Put(std::string_view data, std::string_view expected_sha256) {
   if (!expected_sha256.empty()) RD_TRY_STATUS(ValidateSha256(expected_sha256));
   // Hash first: stored content is then claimed without writing a byte.

@@ -2,10 +2,10 @@
 // SHA-256 of its bytes (64 lowercase hex characters), whatever site or deploy it came from.
 // Next to a blob the store may keep precompressed variants of it (brotli, gzip).
 //
-// BlobStore is the backend-neutral interface (local disk here, an S3-compatible bucket later);
-// LocalBlobStore keeps blobs on a local file system. Every digest argument is checked to be
-// exactly 64 lowercase hex characters before anything else happens (kBadRequest otherwise):
-// digests become object names, so nothing else may reach the file system or a bucket.
+// BlobStore is the backend-neutral interface; LocalBlobStore keeps blobs on a local file
+// system, S3BlobStore (store/s3_blob_store.hpp) in an S3-compatible bucket. Every digest argument
+// is checked to be exactly 64 lowercase hex characters before anything else happens (kBadRequest
+// otherwise): digests become object names, so nothing else may reach the file system or a bucket.
 //
 // Errors: kBadRequest (malformed digest), kNotFound (no such blob or variant), kUnprocessable
 // (content does not match the digest it was declared with), kUnavailable (out of disk space),
@@ -134,6 +134,12 @@ class BlobStore {
   // collection running concurrently keeps it. Returns false, changing nothing, when the blob is
   // not stored. Callers that reuse stored content instead of uploading it claim it this way.
   virtual Result<bool> Touch(std::string_view sha256) = 0;
+
+  // Touch for many digests (a deploy's reused files): element i says whether digests[i] is
+  // stored, and then claimed. Fails as a whole when any claim fails (the others may have been
+  // made). This one claims one after the other; backends with slow round trips (S3) override
+  // it to send the claims concurrently.
+  virtual Result<std::vector<bool>> TouchMany(const std::vector<std::string>& digests);
 
   // The whole content of a blob or variant. kNotFound when missing. Meant for small blobs
   // (rules files, precompression); the edge streams big files from LocalPath.

@@ -362,6 +362,14 @@ TEST_F(LocalBlobStoreTest, TouchAndDeleteIfOlderThan) {
   EXPECT_TRUE(BlobFiles().empty());
 }
 
+TEST_F(LocalBlobStoreTest, TouchManySaysWhichAreStored) {
+  ASSERT_TRUE(store_->Put("abc").ok());
+  auto claimed = store_->TouchMany({std::string(kAbcSha256), std::string(kEmptySha256)});
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_EQ(*claimed, (std::vector<bool>{true, false}));
+  EXPECT_EQ(store_->TouchMany({"bad"}).error().code, ErrorCode::kBadRequest);
+}
+
 TEST_F(LocalBlobStoreTest, DamagedBlobIsReplacedByTheNextPut) {
   ASSERT_TRUE(store_->Put("abc").ok());
   const std::string path = *store_->LocalPath(kAbcSha256, Variant::kIdentity);
