@@ -67,6 +67,8 @@ std::string Answer(const Route& route) {
       return "proxy " + route.decision.target;
     case Route::Kind::kUnauthorized:
       return "401";
+    case Route::Kind::kFunction:
+      return "function " + route.function;
   }
   return "?";
 }
