@@ -1,5 +1,5 @@
-// The client commands of the binary: login, sites, deploy, deploys, rollback, rules test. They talk to the
-// API over HTTP (cli/api_client.hpp) like any other client.
+// The client commands of the binary: login, sites, deploy, deploys, rollback, rules test. They talk
+// to the API over HTTP (cli/api_client.hpp) like any other client.
 #pragma once
 
 #include <CLI/App.hpp>
