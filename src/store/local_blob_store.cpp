@@ -12,6 +12,7 @@
 
 #include "store/blob_store.hpp"
 #include "store/posix_file.hpp"
+#include "store/spooled_writer.hpp"
 
 namespace replideploy::store {
 
@@ -30,71 +31,16 @@ bool IsHexPair(std::string_view name) {
   return name.size() == 2 && hex(name[0]) && hex(name[1]);
 }
 
-// A temporary file that is unlinked on destruction unless it was moved into place.
-struct TempFile {
-  UniqueFd fd;
-  std::string path;
-
-  TempFile() = default;
-  TempFile(UniqueFd file, std::string file_path)
-      : fd(std::move(file)), path(std::move(file_path)) {}
-  TempFile(TempFile&& other) noexcept
-      : fd(std::move(other.fd)), path(std::exchange(other.path, std::string())) {}
-  TempFile& operator=(TempFile&&) = delete;
-  ~TempFile() { Discard(); }
-
-  void Discard() {
-    fd.Reset();
-    if (!path.empty()) ::unlink(path.c_str());
-    path.clear();
-  }
-  // The file was renamed away: nothing to unlink any more.
-  void Installed() {
-    fd.Reset();
-    path.clear();
-  }
-};
-
-Error FinishedWriter() { return MakeError(ErrorCode::kInternal, "blob writer already finished"); }
-
 }  // namespace
 
-class LocalBlobStore::Writer final : public BlobWriter {
+class LocalBlobStore::Writer final : public SpooledWriter {
  public:
-  Writer(LocalBlobStore& store, TempFile temp) : store_(store), temp_(std::move(temp)) {}
-
-  Status Write(std::string_view chunk) override {
-    if (finished_) return FinishedWriter();
-    Status written = WriteAll(temp_.fd.Get(), chunk, temp_.path);
-    if (!written.ok()) {
-      finished_ = true;
-      temp_.Discard();
-      return written;
-    }
-    digester_.Update(chunk);
-    bytes_written_ += chunk.size();
-    return {};
-  }
-
-  Result<BlobInfo> Commit(std::string_view expected_sha256) override {
-    if (finished_) return FinishedWriter();
-    finished_ = true;
-    // Every early return below leaves nothing behind: temp_ is discarded on the spot.
-    Result<BlobInfo> committed = CommitTemp(expected_sha256);
-    temp_.Discard();
-    return committed;
-  }
-
-  std::uint64_t BytesWritten() const override { return bytes_written_; }
+  Writer(LocalBlobStore& store, TempFile temp) : SpooledWriter(std::move(temp)), store_(store) {}
 
  private:
-  Result<BlobInfo> CommitTemp(std::string_view expected_sha256) {
-    if (!expected_sha256.empty()) RD_TRY_STATUS(ValidateSha256(expected_sha256));
-    RD_TRY(BlobInfo info, digester_.Finish());
-    if (!expected_sha256.empty() && info.sha256 != expected_sha256) {
-      return MakeError(ErrorCode::kUnprocessable, "content does not match its digest");
-    }
-    RD_TRY_STATUS(Fsync(temp_.fd.Get(), temp_.path));
+  Result<BlobInfo> Store(const BlobInfo& info) override {
+    TempFile& file = temp();
+    RD_TRY_STATUS(Fsync(file.fd.Get(), file.path));
 
     std::lock_guard lock(store_.LockFor(info.sha256));
     const std::string final_path = store_.PathFor(info.sha256, Variant::kIdentity);
@@ -109,19 +55,15 @@ class LocalBlobStore::Writer final : public BlobWriter {
     }
     RD_TRY_STATUS(store_.EnsureDir(info.sha256));
     // The mtime says when the blob was committed, not when its upload began (see gc.hpp).
-    if (::futimens(temp_.fd.Get(), nullptr) != 0) return IoError("futimens", temp_.path, errno);
-    temp_.fd.Reset();
-    RD_TRY_STATUS(store_.MoveIntoPlace(temp_.path, info.sha256, Variant::kIdentity));
-    temp_.Installed();
+    if (::futimens(file.fd.Get(), nullptr) != 0) return IoError("futimens", file.path, errno);
+    file.fd.Reset();
+    RD_TRY_STATUS(store_.MoveIntoPlace(file.path, info.sha256, Variant::kIdentity));
+    file.Installed();
     RD_TRY_STATUS(FsyncDir(store_.DirFor(info.sha256)));
     return info;
   }
 
   LocalBlobStore& store_;
-  TempFile temp_;
-  BlobDigester digester_;
-  std::uint64_t bytes_written_ = 0;
-  bool finished_ = false;
 };
 
 LocalBlobStore::LocalBlobStore(std::string root)

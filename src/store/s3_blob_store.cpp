@@ -12,28 +12,13 @@
 #include <thread>
 
 #include "store/posix_file.hpp"
+#include "store/spooled_writer.hpp"
 
 namespace replideploy::store {
 
 namespace {
 
 using TimePoint = std::chrono::system_clock::time_point;
-
-// A spooled or downloaded file under the cache's tmp/, unlinked on destruction unless it was
-// handed to the cache.
-struct SpoolFile {
-  UniqueFd fd;
-  std::string path;
-
-  ~SpoolFile() { Discard(); }
-  void Discard() {
-    fd.Reset();
-    if (!path.empty()) ::unlink(path.c_str());
-    path.clear();
-  }
-};
-
-Error FinishedWriter() { return MakeError(ErrorCode::kInternal, "blob writer already finished"); }
 
 std::optional<std::uint64_t> ParseSize(std::string_view text) {
   std::uint64_t value = 0;
@@ -78,43 +63,14 @@ Result<std::pair<std::string, std::string>> ParseS3Url(std::string_view url) {
   return std::pair<std::string, std::string>(std::move(bucket), std::move(prefix));
 }
 
-class S3BlobStore::Writer final : public BlobWriter {
+class S3BlobStore::Writer final : public SpooledWriter {
  public:
-  Writer(S3BlobStore& store, UniqueFd fd, std::string path) : store_(store) {
-    spool_.fd = std::move(fd);
-    spool_.path = std::move(path);
-  }
-
-  Status Write(std::string_view chunk) override {
-    if (finished_) return FinishedWriter();
-    Status written = WriteAll(spool_.fd.Get(), chunk, spool_.path);
-    if (!written.ok()) {
-      finished_ = true;
-      spool_.Discard();
-      return written;
-    }
-    digester_.Update(chunk);
-    bytes_written_ += chunk.size();
-    return {};
-  }
-
-  Result<BlobInfo> Commit(std::string_view expected_sha256) override {
-    if (finished_) return FinishedWriter();
-    finished_ = true;
-    Result<BlobInfo> committed = CommitSpool(expected_sha256);
-    spool_.Discard();
-    return committed;
-  }
-
-  std::uint64_t BytesWritten() const override { return bytes_written_; }
+  Writer(S3BlobStore& store, UniqueFd fd, std::string path)
+      : SpooledWriter(TempFile(std::move(fd), std::move(path))), store_(store) {}
 
  private:
-  Result<BlobInfo> CommitSpool(std::string_view expected_sha256) {
-    if (!expected_sha256.empty()) RD_TRY_STATUS(ValidateSha256(expected_sha256));
-    RD_TRY(BlobInfo info, digester_.Finish());
-    if (!expected_sha256.empty() && info.sha256 != expected_sha256) {
-      return MakeError(ErrorCode::kUnprocessable, "content does not match its digest");
-    }
+  Result<BlobInfo> Store(const BlobInfo& info) override {
+    TempFile& spool = temp();
     const std::string key = store_.KeyFor(info.sha256, Variant::kIdentity);
     {
       std::lock_guard lock(store_.LockFor(info.sha256));
@@ -126,20 +82,16 @@ class S3BlobStore::Writer final : public BlobWriter {
         RD_TRY(bool claimed, store_.CopyInPlace(key));
         if (claimed) return info;
       }
-      RD_TRY_STATUS(store_.Upload(key, spool_.fd.Get(), info.size, info.sha256));
+      RD_TRY_STATUS(store_.Upload(key, spool.fd.Get(), info.size, info.sha256));
     }
     // What was just uploaded is likely to be served soon (the edge of `serve`).
-    spool_.fd.Reset();
-    auto cached = store_.cache_->Insert(CacheName(info.sha256, Variant::kIdentity), spool_.path);
-    if (cached.ok()) spool_.path.clear();
+    spool.fd.Reset();
+    auto cached = store_.cache_->Insert(CacheName(info.sha256, Variant::kIdentity), spool.path);
+    if (cached.ok()) spool.Installed();
     return info;
   }
 
   S3BlobStore& store_;
-  SpoolFile spool_;
-  BlobDigester digester_;
-  std::uint64_t bytes_written_ = 0;
-  bool finished_ = false;
 };
 
 S3BlobStore::S3BlobStore(S3BlobStoreOptions options, std::unique_ptr<BlobDiskCache> cache)
@@ -377,7 +329,7 @@ std::optional<std::string> S3BlobStore::LocalPath(std::string_view sha256, Varia
   if (auto path = cache_->Lookup(name)) return path;
   auto temp = cache_->CreateTemp();
   if (!temp.ok()) return std::nullopt;
-  SpoolFile download;
+  TempFile download;
   download.fd = UniqueFd(temp->first);
   download.path = std::move(temp->second);
   const std::string key = KeyFor(sha256, variant);
