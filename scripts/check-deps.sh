@@ -21,9 +21,9 @@ declare -A deps=(
   [builder]="deploys store sandbox git"
   [functions]="store sandbox"
   [domains]="db http"
-  [api]="http audit auth deploys edge builder git store sandbox"
-  [roles]="api audit edge builder git deploys auth store sandbox functions http db"
-  [cli]="roles api audit edge builder git deploys auth store sandbox functions http db"
+  [api]="http audit auth deploys edge builder git store sandbox domains"
+  [roles]="api audit edge builder git deploys auth store sandbox functions domains http db"
+  [cli]="roles api audit edge builder git deploys auth store sandbox functions domains http db"
 )
 # Components that must not see db/ even through what they depend on.
 no_db="api edge"

@@ -15,12 +15,17 @@ packages=(
   # The build sandbox: bubblewrap, its network (slirp4netns, nftables, iproute2) and its
   # disk quota (an ext4 volume: e2fsprogs, util-linux's losetup/mount), tar for the build cache.
   bubblewrap slirp4netns nftables iproute2 e2fsprogs util-linux mount tar
+  # Custom domains: DNS checks and RFC 2136 updates (ldns), HTTP/2 on the TLS listener (nghttp2).
+  libldns-dev libnghttp2-dev
 )
 # Node.js and npm for the dashboard's build: Debian's, unless some are already there
 # (scripts/build-dashboard.sh brings a newer Node from the npm registry when it needs one).
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev postgresql-15 postgresql-client-15 iproute2 curl chromium)
+  # ACME and TLS tests: Pebble (test CA), Knot (authoritative DNS, RFC 2136 target), kdig and
+  # knsupdate, openssl s_client, h2load.
+  packages+=(pebble knot knot-dnsutils openssl nghttp2-client)
 fi
 # The libFuzzer targets (scripts/fuzz.sh, also run by scripts/test.sh).
 if [[ "${1:-}" == "--test" || "${1:-}" == "--fuzz" ]]; then
