@@ -1,0 +1,162 @@
+// AcmeClient and the issuance flow against the real Pebble, resolving through a real Knot.
+#include "domains/acme_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/clock.hpp"
+#include "domains/acme_issuance.hpp"
+#include "domains/acme_testing.hpp"
+
+namespace replideploy::domains {
+namespace {
+
+using testing::HttpResponder;
+using testing::Knot;
+using testing::Pebble;
+using testing::PebbleSettings;
+
+class AcmeClientTest : public ::testing::Test {
+ protected:
+  void Start(PebbleSettings settings = {}) {
+    knot_.emplace();
+    ASSERT_TRUE(knot_->ok()) << knot_->error();
+    pebble_.emplace(responder_.port(), knot_->port(), settings);
+    ASSERT_TRUE(pebble_->ok()) << pebble_->error();
+  }
+
+  AcmeClientOptions Options() const {
+    AcmeClientOptions o;
+    o.directory_url = pebble_->directory_url();
+    o.ca_bundle = pebble_->ca_bundle();
+    o.poll_interval = std::chrono::milliseconds(50);
+    o.backoff_base = std::chrono::milliseconds(10);
+    return o;
+  }
+
+  std::unique_ptr<AcmeClient> NewRegisteredClient() {
+    auto key = AcmeKey::GenerateP256();
+    EXPECT_TRUE(key.ok());
+    auto client = std::make_unique<AcmeClient>(Options(), std::move(key).value());
+    auto url = client->Register({"ops@acme.test"});
+    EXPECT_TRUE(url.ok()) << url.error().message;
+    return client;
+  }
+
+  core::SystemClock clock_;
+  Http01Responder http01_{nullptr, clock_};
+  HttpResponder responder_{[this](const std::string& token) { return http01_.Lookup(token); }};
+  std::optional<Knot> knot_;
+  std::optional<Pebble> pebble_;
+};
+
+TEST_F(AcmeClientTest, IssuesByHttp01AndTheChainVerifiesAgainstPebblesRoot) {
+  Start();
+  auto client = NewRegisteredClient();
+  auto issued = IssueCertificate(*client, {"www.acme.test", "acme.test"}, http01_);
+  ASSERT_TRUE(issued.ok()) << issued.error().message << "\n" << pebble_->log();
+  EXPECT_GT(responder_.requests(), 0);
+  EXPECT_LT(issued->not_before_ms, issued->not_after_ms);
+  const std::string root = pebble_->RootPem();
+  ASSERT_NE(root.find("BEGIN CERTIFICATE"), std::string::npos);
+  EXPECT_EQ(testing::VerifyChain(issued->chain_pem, root), "");
+  // The key is the certificate's: openssl sees the SANs and the key matches.
+  testing::TempDir dir;
+  testing::WriteFile(dir.path() + "/c.pem", issued->chain_pem);
+  const std::string text = testing::Run(
+      {"openssl", "x509", "-in", dir.path() + "/c.pem", "-noout", "-ext", "subjectAltName"});
+  EXPECT_NE(text.find("DNS:www.acme.test"), std::string::npos) << text;
+  EXPECT_NE(text.find("DNS:acme.test"), std::string::npos) << text;
+  auto key = AcmeKey::FromPem(issued->key_pem);
+  ASSERT_TRUE(key.ok());
+  // A wrong trust anchor is refused (the check can fail).
+  EXPECT_NE(testing::VerifyChain(issued->chain_pem, issued->chain_pem), "");
+}
+
+TEST_F(AcmeClientTest, BadNoncesAreRetriedWithTheFreshNonce) {
+  PebbleSettings settings;
+  settings.nonce_reject_percent = 50;
+  Start(settings);
+  auto client = NewRegisteredClient();
+  auto issued = IssueCertificate(*client, {"nonce.acme.test"}, http01_);
+  ASSERT_TRUE(issued.ok()) << issued.error().message;
+  // With half the nonces rejected, a dozen signed requests see some rejections.
+  EXPECT_GT(client->bad_nonces_seen(), 0);
+}
+
+TEST_F(AcmeClientTest, AFailedChallengeIsAnErrorNamingIt) {
+  Start();
+  auto client = NewRegisteredClient();
+  // A responder that answers with the wrong key authorization.
+  class WrongAnswer final : public ChallengeSolver {
+   public:
+    explicit WrongAnswer(Http01Responder& r) : r_(r) {}
+    std::string_view type() const override { return kHttp01; }
+    Status Present(const std::string& name, const std::string& token, const std::string&) override {
+      return r_.Present(name, token, token + ".wrong");
+    }
+    void CleanUp(const std::string& name, const std::string& token,
+                 const std::string& ka) override {
+      r_.CleanUp(name, token, ka);
+    }
+    Http01Responder& r_;
+  } wrong(http01_);
+  auto issued = IssueCertificate(*client, {"wrong.acme.test"}, wrong);
+  ASSERT_FALSE(issued.ok());
+  EXPECT_EQ(issued.error().detail_code, "acme_challenge_failed") << issued.error().message;
+  EXPECT_EQ(http01_.Lookup("anything"), std::nullopt);
+}
+
+TEST_F(AcmeClientTest, KeyRolloverKeepsTheAccount) {
+  Start();
+  auto client = NewRegisteredClient();
+  const std::string account = client->account_url();
+  auto new_key = AcmeKey::GenerateP256();
+  ASSERT_TRUE(new_key.ok());
+  const std::string new_jwk = new_key->JwkJson();
+  auto rolled = client->RolloverKey(*new_key);
+  ASSERT_TRUE(rolled.ok()) << rolled.error().message;
+  EXPECT_EQ(client->account_key().JwkJson(), new_jwk);
+  // The new key signs for the same account: registering again finds it.
+  AcmeClient again(Options(), *new_key);
+  auto url = again.Register({});
+  ASSERT_TRUE(url.ok()) << url.error().message;
+  EXPECT_EQ(*url, account);
+  auto issued = IssueCertificate(*client, {"rolled.acme.test"}, http01_);
+  EXPECT_TRUE(issued.ok()) << issued.error().message;
+}
+
+TEST_F(AcmeClientTest, ProblemDocumentsBecomeErrors) {
+  Start();
+  auto client = NewRegisteredClient();
+  auto order = client->NewOrder({"not a name!"});
+  ASSERT_FALSE(order.ok());
+  EXPECT_EQ(order.error().detail_code.rfind("acme_", 0), 0u) << order.error().detail_code;
+  EXPECT_NE(order.error().message.find("ACME error (HTTP 4"), std::string::npos)
+      << order.error().message;
+}
+
+TEST(AcmeClientNetwork, AnUnreachableServerIsUnavailableAfterRetries) {
+  AcmeClientOptions o;
+  o.directory_url = "https://127.0.0.1:" + std::to_string(testing::FreePort()) + "/dir";
+  o.max_attempts = 3;
+  int sleeps = 0;
+  o.sleep = [&](std::chrono::milliseconds) { ++sleeps; };
+  auto key = AcmeKey::GenerateP256();
+  ASSERT_TRUE(key.ok());
+  AcmeClient client(o, *key);
+  auto dir = client.LoadDirectory();
+  ASSERT_FALSE(dir.ok());
+  EXPECT_EQ(dir.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(client.requests_sent(), 3);
+  EXPECT_EQ(sleeps, 2);
+}
+
+TEST(AcmeRetryAfter, SecondsAndDates) {
+  EXPECT_EQ(ParseRetryAfterSeconds("120", 0), 120);
+  EXPECT_EQ(ParseRetryAfterSeconds("", 0), 0);
+  EXPECT_EQ(ParseRetryAfterSeconds("soon", 0), 0);
+  EXPECT_EQ(ParseRetryAfterSeconds("Thu, 01 Jan 1970 00:01:40 GMT", 40), 60);
+}
+
+}  // namespace
+}  // namespace replideploy::domains
