@@ -6,6 +6,7 @@
 #include "core/clock.hpp"
 #include "domains/acme_issuance.hpp"
 #include "domains/acme_testing.hpp"
+#include "domains/dns_update.hpp"
 
 namespace replideploy::domains {
 namespace {
@@ -133,6 +134,36 @@ TEST_F(AcmeClientTest, ProblemDocumentsBecomeErrors) {
   EXPECT_EQ(order.error().detail_code.rfind("acme_", 0), 0u) << order.error().detail_code;
   EXPECT_NE(order.error().message.find("ACME error (HTTP 4"), std::string::npos)
       << order.error().message;
+}
+
+TEST_F(AcmeClientTest, IssuesAWildcardAndItsApexByDns01WithTsigAgainstKnot) {
+  Start();
+  auto options = ParseDnsUpdateOptions("127.0.0.1:" + std::to_string(knot_->port()), testing::kZone,
+                                       knot_->tsig_spec());
+  ASSERT_TRUE(options.ok()) << options.error().message;
+  options->poll_interval = std::chrono::milliseconds(20);
+  Dns01Solver dns01(*options);
+  auto client = NewRegisteredClient();
+  const int http_requests = responder_.requests();
+  auto issued = IssueCertificate(*client, {"*.acme.test", "acme.test"}, dns01);
+  ASSERT_TRUE(issued.ok()) << issued.error().message << "\n" << pebble_->log();
+  EXPECT_EQ(responder_.requests(), http_requests);  // no HTTP-01 was used
+  EXPECT_EQ(testing::VerifyChain(issued->chain_pem, pebble_->RootPem()), "");
+  testing::TempDir dir;
+  testing::WriteFile(dir.path() + "/c.pem", issued->chain_pem);
+  const std::string text = testing::Run(
+      {"openssl", "x509", "-in", dir.path() + "/c.pem", "-noout", "-ext", "subjectAltName"});
+  EXPECT_NE(text.find("DNS:*.acme.test"), std::string::npos) << text;
+  // The challenge records are gone again.
+  EXPECT_EQ(knot_->Txt("_acme-challenge.acme.test"), "");
+}
+
+TEST_F(AcmeClientTest, AWildcardByHttp01IsRefused) {
+  Start();
+  auto client = NewRegisteredClient();
+  auto issued = IssueCertificate(*client, {"*.acme.test"}, http01_);
+  ASSERT_FALSE(issued.ok());
+  EXPECT_EQ(issued.error().detail_code, "acme_no_challenge") << issued.error().message;
 }
 
 TEST(AcmeClientNetwork, AnUnreachableServerIsUnavailableAfterRetries) {

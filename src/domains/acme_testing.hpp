@@ -222,6 +222,7 @@ class Knot {
     const std::string d = dir_.path();
     std::filesystem::create_directories(d + "/zones");
     std::filesystem::create_directories(d + "/run");
+    std::filesystem::create_directories(d + "/db");  // the journal; updates fail without it
     WriteFile(d + "/zones/" + std::string(kZone) + ".zone",
               "$ORIGIN " + std::string(kZone) +
                   ".\n$TTL 60\n"
