@@ -20,6 +20,7 @@
 #include "core/log.hpp"
 #include "db/database.hpp"
 #include "db/migrate.hpp"
+#include "domains/dns_update.hpp"
 #include "http/client_address.hpp"
 #include "http/server.hpp"
 #include "roles/roles.hpp"
@@ -119,6 +120,15 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
   app_options.github.client_secret = config.github_client_secret;
   app_options.github.web_url = config.github_web_url;
   app_options.github.api_url = config.github_api_url;
+  roles::CertificateSettings& certs = app_options.certificates;
+  certs.acme_directory = config.acme_directory;
+  certs.acme_email = config.acme_email;
+  certs.acme_ca_bundle = config.acme_ca_bundle;
+  certs.base_domain_wildcard = config.acme_base_wildcard != 0;
+  certs.dns_update_server = config.dns_update_server;
+  certs.dns_update_zone = config.dns_update_zone;
+  certs.dns_update_tsig = config.dns_update_tsig;
+  certs.key = core::HmacSha256(secret, "replideploy certificates v1");
   return app_options;
 }
 
@@ -196,6 +206,20 @@ std::optional<Base> OpenBase(const core::ServeConfig& config) {
   }
   base.blobs = std::move(blobs).value();
   base.options = OptionsFrom(config, *secret);
+  const roles::CertificateSettings& certs = base.options.certificates;
+  if (!certs.dns_update_server.empty() || !certs.dns_update_zone.empty() ||
+      !certs.dns_update_tsig.empty()) {
+    auto dns = domains::ParseDnsUpdateOptions(certs.dns_update_server, certs.dns_update_zone,
+                                              certs.dns_update_tsig);
+    if (!dns.ok()) {
+      Fail(dns.error().message);
+      return std::nullopt;
+    }
+  }
+  if (certs.base_domain_wildcard && certs.dns_update_server.empty()) {
+    Fail("acme-base-wildcard needs dns-update-server, dns-update-zone and dns-update-tsig");
+    return std::nullopt;
+  }
   auto network_policy = BuildNetworkPolicy(config);
   if (!network_policy.ok()) {
     Fail(network_policy.error().message);

@@ -61,6 +61,14 @@ struct ServeConfig {
   std::string github_client_secret;
   std::string github_web_url = "https://github.com";
   std::string github_api_url = "https://api.github.com";
+  // Certificates from an ACME CA (docs/certificates.md); empty acme_directory: none.
+  std::string acme_directory;
+  std::string acme_email;
+  std::string acme_ca_bundle;
+  int acme_base_wildcard = 0;
+  std::string dns_update_server;  // "IP:PORT", RFC 2136 target for DNS-01
+  std::string dns_update_zone;
+  std::string dns_update_tsig;  // "name:hmac-sha256:base64secret"
   // Blobs: "local" (<data_dir>/store) or "s3://bucket/prefix" (docs/storage.md).
   std::string blob_store = "local";
   std::string s3_endpoint;       // empty: https://s3.<region>.amazonaws.com

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "core/clock.hpp"
 #include "domains/acme_issuance.hpp"
 #include "domains/acme_testing.hpp"
@@ -180,6 +182,60 @@ TEST(AcmeClientNetwork, AnUnreachableServerIsUnavailableAfterRetries) {
   EXPECT_EQ(dir.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(client.requests_sent(), 3);
   EXPECT_EQ(sleeps, 2);
+}
+
+// A scripted ACME server over plain HTTP: the first two answers to the directory and to
+// newAccount are 5xx, then a rateLimited problem for newOrder.
+TEST(AcmeClientFaults, ServerErrorsAreRetriedAndRateLimitsReturnedWithRetryAfter) {
+  std::atomic<int> directory_calls{0};
+  std::atomic<int> account_calls{0};
+  std::string base;
+  testing::RawHttpServer server([&](const std::string& request) -> std::string {
+    const std::string nonce =
+        "Replay-Nonce: n" + std::to_string(directory_calls + account_calls) + "\r\n";
+    if (request.rfind("GET /dir ", 0) == 0) {
+      if (++directory_calls <= 2) return testing::RawHttpServer::Response(503, "busy");
+      return testing::RawHttpServer::Response(
+          200, R"({"newNonce":")" + base + R"(/nonce","newAccount":")" + base +
+                   R"(/account","newOrder":")" + base + R"(/order"})");
+    }
+    if (request.rfind("HEAD /nonce ", 0) == 0)
+      return testing::RawHttpServer::Response(200, "", nonce);
+    if (request.rfind("POST /account ", 0) == 0) {
+      if (++account_calls <= 2) {
+        return testing::RawHttpServer::Response(
+            500, R"({"type":"urn:ietf:params:acme:error:serverInternal","detail":"oops"})", nonce);
+      }
+      return testing::RawHttpServer::Response(201, R"({"status":"valid"})",
+                                              nonce + "Location: " + base + "/acct/1\r\n");
+    }
+    if (request.rfind("POST /order ", 0) == 0) {
+      return testing::RawHttpServer::Response(
+          429, R"({"type":"urn:ietf:params:acme:error:rateLimited","detail":"too many"})",
+          nonce + "Retry-After: 3600\r\n");
+    }
+    return testing::RawHttpServer::Response(404, "");
+  });
+  base = "http://127.0.0.1:" + std::to_string(server.port());
+  AcmeClientOptions o;
+  o.directory_url = base + "/dir";
+  int sleeps = 0;
+  o.sleep = [&](std::chrono::milliseconds) { ++sleeps; };
+  auto key = AcmeKey::GenerateP256();
+  ASSERT_TRUE(key.ok());
+  AcmeClient client(o, *key);
+  auto account = client.Register({"ops@example.org"});
+  ASSERT_TRUE(account.ok()) << account.error().message;
+  EXPECT_EQ(*account, base + "/acct/1");
+  EXPECT_EQ(directory_calls, 3);
+  EXPECT_EQ(account_calls, 3);
+  EXPECT_EQ(sleeps, 4);  // two back-offs each
+  auto order = client.NewOrder({"www.example.org"});
+  ASSERT_FALSE(order.ok());
+  EXPECT_EQ(order.error().code, ErrorCode::kRateLimited);
+  EXPECT_EQ(order.error().detail_code, "acme_rateLimited");
+  EXPECT_EQ(order.error().retry_after_seconds, 3600);
+  EXPECT_NE(order.error().message.find("too many"), std::string::npos);
 }
 
 TEST(AcmeRetryAfter, SecondsAndDates) {

@@ -279,12 +279,12 @@ class Knot {
   std::optional<BackgroundProcess> process_;
 };
 
-// Answers GET /.well-known/acme-challenge/<token> with lookup(token) (404 when nullopt), on
-// 127.0.0.1:port(). One connection at a time.
-class HttpResponder {
+// A plain HTTP/1.1 server on 127.0.0.1:port(): `answer` gets each request (head and body as
+// read) and returns the whole response. One connection at a time, closed after each answer.
+class RawHttpServer {
  public:
-  explicit HttpResponder(std::function<std::optional<std::string>(const std::string&)> lookup)
-      : lookup_(std::move(lookup)) {
+  explicit RawHttpServer(std::function<std::string(const std::string&)> answer)
+      : answer_(std::move(answer)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -296,16 +296,23 @@ class HttpResponder {
     port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] { Serve(); });
   }
-  ~HttpResponder() {
+  ~RawHttpServer() {
     stop_ = true;
     ::shutdown(fd_, SHUT_RDWR);
     ::close(fd_);
     thread_.join();
   }
-  HttpResponder(const HttpResponder&) = delete;
-  HttpResponder& operator=(const HttpResponder&) = delete;
+  RawHttpServer(const RawHttpServer&) = delete;
+  RawHttpServer& operator=(const RawHttpServer&) = delete;
   int port() const { return port_; }
   int requests() const { return requests_; }
+
+  static std::string Response(int status, const std::string& body,
+                              const std::string& extra_headers = "") {
+    return "HTTP/1.1 " + std::to_string(status) +
+           " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n" +
+           extra_headers + "\r\n" + body;
+  }
 
  private:
   void Serve() {
@@ -319,34 +326,56 @@ class HttpResponder {
       ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       std::string request;
       char buf[4096];
-      while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
+      for (;;) {
+        const auto end = request.find("\r\n\r\n");
+        if (end != std::string::npos) {
+          std::size_t length = 0;
+          const auto cl = request.find("Content-Length: ");
+          if (cl != std::string::npos && cl < end) length = std::stoul(request.substr(cl + 16));
+          if (request.size() >= end + 4 + length) break;
+        }
+        if (request.size() > (1 << 20)) break;
         const ssize_t n = ::read(c, buf, sizeof buf);
         if (n <= 0) break;
         request.append(buf, static_cast<std::size_t>(n));
       }
       ++requests_;
-      const std::string prefix = "GET /.well-known/acme-challenge/";
-      std::optional<std::string> answer;
-      if (request.rfind(prefix, 0) == 0) {
-        const auto end = request.find(' ', prefix.size());
-        if (end != std::string::npos)
-          answer = lookup_(request.substr(prefix.size(), end - prefix.size()));
-      }
-      const std::string body = answer.value_or("not found");
-      const std::string response =
-          std::string("HTTP/1.1 ") + (answer ? "200 OK" : "404 Not Found") +
-          "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
-          "\r\nConnection: close\r\n\r\n" + body;
+      const std::string response = answer_(request);
       [[maybe_unused]] const ssize_t w = ::write(c, response.data(), response.size());
       ::close(c);
     }
   }
-  std::function<std::optional<std::string>(const std::string&)> lookup_;
+  std::function<std::string(const std::string&)> answer_;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0};
   std::thread thread_;
+};
+
+// Answers GET /.well-known/acme-challenge/<token> with lookup(token) (404 when nullopt).
+class HttpResponder {
+ public:
+  explicit HttpResponder(std::function<std::optional<std::string>(const std::string&)> lookup)
+      : lookup_(std::move(lookup)), server_([this](const std::string& r) { return Answer(r); }) {}
+  int port() const { return server_.port(); }
+  int requests() const { return server_.requests(); }
+
+ private:
+  std::string Answer(const std::string& request) {
+    const std::string prefix = "GET /.well-known/acme-challenge/";
+    std::optional<std::string> answer;
+    if (request.rfind(prefix, 0) == 0) {
+      const auto end = request.find(' ', prefix.size());
+      if (end != std::string::npos) {
+        answer = lookup_(request.substr(prefix.size(), end - prefix.size()));
+      }
+    }
+    return answer ? RawHttpServer::Response(200, *answer)
+                  : RawHttpServer::Response(404, "not found");
+  }
+  std::function<std::optional<std::string>(const std::string&)> lookup_;
+  RawHttpServer server_;
 };
 
 // `openssl verify` of the chain's leaf against `root_pem`, the rest of the chain untrusted.

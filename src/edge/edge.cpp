@@ -504,7 +504,27 @@ http::Response Edge::Proxy(const http::Request& request, const RuleDecision& dec
   return ProxyRequest(request, decision.target, decision.proxy_headers, options);
 }
 
+namespace {
+
+// The HTTP-01 answer (RFC 8555 8.3), when `request` asks for a challenge and a lookup is set.
+std::optional<http::Response> AcmeChallengeAnswer(const AcmeChallengeLookup& lookup,
+                                                  const http::Request& request) {
+  if (!lookup || !request.target.starts_with(kAcmeChallengePrefix)) return std::nullopt;
+  if (request.method != "GET" && request.method != "HEAD") return std::nullopt;
+  std::string_view target = request.target;
+  target = target.substr(0, target.find('?'));
+  const std::string_view token = target.substr(kAcmeChallengePrefix.size());
+  auto answer = lookup(token);
+  if (!answer) return http::Response::Text(404, "Not Found\n");
+  http::Response response = http::Response::Text(200, std::move(*answer));
+  response.headers.Set("Cache-Control", "no-store");
+  return response;
+}
+
+}  // namespace
+
 http::Response Edge::Serve(http::Request& request) {
+  if (auto acme = AcmeChallengeAnswer(acme_lookup_, request)) return std::move(*acme);
   auto response = ServeImpl(request, /*memory_only=*/false);
   if (!response.ok()) {
     spdlog::error("edge: {}", response.error().message);
@@ -515,6 +535,8 @@ http::Response Edge::Serve(http::Request& request) {
 
 std::optional<http::Response> Edge::TryServeFromMemory(http::Request& request) {
   if (request.method != "GET" && request.method != "HEAD") return std::nullopt;
+  // Challenge lookups may read the database: Serve answers them.
+  if (acme_lookup_ && request.target.starts_with(kAcmeChallengePrefix)) return std::nullopt;
   auto response = ServeImpl(request, /*memory_only=*/true);
   if (!response.ok()) return std::nullopt;
   return std::move(response).value();

@@ -59,6 +59,11 @@ struct FunctionCall {
 // server's slow pool; blocks.
 using FunctionInvoker = std::function<http::Response(const FunctionCall&)>;
 
+// The key authorization to answer at /.well-known/acme-challenge/<token> (an HTTP-01
+// challenge in progress), or nullopt. Wired by the roles over domains/; may block.
+using AcmeChallengeLookup = std::function<std::optional<std::string>(std::string_view token)>;
+inline constexpr std::string_view kAcmeChallengePrefix = "/.well-known/acme-challenge/";
+
 class Edge {
  public:
   Edge(deploys::SiteService& sites, deploys::DeployService& deploys, store::BlobStore& blobs,
@@ -73,6 +78,9 @@ class Edge {
 
   // Without an invoker, function routes answer 404 (a role that runs no functions).
   void SetFunctionInvoker(FunctionInvoker invoker) { invoker_ = std::move(invoker); }
+  // With a lookup, GET/HEAD /.well-known/acme-challenge/<token> on any host is answered from it
+  // before any site, rule or file (404 for an unknown token). Set before serving.
+  void SetAcmeChallengeLookup(AcmeChallengeLookup lookup) { acme_lookup_ = std::move(lookup); }
 
   // Drops what is cached about a site's routing (publish, rollback, rename, delete).
   void InvalidateSite(const std::string& site_id);
@@ -137,6 +145,7 @@ class Edge {
   store::BlobStore& blobs_;
   EdgeOptions options_;
   FunctionInvoker invoker_;  // set before serving
+  AcmeChallengeLookup acme_lookup_;
 
   std::mutex sites_mu_;
   std::unordered_map<std::string, SiteEntry> sites_;  // by site name

@@ -19,6 +19,21 @@
 
 namespace replideploy::roles {
 
+// Certificates from an ACME CA (docs/certificates.md). Empty acme_directory: none are issued
+// (the edge still answers HTTP-01 challenges stored by another process).
+struct CertificateSettings {
+  std::string acme_directory;  // --acme-directory
+  std::string acme_email;      // --acme-email
+  std::string acme_ca_bundle;  // --acme-ca-bundle: trusted for the CA's own HTTPS
+  // DNS-01 by RFC 2136 + TSIG; all three or none (--dns-update-server/-zone/-tsig).
+  std::string dns_update_server;
+  std::string dns_update_zone;
+  std::string dns_update_tsig;
+  bool base_domain_wildcard = false;  // --acme-base-wildcard: *.<base-domain> by dns-01
+  std::string key;                    // 32 bytes encrypting private keys at rest
+  std::chrono::milliseconds renew_interval{60 * 60 * 1000};
+};
+
 struct PlatformOptions {
   std::string base_domain = "localhost";
   std::string admin_host;  // an extra control-plane Host name
@@ -57,6 +72,7 @@ struct PlatformOptions {
   functions::RuntimeOptions functions;
   // Reverse proxies whose X-Forwarded-For / Forwarded name the client (--trusted-proxies).
   std::vector<core::Cidr> trusted_proxies;
+  CertificateSettings certificates;
 };
 
 }  // namespace replideploy::roles

@@ -84,6 +84,8 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
       [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
   services.sites.SetChangeListener(
       [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
+  // HTTP-01 challenges of any process's issuance, answered before any site (RFC 8555 8.3).
+  edge_.SetAcmeChallengeLookup(DatabaseChallengeLookup(services));
   if (!options.functions_dir.empty()) {
     sandbox::BubblewrapOptions bubblewrap = options.bubblewrap;
     bubblewrap.spare_networks = 0;  // functions run without a network in this version
@@ -217,9 +219,16 @@ Platform::Platform(db::Database& db, store::BlobStore& blobs, const core::Clock&
     workers_ = std::make_unique<WorkerRole>(services_, options_, std::move(hooks));
     services_.builds.SetQueuedHook([this] { workers_->Wake(); });
   }
+  if (!options_.certificates.acme_directory.empty()) {
+    auto certs = CertsRole::Start(services_, options_);
+    // The command line was checked before (cli/serve.cpp); this is start-up.
+    if (!certs.ok()) throw std::runtime_error(certs.error().message);
+    certs_ = std::move(certs).value();
+  }
 }
 
 Platform::~Platform() {
+  certs_.reset();
   api_.StopPoller();
   services_.builds.SetQueuedHook(nullptr);
   workers_.reset();

@@ -18,6 +18,7 @@
 #include "edge/edge.hpp"
 #include "functions/runtime.hpp"
 #include "http/server.hpp"
+#include "roles/certs_role.hpp"
 #include "roles/options.hpp"
 #include "roles/services.hpp"
 #include "sandbox/runner.hpp"
@@ -117,6 +118,8 @@ class Platform {
   edge::Edge& edge() { return edge_.edge(); }
   git::GithubConnections& github() { return services_.github; }
   builder::BuildTrigger& builds() { return services_.builds; }
+  // Null without options.certificates.acme_directory.
+  CertsRole* certs() { return certs_.get(); }
 
  private:
   PlatformOptions options_;
@@ -125,6 +128,7 @@ class Platform {
   ProcessorRole processor_;
   ApiRole api_;
   std::unique_ptr<WorkerRole> workers_;
+  std::unique_ptr<CertsRole> certs_;  // with options.certificates.acme_directory
 };
 
 }  // namespace replideploy::roles
