@@ -410,6 +410,12 @@ try {
     const value = await item.getByTestId("dns-value").first().textContent();
     check(value?.trim() === `${site}.localhost`, `the CNAME value shown: ${value}`);
     await item.getByRole("button", { name: `Copy CNAME value for ${domain}` }).waitFor();
+  });
+
+  await step(page, "custom-domain-removed", async () => {
+    const domain = `www.shop-${nonce}.example.com`;
+    const card = page.getByRole("region", { name: "Domains" });
+    const item = card.locator(`li[data-domain="${domain}"]`);
     await item.getByRole("button", { name: "Remove" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Remove domain" }).click();
     await card.getByText("No custom domains yet").waitFor();
