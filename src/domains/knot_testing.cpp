@@ -71,14 +71,30 @@ bool KnotServer::SkipAllowed() {
 
 Result<std::unique_ptr<KnotServer>> KnotServer::Start(
     const std::map<std::string, std::string>& zones) {
-  std::unique_ptr<KnotServer> server(new KnotServer());
+  if (zones.empty()) return MakeError(ErrorCode::kBadRequest, "knotd needs a zone");
+  // The free port may be taken by another test's knotd between our look and its bind: then
+  // knotd exits (or another server answers, without our marker), and we try another port.
+  std::string why;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::unique_ptr<KnotServer> server(new KnotServer());
+    auto started = server->Run(zones);
+    if (started.ok() && *started) return server;
+    why = started.ok() ? "the port was taken" : started.error().message;
+    if (!started.ok()) break;
+  }
+  return MakeError(ErrorCode::kInternal, "knotd did not start: " + why);
+}
+
+Result<bool> KnotServer::Run(const std::map<std::string, std::string>& zones) {
   char pattern[] = "/tmp/rd-knot-XXXXXX";
   if (::mkdtemp(pattern) == nullptr) return MakeError(ErrorCode::kInternal, "mkdtemp failed");
-  server->dir_ = pattern;
-  const fs::path dir = server->dir_;
+  dir_ = pattern;
+  const fs::path dir = dir_;
   for (const char* sub : {"run", "db", "zones"}) fs::create_directories(dir / sub);
   RD_TRY(int port, FreePort());
-  server->address_ = "127.0.0.1:" + std::to_string(port);
+  address_ = "127.0.0.1:" + std::to_string(port);
+  const std::string marker =
+      "rd-knot-" + std::to_string(::getpid()) + "-" + dir.filename().string();
 
   const passwd* pw = ::getpwuid(::getuid());
   const group* gr = ::getgrgid(::getgid());
@@ -87,8 +103,9 @@ Result<std::unique_ptr<KnotServer>> KnotServer::Start(
        << "    listen: 127.0.0.1@" << port << "\n"
        << "    rundir: \"" << (dir / "run").string() << "\"\n"
        << "    pidfile: \"" << (dir / "run" / "knot.pid").string() << "\"\n";
-  if (pw != nullptr && gr != nullptr)
+  if (pw != nullptr && gr != nullptr) {
     conf << "    user: " << pw->pw_name << ":" << gr->gr_name << "\n";
+  }
   conf << "control:\n    listen: \"" << (dir / "run" / "knot.sock").string() << "\"\n"
        << "database:\n    storage: \"" << (dir / "db").string() << "\"\n"
        << "log:\n  - target: stderr\n    any: warning\n"
@@ -102,6 +119,7 @@ Result<std::unique_ptr<KnotServer>> KnotServer::Start(
          << "@ IN SOA ns." << origin << ". hostmaster." << origin << ". 1 3600 600 86400 60\n"
          << "@ IN NS ns." << origin << ".\n"
          << "ns IN A 127.0.0.1\n"
+         << "_rd-knot-instance IN TXT \"" << marker << "\"\n"
          << records << "\n";
   }
   conf.close();
@@ -115,30 +133,33 @@ Result<std::unique_ptr<KnotServer>> KnotServer::Start(
   spec.fds = {{null.get(), 0}, {log.get(), 1}, {log.get(), 2}};
   spec.close_other_fds = true;
   spec.die_with_parent = true;
-  RD_TRY(server->pid_, core::SpawnChild(spec));
+  RD_TRY(pid_, core::SpawnChild(spec));
 
-  // Ready when it answers for the first zone's name server.
-  RD_TRY(auto probe, MakeDnsResolver(server->address_, std::chrono::milliseconds(200)));
-  const std::string ns = "ns." + (zones.empty() ? std::string("invalid") : zones.begin()->first);
+  // Ready when it answers with this instance's marker.
+  RD_TRY(auto probe, MakeDnsResolver(address_, std::chrono::milliseconds(200)));
+  const std::string name = "_rd-knot-instance." + zones.begin()->first;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (true) {
     int status = 0;
-    if (::waitpid(server->pid_, &status, WNOHANG) == server->pid_) {
-      server->pid_ = -1;
-      return MakeError(ErrorCode::kInternal,
-                       "knotd exited at start: " + ReadFile(dir / "knotd.log"));
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      const std::string log_text = ReadFile(dir / "knotd.log");
+      if (log_text.find("address already in use") != std::string::npos) return false;
+      return MakeError(ErrorCode::kInternal, "knotd exited at start: " + log_text);
     }
-    auto answer = probe->Query(ns, DnsType::kA);
-    if (answer.ok() && !answer->records.empty()) break;
+    auto answer = probe->Query(name, DnsType::kTxt);
+    if (answer.ok() && !answer->records.empty()) {
+      if (answer->records.front().data == marker) return true;
+      return false;  // another server on this port; the destructor stops ours
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       return MakeError(ErrorCode::kInternal,
                        "knotd did not answer within 30 s: " + ReadFile(dir / "knotd.log"));
     }
-    // The probe's own timeout paces this loop when knotd is not listening yet; a refused UDP
-    // port answers at once, so give it a moment then.
+    // The probe's own timeout paces this loop while nothing listens on UDP; a closed UDP port
+    // answers at once (ICMP), so give knotd a moment then.
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return server;
 }
 
 KnotServer::~KnotServer() {

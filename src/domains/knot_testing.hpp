@@ -35,6 +35,9 @@ class KnotServer {
 
  private:
   KnotServer() = default;
+  // One try on a free port: true when this instance answers, false when the port was taken
+  // (try again), an error otherwise.
+  Result<bool> Run(const std::map<std::string, std::string>& zones);
   std::string dir_;
   std::string address_;
   pid_t pid_ = -1;
