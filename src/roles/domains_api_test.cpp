@@ -168,6 +168,16 @@ TEST_P(DomainsApi, AddListCheckAndDelete) {
   EXPECT_EQ(Call("DELETE", domains + "/shop.example.com", "", alice_).status, 204);
   EXPECT_EQ(Call("GET", domains + "/shop.example.com", "", alice_).status, 404);
   EXPECT_EQ(Call("DELETE", domains + "/shop.example.com", "", alice_).status, 404);
+
+  // The account's audit log has the changes, newest first.
+  Reply audit = Call("GET", "/api/v1/audit", "", alice_);
+  ASSERT_EQ(audit.status, 200) << audit.raw;
+  std::vector<std::string> actions;
+  for (const auto& e : audit.body.at("events").as_array()) {
+    const std::string action(e.at("action").as_string());
+    if (action.starts_with("domain.")) actions.push_back(action);
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"domain.removed", "domain.added", "domain.added"}));
 }
 
 TEST_P(DomainsApi, BadInputIsA4xxJsonError) {
