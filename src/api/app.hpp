@@ -28,6 +28,7 @@
 #include "deploys/deploys.hpp"
 #include "deploys/env_vars.hpp"
 #include "deploys/sites.hpp"
+#include "domains/domains.hpp"
 #include "git/github_connections.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -51,6 +52,7 @@ struct ApiServices {
   const core::Clock& clock;
   // /readyz: whether the database answers.
   std::function<Status()> ready;
+  domains::DomainService& domains;
 };
 
 struct ApiOptions {
@@ -96,6 +98,7 @@ class App {
   builder::BuildTrigger& builds() { return services_.builds; }
   builder::BuildLogStore& build_logs() { return services_.build_logs; }
   store::BlobStore& blobs() { return services_.blobs; }
+  domains::DomainService& domains() const { return services_.domains; }
   const core::Clock& clock() const { return services_.clock; }
   Status Ready() const { return services_.ready ? services_.ready() : Status{}; }
   const ApiOptions& options() const { return options_; }
@@ -153,6 +156,10 @@ void AddGithubRoutes(http::Router& router, App& app);
 void AddLogStreamRoutes(http::Router& router, App& app);
 void AddRulesRoutes(http::Router& router, App& app);
 void AddHostedOnlyRoutes(http::Router& router, App& app);
+void AddDomainRoutes(http::Router& router, App& app);
+
+// A site in Netlify's JSON shape (site_handlers.cpp).
+boost::json::object SiteJson(const App& app, const deploys::Site& site);
 
 // Creates a site for `user` (see builder::BuildTrigger::CreateSite), its webhook at our URL.
 Result<deploys::Site> CreateSite(App& app, const auth::User& user, const deploys::SitePatch& patch);

@@ -6,6 +6,7 @@
 #include "api/json_input.hpp"
 #include "core/clock.hpp"
 #include "core/crypto.hpp"
+#include "domains/hostname.hpp"
 
 namespace replideploy::api {
 
@@ -45,6 +46,14 @@ json::object SiteJson(const App& app, const deploys::Site& s) {
     // netlify-cli's `deploy --prod` refuses, and --prod-if-unlocked drafts, when it is locked.
     o["published_deploy"] = json::object{{"id", *s.published_deploy_id}, {"locked", s.locked}};
   }
+  // Netlify's custom domain fields: the primary and the names that serve the site too (the
+  // member of an apex/www pair that redirects is in neither, as with Netlify).
+  json::array aliases;
+  if (auto domains = app.domains().ForSite(s.id); domains.ok()) {
+    if (domains->custom_domain) o["custom_domain"] = *domains->custom_domain;
+    for (const auto& alias : domains->domain_aliases) aliases.emplace_back(alias);
+  }
+  o["domain_aliases"] = std::move(aliases);
   // Netlify's field, and which deploys the password guards ("none" without one).
   o["has_password"] = s.password_scope != deploys::PasswordScope::kNone;
   o["password_scope"] = deploys::PasswordScopeName(s.password_scope);
@@ -87,6 +96,44 @@ Result<deploys::SitePatch> ReadSitePatch(const json::object& body) {
 }
 
 json::object SiteAuditDetails(const deploys::Site& site) { return {{"name", site.name}}; }
+
+// Netlify's custom_domain (a name, or null/"" for none) and domain_aliases (a list of names)
+// on a site update, each checked before anything changes.
+struct NetlifyDomainsPatch {
+  bool custom_domain_given = false;
+  std::optional<std::string> custom_domain;
+  std::optional<std::vector<std::string>> aliases;
+};
+
+Result<NetlifyDomainsPatch> ReadNetlifyDomains(const App& app, const json::object& body) {
+  NetlifyDomainsPatch patch;
+  if (const json::value* v = body.if_contains("custom_domain")) {
+    patch.custom_domain_given = true;
+    if (!v->is_null() && !v->is_string()) {
+      return MakeError(ErrorCode::kBadRequest, "custom_domain must be a string or null");
+    }
+    if (v->is_string() && !v->as_string().empty()) {
+      RD_TRY(patch.custom_domain,
+             domains::NormalizeDomainName(std::string(v->as_string()), app.options().base_domain));
+    }
+  }
+  if (const json::value* v = body.if_contains("domain_aliases"); v != nullptr && !v->is_null()) {
+    if (!v->is_array()) {
+      return MakeError(ErrorCode::kBadRequest, "domain_aliases must be an array of strings");
+    }
+    std::vector<std::string> names;
+    for (const json::value& item : v->as_array()) {
+      if (!item.is_string()) {
+        return MakeError(ErrorCode::kBadRequest, "domain_aliases must be an array of strings");
+      }
+      RD_TRY(std::string name, domains::NormalizeDomainName(std::string(item.as_string()),
+                                                            app.options().base_domain));
+      names.push_back(std::move(name));
+    }
+    patch.aliases = std::move(names);
+  }
+  return patch;
+}
 
 // The top-level fields (and build settings) a change named, for the audit log; never values.
 json::array ChangedFields(const json::object& body) {
@@ -175,8 +222,14 @@ void AddSiteRoutes(http::Router& router, App& app) {
     // Netlify's update-site call sets the site-wide password with "password" ("" removes it).
     RD_TRY(std::optional<std::string> password, OptionalString(body, "password"));
     body.erase("password");
+    RD_TRY(NetlifyDomainsPatch domain_patch, ReadNetlifyDomains(app, body));
     RD_TRY(deploys::Site site,
            app.sites().Update(who.user.id, SiteRef(app, req.path_params["site_id"]), patch));
+    if (domain_patch.custom_domain_given || domain_patch.aliases) {
+      RD_TRY_STATUS(app.domains().SetNetlifyDomains(
+          domains::SiteRef{site.id, site.account_id, site.name}, domain_patch.custom_domain,
+          domain_patch.custom_domain_given, domain_patch.aliases));
+    }
     if (!body.empty() || !password) {
       json::object details = SiteAuditDetails(site);
       details["changed"] = ChangedFields(body);

@@ -20,7 +20,9 @@
 #include "core/log.hpp"
 #include "db/database.hpp"
 #include "db/migrate.hpp"
+#include "domains/dns_resolver.hpp"
 #include "domains/dns_update.hpp"
+#include "domains/domains.hpp"
 #include "http/client_address.hpp"
 #include "http/server.hpp"
 #include "roles/roles.hpp"
@@ -232,6 +234,19 @@ std::optional<Base> OpenBase(const core::ServeConfig& config) {
     return std::nullopt;
   }
   base.options.trusted_proxies = *trusted_proxies;
+  auto ipv4 = domains::ParseAddressList(config.edge_ipv4, /*ipv6=*/false, "edge-ipv4");
+  auto ipv6 = domains::ParseAddressList(config.edge_ipv6, /*ipv6=*/true, "edge-ipv6");
+  auto resolver = domains::MakeDnsResolver(config.dns_resolver, std::chrono::seconds(2));
+  for (const Error* e : {ipv4.ok() ? nullptr : &ipv4.error(), ipv6.ok() ? nullptr : &ipv6.error(),
+                         resolver.ok() ? nullptr : &resolver.error()}) {
+    if (e != nullptr) {
+      Fail(e->message);
+      return std::nullopt;
+    }
+  }
+  base.options.domains.edge_ipv4 = *ipv4;
+  base.options.domains.edge_ipv6 = *ipv6;
+  base.options.dns_resolver = config.dns_resolver;
   return base;
 }
 

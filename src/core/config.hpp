@@ -30,6 +30,11 @@ struct ServeConfig {
   std::string registration = "open";  // "open", "invite" (an admin's invite code) or "closed"
   // Comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded name the client.
   std::string trusted_proxies;
+  // Custom domains: the edge's public addresses for apex A/AAAA records (comma-separated), and
+  // the DNS resolver the domain check asks ("IP[:PORT]"; empty: /etc/resolv.conf).
+  std::string edge_ipv4;
+  std::string edge_ipv6;
+  std::string dns_resolver;
   int io_threads = 2;
   int handler_threads = 8;  // API handlers
   int edge_threads = 8;     // sites' requests that miss the in-memory path

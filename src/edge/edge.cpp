@@ -114,6 +114,22 @@ Error WouldBlock() {
   return e;
 }
 
+// The non-primary member of an apex/www pair: the same path and query on the primary, keeping
+// the port the client used.
+http::Response RedirectToPrimary(const http::Request& request, const std::string& primary) {
+  const std::string_view host = request.Header("Host");
+  std::string port;
+  if (const auto colon = host.rfind(':');
+      colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
+    port = std::string(host.substr(colon));
+  }
+  const std::string target = request.target.starts_with("/") ? request.target : "/";
+  http::Response r = http::Response::Text(301, "Moved Permanently\n");
+  r.headers.Set("Location", "http://" + primary + port + target);
+  r.headers.Set("Cache-Control", "public, max-age=0, must-revalidate");
+  return r;
+}
+
 bool IsWouldBlock(const Error& e) { return e.detail_code == "would_block"; }
 
 http::Response BadGateway(std::string_view why) {
@@ -143,8 +159,42 @@ Edge::Edge(deploys::SiteService& sites, deploys::DeployService& deploys, store::
     : sites_service_(sites), deploys_(deploys), blobs_(blobs), options_(std::move(options)) {}
 
 void Edge::InvalidateSite(const std::string& site_id) {
-  std::lock_guard lock(sites_mu_);
-  std::erase_if(sites_, [&](const auto& kv) { return kv.second.site_id == site_id; });
+  {
+    std::lock_guard lock(sites_mu_);
+    std::erase_if(sites_, [&](const auto& kv) { return kv.second.site_id == site_id; });
+  }
+  // A renamed site's custom hosts name it by its old name.
+  std::lock_guard lock(custom_hosts_mu_);
+  std::erase_if(custom_hosts_, [&](const auto& kv) { return kv.second.host.site_id == site_id; });
+}
+
+void Edge::InvalidateCustomHosts() {
+  std::lock_guard lock(custom_hosts_mu_);
+  custom_hosts_.clear();
+}
+
+Result<CustomHost> Edge::LookupCustomHost(const std::string& host, bool memory_only) {
+  if (!custom_host_resolver_) return MakeError(ErrorCode::kNotFound, "no site at this host");
+  {
+    std::lock_guard lock(custom_hosts_mu_);
+    auto it = custom_hosts_.find(host);
+    if (it != custom_hosts_.end() &&
+        std::chrono::steady_clock::now() - it->second.read_at < options_.site_cache_ttl) {
+      if (!it->second.found) return MakeError(ErrorCode::kNotFound, "no site at this host");
+      return it->second.host;
+    }
+  }
+  if (memory_only) return WouldBlock();
+  auto found = custom_host_resolver_(host);
+  if (!found.ok() && found.error().code != ErrorCode::kNotFound) return found;
+  CustomHostEntry entry{found.ok(), found.ok() ? *found : CustomHost{},
+                        std::chrono::steady_clock::now()};
+  {
+    std::lock_guard lock(custom_hosts_mu_);
+    if (custom_hosts_.size() > 100'000) custom_hosts_.clear();
+    custom_hosts_[host] = entry;
+  }
+  return found;
 }
 
 Result<std::vector<deploys::DeployMessage>> Edge::ValidateDeploy(
@@ -196,8 +246,15 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
 
 Result<Edge::Resolved> Edge::ResolveDeploy(std::string_view host, bool memory_only) {
   auto route = ParseHostRoute(host, options_.base_domain);
-  if (!route) return MakeError(ErrorCode::kNotFound, "no site at this host");
   Resolved resolved;
+  if (!route) {
+    RD_TRY(CustomHost custom, LookupCustomHost(std::string(host), memory_only));
+    if (!custom.redirect_to.empty()) {
+      resolved.redirect_to = std::move(custom.redirect_to);
+      return resolved;
+    }
+    route = HostRoute{HostRoute::Kind::kPublished, std::move(custom.site_name), "", 0, ""};
+  }
   RD_TRY(resolved.site, LookupSite(route->site_name, memory_only));
   resolved.site_name = route->site_name;
   if (memory_only && route->kind != HostRoute::Kind::kPublished) return WouldBlock();
@@ -549,6 +606,7 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
     if (resolved.error().code != ErrorCode::kNotFound) return std::move(resolved).error();
     return PlainNotFound();
   }
+  if (!resolved->redirect_to.empty()) return RedirectToPrimary(request, resolved->redirect_to);
   const std::string& deploy_id = resolved->deploy_id;
   if (!rewritten_from.empty()) {
     // Netlify refuses rewrites between sites of different teams.

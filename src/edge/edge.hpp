@@ -55,6 +55,15 @@ struct FunctionCall {
   bool production = false;  // served at the site's own address
 };
 
+// A custom domain's answer to "which site is at this host" (wired by the roles to the domains
+// service; the edge never sees the database). kNotFound when the host is no custom domain.
+struct CustomHost {
+  std::string site_id;
+  std::string site_name;
+  std::string redirect_to;  // the pair's primary: answer 301 there; "" serves the site
+};
+using CustomHostResolver = std::function<Result<CustomHost>(const std::string& host)>;
+
 // Runs a function call to its end (the functions runtime, wired by the roles). Called on the
 // server's slow pool; blocks.
 using FunctionInvoker = std::function<http::Response(const FunctionCall&)>;
@@ -85,6 +94,14 @@ class Edge {
   // Drops what is cached about a site's routing (publish, rollback, rename, delete).
   void InvalidateSite(const std::string& site_id);
 
+  // Custom domains: hosts outside base_domain are looked up through `resolver` (set before
+  // serving), and the answers cached like sites (site_cache_ttl, misses too).
+  void SetCustomHostResolver(CustomHostResolver resolver) {
+    custom_host_resolver_ = std::move(resolver);
+  }
+  // Drops every cached custom host (a domain was added, removed or changed).
+  void InvalidateCustomHosts();
+
   // For the deploy service: fails a deploy whose rule files cannot be read at all (see
   // DeployRules::Load); otherwise one warning per rule left out, naming file, line and reason.
   static Result<std::vector<deploys::DeployMessage>> ValidateDeploy(
@@ -110,6 +127,7 @@ class Edge {
                                                const RuleDecision& decision) const;
   Result<bool> SameAccount(const std::string& site_a, const std::string& site_b);
   struct Resolved {
+    std::string redirect_to;  // a custom domain that answers 301 to this host (nothing else set)
     SiteEntry site;
     std::string deploy_id;
     std::string site_name;
@@ -129,6 +147,8 @@ class Edge {
   PasswordCheck CheckSitePassword(const std::string& password_hash, std::string_view password);
   bool RememberedSitePassword(const std::string& password_hash, std::string_view password);
   Result<SiteEntry> LookupSite(const std::string& name, bool memory_only);
+  // kNotFound when `host` is no custom domain (or no resolver is set).
+  Result<CustomHost> LookupCustomHost(const std::string& host, bool memory_only);
   Result<std::shared_ptr<const DeployRules>> RulesFor(const deploys::DeployManifest& manifest,
                                                       bool memory_only);
   Result<std::shared_ptr<const std::string>> ReadBlob(const std::string& sha256,
@@ -149,6 +169,15 @@ class Edge {
 
   std::mutex sites_mu_;
   std::unordered_map<std::string, SiteEntry> sites_;  // by site name
+
+  CustomHostResolver custom_host_resolver_;  // set before serving
+  struct CustomHostEntry {
+    bool found = false;
+    CustomHost host;
+    std::chrono::steady_clock::time_point read_at;
+  };
+  std::mutex custom_hosts_mu_;
+  std::unordered_map<std::string, CustomHostEntry> custom_hosts_;  // by host
 
   std::mutex rules_mu_;
   std::unordered_map<std::string, std::shared_ptr<const DeployRules>> rules_;  // by deploy id

@@ -10,6 +10,7 @@
 #include "builder/queue.hpp"
 #include "core/net.hpp"
 #include "deploys/deploys.hpp"
+#include "domains/domains.hpp"
 #include "edge/edge.hpp"
 #include "functions/runtime.hpp"
 #include "git/github_client.hpp"
@@ -73,6 +74,13 @@ struct PlatformOptions {
   // Reverse proxies whose X-Forwarded-For / Forwarded name the client (--trusted-proxies).
   std::vector<core::Cidr> trusted_proxies;
   CertificateSettings certificates;
+  // Custom domains (docs/domains.md): edge addresses for apex records (--edge-ipv4/-ipv6) and
+  // back-off; base_domain is taken from above.
+  domains::DomainOptions domains;
+  std::string dns_resolver;  // "IP[:PORT]" (--dns-resolver); "": the system's resolv.conf
+  std::chrono::milliseconds dns_timeout{2000};
+  // Pending domains' DNS is rechecked by a loop this often (when due); 0 disables it.
+  std::chrono::milliseconds domain_check_interval{15'000};
 };
 
 }  // namespace replideploy::roles

@@ -86,6 +86,12 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
       [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
   // HTTP-01 challenges of any process's issuance, answered before any site (RFC 8555 8.3).
   edge_.SetAcmeChallengeLookup(DatabaseChallengeLookup(services));
+  edge_.SetCustomHostResolver([&services](const std::string& host) -> Result<edge::CustomHost> {
+    RD_TRY(domains::DomainHost found, services.domains.FindHost(host));
+    return edge::CustomHost{std::move(found.site_id), std::move(found.site_name),
+                            std::move(found.redirect_to)};
+  });
+  services.domains.SetChangeListener([this] { edge_.InvalidateCustomHosts(); });
   if (!options.functions_dir.empty()) {
     sandbox::BubblewrapOptions bubblewrap = options.bubblewrap;
     bubblewrap.spare_networks = 0;  // functions run without a network in this version
@@ -185,14 +191,28 @@ ApiRole::ApiRole(Services& services, const PlatformOptions& options)
           while (core::SleepUnlessStopped(stop, interval)) services.builds.PollGitSources();
         });
   }
+  // Rechecks pending custom domains' DNS as their back-off comes due (the certs role's job in
+  // DESIGN.md; it runs here until that role exists). Several processes may run it: each check
+  // is claimed in the database.
+  if (options.domain_check_interval.count() > 0) {
+    domain_checker_ = std::jthread(
+        [&services, interval = options.domain_check_interval](const std::stop_token& stop) {
+          while (core::SleepUnlessStopped(stop, interval)) {
+            auto checked = services.domains.CheckDue(20);
+            if (!checked.ok()) spdlog::warn("domains: {}", checked.error().message);
+          }
+        });
+  }
 }
 
 ApiRole::~ApiRole() { StopPoller(); }
 
 void ApiRole::StopPoller() {
-  if (poller_.joinable()) {
-    poller_.request_stop();
-    poller_.join();
+  for (std::jthread* loop : {&poller_, &domain_checker_}) {
+    if (loop->joinable()) {
+      loop->request_stop();
+      loop->join();
+    }
   }
 }
 

@@ -78,12 +78,13 @@ class ApiRole {
   ApiRole(const ApiRole&) = delete;
   ApiRole& operator=(const ApiRole&) = delete;
   api::App& app() { return app_; }
-  // Stops the git poller (before the workers it would wake go away).
+  // Stops the git poller (before the workers it would wake go away) and the domain checker.
   void StopPoller();
 
  private:
   api::App app_;
   std::jthread poller_;
+  std::jthread domain_checker_;  // pending custom domains' DNS rechecks
 };
 
 // Finishes uploaded and built deploys (hashing, precompression) and collects garbage: run by

@@ -1,8 +1,28 @@
 #include "roles/services.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "edge/edge.hpp"
 
 namespace replideploy::roles {
+
+namespace {
+
+// The operator's resolver (serve checks the setting before this), else the system's.
+std::unique_ptr<domains::DnsResolver> DnsResolverFor(const PlatformOptions& options) {
+  auto resolver = domains::MakeDnsResolver(options.dns_resolver, options.dns_timeout);
+  if (resolver.ok()) return std::move(resolver).value();
+  spdlog::error("dns-resolver: {}; using the system's resolver", resolver.error().message);
+  return domains::MakeDnsResolver("", options.dns_timeout).value();
+}
+
+domains::DomainOptions DomainOptionsOf(const PlatformOptions& options) {
+  domains::DomainOptions o = options.domains;
+  o.base_domain = options.base_domain;
+  return o;
+}
+
+}  // namespace
 
 Services::Services(db::Database& database, store::BlobStore& blob_store, const core::Clock& time,
                    const PlatformOptions& options)
@@ -23,7 +43,9 @@ Services::Services(db::Database& database, store::BlobStore& blob_store, const c
       build_logs(db),
       builds(sites, deploys, queue, github, deliveries, closed_prs,
              builder::TriggerOptions{options.repos_dir, options.allow_private_git,
-                                     options.github.web_url, options.cache_dir}) {
+                                     options.github.web_url, options.cache_dir}),
+      dns_resolver(DnsResolverFor(options)),
+      domains(db, clock, *dns_resolver, DomainOptionsOf(options)) {
   // Every role that makes deploys (uploads, builds) checks their rule files the edge's way.
   deploys.SetValidator(&edge::Edge::ValidateDeploy);
 }
@@ -41,7 +63,8 @@ api::ApiServices Services::ForApi() {
                           build_logs,
                           blobs,
                           clock,
-                          [this] { return db.Ping(); }};
+                          [this] { return db.Ping(); },
+                          domains};
 }
 
 }  // namespace replideploy::roles

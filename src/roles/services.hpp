@@ -13,6 +13,8 @@
 #include "deploys/deploys.hpp"
 #include "deploys/env_vars.hpp"
 #include "deploys/sites.hpp"
+#include "domains/dns_resolver.hpp"
+#include "domains/domains.hpp"
 #include "git/github_connections.hpp"
 #include "git/pull_requests.hpp"
 #include "git/webhook_deliveries.hpp"
@@ -45,6 +47,8 @@ struct Services {
   builder::BuildQueue queue;
   builder::BuildLogStore build_logs;
   builder::BuildTrigger builds;
+  std::unique_ptr<domains::DnsResolver> dns_resolver;
+  domains::DomainService domains;
 };
 
 }  // namespace replideploy::roles

@@ -392,6 +392,35 @@ try {
     check(open.status === 200, `the live site after the password was removed: ${open.status}`);
   });
 
+  await step(page, "custom-domain-instructions", async () => {
+    // The domain never becomes active here (nothing points its DNS at us): adding it shows the
+    // record to create and its state.
+    const domain = `www.shop-${nonce}.example.com`;
+    await page.goto(`${base}/sites/${site}/`);
+    const card = page.getByRole("region", { name: "Domains" });
+    await card.getByText("No custom domains yet").waitFor();
+    await card.getByLabel("Domain").fill("not a domain");
+    await card.getByRole("button", { name: "Add domain" }).click();
+    await card.getByText("is not a valid host name", { exact: false }).waitFor();
+    await card.getByLabel("Domain").fill(domain.toUpperCase());
+    await card.getByRole("button", { name: "Add domain" }).click();
+    const item = card.locator(`li[data-domain="${domain}"]`);
+    await item.getByText("Waiting for DNS").waitFor();
+    await item.getByText("Primary").waitFor();
+    const value = await item.getByTestId("dns-value").first().textContent();
+    check(value?.trim() === `${site}.localhost`, `the CNAME value shown: ${value}`);
+    await item.getByRole("button", { name: `Copy CNAME value for ${domain}` }).waitFor();
+  });
+
+  await step(page, "custom-domain-removed", async () => {
+    const domain = `www.shop-${nonce}.example.com`;
+    const card = page.getByRole("region", { name: "Domains" });
+    const item = card.locator(`li[data-domain="${domain}"]`);
+    await item.getByRole("button", { name: "Remove" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Remove domain" }).click();
+    await card.getByText("No custom domains yet").waitFor();
+  });
+
   await step(page, "api-token-created", async () => {
     await page.getByRole("link", { name: "Account" }).click();
     await page.waitForURL(`${base}/account/`);

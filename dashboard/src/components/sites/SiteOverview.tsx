@@ -1,8 +1,8 @@
 "use client";
 
 // A site's overview: the published deploy, where deploys come from (repository or git remote,
-// "Trigger deploy"), auto-publishing, a new deploy by drag and drop, the build settings and the
-// environment variables.
+// "Trigger deploy"), auto-publishing, a new deploy by drag and drop, custom domains, the build
+// settings and the environment variables.
 
 import { api } from "@/lib/api/client";
 import { describeError } from "@/lib/api/errors";
@@ -17,6 +17,7 @@ import { FolderDeployPanel } from "@/components/new-site/FolderDeployPanel";
 import { Card, ErrorNotice, ExternalLink, LoadingNotice, linkClass } from "@/components/ui/ui";
 import { AutoPublishLock } from "./AutoPublishLock";
 import { BuildSettingsForm } from "./BuildSettingsForm";
+import { DomainsCard } from "./DomainsCard";
 import { EnvVarsCard } from "./EnvVarsCard";
 import { SitePasswordCard } from "./SitePasswordCard";
 import { SiteSourceCard } from "./SiteSourceCard";
@@ -87,6 +88,8 @@ export function SiteOverview({ site, reloadSite }: { site: Site; reloadSite: () 
           </div>
         </details>
       </Card>
+
+      <DomainsCard site={site} onChanged={reloadSite} />
 
       <BuildSettingsForm site={site} />
 

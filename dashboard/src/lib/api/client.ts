@@ -17,6 +17,7 @@ import type {
   BuildSettingsUpdate,
   CreatedApiToken,
   Deploy,
+  Domain,
   DeployLog,
   DetectedSettings,
   EnvContext,
@@ -229,6 +230,30 @@ export class ApiClient {
 
   removeSitePassword(site: string): Promise<void> {
     return this.request<void>("DELETE", `/api/v1/sites/${seg(site)}/password`);
+  }
+
+  // --- Custom domains ---
+
+  listDomains(site: string): Promise<Domain[]> {
+    return this.request<Domain[]>("GET", `/api/v1/sites/${seg(site)}/domains`);
+  }
+
+  addDomain(site: string, name: string): Promise<Domain> {
+    return this.request<Domain>("POST", `/api/v1/sites/${seg(site)}/domains`, { body: { name } });
+  }
+
+  removeDomain(site: string, name: string): Promise<void> {
+    return this.request<void>("DELETE", `/api/v1/sites/${seg(site)}/domains/${seg(name)}`);
+  }
+
+  makeDomainPrimary(site: string, name: string): Promise<Domain> {
+    return this.request<Domain>("PATCH", `/api/v1/sites/${seg(site)}/domains/${seg(name)}`, {
+      body: { primary: true },
+    });
+  }
+
+  checkDomain(site: string, name: string): Promise<Domain> {
+    return this.request<Domain>("POST", `/api/v1/sites/${seg(site)}/domains/${seg(name)}/check`);
   }
 
   // --- GitHub ---

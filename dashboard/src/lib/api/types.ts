@@ -126,7 +126,8 @@ export interface Site {
   state: string;
   account_id: string;
   account_slug: string;
-  custom_domain: string | null;
+  custom_domain: string | null; // the primary custom domain
+  domain_aliases: string[]; // other custom domains that serve the site
   created_at: string;
   updated_at: string;
   build_settings: BuildSettings;
@@ -306,4 +307,49 @@ export interface RulesTestResult {
     headers: { name: string; value: string }[];
   };
   summary: string;
+}
+
+// --- Custom domains (docs/domains.md) ---
+
+export type DomainState = "pending_dns" | "dns_ok" | "issuing" | "active" | "failed";
+
+export interface DnsRecord {
+  name: string;
+  type: string; // "CNAME", "A", "AAAA", "TXT"
+  value: string;
+}
+
+export interface DnsRecordCheck {
+  name: string;
+  type: string;
+  expected: string[];
+  found: string[];
+  ok: boolean;
+  note: string;
+}
+
+export interface DnsReport {
+  ok: boolean;
+  reason: string;
+  checked_at: number; // unix millis
+  records: DnsRecordCheck[];
+}
+
+export interface Domain {
+  id: string;
+  name: string;
+  site_id: string;
+  primary: boolean;
+  pair: string | null; // the other member of an apex/www pair
+  redirect_to: string | null; // answers 301 to this name
+  state: DomainState;
+  state_reason: string;
+  check_attempts: number;
+  next_check_at: string | null;
+  verified_at: string | null;
+  dns_records: DnsRecord[]; // what to create at the DNS provider
+  dns_report: DnsReport | null; // the last check
+  ownership_record: DnsRecord; // TXT proving control (to take a name from another account)
+  created_at: string;
+  updated_at: string;
 }
