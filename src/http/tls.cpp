@@ -263,7 +263,7 @@ class CertificateStore::Impl {
       std::lock_guard lock(map_mu_);
       map_ = std::move(map);
     }
-    spdlog::info("TLS: {} certificate(s) loaded", Snapshot()->count);
+    spdlog::debug("TLS: {} certificate(s) loaded", Snapshot()->count);
     if (!problems.empty()) {
       return MakeError(ErrorCode::kBadRequest,
                        fmt::format("certificates left out: {}", fmt::join(problems, "; ")));

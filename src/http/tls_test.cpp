@@ -498,6 +498,26 @@ TEST_F(TlsTest, SessionsResumeFromTickets) {
   }
 }
 
+TEST_F(TlsTest, TicketKeysRotateAndOldOnesExpire) {
+  TlsOptions options;
+  options.ticket_key_rotation = std::chrono::seconds(0);  // a new key for every ticket
+  StartServer(options);
+  const std::string request = "GET / HTTP/1.1\r\nHost: alpha.test\r\nConnection: close\r\n\r\n";
+  const std::string session = pki_.Path("session-rotated");
+  ASSERT_TRUE(Connect("alpha.test", {"-tls1_2", "-sess_out", session}, request).connected);
+  // One rotation later the ticket's key is a previous one: still accepted.
+  ASSERT_TRUE(Connect("alpha.test", {"-tls1_2"}, request).connected);
+  const Handshake resumed = Connect("alpha.test", {"-tls1_2", "-sess_in", session}, request);
+  EXPECT_TRUE(resumed.reused) << resumed.output;
+  // Past the two previous keys it is not: a full handshake, which works all the same.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Connect("alpha.test", {"-tls1_2"}, request).connected);
+  }
+  const Handshake expired = Connect("alpha.test", {"-tls1_2", "-sess_in", session}, request);
+  EXPECT_TRUE(expired.connected) << expired.output;
+  EXPECT_FALSE(expired.reused) << expired.output;
+}
+
 TEST_F(TlsTest, GarbageInsteadOfClientHelloIsClosed) {
   StartServer();
   {
