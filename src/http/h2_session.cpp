@@ -125,6 +125,8 @@ asio::awaitable<void> H2Session::Run() {
     if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
       break;
     }
+    // Stop() may have begun before this connection was idle, when nothing woke it.
+    GoAwayIfDraining();
     if (going_away_ && streams_.empty()) break;
     ArmReadDeadline(first);
     auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer), kAwaitable);

@@ -38,7 +38,8 @@ asio::awaitable<void> ServeTlsConnection(const SessionContext& context,
   ArmDeadline(conn, tls.handshake_timeout);
   auto [ec] = co_await stream.async_handshake(TlsStream::server, kAwaitable);
   DisarmDeadline(*conn);
-  if (ec || conn->timed_out || context.shutting_down) {
+  // Shutting down by now: the sessions below close at once (HTTP/2 with a GOAWAY).
+  if (ec || conn->timed_out) {
     if (ec) spdlog::debug("TLS handshake from {} failed: {}", conn->remote_address, ec.message());
     error_code ignored;
     conn->socket.shutdown(tcp::socket::shutdown_both, ignored);

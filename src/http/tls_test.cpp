@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "core/subprocess.hpp"
 #include "http/server.hpp"
@@ -100,9 +102,15 @@ class TestPki {
 // does other things.
 class TlsClient {
  public:
-  TlsClient(std::uint16_t port, const std::string& ca, const std::string& name)
+  // `alpn`: protocols to offer, in wire format ("\x02h2"); empty: none.
+  TlsClient(std::uint16_t port, const std::string& ca, const std::string& name,
+            const std::string& alpn = "")
       : raw_(port), name_(name) {
     ctx_ = SSL_CTX_new(TLS_client_method());
+    if (!alpn.empty()) {
+      SSL_CTX_set_alpn_protos(ctx_, reinterpret_cast<const unsigned char*>(alpn.data()),
+                              static_cast<unsigned int>(alpn.size()));
+    }
     SSL_CTX_load_verify_locations(ctx_, ca.c_str(), nullptr);
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
     ssl_ = SSL_new(ctx_);
@@ -128,6 +136,26 @@ class TlsClient {
     BN_free(bn);
     X509_free(cert);
     return serial;
+  }
+
+  bool Write(std::string_view data) {
+    return SSL_write(ssl_, data.data(), static_cast<int>(data.size())) ==
+           static_cast<int>(data.size());
+  }
+  // One read: what the server sent first.
+  std::string ReadSome() {
+    char buffer[4096];
+    const int n = SSL_read(ssl_, buffer, sizeof buffer);
+    return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : "";
+  }
+  // Everything until the server closes (or the read times out).
+  std::string ReadToEnd() {
+    std::string in;
+    char buffer[4096];
+    for (int n; (n = SSL_read(ssl_, buffer, sizeof buffer)) > 0;) {
+      in.append(buffer, static_cast<std::size_t>(n));
+    }
+    return in;
   }
 
   // GET `path` on this connection; the body, or "" on failure.
@@ -516,6 +544,37 @@ TEST_F(TlsTest, TicketKeysRotateAndOldOnesExpire) {
   const Handshake expired = Connect("alpha.test", {"-tls1_2", "-sess_in", session}, request);
   EXPECT_TRUE(expired.connected) << expired.output;
   EXPECT_FALSE(expired.reused) << expired.output;
+}
+
+TEST_F(TlsTest, Http2ConnectionGetsGoawayOnStop) {
+  // The test's client writes with OpenSSL's socket BIO, which does not ask for MSG_NOSIGNAL.
+  ::signal(SIGPIPE, SIG_IGN);
+  StartServer();
+  TlsClient h2(server_->tls_port(), pki_.ca(), "alpha.test", std::string("\x02h2", 3));
+  ASSERT_TRUE(h2.connected());
+  // The client preface and an empty SETTINGS frame; the connection is then idle.
+  ASSERT_TRUE(h2.Write(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+                       std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9)));
+  // The server's SETTINGS: its HTTP/2 session is running.
+  std::string frames = h2.ReadSome();
+  ASSERT_GE(frames.size(), 9u);
+  EXPECT_EQ(frames[3], '\x04');
+  std::thread stopper([this] { server_->Stop(); });
+  frames += h2.ReadToEnd();
+  stopper.join();
+  // Walk the frames: SETTINGS and its ACK, then a GOAWAY (type 7) with NO_ERROR.
+  bool goaway = false;
+  for (std::size_t at = 0; at + 9 <= frames.size();) {
+    const std::size_t length = (static_cast<unsigned char>(frames[at]) << 16) |
+                               (static_cast<unsigned char>(frames[at + 1]) << 8) |
+                               static_cast<unsigned char>(frames[at + 2]);
+    const int type = static_cast<unsigned char>(frames[at + 3]);
+    if (type == 7 && length >= 8 && at + 9 + length <= frames.size()) {
+      goaway = frames.substr(at + 9 + 4, 4) == std::string(4, '\0');
+    }
+    at += 9 + length;
+  }
+  EXPECT_TRUE(goaway) << "frames read: " << frames.size() << " bytes";
 }
 
 TEST_F(TlsTest, GarbageInsteadOfClientHelloIsClosed) {
