@@ -5,6 +5,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -22,6 +23,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "http/client.hpp"
 #include "http/tls_internal.hpp"
 
 namespace replideploy::http {
@@ -134,6 +136,95 @@ struct CertMap {
 int ExDataIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
+}
+
+// The DER OCSP response stapled by a certificate's context, owned by the context (freed with
+// it), so that a swap of the map never frees one a handshake is using.
+void FreeStaple(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*idx*/, long /*argl*/,
+                void* /*argp*/) {
+  delete static_cast<std::string*>(ptr);
+}
+
+int StapleIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, &FreeStaple);
+  return index;
+}
+
+int OnStatusRequest(SSL* ssl, void* /*arg*/) {
+  const auto* der =
+      static_cast<const std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), StapleIndex()));
+  if (der == nullptr || der->empty()) return SSL_TLSEXT_ERR_NOACK;
+  auto* copy = static_cast<unsigned char*>(OPENSSL_malloc(der->size()));
+  if (copy == nullptr) return SSL_TLSEXT_ERR_NOACK;
+  std::memcpy(copy, der->data(), der->size());
+  SSL_set_tlsext_status_ocsp_resp(ssl, copy, static_cast<long>(der->size()));  // takes `copy`
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// The OCSP response for `leaf` from the responder its certificate names, when it says "good"
+// and is current; nullopt otherwise (no responder URL, no issuer in the chain, network error,
+// any other status). Blocks for up to `timeout`.
+std::optional<std::string> FetchOcspResponse(X509* leaf, X509* issuer,
+                                             std::chrono::milliseconds timeout) {
+  if (issuer == nullptr) return std::nullopt;
+  STACK_OF(OPENSSL_STRING)* urls = X509_get1_ocsp(leaf);
+  if (urls == nullptr) return std::nullopt;
+  std::string url = sk_OPENSSL_STRING_num(urls) > 0 ? sk_OPENSSL_STRING_value(urls, 0) : "";
+  X509_email_free(urls);
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) return std::nullopt;
+
+  std::unique_ptr<OCSP_CERTID, decltype(&OCSP_CERTID_free)> id(
+      OCSP_cert_to_id(nullptr, leaf, issuer), &OCSP_CERTID_free);
+  std::unique_ptr<OCSP_REQUEST, decltype(&OCSP_REQUEST_free)> request(OCSP_REQUEST_new(),
+                                                                      &OCSP_REQUEST_free);
+  if (!id || !request ||
+      OCSP_request_add0_id(request.get(), OCSP_CERTID_dup(id.get())) == nullptr) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  unsigned char* der = nullptr;
+  const int der_length = i2d_OCSP_REQUEST(request.get(), &der);
+  if (der_length <= 0) return std::nullopt;
+  ClientRequest call;
+  call.method = "POST";
+  call.url = url;
+  call.body.assign(reinterpret_cast<const char*>(der), static_cast<std::size_t>(der_length));
+  OPENSSL_free(der);
+  call.headers.Set("Content-Type", "application/ocsp-request");
+  call.timeout = timeout;
+  call.max_response_bytes = std::size_t{64} << 10;
+  const auto answer = Fetch(call);
+  if (!answer.ok() || answer->status != 200) {
+    spdlog::warn("OCSP: no answer from {}", url);
+    return std::nullopt;
+  }
+
+  const auto* p = reinterpret_cast<const unsigned char*>(answer->body.data());
+  std::unique_ptr<OCSP_RESPONSE, decltype(&OCSP_RESPONSE_free)> response(
+      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(answer->body.size())), &OCSP_RESPONSE_free);
+  if (!response || OCSP_response_status(response.get()) != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+    ERR_clear_error();
+    spdlog::warn("OCSP: unusable answer from {}", url);
+    return std::nullopt;
+  }
+  std::unique_ptr<OCSP_BASICRESP, decltype(&OCSP_BASICRESP_free)> basic(
+      OCSP_response_get1_basic(response.get()), &OCSP_BASICRESP_free);
+  int status = -1;
+  int reason = 0;
+  ASN1_GENERALIZEDTIME* revoked_at = nullptr;
+  ASN1_GENERALIZEDTIME* this_update = nullptr;
+  ASN1_GENERALIZEDTIME* next_update = nullptr;
+  const bool good = basic &&
+                    OCSP_resp_find_status(basic.get(), id.get(), &status, &reason, &revoked_at,
+                                          &this_update, &next_update) == 1 &&
+                    status == V_OCSP_CERTSTATUS_GOOD &&
+                    OCSP_check_validity(this_update, next_update, 300, -1) == 1;
+  ERR_clear_error();
+  if (!good) {
+    spdlog::warn("OCSP: {} does not say the certificate is good", url);
+    return std::nullopt;
+  }
+  return answer->body;
 }
 
 }  // namespace
@@ -318,7 +409,9 @@ class CertificateStore::Impl {
     if (!leaf || SSL_CTX_use_certificate(ctx.get(), leaf.get()) != 1) {
       return MakeError(ErrorCode::kBadRequest, "bad certificate: " + OpenSslError());
     }
+    X509* issuer = nullptr;  // owned by the context once added
     while (X509* extra = PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr)) {
+      if (issuer == nullptr && X509_check_issued(extra, leaf.get()) == X509_V_OK) issuer = extra;
       if (SSL_CTX_add0_chain_cert(ctx.get(), extra) != 1) {
         X509_free(extra);
         return MakeError(ErrorCode::kBadRequest, "bad chain: " + OpenSslError());
@@ -335,7 +428,32 @@ class CertificateStore::Impl {
       return MakeError(ErrorCode::kBadRequest,
                        "private key does not match the certificate: " + OpenSslError());
     }
+    if (options_.ocsp_stapling) {
+      const std::string staple = Staple(entry.chain_pem, leaf.get(), issuer);
+      if (!staple.empty()) {
+        SSL_CTX_set_ex_data(ctx.get(), StapleIndex(), new std::string(staple));
+        SSL_CTX_set_tlsext_status_cb(ctx.get(), &OnStatusRequest);
+      }
+    }
     return ctx;
+  }
+
+  // The OCSP response for a chain: fetched again only once the one kept (or the failure to get
+  // one) is ocsp_refresh old, so that reloading every minute does not ask the CA every minute.
+  std::string Staple(const std::string& chain_pem, X509* leaf, X509* issuer) {
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(staples_mu_);
+      const auto it = staples_.find(chain_pem);
+      if (it != staples_.end() && now - it->second.fetched < options_.ocsp_refresh) {
+        return it->second.der;
+      }
+    }
+    std::string der = FetchOcspResponse(leaf, issuer, options_.ocsp_timeout).value_or("");
+    std::lock_guard lock(staples_mu_);
+    if (staples_.size() > 10'000) staples_.clear();
+    staples_[chain_pem] = {der, now};
+    return der;
   }
 
   static Impl* From(SSL* ssl) {
@@ -435,8 +553,15 @@ class CertificateStore::Impl {
     return std::nullopt;
   }
 
+  struct StapleEntry {
+    std::string der;  // empty: none to staple
+    std::chrono::steady_clock::time_point fetched;
+  };
+
   const TlsOptions options_;
   boost::asio::ssl::context handshake_;
+  std::mutex staples_mu_;
+  std::unordered_map<std::string, StapleEntry> staples_;  // by chain PEM
   std::mutex ticket_mu_;
   TicketKey current_key_;
   std::deque<TicketKey> previous_keys_;

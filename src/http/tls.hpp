@@ -69,11 +69,18 @@ struct TlsOptions {
   std::chrono::seconds ticket_key_rotation{3600};
   // Offer HTTP/2 by ALPN ("h2", then "http/1.1").
   bool http2 = true;
+  // Staple an OCSP response to certificates whose leaf names an OCSP responder (and whose
+  // chain holds the issuer): fetched when the certificate is installed and again at installs
+  // once `ocsp_refresh` has passed, stapled only when it says "good" and is current. Install()
+  // blocks for the fetches: never call it on an I/O thread.
+  bool ocsp_stapling = true;
+  std::chrono::milliseconds ocsp_timeout{5000};
+  std::chrono::seconds ocsp_refresh{3600};
 };
 
 // The certificates being served, by name. Thread-safe: Install()/Reload() may run while
 // handshakes look names up on the I/O threads. TLS 1.2 and 1.3 only, Mozilla's "intermediate"
-// cipher list, session tickets (keys rotated, shared by all certificates), ALPN.
+// cipher list, session tickets (keys rotated, shared by all certificates), ALPN, OCSP stapling.
 class CertificateStore {
  public:
   explicit CertificateStore(TlsOptions options);

@@ -71,7 +71,7 @@ class TestPki {
 
   // Writes <file>.crt and <file>.key for `names` (first one the CN), serial `serial` (hex).
   void Issue(const std::string& file, const std::vector<std::string>& names,
-             const std::string& serial, bool rsa = false) {
+             const std::string& serial, bool rsa = false, const std::string& extra_ext = "") {
     std::string san = "subjectAltName=";
     for (std::size_t i = 0; i < names.size(); ++i) san += (i ? ",DNS:" : "DNS:") + names[i];
     std::vector<std::string> req = {"openssl", "req", "-newkey"};
@@ -82,6 +82,7 @@ class TestPki {
     }
     req.insert(req.end(), {"-nodes", "-keyout", Path(file + ".key.new"), "-out",
                            Path(file + ".csr"), "-subj", "/CN=" + names.front(), "-addext", san});
+    if (!extra_ext.empty()) req.insert(req.end(), {"-addext", extra_ext});
     const auto made = RunTool(req);
     ASSERT_TRUE(made.Succeeded()) << made.err;
     const auto signed_ =
@@ -575,6 +576,55 @@ TEST_F(TlsTest, Http2ConnectionGetsGoawayOnStop) {
     at += 9 + length;
   }
   EXPECT_TRUE(goaway) << "frames read: " << frames.size() << " bytes";
+}
+
+TEST_F(TlsTest, OcspResponseIsStapledWhenTheCertificateNamesAResponder) {
+  // The CA's OCSP responder: an HTTP server of ours that runs `openssl ocsp` on the CA's index.
+  const std::string index = pki_.Path("index.txt");
+  ServerOptions responder_options;
+  responder_options.port = 0;
+  Server responder(responder_options, [this, index](const Request&) {
+    Dispatch dispatch;
+    dispatch.handler = [this, index](Request& request) {
+      std::ofstream(pki_.Path("req.der"), std::ios::binary) << request.body;
+      const auto made =
+          RunTool({"openssl", "ocsp", "-index", index, "-CA", pki_.ca(), "-rsigner", pki_.ca(),
+                   "-rkey", pki_.Path("ca.key"), "-reqin", pki_.Path("req.der"), "-respout",
+                   pki_.Path("resp.der"), "-nmin", "5"});
+      if (!made.Succeeded()) return Response::Text(500, made.err);
+      Response answer;
+      answer.body = ReadAll(pki_.Path("resp.der"));
+      answer.headers.Set("Content-Type", "application/ocsp-response");
+      return answer;
+    };
+    return dispatch;
+  });
+  ASSERT_TRUE(responder.Listen().ok());
+  responder.Start();
+  pki_.Issue(
+      "stapled", {"stapled.test"}, "D1", false,
+      "authorityInfoAccess=OCSP;URI:http://127.0.0.1:" + std::to_string(responder.port()) + "/");
+  std::ofstream(index) << "V\t301212000000Z\t\tD1\tunknown\t/CN=stapled.test\n";
+  StartServer();
+  // The chain must hold the issuer, to name the certificate in the OCSP request.
+  const Status installed = certificates_->Install(
+      {{{"stapled.test"},
+        ReadAll(pki_.Path("stapled.crt")) + ReadAll(pki_.ca()),
+        ReadAll(pki_.Path("stapled.key"))},
+       {{"alpha.test"}, ReadAll(pki_.Path("alpha.crt")), ReadAll(pki_.Path("alpha.key"))}});
+  ASSERT_TRUE(installed.ok()) << installed.error().message;
+
+  const Handshake stapled = Connect("stapled.test", {"-status"});
+  EXPECT_TRUE(stapled.connected) << stapled.output;
+  EXPECT_NE(stapled.output.find("OCSP Response Status: successful"), std::string::npos)
+      << stapled.output;
+  EXPECT_NE(stapled.output.find("Cert Status: good"), std::string::npos) << stapled.output;
+  // No responder named: nothing stapled.
+  const Handshake plain = Connect("alpha.test", {"-status"});
+  EXPECT_TRUE(plain.connected) << plain.output;
+  EXPECT_NE(plain.output.find("OCSP response: no response sent"), std::string::npos)
+      << plain.output;
+  responder.Stop();
 }
 
 TEST_F(TlsTest, GarbageInsteadOfClientHelloIsClosed) {
