@@ -57,6 +57,9 @@ json::object SiteJson(const App& app, const deploys::Site& s) {
   // Netlify's field, and which deploys the password guards ("none" without one).
   o["has_password"] = s.password_scope != deploys::PasswordScope::kNone;
   o["password_scope"] = deploys::PasswordScopeName(s.password_scope);
+  // HTTPS policy: redirect plain HTTP once a certificate is active; HSTS on HTTPS answers.
+  o["https_redirect"] = s.https_redirect;
+  o["hsts"] = s.hsts;
   return o;
 }
 
@@ -67,6 +70,8 @@ namespace {
 Result<deploys::SitePatch> ReadSitePatch(const json::object& body) {
   deploys::SitePatch patch;
   RD_TRY(patch.name, OptionalString(body, "name"));
+  RD_TRY(patch.https_redirect, OptionalBool(body, "https_redirect"));
+  RD_TRY(patch.hsts, OptionalBool(body, "hsts"));
   RD_TRY(const json::object* settings, OptionalObject(body, "build_settings"));
   // Netlify also accepts "repo" for the same settings.
   if (settings == nullptr) {

@@ -6,6 +6,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -13,7 +15,10 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <stop_token>
+#include <thread>
 
 #include "core/clock.hpp"
 #include "core/crypto.hpp"
@@ -25,6 +30,7 @@
 #include "domains/domains.hpp"
 #include "http/client_address.hpp"
 #include "http/server.hpp"
+#include "http/tls.hpp"
 #include "roles/roles.hpp"
 #include "sandbox/egress.hpp"
 #include "store/blob_store.hpp"
@@ -270,11 +276,82 @@ void RaiseDescriptorLimit(int max_connections) {
   }
 }
 
+std::vector<std::string> SplitList(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= list.size() && !list.empty()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    if (comma > start) out.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// The HTTPS listener's certificates (--listen-tls): loaded from files at start and again every
+// tls-reload-seconds, so that replaced files are served without a restart.
+struct Tls {
+  std::shared_ptr<http::CertificateStore> store;
+  std::unique_ptr<http::FileCertificateSource> source;
+  std::atomic<std::uint16_t> port{0};  // once listening
+
+  // For the edge: the HTTPS port when a certificate covers `host`.
+  std::function<std::optional<std::uint16_t>(std::string_view)> PortFor() {
+    return [this](std::string_view host) -> std::optional<std::uint16_t> {
+      const std::uint16_t bound = port.load();
+      if (bound == 0 || !store->Covers(host)) return std::nullopt;
+      return bound;
+    };
+  }
+};
+
+// Null without --listen-tls, or (printed) when no certificate can be loaded.
+std::unique_ptr<Tls> LoadTls(const core::ServeConfig& config, bool& failed) {
+  failed = false;
+  if (config.listen_tls.empty()) return nullptr;
+  auto tls = std::make_unique<Tls>();
+  http::TlsOptions options;
+  options.default_name = config.tls_default_name;
+  options.ticket_key_rotation = std::chrono::seconds(config.tls_ticket_rotation_seconds);
+  options.http2 = config.http2 != 0;
+  tls->store = std::make_shared<http::CertificateStore>(options);
+  std::vector<http::FileCertificateSource::Pair> pairs;
+  const auto certs = SplitList(config.tls_cert);
+  const auto keys = SplitList(config.tls_key);
+  for (std::size_t i = 0; i < certs.size() && i < keys.size(); ++i) {
+    pairs.push_back({certs[i], keys[i]});
+  }
+  tls->source =
+      std::make_unique<http::FileCertificateSource>(std::move(pairs), SplitList(config.tls_dir));
+  const Status loaded = tls->store->Reload(*tls->source);
+  if (!loaded.ok()) {
+    if (tls->store->size() == 0) {
+      failed = true;
+      Fail("TLS certificates: " + loaded.error().message);
+      return nullptr;
+    }
+    spdlog::warn("TLS certificates: {}", loaded.error().message);
+  }
+  return tls;
+}
+
+// Loads the certificates again every `every` until stopped; a failed load keeps the ones
+// served.
+void ReloadCertificates(std::stop_token stop, Tls& tls, std::chrono::seconds every) {
+  std::mutex mu;
+  std::condition_variable_any wake;
+  std::unique_lock lock(mu);
+  while (!wake.wait_for(lock, stop, every, [] { return false; })) {
+    if (stop.stop_requested()) return;
+    const Status reloaded = tls.store->Reload(*tls.source);
+    if (!reloaded.ok()) spdlog::warn("TLS certificates: {}", reloaded.error().message);
+  }
+}
+
 // Serves `resolver` on the configured address until SIGINT/SIGTERM. `on_listening` gets the
 // port before the first request; `before_stop` runs once the server stops taking requests.
 int ServeHttp(const core::ServeConfig& config, const std::vector<core::Cidr>& trusted_proxies,
               http::Resolver resolver, const std::function<void(std::uint16_t)>& on_listening,
-              const std::function<void()>& before_stop = {}) {
+              const std::function<void()>& before_stop = {}, Tls* tls = nullptr) {
   const core::ListenAddress listen = core::ParseListenAddress(config.listen).value();
   http::ServerOptions server_options;
   server_options.host = listen.host;
@@ -291,13 +368,33 @@ int ServeHttp(const core::ServeConfig& config, const std::vector<core::Cidr>& tr
   server_options.header_timeout = std::chrono::seconds(config.header_timeout_seconds);
   server_options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
   server_options.shutdown_grace = std::chrono::seconds(config.shutdown_grace_seconds);
+  if (tls != nullptr) {
+    const core::ListenAddress tls_listen = core::ParseListenAddress(config.listen_tls).value();
+    server_options.tls = http::TlsListenerOptions{};
+    server_options.tls->host = tls_listen.host;
+    server_options.tls->port = tls_listen.port;
+    server_options.tls->certificates = tls->store;
+  }
   RaiseDescriptorLimit(config.max_connections);
   http::Server server(server_options, std::move(resolver));
   if (Status st = server.Listen(); !st.ok()) return Fail(st.error().message);
   on_listening(server.port());
+  std::jthread reloader;
+  if (tls != nullptr) {
+    tls->port = server.tls_port();
+    fmt::print("HTTPS on port {} ({} certificate(s))\n", server.tls_port(), tls->store->size());
+    if (config.tls_reload_seconds > 0) {
+      reloader = std::jthread(ReloadCertificates, std::ref(*tls),
+                              std::chrono::seconds(config.tls_reload_seconds));
+    }
+  }
   std::fflush(stdout);
   server.Start();
   server.RunUntilSignal();
+  if (reloader.joinable()) {
+    reloader.request_stop();
+    reloader.join();
+  }
   if (before_stop) before_stop();
   spdlog::info("stopped");
   return 0;
@@ -335,6 +432,10 @@ int RunMigrate(const core::ServeConfig& config) {
 int RunServe(const core::ServeConfig& config) {
   auto base = OpenBase(config);
   if (!base) return 1;
+  bool tls_failed = false;
+  auto tls = LoadTls(config, tls_failed);
+  if (tls_failed) return 1;
+  if (tls) base->options.edge.https_port_for = tls->PortFor();
   FindDashboard(base->options);
   core::SystemClock clock;
   roles::Platform platform(*base->db, *base->blobs, clock, base->options);
@@ -347,12 +448,15 @@ int RunServe(const core::ServeConfig& config) {
                    platform.app().PublicUrl("/"), HostForUrl(config), port);
       },
       // Live-log viewers hold sockets of the server's I/O context: let go of them before it goes.
-      [&] { platform.app().log_streams().Shutdown(); });
+      [&] { platform.app().log_streams().Shutdown(); }, tls.get());
 }
 
 int RunApi(const core::ServeConfig& config) {
   auto base = OpenBase(config);
   if (!base) return 1;
+  bool tls_failed = false;
+  auto tls = LoadTls(config, tls_failed);
+  if (tls_failed) return 1;
   FindDashboard(base->options);
   core::SystemClock clock;
   roles::Services services(*base->db, *base->blobs, clock, base->options);
@@ -367,21 +471,28 @@ int RunApi(const core::ServeConfig& config) {
             "database {}\n",
             api.app().PublicUrl("/"), HostForUrl(config), port, EngineName(*base->db));
       },
-      [&] { api.app().log_streams().Shutdown(); });
+      [&] { api.app().log_streams().Shutdown(); }, tls.get());
 }
 
 int RunEdge(const core::ServeConfig& config) {
   auto base = OpenBase(config);
   if (!base) return 1;
+  bool tls_failed = false;
+  auto tls = LoadTls(config, tls_failed);
+  if (tls_failed) return 1;
+  if (tls) base->options.edge.https_port_for = tls->PortFor();
   core::SystemClock clock;
   roles::Services services(*base->db, *base->blobs, clock, base->options);
   roles::EdgeRole edge(services, base->options);
-  return ServeHttp(config, base->options.trusted_proxies, edge.Resolver(), [&](std::uint16_t port) {
-    fmt::print(
-        "RepliDeploy edge is running: sites at http://<site>.{}:{}  (listening on {}:{}), "
-        "database {}\n",
-        base->options.base_domain, port, HostForUrl(config), port, EngineName(*base->db));
-  });
+  return ServeHttp(
+      config, base->options.trusted_proxies, edge.Resolver(),
+      [&](std::uint16_t port) {
+        fmt::print(
+            "RepliDeploy edge is running: sites at http://<site>.{}:{}  (listening on {}:{}), "
+            "database {}\n",
+            base->options.base_domain, port, HostForUrl(config), port, EngineName(*base->db));
+      },
+      {}, tls.get());
 }
 
 int RunWorker(const core::ServeConfig& config) {

@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -131,6 +132,19 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
        &c.blob_cache_dir},
       {"blob-cache-mb", "size cap of that cache; least recently used blobs go first",
        &c.blob_cache_mb},
+      {"listen-tls", "HTTPS listener address, HOST:PORT (empty: no HTTPS)", &c.listen_tls},
+      {"tls-cert", "comma-separated certificate chain files (PEM), paired in order with tls-key",
+       &c.tls_cert},
+      {"tls-key", "comma-separated private key files (PEM)", &c.tls_key},
+      {"tls-dir", "comma-separated directories of NAME.crt (or .pem) beside NAME.key", &c.tls_dir},
+      {"tls-default-name",
+       "host name whose certificate answers clients without SNI or with an unknown name",
+       &c.tls_default_name},
+      {"tls-reload-seconds", "how often certificates are loaded again (0: only at start)",
+       &c.tls_reload_seconds},
+      {"tls-ticket-rotation-seconds", "how often the TLS session ticket key is replaced",
+       &c.tls_ticket_rotation_seconds},
+      {"http2", "1: offer HTTP/2 (ALPN h2) on the HTTPS listener; 0: HTTP/1.1 only", &c.http2},
   };
 }
 
@@ -342,6 +356,21 @@ Status ValidateConfig(const ServeConfig& config) {
   }
   RD_TRY_STATUS(range("s3-path-style", config.s3_path_style, 0, 1));
   RD_TRY_STATUS(range("blob-cache-mb", config.blob_cache_mb, 1, 1024 * 1024 * 1024));
+  if (!config.listen_tls.empty()) {
+    RD_TRY_STATUS(ParseListenAddress(config.listen_tls));
+    if (config.tls_cert.empty() && config.tls_dir.empty()) {
+      return MakeError(ErrorCode::kBadRequest, "listen-tls needs tls-cert and tls-key, or tls-dir");
+    }
+  }
+  if (std::count(config.tls_cert.begin(), config.tls_cert.end(), ',') !=
+          std::count(config.tls_key.begin(), config.tls_key.end(), ',') ||
+      config.tls_cert.empty() != config.tls_key.empty()) {
+    return MakeError(ErrorCode::kBadRequest, "tls-cert and tls-key must name as many files");
+  }
+  RD_TRY_STATUS(range("tls-reload-seconds", config.tls_reload_seconds, 0, 24 * 3600));
+  RD_TRY_STATUS(
+      range("tls-ticket-rotation-seconds", config.tls_ticket_rotation_seconds, 0, 7 * 24 * 3600));
+  RD_TRY_STATUS(range("http2", config.http2, 0, 1));
   if (!config.s3_endpoint.empty() && !config.s3_endpoint.starts_with("http://") &&
       !config.s3_endpoint.starts_with("https://")) {
     return MakeError(ErrorCode::kBadRequest, "s3-endpoint must start with http:// or https://");

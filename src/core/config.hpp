@@ -83,6 +83,15 @@ struct ServeConfig {
   std::string s3_secret_access_key;  // empty: AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN too)
   std::string blob_cache_dir;        // empty: <data_dir>/blob-cache
   int blob_cache_mb = 1024;          // the local disk cache of an S3 store
+  // HTTPS (docs/tls.md): a second listener, HOST:PORT; empty: none.
+  std::string listen_tls;
+  std::string tls_cert;          // comma-separated PEM chain files, paired with tls_key in order
+  std::string tls_key;           // comma-separated PEM key files
+  std::string tls_dir;           // comma-separated directories of NAME.crt + NAME.key
+  std::string tls_default_name;  // the certificate for clients without (or with an unknown) SNI
+  int tls_reload_seconds = 60;   // how often certificates are loaded again (0: at start only)
+  int tls_ticket_rotation_seconds = 3600;
+  int http2 = 1;  // offer HTTP/2 by ALPN on the HTTPS listener
 };
 
 struct ConfigOption {

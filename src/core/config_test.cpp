@@ -125,6 +125,28 @@ TEST_F(ConfigTest, BlobStoreIsLocalOrAnS3Url) {
   EXPECT_FALSE(ValidateConfig(c).ok());
 }
 
+TEST_F(ConfigTest, HttpsListenerNeedsCertificatesInPairs) {
+  ServeConfig c;
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.listen_tls = "127.0.0.1:8443";
+  EXPECT_FALSE(ValidateConfig(c).ok());  // no certificate named
+  c.tls_cert = "a.crt,b.crt";
+  c.tls_key = "a.key";
+  EXPECT_FALSE(ValidateConfig(c).ok());  // not paired
+  c.tls_key = "a.key,b.key";
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.listen_tls = "nonsense";
+  EXPECT_FALSE(ValidateConfig(c).ok());
+  c.listen_tls.clear();
+  c.tls_cert.clear();
+  c.tls_key.clear();
+  c.tls_dir = "/etc/certs";
+  c.listen_tls = "[::1]:443";
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.http2 = 2;
+  EXPECT_FALSE(ValidateConfig(c).ok());
+}
+
 TEST_F(ConfigTest, DataDirMustBeWritable) {
   EXPECT_TRUE(PrepareDataDir(dir_ + "/new/nested").ok());
   Write("file", "x");

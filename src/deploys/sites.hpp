@@ -47,6 +47,8 @@ struct EdgeSite {
   std::string published_deploy_id;  // empty: nothing published
   std::string password_hash;        // Argon2id; empty: no site-wide password
   PasswordScope password_scope = PasswordScope::kNone;
+  bool https_redirect = true;  // see Site
+  bool hsts = false;
 };
 
 struct Site {
@@ -60,6 +62,11 @@ struct Site {
   bool locked = false;  // auto-publishing off
   // Site-wide password protection: none, every deploy, or all but the production one.
   PasswordScope password_scope = PasswordScope::kNone;
+  // Plain-HTTP requests are redirected (301) to HTTPS once the edge has a certificate for the
+  // host (ACME challenges excepted).
+  bool https_redirect = true;
+  // HTTPS answers carry Strict-Transport-Security (max-age one year).
+  bool hsts = false;
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
 };
@@ -69,6 +76,7 @@ struct SitePatch {
   std::optional<std::string> cmd, dir, base, repo_url, repo_branch, functions_dir;
   std::optional<std::string> provider, repo_path;
   std::optional<bool> branch_deploys, deploy_previews;
+  std::optional<bool> https_redirect, hsts;
 };
 
 // Lower-cases `name` and checks it is a DNS label without "--" (reserved as the separator of

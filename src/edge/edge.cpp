@@ -234,6 +234,8 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
                   std::move(site.published_deploy_id),
                   std::move(site.password_hash),
                   site.password_scope,
+                  site.https_redirect,
+                  site.hsts,
                   version,
                   std::chrono::steady_clock::now()};
   if (cacheable) {
@@ -578,15 +580,50 @@ std::optional<http::Response> AcmeChallengeAnswer(const AcmeChallengeLookup& loo
   return response;
 }
 
+constexpr std::string_view kHstsValue = "max-age=31536000";
+
+// HSTS on an HTTPS answer, also on one that another origin or a function gives later.
+void AddHsts(http::Response& response) {
+  if (response.deferred) {
+    response.deferred = [inner = std::move(response.deferred)] {
+      http::Response answer = inner();
+      AddHsts(answer);
+      return answer;
+    };
+    return;
+  }
+  response.headers.Set("Strict-Transport-Security", std::string(kHstsValue));
+}
+
 }  // namespace
+
+std::optional<http::Response> Edge::HttpsRedirect(const http::Request& request,
+                                                  const SiteEntry& site) const {
+  if (request.secure || !site.https_redirect || !options_.https_port_for) return std::nullopt;
+  // The CA must reach HTTP-01 challenges over plain HTTP.
+  if (request.path.rfind("/.well-known/acme-challenge/", 0) == 0) return std::nullopt;
+  const std::string host = request.HostName();
+  if (host.empty()) return std::nullopt;
+  const std::optional<std::uint16_t> port = options_.https_port_for(host);
+  if (!port) return std::nullopt;
+  std::string location = "https://" + host;
+  if (*port != 443) location += ":" + std::to_string(*port);
+  location += request.target.empty() || request.target.front() != '/' ? "/" : request.target;
+  http::Response response = http::Response::Text(301, "Redirecting to " + location + "\n");
+  response.headers.Set("Location", location);
+  response.headers.Set("Cache-Control", std::string(kDefaultCacheControl));
+  return response;
+}
 
 http::Response Edge::Serve(http::Request& request) {
   if (auto acme = AcmeChallengeAnswer(acme_lookup_, request)) return std::move(*acme);
-  auto response = ServeImpl(request, /*memory_only=*/false);
+  bool hsts = false;
+  auto response = ServeImpl(request, /*memory_only=*/false, "", &hsts);
   if (!response.ok()) {
     spdlog::error("edge: {}", response.error().message);
     return http::Response::Text(503, "Service Unavailable\n");
   }
+  if (hsts && request.secure) AddHsts(*response);
   return std::move(response).value();
 }
 
@@ -594,19 +631,25 @@ std::optional<http::Response> Edge::TryServeFromMemory(http::Request& request) {
   if (request.method != "GET" && request.method != "HEAD") return std::nullopt;
   // Challenge lookups may read the database: Serve answers them.
   if (acme_lookup_ && request.target.starts_with(kAcmeChallengePrefix)) return std::nullopt;
-  auto response = ServeImpl(request, /*memory_only=*/true);
+  bool hsts = false;
+  auto response = ServeImpl(request, /*memory_only=*/true, "", &hsts);
   if (!response.ok()) return std::nullopt;
+  if (hsts && request.secure) AddHsts(*response);
   return std::move(response).value();
 }
 
 Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
-                                       const std::string& rewritten_from) {
+                                       const std::string& rewritten_from, bool* hsts) {
   auto resolved = ResolveDeploy(request.HostName(), memory_only);
   if (!resolved.ok()) {
     if (resolved.error().code != ErrorCode::kNotFound) return std::move(resolved).error();
     return PlainNotFound();
   }
+  if (hsts != nullptr) *hsts = resolved->site.hsts;
   if (!resolved->redirect_to.empty()) return RedirectToPrimary(request, resolved->redirect_to);
+  if (rewritten_from.empty()) {
+    if (auto redirect = HttpsRedirect(request, resolved->site)) return std::move(*redirect);
+  }
   const std::string& deploy_id = resolved->deploy_id;
   if (!rewritten_from.empty()) {
     // Netlify refuses rewrites between sites of different teams.

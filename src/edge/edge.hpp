@@ -41,6 +41,11 @@ struct EdgeOptions {
   // Larger blobs are never read into memory: they are sent from the store's file as the client
   // reads them (for stores with local files; others read them per request).
   std::size_t cache_max_blob = std::size_t{2} << 20;
+  // The HTTPS listener's port when it holds a certificate for `host` (exact or wildcard), else
+  // nullopt; unset without an HTTPS listener. Must be quick and thread-safe. A site with
+  // https_redirect sends plain-HTTP requests for such a host there (301; the port is left out
+  // of the URL when it is 443).
+  std::function<std::optional<std::uint16_t>(std::string_view host)> https_port_for;
 };
 
 // A call of a deploy's function, as the edge routed it (see route.hpp for which paths).
@@ -113,14 +118,21 @@ class Edge {
     std::string published_deploy_id;  // empty: nothing published
     std::string password_hash;        // site-wide password (Argon2id); empty: none
     deploys::PasswordScope password_scope = deploys::PasswordScope::kNone;
+    bool https_redirect = true;
+    bool hsts = false;
     std::uint64_t publish_version = 0;  // DeployService::publish_version() when read
     std::chrono::steady_clock::time_point read_at;
   };
   // With `memory_only`, every step that would block fails with WouldBlock() instead.
   // `rewritten_from` is the id of the site whose proxy rule rewrote the request to this one (a
   // rewrite to another site of the platform, served here: one hop, within one account), or "".
+  // `hsts` (when given) is set to the site's HSTS choice once the site is known.
   Result<http::Response> ServeImpl(http::Request& request, bool memory_only,
-                                   const std::string& rewritten_from = "");
+                                   const std::string& rewritten_from = "", bool* hsts = nullptr);
+  // The 301 to https:// that a plain-HTTP request gets (see EdgeOptions::has_certificate), or
+  // nullopt.
+  std::optional<http::Response> HttpsRedirect(const http::Request& request,
+                                              const SiteEntry& site) const;
   // The request a proxy rule makes of another site of this platform (a host under
   // base_domain), or nullopt when the target is an outside origin.
   std::optional<http::Request> PlatformRequest(const http::Request& request,

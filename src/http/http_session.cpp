@@ -46,6 +46,8 @@ constexpr std::size_t kFileChunkBytes = std::size_t{256} << 10;
 // of its I/O thread have a turn.
 constexpr std::uint64_t kFileBytesBeforeYield = std::uint64_t{4} << 20;
 
+}  // namespace
+
 bool IsValidRequestId(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
@@ -60,7 +62,6 @@ bool HasLineBreakOrNul(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
 
-// RFC 9110 token: what a header name may be made of.
 bool IsToken(std::string_view s) {
   static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
@@ -69,13 +70,16 @@ bool IsToken(std::string_view s) {
   });
 }
 
+namespace {
+
 bool HasCloseToken(std::string_view connection) {
   const auto tokens = SplitHeaderTokens(connection);
   return std::any_of(tokens.begin(), tokens.end(),
                      [](const std::string& t) { return beast::iequals(t, "close"); });
 }
 
-// The path part of a request-target; absolute-form ("http://host/p?q") is reduced to "/p".
+}  // namespace
+
 std::string_view TargetPath(std::string_view target) {
   target = target.substr(0, target.find('?'));
   if (!target.empty() && target.front() != '/') {
@@ -93,6 +97,8 @@ std::string_view TargetQuery(std::string_view target) {
   const std::size_t question = target.find('?');
   return question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
 }
+
+namespace {
 
 bool IsHttpParseError(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
@@ -120,7 +126,8 @@ Request RequestFromHead(const bhttp::request_header<>& head, const std::string& 
   return request;
 }
 
-// The resolver's answer; one without a handler when the resolver threw.
+}  // namespace
+
 Dispatch Resolve(const Resolver& resolver, const Request& request) {
   try {
     return resolver(request);
@@ -131,6 +138,8 @@ Dispatch Resolve(const Resolver& resolver, const Request& request) {
   }
   return Dispatch{};
 }
+
+namespace {
 
 Response CallHandler(const Handler& handler, Request& request) {
   try {
@@ -191,6 +200,35 @@ bhttp::response_header<> ResponseHeader(const Response& response, const Exchange
 
 }  // namespace
 
+asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispatch& dispatch,
+                                      Request& request) {
+  std::optional<Response> fast;
+  if (dispatch.fast_handler) {
+    try {
+      fast = dispatch.fast_handler(request);
+    } catch (const std::exception& e) {
+      spdlog::error("request {}: fast handler threw: {}", request.request_id, e.what());
+    }
+  }
+  // Plain statements: GCC 12 mishandles a co_await inside a conditional expression.
+  Response response;
+  if (fast) {
+    response = std::move(*fast);
+  } else {
+    response =
+        co_await asio::co_spawn(context.PoolFor(dispatch.pool),
+                                CallHandlerOnPool(dispatch.handler, request), asio::use_awaitable);
+  }
+  // The handler found late that the answer waits on the outside world.
+  while (response.deferred) {
+    std::function<Response()> work = std::move(response.deferred);
+    response = co_await asio::co_spawn(context.slow_pool,
+                                       CallDeferredOnPool(std::move(work), request.request_id),
+                                       asio::use_awaitable);
+  }
+  co_return std::move(response);
+}
+
 asio::awaitable<void> ServeConnection(const SessionContext& context,
                                       std::shared_ptr<Connection> conn, std::uint64_t id) {
   struct Unregisterer {
@@ -198,20 +236,25 @@ asio::awaitable<void> ServeConnection(const SessionContext& context,
     std::uint64_t id;
     ~Unregisterer() { connections.Unregister(id); }
   } unregisterer{context.connections, id};
-  HttpSession session(context, std::move(conn));
+  tcp::socket& socket = conn->socket;
+  HttpSession<tcp::socket> session(context, std::move(conn), socket);
   co_await session.Run();
 }
 
 asio::awaitable<void> RefuseConnection(const SessionContext& context,
                                        std::shared_ptr<Connection> conn, Response answer) {
-  HttpSession session(context, std::move(conn));
+  tcp::socket& socket = conn->socket;
+  HttpSession<tcp::socket> session(context, std::move(conn), socket);
   co_await session.Refuse(std::move(answer));
 }
 
-HttpSession::HttpSession(const SessionContext& context, std::shared_ptr<Connection> conn)
-    : context_(context), conn_(std::move(conn)) {}
+template <class Stream>
+HttpSession<Stream>::HttpSession(const SessionContext& context, std::shared_ptr<Connection> conn,
+                                 Stream& stream)
+    : context_(context), conn_(std::move(conn)), stream_(stream) {}
 
-asio::awaitable<void> HttpSession::Refuse(Response answer) {
+template <class Stream>
+asio::awaitable<void> HttpSession<Stream>::Refuse(Response answer) {
   Exchange exchange;
   exchange.request_id = NewRequestId();
   conn_->idle = false;
@@ -224,7 +267,8 @@ asio::awaitable<void> HttpSession::Refuse(Response answer) {
   conn_->socket.close(ec);
 }
 
-asio::awaitable<void> HttpSession::Run() {
+template <class Stream>
+asio::awaitable<void> HttpSession<Stream>::Run() {
   error_code ec;
   Outcome outcome = Outcome::kKeepAlive;
   for (bool first = true; outcome == Outcome::kKeepAlive; first = false) {
@@ -236,7 +280,9 @@ asio::awaitable<void> HttpSession::Run() {
   conn_->socket.close(ec);
 }
 
-asio::awaitable<HttpSession::Outcome> HttpSession::ServeRequest(bool first) {
+template <class Stream>
+asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::ServeRequest(
+    bool first) {
   if (!co_await AwaitRequest(first)) co_return Outcome::kClose;
 
   Exchange exchange;
@@ -247,7 +293,7 @@ asio::awaitable<HttpSession::Outcome> HttpSession::ServeRequest(bool first) {
   head_parser.body_limit(boost::none);
   {
     auto [ec, n] =
-        co_await bhttp::async_read_header(conn_->socket, conn_->buffer, head_parser, kAwaitable);
+        co_await bhttp::async_read_header(stream_, conn_->buffer, head_parser, kAwaitable);
     if (ec || conn_->timed_out) co_return co_await AnswerReadError(ec, exchange);
   }
   // The body has a timeout of its own, from the end of the head.
@@ -255,6 +301,7 @@ asio::awaitable<HttpSession::Outcome> HttpSession::ServeRequest(bool first) {
 
   const auto& head = head_parser.get();
   Request request = RequestFromHead(head, conn_->remote_address);
+  request.secure = kTls;
   exchange.request_id = request.request_id;
   exchange.method = request.method;
   exchange.target = request.target;
@@ -287,10 +334,15 @@ asio::awaitable<HttpSession::Outcome> HttpSession::ServeRequest(bool first) {
   request.body = std::move(parser.get().body());
   DisarmDeadline(*conn_);
 
-  Response response = co_await RunHandler(dispatch, request);
-  if (response.websocket && IsWebSocketUpgrade(request) && !context_.shutting_down) {
-    co_await ServeWebSocket(conn_, parser.get(), std::move(response.websocket), exchange);
-    co_return Outcome::kClose;
+  Response response = co_await RunDispatch(context_, dispatch, request);
+  if constexpr (!kTls) {
+    if (response.websocket && IsWebSocketUpgrade(request) && !context_.shutting_down) {
+      co_await ServeWebSocket(conn_, parser.get(), std::move(response.websocket), exchange);
+      co_return Outcome::kClose;
+    }
+  } else if (response.websocket) {
+    response = Response::Error(501, "not_implemented",
+                               "WebSockets are served on the plain HTTP listener only");
   }
   keep_alive = keep_alive && !context_.shutting_down;
   if (co_await WriteResponse(std::move(response), exchange, keep_alive) && keep_alive) {
@@ -299,7 +351,8 @@ asio::awaitable<HttpSession::Outcome> HttpSession::ServeRequest(bool first) {
   co_return Outcome::kClose;
 }
 
-asio::awaitable<bool> HttpSession::AwaitRequest(bool first) {
+template <class Stream>
+asio::awaitable<bool> HttpSession<Stream>::AwaitRequest(bool first) {
   Connection& c = *conn_;
   if (c.buffer.size() != 0) {
     ArmDeadline(conn_, context_.options.header_timeout);  // pipelined: already buffered
@@ -310,7 +363,7 @@ asio::awaitable<bool> HttpSession::AwaitRequest(bool first) {
   if (context_.shutting_down) co_return false;
   // The first request's header_timeout runs from the connect; a follow-up's from its first byte.
   ArmDeadline(conn_, first ? context_.options.header_timeout : context_.options.idle_timeout);
-  auto [ec, n] = co_await c.socket.async_read_some(c.buffer.prepare(kFirstReadBytes), kAwaitable);
+  auto [ec, n] = co_await stream_.async_read_some(c.buffer.prepare(kFirstReadBytes), kAwaitable);
   if (ec || c.timed_out) co_return false;
   c.buffer.commit(n);
   if (!first) ArmDeadline(conn_, context_.options.header_timeout);
@@ -318,7 +371,8 @@ asio::awaitable<bool> HttpSession::AwaitRequest(bool first) {
   co_return true;
 }
 
-asio::awaitable<std::optional<HttpSession::Outcome>> HttpSession::ReadBody(
+template <class Stream>
+asio::awaitable<std::optional<typename HttpSession<Stream>::Outcome>> HttpSession<Stream>::ReadBody(
     BodyParser& parser, std::size_t body_limit, bool expects_continue, const Exchange& exchange) {
   parser.body_limit(body_limit);
   const auto too_large = [body_limit] {
@@ -333,10 +387,10 @@ asio::awaitable<std::optional<HttpSession::Outcome>> HttpSession::ReadBody(
   if (expects_continue) {
     // Beast leaves the interim response to us; curl waits for it before sending large bodies.
     bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, exchange.version};
-    auto [ec, n] = co_await bhttp::async_write(conn_->socket, proceed, kAwaitable);
+    auto [ec, n] = co_await bhttp::async_write(stream_, proceed, kAwaitable);
     if (ec || conn_->timed_out) co_return Outcome::kClose;
   }
-  auto [ec, n] = co_await bhttp::async_read(conn_->socket, conn_->buffer, parser, kAwaitable);
+  auto [ec, n] = co_await bhttp::async_read(stream_, conn_->buffer, parser, kAwaitable);
   if (ec == bhttp::error::body_limit && !conn_->timed_out) {
     co_return co_await AnswerAndClose(too_large(), exchange, Outcome::kLingerThenClose);
   }
@@ -344,36 +398,9 @@ asio::awaitable<std::optional<HttpSession::Outcome>> HttpSession::ReadBody(
   co_return std::nullopt;
 }
 
-asio::awaitable<Response> HttpSession::RunHandler(const Dispatch& dispatch, Request& request) {
-  std::optional<Response> fast;
-  if (dispatch.fast_handler) {
-    try {
-      fast = dispatch.fast_handler(request);
-    } catch (const std::exception& e) {
-      spdlog::error("request {}: fast handler threw: {}", request.request_id, e.what());
-    }
-  }
-  // Plain statements: GCC 12 mishandles a co_await inside a conditional expression.
-  Response response;
-  if (fast) {
-    response = std::move(*fast);
-  } else {
-    response =
-        co_await asio::co_spawn(context_.PoolFor(dispatch.pool),
-                                CallHandlerOnPool(dispatch.handler, request), asio::use_awaitable);
-  }
-  // The handler found late that the answer waits on the outside world.
-  while (response.deferred) {
-    std::function<Response()> work = std::move(response.deferred);
-    response = co_await asio::co_spawn(context_.slow_pool,
-                                       CallDeferredOnPool(std::move(work), request.request_id),
-                                       asio::use_awaitable);
-  }
-  co_return std::move(response);
-}
-
-asio::awaitable<HttpSession::Outcome> HttpSession::AnswerReadError(const error_code& ec,
-                                                                   const Exchange& exchange) {
+template <class Stream>
+asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::AnswerReadError(
+    const error_code& ec, const Exchange& exchange) {
   // Bytes of this request were read by now: a timeout deserves an answer.
   if (conn_->timed_out) {
     co_return co_await AnswerAndClose(
@@ -396,9 +423,9 @@ asio::awaitable<HttpSession::Outcome> HttpSession::AnswerReadError(const error_c
   co_return Outcome::kClose;
 }
 
-asio::awaitable<HttpSession::Outcome> HttpSession::AnswerAndClose(Response response,
-                                                                  const Exchange& exchange,
-                                                                  Outcome outcome) {
+template <class Stream>
+asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::AnswerAndClose(
+    Response response, const Exchange& exchange, Outcome outcome) {
   // The deadline may have fired already; the answer gets a fresh one.
   conn_->timed_out = false;
   Exchange answered = exchange;
@@ -409,8 +436,10 @@ asio::awaitable<HttpSession::Outcome> HttpSession::AnswerAndClose(Response respo
   co_return outcome;
 }
 
-asio::awaitable<bool> HttpSession::WriteResponse(Response response, const Exchange& exchange,
-                                                 bool keep_alive) {
+template <class Stream>
+asio::awaitable<bool> HttpSession<Stream>::WriteResponse(Response response,
+                                                         const Exchange& exchange,
+                                                         bool keep_alive) {
   if (response.status < 200 || response.status > 599) {
     spdlog::error("request {}: handler returned invalid status {}", exchange.request_id,
                   response.status);
@@ -425,7 +454,7 @@ asio::awaitable<bool> HttpSession::WriteResponse(Response response, const Exchan
   if (has_body && response.file_body && !exchange.head_only) {
     bhttp::response<bhttp::empty_body> message{std::move(header)};
     message.content_length(body_bytes);
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(conn_->socket, message, kAwaitable);
+    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, message, kAwaitable);
     if (!ec && !conn_->timed_out) ec = co_await SendFile(*response.file_body);
   } else if (has_body && response.shared_body && !exchange.head_only) {
     bhttp::response<bhttp::buffer_body> message{std::move(header)};
@@ -434,7 +463,7 @@ asio::awaitable<bool> HttpSession::WriteResponse(Response response, const Exchan
     message.body().data = const_cast<char*>(response.shared_body->data() + response.shared_offset);
     message.body().size = body_bytes;
     message.body().more = false;
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(conn_->socket, message, kAwaitable);
+    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, message, kAwaitable);
   } else {
     bhttp::response<bhttp::string_body> message{std::move(header)};
     if (has_body) {
@@ -442,7 +471,7 @@ asio::awaitable<bool> HttpSession::WriteResponse(Response response, const Exchan
       // HEAD: the length of the body a GET would get, and no body.
       if (!exchange.head_only) message.body() = std::move(response.body);
     }
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(conn_->socket, message, kAwaitable);
+    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, message, kAwaitable);
   }
   if (exchange.head_only) body_bytes = 0;
   const bool written = !ec && !conn_->timed_out;
@@ -452,8 +481,12 @@ asio::awaitable<bool> HttpSession::WriteResponse(Response response, const Exchan
   co_return written;
 }
 
-asio::awaitable<error_code> HttpSession::SendFile(const FileBody& file) {
+template <class Stream>
+asio::awaitable<error_code> HttpSession<Stream>::SendFile(const FileBody& file) {
   Connection& c = *conn_;
+  // TLS encrypts in user space: the file goes through a buffer.
+  if constexpr (kTls)
+    co_return co_await CopyFile(file, static_cast<off_t>(file.offset), file.length);
   error_code ec;
   c.socket.native_non_blocking(true, ec);
   if (ec) co_return ec;
@@ -497,8 +530,9 @@ asio::awaitable<error_code> HttpSession::SendFile(const FileBody& file) {
   co_return error_code{};
 }
 
-asio::awaitable<error_code> HttpSession::CopyFile(const FileBody& file, off_t offset,
-                                                  std::uint64_t remaining) {
+template <class Stream>
+asio::awaitable<error_code> HttpSession<Stream>::CopyFile(const FileBody& file, off_t offset,
+                                                          std::uint64_t remaining) {
   Connection& c = *conn_;
   std::string buffer(static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kFileChunkBytes)),
                      '\0');
@@ -511,7 +545,7 @@ asio::awaitable<error_code> HttpSession::CopyFile(const FileBody& file, off_t of
     if (n <= 0) co_return error_code(n == 0 ? EIO : errno, boost::system::system_category());
     // One chunk in flight: the next is read only once the socket took this one.
     auto [ec, written] = co_await asio::async_write(
-        c.socket, asio::buffer(buffer.data(), static_cast<std::size_t>(n)), kAwaitable);
+        stream_, asio::buffer(buffer.data(), static_cast<std::size_t>(n)), kAwaitable);
     if (ec) co_return ec;
     if (c.timed_out) co_return asio::error::timed_out;
     offset += n;
@@ -520,7 +554,8 @@ asio::awaitable<error_code> HttpSession::CopyFile(const FileBody& file, off_t of
   co_return error_code{};
 }
 
-asio::awaitable<void> HttpSession::Linger() {
+template <class Stream>
+asio::awaitable<void> HttpSession<Stream>::Linger() {
   Connection& c = *conn_;
   c.idle = true;
   error_code ec;
@@ -531,10 +566,13 @@ asio::awaitable<void> HttpSession::Linger() {
   while (discarded < kLingerBytes) {
     c.buffer.clear();
     auto [read_ec, n] =
-        co_await c.socket.async_read_some(c.buffer.prepare(kLingerChunkBytes), kAwaitable);
+        co_await stream_.async_read_some(c.buffer.prepare(kLingerChunkBytes), kAwaitable);
     if (read_ec || c.timed_out) break;
     discarded += n;
   }
 }
+
+template class HttpSession<tcp::socket>;
+template class HttpSession<TlsStream>;
 
 }  // namespace replideploy::http::server_internal

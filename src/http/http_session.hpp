@@ -1,21 +1,45 @@
-// One HTTP/1.1 connection on the server side. Private to src/http/.
+// One HTTP/1.1 connection on the server side, over plain TCP or TLS. Private to src/http/.
 #pragma once
 
 #include <sys/types.h>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
 
 #include "http/message.hpp"
 #include "http/server.hpp"
 #include "http/server_internal.hpp"
 
 namespace replideploy::http::server_internal {
+
+// A TLS connection's stream over the connection's own socket (so that deadlines and shutdown,
+// which act on the socket, reach it too).
+using TlsStream = asio::ssl::stream<tcp::socket&>;
+
+// What the HTTP/1.1 and HTTP/2 sessions share (http_session.cpp).
+bool IsValidRequestId(std::string_view id);
+std::string NewRequestId();
+bool HasLineBreakOrNul(std::string_view s);
+// RFC 9110 token: what a header name may be made of.
+bool IsToken(std::string_view s);
+// The path part of a request-target; absolute-form ("http://host/p?q") is reduced to "/p".
+std::string_view TargetPath(std::string_view target);
+std::string_view TargetQuery(std::string_view target);
+// The resolver's answer; one without a handler when the resolver threw.
+Dispatch Resolve(const Resolver& resolver, const Request& request);
+// The dispatch's fast path if it answers, else its handler on its pool; then any deferred work
+// on the slow pool. Never throws out a handler's exception (a 500 instead).
+asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispatch& dispatch,
+                                      Request& request);
 
 // Serves the connection registered as `id` (see Listener) and unregisters it when done, also
 // when the coroutine's frame is destroyed unfinished with the io_context. Runs on the
@@ -32,10 +56,12 @@ asio::awaitable<void> RefuseConnection(const SessionContext& context,
 // Reads requests one after the other (a deadline before every read, the route's body limit on
 // every body), runs each handler on the handler pool (or its fast path on the strand), writes
 // the answers, keeps the connection alive while both sides want it, and hands it to a WebSocket
-// session when a handler accepts an upgrade. Lives in its coroutine's frame; strand-only.
+// session when a handler accepts an upgrade (plain TCP only). Lives in its coroutine's frame;
+// strand-only. `Stream` is tcp::socket or TlsStream, and `stream` is, or wraps, conn->socket.
+template <class Stream>
 class HttpSession {
  public:
-  HttpSession(const SessionContext& context, std::shared_ptr<Connection> conn);
+  HttpSession(const SessionContext& context, std::shared_ptr<Connection> conn, Stream& stream);
 
   // Serves requests until the connection is to close, then closes it (lingering first after an
   // error answer that left request bytes unread).
@@ -55,8 +81,6 @@ class HttpSession {
   // is read, else how the connection goes on after the error answer.
   asio::awaitable<std::optional<Outcome>> ReadBody(BodyParser& parser, std::size_t body_limit,
                                                    bool expects_continue, const Exchange& exchange);
-  // The dispatch's fast path if it answers, else its handler on the pool.
-  asio::awaitable<Response> RunHandler(const Dispatch& dispatch, Request& request);
   // Answers a failed read of the request head or body.
   asio::awaitable<Outcome> AnswerReadError(const error_code& ec, const Exchange& exchange);
   asio::awaitable<Outcome> AnswerAndClose(Response response, const Exchange& exchange,
@@ -65,15 +89,21 @@ class HttpSession {
   // more.
   asio::awaitable<bool> WriteResponse(Response response, const Exchange& exchange, bool keep_alive);
   // Sends a file body after its head: sendfile(2) as the socket takes it (falling back to
-  // CopyFile where the file system cannot), never more than one chunk at a time.
+  // CopyFile where the file system cannot, and over TLS), never more than one chunk at a time.
   asio::awaitable<error_code> SendFile(const FileBody& file);
   asio::awaitable<error_code> CopyFile(const FileBody& file, off_t offset, std::uint64_t remaining);
   // Reads and discards what the client still sends for a while, so it reads our answer instead
   // of a connection reset.
   asio::awaitable<void> Linger();
 
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+
   const SessionContext& context_;
   const std::shared_ptr<Connection> conn_;
+  Stream& stream_;
 };
+
+extern template class HttpSession<tcp::socket>;
+extern template class HttpSession<TlsStream>;
 
 }  // namespace replideploy::http::server_internal

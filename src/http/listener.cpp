@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "http/http_session.hpp"
+#include "http/tls_session.hpp"
 
 namespace replideploy::http::server_internal {
 
@@ -65,30 +66,33 @@ void Listener::Refuse(std::shared_ptr<Connection> conn, Response answer) {
                  });
 }
 
-Listener::Listener(asio::io_context& io_context, const SessionContext& sessions)
+Listener::Listener(asio::io_context& io_context, const SessionContext& sessions, std::string host,
+                   std::uint16_t port, const TlsListenerOptions* tls)
     : io_context_(io_context),
       sessions_(sessions),
+      host_(std::move(host)),
+      wanted_port_(port),
+      tls_(tls),
       strand_(asio::make_strand(io_context)),
       acceptor_(io_context) {}
 
 Result<tcp::endpoint> Listener::ResolveEndpoint() {
-  const ServerOptions& options = sessions_.options;
   error_code ec;
-  const asio::ip::address address = asio::ip::make_address(options.host, ec);
-  if (!ec) return tcp::endpoint(address, options.port);
-  if (!IsHostName(options.host)) {
+  const asio::ip::address address = asio::ip::make_address(host_, ec);
+  if (!ec) return tcp::endpoint(address, wanted_port_);
+  if (!IsHostName(host_)) {
     return MakeError(ErrorCode::kUnavailable, "not an IP address or host name");
   }
   tcp::resolver resolver(io_context_);
   const auto results =
-      resolver.resolve(options.host, std::to_string(options.port), tcp::resolver::passive, ec);
+      resolver.resolve(host_, std::to_string(wanted_port_), tcp::resolver::passive, ec);
   if (ec) return MakeError(ErrorCode::kUnavailable, ec.message());
   if (results.empty()) return MakeError(ErrorCode::kUnavailable, "host has no address");
   return results.begin()->endpoint();
 }
 
 Status Listener::Listen() {
-  const std::string where = HostPort(sessions_.options.host, sessions_.options.port);
+  const std::string where = HostPort(host_, wanted_port_);
   const auto fail = [&](std::string_view why) -> Status {
     error_code ignored;
     acceptor_.close(ignored);
@@ -110,7 +114,8 @@ Status Listener::Listen() {
   const tcp::endpoint bound = acceptor_.local_endpoint(ec);
   if (ec) return fail(ec.message());
   port_ = bound.port();
-  spdlog::info("listening on {}", HostPort(bound.address().to_string(), bound.port()));
+  spdlog::info("listening on {}{}", HostPort(bound.address().to_string(), bound.port()),
+               tls_ != nullptr ? " (HTTPS)" : "");
   return {};
 }
 
@@ -153,8 +158,14 @@ asio::awaitable<void> Listener::AcceptLoop() {
     std::uint64_t id = 0;
     switch (sessions_.connections.Register(conn, id)) {
       case ConnectionRegistry::Admission::kAdmitted:
-        asio::co_spawn(conn->socket.get_executor(), ServeConnection(sessions_, conn, id),
-                       LogFailure("connection"));
+        if (tls_ != nullptr) {
+          asio::co_spawn(conn->socket.get_executor(),
+                         ServeTlsConnection(sessions_, conn, id, *tls_),
+                         LogFailure("TLS connection"));
+        } else {
+          asio::co_spawn(conn->socket.get_executor(), ServeConnection(sessions_, conn, id),
+                         LogFailure("connection"));
+        }
         break;
       case ConnectionRegistry::Admission::kShuttingDown:
         conn->socket.close(ignored);

@@ -8,6 +8,7 @@
 #include <boost/asio/strand.hpp>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/result.hpp"
 #include "http/server_internal.hpp"
@@ -17,8 +18,10 @@ namespace replideploy::http::server_internal {
 // Not thread-safe except BoundPort(): the server calls Listen(), Start() and Close() in turn.
 class Listener {
  public:
-  // Both must outlive the listener.
-  Listener(asio::io_context& io_context, const SessionContext& sessions);
+  // All must outlive the listener. With `tls` set, connections are served by
+  // ServeTlsConnection (tls_session.hpp) with its certificates.
+  Listener(asio::io_context& io_context, const SessionContext& sessions, std::string host,
+           std::uint16_t port, const TlsListenerOptions* tls = nullptr);
 
   // Resolves options.host (an IP address or a host name) and binds and listens on it. Fails with
   // a one-line message ("cannot listen on 127.0.0.1:8080: Address already in use").
@@ -45,6 +48,9 @@ class Listener {
 
   asio::io_context& io_context_;
   const SessionContext& sessions_;
+  const std::string host_;
+  const std::uint16_t wanted_port_;
+  const TlsListenerOptions* const tls_;
   std::atomic<std::uint16_t> port_{0};
   std::atomic<int> refusing_{0};
   asio::strand<asio::io_context::executor_type> strand_;

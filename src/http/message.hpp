@@ -38,7 +38,9 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   Headers headers;
   std::string body;
-  std::string remote_address;                      // peer IP, no port
+  std::string remote_address;  // peer IP, no port
+  // True when the request came over TLS (the HTTPS listener), by HTTP/1.1 or HTTP/2.
+  bool secure = false;
   std::string request_id;                          // set by the server, echoed as X-Request-Id
   std::map<std::string, std::string> path_params;  // from the route pattern ("{site_id}")
 

@@ -45,13 +45,26 @@ class Server::Impl {
                   slow_pool_, shutting_down_, connections_},
         io_context_(std::max(1, options_.io_threads)),
         work_(asio::make_work_guard(io_context_)),
-        listener_(io_context_, sessions_),
+        listener_(io_context_, sessions_, options_.host, options_.port),
         api_pool_(PoolSize(options_.handler_threads)),
         edge_pool_(PoolSize(options_.edge_threads)),
-        slow_pool_(PoolSize(options_.slow_threads)) {}
+        slow_pool_(PoolSize(options_.slow_threads)) {
+    if (options_.tls) {
+      tls_listener_ = std::make_unique<server_internal::Listener>(
+          io_context_, sessions_, options_.tls->host, options_.tls->port, &*options_.tls);
+    }
+  }
 
-  Status Listen() { return listener_.Listen(); }
+  Status Listen() {
+    if (options_.tls && !options_.tls->certificates) {
+      return MakeError(ErrorCode::kInternal, "HTTPS listener without certificates");
+    }
+    RD_TRY_STATUS(listener_.Listen());
+    if (tls_listener_) RD_TRY_STATUS(tls_listener_->Listen());
+    return {};
+  }
   std::uint16_t BoundPort() const { return listener_.BoundPort(); }
+  std::uint16_t TlsPort() const { return tls_listener_ ? tls_listener_->BoundPort() : 0; }
   void Start();
   void Stop();
   void RunUntilSignal();
@@ -82,6 +95,7 @@ class Server::Impl {
   asio::io_context io_context_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   server_internal::Listener listener_;
+  std::unique_ptr<server_internal::Listener> tls_listener_;
   asio::thread_pool api_pool_;
   asio::thread_pool edge_pool_;
   asio::thread_pool slow_pool_;
@@ -93,6 +107,7 @@ void Server::Impl::Start() {
   if (started_ || shutting_down_) return;
   started_ = true;
   listener_.Start();
+  if (tls_listener_) tls_listener_->Start();
   const int threads = std::max(1, options_.io_threads);
   for (int i = 0; i < threads; ++i) io_threads_.emplace_back([this] { RunIoContext(); });
 }
@@ -121,12 +136,14 @@ void Server::Impl::Stop() {
   }
   if (!started) {
     listener_.CloseUnstarted();
+    if (tls_listener_) tls_listener_->CloseUnstarted();
     JoinPools();
     return;
   }
 
   // No connection is accepted once Stop() has begun draining.
   listener_.Close();
+  if (tls_listener_) tls_listener_->Close();
   DrainConnections();
 
   work_.reset();
@@ -190,6 +207,8 @@ Server::~Server() {
 Status Server::Listen() { return impl_->Listen(); }
 
 std::uint16_t Server::port() const { return impl_->BoundPort(); }
+
+std::uint16_t Server::tls_port() const { return impl_->TlsPort(); }
 
 void Server::Start() { impl_->Start(); }
 

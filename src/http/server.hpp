@@ -19,6 +19,7 @@
 #include "core/result.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
+#include "http/tls.hpp"
 
 namespace replideploy::http {
 
@@ -38,6 +39,19 @@ struct Dispatch {
 // Called on an I/O thread with the body still empty: must be quick and must not block. It may
 // run on several I/O threads at once.
 using Resolver = std::function<Dispatch(const Request& head)>;
+
+// The HTTPS listener, beside the plain one: TLS with the certificate chosen by SNI from
+// `certificates`, then HTTP/2 when ALPN picked "h2", else HTTP/1.1. Requests go to the same
+// resolver, with Request::secure set.
+struct TlsListenerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8443;                       // 0 picks a free port; see Server::tls_port()
+  std::shared_ptr<CertificateStore> certificates;  // must be set
+  // From the connection to the end of the TLS handshake.
+  std::chrono::milliseconds handshake_timeout{10'000};
+  // HTTP/2: streams open at once per connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+  std::uint32_t h2_max_concurrent_streams = 100;
+};
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -64,6 +78,8 @@ struct ServerOptions {
   // towards max_connections.
   std::size_t max_connections_per_client = 256;
   std::vector<core::Cidr> connection_limit_exempt;
+  // Set: also listen for HTTPS. The limits above apply to both listeners together.
+  std::optional<TlsListenerOptions> tls;
 };
 
 class Server {
@@ -73,11 +89,13 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens. Fails with a one-line message ("cannot listen on 127.0.0.1:8080:
-  // Address already in use") without throwing.
+  // Binds and listens (both listeners when options.tls is set). Fails with a one-line message
+  // ("cannot listen on 127.0.0.1:8080: Address already in use") without throwing.
   Status Listen();
   // The bound port (useful with port 0). Valid after Listen().
   std::uint16_t port() const;
+  // The HTTPS listener's bound port; 0 without one.
+  std::uint16_t tls_port() const;
   // Starts the I/O threads and accepting (after a successful Listen()); returns immediately.
   void Start();
   // Stops accepting, lets in-flight requests finish (answers go out with Connection: close),
