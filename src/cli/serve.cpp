@@ -291,7 +291,10 @@ std::vector<std::string> SplitList(const std::string& list) {
 // tls-reload-seconds, so that replaced files are served without a restart.
 struct Tls {
   std::shared_ptr<http::CertificateStore> store;
-  std::unique_ptr<http::FileCertificateSource> source;
+  std::unique_ptr<http::FileCertificateSource> files;
+  // The certificates the certs role issued (any process), beside the files.
+  std::unique_ptr<roles::DatabaseCertificateSource> database;
+  std::unique_ptr<roles::CombinedCertificateSource> source;
   std::atomic<std::uint16_t> port{0};  // once listening
 
   // For the edge: the HTTPS port when a certificate covers `host`.
@@ -305,7 +308,8 @@ struct Tls {
 };
 
 // Null without --listen-tls, or (printed) when no certificate can be loaded.
-std::unique_ptr<Tls> LoadTls(const core::ServeConfig& config, bool& failed) {
+std::unique_ptr<Tls> LoadTls(const core::ServeConfig& config, Base& base, const core::Clock& clock,
+                             bool& failed) {
   failed = false;
   if (config.listen_tls.empty()) return nullptr;
   auto tls = std::make_unique<Tls>();
@@ -320,16 +324,29 @@ std::unique_ptr<Tls> LoadTls(const core::ServeConfig& config, bool& failed) {
   for (std::size_t i = 0; i < certs.size() && i < keys.size(); ++i) {
     pairs.push_back({certs[i], keys[i]});
   }
-  tls->source =
+  tls->files =
       std::make_unique<http::FileCertificateSource>(std::move(pairs), SplitList(config.tls_dir));
+  tls->database = std::make_unique<roles::DatabaseCertificateSource>(*base.db, clock,
+                                                                     base.options.certificates.key);
+  tls->source = std::make_unique<roles::CombinedCertificateSource>(
+      std::vector<http::CertificateSource*>{tls->files.get(), tls->database.get()});
   const Status loaded = tls->store->Reload(*tls->source);
+  // With an ACME CA the listener may start empty: issued certificates are loaded as they come.
+  const bool may_start_empty = !config.acme_directory.empty();
   if (!loaded.ok()) {
-    if (tls->store->size() == 0) {
+    if (tls->store->size() == 0 && !may_start_empty) {
       failed = true;
       Fail("TLS certificates: " + loaded.error().message);
       return nullptr;
     }
     spdlog::warn("TLS certificates: {}", loaded.error().message);
+  }
+  if (may_start_empty) {
+    // A certificate issued in this process is served at once (others: at the periodic reload).
+    base.options.certificates.on_changed = [t = tls.get()] {
+      const Status reloaded = t->store->Reload(*t->source);
+      if (!reloaded.ok()) spdlog::warn("TLS certificates: {}", reloaded.error().message);
+    };
   }
   return tls;
 }
@@ -433,11 +450,11 @@ int RunServe(const core::ServeConfig& config) {
   auto base = OpenBase(config);
   if (!base) return 1;
   bool tls_failed = false;
-  auto tls = LoadTls(config, tls_failed);
+  core::SystemClock clock;
+  auto tls = LoadTls(config, *base, clock, tls_failed);
   if (tls_failed) return 1;
   if (tls) base->options.edge.https_port_for = tls->PortFor();
   FindDashboard(base->options);
-  core::SystemClock clock;
   roles::Platform platform(*base->db, *base->blobs, clock, base->options);
   spdlog::info("database {}", EngineName(*base->db));
   return ServeHttp(
@@ -455,10 +472,10 @@ int RunApi(const core::ServeConfig& config) {
   auto base = OpenBase(config);
   if (!base) return 1;
   bool tls_failed = false;
-  auto tls = LoadTls(config, tls_failed);
+  core::SystemClock clock;
+  auto tls = LoadTls(config, *base, clock, tls_failed);
   if (tls_failed) return 1;
   FindDashboard(base->options);
-  core::SystemClock clock;
   roles::Services services(*base->db, *base->blobs, clock, base->options);
   roles::ProcessorRole processor(services, base->options);
   roles::ApiRole api(services, base->options);
@@ -478,10 +495,10 @@ int RunEdge(const core::ServeConfig& config) {
   auto base = OpenBase(config);
   if (!base) return 1;
   bool tls_failed = false;
-  auto tls = LoadTls(config, tls_failed);
+  core::SystemClock clock;
+  auto tls = LoadTls(config, *base, clock, tls_failed);
   if (tls_failed) return 1;
   if (tls) base->options.edge.https_port_for = tls->PortFor();
-  core::SystemClock clock;
   roles::Services services(*base->db, *base->blobs, clock, base->options);
   roles::EdgeRole edge(services, base->options);
   return ServeHttp(

@@ -358,7 +358,7 @@ Status ValidateConfig(const ServeConfig& config) {
   RD_TRY_STATUS(range("blob-cache-mb", config.blob_cache_mb, 1, 1024 * 1024 * 1024));
   if (!config.listen_tls.empty()) {
     RD_TRY_STATUS(ParseListenAddress(config.listen_tls));
-    if (config.tls_cert.empty() && config.tls_dir.empty()) {
+    if (config.tls_cert.empty() && config.tls_dir.empty() && config.acme_directory.empty()) {
       return MakeError(ErrorCode::kBadRequest, "listen-tls needs tls-cert and tls-key, or tls-dir");
     }
   }

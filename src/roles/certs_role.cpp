@@ -1,10 +1,46 @@
 #include "roles/certs_role.hpp"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+
+#include <set>
 
 #include "core/clock.hpp"
 
 namespace replideploy::roles {
+
+namespace {
+
+domains::CertificateServiceOptions SourceOptions(const std::string& key) {
+  domains::CertificateServiceOptions o;
+  o.key = key.empty() ? std::string(32, '\3') : key;
+  return o;
+}
+
+}  // namespace
+
+DatabaseCertificateSource::DatabaseCertificateSource(db::Database& db, const core::Clock& clock,
+                                                     const std::string& key)
+    : service_(db, clock, SourceOptions(key), {}) {}
+
+Result<std::vector<http::CertificateEntry>> DatabaseCertificateSource::Load() {
+  RD_TRY(auto active, service_.ActiveCertificates());
+  std::vector<http::CertificateEntry> out;
+  out.reserve(active.size());
+  for (auto& c : active) {
+    out.push_back({std::move(c.names), std::move(c.chain_pem), std::move(c.key_pem)});
+  }
+  return out;
+}
+
+Result<std::vector<http::CertificateEntry>> CombinedCertificateSource::Load() {
+  std::vector<http::CertificateEntry> out;
+  for (http::CertificateSource* source : sources_) {
+    RD_TRY(auto entries, source->Load());
+    for (auto& e : entries) out.push_back(std::move(e));
+  }
+  return out;
+}
 
 edge::AcmeChallengeLookup DatabaseChallengeLookup(Services& services) {
   auto responder = std::make_shared<domains::Http01Responder>(&services.db, services.clock);
@@ -14,7 +50,7 @@ edge::AcmeChallengeLookup DatabaseChallengeLookup(Services& services) {
 Result<std::unique_ptr<CertsRole>> CertsRole::Start(Services& services,
                                                     const PlatformOptions& options) {
   const CertificateSettings& s = options.certificates;
-  std::unique_ptr<CertsRole> role(new CertsRole());
+  std::unique_ptr<CertsRole> role(new CertsRole(services));
   role->http01_ = std::make_unique<domains::Http01Responder>(&services.db, services.clock);
   std::map<std::string, domains::ChallengeSolver*> solvers{
       {std::string(domains::kHttp01), role->http01_.get()}};
@@ -41,6 +77,8 @@ Result<std::unique_ptr<CertsRole>> CertsRole::Start(Services& services,
   }
   role->renewer_ = std::make_unique<domains::Renewer>(*role->service_, std::move(wanted));
   role->interval_ = s.renew_interval;
+  role->issue_interval_ = s.issue_interval.count() > 0 ? s.issue_interval : s.renew_interval;
+  role->on_changed_ = s.on_changed;
   role->thread_ = std::jthread([r = role.get()](const std::stop_token& stop) { r->Run(stop); });
   return role;
 }
@@ -50,16 +88,101 @@ CertsRole::~CertsRole() {
   if (thread_.joinable()) thread_.join();
 }
 
-void CertsRole::Run(const std::stop_token& stop) {
-  do {
-    auto report = renewer_->RunOnce();
-    if (!report.ok()) {
-      spdlog::error("certs: {}", report.error().message);
-    } else if (report->issued + report->failed > 0) {
-      spdlog::info("certs: {} issued, {} failed, {} busy", report->issued, report->failed,
-                   report->busy);
+bool CertsRole::IssueDomainNames(const std::vector<std::string>& names) {
+  auto set_all = [&](domains::DomainState state, const std::string& reason) {
+    for (const auto& name : names) {
+      const Status set = services_.domains.SetCertificateState(name, state, reason);
+      if (!set.ok()) spdlog::warn("certs: domain {}: {}", name, set.error().message);
     }
-  } while (core::SleepUnlessStopped(stop, interval_));
+  };
+  auto failed_reason = [&](const std::string& message) {
+    std::string reason = message;
+    auto record = service_->Find(names);
+    if (record.ok() && *record && (*record)->next_attempt_at > 0) {
+      reason += "; next attempt at " + core::FormatIso8601((*record)->next_attempt_at);
+    }
+    return reason;
+  };
+  set_all(domains::DomainState::kIssuing, "");
+  auto outcome = service_->Issue(names, std::string(domains::kHttp01));
+  if (!outcome.ok()) {
+    spdlog::warn("certs: {}: {}", fmt::join(names, ", "), outcome.error().message);
+    set_all(domains::DomainState::kFailed, failed_reason(outcome.error().message));
+    return false;
+  }
+  if (outcome->record.state != "active") {
+    set_all(domains::DomainState::kFailed, failed_reason(outcome->record.last_error));
+    return false;
+  }
+  set_all(domains::DomainState::kActive,
+          "certificate valid until " + core::FormatIso8601(outcome->record.not_after));
+  if (outcome->issued) {
+    spdlog::info("certs: issued for {}", fmt::join(names, ", "));
+  }
+  return true;
+}
+
+Result<int> CertsRole::IssueForDomains() {
+  RD_TRY(auto ready, services_.domains.DomainsReadyForCertificate());
+  std::set<std::string> dns_ok;
+  for (const auto& d : ready) dns_ok.insert(d.name);
+  std::set<std::string> done;
+  int issued = 0;
+  for (const auto& d : ready) {
+    if (done.contains(d.name)) continue;
+    std::vector<std::string> names{d.name};
+    // An apex/www pair shares one certificate when both names are ready.
+    if (!d.pair_name.empty() && dns_ok.contains(d.pair_name)) names.push_back(d.pair_name);
+    done.insert(names.begin(), names.end());
+    if (IssueDomainNames(names)) ++issued;
+  }
+  // Failed domains, again once the certificate's back-off has come (the domains service has no
+  // listing by state: read-only here).
+  RD_TRY(db::Rows failed,
+         services_.db.Exec("SELECT name, pair_name FROM domains WHERE state = 'failed' "
+                           "ORDER BY updated_at, name"));
+  std::set<std::string> failed_names;
+  for (const auto& r : failed.rows) failed_names.insert(r.Text(0));
+  for (const auto& r : failed.rows) {
+    const std::string name = r.Text(0);
+    if (done.contains(name)) continue;
+    std::vector<std::string> names{name};
+    const std::string pair = r.Text(1);
+    if (!pair.empty() && failed_names.contains(pair)) names.push_back(pair);
+    done.insert(names.begin(), names.end());
+    RD_TRY(auto record, service_->Find(names));
+    if (record && record->state == "failed" &&
+        record->next_attempt_at > services_.clock.NowMillis()) {
+      continue;
+    }
+    if (IssueDomainNames(names)) ++issued;
+  }
+  return issued;
+}
+
+void CertsRole::Run(const std::stop_token& stop) {
+  auto next_renewal = std::chrono::steady_clock::now();
+  do {
+    bool changed = false;
+    auto issued = IssueForDomains();
+    if (!issued.ok()) {
+      spdlog::error("certs: domains: {}", issued.error().message);
+    } else {
+      changed = *issued > 0;
+    }
+    if (std::chrono::steady_clock::now() >= next_renewal) {
+      next_renewal = std::chrono::steady_clock::now() + interval_;
+      auto report = renewer_->RunOnce();
+      if (!report.ok()) {
+        spdlog::error("certs: {}", report.error().message);
+      } else if (report->issued + report->failed > 0) {
+        spdlog::info("certs: {} issued, {} failed, {} busy", report->issued, report->failed,
+                     report->busy);
+        changed = changed || report->issued > 0;
+      }
+    }
+    if (changed && on_changed_) on_changed_();
+  } while (core::SleepUnlessStopped(stop, issue_interval_));
 }
 
 }  // namespace replideploy::roles

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,12 @@ struct CertificateSettings {
   bool base_domain_wildcard = false;  // --acme-base-wildcard: *.<base-domain> by dns-01
   std::string key;                    // 32 bytes encrypting private keys at rest
   std::chrono::milliseconds renew_interval{60 * 60 * 1000};
+  // Domains whose DNS check passed (dns_ok), and failed ones whose back-off has come, are
+  // looked for this often (--acme-issue-seconds), so that a new domain gets its certificate soon.
+  std::chrono::milliseconds issue_interval{5000};
+  // Called (on the certs thread) after a certificate was issued or renewed in this process: the
+  // HTTPS listener loads its certificates again (cli/serve.cpp).
+  std::function<void()> on_changed;
 };
 
 struct PlatformOptions {
