@@ -1,0 +1,219 @@
+// Issue 12 end to end: a user adds a custom domain through the API; the DNS check (against a real
+// Knot, whose zone resolves every name to 127.0.0.1) finds it right; the certs role's loop gets
+// a certificate from a real Pebble by HTTP-01 through the real edge; the HTTPS listener serves
+// it from the database without a restart, and plain HTTP answers 301 to https. SQLite and
+// PostgreSQL.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <fstream>
+#include <map>
+
+#include "core/crypto.hpp"
+#include "core/subprocess.hpp"
+#include "core/testing.hpp"
+#include "db/testing.hpp"
+#include "domains/acme_testing.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
+#include "http/tls.hpp"
+#include "roles/certs_role.hpp"
+#include "roles/roles.hpp"
+#include "store/testing.hpp"
+
+namespace replideploy::roles {
+namespace {
+
+namespace json = boost::json;
+
+struct Reply {
+  int status = 0;
+  json::value body;
+  http::Headers headers;
+  std::string raw;
+};
+
+class CustomDomainHttps : public ::testing::TestWithParam<db::Engine> {
+ protected:
+  void SetUp() override {
+    core::InitCrypto();
+    RD_SKIP_IF_UNAVAILABLE(tdb_);
+    ASSERT_TRUE(knot_.ok()) << knot_.error();
+    blobs_ = store::LocalBlobStore::Open(dir_.path() + "/blobs").value();
+    store_ = std::make_shared<http::CertificateStore>(http::TlsOptions{});
+    http::ServerOptions server_options;
+    server_options.port = 0;
+    server_options.shutdown_grace = std::chrono::seconds(5);
+    server_options.tls = http::TlsListenerOptions{};
+    server_options.tls->port = 0;
+    server_options.tls->certificates = store_;
+    server_ = std::make_unique<http::Server>(
+        server_options, [this](const http::Request& head) { return resolver_(head); });
+    ASSERT_TRUE(server_->Listen().ok());
+    tls_port_ = server_->tls_port();
+    pebble_.emplace(server_->port(), knot_.port());
+    ASSERT_TRUE(pebble_->ok()) << pebble_->error();
+
+    source_ = std::make_unique<DatabaseCertificateSource>(tdb_.db(), clock_, key_);
+    PlatformOptions options;
+    options.users = {std::string(32, 'j'), 3600, core::PasswordCost::Minimum()};
+    options.processor_interval = std::chrono::milliseconds(50);
+    options.dns_resolver = "127.0.0.1:" + std::to_string(knot_.port());
+    options.domains.edge_ipv4 = {"127.0.0.1"};
+    options.domain_check_interval = std::chrono::milliseconds(0);
+    options.edge.https_port_for = [this](std::string_view host) -> std::optional<std::uint16_t> {
+      if (!store_->Covers(host)) return std::nullopt;
+      return tls_port_.load();
+    };
+    options.certificates.acme_directory = pebble_->directory_url();
+    options.certificates.acme_ca_bundle = pebble_->ca_bundle();
+    options.certificates.acme_email = "ops@acme.test";
+    options.certificates.key = key_;
+    options.certificates.issue_interval = std::chrono::milliseconds(100);
+    options.certificates.on_changed = [this] { EXPECT_TRUE(store_->Reload(*source_).ok()); };
+    platform_ = std::make_unique<Platform>(tdb_.db(), *blobs_, clock_, options);
+    resolver_ = platform_->Resolver();
+    platform_->SetPublicPort(server_->port());
+    server_->Start();
+    base_ = "http://127.0.0.1:" + std::to_string(server_->port());
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    platform_.reset();
+  }
+
+  Reply Call(const std::string& method, const std::string& path, const std::string& body = {},
+             const std::string& token = {}, const std::string& host = {}) {
+    http::ClientRequest request;
+    request.method = method;
+    request.url = base_ + path;
+    request.body = body;
+    if (!body.empty()) request.headers.Set("Content-Type", "application/json");
+    if (!token.empty()) request.headers.Set("Authorization", "Bearer " + token);
+    if (!host.empty()) request.headers.Set("Host", host);
+    auto response = http::Fetch(request);
+    EXPECT_TRUE(response.ok()) << (response.ok() ? "" : response.error().message);
+    if (!response.ok()) return {};
+    Reply reply{response->status, nullptr, response->headers, response->body};
+    if (response->headers.Get("Content-Type").starts_with("application/json")) {
+      boost::system::error_code ec;
+      reply.body = json::parse(response->body, ec);
+    }
+    return reply;
+  }
+  Reply CallJson(const std::string& method, const std::string& path, const json::value& body,
+                 const std::string& token = {}) {
+    return Call(method, path, json::serialize(body), token);
+  }
+
+  std::string SignUp(const std::string& email) {
+    CallJson("POST", "/auth/register", json::object{{"email", email}, {"password", "password123"}});
+    Reply login = CallJson("POST", "/auth/login",
+                           json::object{{"email", email}, {"password", "password123"}});
+    EXPECT_EQ(login.status, 200) << login.raw;
+    return login.body.is_object() ? std::string(login.body.at("token").as_string()) : "";
+  }
+
+  void Deploy(const std::string& token, const std::string& site,
+              const std::map<std::string, std::string>& files) {
+    Reply created = CallJson("POST", "/api/v1/sites/" + site + "/deploys",
+                             json::object{{"draft", false}}, token);
+    ASSERT_EQ(created.status, 200) << created.raw;
+    const std::string id(created.body.at("id").as_string());
+    json::object digests;
+    for (const auto& [path, content] : files) digests[path] = core::HexEncode(core::Sha1(content));
+    ASSERT_EQ(CallJson("PUT", "/api/v1/sites/" + site + "/deploys/" + id,
+                       json::object{{"files", digests}}, token)
+                  .status,
+              200);
+    for (const auto& [path, content] : files) {
+      ASSERT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/" + path, content, token).status,
+                200);
+    }
+    std::string state;
+    core::testing::WaitUntil([&] {
+      Reply d = Call("GET", "/api/v1/sites/" + site + "/deploys/" + id, "", token);
+      state = d.body.is_object() ? std::string(d.body.at("state").as_string()) : "";
+      return state == "ready" || state == "error";
+    });
+    ASSERT_EQ(state, "ready");
+  }
+
+  db::testing::TestDatabase tdb_{GetParam()};
+  core::SystemClock clock_;
+  const std::string key_ = std::string(32, 'c');
+  store::testing::ScopedTempDir dir_;
+  std::unique_ptr<store::LocalBlobStore> blobs_;
+  domains::testing::Knot knot_;
+  std::optional<domains::testing::Pebble> pebble_;
+  std::shared_ptr<http::CertificateStore> store_;
+  std::unique_ptr<DatabaseCertificateSource> source_;
+  std::atomic<std::uint16_t> tls_port_{0};
+  http::Resolver resolver_;
+  std::unique_ptr<http::Server> server_;
+  std::unique_ptr<Platform> platform_;
+  std::string base_;
+};
+
+TEST_P(CustomDomainHttps, AddedDomainEndsServedOverHttps) {
+  const std::string token = SignUp("owner@example.com");
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "shop"}}, token).status, 201);
+  Deploy(token, "shop", {{"index.html", "shop home"}});
+
+  const std::string name = std::string("www.") + domains::testing::kZone;
+  const std::string domains = "/api/v1/sites/shop/domains";
+  Reply added = CallJson("POST", domains, json::object{{"name", name}}, token);
+  ASSERT_EQ(added.status, 201) << added.raw;
+  // Before any certificate: plain HTTP serves the site.
+  Reply before = Call("GET", "/", "", "", name);
+  EXPECT_EQ(before.status, 200) << before.raw;
+  EXPECT_EQ(before.raw, "shop home");
+
+  Reply checked = Call("POST", domains + "/" + name + "/check", "", token);
+  ASSERT_EQ(checked.status, 200) << checked.raw;
+  ASSERT_NE(checked.body.at("state").as_string(), "pending_dns") << checked.raw;
+
+  // The certs loop issues (Pebble asks the edge for the HTTP-01 answer) and marks it active.
+  std::string state;
+  Reply got;
+  core::testing::WaitUntil([&] {
+    got = Call("GET", domains + "/" + name, "", token);
+    state = got.body.is_object() ? std::string(got.body.at("state").as_string()) : "";
+    return state == "active" || state == "failed";
+  });
+  ASSERT_EQ(state, "active") << got.raw << "\n" << pebble_->log();
+  EXPECT_NE(std::string(got.body.at("state_reason").as_string()).find("valid until"),
+            std::string::npos)
+      << got.raw;
+  ASSERT_TRUE(store_->Covers(name));
+
+  // HTTPS with Pebble's root, the certificate loaded without a restart.
+  const std::string root = dir_.path() + "/pebble-root.pem";
+  std::ofstream(root) << pebble_->RootPem();
+  const std::string port = std::to_string(tls_port_.load());
+  core::ProcessSpec spec;
+  spec.argv = {"curl",
+               "-sS",
+               "--cacert",
+               root,
+               "--resolve",
+               name + ":" + port + ":127.0.0.1",
+               "https://" + name + ":" + port + "/"};
+  spec.timeout = std::chrono::seconds(60);
+  auto curl = core::RunProcess(spec);
+  ASSERT_TRUE(curl.ok());
+  EXPECT_TRUE(curl->Succeeded()) << curl->err;
+  EXPECT_EQ(curl->out, "shop home");
+
+  // Plain HTTP now answers 301 to https.
+  Reply plain = Call("GET", "/", "", "", name);
+  EXPECT_EQ(plain.status, 301) << plain.raw;
+  EXPECT_EQ(plain.headers.Get("Location"), "https://" + name + ":" + port + "/");
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, CustomDomainHttps, ::testing::ValuesIn(db::testing::Engines()),
+                         db::testing::EngineParamName);
+
+}  // namespace
+}  // namespace replideploy::roles
