@@ -114,6 +114,8 @@ bool CertsRole::IssueDomainNames(const std::vector<std::string>& names) {
     set_all(domains::DomainState::kFailed, failed_reason(outcome->record.last_error));
     return false;
   }
+  // The listener loads the certificate before the domain says active.
+  if (outcome->issued && on_changed_) on_changed_();
   set_all(domains::DomainState::kActive,
           "certificate valid until " + core::FormatIso8601(outcome->record.not_after));
   if (outcome->issued) {
@@ -163,13 +165,9 @@ Result<int> CertsRole::IssueForDomains() {
 void CertsRole::Run(const std::stop_token& stop) {
   auto next_renewal = std::chrono::steady_clock::now();
   do {
-    bool changed = false;
+    bool changed = false;  // issuances for domains have called on_changed_ already
     auto issued = IssueForDomains();
-    if (!issued.ok()) {
-      spdlog::error("certs: domains: {}", issued.error().message);
-    } else {
-      changed = *issued > 0;
-    }
+    if (!issued.ok()) spdlog::error("certs: domains: {}", issued.error().message);
     if (std::chrono::steady_clock::now() >= next_renewal) {
       next_renewal = std::chrono::steady_clock::now() + interval_;
       auto report = renewer_->RunOnce();
