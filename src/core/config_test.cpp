@@ -147,6 +147,14 @@ TEST_F(ConfigTest, HttpsListenerNeedsCertificatesInPairs) {
   EXPECT_FALSE(ValidateConfig(c).ok());
 }
 
+TEST_F(ConfigTest, HttpsListenerWithAnAcmeCaNeedsNoCertificateFiles) {
+  ServeConfig c;
+  c.listen_tls = "127.0.0.1:8443";
+  EXPECT_FALSE(ValidateConfig(c).ok());
+  c.acme_directory = "https://acme.example/directory";
+  EXPECT_TRUE(ValidateConfig(c).ok());  // certificates come from the database
+}
+
 TEST_F(ConfigTest, DataDirMustBeWritable) {
   EXPECT_TRUE(PrepareDataDir(dir_ + "/new/nested").ok());
   Write("file", "x");
