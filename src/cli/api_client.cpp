@@ -99,12 +99,14 @@ Result<json::value> ApiClient::Call(std::string_view method, std::string_view pa
               body ? "application/json" : "");
 }
 
-Result<json::value> ApiClient::Upload(std::string_view path, std::string body) const {
-  return Send("PUT", path, std::move(body), "application/octet-stream");
+Result<json::value> ApiClient::Upload(std::string_view path, std::string body,
+                                      http::ClientConnection* connection) const {
+  return Send("PUT", path, std::move(body), "application/octet-stream", connection);
 }
 
 Result<json::value> ApiClient::Send(std::string_view method, std::string_view path,
-                                    std::string body, std::string_view content_type) const {
+                                    std::string body, std::string_view content_type,
+                                    http::ClientConnection* connection) const {
   http::ClientRequest request;
   request.method = std::string(method);
   request.url = settings_.api_url + std::string(path);
@@ -112,7 +114,8 @@ Result<json::value> ApiClient::Send(std::string_view method, std::string_view pa
   request.timeout = std::chrono::minutes(10);
   if (!content_type.empty()) request.headers.Set("Content-Type", std::string(content_type));
   if (!settings_.token.empty()) request.headers.Set("Authorization", "Bearer " + settings_.token);
-  RD_TRY(http::ClientResponse response, http::Fetch(request));
+  RD_TRY(http::ClientResponse response,
+         connection != nullptr ? connection->Fetch(request) : http::Fetch(request));
   boost::system::error_code ec;
   json::value value = response.body.empty() ? json::value(nullptr) : json::parse(response.body, ec);
   if (response.status >= 400) {

@@ -8,6 +8,10 @@
 
 #include "core/result.hpp"
 
+namespace replideploy::http {
+class ClientConnection;
+}
+
 namespace replideploy::cli {
 
 struct ClientSettings {
@@ -31,14 +35,21 @@ class ApiClient {
   // API's own message and whose code follows the status.
   Result<boost::json::value> Call(std::string_view method, std::string_view path,
                                   const boost::json::value* body = nullptr) const;
-  // Raw bytes (file uploads).
-  Result<boost::json::value> Upload(std::string_view path, std::string body) const;
+  // GET over `connection` (kept alive between calls, e.g. polling).
+  Result<boost::json::value> Get(std::string_view path, http::ClientConnection* connection) const {
+    return Send("GET", path, std::string(), "", connection);
+  }
+  // Raw bytes (file uploads). With `connection`, over its kept-alive connection (one per
+  // thread).
+  Result<boost::json::value> Upload(std::string_view path, std::string body,
+                                    http::ClientConnection* connection = nullptr) const;
 
   const ClientSettings& settings() const { return settings_; }
 
  private:
   Result<boost::json::value> Send(std::string_view method, std::string_view path, std::string body,
-                                  std::string_view content_type) const;
+                                  std::string_view content_type,
+                                  http::ClientConnection* connection = nullptr) const;
   ClientSettings settings_;
 };
 

@@ -4,6 +4,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
@@ -15,8 +16,10 @@
 #include <thread>
 
 #include "cli/api_client.hpp"
+#include "core/crypto.hpp"
 #include "edge/deploy_rules.hpp"
 #include "edge/explain.hpp"
+#include "http/client.hpp"
 #include "store/blob_store.hpp"
 
 namespace replideploy::cli {
@@ -195,17 +198,58 @@ Result<std::vector<LocalFile>> ScanDirectory(const std::string& dir) {
       continue;
     }
     if (!it->is_regular_file()) continue;
-    std::ifstream in(it->path(), std::ios::binary);
-    if (!in) return MakeError(ErrorCode::kBadRequest, "cannot read " + it->path().string());
-    store::BlobDigester digester;
-    char buffer[1 << 16];
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-      digester.Update(std::string_view(buffer, static_cast<std::size_t>(in.gcount())));
-    }
-    RD_TRY(store::BlobInfo info, digester.Finish());
-    files.push_back({"/" + relative.generic_string(), it->path().string(), info.sha1, info.size});
+    files.push_back({"/" + relative.generic_string(), it->path().string(), "", 0});
   }
   if (ec) return MakeError(ErrorCode::kBadRequest, "cannot read " + dir + ": " + ec.message());
+  // The deploy API names files by SHA-1 only; hashed on every core.
+  std::atomic<std::size_t> next{0};
+  std::mutex error_mu;
+  std::string error;
+  auto hash = [&] {
+    for (std::size_t i = next++; i < files.size(); i = next++) {
+      LocalFile& f = files[i];
+      std::ifstream in(f.disk_path, std::ios::binary);
+      store::BlobDigester digester;  // big files: streamed
+      std::string small;
+      char buffer[1 << 16];
+      bool streamed = false;
+      while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+        const std::string_view chunk(buffer, static_cast<std::size_t>(in.gcount()));
+        f.size += chunk.size();
+        if (!streamed && small.size() + chunk.size() <= (std::size_t{1} << 20)) {
+          small.append(chunk);
+          continue;
+        }
+        if (!streamed) {
+          digester.Update(small);
+          streamed = true;
+        }
+        digester.Update(chunk);
+      }
+      if (!in.eof()) {
+        std::lock_guard lock(error_mu);
+        if (error.empty()) error = "cannot read " + f.disk_path;
+        return;
+      }
+      if (!streamed) {
+        f.sha1 = core::HexEncode(core::Sha1(small));
+      } else {
+        auto info = digester.Finish();
+        if (!info.ok()) {
+          std::lock_guard lock(error_mu);
+          if (error.empty()) error = info.error().message;
+          return;
+        }
+        f.sha1 = info->sha1;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  for (unsigned t = 1; t < cores && t < files.size(); ++t) threads.emplace_back(hash);
+  hash();
+  for (auto& t : threads) t.join();
+  if (!error.empty()) return MakeError(ErrorCode::kBadRequest, error);
   return files;
 }
 
@@ -218,6 +262,9 @@ std::string HumanBytes(double bytes) {
   }
   return fmt::format("{:.1f} {}", bytes, units[u]);
 }
+
+// Uploads in flight at once (`deploy`).
+constexpr std::size_t kParallelUploads = 8;
 
 class Progress {
  public:
@@ -295,13 +342,20 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
   std::mutex error_mu;
   std::string first_error;
   auto worker = [&] {
+    // Each thread keeps its connection to the API open from one file to the next.
+    http::ClientConnection connection;
     for (std::size_t i = next++; i < uploads.size(); i = next++) {
+      {
+        std::lock_guard lock(error_mu);
+        if (!first_error.empty()) return;
+      }
       const LocalFile& f = *uploads[i];
       std::ifstream in(f.disk_path, std::ios::binary);
       std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       Result<json::value> up = MakeError(ErrorCode::kUnavailable, "not tried");
       for (int attempt = 0; attempt < 3; ++attempt) {
-        up = client.Upload("/api/v1/deploys/" + deploy_id + "/files" + EncodePath(f.path), bytes);
+        up = client.Upload("/api/v1/deploys/" + deploy_id + "/files" + EncodePath(f.path), bytes,
+                           &connection);
         if (up.ok() || up.error().code != ErrorCode::kUnavailable) break;
       }
       if (!up.ok()) {
@@ -312,8 +366,11 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
       progress.Add(f.size);
     }
   };
+  // A bounded number of requests in flight: enough to keep the server's handler threads
+  // busy while each request waits on the network, few enough not to queue behind each other.
   std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) threads.emplace_back(worker);
+  const std::size_t parallel = std::min<std::size_t>(kParallelUploads, uploads.size());
+  for (std::size_t t = 0; t < parallel; ++t) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
   if (!first_error.empty()) {
     (void)client.Call("POST", "/api/v1/deploys/" + deploy_id + "/cancel");
@@ -323,13 +380,17 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
   std::string state;
   json::value final_deploy;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  // Polled every 10 ms at first (a small deploy is ready within milliseconds), then less often.
+  auto poll_wait = std::chrono::milliseconds(10);
+  http::ClientConnection poll_connection;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto got = client.Call("GET", site_path + "/deploys/" + deploy_id);
+    auto got = client.Get(site_path + "/deploys/" + deploy_id, &poll_connection);
     if (!got.ok()) return Fail(got.error().message);
     state = Str(*got, "state");
     final_deploy = *got;
     if (state == "ready" || state == "error" || state == "canceled") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(poll_wait);
+    poll_wait = std::min(poll_wait * 3 / 2, std::chrono::milliseconds(200));
   }
   if (state != "ready") {
     const std::string why = Str(final_deploy, "error_message");

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "db/connection_pool.hpp"
 #include "db/drivers.hpp"
@@ -30,8 +32,28 @@ class SqliteConnection {
 
   sqlite3* get() const { return db_; }
 
+  // Waits for another connection's write lock in steps of 100 us, then 1 ms, for up to
+  // `timeout_ms` in all. SQLite's own busy timeout sleeps up to 100 ms per try, which makes
+  // many small concurrent writes (a deploy's uploads) wait far longer than the lock is held.
+  void SetBusyTimeout(int timeout_ms) {
+    busy_timeout_ = std::chrono::milliseconds(timeout_ms);
+    sqlite3_busy_handler(db_, &SqliteConnection::OnBusy, this);
+  }
+
  private:
+  static int OnBusy(void* self, int tries) {
+    auto* conn = static_cast<SqliteConnection*>(self);
+    const auto now = std::chrono::steady_clock::now();
+    if (tries == 0) conn->busy_since_ = now;
+    if (now - conn->busy_since_ >= conn->busy_timeout_) return 0;
+    std::this_thread::sleep_for(tries < 50 ? std::chrono::microseconds(100)
+                                           : std::chrono::microseconds(1000));
+    return 1;
+  }
+
   sqlite3* db_;
+  std::chrono::milliseconds busy_timeout_{0};
+  std::chrono::steady_clock::time_point busy_since_;
 };
 
 struct StatementFinalizer {
@@ -169,7 +191,7 @@ Result<std::unique_ptr<SqliteConnection>> OpenConnection(const std::string& path
   auto conn = std::make_unique<SqliteConnection>(raw);
   if (rc != SQLITE_OK) return OpenError(path, raw, rc);
   sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  conn->SetBusyTimeout(options.busy_timeout_ms);
 
   // journal_mode is the first statement that reads the file: an unreadable or read-only
   // database fails here.

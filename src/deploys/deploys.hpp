@@ -30,6 +30,7 @@
 #include "deploys/sites.hpp"
 #include "store/blob_store.hpp"
 #include "store/gc.hpp"
+#include "store/precompress.hpp"
 
 namespace replideploy::deploys {
 
@@ -180,10 +181,19 @@ class DeployService {
   Result<Deploy> Unlock(std::string_view user_id, std::string_view deploy_id,
                         const audit::Actor& actor = {});
 
-  // Moves deploys waiting in `processing` on: makes compressed variants, validates, marks them
-  // ready and publishes production deploys of unlocked sites. Returns how many it finished.
-  // Called by the background processor, and at start-up to resume work a crash interrupted.
+  // Moves deploys waiting in `processing` on: makes their blobs durable (one sync), validates,
+  // marks them ready and publishes production deploys of unlocked sites. Returns how many it
+  // finished. Called by the background processor, and at start-up to resume work a crash
+  // interrupted. A deploy goes live with identity bodies only; its brotli/gzip variants are
+  // made afterwards by PrecompressPending.
   Result<int> ProcessPending();
+  // Makes the missing brotli/gzip variants of the oldest ready deploy still waiting for them
+  // (in the background, at a low priority), records them, and swaps the deploy's cached
+  // manifest for one that has them (the edge serves them from then on; other processes read it
+  // again within seconds). Calls `between_chunks` every hundred or so blobs, so the caller can
+  // process a deploy that became complete meanwhile; when it returns false the work stops there
+  // (resumed by the next call). Returns how many deploys it finished (0 or 1).
+  Result<int> PrecompressPending(const std::function<bool()>& between_chunks = {});
   // Marks deploys stuck in new/uploading for longer than the timeout as `error`.
   Result<int> ExpireStale();
 
@@ -223,10 +233,24 @@ class DeployService {
   Status FillMessages(std::vector<Deploy*> deploys);
   // Moves an uploading deploy with nothing missing on to processing.
   Status AdvanceIfUploadsComplete(const std::string& deploy_id);
+  // The same inside a transaction; true when it moved the deploy (then call on_processing_
+  // after the commit).
+  Result<bool> AdvanceIfUploadsCompleteIn(db::Session& s, const std::string& deploy_id,
+                                          std::int64_t now);
+  // Makes the blobs of a deploy that are not durable yet durable (one sync), checking those
+  // written before this process started against their digest (a machine crash may have
+  // damaged them); a damaged blob is deleted and fails the deploy (kUnprocessable).
+  Status SyncDeployBlobs(const Deploy& deploy);
   Result<Deploy> AdvanceIfComplete(const Deploy& deploy);
   Status FinishOne(const Deploy& deploy);
-  Result<std::shared_ptr<const DeployManifest>> LoadManifest(const std::string& deploy_id,
-                                                             const std::string& site_id);
+  Result<std::shared_ptr<DeployManifest>> LoadManifest(const std::string& deploy_id,
+                                                       const std::string& site_id);
+  // The blobs of a deploy that could get compressed variants and have none yet.
+  struct VariantJob {
+    std::string sha256, content_type;
+    Result<store::PrecompressedVariants> made = store::PrecompressedVariants{};
+  };
+  Result<std::vector<VariantJob>> VariantJobs(const std::string& deploy_id);
   Status Fail(const std::string& deploy_id, const std::string& message);
   // Makes the deploy live and records `action` ("" picks published / rolled_back) by `actor`;
   // with `lock`, also stops auto-publishing, in the same transaction.
@@ -243,9 +267,15 @@ class DeployService {
   std::function<void()> on_processing_;
   std::mutex listeners_mu_;
   std::vector<PublishListener> listeners_;
+  struct CachedManifestEntry {
+    std::shared_ptr<const DeployManifest> manifest;
+    std::chrono::steady_clock::time_point loaded;
+    bool refreshing = false;  // a caller was sent to read it again (variants pending)
+  };
   std::mutex manifests_mu_;
-  std::map<std::string, std::shared_ptr<const DeployManifest>> manifests_;
-  std::mutex process_mu_;  // one ProcessPending at a time
+  std::map<std::string, CachedManifestEntry> manifests_;
+  const std::int64_t started_at_;  // clock_ at construction (SyncDeployBlobs)
+  std::mutex process_mu_;          // one ProcessPending at a time
   std::atomic<std::uint64_t> publish_version_{0};
   std::atomic<int> publishes_in_flight_{0};
   friend class PublishScope;

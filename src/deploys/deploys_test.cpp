@@ -1,6 +1,7 @@
 #include "deploys/deploys.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -84,7 +85,14 @@ TEST_P(Deploys, ProductionDeployUploadsProcessesAndPublishes) {
   EXPECT_FALSE(Live().has_value()) << "nothing is live before every file is stored";
   ASSERT_TRUE(deploys_->UploadFile(alice_.id, d.id, "/about.html", "about").ok());
   EXPECT_EQ(deploys_->Get(alice_.id, d.id)->state, kStateProcessing);
+  // Uploads are stored without an fsync each; processing makes them durable in one go.
+  auto unsynced = tdb_->db().Exec("SELECT COUNT(*) FROM blobs WHERE synced = 0");
+  ASSERT_TRUE(unsynced.ok());
+  EXPECT_EQ(unsynced->rows.front().Int(0), 2);
   EXPECT_EQ(*deploys_->ProcessPending(), 1);
+  unsynced = tdb_->db().Exec("SELECT COUNT(*) FROM blobs WHERE synced = 0");
+  ASSERT_TRUE(unsynced.ok());
+  EXPECT_EQ(unsynced->rows.front().Int(0), 0);
   d = deploys_->Get(alice_.id, d.id).value();
   EXPECT_EQ(d.state, kStateReady);
   EXPECT_TRUE(d.published);
@@ -97,7 +105,45 @@ TEST_P(Deploys, ProductionDeployUploadsProcessesAndPublishes) {
   ASSERT_NE(entry, nullptr);
   EXPECT_EQ(entry->size, static_cast<std::int64_t>(index.size()));
   EXPECT_EQ(entry->content_type, "text/html; charset=utf-8");
+  // Live at once with identity bodies; the variants come in the background.
+  EXPECT_FALSE(entry->has_br || entry->has_gzip);
+  EXPECT_TRUE((*manifest)->variants_pending);
+  EXPECT_EQ(*deploys_->PrecompressPending(), 1);
+  EXPECT_EQ(*deploys_->PrecompressPending(), 0) << "nothing left to compress";
+  manifest = deploys_->Manifest(d.id);
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_FALSE((*manifest)->variants_pending);
+  entry = (*manifest)->Find("/index.html");
+  ASSERT_NE(entry, nullptr);
   EXPECT_TRUE(entry->has_br || entry->has_gzip) << "compressible text gets variants";
+  EXPECT_TRUE(blobs_->Has(entry->sha256, store::Variant::kBrotli).value());
+  EXPECT_EQ(deploys_->CachedManifest(d.id), *manifest);
+  EXPECT_EQ(published_, (std::vector<std::string>{site_.id, site_.id}))
+      << "the edge is told to drop what it prepared without the variants";
+}
+
+TEST_P(Deploys, UploadDamagedByACrashBeforeItsSyncFailsTheDeploy) {
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  const std::string page = "<p>page</p>";
+  d = deploys_->SetFiles(alice_.id, d.id, {{"page.html", Sha1(page)}}, {}).value();
+  auto up = deploys_->UploadFile(alice_.id, d.id, "page.html", page);
+  ASSERT_TRUE(up.ok()) << up.error().message;
+  // As a machine crash leaves an unsynced file: truncated, written before this process began.
+  const std::string path = *blobs_->LocalPath(up->sha256, store::Variant::kIdentity);
+  ASSERT_EQ(::truncate(path.c_str(), 0), 0);
+  ASSERT_TRUE(
+      tdb_->db().Exec("UPDATE blobs SET created_at = 0 WHERE sha256 = ?", {up->sha256}).ok());
+  ASSERT_TRUE(deploys_->ProcessPending().ok());
+  d = deploys_->Get(alice_.id, d.id).value();
+  EXPECT_EQ(d.state, kStateError);
+  EXPECT_NE(d.error_message.find("crash"), std::string::npos) << d.error_message;
+  EXPECT_FALSE(Live().has_value());
+  EXPECT_FALSE(blobs_->Has(up->sha256, store::Variant::kIdentity).value())
+      << "damaged copy dropped";
+  // Deploying again asks for the file again.
+  Deploy again = deploys_->Create(alice_.id, "site", {}).value();
+  again = deploys_->SetFiles(alice_.id, again.id, {{"page.html", Sha1(page)}}, {}).value();
+  EXPECT_EQ(again.required, std::vector<std::string>{Sha1(page)});
 }
 
 TEST_P(Deploys, SecondDeployUploadsOnlyWhatChanged) {

@@ -26,6 +26,9 @@ struct FunctionEntry {
 struct DeployManifest {
   std::string deploy_id;
   std::string site_id;
+  // Compressed variants of its files are still being made: files without has_br/has_gzip may
+  // get them later (a newer manifest of the same deploy).
+  bool variants_pending = false;
   std::unordered_map<std::string, ManifestEntry> files;      // "/index.html" -> entry
   std::unordered_map<std::string, FunctionEntry> functions;  // "hello" -> zip
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 namespace replideploy::deploys {
 
 DeployProcessor::DeployProcessor(DeployService& deploys, std::chrono::milliseconds interval,
@@ -51,15 +53,41 @@ void DeployProcessor::Run() {
     auto expired = deploys_.ExpireStale();
     if (!expired.ok()) spdlog::error("expiring stale deploys: {}", expired.error().message);
     // Keep going while there is work, so a burst of deploys does not wait for the interval.
+    auto process = [this] {
+      for (;;) {
+        auto done = deploys_.ProcessPending();
+        if (!done.ok()) {
+          spdlog::error("processing deploys: {}", done.error().message);
+          return;
+        }
+        if (*done == 0) return;
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+      }
+    };
+    process();
+    // Then the compressed variants of deploys already live, one deploy at a time, going back
+    // to deploys that became complete meanwhile between chunks.
     for (;;) {
-      auto done = deploys_.ProcessPending();
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+      }
+      auto done = deploys_.PrecompressPending([&] {
+        bool woken = false;
+        {
+          std::lock_guard lock(mu_);
+          if (stopping_) return false;  // the rest is resumed at the next start
+          woken = std::exchange(woken_, false);
+        }
+        if (woken) process();
+        return true;
+      });
       if (!done.ok()) {
-        spdlog::error("processing deploys: {}", done.error().message);
+        spdlog::error("precompressing deploys: {}", done.error().message);
         break;
       }
       if (*done == 0) break;
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
     }
   }
 }

@@ -146,12 +146,11 @@ Error TransferError(CURLcode code, const char* error_buffer, const ClientRequest
 
 }  // namespace
 
-Result<ClientResponse> Fetch(const ClientRequest& request) {
-  GlobalInitOnce();
-  std::unique_ptr<CURL, EasyDeleter> curl(curl_easy_init());
-  if (!curl) return MakeError(ErrorCode::kInternal, "cannot create an HTTP client handle");
-  CURL* h = curl.get();
+namespace {
 
+// One request on `h`, reset first: options do not carry over, its open connections do.
+Result<ClientResponse> FetchOn(CURL* h, const ClientRequest& request) {
+  curl_easy_reset(h);
   HeaderList header_list;
   RD_TRY_STATUS(AppendHeaders(request, header_list));
 
@@ -190,6 +189,30 @@ Result<ClientResponse> Fetch(const ClientRequest& request) {
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   response.status = static_cast<int>(status);
   return response;
+}
+
+}  // namespace
+
+Result<ClientResponse> Fetch(const ClientRequest& request) {
+  GlobalInitOnce();
+  std::unique_ptr<CURL, EasyDeleter> curl(curl_easy_init());
+  if (!curl) return MakeError(ErrorCode::kInternal, "cannot create an HTTP client handle");
+  return FetchOn(curl.get(), request);
+}
+
+ClientConnection::ClientConnection() {
+  GlobalInitOnce();
+  handle_ = curl_easy_init();
+}
+
+ClientConnection::~ClientConnection() {
+  if (handle_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(handle_));
+}
+
+Result<ClientResponse> ClientConnection::Fetch(const ClientRequest& request) {
+  if (handle_ == nullptr)
+    return MakeError(ErrorCode::kInternal, "cannot create an HTTP client handle");
+  return FetchOn(static_cast<CURL*>(handle_), request);
 }
 
 }  // namespace replideploy::http

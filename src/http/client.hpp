@@ -35,4 +35,19 @@ struct ClientResponse {
 // status, 4xx and 5xx included, is a successful Result.
 Result<ClientResponse> Fetch(const ClientRequest& request);
 
+// Fetch over kept-alive connections: requests to the same server reuse an open connection
+// (HTTP/1.1 keep-alive) instead of connecting for each. Not thread-safe: one per thread.
+class ClientConnection {
+ public:
+  ClientConnection();
+  ~ClientConnection();
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  Result<ClientResponse> Fetch(const ClientRequest& request);
+
+ private:
+  void* handle_ = nullptr;  // CURL*
+};
+
 }  // namespace replideploy::http

@@ -127,6 +127,16 @@ class BlobStore {
   // A writer for content arriving in chunks. The writer must not outlive the store.
   virtual Result<std::unique_ptr<BlobWriter>> NewWriter() = 0;
 
+  // Put without the per-blob durability: the blob is stored and readable at once, but until
+  // SyncBlobs covers it a crash of the machine (not of the process) may lose or truncate it.
+  // For many small blobs that must become durable together (a deploy's uploads): one sync for
+  // all instead of two per blob. Backends whose writes are always durable (S3) just Put.
+  virtual Result<BlobInfo> PutUnsynced(std::string_view data) { return Put(data); }
+
+  // Makes durable the blobs (identity content) stored with PutUnsynced; malformed digests are
+  // kBadRequest, missing blobs are skipped. A no-op for backends whose writes are durable.
+  virtual Status SyncBlobs(const std::vector<std::string>& /*sha256s*/) { return {}; }
+
   // Whether the blob (or one of its variants) is stored.
   virtual Result<bool> Has(std::string_view sha256, Variant variant) = 0;
 
@@ -185,7 +195,10 @@ struct LocalBlobStoreOptions {
 //   <root>/tmp/                       writes in progress, renamed into place when complete
 // Crash safety: content is written to <root>/tmp (same file system), fsynced, renamed into
 // place and the directory fsynced, so after a crash a name under blobs/ holds either nothing or
-// the complete, correct content. Files are created with mode 0644.
+// the complete, correct content. PutUnsynced skips the fsyncs: its blobs may be missing or
+// damaged after a machine crash until SyncBlobs (one syncfs for many blobs) made them durable;
+// callers record which blobs are not synced yet and check them after a crash.
+// Files are created with mode 0644.
 //
 // Thread-safe. Operations on one digest are serialised in-process (DeleteIfOlderThan against
 // Touch/Commit); several processes may share a root, but then that atomicity holds only within
@@ -198,6 +211,8 @@ class LocalBlobStore final : public BlobStore {
                                                       LocalBlobStoreOptions options = {});
 
   Result<std::unique_ptr<BlobWriter>> NewWriter() override;
+  Result<BlobInfo> PutUnsynced(std::string_view data) override;
+  Status SyncBlobs(const std::vector<std::string>& sha256s) override;
   Result<bool> Has(std::string_view sha256, Variant variant) override;
   Result<bool> Touch(std::string_view sha256) override;
   Result<std::string> Read(std::string_view sha256, Variant variant) override;
@@ -222,8 +237,9 @@ class LocalBlobStore final : public BlobStore {
   std::mutex& LockFor(std::string_view sha256);
   // A new temporary file under <root>/tmp: its descriptor and path.
   Result<std::pair<int, std::string>> CreateTemp();
-  // Creates blobs/ab and blobs/ab/cd (durably) when missing. Call with LockFor held.
-  Status EnsureDir(std::string_view sha256);
+  // Creates blobs/ab and blobs/ab/cd (durably, unless not `durable`) when missing. Call with
+  // LockFor held.
+  Status EnsureDir(std::string_view sha256, bool durable = true);
   // Renames a complete, fsynced temporary file into place. The caller then forgets the
   // temporary name (another file may take it) and calls FsyncDir(DirFor(sha256)). Call with
   // LockFor held.

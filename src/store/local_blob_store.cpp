@@ -35,12 +35,13 @@ bool IsHexPair(std::string_view name) {
 
 class LocalBlobStore::Writer final : public SpooledWriter {
  public:
-  Writer(LocalBlobStore& store, TempFile temp) : SpooledWriter(std::move(temp)), store_(store) {}
+  Writer(LocalBlobStore& store, TempFile temp, bool durable = true)
+      : SpooledWriter(std::move(temp)), store_(store), durable_(durable) {}
 
  private:
   Result<BlobInfo> Store(const BlobInfo& info) override {
     TempFile& file = temp();
-    RD_TRY_STATUS(Fsync(file.fd.Get(), file.path));
+    if (durable_) RD_TRY_STATUS(Fsync(file.fd.Get(), file.path));
 
     std::lock_guard lock(store_.LockFor(info.sha256));
     const std::string final_path = store_.PathFor(info.sha256, Variant::kIdentity);
@@ -53,17 +54,18 @@ class LocalBlobStore::Writer final : public SpooledWriter {
       }
       return info;
     }
-    RD_TRY_STATUS(store_.EnsureDir(info.sha256));
+    RD_TRY_STATUS(store_.EnsureDir(info.sha256, durable_));
     // The mtime says when the blob was committed, not when its upload began (see gc.hpp).
     if (::futimens(file.fd.Get(), nullptr) != 0) return IoError("futimens", file.path, errno);
     file.fd.Reset();
     RD_TRY_STATUS(store_.MoveIntoPlace(file.path, info.sha256, Variant::kIdentity));
     file.Installed();
-    RD_TRY_STATUS(FsyncDir(store_.DirFor(info.sha256)));
+    if (durable_) RD_TRY_STATUS(FsyncDir(store_.DirFor(info.sha256)));
     return info;
   }
 
   LocalBlobStore& store_;
+  const bool durable_;
 };
 
 LocalBlobStore::LocalBlobStore(std::string root)
@@ -145,13 +147,13 @@ Result<std::pair<int, std::string>> LocalBlobStore::CreateTemp() {
   return std::pair<int, std::string>(fd, std::move(path));
 }
 
-Status LocalBlobStore::EnsureDir(std::string_view sha256) {
+Status LocalBlobStore::EnsureDir(std::string_view sha256, bool durable) {
   std::string parent = blobs_dir_;
   std::string dir = blobs_dir_ + "/" + std::string(sha256.substr(0, 2));
   for (int level = 0; level < 2; ++level) {
     if (::mkdir(dir.c_str(), 0755) == 0) {
       // The new directory's entry must be durable before anything inside it is.
-      RD_TRY_STATUS(FsyncDir(parent));
+      if (durable) RD_TRY_STATUS(FsyncDir(parent));
     } else if (errno != EEXIST) {
       return IoError("mkdir", dir, errno);
     }
@@ -174,6 +176,44 @@ Result<std::unique_ptr<BlobWriter>> LocalBlobStore::NewWriter() {
   RD_TRY(auto temp, CreateTemp());
   return std::unique_ptr<BlobWriter>(
       new Writer(*this, TempFile(UniqueFd(temp.first), std::move(temp.second))));
+}
+
+Result<BlobInfo> LocalBlobStore::PutUnsynced(std::string_view data) {
+  BlobDigester digester;
+  digester.Update(data);
+  RD_TRY(BlobInfo info, digester.Finish());
+  RD_TRY(bool stored, Touch(info.sha256));
+  if (stored) return info;
+  RD_TRY(auto temp, CreateTemp());
+  Writer writer(*this, TempFile(UniqueFd(temp.first), std::move(temp.second)),
+                /*durable=*/false);
+  RD_TRY_STATUS(writer.Write(data));
+  return writer.Commit(info.sha256);
+}
+
+Status LocalBlobStore::SyncBlobs(const std::vector<std::string>& sha256s) {
+  for (const std::string& sha256 : sha256s) RD_TRY_STATUS(ValidateSha256(sha256));
+  if (sha256s.empty()) return {};
+  // Beyond a few blobs one syncfs of the store's file system is cheaper than an fsync of each
+  // blob and of each directory on its path.
+  if (sha256s.size() > 8) {
+    UniqueFd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root.IsValid()) return IoError("open", root_, errno);
+    if (::syncfs(root.Get()) != 0) return IoError("syncfs", root_, errno);
+    return {};
+  }
+  for (const std::string& sha256 : sha256s) {
+    const std::string path = PathFor(sha256, Variant::kIdentity);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.IsValid()) {
+      if (errno == ENOENT || errno == ENOTDIR) continue;
+      return IoError("open", path, errno);
+    }
+    RD_TRY_STATUS(Fsync(fd.Get(), path));
+    RD_TRY_STATUS(FsyncDir(DirFor(sha256)));
+    RD_TRY_STATUS(FsyncDir(blobs_dir_ + "/" + sha256.substr(0, 2)));
+  }
+  return FsyncDir(blobs_dir_);
 }
 
 Result<bool> LocalBlobStore::Has(std::string_view sha256, Variant variant) {
