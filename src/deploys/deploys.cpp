@@ -12,6 +12,7 @@
 #include "core/ids.hpp"
 #include "deploys/deploy_messages.hpp"
 #include "deploys/file_list.hpp"
+#include "deploys/function_config.hpp"
 #include "store/content_type.hpp"
 #include "store/precompress.hpp"
 
@@ -216,7 +217,8 @@ Result<Deploy> DeployService::Create(std::string_view user_id, std::string_view 
 
 Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_view deploy_id,
                                        const std::map<std::string, std::string>& files,
-                                       const std::map<std::string, std::string>& functions) {
+                                       const std::map<std::string, std::string>& functions,
+                                       const std::map<std::string, std::string>& function_configs) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   if (deploy.state != kStateNew && deploy.state != kStateUploading) {
     return Unprocessable("invalid_state",
@@ -226,6 +228,11 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
   RD_TRY(const CheckedFileList checked,
          CheckFileList(files, functions, {options_.max_files, options_.max_path_bytes}));
   const auto& normalized = checked.files;
+  std::map<std::string, std::string> configs;
+  for (const auto& [name, raw] : function_configs) {
+    if (!checked.functions.contains(name)) continue;
+    RD_TRY(configs[name], NormalizeFunctionConfig(name, raw));
+  }
   const std::string id = deploy.id;
   const std::int64_t now = clock_.NowMillis();
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
@@ -244,9 +251,9 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
     }
     for (const auto& [name, sha256] : checked.functions) {
       RD_TRY_STATUS(s.Exec(
-          "INSERT INTO deploy_functions (deploy_id, name, sha256, uploaded) VALUES (?, ?, ?, "
-          "CASE WHEN EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?) THEN 1 ELSE 0 END)",
-          {id, name, sha256, sha256}));
+          "INSERT INTO deploy_functions (deploy_id, name, sha256, config, uploaded) VALUES (?, ?, "
+          "?, ?, CASE WHEN EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?) THEN 1 ELSE 0 END)",
+          {id, name, sha256, configs.contains(name) ? configs[name] : std::string(), sha256}));
     }
     // Files whose content the store already holds need no upload.
     RD_TRY_STATUS(s.Exec(
@@ -601,11 +608,14 @@ Result<std::shared_ptr<const DeployManifest>> DeployService::LoadManifest(
     manifest->files.emplace(r.Text(0),
                             ManifestEntry{r.Text(1), r.Int(2), r.Text(3), r.Bool(4), r.Bool(5)});
   }
-  RD_TRY(db::Rows fns, db_.Exec("SELECT name, sha256, runtime FROM deploy_functions "
-                                "WHERE deploy_id = ? AND uploaded = 1",
+  RD_TRY(db::Rows fns, db_.Exec("SELECT name, sha256, runtime, config FROM deploy_functions "
+                                "WHERE deploy_id = ? AND uploaded = 1 ORDER BY name",
                                 {deploy_id}));
   for (const auto& r : fns.rows) {
-    manifest->functions.emplace(r.Text(0), FunctionEntry{r.Text(1), r.Text(2)});
+    FunctionEntry entry{r.Text(1), r.Text(2)};
+    RD_TRY_STATUS(LoadFunctionConfig(r.Text(3), entry));
+    if (!entry.routes.empty()) manifest->routed_functions.push_back(r.Text(0));
+    manifest->functions.emplace(r.Text(0), std::move(entry));
   }
   return std::shared_ptr<const DeployManifest>(std::move(manifest));
 }

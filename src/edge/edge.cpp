@@ -729,7 +729,7 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
                            call = FunctionCall{request, *path, route.function,
                                                route.function_entry->sha256, deploy_id,
                                                resolved->site.site_id, resolved->site_name,
-                                               resolved->production},
+                                               resolved->production, route.params},
                            headers = route.headers, protected_deploy] {
         http::Response answer = invoker_(call);
         answer.headers.Set("X-RepliDeploy-Deploy", call.deploy_id);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -58,6 +59,7 @@ struct FunctionCall {
   std::string site_id;
   std::string site_name;
   bool production = false;  // served at the site's own address
+  std::map<std::string, std::string> params;  // config.path's named groups (context.params)
 };
 
 // A custom domain's answer to "which site is at this host" (wired by the roles to the domains

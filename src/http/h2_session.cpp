@@ -394,6 +394,8 @@ void H2Session::StartHandler(const std::shared_ptr<Stream>& stream) {
 
 asio::awaitable<void> H2Session::Serve(std::shared_ptr<Stream> stream) {
   Response response = co_await RunDispatch(context_, stream->dispatch, stream->request);
+  // HTTP/2 sends whole bodies here.
+  if (response.body_stream) co_await CollectBodyStream(context_, response);
   const auto it = streams_.find(stream->id);
   if (it == streams_.end() || it->second != stream || failed_) co_return;
   Respond(*stream, std::move(response));

@@ -200,6 +200,35 @@ bhttp::response_header<> ResponseHeader(const Response& response, const Exchange
 
 }  // namespace
 
+namespace {
+asio::awaitable<std::optional<std::string>> NextPieceOnPool(std::shared_ptr<BodyStream> body) {
+  co_return body->Next();
+}
+}  // namespace
+
+asio::awaitable<std::optional<std::string>> NextBodyPiece(const SessionContext& context,
+                                                          std::shared_ptr<BodyStream> body) {
+  co_return co_await asio::co_spawn(context.slow_pool, NextPieceOnPool(std::move(body)),
+                                    asio::use_awaitable);
+}
+
+asio::awaitable<void> CollectBodyStream(const SessionContext& context, Response& response) {
+  std::shared_ptr<BodyStream> body = std::move(response.body_stream);
+  response.body_stream.reset();
+  if (!body) co_return;
+  std::string all;
+  for (;;) {
+    std::optional<std::string> piece = co_await NextBodyPiece(context, body);
+    if (!piece) break;
+    all += *piece;
+  }
+  if (!body->Complete()) {
+    response = Response::Text(502, "Bad Gateway: the streamed response was cut short\n");
+    co_return;
+  }
+  response.body = std::move(all);
+}
+
 asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispatch& dispatch,
                                       Request& request) {
   std::optional<Response> fast;
@@ -445,13 +474,29 @@ asio::awaitable<bool> HttpSession<Stream>::WriteResponse(Response response,
                   response.status);
     response = Response::Error(500, "internal", "internal server error");
   }
+  if (response.body_stream && (exchange.version == 10 || exchange.head_only)) {
+    if (exchange.head_only) {
+      response.body_stream->Cancel();
+      response.body_stream.reset();
+    } else {
+      co_await CollectBodyStream(context_, response);
+    }
+  }
   bhttp::response_header<> header = ResponseHeader(response, exchange, keep_alive);
   const bool has_body = response.status != 204 && response.status != 304;
   std::size_t body_bytes = has_body ? response.BodySize() : 0;
   // Large bodies get more time to drain to a slow client than a request head gets to arrive.
   ArmDeadline(conn_, context_.options.read_timeout + milliseconds(body_bytes / 64));
   error_code ec;
-  if (has_body && response.file_body && !exchange.head_only) {
+  if (response.body_stream) {
+    if (has_body) {
+      ec = co_await SendStream(std::move(header), response.body_stream, body_bytes);
+    } else {
+      response.body_stream->Cancel();
+      bhttp::response<bhttp::empty_body> message{std::move(header)};
+      std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, message, kAwaitable);
+    }
+  } else if (has_body && response.file_body && !exchange.head_only) {
     bhttp::response<bhttp::empty_body> message{std::move(header)};
     message.content_length(body_bytes);
     std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, message, kAwaitable);
@@ -479,6 +524,39 @@ asio::awaitable<bool> HttpSession<Stream>::WriteResponse(Response response,
   LogExchange(exchange, conn_->remote_address, response.status, body_bytes,
               written ? "" : "write failed");
   co_return written;
+}
+
+template <class Stream>
+asio::awaitable<error_code> HttpSession<Stream>::SendStream(bhttp::response_header<> header,
+                                                            std::shared_ptr<BodyStream> body,
+                                                            std::size_t& sent) {
+  bhttp::response<bhttp::empty_body> message{std::move(header)};
+  message.chunked(true);
+  bhttp::response_serializer<bhttp::empty_body> serializer{message};
+  auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kAwaitable);
+  (void)n;
+  while (!ec && !conn_->timed_out) {
+    // The function takes its time between pieces (bounded by its own timeout): no send
+    // deadline meanwhile.
+    DisarmDeadline(*conn_);
+    std::optional<std::string> piece = co_await NextBodyPiece(context_, body);
+    ArmDeadline(conn_, context_.options.read_timeout);
+    if (!piece) {
+      if (!body->Complete()) ec = asio::error::operation_aborted;
+      break;
+    }
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*piece)), kAwaitable);
+    sent += piece->size();
+  }
+  if (!ec && conn_->timed_out) ec = asio::error::timed_out;
+  if (ec) {
+    body->Cancel();
+    co_return ec;
+  }
+  std::tie(ec, std::ignore) =
+      co_await asio::async_write(stream_, bhttp::make_chunk_last(), kAwaitable);
+  co_return ec;
 }
 
 template <class Stream>

@@ -55,8 +55,22 @@ functions::FunctionRequest ToFunctionRequest(const edge::FunctionCall& call,
   f.body = r.body;
   f.client_ip = r.remote_address;
   f.request_id = r.request_id;
+  f.params = call.params;
   return f;
 }
+
+// A function's streamed body as the HTTP server pulls it.
+class FunctionBodyStream : public http::BodyStream {
+ public:
+  explicit FunctionBodyStream(std::shared_ptr<functions::StreamedBody> body)
+      : body_(std::move(body)) {}
+  std::optional<std::string> Next() override { return body_->Next(); }
+  bool Complete() const override { return body_->complete(); }
+  void Cancel() override { body_->Cancel(); }
+
+ private:
+  std::shared_ptr<functions::StreamedBody> body_;
+};
 
 http::Response ToHttpResponse(functions::FunctionResponse answer) {
   http::Response response;
@@ -72,6 +86,7 @@ http::Response ToHttpResponse(functions::FunctionResponse answer) {
   }
   if (!response.headers.Has("Cache-Control")) response.headers.Set("Cache-Control", "no-cache");
   response.body = std::move(answer.body);
+  if (answer.stream) response.body_stream = std::make_shared<FunctionBodyStream>(answer.stream);
   return response;
 }
 
@@ -99,6 +114,33 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
         std::make_unique<sandbox::BubblewrapRunner>(std::move(bubblewrap), services.clock);
     functions::RuntimeOptions runtime = options.functions;
     runtime.root_dir = options.functions_dir;
+    runtime.environment = [&services, base_domain = options.base_domain](
+                              const functions::FunctionRequest& request)
+        -> Result<functions::FunctionEnvironment> {
+      RD_TRY(deploys::Deploy deploy, services.deploys.GetForBuild(request.deploy_id));
+      // The deploy's own context (not the URL it is reached at): one process serves them all.
+      std::string context = deploy.context;
+      if (context.empty()) context = deploy.draft ? "deploy-preview" : "production";
+      if (context == "draft") context = "deploy-preview";
+      RD_TRY(auto vars, services.env_vars.ForBuild(request.site_id, context));
+      functions::FunctionEnvironment env;
+      for (auto& [key, value] : vars) {
+        env.secrets.push_back(value);
+        env.vars.emplace_back(key, std::move(value));
+      }
+      // Netlify's read-only variables, after the site's so they win.
+      const std::string url = "http://" + request.site_name + "." + base_domain;
+      env.vars.insert(env.vars.end(),
+                      {{"NETLIFY", "true"},
+                       {"CONTEXT", context},
+                       {"URL", url},
+                       {"DEPLOY_URL", "http://" + request.deploy_id + "--" + request.site_name +
+                                          "." + base_domain},
+                       {"DEPLOY_ID", request.deploy_id},
+                       {"SITE_ID", request.site_id},
+                       {"SITE_NAME", request.site_name}});
+      return env;
+    };
     functions_ = std::make_unique<functions::FunctionRuntime>(services.blobs, *functions_runner_,
                                                               std::move(runtime));
     edge_.SetFunctionInvoker([this](const edge::FunctionCall& call) {
