@@ -209,7 +209,8 @@ void AddDeployRoutes(http::Router& router, App& app) {
       RD_TRY(deploys::Site site, app.sites().Get(user.id, req.path_params["site_id"]));
       if (site.id != current.site_id) return MakeError(ErrorCode::kNotFound, "deploy not found");
     }
-    RD_TRY(deploys::Deploy deploy, app.deploys().SetFiles(user.id, current.id, files, functions, configs));
+    RD_TRY(deploys::Deploy deploy,
+           app.deploys().SetFiles(user.id, current.id, files, functions, configs));
     return JsonResponse(200, DeployJson(app, deploy));
   });
   router.Add("PUT", "/api/v1/sites/{site_id}/deploys/{deploy_id}", set_files, {kMaxFileList});

@@ -2,8 +2,8 @@
 // edge in sandboxed Node.js (needs bubblewrap and Node.js; skipped with a message otherwise).
 #include <archive.h>
 #include <archive_entry.h>
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -131,7 +131,6 @@ exports.handler = async (event) => {
   EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
 }
 
-
 // Netlify's v2 `export const config = { path, excludedPath, method, preferStatic }`, as
 // netlify-cli sends it in the deploy's functions_config: the function answers at its paths with
 // context.params, before files unless preferStatic, and no longer at /.netlify/functions/<name>.
@@ -172,10 +171,10 @@ export default async () => {
   return new Response([e("GREETING"), e("CONTEXT"), e("NETLIFY"), e("SITE_NAME"), e("DEPLOY_ID"),
                        e("URL"), e("DEPLOY_URL").split("--")[1], e("API_SECRET")].join(" "));
 };)"}});
-  ASSERT_EQ(call("PUT", "/api/v1/sites/routes/env/API_SECRET", R"({"value":"hunter2-secret"})",
-                 token, "")
-                .status,
-            200);
+  ASSERT_EQ(
+      call("PUT", "/api/v1/sites/routes/env/API_SECRET", R"({"value":"hunter2-secret"})", token, "")
+          .status,
+      200);
   ASSERT_EQ(call("PUT", "/api/v1/sites/routes/env/GREETING",
                  R"({"value":"hi-prod","context":"production"})", token, "")
                 .status,
@@ -186,8 +185,8 @@ export default async () => {
       {"_redirects", "/old-items/:id /api/items/:id 200\n"}};
   std::string files_json;
   for (const auto& [path, content] : files) {
-    files_json += (files_json.empty() ? "" : ",") + ("\"" + path + "\":\"" +
-                                                     core::HexEncode(core::Sha1(content)) + "\"");
+    files_json += (files_json.empty() ? "" : ",") +
+                  ("\"" + path + "\":\"" + core::HexEncode(core::Sha1(content)) + "\"");
   }
   auto sha = [](const std::string& zip) { return core::HexEncode(core::Sha256(zip)); };
   // What netlify-cli 27 sends (zip-it-and-ship-it's routes; `expression` is ignored here).
@@ -217,8 +216,8 @@ export default async () => {
               200);
   }
   for (const auto& [name, zip] : {std::pair{"items", items}, {"page", page}, {"plain", plain}}) {
-    EXPECT_EQ(
-        call("PUT", "/api/v1/deploys/" + id + "/functions/" + name, zip, token, "").status, 200);
+    EXPECT_EQ(call("PUT", "/api/v1/deploys/" + id + "/functions/" + name, zip, token, "").status,
+              200);
   }
   ASSERT_TRUE(core::testing::WaitUntil([&] {
     return JsonField(call("GET", "/api/v1/deploys/" + id, "", token, "").body, "state") == "ready";
@@ -248,7 +247,6 @@ export default async () => {
   kill(pid, SIGTERM);
   EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
 }
-
 
 // Reads from a raw connection to 127.0.0.1:`port` after sending `request` until `want` is in
 // what came (true), or the connection ends or 30 s pass (false). `got` holds what came.
@@ -324,10 +322,10 @@ export default async () => {
   return new Response(body, { status: 201 });
 };)"}});
   auto sha = [](const std::string& zip) { return core::HexEncode(core::Sha256(zip)); };
-  const auto created = call("POST", "/api/v1/sites/streams/deploys",
-                            R"({"functions":{"endless":")" + sha(endless) + R"(","finite":")" +
-                                sha(finite) + "\"}}",
-                            token, "");
+  const auto created =
+      call("POST", "/api/v1/sites/streams/deploys",
+           R"({"functions":{"endless":")" + sha(endless) + R"(","finite":")" + sha(finite) + "\"}}",
+           token, "");
   ASSERT_EQ(created.status, 200) << created.body;
   const std::string id = JsonField(created.body, "id");
   EXPECT_EQ(call("PUT", "/api/v1/deploys/" + id + "/functions/endless", endless, token, "").status,

@@ -92,12 +92,14 @@ Status LoadFunctionConfig(std::string_view stored, FunctionEntry& entry) {
   if (stored.empty()) return {};
   std::error_code ec;
   json::value parsed = json::parse(stored, ec);
-  if (ec || !parsed.is_object()) return MakeError(ErrorCode::kInternal, "bad stored function config");
+  if (ec || !parsed.is_object())
+    return MakeError(ErrorCode::kInternal, "bad stored function config");
   const json::object& config = parsed.as_object();
   try {
     for (const json::value& r : config.at("routes").as_array()) {
       const json::object& route = r.as_object();
-      RD_TRY(UrlPattern pattern, UrlPattern::Parse(std::string_view(route.at("pattern").as_string())));
+      RD_TRY(UrlPattern pattern,
+             UrlPattern::Parse(std::string_view(route.at("pattern").as_string())));
       FunctionRoute out{std::move(pattern), {}, route.at("prefer_static").as_bool()};
       for (const json::value& m : route.at("methods").as_array()) {
         out.methods.emplace_back(m.as_string());

@@ -26,9 +26,9 @@ struct Token {
 };
 
 Error BadPattern(std::string_view pattern, std::string_view why) {
-  return Unprocessable("invalid_path_pattern", "'" + std::string(pattern.substr(0, 200)) +
-                                                   "' is not a valid path pattern: " +
-                                                   std::string(why));
+  return Unprocessable("invalid_path_pattern",
+                       "'" + std::string(pattern.substr(0, 200)) +
+                           "' is not a valid path pattern: " + std::string(why));
 }
 
 bool NameStart(char c) {
@@ -101,7 +101,8 @@ struct UrlPattern::Part {
 };
 
 Result<UrlPattern> UrlPattern::Parse(std::string_view pattern) {
-  if (pattern.empty() || pattern.front() != '/') return BadPattern(pattern, "it must start with '/'");
+  if (pattern.empty() || pattern.front() != '/')
+    return BadPattern(pattern, "it must start with '/'");
   if (pattern.size() > kMaxPatternBytes) return BadPattern(pattern, "it is longer than 2048 bytes");
   RD_TRY(std::vector<Token> tokens, Tokenize(pattern));
   UrlPattern out;
@@ -166,7 +167,8 @@ Result<UrlPattern> UrlPattern::Parse(std::string_view pattern) {
       try {
         part->regex = std::regex(regex_or_wildcard->value, std::regex::ECMAScript);
       } catch (const std::regex_error&) {
-        error = BadPattern(pattern, "a bad regular expression '(" + regex_or_wildcard->value + ")'");
+        error =
+            BadPattern(pattern, "a bad regular expression '(" + regex_or_wildcard->value + ")'");
         return false;
       }
     }
@@ -241,8 +243,7 @@ Result<UrlPattern> UrlPattern::Parse(std::string_view pattern) {
     }
   }
   if (open_parts > kMaxOpenParts) {
-    return BadPattern(pattern,
-                      "more than 4 wildcards, regular expressions or repeated groups");
+    return BadPattern(pattern, "more than 4 wildcards, regular expressions or repeated groups");
   }
   if (out.literal_) {
     for (const auto& part : out.parts_) out.literal_text_ += part->value;

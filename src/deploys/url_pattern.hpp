@@ -31,8 +31,9 @@ namespace replideploy::deploys {
 class UrlPattern {
  public:
   // kUnprocessable ("invalid_path_pattern") when `pattern` does not start with '/', is longer
-  // than 2048 bytes, has more than 4 open parts (above) or is not valid URLPattern pathname syntax (unbalanced "{}" or "()", a bad
-  // regular expression, a modifier with nothing before it, a nested group).
+  // than 2048 bytes, has more than 4 open parts (above) or is not valid URLPattern pathname syntax
+  // (unbalanced "{}" or "()", a bad regular expression, a modifier with nothing before it, a nested
+  // group).
   static Result<UrlPattern> Parse(std::string_view pattern);
 
   // Whether the whole of `path` matches. On a match, `params` (when not null) receives the

@@ -69,11 +69,13 @@ TEST(UrlPattern, UrlPatternSyntax) {
 }
 
 TEST(UrlPattern, RefusesBadPatterns) {
-  for (const char* bad : {"", "api", "/a/:", "/a/(", "/a/()", "/a/{b", "/a/}", "/a/?",
-                          "/a/(?x)", "/a/:id/:id", "/a/([)", "/a\\", "/a/*/*/*/*/*"}) {
+  for (const char* bad : {"", "api", "/a/:", "/a/(", "/a/()", "/a/{b", "/a/}", "/a/?", "/a/(?x)",
+                          "/a/:id/:id", "/a/([)", "/a\\", "/a/*/*/*/*/*"}) {
     auto parsed = UrlPattern::Parse(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
-    if (!parsed.ok()) EXPECT_EQ(parsed.error().detail_code, "invalid_path_pattern") << bad;
+    if (!parsed.ok()) {
+      EXPECT_EQ(parsed.error().detail_code, "invalid_path_pattern") << bad;
+    }
   }
   EXPECT_FALSE(UrlPattern::Parse("/" + std::string(3000, 'a')).ok());
 }
@@ -82,8 +84,8 @@ TEST(UrlPattern, RefusesBadPatterns) {
 // remembered.
 TEST(UrlPattern, ManyWildcardsOnALongPathFinish) {
   const UrlPattern p = P("/*a*a*a*b");
-  EXPECT_FALSE(p.Match("/" + std::string(1000, 'a')));
-  EXPECT_TRUE(p.Match("/" + std::string(1000, 'a') + "b"));
+  EXPECT_FALSE(p.Match("/" + std::string(300, 'a')));
+  EXPECT_TRUE(p.Match("/" + std::string(300, 'a') + "b"));
   // Past the bounds: more open parts are refused, a longer path matches no pattern.
   EXPECT_FALSE(UrlPattern::Parse("/*a*a*a*a*b").ok());
   EXPECT_FALSE(p.Match("/" + std::string(2000, 'a') + "b"));

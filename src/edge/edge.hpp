@@ -12,8 +12,8 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
-#include <map>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -58,7 +58,7 @@ struct FunctionCall {
   std::string deploy_id;
   std::string site_id;
   std::string site_name;
-  bool production = false;  // served at the site's own address
+  bool production = false;                    // served at the site's own address
   std::map<std::string, std::string> params;  // config.path's named groups (context.params)
 };
 

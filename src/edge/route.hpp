@@ -40,7 +40,7 @@ struct Route {
   bool not_found_page = false;
   std::string function;                                    // kFunction
   const deploys::FunctionEntry* function_entry = nullptr;  // kFunction
-  std::map<std::string, std::string> params;  // kFunction: config.path's named groups
+  std::map<std::string, std::string> params;               // kFunction: config.path's named groups
   std::string location;                                    // kRedirect
   RuleDecision decision;                                   // what the redirect rules decided
   HeaderList headers;       // from `_headers` / [[headers]], in order; none for kProxy

@@ -406,8 +406,8 @@ bool FunctionProcess::HandleStreamedResponse(int conn, const std::string& id,
   }
   for (char& c : trailers) c = core::AsciiLower(c);
   const bool failed = trailers.find("lambda-runtime-function-error-type") != std::string::npos;
-  if (failed) spdlog::warn("function {}: streamed response failed: {}", spec_.function_name,
-                           trailers);
+  if (failed)
+    spdlog::warn("function {}: streamed response failed: {}", spec_.function_name, trailers);
   stream->Finish(!failed, failed ? "the function failed while streaming" : "");
   {
     std::lock_guard lock(mu_);

@@ -32,8 +32,8 @@ void ResponseStream::Finish(bool complete, std::string error) {
 
 std::optional<std::string> ResponseStream::Next(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mu_);
-  const bool ready = cv_.wait_until(
-      lock, deadline, [&] { return !pieces_.empty() || finished_ || cancelled_; });
+  const bool ready =
+      cv_.wait_until(lock, deadline, [&] { return !pieces_.empty() || finished_ || cancelled_; });
   if (!pieces_.empty()) {
     std::string piece = std::move(pieces_.front());
     pieces_.pop_front();

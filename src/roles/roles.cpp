@@ -114,9 +114,9 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
         std::make_unique<sandbox::BubblewrapRunner>(std::move(bubblewrap), services.clock);
     functions::RuntimeOptions runtime = options.functions;
     runtime.root_dir = options.functions_dir;
-    runtime.environment = [&services, base_domain = options.base_domain](
-                              const functions::FunctionRequest& request)
-        -> Result<functions::FunctionEnvironment> {
+    runtime.environment =
+        [&services, base_domain = options.base_domain](
+            const functions::FunctionRequest& request) -> Result<functions::FunctionEnvironment> {
       RD_TRY(deploys::Deploy deploy, services.deploys.GetForBuild(request.deploy_id));
       // The deploy's own context (not the URL it is reached at): one process serves them all.
       std::string context = deploy.context;
@@ -130,15 +130,14 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
       }
       // Netlify's read-only variables, after the site's so they win.
       const std::string url = "http://" + request.site_name + "." + base_domain;
-      env.vars.insert(env.vars.end(),
-                      {{"NETLIFY", "true"},
-                       {"CONTEXT", context},
-                       {"URL", url},
-                       {"DEPLOY_URL", "http://" + request.deploy_id + "--" + request.site_name +
-                                          "." + base_domain},
-                       {"DEPLOY_ID", request.deploy_id},
-                       {"SITE_ID", request.site_id},
-                       {"SITE_NAME", request.site_name}});
+      env.vars.insert(env.vars.end(), {{"NETLIFY", "true"},
+                                       {"CONTEXT", context},
+                                       {"URL", url},
+                                       {"DEPLOY_URL", "http://" + request.deploy_id + "--" +
+                                                          request.site_name + "." + base_domain},
+                                       {"DEPLOY_ID", request.deploy_id},
+                                       {"SITE_ID", request.site_id},
+                                       {"SITE_NAME", request.site_name}});
       return env;
     };
     functions_ = std::make_unique<functions::FunctionRuntime>(services.blobs, *functions_runner_,
