@@ -420,8 +420,8 @@ if ((PROFILE)); then
     "http://127.0.0.1:${PORT[ours]}/" >/dev/null 2>&1 || true
   wait "$perf_pid" || true
   pin ours "$ALL_CPUS"
-  PERF_TOP=$(perf report -i "$T/out/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | head -25 || true)
+  PERF_TOP=$(perf report -i "$T/out/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | sed -E 's/[[:space:]-]+$//' | head -25 || true)
 fi
 
 # crashes, errors in our log
