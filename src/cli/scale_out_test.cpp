@@ -10,6 +10,7 @@
 // bubblewrap, like the other build tests, and is left out (said in the output) without them.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -67,6 +68,15 @@ class ScaleOut : public BinaryFixture {
     url_ = admin_url_.substr(0, admin_url_.rfind('/')) + "/replideploy";
   }
   void TearDown() override {
+    // After a failure: SIGTERM first, so that a worker unmounts its build volumes (the data
+    // dir cannot be removed under a mount), then SIGKILL whatever is still running.
+    for (pid_t pid : running_) kill(pid, SIGTERM);
+    core::testing::WaitUntil(
+        [&] {
+          std::erase_if(running_, [](pid_t pid) { return waitpid(pid, nullptr, WNOHANG) != 0; });
+          return running_.empty();
+        },
+        std::chrono::seconds(30));
     for (pid_t pid : running_) {
       kill(pid, SIGKILL);
       Wait(pid);
@@ -213,7 +223,8 @@ TEST_F(ScaleOut, EveryEdgeServesEveryChangeAtOnceAndRecovers) {
   command = "mkdir -p out && cp index.html out/"
   publish = "out"
 )"}},
-                              "http://x:" + token + "@127.0.0.1:" + api2 + "/git/scale.git"));
+                              "http://x:" + token + "@127.0.0.1:" + api2 + "/git/scale.git"))
+        << ReadFile(dir_ + "/repo.log") << ReadFile(dir_ + "/api2-stderr");
     // The push's deploy (newer than the uploads), once it is built or has failed.
     std::pair<std::string, std::string> done;
     EXPECT_TRUE(core::testing::WaitUntil(

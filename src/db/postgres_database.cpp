@@ -248,6 +248,19 @@ bool IsQuery(std::string_view sql) {
   return true;
 }
 
+// An idle connection has nothing to read: the server speaks only when asked (a pool
+// connection never LISTENs). Readable, or hung up, means the server closed it (a restart sends
+// "terminating connection due to administrator command" and closes) or the link is gone; its
+// next statement would fail. A poll, no round trip.
+bool IdleConnectionAlive(PgConnection& c) {
+  if (!c.conn.is_open()) return false;
+  pollfd pfd{};
+  pfd.fd = c.conn.sock();
+  if (pfd.fd < 0) return false;
+  pfd.events = POLLIN;
+  return ::poll(&pfd, 1, 0) == 0;
+}
+
 void ReturnOrDiscard(Pool::Lease& lease, bool broken) {
   if (broken || !lease->conn.is_open()) lease.Discard();
 }
@@ -453,9 +466,11 @@ class PgSubscription final : public Subscription {
 class PgDatabase final : public Database {
  public:
   PgDatabase(std::string url, int pool_size)
-      : url_(url), redact_(url), pool_(pool_size, [url = std::move(url), redact = redact_]() {
-          return Connect(url, redact);
-        }) {}
+      : url_(url),
+        redact_(url),
+        pool_(
+            pool_size, [url = std::move(url), redact = redact_]() { return Connect(url, redact); },
+            IdleConnectionAlive) {}
 
   Pool& pool() { return pool_; }
 
