@@ -10,6 +10,7 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "db/change_events.hpp"
 #include "deploys/deploy_messages.hpp"
 #include "deploys/file_list.hpp"
 #include "deploys/function_config.hpp"
@@ -539,6 +540,8 @@ Status DeployService::Publish(const std::string& site_id, const std::string& dep
                    {deploy_id, now, site_id}));
         RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy_id}));
       }
+      RD_TRY_STATUS(db::NotifyChange(
+          s, {already_live ? db::ChangeKind::kLock : db::ChangeKind::kPublish, site_id}));
       return RecordDeployEvent(s, now, site_id, action, deploy_id, actor, details);
     }));
   }
@@ -576,6 +579,7 @@ Result<Deploy> DeployService::Unlock(std::string_view user_id, std::string_view 
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
     RD_TRY_STATUS(s.Exec("UPDATE sites SET locked = 0 WHERE id = ?", {deploy.site_id}));
+    RD_TRY_STATUS(db::NotifyChange(s, {db::ChangeKind::kLock, deploy.site_id}));
     return RecordDeployEvent(s, clock_.NowMillis(), deploy.site_id, "deploy.unlocked", deploy.id,
                              actor, boost::json::object{{"site_id", deploy.site_id}});
   }));
@@ -695,6 +699,7 @@ Status DeployService::FinishOne(const Deploy& deploy) {
       published = live.affected > 0;
       if (!published) return {};
       RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy.id}));
+      RD_TRY_STATUS(db::NotifyChange(s, {db::ChangeKind::kPublish, deploy.site_id}));
       return RecordDeployEvent(
           s, now, deploy.site_id, "deploy.published", deploy.id, audit::Actor{},
           boost::json::object{{"site_id", deploy.site_id}, {"auto_published", true}});

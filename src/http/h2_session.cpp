@@ -159,7 +159,7 @@ asio::awaitable<void> H2Session::Run() {
     done_.expires_at(steady_clock::time_point::max());
     co_await done_.async_wait(kAwaitable);
   }
-  DisarmDeadline(*conn_);
+  StopDeadline(*conn_);
   error_code ignored;
   conn_->socket.shutdown(tcp::socket::shutdown_both, ignored);
   conn_->socket.close(ignored);

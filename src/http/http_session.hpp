@@ -98,10 +98,9 @@ class HttpSession {
   // Sends a file body after its head: sendfile(2) as the socket takes it (falling back to
   // CopyFile where the file system cannot, and over TLS), never more than one chunk at a time.
   asio::awaitable<error_code> SendFile(const FileBody& file);
-  // Sends `body` chunked as it comes; adds the bytes sent to `sent`. An error when the stream
-  // was cut or the client left (the connection must close).
-  asio::awaitable<error_code> SendStream(boost::beast::http::response_header<> header,
-                                         std::shared_ptr<BodyStream> body, std::size_t& sent);
+  // Sends the rendered head, then `body` chunked as it comes; adds the bytes sent to `sent`. An
+  // error when the stream was cut or the client left (the connection must close).
+  asio::awaitable<error_code> SendStream(std::shared_ptr<BodyStream> body, std::size_t& sent);
   asio::awaitable<error_code> CopyFile(const FileBody& file, off_t offset, std::uint64_t remaining);
   // Reads and discards what the client still sends for a while, so it reads our answer instead
   // of a connection reset.

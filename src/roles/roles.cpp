@@ -8,6 +8,7 @@
 #include "builder/build_trigger.hpp"
 #include "core/ids.hpp"
 #include "core/text.hpp"
+#include "db/change_events.hpp"
 #include "edge/route.hpp"
 #include "sandbox/docker_runner.hpp"
 
@@ -94,7 +95,8 @@ http::Response ToHttpResponse(functions::FunctionResponse answer) {
 
 EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
     : edge_(services.sites, services.deploys, services.blobs, EdgeOptionsOf(options)),
-      base_domain_(options.base_domain) {
+      base_domain_(options.base_domain),
+      on_certificates_changed_(options.certificates.on_changed) {
   services.deploys.AddPublishListener(
       [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
   services.sites.SetChangeListener(
@@ -146,6 +148,37 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
       return ToHttpResponse(functions_->Invoke(ToFunctionRequest(call, base_domain_)));
     });
   }
+  // Last: the handlers use everything above. Null with SQLite.
+  changes_ = services.db.Listen(
+      std::string(db::kChangesChannel),
+      db::NotificationHandler{[this](const std::string& payload) { ApplyChange(payload); },
+                              [this] {
+                                edge_.InvalidateAll();
+                                if (on_certificates_changed_) on_certificates_changed_();
+                              }});
+}
+
+void EdgeRole::ApplyChange(const std::string& payload) {
+  const std::optional<db::ChangeEvent> event = db::ParseChangeEvent(payload);
+  if (!event) {
+    // A newer process's kind of event, or a stranger's NOTIFY: refreshing everything is safe.
+    spdlog::warn("change events: unknown payload {:.200}; dropping every cached site", payload);
+    edge_.InvalidateAll();
+    return;
+  }
+  switch (event->kind) {
+    case db::ChangeKind::kCertificate:
+      if (on_certificates_changed_) on_certificates_changed_();
+      break;
+    case db::ChangeKind::kDomain:
+      edge_.InvalidateCustomHosts();
+      break;
+    case db::ChangeKind::kPublish:
+    case db::ChangeKind::kLock:
+    case db::ChangeKind::kSite:
+      break;
+  }
+  if (!event->site_id.empty()) edge_.InvalidateSite(event->site_id);
 }
 
 EdgeRole::~EdgeRole() {
