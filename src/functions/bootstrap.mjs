@@ -98,7 +98,8 @@ const env = {
 globalThis.Netlify = { env, context: null };
 
 // A Response built on a ReadableStream is sent as it is produced (AWS's response streaming over
-// our socket); any other body is sent whole. The marker needs our own Response class.
+// our socket); any other body is sent whole. The marker needs our own Response class; the
+// static Response.json/redirect/error still make base Responses, so checks use BaseResponse.
 const STREAMED = Symbol('replideploy.streamed');
 const BaseResponse = globalThis.Response;
 globalThis.Response = class Response extends BaseResponse {
@@ -107,7 +108,6 @@ globalThis.Response = class Response extends BaseResponse {
     if (body instanceof ReadableStream) this[STREAMED] = true;
   }
 };
-
 
 function parseCookies(header) {
   const out = new Map();
@@ -175,7 +175,7 @@ async function runV2(fn, event, meta, requestId) {
   globalThis.Netlify.context = context;
   let res = await fn(req, context);
   if (res === undefined) res = new Response(null, { status: 204 });
-  if (!(res instanceof Response)) throw new Error('a v2 function must return a Response');
+  if (!(res instanceof BaseResponse)) throw new Error('a v2 function must return a Response');
   const multiValueHeaders = {};
   res.headers.forEach((v, k) => {
     if (k !== 'set-cookie') multiValueHeaders[k] = [v];
