@@ -345,12 +345,14 @@ async function main() {
     for (let i = 0; i < 3; i++) files['/' + FILES[i]] = sha1(content(i, n));
     const t0 = now();
     const created = (await api('POST', `/api/v1/sites/${site}/deploys`, { files })).json;
+    const createdAt = now();
     const required = new Set(created.required || []);
     for (let i = 0; i < 3; i++) {
       if (required.has(files['/' + FILES[i]])) {
         await api('PUT', `/api/v1/deploys/${created.id}/files/${FILES[i]}`, undefined, content(i, n));
       }
     }
+    const uploaded = now();
     for (;;) {
       const got = await api('GET', `/api/v1/deploys/${created.id}`);
       const d = got.json;
@@ -358,7 +360,7 @@ async function main() {
         if (!d.published_at) throw new Error(`deploy ${created.id} (v=${n}) is ready but not published`);
         const at = Date.parse(d.published_at);
         // from: the first moment an edge may serve it (the commit follows published_at)
-        return { id: created.id, version: n, kind: 'deploy', started: t0, at, from: at, seenReady: got.at };
+        return { id: created.id, version: n, kind: 'deploy', started: t0, createdAt, uploaded, at, from: at, seenReady: got.at };
       }
       if (d.state === 'error' || d.state === 'canceled') throw new Error(`deploy v=${n}: ${d.state} ${d.error_message}`);
       await sleep(2);
@@ -528,10 +530,16 @@ async function main() {
   const rollbacks = log.filter((c) => c.kind === 'rollback');
   const lastChangeEnd = log.length ? log[log.length - 1].at : loadStart;
   const deployMs = deploys.map((c) => c.at - c.started);
+  const createMs = deploys.map((c) => c.createdAt - c.started);
+  const uploadMs = deploys.map((c) => c.uploaded - c.createdAt);
+  const processMs = deploys.map((c) => c.at - c.uploaded);
+  const restoreMs = rollbacks.map((c) => c.at - c.started);
   const lines = [];
   const total = perEdge.reduce((a, e) => a + e.responses, 0);
   lines.push(`- load: ${seconds.toFixed(1)} s, ${edgePorts.length} edges, ${connections} keep-alive connections each, page loads back to back (GET /, /app.js, /style.css on one connection)`);
-  lines.push(`- changes: ${log.length} (${deploys.length} deploys, ${rollbacks.length} rollbacks to a random earlier deploy), the last ${((loadEnd - lastChangeEnd) / 1000).toFixed(1)} s before the load's end; a deploy (create with digests, 3 uploads, until published) took p50 ${ms(pct(deployMs, 50))} ms, max ${ms(Math.max(...deployMs))} ms`);
+  lines.push(`- changes: ${log.length} (${deploys.length} deploys, ${rollbacks.length} rollbacks to a random earlier deploy), the last ${((loadEnd - lastChangeEnd) / 1000).toFixed(1)} s before the load's end; a deploy (create with digests, 3 uploads, until published) took p50 ${ms(pct(deployMs, 50))} ms, max ${ms(Math.max(...deployMs))} ms ` +
+    `(create p50 ${ms(pct(createMs, 50))} ms, 3 uploads p50 ${ms(pct(uploadMs, 50))} ms, then until \`published_at\` p50 ${ms(pct(processMs, 50))} ms); ` +
+    `a rollback's restore call took p50 ${ms(pct(restoreMs, 50))} ms, max ${ms(Math.max(...restoreMs))} ms`);
   lines.push('');
   lines.push('| edge | req/s | responses | page loads | non-200 | connection errors | incomplete bodies | mixed page loads | went back to an older version | connections opened |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -543,20 +551,22 @@ async function main() {
   lines.push('');
   lines.push('Publish-to-visible delay (ms): from the change\'s moment (a deploy\'s `published_at`, a rollback\'s 200) until the first response of that edge that ends later and carries the new version.');
   lines.push('');
-  lines.push('| edge | changes seen | not seen before the next change | all: p50 | p99 | max | deploys: p50 | max | rollbacks: p50 | max |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| edge | changes seen | not seen before the next change | all: p50 | p99 | max | deploys: p50 | max | rollbacks: p50 | max | rollbacks from the request sent: p50 | max |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const allSeen = [];
   for (const e of perEdge) {
     const dep = [];
     const rb = [];
+    const rbSent = [];
     e.perChange.forEach((d, k) => {
       if (d === null) return;
       (log[k].kind === 'deploy' ? dep : rb).push(d);
+      if (log[k].kind === 'rollback') rbSent.push(d + log[k].at - log[k].started);
     });
     allSeen.push(...e.firstSeen);
-    lines.push(`| edge ${e.edge} | ${e.firstSeen.length} | ${e.notSeen.length} | ${ms(pct(e.firstSeen, 50))} | ${ms(pct(e.firstSeen, 99))} | ${ms(Math.max(...e.firstSeen))} | ${ms(pct(dep, 50))} | ${ms(Math.max(...dep))} | ${ms(pct(rb, 50))} | ${ms(Math.max(...rb))} |`);
+    lines.push(`| edge ${e.edge} | ${e.firstSeen.length} | ${e.notSeen.length} | ${ms(pct(e.firstSeen, 50))} | ${ms(pct(e.firstSeen, 99))} | ${ms(Math.max(...e.firstSeen))} | ${ms(pct(dep, 50))} | ${ms(Math.max(...dep))} | ${ms(pct(rb, 50))} | ${ms(Math.max(...rb))} | ${ms(pct(rbSent, 50))} | ${ms(Math.max(...rbSent))} |`);
   }
-  lines.push(`| both | ${allSeen.length} | ${sum((e) => e.notSeen.length)} | ${ms(pct(allSeen, 50))} | ${ms(pct(allSeen, 99))} | ${ms(Math.max(...allSeen))} | | | | |`);
+  lines.push(`| both | ${allSeen.length} | ${sum((e) => e.notSeen.length)} | ${ms(pct(allSeen, 50))} | ${ms(pct(allSeen, 99))} | ${ms(Math.max(...allSeen))} | | | | | | |`);
   lines.push('');
   lines.push(`CPU during the load (cores; the machine has ${(await import('node:os')).cpus().length}; load average ${load0} at the start, ${load1} at the end):`);
   lines.push('');
