@@ -146,4 +146,6 @@ report() {
 mkdir -p "$RESULTS_DIR"
 RESULT_FILE="$RESULTS_DIR/soak-$(date -u +%Y-%m-%d-%H%M).md"
 report | tee "$RESULT_FILE"
+# the raw figures: every change (kind, version, times) and per edge the delay of each change
+cp "$T/out/figures.md.json" "${RESULT_FILE%.md}.json"
 log "written to $RESULT_FILE"

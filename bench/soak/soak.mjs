@@ -488,7 +488,7 @@ async function main() {
         }
       }
       if (seenAt === null) {
-        notSeen.push(k);
+        notSeen.push(until - c.at); // how soon the next change came
         perChange.push(null);
         continue;
       }
@@ -566,7 +566,8 @@ async function main() {
     allSeen.push(...e.firstSeen);
     lines.push(`| edge ${e.edge} | ${e.firstSeen.length} | ${e.notSeen.length} | ${ms(pct(e.firstSeen, 50))} | ${ms(pct(e.firstSeen, 99))} | ${ms(Math.max(...e.firstSeen))} | ${ms(pct(dep, 50))} | ${ms(Math.max(...dep))} | ${ms(pct(rb, 50))} | ${ms(Math.max(...rb))} | ${ms(pct(rbSent, 50))} | ${ms(Math.max(...rbSent))} |`);
   }
-  lines.push(`| both | ${allSeen.length} | ${sum((e) => e.notSeen.length)} | ${ms(pct(allSeen, 50))} | ${ms(pct(allSeen, 99))} | ${ms(Math.max(...allSeen))} | | | | | | |`);
+  const gaps = perEdge.flatMap((e) => e.notSeen);
+  lines.push(`| both | ${allSeen.length} | ${gaps.length} | ${ms(pct(allSeen, 50))} | ${ms(pct(allSeen, 99))} | ${ms(Math.max(...allSeen))} | | | | | | |`);
   lines.push('');
   lines.push(`CPU during the load (cores; the machine has ${(await import('node:os')).cpus().length}; load average ${load0} at the start, ${load1} at the end):`);
   lines.push('');
@@ -574,6 +575,10 @@ async function main() {
   lines.push(`| ${Object.keys(use).join(' | ')} |`);
   lines.push(`|${Object.keys(use).map(() => '---:').join('|')}|`);
   lines.push(`| ${Object.values(use).map((v) => v.toFixed(2)).join(' | ')} |`);
+  if (gaps.length) {
+    lines.push('');
+    lines.push(`Changes not seen before the next change: the next one could be seen ${gaps.map((g) => ms(g)).join(', ')} ms after them (the deployer runs behind its schedule when a deploy takes long, and then starts the next change at once).`);
+  }
   const samples = perEdge.flatMap((e) => e.errorSamples.map((s) => `edge ${e.edge}: ${s}`));
   const mixedSamples = perEdge.flatMap((e) => e.mixedSamples.slice(0, 3).map((s) => `edge ${e.edge}: versions ${s.versions.join(', ')} (page load ${ms(s.end - s.start)} ms)`));
   if (samples.length) {
