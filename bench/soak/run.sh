@@ -139,7 +139,7 @@ report() {
   echo
   cat "$T/out/figures.md"
   echo
-  echo "Definitions: a *page load* is GET /, then /app.js and /style.css on the same keep-alive connection; it is *mixed* when the three bodies are not of one deploy. With stable asset names a page load that straddles a change legitimately mixes: each response comes from one deploy, but nothing ties the three requests together (that would take skew protection, which is not built). *Incomplete bodies*: a 200 whose body is not exactly one deploy's file (must be 0). *Went back*: a response that started after the edge had served a change's version, ended before the next change, and carried another version (must be 0). Errors: non-200 answers and connection errors (goal 0)."
+  echo "Definitions: a *page load* is GET /, then /app.js and /style.css on the same keep-alive connection; it is *mixed* when the three bodies are not of one deploy. With stable asset names a page load that straddles a change legitimately mixes: each response comes from one deploy, but nothing ties the three requests together (that would take skew protection, which is not built). *Incomplete bodies*: a 200 whose body is not exactly one deploy's file (must be 0). *Not across a change*: a mixed page load that overlaps no change's window on its edge (from the moment the change could be seen until the edge first served it), or carries versions other than those of the changes it overlaps and the one live before them (must be 0). *Went back*: a response that started after the edge had served a change's version, ended before the next change, and carried another version (must be 0). Errors: non-200 answers and connection errors (goal 0)."
   echo
   echo "- health at the end: $ALIVE"
 }

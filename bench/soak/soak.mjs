@@ -209,7 +209,7 @@ async function edgeWorker({ port, host, connections }) {
         pages++;
         if (vers[0] !== vers[1] || vers[1] !== vers[2]) {
           mixed++;
-          if (mixedSamples.length < 20) mixedSamples.push({ start: pageStart, end: now(), versions: vers });
+          mixedSamples.push({ start: pageStart, end: now(), versions: vers });
         }
       }
     }
@@ -472,6 +472,7 @@ async function main() {
     const notSeen = [];
     let backwards = 0;
     const backSamples = [];
+    const windows = []; // per change: from when it could be seen until this edge showed it
     const perChange = [];
     let j = 0;
     for (let k = 0; k < log.length; k++) {
@@ -487,6 +488,7 @@ async function main() {
           break;
         }
       }
+      windows.push([c.from, seenAt === null ? until : seenAt]);
       if (seenAt === null) {
         notSeen.push(until - c.at); // how soon the next change came
         perChange.push(null);
@@ -505,8 +507,35 @@ async function main() {
         }
       }
     }
+    // a mixed page load is explained when it overlaps changes' windows on this edge (the edge
+    // switched during it) and its versions are of those changes and the one before them
+    let unexplained = 0;
+    const unexplainedSamples = [];
+    for (const m of e.mixedSamples) {
+      // (changes close together: a page load may overlap several, and carry three versions)
+      let lo = -1;
+      let hi = -1;
+      for (let k = 0; k < log.length; k++) {
+        const [a, b] = windows[k];
+        if (a > m.end || b < m.start) continue;
+        if (lo < 0) lo = k;
+        hi = k;
+      }
+      let ok = false;
+      if (lo >= 0) {
+        const allowed = new Set([lo > 0 ? log[lo - 1].version : 1]);
+        for (let k = lo; k <= hi; k++) allowed.add(log[k].version);
+        ok = m.versions.every((v) => allowed.has(v));
+      }
+      if (!ok) {
+        unexplained++;
+        if (unexplainedSamples.length < 5) unexplainedSamples.push(`versions ${m.versions.join(', ')}, page load ${ms(m.end - m.start)} ms`);
+      }
+    }
     return {
       edge: idx + 1,
+      unexplained,
+      unexplainedSamples,
       port: edgePorts[idx],
       responses: n,
       rps: n / seconds,
@@ -520,7 +549,7 @@ async function main() {
       firstSeen,
       notSeen,
       perChange,
-      mixedSamples: e.mixedSamples,
+      mixedSamples: e.mixedSamples.slice(0, 20),
       errorSamples: e.errorSamples,
       backSamples,
     };
@@ -541,13 +570,13 @@ async function main() {
     `(create p50 ${ms(pct(createMs, 50))} ms, 3 uploads p50 ${ms(pct(uploadMs, 50))} ms, then until \`published_at\` p50 ${ms(pct(processMs, 50))} ms); ` +
     `a rollback's restore call took p50 ${ms(pct(restoreMs, 50))} ms, max ${ms(Math.max(...restoreMs))} ms`);
   lines.push('');
-  lines.push('| edge | req/s | responses | page loads | non-200 | connection errors | incomplete bodies | mixed page loads | went back to an older version | connections opened |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| edge | req/s | responses | page loads | non-200 | connection errors | incomplete bodies | mixed page loads | of which not across a change | went back to an older version | connections opened |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const e of perEdge) {
-    lines.push(`| edge ${e.edge} | ${Math.round(e.rps)} | ${e.responses} | ${e.pages} | ${e.non200} | ${e.connErrors} | ${e.incomplete} | ${e.mixed} | ${e.backwards} | ${e.connects} |`);
+    lines.push(`| edge ${e.edge} | ${Math.round(e.rps)} | ${e.responses} | ${e.pages} | ${e.non200} | ${e.connErrors} | ${e.incomplete} | ${e.mixed} | ${e.unexplained} | ${e.backwards} | ${e.connects} |`);
   }
   const sum = (f) => perEdge.reduce((a, e) => a + f(e), 0);
-  lines.push(`| total | ${Math.round(total / seconds)} | ${total} | ${sum((e) => e.pages)} | ${sum((e) => e.non200)} | ${sum((e) => e.connErrors)} | ${sum((e) => e.incomplete)} | ${sum((e) => e.mixed)} | ${sum((e) => e.backwards)} | ${sum((e) => e.connects)} |`);
+  lines.push(`| total | ${Math.round(total / seconds)} | ${total} | ${sum((e) => e.pages)} | ${sum((e) => e.non200)} | ${sum((e) => e.connErrors)} | ${sum((e) => e.incomplete)} | ${sum((e) => e.mixed)} | ${sum((e) => e.unexplained)} | ${sum((e) => e.backwards)} | ${sum((e) => e.connects)} |`);
   lines.push('');
   lines.push('Publish-to-visible delay (ms): from the change\'s moment (a deploy\'s `published_at`, a rollback\'s 200) until the first response of that edge that ends later and carries the new version.');
   lines.push('');
@@ -593,6 +622,13 @@ async function main() {
     lines.push('Responses that went back to an older version:');
     lines.push('');
     for (const s of backs.slice(0, 10)) lines.push(`- ${s}`);
+  }
+  const unexplainedSamples = perEdge.flatMap((e) => e.unexplainedSamples.map((s) => `edge ${e.edge}: ${s}`));
+  if (unexplainedSamples.length) {
+    lines.push('');
+    lines.push('Mixed page loads not across a change:');
+    lines.push('');
+    for (const s of unexplainedSamples) lines.push(`- ${s}`);
   }
   if (mixedSamples.length) {
     lines.push('');
