@@ -496,16 +496,45 @@ async function main() {
       }
       firstSeen.push(seenAt - c.at);
       perChange.push(seenAt - c.at);
-      for (; i < n && e.ends[order[i]] < until; i++) {
-        const r = order[i];
-        if (e.starts[r] > seenAt && e.versions[r] > 0 && e.versions[r] !== c.version) {
-          backwards++;
-          if (backSamples.length < 10) {
-            backSamples.push(`change ${k + 1} (${c.kind} to v=${c.version}) first served ${ms(seenAt - c.at)} ms after it; ` +
-              `then ${PATHS[e.paths[r]]} answered v=${e.versions[r]}, started ${ms(e.starts[r] - seenAt)} ms after that, took ${ms(e.ends[r] - e.starts[r])} ms`);
-          }
+    }
+    // went back: once the edge has served change k (a response with its version ended), every
+    // response that starts later must carry the version of k or of a change after it that could
+    // be seen before that response ended
+    const shown = []; // [time the edge first served change k, k], by time, k a running maximum
+    perChange.forEach((d, k) => { if (d !== null) shown.push([log[k].at + d, k]); });
+    shown.sort((a, b) => a[0] - b[0]);
+    for (let x = 1; x < shown.length; x++) shown[x][1] = Math.max(shown[x][1], shown[x - 1][1]);
+    const lastBefore = (arr, t, key) => { // index of the last element with key(el) < t, or -1
+      let lo = 0;
+      let hi = arr.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (key(arr[mid]) < t) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo - 1;
+    };
+    for (let r = 0; r < n; r++) {
+      const v = e.versions[r];
+      if (v <= 0) continue;
+      const x = lastBefore(shown, e.starts[r], (a) => a[0]);
+      if (x < 0) continue;
+      const k = shown[x][1];
+      const m = lastBefore(log, e.ends[r] + 1e-9, (c) => c.from); // from <= end
+      let ok = false;
+      for (let q = k; q <= m && !ok; q++) ok = log[q].version === v;
+      if (!ok) {
+        backwards++;
+        if (backSamples.length < 10) {
+          backSamples.push(`change ${k + 1} (${log[k].kind} to v=${log[k].version}) first served ${ms(shown[x][0] - log[k].at)} ms after it; ` +
+            `then ${PATHS[e.paths[r]]} answered v=${v}, started ${ms(e.starts[r] - shown[x][0])} ms after that, took ${ms(e.ends[r] - e.starts[r])} ms`);
         }
       }
+    }
+    // a change this edge never showed on its own (the next came first) stays possible until the
+    // edge shows a later one: its window ends with the next change's
+    for (let k = log.length - 2; k >= 0; k--) {
+      if (perChange[k] === null) windows[k][1] = Math.max(windows[k][1], windows[k + 1][1]);
     }
     // a mixed page load is explained when it overlaps changes' windows on this edge (the edge
     // switched during it) and its versions are of those changes and the one before them
