@@ -68,7 +68,9 @@ class ScaleOut : public BinaryFixture {
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     pg_dir_ = tmpl;
     auto url = Postgres("start");
-    ASSERT_TRUE(url.has_value() && !url->empty()) << "tests/postgres.sh start failed";
+    ASSERT_TRUE(url.has_value() && url->starts_with("postgres://"))
+        << "tests/postgres.sh start failed: " << url.value_or("") << "\n"
+        << ReadFile(dir_ + "/postgres.log");
     admin_url_ = *url;
     ASSERT_TRUE(Shell("psql -q -X '" + admin_url_ + "' -c 'CREATE DATABASE replideploy'"))
         << "CREATE DATABASE failed";
@@ -106,9 +108,11 @@ class ScaleOut : public BinaryFixture {
     BinaryFixture::TearDown();
   }
 
+  // tests/postgres.sh COMMAND on the test's own server: its stdout (the URL for start and
+  // restart); what it says on stderr (a port taken and retried, say) goes to postgres.log.
   std::optional<std::string> Postgres(const std::string& command) {
     return Shell(std::string("bash '") + REPLIDEPLOY_SOURCE_DIR + "/tests/postgres.sh' " + command +
-                 " '" + pg_dir_ + "' 2>&1");
+                 " '" + pg_dir_ + "' 2>>'" + dir_ + "/postgres.log'");
   }
 
   // Starts a role over the shared database and data dir; its port ("" for a worker, which
@@ -231,7 +235,8 @@ TEST_F(ScaleOut, EveryEdgeServesEveryChangeAtOnceAndRecovers) {
 
   // PostgreSQL restarts: every connection is cut. The edges' listeners reconnect by
   // themselves, and the next rollback reaches both.
-  ASSERT_TRUE(Postgres("restart").has_value()) << "tests/postgres.sh restart failed";
+  ASSERT_TRUE(Postgres("restart").has_value())
+      << "tests/postgres.sh restart failed: " << ReadFile(dir_ + "/postgres.log");
   for (const char* edge : {"edge1b-", "edge2-"}) {
     EXPECT_TRUE(core::testing::WaitUntil([&] {
       const std::string log = ReadFile(dir_ + "/" + edge + "stderr");
@@ -270,7 +275,7 @@ TEST_F(ScaleOut, EveryEdgeServesEveryChangeAtOnceAndRecovers) {
     // A build that takes a while; the worker running it is killed with -9 half-way.
     ASSERT_TRUE(CommitAndPush(dir_ + "/repo",
                               {{"index.html", "after a crash"}, {"netlify.toml", R"([build]
-  command = "echo build-started && sleep 8 && mkdir -p out && cp index.html out/"
+  command = "echo build-$((6 * 7))-started && sleep 8 && mkdir -p out && cp index.html out/"
   publish = "out"
 )"}},
                               "http://x:" + token + "@127.0.0.1:" + api1 + "/git/scale.git"))
@@ -283,7 +288,8 @@ TEST_F(ScaleOut, EveryEdgeServesEveryChangeAtOnceAndRecovers) {
       for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) ++n;
       return n;
     };
-    // Its deploy, once the build command runs.
+    // Its deploy, once the build command runs (the log shows the command too: the marker is
+    // what only running it prints).
     std::string crashing;
     EXPECT_TRUE(core::testing::WaitUntil(
         [&] {
@@ -291,18 +297,23 @@ TEST_F(ScaleOut, EveryEdgeServesEveryChangeAtOnceAndRecovers) {
               NewestDeploy("http://127.0.0.1:" + api1, token, "scale", [](const std::string&) {
                 return true;
               }).first;
-          return crashing != done.first && count(log_of(crashing), "build-started") > 0;
+          return crashing != done.first && count(log_of(crashing), "build-42-started") > 0;
         },
         std::chrono::minutes(2)))
         << "the build never started";
-    // The worker with child processes (the sandbox's) is the one building.
+    // The build log names the worker (worker-<pid>-...): that process is killed.
     std::string victim;
-    EXPECT_TRUE(core::testing::WaitUntil([&] {
-      for (const char* name : {"worker1-", "worker2-"}) {
-        if (Shell("pgrep -P " + std::to_string(pids_.at(name)) + " >/dev/null")) victim = name;
+    {
+      const std::string log = log_of(crashing);
+      const std::string tag = "started by worker worker-";
+      const auto at = log.find(tag);
+      ASSERT_NE(at, std::string::npos) << log;
+      const pid_t pid = std::atoi(log.c_str() + at + tag.size());
+      for (const auto& [name, p] : pids_) {
+        if (p == pid) victim = name;
       }
-      return !victim.empty();
-    })) << "no worker has the build";
+      EXPECT_FALSE(victim.empty()) << "no worker of this test has pid " << pid << ": " << log;
+    }
     ASSERT_FALSE(victim.empty());
     const pid_t victim_pid = pids_.at(victim);
     const auto crash_from = Clock::now();
@@ -323,7 +334,7 @@ TEST_F(ScaleOut, EveryEdgeServesEveryChangeAtOnceAndRecovers) {
         << ReadFile(dir_ + "/worker3-stderr");
     // The build ran again from the start on another worker.
     const std::string log = log_of(crashing);
-    EXPECT_EQ(count(log, "build-started"), 2u) << log;
+    EXPECT_EQ(count(log, "build-42-started"), 2u) << log;
     both_serve("after a crash");
     crash_delay = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - crash_from);
     std::string mounted;  // the dead worker's build volumes still mounted
