@@ -366,10 +366,15 @@ Result<UploadedFile> DeployService::UploadFile(std::string_view user_id, std::st
   const std::int64_t now = clock_.NowMillis();
   bool moved = false;
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
-    RD_TRY_STATUS(
-        s.Exec("INSERT INTO blobs (sha256, sha1, size, created_at, synced) VALUES (?, ?, ?, ?, 0) "
-               "ON CONFLICT (sha256) DO NOTHING",
-               {blob.sha256, blob.sha1, static_cast<std::int64_t>(blob.size), now}));
+    // An existing row is marked unsynced too: it may be a leftover whose blob a garbage
+    // collection removed (the file is deleted before the row), now written again unsynced.
+    RD_TRY_STATUS(s.Exec(
+        blobs_.DefersSync()
+            ? "INSERT INTO blobs (sha256, sha1, size, created_at, synced) VALUES (?, ?, ?, ?, 0) "
+              "ON CONFLICT (sha256) DO UPDATE SET synced = 0"
+            : "INSERT INTO blobs (sha256, sha1, size, created_at, synced) VALUES (?, ?, ?, ?, 1) "
+              "ON CONFLICT (sha256) DO NOTHING",
+        {blob.sha256, blob.sha1, static_cast<std::int64_t>(blob.size), now}));
     RD_TRY_STATUS(
         s.Exec("UPDATE deploy_files SET sha256 = ?, size = ? "
                "WHERE deploy_id = ? AND sha1 = ? AND sha256 IS NULL",
@@ -683,31 +688,42 @@ Result<std::vector<DeployService::VariantJob>> DeployService::VariantJobs(
 }
 
 Status DeployService::SyncDeployBlobs(const Deploy& deploy) {
-  RD_TRY(db::Rows rows, db_.Exec("SELECT DISTINCT b.sha256, b.sha1, b.created_at "
-                                 "FROM deploy_files f JOIN blobs b ON b.sha256 = f.sha256 "
-                                 "WHERE f.deploy_id = ? AND b.synced = 0",
-                                 {deploy.id}));
+  // The deploy's files and functions whose blob is not known to be durable: marked unsynced,
+  // or without a row at all (a garbage collection's leftover, see UploadFile), then checked.
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT f.sha256, b.sha1, b.created_at FROM deploy_files f "
+                  "LEFT JOIN blobs b ON b.sha256 = f.sha256 WHERE f.deploy_id = ? AND "
+                  "f.sha256 IS NOT NULL AND (b.sha256 IS NULL OR b.synced = 0) "
+                  "UNION SELECT fn.sha256, b.sha1, b.created_at FROM deploy_functions fn "
+                  "LEFT JOIN blobs b ON b.sha256 = fn.sha256 WHERE fn.deploy_id = ? AND "
+                  "(b.sha256 IS NULL OR b.synced = 0)",
+                  {deploy.id, deploy.id}));
   if (rows.empty()) return {};
   std::vector<std::string> digests;
   digests.reserve(rows.rows.size());
   for (const auto& r : rows.rows) digests.push_back(r.Text(0));
   RD_TRY_STATUS(blobs_.SyncBlobs(digests));
   // Only a crash of the machine loses unsynced writes, and it restarts every process: a blob
-  // written after this process started is intact; one from before is checked.
+  // written after this process started is intact if it is there; one from before (or of
+  // unknown age) is read and checked against its digests.
   for (const auto& r : rows.rows) {
-    if (r.Int(2) >= started_at_) continue;
     const std::string sha256 = r.Text(0);
-    auto content = blobs_.Read(sha256, store::Variant::kIdentity);
     bool intact = false;
-    if (content.ok()) {
-      store::BlobDigester digester;
-      digester.Update(*content);
-      auto info = digester.Finish();
-      intact = info.ok() && info->sha256 == sha256 && info->sha1 == r.Text(1);
-    } else if (content.error().code != ErrorCode::kNotFound) {
-      return std::move(content).error();
+    if (!r.IsNull(2) && r.Int(2) >= started_at_) {
+      RD_TRY(intact, blobs_.Has(sha256, store::Variant::kIdentity));
+    } else {
+      auto content = blobs_.Read(sha256, store::Variant::kIdentity);
+      if (content.ok()) {
+        store::BlobDigester digester;
+        digester.Update(*content);
+        auto info = digester.Finish();
+        intact = info.ok() && info->sha256 == sha256 && (r.IsNull(1) || info->sha1 == r.Text(1));
+      } else if (content.error().code != ErrorCode::kNotFound) {
+        return std::move(content).error();
+      }
     }
     if (!intact) {
+      // Dropped, so that the next deploy's file list asks for it again (SetFiles).
       RD_TRY_STATUS(blobs_.Delete(sha256));
       return Unprocessable("content_lost",
                            "a file of this deploy was lost in a crash before it was stored "

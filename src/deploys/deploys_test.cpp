@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <functional>
+#include <set>
 #include <thread>
 
 #include "auth/users.hpp"
@@ -16,6 +18,53 @@ namespace {
 using db::testing::TestDatabase;
 
 std::string Sha1(std::string_view s) { return core::HexEncode(core::Sha1(s)); }
+
+// A local store that records what SyncBlobs was asked to make durable, and runs `on_sync`
+// first (to look at the database at that moment, or to fail the sync).
+class SyncRecordingStore final : public store::BlobStore {
+ public:
+  explicit SyncRecordingStore(store::BlobStore& inner) : inner_(inner) {}
+
+  Result<std::unique_ptr<store::BlobWriter>> NewWriter() override { return inner_.NewWriter(); }
+  Result<store::BlobInfo> PutUnsynced(std::string_view data) override {
+    return inner_.PutUnsynced(data);
+  }
+  bool DefersSync() const override { return inner_.DefersSync(); }
+  Status SyncBlobs(const std::vector<std::string>& sha256s) override {
+    synced.push_back(std::set<std::string>(sha256s.begin(), sha256s.end()));
+    if (on_sync) RD_TRY_STATUS(on_sync());
+    return inner_.SyncBlobs(sha256s);
+  }
+  Result<bool> Has(std::string_view sha256, store::Variant variant) override {
+    return inner_.Has(sha256, variant);
+  }
+  Result<bool> Touch(std::string_view sha256) override { return inner_.Touch(sha256); }
+  Result<std::string> Read(std::string_view sha256, store::Variant variant) override {
+    return inner_.Read(sha256, variant);
+  }
+  Result<std::uint64_t> Size(std::string_view sha256, store::Variant variant) override {
+    return inner_.Size(sha256, variant);
+  }
+  std::optional<std::string> LocalPath(std::string_view sha256, store::Variant variant) override {
+    return inner_.LocalPath(sha256, variant);
+  }
+  Status PutVariant(std::string_view sha256, store::Variant variant,
+                    std::string_view data) override {
+    return inner_.PutVariant(sha256, variant, data);
+  }
+  Status Delete(std::string_view sha256) override { return inner_.Delete(sha256); }
+  Result<bool> DeleteIfOlderThan(std::string_view sha256,
+                                 std::chrono::system_clock::time_point cutoff) override {
+    return inner_.DeleteIfOlderThan(sha256, cutoff);
+  }
+  Result<std::vector<store::StoredBlob>> List() override { return inner_.List(); }
+
+  std::vector<std::set<std::string>> synced;  // one entry per SyncBlobs call
+  std::function<Status()> on_sync;
+
+ private:
+  store::BlobStore& inner_;
+};
 
 class Deploys : public ::testing::TestWithParam<db::Engine> {
  protected:
@@ -144,6 +193,122 @@ TEST_P(Deploys, UploadDamagedByACrashBeforeItsSyncFailsTheDeploy) {
   Deploy again = deploys_->Create(alice_.id, "site", {}).value();
   again = deploys_->SetFiles(alice_.id, again.id, {{"page.html", Sha1(page)}}, {}).value();
   EXPECT_EQ(again.required, std::vector<std::string>{Sha1(page)});
+}
+
+TEST_P(Deploys, BlobsAreDurableBeforeTheDeployIsPublished) {
+  SyncRecordingStore store(*blobs_);
+  DeployService deploys(tdb_->db(), store, clock_, *sites_);
+  const std::string a = "<p>a</p>", b = "<p>b</p>";
+  Deploy d = deploys.Create(alice_.id, "site", {}).value();
+  d = deploys.SetFiles(alice_.id, d.id, {{"a.html", Sha1(a)}, {"b.html", Sha1(b)}}, {}).value();
+  const std::string sha_a = deploys.UploadFile(alice_.id, d.id, "a.html", a)->sha256;
+  const std::string sha_b = deploys.UploadFile(alice_.id, d.id, "b.html", b)->sha256;
+  auto unsynced = [&] {
+    return tdb_->db().Exec("SELECT COUNT(*) FROM blobs WHERE synced = 0")->rows.front().Int(0);
+  };
+  EXPECT_EQ(unsynced(), 2);
+
+  // A failing sync (a disk error) keeps the deploy off the site, to be tried again.
+  store.on_sync = [] { return MakeError(ErrorCode::kInternal, "disk error"); };
+  EXPECT_EQ(*deploys.ProcessPending(), 0);
+  EXPECT_EQ(deploys.Get(alice_.id, d.id)->state, kStateProcessing);
+  EXPECT_FALSE(Live().has_value());
+  EXPECT_EQ(unsynced(), 2);
+
+  // The sync comes before the deploy is ready or live, and covers every uploaded blob.
+  std::string state_at_sync;
+  std::optional<std::string> live_at_sync = "unset";
+  store.on_sync = [&]() -> Status {
+    state_at_sync = deploys.Get(alice_.id, d.id)->state;
+    live_at_sync = Live();
+    return {};
+  };
+  EXPECT_EQ(*deploys.ProcessPending(), 1);
+  ASSERT_EQ(store.synced.size(), 2u);
+  EXPECT_EQ(store.synced[1], (std::set<std::string>{sha_a, sha_b}));
+  EXPECT_EQ(state_at_sync, kStateProcessing);
+  EXPECT_FALSE(live_at_sync.has_value());
+  EXPECT_EQ(deploys.Get(alice_.id, d.id)->state, kStateReady);
+  EXPECT_EQ(Live(), d.id);
+  EXPECT_EQ(unsynced(), 0);
+
+  // A deploy of blobs all synced already needs no sync.
+  Deploy again = deploys.Create(alice_.id, "site", {}).value();
+  again = deploys.SetFiles(alice_.id, again.id, {{"a.html", Sha1(a)}}, {}).value();
+  EXPECT_EQ(*deploys.ProcessPending(), 1);
+  EXPECT_EQ(store.synced.size(), 2u);
+  EXPECT_EQ(Live(), again.id);
+}
+
+TEST_P(Deploys, ReusedUnsyncedBlobsAreSyncedByEveryDeployUsingThem) {
+  SyncRecordingStore store(*blobs_);
+  DeployService deploys(tdb_->db(), store, clock_, *sites_);
+  // A first deploy's upload, never finished: its blob is stored but not synced.
+  const std::string shared = "shared bytes, also a function's zip";
+  const std::string sha256 = core::HexEncode(core::Sha256(shared));
+  Deploy first = deploys.Create(alice_.id, "site", {}).value();
+  first = deploys.SetFiles(alice_.id, first.id, {{"s.txt", Sha1(shared)}, {"x.txt", Sha1("x")}}, {})
+              .value();
+  ASSERT_TRUE(deploys.UploadFile(alice_.id, first.id, "s.txt", shared).ok());
+  // A second deploy reuses it as a file of its own, a third as a function: neither uploads it,
+  // both must sync it before going live.
+  Deploy second = deploys.Create(alice_.id, "site", {}).value();
+  second = deploys.SetFiles(alice_.id, second.id, {{"s.txt", Sha1(shared)}}, {}).value();
+  EXPECT_TRUE(second.required.empty());
+  EXPECT_EQ(*deploys.ProcessPending(), 1);
+  ASSERT_EQ(store.synced.size(), 1u);
+  EXPECT_EQ(store.synced[0], std::set<std::string>{sha256});
+  ASSERT_TRUE(tdb_->db().Exec("UPDATE blobs SET synced = 0 WHERE sha256 = ?", {sha256}).ok());
+  clock_.Advance(1000);
+  Deploy third = deploys.Create(alice_.id, "site", {}).value();
+  third = deploys.SetFiles(alice_.id, third.id, {{"i.txt", Sha1("i")}}, {{"fn", sha256}}).value();
+  EXPECT_TRUE(third.required_functions.empty());
+  ASSERT_TRUE(deploys.UploadFile(alice_.id, third.id, "i.txt", "i").ok());
+  EXPECT_EQ(*deploys.ProcessPending(), 1);
+  ASSERT_EQ(store.synced.size(), 2u);
+  EXPECT_TRUE(store.synced[1].contains(sha256)) << "the function's blob is synced too";
+  EXPECT_EQ(Live(), third.id);
+}
+
+TEST_P(Deploys, UploadOverALeftoverRowOfACollectedBlobIsSynced) {
+  SyncRecordingStore store(*blobs_);
+  DeployService deploys(tdb_->db(), store, clock_, *sites_);
+  const std::string page = "<p>collected once</p>";
+  const std::string sha256 = core::HexEncode(core::Sha256(page));
+  Deploy d = deploys.Create(alice_.id, "site", {}).value();
+  d = deploys.SetFiles(alice_.id, d.id, {{"p.html", Sha1(page)}}, {}).value();
+  ASSERT_EQ(d.required, std::vector<std::string>{Sha1(page)});
+  // A garbage collection deletes the file first, then the row: between the two, the row of a
+  // synced blob is there without its file, and the upload writes the file again unsynced.
+  ASSERT_TRUE(tdb_->db()
+                  .Exec("INSERT INTO blobs (sha256, sha1, size, created_at, synced) "
+                        "VALUES (?, ?, ?, 0, 1)",
+                        {sha256, Sha1(page), static_cast<std::int64_t>(page.size())})
+                  .ok());
+  ASSERT_TRUE(deploys.UploadFile(alice_.id, d.id, "p.html", page).ok());
+  EXPECT_EQ(
+      tdb_->db().Exec("SELECT synced FROM blobs WHERE sha256 = ?", {sha256})->rows.front().Int(0),
+      0);
+  // And then the collection deletes the row: the deploy still syncs (and checks) the blob.
+  ASSERT_TRUE(tdb_->db().Exec("DELETE FROM blobs WHERE sha256 = ?", {sha256}).ok());
+  EXPECT_EQ(*deploys.ProcessPending(), 1);
+  ASSERT_EQ(store.synced.size(), 1u);
+  EXPECT_EQ(store.synced[0], std::set<std::string>{sha256});
+  EXPECT_EQ(Live(), d.id);
+}
+
+TEST_P(Deploys, UploadLostInACrashFailsTheDeploy) {
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  const std::string page = "<p>lost</p>";
+  d = deploys_->SetFiles(alice_.id, d.id, {{"page.html", Sha1(page)}}, {}).value();
+  auto up = deploys_->UploadFile(alice_.id, d.id, "page.html", page);
+  ASSERT_TRUE(up.ok()) << up.error().message;
+  // Gone altogether (its directory entry never reached the disk), even written since the start.
+  ASSERT_TRUE(blobs_->Delete(up->sha256).ok());
+  ASSERT_TRUE(deploys_->ProcessPending().ok());
+  d = deploys_->Get(alice_.id, d.id).value();
+  EXPECT_EQ(d.state, kStateError);
+  EXPECT_FALSE(Live().has_value());
 }
 
 TEST_P(Deploys, SecondDeployUploadsOnlyWhatChanged) {

@@ -1,9 +1,11 @@
 // The API against a real server on 127.0.0.1 port 0, on SQLite and on PostgreSQL.
 #include <arpa/inet.h>
+#include <brotli/decode.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +32,43 @@ namespace replideploy::api {
 namespace {
 
 namespace json = boost::json;
+
+std::string BrotliDecoded(const std::string& data) {
+  BrotliDecoderState* state = BrotliDecoderCreateInstance(nullptr, nullptr, nullptr);
+  std::string out;
+  const auto* next_in = reinterpret_cast<const std::uint8_t*>(data.data());
+  std::size_t avail_in = data.size();
+  BrotliDecoderResult rc = BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT;
+  while (rc == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT) {
+    char buffer[4096];
+    auto* next_out = reinterpret_cast<std::uint8_t*>(buffer);
+    std::size_t avail_out = sizeof(buffer);
+    rc = BrotliDecoderDecompressStream(state, &avail_in, &next_in, &avail_out, &next_out, nullptr);
+    out.append(buffer, sizeof(buffer) - avail_out);
+  }
+  BrotliDecoderDestroyInstance(state);
+  EXPECT_EQ(rc, BROTLI_DECODER_RESULT_SUCCESS);
+  return out;
+}
+
+std::string GzipDecoded(const std::string& data) {
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);  // gzip only
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    char buffer[4096];
+    zs.next_out = reinterpret_cast<Bytef*>(buffer);
+    zs.avail_out = sizeof(buffer);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(buffer, sizeof(buffer) - zs.avail_out);
+  }
+  inflateEnd(&zs);
+  EXPECT_EQ(rc, Z_STREAM_END);
+  return out;
+}
 using db::testing::TestDatabase;
 
 const std::string kJwtKey(32, 'j');
@@ -789,9 +828,12 @@ TEST_P(EdgeHttp, EtagRangeAndCompression) {
   EXPECT_EQ(br.headers.Get("Content-Encoding"), "br");
   EXPECT_EQ(br.headers.Get("Vary"), "Accept-Encoding");
   EXPECT_LT(br.raw.size(), css.size());
+  EXPECT_EQ(BrotliDecoded(br.raw), css) << "the variant decodes to the file's very bytes";
   EXPECT_NE(std::string(br.headers.Get("ETag")), etag) << "each encoding has its own tag";
   Reply gz = Get("/app.css", {{"Accept-Encoding", "gzip"}});
   EXPECT_EQ(gz.headers.Get("Content-Encoding"), "gzip");
+  EXPECT_EQ(GzipDecoded(gz.raw), css);
+  EXPECT_EQ(Get("/app.css").raw, css) << "without Accept-Encoding, still the identity bytes";
   Reply no_br = Get("/app.css", {{"Accept-Encoding", "br;q=0, gzip"}});
   EXPECT_EQ(no_br.headers.Get("Content-Encoding"), "gzip");
 

@@ -131,10 +131,17 @@ class BlobStore {
   // SyncBlobs covers it a crash of the machine (not of the process) may lose or truncate it.
   // For many small blobs that must become durable together (a deploy's uploads): one sync for
   // all instead of two per blob. Backends whose writes are always durable (S3) just Put.
+  // When the content is already stored nothing is written (as Put), and nothing says whether
+  // that copy was synced: callers treat it as not synced unless they know better.
   virtual Result<BlobInfo> PutUnsynced(std::string_view data) { return Put(data); }
+
+  // Whether PutUnsynced really skips the sync (false: its blobs are durable at once, as Put's).
+  virtual bool DefersSync() const { return false; }
 
   // Makes durable the blobs (identity content) stored with PutUnsynced; malformed digests are
   // kBadRequest, missing blobs are skipped. A no-op for backends whose writes are durable.
+  // Note that Put (or a writer) of content stored unsynced keeps the existing copy as it is:
+  // only SyncBlobs makes that copy durable.
   virtual Status SyncBlobs(const std::vector<std::string>& /*sha256s*/) { return {}; }
 
   // Whether the blob (or one of its variants) is stored.
@@ -212,6 +219,7 @@ class LocalBlobStore final : public BlobStore {
 
   Result<std::unique_ptr<BlobWriter>> NewWriter() override;
   Result<BlobInfo> PutUnsynced(std::string_view data) override;
+  bool DefersSync() const override { return true; }
   Status SyncBlobs(const std::vector<std::string>& sha256s) override;
   Result<bool> Has(std::string_view sha256, Variant variant) override;
   Result<bool> Touch(std::string_view sha256) override;
