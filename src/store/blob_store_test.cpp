@@ -43,6 +43,33 @@ class LocalBlobStoreTest : public ::testing::Test {
   std::unique_ptr<LocalBlobStore> store_;
 };
 
+TEST_F(LocalBlobStoreTest, UnsyncedPutsAreStoredAtOnceAndSyncedLater) {
+  EXPECT_TRUE(store_->DefersSync());
+  auto abc = store_->PutUnsynced("abc");
+  ASSERT_TRUE(abc.ok()) << abc.error().message;
+  EXPECT_EQ(abc->sha256, kAbcSha256);
+  EXPECT_EQ(abc->sha1, kAbcSha1);
+  EXPECT_EQ(store_->Read(kAbcSha256, Variant::kIdentity).value(), "abc");
+  EXPECT_TRUE(TempFiles().empty());
+  // Stored once: a second unsynced put and a durable one keep the one copy.
+  ASSERT_TRUE(store_->PutUnsynced("abc").ok());
+  ASSERT_TRUE(store_->Put("abc").ok());
+  EXPECT_EQ(BlobFiles().size(), 1u);
+  // A handful is fsynced blob by blob, more with one syncfs; missing blobs are skipped.
+  EXPECT_TRUE(store_->SyncBlobs({std::string(kAbcSha256), std::string(kEmptySha256)}).ok());
+  std::vector<std::string> many{std::string(kAbcSha256)};
+  for (int i = 0; i < 20; ++i) {
+    auto put = store_->PutUnsynced("blob " + std::to_string(i));
+    ASSERT_TRUE(put.ok());
+    many.push_back(put->sha256);
+  }
+  EXPECT_TRUE(store_->SyncBlobs(many).ok());
+  EXPECT_TRUE(store_->SyncBlobs({}).ok());
+  EXPECT_EQ(store_->SyncBlobs({std::string(kAbcSha256), "../../etc/passwd"}).error().code,
+            ErrorCode::kBadRequest);
+  EXPECT_EQ(BlobFiles().size(), 21u);
+}
+
 TEST_F(LocalBlobStoreTest, KnownDigests) {
   auto abc = store_->Put("abc");
   ASSERT_TRUE(abc.ok()) << abc.error().message;
