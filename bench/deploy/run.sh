@@ -174,7 +174,8 @@ done
 RD_ALIVE=yes
 kill -0 "$RD_PID" 2>/dev/null || RD_ALIVE=no
 RD_LOG_ERRORS=$(grep -ciE '\b(error|fatal|panic)\b' "$T/replideploy.log" || true)
-DATA_BYTES=$(du -sb "$T/rd-data" | cut -f1)
+# Disk usage, not apparent size: the running server's build volumes are sparse images.
+DATA_BYTES=$(du -s -B1 "$T/rd-data" | cut -f1)
 
 # ---------------------------------------------------------------------------------------------
 commit=$(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -201,7 +202,8 @@ report() {
   echo "| redeploy with no change (CLI until live) | $(secs "$NOCHANGE_MS") s | $NOCHANGE_UPLOADS | |"
   echo "| rollback: the restore API call | $(secs "$RESTORE_API_MS") s | | |"
   echo "| rollback: until \`curl\` shows the old content | $(secs "$ROLLBACK_MS") s | | |"
-  echo "| first deploy's brotli variant served (background precompression), from its start | ${VARIANTS_MS:+$(secs "$VARIANTS_MS") s}${VARIANTS_MS:-not within 600 s} | | |"
+  if [[ -n $VARIANTS_MS ]]; then variants="$(secs "$VARIANTS_MS") s"; else variants="not within 600 s"; fi
+  echo "| first deploy's brotli variant served (background precompression), from its start | $variants | | |"
   echo
   echo "- replideploy still running at the end: $RD_ALIVE; lines with error/fatal/panic in its log: $RD_LOG_ERRORS"
   echo "- data dir after 3 deploys: $DATA_BYTES bytes"

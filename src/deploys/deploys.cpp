@@ -810,9 +810,9 @@ Result<int> DeployService::PrecompressPending(const std::function<bool()>& betwe
   const std::string deploy_id = rows.rows.front().Text(0);
   const std::string site_id = rows.rows.front().Text(1);
   RD_TRY(std::vector<VariantJob> jobs, VariantJobs(deploy_id));
-  // In chunks, so that a deploy finishing its uploads meanwhile is processed between two
-  // (between_chunks), and on every core at a low priority, so that uploads and requests come
-  // first. A failure costs a variant, never the deploy: it is served with identity bodies.
+  // In chunks, so that stopping the processor does not wait for a whole deploy, and on every
+  // core at a low priority, so that uploads, processing and requests come first. A failure costs a
+  // variant, never the deploy: it is served with identity bodies.
   constexpr std::size_t kChunk = 128;
   const unsigned workers = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
   for (std::size_t begin = 0; begin < jobs.size(); begin += kChunk) {

@@ -190,11 +190,12 @@ class DeployService {
   // made afterwards by PrecompressPending.
   Result<int> ProcessPending();
   // Makes the missing brotli/gzip variants of the oldest ready deploy still waiting for them
-  // (in the background, at a low priority), records them, and swaps the deploy's cached
-  // manifest for one that has them (the edge serves them from then on; other processes read it
-  // again within seconds). Calls `between_chunks` every hundred or so blobs, so the caller can
-  // process a deploy that became complete meanwhile; when it returns false the work stops there
-  // (resumed by the next call). Returns how many deploys it finished (0 or 1).
+  // (on every core, at a low priority), records them, and swaps the deploy's cached manifest
+  // for one that has them (the edge serves them from then on; other processes read it again
+  // within seconds). Works in chunks of a hundred or so blobs and calls `between_chunks` after
+  // each: when it returns false the work stops there (resumed by the next call). Runs on its
+  // own thread of the processor, next to ProcessPending. Returns how many deploys it finished
+  // (0 or 1).
   Result<int> PrecompressPending(const std::function<bool()>& between_chunks = {});
   // Marks deploys stuck in new/uploading for longer than the timeout as `error`.
   Result<int> ExpireStale();

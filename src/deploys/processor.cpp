@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <utility>
-
 namespace replideploy::deploys {
 
 DeployProcessor::DeployProcessor(DeployService& deploys, std::chrono::milliseconds interval,
@@ -15,8 +13,10 @@ DeployProcessor::~DeployProcessor() { Stop(); }
 void DeployProcessor::Start() {
   std::lock_guard lock(mu_);
   if (thread_.joinable() || stopping_) return;
-  woken_ = true;  // resume whatever a previous run left in processing
+  woken_ = true;           // resume whatever a previous run left in processing
+  variants_woken_ = true;  // and in variants_pending
   thread_ = std::thread([this] { Run(); });
+  variants_thread_ = std::thread([this] { RunVariants(); });
 }
 
 void DeployProcessor::Wake() {
@@ -33,7 +33,9 @@ void DeployProcessor::Stop() {
     stopping_ = true;
   }
   cv_.notify_one();
+  variants_cv_.notify_one();
   if (thread_.joinable()) thread_.join();
+  if (variants_thread_.joinable()) variants_thread_.join();
 }
 
 void DeployProcessor::Run() {
@@ -53,35 +55,37 @@ void DeployProcessor::Run() {
     auto expired = deploys_.ExpireStale();
     if (!expired.ok()) spdlog::error("expiring stale deploys: {}", expired.error().message);
     // Keep going while there is work, so a burst of deploys does not wait for the interval.
-    auto process = [this] {
-      for (;;) {
-        auto done = deploys_.ProcessPending();
-        if (!done.ok()) {
-          spdlog::error("processing deploys: {}", done.error().message);
-          return;
-        }
-        if (*done == 0) return;
-        std::lock_guard lock(mu_);
-        if (stopping_) return;
-      }
-    };
-    process();
-    // Then the compressed variants of deploys already live, one deploy at a time, going back
-    // to deploys that became complete meanwhile between chunks.
     for (;;) {
+      auto done = deploys_.ProcessPending();
+      if (!done.ok()) {
+        spdlog::error("processing deploys: {}", done.error().message);
+        break;
+      }
+      if (*done == 0) break;
       {
         std::lock_guard lock(mu_);
         if (stopping_) return;
+        variants_woken_ = true;  // the new deploys' variants
       }
-      auto done = deploys_.PrecompressPending([&] {
-        bool woken = false;
-        {
-          std::lock_guard lock(mu_);
-          if (stopping_) return false;  // the rest is resumed at the next start
-          woken = std::exchange(woken_, false);
-        }
-        if (woken) process();
-        return true;
+      variants_cv_.notify_one();
+    }
+  }
+}
+
+void DeployProcessor::RunVariants() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      variants_cv_.wait_for(lock, interval_, [this] { return variants_woken_ || stopping_; });
+      if (stopping_) return;
+      variants_woken_ = false;
+    }
+    // One deploy at a time, oldest first, until none is left; stopped between chunks (the rest
+    // is resumed at the next start).
+    for (;;) {
+      auto done = deploys_.PrecompressPending([this] {
+        std::lock_guard lock(mu_);
+        return !stopping_;
       });
       if (!done.ok()) {
         spdlog::error("precompressing deploys: {}", done.error().message);

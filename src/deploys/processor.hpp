@@ -1,8 +1,10 @@
-// The background worker that moves deploys from `processing` to `ready` (compressed variants,
+// The background worker that moves deploys from `processing` to `ready` (blobs made durable,
 // rule validation, publishing), expires deploys whose uploads never finished, and collects
-// unreferenced blobs every `gc_interval` (those older than an hour). One thread;
-// Wake() makes it look at once, otherwise it looks every `interval`. Stop() (also in the
-// destructor) waits for the current pass to end.
+// unreferenced blobs every `gc_interval` (those older than an hour). Wake() makes it look at
+// once, otherwise it looks every `interval`. A second thread makes the brotli/gzip variants of
+// deploys already live (DeployService::PrecompressPending), so a long compression never
+// delays the next deploy. Stop() (also in the destructor) waits for both to end their current
+// step (a compression stops between chunks).
 #pragma once
 
 #include <chrono>
@@ -29,6 +31,7 @@ class DeployProcessor {
 
  private:
   void Run();
+  void RunVariants();
 
   DeployService& deploys_;
   const std::chrono::milliseconds interval_;
@@ -37,7 +40,10 @@ class DeployProcessor {
   std::condition_variable cv_;
   bool woken_ = false;
   bool stopping_ = false;
+  bool variants_woken_ = false;
+  std::condition_variable variants_cv_;
   std::thread thread_;
+  std::thread variants_thread_;
 };
 
 }  // namespace replideploy::deploys
