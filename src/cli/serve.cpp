@@ -137,6 +137,11 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
   certs.dns_update_server = config.dns_update_server;
   certs.dns_update_zone = config.dns_update_zone;
   certs.dns_update_tsig = config.dns_update_tsig;
+  certs.dns_provider = config.dns_provider;
+  certs.dns_provider_url = config.dns_provider_url;
+  certs.acme_dns_accounts = config.acme_dns_accounts;
+  certs.cloudflare_api_token = config.cloudflare_api_token;
+  certs.route53_hosted_zone_id = config.route53_hosted_zone_id;
   certs.key = core::HmacSha256(secret, "replideploy certificates v1");
   return app_options;
 }

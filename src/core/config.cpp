@@ -119,6 +119,24 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
       {"dns-update-zone", "the zone DNS-01 records are added to", &c.dns_update_zone},
       {"dns-update-tsig", "TSIG key for DNS updates, name:hmac-sha256:base64secret",
        &c.dns_update_tsig},
+      {"dns-provider",
+       "DNS-01 through a DNS host's API: acme-dns, cloudflare or route53 (default: rfc2136, the "
+       "--dns-update-server)",
+       &c.dns_provider},
+      {"dns-provider-url",
+       "the DNS API's base URL (acme-dns: required; others: the provider's public API)",
+       &c.dns_provider_url},
+      {"acme-dns-accounts",
+       "acme-dns accounts, a JSON file {name: {username, password, "
+       "subdomain, fulldomain}}",
+       &c.acme_dns_accounts},
+      {"cloudflare-api-token",
+       "Cloudflare API token with Zone.DNS edit (default: CLOUDFLARE_API_TOKEN)",
+       &c.cloudflare_api_token},
+      {"route53-hosted-zone-id",
+       "Route 53 hosted zone of the DNS-01 names (default: found by name; credentials from "
+       "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+       &c.route53_hosted_zone_id},
       {"blob-store",
        "where blobs live: local (data-dir/store) or s3://BUCKET/PREFIX (an S3-compatible "
        "bucket)",

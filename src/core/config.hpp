@@ -77,6 +77,13 @@ struct ServeConfig {
   std::string dns_update_server;  // "IP:PORT", RFC 2136 target for DNS-01
   std::string dns_update_zone;
   std::string dns_update_tsig;  // "name:hmac-sha256:base64secret"
+  // DNS-01 through a DNS host's API instead (domains/dns_providers.hpp): acme-dns, cloudflare,
+  // route53 ("" or rfc2136: the --dns-update-* server).
+  std::string dns_provider;
+  std::string dns_provider_url;        // the API's base URL (acme-dns: required)
+  std::string acme_dns_accounts;       // acme-dns accounts file (lego's JSON format)
+  std::string cloudflare_api_token;    // empty: CLOUDFLARE_API_TOKEN / CF_DNS_API_TOKEN
+  std::string route53_hosted_zone_id;  // empty: found by name
   // Blobs: "local" (<data_dir>/store) or "s3://bucket/prefix" (docs/storage.md).
   std::string blob_store = "local";
   std::string s3_endpoint;       // empty: https://s3.<region>.amazonaws.com

@@ -31,6 +31,13 @@ struct CertificateSettings {
   std::string dns_update_server;
   std::string dns_update_zone;
   std::string dns_update_tsig;
+  // Or DNS-01 through a DNS host's API (--dns-provider acme-dns|cloudflare|route53 and its
+  // settings; AWS credentials and the Cloudflare token may come from the environment).
+  std::string dns_provider;
+  std::string dns_provider_url;
+  std::string acme_dns_accounts;
+  std::string cloudflare_api_token;
+  std::string route53_hosted_zone_id;
   bool base_domain_wildcard = false;  // --acme-base-wildcard: *.<base-domain> by dns-01
   std::string key;                    // 32 bytes encrypting private keys at rest
   std::chrono::milliseconds renew_interval{60 * 60 * 1000};
