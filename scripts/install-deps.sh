@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
-  libpqxx-dev libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev
+  libpqxx-dev libpq-dev libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libbrotli-dev zlib1g-dev libarchive-dev
   # The build sandbox: bubblewrap, its network (slirp4netns, nftables, iproute2) and its
   # disk quota (an ext4 volume: e2fsprogs, util-linux's losetup/mount), tar for the build cache.

@@ -5,6 +5,9 @@
 #                                 until it accepts connections, print the admin URL
 #                                 (postgres://postgres@127.0.0.1:PORT/postgres) on stdout
 #   tests/postgres.sh url DIR     print the admin URL of a server started in DIR
+#   tests/postgres.sh restart DIR stop the server (fast: every connection is cut) and start it
+#                                 again on the same port and data; wait until it accepts
+#                                 connections
 #   tests/postgres.sh stop DIR    stop the server and remove DIR
 #
 # Typical use:
@@ -25,7 +28,7 @@ die() {
 }
 
 usage() {
-  echo "usage: $0 start|stop|url DIR" >&2
+  echo "usage: $0 start|stop|url|restart DIR" >&2
   exit 2
 }
 
@@ -133,6 +136,28 @@ cmd_url() {
   echo "postgres://postgres@127.0.0.1:$(cat "$dir/port")/postgres"
 }
 
+cmd_restart() {
+  local dir=$1
+  [[ -f $dir/$MARKER && -f $dir/port ]] || die "no server started in $dir"
+  local port
+  port=$(cat "$dir/port")
+  # pg_ctl restart starts the server with the options it was last started with (same port).
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m fast -w -t 60 -s \
+    restart >/dev/null 2>>"$dir/pg_ctl.log"; then
+    show_log "$dir/pg_ctl.log"
+    show_log "$dir/postgres.log"
+    die "PostgreSQL did not restart (logs: $dir/postgres.log, $dir/pg_ctl.log)"
+  fi
+  for _ in $(seq 1 300); do
+    if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  show_log "$dir/postgres.log"
+  die "PostgreSQL restarted but does not accept connections on 127.0.0.1:$port"
+}
+
 cmd_stop() {
   local dir=$1
   [[ -e $dir ]] || return 0
@@ -157,5 +182,6 @@ case $1 in
   start) cmd_start "$2" ;;
   stop) cmd_stop "$2" ;;
   url) cmd_url "$2" ;;
+  restart) cmd_restart "$2" ;;
   *) usage ;;
 esac

@@ -2,12 +2,15 @@
 # Edge benchmark: the same static site served by nginx, h2o and replideploy on this machine, in
 # the same run, measured with wrk. A report, not a test: it never fails on a number.
 #
-#   bench/edge/run.sh                    # DURATION=10 s per run
-#   DURATION=5 bench/edge/run.sh         # quicker, noisier
+#   bench/edge/run.sh                    # DURATION=10 s per run, 3 rounds, shared + pinned
+#   DURATION=5 ROUNDS=1 bench/edge/run.sh  # quicker, noisier
 #
-# Environment: DURATION (s, default 10), THREADS (wrk -t, 2), CONNECTIONS (wrk -c, 64),
-# RULES (redirect rules in the second pass, 1000), REPLIDEPLOY_BIN, KEEP_TMP=1 (keep the temp dir),
-# RD_SERVE_ARGS (extra flags for `replideploy serve`), RESULTS_DIR (default bench/results).
+# Environment: DURATION (s, default 10), ROUNDS (3), MODES ("shared pinned"), THREADS (wrk -t in
+# shared mode, 2), CONNECTIONS (wrk -c, 64), RULES (rule counts measured against none,
+# "1000 10000"), RSS_SITES (extra sites of 100 files published for the memory figure, 0 = skip),
+# PROFILE=1 (perf record ours on the small file at the end; needs linux-perf), REPLIDEPLOY_BIN,
+# KEEP_TMP=1 (keep the temp dir), RD_SERVE_ARGS (extra flags for `replideploy serve`),
+# RESULTS_DIR (default bench/results).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -15,9 +18,13 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../lib.sh"
 
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+MODES=${MODES:-shared pinned}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
-RULES=${RULES:-1000}
+RULES=${RULES:-1000 10000}
+RSS_SITES=${RSS_SITES:-0}
+PROFILE=${PROFILE:-0}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_ROOT/bench/results}
 SITE_NAME=bench
 HOST_HEADER="$SITE_NAME.localhost"
@@ -32,7 +39,12 @@ for p in nginx nginx-light nginx-core nginx-full nginx-extras; do
     break
   fi
 done
-ensure_packages "$nginx_pkg" h2o wrk curl jq iproute2 procps
+ensure_packages "$nginx_pkg" h2o wrk curl jq iproute2 procps util-linux
+((PROFILE)) && ensure_packages linux-perf
+if [[ " $MODES " == *" pinned "* ]] && (($(nproc) < 2)); then
+  log "one CPU only: pinned mode left out"
+  MODES=${MODES//pinned/}
+fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 H2O=$(command -v h2o || echo /usr/bin/h2o)
 WRK=$(command -v wrk)
@@ -163,11 +175,11 @@ rd_deploy "$SITE" "$SITE_NAME" "$T/out/deploy-1.log"
 grep -E "Uploading|live" "$T/out/deploy-1.log" >&2 || true
 
 # every server must answer 200 with the file's exact bytes for every class
-verify() { # server path expected_file [label]
-  local server=$1 path=$2 file=$3 code
-  code=$(curl -sS -o "$T/out/verify.body" -w '%{http_code}' -H "Host: $HOST_HEADER" \
+verify() { # server path expected_file [host]
+  local server=$1 path=$2 file=$3 host=${4:-$HOST_HEADER} code
+  code=$(curl -sS -o "$T/out/verify.body" -w '%{http_code}' -H "Host: $host" \
     "http://127.0.0.1:${PORT[$server]}$path")
-  [[ $code == 200 ]] || die "$server $path answered $code, not 200"
+  [[ $code == 200 ]] || die "$server $path (Host: $host) answered $code, not 200"
   cmp -s "$T/out/verify.body" "$SITE/$file" || die "$server $path: body differs from $file"
 }
 for s in "${SERVERS[@]}"; do
@@ -181,6 +193,62 @@ log "all servers answer 200 with the right bytes"
     curl -sS -D - -o /dev/null -H "Host: $HOST_HEADER" "http://127.0.0.1:${PORT[$s]}/" | tr -d '\r'
   done
 } >"$T/out/headers.txt"
+
+# ours' resident memory (kB) right now
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/${PIDROOT[ours]}/status"; }
+# warm ours' caches with every class once, then its memory with this one site
+for c in "${CLASSES[@]}"; do verify ours "${CLASS_PATH[$c]}" "${CLASS_FILE[$c]}"; done
+RSS_ONE_SITE=$(rss_kb)
+
+# ---------------------------------------------------------------------------------------------
+# the same files plus N redirect rules each, as sites of their own (bench-rules-N.localhost), so
+# that no-rules and rules runs interleave in every round; none of the rules matches the
+# benchmarked URLs
+write_rules() { # COUNT FILE
+  local count=$1 i
+  {
+    echo "# $count generated rules of mixed kinds; none matches /, /page-N/, /assets/, /files/"
+    for ((i = 0; i < count; i++)); do
+      case $((i % 5)) in
+        0) echo "/old/path-$i  /new/path-$i  301" ;;
+        1) echo "/blog-$i/*  /posts-$i/:splat  301" ;;
+        2) echo "/news-$i/:year/:month/:slug  /articles-$i/:year/:month/:slug  302" ;;
+        3) echo "/docs-$i/v1/*  /docs-$i/v2/:splat  200" ;;
+        4) echo "/shop-$i/:category/*  https://shop.example.com/:category/:splat  301!" ;;
+      esac
+    done
+  } >"$2"
+}
+# the rules are live (one of each kind answers as written)
+check_rule() { # host path expected_code [expected_location]
+  local got
+  got=$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -H "Host: $1" \
+    "http://127.0.0.1:${PORT[ours]}$2")
+  [[ ${got%% *} == "$3" ]] || die "rule check $1$2: got '$got', expected $3 ${4:-}"
+  [[ -z ${4:-} || ${got#* } == *"$4" ]] || die "rule check $1$2: got '$got', expected location $4"
+}
+declare -A VARIANT_HOST=([norules]=$HOST_HEADER)
+RULE_VARIANTS=(norules)
+for n in $RULES; do
+  site_n="$SITE_NAME-rules-$n"
+  dir="$T/site-rules-$n"
+  cp -a "$SITE" "$dir"
+  write_rules "$n" "$dir/_redirects"
+  rd_create_site "$site_n"
+  rd_deploy "$dir" "$site_n" "$T/out/deploy-rules-$n.log"
+  grep -E "Uploading|live" "$T/out/deploy-rules-$n.log" >&2 || true
+  host="$site_n.localhost"
+  VARIANT_HOST[rules$n]=$host
+  RULE_VARIANTS+=("rules$n")
+  last=$((n - 1))
+  check_rule "$host" "/old/path-0" 301 "/new/path-0"
+  check_rule "$host" "/blog-1/a/b" 301 "/posts-1/a/b"
+  check_rule "$host" "/news-$((last - (last - 2) % 5))/2024/05/hello" 302 \
+    "/articles-$((last - (last - 2) % 5))/2024/05/hello"
+  check_rule "$host" "/shop-4/shoes/red" 301 "https://shop.example.com/shoes/red"
+  for c in "${CLASSES[@]}"; do verify ours "${CLASS_PATH[$c]}" "${CLASS_FILE[$c]}" "$host"; done
+  log "$n rules are live on $host; benchmarked URLs still answer 200"
+done
 
 # ---------------------------------------------------------------------------------------------
 # measurement
@@ -196,6 +264,7 @@ done = function(summary, latency, requests)
 end
 EOF
 
+# per run, keyed "mode|server|class|round"
 declare -A R_RPS R_P50 R_P99 R_CPU R_NON2XX R_SOCKERR R_OTHER
 
 # system-wide busy and total ticks from /proc/stat. Busy leaves out irq and softirq time: loopback
@@ -221,16 +290,34 @@ field() { # NAME LINE: the number after " NAME=" in LINE
   echo "${v%% *}"
 }
 
-# bench_one KEY SERVER PATH: one wrk run, results into R_*[KEY]
+ALL_CPUS="0-$(($(nproc) - 1))"
+# pin SERVER CPUS: every thread of the server's processes onto CPUS
+pin() {
+  local pid
+  for pid in $(process_tree "${PIDROOT[$1]}"); do
+    taskset -a -p -c "$2" "$pid" >/dev/null 2>&1 || true
+  done
+}
+
+# bench_one KEY MODE SERVER PATH [HOST]: one wrk run, results into R_*[KEY]. Pinned: the server
+# on CPU 0, wrk (one thread) on CPU 1; shared: both anywhere.
 bench_one() {
-  local key=$1 server=$2 path=$3 pids before after sys0 sys1 ch0 ch1 out line
+  local key=$1 mode=$2 server=$3 path=$4 host=${5:-$HOST_HEADER}
+  local pids before after sys0 sys1 ch0 ch1 out line wrk_cmd
+  if [[ $mode == pinned ]]; then
+    pin "$server" 0
+    wrk_cmd=(taskset -c 1 "$WRK" -t1)
+  else
+    pin "$server" "$ALL_CPUS"
+    wrk_cmd=("$WRK" -t"$THREADS")
+  fi
   mapfile -t pids < <(process_tree "${PIDROOT[$server]}")
-  out="$T/out/wrk-$key.txt"
+  out="$T/out/wrk-${key//|/-}.txt"
   ch0=$(children_ticks)
   read -r -a sys0 <<<"$(sys_ticks)"
   before=$(cpu_ticks "${pids[@]}")
-  "$WRK" -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$T/report.lua" \
-    -H "Host: $HOST_HEADER" "http://127.0.0.1:${PORT[$server]}$path" >"$out" 2>&1 || true
+  "${wrk_cmd[@]}" -c"$CONNECTIONS" -d"${DURATION}s" -s "$T/report.lua" \
+    -H "Host: $host" "http://127.0.0.1:${PORT[$server]}$path" >"$out" 2>&1 || true
   after=$(cpu_ticks "${pids[@]}")
   read -r -a sys1 <<<"$(sys_ticks)"
   ch1=$(children_ticks)
@@ -262,55 +349,80 @@ bench_one() {
     log "WARNING $key: $status non-2xx/3xx responses, socket errors connect=$connect read=$read write=$write timeout=$timeout"
     grep -E "Non-2xx|Socket errors" "$out" >&2 || true
   fi
-  log "$(printf '%-22s %8s req/s  p50 %7s ms  p99 %7s ms  cpu %7s us/req  other load %s cores' \
+  log "$(printf '%-30s %8s req/s  p50 %7s ms  p99 %7s ms  cpu %7s us/req  other load %s cores' \
     "$key" "${R_RPS[$key]}" "${R_P50[$key]}" "${R_P99[$key]}" "${R_CPU[$key]}" "${R_OTHER[$key]}")"
 }
 
+# median ARRAY_NAME KEY_PREFIX: the median over rounds of ARRAY[KEY_PREFIX|r]
+median() {
+  local -n arr=$1
+  local r vals=()
+  for ((r = 1; r <= ROUNDS; r++)); do vals+=("${arr[$2|$r]:-n/a}"); done
+  printf '%s\n' "${vals[@]}" | awk '$1 != "n/a" { v[n++] = $1 } END {
+    if (n == 0) { print "n/a"; exit }
+    for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+    m = (n % 2) ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
+    if (m == int(m) && m > 100) printf "%d\n", m; else print m }'
+}
+
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-log "pass 1: ${#CLASSES[@]} classes x ${#SERVERS[@]} servers, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s"
-for c in "${CLASSES[@]}"; do
-  for s in "${SERVERS[@]}"; do
-    bench_one "$s:$c" "$s" "${CLASS_PATH[$c]}"
+log "$ROUNDS interleaved rounds; modes: $MODES; ${#CLASSES[@]} classes x ${#SERVERS[@]} servers, then ours with ${RULE_VARIANTS[*]} (pinned when measured, else shared); wrk -c$CONNECTIONS -d${DURATION}s"
+RULES_MODE=shared
+[[ " $MODES " == *" pinned "* ]] && RULES_MODE=pinned
+for ((round = 1; round <= ROUNDS; round++)); do
+  log "round $round of $ROUNDS"
+  for mode in $MODES; do
+    for c in "${CLASSES[@]}"; do
+      for s in "${SERVERS[@]}"; do
+        bench_one "$mode|$s|$c|$round" "$mode" "$s" "${CLASS_PATH[$c]}"
+      done
+    done
+  done
+  for c in small pretty; do
+    for v in "${RULE_VARIANTS[@]}"; do
+      bench_one "$RULES_MODE|ours-$v|$c|$round" "$RULES_MODE" ours "${CLASS_PATH[$c]}" "${VARIANT_HOST[$v]}"
+    done
   done
 done
+for s in "${SERVERS[@]}"; do pin "$s" "$ALL_CPUS"; done
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+RSS_END=$(rss_kb)
 
 # ---------------------------------------------------------------------------------------------
-# pass 2: the same site plus RULES redirect rules, none of which match the benchmarked URLs
-log "pass 2: ours again without rules, then with $RULES rules in _redirects"
-for c in small pretty; do bench_one "ours-norules:$c" ours "${CLASS_PATH[$c]}"; done
-
-SITE2=$T/site-rules
-cp -a "$SITE" "$SITE2"
-{
-  echo "# $RULES generated rules of mixed kinds; none matches /, /page-N/, /assets/, /files/"
-  for ((i = 0; i < RULES; i++)); do
-    case $((i % 5)) in
-      0) echo "/old/path-$i  /new/path-$i  301" ;;
-      1) echo "/blog-$i/*  /posts-$i/:splat  301" ;;
-      2) echo "/news-$i/:year/:month/:slug  /articles-$i/:year/:month/:slug  302" ;;
-      3) echo "/docs-$i/v1/*  /docs-$i/v2/:splat  200" ;;
-      4) echo "/shop-$i/:category/*  https://shop.example.com/:category/:splat  301!" ;;
-    esac
+# memory with many sites: RSS_SITES more sites of 100 files each (~2 KB pages; one page differs
+# per site, so each deploy uploads one new file), each visited once
+RSS_MANY=""
+if ((RSS_SITES > 0)); then
+  log "publishing $RSS_SITES sites of 100 files each for the memory figure"
+  small="$T/site-small"
+  mkdir -p "$small"
+  for n in $(seq 1 99); do page_html "Small $n" >"$small/p$n.html"; done
+  for i in $(seq 1 "$RSS_SITES"); do
+    page_html "Site $i" >"$small/index.html"
+    rd_create_site "mem-$i"
+    rd_deploy "$small" "mem-$i" "$T/out/deploy-mem.log"
+    curl -fsS -o /dev/null -H "Host: mem-$i.localhost" "http://127.0.0.1:${PORT[ours]}/" ||
+      die "mem-$i.localhost does not answer"
+    curl -fsS -o /dev/null -H "Host: mem-$i.localhost" "http://127.0.0.1:${PORT[ours]}/p1.html" ||
+      die "mem-$i.localhost/p1.html does not answer"
   done
-} >"$SITE2/_redirects"
-rd_deploy "$SITE2" "$SITE_NAME" "$T/out/deploy-rules.log"
-grep -E "Uploading|live" "$T/out/deploy-rules.log" >&2 || true
-# the rules are live (one of each kind answers as written) and the benchmarked URLs still 200
-check_rule() { # path expected_code [expected_location]
-  local got
-  got=$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -H "Host: $HOST_HEADER" \
-    "http://127.0.0.1:${PORT[ours]}$1")
-  [[ ${got%% *} == "$2" ]] || die "rule check $1: got '$got', expected $2 ${3:-}"
-  [[ -z ${3:-} || ${got#* } == *"$3" ]] || die "rule check $1: got '$got', expected location $3"
-}
-check_rule "/old/path-500" 301 "/new/path-500"
-check_rule "/blog-501/a/b" 301 "/posts-501/a/b"
-check_rule "/news-997/2024/05/hello" 302 "/articles-997/2024/05/hello"
-check_rule "/shop-4/shoes/red" 301 "https://shop.example.com/shoes/red"
-for c in "${CLASSES[@]}"; do verify ours "${CLASS_PATH[$c]}" "${CLASS_FILE[$c]}"; done
-log "rules are live; benchmarked URLs still answer 200"
-for c in small pretty; do bench_one "ours-rules:$c" ours "${CLASS_PATH[$c]}"; done
-LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+  RSS_MANY=$(rss_kb)
+fi
+
+# a profile of ours on the small file (pinned like the runs above when they were)
+PERF_TOP=""
+if ((PROFILE)); then
+  log "profiling ours on / with perf record -g"
+  pin ours 0
+  perf record -g -F 999 -p "${PIDROOT[ours]}" -o "$T/out/perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+  perf_pid=$!
+  taskset -c 1 "$WRK" -t1 -c"$CONNECTIONS" -d"${DURATION}s" -H "Host: $HOST_HEADER" \
+    "http://127.0.0.1:${PORT[ours]}/" >/dev/null 2>&1 || true
+  wait "$perf_pid" || true
+  pin ours "$ALL_CPUS"
+  PERF_TOP=$(perf report -i "$T/out/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | sed -E 's/[[:space:]-]+$//' | head -25 || true)
+fi
 
 # crashes, errors in our log
 RD_ALIVE=yes
@@ -320,7 +432,8 @@ RD_LOG_ERRORS=$(grep -ciE '\b(error|fatal|panic)\b' "$T/replideploy.log" || true
 # ---------------------------------------------------------------------------------------------
 # report
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0 || a == "n/a" || b == "n/a") print "n/a"; else printf "%.2f", a / b }'; }
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%+.1f%%", (a / b - 1) * 100 }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0 || a == "n/a" || b == "n/a") print "n/a"; else printf "%+.1f%%", (a / b - 1) * 100 }'; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
 ver_nginx=$({ "$NGINX" -v 2>&1 || true; } | sed 's/.*nginx\///')
 ver_h2o=$({ "$H2O" --version 2>&1 || true; } | head -1 | sed 's/^h2o version //')
 ver_wrk=$({ "$WRK" -v 2>&1 || true; } | head -1 | awk '{print $2}')
@@ -331,48 +444,79 @@ git -C "$BENCH_ROOT" --no-optional-locks diff-index --quiet HEAD -- 2>/dev/null 
 report() {
   echo "# Edge benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "- replideploy $commit$dirty, release build of $(date -u -r "$RD_BIN" "+%Y-%m-%d %H:%M UTC"); nginx $ver_nginx (2 workers); h2o $ver_h2o (2 threads); wrk $ver_wrk"
-  echo "- $(nproc) cores shared by wrk, the server under test and whatever else runs (load average at start $LOAD_START, at end $LOAD_END)"
-  echo "- wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, HTTP/1.1, no Accept-Encoding (identity bodies everywhere), Host: $HOST_HEADER"
+  echo "- replideploy $commit$dirty, release build of $(date -u -r "$RD_BIN" "+%Y-%m-%d %H:%M UTC"); nginx $ver_nginx (2 workers); h2o $ver_h2o (2 threads); ours with its defaults (2 I/O threads); wrk $ver_wrk"
+  echo "- $(nproc) cores (load average at start $LOAD_START, at end $LOAD_END)"
+  echo "- modes: **shared** = server and wrk -t$THREADS anywhere on the machine; **pinned** = every thread of the server on CPU 0 (\`taskset -a -p -c 0\`), wrk -t1 on CPU 1 (\`taskset -c 1\`)"
+  echo "- $ROUNDS interleaved rounds (each round runs every mode, class and server once), medians of the rounds; wrk -c$CONNECTIONS -d${DURATION}s, keep-alive, HTTP/1.1, no Accept-Encoding (identity bodies everywhere), Host: $HOST_HEADER"
   echo "- CPU/req: utime+stime of all the server's processes and threads (/proc/PID/stat) over the run, divided by requests completed"
   echo "- other load: cores busy (user+system, /proc/stat) with neither the server nor wrk during the run, i.e. the noise from other work on the machine"
-  echo
-  echo "## Absolute numbers"
-  echo
-  echo "| request | server | req/s | p50 ms | p99 ms | CPU us/req | non-2xx/3xx | socket errors | other load (cores) |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-  local c s k
-  for c in "${CLASSES[@]}"; do
-    for s in "${SERVERS[@]}"; do
-      k="$s:$c"
-      echo "| ${CLASS_LABEL[$c]} | $s | ${R_RPS[$k]} | ${R_P50[$k]} | ${R_P99[$k]} | ${R_CPU[$k]} | ${R_NON2XX[$k]} | ${R_SOCKERR[$k]} | ${R_OTHER[$k]} |"
+  local c s k mode v
+  for mode in $MODES; do
+    echo
+    echo "## $mode mode: medians of $ROUNDS rounds"
+    echo
+    echo "| request | server | req/s | p50 ms | p99 ms | CPU us/req | other load (cores) |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
+    for c in "${CLASSES[@]}"; do
+      for s in "${SERVERS[@]}"; do
+        k="$mode|$s|$c"
+        echo "| ${CLASS_LABEL[$c]} | $s | $(median R_RPS "$k") | $(median R_P50 "$k") | $(median R_P99 "$k") | $(median R_CPU "$k") | $(median R_OTHER "$k") |"
+      done
+    done
+    echo
+    echo "Ratios ours/other of the medians. req/s: above 1 means we serve more. CPU/req and p99: below 1 means we spend less / answer sooner."
+    echo
+    echo "| request | req/s ours/nginx | req/s ours/h2o | CPU/req ours/nginx | CPU/req ours/h2o | p99 ours/nginx | p99 ours/h2o |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for c in "${CLASSES[@]}"; do
+      local o="$mode|ours|$c" n="$mode|nginx|$c" h="$mode|h2o|$c"
+      echo "| ${CLASS_LABEL[$c]} | $(ratio "$(median R_RPS "$o")" "$(median R_RPS "$n")") | $(ratio "$(median R_RPS "$o")" "$(median R_RPS "$h")") | $(ratio "$(median R_CPU "$o")" "$(median R_CPU "$n")") | $(ratio "$(median R_CPU "$o")" "$(median R_CPU "$h")") | $(ratio "$(median R_P99 "$o")" "$(median R_P99 "$n")") | $(ratio "$(median R_P99 "$o")" "$(median R_P99 "$h")") |"
     done
   done
   echo
-  echo "## Ratios (ours / other)"
+  echo "## Redirect rules ($RULES_MODE mode, replideploy only, medians of $ROUNDS rounds)"
   echo
-  echo "req/s: above 1 means we serve more. CPU/req: below 1 means we spend less CPU per request."
+  echo "The same files as sites of their own, plus a \`_redirects\` with that many rules (exact paths,"
+  echo "splats, placeholders, rewrites, forced external redirects; none matches the requested URLs),"
+  echo "interleaved with the no-rules site in every round."
   echo
-  echo "| request | req/s ours/nginx | req/s ours/h2o | CPU/req ours/nginx | CPU/req ours/h2o |"
-  echo "|---|---:|---:|---:|---:|"
-  for c in "${CLASSES[@]}"; do
-    echo "| ${CLASS_LABEL[$c]} | $(ratio "${R_RPS[ours:$c]}" "${R_RPS[nginx:$c]}") | $(ratio "${R_RPS[ours:$c]}" "${R_RPS[h2o:$c]}") | $(ratio "${R_CPU[ours:$c]}" "${R_CPU[nginx:$c]}") | $(ratio "${R_CPU[ours:$c]}" "${R_CPU[h2o:$c]}") |"
-  done
-  echo
-  echo "## $RULES redirect rules (replideploy only)"
-  echo
-  echo "A second deploy of the same files plus a \`_redirects\` with $RULES rules (exact paths, splats,"
-  echo "placeholders, rewrites, forced external redirects; none matches the requested URLs), measured"
-  echo "right after a fresh no-rules run of the same URLs."
-  echo
-  echo "| request | req/s no rules | req/s $RULES rules | req/s change | CPU us/req no rules | CPU us/req $RULES rules | CPU/req change | non-2xx/3xx |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| request | rules | req/s | req/s change | CPU us/req | CPU/req change | p99 ms |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
   for c in small pretty; do
-    local a="ours-norules:$c" b="ours-rules:$c"
-    echo "| ${CLASS_LABEL[$c]} | ${R_RPS[$a]} | ${R_RPS[$b]} | $(pct "${R_RPS[$b]}" "${R_RPS[$a]}") | ${R_CPU[$a]} | ${R_CPU[$b]} | $(pct "${R_CPU[$b]}" "${R_CPU[$a]}") | $((${R_NON2XX[$a]} + ${R_NON2XX[$b]})) |"
+    local base="$RULES_MODE|ours-norules|$c"
+    for v in "${RULE_VARIANTS[@]}"; do
+      k="$RULES_MODE|ours-$v|$c"
+      local count=${v#rules}
+      [[ $v == norules ]] && count=0
+      echo "| ${CLASS_LABEL[$c]} | $count | $(median R_RPS "$k") | $(pct "$(median R_RPS "$k")" "$(median R_RPS "$base")") | $(median R_CPU "$k") | $(pct "$(median R_CPU "$k")" "$(median R_CPU "$base")") | $(median R_P99 "$k") |"
+    done
   done
   echo
-  echo "Small file, $RULES rules against none: req/s $(pct "${R_RPS[ours-rules:small]}" "${R_RPS[ours-norules:small]}") (negative = slower), CPU/req $(pct "${R_CPU[ours-rules:small]}" "${R_CPU[ours-norules:small]}") (positive = costlier). On this machine our CPU/req moves by 20-40% and req/s by ~10% between runs of the same build: smaller differences are noise."
+  echo "## Memory (ours, VmRSS)"
+  echo
+  echo "- 1 site published, every class served once: $(mb "$RSS_ONE_SITE")"
+  echo "- after all runs ($((${#RULE_VARIANTS[@]})) sites, the largest with $(echo "$RULES" | awk '{print $NF}') rules): $(mb "$RSS_END")"
+  if [[ -n $RSS_MANY ]]; then
+    echo "- after publishing $RSS_SITES more sites of 100 files each and serving two files of each: $(mb "$RSS_MANY")"
+  else
+    echo "- many sites: not measured (RSS_SITES=0)"
+  fi
+  if [[ -n $PERF_TOP ]]; then
+    echo
+    echo "## Profile of ours on / (perf record -g, pinned, self time by symbol, top 25)"
+    echo
+    echo '```'
+    echo "$PERF_TOP"
+    echo '```'
+  fi
+  echo
+  echo "## Every run"
+  echo
+  echo "| run (mode, server, class, round) | req/s | p50 ms | p99 ms | CPU us/req | non-2xx/3xx | socket errors | other load |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for k in $(printf '%s\n' "${!R_RPS[@]}" | sort); do
+    echo "| $k | ${R_RPS[$k]} | ${R_P50[$k]} | ${R_P99[$k]} | ${R_CPU[$k]} | ${R_NON2XX[$k]} | ${R_SOCKERR[$k]} | ${R_OTHER[$k]} |"
+  done
   echo
   echo "## Health"
   echo

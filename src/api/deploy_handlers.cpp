@@ -41,6 +41,22 @@ Result<std::map<std::string, std::string>> DigestMap(const json::object& body,
   return out;
 }
 
+// netlify-cli's `functions_config`: function name -> its config object (routes of
+// `export const config = { path }`), kept as JSON text for the deploys service to check.
+Result<std::map<std::string, std::string>> FunctionConfigs(const json::object& body) {
+  std::map<std::string, std::string> out;
+  RD_TRY(const json::object* obj, OptionalObject(body, "functions_config"));
+  if (obj == nullptr) return out;
+  for (const auto& [key, value] : *obj) {
+    if (!value.is_object()) {
+      return MakeError(ErrorCode::kBadRequest,
+                       "functions_config['" + std::string(key) + "'] must be an object");
+    }
+    out.emplace(std::string(key), json::serialize(value));
+  }
+  return out;
+}
+
 // Netlify's deploy summary: {"status": ..., "messages": [{"type", "title", "description",
 // "details"}]}, each message also naming the file and line it is about (when it is about one).
 json::object SummaryJson(const deploys::Deploy& d) {
@@ -161,7 +177,8 @@ void AddDeployRoutes(http::Router& router, App& app) {
     if (body.contains("files") || body.contains("functions")) {
       RD_TRY(auto files, DigestMap(body, "files"));
       RD_TRY(auto functions, DigestMap(body, "functions"));
-      RD_TRY(deploy, app.deploys().SetFiles(user.id, deploy.id, files, functions));
+      RD_TRY(auto configs, FunctionConfigs(body));
+      RD_TRY(deploy, app.deploys().SetFiles(user.id, deploy.id, files, functions, configs));
     }
     return JsonResponse(200, DeployJson(app, deploy));
   });
@@ -186,12 +203,14 @@ void AddDeployRoutes(http::Router& router, App& app) {
     if (DeclaresEdgeFunctions(body)) return NotImplementedResponse(kEdgeFunctionsUnsupported);
     RD_TRY(auto files, DigestMap(body, "files"));
     RD_TRY(auto functions, DigestMap(body, "functions"));
+    RD_TRY(auto configs, FunctionConfigs(body));
     RD_TRY(deploys::Deploy current, app.deploys().Get(user.id, req.path_params["deploy_id"]));
     if (req.path_params.contains("site_id")) {
       RD_TRY(deploys::Site site, app.sites().Get(user.id, req.path_params["site_id"]));
       if (site.id != current.site_id) return MakeError(ErrorCode::kNotFound, "deploy not found");
     }
-    RD_TRY(deploys::Deploy deploy, app.deploys().SetFiles(user.id, current.id, files, functions));
+    RD_TRY(deploys::Deploy deploy,
+           app.deploys().SetFiles(user.id, current.id, files, functions, configs));
     return JsonResponse(200, DeployJson(app, deploy));
   });
   router.Add("PUT", "/api/v1/sites/{site_id}/deploys/{deploy_id}", set_files, {kMaxFileList});

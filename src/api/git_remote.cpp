@@ -56,7 +56,8 @@ void AddGitRemoteRoutes(http::Router& router, App& app) {
     if (token.empty()) return AskForCredentials();
     auto who = app.AuthorizeBearer(token, auth::Scope::kDeploy);
     if (!who.ok()) {
-      if (who.error().code == ErrorCode::kForbidden)
+      // A wrong token asks again; anything else (a scope, the database) is said as it is.
+      if (who.error().code != ErrorCode::kUnauthenticated)
         return ErrorResponse(who.error(), req.request_id);
       return AskForCredentials();
     }

@@ -121,7 +121,10 @@ bool LogStreamHub::Serve(Viewer& viewer) {
   const bool more_lines = lines->size() == static_cast<std::size_t>(kBatchLines);
   auto deploy = deploys_.GetForBuild(viewer.deploy_id);
   if (!deploy.ok()) {
-    if (deploy.error().code != ErrorCode::kNotFound) return true;
+    if (deploy.error().code != ErrorCode::kNotFound) {
+      spdlog::warn("log stream of {}: {}", viewer.deploy_id, deploy.error().message);
+      return true;
+    }
     socket.Close(4404, "deploy not found");
     return false;
   }
@@ -133,7 +136,11 @@ bool LogStreamHub::Serve(Viewer& viewer) {
   // Finished: the deploy has its final state and no build job is still writing lines.
   if (IsFinal(state) && !more_lines) {
     auto active = queue_.HasActiveJob(viewer.deploy_id);
-    if (!active.ok() || *active) return true;
+    if (!active.ok()) {
+      spdlog::warn("log stream of {}: {}", viewer.deploy_id, active.error().message);
+      return true;
+    }
+    if (*active) return true;
     // Lines stored since the read above go out first.
     auto later = logs_.HasLinesFrom(viewer.deploy_id, viewer.next_seq);
     if (later.ok() && *later) {

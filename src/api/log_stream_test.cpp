@@ -151,13 +151,17 @@ TEST_P(LogStream, EndsOnlyWhenTheDeployIsFinalAndTheJobIsDone) {
   auto viewer = std::make_shared<MemorySocket>();
   hub_->Add("d", viewer);
   AddLine(0, "building");
-  ASSERT_TRUE(WaitFor([&] { return viewer->Lines().size() == 1; }));
+  // The hub sends a round's lines before it reads the deploy's state: wait for the state too,
+  // or the update below can land in between and "building" is never announced.
+  ASSERT_TRUE(WaitFor([&] { return viewer->Lines().size() == 1 && viewer->States().size() == 1; }));
   // Ready, but the worker's job is still writing its last lines: keep following. The hub
   // announces the state and decides in the same round; a line stored after the announcement
   // goes out in a later round, which a viewer ended in that round never gets.
   ASSERT_TRUE(tdb_->db().Exec("UPDATE deploys SET state = 'ready' WHERE id = 'd'").ok());
   hub_->Notify("d");
-  ASSERT_TRUE(WaitFor([&] { return viewer->States().size() == 2; })) << viewer->LastType();
+  ASSERT_TRUE(WaitFor([&] { return viewer->States().size() == 2; }))
+      << "last message " << viewer->LastType() << ", states " << viewer->States().size()
+      << ", open " << viewer->IsOpen() << ", close code " << viewer->close_code();
   EXPECT_EQ(viewer->States(), (std::vector<std::string>{"building", "ready"}));
   AddLine(1, "Deploy is live");
   ASSERT_TRUE(WaitFor([&] { return viewer->Lines().size() == 2 || !viewer->IsOpen(); }));

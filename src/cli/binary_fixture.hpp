@@ -139,6 +139,7 @@ class BinaryFixture : public ::testing::Test {
   }
 
   // Commits `files` in the repository at `repo` (created if needed) and pushes main to `remote`.
+  // What git said goes to `repo`.log.
   static bool CommitAndPush(const std::string& repo,
                             const std::map<std::string, std::string>& files,
                             const std::string& remote) {
@@ -147,7 +148,7 @@ class BinaryFixture : public ::testing::Test {
     const std::string cmd = "cd '" + repo +
                             "' && (test -d .git || git init -q -b main) && git add -A && git -c "
                             "user.email=t@e -c user.name=t commit -qm change && git push -q '" +
-                            remote + "' main >/dev/null 2>&1";
+                            remote + "' main >'" + repo + ".log' 2>&1";
     return std::system(cmd.c_str()) == 0;
   }
 

@@ -124,6 +124,7 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
   app_options.heartbeat_every =
       std::chrono::milliseconds(std::max(500, config.build_lease_seconds * 1000 / 4));
   app_options.git_poll_interval = std::chrono::seconds(config.git_poll_seconds);
+  app_options.edge.site_cache_ttl = std::chrono::seconds(config.site_cache_ttl_seconds);
   app_options.allow_private_git = config.git_allow_private_urls != 0;
   app_options.public_url = config.public_url;
   app_options.github.client_id = config.github_client_id;
@@ -343,13 +344,12 @@ std::unique_ptr<Tls> LoadTls(const core::ServeConfig& config, Base& base, const 
     }
     spdlog::warn("TLS certificates: {}", loaded.error().message);
   }
-  if (may_start_empty) {
-    // A certificate issued in this process is served at once (others: at the periodic reload).
-    base.options.certificates.on_changed = [t = tls.get()] {
-      const Status reloaded = t->store->Reload(*t->source);
-      if (!reloaded.ok()) spdlog::warn("TLS certificates: {}", reloaded.error().message);
-    };
-  }
+  // A certificate issued in this process is served at once, and so is one issued elsewhere when
+  // its change event arrives (PostgreSQL; else at the periodic reload).
+  base.options.certificates.on_changed = [t = tls.get()] {
+    const Status reloaded = t->store->Reload(*t->source);
+    if (!reloaded.ok()) spdlog::warn("TLS certificates: {}", reloaded.error().message);
+  };
   return tls;
 }
 

@@ -48,6 +48,9 @@ struct ServeConfig {
   int header_timeout_seconds = 15;
   int idle_timeout_seconds = 75;
   int shutdown_grace_seconds = 10;
+  // How long an edge answers a site's live deploy from memory without asking the database;
+  // changes told by events (in-process, or PostgreSQL's NOTIFY) are seen at once regardless.
+  int site_cache_ttl_seconds = 1;
   // Builds.
   int build_workers = 1;  // builds at once in `serve` (0: leave them to `replideploy worker`)
   std::string build_runner = "bubblewrap";  // or "docker"

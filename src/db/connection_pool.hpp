@@ -5,7 +5,10 @@
 // discarded as broken. Acquire() waits while every connection is leased; it fails instead of
 // waiting forever when every leased connection belongs to the calling thread (a nested
 // Database call inside Transaction on an exhausted pool, which could never be served).
-// Thread-safe. The pool must outlive its leases.
+// An idle connection is checked with `alive` (when given) before it is handed out: one that
+// died while idle (the server restarted, a proxy timed it out) is dropped, and the caller gets
+// another, instead of an error on its first statement. Thread-safe. The pool must outlive its
+// leases.
 #pragma once
 
 #include <algorithm>
@@ -25,6 +28,8 @@ template <typename Conn>
 class ConnectionPool {
  public:
   using Factory = std::function<Result<std::unique_ptr<Conn>>()>;
+  // Cheap and local (no round trip): false when the connection is known to be dead.
+  using AliveCheck = std::function<bool(Conn&)>;
 
   class Lease {
    public:
@@ -56,8 +61,8 @@ class ConnectionPool {
     bool discard_ = false;
   };
 
-  ConnectionPool(int max_size, Factory factory)
-      : max_size_(std::max(1, max_size)), factory_(std::move(factory)) {}
+  ConnectionPool(int max_size, Factory factory, AliveCheck alive = nullptr)
+      : max_size_(std::max(1, max_size)), factory_(std::move(factory)), alive_(std::move(alive)) {}
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
@@ -70,11 +75,18 @@ class ConnectionPool {
 
   Result<Lease> Acquire() {
     const std::thread::id self = std::this_thread::get_id();
+    std::vector<std::unique_ptr<Conn>> dead;  // closed after the lock is released
     std::unique_lock lock(mu_);
     for (;;) {
       if (!idle_.empty()) {
         std::unique_ptr<Conn> conn = std::move(idle_.back());
         idle_.pop_back();
+        if (alive_ && !alive_(*conn)) {
+          --open_;
+          ++dropped_;
+          dead.push_back(std::move(conn));
+          continue;
+        }
         holders_.push_back(self);
         return Lease(this, std::move(conn), self);
       }
@@ -100,6 +112,12 @@ class ConnectionPool {
     }
   }
 
+  // Idle connections found dead and dropped so far.
+  int dropped() {
+    std::lock_guard lock(mu_);
+    return dropped_;
+  }
+
  private:
   void Release(std::unique_ptr<Conn> conn, std::thread::id holder, bool discard) {
     {
@@ -118,11 +136,13 @@ class ConnectionPool {
 
   const int max_size_;
   const Factory factory_;
+  const AliveCheck alive_;
   std::mutex mu_;
   std::condition_variable released_;
   std::vector<std::unique_ptr<Conn>> idle_;
   std::vector<std::thread::id> holders_;
   int open_ = 0;
+  int dropped_ = 0;
 };
 
 }  // namespace replideploy::db::internal

@@ -58,6 +58,25 @@ class Session {
  public:
   virtual ~Session() = default;
   virtual Result<Rows> Exec(std::string_view sql, const Params& params = {}) = 0;
+  // Sends `payload` to the listeners of `channel` (see Database::Listen) when the transaction
+  // commits, and not at all when it rolls back: PostgreSQL's pg_notify. Nothing on SQLite,
+  // whose changes are told in-process by the services' own listeners.
+  virtual Status Notify(std::string_view /*channel*/, std::string_view /*payload*/) { return {}; }
+};
+
+// What a Database::Listen subscriber is called with, on the subscription's own thread.
+struct NotificationHandler {
+  std::function<void(const std::string& payload)> on_notification;
+  // Called each time the subscription is listening again after (re)connecting: notifications
+  // sent while it was not connected are lost, so whatever they would have refreshed must be
+  // refreshed now. Called after the first connection too.
+  std::function<void()> on_listening;
+};
+
+// A running subscription; destroying it stops its thread (promptly) and closes its connection.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
 };
 
 class Database {
@@ -74,6 +93,16 @@ class Database {
   virtual Status Transaction(const std::function<Status(Session&)>& body) = 0;
   // Cheap round trip, for readiness checks.
   virtual Status Ping() = 0;
+  // Session::Notify on its own, autocommitted. Nothing on SQLite.
+  virtual Status Notify(std::string_view /*channel*/, std::string_view /*payload*/) { return {}; }
+  // PostgreSQL: LISTENs on `channel` over a connection of its own (not from the pool), on a
+  // thread of its own, calling `handler` for each notification. A lost connection is
+  // reconnected with back-off (0.2 s doubling to 5 s), then handler.on_listening is called.
+  // Null on SQLite (no other process can change the database).
+  virtual std::unique_ptr<Subscription> Listen(std::string /*channel*/,
+                                               NotificationHandler /*handler*/) {
+    return nullptr;
+  }
 };
 
 struct OpenOptions {

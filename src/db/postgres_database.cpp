@@ -1,15 +1,28 @@
 // The PostgreSQL driver, on libpqxx 6.4. Every pqxx exception is caught here and turned into
 // an Error; a connection that broke is closed instead of going back to the pool, so the next
-// call connects afresh.
+// call connects afresh. LISTEN subscriptions use libpq itself (under libpqxx): waiting on the
+// socket and on a stop signal at once is what they need, and libpq says it plainly.
+#include <libpq-fe.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <pqxx/pqxx>
+#include <stop_token>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/text.hpp"
+#include "core/unique_fd.hpp"
 #include "db/connection_pool.hpp"
 #include "db/drivers.hpp"
 
@@ -235,6 +248,19 @@ bool IsQuery(std::string_view sql) {
   return true;
 }
 
+// An idle connection has nothing to read: the server speaks only when asked (a pool
+// connection never LISTENs). Readable, or hung up, means the server closed it (a restart sends
+// "terminating connection due to administrator command" and closes) or the link is gone; its
+// next statement would fail. A poll, no round trip.
+bool IdleConnectionAlive(PgConnection& c) {
+  if (!c.conn.is_open()) return false;
+  pollfd pfd{};
+  pfd.fd = c.conn.sock();
+  if (pfd.fd < 0) return false;
+  pfd.events = POLLIN;
+  return ::poll(&pfd, 1, 0) == 0;
+}
+
 void ReturnOrDiscard(Pool::Lease& lease, bool broken) {
   if (broken || !lease->conn.is_open()) lease.Discard();
 }
@@ -319,6 +345,11 @@ class PgSession final : public Session {
     return rows;
   }
 
+  Status Notify(std::string_view channel, std::string_view payload) override {
+    RD_TRY_STATUS(Exec("SELECT pg_notify(?, ?)", {std::string(channel), std::string(payload)}));
+    return {};
+  }
+
   const std::optional<Error>& first_error() const { return first_error_; }
   bool broken() const { return broken_; }
 
@@ -328,12 +359,118 @@ class PgSession final : public Session {
   bool broken_ = false;
 };
 
+// A LISTEN on a libpq connection of its own, on a thread of its own (see Database::Listen).
+class PgSubscription final : public Subscription {
+ public:
+  PgSubscription(std::string url, Redactor redact, std::string channel, NotificationHandler handler)
+      : url_(WithConnectTimeout(url)),
+        redact_(std::move(redact)),
+        channel_(std::move(channel)),
+        handler_(std::move(handler)),
+        wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    thread_ = std::jthread([this](const std::stop_token& stop) { Run(stop); });
+  }
+  ~PgSubscription() override {
+    thread_.request_stop();
+    const std::uint64_t one = 1;
+    (void)!::write(wake_.get(), &one, sizeof one);
+    thread_.join();
+  }
+  PgSubscription(const PgSubscription&) = delete;
+  PgSubscription& operator=(const PgSubscription&) = delete;
+
+ private:
+  using Conn = std::unique_ptr<PGconn, decltype(&PQfinish)>;
+  static constexpr std::chrono::milliseconds kFirstBackoff{200};
+  static constexpr std::chrono::milliseconds kMaxBackoff{5000};
+  // A connection quiet this long is asked a question, so that one lost without a word is
+  // noticed.
+  static constexpr int kIdleCheckMillis = 30'000;
+
+  void Run(const std::stop_token& stop) {
+    std::chrono::milliseconds backoff = kFirstBackoff;
+    while (!stop.stop_requested()) {
+      std::string error;
+      if (ListenUntilLost(stop, error)) backoff = kFirstBackoff;
+      if (stop.stop_requested()) return;
+      spdlog::warn("change events: {}; listening again in {} ms", error, backoff.count());
+      if (!core::SleepUnlessStopped(stop, backoff)) return;
+      backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+  }
+
+  std::string ConnError(PGconn* conn) const { return redact_(PQerrorMessage(conn)); }
+
+  // Connects, listens and delivers until the connection fails (`error` says how) or `stop`.
+  // True when it got as far as listening.
+  bool ListenUntilLost(const std::stop_token& stop, std::string& error) {
+    Conn conn(PQconnectdb(url_.c_str()), &PQfinish);
+    if (conn == nullptr || PQstatus(conn.get()) != CONNECTION_OK) {
+      error = "cannot connect to PostgreSQL: " + (conn ? ConnError(conn.get()) : "out of memory");
+      return false;
+    }
+    if (!Command(conn.get(), "LISTEN " + QuotedChannel(conn.get()), error)) return false;
+    spdlog::info("change events: listening on {}", channel_);
+    if (handler_.on_listening) handler_.on_listening();
+    for (;;) {
+      pollfd fds[2] = {{PQsocket(conn.get()), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+      const int ready = ::poll(fds, 2, kIdleCheckMillis);
+      if (stop.stop_requested()) return true;
+      if (ready < 0 && errno != EINTR) {
+        error = "poll failed";
+        return true;
+      }
+      if (ready == 0) {
+        if (!Command(conn.get(), "SELECT 1", error)) return true;
+      } else if (ready > 0 && fds[0].revents != 0 && PQconsumeInput(conn.get()) == 0) {
+        error = "connection lost: " + ConnError(conn.get());
+        return true;
+      }
+      while (PGnotify* note = PQnotifies(conn.get())) {
+        std::string payload = note->extra != nullptr ? note->extra : "";
+        PQfreemem(note);
+        if (handler_.on_notification) handler_.on_notification(payload);
+      }
+      if (PQstatus(conn.get()) != CONNECTION_OK) {
+        error = "connection lost: " + ConnError(conn.get());
+        return true;
+      }
+    }
+  }
+
+  std::string QuotedChannel(PGconn* conn) const {
+    char* quoted = PQescapeIdentifier(conn, channel_.data(), channel_.size());
+    if (quoted == nullptr) return "\"\"";
+    std::string out(quoted);
+    PQfreemem(quoted);
+    return out;
+  }
+
+  bool Command(PGconn* conn, const std::string& sql, std::string& error) const {
+    PGresult* result = PQexec(conn, sql.c_str());
+    const ExecStatusType status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+    PQclear(result);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return true;
+    error = OneLine(sql) + " failed: " + ConnError(conn);
+    return false;
+  }
+
+  const std::string url_;
+  const Redactor redact_;
+  const std::string channel_;
+  const NotificationHandler handler_;
+  core::UniqueFd wake_;
+  std::jthread thread_;  // last: stopped before the rest goes
+};
+
 class PgDatabase final : public Database {
  public:
   PgDatabase(std::string url, int pool_size)
-      : redact_(url), pool_(pool_size, [url = std::move(url), redact = redact_]() {
-          return Connect(url, redact);
-        }) {}
+      : url_(url),
+        redact_(url),
+        pool_(
+            pool_size, [url = std::move(url), redact = redact_]() { return Connect(url, redact); },
+            IdleConnectionAlive) {}
 
   Pool& pool() { return pool_; }
 
@@ -398,7 +535,17 @@ class PgDatabase final : public Database {
     return {};
   }
 
+  Status Notify(std::string_view channel, std::string_view payload) override {
+    RD_TRY_STATUS(Exec("SELECT pg_notify(?, ?)", {std::string(channel), std::string(payload)}));
+    return {};
+  }
+
+  std::unique_ptr<Subscription> Listen(std::string channel, NotificationHandler handler) override {
+    return std::make_unique<PgSubscription>(url_, redact_, std::move(channel), std::move(handler));
+  }
+
  private:
+  std::string url_;
   Redactor redact_;
   Pool pool_;
 };

@@ -11,8 +11,10 @@
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
 #include "core/metrics.hpp"
+#include "db/change_events.hpp"
 #include "deploys/deploy_messages.hpp"
 #include "deploys/file_list.hpp"
+#include "deploys/function_config.hpp"
 #include "store/content_type.hpp"
 #include "store/precompress.hpp"
 
@@ -235,7 +237,8 @@ Result<Deploy> DeployService::Create(std::string_view user_id, std::string_view 
 
 Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_view deploy_id,
                                        const std::map<std::string, std::string>& files,
-                                       const std::map<std::string, std::string>& functions) {
+                                       const std::map<std::string, std::string>& functions,
+                                       const std::map<std::string, std::string>& function_configs) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   if (deploy.state != kStateNew && deploy.state != kStateUploading) {
     return Unprocessable("invalid_state",
@@ -245,6 +248,11 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
   RD_TRY(const CheckedFileList checked,
          CheckFileList(files, functions, {options_.max_files, options_.max_path_bytes}));
   const auto& normalized = checked.files;
+  std::map<std::string, std::string> configs;
+  for (const auto& [name, raw] : function_configs) {
+    if (!checked.functions.contains(name)) continue;
+    RD_TRY(configs[name], NormalizeFunctionConfig(name, raw));
+  }
   const std::string id = deploy.id;
   const std::int64_t now = clock_.NowMillis();
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
@@ -263,9 +271,9 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
     }
     for (const auto& [name, sha256] : checked.functions) {
       RD_TRY_STATUS(s.Exec(
-          "INSERT INTO deploy_functions (deploy_id, name, sha256, uploaded) VALUES (?, ?, ?, "
-          "CASE WHEN EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?) THEN 1 ELSE 0 END)",
-          {id, name, sha256, sha256}));
+          "INSERT INTO deploy_functions (deploy_id, name, sha256, config, uploaded) VALUES (?, ?, "
+          "?, ?, CASE WHEN EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?) THEN 1 ELSE 0 END)",
+          {id, name, sha256, configs.contains(name) ? configs[name] : std::string(), sha256}));
     }
     // Files whose content the store already holds need no upload.
     RD_TRY_STATUS(s.Exec(
@@ -555,6 +563,8 @@ Status DeployService::Publish(const std::string& site_id, const std::string& dep
       }
       swapped = !already_live;
       rollback = older;
+      RD_TRY_STATUS(db::NotifyChange(
+          s, {already_live ? db::ChangeKind::kLock : db::ChangeKind::kPublish, site_id}));
       return RecordDeployEvent(s, now, site_id, action, deploy_id, actor, details);
     }));
   }
@@ -593,6 +603,7 @@ Result<Deploy> DeployService::Unlock(std::string_view user_id, std::string_view 
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
     RD_TRY_STATUS(s.Exec("UPDATE sites SET locked = 0 WHERE id = ?", {deploy.site_id}));
+    RD_TRY_STATUS(db::NotifyChange(s, {db::ChangeKind::kLock, deploy.site_id}));
     return RecordDeployEvent(s, clock_.NowMillis(), deploy.site_id, "deploy.unlocked", deploy.id,
                              actor, boost::json::object{{"site_id", deploy.site_id}});
   }));
@@ -625,11 +636,14 @@ Result<std::shared_ptr<const DeployManifest>> DeployService::LoadManifest(
     manifest->files.emplace(r.Text(0),
                             ManifestEntry{r.Text(1), r.Int(2), r.Text(3), r.Bool(4), r.Bool(5)});
   }
-  RD_TRY(db::Rows fns, db_.Exec("SELECT name, sha256, runtime FROM deploy_functions "
-                                "WHERE deploy_id = ? AND uploaded = 1",
+  RD_TRY(db::Rows fns, db_.Exec("SELECT name, sha256, runtime, config FROM deploy_functions "
+                                "WHERE deploy_id = ? AND uploaded = 1 ORDER BY name",
                                 {deploy_id}));
   for (const auto& r : fns.rows) {
-    manifest->functions.emplace(r.Text(0), FunctionEntry{r.Text(1), r.Text(2)});
+    FunctionEntry entry{r.Text(1), r.Text(2)};
+    RD_TRY_STATUS(LoadFunctionConfig(r.Text(3), entry));
+    if (!entry.routes.empty()) manifest->routed_functions.push_back(r.Text(0));
+    manifest->functions.emplace(r.Text(0), std::move(entry));
   }
   return std::shared_ptr<const DeployManifest>(std::move(manifest));
 }
@@ -709,6 +723,7 @@ Status DeployService::FinishOne(const Deploy& deploy) {
       published = live.affected > 0;
       if (!published) return {};
       RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy.id}));
+      RD_TRY_STATUS(db::NotifyChange(s, {db::ChangeKind::kPublish, deploy.site_id}));
       return RecordDeployEvent(
           s, now, deploy.site_id, "deploy.published", deploy.id, audit::Actor{},
           boost::json::object{{"site_id", deploy.site_id}, {"auto_published", true}});

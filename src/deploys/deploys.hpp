@@ -134,10 +134,12 @@ class DeployService {
   Result<Deploy> Create(std::string_view user_id, std::string_view site_ref, const NewDeploy& spec);
   // Declares the deploy's files (path -> SHA-1) and functions (name -> SHA-256). Answers with
   // `required`: the SHA-1s the store lacks. With nothing required the deploy goes on to
-  // processing at once.
+  // processing at once. `function_configs` are entries of Netlify's functions_config (name ->
+  // JSON object text, see function_config.hpp); those of names not in `functions` are ignored.
   Result<Deploy> SetFiles(std::string_view user_id, std::string_view deploy_id,
                           const std::map<std::string, std::string>& files,
-                          const std::map<std::string, std::string>& functions);
+                          const std::map<std::string, std::string>& functions,
+                          const std::map<std::string, std::string>& function_configs = {});
   // Stores one file's bytes, checked against the SHA-1 declared for `path`. The last missing
   // file moves the deploy to processing.
   Result<UploadedFile> UploadFile(std::string_view user_id, std::string_view deploy_id,

@@ -6,6 +6,9 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
+
+#include "deploys/url_pattern.hpp"
 
 namespace replideploy::deploys {
 
@@ -17,10 +20,21 @@ struct ManifestEntry {
   bool has_gzip = false;
 };
 
-// A function of the deploy: its zip in the blob store.
+// A route of a v2 function (`export const config = { path, method, preferStatic }`).
+struct FunctionRoute {
+  UrlPattern pattern;
+  std::vector<std::string> methods;  // upper case; empty: every method
+  bool prefer_static = false;        // a file at the path wins over the function
+};
+
+// A function of the deploy: its zip in the blob store, and its routes.
 struct FunctionEntry {
   std::string sha256;
   std::string runtime;  // as uploaded ("js"), may be empty
+  // From the deploy's functions_config. With routes, the function answers only there (not at
+  // /.netlify/functions/<name>), except on paths matching one of `excluded`.
+  std::vector<FunctionRoute> routes;
+  std::vector<UrlPattern> excluded;
 };
 
 struct DeployManifest {
@@ -28,6 +42,8 @@ struct DeployManifest {
   std::string site_id;
   std::unordered_map<std::string, ManifestEntry> files;      // "/index.html" -> entry
   std::unordered_map<std::string, FunctionEntry> functions;  // "hello" -> zip
+  // The names of the functions with routes, in matching order (docs/functions.md, "Routes").
+  std::vector<std::string> routed_functions;
 
   const FunctionEntry* FindFunction(std::string_view name) const {
     auto it = functions.find(std::string(name));

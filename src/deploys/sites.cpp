@@ -1,6 +1,9 @@
 #include "deploys/sites.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "core/ids.hpp"
+#include "db/change_events.hpp"
 
 namespace replideploy::deploys {
 
@@ -204,8 +207,15 @@ Result<Site> SiteService::Update(std::string_view user_id, std::string_view id_o
     return std::move(updated).error();
   }
   if (updated->affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
-  if (on_change_) on_change_(site.id);
+  Changed(site.id);
   return site;
+}
+
+void SiteService::Changed(const std::string& site_id) {
+  // Other processes' edges hear it through the database (PostgreSQL), this one's directly.
+  const Status sent = db::NotifyChange(db_, {db::ChangeKind::kSite, site_id});
+  if (!sent.ok()) spdlog::warn("site {}: change event not sent: {}", site_id, sent.error().message);
+  if (on_change_) on_change_(site_id);
 }
 
 Result<Site> SiteService::GetById(std::string_view site_id) {
@@ -234,7 +244,7 @@ Status SiteService::Delete(std::string_view user_id, std::string_view id_or_name
   RD_TRY(Site site, Get(user_id, id_or_name));
   RD_TRY(db::Rows rows, db_.Exec("DELETE FROM sites WHERE id = ?", {site.id}));
   if (rows.affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
-  if (on_change_) on_change_(site.id);
+  Changed(site.id);
   return {};
 }
 
@@ -263,7 +273,7 @@ Status SiteService::SetPassword(std::string_view site_id, std::string_view passw
                   {std::string(password_hash), std::string(PasswordScopeName(scope)),
                    clock_.NowMillis(), std::string(site_id)}));
   if (updated.affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
-  if (on_change_) on_change_(std::string(site_id));
+  Changed(std::string(site_id));
   return {};
 }
 
@@ -272,7 +282,7 @@ Status SiteService::ClearPassword(std::string_view site_id) {
                                     "updated_at = ? WHERE id = ?",
                                     {clock_.NowMillis(), std::string(site_id)}));
   if (updated.affected == 0) return MakeError(ErrorCode::kNotFound, "site not found");
-  if (on_change_) on_change_(std::string(site_id));
+  Changed(std::string(site_id));
   return {};
 }
 

@@ -87,7 +87,8 @@ class SiteService {
  public:
   SiteService(db::Database& db, const core::Clock& clock) : db_(db), clock_(clock) {}
 
-  // Called with the site id after a site was renamed or deleted (set once, at start-up).
+  // Called with the site id after a site was changed, renamed or deleted (set once, at
+  // start-up). Each such change is also sent as a change event (db/change_events.hpp).
   void SetChangeListener(std::function<void(const std::string&)> listener) {
     on_change_ = std::move(listener);
   }
@@ -134,6 +135,9 @@ class SiteService {
   Result<std::optional<std::int64_t>> GithubHookId(std::string_view site_id);
 
  private:
+  // Tells the edges: other processes' by a change event, this one's by the listener.
+  void Changed(const std::string& site_id);
+
   db::Database& db_;
   const core::Clock& clock_;
   std::function<void(const std::string&)> on_change_;

@@ -12,6 +12,7 @@
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
 #include "core/metrics.hpp"
+#include "db/change_events.hpp"
 #include "domains/acme_issuance.hpp"
 
 namespace replideploy::domains {
@@ -76,6 +77,12 @@ bool Settled(const CertificateRecord& c, std::int64_t now) {
   if (c.state == "active") return c.renew_at > now || c.next_attempt_at > now;
   if (c.state == "failed") return c.next_attempt_at > now;
   return false;
+}
+
+// The edges of every process load their certificates again (db/change_events.hpp).
+void NotifyCertificatesChanged(db::Database& db) {
+  const Status sent = db::NotifyChange(db, {db::ChangeKind::kCertificate, ""});
+  if (!sent.ok()) spdlog::warn("acme: change event not sent: {}", sent.error().message);
 }
 
 }  // namespace
@@ -288,6 +295,7 @@ Result<IssueOutcome> CertificateService::Issue(const std::vector<std::string>& n
                   {issued->chain_pem, core::Encrypt(options_.key, issued->key_pem),
                    issued->not_before_ms, issued->not_after_ms, renew_at, done_at, before.id}));
   (void)updated;
+  NotifyCertificatesChanged(db_);
   RD_TRY(existing, Find(names));
   if (!existing) return MakeError(ErrorCode::kInternal, "the certificate row vanished");
   return IssueOutcome{*existing, true};
@@ -326,6 +334,7 @@ Result<std::int64_t> CertificateService::ExpireOld() {
   RD_TRY(auto rows, db_.Exec("UPDATE certificates SET state = 'expired', updated_at = ? WHERE "
                              "state = 'active' AND not_after <= ?",
                              {now, now}));
+  if (rows.affected > 0) NotifyCertificatesChanged(db_);
   return rows.affected;
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "db/change_events.hpp"
 #include "domains/hostname.hpp"
 
 namespace replideploy::domains {
@@ -111,6 +112,9 @@ DomainService::DomainService(db::Database& db, const core::Clock& clock, DnsReso
     : db_(db), clock_(clock), resolver_(resolver), options_(std::move(options)) {}
 
 void DomainService::Changed() {
+  // Other processes' edges hear it through the database (PostgreSQL), this one's directly.
+  const Status sent = db::NotifyChange(db_, {db::ChangeKind::kDomain, ""});
+  if (!sent.ok()) spdlog::warn("domains: change event not sent: {}", sent.error().message);
   if (on_change_) on_change_();
 }
 

@@ -159,6 +159,7 @@ Edge::Edge(deploys::SiteService& sites, deploys::DeployService& deploys, store::
     : sites_service_(sites), deploys_(deploys), blobs_(blobs), options_(std::move(options)) {}
 
 void Edge::InvalidateSite(const std::string& site_id) {
+  ++invalidations_;  // before the erasing: see LookupSite
   {
     std::lock_guard lock(sites_mu_);
     std::erase_if(sites_, [&](const auto& kv) { return kv.second.site_id == site_id; });
@@ -169,8 +170,18 @@ void Edge::InvalidateSite(const std::string& site_id) {
 }
 
 void Edge::InvalidateCustomHosts() {
+  ++invalidations_;
   std::lock_guard lock(custom_hosts_mu_);
   custom_hosts_.clear();
+}
+
+void Edge::InvalidateAll() {
+  ++invalidations_;
+  {
+    std::lock_guard lock(sites_mu_);
+    sites_.clear();
+  }
+  InvalidateCustomHosts();
 }
 
 Result<CustomHost> Edge::LookupCustomHost(const std::string& host, bool memory_only) {
@@ -185,6 +196,7 @@ Result<CustomHost> Edge::LookupCustomHost(const std::string& host, bool memory_o
     }
   }
   if (memory_only) return WouldBlock();
+  const std::uint64_t invalidations = invalidations_.load();
   auto found = custom_host_resolver_(host);
   if (!found.ok() && found.error().code != ErrorCode::kNotFound) return found;
   CustomHostEntry entry{found.ok(), found.ok() ? *found : CustomHost{},
@@ -192,7 +204,7 @@ Result<CustomHost> Edge::LookupCustomHost(const std::string& host, bool memory_o
   {
     std::lock_guard lock(custom_hosts_mu_);
     if (custom_hosts_.size() > 100'000) custom_hosts_.clear();
-    custom_hosts_[host] = entry;
+    if (invalidations_.load() == invalidations) custom_hosts_[host] = entry;
   }
   return found;
 }
@@ -229,6 +241,9 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
     }
   }
   if (memory_only) return WouldBlock();
+  // An invalidation erases under the lock after counting: an entry read before it is either
+  // erased by it or, here, not stored.
+  const std::uint64_t invalidations = invalidations_.load();
   RD_TRY(deploys::EdgeSite site, sites_service_.EdgeSiteByName(name));
   SiteEntry entry{std::move(site.id),
                   std::move(site.published_deploy_id),
@@ -242,7 +257,7 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
   if (cacheable) {
     std::lock_guard lock(sites_mu_);
     if (sites_.size() > 100'000) sites_.clear();
-    sites_[name] = entry;
+    if (invalidations_.load() == invalidations) sites_[name] = entry;
   }
   return entry;
 }
@@ -750,7 +765,7 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
                            call = FunctionCall{request, *path, route.function,
                                                route.function_entry->sha256, deploy_id,
                                                resolved->site.site_id, resolved->site_name,
-                                               resolved->production},
+                                               resolved->production, route.params},
                            headers = route.headers, protected_deploy] {
         http::Response answer = invoker_(call);
         answer.headers.Set("X-RepliDeploy-Deploy", call.deploy_id);

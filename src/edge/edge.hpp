@@ -9,10 +9,13 @@
 // one hop, between sites of one account (502 otherwise).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,8 +38,9 @@ struct EdgeOptions {
   bool allow_private_proxy = false;
   std::chrono::milliseconds proxy_timeout{15'000};
   // How long a site's live deploy may be answered from memory. Publishes in this process are
-  // seen at once (publish versions); this bounds how late one made by another process sharing
-  // the database is seen.
+  // seen at once (publish versions), and so are other processes' ones when the roles pass on
+  // their change events (PostgreSQL); this bounds how late a change is seen otherwise
+  // (--site-cache-ttl-seconds).
   std::chrono::milliseconds site_cache_ttl{1000};
   std::size_t cache_bytes = std::size_t{256} << 20;  // blobs kept in memory
   // Larger blobs are never read into memory: they are sent from the store's file as the client
@@ -58,7 +62,8 @@ struct FunctionCall {
   std::string deploy_id;
   std::string site_id;
   std::string site_name;
-  bool production = false;  // served at the site's own address
+  bool production = false;                    // served at the site's own address
+  std::map<std::string, std::string> params;  // config.path's named groups (context.params)
 };
 
 // A custom domain's answer to "which site is at this host" (wired by the roles to the domains
@@ -107,6 +112,8 @@ class Edge {
   }
   // Drops every cached custom host (a domain was added, removed or changed).
   void InvalidateCustomHosts();
+  // Drops everything cached about sites and hosts (change events may have been missed).
+  void InvalidateAll();
 
   // For the deploy service: fails a deploy whose rule files cannot be read at all (see
   // DeployRules::Load); otherwise one warning per rule left out, naming file, line and reason.
@@ -191,6 +198,9 @@ class Edge {
   FunctionInvoker invoker_;  // set before serving
   AcmeChallengeLookup acme_lookup_;
 
+  // Counts invalidations: an answer read from the database while one happened may be older
+  // than it, and is not cached.
+  std::atomic<std::uint64_t> invalidations_{0};
   std::mutex sites_mu_;
   std::unordered_map<std::string, SiteEntry> sites_;  // by site name
 

@@ -1,5 +1,9 @@
 #include "edge/route.hpp"
 
+#include <algorithm>
+#include <map>
+#include <optional>
+
 #include "core/crypto.hpp"
 
 namespace replideploy::edge {
@@ -49,7 +53,7 @@ bool HasCredentials(const http::Request& request, const std::vector<std::string>
 }
 
 // The function that `path` names under `prefix` ("/.netlify/functions/hello/x" -> "hello"), or
-// null.
+// null. A function with routes of its own (config.path) answers only there.
 const deploys::FunctionEntry* FunctionAt(const deploys::DeployManifest& manifest,
                                          std::string_view path, std::string_view prefix,
                                          std::string* name) {
@@ -57,7 +61,8 @@ const deploys::FunctionEntry* FunctionAt(const deploys::DeployManifest& manifest
   std::string_view rest = path.substr(prefix.size());
   rest = rest.substr(0, rest.find('/'));
   const deploys::FunctionEntry* entry = manifest.FindFunction(rest);
-  if (entry != nullptr) *name = std::string(rest);
+  if (entry == nullptr || !entry->routes.empty()) return nullptr;
+  *name = std::string(rest);
   return entry;
 }
 
@@ -68,6 +73,42 @@ Route FunctionRoute(std::string name, const deploys::FunctionEntry* entry) {
   route.function = std::move(name);
   route.function_entry = entry;
   return route;
+}
+
+// A function whose config.path routes take `path` for `method`: literal routes before
+// patterns, then functions by name, then routes in their declared order; a path matching one
+// of the function's excludedPath patterns is not the function's. `prefer_static` tells
+// whether the route lets a file at the path win.
+struct RoutedFunction {
+  std::string name;
+  const deploys::FunctionEntry* entry = nullptr;
+  bool prefer_static = false;
+  std::map<std::string, std::string> params;
+};
+
+std::optional<RoutedFunction> FunctionRouteFor(const deploys::DeployManifest& manifest,
+                                               std::string_view path, std::string_view method) {
+  for (const bool literal_pass : {true, false}) {
+    for (const std::string& name : manifest.routed_functions) {
+      const deploys::FunctionEntry* entry = manifest.FindFunction(name);
+      if (entry == nullptr) continue;
+      for (const deploys::FunctionRoute& r : entry->routes) {
+        if (r.pattern.literal() != literal_pass) continue;
+        if (!r.methods.empty() &&
+            std::find(r.methods.begin(), r.methods.end(), method) == r.methods.end()) {
+          continue;
+        }
+        std::map<std::string, std::string> params;
+        if (!r.pattern.Match(path, &params)) continue;
+        const bool excluded =
+            std::any_of(entry->excluded.begin(), entry->excluded.end(),
+                        [&](const deploys::UrlPattern& p) { return p.Match(path); });
+        if (excluded) break;  // none of this function's routes take an excluded path
+        return RoutedFunction{name, entry, r.prefer_static, std::move(params)};
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -109,6 +150,24 @@ Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& r
     return route;
   }
   const StaticMatch match = ResolveStatic(manifest, path);
+  // A function's config.path takes the path before any rule, and before a file at the path
+  // unless the route says preferStatic (Netlify's request chain).
+  if (auto routed = FunctionRouteFor(manifest, path, request.method);
+      routed && !(routed->prefer_static && match.kind == StaticMatch::Kind::kFile)) {
+    Route route = FunctionRoute(routed->name, routed->entry);
+    route.params = std::move(routed->params);
+    route.headers = rules.HeadersFor(path);
+    route.auth_source = auth.source;
+    if (trace != nullptr) {
+      trace->redirects.assign(
+          rules.redirect_rules().size(),
+          RedirectVerdict{RedirectVerdict::Outcome::kNotReached,
+                          "function " + routed->name + " answers the path (config.path)"});
+      trace->header_rules = rules.MatchingHeaderRules(path);
+      trace->static_match = match;
+    }
+    return route;
+  }
   RuleDecision decision = rules.Match(request, path, match.kind != StaticMatch::Kind::kNone, roles,
                                       trace != nullptr ? &trace->redirects : nullptr);
   Route route;
@@ -126,14 +185,22 @@ Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& r
     case RuleDecision::Kind::kStatus: {
       const std::string_view target_path =
           std::string_view(decision.target).substr(0, decision.target.find('?'));
+      const StaticMatch target =
+          decision.target.empty() ? StaticMatch{} : ResolveStatic(manifest, decision.target);
       if (decision.kind == RuleDecision::Kind::kRewrite) {
         if (const auto* entry = FunctionAt(manifest, target_path, kFunctionsPrefix, &function)) {
           route = FunctionRoute(function, entry);
           break;
         }
+        // A rewrite to a function's config.path runs it, preferStatic included (once: rules
+        // are not evaluated again).
+        if (auto routed = FunctionRouteFor(manifest, target_path, request.method);
+            routed && !(routed->prefer_static && target.kind == StaticMatch::Kind::kFile)) {
+          route = FunctionRoute(routed->name, routed->entry);
+          route.params = std::move(routed->params);
+          break;
+        }
       }
-      const StaticMatch target =
-          decision.target.empty() ? StaticMatch{} : ResolveStatic(manifest, decision.target);
       if (target.kind == StaticMatch::Kind::kFile) {
         route = FileRoute(target, decision.status == 0 ? 200 : decision.status);
       } else {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,6 +40,7 @@ struct Route {
   bool not_found_page = false;
   std::string function;                                    // kFunction
   const deploys::FunctionEntry* function_entry = nullptr;  // kFunction
+  std::map<std::string, std::string> params;               // kFunction: config.path's named groups
   std::string location;                                    // kRedirect
   RuleDecision decision;                                   // what the redirect rules decided
   HeaderList headers;       // from `_headers` / [[headers]], in order; none for kProxy
@@ -52,8 +54,11 @@ struct RouteTrace {
   StaticMatch static_match;                // what the path names without any rule
 };
 
-// Where functions answer: /.netlify/functions/<name>[/...] always (before any rule), a rewrite
-// (200) to that path, and /api/<name>[/...] when no file or rule answers the path.
+// Where functions answer (docs/functions.md, "Routes"): a function with config.path routes at
+// those paths, before any rule and before files unless the route has preferStatic, and at a
+// rewrite (200) to such a path; every other function at /.netlify/functions/<name>[/...] (before
+// any rule), at a rewrite (200) to that path, and at /api/<name>[/...] when no file or rule
+// answers the path.
 inline constexpr std::string_view kFunctionsPrefix = "/.netlify/functions/";
 inline constexpr std::string_view kApiFunctionsPrefix = "/api/";
 

@@ -97,6 +97,18 @@ const env = {
 };
 globalThis.Netlify = { env, context: null };
 
+// A Response built on a ReadableStream is sent as it is produced (AWS's response streaming over
+// our socket); any other body is sent whole. The marker needs our own Response class; the
+// static Response.json/redirect/error still make base Responses, so checks use BaseResponse.
+const STREAMED = Symbol('replideploy.streamed');
+const BaseResponse = globalThis.Response;
+globalThis.Response = class Response extends BaseResponse {
+  constructor(body, init) {
+    super(body, init);
+    if (body instanceof ReadableStream) this[STREAMED] = true;
+  }
+};
+
 function parseCookies(header) {
   const out = new Map();
   for (const part of (header || '').split(';')) {
@@ -163,13 +175,16 @@ async function runV2(fn, event, meta, requestId) {
   globalThis.Netlify.context = context;
   let res = await fn(req, context);
   if (res === undefined) res = new Response(null, { status: 204 });
-  if (!(res instanceof Response)) throw new Error('a v2 function must return a Response');
+  if (!(res instanceof BaseResponse)) throw new Error('a v2 function must return a Response');
   const multiValueHeaders = {};
   res.headers.forEach((v, k) => {
     if (k !== 'set-cookie') multiValueHeaders[k] = [v];
   });
   const cookies = [...res.headers.getSetCookie(), ...setCookies];
   if (cookies.length) multiValueHeaders['set-cookie'] = cookies;
+  if (res[STREAMED] && res.body) {
+    return { streamed: true, prelude: { statusCode: res.status, multiValueHeaders }, body: res.body };
+  }
   const body = Buffer.from(await res.arrayBuffer());
   return {
     statusCode: res.status,
@@ -201,6 +216,54 @@ function runV1(fn, event, meta, requestId) {
   });
 }
 
+// Sends a streamed answer: chunked, the JSON prelude, 8 NUL bytes, then the body as it comes;
+// a failure mid-way goes in the Lambda-Runtime-Function-Error-* trailers.
+function stream(id, result) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        socketPath: SOCKET,
+        agent,
+        method: 'POST',
+        path: `${PREFIX}/invocation/${id}/response`,
+        headers: {
+          'lambda-runtime-function-response-mode': 'streaming',
+          'transfer-encoding': 'chunked',
+          trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', resolve);
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.write(Buffer.concat([Buffer.from(JSON.stringify(result.prelude)), Buffer.alloc(8)]));
+    (async () => {
+      const reader = result.body.getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          const chunk = typeof value === 'string' ? Buffer.from(value) : Buffer.from(value);
+          if (chunk.length && !req.write(chunk)) {
+            await new Promise((r) => req.once('drain', r));
+          }
+        }
+      } catch (e) {
+        console.error(e);
+        const err = errorBody(e);
+        req.addTrailers({
+          'Lambda-Runtime-Function-Error-Type': err.errorType,
+          'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(err)).toString('base64'),
+        });
+      }
+      req.end();
+    })().catch(reject);
+  });
+}
+
 async function main() {
   let handler;
   try {
@@ -227,6 +290,11 @@ async function main() {
         handler.version === 2
           ? await runV2(handler.fn, event, meta, id)
           : await runV1(handler.fn, event, meta, id);
+      if (result.streamed) {
+        // The server drops the connection when it cuts the stream; it stops this process then.
+        await stream(id, result);
+        continue;
+      }
       const body = typeof result.body === 'string' ? result.body : String(result.body ?? '');
       const size = result.isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body);
       if (size > MAX_BODY) throw new Error(`the response body (${size} bytes) is larger than 6 MB`);

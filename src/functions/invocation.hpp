@@ -5,12 +5,14 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/result.hpp"
+#include "functions/response_stream.hpp"
 
 namespace replideploy::functions {
 
@@ -43,6 +45,8 @@ struct FunctionResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // may repeat (Set-Cookie)
   std::string body;
+  // A streamed response (`body` empty): the body as the function writes it.
+  std::shared_ptr<StreamedBody> stream;
 };
 
 // Netlify's v1 event for `request`: rawUrl, rawQuery, path, httpMethod, headers (lower-cased

@@ -31,6 +31,19 @@ std::int64_t EpochMillis(std::chrono::steady_clock::time_point deadline) {
       .count();
 }
 
+// Every occurrence of a secret value (4 characters or longer) in `line` as "****" (the same
+// rule as build logs).
+std::string MaskSecrets(std::string_view line, const std::vector<std::string>& secrets) {
+  std::string out(line);
+  for (const std::string& secret : secrets) {
+    if (secret.size() < 4) continue;
+    for (auto pos = out.find(secret); pos != std::string::npos; pos = out.find(secret, pos + 4)) {
+      out.replace(pos, secret.size(), "****");
+    }
+  }
+  return out;
+}
+
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
@@ -57,24 +70,36 @@ struct ApiRequest {
   std::string method;
   std::string target;
   std::string body;
+  // A streamed response (Lambda-Runtime-Function-Response-Mode: streaming, chunked): the body
+  // is left on the socket for ReadChunk.
+  bool streaming = false;
 };
+
+// Reads more of `fd` into `buffer`. While `stream` is null a request must come at once: a
+// stalled one (5 s) is dropped. With a stream, waits as long as the stream is wanted and the
+// process runs (the consumer's deadline bounds it).
+bool Fill(int fd, std::string& buffer, const ResponseStream* stream, const std::stop_token& stop) {
+  for (int waited = 0;; waited += 100) {
+    if (stop.stop_requested() || (stream != nullptr && stream->cancelled())) return false;
+    if (stream == nullptr && waited >= 5000) return false;
+    pollfd p{fd, POLLIN, 0};
+    const int n = ::poll(&p, 1, 100);
+    if (n < 0 && errno != EINTR) return false;
+    if (n > 0) break;
+  }
+  char chunk[64 * 1024];
+  const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+  if (n <= 0) return false;
+  buffer.append(chunk, static_cast<std::size_t>(n));
+  return stream != nullptr || buffer.size() <= kMaxApiRequest;
+}
 
 // Reads one request from `fd` (`buffer` keeps bytes past it). Nullopt on EOF, error or a
 // request we do not understand.
-std::optional<ApiRequest> ReadApiRequest(int fd, std::string& buffer) {
-  auto fill = [&]() {
-    pollfd p{fd, POLLIN, 0};
-    // The bootstrap writes a request at once; a stalled one is dropped.
-    if (::poll(&p, 1, 5000) <= 0) return false;
-    char chunk[64 * 1024];
-    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buffer.append(chunk, static_cast<std::size_t>(n));
-    return buffer.size() <= kMaxApiRequest;
-  };
+std::optional<ApiRequest> ReadApiRequest(int fd, std::string& buffer, const std::stop_token& stop) {
   std::size_t end;
   while ((end = buffer.find("\r\n\r\n")) == std::string::npos) {
-    if (!fill()) return std::nullopt;
+    if (buffer.size() > 64 * 1024 || !Fill(fd, buffer, nullptr, stop)) return std::nullopt;
   }
   const std::string head = buffer.substr(0, end);
   buffer.erase(0, end + 4);
@@ -87,6 +112,7 @@ std::optional<ApiRequest> ReadApiRequest(int fd, std::string& buffer) {
   req.method = line.substr(0, sp1);
   req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::size_t length = 0;
+  bool chunked = false;
   std::size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
   while (pos < head.size()) {
     auto next = head.find("\r\n", pos);
@@ -95,21 +121,66 @@ std::optional<ApiRequest> ReadApiRequest(int fd, std::string& buffer) {
     pos = next + 2;
     const auto colon = h.find(':');
     if (colon == std::string_view::npos) continue;
-    if (core::EqualsIgnoreCase(h.substr(0, colon), "content-length")) {
-      std::string_view v = h.substr(colon + 1);
-      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    std::string_view v = h.substr(colon + 1);
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    const std::string_view name = h.substr(0, colon);
+    if (core::EqualsIgnoreCase(name, "content-length")) {
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), length);
       if (ec != std::errc() || length > kMaxApiRequest) return std::nullopt;
-    } else if (core::EqualsIgnoreCase(h.substr(0, colon), "transfer-encoding")) {
-      return std::nullopt;  // our bootstrap always sends Content-Length
+    } else if (core::EqualsIgnoreCase(name, "transfer-encoding")) {
+      if (!core::EqualsIgnoreCase(v, "chunked")) return std::nullopt;
+      chunked = true;
+    } else if (core::EqualsIgnoreCase(name, "lambda-runtime-function-response-mode")) {
+      req.streaming = core::EqualsIgnoreCase(v, "streaming");
     }
   }
+  // Only a streamed response is chunked.
+  if (chunked != req.streaming) return std::nullopt;
+  if (req.streaming) return req;
   while (buffer.size() < length) {
-    if (!fill()) return std::nullopt;
+    if (!Fill(fd, buffer, nullptr, stop)) return std::nullopt;
   }
   req.body = buffer.substr(0, length);
   buffer.erase(0, length);
   return req;
+}
+
+// The next piece of a chunked body: its data (empty at the last chunk, whose trailers go to
+// `trailers`). Nullopt on EOF, a malformed chunk, or when the stream is no longer wanted.
+std::optional<std::string> ReadChunk(int fd, std::string& buffer, const ResponseStream* stream,
+                                     const std::stop_token& stop, std::string* trailers) {
+  std::size_t eol;
+  while ((eol = buffer.find("\r\n")) == std::string::npos) {
+    if (buffer.size() > 1024 || !Fill(fd, buffer, stream, stop)) return std::nullopt;
+  }
+  std::string_view size_text(buffer.data(), eol);
+  size_text = size_text.substr(0, size_text.find(';'));
+  std::size_t size = 0;
+  auto [p, ec] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16);
+  if (ec != std::errc() || p != size_text.data() + size_text.size() || size > (16U << 20)) {
+    return std::nullopt;
+  }
+  buffer.erase(0, eol + 2);
+  if (size == 0) {
+    std::size_t end;
+    while (!buffer.starts_with("\r\n") && (end = buffer.find("\r\n\r\n")) == std::string::npos) {
+      if (buffer.size() > 64 * 1024 || !Fill(fd, buffer, stream, stop)) return std::nullopt;
+    }
+    if (buffer.starts_with("\r\n")) {
+      buffer.erase(0, 2);
+    } else {
+      end = buffer.find("\r\n\r\n");
+      if (trailers != nullptr) *trailers = buffer.substr(0, end);
+      buffer.erase(0, end + 4);
+    }
+    return std::string();
+  }
+  while (buffer.size() < size + 2) {
+    if (!Fill(fd, buffer, stream, stop)) return std::nullopt;
+  }
+  std::string data = buffer.substr(0, size);
+  buffer.erase(0, size + 2);
+  return data;
 }
 
 }  // namespace
@@ -194,9 +265,10 @@ void FunctionProcess::RunSandbox() {
                       {spec_.run_dir + "/api", std::string(kRuntimeApiDir), false}};
   spec.stop = stop_.get_token();
   const std::string name = spec_.function_name;
-  auto result =
-      runner_.Run(spec, [&name](sandbox::OutputStream, std::int64_t, std::string_view line) {
-        spdlog::info("function {}: {}", name, line);
+  const std::vector<std::string>& secrets = spec_.secrets;
+  auto result = runner_.Run(
+      spec, [&name, &secrets](sandbox::OutputStream, std::int64_t, std::string_view line) {
+        spdlog::info("function {}: {}", name, MaskSecrets(line, secrets));
       });
   if (!result.ok()) {
     spdlog::error("function {}: cannot start its sandbox: {}", name, result.error().message);
@@ -241,7 +313,7 @@ void FunctionProcess::ServeRuntimeApi() {
 }
 
 bool FunctionProcess::HandleRequest(int conn) {
-  auto req = ReadApiRequest(conn, api_buffer_);
+  auto req = ReadApiRequest(conn, api_buffer_, stop_.get_token());
   if (!req) return false;
   const std::string target = req->target;
   if (req->method == "GET" && target == std::string(kApiPrefix) + "/invocation/next") {
@@ -270,6 +342,7 @@ bool FunctionProcess::HandleRequest(int conn) {
     const auto slash = rest.find('/');
     const std::string id = rest.substr(0, slash);
     const std::string kind = slash == std::string::npos ? "" : rest.substr(slash + 1);
+    if (req->streaming) return HandleStreamedResponse(conn, id, kind);
     std::lock_guard lock(mu_);
     if (id.empty() || id != in_flight_ || (kind != "response" && kind != "error")) {
       return Reply(conn, 400, "{\"errorMessage\":\"unknown invocation\"}");
@@ -280,6 +353,67 @@ bool FunctionProcess::HandleRequest(int conn) {
     return Reply(conn, 202, "{\"status\":\"OK\"}");
   }
   return Reply(conn, 404, "{\"errorMessage\":\"not found\"}");
+}
+
+// AWS's response streaming, as Netlify's functions use it: a chunked body that starts with
+// the JSON prelude {statusCode, headers, multiValueHeaders, cookies}, then 8 NUL bytes, then the
+// body as the function produces it; an error mid-way comes as the trailers
+// Lambda-Runtime-Function-Error-Type / -Body.
+bool FunctionProcess::HandleStreamedResponse(int conn, const std::string& id,
+                                             const std::string& kind) {
+  {
+    std::lock_guard lock(mu_);
+    if (id.empty() || id != in_flight_ || kind != "response") return false;
+  }
+  const std::stop_token stop = stop_.get_token();
+  static constexpr std::string_view kSeparator("\0\0\0\0\0\0\0\0", 8);
+  std::string head;
+  std::size_t separator;
+  while ((separator = head.find(kSeparator)) == std::string::npos) {
+    auto piece = ReadChunk(conn, api_buffer_, nullptr, stop, nullptr);
+    // A stream that ends before its prelude is not an answer: the bootstrap reports errors
+    // on its own.
+    if (!piece || piece->empty() || head.size() > (1U << 20)) return false;
+    head += *piece;
+  }
+  auto stream = std::make_shared<ResponseStream>();
+  std::string rest = head.substr(separator + kSeparator.size());
+  head.resize(separator);
+  {
+    std::lock_guard lock(mu_);
+    if (id != in_flight_) return false;
+    answer_ = Answer{Outcome::kStream, std::move(head), stream};
+    cv_.notify_all();
+  }
+  bool ok = stream->Push(std::move(rest));
+  std::string trailers;
+  while (ok) {
+    auto piece = ReadChunk(conn, api_buffer_, stream.get(), stop, &trailers);
+    if (!piece) {
+      ok = false;
+    } else if (piece->empty()) {
+      break;
+    } else {
+      ok = stream->Push(std::move(*piece));
+    }
+  }
+  if (!ok) {
+    // Cut short (the client left, the deadline or the size cap, or a broken stream): the
+    // function is still writing, so the process cannot take another call.
+    stream->Finish(false, stream->cancelled() ? "cancelled" : "the stream broke off");
+    Kill();
+    return false;
+  }
+  for (char& c : trailers) c = core::AsciiLower(c);
+  const bool failed = trailers.find("lambda-runtime-function-error-type") != std::string::npos;
+  if (failed)
+    spdlog::warn("function {}: streamed response failed: {}", spec_.function_name, trailers);
+  stream->Finish(!failed, failed ? "the function failed while streaming" : "");
+  {
+    std::lock_guard lock(mu_);
+    in_flight_.clear();
+  }
+  return Reply(conn, 202, "{\"status\":\"OK\"}");
 }
 
 FunctionProcess::Answer FunctionProcess::Invoke(const std::string& request_id,

@@ -25,6 +25,7 @@
 
 #include "core/result.hpp"
 #include "core/unique_fd.hpp"
+#include "functions/response_stream.hpp"
 #include "sandbox/runner.hpp"
 
 namespace replideploy::functions {
@@ -41,6 +42,8 @@ struct ProcessSpec {
   std::string run_dir;        // host folder for this process alone; made and removed by it
   std::string node = "node";  // looked up in the sandbox's PATH
   std::vector<std::pair<std::string, std::string>> env;
+  // Values replaced by "****" in the process's output (4 characters or longer).
+  std::vector<std::string> secrets;
   sandbox::SandboxLimits limits;
   bool network = false;  // see sandbox::SandboxSpec::network
 };
@@ -52,10 +55,15 @@ class FunctionProcess {
     kError,     // the handler threw: `payload` is {errorMessage, errorType, stackTrace}
     kTimeout,   // no answer in time; the process was killed
     kCrashed,   // the process died or could not load the function (`payload`: init error)
+    // a streamed response: `payload` is its prelude (JSON {statusCode, headers, ...}) and
+    // `stream` brings the body as the function writes it. The process is busy until the
+    // stream finished (and killed when it is cut short).
+    kStream,
   };
   struct Answer {
     Outcome outcome = Outcome::kCrashed;
     std::string payload;
+    std::shared_ptr<ResponseStream> stream;
   };
 
   // Starts the process (does not wait for it to be ready: the first Invoke does). Error when
@@ -79,6 +87,7 @@ class FunctionProcess {
   void ServeRuntimeApi();
   // Handles one request on `conn`; false to drop the connection.
   bool HandleRequest(int conn);
+  bool HandleStreamedResponse(int conn, const std::string& id, const std::string& kind);
 
   sandbox::SandboxRunner& runner_;
   ProcessSpec spec_;

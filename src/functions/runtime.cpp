@@ -210,7 +210,7 @@ std::shared_ptr<FunctionRuntime::Pool> FunctionRuntime::PoolFor(const FunctionRe
 }
 
 Result<std::unique_ptr<FunctionProcess>> FunctionRuntime::Acquire(
-    Pool& pool, std::chrono::steady_clock::time_point deadline) {
+    Pool& pool, const FunctionRequest& request, std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(pool.mu);
   bool queued = false;
   for (;;) {
@@ -244,7 +244,17 @@ Result<std::unique_ptr<FunctionProcess>> FunctionRuntime::Acquire(
       spec.node = options_.node;
       spec.limits = options_.limits;
       spec.network = options_.network;
-      auto started = FunctionProcess::Start(runner_, std::move(spec));
+      Result<std::unique_ptr<FunctionProcess>> started =
+          MakeError(ErrorCode::kInternal, "no environment");
+      Result<FunctionEnvironment> env = FunctionEnvironment{};
+      if (options_.environment) env = options_.environment(request);
+      if (env.ok()) {
+        spec.env = std::move(env->vars);
+        spec.secrets = std::move(env->secrets);
+        started = FunctionProcess::Start(runner_, std::move(spec));
+      } else {
+        started = std::move(env).error();
+      }
       std::lock_guard relock(pool.mu);
       if (!started.ok()) {
         --pool.total;
@@ -301,7 +311,7 @@ FunctionResponse FunctionRuntime::Invoke(const FunctionRequest& request) {
     std::lock_guard lock(pool->mu);
     pool->bundle_dir = *bundle;
   }
-  auto process = Acquire(*pool, deadline);
+  auto process = Acquire(*pool, request, deadline);
   if (!process.ok()) {
     if (process.error().code == ErrorCode::kRateLimited) {
       FunctionResponse r = TextResponse(429, "Too Many Requests: the function is busy\n");
@@ -323,6 +333,31 @@ FunctionResponse FunctionRuntime::Invoke(const FunctionRequest& request) {
   const std::string id = request.request_id.empty() ? core::NewHexId() : request.request_id;
   FunctionProcess::Answer answer =
       (*process)->Invoke(id, LambdaEvent(request), ClientContext(request), deadline);
+  if (answer.outcome == FunctionProcess::Outcome::kStream) {
+    auto parsed = ParseLambdaResponse(answer.payload);
+    if (!parsed.ok()) {
+      spdlog::warn("function {} of deploy {}: streamed response: {}", request.function_name,
+                   request.deploy_id, parsed.error().message);
+      answer.stream->Cancel();
+      (*process)->Kill();
+      Release(*pool, std::move(process).value());
+      return TextResponse(502, "Bad Gateway: the function's answer was not valid\n");
+    }
+    // The process stays busy until the body is sent; the pool gets it back then.
+    auto holder = std::make_shared<std::unique_ptr<FunctionProcess>>(std::move(process).value());
+    parsed->stream = std::make_shared<StreamedBody>(
+        answer.stream, deadline,
+        [this, pool, holder, stream = answer.stream, name = request.function_name,
+         deploy = request.deploy_id](bool complete) {
+          if (!complete) {
+            spdlog::warn("function {} of deploy {}: streamed response cut short after {} bytes: {}",
+                         name, deploy, stream->total_bytes(), stream->error());
+            (*holder)->Kill();
+          }
+          Release(*pool, std::move(*holder));
+        });
+    return std::move(parsed).value();
+  }
   Release(*pool, std::move(process).value());
 
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -346,6 +381,7 @@ FunctionResponse FunctionRuntime::Invoke(const FunctionRequest& request) {
       spdlog::warn("function {} of deploy {}: invocation {} timed out after {} ms; process killed",
                    request.function_name, request.deploy_id, id, millis);
       return TextResponse(504, "Gateway Timeout: the function did not answer in time\n");
+    case FunctionProcess::Outcome::kStream:  // handled above
     case FunctionProcess::Outcome::kCrashed:
       spdlog::warn("function {} of deploy {}: invocation {}: the process died{}",
                    request.function_name, request.deploy_id, id,

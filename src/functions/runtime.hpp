@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,14 @@
 
 namespace replideploy::functions {
 
+// What a new process of a function gets in its environment: the site's variables and
+// Netlify's context variables (CONTEXT, URL, DEPLOY_URL, ...); `secrets` are values masked as
+// "****" in the function's output.
+struct FunctionEnvironment {
+  std::vector<std::pair<std::string, std::string>> vars;
+  std::vector<std::string> secrets;
+};
+
 struct RuntimeOptions {
   // Holds bundles/, run/ and runtime/bootstrap.mjs; made if missing. Must be reachable (o+x on
   // every folder above it) by the sandbox user: the constructor adds the search bit as root.
@@ -44,6 +53,9 @@ struct RuntimeOptions {
   std::string node = "node";
   // No network at all in this version (own network namespace with loopback only).
   bool network = false;
+  // Called (off the I/O threads, outside the runtime's locks) when a process of `request`'s
+  // deploy starts; an error fails the call with 502. Unset: no variables.
+  std::function<Result<FunctionEnvironment>(const FunctionRequest& request)> environment;
   // Per process; wall_time is the longest a process lives, warm or not.
   sandbox::SandboxLimits limits = DefaultLimits();
 
@@ -79,7 +91,7 @@ class FunctionRuntime {
   Result<std::string> BundleDir(const std::string& sha256);
   // An idle process of `pool`, or a new one; kRateLimited past the queue, kUnavailable when
   // the deadline passes while queued.
-  Result<std::unique_ptr<FunctionProcess>> Acquire(Pool& pool,
+  Result<std::unique_ptr<FunctionProcess>> Acquire(Pool& pool, const FunctionRequest& request,
                                                    std::chrono::steady_clock::time_point deadline);
   void Release(Pool& pool, std::unique_ptr<FunctionProcess> process);
 

@@ -159,7 +159,7 @@ asio::awaitable<void> H2Session::Run() {
     done_.expires_at(steady_clock::time_point::max());
     co_await done_.async_wait(kAwaitable);
   }
-  DisarmDeadline(*conn_);
+  StopDeadline(*conn_);
   error_code ignored;
   conn_->socket.shutdown(tcp::socket::shutdown_both, ignored);
   conn_->socket.close(ignored);
@@ -396,6 +396,8 @@ void H2Session::StartHandler(const std::shared_ptr<Stream>& stream) {
 
 asio::awaitable<void> H2Session::Serve(std::shared_ptr<Stream> stream) {
   Response response = co_await RunDispatch(context_, stream->dispatch, stream->request);
+  // HTTP/2 sends whole bodies here.
+  if (response.body_stream) co_await CollectBodyStream(context_, response);
   const auto it = streams_.find(stream->id);
   if (it == streams_.end() || it->second != stream || failed_) co_return;
   Respond(*stream, std::move(response));

@@ -6,16 +6,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/http/write.hpp>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -56,7 +58,32 @@ bool IsValidRequestId(std::string_view id) {
   });
 }
 
-std::string NewRequestId() { return core::HexEncode(core::RandomBytes(8)); }
+namespace {
+
+std::uint64_t RequestIdSeed() {
+  const std::string bytes = core::RandomBytes(8);
+  std::uint64_t seed = 0;
+  std::memcpy(&seed, bytes.data(), sizeof seed);
+  return seed;
+}
+
+}  // namespace
+
+// 16 hex digits, as 8 random bytes would give: a splitmix64 sequence per thread, seeded once from
+// the system's random source (ids are for correlating log lines, not secrets), so that a request
+// costs no system call.
+std::string NewRequestId() {
+  thread_local std::uint64_t state = RequestIdSeed();
+  state += 0x9E3779B97F4A7C15ULL;
+  std::uint64_t z = state;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, z >>= 4) id[static_cast<std::size_t>(i)] = kHex[z & 0xF];
+  return id;
+}
 
 bool HasLineBreakOrNul(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
@@ -170,35 +197,89 @@ asio::awaitable<Response> CallDeferredOnPool(std::function<Response()> work,
   co_return Response::Error(500, "internal", "internal server error");
 }
 
-// The response head for `response`: its headers, minus those with invalid characters and the
-// framing ones, which are ours. A "Connection: close" from the handler clears `keep_alive`.
-bhttp::response_header<> ResponseHeader(const Response& response, const Exchange& exchange,
-                                        bool& keep_alive) {
-  bhttp::response_header<> header;
-  header.version(exchange.version == 10 ? 10 : 11);
-  header.result(static_cast<unsigned>(response.status));
+void AppendHeaderLine(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
+
+// Renders the response head for `response` into `out` (cleared first), as Beast would serialize
+// it: the status line, its headers in order minus those with invalid characters, the framing
+// ones and Server/X-Request-Id (ours), then Server, X-Request-Id, Connection and, when
+// `content_length` is set, Content-Length (or, when `chunked`, Transfer-Encoding). A "Connection:
+// close" from the handler clears `keep_alive`.
+void RenderResponseHead(std::string& out, const Response& response, const Exchange& exchange,
+                        bool& keep_alive, std::optional<std::size_t> content_length,
+                        bool chunked = false) {
+  out.clear();
+  out.append(exchange.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  const auto status = static_cast<unsigned>(response.status);
+  const char digits[3] = {static_cast<char>('0' + status / 100 % 10),
+                          static_cast<char>('0' + status / 10 % 10),
+                          static_cast<char>('0' + status % 10)};
+  out.append(digits, 3);
+  out.push_back(' ');
+  out.append(bhttp::obsolete_reason(bhttp::int_to_status(status)));
+  out.append("\r\n");
   for (const auto& [name, value] : response.headers.All()) {
     if (!IsToken(name) || HasLineBreakOrNul(value)) {
       spdlog::warn("request {}: dropped response header '{}' with invalid characters",
                    exchange.request_id, name);
       continue;
     }
-    if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding")) {
+    if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding") ||
+        beast::iequals(name, "Server") || beast::iequals(name, "X-Request-Id")) {
       continue;
     }
     if (beast::iequals(name, "Connection")) {
       if (HasCloseToken(value)) keep_alive = false;
       continue;
     }
-    header.insert(name, value);
+    AppendHeaderLine(out, name, value);
   }
-  header.set(bhttp::field::server, "replideploy");
-  header.set("X-Request-Id", exchange.request_id);
-  header.set(bhttp::field::connection, keep_alive ? "keep-alive" : "close");
-  return header;
+  AppendHeaderLine(out, "Server", "replideploy");
+  AppendHeaderLine(out, "X-Request-Id", exchange.request_id);
+  AppendHeaderLine(out, "Connection", keep_alive ? "keep-alive" : "close");
+  if (content_length) {
+    char buffer[24];
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, *content_length);
+    AppendHeaderLine(out, "Content-Length", std::string_view(buffer, end - buffer));
+  }
+  if (chunked) AppendHeaderLine(out, "Transfer-Encoding", "chunked");
+  out.append("\r\n");
 }
 
 }  // namespace
+
+namespace {
+asio::awaitable<std::optional<std::string>> NextPieceOnPool(std::shared_ptr<BodyStream> body) {
+  co_return body->Next();
+}
+}  // namespace
+
+asio::awaitable<std::optional<std::string>> NextBodyPiece(const SessionContext& context,
+                                                          std::shared_ptr<BodyStream> body) {
+  co_return co_await asio::co_spawn(context.slow_pool, NextPieceOnPool(std::move(body)),
+                                    asio::use_awaitable);
+}
+
+asio::awaitable<void> CollectBodyStream(const SessionContext& context, Response& response) {
+  std::shared_ptr<BodyStream> body = std::move(response.body_stream);
+  response.body_stream.reset();
+  if (!body) co_return;
+  std::string all;
+  for (;;) {
+    std::optional<std::string> piece = co_await NextBodyPiece(context, body);
+    if (!piece) break;
+    all += *piece;
+  }
+  if (!body->Complete()) {
+    response = Response::Text(502, "Bad Gateway: the streamed response was cut short\n");
+    co_return;
+  }
+  response.body = std::move(all);
+}
 
 asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispatch& dispatch,
                                       Request& request) {
@@ -262,7 +343,7 @@ asio::awaitable<void> HttpSession<Stream>::Refuse(Response answer) {
     co_await Linger();
   }
   error_code ec;
-  DisarmDeadline(*conn_);
+  StopDeadline(*conn_);
   conn_->socket.shutdown(tcp::socket::shutdown_both, ec);
   conn_->socket.close(ec);
 }
@@ -275,7 +356,7 @@ asio::awaitable<void> HttpSession<Stream>::Run() {
     outcome = co_await ServeRequest(first);
   }
   if (outcome == Outcome::kLingerThenClose && conn_->socket.is_open()) co_await Linger();
-  DisarmDeadline(*conn_);
+  StopDeadline(*conn_);
   conn_->socket.shutdown(tcp::socket::shutdown_both, ec);
   conn_->socket.close(ec);
 }
@@ -447,33 +528,42 @@ asio::awaitable<bool> HttpSession<Stream>::WriteResponse(Response response,
                   response.status);
     response = Response::Error(500, "internal", "internal server error");
   }
-  bhttp::response_header<> header = ResponseHeader(response, exchange, keep_alive);
+  if (response.body_stream && (exchange.version == 10 || exchange.head_only)) {
+    if (exchange.head_only) {
+      response.body_stream->Cancel();
+      response.body_stream.reset();
+    } else {
+      co_await CollectBodyStream(context_, response);
+    }
+  }
   const bool has_body = response.status != 204 && response.status != 304;
-  std::size_t body_bytes = has_body ? response.BodySize() : 0;
+  const bool streamed = response.body_stream != nullptr;
+  std::size_t body_bytes = has_body && !streamed ? response.BodySize() : 0;
+  // HEAD: the length of the body a GET would get, and no body. A stream goes out chunked.
+  RenderResponseHead(conn_->head, response, exchange, keep_alive,
+                     has_body && !streamed ? std::optional<std::size_t>(body_bytes) : std::nullopt,
+                     has_body && streamed);
   // Large bodies get more time to drain to a slow client than a request head gets to arrive.
   ArmDeadline(conn_, context_.options.read_timeout + milliseconds(body_bytes / 64));
   error_code ec;
-  if (has_body && response.file_body && !exchange.head_only) {
-    bhttp::response<bhttp::empty_body> message{std::move(header)};
-    message.content_length(body_bytes);
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, message, kAwaitable);
-    if (!ec && !conn_->timed_out) ec = co_await SendFile(*response.file_body);
-  } else if (has_body && response.shared_body && !exchange.head_only) {
-    bhttp::response<bhttp::buffer_body> message{std::move(header)};
-    message.content_length(body_bytes);
-    // buffer_body only reads through this pointer.
-    message.body().data = const_cast<char*>(response.shared_body->data() + response.shared_offset);
-    message.body().size = body_bytes;
-    message.body().more = false;
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, message, kAwaitable);
-  } else {
-    bhttp::response<bhttp::string_body> message{std::move(header)};
+  const asio::const_buffer head = asio::buffer(conn_->head);
+  if (streamed) {
     if (has_body) {
-      message.content_length(body_bytes);
-      // HEAD: the length of the body a GET would get, and no body.
-      if (!exchange.head_only) message.body() = std::move(response.body);
+      ec = co_await SendStream(response.body_stream, body_bytes);
+    } else {
+      response.body_stream->Cancel();
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, head, kAwaitable);
     }
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, message, kAwaitable);
+  } else if (!has_body || exchange.head_only) {
+    std::tie(ec, std::ignore) = co_await asio::async_write(stream_, head, kAwaitable);
+  } else if (response.file_body) {
+    std::tie(ec, std::ignore) = co_await asio::async_write(stream_, head, kAwaitable);
+    if (!ec && !conn_->timed_out) ec = co_await SendFile(*response.file_body);
+  } else {
+    // Head and body in one gather write; a shared body is sent from the cache's bytes.
+    const std::string_view body = response.BodyView();
+    const std::array<asio::const_buffer, 2> buffers{head, asio::buffer(body.data(), body.size())};
+    std::tie(ec, std::ignore) = co_await asio::async_write(stream_, buffers, kAwaitable);
   }
   if (exchange.head_only) body_bytes = 0;
   const bool written = !ec && !conn_->timed_out;
@@ -481,6 +571,35 @@ asio::awaitable<bool> HttpSession<Stream>::WriteResponse(Response response,
   LogExchange(exchange, conn_->remote_address, response.status, body_bytes,
               written ? "" : "write failed");
   co_return written;
+}
+
+template <class Stream>
+asio::awaitable<error_code> HttpSession<Stream>::SendStream(std::shared_ptr<BodyStream> body,
+                                                            std::size_t& sent) {
+  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(conn_->head), kAwaitable);
+  (void)n;
+  while (!ec && !conn_->timed_out) {
+    // The function takes its time between pieces (bounded by its own timeout): no send
+    // deadline meanwhile.
+    DisarmDeadline(*conn_);
+    std::optional<std::string> piece = co_await NextBodyPiece(context_, body);
+    ArmDeadline(conn_, context_.options.read_timeout);
+    if (!piece) {
+      if (!body->Complete()) ec = asio::error::operation_aborted;
+      break;
+    }
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*piece)), kAwaitable);
+    sent += piece->size();
+  }
+  if (!ec && conn_->timed_out) ec = asio::error::timed_out;
+  if (ec) {
+    body->Cancel();
+    co_return ec;
+  }
+  std::tie(ec, std::ignore) =
+      co_await asio::async_write(stream_, bhttp::make_chunk_last(), kAwaitable);
+  co_return ec;
 }
 
 template <class Stream>

@@ -38,6 +38,13 @@ std::string_view TargetQuery(std::string_view target);
 Dispatch Resolve(const Resolver& resolver, const Request& request);
 // The dispatch's fast path if it answers, else its handler on its pool; then any deferred work
 // on the slow pool. Never throws out a handler's exception (a 500 instead).
+// Reads all of `response`'s body_stream into its body (on the slow pool), for the HTTP/2 and
+// HTTP/1.0 paths that send whole bodies. An incomplete stream becomes a 502.
+asio::awaitable<void> CollectBodyStream(const SessionContext& context, Response& response);
+// The next piece of `body`, read on the slow pool.
+asio::awaitable<std::optional<std::string>> NextBodyPiece(const SessionContext& context,
+                                                          std::shared_ptr<BodyStream> body);
+
 asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispatch& dispatch,
                                       Request& request);
 
@@ -91,6 +98,9 @@ class HttpSession {
   // Sends a file body after its head: sendfile(2) as the socket takes it (falling back to
   // CopyFile where the file system cannot, and over TLS), never more than one chunk at a time.
   asio::awaitable<error_code> SendFile(const FileBody& file);
+  // Sends the rendered head, then `body` chunked as it comes; adds the bytes sent to `sent`. An
+  // error when the stream was cut or the client left (the connection must close).
+  asio::awaitable<error_code> SendStream(std::shared_ptr<BodyStream> body, std::size_t& sent);
   asio::awaitable<error_code> CopyFile(const FileBody& file, off_t offset, std::uint64_t remaining);
   // Reads and discards what the client still sends for a while, so it reads our answer instead
   // of a connection reset.

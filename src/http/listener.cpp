@@ -66,15 +66,16 @@ void Listener::Refuse(std::shared_ptr<Connection> conn, Response answer) {
                  });
 }
 
-Listener::Listener(asio::io_context& io_context, const SessionContext& sessions, std::string host,
+Listener::Listener(IoContexts& io_contexts, const SessionContext& sessions, std::string host,
                    std::uint16_t port, const TlsListenerOptions* tls)
-    : io_context_(io_context),
+    : io_contexts_(io_contexts),
+      io_context_(io_contexts.first()),
       sessions_(sessions),
       host_(std::move(host)),
       wanted_port_(port),
       tls_(tls),
-      strand_(asio::make_strand(io_context)),
-      acceptor_(io_context) {}
+      strand_(asio::make_strand(io_context_)),
+      acceptor_(io_context_) {}
 
 Result<tcp::endpoint> Listener::ResolveEndpoint() {
   error_code ec;
@@ -141,8 +142,7 @@ void Listener::CloseUnstarted() {
 
 asio::awaitable<void> Listener::AcceptLoop() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(
-        asio::any_io_executor(asio::make_strand(io_context_)), kAwaitable);
+    auto [ec, socket] = co_await acceptor_.async_accept(io_contexts_.Next(), kAwaitable);
     if (ec) {
       if (!acceptor_.is_open() || sessions_.shutting_down) co_return;
       // Out of file descriptors, for example: back off rather than spin.

@@ -1,5 +1,5 @@
-// The server's accept side: binds the listening socket and accepts connections, each on its own
-// strand with an HTTP session of its own. Private to src/http/.
+// The server's accept side: binds the listening socket and accepts connections, each on one I/O
+// thread's io_context (round robin) with an HTTP session of its own. Private to src/http/.
 #pragma once
 
 #include <atomic>
@@ -20,7 +20,8 @@ class Listener {
  public:
   // All must outlive the listener. With `tls` set, connections are served by
   // ServeTlsConnection (tls_session.hpp) with its certificates.
-  Listener(asio::io_context& io_context, const SessionContext& sessions, std::string host,
+  // The acceptor lives on io_contexts.first(); each connection on io_contexts.Next().
+  Listener(IoContexts& io_contexts, const SessionContext& sessions, std::string host,
            std::uint16_t port, const TlsListenerOptions* tls = nullptr);
 
   // Resolves options.host (an IP address or a host name) and binds and listens on it. Fails with
@@ -46,7 +47,8 @@ class Listener {
   // Resolves the configured host and port; the error is why it cannot be listened on.
   Result<tcp::endpoint> ResolveEndpoint();
 
-  asio::io_context& io_context_;
+  IoContexts& io_contexts_;
+  asio::io_context& io_context_;  // io_contexts_.first()
   const SessionContext& sessions_;
   const std::string host_;
   const std::uint16_t wanted_port_;

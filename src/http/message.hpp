@@ -104,6 +104,21 @@ struct FileBody {
   std::uint64_t length = 0;
 };
 
+// A body produced while it is sent (a function's streamed response). The server asks for the
+// next piece on its slow pool (Next blocks) and sends each as an HTTP/1.1 chunk as soon as it
+// has it; over HTTP/2 and to HTTP/1.0 clients it collects the whole body first. Cancel() is
+// called when the client is gone.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // The next piece (non-empty), or nullopt at the end.
+  virtual std::optional<std::string> Next() = 0;
+  // After Next answered nullopt: whether the whole body came (else the connection is closed
+  // without the last chunk, so the client sees the body cut).
+  virtual bool Complete() const = 0;
+  virtual void Cancel() = 0;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
@@ -114,6 +129,8 @@ struct Response {
   std::size_t shared_length = 0;
   // Set instead of `body`: bytes of a file, streamed (see FileBody).
   std::shared_ptr<const FileBody> file_body;
+  // Set instead of `body`: a body produced while it is sent (see BodyStream).
+  std::shared_ptr<BodyStream> body_stream;
   // Set by a handler that finds late that its answer waits on the outside world (another
   // origin, say): the server runs it on its slow pool (Pool::kSlow) and sends what it returns
   // instead of this response. It must not throw and must not refer to the Request.

@@ -43,15 +43,17 @@ class Server::Impl {
         connections_(shutting_down_, options_),
         sessions_{options_,   resolver_,      api_pool_,   edge_pool_,
                   slow_pool_, shutting_down_, connections_},
-        io_context_(std::max(1, options_.io_threads)),
-        work_(asio::make_work_guard(io_context_)),
-        listener_(io_context_, sessions_, options_.host, options_.port),
+        io_contexts_(options_.io_threads),
+        listener_(io_contexts_, sessions_, options_.host, options_.port),
         api_pool_(PoolSize(options_.handler_threads)),
         edge_pool_(PoolSize(options_.edge_threads)),
         slow_pool_(PoolSize(options_.slow_threads)) {
     if (options_.tls) {
       tls_listener_ = std::make_unique<server_internal::Listener>(
-          io_context_, sessions_, options_.tls->host, options_.tls->port, &*options_.tls);
+          io_contexts_, sessions_, options_.tls->host, options_.tls->port, &*options_.tls);
+    }
+    for (std::size_t i = 0; i < io_contexts_.size(); ++i) {
+      work_.push_back(asio::make_work_guard(io_contexts_.at(i)));
     }
   }
 
@@ -70,7 +72,7 @@ class Server::Impl {
   void RunUntilSignal();
 
  private:
-  void RunIoContext();
+  void RunIoContext(asio::io_context& io_context);
   void JoinPools();
   // Closes idle connections and WebSockets, waits up to the grace period for the others, then
   // cuts what is left.
@@ -92,8 +94,9 @@ class Server::Impl {
   std::mutex stop_mu_;  // held for the whole of Stop(), so a second caller waits for the first
   bool stopped_ = false;
 
-  asio::io_context io_context_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  // One io_context per I/O thread.
+  server_internal::IoContexts io_contexts_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   server_internal::Listener listener_;
   std::unique_ptr<server_internal::Listener> tls_listener_;
   asio::thread_pool api_pool_;
@@ -108,14 +111,15 @@ void Server::Impl::Start() {
   started_ = true;
   listener_.Start();
   if (tls_listener_) tls_listener_->Start();
-  const int threads = std::max(1, options_.io_threads);
-  for (int i = 0; i < threads; ++i) io_threads_.emplace_back([this] { RunIoContext(); });
+  for (std::size_t i = 0; i < io_contexts_.size(); ++i) {
+    io_threads_.emplace_back([this, i] { RunIoContext(io_contexts_.at(i)); });
+  }
 }
 
-void Server::Impl::RunIoContext() {
+void Server::Impl::RunIoContext(asio::io_context& io_context) {
   for (;;) {
     try {
-      io_context_.run();
+      io_context.run();
       return;
     } catch (const std::exception& e) {
       spdlog::error("I/O thread caught an exception: {}", e.what());
@@ -146,8 +150,8 @@ void Server::Impl::Stop() {
   if (tls_listener_) tls_listener_->Close();
   DrainConnections();
 
-  work_.reset();
-  io_context_.stop();
+  work_.clear();
+  for (std::size_t i = 0; i < io_contexts_.size(); ++i) io_contexts_.at(i).stop();
   for (auto& thread : io_threads_) thread.join();
   io_threads_.clear();
   // A handler still running is waited for; queued ones are dropped.

@@ -11,20 +11,47 @@
 
 namespace replideploy::http::server_internal {
 
-void ArmDeadline(const std::shared_ptr<Connection>& conn, milliseconds after) {
-  const std::uint64_t generation = ++conn->deadline_generation;
-  conn->deadline.expires_after(after);
+namespace {
+
+void StartDeadlineWait(const std::shared_ptr<Connection>& conn) {
+  const std::uint64_t generation = ++conn->wait_generation;
+  conn->timer_pending = true;
+  conn->timer_expiry = conn->deadline_at;
+  conn->deadline.expires_at(conn->deadline_at);
   conn->deadline.async_wait([conn, generation](const error_code& ec) {
-    // A newer deadline may have been armed after this one fired but before it ran.
-    if (ec || generation != conn->deadline_generation) return;
+    // A newer wait replaced this one (an earlier deadline): it owns timer_pending now.
+    if (generation != conn->wait_generation) return;
+    conn->timer_pending = false;
+    conn->timer_expiry = steady_clock::time_point::max();
+    if (ec || conn->deadline_at == steady_clock::time_point::max()) return;
+    // The deadline moved on since this wait was armed: wait for the new one.
+    if (steady_clock::now() < conn->deadline_at) {
+      StartDeadlineWait(conn);
+      return;
+    }
+    conn->deadline_at = steady_clock::time_point::max();
     conn->timed_out = true;
     error_code ignored;
     conn->socket.cancel(ignored);
   });
 }
 
-void DisarmDeadline(Connection& conn) {
-  ++conn.deadline_generation;
+}  // namespace
+
+void ArmDeadline(const std::shared_ptr<Connection>& conn, milliseconds after) {
+  conn->deadline_at = steady_clock::now() + after;
+  // A waiting timer that expires no later than the new deadline finds it when it fires.
+  if (conn->timer_pending && conn->timer_expiry <= conn->deadline_at) return;
+  StartDeadlineWait(conn);
+}
+
+void DisarmDeadline(Connection& conn) { conn.deadline_at = steady_clock::time_point::max(); }
+
+void StopDeadline(Connection& conn) {
+  conn.deadline_at = steady_clock::time_point::max();
+  ++conn.wait_generation;
+  conn.timer_pending = false;
+  conn.timer_expiry = steady_clock::time_point::max();
   conn.deadline.cancel();
 }
 
@@ -110,6 +137,18 @@ void LogExchange(const Exchange& exchange, std::string_view remote_address, int 
   spdlog::info("{} {} \"{} {}\" {} {} {:.1f}ms{}{}{}", exchange.request_id, or_dash(remote_address),
                or_dash(exchange.method), or_dash(exchange.target), status, body_bytes, ms,
                failure.empty() ? "" : " (", failure, failure.empty() ? "" : ")");
+}
+
+IoContexts::IoContexts(int threads) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    // One thread per context: the hint lets Asio skip the locking a shared queue needs.
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+  }
+}
+
+asio::any_io_executor IoContexts::Next() {
+  const std::size_t i = next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size();
+  return contexts_[i]->get_executor();
 }
 
 std::function<void(std::exception_ptr)> LogFailure(std::string_view what) {

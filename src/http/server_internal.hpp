@@ -5,7 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -52,17 +54,30 @@ struct Connection {
   // lingering after a final answer): Stop() may close such a connection at once.
   bool idle = true;
   bool timed_out = false;
-  std::uint64_t deadline_generation = 0;
+  // The deadline is lazy: ArmDeadline only moves `deadline_at`, and the timer, armed at most
+  // once per deadline period, re-arms itself when it fires early. steady_clock::time_point::max()
+  // means no deadline.
+  steady_clock::time_point deadline_at = steady_clock::time_point::max();
+  steady_clock::time_point timer_expiry = steady_clock::time_point::max();
+  bool timer_pending = false;
+  std::uint64_t wait_generation = 0;
+  // The response head being written, reused from request to request.
+  std::string head;
   // Set once the connection became a WebSocket (the socket then lives in the session).
   std::shared_ptr<WebSocketSession> websocket;
 };
 
-// On the strand: (re)arms the connection's deadline. When it fires, timed_out is set and the
+// On the strand: (re)arms the connection's deadline. When it passes, timed_out is set and the
 // socket's pending operations are cancelled; the socket stays open, so a 408 can still be
-// written.
+// written. Cheap: the timer is only touched when the new deadline is earlier than the one it
+// waits for, or when none is waiting.
 void ArmDeadline(const std::shared_ptr<Connection>& conn, milliseconds after);
-// On the strand: no deadline any more, including one that fired but has not run yet.
+// On the strand: no deadline any more, including one that fired but has not run yet. The timer
+// is left waiting (it finds nothing to do when it fires); see StopDeadline.
 void DisarmDeadline(Connection& conn);
+// On the strand, when the connection is done: no deadline, and the timer's wait is cancelled so
+// that it lets go of the connection at once.
+void StopDeadline(Connection& conn);
 
 // For shutdown; both post to the connection's strand and return at once. PostShutdown closes a
 // WebSocket with 1001 and cancels the read of an idle connection; a busy one is left to finish
@@ -142,6 +157,23 @@ struct SessionContext {
     }
     return api_pool;
   }
+};
+
+// The I/O threads' io_contexts, one per thread. A connection lives on one of them (round robin),
+// so its operations are serialized without a strand and its completions never cross threads.
+class IoContexts {
+ public:
+  explicit IoContexts(int threads);
+  std::size_t size() const { return contexts_.size(); }
+  asio::io_context& at(std::size_t i) { return *contexts_[i]; }
+  // For the acceptors.
+  asio::io_context& first() { return *contexts_.front(); }
+  // The executor of the next connection. Thread-safe.
+  asio::any_io_executor Next();
+
+ private:
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::atomic<std::size_t> next_{0};
 };
 
 // Completion handler for co_spawn: a coroutine's exception (out of memory, say) is logged as

@@ -42,6 +42,7 @@ asio::awaitable<void> ServeTlsConnection(const SessionContext& context,
   if (ec || conn->timed_out) {
     if (ec) spdlog::debug("TLS handshake from {} failed: {}", conn->remote_address, ec.message());
     error_code ignored;
+    StopDeadline(*conn);
     conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
     conn->socket.close(ignored);
     co_return;

@@ -123,7 +123,7 @@ asio::awaitable<void> ServeWebSocket(const std::shared_ptr<Connection>& conn,
                                      const bhttp::request<bhttp::string_body>& handshake,
                                      std::shared_ptr<WebSocketAccept> accept,
                                      const Exchange& exchange) {
-  DisarmDeadline(*conn);
+  StopDeadline(*conn);
   auto session = std::make_shared<WebSocketSession>(std::move(conn->socket));
   conn->websocket = session;
   const error_code ec = co_await session->Accept(handshake, accept->protocol);

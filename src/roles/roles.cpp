@@ -9,6 +9,7 @@
 #include "core/ids.hpp"
 #include "core/metrics.hpp"
 #include "core/text.hpp"
+#include "db/change_events.hpp"
 #include "edge/route.hpp"
 #include "sandbox/docker_runner.hpp"
 
@@ -56,8 +57,22 @@ functions::FunctionRequest ToFunctionRequest(const edge::FunctionCall& call,
   f.body = r.body;
   f.client_ip = r.remote_address;
   f.request_id = r.request_id;
+  f.params = call.params;
   return f;
 }
+
+// A function's streamed body as the HTTP server pulls it.
+class FunctionBodyStream : public http::BodyStream {
+ public:
+  explicit FunctionBodyStream(std::shared_ptr<functions::StreamedBody> body)
+      : body_(std::move(body)) {}
+  std::optional<std::string> Next() override { return body_->Next(); }
+  bool Complete() const override { return body_->complete(); }
+  void Cancel() override { body_->Cancel(); }
+
+ private:
+  std::shared_ptr<functions::StreamedBody> body_;
+};
 
 http::Response ToHttpResponse(functions::FunctionResponse answer) {
   http::Response response;
@@ -73,6 +88,7 @@ http::Response ToHttpResponse(functions::FunctionResponse answer) {
   }
   if (!response.headers.Has("Cache-Control")) response.headers.Set("Cache-Control", "no-cache");
   response.body = std::move(answer.body);
+  if (answer.stream) response.body_stream = std::make_shared<FunctionBodyStream>(answer.stream);
   return response;
 }
 
@@ -80,7 +96,8 @@ http::Response ToHttpResponse(functions::FunctionResponse answer) {
 
 EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
     : edge_(services.sites, services.deploys, services.blobs, EdgeOptionsOf(options)),
-      base_domain_(options.base_domain) {
+      base_domain_(options.base_domain),
+      on_certificates_changed_(options.certificates.on_changed) {
   services.deploys.AddPublishListener(
       [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
   services.sites.SetChangeListener(
@@ -100,12 +117,69 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
         std::make_unique<sandbox::BubblewrapRunner>(std::move(bubblewrap), services.clock);
     functions::RuntimeOptions runtime = options.functions;
     runtime.root_dir = options.functions_dir;
+    runtime.environment =
+        [&services, base_domain = options.base_domain](
+            const functions::FunctionRequest& request) -> Result<functions::FunctionEnvironment> {
+      RD_TRY(deploys::Deploy deploy, services.deploys.GetForBuild(request.deploy_id));
+      // The deploy's own context (not the URL it is reached at): one process serves them all.
+      std::string context = deploy.context;
+      if (context.empty()) context = deploy.draft ? "deploy-preview" : "production";
+      if (context == "draft") context = "deploy-preview";
+      RD_TRY(auto vars, services.env_vars.ForBuild(request.site_id, context));
+      functions::FunctionEnvironment env;
+      for (auto& [key, value] : vars) {
+        env.secrets.push_back(value);
+        env.vars.emplace_back(key, std::move(value));
+      }
+      // Netlify's read-only variables, after the site's so they win.
+      const std::string url = "http://" + request.site_name + "." + base_domain;
+      env.vars.insert(env.vars.end(), {{"NETLIFY", "true"},
+                                       {"CONTEXT", context},
+                                       {"URL", url},
+                                       {"DEPLOY_URL", "http://" + request.deploy_id + "--" +
+                                                          request.site_name + "." + base_domain},
+                                       {"DEPLOY_ID", request.deploy_id},
+                                       {"SITE_ID", request.site_id},
+                                       {"SITE_NAME", request.site_name}});
+      return env;
+    };
     functions_ = std::make_unique<functions::FunctionRuntime>(services.blobs, *functions_runner_,
                                                               std::move(runtime));
     edge_.SetFunctionInvoker([this](const edge::FunctionCall& call) {
       return ToHttpResponse(functions_->Invoke(ToFunctionRequest(call, base_domain_)));
     });
   }
+  // Last: the handlers use everything above. Null with SQLite.
+  changes_ = services.db.Listen(
+      std::string(db::kChangesChannel),
+      db::NotificationHandler{[this](const std::string& payload) { ApplyChange(payload); },
+                              [this] {
+                                edge_.InvalidateAll();
+                                if (on_certificates_changed_) on_certificates_changed_();
+                              }});
+}
+
+void EdgeRole::ApplyChange(const std::string& payload) {
+  const std::optional<db::ChangeEvent> event = db::ParseChangeEvent(payload);
+  if (!event) {
+    // A newer process's kind of event, or a stranger's NOTIFY: refreshing everything is safe.
+    spdlog::warn("change events: unknown payload {:.200}; dropping every cached site", payload);
+    edge_.InvalidateAll();
+    return;
+  }
+  switch (event->kind) {
+    case db::ChangeKind::kCertificate:
+      if (on_certificates_changed_) on_certificates_changed_();
+      break;
+    case db::ChangeKind::kDomain:
+      edge_.InvalidateCustomHosts();
+      break;
+    case db::ChangeKind::kPublish:
+    case db::ChangeKind::kLock:
+    case db::ChangeKind::kSite:
+      break;
+  }
+  if (!event->site_id.empty()) edge_.InvalidateSite(event->site_id);
 }
 
 EdgeRole::~EdgeRole() {

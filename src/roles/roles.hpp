@@ -14,6 +14,7 @@
 
 #include "api/app.hpp"
 #include "builder/worker.hpp"
+#include "db/database.hpp"
 #include "deploys/processor.hpp"
 #include "edge/edge.hpp"
 #include "functions/runtime.hpp"
@@ -25,8 +26,11 @@
 
 namespace replideploy::roles {
 
-// Serves published sites by Host. Sees this process's publishes at once and other processes'
-// within EdgeOptions::site_cache_ttl.
+// Serves published sites by Host. Sees this process's changes at once (the services'
+// listeners), and other processes' at once too with PostgreSQL: a thread of its own listens for
+// their change events (db/change_events.hpp) and, after a lost connection, reconnects and drops
+// everything cached (events may have been missed). With SQLite there are no other processes
+// but within EdgeOptions::site_cache_ttl.
 // With options.functions_dir, it also runs the deploys' functions (functions/runtime.hpp) in
 // sandboxed processes of its own.
 class EdgeRole {
@@ -39,10 +43,15 @@ class EdgeRole {
   edge::Edge& edge() { return edge_; }
 
  private:
+  // One change event from another process (or this one) applied to the caches.
+  void ApplyChange(const std::string& payload);
+
   edge::Edge edge_;
   std::string base_domain_;
+  std::function<void()> on_certificates_changed_;  // the HTTPS listener reloads; may be empty
   std::unique_ptr<sandbox::SandboxRunner> functions_runner_;
   std::unique_ptr<functions::FunctionRuntime> functions_;
+  std::unique_ptr<db::Subscription> changes_;  // last: stopped before the rest goes
 };
 
 // What a worker tells the rest of its process, when there is one (all optional).
