@@ -16,6 +16,7 @@
 
 #include "cli/binary_fixture.hpp"
 #include "core/crypto.hpp"
+#include "core/metrics_testing.hpp"
 
 namespace replideploy::cli {
 namespace {
@@ -73,6 +74,26 @@ class OpsBinary : public BinaryFixture {
     }
     return -1;
   }
+
+  // /metrics from the listener at `ops`, checked against the text format (a test failure when
+  // it is not valid exposition text); "" when it cannot be read.
+  static std::string Scrape(const std::string& ops) {
+    auto got = Call(ops, "GET", "/metrics", "", "", "");
+    if (!got.ok() || got->status != 200) return "";
+    EXPECT_EQ(core::metrics::testing::CheckExposition(got->body), "") << got->body;
+    return got->body;
+  }
+
+  // Scrapes (bounded wait) until `series` has `value`; returns the last scrape.
+  static std::string ScrapeUntil(const std::string& ops, const std::string& series, double value) {
+    std::string text;
+    for (int i = 0; i < 600; ++i) {
+      text = Scrape(ops);
+      if (Sample(text, series) == value) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    return text;
+  }
 };
 
 TEST_F(OpsBinary, MetricsHealthAndReadinessOnTheirOwnListener) {
@@ -104,6 +125,7 @@ TEST_F(OpsBinary, MetricsHealthAndReadinessOnTheirOwnListener) {
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(before->status, 200);
   EXPECT_EQ(before->headers.Get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(core::metrics::testing::CheckExposition(before->body), "") << before->body;
   EXPECT_GT(Sample(before->body, "process_start_time_seconds"), 1.6e9) << before->body;
   EXPECT_EQ(Sample(before->body, "replideploy_build_jobs{state=\"queued\"}"), 0) << before->body;
   const double api_before = std::max(0.0, Sample(before->body, api_2xx));
@@ -124,6 +146,7 @@ TEST_F(OpsBinary, MetricsHealthAndReadinessOnTheirOwnListener) {
   EXPECT_EQ(missing->status, 404);
   auto edge = Call(ops, "GET", "/metrics", "", "", "");
   ASSERT_TRUE(edge.ok());
+  EXPECT_EQ(core::metrics::testing::CheckExposition(edge->body), "") << edge->body;
   EXPECT_EQ(
       Sample(edge->body, "replideploy_edge_site_requests_total{site=\"metered\",code=\"2xx\"}"), 1)
       << edge->body;
@@ -148,6 +171,68 @@ TEST_F(OpsBinary, MetricsHealthAndReadinessOnTheirOwnListener) {
   kill(pid, SIGTERM);
   Outcome r = Wait(pid);
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// Builds pushed with git: each counted once by its outcome, the live one counted as a publish,
+// and the queue's gauge back at 0 once they are done.
+TEST_F(OpsBinary, BuildsAreCountedByOutcome) {
+  if (geteuid() != 0) GTEST_SKIP() << "the build sandbox drops to a build user: run as root";
+  if (access("/usr/bin/bwrap", X_OK) != 0) GTEST_SKIP() << "bubblewrap is not installed";
+  pid_t pid = 0;
+  const std::string port = StartServer(pid, {"--metrics-listen", "127.0.0.1:0"});
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
+  const std::string metrics_port = MetricsPort();
+  ASSERT_FALSE(metrics_port.empty()) << ReadFile(dir_ + "/stdout");
+  const std::string base = "http://127.0.0.1:" + port;
+  const std::string ops = "http://127.0.0.1:" + metrics_port;
+  const std::string succeeded = "replideploy_build_duration_seconds_count{outcome=\"succeeded\"}";
+  const std::string failed = "replideploy_build_duration_seconds_count{outcome=\"failed\"}";
+  const std::string published = "replideploy_deploys_published_total{kind=\"publish\"}";
+  const std::string queued = "replideploy_build_jobs{state=\"queued\"}";
+  const std::string running = "replideploy_build_jobs{state=\"running\"}";
+  const std::string before = Scrape(ops);
+  EXPECT_EQ(Sample(before, succeeded), -1) << "no build yet, no series";
+  EXPECT_EQ(Sample(before, queued), 0);
+
+  const std::string token = SignUpToken(base, "builds@example.com");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(Call(base, "POST", "/api/v1/sites", R"({"name":"built"})", token, "")->status, 201);
+  const std::string repo = dir_ + "/repo";
+  const std::string remote = "http://x:" + token + "@127.0.0.1:" + port + "/git/built.git";
+  ASSERT_TRUE(CommitAndPush(repo,
+                            {{"index.html", "built home"},
+                             {"netlify.toml",
+                              "[build]\n  command = \"mkdir -p out && cp index.html out/\"\n"
+                              "  publish = \"out\"\n"}},
+                            remote))
+      << ReadFile(repo + ".log");
+  auto first = NewestDeploy(base, token, "built",
+                            [](const std::string& s) { return s == "ready" || s == "error"; });
+  ASSERT_EQ(first.second, "ready") << ReadFile(dir_ + "/stderr");
+  EXPECT_EQ(Call(base, "GET", "/", "", "", "built.localhost")->body, "built home");
+  // The worker counts the build once it has seen the deploy processed: wait (bounded).
+  std::string after = ScrapeUntil(ops, succeeded, 1);
+  EXPECT_EQ(Sample(after, succeeded), 1) << after;
+  EXPECT_EQ(Sample(after, published), 1) << after;
+
+  ASSERT_TRUE(CommitAndPush(repo, {{"netlify.toml", "[build]\n  command = \"exit 3\"\n"}}, remote))
+      << ReadFile(repo + ".log");
+  auto second = NewestDeploy(base, token, "built",
+                             [&](const std::string& s) { return s == "error" || s == "ready"; });
+  ASSERT_NE(second.first, first.first);
+  EXPECT_EQ(second.second, "error");
+  after = ScrapeUntil(ops, running, 0);
+  EXPECT_EQ(Sample(after, failed), 1) << after;
+  EXPECT_EQ(Sample(after, succeeded), 1) << after;
+  EXPECT_EQ(Sample(after, published), 1) << "a failed build publishes nothing";
+  EXPECT_EQ(Sample(after, queued), 0) << after;
+  EXPECT_EQ(Sample(after, running), 0) << after;
+  // Bucket counts of a build that took a moment: in the histogram's +Inf bucket at least.
+  EXPECT_EQ(
+      Sample(after, "replideploy_build_duration_seconds_bucket{outcome=\"failed\",le=\"+Inf\"}"),
+      1);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0);
 }
 
 TEST_F(OpsBinary, MetricsListenTakenIsOneClearLine) {

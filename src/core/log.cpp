@@ -46,6 +46,12 @@ void AppendJsonEscaped(std::string_view s, spdlog::memory_buf_t& out) {
       for (std::size_t k = 1; valid && k < len; ++k) {
         valid = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
       }
+      if (valid && len > 2) {
+        // No overlong forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF.
+        const auto c1 = static_cast<unsigned char>(s[i + 1]);
+        valid = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 > 0x9f) &&
+                !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 > 0x8f);
+      }
       if (valid) {
         out.append(s.data() + i, s.data() + i + len);
         i += len - 1;

@@ -47,6 +47,14 @@ TEST(JsonLog, ControlCharactersAndBadUtf8StayValidJson) {
             "a\x01"
             "b\xef\xbf\xbd"
             "c \xc3\xa9");
+  // An overlong form, a surrogate and a truncated sequence are not UTF-8 either.
+  const std::string odd =
+      Format(spdlog::level::info, "\xe0\x80\xaf|\xed\xa0\x80|\xf0\x9f\x98\x80|\xe2\x82", "api");
+  const boost::json::value w = boost::json::parse(odd, ec);
+  ASSERT_FALSE(ec) << odd;
+  EXPECT_EQ(w.at("msg").as_string(),
+            "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+            "\xf0\x9f\x98\x80|\xef\xbf\xbd\xef\xbf\xbd");
 }
 
 TEST(JsonLog, UnknownFormatIsRefused) {

@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/metrics_testing.hpp"
+
 namespace replideploy::core::metrics {
 namespace {
 
@@ -146,6 +148,57 @@ TEST(Metrics, SiteSeriesAreBounded) {
             std::string::npos);
   EXPECT_EQ(text.find("bounded-late"), std::string::npos);
   EXPECT_NE(text.find("process_start_time_seconds "), std::string::npos);
+}
+
+TEST(Metrics, RenderIsValidExpositionText) {
+  Registry registry;
+  registry.GetCounter("rd_a_total", "A \\ b\nc.", {{"site", "x\"y\\z\nw"}, {"code", "2xx"}}).Add(3);
+  registry.GetCounter("rd_a_total", "A.", {{"site", "other"}, {"code", "5xx"}});
+  registry.GetGauge("rd_g", "G.").Set(-1.5);
+  registry.AddCallbackGauge("rd_cb", "Cb.", {{"state", "queued"}},
+                            []() -> std::optional<double> { return 7; });
+  Histogram& h = registry.GetHistogram("rd_h_seconds", "H.", LatencyBuckets(), {{"role", "api"}});
+  registry.GetHistogram("rd_h_seconds", "H.", LatencyBuckets(), {{"role", "edge"}}).Observe(99);
+  h.Observe(0.0001);
+  h.Observe(0.3);
+  RequestMetrics requests(registry, "edge");
+  requests.Record(200, 0.01);
+  const std::string text = registry.Render();
+  EXPECT_EQ(testing::CheckExposition(text), "") << text;
+}
+
+// The checker the binary tests read /metrics with: each of these breaks the format.
+TEST(Metrics, ExpositionCheckerRefusesBrokenText) {
+  const std::string good =
+      "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 2\n"
+      "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3.5\nh_count 2\n";
+  EXPECT_EQ(testing::CheckExposition(good), "");
+  for (const std::string& bad : {
+           std::string("a_total 1"),                             // no final newline
+           std::string("1a 1\n"),                                // bad metric name
+           std::string("a{1x=\"v\"} 1\n"),                       // bad label name
+           std::string("a{x=\"v} 1\n"),                          // unterminated value
+           std::string("a{x=\"\\t\"} 1\n"),                      // bad escape
+           std::string("a{x=\"1\",x=\"2\"} 1\n"),                // label twice
+           std::string("a one\n"),                               // bad value
+           std::string("a\n"),                                   // no value
+           std::string("a 1\na 2\n"),                            // series twice
+           std::string("a 1\nb 1\na{x=\"1\"} 1\n"),              // family split
+           std::string("# TYPE a counter\n# TYPE a counter\n"),  // TYPE twice
+           std::string("# TYPE a kounter\n"),                    // unknown type
+           std::string("a 1\n# TYPE a counter\n"),               // TYPE after samples
+           std::string("# TYPE a counter\na -1\n"),              // negative counter
+           std::string("# TYPE h histogram\nh_bucket 1\nh_sum 1\nh_count 1\n"),  // no le
+           std::string("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n"),
+           std::string("# TYPE h histogram\nh_bucket{le=\"2\"} 2\nh_bucket{le=\"1\"} 2\n"
+                       "h_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 2\n"),
+           std::string("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n"
+                       "h_sum 1\nh_count 1\n"),
+           std::string("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 3\n"),
+           std::string("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n"),
+       }) {
+    EXPECT_NE(testing::CheckExposition(bad), "") << bad;
+  }
 }
 
 }  // namespace
