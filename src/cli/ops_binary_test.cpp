@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <regex>
@@ -64,6 +65,16 @@ class OpsBinary : public BinaryFixture {
     const auto deploy = NewestDeploy(
         base, token, name, [](const std::string& s) { return s == "ready" || s == "error"; });
     return deploy.second == "ready";
+  }
+
+  // What a shell command printed on stdout ("" when it failed).
+  static std::string ShellOutput(const std::string& command) {
+    std::string out;
+    FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
+    if (pipe == nullptr) return out;
+    char buffer[256];
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
+    return ::pclose(pipe) == 0 ? out : "";
   }
 
   // The value of the exposition line that starts with `series` ("name{labels}"), or -1.
@@ -372,6 +383,15 @@ TEST_F(OpsBinary, BackupThenRestoreIntoAFreshDataDirServesTheDeploy) {
   ASSERT_TRUE(DeploySite(base, token, "kept",
                          {{"index.html", "kept home"}, {"about/index.html", "about us"}}));
 
+  // A commit pushed to the platform's git remote (no build worker: its job stays queued), so
+  // that the backup has a repository to keep.
+  const std::string repo = dir_ + "/repo";
+  ASSERT_TRUE(CommitAndPush(repo, {{"index.html", "pushed"}},
+                            "http://x:" + token + "@127.0.0.1:" + port + "/git/kept.git"))
+      << ReadFile(repo + ".log");
+  const std::string pushed = ShellOutput("cd '" + repo + "' && git rev-parse HEAD");
+  ASSERT_EQ(pushed.size(), 41u) << pushed;
+
   const std::string backup_dir = dir_ + "/backup";
   Outcome backup = Exec({"backup", "--to", backup_dir, "--data-dir", DataDir()});
   ASSERT_EQ(backup.exit_code, 0) << backup.err;
@@ -414,6 +434,10 @@ TEST_F(OpsBinary, BackupThenRestoreIntoAFreshDataDirServesTheDeploy) {
   ASSERT_TRUE(sites.ok());
   EXPECT_EQ(sites->status, 200);
   EXPECT_NE(sites->body.find("\"kept\""), std::string::npos) << sites->body;
+  // The platform's repository came back with the pushed commit.
+  const std::string restored = ShellOutput("git ls-remote 'http://x:" + token +
+                                           "@127.0.0.1:" + port + "/git/kept.git' refs/heads/main");
+  EXPECT_EQ(restored.substr(0, 40), pushed.substr(0, 40)) << restored;
   kill(pid, SIGTERM);
   EXPECT_EQ(Wait(pid).exit_code, 0);
 }
