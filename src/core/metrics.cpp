@@ -192,6 +192,7 @@ std::uint64_t Registry::AddCallbackGauge(std::string_view name, std::string_view
 }
 
 void Registry::RemoveCallback(std::uint64_t id) {
+  std::lock_guard callbacks(callbacks_mu_);
   std::lock_guard lock(mu_);
   for (auto& [name, family] : families_) {
     std::erase_if(family.series, [id](const auto& s) { return s->callback_id == id; });
@@ -199,37 +200,58 @@ void Registry::RemoveCallback(std::uint64_t id) {
 }
 
 std::string Registry::Render() const {
-  std::lock_guard lock(mu_);
+  // The text is made under mu_ except for callback gauges: their lines are left as gaps,
+  // filled in once mu_ is released (a read may query the database).
+  struct Gap {
+    std::size_t at;      // offset in `out`
+    std::string prefix;  // name{labels}
+    const std::function<std::optional<double>()>* read;
+  };
+  std::lock_guard callbacks(callbacks_mu_);
+  std::vector<Gap> gaps;
   std::string out;
-  for (const auto& [name, family] : families_) {
-    if (family.series.empty()) continue;
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, EscapeHelp(family.help), name,
-                       TypeName(static_cast<int>(family.type)));
-    for (const auto& series : family.series) {
-      if (series->counter) {
-        out +=
-            fmt::format("{}{} {}\n", name, RenderLabels(series->labels), series->counter->Value());
-      } else if (series->gauge) {
-        out += fmt::format("{}{} {}\n", name, RenderLabels(series->labels),
-                           FormatValue(series->gauge->Value()));
-      } else if (series->read) {
-        const std::optional<double> value = series->read();
-        if (value) {
-          out += fmt::format("{}{} {}\n", name, RenderLabels(series->labels), FormatValue(*value));
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, family] : families_) {
+      if (family.series.empty()) continue;
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, EscapeHelp(family.help), name,
+                         TypeName(static_cast<int>(family.type)));
+      for (const auto& series : family.series) {
+        if (series->counter) {
+          out += fmt::format("{}{} {}\n", name, RenderLabels(series->labels),
+                             series->counter->Value());
+        } else if (series->gauge) {
+          out += fmt::format("{}{} {}\n", name, RenderLabels(series->labels),
+                             FormatValue(series->gauge->Value()));
+        } else if (series->read) {
+          // The series stays (callbacks_mu_ keeps RemoveCallback out), so does its function.
+          gaps.push_back({out.size(), name + RenderLabels(series->labels), &series->read});
+        } else if (series->histogram) {
+          const Histogram::Snapshot s = series->histogram->Read();
+          for (std::size_t i = 0; i < s.cumulative.size(); ++i) {
+            const std::string le = i < s.bounds.size() ? FormatValue(s.bounds[i]) : "+Inf";
+            out += fmt::format("{}_bucket{} {}\n", name, RenderLabels(series->labels, "le", le),
+                               s.cumulative[i]);
+          }
+          out +=
+              fmt::format("{}_sum{} {}\n", name, RenderLabels(series->labels), FormatValue(s.sum));
+          out += fmt::format("{}_count{} {}\n", name, RenderLabels(series->labels), s.count);
         }
-      } else if (series->histogram) {
-        const Histogram::Snapshot s = series->histogram->Read();
-        for (std::size_t i = 0; i < s.cumulative.size(); ++i) {
-          const std::string le = i < s.bounds.size() ? FormatValue(s.bounds[i]) : "+Inf";
-          out += fmt::format("{}_bucket{} {}\n", name, RenderLabels(series->labels, "le", le),
-                             s.cumulative[i]);
-        }
-        out += fmt::format("{}_sum{} {}\n", name, RenderLabels(series->labels), FormatValue(s.sum));
-        out += fmt::format("{}_count{} {}\n", name, RenderLabels(series->labels), s.count);
       }
     }
   }
-  return out;
+  if (gaps.empty()) return out;
+  std::string filled;
+  std::size_t from = 0;
+  for (const Gap& gap : gaps) {
+    filled.append(out, from, gap.at - from);
+    from = gap.at;
+    if (const std::optional<double> value = (*gap.read)()) {
+      filled += fmt::format("{} {}\n", gap.prefix, FormatValue(*value));
+    }
+  }
+  filled.append(out, from, std::string::npos);
+  return filled;
 }
 
 Registry& Default() {

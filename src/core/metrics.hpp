@@ -92,8 +92,10 @@ class Registry {
                           const Labels& labels = {});
 
   // A gauge read at every scrape (a queue's depth from the database). `read` runs on the
-  // scraping thread; nullopt leaves the series out of that scrape. Returns an id for
-  // RemoveCallback(); remove it before whatever `read` refers to goes away.
+  // scraping thread, without the lock series are made under (a slow read holds up other
+  // scrapes, never a counter); nullopt leaves the series out of that scrape. Returns an id for
+  // RemoveCallback(), which waits for a scrape in progress: once it returns, `read` is not
+  // called again and whatever it refers to may go away.
   std::uint64_t AddCallbackGauge(std::string_view name, std::string_view help, const Labels& labels,
                                  std::function<std::optional<double>()> read);
   void RemoveCallback(std::uint64_t id);
@@ -119,6 +121,8 @@ class Registry {
   Series& FindOrAdd(std::string_view name, std::string_view help, Type type, const Labels& labels,
                     bool& added);
 
+  // Lock order: callbacks_mu_, then mu_. callbacks_mu_ is held while callbacks are read.
+  mutable std::mutex callbacks_mu_;
   mutable std::mutex mu_;
   std::map<std::string, Family, std::less<>> families_;
   std::uint64_t next_callback_id_ = 1;

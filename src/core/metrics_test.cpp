@@ -85,6 +85,22 @@ TEST(Metrics, CallbackGaugeIsReadAtRenderAndCanBeRemoved) {
   EXPECT_EQ(reads, 2);
 }
 
+TEST(Metrics, ACallbackIsReadWithoutTheRegistryLock) {
+  // A read that makes a series (as a slow database read may while the edge makes a site's
+  // series): it would deadlock if the registry were locked around reads.
+  Registry registry;
+  registry.AddCallbackGauge("rd_depth", "Depth.", {}, [&]() -> std::optional<double> {
+    registry.GetCounter("rd_made_total", "Made during a scrape.").Add();
+    return 4;
+  });
+  registry.GetGauge("rd_zz", "After.").Set(1);
+  const std::string text = registry.Render();
+  EXPECT_EQ(text,
+            "# HELP rd_depth Depth.\n# TYPE rd_depth gauge\nrd_depth 4\n"
+            "# HELP rd_zz After.\n# TYPE rd_zz gauge\nrd_zz 1\n");
+  EXPECT_NE(registry.Render().find("rd_made_total 1\n"), std::string::npos);
+}
+
 TEST(Metrics, TypeMismatchIsAProgrammingError) {
   Registry registry;
   registry.GetCounter("rd_a", "A.");
