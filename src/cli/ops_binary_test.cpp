@@ -141,9 +141,10 @@ TEST_F(OpsBinary, MetricsHealthAndReadinessOnTheirOwnListener) {
   EXPECT_EQ(Sample(before->body, "replideploy_build_jobs{state=\"queued\"}"), 0) << before->body;
   const double api_before = std::max(0.0, Sample(before->body, api_2xx));
   ASSERT_EQ(Call(base, "GET", "/healthz", "", "", "")->status, 200);
-  auto after = Call(ops, "GET", "/metrics", "", "", "");
-  ASSERT_TRUE(after.ok());
-  EXPECT_EQ(Sample(after->body, api_2xx), api_before + 1) << after->body;
+  // A request is counted when its exchange is logged, just after its last byte is sent: wait
+  // (bounded) for the count.
+  const std::string after = ScrapeUntil(ops, api_2xx, api_before + 1);
+  EXPECT_EQ(Sample(after, api_2xx), api_before + 1) << after;
 
   // The edge counts by role and by site, and publishes are counted.
   const std::string token = SignUpToken(base, "ops@example.com");
@@ -155,18 +156,18 @@ TEST_F(OpsBinary, MetricsHealthAndReadinessOnTheirOwnListener) {
   auto missing = Call(base, "GET", "/nope", "", "", "metered.localhost");
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->status, 404);
-  auto edge = Call(ops, "GET", "/metrics", "", "", "");
-  ASSERT_TRUE(edge.ok());
-  EXPECT_EQ(core::metrics::testing::CheckExposition(edge->body), "") << edge->body;
+  // The edge's answers: 404 for the unknown host above and /nope, 200 for the page.
+  const std::string edge_4xx =
+      "replideploy_http_request_duration_seconds_count{role=\"edge\",code=\"4xx\"}";
+  const std::string edge = ScrapeUntil(ops, edge_4xx, 2);
+  EXPECT_EQ(Sample(edge, edge_4xx), 2) << edge;
   EXPECT_EQ(
-      Sample(edge->body, "replideploy_edge_site_requests_total{site=\"metered\",code=\"2xx\"}"), 1)
-      << edge->body;
-  EXPECT_EQ(
-      Sample(edge->body, "replideploy_edge_site_requests_total{site=\"metered\",code=\"4xx\"}"), 1);
-  EXPECT_GE(Sample(edge->body,
-                   "replideploy_http_request_duration_seconds_count{role=\"edge\",code=\"2xx\"}"),
-            1);
-  EXPECT_EQ(Sample(edge->body, "replideploy_deploys_published_total{kind=\"publish\"}"), 1);
+      Sample(edge, "replideploy_http_request_duration_seconds_count{role=\"edge\",code=\"2xx\"}"),
+      1);
+  EXPECT_EQ(Sample(edge, "replideploy_edge_site_requests_total{site=\"metered\",code=\"2xx\"}"), 1)
+      << edge;
+  EXPECT_EQ(Sample(edge, "replideploy_edge_site_requests_total{site=\"metered\",code=\"4xx\"}"), 1);
+  EXPECT_EQ(Sample(edge, "replideploy_deploys_published_total{kind=\"publish\"}"), 1);
 
   // The blob store gone: not ready (503, the JSON error body), and ready again once it is back.
   fs::rename(DataDir() + "/store", DataDir() + "/store-away");
@@ -224,6 +225,8 @@ TEST_F(OpsBinary, BuildsAreCountedByOutcome) {
   // The worker counts the build once it has seen the deploy processed: wait (bounded).
   std::string after = ScrapeUntil(ops, succeeded, 1);
   EXPECT_EQ(Sample(after, succeeded), 1) << after;
+  // Counted just after the deploy's processing commits: wait (bounded) too.
+  after = ScrapeUntil(ops, published, 1);
   EXPECT_EQ(Sample(after, published), 1) << after;
 
   ASSERT_TRUE(CommitAndPush(repo, {{"netlify.toml", "[build]\n  command = \"exit 3\"\n"}}, remote))
