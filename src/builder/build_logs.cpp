@@ -40,6 +40,26 @@ Result<bool> BuildLogStore::HasLinesFrom(std::string_view deploy_id, std::int64_
   return !rows.empty() && rows.rows.front().Int(0) > 0;
 }
 
+Result<std::int64_t> BuildLogStore::NextSeq(std::string_view deploy_id) {
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT COALESCE(MAX(seq) + 1, 0) FROM build_logs WHERE deploy_id = ?",
+                  {std::string(deploy_id)}));
+  return rows.empty() ? 0 : rows.rows.front().Int(0);
+}
+
+BuildLogWriter::BuildLogWriter(BuildLogStore& store, std::string deploy_id,
+                               std::function<void(const std::string&)> on_log)
+    : store_(store), deploy_id_(std::move(deploy_id)), on_log_(std::move(on_log)) {
+  auto next = store_.NextSeq(deploy_id_);
+  if (next.ok()) {
+    next_seq_ = *next;
+  } else {
+    // Numbered from 0: lines that collide with an earlier attempt's are lost (and said so).
+    spdlog::error("deploy {}: cannot read its log's last line: {}", deploy_id_,
+                  next.error().message);
+  }
+}
+
 void BuildLogWriter::SetSecrets(std::vector<std::string> secrets) {
   std::lock_guard lock(mu_);
   secrets_ = std::move(secrets);

@@ -32,6 +32,8 @@ class BuildLogStore {
                                     int limit = 0);
   // Whether any line from `from_seq` on is stored.
   Result<bool> HasLinesFrom(std::string_view deploy_id, std::int64_t from_seq);
+  // The seq after the deploy's last stored line (0 when it has none).
+  Result<std::int64_t> NextSeq(std::string_view deploy_id);
 
  private:
   db::Database& db_;
@@ -42,9 +44,10 @@ class BuildLogStore {
 // set with SetSecrets are masked before a line is kept. Thread-safe.
 class BuildLogWriter {
  public:
+  // Numbering goes on after the lines already stored for the deploy: a build attempt after
+  // one whose worker died appends its lines instead of colliding with the earlier ones.
   BuildLogWriter(BuildLogStore& store, std::string deploy_id,
-                 std::function<void(const std::string&)> on_log)
-      : store_(store), deploy_id_(std::move(deploy_id)), on_log_(std::move(on_log)) {}
+                 std::function<void(const std::string&)> on_log);
   ~BuildLogWriter() { Flush(); }
   BuildLogWriter(const BuildLogWriter&) = delete;
   BuildLogWriter& operator=(const BuildLogWriter&) = delete;

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "builder/build_logs.hpp"
 #include "db/testing.hpp"
 
 namespace replideploy::builder {
@@ -147,6 +148,29 @@ TEST_P(Queue, ConcurrentWorkersNeverShareAJob) {
   EXPECT_EQ(claimed.size(), static_cast<std::size_t>(kJobs));
   EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(),
             static_cast<std::size_t>(kJobs));
+}
+
+// A second attempt (the first one's worker died) writes after the first attempt's lines;
+// numbered from 0 again, its first batch would collide with them and be lost.
+TEST_P(Queue, ARetriedBuildsLogFollowsTheEarlierAttempts) {
+  const std::string deploy = NewDeploy();
+  BuildLogStore store(tdb_->db());
+  {
+    BuildLogWriter first(store, deploy, nullptr);
+    first.Info("attempt 1 starts");
+    first.Info("attempt 1 output");
+  }  // flushed; its worker "dies" here
+  {
+    BuildLogWriter second(store, deploy, nullptr);
+    second.Info("attempt 2 starts");
+    second.Info("attempt 2 output");
+  }
+  auto lines = store.Read(deploy);
+  ASSERT_TRUE(lines.ok()) << lines.error().message;
+  std::vector<std::string> text;
+  for (const auto& l : *lines) text.push_back(std::to_string(l.seq) + " " + l.line);
+  EXPECT_EQ(text, (std::vector<std::string>{"0 attempt 1 starts", "1 attempt 1 output",
+                                            "2 attempt 2 starts", "3 attempt 2 output"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Queue, ::testing::ValuesIn(db::testing::Engines()),
