@@ -125,6 +125,7 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
       std::chrono::milliseconds(std::max(500, config.build_lease_seconds * 1000 / 4));
   app_options.git_poll_interval = std::chrono::seconds(config.git_poll_seconds);
   app_options.edge.site_cache_ttl = std::chrono::seconds(config.site_cache_ttl_seconds);
+  app_options.analytics_flush_interval = std::chrono::seconds(config.analytics_flush_seconds);
   app_options.allow_private_git = config.git_allow_private_urls != 0;
   app_options.public_url = config.public_url;
   app_options.github.client_id = config.github_client_id;

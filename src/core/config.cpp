@@ -80,6 +80,9 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
        "how long an edge serves a site's live deploy from memory without asking the database "
        "(change events are applied at once regardless)",
        &c.site_cache_ttl_seconds},
+      {"analytics-flush-seconds",
+       "how often an edge adds the site analytics it counted to the database (0: never)",
+       &c.analytics_flush_seconds},
       {"build-workers", "builds run at once by this process (0: only `replideploy worker`s)",
        &c.build_workers},
       {"build-runner", "where builds run: bubblewrap or docker", &c.build_runner},
@@ -344,6 +347,7 @@ Status ValidateConfig(const ServeConfig& config) {
   RD_TRY_STATUS(range("idle-timeout-seconds", config.idle_timeout_seconds, 1, 24 * 3600));
   RD_TRY_STATUS(range("shutdown-grace-seconds", config.shutdown_grace_seconds, 0, 3600));
   RD_TRY_STATUS(range("site-cache-ttl-seconds", config.site_cache_ttl_seconds, 0, 24 * 3600));
+  RD_TRY_STATUS(range("analytics-flush-seconds", config.analytics_flush_seconds, 0, 3600));
   RD_TRY_STATUS(range("build-workers", config.build_workers, 0, 64));
   RD_TRY_STATUS(range("build-timeout-minutes", config.build_timeout_minutes, 1, 24 * 60));
   RD_TRY_STATUS(range("build-memory-mb", config.build_memory_mb, 64, 1024 * 1024));

@@ -51,6 +51,8 @@ struct ServeConfig {
   // How long an edge answers a site's live deploy from memory without asking the database;
   // changes told by events (in-process, or PostgreSQL's NOTIFY) are seen at once regardless.
   int site_cache_ttl_seconds = 1;
+  // How often an edge adds its site analytics counts to the database (0: never).
+  int analytics_flush_seconds = 60;
   // Builds.
   int build_workers = 1;  // builds at once in `serve` (0: leave them to `replideploy worker`)
   std::string build_runner = "bubblewrap";  // or "docker"

@@ -245,6 +245,7 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
   // erased by it or, here, not stored.
   const std::uint64_t invalidations = invalidations_.load();
   RD_TRY(deploys::EdgeSite site, sites_service_.EdgeSiteByName(name));
+  deploys::SiteTraffic* traffic = traffic_ != nullptr ? &traffic_->ForSite(site.id) : nullptr;
   SiteEntry entry{std::move(site.id),
                   std::move(site.published_deploy_id),
                   std::move(site.password_hash),
@@ -252,6 +253,7 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
                   site.https_redirect,
                   site.hsts,
                   &core::metrics::SiteRequestsFor(name),
+                  traffic,
                   version,
                   std::chrono::steady_clock::now()};
   if (cacheable) {
@@ -611,6 +613,17 @@ void AddHsts(http::Response& response) {
   response.headers.Set("Strict-Transport-Security", std::string(kHstsValue));
 }
 
+// The path a request is counted under in site analytics: its target without the query.
+std::string_view RequestPath(const http::Request& request) {
+  std::string_view target = request.target;
+  return target.substr(0, target.find('?'));
+}
+
+// The body bytes an answer sends (none for HEAD).
+std::uint64_t SentBytes(const http::Request& request, const http::Response& response) {
+  return request.method == "HEAD" ? 0 : response.BodySize();
+}
+
 }  // namespace
 
 std::optional<http::Response> Edge::HttpsRedirect(const http::Request& request,
@@ -639,6 +652,10 @@ http::Response Edge::Serve(http::Request& request) {
     spdlog::error("edge: {}", response.error().message);
     http::Response unavailable = http::Response::Text(503, "Service Unavailable\n");
     if (served.requests != nullptr) served.requests->Count(unavailable.status);
+    if (served.traffic != nullptr) {
+      served.traffic->Record(RequestPath(request), unavailable.status,
+                             SentBytes(request, unavailable));
+    }
     return unavailable;
   }
   FinishForSite(request, served, *response);
@@ -661,14 +678,21 @@ void Edge::FinishForSite(const http::Request& request, const ServedSite& served,
   if (served.hsts && request.secure) AddHsts(response);
   if (served.requests == nullptr) return;
   if (response.deferred) {
-    response.deferred = [inner = std::move(response.deferred), counters = served.requests] {
+    std::string path = served.traffic != nullptr ? std::string(RequestPath(request)) : "";
+    response.deferred = [inner = std::move(response.deferred), counters = served.requests,
+                         traffic = served.traffic, path = std::move(path),
+                         head = request.method == "HEAD"] {
       http::Response answer = inner();
       counters->Count(answer.status);
+      if (traffic != nullptr) traffic->Record(path, answer.status, head ? 0 : answer.BodySize());
       return answer;
     };
     return;
   }
   served.requests->Count(response.status);
+  if (served.traffic != nullptr) {
+    served.traffic->Record(RequestPath(request), response.status, SentBytes(request, response));
+  }
 }
 
 Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
@@ -681,6 +705,7 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
   if (served != nullptr) {
     served->hsts = resolved->site.hsts;
     served->requests = resolved->site.requests;
+    served->traffic = resolved->site.traffic;
   }
   if (!resolved->redirect_to.empty()) return RedirectToPrimary(request, resolved->redirect_to);
   if (rewritten_from.empty()) {

@@ -26,6 +26,7 @@
 #include "core/result.hpp"
 #include "deploys/deploys.hpp"
 #include "deploys/sites.hpp"
+#include "deploys/traffic_counters.hpp"
 #include "edge/deploy_rules.hpp"
 #include "http/message.hpp"
 #include "store/blob_store.hpp"
@@ -102,6 +103,10 @@ class Edge {
   // before any site, rule or file (404 for an unknown token). Set before serving.
   void SetAcmeChallengeLookup(AcmeChallengeLookup lookup) { acme_lookup_ = std::move(lookup); }
 
+  // With counters, every answer for a site is counted there too (site analytics: path, status,
+  // bytes). Set before serving; they must outlive the edge.
+  void SetTrafficCounters(deploys::TrafficCounters* counters) { traffic_ = counters; }
+
   // Drops what is cached about a site's routing (publish, rollback, rename, delete).
   void InvalidateSite(const std::string& site_id);
 
@@ -129,6 +134,7 @@ class Edge {
     bool https_redirect = true;
     bool hsts = false;
     core::metrics::SiteRequests* requests = nullptr;  // this site's counters (never null once read)
+    deploys::SiteTraffic* traffic = nullptr;          // its analytics counters, when counted
     std::uint64_t publish_version = 0;                // DeployService::publish_version() when read
     std::chrono::steady_clock::time_point read_at;
   };
@@ -139,6 +145,7 @@ class Edge {
   struct ServedSite {
     bool hsts = false;
     core::metrics::SiteRequests* requests = nullptr;
+    deploys::SiteTraffic* traffic = nullptr;
   };
   // `served` (when given) is filled in once the site is known.
   Result<http::Response> ServeImpl(http::Request& request, bool memory_only,
@@ -196,6 +203,7 @@ class Edge {
   store::BlobStore& blobs_;
   EdgeOptions options_;
   FunctionInvoker invoker_;  // set before serving
+  deploys::TrafficCounters* traffic_ = nullptr;
   AcmeChallengeLookup acme_lookup_;
 
   // Counts invalidations: an answer read from the database while one happened may be older
