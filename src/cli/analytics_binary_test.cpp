@@ -1,14 +1,18 @@
 // Site analytics through the real binary: requests served by the edge are counted, flushed into
 // the database (--analytics-flush-seconds 1) and read back through the API by the site's owner
 // only. See docs/analytics.md.
+#include <signal.h>
+
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "cli/binary_fixture.hpp"
 #include "core/crypto.hpp"
+#include "db/testing.hpp"
 
 namespace replideploy::cli {
 namespace {
@@ -18,6 +22,25 @@ namespace json = boost::json;
 
 class AnalyticsBinary : public BinaryFixture {
  protected:
+  // Every process a test started is stopped (SIGTERM, waited for), also after a failure.
+  void TearDown() override {
+    for (pid_t pid : started_) {
+      if (pid > 0) kill(pid, SIGTERM);
+    }
+    for (pid_t pid : started_) {
+      if (pid > 0) Wait(pid);
+    }
+    pg_.reset();  // after its users stopped
+    BinaryFixture::TearDown();
+  }
+  std::string Start(const std::string& role, std::vector<std::string> extra,
+                    const std::string& name) {
+    pid_t pid = 0;
+    const std::string port = StartRole(pid, role, std::move(extra), name);
+    started_.push_back(pid);
+    return port;
+  }
+
   // Creates site `name` and deploys `files` (path -> content) through the API; true once ready.
   static bool DeploySite(const std::string& base, const std::string& token, const std::string& name,
                          const std::map<std::string, std::string>& files) {
@@ -56,12 +79,14 @@ class AnalyticsBinary : public BinaryFixture {
     }
     return last;
   }
+
+  std::vector<pid_t> started_;
+  std::unique_ptr<db::testing::TestDatabase> pg_;
 };
 
 TEST_F(AnalyticsBinary, EdgeCountsReachTheOwnersAnalytics) {
-  pid_t pid = 0;
   const std::string port =
-      StartServer(pid, {"--build-workers", "0", "--analytics-flush-seconds", "1"});
+      Start("serve", {"--build-workers", "0", "--analytics-flush-seconds", "1"}, "");
   ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
   const std::string base = "http://127.0.0.1:" + port;
   const std::string token = SignUpToken(base, "owner@example.com");
@@ -116,6 +141,41 @@ TEST_F(AnalyticsBinary, EdgeCountsReachTheOwnersAnalytics) {
   ASSERT_TRUE(week.ok());
   ASSERT_EQ(week->status, 200);
   EXPECT_EQ(json::parse(week->body).at("totals").at("requests").to_number<std::uint64_t>(), 14u);
+}
+
+// Two edge processes over one PostgreSQL database count requests for one site in the same
+// minutes and flush every second: the owner reads the sum of both.
+TEST_F(AnalyticsBinary, TwoEdgesOverPostgresAddUp) {
+  pg_ = std::make_unique<db::testing::TestDatabase>(db::Engine::kPostgres);
+  RD_SKIP_IF_UNAVAILABLE(*pg_);
+  const std::vector<std::string> database = {"--database", pg_->url()};
+  const std::string api = Start("api", database, "api-");
+  ASSERT_FALSE(api.empty()) << ReadFile(dir_ + "/api-stderr");
+  std::vector<std::string> edge_flags = database;
+  edge_flags.insert(edge_flags.end(), {"--analytics-flush-seconds", "1"});
+  const std::string edge1 = Start("edge", edge_flags, "edge1-");
+  const std::string edge2 = Start("edge", edge_flags, "edge2-");
+  ASSERT_FALSE(edge1.empty() || edge2.empty()) << ReadFile(dir_ + "/edge1-stderr");
+
+  const std::string base = "http://127.0.0.1:" + api;
+  const std::string token = SignUpToken(base, "pg-owner@example.com");
+  ASSERT_FALSE(token.empty());
+  ASSERT_TRUE(DeploySite(base, token, "twice", {{"index.html", "served by both"}}));
+  // Interleaved, so that both edges count in the same minutes and flush them.
+  for (int i = 0; i < 20; ++i) {
+    for (const std::string& edge : {edge1, edge2}) {
+      auto got = Call("http://127.0.0.1:" + edge, "GET", i % 4 == 0 ? "/nope" : "/", "", "",
+                      "twice.localhost");
+      ASSERT_TRUE(got.ok());
+    }
+  }
+  const json::object a = AnalyticsOnce(base, token, "twice", 40);
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a.at("totals").at("requests").to_number<std::uint64_t>(), 40u) << json::serialize(a);
+  EXPECT_EQ(a.at("totals").at("status").at("4xx").to_number<std::uint64_t>(), 10u);
+  EXPECT_EQ(json::serialize(a.at("top_paths")),
+            R"([{"path":"/","requests":30},{"path":"/nope","requests":10}])");
+  EXPECT_EQ(json::serialize(a.at("top_404s")), R"([{"path":"/nope","requests":10}])");
 }
 
 }  // namespace
