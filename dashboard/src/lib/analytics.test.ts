@@ -29,6 +29,7 @@ describe("analytics charts", () => {
   it("has one x per period and the counts as series", () => {
     expect(requestsChart(analytics)).toEqual({
       xs: [600, 660],
+      range: [600, 720],
       series: [{ label: "Requests", color: "#0f766e", values: [2, 3] }],
     });
     const byStatus = statusChart(analytics);
@@ -40,6 +41,7 @@ describe("analytics charts", () => {
   it("puts builds in one series per outcome", () => {
     const builds = buildsChart(analytics);
     expect(builds.xs).toEqual([600, 660]);
+    expect(builds.range).toEqual([600, 720]);
     expect(builds.series[0]!.values).toEqual([1.5, null]);
     expect(builds.series[1]!.values).toEqual([null, 4]);
   });

@@ -12,11 +12,13 @@ export interface ChartSeries {
 export interface ChartData {
   xs: number[]; // Unix seconds
   series: ChartSeries[];
+  range: [number, number]; // the x axis: the time range asked for (Unix seconds)
 }
 
 export function requestsChart(a: SiteAnalytics): ChartData {
   return {
     xs: a.points.map((p) => p.start),
+    range: [a.from, a.to],
     series: [{ label: "Requests", color: "#0f766e", values: a.points.map((p) => p.requests) }],
   };
 }
@@ -24,6 +26,7 @@ export function requestsChart(a: SiteAnalytics): ChartData {
 export function bandwidthChart(a: SiteAnalytics): ChartData {
   return {
     xs: a.points.map((p) => p.start),
+    range: [a.from, a.to],
     series: [{ label: "Bytes sent", color: "#4338ca", values: a.points.map((p) => p.bytes) }],
   };
 }
@@ -33,6 +36,7 @@ const kStatusColors = { "2xx": "#15803d", "3xx": "#2563eb", "4xx": "#d97706", "5
 export function statusChart(a: SiteAnalytics): ChartData {
   return {
     xs: a.points.map((p) => p.start),
+    range: [a.from, a.to],
     series: (Object.keys(kStatusColors) as (keyof typeof kStatusColors)[]).map((k) => ({
       label: k,
       color: kStatusColors[k],
@@ -49,6 +53,7 @@ export function buildsChart(a: SiteAnalytics): ChartData {
     a.builds.map((b) => (b.outcome === outcome ? b.duration_ms / 1000 : null));
   return {
     xs,
+    range: [a.from, a.to],
     series: [
       { label: "Succeeded (s)", color: "#15803d", values: of("succeeded") },
       { label: "Failed (s)", color: "#dc2626", values: of("failed") },

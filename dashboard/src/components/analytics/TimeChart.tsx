@@ -29,7 +29,7 @@ export function TimeChart({
     const options: uPlot.Options = {
       width: width(),
       height: 180,
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: data.range } },
       legend: { show: data.series.length > 1 },
       series: [
         {},
