@@ -30,6 +30,11 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
       {"secret-key", "64 hex chars for JWTs and encryption at rest (default: data-dir/secret.key)",
        &c.secret_key},
       {"log-level", "trace, debug, info, warn, error or off", &c.log_level},
+      {"log-format", "text, or json: one object per line (ts, level, msg, role)", &c.log_format},
+      {"metrics-listen",
+       "HOST:PORT of a separate listener for /metrics (Prometheus), /healthz and /readyz; empty: "
+       "none. Keep it private",
+       &c.metrics_listen},
       {"dashboard-dir", "the dashboard's exported files (default: dashboard/out of the checkout)",
        &c.dashboard_dir},
       {"jwt-ttl-hours", "lifetime of login tokens in hours", &c.jwt_ttl_hours},
@@ -75,6 +80,9 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
        "how long an edge serves a site's live deploy from memory without asking the database "
        "(change events are applied at once regardless)",
        &c.site_cache_ttl_seconds},
+      {"analytics-flush-seconds",
+       "how often an edge adds the site analytics it counted to the database (0: never)",
+       &c.analytics_flush_seconds},
       {"build-workers", "builds run at once by this process (0: only `replideploy worker`s)",
        &c.build_workers},
       {"build-runner", "where builds run: bubblewrap or docker", &c.build_runner},
@@ -341,6 +349,10 @@ Status ValidateConfig(const ServeConfig& config) {
     return {};
   };
   RD_TRY_STATUS(ParseListenAddress(config.listen));
+  if (!config.metrics_listen.empty()) RD_TRY_STATUS(ParseListenAddress(config.metrics_listen));
+  if (config.log_format != "text" && config.log_format != "json") {
+    return MakeError(ErrorCode::kBadRequest, "log-format must be text or json");
+  }
   RD_TRY_STATUS(range("jwt-ttl-hours", config.jwt_ttl_hours, 1, 24 * 365));
   RD_TRY_STATUS(range("io-threads", config.io_threads, 1, 256));
   RD_TRY_STATUS(range("handler-threads", config.handler_threads, 1, 1024));
@@ -353,6 +365,7 @@ Status ValidateConfig(const ServeConfig& config) {
   RD_TRY_STATUS(range("idle-timeout-seconds", config.idle_timeout_seconds, 1, 24 * 3600));
   RD_TRY_STATUS(range("shutdown-grace-seconds", config.shutdown_grace_seconds, 0, 3600));
   RD_TRY_STATUS(range("site-cache-ttl-seconds", config.site_cache_ttl_seconds, 0, 24 * 3600));
+  RD_TRY_STATUS(range("analytics-flush-seconds", config.analytics_flush_seconds, 0, 3600));
   RD_TRY_STATUS(range("build-workers", config.build_workers, 0, 64));
   RD_TRY_STATUS(range("build-timeout-minutes", config.build_timeout_minutes, 1, 24 * 60));
   RD_TRY_STATUS(range("build-memory-mb", config.build_memory_mb, 64, 1024 * 1024));

@@ -10,6 +10,7 @@
 #include "auth/users.hpp"
 #include "builder/queue.hpp"
 #include "core/net.hpp"
+#include "deploys/analytics.hpp"
 #include "deploys/deploys.hpp"
 #include "domains/domains.hpp"
 #include "edge/edge.hpp"
@@ -95,6 +96,11 @@ struct PlatformOptions {
   std::chrono::milliseconds dns_timeout{2000};
   // Pending domains' DNS is rechecked by a loop this often (when due); 0 disables it.
   std::chrono::milliseconds domain_check_interval{15'000};
+  // Site analytics (docs/analytics.md): each edge adds what it counted to the database this
+  // often (--analytics-flush-seconds), and rolls old periods up every roll-up interval.
+  std::chrono::milliseconds analytics_flush_interval{60'000};
+  std::chrono::milliseconds analytics_rollup_interval{10 * 60'000};
+  deploys::AnalyticsOptions analytics;
 };
 
 }  // namespace replideploy::roles
