@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "builder/build_trigger.hpp"
+#include "builder/functions_bundle.hpp"
 #include "core/ids.hpp"
 #include "core/text.hpp"
 #include "db/change_events.hpp"
@@ -222,6 +223,7 @@ WorkerRole::WorkerRole(Services& services, const PlatformOptions& options, Worke
     o.disk = options.build_disk;
     o.repos_dir = options.repos_dir;
     o.limits = options.build_limits;
+    o.esbuild = builder::FindEsbuild(options.esbuild);
     o.heartbeat_every = options.heartbeat_every;
     o.sites = &services.sites;
     o.allow_private_git = options.allow_private_git;
