@@ -557,7 +557,9 @@ Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(const Workspace
   RD_TRY(std::vector<FunctionSource> sources, FindFunctions(*folder));
   std::optional<sandbox::UntrustedTree> bundled;
   if (NeedsEsbuild(sources)) {
-    if (options_.esbuild.empty()) {
+    if (options_.esbuild.empty() || ::access(options_.esbuild.c_str(), X_OK) != 0) {
+      spdlog::error("esbuild not found at '{}' (--esbuild; scripts/install-deps.sh installs it)",
+                    options_.esbuild);
       return MakeError(ErrorCode::kUnprocessable,
                        "esbuild, which bundles functions, is not installed on this server");
     }
