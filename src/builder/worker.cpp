@@ -19,6 +19,7 @@
 #include "builder/detect.hpp"
 #include "builder/functions_bundle.hpp"
 #include "builder/git_source.hpp"
+#include "core/metrics.hpp"
 #include "deploys/env_vars.hpp"
 #include "sandbox/untrusted_tree.hpp"
 
@@ -37,6 +38,24 @@ BuildWorker::BuildWorker(BuildLogStore& logs, BuildQueue& queue, deploys::Deploy
       options_(std::move(options)) {}
 
 BuildWorker::~BuildWorker() { Stop(); }
+
+namespace {
+
+// replideploy_build_duration_seconds{outcome}: a build's time from claim to its end; the _count
+// is the number of builds that ended so.
+void RecordBuild(std::string_view outcome, std::chrono::steady_clock::time_point started) {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  core::metrics::Default()
+      .GetHistogram("replideploy_build_duration_seconds",
+                    "Builds by outcome (succeeded, failed, handed_back at shutdown, lost: "
+                    "canceled or lease expired) and their duration; _count is the number of "
+                    "builds.",
+                    core::metrics::BuildDurationBuckets(), {{"outcome", std::string(outcome)}})
+      .Observe(seconds);
+}
+
+}  // namespace
 
 void BuildWorker::Start() {
   std::error_code ec;
@@ -109,6 +128,7 @@ void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
     return;
   }
   if (options_.on_phase) options_.on_phase(job, BuildPhase::kStarted, "");
+  const auto started = std::chrono::steady_clock::now();
   // Renew the lease while the build runs (a lost lease, or a canceled job, stops the build),
   // and flush the log a few times a second for live viewers.
   std::stop_source cancel;
@@ -168,14 +188,17 @@ void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
     if (stop.stop_requested() && !lease_lost) {
       log.Info("The worker is stopping; the build will be retried");
       (void)queue_.Release(job.id, options_.worker_id);
+      RecordBuild("handed_back", started);
     } else {
       log.Info("This worker lost the build (canceled, or its lease expired)");
+      RecordBuild("lost", started);
     }
     log.Flush();
     return;
   }
   // Every line is stored before the deploy and the job end: log viewers stop at that point.
   log.Flush();
+  RecordBuild(failure.empty() ? "succeeded" : "failed", started);
   if (st.ok()) {
     (void)queue_.Complete(job.id, options_.worker_id);
   } else {

@@ -20,6 +20,7 @@
 #include <stop_token>
 #include <thread>
 
+#include "cli/ops_server.hpp"
 #include "core/clock.hpp"
 #include "core/crypto.hpp"
 #include "core/log.hpp"
@@ -46,8 +47,9 @@ int Fail(std::string_view message) {
 }
 
 // Logging, data dir, database, migrations: what both commands need. Null on failure (printed).
-std::unique_ptr<db::Database> OpenAndMigrate(const core::ServeConfig& config) {
-  if (Status st = core::InitLogging(config.log_level); !st.ok()) {
+std::unique_ptr<db::Database> OpenAndMigrate(const core::ServeConfig& config,
+                                             std::string_view role) {
+  if (Status st = core::InitLogging(config.log_level, config.log_format, role); !st.ok()) {
     Fail(st.error().message);
     return nullptr;
   }
@@ -200,9 +202,9 @@ struct Base {
   roles::PlatformOptions options;
 };
 
-std::optional<Base> OpenBase(const core::ServeConfig& config) {
+std::optional<Base> OpenBase(const core::ServeConfig& config, std::string_view role) {
   Base base;
-  base.db = OpenAndMigrate(config);
+  base.db = OpenAndMigrate(config, role);
   if (!base.db) return std::nullopt;
   auto secret = core::LoadOrCreateSecretKey(config);
   if (!secret.ok()) {
@@ -438,17 +440,34 @@ void FindDashboard(roles::PlatformOptions& options) {
   if (!options.dashboard_dir.empty()) spdlog::info("dashboard from {}", options.dashboard_dir);
 }
 
+// The --metrics-listen listener, or null without one. `failed` is set (and the reason printed)
+// when it cannot listen.
+std::unique_ptr<OpsServer> StartOps(const core::ServeConfig& config, Base& base,
+                                    builder::BuildQueue* queue, bool& failed) {
+  failed = false;
+  if (config.metrics_listen.empty()) return nullptr;
+  auto ops = OpsServer::Start(config.metrics_listen, *base.db, *base.blobs, queue);
+  if (!ops.ok()) {
+    failed = true;
+    Fail("metrics-listen: " + ops.error().message);
+    return nullptr;
+  }
+  const core::ListenAddress at = core::ParseListenAddress(config.metrics_listen).value();
+  fmt::print("metrics, healthz and readyz on {}:{}\n", at.host, (*ops)->port());
+  return std::move(ops).value();
+}
+
 }  // namespace
 
 int RunMigrate(const core::ServeConfig& config) {
-  auto db = OpenAndMigrate(config);
+  auto db = OpenAndMigrate(config, "migrate");
   if (!db) return 1;
   fmt::print("database is up to date ({} migrations known)\n", db::BuiltinMigrations().size());
   return 0;
 }
 
 int RunServe(const core::ServeConfig& config) {
-  auto base = OpenBase(config);
+  auto base = OpenBase(config, "serve");
   if (!base) return 1;
   bool tls_failed = false;
   core::SystemClock clock;
@@ -458,6 +477,9 @@ int RunServe(const core::ServeConfig& config) {
   FindDashboard(base->options);
   roles::Platform platform(*base->db, *base->blobs, clock, base->options);
   spdlog::info("database {}", EngineName(*base->db));
+  bool ops_failed = false;
+  auto ops = StartOps(config, *base, &platform.services().queue, ops_failed);
+  if (ops_failed) return 1;
   return ServeHttp(
       config, base->options.trusted_proxies, platform.Resolver(),
       [&](std::uint16_t port) {
@@ -470,7 +492,7 @@ int RunServe(const core::ServeConfig& config) {
 }
 
 int RunApi(const core::ServeConfig& config) {
-  auto base = OpenBase(config);
+  auto base = OpenBase(config, "api");
   if (!base) return 1;
   bool tls_failed = false;
   core::SystemClock clock;
@@ -480,8 +502,11 @@ int RunApi(const core::ServeConfig& config) {
   roles::Services services(*base->db, *base->blobs, clock, base->options);
   roles::ProcessorRole processor(services, base->options);
   roles::ApiRole api(services, base->options);
+  bool ops_failed = false;
+  auto ops = StartOps(config, *base, &services.queue, ops_failed);
+  if (ops_failed) return 1;
   return ServeHttp(
-      config, base->options.trusted_proxies, api.app().Resolver(),
+      config, base->options.trusted_proxies, api.Resolver(),
       [&](std::uint16_t port) {
         api.app().SetPublicPort(port);
         fmt::print(
@@ -493,7 +518,7 @@ int RunApi(const core::ServeConfig& config) {
 }
 
 int RunEdge(const core::ServeConfig& config) {
-  auto base = OpenBase(config);
+  auto base = OpenBase(config, "edge");
   if (!base) return 1;
   bool tls_failed = false;
   core::SystemClock clock;
@@ -502,6 +527,9 @@ int RunEdge(const core::ServeConfig& config) {
   if (tls) base->options.edge.https_port_for = tls->PortFor();
   roles::Services services(*base->db, *base->blobs, clock, base->options);
   roles::EdgeRole edge(services, base->options);
+  bool ops_failed = false;
+  auto ops = StartOps(config, *base, nullptr, ops_failed);
+  if (ops_failed) return 1;
   return ServeHttp(
       config, base->options.trusted_proxies, edge.Resolver(),
       [&](std::uint16_t port) {
@@ -515,7 +543,7 @@ int RunEdge(const core::ServeConfig& config) {
 
 int RunWorker(const core::ServeConfig& config) {
   if (config.build_workers < 1) return Fail("a worker needs --build-workers of at least 1");
-  auto base = OpenBase(config);
+  auto base = OpenBase(config, "worker");
   if (!base) return 1;
   // Block the signals before any thread starts, then wait for one here.
   sigset_t signals;
@@ -541,6 +569,9 @@ int RunWorker(const core::ServeConfig& config) {
       return url + std::string(path);
     };
     roles::WorkerRole workers(services, base->options, std::move(hooks));
+    bool ops_failed = false;
+    auto ops = StartOps(config, *base, &services.queue, ops_failed);
+    if (ops_failed) return 1;
     fmt::print("RepliDeploy worker is running: {} build(s) at once, database {}\n",
                config.build_workers, EngineName(*base->db));
     std::fflush(stdout);

@@ -30,6 +30,11 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
       {"secret-key", "64 hex chars for JWTs and encryption at rest (default: data-dir/secret.key)",
        &c.secret_key},
       {"log-level", "trace, debug, info, warn, error or off", &c.log_level},
+      {"log-format", "text, or json: one object per line (ts, level, msg, role)", &c.log_format},
+      {"metrics-listen",
+       "HOST:PORT of a separate listener for /metrics (Prometheus), /healthz and /readyz; empty: "
+       "none. Keep it private",
+       &c.metrics_listen},
       {"dashboard-dir", "the dashboard's exported files (default: dashboard/out of the checkout)",
        &c.dashboard_dir},
       {"jwt-ttl-hours", "lifetime of login tokens in hours", &c.jwt_ttl_hours},
@@ -327,6 +332,10 @@ Status ValidateConfig(const ServeConfig& config) {
     return {};
   };
   RD_TRY_STATUS(ParseListenAddress(config.listen));
+  if (!config.metrics_listen.empty()) RD_TRY_STATUS(ParseListenAddress(config.metrics_listen));
+  if (config.log_format != "text" && config.log_format != "json") {
+    return MakeError(ErrorCode::kBadRequest, "log-format must be text or json");
+  }
   RD_TRY_STATUS(range("jwt-ttl-hours", config.jwt_ttl_hours, 1, 24 * 365));
   RD_TRY_STATUS(range("io-threads", config.io_threads, 1, 256));
   RD_TRY_STATUS(range("handler-threads", config.handler_threads, 1, 1024));

@@ -25,6 +25,10 @@ struct ServeConfig {
   std::string admin_host;  // an extra Host name the control plane answers on
   std::string secret_key;  // 64 hex chars; empty: <data_dir>/secret.key, made on first start
   std::string log_level = "info";
+  std::string log_format = "text";  // "text" or "json" (one object per line)
+  // Prometheus /metrics, /healthz and /readyz on a listener of their own, HOST:PORT; empty:
+  // none. Keep it on loopback or a private network: sites' visitors must not reach it.
+  std::string metrics_listen;
   std::string dashboard_dir;  // empty: <binary>/../../dashboard/out when it exists
   int jwt_ttl_hours = 24;
   std::string registration = "open";  // "open", "invite" (an admin's invite code) or "closed"

@@ -251,6 +251,7 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
                   site.password_scope,
                   site.https_redirect,
                   site.hsts,
+                  &core::metrics::SiteRequestsFor(name),
                   version,
                   std::chrono::steady_clock::now()};
   if (cacheable) {
@@ -632,13 +633,15 @@ std::optional<http::Response> Edge::HttpsRedirect(const http::Request& request,
 
 http::Response Edge::Serve(http::Request& request) {
   if (auto acme = AcmeChallengeAnswer(acme_lookup_, request)) return std::move(*acme);
-  bool hsts = false;
-  auto response = ServeImpl(request, /*memory_only=*/false, "", &hsts);
+  ServedSite served;
+  auto response = ServeImpl(request, /*memory_only=*/false, "", &served);
   if (!response.ok()) {
     spdlog::error("edge: {}", response.error().message);
-    return http::Response::Text(503, "Service Unavailable\n");
+    http::Response unavailable = http::Response::Text(503, "Service Unavailable\n");
+    if (served.requests != nullptr) served.requests->Count(unavailable.status);
+    return unavailable;
   }
-  if (hsts && request.secure) AddHsts(*response);
+  FinishForSite(request, served, *response);
   return std::move(response).value();
 }
 
@@ -646,21 +649,39 @@ std::optional<http::Response> Edge::TryServeFromMemory(http::Request& request) {
   if (request.method != "GET" && request.method != "HEAD") return std::nullopt;
   // Challenge lookups may read the database: Serve answers them.
   if (acme_lookup_ && request.target.starts_with(kAcmeChallengePrefix)) return std::nullopt;
-  bool hsts = false;
-  auto response = ServeImpl(request, /*memory_only=*/true, "", &hsts);
+  ServedSite served;
+  auto response = ServeImpl(request, /*memory_only=*/true, "", &served);
   if (!response.ok()) return std::nullopt;
-  if (hsts && request.secure) AddHsts(*response);
+  FinishForSite(request, served, *response);
   return std::move(response).value();
 }
 
+void Edge::FinishForSite(const http::Request& request, const ServedSite& served,
+                         http::Response& response) {
+  if (served.hsts && request.secure) AddHsts(response);
+  if (served.requests == nullptr) return;
+  if (response.deferred) {
+    response.deferred = [inner = std::move(response.deferred), counters = served.requests] {
+      http::Response answer = inner();
+      counters->Count(answer.status);
+      return answer;
+    };
+    return;
+  }
+  served.requests->Count(response.status);
+}
+
 Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
-                                       const std::string& rewritten_from, bool* hsts) {
+                                       const std::string& rewritten_from, ServedSite* served) {
   auto resolved = ResolveDeploy(request.HostName(), memory_only);
   if (!resolved.ok()) {
     if (resolved.error().code != ErrorCode::kNotFound) return std::move(resolved).error();
     return PlainNotFound();
   }
-  if (hsts != nullptr) *hsts = resolved->site.hsts;
+  if (served != nullptr) {
+    served->hsts = resolved->site.hsts;
+    served->requests = resolved->site.requests;
+  }
   if (!resolved->redirect_to.empty()) return RedirectToPrimary(request, resolved->redirect_to);
   if (rewritten_from.empty()) {
     if (auto redirect = HttpsRedirect(request, resolved->site)) return std::move(*redirect);

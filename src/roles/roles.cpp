@@ -8,6 +8,7 @@
 #include "builder/build_trigger.hpp"
 #include "builder/functions_bundle.hpp"
 #include "core/ids.hpp"
+#include "core/metrics.hpp"
 #include "core/text.hpp"
 #include "db/change_events.hpp"
 #include "edge/route.hpp"
@@ -188,14 +189,16 @@ EdgeRole::~EdgeRole() {
 
 http::Resolver EdgeRole::Resolver() {
   // The edge takes no large bodies except to proxies and functions.
-  return [this](const http::Request& head) -> http::Dispatch {
+  core::metrics::RequestMetrics* metrics = &core::metrics::RoleRequests("edge");
+  return [this, metrics](const http::Request& head) -> http::Dispatch {
     const bool function_path = head.target.starts_with(edge::kFunctionsPrefix) ||
                                head.target.starts_with(edge::kApiFunctionsPrefix);
     return {.handler = [this](http::Request& r) { return edge_.Serve(r); },
             .body_limit = function_path && functions_ ? functions::kMaxBodyBytes + 1
                                                       : http::kDefaultBodyLimit,
             .pool = http::Pool::kEdge,
-            .fast_handler = [this](http::Request& r) { return edge_.TryServeFromMemory(r); }};
+            .fast_handler = [this](http::Request& r) { return edge_.TryServeFromMemory(r); },
+            .metrics = metrics};
   };
 }
 
@@ -289,6 +292,15 @@ ApiRole::ApiRole(Services& services, const PlatformOptions& options)
 
 ApiRole::~ApiRole() { StopPoller(); }
 
+http::Resolver ApiRole::Resolver() {
+  core::metrics::RequestMetrics* metrics = &core::metrics::RoleRequests("api");
+  return [inner = app_.Resolver(), metrics](const http::Request& head) {
+    http::Dispatch dispatch = inner(head);
+    dispatch.metrics = metrics;
+    return dispatch;
+  };
+}
+
 void ApiRole::StopPoller() {
   for (std::jthread* loop : {&poller_, &domain_checker_}) {
     if (loop->joinable()) {
@@ -337,7 +349,7 @@ Platform::~Platform() {
 }
 
 http::Resolver Platform::Resolver() {
-  http::Resolver api = api_.app().Resolver();
+  http::Resolver api = api_.Resolver();
   http::Resolver edge = edge_.Resolver();
   return [this, api = std::move(api), edge = std::move(edge)](const http::Request& head) {
     return api_.app().IsControlHost(head.HostName()) ? api(head) : edge(head);

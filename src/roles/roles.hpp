@@ -87,6 +87,8 @@ class ApiRole {
   ApiRole(const ApiRole&) = delete;
   ApiRole& operator=(const ApiRole&) = delete;
   api::App& app() { return app_; }
+  // The app's resolver, its requests counted as role "api" (core/metrics.hpp).
+  http::Resolver Resolver();
   // Stops the git poller (before the workers it would wake go away) and the domain checker.
   void StopPoller();
 
