@@ -421,7 +421,8 @@ TEST_F(Functions, BuildBundlesTypeScriptFunctionsWithTheirPackagesAndReportsErro
   EXPECT_EQ(greet().body, "<<typed 7>>");
 
   // A syntax error: the build fails, the log has esbuild's message, the live deploy stays.
-  WriteTree(repo, {{"netlify/functions/greet/who.ts", "export const who = (s: string): string => ;\n"}});
+  WriteTree(repo,
+            {{"netlify/functions/greet/who.ts", "export const who = (s: string): string => ;\n"}});
   ASSERT_TRUE(CommitAndPush(repo, {}, remote)) << ReadFile(repo + ".log");
   const auto [bad_id, bad_state] =
       NewestDeploy(base, token, "bundled", [&](const std::string& s) { return s == "error"; });
