@@ -108,6 +108,7 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
   app_options.build_workers = config.build_workers;
   app_options.build_runner = config.build_runner;
   app_options.docker.image = config.docker_image;
+  app_options.esbuild = config.esbuild;
   app_options.build_limits.wall_time = std::chrono::minutes(config.build_timeout_minutes);
   app_options.build_limits.memory_bytes = std::int64_t{config.build_memory_mb} << 20;
   app_options.build_limits.cpus = config.build_cpu_percent / 100.0;

@@ -87,6 +87,10 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
        &c.build_workers},
       {"build-runner", "where builds run: bubblewrap or docker", &c.build_runner},
       {"docker-image", "the image builds run in with --build-runner docker", &c.docker_image},
+      {"esbuild",
+       "the esbuild binary that bundles functions in builds (default: "
+       "tools/esbuild/node_modules/@esbuild/linux-x64/bin/esbuild above the program)",
+       &c.esbuild},
       {"build-timeout-minutes", "wall-time limit of a build", &c.build_timeout_minutes},
       {"build-memory-mb", "memory limit of a build", &c.build_memory_mb},
       {"build-disk-mb", "disk quota of a build's workspace", &c.build_disk_mb},

@@ -57,6 +57,7 @@ struct ServeConfig {
   int build_workers = 1;  // builds at once in `serve` (0: leave them to `replideploy worker`)
   std::string build_runner = "bubblewrap";  // or "docker"
   std::string docker_image = "node:18-bullseye";
+  std::string esbuild;  // "": tools/esbuild of the source checkout (builder::FindEsbuild)
   int build_timeout_minutes = 15;
   int build_memory_mb = 2048;
   int build_disk_mb = 10240;             // the workspace's disk quota (a volume of its own)

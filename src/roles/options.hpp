@@ -73,6 +73,8 @@ struct PlatformOptions {
   // Builds run at once in this process (0: none; `replideploy worker` processes build).
   int build_workers = 1;
   std::string build_runner = "bubblewrap";  // or "docker"
+  // The esbuild binary bundling functions in builds; "": builder::FindEsbuild's search.
+  std::string esbuild;
   sandbox::DockerOptions docker;
   builder::QueueOptions queue;
   std::chrono::milliseconds heartbeat_every{5000};

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "builder/build_trigger.hpp"
+#include "builder/functions_bundle.hpp"
 #include "core/ids.hpp"
 #include "core/metrics.hpp"
 #include "core/text.hpp"
@@ -244,6 +245,12 @@ WorkerRole::WorkerRole(Services& services, const PlatformOptions& options, Worke
     bubblewrap.spare_networks = std::max(options.build_workers, 1);
     runner_ = std::make_unique<sandbox::BubblewrapRunner>(std::move(bubblewrap), services.clock);
   }
+  const std::string esbuild = builder::FindEsbuild(options.esbuild);
+  if (options.build_workers > 0 && esbuild.empty()) {
+    spdlog::warn(
+        "esbuild not found (scripts/install-deps.sh installs it; or --esbuild PATH): builds "
+        "with JavaScript functions will fail");
+  }
   const std::string prefix =
       "worker-" + std::to_string(::getpid()) + "-" + core::NewHexId().substr(0, 6) + "-";
   for (int i = 0; i < options.build_workers; ++i) {
@@ -258,6 +265,7 @@ WorkerRole::WorkerRole(Services& services, const PlatformOptions& options, Worke
     o.disk = options.build_disk;
     o.repos_dir = options.repos_dir;
     o.limits = options.build_limits;
+    o.esbuild = esbuild;
     o.heartbeat_every = options.heartbeat_every;
     o.sites = &services.sites;
     o.allow_private_git = options.allow_private_git;
