@@ -37,15 +37,26 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "installed" ]] || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-
-echo "Installing missing packages: ${missing[*]}"
-sudo=()
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || { echo "error: need root or sudo to install ${missing[*]}" >&2; exit 1; }
-  sudo=(sudo)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "Installing missing packages: ${missing[*]}"
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "error: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # The package lists may be stale or absent on a fresh machine.
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-export DEBIAN_FRONTEND=noninteractive
-# The package lists may be stale or absent on a fresh machine.
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# esbuild, which bundles functions (in builds, and for `replideploy deploy --functions`): not in
+# Debian; the npm registry's package, pinned by tools/esbuild/package-lock.json (its native
+# linux-x64 binary comes as the optional dependency @esbuild/linux-x64). Installed here, never
+# at run time; again only when the lockfile changed.
+esbuild_dir="$(cd "$(dirname "$0")/.." && pwd)/tools/esbuild"
+if [[ ! -x $esbuild_dir/node_modules/@esbuild/linux-x64/bin/esbuild ||
+      $esbuild_dir/package-lock.json -nt $esbuild_dir/node_modules/.package-lock.json ]]; then
+  echo "Installing esbuild (npm ci in tools/esbuild)"
+  (cd "$esbuild_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi

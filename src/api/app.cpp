@@ -29,6 +29,7 @@ App::App(ApiServices services, ApiOptions options)
   AddRulesRoutes(router_, *this);
   AddHostedOnlyRoutes(router_, *this);
   AddDomainRoutes(router_, *this);
+  AddAnalyticsRoutes(router_, *this);
   auto dashboard = DashboardFiles::Load(options_.dashboard_dir);
   if (!dashboard.ok()) spdlog::error("dashboard: {}", dashboard.error().message);
   dashboard_ = dashboard.ok() ? std::move(dashboard).value() : DashboardFiles::Load("").value();

@@ -25,6 +25,7 @@
 #include "builder/queue.hpp"
 #include "core/clock.hpp"
 #include "core/net.hpp"
+#include "deploys/analytics.hpp"
 #include "deploys/deploys.hpp"
 #include "deploys/env_vars.hpp"
 #include "deploys/sites.hpp"
@@ -53,6 +54,7 @@ struct ApiServices {
   // /readyz: whether the database answers.
   std::function<Status()> ready;
   domains::DomainService& domains;
+  deploys::AnalyticsService& analytics;
 };
 
 struct ApiOptions {
@@ -99,6 +101,7 @@ class App {
   builder::BuildLogStore& build_logs() { return services_.build_logs; }
   store::BlobStore& blobs() { return services_.blobs; }
   domains::DomainService& domains() const { return services_.domains; }
+  deploys::AnalyticsService& analytics() const { return services_.analytics; }
   const core::Clock& clock() const { return services_.clock; }
   Status Ready() const { return services_.ready ? services_.ready() : Status{}; }
   const ApiOptions& options() const { return options_; }
@@ -157,6 +160,7 @@ void AddLogStreamRoutes(http::Router& router, App& app);
 void AddRulesRoutes(http::Router& router, App& app);
 void AddHostedOnlyRoutes(http::Router& router, App& app);
 void AddDomainRoutes(http::Router& router, App& app);
+void AddAnalyticsRoutes(http::Router& router, App& app);
 
 // A site in Netlify's JSON shape (site_handlers.cpp).
 boost::json::object SiteJson(const App& app, const deploys::Site& site);

@@ -8,7 +8,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
+
+#include "core/subprocess.hpp"
 
 namespace replideploy::builder {
 
@@ -24,10 +27,16 @@ bool IsFunctionName(const std::string& name) {
 
 std::string Extension(const fs::path& p) { return p.extension().string(); }
 
-bool IsEntryFile(const fs::path& p) {
-  static const std::vector<std::string> kExtensions = {".js",  ".mjs", ".cjs", ".ts",
-                                                       ".mts", ".cts", ".go"};
-  return std::find(kExtensions.begin(), kExtensions.end(), Extension(p)) != kExtensions.end();
+// In the order an entry is looked for (the runtime's bootstrap.mjs looks in the same order).
+const std::vector<std::string>& JsExtensions() {
+  static const std::vector<std::string> kExtensions = {".mjs", ".cjs", ".js",
+                                                       ".mts", ".cts", ".ts"};
+  return kExtensions;
+}
+
+bool IsJsFile(const fs::path& p) {
+  const auto& exts = JsExtensions();
+  return std::find(exts.begin(), exts.end(), Extension(p)) != exts.end();
 }
 
 // A zip of `files` (name in the archive -> content), entries sorted, times fixed.
@@ -68,57 +77,188 @@ Result<std::string> Zip(const std::map<std::string, std::string>& files) {
   return out;
 }
 
+// What the bundle of a JavaScript function starts with: a `require` for the CommonJS packages
+// esbuild bundles into an ES module (their require() of Node's builtins; esbuild renames a
+// `require` of the function's own, so the two never collide).
+constexpr std::string_view kRequireBanner =
+    "import { createRequire as __replideployCreateRequire } from \"node:module\"; "
+    "const require = __replideployCreateRequire(import.meta.url);";
+
 }  // namespace
 
-Result<std::vector<FunctionBundle>> BundleFunctions(const sandbox::UntrustedTree& dir) {
+Result<std::vector<FunctionSource>> FindFunctions(const sandbox::UntrustedTree& dir) {
   // Every file of the folder, grouped by its top-level entry (a function each).
-  std::map<std::string, std::map<std::string, std::string>> groups;
+  std::map<std::string, std::set<std::string>> groups;
   sandbox::UntrustedTree::WalkOptions options;
   options.limits.max_files = 20'000;
   options.limits.max_bytes = std::int64_t{512} << 20;
   options.skip_directory = [](std::string_view path) {
-    return path.starts_with(".") || path.find("/.git") != std::string_view::npos;
+    const std::size_t slash = path.rfind('/');
+    const std::string_view last = slash == std::string_view::npos ? path : path.substr(slash + 1);
+    return last.starts_with(".") || last == "node_modules";
   };
   RD_TRY_STATUS(dir.Walk(options, [&](const sandbox::UntrustedTree::File& file) -> Status {
     const std::size_t slash = file.path.find('/');
     const std::string top = file.path.substr(0, slash);
     if (top.starts_with(".")) return {};
-    if (slash == std::string::npos && !IsEntryFile(top)) return {};  // README.md, package.json
-    std::string data(file.size, '\0');
-    std::size_t got = 0;
-    while (got < data.size()) {
-      const ssize_t n =
-          pread(file.fd, data.data() + got, data.size() - got, static_cast<off_t>(got));
-      if (n <= 0) return MakeError(ErrorCode::kInternal, "cannot read function file " + file.path);
-      got += static_cast<std::size_t>(n);
-    }
-    groups[top].emplace(file.path, std::move(data));
+    // README.md, package.json, a zip built elsewhere: not functions.
+    if (slash == std::string::npos && !IsJsFile(top) && Extension(top) != ".go") return {};
+    groups[top].insert(file.path);
     return {};
   }));
-  std::vector<FunctionBundle> out;
-  for (auto& [top, files] : groups) {
-    const bool single_file = files.size() == 1 && files.begin()->first == top;
-    const std::string name = single_file ? fs::path(top).stem().string() : top;
-    if (!IsFunctionName(name)) {
-      return Unprocessable(
-          "invalid_function",
-          "function name '" + name + "' must be letters, digits, '-' or '_' (from " + top + ")");
+  std::vector<FunctionSource> out;
+  std::set<std::string> names;
+  for (const auto& [top, files] : groups) {
+    const bool single_file = files.size() == 1 && *files.begin() == top;
+    FunctionSource source;
+    source.name = single_file ? fs::path(top).stem().string() : top;
+    if (!IsFunctionName(source.name)) {
+      return Unprocessable("invalid_function", "function name '" + source.name +
+                                                   "' must be letters, digits, '-' or '_' (from " +
+                                                   top + ")");
+    }
+    if (single_file) {
+      source.runtime = Extension(top) == ".go" ? "go" : "js";
+      source.entry = top;
+    } else {
+      for (const std::string& stem : {source.name, std::string("index")}) {
+        for (const std::string& ext : JsExtensions()) {
+          if (source.entry.empty() && files.contains(top + "/" + stem + ext)) {
+            source.entry = top + "/" + stem + ext;
+          }
+        }
+      }
+      const bool go = std::any_of(files.begin(), files.end(),
+                                  [](const std::string& f) { return Extension(f) == ".go"; });
+      if (!source.entry.empty()) {
+        source.runtime = "js";
+      } else if (go) {
+        source.runtime = "go";
+      } else {
+        continue;  // no entry file: not a function
+      }
+    }
+    if (source.runtime == "go") {
+      for (const std::string& path : files) {
+        RD_TRY(std::optional<std::string> data, dir.ReadFile(path, kMaxFunctionZipBytes));
+        if (!data) return MakeError(ErrorCode::kUnprocessable, "cannot read function file " + path);
+        source.files.emplace(path, std::move(*data));
+      }
+    }
+    if (!names.insert(source.name).second) {
+      return Unprocessable("invalid_function", "two functions are named '" + source.name + "'");
     }
     if (out.size() == kMaxFunctions) {
       return Unprocessable("invalid_function", "more than 1000 functions");
     }
-    const bool go = std::any_of(files.begin(), files.end(),
-                                [](const auto& f) { return Extension(f.first) == ".go"; });
-    RD_TRY(std::string zip, Zip(files));
-    out.push_back({name, go ? "go" : "js", std::move(zip)});
+    out.push_back(std::move(source));
   }
   return out;
 }
 
-Result<std::vector<FunctionBundle>> BundleFunctions(const fs::path& dir) {
+bool NeedsEsbuild(const std::vector<FunctionSource>& sources) {
+  return std::any_of(sources.begin(), sources.end(),
+                     [](const FunctionSource& s) { return s.runtime == "js"; });
+}
+
+std::vector<std::string> EsbuildArgs(const std::vector<FunctionSource>& sources,
+                                     const std::string& in_dir, const std::string& out_dir) {
+  std::vector<std::string> args = {"--bundle",
+                                   "--platform=node",
+                                   "--format=esm",
+                                   "--outdir=" + out_dir,
+                                   "--out-extension:.js=.mjs",
+                                   "--banner:js=" + std::string(kRequireBanner),
+                                   "--log-level=warning",
+                                   "--color=false",
+                                   "--charset=utf8"};
+  for (const FunctionSource& s : sources) {
+    if (s.runtime != "js") continue;
+    // name=path: the output is <out_dir>/<name>.mjs whatever the entry's folder and extension.
+    args.push_back(s.name + "=" + (in_dir.empty() ? s.entry : in_dir + "/" + s.entry));
+  }
+  return args;
+}
+
+Result<std::vector<FunctionBundle>> PackageFunctions(const std::vector<FunctionSource>& sources,
+                                                     const sandbox::UntrustedTree* bundled) {
+  std::vector<FunctionBundle> out;
+  for (const FunctionSource& s : sources) {
+    if (s.runtime == "go") {
+      RD_TRY(std::string zip, Zip(s.files));
+      out.push_back({s.name, "go", std::move(zip)});
+      continue;
+    }
+    const std::string file = s.name + ".mjs";
+    std::optional<std::string> code;
+    if (bundled != nullptr) {
+      RD_TRY(code, bundled->ReadFile(file, kMaxFunctionZipBytes * 4));
+    }
+    if (!code) {
+      return Unprocessable("invalid_function", "esbuild wrote no bundle for function " + s.name);
+    }
+    RD_TRY(std::string zip, Zip({{file, std::move(*code)}}));
+    out.push_back({s.name, "js", std::move(zip)});
+  }
+  return out;
+}
+
+Result<std::vector<FunctionBundle>> BundleFunctions(const fs::path& dir,
+                                                    const std::string& esbuild) {
   auto tree = sandbox::UntrustedTree::Open(dir.string(), "", "functions folder");
   if (!tree.ok()) return std::vector<FunctionBundle>();
-  return BundleFunctions(*tree);
+  RD_TRY(std::vector<FunctionSource> sources, FindFunctions(*tree));
+  if (!NeedsEsbuild(sources)) return PackageFunctions(sources, nullptr);
+  if (esbuild.empty()) {
+    return Unprocessable("bundling_failed",
+                         "esbuild is not installed (scripts/install-deps.sh installs it in "
+                         "tools/esbuild; or set REPLIDEPLOY_ESBUILD)");
+  }
+  char tmpl[] = "/tmp/replideploy-functions-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) {
+    return MakeError(ErrorCode::kInternal, "cannot make a folder for the functions' bundles");
+  }
+  const std::string out_dir = tmpl;
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } cleanup{out_dir};
+  core::ProcessSpec spec;
+  spec.argv = {esbuild};
+  for (std::string& arg : EsbuildArgs(sources, "", out_dir)) spec.argv.push_back(std::move(arg));
+  spec.cwd = dir.string();
+  spec.merge_stderr = true;
+  spec.max_output = 1 << 20;
+  RD_TRY(core::ProcessResult ran, core::RunProcess(spec));
+  if (!ran.Succeeded()) {
+    while (!ran.out.empty() && (ran.out.back() == '\n' || ran.out.back() == ' '))
+      ran.out.pop_back();
+    return Unprocessable("bundling_failed",
+                         ran.exit_code == 127 && ran.out.empty()
+                             ? "cannot run esbuild at " + esbuild
+                             : "esbuild could not bundle the functions:\n" + ran.out);
+  }
+  RD_TRY(sandbox::UntrustedTree bundled, sandbox::UntrustedTree::Open(out_dir, "", "bundles"));
+  return PackageFunctions(sources, &bundled);
+}
+
+std::string FindEsbuild(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  if (const char* env = std::getenv("REPLIDEPLOY_ESBUILD"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  for (fs::path dir = self.parent_path(); !dir.empty() && dir != dir.root_path();
+       dir = dir.parent_path()) {
+    const fs::path candidate = dir / "tools/esbuild/node_modules/@esbuild/linux-x64/bin/esbuild";
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
 }
 
 }  // namespace replideploy::builder

@@ -1,11 +1,22 @@
-// The functions folder of a build (Netlify's `netlify/functions` or `[functions] directory`),
-// packaged the way netlify-cli uploads functions: one zip per function. A function is a
-// top-level `<name>.js|.mjs|.cjs|.ts|.mts|.cts|.go` file, or a `<name>/` folder (all its regular
-// files). Zips are deterministic (fixed times, sorted entries), so an unchanged function has
-// the same SHA-256 in every deploy and is stored once.
+// The functions folder of a build (Netlify's `netlify/functions` or `[functions] directory`), or
+// of `replideploy deploy --functions`, packaged the way the runtime runs them: one zip per
+// function. A function is a top-level `<name>.js|.mjs|.cjs|.ts|.mts|.cts|.go` file, or a
+// `<name>/` folder whose entry is `<name>.<ext>` or `index.<ext>` (Go: its `.go` files).
+//
+// JavaScript and TypeScript functions are bundled with esbuild (tools/esbuild, pinned): one ES
+// module `<name>.mjs` per function holding its code and what it imports from node_modules
+// (node: builtins stay imports), which the runtime (functions/bootstrap.mjs) loads as the
+// function's entry. Go functions are zipped as they are. Zips are deterministic (fixed times,
+// sorted entries; esbuild's output depends only on its input), so an unchanged function has the
+// same SHA-256 in every deploy and is stored once.
+//
+// Builds run esbuild inside the build's sandbox (it reads the repository's code): FindFunctions,
+// EsbuildArgs, then PackageFunctions on what it wrote. `replideploy deploy` runs it directly on
+// the user's machine: BundleFunctions(path, esbuild).
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,12 +34,47 @@ struct FunctionBundle {
   std::string zip;
 };
 
-// kUnprocessable "invalid_function" for a name with other characters or a zip over
-// kMaxFunctionZipBytes. The folder is read beneath its descriptor: links are followed only when
-// they stay inside it.
-Result<std::vector<FunctionBundle>> BundleFunctions(const sandbox::UntrustedTree& dir);
-// The same for a folder the caller trusts (tests, `replideploy deploy`); empty when it does not
-// exist or is a link.
-Result<std::vector<FunctionBundle>> BundleFunctions(const std::filesystem::path& dir);
+struct FunctionSource {
+  std::string name;
+  std::string runtime;  // "js" or "go"
+  // js: the entry file, relative to the functions folder ("hello.ts", "api/index.mjs").
+  std::string entry;
+  // go: its files (path in the folder -> content), zipped as they are.
+  std::map<std::string, std::string> files;
+};
+
+// The functions of a folder, by name. kUnprocessable "invalid_function" for a name with other
+// characters than letters, digits, '-' and '_', or more than kMaxFunctions. A folder without an
+// entry file is not a function. Read beneath the folder's descriptor: links are followed only
+// when they stay inside it.
+Result<std::vector<FunctionSource>> FindFunctions(const sandbox::UntrustedTree& dir);
+
+// esbuild's arguments (without the program) bundling every JavaScript function of `sources`:
+// entries `<in_dir>/<entry>` (relative to esbuild's working directory or absolute), outputs
+// `<out_dir>/<name>.mjs`. Platform node, ES module format, a `require` for the CommonJS packages
+// it bundles (createRequire), TypeScript by file extension.
+std::vector<std::string> EsbuildArgs(const std::vector<FunctionSource>& sources,
+                                     const std::string& in_dir, const std::string& out_dir);
+
+// Whether `sources` holds a function esbuild has to bundle.
+bool NeedsEsbuild(const std::vector<FunctionSource>& sources);
+
+// One zip per function: a JavaScript function's `<name>.mjs` as esbuild wrote it in `bundled`
+// (its out_dir; null when nothing needed bundling), a Go function's files.
+// kUnprocessable "invalid_function" when a zip would pass kMaxFunctionZipBytes or an output is
+// missing.
+Result<std::vector<FunctionBundle>> PackageFunctions(const std::vector<FunctionSource>& sources,
+                                                     const sandbox::UntrustedTree* bundled);
+
+// Everything above for a folder the caller trusts (`replideploy deploy --functions`, tests),
+// running the esbuild binary at `esbuild` directly. Empty when the folder does not exist.
+// kUnprocessable "bundling_failed" with esbuild's messages when it fails.
+Result<std::vector<FunctionBundle>> BundleFunctions(const std::filesystem::path& dir,
+                                                    const std::string& esbuild);
+
+// The esbuild binary: `configured` when not empty, else $REPLIDEPLOY_ESBUILD, else
+// tools/esbuild/node_modules/@esbuild/linux-x64/bin/esbuild in a folder above this program
+// (a source checkout, where scripts/install-deps.sh installs it), else "" (not found).
+std::string FindEsbuild(const std::string& configured = "");
 
 }  // namespace replideploy::builder

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <map>
 
+#include "core/subprocess.hpp"
+
 namespace replideploy::builder {
 namespace {
 
@@ -44,44 +46,147 @@ class Functions : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(Functions, FilesAndFoldersBecomeOneZipEach) {
+// Runs `module` (an ES module's text) with Node.js and prints what its default export's
+// Response says: how the runtime's bootstrap calls a v2 function.
+// A v1 function (`exports.handler`) is found as bootstrap.mjs finds it: `handler`, else
+// `default.handler`.
+std::string RunWithNode(const fs::path& dir, const std::string& module, bool v1 = false) {
+  const fs::path file = dir / "run-me.mjs";
+  std::ofstream(file) << module;
+  core::ProcessSpec spec;
+  spec.argv = {
+      "node", "--input-type=module", "-e",
+      v1 ? "const m = await import(process.argv[1]); "
+           "const h = m.handler ?? m.default?.handler; "
+           "process.stdout.write((await h({})).body);"
+         : "const m = await import(process.argv[1]); "
+           "process.stdout.write(await (await m.default(new Request('http://x/'))).text());",
+      file.string()};
+  spec.merge_stderr = true;
+  auto ran = core::RunProcess(spec);
+  return ran.ok() ? ran->out : ran.error().message;
+}
+
+class Bundling : public Functions {
+ protected:
+  void SetUp() override {
+    Functions::SetUp();
+    esbuild_ = FindEsbuild();
+    if (esbuild_.empty()) GTEST_SKIP() << "esbuild is not installed (scripts/install-deps.sh)";
+    if (::access("/usr/bin/node", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/node";
+  }
+  std::string esbuild_;
+};
+
+TEST_F(Functions, FindsFilesFoldersAndGo) {
   Write("hello.js", "export default () => new Response('hi')");
-  Write("api/api.mjs", "export default async () => 1");
+  Write("api/index.mjs", "export default async () => 1");
   Write("api/lib/util.js", "module.exports = 2");
+  Write("own/own.ts", "export default 1");
+  Write("own/index.js", "export default 2");  // <name>.* comes before index.*
+  Write("notes/readme.txt", "a folder without an entry file is not a function");
   Write("README.md", "not a function");
-  Write("gofn.go", "package main");
+  Write("built.zip", "a zip is not a source");
+  Write("gofn/main.go", "package main");
+  Write("gofn/go.mod", "module gofn");
   fs::create_symlink("/etc/passwd", dir_ / "leak.js");
-  auto bundles = BundleFunctions(dir_);
+  auto tree = sandbox::UntrustedTree::Open(dir_.string(), "");
+  ASSERT_TRUE(tree.ok());
+  auto sources = FindFunctions(*tree);
+  ASSERT_TRUE(sources.ok()) << sources.error().message;
+  std::vector<std::string> found;
+  for (const auto& s : *sources) found.push_back(s.name + ":" + s.runtime + ":" + s.entry);
+  EXPECT_EQ(found, (std::vector<std::string>{"api:js:api/index.mjs", "gofn:go:",
+                                             "hello:js:hello.js", "own:js:own/own.ts"}));
+  EXPECT_EQ((*sources)[1].files,
+            (std::map<std::string, std::string>{{"gofn/go.mod", "module gofn"},
+                                                {"gofn/main.go", "package main"}}));
+  const auto args = EsbuildArgs(*sources, "netlify/functions", "/out");
+  EXPECT_EQ(args.back(), "own=netlify/functions/own/own.ts");
+  EXPECT_NE(std::find(args.begin(), args.end(), "--format=esm"), args.end());
+  EXPECT_NE(std::find(args.begin(), args.end(), "--platform=node"), args.end());
+}
+
+TEST_F(Functions, GoIsZippedAsItIsAndNeedsNoEsbuild) {
+  Write("gofn.go", "package main");
+  auto bundles = BundleFunctions(dir_, "");
   ASSERT_TRUE(bundles.ok()) << bundles.error().message;
-  ASSERT_EQ(bundles->size(), 3u);
-  EXPECT_EQ((*bundles)[0].name, "api");
-  EXPECT_EQ(Unzip((*bundles)[0].zip),
-            (std::map<std::string, std::string>{{"api/api.mjs", "export default async () => 1"},
-                                                {"api/lib/util.js", "module.exports = 2"}}));
-  EXPECT_EQ((*bundles)[1].name, "gofn");
-  EXPECT_EQ((*bundles)[1].runtime, "go");
-  EXPECT_EQ((*bundles)[2].name, "hello");
-  EXPECT_EQ((*bundles)[2].runtime, "js");
-  EXPECT_EQ(Unzip((*bundles)[2].zip).at("hello.js"), "export default () => new Response('hi')");
+  ASSERT_EQ(bundles->size(), 1u);
+  EXPECT_EQ((*bundles)[0].runtime, "go");
+  EXPECT_EQ(Unzip((*bundles)[0].zip).at("gofn.go"), "package main");
 }
 
-TEST_F(Functions, ZipsAreDeterministic) {
-  Write("a.js", "1");
-  auto first = BundleFunctions(dir_);
-  fs::last_write_time(dir_ / "a.js", fs::file_time_type::clock::now() - std::chrono::hours(5));
-  auto second = BundleFunctions(dir_);
-  ASSERT_TRUE(first.ok() && second.ok());
-  EXPECT_EQ((*first)[0].zip, (*second)[0].zip);
-}
-
-TEST_F(Functions, BadNamesAndMissingFolder) {
+TEST_F(Functions, BadNamesDuplicatesAndMissingFolder) {
   Write("bad name.js", "1");
-  auto bad = BundleFunctions(dir_);
+  auto bad = BundleFunctions(dir_, "");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().detail_code, "invalid_function");
-  auto none = BundleFunctions(dir_ / "missing");
+  fs::remove(dir_ / "bad name.js");
+  Write("twice.js", "1");
+  Write("twice/index.ts", "1");
+  auto twice = BundleFunctions(dir_, "");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.error().message.find("two functions are named 'twice'"), std::string::npos);
+  auto none = BundleFunctions(dir_ / "missing", "");
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+// A TypeScript function importing a CommonJS package from node_modules (which requires a Node
+// builtin) and a module of its own folder becomes one ES module that runs alone.
+TEST_F(Bundling, TypeScriptWithAPackageAndARelativeModuleRunsAlone) {
+  Write("node_modules/padder/package.json", R"({"name":"padder","main":"lib.js"})");
+  Write("node_modules/padder/lib.js",
+        "const os = require('node:os');\n"
+        "module.exports = (s) => '<<' + s + '>>' + (typeof os.cpus === 'function' ? '' : '!');\n");
+  Write("functions/greet/greet.mts",
+        "import pad from 'padder';\nimport { who } from './who';\n"
+        "import { sep } from 'node:path';\n"
+        "export default async (req: Request): Promise<Response> =>\n"
+        "  new Response(pad(who('ts')) + sep);\n");
+  Write("functions/greet/who.ts", "export const who = (s: string): string => `from ${s}`;\n");
+  Write("functions/plain.js", "exports.handler = async () => ({ statusCode: 200, body: 'v1' });");
+  auto bundles = BundleFunctions(dir_ / "functions", esbuild_);
+  ASSERT_TRUE(bundles.ok()) << bundles.error().message;
+  ASSERT_EQ(bundles->size(), 2u);
+  EXPECT_EQ((*bundles)[0].name, "greet");
+  const auto files = Unzip((*bundles)[0].zip);
+  ASSERT_EQ(files.size(), 1u);
+  const std::string code = files.at("greet.mjs");
+  EXPECT_NE(code.find("from \"node:path\""), std::string::npos) << "builtins stay imports";
+  // Nothing else of the folder is needed: the module runs from a folder of its own.
+  const fs::path alone = dir_ / "alone";
+  fs::create_directories(alone);
+  EXPECT_EQ(RunWithNode(alone, code), "<<from ts>>/");
+  EXPECT_EQ((*bundles)[1].name, "plain");
+  EXPECT_EQ(RunWithNode(alone, Unzip((*bundles)[1].zip).at("plain.mjs"), /*v1=*/true), "v1");
+
+  // Deterministic: the same sources give the same zips, whatever the files' times.
+  fs::last_write_time(dir_ / "functions/greet/who.ts",
+                      fs::file_time_type::clock::now() - std::chrono::hours(5));
+  auto again = BundleFunctions(dir_ / "functions", esbuild_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)[0].zip, (*bundles)[0].zip);
+  EXPECT_EQ((*again)[1].zip, (*bundles)[1].zip);
+}
+
+TEST_F(Bundling, ErrorsCarryEsbuildsMessage) {
+  Write("broken.ts", "export default async ( => new Response('x');\n");
+  auto broken = BundleFunctions(dir_, esbuild_);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.error().detail_code, "bundling_failed");
+  EXPECT_NE(broken.error().message.find("broken.ts:1:"), std::string::npos)
+      << broken.error().message;
+  EXPECT_NE(broken.error().message.find("Unexpected"), std::string::npos) << broken.error().message;
+  fs::remove(dir_ / "broken.ts");
+  Write("missing.js", "import x from 'not-installed'; export default x;");
+  auto missing = BundleFunctions(dir_, esbuild_);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("Could not resolve \"not-installed\""), std::string::npos)
+      << missing.error().message;
+  auto nowhere = BundleFunctions(dir_, "/nonexistent/esbuild");
+  ASSERT_FALSE(nowhere.ok());
+  EXPECT_EQ(nowhere.error().detail_code, "bundling_failed");
 }
 
 }  // namespace

@@ -182,6 +182,16 @@ Result<bool> BuildQueue::HasActiveJob(std::string_view deploy_id) {
   return !rows.empty() && rows.rows.front().Int(0) > 0;
 }
 
+Result<BuildQueue::Depth> BuildQueue::CountActive() {
+  RD_TRY(db::Rows rows, db_.Exec("SELECT state, COUNT(*) FROM build_jobs WHERE state IN "
+                                 "('queued', 'running') GROUP BY state"));
+  Depth depth;
+  for (const auto& row : rows.rows) {
+    (row.Text(0) == kJobQueued ? depth.queued : depth.running) = row.Int(1);
+  }
+  return depth;
+}
+
 Result<BuildJob> BuildQueue::Get(std::string_view job_id) {
   RD_TRY(db::Rows rows,
          db_.Exec(std::string("SELECT ") + std::string(kColumns) + " FROM build_jobs WHERE id = ?",

@@ -98,6 +98,12 @@ class BuildQueue {
   Status CancelForDeploy(std::string_view deploy_id);
 
   Result<BuildJob> Get(std::string_view job_id);
+  // Jobs waiting to be claimed and jobs running (leased), for the queue-depth metric.
+  struct Depth {
+    std::int64_t queued = 0;
+    std::int64_t running = 0;
+  };
+  Result<Depth> CountActive();
   // Whether a job of the deploy is still queued or running (its log may still grow).
   Result<bool> HasActiveJob(std::string_view deploy_id);
 

@@ -19,6 +19,7 @@
 #include "builder/detect.hpp"
 #include "builder/functions_bundle.hpp"
 #include "builder/git_source.hpp"
+#include "core/metrics.hpp"
 #include "deploys/env_vars.hpp"
 #include "sandbox/untrusted_tree.hpp"
 
@@ -37,6 +38,24 @@ BuildWorker::BuildWorker(BuildLogStore& logs, BuildQueue& queue, deploys::Deploy
       options_(std::move(options)) {}
 
 BuildWorker::~BuildWorker() { Stop(); }
+
+namespace {
+
+// replideploy_build_duration_seconds{outcome}: a build's time from claim to its end; the _count
+// is the number of builds that ended so.
+void RecordBuild(std::string_view outcome, std::chrono::steady_clock::time_point started) {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  core::metrics::Default()
+      .GetHistogram("replideploy_build_duration_seconds",
+                    "Builds by outcome (succeeded, failed, handed_back at shutdown, lost: "
+                    "canceled or lease expired) and their duration; _count is the number of "
+                    "builds.",
+                    core::metrics::BuildDurationBuckets(), {{"outcome", std::string(outcome)}})
+      .Observe(seconds);
+}
+
+}  // namespace
 
 void BuildWorker::Start() {
   std::error_code ec;
@@ -109,6 +128,7 @@ void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
     return;
   }
   if (options_.on_phase) options_.on_phase(job, BuildPhase::kStarted, "");
+  const auto started = std::chrono::steady_clock::now();
   // Renew the lease while the build runs (a lost lease, or a canceled job, stops the build),
   // and flush the log a few times a second for live viewers.
   std::stop_source cancel;
@@ -168,14 +188,17 @@ void BuildWorker::RunJob(const BuildJob& job, std::stop_token stop) {
     if (stop.stop_requested() && !lease_lost) {
       log.Info("The worker is stopping; the build will be retried");
       (void)queue_.Release(job.id, options_.worker_id);
+      RecordBuild("handed_back", started);
     } else {
       log.Info("This worker lost the build (canceled, or its lease expired)");
+      RecordBuild("lost", started);
     }
     log.Flush();
     return;
   }
   // Every line is stored before the deploy and the job end: log viewers stop at that point.
   log.Flush();
+  RecordBuild(failure.empty() ? "succeeded" : "failed", started);
   if (st.ok()) {
     (void)queue_.Complete(job.id, options_.worker_id);
   } else {
@@ -498,7 +521,7 @@ Status BuildWorker::RunCommand(const BuildJob& job, const Workspace& ws, const P
 }
 
 Status BuildWorker::CollectOutput(const BuildJob& job, const Workspace& ws, const Plan& plan,
-                                  BuildLogWriter& log) {
+                                  std::stop_token stop, BuildLogWriter& log) {
   auto publish = sandbox::UntrustedTree::Open(
       ws.path.string(), Join({"repo", plan.base_dir, plan.publish_dir}), "build.publish");
   if (!publish.ok() && publish.error().code == ErrorCode::kNotFound) {
@@ -531,7 +554,7 @@ Status BuildWorker::CollectOutput(const BuildJob& job, const Workspace& ws, cons
     RD_TRY(store::BlobInfo blob, blobs_.Put(plan.config_toml));
     files.emplace_back("netlify.toml", std::move(blob));
   }
-  RD_TRY(auto functions, PackageFunctions(ws, plan, log));
+  RD_TRY(auto functions, PackageFunctions(ws, plan, std::move(stop), log));
   log.Info(fmt::format("Publishing {} files", files.size()));
   // The build's lines are stored before the deploy can become ready.
   log.Flush();
@@ -540,6 +563,7 @@ Status BuildWorker::CollectOutput(const BuildJob& job, const Workspace& ws, cons
 
 Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(const Workspace& ws,
                                                                  const Plan& plan,
+                                                                 std::stop_token stop,
                                                                  BuildLogWriter& log) {
   // Functions: netlify.toml's folder, else the site's, else Netlify's default when present.
   RD_TRY(std::string functions_dir,
@@ -552,16 +576,83 @@ Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(const Workspace
   if (!folder.ok() && folder.error().code != ErrorCode::kNotFound) {
     return std::move(folder).error();
   }
-  if (folder.ok()) {
-    RD_TRY(std::vector<FunctionBundle> bundles, BundleFunctions(*folder));
-    for (auto& bundle : bundles) {
-      RD_TRY(store::BlobInfo blob, blobs_.Put(bundle.zip));
-      functions.push_back({bundle.name, {std::move(blob), bundle.runtime}});
+  if (!folder.ok()) return functions;
+  RD_TRY(std::vector<FunctionSource> sources, FindFunctions(*folder));
+  std::optional<sandbox::UntrustedTree> bundled;
+  if (NeedsEsbuild(sources)) {
+    if (options_.esbuild.empty() || ::access(options_.esbuild.c_str(), X_OK) != 0) {
+      spdlog::error("esbuild not found at '{}' (--esbuild; scripts/install-deps.sh installs it)",
+                    options_.esbuild);
+      return MakeError(ErrorCode::kUnprocessable,
+                       "esbuild, which bundles functions, is not installed on this server");
     }
-    if (!functions.empty()) {
-      log.Info(fmt::format("Packaged {} function{} from {}", functions.size(),
-                           functions.size() == 1 ? "" : "s", functions_dir));
+    // esbuild reads the repository's code and node_modules: it runs in the sandbox like the
+    // build command, its binary bound read-only, writing to a folder of ours in the workspace
+    // (whatever the build left under that name goes first; read back beneath a descriptor).
+    constexpr std::string_view kOut = ".replideploy-functions";
+    constexpr std::string_view kEsbuild = "/replideploy-tools/esbuild";
+    const fs::path out = ws.path / kOut;
+    std::error_code ec;
+    fs::remove_all(out, ec);
+    fs::create_directory(out, ec);
+    if (ec)
+      return MakeError(ErrorCode::kInternal, "cannot make the functions' folder: " + ec.message());
+    if (ws.user && geteuid() == 0) {
+      if (::chown(out.c_str(), ws.user->uid, ws.user->gid) != 0) {
+        return MakeError(ErrorCode::kInternal, "cannot give the functions' folder to the build");
+      }
     }
+    sandbox::SandboxSpec spec;
+    spec.argv = {std::string(kEsbuild)};
+    for (std::string& arg :
+         EsbuildArgs(sources, functions_dir,
+                     std::string(sandbox::kWorkspaceMount) + "/" + std::string(kOut))) {
+      spec.argv.push_back(std::move(arg));
+    }
+    spec.workspace = ws.path.string();
+    spec.working_subdir = Join({"repo", plan.base_dir});
+    spec.network = false;
+    spec.limits = options_.limits;
+    spec.stop = std::move(stop);
+    spec.extra_binds.push_back({options_.esbuild, std::string(kEsbuild), false});
+    if (ws.volume) {
+      spec.extra_binds.push_back({ws.tmp().string(), "/tmp", true});
+      spec.extra_binds.push_back({ws.home().string(), std::string(sandbox::kSandboxHome), true});
+    }
+    log.Info(fmt::format("Bundling {} function{} from {} with esbuild", sources.size(),
+                         sources.size() == 1 ? "" : "s", functions_dir));
+    std::string first_error;
+    auto result =
+        runner_.Run(spec, [&](sandbox::OutputStream s, std::int64_t ts, std::string_view line) {
+          if (first_error.empty() && line.find("[ERROR]") != std::string_view::npos) {
+            first_error = std::string(line.substr(line.find("[ERROR]") + 7));
+            while (!first_error.empty() && first_error.front() == ' ') first_error.erase(0, 1);
+          }
+          log.Line(sandbox::OutputStreamName(s), ts, line);
+        });
+    if (!result.ok()) return std::move(result).error();
+    if (result->limit != sandbox::LimitHit::kNone) {
+      return MakeError(ErrorCode::kUnprocessable, result->limit_message);
+    }
+    if (!result->Succeeded()) {
+      return MakeError(ErrorCode::kUnprocessable,
+                       first_error.empty()
+                           ? fmt::format("bundling the functions failed (esbuild exited with "
+                                         "status {})",
+                                         result->exit_code)
+                           : "bundling the functions failed: " + first_error);
+    }
+    RD_TRY(bundled, sandbox::UntrustedTree::Open(ws.path.string(), kOut, "functions' bundles"));
+  }
+  RD_TRY(std::vector<FunctionBundle> bundles,
+         builder::PackageFunctions(sources, bundled ? &*bundled : nullptr));
+  for (auto& bundle : bundles) {
+    RD_TRY(store::BlobInfo blob, blobs_.Put(bundle.zip));
+    functions.push_back({bundle.name, {std::move(blob), bundle.runtime}});
+  }
+  if (!functions.empty()) {
+    log.Info(fmt::format("Packaged {} function{} from {}", functions.size(),
+                         functions.size() == 1 ? "" : "s", functions_dir));
   }
   return functions;
 }
@@ -600,9 +691,9 @@ Status BuildWorker::Build(const BuildJob& job, std::unique_ptr<Workspace>& ws, s
 
   RD_TRY(auto env, BuildEnvironment(job, plan, log));
   if (!plan.command.empty()) {
-    RD_TRY_STATUS(RunCommand(job, *ws, plan, std::move(env), std::move(stop), log));
+    RD_TRY_STATUS(RunCommand(job, *ws, plan, std::move(env), stop, log));
   }
-  return CollectOutput(job, *ws, plan, log);
+  return CollectOutput(job, *ws, plan, std::move(stop), log);
 }
 
 }  // namespace replideploy::builder

@@ -73,6 +73,9 @@ struct WorkerOptions {
   sandbox::SandboxLimits limits;
   // What a build may publish (files, bytes, folder depth).
   sandbox::TreeLimits output_limits;
+  // The esbuild binary that bundles functions (builder::FindEsbuild); bound read-only into the
+  // build's sandbox. "": a build with JavaScript functions fails, saying esbuild is missing.
+  std::string esbuild;
 };
 
 class BuildWorker {
@@ -117,9 +120,10 @@ class BuildWorker {
                     std::vector<std::pair<std::string, std::string>> env, std::stop_token stop,
                     BuildLogWriter& log);
   Status CollectOutput(const BuildJob& job, const Workspace& ws, const Plan& plan,
-                       BuildLogWriter& log);
+                       std::stop_token stop, BuildLogWriter& log);
+  // The functions folder's functions, bundled by esbuild in the build's sandbox.
   Result<FunctionBlobs> PackageFunctions(const Workspace& ws, const Plan& plan,
-                                         BuildLogWriter& log);
+                                         std::stop_token stop, BuildLogWriter& log);
 
   BuildLogStore& logs_;
   BuildQueue& queue_;

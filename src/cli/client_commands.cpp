@@ -15,6 +15,8 @@
 #include <mutex>
 #include <thread>
 
+#include "builder/build_config.hpp"
+#include "builder/functions_bundle.hpp"
 #include "cli/api_client.hpp"
 #include "core/crypto.hpp"
 #include "edge/deploy_rules.hpp"
@@ -294,8 +296,31 @@ class Progress {
   const bool tty_;
 };
 
+// The functions folder: --functions, else the one netlify.toml in the current folder (a
+// project's root) names; "" for none.
+Result<std::string> FunctionsFolder(const std::string& flag, bool prod) {
+  if (!flag.empty()) {
+    std::error_code ec;
+    if (!fs::is_directory(flag, ec)) {
+      return MakeError(ErrorCode::kBadRequest, "--functions " + flag + " is not a folder");
+    }
+    return flag;
+  }
+  std::ifstream in("netlify.toml", std::ios::binary);
+  if (!in) return std::string();
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto config = builder::ReadBuildConfig(text, prod ? "production" : "deploy-preview");
+  if (!config.ok())
+    return MakeError(ErrorCode::kBadRequest, "netlify.toml: " + config.error().message);
+  if (!config->functions || config->functions->empty()) return std::string();
+  std::error_code ec;
+  // Named but absent: nothing to bundle (netlify-cli says nothing either).
+  return fs::is_directory(*config->functions, ec) ? *config->functions : std::string();
+}
+
 int Deploy(const Common& common, const std::string& dir, const std::string& site, bool prod,
-           const std::string& alias, const std::string& message) {
+           const std::string& alias, const std::string& message,
+           const std::string& functions_flag) {
   if (site.empty()) return Fail("--site NAME is required");
   ApiClient client = RequireClient(common);
   const auto started = std::chrono::steady_clock::now();
@@ -303,6 +328,18 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
   if (!scanned.ok()) return Fail(scanned.error().message);
   if (scanned->empty()) return Fail(dir + " holds no files to deploy");
   fmt::print(stderr, "Hashed {} files in {}\n", scanned->size(), dir);
+  // Functions, bundled here with esbuild (the same bundler as builds, without a sandbox: this
+  // is the user's own code on the user's machine).
+  auto functions_dir = FunctionsFolder(functions_flag, prod);
+  if (!functions_dir.ok()) return Fail(functions_dir.error().message);
+  std::vector<builder::FunctionBundle> functions;
+  if (!functions_dir->empty()) {
+    auto bundled = builder::BundleFunctions(*functions_dir, builder::FindEsbuild());
+    if (!bundled.ok()) return Fail(bundled.error().message);
+    functions = std::move(*bundled);
+    fmt::print(stderr, "Bundled {} function{} from {}\n", functions.size(),
+               functions.size() == 1 ? "" : "s", *functions_dir);
+  }
 
   json::object create{{"draft", !prod}, {"deploy_source", "cli"}};
   if (!alias.empty()) create["branch"] = alias;
@@ -319,9 +356,34 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
     digests[f.path.substr(1)] = f.sha1;
     by_sha[f.sha1].push_back(&f);
   }
-  json::value files_body = json::object{{"files", digests}};
+  json::object function_digests;
+  std::map<std::string, const builder::FunctionBundle*> function_by_sha;
+  for (const auto& f : functions) {
+    const std::string sha = core::HexEncode(core::Sha256(f.zip));
+    function_digests[f.name] = sha;
+    function_by_sha[sha] = &f;
+  }
+  json::value files_body = json::object{{"files", digests}, {"functions", function_digests}};
   auto prepared = client.Call("PUT", site_path + "/deploys/" + deploy_id, &files_body);
   if (!prepared.ok()) return Fail(prepared.error().message);
+  // Functions the server lacks, before the files: the last file upload may end the deploy's
+  // uploads.
+  if (const auto* required = prepared->as_object().if_contains("required_functions");
+      required && required->is_array()) {
+    for (const auto& sha : required->as_array()) {
+      if (!sha.is_string()) continue;
+      auto it = function_by_sha.find(std::string(sha.as_string()));
+      if (it == function_by_sha.end()) continue;
+      const builder::FunctionBundle& f = *it->second;
+      auto up = client.Upload("/api/v1/deploys/" + deploy_id + "/functions/" + EncodePath(f.name) +
+                                  "?runtime=" + f.runtime,
+                              f.zip);
+      if (!up.ok()) {
+        (void)client.Call("POST", "/api/v1/deploys/" + deploy_id + "/cancel");
+        return Fail("upload of function " + f.name + " failed: " + up.error().message);
+      }
+    }
+  }
 
   std::vector<const LocalFile*> uploads;
   std::uint64_t upload_bytes = 0;
@@ -584,7 +646,11 @@ void AddClientCommands(CLI::App& app, int& exit_code) {
   deploy->add_flag("--prod", prod, "publish to production (default: a draft deploy)");
   deploy->add_option("--alias", alias, "a name for the draft's URL: <alias>--<site>");
   deploy->add_option("--message,-m", message, "a title for the deploy");
-  deploy->callback([&] { exit_code = Deploy(common, dir, site, prod, alias, message); });
+  static std::string functions;
+  deploy->add_option("--functions", functions,
+                     "functions folder, bundled with esbuild (default: netlify.toml's [functions] "
+                     "directory in the current folder)");
+  deploy->callback([&] { exit_code = Deploy(common, dir, site, prod, alias, message, functions); });
 
   CLI::App* deploys = app.add_subcommand("deploys", "list a site's deploys");
   deploys->require_subcommand(1);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/backup.hpp"
 #include "cli/client_commands.hpp"
 #include "cli/serve.hpp"
 #include "core/config.hpp"
@@ -92,6 +93,26 @@ int Main(int argc, char** argv) {
   CLI::App* migrate = app.add_subcommand("migrate", "apply database migrations and exit");
   AddConfigOptions(*migrate, migrate_config, migrate_config_file);
 
+  core::ServeConfig backup_config;
+  std::string backup_config_file;
+  std::string backup_to;
+  CLI::App* backup = app.add_subcommand(
+      "backup",
+      "copy the database (SQLite online backup), key, blobs and git repositories to a folder");
+  backup->add_option("--to", backup_to, "the backup folder (an earlier backup there is updated)")
+      ->required();
+  AddConfigOptions(*backup, backup_config, backup_config_file);
+
+  core::ServeConfig restore_config;
+  std::string restore_config_file;
+  std::string restore_from;
+  bool restore_force = false;
+  CLI::App* restore =
+      app.add_subcommand("restore", "put a backup folder's contents into the data dir");
+  restore->add_option("--from", restore_from, "the backup folder")->required();
+  restore->add_flag("--force", restore_force, "replace what a data dir that is not empty holds");
+  AddConfigOptions(*restore, restore_config, restore_config_file);
+
   CLI::App* version = app.add_subcommand("version", "print the version");
 
   int client_exit = -1;
@@ -123,6 +144,14 @@ int Main(int argc, char** argv) {
   if (worker->parsed()) {
     if (!FinishConfig(*worker, worker_config, worker_config_file)) return 2;
     return RunWorker(worker_config);
+  }
+  if (backup->parsed()) {
+    if (!FinishConfig(*backup, backup_config, backup_config_file)) return 2;
+    return RunBackup(backup_config, backup_to);
+  }
+  if (restore->parsed()) {
+    if (!FinishConfig(*restore, restore_config, restore_config_file)) return 2;
+    return RunRestore(restore_config, restore_from, restore_force);
   }
   if (migrate->parsed()) {
     if (!FinishConfig(*migrate, migrate_config, migrate_config_file)) return 2;

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <utility>
@@ -349,6 +351,153 @@ export default async () => {
   // The client left: the function's process is stopped and the next call gets a new one.
   got.clear();
   EXPECT_TRUE(ReadUntil(port, request, "tick 2\n", got)) << got;
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
+}
+
+// Writes `files` (path -> content) under `root`, folders included.
+void WriteTree(const std::string& root, const std::map<std::string, std::string>& files) {
+  for (const auto& [path, content] : files) {
+    std::filesystem::create_directories(std::filesystem::path(root + "/" + path).parent_path());
+    std::ofstream(root + "/" + path) << content;
+  }
+}
+
+// A TypeScript function of the repository, importing an npm package the build installs (which
+// requires a Node builtin) and a module of its own, is bundled by esbuild in the build and
+// answers through the edge; a function with a syntax error fails the next build with esbuild's
+// message in the build log.
+TEST_F(Functions, BuildBundlesTypeScriptFunctionsWithTheirPackagesAndReportsErrors) {
+  if (::access("/usr/bin/bwrap", X_OK) != 0 || ::access("/usr/bin/node", X_OK) != 0) {
+    GTEST_SKIP() << "needs /usr/bin/bwrap and /usr/bin/node";
+  }
+  if (::geteuid() != 0) GTEST_SKIP() << "builds and functions run in the sandbox only as root";
+  ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
+  pid_t pid = 0;
+  const std::string port = StartServer(pid);
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                  const std::string& token, const std::string& host = {}) {
+    auto got = Call(base, method, path, body, token, host);
+    return got.ok() ? *got : http::ClientResponse{};
+  };
+  const std::string token = SignUpToken(base, "esbuild@example.com");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"bundled"})", token).status, 201);
+
+  const std::string repo = dir_ + "/repo";
+  WriteTree(
+      repo,
+      {
+          // `npm install` (the build's, detected from package.json) links the
+          // package into node_modules; nothing comes from the registry.
+          {"package.json",
+           R"({"name":"site","private":true,"dependencies":{"padder":"file:vendor/padder"}})"},
+          {"vendor/padder/package.json", R"({"name":"padder","version":"1.0.0","main":"lib.js"})"},
+          {"vendor/padder/lib.js",
+           "const os = require('os');\n"
+           "module.exports = (s) => '<<' + s + '>>' + (os.EOL === '\\n' ? '' : '?');\n"},
+          {"netlify.toml",
+           "[build]\n  command = \"mkdir -p out && echo home > out/index.html\"\n"
+           "  publish = \"out\"\n"},
+          {"netlify/functions/greet/greet.mts",
+           "import pad from 'padder';\nimport { who } from './who';\n"
+           "export default async (req: Request): Promise<Response> =>\n"
+           "  new Response(pad(who(new URL(req.url).searchParams.get('n') ?? '')));\n"},
+          {"netlify/functions/greet/who.ts",
+           "export const who = (s: string): string => `typed ${s}`;\n"},
+      });
+  const std::string remote = "http://x:" + token + "@127.0.0.1:" + port + "/git/bundled.git";
+  ASSERT_TRUE(CommitAndPush(repo, {}, remote)) << ReadFile(repo + ".log");
+  const auto [id, state] = NewestDeploy(
+      base, token, "bundled", [](const std::string& s) { return s == "ready" || s == "error"; });
+  ASSERT_EQ(state, "ready") << call("GET", "/api/v1/deploys/" + id + "/log", "", token).body;
+  auto greet = [&] {
+    return call("GET", "/.netlify/functions/greet?n=7", "", "", "bundled.localhost");
+  };
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return greet().status == 200; }))
+      << greet().status << " " << greet().body;
+  EXPECT_EQ(greet().body, "<<typed 7>>");
+
+  // A syntax error: the build fails, the log has esbuild's message, the live deploy stays.
+  WriteTree(repo,
+            {{"netlify/functions/greet/who.ts", "export const who = (s: string): string => ;\n"}});
+  ASSERT_TRUE(CommitAndPush(repo, {}, remote)) << ReadFile(repo + ".log");
+  const auto [bad_id, bad_state] =
+      NewestDeploy(base, token, "bundled", [&](const std::string& s) { return s == "error"; });
+  ASSERT_NE(bad_id, id);
+  EXPECT_EQ(bad_state, "error");
+  std::string log;
+  core::testing::WaitUntil([&] {
+    log = call("GET", "/api/v1/deploys/" + bad_id + "/log", "", token).body;
+    return log.find("Build failed") != std::string::npos;
+  });
+  EXPECT_NE(log.find("netlify/functions/greet/who.ts:1:"), std::string::npos) << log;
+  EXPECT_NE(log.find("Build failed: bundling the functions failed: Unexpected"), std::string::npos)
+      << log;
+  EXPECT_NE(JsonField(call("GET", "/api/v1/deploys/" + bad_id, "", token).body, "error_message")
+                .find("bundling the functions failed"),
+            std::string::npos);
+  EXPECT_EQ(greet().body, "<<typed 7>>");
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
+}
+
+// `replideploy deploy --functions FOLDER` bundles a TypeScript function on this machine and
+// uploads it; run at a project's root, netlify.toml's functions folder counts without the flag.
+TEST_F(Functions, CliDeployBundlesAndUploadsFunctions) {
+  if (::access("/usr/bin/bwrap", X_OK) != 0 || ::access("/usr/bin/node", X_OK) != 0) {
+    GTEST_SKIP() << "needs /usr/bin/bwrap and /usr/bin/node";
+  }
+  if (::geteuid() != 0) GTEST_SKIP() << "functions run in the sandbox only as root";
+  ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
+  pid_t pid = 0;
+  const std::string port = StartServer(pid);
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  const std::string token = SignUpToken(base, "clifn@example.com");
+  ASSERT_FALSE(token.empty());
+  auto site = Call(base, "POST", "/api/v1/sites", R"({"name":"clifns"})", token, "");
+  ASSERT_TRUE(site.ok());
+  ASSERT_EQ(site->status, 201);
+  const std::string project = dir_ + "/project";
+  WriteTree(project,
+            {{"public/index.html", "home"},
+             {"node_modules/shout/package.json", R"({"name":"shout","main":"index.js"})"},
+             {"node_modules/shout/index.js", "module.exports = (s) => s.toUpperCase() + '!';\n"},
+             {"fns/hi.ts",
+              "import shout from 'shout';\n"
+              "export default async (): Promise<Response> => new Response(shout('hi ts'));\n"},
+             {"netlify.toml", "[functions]\n  directory = \"fns\"\n"}});
+  auto fn = [&] {
+    auto got = Call(base, "GET", "/.netlify/functions/hi", "", "", "clifns.localhost");
+    return got.ok() ? std::to_string(got->status) + " " + got->body : got.error().message;
+  };
+
+  Outcome run = Exec({"deploy", project + "/public", "--site", "clifns", "--prod", "--functions",
+                      project + "/fns", "--api-url", base, "--auth-token", token});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.err.find("Bundled 1 function from"), std::string::npos) << run.err;
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return fn() == "200 HI TS!"; })) << fn();
+
+  // From the project's root, without --functions: netlify.toml names the folder.
+  WriteTree(project, {{"fns/hi.ts", "export default async () => new Response('second');\n"}});
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(project);
+  run = Exec(
+      {"deploy", "public", "--site", "clifns", "--prod", "--api-url", base, "--auth-token", token});
+  std::filesystem::current_path(cwd);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return fn() == "200 second"; })) << fn();
+
+  // A function esbuild cannot bundle: the deploy does not happen, esbuild says why.
+  WriteTree(project, {{"fns/hi.ts", "import x from 'absent-package'; export default x;\n"}});
+  run = Exec({"deploy", project + "/public", "--site", "clifns", "--prod", "--functions",
+              project + "/fns", "--api-url", base, "--auth-token", token});
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.err.find("Could not resolve \"absent-package\""), std::string::npos) << run.err;
+  EXPECT_EQ(fn(), "200 second");
   kill(pid, SIGTERM);
   EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
 }

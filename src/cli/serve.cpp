@@ -20,6 +20,7 @@
 #include <stop_token>
 #include <thread>
 
+#include "cli/ops_server.hpp"
 #include "core/clock.hpp"
 #include "core/crypto.hpp"
 #include "core/log.hpp"
@@ -46,8 +47,9 @@ int Fail(std::string_view message) {
 }
 
 // Logging, data dir, database, migrations: what both commands need. Null on failure (printed).
-std::unique_ptr<db::Database> OpenAndMigrate(const core::ServeConfig& config) {
-  if (Status st = core::InitLogging(config.log_level); !st.ok()) {
+std::unique_ptr<db::Database> OpenAndMigrate(const core::ServeConfig& config,
+                                             std::string_view role) {
+  if (Status st = core::InitLogging(config.log_level, config.log_format, role); !st.ok()) {
     Fail(st.error().message);
     return nullptr;
   }
@@ -106,6 +108,7 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
   app_options.build_workers = config.build_workers;
   app_options.build_runner = config.build_runner;
   app_options.docker.image = config.docker_image;
+  app_options.esbuild = config.esbuild;
   app_options.build_limits.wall_time = std::chrono::minutes(config.build_timeout_minutes);
   app_options.build_limits.memory_bytes = std::int64_t{config.build_memory_mb} << 20;
   app_options.build_limits.cpus = config.build_cpu_percent / 100.0;
@@ -123,6 +126,7 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
       std::chrono::milliseconds(std::max(500, config.build_lease_seconds * 1000 / 4));
   app_options.git_poll_interval = std::chrono::seconds(config.git_poll_seconds);
   app_options.edge.site_cache_ttl = std::chrono::seconds(config.site_cache_ttl_seconds);
+  app_options.analytics_flush_interval = std::chrono::seconds(config.analytics_flush_seconds);
   app_options.allow_private_git = config.git_allow_private_urls != 0;
   app_options.public_url = config.public_url;
   app_options.github.client_id = config.github_client_id;
@@ -137,6 +141,11 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
   certs.dns_update_server = config.dns_update_server;
   certs.dns_update_zone = config.dns_update_zone;
   certs.dns_update_tsig = config.dns_update_tsig;
+  certs.dns_provider = config.dns_provider;
+  certs.dns_provider_url = config.dns_provider_url;
+  certs.acme_dns_accounts = config.acme_dns_accounts;
+  certs.cloudflare_api_token = config.cloudflare_api_token;
+  certs.route53_hosted_zone_id = config.route53_hosted_zone_id;
   certs.key = core::HmacSha256(secret, "replideploy certificates v1");
   return app_options;
 }
@@ -199,9 +208,9 @@ struct Base {
   roles::PlatformOptions options;
 };
 
-std::optional<Base> OpenBase(const core::ServeConfig& config) {
+std::optional<Base> OpenBase(const core::ServeConfig& config, std::string_view role) {
   Base base;
-  base.db = OpenAndMigrate(config);
+  base.db = OpenAndMigrate(config, role);
   if (!base.db) return std::nullopt;
   auto secret = core::LoadOrCreateSecretKey(config);
   if (!secret.ok()) {
@@ -437,17 +446,34 @@ void FindDashboard(roles::PlatformOptions& options) {
   if (!options.dashboard_dir.empty()) spdlog::info("dashboard from {}", options.dashboard_dir);
 }
 
+// The --metrics-listen listener, or null without one. `failed` is set (and the reason printed)
+// when it cannot listen.
+std::unique_ptr<OpsServer> StartOps(const core::ServeConfig& config, Base& base,
+                                    builder::BuildQueue* queue, bool& failed) {
+  failed = false;
+  if (config.metrics_listen.empty()) return nullptr;
+  auto ops = OpsServer::Start(config.metrics_listen, *base.db, *base.blobs, queue);
+  if (!ops.ok()) {
+    failed = true;
+    Fail("metrics-listen: " + ops.error().message);
+    return nullptr;
+  }
+  const core::ListenAddress at = core::ParseListenAddress(config.metrics_listen).value();
+  fmt::print("metrics, healthz and readyz on {}:{}\n", at.host, (*ops)->port());
+  return std::move(ops).value();
+}
+
 }  // namespace
 
 int RunMigrate(const core::ServeConfig& config) {
-  auto db = OpenAndMigrate(config);
+  auto db = OpenAndMigrate(config, "migrate");
   if (!db) return 1;
   fmt::print("database is up to date ({} migrations known)\n", db::BuiltinMigrations().size());
   return 0;
 }
 
 int RunServe(const core::ServeConfig& config) {
-  auto base = OpenBase(config);
+  auto base = OpenBase(config, "serve");
   if (!base) return 1;
   bool tls_failed = false;
   core::SystemClock clock;
@@ -457,6 +483,9 @@ int RunServe(const core::ServeConfig& config) {
   FindDashboard(base->options);
   roles::Platform platform(*base->db, *base->blobs, clock, base->options);
   spdlog::info("database {}", EngineName(*base->db));
+  bool ops_failed = false;
+  auto ops = StartOps(config, *base, &platform.services().queue, ops_failed);
+  if (ops_failed) return 1;
   return ServeHttp(
       config, base->options.trusted_proxies, platform.Resolver(),
       [&](std::uint16_t port) {
@@ -469,7 +498,7 @@ int RunServe(const core::ServeConfig& config) {
 }
 
 int RunApi(const core::ServeConfig& config) {
-  auto base = OpenBase(config);
+  auto base = OpenBase(config, "api");
   if (!base) return 1;
   bool tls_failed = false;
   core::SystemClock clock;
@@ -479,8 +508,11 @@ int RunApi(const core::ServeConfig& config) {
   roles::Services services(*base->db, *base->blobs, clock, base->options);
   roles::ProcessorRole processor(services, base->options);
   roles::ApiRole api(services, base->options);
+  bool ops_failed = false;
+  auto ops = StartOps(config, *base, &services.queue, ops_failed);
+  if (ops_failed) return 1;
   return ServeHttp(
-      config, base->options.trusted_proxies, api.app().Resolver(),
+      config, base->options.trusted_proxies, api.Resolver(),
       [&](std::uint16_t port) {
         api.app().SetPublicPort(port);
         fmt::print(
@@ -492,7 +524,7 @@ int RunApi(const core::ServeConfig& config) {
 }
 
 int RunEdge(const core::ServeConfig& config) {
-  auto base = OpenBase(config);
+  auto base = OpenBase(config, "edge");
   if (!base) return 1;
   bool tls_failed = false;
   core::SystemClock clock;
@@ -501,6 +533,9 @@ int RunEdge(const core::ServeConfig& config) {
   if (tls) base->options.edge.https_port_for = tls->PortFor();
   roles::Services services(*base->db, *base->blobs, clock, base->options);
   roles::EdgeRole edge(services, base->options);
+  bool ops_failed = false;
+  auto ops = StartOps(config, *base, nullptr, ops_failed);
+  if (ops_failed) return 1;
   return ServeHttp(
       config, base->options.trusted_proxies, edge.Resolver(),
       [&](std::uint16_t port) {
@@ -514,7 +549,7 @@ int RunEdge(const core::ServeConfig& config) {
 
 int RunWorker(const core::ServeConfig& config) {
   if (config.build_workers < 1) return Fail("a worker needs --build-workers of at least 1");
-  auto base = OpenBase(config);
+  auto base = OpenBase(config, "worker");
   if (!base) return 1;
   // Block the signals before any thread starts, then wait for one here.
   sigset_t signals;
@@ -540,6 +575,9 @@ int RunWorker(const core::ServeConfig& config) {
       return url + std::string(path);
     };
     roles::WorkerRole workers(services, base->options, std::move(hooks));
+    bool ops_failed = false;
+    auto ops = StartOps(config, *base, &services.queue, ops_failed);
+    if (ops_failed) return 1;
     fmt::print("RepliDeploy worker is running: {} build(s) at once, database {}\n",
                config.build_workers, EngineName(*base->db));
     std::fflush(stdout);

@@ -30,6 +30,11 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
       {"secret-key", "64 hex chars for JWTs and encryption at rest (default: data-dir/secret.key)",
        &c.secret_key},
       {"log-level", "trace, debug, info, warn, error or off", &c.log_level},
+      {"log-format", "text, or json: one object per line (ts, level, msg, role)", &c.log_format},
+      {"metrics-listen",
+       "HOST:PORT of a separate listener for /metrics (Prometheus), /healthz and /readyz; empty: "
+       "none. Keep it private",
+       &c.metrics_listen},
       {"dashboard-dir", "the dashboard's exported files (default: dashboard/out of the checkout)",
        &c.dashboard_dir},
       {"jwt-ttl-hours", "lifetime of login tokens in hours", &c.jwt_ttl_hours},
@@ -75,10 +80,17 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
        "how long an edge serves a site's live deploy from memory without asking the database "
        "(change events are applied at once regardless)",
        &c.site_cache_ttl_seconds},
+      {"analytics-flush-seconds",
+       "how often an edge adds the site analytics it counted to the database (0: never)",
+       &c.analytics_flush_seconds},
       {"build-workers", "builds run at once by this process (0: only `replideploy worker`s)",
        &c.build_workers},
       {"build-runner", "where builds run: bubblewrap or docker", &c.build_runner},
       {"docker-image", "the image builds run in with --build-runner docker", &c.docker_image},
+      {"esbuild",
+       "the esbuild binary that bundles functions in builds (default: "
+       "tools/esbuild/node_modules/@esbuild/linux-x64/bin/esbuild above the program)",
+       &c.esbuild},
       {"build-timeout-minutes", "wall-time limit of a build", &c.build_timeout_minutes},
       {"build-memory-mb", "memory limit of a build", &c.build_memory_mb},
       {"build-disk-mb", "disk quota of a build's workspace", &c.build_disk_mb},
@@ -119,6 +131,24 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
       {"dns-update-zone", "the zone DNS-01 records are added to", &c.dns_update_zone},
       {"dns-update-tsig", "TSIG key for DNS updates, name:hmac-sha256:base64secret",
        &c.dns_update_tsig},
+      {"dns-provider",
+       "DNS-01 through a DNS host's API: acme-dns, cloudflare or route53 (default: rfc2136, the "
+       "--dns-update-server)",
+       &c.dns_provider},
+      {"dns-provider-url",
+       "the DNS API's base URL (acme-dns: required; others: the provider's public API)",
+       &c.dns_provider_url},
+      {"acme-dns-accounts",
+       "acme-dns accounts, a JSON file {name: {username, password, "
+       "subdomain, fulldomain}}",
+       &c.acme_dns_accounts},
+      {"cloudflare-api-token",
+       "Cloudflare API token with Zone.DNS edit (default: CLOUDFLARE_API_TOKEN)",
+       &c.cloudflare_api_token},
+      {"route53-hosted-zone-id",
+       "Route 53 hosted zone of the DNS-01 names (default: found by name; credentials from "
+       "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+       &c.route53_hosted_zone_id},
       {"blob-store",
        "where blobs live: local (data-dir/store) or s3://BUCKET/PREFIX (an S3-compatible "
        "bucket)",
@@ -323,6 +353,10 @@ Status ValidateConfig(const ServeConfig& config) {
     return {};
   };
   RD_TRY_STATUS(ParseListenAddress(config.listen));
+  if (!config.metrics_listen.empty()) RD_TRY_STATUS(ParseListenAddress(config.metrics_listen));
+  if (config.log_format != "text" && config.log_format != "json") {
+    return MakeError(ErrorCode::kBadRequest, "log-format must be text or json");
+  }
   RD_TRY_STATUS(range("jwt-ttl-hours", config.jwt_ttl_hours, 1, 24 * 365));
   RD_TRY_STATUS(range("io-threads", config.io_threads, 1, 256));
   RD_TRY_STATUS(range("handler-threads", config.handler_threads, 1, 1024));
@@ -335,6 +369,7 @@ Status ValidateConfig(const ServeConfig& config) {
   RD_TRY_STATUS(range("idle-timeout-seconds", config.idle_timeout_seconds, 1, 24 * 3600));
   RD_TRY_STATUS(range("shutdown-grace-seconds", config.shutdown_grace_seconds, 0, 3600));
   RD_TRY_STATUS(range("site-cache-ttl-seconds", config.site_cache_ttl_seconds, 0, 24 * 3600));
+  RD_TRY_STATUS(range("analytics-flush-seconds", config.analytics_flush_seconds, 0, 3600));
   RD_TRY_STATUS(range("build-workers", config.build_workers, 0, 64));
   RD_TRY_STATUS(range("build-timeout-minutes", config.build_timeout_minutes, 1, 24 * 60));
   RD_TRY_STATUS(range("build-memory-mb", config.build_memory_mb, 64, 1024 * 1024));

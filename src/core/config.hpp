@@ -25,6 +25,10 @@ struct ServeConfig {
   std::string admin_host;  // an extra Host name the control plane answers on
   std::string secret_key;  // 64 hex chars; empty: <data_dir>/secret.key, made on first start
   std::string log_level = "info";
+  std::string log_format = "text";  // "text" or "json" (one object per line)
+  // Prometheus /metrics, /healthz and /readyz on a listener of their own, HOST:PORT; empty:
+  // none. Keep it on loopback or a private network: sites' visitors must not reach it.
+  std::string metrics_listen;
   std::string dashboard_dir;  // empty: <binary>/../../dashboard/out when it exists
   int jwt_ttl_hours = 24;
   std::string registration = "open";  // "open", "invite" (an admin's invite code) or "closed"
@@ -47,10 +51,13 @@ struct ServeConfig {
   // How long an edge answers a site's live deploy from memory without asking the database;
   // changes told by events (in-process, or PostgreSQL's NOTIFY) are seen at once regardless.
   int site_cache_ttl_seconds = 1;
+  // How often an edge adds its site analytics counts to the database (0: never).
+  int analytics_flush_seconds = 60;
   // Builds.
   int build_workers = 1;  // builds at once in `serve` (0: leave them to `replideploy worker`)
   std::string build_runner = "bubblewrap";  // or "docker"
   std::string docker_image = "node:18-bullseye";
+  std::string esbuild;  // "": tools/esbuild of the source checkout (builder::FindEsbuild)
   int build_timeout_minutes = 15;
   int build_memory_mb = 2048;
   int build_disk_mb = 10240;             // the workspace's disk quota (a volume of its own)
@@ -77,6 +84,13 @@ struct ServeConfig {
   std::string dns_update_server;  // "IP:PORT", RFC 2136 target for DNS-01
   std::string dns_update_zone;
   std::string dns_update_tsig;  // "name:hmac-sha256:base64secret"
+  // DNS-01 through a DNS host's API instead (domains/dns_providers.hpp): acme-dns, cloudflare,
+  // route53 ("" or rfc2136: the --dns-update-* server).
+  std::string dns_provider;
+  std::string dns_provider_url;        // the API's base URL (acme-dns: required)
+  std::string acme_dns_accounts;       // acme-dns accounts file (lego's JSON format)
+  std::string cloudflare_api_token;    // empty: CLOUDFLARE_API_TOKEN / CF_DNS_API_TOKEN
+  std::string route53_hosted_zone_id;  // empty: found by name
   // Blobs: "local" (<data_dir>/store) or "s3://bucket/prefix" (docs/storage.md).
   std::string blob_store = "local";
   std::string s3_endpoint;       // empty: https://s3.<region>.amazonaws.com

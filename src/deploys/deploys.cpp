@@ -12,6 +12,7 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "core/metrics.hpp"
 #include "db/change_events.hpp"
 #include "deploys/deploy_messages.hpp"
 #include "deploys/file_list.hpp"
@@ -80,6 +81,24 @@ Status RecordDeployEvent(db::Session& s, std::int64_t now, const std::string& si
       s, now,
       audit::Event{owner, std::move(action), deploy_id, boost::json::serialize(details), actor});
 }
+
+namespace {
+
+// replideploy_deploys_published_total{kind}: "publish" (a newer deploy goes live, by hand or
+// automatically) or "rollback" (an older one).
+void CountPublished(std::string_view kind) {
+  static core::metrics::Counter& publishes = core::metrics::Default().GetCounter(
+      "replideploy_deploys_published_total",
+      "Deploys that went live: kind publish (newer than the one before) or rollback.",
+      {{"kind", "publish"}});
+  static core::metrics::Counter& rollbacks = core::metrics::Default().GetCounter(
+      "replideploy_deploys_published_total",
+      "Deploys that went live: kind publish (newer than the one before) or rollback.",
+      {{"kind", "rollback"}});
+  (kind == "rollback" ? rollbacks : publishes).Add();
+}
+
+}  // namespace
 
 class PublishScope {
  public:
@@ -551,6 +570,8 @@ Result<Deploy> DeployService::Cancel(std::string_view user_id, std::string_view 
 Status DeployService::Publish(const std::string& site_id, const std::string& deploy_id,
                               std::string action, const audit::Actor& actor, bool lock) {
   const std::int64_t now = clock_.NowMillis();
+  bool swapped = false;  // the live deploy changed
+  bool rollback = false;
   {
     PublishScope scope(*this);
     RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
@@ -579,11 +600,14 @@ Status DeployService::Publish(const std::string& site_id, const std::string& dep
                    {deploy_id, now, site_id}));
         RD_TRY_STATUS(s.Exec("UPDATE deploys SET published_at = ? WHERE id = ?", {now, deploy_id}));
       }
+      swapped = !already_live;
+      rollback = older;
       RD_TRY_STATUS(db::NotifyChange(
           s, {already_live ? db::ChangeKind::kLock : db::ChangeKind::kPublish, site_id}));
       return RecordDeployEvent(s, now, site_id, action, deploy_id, actor, details);
     }));
   }
+  if (swapped) CountPublished(rollback ? "rollback" : "publish");
   NotifyPublished(site_id);
   return {};
 }
@@ -799,7 +823,10 @@ Status DeployService::FinishOne(const Deploy& deploy) {
     std::lock_guard lock(manifests_mu_);
     manifests_[deploy.id] = CachedManifestEntry{manifest, std::chrono::steady_clock::now()};
   }
-  if (published) NotifyPublished(deploy.site_id);
+  if (published) {
+    CountPublished("publish");
+    NotifyPublished(deploy.site_id);
+  }
   return {};
 }
 

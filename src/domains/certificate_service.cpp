@@ -11,6 +11,7 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "core/metrics.hpp"
 #include "db/change_events.hpp"
 #include "domains/acme_issuance.hpp"
 
@@ -212,6 +213,20 @@ Result<std::optional<CertificateRecord>> CertificateService::Find(
   return std::optional<CertificateRecord>(RecordFrom(rows.rows[0]));
 }
 
+namespace {
+
+// replideploy_certificate_issuances_total{challenge, outcome}: ACME orders run to their end.
+void CountIssuance(const std::string& challenge, std::string_view outcome) {
+  core::metrics::Default()
+      .GetCounter("replideploy_certificate_issuances_total",
+                  "Certificate issuances and renewals from the ACME CA by challenge and outcome "
+                  "(issued, failed).",
+                  {{"challenge", challenge}, {"outcome", std::string(outcome)}})
+      .Add();
+}
+
+}  // namespace
+
 Result<IssueOutcome> CertificateService::Issue(const std::vector<std::string>& names_in,
                                                const std::string& challenge, bool force) {
   RD_TRY(auto names, NormalizeCertificateNames(names_in));
@@ -265,9 +280,11 @@ Result<IssueOutcome> CertificateService::Issue(const std::vector<std::string>& n
     return IssueCertificate(*client, names, *solver->second);
   }();
   if (!issued.ok()) {
+    CountIssuance(challenge, "failed");
     RD_TRY_STATUS(RecordFailure(before, issued.error()));
     return std::move(issued).error();
   }
+  CountIssuance(challenge, "issued");
   const std::int64_t lifetime = issued->not_after_ms - issued->not_before_ms;
   const std::int64_t renew_at = issued->not_before_ms + lifetime * 2 / 3;
   const std::int64_t done_at = clock_.NowMillis();

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "core/crypto.hpp"
+#include "core/metrics.hpp"
 #include "db/testing.hpp"
 #include "domains/acme_testing.hpp"
 #include "domains/dns_update.hpp"
@@ -103,12 +104,22 @@ class Certificates : public ::testing::TestWithParam<db::Engine> {
   std::optional<Dns01Solver> dns01_;
 };
 
+// This process's count of ACME orders run to their end (core/metrics.hpp).
+std::uint64_t Issuances(const std::string& outcome) {
+  return core::metrics::Default()
+      .GetCounter("replideploy_certificate_issuances_total", "",
+                  {{"challenge", "http-01"}, {"outcome", outcome}})
+      .Value();
+}
+
 TEST_P(Certificates, IssuesStoresTheKeyEncryptedAndServesIt) {
   StartPebble();
   auto service = NewService(tdb_.db());
+  const std::uint64_t issued_before = Issuances("issued");
   auto outcome = service->Issue({"WWW.acme.test.", "acme.test"}, "http-01");
   ASSERT_TRUE(outcome.ok()) << outcome.error().message;
   EXPECT_TRUE(outcome->issued);
+  EXPECT_EQ(Issuances("issued"), issued_before + 1);
   const auto& c = outcome->record;
   EXPECT_EQ(c.state, "active");
   EXPECT_EQ(c.names, (std::vector<std::string>{"acme.test", "www.acme.test"}));
@@ -133,6 +144,7 @@ TEST_P(Certificates, IssuesStoresTheKeyEncryptedAndServesIt) {
   auto again = service->Issue({"acme.test", "www.acme.test"}, "http-01");
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->issued);
+  EXPECT_EQ(Issuances("issued"), issued_before + 1) << "nothing new was ordered";
   // The challenge tokens are gone from the database.
   auto tokens = tdb_.db().Exec("SELECT COUNT(*) FROM acme_challenges");
   ASSERT_TRUE(tokens.ok());
@@ -215,8 +227,10 @@ TEST_P(Certificates, AFailedChallengeIsRecordedAndRetriedAfterTheBackOff) {
   auto service = NewService(tdb_.db());
   solver_.fail_ = true;
   const std::int64_t before = clock_.NowMillis();
+  const std::uint64_t failed_before = Issuances("failed");
   auto failed = service->Issue({"fail.acme.test"}, "http-01");
   ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(Issuances("failed"), failed_before + 1);
   EXPECT_EQ(failed.error().detail_code, "acme_challenge_failed");
   auto row = service->Find({"fail.acme.test"});
   ASSERT_TRUE(row.ok() && row->has_value());
@@ -234,6 +248,7 @@ TEST_P(Certificates, AFailedChallengeIsRecordedAndRetriedAfterTheBackOff) {
   auto early = service->Issue({"fail.acme.test"}, "http-01");
   ASSERT_TRUE(early.ok());
   EXPECT_FALSE(early->issued);
+  EXPECT_EQ(Issuances("failed"), failed_before + 1) << "not tried again before the back-off";
   EXPECT_EQ(early->record.state, "failed");
   // A second failure doubles the back-off.
   clock_.Advance((*row)->next_attempt_at - clock_.NowMillis());

@@ -245,12 +245,15 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
   // erased by it or, here, not stored.
   const std::uint64_t invalidations = invalidations_.load();
   RD_TRY(deploys::EdgeSite site, sites_service_.EdgeSiteByName(name));
+  deploys::SiteTraffic* traffic = traffic_ != nullptr ? &traffic_->ForSite(site.id) : nullptr;
   SiteEntry entry{std::move(site.id),
                   std::move(site.published_deploy_id),
                   std::move(site.password_hash),
                   site.password_scope,
                   site.https_redirect,
                   site.hsts,
+                  &core::metrics::SiteRequestsFor(name),
+                  traffic,
                   version,
                   std::chrono::steady_clock::now()};
   if (cacheable) {
@@ -610,6 +613,17 @@ void AddHsts(http::Response& response) {
   response.headers.Set("Strict-Transport-Security", std::string(kHstsValue));
 }
 
+// The path a request is counted under in site analytics: its target without the query.
+std::string_view RequestPath(const http::Request& request) {
+  std::string_view target = request.target;
+  return target.substr(0, target.find('?'));
+}
+
+// The body bytes an answer sends (none for HEAD).
+std::uint64_t SentBytes(const http::Request& request, const http::Response& response) {
+  return request.method == "HEAD" ? 0 : response.BodySize();
+}
+
 }  // namespace
 
 std::optional<http::Response> Edge::HttpsRedirect(const http::Request& request,
@@ -632,13 +646,19 @@ std::optional<http::Response> Edge::HttpsRedirect(const http::Request& request,
 
 http::Response Edge::Serve(http::Request& request) {
   if (auto acme = AcmeChallengeAnswer(acme_lookup_, request)) return std::move(*acme);
-  bool hsts = false;
-  auto response = ServeImpl(request, /*memory_only=*/false, "", &hsts);
+  ServedSite served;
+  auto response = ServeImpl(request, /*memory_only=*/false, "", &served);
   if (!response.ok()) {
     spdlog::error("edge: {}", response.error().message);
-    return http::Response::Text(503, "Service Unavailable\n");
+    http::Response unavailable = http::Response::Text(503, "Service Unavailable\n");
+    if (served.requests != nullptr) served.requests->Count(unavailable.status);
+    if (served.traffic != nullptr) {
+      served.traffic->Record(RequestPath(request), unavailable.status,
+                             SentBytes(request, unavailable));
+    }
+    return unavailable;
   }
-  if (hsts && request.secure) AddHsts(*response);
+  FinishForSite(request, served, *response);
   return std::move(response).value();
 }
 
@@ -646,21 +666,47 @@ std::optional<http::Response> Edge::TryServeFromMemory(http::Request& request) {
   if (request.method != "GET" && request.method != "HEAD") return std::nullopt;
   // Challenge lookups may read the database: Serve answers them.
   if (acme_lookup_ && request.target.starts_with(kAcmeChallengePrefix)) return std::nullopt;
-  bool hsts = false;
-  auto response = ServeImpl(request, /*memory_only=*/true, "", &hsts);
+  ServedSite served;
+  auto response = ServeImpl(request, /*memory_only=*/true, "", &served);
   if (!response.ok()) return std::nullopt;
-  if (hsts && request.secure) AddHsts(*response);
+  FinishForSite(request, served, *response);
   return std::move(response).value();
 }
 
+void Edge::FinishForSite(const http::Request& request, const ServedSite& served,
+                         http::Response& response) {
+  if (served.hsts && request.secure) AddHsts(response);
+  if (served.requests == nullptr) return;
+  if (response.deferred) {
+    std::string path = served.traffic != nullptr ? std::string(RequestPath(request)) : "";
+    response.deferred = [inner = std::move(response.deferred), counters = served.requests,
+                         traffic = served.traffic, path = std::move(path),
+                         head = request.method == "HEAD"] {
+      http::Response answer = inner();
+      counters->Count(answer.status);
+      if (traffic != nullptr) traffic->Record(path, answer.status, head ? 0 : answer.BodySize());
+      return answer;
+    };
+    return;
+  }
+  served.requests->Count(response.status);
+  if (served.traffic != nullptr) {
+    served.traffic->Record(RequestPath(request), response.status, SentBytes(request, response));
+  }
+}
+
 Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
-                                       const std::string& rewritten_from, bool* hsts) {
+                                       const std::string& rewritten_from, ServedSite* served) {
   auto resolved = ResolveDeploy(request.HostName(), memory_only);
   if (!resolved.ok()) {
     if (resolved.error().code != ErrorCode::kNotFound) return std::move(resolved).error();
     return PlainNotFound();
   }
-  if (hsts != nullptr) *hsts = resolved->site.hsts;
+  if (served != nullptr) {
+    served->hsts = resolved->site.hsts;
+    served->requests = resolved->site.requests;
+    served->traffic = resolved->site.traffic;
+  }
   if (!resolved->redirect_to.empty()) return RedirectToPrimary(request, resolved->redirect_to);
   if (rewritten_from.empty()) {
     if (auto redirect = HttpsRedirect(request, resolved->site)) return std::move(*redirect);

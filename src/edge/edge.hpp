@@ -22,9 +22,11 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/metrics.hpp"
 #include "core/result.hpp"
 #include "deploys/deploys.hpp"
 #include "deploys/sites.hpp"
+#include "deploys/traffic_counters.hpp"
 #include "edge/deploy_rules.hpp"
 #include "http/message.hpp"
 #include "store/blob_store.hpp"
@@ -101,6 +103,10 @@ class Edge {
   // before any site, rule or file (404 for an unknown token). Set before serving.
   void SetAcmeChallengeLookup(AcmeChallengeLookup lookup) { acme_lookup_ = std::move(lookup); }
 
+  // With counters, every answer for a site is counted there too (site analytics: path, status,
+  // bytes). Set before serving; they must outlive the edge.
+  void SetTrafficCounters(deploys::TrafficCounters* counters) { traffic_ = counters; }
+
   // Drops what is cached about a site's routing (publish, rollback, rename, delete).
   void InvalidateSite(const std::string& site_id);
 
@@ -127,15 +133,28 @@ class Edge {
     deploys::PasswordScope password_scope = deploys::PasswordScope::kNone;
     bool https_redirect = true;
     bool hsts = false;
-    std::uint64_t publish_version = 0;  // DeployService::publish_version() when read
+    core::metrics::SiteRequests* requests = nullptr;  // this site's counters (never null once read)
+    deploys::SiteTraffic* traffic = nullptr;          // its analytics counters, when counted
+    std::uint64_t publish_version = 0;                // DeployService::publish_version() when read
     std::chrono::steady_clock::time_point read_at;
   };
   // With `memory_only`, every step that would block fails with WouldBlock() instead.
   // `rewritten_from` is the id of the site whose proxy rule rewrote the request to this one (a
   // rewrite to another site of the platform, served here: one hop, within one account), or "".
-  // `hsts` (when given) is set to the site's HSTS choice once the site is known.
+  // What ServeImpl learnt of the site it answered for, once known.
+  struct ServedSite {
+    bool hsts = false;
+    core::metrics::SiteRequests* requests = nullptr;
+    deploys::SiteTraffic* traffic = nullptr;
+  };
+  // `served` (when given) is filled in once the site is known.
   Result<http::Response> ServeImpl(http::Request& request, bool memory_only,
-                                   const std::string& rewritten_from = "", bool* hsts = nullptr);
+                                   const std::string& rewritten_from = "",
+                                   ServedSite* served = nullptr);
+  // Adds HSTS when due and counts the answer in the site's counters (a deferred answer when
+  // it is made).
+  static void FinishForSite(const http::Request& request, const ServedSite& served,
+                            http::Response& response);
   // The 301 to https:// that a plain-HTTP request gets (see EdgeOptions::has_certificate), or
   // nullopt.
   std::optional<http::Response> HttpsRedirect(const http::Request& request,
@@ -184,6 +203,7 @@ class Edge {
   store::BlobStore& blobs_;
   EdgeOptions options_;
   FunctionInvoker invoker_;  // set before serving
+  deploys::TrafficCounters* traffic_ = nullptr;
   AcmeChallengeLookup acme_lookup_;
 
   // Counts invalidations: an answer read from the database while one happened may be older

@@ -292,6 +292,7 @@ bool H2Session::EndOfHeaders(Stream& s) {
   s.exchange.method = request.method;
   s.exchange.target = request.target;
   s.exchange.head_only = request.method == "HEAD";
+  s.exchange.metrics = context_.options.request_metrics;
   s.dispatched = true;
   if (s.rejected == 431) {
     Respond(s, Response::Error(431, "headers_too_large",
@@ -316,6 +317,7 @@ bool H2Session::EndOfHeaders(Stream& s) {
     return false;
   }
   request.path_params = std::move(s.dispatch.path_params);
+  if (s.dispatch.metrics != nullptr) s.exchange.metrics = s.dispatch.metrics;
   const std::string_view length_text = request.Header("content-length");
   std::uint64_t length = 0;
   if (!length_text.empty() &&

@@ -388,6 +388,7 @@ asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::Serv
   exchange.target = request.target;
   exchange.version = head.version();
   exchange.head_only = head.method() == bhttp::verb::head;
+  exchange.metrics = context_.options.request_metrics;
   bool keep_alive = head.keep_alive();
   const bool expects_continue =
       head.version() >= 11 && beast::iequals(head[bhttp::field::expect], "100-continue");
@@ -407,6 +408,7 @@ asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::Serv
                                       exchange, Outcome::kLingerThenClose);
   }
   request.path_params = std::move(dispatch.path_params);
+  if (dispatch.metrics != nullptr) exchange.metrics = dispatch.metrics;
 
   BodyParser parser(std::move(head_parser));
   if (auto outcome = co_await ReadBody(parser, dispatch.body_limit, expects_continue, exchange)) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics.hpp"
 #include "core/net.hpp"
 #include "core/result.hpp"
 #include "http/message.hpp"
@@ -35,6 +36,9 @@ struct Dispatch {
   // memory without blocking, or returns nullopt to let `handler` run on the pool. It must not
   // throw.
   std::function<std::optional<Response>(Request&)> fast_handler;
+  // Where the request is counted (status class, latency) once answered; null: in
+  // ServerOptions::request_metrics, or nowhere. Must outlive the server.
+  core::metrics::RequestMetrics* metrics = nullptr;
 };
 // Called on an I/O thread with the body still empty: must be quick and must not block. It may
 // run on several I/O threads at once.
@@ -78,6 +82,8 @@ struct ServerOptions {
   // towards max_connections.
   std::size_t max_connections_per_client = 256;
   std::vector<core::Cidr> connection_limit_exempt;
+  // Requests whose Dispatch names no metrics are counted here (null: not counted).
+  core::metrics::RequestMetrics* request_metrics = nullptr;
   // Set: also listen for HTTPS. The limits above apply to both listeners together.
   std::optional<TlsListenerOptions> tls;
 };

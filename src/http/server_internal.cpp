@@ -132,6 +132,7 @@ void LogExchange(const Exchange& exchange, std::string_view remote_address, int 
                  std::size_t body_bytes, std::string_view failure) {
   const double ms =
       std::chrono::duration<double, std::milli>(steady_clock::now() - exchange.started).count();
+  if (exchange.metrics != nullptr) exchange.metrics->Record(status, ms / 1000.0);
   const auto or_dash = [](std::string_view s) { return s.empty() ? std::string_view("-") : s; };
   spdlog::info("{} {} \"{} {}\" {} {} {:.1f}ms{}{}{}", exchange.request_id, or_dash(remote_address),
                or_dash(exchange.method), or_dash(exchange.target), status, body_bytes, ms,

@@ -126,10 +126,11 @@ struct Exchange {
   unsigned version = 11;
   bool head_only = false;
   steady_clock::time_point started = steady_clock::now();
+  core::metrics::RequestMetrics* metrics = nullptr;  // counted there by LogExchange when set
 };
 
 // Writes the exchange's access-log line ("<id> <peer> \"<method> <target>\" <status> <bytes>
-// <ms>ms"); a non-empty `failure` is appended in parentheses.
+// <ms>ms"); a non-empty `failure` is appended in parentheses. Counts it in exchange.metrics.
 void LogExchange(const Exchange& exchange, std::string_view remote_address, int status,
                  std::size_t body_bytes, std::string_view failure);
 

@@ -54,7 +54,20 @@ Result<std::unique_ptr<CertsRole>> CertsRole::Start(Services& services,
   role->http01_ = std::make_unique<domains::Http01Responder>(&services.db, services.clock);
   std::map<std::string, domains::ChallengeSolver*> solvers{
       {std::string(domains::kHttp01), role->http01_.get()}};
-  if (!s.dns_update_server.empty()) {
+  if (!s.dns_provider.empty() && s.dns_provider != "rfc2136") {
+    domains::DnsProviderOptions p;
+    p.provider = s.dns_provider;
+    p.api_url = s.dns_provider_url;
+    p.acme_dns_accounts_file = s.acme_dns_accounts;
+    p.cloudflare_api_token = s.cloudflare_api_token;
+    p.route53_hosted_zone_id = s.route53_hosted_zone_id;
+    domains::DnsProviderOptionsFromEnvironment(p);
+    // The services' resolver outlives this role: shared without ownership.
+    std::shared_ptr<domains::DnsResolver> resolver(std::shared_ptr<void>(),
+                                                   services.dns_resolver.get());
+    RD_TRY(role->dns01_, domains::MakeDnsProviderSolver(std::move(p), std::move(resolver)));
+    solvers[std::string(domains::kDns01)] = role->dns01_.get();
+  } else if (!s.dns_update_server.empty()) {
     RD_TRY(auto dns, domains::ParseDnsUpdateOptions(s.dns_update_server, s.dns_update_zone,
                                                     s.dns_update_tsig));
     role->dns01_ = std::make_unique<domains::Dns01Solver>(std::move(dns));
@@ -70,8 +83,10 @@ Result<std::unique_ptr<CertsRole>> CertsRole::Start(Services& services,
   std::vector<domains::Renewer::Wanted> wanted;
   if (s.base_domain_wildcard) {
     if (!role->dns01_) {
-      return MakeError(ErrorCode::kBadRequest,
-                       "--acme-base-wildcard needs --dns-update-server, -zone and -tsig");
+      return MakeError(
+          ErrorCode::kBadRequest,
+          "--acme-base-wildcard needs DNS-01: --dns-update-server, -zone and -tsig, or "
+          "--dns-provider");
     }
     wanted.push_back(domains::BaseDomainWildcard(options.base_domain));
   }

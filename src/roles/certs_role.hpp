@@ -14,6 +14,7 @@
 
 #include "domains/acme_challenges.hpp"
 #include "domains/certificate_service.hpp"
+#include "domains/dns_providers.hpp"
 #include "domains/dns_update.hpp"
 #include "edge/edge.hpp"
 #include "http/tls.hpp"
@@ -74,7 +75,7 @@ class CertsRole {
   void Run(const std::stop_token& stop);
 
   std::unique_ptr<domains::Http01Responder> http01_;
-  std::unique_ptr<domains::Dns01Solver> dns01_;
+  std::unique_ptr<domains::ChallengeSolver> dns01_;  // RFC 2136 or a DNS host's API
   std::unique_ptr<domains::CertificateService> service_;
   std::unique_ptr<domains::Renewer> renewer_;
   Services& services_;

@@ -10,6 +10,7 @@
 #include "auth/users.hpp"
 #include "builder/queue.hpp"
 #include "core/net.hpp"
+#include "deploys/analytics.hpp"
 #include "deploys/deploys.hpp"
 #include "domains/domains.hpp"
 #include "edge/edge.hpp"
@@ -31,6 +32,13 @@ struct CertificateSettings {
   std::string dns_update_server;
   std::string dns_update_zone;
   std::string dns_update_tsig;
+  // Or DNS-01 through a DNS host's API (--dns-provider acme-dns|cloudflare|route53 and its
+  // settings; AWS credentials and the Cloudflare token may come from the environment).
+  std::string dns_provider;
+  std::string dns_provider_url;
+  std::string acme_dns_accounts;
+  std::string cloudflare_api_token;
+  std::string route53_hosted_zone_id;
   bool base_domain_wildcard = false;  // --acme-base-wildcard: *.<base-domain> by dns-01
   std::string key;                    // 32 bytes encrypting private keys at rest
   std::chrono::milliseconds renew_interval{60 * 60 * 1000};
@@ -65,6 +73,8 @@ struct PlatformOptions {
   // Builds run at once in this process (0: none; `replideploy worker` processes build).
   int build_workers = 1;
   std::string build_runner = "bubblewrap";  // or "docker"
+  // The esbuild binary bundling functions in builds; "": builder::FindEsbuild's search.
+  std::string esbuild;
   sandbox::DockerOptions docker;
   builder::QueueOptions queue;
   std::chrono::milliseconds heartbeat_every{5000};
@@ -88,6 +98,11 @@ struct PlatformOptions {
   std::chrono::milliseconds dns_timeout{2000};
   // Pending domains' DNS is rechecked by a loop this often (when due); 0 disables it.
   std::chrono::milliseconds domain_check_interval{15'000};
+  // Site analytics (docs/analytics.md): each edge adds what it counted to the database this
+  // often (--analytics-flush-seconds), and rolls old periods up every roll-up interval.
+  std::chrono::milliseconds analytics_flush_interval{60'000};
+  std::chrono::milliseconds analytics_rollup_interval{10 * 60'000};
+  deploys::AnalyticsOptions analytics;
 };
 
 }  // namespace replideploy::roles

@@ -6,7 +6,9 @@
 #include <algorithm>
 
 #include "builder/build_trigger.hpp"
+#include "builder/functions_bundle.hpp"
 #include "core/ids.hpp"
+#include "core/metrics.hpp"
 #include "core/text.hpp"
 #include "db/change_events.hpp"
 #include "edge/route.hpp"
@@ -94,9 +96,12 @@ http::Response ToHttpResponse(functions::FunctionResponse answer) {
 }  // namespace
 
 EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
-    : edge_(services.sites, services.deploys, services.blobs, EdgeOptionsOf(options)),
+    : services_(services),
+      traffic_(services.clock, options.analytics.top_paths),
+      edge_(services.sites, services.deploys, services.blobs, EdgeOptionsOf(options)),
       base_domain_(options.base_domain),
       on_certificates_changed_(options.certificates.on_changed) {
+  edge_.SetTrafficCounters(&traffic_);
   services.deploys.AddPublishListener(
       [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
   services.sites.SetChangeListener(
@@ -156,6 +161,31 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
                                 edge_.InvalidateAll();
                                 if (on_certificates_changed_) on_certificates_changed_();
                               }});
+  if (options.analytics_flush_interval.count() > 0) {
+    flusher_ =
+        std::jthread([this, flush = options.analytics_flush_interval,
+                      rollup = options.analytics_rollup_interval](const std::stop_token& stop) {
+          auto rolled_up = std::chrono::steady_clock::now() - rollup;
+          while (core::SleepUnlessStopped(stop, flush)) {
+            FlushTraffic();
+            if (rollup.count() > 0 && std::chrono::steady_clock::now() - rolled_up >= rollup) {
+              rolled_up = std::chrono::steady_clock::now();
+              if (auto done = services_.analytics.RollUp(); !done.ok()) {
+                spdlog::warn("analytics: roll-up: {}", done.error().message);
+              }
+            }
+          }
+        });
+  }
+}
+
+void EdgeRole::FlushTraffic() {
+  const std::vector<deploys::TrafficMinute> minutes = traffic_.Take();
+  if (minutes.empty()) return;
+  if (auto added = services_.analytics.AddTraffic(minutes); !added.ok()) {
+    spdlog::warn("analytics: {} site-minutes of traffic not stored: {}", minutes.size(),
+                 added.error().message);
+  }
 }
 
 void EdgeRole::ApplyChange(const std::string& payload) {
@@ -183,18 +213,25 @@ void EdgeRole::ApplyChange(const std::string& payload) {
 
 EdgeRole::~EdgeRole() {
   if (functions_) functions_->Shutdown();
+  if (flusher_.joinable()) {
+    flusher_.request_stop();
+    flusher_.join();
+    FlushTraffic();  // what the last requests added
+  }
 }
 
 http::Resolver EdgeRole::Resolver() {
   // The edge takes no large bodies except to proxies and functions.
-  return [this](const http::Request& head) -> http::Dispatch {
+  core::metrics::RequestMetrics* metrics = &core::metrics::RoleRequests("edge");
+  return [this, metrics](const http::Request& head) -> http::Dispatch {
     const bool function_path = head.target.starts_with(edge::kFunctionsPrefix) ||
                                head.target.starts_with(edge::kApiFunctionsPrefix);
     return {.handler = [this](http::Request& r) { return edge_.Serve(r); },
             .body_limit = function_path && functions_ ? functions::kMaxBodyBytes + 1
                                                       : http::kDefaultBodyLimit,
             .pool = http::Pool::kEdge,
-            .fast_handler = [this](http::Request& r) { return edge_.TryServeFromMemory(r); }};
+            .fast_handler = [this](http::Request& r) { return edge_.TryServeFromMemory(r); },
+            .metrics = metrics};
   };
 }
 
@@ -207,6 +244,12 @@ WorkerRole::WorkerRole(Services& services, const PlatformOptions& options, Worke
     // One network made ahead per worker: each idle worker keeps the next build's ready.
     bubblewrap.spare_networks = std::max(options.build_workers, 1);
     runner_ = std::make_unique<sandbox::BubblewrapRunner>(std::move(bubblewrap), services.clock);
+  }
+  const std::string esbuild = builder::FindEsbuild(options.esbuild);
+  if (options.build_workers > 0 && esbuild.empty()) {
+    spdlog::warn(
+        "esbuild not found (scripts/install-deps.sh installs it; or --esbuild PATH): builds "
+        "with JavaScript functions will fail");
   }
   const std::string prefix =
       "worker-" + std::to_string(::getpid()) + "-" + core::NewHexId().substr(0, 6) + "-";
@@ -222,6 +265,7 @@ WorkerRole::WorkerRole(Services& services, const PlatformOptions& options, Worke
     o.disk = options.build_disk;
     o.repos_dir = options.repos_dir;
     o.limits = options.build_limits;
+    o.esbuild = esbuild;
     o.heartbeat_every = options.heartbeat_every;
     o.sites = &services.sites;
     o.allow_private_git = options.allow_private_git;
@@ -234,6 +278,7 @@ WorkerRole::WorkerRole(Services& services, const PlatformOptions& options, Worke
     };
     o.on_phase = [this, &services](const builder::BuildJob& job, builder::BuildPhase phase,
                                    const std::string& detail) {
+      RecordBuildPhase(services, job, phase);
       auto site = services.sites.GetById(job.site_id);
       if (!site.ok() || !hooks_.site_url || !hooks_.public_url) return;
       builder::ReportBuildToGithub(
@@ -251,6 +296,30 @@ WorkerRole::WorkerRole(Services& services, const PlatformOptions& options, Worke
 
 WorkerRole::~WorkerRole() {
   for (auto& worker : workers_) worker->Stop();
+}
+
+void WorkerRole::RecordBuildPhase(Services& services, const builder::BuildJob& job,
+                                  builder::BuildPhase phase) {
+  const auto now = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point started;
+  {
+    std::lock_guard lock(started_mu_);
+    if (phase == builder::BuildPhase::kStarted) {
+      started_[job.id] = now;
+      return;
+    }
+    auto it = started_.find(job.id);
+    if (it == started_.end()) return;
+    started = it->second;
+    started_.erase(it);
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count();
+  const char* outcome = phase == builder::BuildPhase::kSucceeded ? "succeeded" : "failed";
+  if (auto recorded = services.analytics.RecordBuild(job.site_id, job.deploy_id, outcome, ms);
+      !recorded.ok()) {
+    spdlog::warn("analytics: build of {} not recorded: {}", job.deploy_id,
+                 recorded.error().message);
+  }
 }
 
 void WorkerRole::Wake() {
@@ -280,6 +349,15 @@ ApiRole::ApiRole(Services& services, const PlatformOptions& options)
 }
 
 ApiRole::~ApiRole() { StopPoller(); }
+
+http::Resolver ApiRole::Resolver() {
+  core::metrics::RequestMetrics* metrics = &core::metrics::RoleRequests("api");
+  return [inner = app_.Resolver(), metrics](const http::Request& head) {
+    http::Dispatch dispatch = inner(head);
+    dispatch.metrics = metrics;
+    return dispatch;
+  };
+}
 
 void ApiRole::StopPoller() {
   for (std::jthread* loop : {&poller_, &domain_checker_}) {
@@ -329,7 +407,7 @@ Platform::~Platform() {
 }
 
 http::Resolver Platform::Resolver() {
-  http::Resolver api = api_.app().Resolver();
+  http::Resolver api = api_.Resolver();
   http::Resolver edge = edge_.Resolver();
   return [this, api = std::move(api), edge = std::move(edge)](const http::Request& head) {
     return api_.app().IsControlHost(head.HostName()) ? api(head) : edge(head);

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -45,13 +48,19 @@ class EdgeRole {
  private:
   // One change event from another process (or this one) applied to the caches.
   void ApplyChange(const std::string& payload);
+  // Adds what the edge counted to the database (site analytics); failures are logged and the
+  // counts of that flush lost (they are statistics).
+  void FlushTraffic();
 
+  Services& services_;
+  deploys::TrafficCounters traffic_;  // before edge_, which counts into it
   edge::Edge edge_;
   std::string base_domain_;
   std::function<void()> on_certificates_changed_;  // the HTTPS listener reloads; may be empty
   std::unique_ptr<sandbox::SandboxRunner> functions_runner_;
   std::unique_ptr<functions::FunctionRuntime> functions_;
-  std::unique_ptr<db::Subscription> changes_;  // last: stopped before the rest goes
+  std::unique_ptr<db::Subscription> changes_;  // stopped before the rest goes
+  std::jthread flusher_;                       // last: stopped (and a last flush made) first
 };
 
 // What a worker tells the rest of its process, when there is one (all optional).
@@ -74,7 +83,14 @@ class WorkerRole {
   void Wake();
 
  private:
+  // Site analytics: a build's start, and at its end its outcome and duration.
+  void RecordBuildPhase(Services& services, const builder::BuildJob& job,
+                        builder::BuildPhase phase);
+
   WorkerHooks hooks_;
+  // Builds running in this process: when each started (site analytics' build durations).
+  std::mutex started_mu_;
+  std::map<std::string, std::chrono::steady_clock::time_point> started_;
   std::unique_ptr<sandbox::SandboxRunner> runner_;
   std::vector<std::unique_ptr<builder::BuildWorker>> workers_;
 };
@@ -87,6 +103,8 @@ class ApiRole {
   ApiRole(const ApiRole&) = delete;
   ApiRole& operator=(const ApiRole&) = delete;
   api::App& app() { return app_; }
+  // The app's resolver, its requests counted as role "api" (core/metrics.hpp).
+  http::Resolver Resolver();
   // Stops the git poller (before the workers it would wake go away) and the domain checker.
   void StopPoller();
 

@@ -45,7 +45,8 @@ Services::Services(db::Database& database, store::BlobStore& blob_store, const c
              builder::TriggerOptions{options.repos_dir, options.allow_private_git,
                                      options.github.web_url, options.cache_dir}),
       dns_resolver(DnsResolverFor(options)),
-      domains(db, clock, *dns_resolver, DomainOptionsOf(options)) {
+      domains(db, clock, *dns_resolver, DomainOptionsOf(options)),
+      analytics(db, clock, options.analytics) {
   // Every role that makes deploys (uploads, builds) checks their rule files the edge's way.
   deploys.SetValidator(&edge::Edge::ValidateDeploy);
 }
@@ -64,7 +65,8 @@ api::ApiServices Services::ForApi() {
                           blobs,
                           clock,
                           [this] { return db.Ping(); },
-                          domains};
+                          domains,
+                          analytics};
 }
 
 }  // namespace replideploy::roles

@@ -10,6 +10,7 @@
 #include "builder/queue.hpp"
 #include "core/clock.hpp"
 #include "db/database.hpp"
+#include "deploys/analytics.hpp"
 #include "deploys/deploys.hpp"
 #include "deploys/env_vars.hpp"
 #include "deploys/sites.hpp"
@@ -49,6 +50,7 @@ struct Services {
   builder::BuildTrigger builds;
   std::unique_ptr<domains::DnsResolver> dns_resolver;
   domains::DomainService domains;
+  deploys::AnalyticsService analytics;
 };
 
 }  // namespace replideploy::roles

@@ -2,11 +2,11 @@
 // retried with exponential back-off and full jitter on connection errors, 5xx, 429 and S3's
 // SlowDown. Internal to store/.
 //
-// Signing: every request carries an Authorization header made by store/sigv4.hpp, not by
+// Signing: every request carries an Authorization header made by core/sigv4.hpp, not by
 // libcurl's CURLOPT_AWS_SIGV4. libcurl 7.88 hashes only CURLOPT_POSTFIELDS as the payload, so
 // a PUT streamed from a file would be signed with the empty body's hash, and it picks its own
 // set of signed headers; our signer takes the real payload hash and is checked against AWS's
-// worked examples (sigv4_test.cpp). s3_blob_store_test.cpp checks that libcurl's
+// worked examples (core/sigv4_test.cpp). s3_blob_store_test.cpp checks that libcurl's
 // CURLOPT_AWS_SIGV4 and ours give the same header for a GET with a pinned X-Amz-Date.
 //
 // Thread-safe: calls may run concurrently; each takes a curl handle from a small pool (whose
@@ -26,9 +26,16 @@
 #include <vector>
 
 #include "core/result.hpp"
-#include "store/sigv4.hpp"
+#include "core/sigv4.hpp"
 
 namespace replideploy::store {
+
+using core::AmzDate;
+using core::Sha256Hex;
+using core::SigV4Authorization;
+using core::SigV4Credentials;
+using core::SigV4Request;
+using core::SigV4UriEncode;
 
 struct S3ClientOptions {
   // "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:9000": scheme, host, optional port.

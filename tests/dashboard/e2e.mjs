@@ -516,6 +516,38 @@ try {
     check(live.status === 200 && live.text.includes("pushed"), `the live site answers ${live.status}: ${live.text.slice(0, 200)}`);
   });
 
+  await step(page, "site-analytics", async () => {
+    // A known mix on the git site (the server flushes analytics every second: run.sh).
+    const port = new URL(base).port;
+    const missing = `/e2e-missing-${nonce}`;
+    for (let i = 0; i < 3; i++) await httpGet(`http://${gitSite}.localhost:${port}/`);
+    for (let i = 0; i < 2; i++) {
+      const got = await httpGet(`http://${gitSite}.localhost:${port}${missing}`);
+      check(got.status === 404, `${missing} answered ${got.status}`);
+    }
+    await page.goto(`${base}/sites/${gitSite}/analytics/`);
+    const notFound = page.getByRole("table", { name: "Top 404s" }).getByRole("row").filter({ hasText: missing });
+    // Counts reach the database at the next flush: reload until they are there (bounded).
+    for (let i = 0; i < 60 && (await notFound.count()) === 0; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      await page.getByRole("button", { name: "Refresh" }).click();
+    }
+    await notFound.getByRole("cell", { name: "2", exact: true }).waitFor();
+    const home = page.getByRole("table", { name: "Top paths" }).getByRole("row").filter({ hasText: /^\/\s*\d/ });
+    const homeCount = Number((await home.getByRole("cell").nth(1).textContent()) ?? "0");
+    check(homeCount >= 3, `"/" counted ${homeCount} times, expected at least 3`);
+    const requests = Number(((await page.locator('[data-total="Requests"]').textContent()) ?? "").replace(/,/g, ""));
+    check(requests >= 5, `total requests ${requests}, expected at least 5`);
+    check((await page.locator('[data-total="4xx"]').textContent()) === "2", "4xx total is not 2");
+    check((await page.locator('[data-total="Builds succeeded"]').textContent()) === "1", "the git build is not counted");
+    for (const chart of ["Requests", "Bandwidth", "Status classes", "Build durations"]) {
+      await page.locator(`[data-chart="${chart}"] canvas`).first().waitFor();
+    }
+    await page.getByRole("button", { name: "Last week" }).click();
+    await page.getByRole("button", { name: "Last week", pressed: true }).waitFor();
+    await notFound.getByRole("cell", { name: "2", exact: true }).waitFor();
+  });
+
   // GitHub, against the fake: connect, a site from a repository, its webhook, disconnect.
   const githubRequests = []; // every browser request to the fake GitHub
   page.on("request", (r) => {

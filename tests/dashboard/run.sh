@@ -144,6 +144,7 @@ for attempt in 1 2 3 4 5; do
     --data-dir "$WORK/data" --log-level debug --dashboard-dir "$OUT_DIR" \
     --github-client-id e2e-client-id --github-client-secret e2e-client-secret \
     --github-web-url "$GITHUB_URL" --github-api-url "$GITHUB_URL" --git-allow-private-urls 1 \
+    --analytics-flush-seconds 1 \
     >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!
   if PORT="$(wait_for_port "$WORK/server.out" "$SERVER_PID" server)"; then break; fi

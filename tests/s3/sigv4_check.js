@@ -75,3 +75,6 @@ module.exports = (secrets) => async (ctx, next) => {
   }
   await next();
 };
+
+// The check itself, for other fakes (tests/dns-providers: Route 53).
+module.exports.expectedSignature = expectedSignature;

@@ -12,6 +12,11 @@ export function siteDeploysPath(name: string): string {
   return `/sites/${encodeURIComponent(name)}/deploys/`;
 }
 
+// The site's Analytics tab: traffic, top paths and 404s, builds.
+export function siteAnalyticsPath(name: string): string {
+  return `/sites/${encodeURIComponent(name)}/analytics/`;
+}
+
 // One deploy's page with its build log.
 export function deployPath(site: string, deployId: string): string {
   return `/sites/${encodeURIComponent(site)}/deploys/${encodeURIComponent(deployId)}/`;

@@ -11,6 +11,7 @@
 import { clearToken, kSessionExpiredNotice, loadToken, saveToken, setLoginNotice } from "../session";
 import { ApiError, errorFromResponse } from "./errors";
 import type {
+  AnalyticsRange,
   ApiToken,
   AuditPage,
   Build,
@@ -35,6 +36,7 @@ import type {
   RulesTestInput,
   RulesTestResult,
   Site,
+  SiteAnalytics,
   UploadedFile,
   User,
 } from "./types";
@@ -292,6 +294,13 @@ export class ApiClient {
   }
 
   // --- deploys ---
+
+  // Traffic, top paths and 404s and builds over the last hour, day or week (docs/api.md).
+  getSiteAnalytics(site: string, range: AnalyticsRange): Promise<SiteAnalytics> {
+    return this.request<SiteAnalytics>("GET", `/api/v1/sites/${seg(site)}/analytics`, {
+      query: { range },
+    });
+  }
 
   // Newest first.
   listDeploys(site: string, perPage?: number): Promise<Deploy[]> {

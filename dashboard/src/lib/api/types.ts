@@ -353,3 +353,50 @@ export interface Domain {
   created_at: string;
   updated_at: string;
 }
+
+// GET /api/v1/sites/{site}/analytics?range=hour|day|week (docs/api.md, "Analytics").
+export type AnalyticsRange = "hour" | "day" | "week";
+
+export interface StatusClasses {
+  "1xx": number;
+  "2xx": number;
+  "3xx": number;
+  "4xx": number;
+  "5xx": number;
+}
+
+export interface TrafficTotals {
+  requests: number;
+  bytes: number; // response bodies as sent
+  status: StatusClasses;
+}
+
+export interface TrafficPoint extends TrafficTotals {
+  start: number; // Unix seconds: the period's start
+}
+
+export interface PathRequests {
+  path: string;
+  requests: number;
+}
+
+export interface BuildOutcome {
+  deploy_id: string;
+  outcome: "succeeded" | "failed";
+  finished_at: string;
+  duration_ms: number;
+}
+
+export interface SiteAnalytics {
+  range: AnalyticsRange;
+  bucket_seconds: number;
+  from: number; // Unix seconds
+  to: number;
+  totals: TrafficTotals;
+  points: TrafficPoint[]; // one per bucket, oldest first
+  top_paths: PathRequests[];
+  other_paths_requests: number;
+  top_404s: PathRequests[];
+  other_404s_requests: number;
+  builds: BuildOutcome[]; // oldest first
+}

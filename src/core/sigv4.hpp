@@ -1,5 +1,5 @@
-// AWS Signature Version 4 for the S3 blob store: pure functions over strings, no I/O, no clock.
-// Every S3 request the store sends carries an Authorization header made here (see
+// AWS Signature Version 4 for the S3 blob store, Route 53 and Lambda: pure functions over strings,
+// no I/O, no clock. Every S3 request the store sends carries an Authorization header made here (see
 // s3_client.hpp for why not libcurl's CURLOPT_AWS_SIGV4); sigv4_test.cpp checks the steps
 // against AWS's published worked examples.
 //
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace replideploy::store {
+namespace replideploy::core {
 
 struct SigV4Credentials {
   std::string access_key_id;
@@ -63,4 +63,4 @@ std::string Sha256Hex(std::string_view data);
 // "20130524T000000Z" for a time in seconds since the epoch (UTC).
 std::string AmzDate(long long unix_seconds);
 
-}  // namespace replideploy::store
+}  // namespace replideploy::core

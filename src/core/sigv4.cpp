@@ -1,4 +1,4 @@
-#include "store/sigv4.hpp"
+#include "core/sigv4.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -10,17 +10,9 @@
 
 #include "core/crypto.hpp"
 
-namespace replideploy::store {
+namespace replideploy::core {
 
 namespace {
-
-std::string HmacSha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int out_len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &out_len);
-  return std::string(reinterpret_cast<const char*>(out), out_len);
-}
 
 std::string Lower(std::string_view text) {
   std::string out(text);
@@ -173,4 +165,4 @@ std::string AmzDate(long long unix_seconds) {
   return buf;
 }
 
-}  // namespace replideploy::store
+}  // namespace replideploy::core

@@ -2,11 +2,11 @@
 // (credentials AKIDEXAMPLE, 2015-08-30) and the S3 API reference's header-based examples
 // (AKIAIOSFODNN7EXAMPLE, examplebucket, 2013-05-24). Known keys, known signatures: a signing
 // bug cannot hide behind a server that does not check.
-#include "store/sigv4.hpp"
+#include "core/sigv4.hpp"
 
 #include <gtest/gtest.h>
 
-namespace replideploy::store {
+namespace replideploy::core {
 namespace {
 
 constexpr std::string_view kEmptySha256 =
@@ -136,4 +136,4 @@ TEST(SigV4, AmzDate) {
 }
 
 }  // namespace
-}  // namespace replideploy::store
+}  // namespace replideploy::core
