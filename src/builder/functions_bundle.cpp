@@ -2,9 +2,11 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -203,8 +205,53 @@ Result<std::vector<FunctionBundle>> PackageFunctions(const std::vector<FunctionS
   return out;
 }
 
-Result<std::vector<FunctionBundle>> BundleFunctions(const fs::path& dir,
-                                                    const std::string& esbuild) {
+std::string_view FunctionConfigScript() {
+  // Strings or arrays of strings; anything else is passed on for the server to refuse.
+  return R"js(
+const [dir, ...names] = process.argv.slice(1);
+const list = (v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+process.on('unhandledRejection', () => {});
+const out = {};
+for (const name of names) {
+  try {
+    const m = await import(`${dir}/${name}.mjs`);
+    const c = m.config;
+    if (c === undefined || c === null || typeof c !== 'object') continue;
+    const methods = list(c.method).map((x) => (typeof x === 'string' ? x.toUpperCase() : x));
+    const entry = {
+      routes: list(c.path).map((pattern) => ({ pattern, methods, prefer_static: c.preferStatic === true })),
+      excluded_routes: list(c.excludedPath).map((pattern) => ({ pattern })),
+    };
+    if (entry.routes.length > 0) out[name] = entry;
+  } catch (e) {
+    console.error(`function ${name}: its config could not be read: ${e && e.message ? e.message : e}`);
+  }
+}
+(await import('node:fs')).writeFileSync(`${dir}/.function-routes.json`, JSON.stringify(out));
+process.exit(0);
+)js";
+}
+
+Status ApplyFunctionConfigs(std::string_view json_text, std::vector<FunctionBundle>& bundles) {
+  boost::system::error_code ec;
+  boost::json::value doc = boost::json::parse(json_text, ec);
+  if (ec || !doc.is_object()) {
+    return Unprocessable("invalid_function_config", "the functions' routes are not a JSON object");
+  }
+  for (FunctionBundle& b : bundles) {
+    const boost::json::value* entry = doc.as_object().if_contains(b.name);
+    if (entry == nullptr) continue;
+    if (!entry->is_object()) {
+      return Unprocessable("invalid_function_config",
+                           "the routes of function " + b.name + " are not an object");
+    }
+    b.config = boost::json::serialize(*entry);
+  }
+  return {};
+}
+
+Result<std::vector<FunctionBundle>> BundleFunctions(const fs::path& dir, const std::string& esbuild,
+                                                    bool read_configs) {
   auto tree = sandbox::UntrustedTree::Open(dir.string(), "", "functions folder");
   if (!tree.ok()) return std::vector<FunctionBundle>();
   RD_TRY(std::vector<FunctionSource> sources, FindFunctions(*tree));
@@ -242,7 +289,28 @@ Result<std::vector<FunctionBundle>> BundleFunctions(const fs::path& dir,
                              : "esbuild could not bundle the functions:\n" + ran.out);
   }
   RD_TRY(sandbox::UntrustedTree bundled, sandbox::UntrustedTree::Open(out_dir, "", "bundles"));
-  return PackageFunctions(sources, &bundled);
+  RD_TRY(std::vector<FunctionBundle> bundles, PackageFunctions(sources, &bundled));
+  if (!read_configs) return bundles;
+  core::ProcessSpec node;
+  node.argv = {"node", "--input-type=module", "-e", std::string(FunctionConfigScript()), out_dir};
+  for (const auto& s : sources) {
+    if (s.runtime == "js") node.argv.push_back(s.name);
+  }
+  node.cwd = dir.string();
+  node.merge_stderr = true;
+  node.max_output = 1 << 20;
+  RD_TRY(core::ProcessResult read, core::RunProcess(node));
+  if (!read.Succeeded()) {
+    return Unprocessable("bundling_failed",
+                         read.exit_code == 127 && read.out.empty()
+                             ? std::string("cannot run node to read the functions' config")
+                             : "reading the functions' config failed:\n" + read.out);
+  }
+  if (!read.out.empty()) fmt::print(stderr, "{}", read.out);
+  RD_TRY(std::optional<std::string> routes,
+         bundled.ReadFile(kFunctionConfigFile, std::size_t{1} << 20));
+  if (routes) RD_TRY_STATUS(ApplyFunctionConfigs(*routes, bundles));
+  return bundles;
 }
 
 std::string FindEsbuild(const std::string& configured) {

@@ -32,6 +32,9 @@ struct FunctionBundle {
   std::string name;     // [A-Za-z0-9_-]+
   std::string runtime;  // "js" or "go"
   std::string zip;
+  // Its routes, from the module's `export const config` (ReadFunctionConfigs): the JSON of a
+  // netlify-cli functions_config entry, or "" when it declares none.
+  std::string config;
 };
 
 struct FunctionSource {
@@ -66,11 +69,26 @@ bool NeedsEsbuild(const std::vector<FunctionSource>& sources);
 Result<std::vector<FunctionBundle>> PackageFunctions(const std::vector<FunctionSource>& sources,
                                                      const sandbox::UntrustedTree* bundled);
 
+// Routes of bundled functions: a Node.js script, run as `node --input-type=module -e SCRIPT
+// OUT_DIR NAME...`, imports each `<OUT_DIR>/<NAME>.mjs` and writes `<OUT_DIR>/` +
+// kFunctionConfigFile: {NAME: {"routes": [{"pattern", "methods", "prefer_static"}],
+// "excluded_routes": [{"pattern"}]}} from the module's `export const config` (`path`,
+// `excludedPath`, `method`, `preferStatic`), the shape netlify-cli sends as functions_config.
+// Importing runs the module's top-level code: in a build it runs in the build's sandbox, like
+// the build command. A module that fails to import is left without routes (a line on stderr).
+std::string_view FunctionConfigScript();
+inline constexpr std::string_view kFunctionConfigFile = ".function-routes.json";
+// Reads that file's text into `bundles` (by name); a function it does not name keeps no
+// routes. kUnprocessable "invalid_function_config" when it is not a JSON object of objects.
+Status ApplyFunctionConfigs(std::string_view json_text, std::vector<FunctionBundle>& bundles);
+
 // Everything above for a folder the caller trusts (`replideploy deploy --functions`, tests),
-// running the esbuild binary at `esbuild` directly. Empty when the folder does not exist.
+// running the esbuild binary at `esbuild` directly, then `node` for the routes (when
+// `read_configs`). Empty when the folder does not exist.
 // kUnprocessable "bundling_failed" with esbuild's messages when it fails.
 Result<std::vector<FunctionBundle>> BundleFunctions(const std::filesystem::path& dir,
-                                                    const std::string& esbuild);
+                                                    const std::string& esbuild,
+                                                    bool read_configs = true);
 
 // The esbuild binary: `configured` when not empty, else $REPLIDEPLOY_ESBUILD, else
 // tools/esbuild/node_modules/@esbuild/linux-x64/bin/esbuild in a folder above this program

@@ -170,6 +170,44 @@ TEST_F(Bundling, TypeScriptWithAPackageAndARelativeModuleRunsAlone) {
   EXPECT_EQ((*again)[1].zip, (*bundles)[1].zip);
 }
 
+// `export const config` becomes the routes netlify-cli would send; a module without one, one
+// whose import throws, and one that keeps the event loop busy get none and stop nothing.
+TEST_F(Bundling, ConfigExportsBecomeRoutes) {
+  Write("functions/items.mts",
+        "export default async () => new Response('x');\n"
+        "export const config = { path: ['/items/:id', '/things/*'], method: 'get',\n"
+        "  excludedPath: '/items/static', preferStatic: true };\n");
+  Write("functions/plain.js", "exports.handler = async () => ({ statusCode: 200 });\n");
+  Write("functions/throws.mjs",
+        "throw new Error('top level');\nexport const config = {path:'/t'};\n");
+  Write("functions/busy.mjs",
+        "setInterval(() => {}, 1000);\nexport default async () => new Response('b');\n"
+        "export const config = { path: '/busy' };\n");
+  auto bundles = BundleFunctions(dir_ / "functions", esbuild_);
+  ASSERT_TRUE(bundles.ok()) << bundles.error().message;
+  std::map<std::string, std::string> configs;
+  for (const auto& b : *bundles) configs[b.name] = b.config;
+  EXPECT_EQ(configs["items"],
+            R"({"routes":[{"pattern":"/items/:id","methods":["GET"],"prefer_static":true},)"
+            R"({"pattern":"/things/*","methods":["GET"],"prefer_static":true}],)"
+            R"("excluded_routes":[{"pattern":"/items/static"}]})");
+  EXPECT_EQ(
+      configs["busy"],
+      R"({"routes":[{"pattern":"/busy","methods":[],"prefer_static":false}],"excluded_routes":[]})");
+  EXPECT_EQ(configs["plain"], "");
+  EXPECT_EQ(configs["throws"], "");
+  // The same without reading configs: nothing is run.
+  auto unread = BundleFunctions(dir_ / "functions", esbuild_, /*read_configs=*/false);
+  ASSERT_TRUE(unread.ok());
+  for (const auto& b : *unread) EXPECT_EQ(b.config, "") << b.name;
+
+  std::vector<FunctionBundle> mine{{"a", "js", "", ""}};
+  EXPECT_FALSE(ApplyFunctionConfigs("[1]", mine).ok());
+  EXPECT_FALSE(ApplyFunctionConfigs(R"({"a": 3})", mine).ok());
+  EXPECT_TRUE(ApplyFunctionConfigs(R"({"b": {}})", mine).ok());
+  EXPECT_EQ(mine[0].config, "");
+}
+
 TEST_F(Bundling, ErrorsCarryEsbuildsMessage) {
   Write("broken.ts", "export default async ( => new Response('x');\n");
   auto broken = BundleFunctions(dir_, esbuild_);

@@ -554,17 +554,17 @@ Status BuildWorker::CollectOutput(const BuildJob& job, const Workspace& ws, cons
     RD_TRY(store::BlobInfo blob, blobs_.Put(plan.config_toml));
     files.emplace_back("netlify.toml", std::move(blob));
   }
-  RD_TRY(auto functions, PackageFunctions(ws, plan, std::move(stop), log));
+  std::map<std::string, std::string> configs;
+  RD_TRY(auto functions, PackageFunctions(ws, plan, std::move(stop), log, configs));
   log.Info(fmt::format("Publishing {} files", files.size()));
   // The build's lines are stored before the deploy can become ready.
   log.Flush();
-  return deploys_.AttachBuildOutput(job.deploy_id, files, functions);
+  return deploys_.AttachBuildOutput(job.deploy_id, files, functions, configs);
 }
 
-Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(const Workspace& ws,
-                                                                 const Plan& plan,
-                                                                 std::stop_token stop,
-                                                                 BuildLogWriter& log) {
+Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(
+    const Workspace& ws, const Plan& plan, std::stop_token stop, BuildLogWriter& log,
+    std::map<std::string, std::string>& configs) {
   // Functions: netlify.toml's folder, else the site's, else Netlify's default when present.
   RD_TRY(std::string functions_dir,
          RelativeInside(plan.config.functions.value_or(plan.settings.functions_dir),
@@ -642,12 +642,42 @@ Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(const Workspace
                                          result->exit_code)
                            : "bundling the functions failed: " + first_error);
     }
+    // The routes of `export const config`: importing the bundles runs their top-level code, so
+    // in the sandbox too, without network, for a minute at most.
+    sandbox::SandboxSpec read = spec;
+    read.argv = {"/bin/sh", "-c", "exec node --input-type=module -e \"$0\" \"$@\"",
+                 std::string(FunctionConfigScript()),
+                 std::string(sandbox::kWorkspaceMount) + "/" + std::string(kOut)};
+    for (const auto& s : sources) {
+      if (s.runtime == "js") read.argv.push_back(s.name);
+    }
+    read.limits.wall_time =
+        std::min(read.limits.wall_time, std::chrono::milliseconds(std::chrono::minutes(1)));
+    auto config_read =
+        runner_.Run(read, [&](sandbox::OutputStream s, std::int64_t ts, std::string_view line) {
+          log.Line(sandbox::OutputStreamName(s), ts, line);
+        });
+    if (!config_read.ok()) return std::move(config_read).error();
+    if (!config_read->Succeeded()) {
+      return MakeError(ErrorCode::kUnprocessable,
+                       config_read->limit != sandbox::LimitHit::kNone
+                           ? "reading the functions' config: " + config_read->limit_message
+                           : fmt::format("reading the functions' config failed (node exited with "
+                                         "status {})",
+                                         config_read->exit_code));
+    }
     RD_TRY(bundled, sandbox::UntrustedTree::Open(ws.path.string(), kOut, "functions' bundles"));
   }
   RD_TRY(std::vector<FunctionBundle> bundles,
          builder::PackageFunctions(sources, bundled ? &*bundled : nullptr));
+  if (bundled) {
+    RD_TRY(std::optional<std::string> routes,
+           bundled->ReadFile(kFunctionConfigFile, std::size_t{1} << 20));
+    if (routes) RD_TRY_STATUS(ApplyFunctionConfigs(*routes, bundles));
+  }
   for (auto& bundle : bundles) {
     RD_TRY(store::BlobInfo blob, blobs_.Put(bundle.zip));
+    if (!bundle.config.empty()) configs[bundle.name] = bundle.config;
     functions.push_back({bundle.name, {std::move(blob), bundle.runtime}});
   }
   if (!functions.empty()) {

@@ -121,9 +121,11 @@ class BuildWorker {
                     BuildLogWriter& log);
   Status CollectOutput(const BuildJob& job, const Workspace& ws, const Plan& plan,
                        std::stop_token stop, BuildLogWriter& log);
-  // The functions folder's functions, bundled by esbuild in the build's sandbox.
+  // The functions folder's functions, bundled by esbuild in the build's sandbox; `configs` gets
+  // the routes of those that declare some (name -> functions_config JSON).
   Result<FunctionBlobs> PackageFunctions(const Workspace& ws, const Plan& plan,
-                                         std::stop_token stop, BuildLogWriter& log);
+                                         std::stop_token stop, BuildLogWriter& log,
+                                         std::map<std::string, std::string>& configs);
 
   BuildLogStore& logs_;
   BuildQueue& queue_;

@@ -357,13 +357,16 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
     by_sha[f.sha1].push_back(&f);
   }
   json::object function_digests;
+  json::object function_configs;  // routes, as netlify-cli's functions_config
   std::map<std::string, const builder::FunctionBundle*> function_by_sha;
   for (const auto& f : functions) {
     const std::string sha = core::HexEncode(core::Sha256(f.zip));
     function_digests[f.name] = sha;
     function_by_sha[sha] = &f;
+    if (!f.config.empty()) function_configs[f.name] = json::parse(f.config);
   }
   json::value files_body = json::object{{"files", digests}, {"functions", function_digests}};
+  if (!function_configs.empty()) files_body.as_object()["functions_config"] = function_configs;
   auto prepared = client.Call("PUT", site_path + "/deploys/" + deploy_id, &files_body);
   if (!prepared.ok()) return Fail(prepared.error().message);
   // Functions the server lacks, before the files: the last file upload may end the deploy's

@@ -407,6 +407,12 @@ TEST_F(Functions, BuildBundlesTypeScriptFunctionsWithTheirPackagesAndReportsErro
            "  new Response(pad(who(new URL(req.url).searchParams.get('n') ?? '')));\n"},
           {"netlify/functions/greet/who.ts",
            "export const who = (s: string): string => `typed ${s}`;\n"},
+          // Its `export const config` is read in the build: it answers at its path only.
+          {"netlify/functions/item.ts",
+           "import type { Context } from '@netlify/functions';\n"
+           "export default async (req: Request, context: Context) =>\n"
+           "  new Response(`item ${context.params.id} by ${req.method}`);\n"
+           "export const config = { path: '/items/:id', method: ['get', 'POST'] };\n"},
       });
   const std::string remote = "http://x:" + token + "@127.0.0.1:" + port + "/git/bundled.git";
   ASSERT_TRUE(CommitAndPush(repo, {}, remote)) << ReadFile(repo + ".log");
@@ -419,6 +425,14 @@ TEST_F(Functions, BuildBundlesTypeScriptFunctionsWithTheirPackagesAndReportsErro
   EXPECT_TRUE(core::testing::WaitUntil([&] { return greet().status == 200; }))
       << greet().status << " " << greet().body;
   EXPECT_EQ(greet().body, "<<typed 7>>");
+  auto item = [&](const std::string& method, const std::string& path) {
+    auto got = call(method, path, "", "", "bundled.localhost");
+    return std::to_string(got.status) + " " + got.body;
+  };
+  EXPECT_EQ(item("GET", "/items/42"), "200 item 42 by GET");
+  EXPECT_EQ(item("POST", "/items/7"), "200 item 7 by POST");
+  EXPECT_NE(item("PUT", "/items/7").rfind("200 ", 0), 0u);                 // not one of its methods
+  EXPECT_EQ(item("GET", "/.netlify/functions/item").substr(0, 3), "404");  // as on Netlify
 
   // A syntax error: the build fails, the log has esbuild's message, the live deploy stays.
   WriteTree(repo,
@@ -462,14 +476,19 @@ TEST_F(Functions, CliDeployBundlesAndUploadsFunctions) {
   ASSERT_TRUE(site.ok());
   ASSERT_EQ(site->status, 201);
   const std::string project = dir_ + "/project";
-  WriteTree(project,
-            {{"public/index.html", "home"},
-             {"node_modules/shout/package.json", R"({"name":"shout","main":"index.js"})"},
-             {"node_modules/shout/index.js", "module.exports = (s) => s.toUpperCase() + '!';\n"},
-             {"fns/hi.ts",
-              "import shout from 'shout';\n"
-              "export default async (): Promise<Response> => new Response(shout('hi ts'));\n"},
-             {"netlify.toml", "[functions]\n  directory = \"fns\"\n"}});
+  WriteTree(
+      project,
+      {{"public/index.html", "home"},
+       {"node_modules/shout/package.json", R"({"name":"shout","main":"index.js"})"},
+       {"node_modules/shout/index.js", "module.exports = (s) => s.toUpperCase() + '!';\n"},
+       {"fns/hi.ts",
+        "import shout from 'shout';\n"
+        "export default async (): Promise<Response> => new Response(shout('hi ts'));\n"},
+       {"fns/routed.mjs",
+        "export default async (req, context) => new Response(`routed ${context.params.who}`);\n"
+        "export const config = { path: ['/greet/:who', '/hey/:who'], "
+        "excludedPath: '/greet/nobody' };\n"} {"netlify.toml",
+                                               "[functions]\n  directory = \"fns\"\n"}});
   auto fn = [&] {
     auto got = Call(base, "GET", "/.netlify/functions/hi", "", "", "clifns.localhost");
     return got.ok() ? std::to_string(got->status) + " " + got->body : got.error().message;
@@ -478,8 +497,16 @@ TEST_F(Functions, CliDeployBundlesAndUploadsFunctions) {
   Outcome run = Exec({"deploy", project + "/public", "--site", "clifns", "--prod", "--functions",
                       project + "/fns", "--api-url", base, "--auth-token", token});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
-  EXPECT_NE(run.err.find("Bundled 1 function from"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("Bundled 2 functions from"), std::string::npos) << run.err;
   EXPECT_TRUE(core::testing::WaitUntil([&] { return fn() == "200 HI TS!"; })) << fn();
+  auto get = [&](const std::string& path) {
+    auto got = Call(base, "GET", path, "", "", "clifns.localhost");
+    return got.ok() ? std::to_string(got->status) + " " + got->body : got.error().message;
+  };
+  // Its config was read on this machine and sent as netlify-cli sends functions_config.
+  EXPECT_EQ(get("/greet/ada"), "200 routed ada");
+  EXPECT_EQ(get("/hey/bob"), "200 routed bob");
+  EXPECT_EQ(get("/greet/nobody").substr(0, 3), "404");
 
   // From the project's root, without --functions: netlify.toml names the folder.
   WriteTree(project, {{"fns/hi.ts", "export default async () => new Response('second');\n"}});

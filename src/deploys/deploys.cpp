@@ -470,7 +470,8 @@ Result<bool> DeployService::MarkBuilding(std::string_view deploy_id) {
 
 Status DeployService::AttachBuildOutput(
     std::string_view deploy_id, const std::vector<std::pair<std::string, store::BlobInfo>>& files,
-    const std::vector<std::pair<std::string, std::pair<store::BlobInfo, std::string>>>& functions) {
+    const std::vector<std::pair<std::string, std::pair<store::BlobInfo, std::string>>>& functions,
+    const std::map<std::string, std::string>& function_configs) {
   if (files.size() > options_.max_files) {
     return Unprocessable("too_many_files", "the build produced more than " +
                                                std::to_string(options_.max_files) + " files");
@@ -481,6 +482,10 @@ Status DeployService::AttachBuildOutput(
   for (const auto& [raw, blob] : files) {
     RD_TRY(std::string path, NormalizeDeployPath(raw));
     normalized.emplace_back(std::move(path), &blob);
+  }
+  std::map<std::string, std::string> configs;
+  for (const auto& [name, raw] : function_configs) {
+    RD_TRY(configs[name], NormalizeFunctionConfig(name, raw));
   }
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
     RD_TRY_STATUS(s.Exec("DELETE FROM deploy_files WHERE deploy_id = ?", {id}));
@@ -512,9 +517,10 @@ Status DeployService::AttachBuildOutput(
                  "ON CONFLICT (sha256) DO NOTHING",
                  {blob.sha256, blob.sha1, static_cast<std::int64_t>(blob.size), now}));
       RD_TRY_STATUS(
-          s.Exec("INSERT INTO deploy_functions (deploy_id, name, sha256, runtime, "
-                 "uploaded) VALUES (?, ?, ?, ?, 1)",
-                 {id, name, blob.sha256, runtime}));
+          s.Exec("INSERT INTO deploy_functions (deploy_id, name, sha256, runtime, config, "
+                 "uploaded) VALUES (?, ?, ?, ?, ?, 1)",
+                 {id, name, blob.sha256, runtime,
+                  configs.contains(name) ? configs[name] : std::string()}));
     }
     RD_TRY(db::Rows moved,
            s.Exec("UPDATE deploys SET state = ?, file_count = ?, updated_at = ? "

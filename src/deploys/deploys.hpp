@@ -159,11 +159,13 @@ class DeployService {
   Result<bool> MarkBuilding(std::string_view deploy_id);
   // Attaches a build's output, already in the blob store (path -> blob), and moves the deploy
   // on to processing. Paths are checked like uploaded ones.
-  // `functions` are name -> (zip blob, runtime), already stored.
+  // `functions` are name -> (zip blob, runtime), already stored; `function_configs` their
+  // routes as netlify-cli's functions_config entries (checked like uploaded ones).
   Status AttachBuildOutput(
       std::string_view deploy_id, const std::vector<std::pair<std::string, store::BlobInfo>>& files,
       const std::vector<std::pair<std::string, std::pair<store::BlobInfo, std::string>>>&
-          functions = {});
+          functions = {},
+      const std::map<std::string, std::string>& function_configs = {});
   // Fails a deploy that has not become ready, with a message for the user.
   Status FailDeploy(std::string_view deploy_id, std::string_view message);
   // Without `required`, with `messages`.
