@@ -487,8 +487,8 @@ TEST_F(Functions, CliDeployBundlesAndUploadsFunctions) {
        {"fns/routed.mjs",
         "export default async (req, context) => new Response(`routed ${context.params.who}`);\n"
         "export const config = { path: ['/greet/:who', '/hey/:who'], "
-        "excludedPath: '/greet/nobody' };\n"} {"netlify.toml",
-                                               "[functions]\n  directory = \"fns\"\n"}});
+        "excludedPath: '/greet/nobody' };\n"},
+       {"netlify.toml", "[functions]\n  directory = \"fns\"\n"}});
   auto fn = [&] {
     auto got = Call(base, "GET", "/.netlify/functions/hi", "", "", "clifns.localhost");
     return got.ok() ? std::to_string(got->status) + " " + got->body : got.error().message;
