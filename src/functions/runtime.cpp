@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 
 #include "core/ids.hpp"
+#include "core/metrics.hpp"
 #include "core/text.hpp"
 #include "functions/bundle.hpp"
 
@@ -295,6 +297,21 @@ void FunctionRuntime::Release(Pool& pool, std::unique_ptr<FunctionProcess> proce
 }
 
 FunctionResponse FunctionRuntime::Invoke(const FunctionRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
+  FunctionResponse response = InvokeUncounted(request);
+  static constexpr std::array<std::string_view, 5> kCodes{"1xx", "2xx", "3xx", "4xx", "5xx"};
+  const int klass = response.status / 100;
+  const std::string code(klass >= 1 && klass <= 5 ? kCodes[klass - 1] : "5xx");
+  core::metrics::Default()
+      .GetHistogram("replideploy_function_invocation_duration_seconds",
+                    "Function calls by the status class the client got (the platform's own 413, "
+                    "429, 502, 504 included) and their duration; _count is the number of calls.",
+                    core::metrics::LatencyBuckets(), {{"code", code}})
+      .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return response;
+}
+
+FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request) {
   if (request.body.size() > kMaxBodyBytes) {
     return TextResponse(413, "Payload Too Large: function request bodies are limited to 6 MB\n");
   }

@@ -72,7 +72,9 @@ class FunctionRuntime {
   FunctionRuntime& operator=(const FunctionRuntime&) = delete;
 
   // Runs the call to its end and answers with what the client gets (status 429, 413, 502, 504 for
-  // the platform's own failures, with a short text body).
+  // the platform's own failures, with a short text body). Counted in
+  // replideploy_function_invocation_duration_seconds{code} (until the answer's head for a
+  // streamed one).
   FunctionResponse Invoke(const FunctionRequest& request);
 
   // Stops idle processes older than idle_timeout (the reaper calls it every second).
@@ -86,6 +88,7 @@ class FunctionRuntime {
   std::size_t WaitingCountForTest();  // calls queued for a free process
 
  private:
+  FunctionResponse InvokeUncounted(const FunctionRequest& request);
   struct Pool;
   std::shared_ptr<Pool> PoolFor(const FunctionRequest& request);
   Result<std::string> BundleDir(const std::string& sha256);

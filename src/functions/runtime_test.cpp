@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/crypto.hpp"
+#include "core/metrics.hpp"
 #include "sandbox/runner.hpp"
 #include "store/testing.hpp"
 
@@ -210,10 +211,20 @@ export default async () => {
   if (n === 1) throw new Error("boom");
   return new Response("after " + n);
 };)"}}));
+  auto calls = [](const char* code) {
+    auto& h = core::metrics::Default().GetHistogram(
+        "replideploy_function_invocation_duration_seconds", "", core::metrics::LatencyBuckets(),
+        {{"code", code}});
+    return h.Read().cumulative.back();
+  };
+  const std::uint64_t ok_before = calls("2xx"), failed_before = calls("5xx");
   EXPECT_EQ(rt.Invoke(r).status, 502);
   const FunctionResponse again = rt.Invoke(r);
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(again.body, "after 2");
+  // Each call is counted by the class of what the client got.
+  EXPECT_EQ(calls("2xx") - ok_before, 1u);
+  EXPECT_EQ(calls("5xx") - failed_before, 1u);
 }
 
 TEST_F(FunctionRuntimeTest, CrashAndLoadFailureAre502) {
