@@ -14,7 +14,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::int64_t kLastSeenResolutionMillis = 60'000;
-constexpr std::int64_t kDayMillis = std::int64_t{24} * 3600 * 1000;
 
 constexpr std::string_view kUserColumns =
     "u.id, u.email, u.full_name, a.id, a.slug, u.created_at, u.updated_at, u.is_admin";
