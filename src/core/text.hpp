@@ -23,6 +23,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // Everything but RFC 3986's unreserved characters (A-Z a-z 0-9 - . _ ~) as %XX (upper case).
 std::string UrlEncode(std::string_view s);
+// & < > " ' as character references: safe in HTML and XML text and attribute values.
+std::string HtmlEscape(std::string_view s);
 // The byte that "%XY" at s[i] encodes, or -1 when s[i..i+2] is not a complete escape.
 int PercentEscapeAt(std::string_view s, std::size_t i);
 // Decodes %XX escapes; an incomplete or malformed escape is kept as it is. With

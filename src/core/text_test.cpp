@@ -45,5 +45,11 @@ TEST(Text, PercentCoding) {
   EXPECT_EQ(PercentEscapeAt("x%41", 0), -1);
 }
 
+TEST(Text, HtmlEscapeCoversMarkupAndQuotes) {
+  EXPECT_EQ(HtmlEscape(R"(<a href="x?a=1&b='2'">)"),
+            "&lt;a href=&quot;x?a=1&amp;b=&#39;2&#39;&quot;&gt;");
+  EXPECT_EQ(HtmlEscape("plain text"), "plain text");
+}
+
 }  // namespace
 }  // namespace replideploy::core

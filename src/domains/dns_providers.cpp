@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/text.hpp"
 #include "domains/acme_crypto.hpp"
 
 namespace replideploy::domains {
@@ -50,29 +51,6 @@ std::vector<std::string> ZoneCandidates(const std::string& name) {
   while (rest.find('.') != std::string::npos) {
     out.push_back(rest);
     rest = rest.substr(rest.find('.') + 1);
-  }
-  return out;
-}
-
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
   }
   return out;
 }
@@ -522,14 +500,15 @@ class Route53Solver final : public ProviderSolver {
                 const std::set<std::string>& values) {
     std::string records;
     for (const std::string& v : values) {
-      records += "<ResourceRecord><Value>&quot;" + XmlEscape(v) + "&quot;</Value></ResourceRecord>";
+      records +=
+          "<ResourceRecord><Value>&quot;" + core::HtmlEscape(v) + "&quot;</Value></ResourceRecord>";
     }
     const std::string body =
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         "<ChangeResourceRecordSetsRequest "
         "xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><ChangeBatch>"
         "<Comment>replideploy ACME DNS-01</Comment><Changes><Change><Action>" +
-        action + "</Action><ResourceRecordSet><Name>" + XmlEscape(fqdn) +
+        action + "</Action><ResourceRecordSet><Name>" + core::HtmlEscape(fqdn) +
         ".</Name><Type>TXT</Type><TTL>" + std::to_string(o_.ttl) + "</TTL><ResourceRecords>" +
         records + "</ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch>" +
         "</ChangeResourceRecordSetsRequest>";

@@ -18,33 +18,6 @@ std::string CookieMac(std::string_view site_id, std::string_view password_hash,
       core::HmacSha256(key, std::string(site_id) + "\n" + std::to_string(expires_at)));
 }
 
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string SignSitePasswordCookie(std::string_view site_id, std::string_view password_hash,
@@ -71,7 +44,7 @@ std::string SitePasswordSetCookie(std::string_view value, std::int64_t max_age_s
 }
 
 std::string SitePasswordPage(std::string_view host, std::string_view return_to, bool wrong) {
-  const std::string h = HtmlEscape(host);
+  const std::string h = core::HtmlEscape(host);
   std::string page =
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -91,7 +64,7 @@ std::string SitePasswordPage(std::string_view host, std::string_view return_to, 
       std::string(kSitePasswordPath) +
       "\">\n<h1>This site is password protected</h1>\n<p>Enter the password for " + h + ".</p>\n";
   if (wrong) page += "<p class=\"err\" role=\"alert\">Wrong password. Try again.</p>\n";
-  page += "<input type=\"hidden\" name=\"return_to\" value=\"" + HtmlEscape(return_to) +
+  page += "<input type=\"hidden\" name=\"return_to\" value=\"" + core::HtmlEscape(return_to) +
           "\">\n<label for=\"password\" style=\"font-size:.85rem\">Password</label>\n"
           "<input id=\"password\" type=\"password\" name=\"password\" "
           "autocomplete=\"current-password\" "
