@@ -50,9 +50,23 @@ std::size_t OnDemandTlsRequests::WrittenForTest() {
 
 void OnDemandTlsRequests::Run(const std::stop_token& stop) {
   std::unique_lock lock(mu_);
+  // Names written in the current minute: random SNI names from a scanner must not grow the
+  // table faster than the certs role decides (it takes up to 100 a pass).
+  auto minute = std::chrono::steady_clock::now();
+  std::size_t in_minute = 0;
   while (!stop.stop_requested()) {
     wake_.wait(lock, stop, [&] { return !queue_.empty(); });
     if (stop.stop_requested()) return;
+    if (std::chrono::steady_clock::now() - minute >= std::chrono::minutes(1)) {
+      minute = std::chrono::steady_clock::now();
+      in_minute = 0;
+    }
+    if (in_minute >= kMaxPerMinute) {
+      // Over the rate: wait for the next minute (Note() drops names while the queue is full).
+      wake_.wait_until(lock, stop, minute + std::chrono::minutes(1), [] { return false; });
+      continue;
+    }
+    ++in_minute;
     std::string name = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();

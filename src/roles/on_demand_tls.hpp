@@ -38,6 +38,7 @@ class OnDemandTlsRequests {
  public:
   static constexpr std::size_t kMaxQueued = 256;
   static constexpr std::size_t kMaxRemembered = 4096;
+  static constexpr std::size_t kMaxPerMinute = 120;  // names written to the table
 
   // `cooldown`: how long a noted name is not noted again by this process.
   OnDemandTlsRequests(db::Database& db, const core::Clock& clock,
@@ -82,7 +83,7 @@ class OnDemandTlsIssuer {
 
   // Takes up to `limit` waiting names and acts on each. Returns how many certificates were
   // issued here (custom domains are issued by the certs role's pass over domains).
-  Result<int> RunOnce(int limit = 20);
+  Result<int> RunOnce(int limit = 100);
   // What RunOnce() would decide for `name` now (does not ask the CA; asks the ask-URL).
   Decision Decide(const std::string& name);
 
