@@ -37,7 +37,9 @@ App::App(ApiServices services, ApiOptions options)
   dashboard_ = dashboard.ok() ? std::move(dashboard).value() : DashboardFiles::Load("").value();
 }
 
-App::~App() {
+App::~App() { ShutdownLogStreams(); }
+
+void App::ShutdownLogStreams() {
   log_streams_.Shutdown();
   function_log_streams_.Shutdown();
 }

@@ -114,6 +114,9 @@ class App {
   deploys::FunctionStatsService& function_stats() const { return services_.function_stats; }
   LogStreamHub& log_streams() { return log_streams_; }
   FunctionLogStreamHub& function_log_streams() { return function_log_streams_; }
+  // Lets go of every live log viewer (build and function logs). Call it before the HTTP server
+  // that accepted their sockets is destroyed. Idempotent; the destructor calls it.
+  void ShutdownLogStreams();
   // "http://<label>.<base-domain>[:port]".
   std::string SiteUrl(std::string_view label) const;
   // "http://localhost[:port]<path>", the dashboard's address.
