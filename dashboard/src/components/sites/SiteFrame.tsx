@@ -1,7 +1,7 @@
 "use client";
 
 // The frame of a site's pages (/sites/<name>/...): reads the name from the address bar, loads
-// the site, and shows its name, live URL and the Overview / Deploys / Analytics tabs.
+// the site, and shows its name, live URL and the Overview / Deploys / Functions / Analytics tabs.
 
 import { useEffect, useState, type ReactNode } from "react";
 
@@ -9,11 +9,17 @@ import { api } from "@/lib/api/client";
 import { ApiError, describeError } from "@/lib/api/errors";
 import type { Site } from "@/lib/api/types";
 import { displayUrl } from "@/lib/format";
-import { siteAnalyticsPath, siteDeploysPath, siteNameFromPath, sitePath } from "@/lib/routes";
+import {
+  siteAnalyticsPath,
+  siteDeploysPath,
+  siteFunctionsPath,
+  siteNameFromPath,
+  sitePath,
+} from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
 import { ErrorNotice, ExternalLink, LoadingNotice, linkClass } from "@/components/ui/ui";
 
-type Tab = "overview" | "deploys" | "analytics";
+type Tab = "overview" | "deploys" | "functions" | "analytics";
 
 export function SiteFrame({
   tab,
@@ -72,6 +78,7 @@ function SiteTabs({ name, current }: { name: string; current: Tab }) {
   const tabs: { id: Tab; label: string; href: string }[] = [
     { id: "overview", label: "Overview", href: sitePath(name) },
     { id: "deploys", label: "Deploys", href: siteDeploysPath(name) },
+    { id: "functions", label: "Functions", href: siteFunctionsPath(name) },
     { id: "analytics", label: "Analytics", href: siteAnalyticsPath(name) },
   ];
   return (
