@@ -157,7 +157,7 @@ function FunctionLogPanel({ site, name }: { site: string; name: string }) {
 
   return (
     <Card
-      title={`Log of ${name}`}
+      title={`Function log: ${name}`}
       description="What the function printed (secrets masked) and the platform's lines about its calls."
       actions={
         <span className="text-sm text-slate-600" data-testid="function-log-status">

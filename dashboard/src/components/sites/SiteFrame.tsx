@@ -82,13 +82,13 @@ function SiteTabs({ name, current }: { name: string; current: Tab }) {
     { id: "analytics", label: "Analytics", href: siteAnalyticsPath(name) },
   ];
   return (
-    <nav aria-label="Site" className="flex gap-1 border-b border-slate-200">
+    <nav aria-label="Site" className="flex flex-wrap gap-x-1 border-b border-slate-200">
       {tabs.map((t) => (
         <a
           key={t.id}
           href={t.href}
           aria-current={t.id === current ? "page" : undefined}
-          className={`-mb-px border-b-2 px-4 py-2 text-sm font-medium focus-visible:outline-2 focus-visible:outline-teal-600 ${
+          className={`-mb-px border-b-2 px-2 py-2 text-sm sm:px-4 font-medium focus-visible:outline-2 focus-visible:outline-teal-600 ${
             t.id === current
               ? "border-teal-700 text-teal-800"
               : "border-transparent text-slate-600 hover:border-slate-300 hover:text-slate-900"
