@@ -565,18 +565,32 @@ Status BuildWorker::CollectOutput(const BuildJob& job, const Workspace& ws, cons
 Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(
     const Workspace& ws, const Plan& plan, std::stop_token stop, BuildLogWriter& log,
     std::map<std::string, std::string>& configs) {
-  // Functions: netlify.toml's folder, else the site's, else Netlify's default when present.
+  // Functions: netlify.toml's folder, else the site's; neither set, the first of Netlify's
+  // default `netlify/functions` and the `functions/` and `api/` folders that is present.
   RD_TRY(std::string functions_dir,
          RelativeInside(plan.config.functions.value_or(plan.settings.functions_dir),
                         "build.functions"));
-  if (functions_dir.empty()) functions_dir = "netlify/functions";
+  std::vector<std::string> candidates{functions_dir};
+  if (functions_dir.empty()) candidates = {"netlify/functions", "functions", "api"};
   FunctionBlobs functions;
-  auto folder = sandbox::UntrustedTree::Open(
-      ws.path.string(), Join({"repo", plan.base_dir, functions_dir}), "build.functions");
-  if (!folder.ok() && folder.error().code != ErrorCode::kNotFound) {
-    return std::move(folder).error();
+  std::optional<sandbox::UntrustedTree> found;
+  for (const std::string& candidate : candidates) {
+    auto folder = sandbox::UntrustedTree::Open(
+        ws.path.string(), Join({"repo", plan.base_dir, candidate}), "build.functions");
+    // The seed's `functions/` and `api/` are only taken when they are plain folders: a file or
+    // a link of that name is some other part of the site.
+    if (!folder.ok() && folder.error().code != ErrorCode::kNotFound &&
+        candidate == candidates.front()) {
+      return std::move(folder).error();
+    }
+    if (folder.ok()) {
+      functions_dir = candidate;
+      found.emplace(std::move(*folder));
+      break;
+    }
   }
-  if (!folder.ok()) return functions;
+  if (!found) return functions;
+  auto& folder = found;
   RD_TRY(std::vector<FunctionSource> sources, FindFunctions(*folder));
   std::optional<sandbox::UntrustedTree> bundled;
   if (NeedsEsbuild(sources)) {

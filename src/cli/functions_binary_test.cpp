@@ -454,6 +454,26 @@ TEST_F(Functions, BuildBundlesTypeScriptFunctionsWithTheirPackagesAndReportsErro
                 .find("bundling the functions failed"),
             std::string::npos);
   EXPECT_EQ(greet().body, "<<typed 7>>");
+
+  // Without netlify/functions, the seed's `api/` folder holds the functions (a file named
+  // `functions` is not a folder and is passed over).
+  std::filesystem::remove_all(repo + "/netlify");
+  WriteTree(repo,
+            {{"functions", "not a folder\n"},
+             {"api/ping.ts", "export default async () => new Response('pong from api/');\n"}});
+  ASSERT_TRUE(CommitAndPush(repo, {}, remote)) << ReadFile(repo + ".log");
+  const auto [api_id, api_state] = NewestDeploy(
+      base, token, "bundled", [](const std::string& s) { return s == "ready" || s == "error"; });
+  ASSERT_NE(api_id, bad_id);
+  ASSERT_EQ(api_state, "ready")
+      << call("GET", "/api/v1/deploys/" + api_id + "/log", "", token).body;
+  EXPECT_TRUE(core::testing::WaitUntil([&] {
+    return item("GET", "/api/ping") == "200 pong from api/";
+  })) << item("GET", "/api/ping");
+  EXPECT_EQ(item("GET", "/.netlify/functions/ping"), "200 pong from api/");
+  EXPECT_EQ(item("GET", "/.netlify/functions/greet").substr(0, 3), "404");
+  EXPECT_NE(call("GET", "/api/v1/deploys/" + api_id + "/log", "", token).body.find("from api"),
+            std::string::npos);
   kill(pid, SIGTERM);
   EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
 }

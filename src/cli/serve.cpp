@@ -32,6 +32,7 @@
 #include "http/client_address.hpp"
 #include "http/server.hpp"
 #include "http/tls.hpp"
+#include "roles/on_demand_tls.hpp"
 #include "roles/roles.hpp"
 #include "sandbox/egress.hpp"
 #include "store/blob_store.hpp"
@@ -147,6 +148,9 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
   certs.cloudflare_api_token = config.cloudflare_api_token;
   certs.route53_hosted_zone_id = config.route53_hosted_zone_id;
   certs.key = core::HmacSha256(secret, "replideploy certificates v1");
+  certs.on_demand = config.tls_on_demand != 0;
+  certs.on_demand_ask = config.tls_on_demand_ask;
+  certs.on_demand_per_hour = config.tls_on_demand_per_hour;
   return app_options;
 }
 
@@ -305,6 +309,8 @@ struct Tls {
   // The certificates the certs role issued (any process), beside the files.
   std::unique_ptr<roles::DatabaseCertificateSource> database;
   std::unique_ptr<roles::CombinedCertificateSource> source;
+  // --tls-on-demand: names of handshakes without a certificate, for the certs role.
+  std::unique_ptr<roles::OnDemandTlsRequests> on_demand;
   std::atomic<std::uint16_t> port{0};  // once listening
 
   // For the edge: the HTTPS port when a certificate covers `host`.
@@ -327,6 +333,12 @@ std::unique_ptr<Tls> LoadTls(const core::ServeConfig& config, Base& base, const 
   options.default_name = config.tls_default_name;
   options.ticket_key_rotation = std::chrono::seconds(config.tls_ticket_rotation_seconds);
   options.http2 = config.http2 != 0;
+  if (config.tls_on_demand != 0) {
+    tls->on_demand = std::make_unique<roles::OnDemandTlsRequests>(*base.db, clock);
+    options.on_unknown_name = [requests = tls->on_demand.get()](std::string_view name) {
+      requests->Note(name);
+    };
+  }
   tls->store = std::make_shared<http::CertificateStore>(options);
   std::vector<http::FileCertificateSource::Pair> pairs;
   const auto certs = SplitList(config.tls_cert);

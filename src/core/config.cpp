@@ -179,6 +179,16 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
       {"tls-ticket-rotation-seconds", "how often the TLS session ticket key is replaced",
        &c.tls_ticket_rotation_seconds},
       {"http2", "1: offer HTTP/2 (ALPN h2) on the HTTPS listener; 0: HTTP/1.1 only", &c.http2},
+      {"tls-on-demand",
+       "1: a handshake for a name without a certificate asks for one (custom domains and site "
+       "hosts; others per tls-on-demand-ask)",
+       &c.tls_on_demand},
+      {"tls-on-demand-ask",
+       "URL asked GET ?domain=NAME before a certificate is issued on demand for a name that is "
+       "not a site's; 2xx allows",
+       &c.tls_on_demand_ask},
+      {"tls-on-demand-per-hour", "certificates asked of the CA on demand per hour, at most",
+       &c.tls_on_demand_per_hour},
   };
 }
 
@@ -411,6 +421,18 @@ Status ValidateConfig(const ServeConfig& config) {
   RD_TRY_STATUS(
       range("tls-ticket-rotation-seconds", config.tls_ticket_rotation_seconds, 0, 7 * 24 * 3600));
   RD_TRY_STATUS(range("http2", config.http2, 0, 1));
+  RD_TRY_STATUS(range("tls-on-demand", config.tls_on_demand, 0, 1));
+  RD_TRY_STATUS(range("tls-on-demand-per-hour", config.tls_on_demand_per_hour, 1, 10000));
+  if (!config.tls_on_demand_ask.empty()) {
+    if (!config.tls_on_demand_ask.starts_with("http://") &&
+        !config.tls_on_demand_ask.starts_with("https://")) {
+      return MakeError(ErrorCode::kBadRequest,
+                       "tls-on-demand-ask must start with http:// or https://");
+    }
+    if (config.tls_on_demand == 0) {
+      return MakeError(ErrorCode::kBadRequest, "tls-on-demand-ask needs tls-on-demand = 1");
+    }
+  }
   if (!config.s3_endpoint.empty() && !config.s3_endpoint.starts_with("http://") &&
       !config.s3_endpoint.starts_with("https://")) {
     return MakeError(ErrorCode::kBadRequest, "s3-endpoint must start with http:// or https://");

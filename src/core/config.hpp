@@ -109,6 +109,10 @@ struct ServeConfig {
   int tls_reload_seconds = 60;   // how often certificates are loaded again (0: at start only)
   int tls_ticket_rotation_seconds = 3600;
   int http2 = 1;  // offer HTTP/2 by ALPN on the HTTPS listener
+  // On-demand certificates (docs/tls.md): handshakes for names without one ask for one.
+  int tls_on_demand = 0;
+  std::string tls_on_demand_ask;    // URL asked ?domain=NAME for names not of a site
+  int tls_on_demand_per_hour = 20;  // certificates asked of the CA on demand per hour
 };
 
 struct ConfigOption {

@@ -155,6 +155,25 @@ TEST_F(ConfigTest, HttpsListenerWithAnAcmeCaNeedsNoCertificateFiles) {
   EXPECT_TRUE(ValidateConfig(c).ok());  // certificates come from the database
 }
 
+TEST_F(ConfigTest, OnDemandTlsSettingsAreChecked) {
+  ServeConfig c;
+  c.tls_on_demand = 1;
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.tls_on_demand_ask = "ftp://ask.example/";
+  auto bad = ValidateConfig(c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("tls-on-demand-ask must start with http"), std::string::npos);
+  c.tls_on_demand_ask = "https://ask.example/allow";
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.tls_on_demand = 0;  // an ask-URL without on-demand is a mistake
+  EXPECT_FALSE(ValidateConfig(c).ok());
+  c.tls_on_demand = 2;
+  EXPECT_FALSE(ValidateConfig(c).ok());
+  c.tls_on_demand = 1;
+  c.tls_on_demand_per_hour = 0;
+  EXPECT_FALSE(ValidateConfig(c).ok());
+}
+
 TEST_F(ConfigTest, DataDirMustBeWritable) {
   EXPECT_TRUE(PrepareDataDir(dir_ + "/new/nested").ok());
   Write("file", "x");

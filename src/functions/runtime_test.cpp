@@ -350,6 +350,38 @@ exports.handler = async (event) => {
   EXPECT_EQ(statuses, (std::vector<int>{200, 502, 504}));
 }
 
+// A function past its memory limit is killed by the sandbox's cgroup: that call is 502 and the
+// next one gets a new process.
+TEST_F(FunctionRuntimeTest, MemoryHogIs502AndTheNextCallGetsANewProcess) {
+  RuntimeOptions options;
+  options.limits.memory_bytes = std::int64_t{256} << 20;
+  auto& rt = Runtime(options);
+  FunctionRequest r = Deployed(Zip({{"fn.js", R"(
+const boot = Math.random().toString(36).slice(2);
+exports.handler = async (event) => {
+  if (event.queryStringParameters.hog) {
+    const kept = [];
+    for (;;) kept.push(Buffer.alloc(16 << 20, 1));  // filled, so the pages are really used
+  }
+  return { statusCode: 200, body: "process " + boot };
+};)"}}));
+  const FunctionResponse first = rt.Invoke(r);
+  if (first.status == 502) {
+    // Without a writable cgroup the limit is RLIMIT_AS, under which Node.js does not start.
+    GTEST_SKIP() << "no writable cgroup here (" << first.body << ")";
+  }
+  ASSERT_EQ(first.status, 200) << first.body;
+  r.raw_query = "hog=1";
+  const FunctionResponse hog = rt.Invoke(r);
+  EXPECT_EQ(hog.status, 502) << hog.body;
+  r.raw_query = "";
+  const FunctionResponse next = rt.Invoke(r);
+  EXPECT_EQ(next.status, 200) << next.body;
+  EXPECT_EQ(next.body.rfind("process ", 0), 0u) << next.body;
+  EXPECT_NE(next.body, first.body);  // not the killed process
+  EXPECT_EQ(rt.ProcessCountForTest(), 1u);
+}
+
 TEST_F(FunctionRuntimeTest, FunctionSeesNeitherHostDataNorOtherBundles) {
   auto& rt = Runtime();
   FunctionRequest other = Deployed(Zip({{"secret.js",

@@ -464,7 +464,14 @@ class CertificateStore::Impl {
     auto* self = static_cast<Impl*>(arg);
     const auto map = self->Snapshot();
     const char* sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    SSL_CTX* ctx = sent != nullptr ? map->Find(NormalizeHost(sent)) : nullptr;
+    SSL_CTX* ctx = nullptr;
+    if (sent != nullptr) {
+      const std::string name = NormalizeHost(sent);
+      ctx = map->Find(name);
+      if (ctx == nullptr && self->options_.on_unknown_name && !name.empty()) {
+        self->options_.on_unknown_name(name);
+      }
+    }
     if (ctx == nullptr) ctx = map->fallback.get();
     if (ctx == nullptr) {
       *alert = SSL_AD_UNRECOGNIZED_NAME;

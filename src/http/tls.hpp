@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -76,6 +77,10 @@ struct TlsOptions {
   bool ocsp_stapling = true;
   std::chrono::milliseconds ocsp_timeout{5000};
   std::chrono::seconds ocsp_refresh{3600};
+  // On-demand TLS: called from the handshake (an I/O thread) with the SNI name, lower case,
+  // when no loaded certificate covers it (before the default certificate answers). Must be
+  // cheap and must not block: it may queue the name for issuance. Unset: nothing is called.
+  std::function<void(std::string_view name)> on_unknown_name;
 };
 
 // The certificates being served, by name. Thread-safe: Install()/Reload() may run while

@@ -91,6 +91,11 @@ Result<std::unique_ptr<CertsRole>> CertsRole::Start(Services& services,
     wanted.push_back(domains::BaseDomainWildcard(options.base_domain));
   }
   role->renewer_ = std::make_unique<domains::Renewer>(*role->service_, std::move(wanted));
+  if (s.on_demand) {
+    role->on_demand_ = std::make_unique<OnDemandTlsIssuer>(
+        services, *role->service_,
+        OnDemandTlsOptions{options.base_domain, s.on_demand_ask, s.on_demand_per_hour});
+  }
   role->interval_ = s.renew_interval;
   role->issue_interval_ = s.issue_interval.count() > 0 ? s.issue_interval : s.renew_interval;
   role->on_changed_ = s.on_changed;
@@ -181,6 +186,11 @@ void CertsRole::Run(const std::stop_token& stop) {
   auto next_renewal = std::chrono::steady_clock::now();
   do {
     bool changed = false;  // issuances for domains have called on_changed_ already
+    if (on_demand_) {
+      auto issued = on_demand_->RunOnce();
+      if (!issued.ok()) spdlog::error("certs: on-demand: {}", issued.error().message);
+      changed = issued.ok() && *issued > 0;
+    }
     auto issued = IssueForDomains();
     if (!issued.ok()) spdlog::error("certs: domains: {}", issued.error().message);
     if (std::chrono::steady_clock::now() >= next_renewal) {

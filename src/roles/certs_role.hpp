@@ -18,6 +18,7 @@
 #include "domains/dns_update.hpp"
 #include "edge/edge.hpp"
 #include "http/tls.hpp"
+#include "roles/on_demand_tls.hpp"
 #include "roles/options.hpp"
 #include "roles/services.hpp"
 
@@ -78,6 +79,7 @@ class CertsRole {
   std::unique_ptr<domains::ChallengeSolver> dns01_;  // RFC 2136 or a DNS host's API
   std::unique_ptr<domains::CertificateService> service_;
   std::unique_ptr<domains::Renewer> renewer_;
+  std::unique_ptr<OnDemandTlsIssuer> on_demand_;  // with CertificateSettings::on_demand
   Services& services_;
   std::chrono::milliseconds interval_{};
   std::chrono::milliseconds issue_interval_{};

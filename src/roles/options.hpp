@@ -48,6 +48,11 @@ struct CertificateSettings {
   // Called (on the certs thread) after a certificate was issued or renewed in this process: the
   // HTTPS listener loads its certificates again (cli/serve.cpp).
   std::function<void()> on_changed;
+  // On-demand TLS (--tls-on-demand): the certs role decides on the names that handshakes
+  // without a certificate noted (roles/on_demand_tls.hpp).
+  bool on_demand = false;
+  std::string on_demand_ask;  // --tls-on-demand-ask
+  int on_demand_per_hour = 20;
 };
 
 struct PlatformOptions {
