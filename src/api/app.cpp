@@ -15,7 +15,8 @@ App::App(ApiServices services, ApiOptions options)
     : services_(std::move(services)),
       options_(std::move(options)),
       log_streams_(services_.build_logs, services_.deploys, services_.build_queue,
-                   options_.log_stream_poll) {
+                   options_.log_stream_poll),
+      function_log_streams_(services_.function_logs, options_.log_stream_poll) {
   AddHealthRoutes(router_, *this);
   AddAuthRoutes(router_, *this);
   AddSessionRoutes(router_, *this);
@@ -30,12 +31,18 @@ App::App(ApiServices services, ApiOptions options)
   AddHostedOnlyRoutes(router_, *this);
   AddDomainRoutes(router_, *this);
   AddAnalyticsRoutes(router_, *this);
+  AddFunctionRoutes(router_, *this);
   auto dashboard = DashboardFiles::Load(options_.dashboard_dir);
   if (!dashboard.ok()) spdlog::error("dashboard: {}", dashboard.error().message);
   dashboard_ = dashboard.ok() ? std::move(dashboard).value() : DashboardFiles::Load("").value();
 }
 
-App::~App() { log_streams_.Shutdown(); }
+App::~App() { ShutdownLogStreams(); }
+
+void App::ShutdownLogStreams() {
+  log_streams_.Shutdown();
+  function_log_streams_.Shutdown();
+}
 
 std::string App::PublicUrl(std::string_view path) const {
   if (options_.public_url.empty()) return ControlUrl(path);

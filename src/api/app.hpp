@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "api/dashboard.hpp"
+#include "api/function_log_stream.hpp"
 #include "api/log_stream.hpp"
 #include "audit/audit_log.hpp"
 #include "auth/login_throttle.hpp"
@@ -28,6 +29,8 @@
 #include "deploys/analytics.hpp"
 #include "deploys/deploys.hpp"
 #include "deploys/env_vars.hpp"
+#include "deploys/function_logs.hpp"
+#include "deploys/function_stats.hpp"
 #include "deploys/sites.hpp"
 #include "domains/domains.hpp"
 #include "git/github_connections.hpp"
@@ -55,6 +58,8 @@ struct ApiServices {
   std::function<Status()> ready;
   domains::DomainService& domains;
   deploys::AnalyticsService& analytics;
+  deploys::FunctionLogStore& function_logs;
+  deploys::FunctionStatsService& function_stats;
 };
 
 struct ApiOptions {
@@ -105,7 +110,13 @@ class App {
   const core::Clock& clock() const { return services_.clock; }
   Status Ready() const { return services_.ready ? services_.ready() : Status{}; }
   const ApiOptions& options() const { return options_; }
+  deploys::FunctionLogStore& function_logs() const { return services_.function_logs; }
+  deploys::FunctionStatsService& function_stats() const { return services_.function_stats; }
   LogStreamHub& log_streams() { return log_streams_; }
+  FunctionLogStreamHub& function_log_streams() { return function_log_streams_; }
+  // Lets go of every live log viewer (build and function logs). Call it before the HTTP server
+  // that accepted their sockets is destroyed. Idempotent; the destructor calls it.
+  void ShutdownLogStreams();
   // "http://<label>.<base-domain>[:port]".
   std::string SiteUrl(std::string_view label) const;
   // "http://localhost[:port]<path>", the dashboard's address.
@@ -137,6 +148,7 @@ class App {
   ApiServices services_;
   ApiOptions options_;
   LogStreamHub log_streams_;
+  FunctionLogStreamHub function_log_streams_;
   std::unique_ptr<DashboardFiles> dashboard_;
   http::Router router_;
   std::atomic<std::uint16_t> public_port_{80};
@@ -161,6 +173,7 @@ void AddRulesRoutes(http::Router& router, App& app);
 void AddHostedOnlyRoutes(http::Router& router, App& app);
 void AddDomainRoutes(http::Router& router, App& app);
 void AddAnalyticsRoutes(http::Router& router, App& app);
+void AddFunctionRoutes(http::Router& router, App& app);
 
 // A site in Netlify's JSON shape (site_handlers.cpp).
 boost::json::object SiteJson(const App& app, const deploys::Site& site);

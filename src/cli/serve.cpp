@@ -506,7 +506,7 @@ int RunServe(const core::ServeConfig& config) {
                    platform.app().PublicUrl("/"), HostForUrl(config), port);
       },
       // Live-log viewers hold sockets of the server's I/O context: let go of them before it goes.
-      [&] { platform.app().log_streams().Shutdown(); }, tls.get());
+      [&] { platform.app().ShutdownLogStreams(); }, tls.get());
 }
 
 int RunApi(const core::ServeConfig& config) {
@@ -532,7 +532,7 @@ int RunApi(const core::ServeConfig& config) {
             "database {}\n",
             api.app().PublicUrl("/"), HostForUrl(config), port, EngineName(*base->db));
       },
-      [&] { api.app().log_streams().Shutdown(); }, tls.get());
+      [&] { api.app().ShutdownLogStreams(); }, tls.get());
 }
 
 int RunEdge(const core::ServeConfig& config) {

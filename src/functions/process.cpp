@@ -244,6 +244,20 @@ void FunctionProcess::Kill() {
   cv_.notify_all();
 }
 
+std::string FunctionProcess::Mask(std::string_view text) const {
+  return MaskSecrets(text, spec_.secrets);
+}
+
+void FunctionProcess::LogPlatformLine(std::string_view request_id, std::string_view text) const {
+  if (!spec_.on_log) return;
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const std::string masked = Mask(text);
+  spec_.on_log(
+      {spec_.site_id, spec_.deploy_id, spec_.function_name, "platform", now, request_id, masked});
+}
+
 bool FunctionProcess::Alive() const {
   std::lock_guard lock(mu_);
   return !exited_ && !stop_.stop_requested();
@@ -266,17 +280,30 @@ void FunctionProcess::RunSandbox() {
   spec.stop = stop_.get_token();
   const std::string name = spec_.function_name;
   const std::vector<std::string>& secrets = spec_.secrets;
-  auto result = runner_.Run(
-      spec, [&name, &secrets](sandbox::OutputStream, std::int64_t, std::string_view line) {
-        spdlog::info("function {}: {}", name, MaskSecrets(line, secrets));
-      });
+  auto result = runner_.Run(spec, [this, &name, &secrets](sandbox::OutputStream stream,
+                                                          std::int64_t ts, std::string_view line) {
+    const std::string masked = MaskSecrets(line, secrets);
+    spdlog::info("function {}: {}", name, masked);
+    if (!spec_.on_log) return;
+    std::string request_id;
+    {
+      std::lock_guard lock(mu_);
+      request_id = in_flight_;
+    }
+    spec_.on_log({spec_.site_id, spec_.deploy_id, name, sandbox::OutputStreamName(stream), ts,
+                  request_id, masked});
+  });
   if (!result.ok()) {
     spdlog::error("function {}: cannot start its sandbox: {}", name, result.error().message);
+    LogPlatformLine("", "the process could not start: " + result.error().message);
   } else if (!stop_.stop_requested() || result->limit != sandbox::LimitHit::kCancelled) {
-    spdlog::info("function {}: process exited ({}{})", name,
-                 result->limit_message.empty() ? "exit code " + std::to_string(result->exit_code)
-                                               : result->limit_message,
-                 result->signal ? ", signal " + std::to_string(result->signal) : "");
+    const std::string why =
+        "process exited (" +
+        (result->limit_message.empty() ? "exit code " + std::to_string(result->exit_code)
+                                       : result->limit_message) +
+        (result->signal ? ", signal " + std::to_string(result->signal) : "") + ")";
+    spdlog::info("function {}: {}", name, why);
+    LogPlatformLine("", why);
   }
   std::lock_guard lock(mu_);
   exited_ = true;

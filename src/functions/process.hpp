@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,8 +36,23 @@ inline constexpr std::string_view kTaskRoot = "/var/task";              // the b
 inline constexpr std::string_view kRuntimeDir = "/var/runtime";         // bootstrap.mjs, read-only
 inline constexpr std::string_view kRuntimeApiDir = "/var/runtime-api";  // runtime.sock
 
+// One line of a function's log: what its process printed, or the platform's own line about it.
+struct LogRecord {
+  std::string_view site_id;
+  std::string_view deploy_id;
+  std::string_view function_name;
+  std::string_view stream;      // "stdout", "stderr", "platform"
+  std::int64_t ts = 0;          // Unix milliseconds
+  std::string_view request_id;  // the call in flight when it was printed; may be empty
+  std::string_view line;        // secrets masked
+};
+// Called on the process's threads (or the caller's): must not block (a queue, not a database).
+using LogSink = std::function<void(const LogRecord&)>;
+
 struct ProcessSpec {
   std::string function_name;
+  std::string site_id;        // for the log
+  std::string deploy_id;      // for the log
   std::string bundle_dir;     // host folder of the unpacked bundle
   std::string runtime_dir;    // host folder holding bootstrap.mjs
   std::string run_dir;        // host folder for this process alone; made and removed by it
@@ -46,6 +62,8 @@ struct ProcessSpec {
   std::vector<std::string> secrets;
   sandbox::SandboxLimits limits;
   bool network = false;  // see sandbox::SandboxSpec::network
+  // Gets every output line (masked) and a line when the process exits. Optional.
+  LogSink on_log;
 };
 
 class FunctionProcess {
@@ -79,6 +97,10 @@ class FunctionProcess {
                 const std::string& client_context, std::chrono::steady_clock::time_point deadline);
   // False once the process exited or was killed.
   bool Alive() const;
+  // `text` with this process's secrets masked.
+  std::string Mask(std::string_view text) const;
+  // Passes a platform line about this process to the spec's on_log (masked).
+  void LogPlatformLine(std::string_view request_id, std::string_view text) const;
   void Kill();
 
  private:

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 
@@ -33,6 +34,29 @@ struct FunctionRuntime::Pool {
 };
 
 namespace {
+
+// "TypeError: x is not a function" from the bootstrap's {errorType, errorMessage}, or the text.
+std::string ErrorSummary(std::string_view payload) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(payload, ec);
+  if (!ec && v.is_object()) {
+    const auto& o = v.get_object();
+    const auto* type = o.if_contains("errorType");
+    const auto* message = o.if_contains("errorMessage");
+    if (message != nullptr && message->is_string()) {
+      std::string out =
+          type != nullptr && type->is_string() ? std::string(type->get_string()) : "Error";
+      return out + ": " + std::string(message->get_string());
+    }
+  }
+  return std::string(payload.substr(0, 1000));
+}
+
+// "10 s", "1.5 s".
+std::string SecondsText(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
+  return std::to_string(d.count()) + " ms";
+}
 
 FunctionResponse TextResponse(int status, std::string text) {
   FunctionResponse r;
@@ -240,6 +264,9 @@ Result<std::unique_ptr<FunctionProcess>> FunctionRuntime::Acquire(
       lock.unlock();
       ProcessSpec spec;
       spec.function_name = pool.function_name;
+      spec.site_id = request.site_id;
+      spec.deploy_id = request.deploy_id;
+      spec.on_log = options_.on_log;
       spec.bundle_dir = bundle_dir;
       spec.runtime_dir = runtime_dir_;
       spec.run_dir = (fs::absolute(options_.root_dir) / "run" / core::NewHexId()).string();
@@ -308,7 +335,21 @@ FunctionResponse FunctionRuntime::Invoke(const FunctionRequest& request) {
                     "429, 502, 504 included) and their duration; _count is the number of calls.",
                     core::metrics::LatencyBuckets(), {{"code", code}})
       .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (options_.on_call) {
+    options_.on_call(request, response.status,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - started));
+  }
   return response;
+}
+
+void FunctionRuntime::LogCall(const FunctionRequest& request, std::string_view text) {
+  if (!options_.on_log) return;
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  options_.on_log({request.site_id, request.deploy_id, request.function_name, "platform", now,
+                   request.request_id, text});
 }
 
 FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request) {
@@ -321,6 +362,7 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
   if (!bundle.ok()) {
     spdlog::error("function {} of deploy {}: {}", request.function_name, request.deploy_id,
                   bundle.error().message);
+    LogCall(request, "502: the function's bundle could not be loaded");
     return TextResponse(502, "Bad Gateway: the function could not be loaded\n");
   }
   std::shared_ptr<Pool> pool = PoolFor(request);
@@ -331,6 +373,7 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
   auto process = Acquire(*pool, request, deadline);
   if (!process.ok()) {
     if (process.error().code == ErrorCode::kRateLimited) {
+      LogCall(request, "429: too many calls of this function at once");
       FunctionResponse r = TextResponse(429, "Too Many Requests: the function is busy\n");
       r.headers.emplace_back("Retry-After", "1");
       return r;
@@ -338,6 +381,8 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
     if (process.error().detail_code == "queue_timeout") {
       spdlog::warn("function {} of deploy {}: timed out waiting for a free process",
                    request.function_name, request.deploy_id);
+      LogCall(request, "504: timed out after " + SecondsText(options_.timeout) +
+                           " waiting for a free process");
       return TextResponse(504, "Gateway Timeout: the function did not answer in time\n");
     }
     if (process.error().code == ErrorCode::kUnavailable) {
@@ -345,6 +390,7 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
     }
     spdlog::error("function {} of deploy {}: {}", request.function_name, request.deploy_id,
                   process.error().message);
+    LogCall(request, "502: the function could not be started");
     return TextResponse(502, "Bad Gateway: the function could not be started\n");
   }
   const std::string id = request.request_id.empty() ? core::NewHexId() : request.request_id;
@@ -355,6 +401,8 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
     if (!parsed.ok()) {
       spdlog::warn("function {} of deploy {}: streamed response: {}", request.function_name,
                    request.deploy_id, parsed.error().message);
+      (*process)->LogPlatformLine(
+          id, "502: the function's answer was not valid: " + parsed.error().message);
       answer.stream->Cancel();
       (*process)->Kill();
       Release(*pool, std::move(process).value());
@@ -364,48 +412,68 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
     auto holder = std::make_shared<std::unique_ptr<FunctionProcess>>(std::move(process).value());
     parsed->stream = std::make_shared<StreamedBody>(
         answer.stream, deadline,
-        [this, pool, holder, stream = answer.stream, name = request.function_name,
+        [this, pool, holder, id, stream = answer.stream, name = request.function_name,
          deploy = request.deploy_id](bool complete) {
           if (!complete) {
             spdlog::warn("function {} of deploy {}: streamed response cut short after {} bytes: {}",
                          name, deploy, stream->total_bytes(), stream->error());
+            (*holder)->LogPlatformLine(id, "the streamed response was cut short after " +
+                                               std::to_string(stream->total_bytes()) +
+                                               " bytes: " + stream->error());
             (*holder)->Kill();
           }
           Release(*pool, std::move(*holder));
         });
     return std::move(parsed).value();
   }
-  Release(*pool, std::move(process).value());
 
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
+  FunctionResponse response;
+  std::string line;  // the platform's line for the function log, if any
   switch (answer.outcome) {
     case FunctionProcess::Outcome::kResponse: {
       auto parsed = ParseLambdaResponse(answer.payload);
       if (!parsed.ok()) {
         spdlog::warn("function {} of deploy {}: {}", request.function_name, request.deploy_id,
                      parsed.error().message);
-        return TextResponse(502, "Bad Gateway: the function's answer was not valid\n");
+        line = "502: the function's answer was not valid: " + parsed.error().message;
+        response = TextResponse(502, "Bad Gateway: the function's answer was not valid\n");
+      } else {
+        response = std::move(parsed).value();
       }
-      return std::move(parsed).value();
+      break;
     }
     case FunctionProcess::Outcome::kError:
       spdlog::warn("function {} of deploy {}: invocation {} failed after {} ms: {}",
-                   request.function_name, request.deploy_id, id, millis, answer.payload);
-      return TextResponse(502, "Bad Gateway: the function failed\n");
+                   request.function_name, request.deploy_id, id, millis,
+                   (*process)->Mask(answer.payload));
+      line = "502: the function threw after " + std::to_string(millis) +
+             " ms: " + ErrorSummary(answer.payload);
+      response = TextResponse(502, "Bad Gateway: the function failed\n");
+      break;
     case FunctionProcess::Outcome::kTimeout:
       spdlog::warn("function {} of deploy {}: invocation {} timed out after {} ms; process killed",
                    request.function_name, request.deploy_id, id, millis);
-      return TextResponse(504, "Gateway Timeout: the function did not answer in time\n");
+      line = "504: timed out after " + SecondsText(options_.timeout) + "; process killed";
+      response = TextResponse(504, "Gateway Timeout: the function did not answer in time\n");
+      break;
     case FunctionProcess::Outcome::kStream:  // handled above
     case FunctionProcess::Outcome::kCrashed:
-      spdlog::warn("function {} of deploy {}: invocation {}: the process died{}",
-                   request.function_name, request.deploy_id, id,
-                   answer.payload.empty() ? "" : " (init error " + answer.payload + ")");
-      return TextResponse(502, "Bad Gateway: the function crashed\n");
+      spdlog::warn(
+          "function {} of deploy {}: invocation {}: the process died{}", request.function_name,
+          request.deploy_id, id,
+          answer.payload.empty() ? "" : " (init error " + (*process)->Mask(answer.payload) + ")");
+      line = answer.payload.empty()
+                 ? "502: the process died (out of memory?)"
+                 : "502: the function could not be loaded: " + ErrorSummary(answer.payload);
+      response = TextResponse(502, "Bad Gateway: the function crashed\n");
+      break;
   }
-  return TextResponse(502, "Bad Gateway\n");
+  if (!line.empty()) (*process)->LogPlatformLine(id, line);
+  Release(*pool, std::move(process).value());
+  return response;
 }
 
 }  // namespace replideploy::functions

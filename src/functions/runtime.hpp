@@ -10,7 +10,8 @@
 // Per function: at most max_processes run at once; further calls wait in a queue of at most
 // max_queue (then 429); a process is reused while warm and stopped after idle_timeout. A call
 // gets `timeout` (504 and the process killed past it); a thrown error or a crash is 502 with
-// the details in the server log; bodies are limited to kMaxBodyBytes (413 / 502).
+// the details in the server log and the function log (on_log); bodies are limited to
+// kMaxBodyBytes (413 / 502).
 //
 // Thread-safe. Invoke() blocks for the whole call: run it off the I/O threads.
 #pragma once
@@ -56,6 +57,14 @@ struct RuntimeOptions {
   // Called (off the I/O threads, outside the runtime's locks) when a process of `request`'s
   // deploy starts; an error fails the call with 502. Unset: no variables.
   std::function<Result<FunctionEnvironment>(const FunctionRequest& request)> environment;
+  // The function log (optional): every line its processes print (secrets masked), and the
+  // platform's line for each call that failed (502, 504, 429, with the request id). Called on
+  // the runtime's threads: it must not block (deploys::FunctionLogQueue::Push).
+  LogSink on_log;
+  // Called after each call with the status the client got and the call's duration (until the
+  // answer's head for a streamed one). Optional; must not block.
+  std::function<void(const FunctionRequest& request, int status, std::chrono::milliseconds took)>
+      on_call;
   // Per process; wall_time is the longest a process lives, warm or not.
   sandbox::SandboxLimits limits = DefaultLimits();
 
@@ -89,6 +98,8 @@ class FunctionRuntime {
 
  private:
   FunctionResponse InvokeUncounted(const FunctionRequest& request);
+  // A platform line about `request` for the function log (with options_.on_log).
+  void LogCall(const FunctionRequest& request, std::string_view text);
   struct Pool;
   std::shared_ptr<Pool> PoolFor(const FunctionRequest& request);
   Result<std::string> BundleDir(const std::string& sha256);

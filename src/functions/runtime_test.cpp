@@ -16,6 +16,7 @@
 
 #include "core/crypto.hpp"
 #include "core/metrics.hpp"
+#include "core/testing.hpp"
 #include "sandbox/runner.hpp"
 #include "store/testing.hpp"
 
@@ -273,6 +274,80 @@ exports.handler = async (event) => {
   EXPECT_EQ(next.status, 200);
   EXPECT_NE(next.body.find(" ok"), std::string::npos);
   EXPECT_EQ(rt.ProcessCountForTest(), 1u);
+}
+
+// The function log: what the function prints (secrets masked, with the call's request id), a
+// thrown error's stack, and the platform's lines for a 502 and a 504; every call is reported
+// to on_call with its status.
+TEST_F(FunctionRuntimeTest, FunctionLogGetsOutputThrownErrorsAndTimeoutsMasked) {
+  struct Seen {
+    std::string stream, request_id, line, site, deploy, function;
+  };
+  std::mutex mu;
+  std::vector<Seen> lines;
+  std::vector<int> statuses;
+  RuntimeOptions options;
+  options.timeout = std::chrono::seconds(2);
+  options.environment = [](const FunctionRequest&) -> Result<FunctionEnvironment> {
+    FunctionEnvironment env;
+    env.vars = {{"API_SECRET", "hunter2-secret"}};
+    env.secrets = {"hunter2-secret"};
+    return env;
+  };
+  options.on_log = [&](const LogRecord& r) {
+    std::lock_guard lock(mu);
+    lines.push_back({std::string(r.stream), std::string(r.request_id), std::string(r.line),
+                     std::string(r.site_id), std::string(r.deploy_id),
+                     std::string(r.function_name)});
+  };
+  options.on_call = [&](const FunctionRequest&, int status, std::chrono::milliseconds) {
+    std::lock_guard lock(mu);
+    statuses.push_back(status);
+  };
+  auto& rt = Runtime(options);
+  FunctionRequest r = Deployed(Zip({{"fn.js", R"(
+exports.handler = async (event) => {
+  const q = event.queryStringParameters;
+  if (q.throw) throw new TypeError("thrown-marker " + process.env.API_SECRET);
+  if (q.loop) for (;;) {}
+  console.log("log-marker " + process.env.API_SECRET);
+  console.error("err-marker");
+  return { statusCode: 200, body: "ok" };
+};)"}}));
+  auto has = [&](const std::string& stream, const std::string& text,
+                 const std::string& request_id = "") {
+    std::lock_guard lock(mu);
+    for (const auto& l : lines) {
+      if (l.stream == stream && l.line.find(text) != std::string::npos &&
+          (request_id.empty() || l.request_id == request_id)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  r.request_id = "req-log";
+  EXPECT_EQ(rt.Invoke(r).status, 200);
+  r.request_id = "req-throw";
+  r.raw_query = "throw=1";
+  EXPECT_EQ(rt.Invoke(r).status, 502);
+  r.request_id = "req-loop";
+  r.raw_query = "loop=1";
+  EXPECT_EQ(rt.Invoke(r).status, 504);
+  EXPECT_TRUE(core::testing::WaitUntil([&] {
+    return has("stdout", "log-marker ****", "req-log") && has("stderr", "err-marker") &&
+           has("stderr", "TypeError: thrown-marker ****") && has("stderr", "at exports.handler") &&
+           has("platform", "502: the function threw after", "req-throw") &&
+           has("platform", "TypeError: thrown-marker ****", "req-throw") &&
+           has("platform", "504: timed out after 2 s", "req-loop");
+  }));
+  std::lock_guard lock(mu);
+  for (const auto& l : lines) {
+    EXPECT_EQ(l.line.find("hunter2"), std::string::npos) << l.line;
+    EXPECT_EQ(l.site, "site-1");
+    EXPECT_EQ(l.deploy, "d1");
+    EXPECT_EQ(l.function, "fn");
+  }
+  EXPECT_EQ(statuses, (std::vector<int>{200, 502, 504}));
 }
 
 // A function past its memory limit is killed by the sandbox's cgroup: that call is 502 and the

@@ -100,7 +100,8 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
       traffic_(services.clock, options.analytics.top_paths),
       edge_(services.sites, services.deploys, services.blobs, EdgeOptionsOf(options)),
       base_domain_(options.base_domain),
-      on_certificates_changed_(options.certificates.on_changed) {
+      on_certificates_changed_(options.certificates.on_changed),
+      function_calls_(services.clock) {
   edge_.SetTrafficCounters(&traffic_);
   services.deploys.AddPublishListener(
       [this](const std::string& site_id) { edge_.InvalidateSite(site_id); });
@@ -119,8 +120,24 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
     bubblewrap.spare_networks = 0;  // functions run without a network in this version
     functions_runner_ =
         std::make_unique<sandbox::BubblewrapRunner>(std::move(bubblewrap), services.clock);
+    function_logs_ = std::make_unique<deploys::FunctionLogQueue>(
+        services.function_logs, services.clock, deploys::FunctionLogQueue::Options{},
+        [this](const auto&) {
+          std::lock_guard lock(function_log_listener_mu_);
+          if (function_log_listener_) function_log_listener_();
+        });
     functions::RuntimeOptions runtime = options.functions;
     runtime.root_dir = options.functions_dir;
+    runtime.on_log = [this](const functions::LogRecord& r) {
+      function_logs_->Push({std::string(r.site_id), std::string(r.deploy_id),
+                            std::string(r.function_name), 0, r.ts, std::string(r.stream),
+                            std::string(r.request_id), std::string(r.line)});
+    };
+    runtime.on_call = [this](const functions::FunctionRequest& request, int status,
+                             std::chrono::milliseconds took) {
+      function_calls_.Record(request.site_id, request.deploy_id, request.function_name, status,
+                             took.count());
+    };
     runtime.environment =
         [&services, base_domain = options.base_domain](
             const functions::FunctionRequest& request) -> Result<functions::FunctionEnvironment> {
@@ -168,10 +185,19 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
           auto rolled_up = std::chrono::steady_clock::now() - rollup;
           while (core::SleepUnlessStopped(stop, flush)) {
             FlushTraffic();
+            FlushFunctionRecords();
             if (rollup.count() > 0 && std::chrono::steady_clock::now() - rolled_up >= rollup) {
               rolled_up = std::chrono::steady_clock::now();
               if (auto done = services_.analytics.RollUp(); !done.ok()) {
                 spdlog::warn("analytics: roll-up: {}", done.error().message);
+              }
+              if (functions_) {
+                if (auto done = services_.function_logs.Prune(); !done.ok()) {
+                  spdlog::warn("function logs: pruning: {}", done.error().message);
+                }
+                if (auto done = services_.function_stats.Prune(); !done.ok()) {
+                  spdlog::warn("function statistics: pruning: {}", done.error().message);
+                }
               }
             }
           }
@@ -186,6 +212,21 @@ void EdgeRole::FlushTraffic() {
     spdlog::warn("analytics: {} site-minutes of traffic not stored: {}", minutes.size(),
                  added.error().message);
   }
+}
+
+void EdgeRole::FlushFunctionRecords() {
+  if (function_logs_) function_logs_->Flush();
+  const std::vector<deploys::FunctionCallMinute> minutes = function_calls_.Take();
+  if (minutes.empty()) return;
+  if (auto added = services_.function_stats.Add(minutes); !added.ok()) {
+    spdlog::warn("function statistics: {} function-minutes not stored: {}", minutes.size(),
+                 added.error().message);
+  }
+}
+
+void EdgeRole::SetFunctionLogListener(std::function<void()> listener) {
+  std::lock_guard lock(function_log_listener_mu_);
+  function_log_listener_ = std::move(listener);
 }
 
 void EdgeRole::ApplyChange(const std::string& payload) {
@@ -218,6 +259,7 @@ EdgeRole::~EdgeRole() {
     flusher_.join();
     FlushTraffic();  // what the last requests added
   }
+  FlushFunctionRecords();
 }
 
 http::Resolver EdgeRole::Resolver() {
@@ -391,6 +433,7 @@ Platform::Platform(db::Database& db, store::BlobStore& blobs, const core::Clock&
     workers_ = std::make_unique<WorkerRole>(services_, options_, std::move(hooks));
     services_.builds.SetQueuedHook([this] { workers_->Wake(); });
   }
+  edge_.SetFunctionLogListener([this] { api_.app().function_log_streams().Notify(); });
   if (!options_.certificates.acme_directory.empty()) {
     auto certs = CertsRole::Start(services_, options_);
     // The command line was checked before (cli/serve.cpp); this is start-up.
@@ -400,6 +443,7 @@ Platform::Platform(db::Database& db, store::BlobStore& blobs, const core::Clock&
 }
 
 Platform::~Platform() {
+  edge_.SetFunctionLogListener(nullptr);  // the API goes before the edge
   certs_.reset();
   api_.StopPoller();
   services_.builds.SetQueuedHook(nullptr);

@@ -18,6 +18,8 @@
 #include "api/app.hpp"
 #include "builder/worker.hpp"
 #include "db/database.hpp"
+#include "deploys/function_logs.hpp"
+#include "deploys/function_stats.hpp"
 #include "deploys/processor.hpp"
 #include "edge/edge.hpp"
 #include "functions/runtime.hpp"
@@ -44,6 +46,12 @@ class EdgeRole {
   EdgeRole& operator=(const EdgeRole&) = delete;
   http::Resolver Resolver();
   edge::Edge& edge() { return edge_; }
+  // New function log lines were stored (live viewers in this process look at once); null to
+  // stop. Thread-safe.
+  void SetFunctionLogListener(std::function<void()> listener);
+  // Stores the function log lines queued so far and adds the function calls counted so far to
+  // the database (the flusher does it every analytics flush interval).
+  void FlushFunctionRecords();
 
  private:
   // One change event from another process (or this one) applied to the caches.
@@ -58,6 +66,12 @@ class EdgeRole {
   std::string base_domain_;
   std::function<void()> on_certificates_changed_;  // the HTTPS listener reloads; may be empty
   std::unique_ptr<sandbox::SandboxRunner> functions_runner_;
+  // Function logs and call counts (docs/functions.md, "Logs and statistics"); before
+  // functions_, which writes into them.
+  deploys::FunctionCounters function_calls_;
+  std::unique_ptr<deploys::FunctionLogQueue> function_logs_;
+  std::mutex function_log_listener_mu_;
+  std::function<void()> function_log_listener_;
   std::unique_ptr<functions::FunctionRuntime> functions_;
   std::unique_ptr<db::Subscription> changes_;  // stopped before the rest goes
   std::jthread flusher_;                       // last: stopped (and a last flush made) first

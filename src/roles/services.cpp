@@ -46,7 +46,9 @@ Services::Services(db::Database& database, store::BlobStore& blob_store, const c
                                      options.github.web_url, options.cache_dir}),
       dns_resolver(DnsResolverFor(options)),
       domains(db, clock, *dns_resolver, DomainOptionsOf(options)),
-      analytics(db, clock, options.analytics) {
+      analytics(db, clock, options.analytics),
+      function_logs(db, clock),
+      function_stats(db, clock) {
   // Every role that makes deploys (uploads, builds) checks their rule files the edge's way.
   deploys.SetValidator(&edge::Edge::ValidateDeploy);
 }
@@ -66,7 +68,9 @@ api::ApiServices Services::ForApi() {
                           clock,
                           [this] { return db.Ping(); },
                           domains,
-                          analytics};
+                          analytics,
+                          function_logs,
+                          function_stats};
 }
 
 }  // namespace replideploy::roles

@@ -13,6 +13,8 @@
 #include "deploys/analytics.hpp"
 #include "deploys/deploys.hpp"
 #include "deploys/env_vars.hpp"
+#include "deploys/function_logs.hpp"
+#include "deploys/function_stats.hpp"
 #include "deploys/sites.hpp"
 #include "domains/dns_resolver.hpp"
 #include "domains/domains.hpp"
@@ -51,6 +53,8 @@ struct Services {
   std::unique_ptr<domains::DnsResolver> dns_resolver;
   domains::DomainService domains;
   deploys::AnalyticsService analytics;
+  deploys::FunctionLogStore function_logs;
+  deploys::FunctionStatsService function_stats;
 };
 
 }  // namespace replideploy::roles

@@ -1,7 +1,8 @@
 // The dashboard, end to end, in Debian's Chromium (playwright-core, no downloaded browser):
 // register, log in, create a site by folder upload, see it go live, deploy again, roll back,
 // save build settings, create and revoke an API token, environment variables, a site deployed
-// by `git push` to the platform's remote whose build log is followed live, GitHub against the
+// by `git push` to the platform's remote whose build log is followed live, a function's calls
+// and live log on the Functions tab, GitHub against the
 // fake (connect the account through the fake's authorize redirect, a site from a repository
 // with picker, search and detected build settings, whose webhook the fake records, and
 // disconnect), and an expired session. Every step runs: one that cannot fails the run. One
@@ -18,6 +19,7 @@
 //   GITHUB_URL      the fake GitHub the server's --github-web-url/--github-api-url name
 //   GITHUB_STATE    the fake GitHub's --state-file (hooks, statuses)
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -42,6 +44,7 @@ const nonce = Date.now().toString(36);
 const site = `e2e-${nonce}`;
 const gitSite = `e2e-git-${nonce}`;
 const githubSite = `e2e-gh-${nonce}`;
+const fnSite = `e2e-fn-${nonce}`;
 const email = `e2e-${nonce}@example.com`;
 const password = "correct horse battery";
 
@@ -546,6 +549,65 @@ try {
     await page.getByRole("button", { name: "Last week" }).click();
     await page.getByRole("button", { name: "Last week", pressed: true }).waitFor();
     await notFound.getByRole("cell", { name: "2", exact: true }).waitFor();
+  });
+
+  await step(page, "site-functions-live-log", async () => {
+    // A site with one function, deployed over the API (a zip, as netlify-cli uploads it).
+    const port = new URL(base).port;
+    const fnDir = path.join(work, "fn");
+    mkdirSync(fnDir, { recursive: true });
+    writeFileSync(
+      path.join(fnDir, "hello.mjs"),
+      "export default async (req) => { const m = new URL(req.url).searchParams.get('m');\n" +
+        "  console.log('e2e-fn-marker ' + m); return new Response('fn ' + m); };\n",
+    );
+    execFileSync("zip", ["-q", "-X", path.join(work, "hello.zip"), "hello.mjs"], { cwd: fnDir });
+    const zip = readFileSync(path.join(work, "hello.zip"));
+    const sha = createHash("sha256").update(zip).digest("hex");
+    const created = await apiFromPage(page, "POST", "/api/v1/sites", { name: fnSite });
+    check(created.status === 201, `POST /api/v1/sites: ${created.status}`);
+    const deploy = await apiFromPage(page, "POST", `/api/v1/sites/${fnSite}/deploys`, { functions: { hello: sha } });
+    check(deploy.status === 200, `POST deploys: ${deploy.status}`);
+    const uploaded = await page.evaluate(
+      async ({ id, b64 }) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const answer = await fetch(`/api/v1/deploys/${id}/functions/hello`, {
+          method: "PUT",
+          headers: {
+            Authorization: `Bearer ${localStorage.getItem("replideploy.token")}`,
+            "Content-Type": "application/octet-stream",
+          },
+          body: bytes,
+        });
+        return answer.status;
+      },
+      { id: deploy.json.id, b64: zip.toString("base64") },
+    );
+    check(uploaded === 200, `PUT the function's zip: ${uploaded}`);
+    for (let i = 0; i < 100; i++) {
+      const got = await apiFromPage(page, "GET", `/api/v1/deploys/${deploy.json.id}`);
+      if (got.json?.state === "ready") break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const first = await httpGet(`http://${fnSite}.localhost:${port}/.netlify/functions/hello?m=first`);
+    check(first.status === 200 && first.text === "fn first", `the function answered ${first.status}: ${first.text}`);
+
+    await page.goto(`${base}/sites/${fnSite}/functions/`);
+    await page.getByRole("table", { name: "Functions" }).getByRole("button", { name: "hello" }).waitFor();
+    const log = page.getByRole("region", { name: "Log of hello" });
+    await log.getByText("e2e-fn-marker first").waitFor();
+    // A line printed while the page is open arrives live.
+    await page.getByText("Live", { exact: true }).waitFor();
+    const second = await httpGet(`http://${fnSite}.localhost:${port}/.netlify/functions/hello?m=second`);
+    check(second.status === 200, `the second call answered ${second.status}`);
+    await log.getByText("e2e-fn-marker second").waitFor();
+    // The calls are counted at the next flush (every second: run.sh): refresh until they are.
+    const calls = page.getByTestId("calls-hello");
+    for (let i = 0; i < 60 && (await calls.textContent()) !== "2"; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      await page.getByRole("button", { name: "Refresh" }).click();
+    }
+    check((await calls.textContent()) === "2", `calls shown: ${await calls.textContent()}, expected 2`);
   });
 
   // GitHub, against the fake: connect, a site from a repository, its webhook, disconnect.

@@ -69,6 +69,17 @@ export function defaultBackoffMs(attempt: number): number {
   return Math.min(500 * 2 ** (attempt - 1), 10_000);
 }
 
+// A function's live log: the same protocol without "state" and "end" messages (it never ends);
+// on connecting the server sends the function's last lines. Pass it as `url`.
+export function functionLogStreamUrl(
+  site: string,
+  functionName: string,
+  location: { protocol: string; host: string } = window.location,
+): string {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/api/v1/sites/${encodeURIComponent(site)}/functions/${encodeURIComponent(functionName)}/log/stream`;
+}
+
 // ws://host/... for http pages, wss://host/... for https ones.
 export function deployLogStreamUrl(
   deployId: string,

@@ -17,6 +17,11 @@ export function siteAnalyticsPath(name: string): string {
   return `/sites/${encodeURIComponent(name)}/analytics/`;
 }
 
+// The site's Functions tab: its functions, their calls and their live log.
+export function siteFunctionsPath(name: string): string {
+  return `/sites/${encodeURIComponent(name)}/functions/`;
+}
+
 // One deploy's page with its build log.
 export function deployPath(site: string, deployId: string): string {
   return `/sites/${encodeURIComponent(site)}/deploys/${encodeURIComponent(deployId)}/`;

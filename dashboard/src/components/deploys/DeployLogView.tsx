@@ -31,12 +31,14 @@ export function DeployLogView({
   onDownload,
   downloading = false,
   empty,
+  label = "Build log",
 }: {
   lines: readonly LogLine[];
   live: boolean; // the build is still writing
   onDownload: () => void;
   downloading?: boolean;
   empty: ReactNode; // what to say when there are no lines
+  label?: string; // the log region's accessible name
 }) {
   const [query, setQuery] = useState("");
   const [onlyMatching, setOnlyMatching] = useState(false);
@@ -122,7 +124,7 @@ export function DeployLogView({
           ref={scroller}
           onScroll={onScroll}
           role="region"
-          aria-label="Build log"
+          aria-label={label}
           tabIndex={0}
           data-testid="log-scroller"
           className="h-[60vh] min-h-64 overflow-auto rounded-lg bg-slate-900 py-3 font-mono text-xs leading-5 text-slate-200 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-teal-600 sm:text-[13px]"

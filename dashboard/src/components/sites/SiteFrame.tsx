@@ -1,7 +1,7 @@
 "use client";
 
 // The frame of a site's pages (/sites/<name>/...): reads the name from the address bar, loads
-// the site, and shows its name, live URL and the Overview / Deploys / Analytics tabs.
+// the site, and shows its name, live URL and the Overview / Deploys / Functions / Analytics tabs.
 
 import { useEffect, useState, type ReactNode } from "react";
 
@@ -9,11 +9,17 @@ import { api } from "@/lib/api/client";
 import { ApiError, describeError } from "@/lib/api/errors";
 import type { Site } from "@/lib/api/types";
 import { displayUrl } from "@/lib/format";
-import { siteAnalyticsPath, siteDeploysPath, siteNameFromPath, sitePath } from "@/lib/routes";
+import {
+  siteAnalyticsPath,
+  siteDeploysPath,
+  siteFunctionsPath,
+  siteNameFromPath,
+  sitePath,
+} from "@/lib/routes";
 import { useApiData } from "@/lib/use_api_data";
 import { ErrorNotice, ExternalLink, LoadingNotice, linkClass } from "@/components/ui/ui";
 
-type Tab = "overview" | "deploys" | "analytics";
+type Tab = "overview" | "deploys" | "functions" | "analytics";
 
 export function SiteFrame({
   tab,
@@ -72,16 +78,17 @@ function SiteTabs({ name, current }: { name: string; current: Tab }) {
   const tabs: { id: Tab; label: string; href: string }[] = [
     { id: "overview", label: "Overview", href: sitePath(name) },
     { id: "deploys", label: "Deploys", href: siteDeploysPath(name) },
+    { id: "functions", label: "Functions", href: siteFunctionsPath(name) },
     { id: "analytics", label: "Analytics", href: siteAnalyticsPath(name) },
   ];
   return (
-    <nav aria-label="Site" className="flex gap-1 border-b border-slate-200">
+    <nav aria-label="Site" className="flex flex-wrap gap-x-1 border-b border-slate-200">
       {tabs.map((t) => (
         <a
           key={t.id}
           href={t.href}
           aria-current={t.id === current ? "page" : undefined}
-          className={`-mb-px border-b-2 px-4 py-2 text-sm font-medium focus-visible:outline-2 focus-visible:outline-teal-600 ${
+          className={`-mb-px border-b-2 px-2 py-2 text-sm sm:px-4 font-medium focus-visible:outline-2 focus-visible:outline-teal-600 ${
             t.id === current
               ? "border-teal-700 text-teal-800"
               : "border-transparent text-slate-600 hover:border-slate-300 hover:text-slate-900"

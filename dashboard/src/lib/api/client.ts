@@ -37,6 +37,7 @@ import type {
   RulesTestResult,
   Site,
   SiteAnalytics,
+  SiteFunctions,
   UploadedFile,
   User,
 } from "./types";
@@ -300,6 +301,11 @@ export class ApiClient {
     return this.request<SiteAnalytics>("GET", `/api/v1/sites/${seg(site)}/analytics`, {
       query: { range },
     });
+  }
+
+  // The published deploy's functions with their last hour's calls (docs/api.md, "Functions").
+  getSiteFunctions(site: string): Promise<SiteFunctions> {
+    return this.request<SiteFunctions>("GET", `/api/v1/sites/${seg(site)}/functions`);
   }
 
   // Newest first.

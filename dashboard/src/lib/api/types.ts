@@ -400,3 +400,29 @@ export interface SiteAnalytics {
   other_404s_requests: number;
   builds: BuildOutcome[]; // oldest first
 }
+
+// GET /api/v1/sites/{site}/functions (docs/api.md, "Functions"): the published deploy's
+// functions (or ?deploy_id=), with their calls over the last hour.
+export interface SiteFunction {
+  name: string;
+  routes: string[]; // config.path patterns, or /.netlify/functions/<name> and /api/<name>
+  runtime: string;
+  sha256: string;
+  size: number; // the zip's bytes
+  invocations: number;
+  errors: number; // 5xx answers, the platform's 502/504 included
+  p50_ms: number; // a duration bucket's upper bound; 0 without calls
+  p99_ms: number;
+}
+
+export interface SiteFunctions {
+  site_id: string;
+  deploy_id: string | null; // null: nothing published yet
+  window_seconds: number;
+  functions: SiteFunction[];
+}
+
+// A function log line: a build log line plus the call it belongs to.
+export interface FunctionLogLine extends LogLine {
+  request_id: string;
+}
