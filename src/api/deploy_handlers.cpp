@@ -54,6 +54,28 @@ Result<std::map<std::string, std::string>> FunctionConfigs(const json::object& b
     }
     out.emplace(std::string(key), json::serialize(value));
   }
+  // netlify-cli sends the cron expressions of scheduled functions apart:
+  // `function_schedules: [{"name", "cron"}]`; they join the function's config entry.
+  const json::value* schedules = body.if_contains("function_schedules");
+  if (schedules == nullptr || schedules->is_null()) return out;
+  if (!schedules->is_array()) {
+    return MakeError(ErrorCode::kBadRequest, "function_schedules must be an array");
+  }
+  for (const json::value& item : schedules->as_array()) {
+    const json::object* entry = item.if_object();
+    const json::value* name = entry != nullptr ? entry->if_contains("name") : nullptr;
+    const json::value* cron = entry != nullptr ? entry->if_contains("cron") : nullptr;
+    if (name == nullptr || !name->is_string() || cron == nullptr || !cron->is_string()) {
+      return MakeError(ErrorCode::kBadRequest,
+                       "function_schedules must hold {\"name\", \"cron\"} strings");
+    }
+    json::object config;
+    if (auto it = out.find(std::string(name->as_string())); it != out.end()) {
+      config = json::parse(it->second).as_object();
+    }
+    config["schedule"] = cron->as_string();
+    out[std::string(name->as_string())] = json::serialize(config);
+  }
   return out;
 }
 

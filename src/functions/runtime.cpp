@@ -263,6 +263,8 @@ Result<std::unique_ptr<FunctionProcess>> FunctionRuntime::Acquire(
         pool.cv.notify_one();
       } else {
         pool.busy.push_back(started->get());
+        // Shutdown ran while it started: it did not see this process.
+        if (Closing()) (*started)->Kill();
       }
       return started;
     }
@@ -316,7 +318,8 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
     return TextResponse(413, "Payload Too Large: function request bodies are limited to 6 MB\n");
   }
   const auto started = std::chrono::steady_clock::now();
-  const auto deadline = started + options_.timeout;
+  const auto deadline =
+      started + (request.timeout.count() > 0 ? request.timeout : options_.timeout);
   auto bundle = BundleDir(request.bundle_sha256);
   if (!bundle.ok()) {
     spdlog::error("function {} of deploy {}: {}", request.function_name, request.deploy_id,
