@@ -93,6 +93,10 @@ Result<std::string> NormalizeFunctionConfig(std::string_view function_name,
     if (!cron.ok()) return Bad(function_name, cron.error().message);
     schedule = cron->expression();
   }
+  if (!schedule.empty() && !routes.empty()) {
+    // As Netlify's build: a route would not be called on schedule, and no visitor may call it.
+    return Bad(function_name, "a scheduled function cannot have a path");
+  }
   if (routes.empty() && schedule.empty()) return std::string();
   json::object kept{{"routes", std::move(routes)}, {"excluded_routes", std::move(excluded)}};
   if (!schedule.empty()) kept["schedule"] = schedule;

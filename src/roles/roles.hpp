@@ -18,8 +18,10 @@
 #include "api/app.hpp"
 #include "builder/worker.hpp"
 #include "db/database.hpp"
+#include "deploys/function_schedules.hpp"
 #include "deploys/processor.hpp"
 #include "edge/edge.hpp"
+#include "functions/background.hpp"
 #include "functions/runtime.hpp"
 #include "http/server.hpp"
 #include "roles/certs_role.hpp"
@@ -59,6 +61,9 @@ class EdgeRole {
   std::function<void()> on_certificates_changed_;  // the HTTPS listener reloads; may be empty
   std::unique_ptr<sandbox::SandboxRunner> functions_runner_;
   std::unique_ptr<functions::FunctionRuntime> functions_;
+  // Background calls and scheduled runs (with functions_ only); stopped before functions_.
+  std::unique_ptr<functions::BackgroundRunner> background_;
+  std::unique_ptr<deploys::FunctionScheduler> scheduler_;
   std::unique_ptr<db::Subscription> changes_;  // stopped before the rest goes
   std::jthread flusher_;                       // last: stopped (and a last flush made) first
 };
