@@ -529,5 +529,86 @@ TEST_F(Functions, CliDeployBundlesAndUploadsFunctions) {
   EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
 }
 
+// A background function (`-background`) answers 202 at once and runs on; a scheduled function
+// (netlify-cli's function_schedules) is not callable over HTTP and is listed with its next run.
+TEST_F(Functions, BackgroundAndScheduledFunctions) {
+  if (::access("/usr/bin/bwrap", X_OK) != 0 || ::access("/usr/bin/node", X_OK) != 0) {
+    GTEST_SKIP() << "needs /usr/bin/bwrap and /usr/bin/node";
+  }
+  if (::geteuid() != 0) GTEST_SKIP() << "functions run in the sandbox only as root";
+  ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
+  pid_t pid = 0;
+  const std::string port = StartServer(pid);
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                  const std::string& token, const std::string& host = "jobs.localhost") {
+    auto got = Call(base, method, path, body, token, host);
+    EXPECT_TRUE(got.ok());
+    return got.ok() ? *got : http::ClientResponse{};
+  };
+  const std::string token = SignUpToken(base, "jobs@example.com");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"jobs"})", token, "").status, 201);
+
+  const std::string work = Zip({{"work-background.mjs", R"(
+export default async (req) => {
+  const body = await req.text();
+  await new Promise((r) => setTimeout(r, 1500));
+  console.log("BG DONE " + req.method + " " + body);
+  return new Response("nobody reads this");
+};)"}});
+  const std::string tick = Zip({{"tick.mjs", R"(
+export default async (req) => { console.log("TICK " + (await req.json()).next_run); };)"}});
+  auto sha = [](const std::string& zip) { return core::HexEncode(core::Sha256(zip)); };
+  const std::string id =
+      JsonField(call("POST", "/api/v1/sites/jobs/deploys", "{}", token, "").body, "id");
+  const std::string functions = R"("functions":{"work-background":")" + sha(work) +
+                                R"(","tick":")" + sha(tick) + "\"}";
+  // A schedule that is not cron is refused.
+  auto refused = call("PUT", "/api/v1/deploys/" + id,
+                      R"({"files":{},)" + functions +
+                          R"(,"function_schedules":[{"name":"tick","cron":"every minute"}]})",
+                      token, "");
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_NE(refused.body.find("invalid_function_config"), std::string::npos) << refused.body;
+  // What netlify-cli sends for `export const config = { schedule: "*/5 * * * *" }`.
+  ASSERT_EQ(call("PUT", "/api/v1/deploys/" + id,
+                 R"({"files":{},)" + functions +
+                     R"(,"function_schedules":[{"name":"tick","cron":"*/5 * * * *"}]})",
+                 token, "")
+                .status,
+            200);
+  ASSERT_EQ(call("PUT", "/api/v1/deploys/" + id + "/functions/work-background", work, token, "")
+                .status,
+            200);
+  ASSERT_EQ(call("PUT", "/api/v1/deploys/" + id + "/functions/tick", tick, token, "").status, 200);
+  ASSERT_TRUE(core::testing::WaitUntil([&] {
+    return JsonField(call("GET", "/api/v1/deploys/" + id, "", token, "").body, "state") == "ready";
+  }));
+
+  auto accepted = call("POST", "/.netlify/functions/work-background", "job 7", "");
+  EXPECT_EQ(accepted.status, 202);
+  EXPECT_EQ(accepted.body, "");
+  EXPECT_EQ(ReadFile(dir_ + "/stderr").find("BG DONE"), std::string::npos)
+      << "the client does not wait for the function";
+  EXPECT_TRUE(core::testing::WaitUntil(
+      [&] { return ReadFile(dir_ + "/stderr").find("BG DONE POST job 7") != std::string::npos; }))
+      << ReadFile(dir_ + "/stderr");
+
+  auto scheduled = call("GET", "/.netlify/functions/tick", "", "");
+  EXPECT_EQ(scheduled.status, 404);
+  EXPECT_NE(scheduled.body.find("scheduled_function"), std::string::npos) << scheduled.body;
+
+  const std::string listed = call("GET", "/api/v1/deploys/" + id + "/functions", "", token, "").body;
+  EXPECT_NE(listed.find(R"("name":"tick")"), std::string::npos) << listed;
+  EXPECT_NE(listed.find(R"("schedule":"*/5 * * * *","next_run":"20)"), std::string::npos) << listed;
+  EXPECT_NE(listed.find(R"("name":"work-background")"), std::string::npos) << listed;
+  EXPECT_NE(listed.find(R"("background":true,"schedule":null,"next_run":null)"), std::string::npos)
+      << listed;
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
+}
+
 }  // namespace
 }  // namespace replideploy::cli
