@@ -48,13 +48,14 @@ Result<std::map<std::string, std::string>> DigestMap(const json::object& body,
 Result<std::map<std::string, std::string>> FunctionConfigs(const json::object& body) {
   std::map<std::string, std::string> out;
   RD_TRY(const json::object* obj, OptionalObject(body, "functions_config"));
-  if (obj == nullptr) return out;
-  for (const auto& [key, value] : *obj) {
-    if (!value.is_object()) {
-      return MakeError(ErrorCode::kBadRequest,
-                       "functions_config['" + std::string(key) + "'] must be an object");
+  if (obj != nullptr) {
+    for (const auto& [key, value] : *obj) {
+      if (!value.is_object()) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "functions_config['" + std::string(key) + "'] must be an object");
+      }
+      out.emplace(std::string(key), json::serialize(value));
     }
-    out.emplace(std::string(key), json::serialize(value));
   }
   // netlify-cli sends the cron expressions of scheduled functions apart:
   // `function_schedules: [{"name", "cron"}]`; they join the function's config entry.

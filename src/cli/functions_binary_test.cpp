@@ -563,8 +563,8 @@ export default async (req) => { console.log("TICK " + (await req.json()).next_ru
   auto sha = [](const std::string& zip) { return core::HexEncode(core::Sha256(zip)); };
   const std::string id =
       JsonField(call("POST", "/api/v1/sites/jobs/deploys", "{}", token, "").body, "id");
-  const std::string functions = R"("functions":{"work-background":")" + sha(work) +
-                                R"(","tick":")" + sha(tick) + "\"}";
+  const std::string functions =
+      R"("functions":{"work-background":")" + sha(work) + R"(","tick":")" + sha(tick) + "\"}";
   // A schedule that is not cron is refused.
   auto refused = call("PUT", "/api/v1/deploys/" + id,
                       R"({"files":{},)" + functions +
@@ -579,9 +579,9 @@ export default async (req) => { console.log("TICK " + (await req.json()).next_ru
                  token, "")
                 .status,
             200);
-  ASSERT_EQ(call("PUT", "/api/v1/deploys/" + id + "/functions/work-background", work, token, "")
-                .status,
-            200);
+  ASSERT_EQ(
+      call("PUT", "/api/v1/deploys/" + id + "/functions/work-background", work, token, "").status,
+      200);
   ASSERT_EQ(call("PUT", "/api/v1/deploys/" + id + "/functions/tick", tick, token, "").status, 200);
   ASSERT_TRUE(core::testing::WaitUntil([&] {
     return JsonField(call("GET", "/api/v1/deploys/" + id, "", token, "").body, "state") == "ready";
@@ -592,15 +592,16 @@ export default async (req) => { console.log("TICK " + (await req.json()).next_ru
   EXPECT_EQ(accepted.body, "");
   EXPECT_EQ(ReadFile(dir_ + "/stderr").find("BG DONE"), std::string::npos)
       << "the client does not wait for the function";
-  EXPECT_TRUE(core::testing::WaitUntil(
-      [&] { return ReadFile(dir_ + "/stderr").find("BG DONE POST job 7") != std::string::npos; }))
-      << ReadFile(dir_ + "/stderr");
+  EXPECT_TRUE(core::testing::WaitUntil([&] {
+    return ReadFile(dir_ + "/stderr").find("BG DONE POST job 7") != std::string::npos;
+  })) << ReadFile(dir_ + "/stderr");
 
   auto scheduled = call("GET", "/.netlify/functions/tick", "", "");
   EXPECT_EQ(scheduled.status, 404);
   EXPECT_NE(scheduled.body.find("scheduled_function"), std::string::npos) << scheduled.body;
 
-  const std::string listed = call("GET", "/api/v1/deploys/" + id + "/functions", "", token, "").body;
+  const std::string listed =
+      call("GET", "/api/v1/deploys/" + id + "/functions", "", token, "").body;
   EXPECT_NE(listed.find(R"("name":"tick")"), std::string::npos) << listed;
   EXPECT_NE(listed.find(R"("schedule":"*/5 * * * *","next_run":"20)"), std::string::npos) << listed;
   EXPECT_NE(listed.find(R"("name":"work-background")"), std::string::npos) << listed;
