@@ -508,8 +508,16 @@ TEST_F(Functions, CliDeployBundlesAndUploadsFunctions) {
   EXPECT_EQ(get("/hey/bob"), "200 routed bob");
   EXPECT_EQ(get("/greet/nobody").substr(0, 3), "404");
 
-  // From the project's root, without --functions: netlify.toml names the folder.
-  WriteTree(project, {{"fns/hi.ts", "export default async () => new Response('second');\n"}});
+  // From the project's root, without --functions: netlify.toml names the folder, and its
+  // [functions."nightly"] schedule joins `export const config = { schedule }` of another.
+  WriteTree(project,
+            {{"fns/hi.ts", "export default async () => new Response('second');\n"},
+             {"fns/tick.mjs",
+              "export default async () => {};\nexport const config = { schedule: '@daily' };\n"},
+             {"fns/nightly.mjs", "export default async () => {};\n"},
+             {"netlify.toml",
+              "[functions]\n  directory = \"fns\"\n"
+              "[functions.\"nightly\"]\n  schedule = \"0 3 * * MON-FRI\"\n"}});
   const auto cwd = std::filesystem::current_path();
   std::filesystem::current_path(project);
   run = Exec(
@@ -517,6 +525,21 @@ TEST_F(Functions, CliDeployBundlesAndUploadsFunctions) {
   std::filesystem::current_path(cwd);
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_TRUE(core::testing::WaitUntil([&] { return fn() == "200 second"; })) << fn();
+  {
+    auto site_now = Call(base, "GET", "/api/v1/sites/clifns", "", token, "");
+    ASSERT_TRUE(site_now.ok());
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(site_now->body, ec);
+    ASSERT_FALSE(ec) << site_now->body;
+    const std::string live(v.at("published_deploy").at("id").as_string());
+    auto listed = Call(base, "GET", "/api/v1/deploys/" + live + "/functions", "", token, "");
+    ASSERT_TRUE(listed.ok());
+    EXPECT_NE(listed->body.find(R"("name":"tick")"), std::string::npos) << listed->body;
+    EXPECT_NE(listed->body.find(R"("schedule":"@daily")"), std::string::npos) << listed->body;
+    EXPECT_NE(listed->body.find(R"("schedule":"0 3 * * MON-FRI")"), std::string::npos)
+        << listed->body;
+    EXPECT_EQ(get("/.netlify/functions/nightly").substr(0, 3), "404");
+  }
 
   // A function esbuild cannot bundle: the deploy does not happen, esbuild says why.
   WriteTree(project, {{"fns/hi.ts", "import x from 'absent-package'; export default x;\n"}});
