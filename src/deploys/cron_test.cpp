@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "deploys/function_config.hpp"
+
 namespace replideploy::deploys {
 namespace {
 
@@ -128,6 +130,25 @@ TEST(CronSchedule, RefusesWhatIsNotCron) {
       EXPECT_EQ(parsed.error().code, ErrorCode::kUnprocessable);
       EXPECT_EQ(parsed.error().detail_code, "invalid_schedule");
     }
+  }
+}
+
+// A schedule in a function's config entry (where the deploy API puts function_schedules).
+TEST(FunctionConfigSchedule, KeptCheckedAndLoaded) {
+  auto kept = NormalizeFunctionConfig("tick", R"({"schedule": " @hourly ", "display_name": "x"})");
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_EQ(*kept, R"({"routes":[],"excluded_routes":[],"schedule":"@hourly"})");
+  FunctionEntry entry;
+  ASSERT_TRUE(LoadFunctionConfig(*kept, entry).ok());
+  EXPECT_EQ(entry.schedule, "@hourly");
+  EXPECT_TRUE(entry.routes.empty());
+  EXPECT_EQ(*NormalizeFunctionConfig("plain", R"({"display_name": "x"})"), "");
+
+  for (const char* bad : {R"({"schedule": "every hour"})", R"({"schedule": 5})",
+                          R"({"schedule": "* * * * *", "routes": [{"pattern": "/tick"}]})"}) {
+    auto refused = NormalizeFunctionConfig("tick", bad);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.error().detail_code, "invalid_function_config") << bad;
   }
 }
 
