@@ -1,10 +1,12 @@
 // Deploys in Netlify's API shape, the subset netlify-cli's `deploy` uses, plus rollback/lock.
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "api/app.hpp"
 #include "api/errors.hpp"
 #include "api/json_input.hpp"
 #include "core/clock.hpp"
+#include "deploys/cron.hpp"
 
 namespace replideploy::api {
 
@@ -46,13 +48,36 @@ Result<std::map<std::string, std::string>> DigestMap(const json::object& body,
 Result<std::map<std::string, std::string>> FunctionConfigs(const json::object& body) {
   std::map<std::string, std::string> out;
   RD_TRY(const json::object* obj, OptionalObject(body, "functions_config"));
-  if (obj == nullptr) return out;
-  for (const auto& [key, value] : *obj) {
-    if (!value.is_object()) {
-      return MakeError(ErrorCode::kBadRequest,
-                       "functions_config['" + std::string(key) + "'] must be an object");
+  if (obj != nullptr) {
+    for (const auto& [key, value] : *obj) {
+      if (!value.is_object()) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "functions_config['" + std::string(key) + "'] must be an object");
+      }
+      out.emplace(std::string(key), json::serialize(value));
     }
-    out.emplace(std::string(key), json::serialize(value));
+  }
+  // netlify-cli sends the cron expressions of scheduled functions apart:
+  // `function_schedules: [{"name", "cron"}]`; they join the function's config entry.
+  const json::value* schedules = body.if_contains("function_schedules");
+  if (schedules == nullptr || schedules->is_null()) return out;
+  if (!schedules->is_array()) {
+    return MakeError(ErrorCode::kBadRequest, "function_schedules must be an array");
+  }
+  for (const json::value& item : schedules->as_array()) {
+    const json::object* entry = item.if_object();
+    const json::value* name = entry != nullptr ? entry->if_contains("name") : nullptr;
+    const json::value* cron = entry != nullptr ? entry->if_contains("cron") : nullptr;
+    if (name == nullptr || !name->is_string() || cron == nullptr || !cron->is_string()) {
+      return MakeError(ErrorCode::kBadRequest,
+                       "function_schedules must hold {\"name\", \"cron\"} strings");
+    }
+    json::object config;
+    if (auto it = out.find(std::string(name->as_string())); it != out.end()) {
+      config = json::parse(it->second).as_object();
+    }
+    config["schedule"] = cron->as_string();
+    out[std::string(name->as_string())] = json::serialize(config);
   }
   return out;
 }
@@ -228,6 +253,37 @@ void AddDeployRoutes(http::Router& router, App& app) {
   });
   router.Add("GET", "/api/v1/sites/{site_id}/deploys/{deploy_id}", get);
   router.Add("GET", "/api/v1/deploys/{deploy_id}", get);
+
+  // A deploy's functions (docs/api.md): name, runtime, whether it is a background function, and
+  // a scheduled function's cron expression with its next run (UTC; a schedule runs only while
+  // its deploy is the site's published one, see `published`).
+  router.Add(
+      "GET", "/api/v1/deploys/{deploy_id}/functions",
+      Handle([&app](http::Request& req) -> Result<http::Response> {
+        RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));
+        RD_TRY(deploys::Deploy deploy, app.deploys().Get(user.id, req.path_params["deploy_id"]));
+        RD_TRY(auto manifest, app.deploys().Manifest(deploy.id));
+        std::vector<std::string> names;
+        for (const auto& [name, entry] : manifest->functions) names.push_back(name);
+        std::sort(names.begin(), names.end());
+        const std::int64_t now = app.clock().NowMillis() / 1000;
+        json::array out;
+        for (const std::string& name : names) {
+          const deploys::FunctionEntry& f = manifest->functions.at(name);
+          json::object o{{"name", name},        {"runtime", f.runtime},
+                         {"sha256", f.sha256},  {"background", name.ends_with("-background")},
+                         {"schedule", nullptr}, {"next_run", nullptr}};
+          if (!f.schedule.empty()) {
+            o["schedule"] = f.schedule;
+            auto cron = deploys::CronSchedule::Parse(f.schedule);
+            if (auto next = cron.ok() ? cron->NextAfter(now) : std::nullopt) {
+              o["next_run"] = core::FormatIso8601(*next * 1000);
+            }
+          }
+          out.push_back(std::move(o));
+        }
+        return JsonResponse(200, out);
+      }));
 
   router.Add("PUT", "/api/v1/deploys/{deploy_id}/files/{path...}",
              Handle([&app](http::Request& req) -> Result<http::Response> {

@@ -68,6 +68,18 @@ Result<BuildConfig> ReadBuildConfig(const std::string& toml_text, std::string_vi
     if (const toml::node* dir = functions->get("directory"); dir != nullptr && dir->is_string()) {
       config.functions = dir->value_or(std::string());
     }
+    for (const auto& [name, section] : *functions) {
+      const toml::table* fn = section.as_table();
+      if (fn == nullptr) continue;
+      if (const toml::node* schedule = fn->get("schedule")) {
+        if (!schedule->is_string()) {
+          return Unprocessable(
+              "invalid_netlify_toml",
+              "netlify.toml: functions." + std::string(name.str()) + ".schedule must be a string");
+        }
+        config.function_schedules[std::string(name.str())] = schedule->value_or(std::string());
+      }
+    }
   }
   if (const toml::node* contexts = table.get("context")) {
     if (!contexts->is_table()) {

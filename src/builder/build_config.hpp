@@ -18,6 +18,8 @@ struct BuildConfig {
   std::optional<std::string> command;
   std::optional<std::string> publish;
   std::optional<std::string> functions;  // [build] functions or [functions] directory
+  // [functions."name"] schedule = "cron": scheduled functions by name (exact names only).
+  std::map<std::string, std::string> function_schedules;
   std::map<std::string, std::string> environment;
 };
 

@@ -80,6 +80,19 @@ TEST(ReadBuildConfig, FunctionsDirectoryTable) {
   EXPECT_EQ(c->functions, "fns");
 }
 
+TEST(ReadBuildConfig, FunctionSchedulesByName) {
+  auto c = ReadBuildConfig(
+      "[functions]\ndirectory = \"fns\"\n[functions.\"nightly\"]\nschedule = \"0 3 * * *\"\n"
+      "[functions.other]\nnode_bundler = \"esbuild\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->function_schedules, (std::map<std::string, std::string>{{"nightly", "0 3 * * *"}}));
+  auto bad = ReadBuildConfig("[functions.nightly]\nschedule = 5\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("functions.nightly.schedule must be a string"),
+            std::string::npos)
+      << bad.error().message;
+}
+
 TEST(ReadBuildConfig, ErrorsNameTheLineOrKey) {
   auto syntax = ReadBuildConfig("[build]\ncommand = \n");
   ASSERT_FALSE(syntax.ok());

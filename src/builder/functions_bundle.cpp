@@ -222,7 +222,9 @@ for (const name of names) {
       routes: list(c.path).map((pattern) => ({ pattern, methods, prefer_static: c.preferStatic === true })),
       excluded_routes: list(c.excludedPath).map((pattern) => ({ pattern })),
     };
-    if (entry.routes.length > 0) out[name] = entry;
+    // A scheduled function's cron expression (checked by the server).
+    if (c.schedule !== undefined) entry.schedule = c.schedule;
+    if (entry.routes.length > 0 || entry.schedule !== undefined) out[name] = entry;
   } catch (e) {
     console.error(`function ${name}: its config could not be read: ${e && e.message ? e.message : e}`);
   }
@@ -248,6 +250,22 @@ Status ApplyFunctionConfigs(std::string_view json_text, std::vector<FunctionBund
     b.config = boost::json::serialize(*entry);
   }
   return {};
+}
+
+void ApplyTomlSchedules(const std::map<std::string, std::string>& schedules,
+                        std::vector<FunctionBundle>& bundles) {
+  for (FunctionBundle& b : bundles) {
+    auto it = schedules.find(b.name);
+    if (it == schedules.end()) continue;
+    boost::json::object config;
+    if (!b.config.empty()) {
+      boost::system::error_code ec;
+      boost::json::value v = boost::json::parse(b.config, ec);
+      if (!ec && v.is_object()) config = v.as_object();
+    }
+    if (!config.contains("schedule")) config["schedule"] = it->second;
+    b.config = boost::json::serialize(config);
+  }
 }
 
 Result<std::vector<FunctionBundle>> BundleFunctions(const fs::path& dir, const std::string& esbuild,

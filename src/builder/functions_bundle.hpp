@@ -37,6 +37,11 @@ struct FunctionBundle {
   std::string config;
 };
 
+// netlify.toml's schedules ([functions."name"] schedule) join the bundles' configs, for
+// functions whose `export const config` sets none.
+void ApplyTomlSchedules(const std::map<std::string, std::string>& schedules,
+                        std::vector<FunctionBundle>& bundles);
+
 struct FunctionSource {
   std::string name;
   std::string runtime;  // "js" or "go"

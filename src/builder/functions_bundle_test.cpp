@@ -178,6 +178,8 @@ TEST_F(Bundling, ConfigExportsBecomeRoutes) {
         "export const config = { path: ['/items/:id', '/things/*'], method: 'get',\n"
         "  excludedPath: '/items/static', preferStatic: true };\n");
   Write("functions/plain.js", "exports.handler = async () => ({ statusCode: 200 });\n");
+  Write("functions/tick.mjs",
+        "export default async () => {};\nexport const config = { schedule: '@hourly' };\n");
   Write("functions/throws.mjs",
         "throw new Error('top level');\nexport const config = {path:'/t'};\n");
   Write("functions/busy.mjs",
@@ -196,6 +198,15 @@ TEST_F(Bundling, ConfigExportsBecomeRoutes) {
       R"({"routes":[{"pattern":"/busy","methods":[],"prefer_static":false}],"excluded_routes":[]})");
   EXPECT_EQ(configs["plain"], "");
   EXPECT_EQ(configs["throws"], "");
+  EXPECT_EQ(configs["tick"], R"({"routes":[],"excluded_routes":[],"schedule":"@hourly"})");
+  // netlify.toml's [functions."name"] schedule: for functions whose code sets none.
+  ApplyTomlSchedules({{"tick", "0 0 * * *"}, {"plain", "*/5 * * * *"}, {"absent", "@daily"}},
+                     *bundles);
+  configs.clear();
+  for (const auto& b : *bundles) configs[b.name] = b.config;
+  EXPECT_EQ(configs["tick"], R"({"routes":[],"excluded_routes":[],"schedule":"@hourly"})");
+  EXPECT_EQ(configs["plain"], R"({"schedule":"*/5 * * * *"})");
+  EXPECT_FALSE(configs.contains("absent"));
   // The same without reading configs: nothing is run.
   auto unread = BundleFunctions(dir_ / "functions", esbuild_, /*read_configs=*/false);
   ASSERT_TRUE(unread.ok());

@@ -689,6 +689,7 @@ Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(
            bundled->ReadFile(kFunctionConfigFile, std::size_t{1} << 20));
     if (routes) RD_TRY_STATUS(ApplyFunctionConfigs(*routes, bundles));
   }
+  ApplyTomlSchedules(plan.config.function_schedules, bundles);
   for (auto& bundle : bundles) {
     RD_TRY(store::BlobInfo blob, blobs_.Put(bundle.zip));
     if (!bundle.config.empty()) configs[bundle.name] = bundle.config;

@@ -337,6 +337,15 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
     auto bundled = builder::BundleFunctions(*functions_dir, builder::FindEsbuild());
     if (!bundled.ok()) return Fail(bundled.error().message);
     functions = std::move(*bundled);
+    // netlify.toml's [functions."name"] schedule, as in builds.
+    if (std::ifstream in("netlify.toml", std::ios::binary); in) {
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+      if (auto config = builder::ReadBuildConfig(text, prod ? "production" : "deploy-preview");
+          config.ok()) {
+        builder::ApplyTomlSchedules(config->function_schedules, functions);
+      }
+    }
     fmt::print(stderr, "Bundled {} function{} from {}\n", functions.size(),
                functions.size() == 1 ? "" : "s", *functions_dir);
   }

@@ -528,8 +528,16 @@ TEST_F(Functions, CliDeployBundlesAndUploadsFunctions) {
   EXPECT_EQ(get("/hey/bob"), "200 routed bob");
   EXPECT_EQ(get("/greet/nobody").substr(0, 3), "404");
 
-  // From the project's root, without --functions: netlify.toml names the folder.
-  WriteTree(project, {{"fns/hi.ts", "export default async () => new Response('second');\n"}});
+  // From the project's root, without --functions: netlify.toml names the folder, and its
+  // [functions."nightly"] schedule joins `export const config = { schedule }` of another.
+  WriteTree(project,
+            {{"fns/hi.ts", "export default async () => new Response('second');\n"},
+             {"fns/tick.mjs",
+              "export default async () => {};\nexport const config = { schedule: '@daily' };\n"},
+             {"fns/nightly.mjs", "export default async () => {};\n"},
+             {"netlify.toml",
+              "[functions]\n  directory = \"fns\"\n"
+              "[functions.\"nightly\"]\n  schedule = \"0 3 * * MON-FRI\"\n"}});
   const auto cwd = std::filesystem::current_path();
   std::filesystem::current_path(project);
   run = Exec(
@@ -537,6 +545,21 @@ TEST_F(Functions, CliDeployBundlesAndUploadsFunctions) {
   std::filesystem::current_path(cwd);
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_TRUE(core::testing::WaitUntil([&] { return fn() == "200 second"; })) << fn();
+  {
+    auto site_now = Call(base, "GET", "/api/v1/sites/clifns", "", token, "");
+    ASSERT_TRUE(site_now.ok());
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(site_now->body, ec);
+    ASSERT_FALSE(ec) << site_now->body;
+    const std::string live(v.at("published_deploy").at("id").as_string());
+    auto listed = Call(base, "GET", "/api/v1/deploys/" + live + "/functions", "", token, "");
+    ASSERT_TRUE(listed.ok());
+    EXPECT_NE(listed->body.find(R"("name":"tick")"), std::string::npos) << listed->body;
+    EXPECT_NE(listed->body.find(R"("schedule":"@daily")"), std::string::npos) << listed->body;
+    EXPECT_NE(listed->body.find(R"("schedule":"0 3 * * MON-FRI")"), std::string::npos)
+        << listed->body;
+    EXPECT_EQ(get("/.netlify/functions/nightly").substr(0, 3), "404");
+  }
 
   // A function esbuild cannot bundle: the deploy does not happen, esbuild says why.
   WriteTree(project, {{"fns/hi.ts", "import x from 'absent-package'; export default x;\n"}});
@@ -545,6 +568,88 @@ TEST_F(Functions, CliDeployBundlesAndUploadsFunctions) {
   EXPECT_NE(run.exit_code, 0);
   EXPECT_NE(run.err.find("Could not resolve \"absent-package\""), std::string::npos) << run.err;
   EXPECT_EQ(fn(), "200 second");
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
+}
+
+// A background function (`-background`) answers 202 at once and runs on; a scheduled function
+// (netlify-cli's function_schedules) is not callable over HTTP and is listed with its next run.
+TEST_F(Functions, BackgroundAndScheduledFunctions) {
+  if (::access("/usr/bin/bwrap", X_OK) != 0 || ::access("/usr/bin/node", X_OK) != 0) {
+    GTEST_SKIP() << "needs /usr/bin/bwrap and /usr/bin/node";
+  }
+  if (::geteuid() != 0) GTEST_SKIP() << "functions run in the sandbox only as root";
+  ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
+  pid_t pid = 0;
+  const std::string port = StartServer(pid);
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                  const std::string& token, const std::string& host = "jobs.localhost") {
+    auto got = Call(base, method, path, body, token, host);
+    EXPECT_TRUE(got.ok());
+    return got.ok() ? *got : http::ClientResponse{};
+  };
+  const std::string token = SignUpToken(base, "jobs@example.com");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"jobs"})", token, "").status, 201);
+
+  const std::string work = Zip({{"work-background.mjs", R"(
+export default async (req) => {
+  const body = await req.text();
+  await new Promise((r) => setTimeout(r, 1500));
+  console.log("BG DONE " + req.method + " " + body);
+  return new Response("nobody reads this");
+};)"}});
+  const std::string tick = Zip({{"tick.mjs", R"(
+export default async (req) => { console.log("TICK " + (await req.json()).next_run); };)"}});
+  auto sha = [](const std::string& zip) { return core::HexEncode(core::Sha256(zip)); };
+  const std::string id =
+      JsonField(call("POST", "/api/v1/sites/jobs/deploys", "{}", token, "").body, "id");
+  const std::string functions =
+      R"("functions":{"work-background":")" + sha(work) + R"(","tick":")" + sha(tick) + "\"}";
+  // A schedule that is not cron is refused.
+  auto refused = call("PUT", "/api/v1/deploys/" + id,
+                      R"({"files":{},)" + functions +
+                          R"(,"function_schedules":[{"name":"tick","cron":"every minute"}]})",
+                      token, "");
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_NE(refused.body.find("invalid_function_config"), std::string::npos) << refused.body;
+  // What netlify-cli sends for `export const config = { schedule: "*/5 * * * *" }`.
+  ASSERT_EQ(call("PUT", "/api/v1/deploys/" + id,
+                 R"({"files":{},)" + functions +
+                     R"(,"function_schedules":[{"name":"tick","cron":"*/5 * * * *"}]})",
+                 token, "")
+                .status,
+            200);
+  ASSERT_EQ(
+      call("PUT", "/api/v1/deploys/" + id + "/functions/work-background", work, token, "").status,
+      200);
+  ASSERT_EQ(call("PUT", "/api/v1/deploys/" + id + "/functions/tick", tick, token, "").status, 200);
+  ASSERT_TRUE(core::testing::WaitUntil([&] {
+    return JsonField(call("GET", "/api/v1/deploys/" + id, "", token, "").body, "state") == "ready";
+  }));
+
+  auto accepted = call("POST", "/.netlify/functions/work-background", "job 7", "");
+  EXPECT_EQ(accepted.status, 202);
+  EXPECT_EQ(accepted.body, "");
+  EXPECT_EQ(ReadFile(dir_ + "/stderr").find("BG DONE"), std::string::npos)
+      << "the client does not wait for the function";
+  EXPECT_TRUE(core::testing::WaitUntil([&] {
+    return ReadFile(dir_ + "/stderr").find("BG DONE POST job 7") != std::string::npos;
+  })) << ReadFile(dir_ + "/stderr");
+
+  auto scheduled = call("GET", "/.netlify/functions/tick", "", "");
+  EXPECT_EQ(scheduled.status, 404);
+  EXPECT_NE(scheduled.body.find("scheduled_function"), std::string::npos) << scheduled.body;
+
+  const std::string listed =
+      call("GET", "/api/v1/deploys/" + id + "/functions", "", token, "").body;
+  EXPECT_NE(listed.find(R"("name":"tick")"), std::string::npos) << listed;
+  EXPECT_NE(listed.find(R"("schedule":"*/5 * * * *","next_run":"20)"), std::string::npos) << listed;
+  EXPECT_NE(listed.find(R"("name":"work-background")"), std::string::npos) << listed;
+  EXPECT_NE(listed.find(R"("background":true,"schedule":null,"next_run":null)"), std::string::npos)
+      << listed;
   kill(pid, SIGTERM);
   EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
 }

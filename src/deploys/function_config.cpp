@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 #include <cctype>
 
+#include "deploys/cron.hpp"
+
 namespace replideploy::deploys {
 
 namespace json = boost::json;
@@ -81,14 +83,30 @@ Result<std::string> NormalizeFunctionConfig(std::string_view function_name,
   RD_TRY(json::array routes, ReadRoutes(function_name, parsed.as_object(), "routes", true));
   RD_TRY(json::array excluded,
          ReadRoutes(function_name, parsed.as_object(), "excluded_routes", false));
-  if (routes.empty()) return std::string();
-  return json::serialize(
-      json::object{{"routes", std::move(routes)}, {"excluded_routes", std::move(excluded)}});
+  // A scheduled function's cron expression: netlify-cli sends it apart (function_schedules),
+  // the deploy API folds it in here.
+  std::string schedule;
+  if (const json::value* s = parsed.as_object().if_contains("schedule");
+      s != nullptr && !s->is_null()) {
+    if (!s->is_string()) return Bad(function_name, "schedule must be a string");
+    auto cron = CronSchedule::Parse(std::string_view(s->as_string()));
+    if (!cron.ok()) return Bad(function_name, cron.error().message);
+    schedule = cron->expression();
+  }
+  if (!schedule.empty() && !routes.empty()) {
+    // As Netlify's build: a route would not be called on schedule, and no visitor may call it.
+    return Bad(function_name, "a scheduled function cannot have a path");
+  }
+  if (routes.empty() && schedule.empty()) return std::string();
+  json::object kept{{"routes", std::move(routes)}, {"excluded_routes", std::move(excluded)}};
+  if (!schedule.empty()) kept["schedule"] = schedule;
+  return json::serialize(kept);
 }
 
 Status LoadFunctionConfig(std::string_view stored, FunctionEntry& entry) {
   entry.routes.clear();
   entry.excluded.clear();
+  entry.schedule.clear();
   if (stored.empty()) return {};
   std::error_code ec;
   json::value parsed = json::parse(stored, ec);
@@ -110,6 +128,9 @@ Status LoadFunctionConfig(std::string_view stored, FunctionEntry& entry) {
       RD_TRY(UrlPattern pattern,
              UrlPattern::Parse(std::string_view(r.as_object().at("pattern").as_string())));
       entry.excluded.push_back(std::move(pattern));
+    }
+    if (const json::value* s = config.if_contains("schedule"); s != nullptr) {
+      entry.schedule = std::string(s->as_string());
     }
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kInternal, std::string("bad stored function config: ") + e.what());

@@ -19,7 +19,9 @@ namespace replideploy::deploys {
 
 // Checks one function's functions_config entry (JSON text of an object) and returns the JSON
 // kept in the database: {"routes": [{"pattern", "methods", "prefer_static"}],
-// "excluded_routes": [{"pattern"}]}, or "" when it declares no routes. kUnprocessable
+// "excluded_routes": [{"pattern"}], "schedule"?: cron}, or "" when it declares no routes and no
+// schedule. `schedule` (a cron expression, cron.hpp) is ours: the deploy API moves netlify-cli's
+// function_schedules entries there; a bad one is "invalid_function_config" too. kUnprocessable
 // ("invalid_function_config") for a bad shape, a pattern that is not valid URLPattern syntax
 // (UrlPattern::Parse), a method that is not an HTTP token, or more than 32 routes.
 Result<std::string> NormalizeFunctionConfig(std::string_view function_name,

@@ -35,6 +35,9 @@ struct FunctionEntry {
   // /.netlify/functions/<name>), except on paths matching one of `excluded`.
   std::vector<FunctionRoute> routes;
   std::vector<UrlPattern> excluded;
+  // A scheduled function's cron expression (cron.hpp), "" for others. Such a function runs on
+  // its schedule only; the edge does not invoke it over HTTP.
+  std::string schedule;
 };
 
 struct DeployManifest {

@@ -784,6 +784,14 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
         response = PlainNotFound();
         break;
       }
+      // A scheduled function runs on its schedule only: as on Netlify, visitors cannot call it.
+      if (!route.function_entry->schedule.empty()) {
+        response = http::Response::Error(
+            404, "scheduled_function",
+            "function " + route.function +
+                " is a scheduled function: it runs on its schedule and cannot be called over HTTP");
+        break;
+      }
       if (memory_only) return WouldBlock();
       http::Response deferred;
       deferred.deferred = [this,

@@ -3,6 +3,7 @@
 // isBase64Encoded} out. Pure functions over values: no processes, no I/O. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -39,6 +40,9 @@ struct FunctionRequest {
   std::string client_ip;
   std::string request_id;
   std::map<std::string, std::string> params;  // v2 context.params
+  // How long the call may take; zero: the runtime's timeout (10 s). Background (15 min) and
+  // scheduled (30 s) calls set their own.
+  std::chrono::milliseconds timeout{0};
 };
 
 struct FunctionResponse {

@@ -290,6 +290,8 @@ Result<std::unique_ptr<FunctionProcess>> FunctionRuntime::Acquire(
         pool.cv.notify_one();
       } else {
         pool.busy.push_back(started->get());
+        // Shutdown ran while it started: it did not see this process.
+        if (Closing()) (*started)->Kill();
       }
       return started;
     }
@@ -357,7 +359,9 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
     return TextResponse(413, "Payload Too Large: function request bodies are limited to 6 MB\n");
   }
   const auto started = std::chrono::steady_clock::now();
-  const auto deadline = started + options_.timeout;
+  const std::chrono::milliseconds timeout =
+      request.timeout.count() > 0 ? request.timeout : options_.timeout;
+  const auto deadline = started + timeout;
   auto bundle = BundleDir(request.bundle_sha256);
   if (!bundle.ok()) {
     spdlog::error("function {} of deploy {}: {}", request.function_name, request.deploy_id,
@@ -381,7 +385,7 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
     if (process.error().detail_code == "queue_timeout") {
       spdlog::warn("function {} of deploy {}: timed out waiting for a free process",
                    request.function_name, request.deploy_id);
-      LogCall(request, "504: timed out after " + SecondsText(options_.timeout) +
+      LogCall(request, "504: timed out after " + SecondsText(timeout) +
                            " waiting for a free process");
       return TextResponse(504, "Gateway Timeout: the function did not answer in time\n");
     }
@@ -456,7 +460,7 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
     case FunctionProcess::Outcome::kTimeout:
       spdlog::warn("function {} of deploy {}: invocation {} timed out after {} ms; process killed",
                    request.function_name, request.deploy_id, id, millis);
-      line = "504: timed out after " + SecondsText(options_.timeout) + "; process killed";
+      line = "504: timed out after " + SecondsText(timeout) + "; process killed";
       response = TextResponse(504, "Gateway Timeout: the function did not answer in time\n");
       break;
     case FunctionProcess::Outcome::kStream:  // handled above

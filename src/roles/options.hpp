@@ -14,6 +14,7 @@
 #include "deploys/deploys.hpp"
 #include "domains/domains.hpp"
 #include "edge/edge.hpp"
+#include "functions/background.hpp"
 #include "functions/runtime.hpp"
 #include "git/github_client.hpp"
 #include "sandbox/docker_runner.hpp"
@@ -93,6 +94,10 @@ struct PlatformOptions {
   // sockets); empty: function routes answer 404. root_dir is taken from here.
   std::string functions_dir;
   functions::RuntimeOptions functions;
+  // Background functions and the runs of scheduled functions (docs/functions.md).
+  functions::BackgroundOptions background_functions;
+  // A scheduled function's run may take this long (Netlify's 30 s).
+  std::chrono::milliseconds scheduled_function_timeout{30'000};
   // Reverse proxies whose X-Forwarded-For / Forwarded name the client (--trusted-proxies).
   std::vector<core::Cidr> trusted_proxies;
   CertificateSettings certificates;

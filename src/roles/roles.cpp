@@ -93,6 +93,51 @@ http::Response ToHttpResponse(functions::FunctionResponse answer) {
   return response;
 }
 
+// A background function's call (docs/functions.md, "Background functions"): 202 with an empty
+// body once it started; 429 past the runner's caps, as a synchronous call past its queue.
+http::Response BackgroundCall(functions::BackgroundRunner& background,
+                              functions::FunctionRequest request) {
+  const Status started = background.Submit(std::move(request));
+  http::Response response;
+  if (started.ok()) {
+    response.status = 202;
+  } else if (started.error().code == ErrorCode::kRateLimited) {
+    response = http::Response::Text(429, "Too Many Requests: the function is busy\n");
+    response.headers.Set("Retry-After", "1");
+  } else {
+    response = http::Response::Text(503, "Service Unavailable: the server is shutting down\n");
+  }
+  response.headers.Set("Cache-Control", "no-cache");
+  return response;
+}
+
+// The call of a scheduled function's run, as Netlify makes it: POST with {"next_run": time},
+// from "Netlify Clockwork", with the header X-NF-Event: schedule.
+functions::FunctionRequest ScheduledRequest(const deploys::ScheduledRun& run,
+                                            const std::string& base_domain) {
+  functions::FunctionRequest f;
+  f.deploy_id = run.function.deploy_id;
+  f.function_name = run.function.function_name;
+  f.bundle_sha256 = run.function.sha256;
+  f.site_id = run.function.site_id;
+  f.site_name = run.function.site_name;
+  const std::string host = run.function.site_name + "." + base_domain;
+  f.site_url = "http://" + host;
+  f.deploy_context = "production";
+  f.method = "POST";
+  f.path = std::string(edge::kFunctionsPrefix) + run.function.function_name;
+  f.raw_url = "http://" + host + f.path;
+  f.body = "{\"next_run\":\"" + core::FormatIso8601(run.next_run * 1000) + "\"}";
+  f.headers = {{"Host", host},
+               {"User-Agent", "Netlify Clockwork"},
+               {"Content-Type", "application/json"},
+               {"Content-Length", std::to_string(f.body.size())},
+               {"X-NF-Event", "schedule"}};
+  f.client_ip = "127.0.0.1";
+  f.request_id = core::NewHexId();
+  return f;
+}
+
 }  // namespace
 
 EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
@@ -166,9 +211,31 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
     };
     functions_ = std::make_unique<functions::FunctionRuntime>(services.blobs, *functions_runner_,
                                                               std::move(runtime));
+    background_ =
+        std::make_unique<functions::BackgroundRunner>(*functions_, options.background_functions);
     edge_.SetFunctionInvoker([this](const edge::FunctionCall& call) {
+      if (functions::IsBackgroundFunction(call.function)) {
+        return BackgroundCall(*background_, ToFunctionRequest(call, base_domain_));
+      }
       return ToHttpResponse(functions_->Invoke(ToFunctionRequest(call, base_domain_)));
     });
+    scheduler_ = std::make_unique<deploys::FunctionScheduler>(
+        services.db, services.clock,
+        [this, base_domain = options.base_domain,
+         timeout = options.scheduled_function_timeout](const deploys::ScheduledRun& run) {
+          functions::FunctionRequest request = ScheduledRequest(run, base_domain);
+          request.timeout = timeout;
+          spdlog::info("scheduled function {} of site {}: the run of {}",
+                       run.function.function_name, run.function.site_name,
+                       core::FormatIso8601(run.slot * 1000));
+          if (auto started = background_->Submit(std::move(request)); !started.ok()) {
+            spdlog::warn("scheduled function {} of site {}: not run: {}",
+                         run.function.function_name, run.function.site_name,
+                         started.error().message);
+          }
+        });
+    services.deploys.AddPublishListener([this](const std::string&) { scheduler_->Wake(); });
+    scheduler_->Start();
   }
   // Last: the handlers use everything above. Null with SQLite.
   changes_ = services.db.Listen(
@@ -245,6 +312,9 @@ void EdgeRole::ApplyChange(const std::string& payload) {
       edge_.InvalidateCustomHosts();
       break;
     case db::ChangeKind::kPublish:
+      // Another process published: what is scheduled may have changed.
+      if (scheduler_) scheduler_->Wake();
+      break;
     case db::ChangeKind::kLock:
     case db::ChangeKind::kSite:
       break;
@@ -253,6 +323,8 @@ void EdgeRole::ApplyChange(const std::string& payload) {
 }
 
 EdgeRole::~EdgeRole() {
+  if (scheduler_) scheduler_->Stop();
+  if (background_) background_->Shutdown();  // kills every function call
   if (functions_) functions_->Shutdown();
   if (flusher_.joinable()) {
     flusher_.request_stop();

@@ -19,9 +19,11 @@
 #include "builder/worker.hpp"
 #include "db/database.hpp"
 #include "deploys/function_logs.hpp"
+#include "deploys/function_schedules.hpp"
 #include "deploys/function_stats.hpp"
 #include "deploys/processor.hpp"
 #include "edge/edge.hpp"
+#include "functions/background.hpp"
 #include "functions/runtime.hpp"
 #include "http/server.hpp"
 #include "roles/certs_role.hpp"
@@ -73,6 +75,9 @@ class EdgeRole {
   std::mutex function_log_listener_mu_;
   std::function<void()> function_log_listener_;
   std::unique_ptr<functions::FunctionRuntime> functions_;
+  // Background calls and scheduled runs (with functions_ only); stopped before functions_.
+  std::unique_ptr<functions::BackgroundRunner> background_;
+  std::unique_ptr<deploys::FunctionScheduler> scheduler_;
   std::unique_ptr<db::Subscription> changes_;  // stopped before the rest goes
   std::jthread flusher_;                       // last: stopped (and a last flush made) first
 };

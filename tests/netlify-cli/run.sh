@@ -72,6 +72,15 @@ export default async (req, context) =>
   new Response("v2 says hi $NONCE q=" + new URL(req.url).searchParams.get("q") +
     " site=" + context.site.name, { headers: { "x-fn": "v2" } });
 EOF
+# A scheduled function (zip-it-and-ship-it reads config.schedule; the CLI sends it as the
+# deploy's function_schedules) and a background one (-background: 202 at once).
+cat >"$P/netlify/functions/tick.mjs" <<EOF
+export default async (req) => { console.log("tick " + (await req.json()).next_run); };
+export const config = { schedule: "@hourly" };
+EOF
+cat >"$P/netlify/functions/work-background.mjs" <<EOF
+export default async (req) => { console.log("background work $NONCE " + (await req.text())); };
+EOF
 printf '/greet /.netlify/functions/hello-v2 200\n' >"$P/public/_redirects"
 deploy "$P" --prod
 FN_ID="$DEPLOY_ID"
@@ -95,6 +104,24 @@ expect_edge "$SITE.localhost" "/api/hello-v2?q=3" 200 "v2 says hi $NONCE q=3" \
 expect_edge "$SITE.localhost" "/greet?q=4" 200 "v2 says hi $NONCE q=4" \
   "a _redirects rewrite (200) to /.netlify/functions/hello-v2 reaches the function"
 expect_edge "$SITE.localhost" /.netlify/functions/nope 404 "" "an unknown function is 404"
+expect_edge "$SITE.localhost" /.netlify/functions/tick 404 scheduled_function \
+  "a scheduled function is not callable over HTTP"
+api_ok GET "/api/v1/deploys/$FN_ID/functions" "" 200
+grep -qF '"name":"tick"' "$WORK/resp.json" && grep -qF '"schedule":"@hourly","next_run":"' "$WORK/resp.json" ||
+  fail "the CLI's function_schedules were not kept: $(cat "$WORK/resp.json")"
+ok "GET /api/v1/deploys/$FN_ID/functions lists tick with its schedule and next run"
+status="$(curl -sS --max-time 10 -o "$WORK/edge.body" -w '%{http_code}' -X POST --data-binary job-1 \
+  -H "Host: $SITE.localhost" "$API/.netlify/functions/work-background")" || fail "POST work-background failed"
+[[ "$status" == 202 && ! -s "$WORK/edge.body" ]] ||
+  fail "a background function should answer 202 with no body, got $status: $(cat "$WORK/edge.body")"
+ok "a background function answers 202 at once"
+for _ in $(seq 1 300); do
+  grep -qF "background work $NONCE job-1" "$WORK/server.err" && break
+  sleep 0.1
+done
+grep -qF "background work $NONCE job-1" "$WORK/server.err" ||
+  fail "the background function's output never reached the server log"
+ok "the background function ran (its output is in the server log)"
 
 # --- 5. _redirects (merged by the CLI into the netlify.toml it uploads) ------------------------
 P="$(new_project redirects "redirects-v1-$NONCE")"

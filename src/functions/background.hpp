@@ -1,0 +1,82 @@
+// Calls that nobody waits for: background functions (a name ending in `-background`, as on
+// Netlify: the client gets 202 at once and the function runs on, up to 15 minutes) and the runs of
+// scheduled functions (30 s). Each call runs on a thread of its own here, through the same
+// FunctionRuntime (same pools, sandbox and processes as synchronous calls), so no thread of the
+// server's request pools waits for it. What a call returns is discarded; errors and timeouts are
+// in the server log (the runtime logs them).
+//
+// Bounded: at most max_running calls at once in all, max_per_site per site and max_per_function
+// per (deploy, function); past a cap Submit refuses (429 for the client). Shutdown kills the
+// running calls. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/result.hpp"
+#include "functions/invocation.hpp"
+
+namespace replideploy::functions {
+
+class FunctionRuntime;
+
+// Netlify's rule: a function whose name ends in "-background" is a background function.
+bool IsBackgroundFunction(std::string_view name);
+
+struct BackgroundOptions {
+  // A background function's limit (Netlify's 15 minutes).
+  std::chrono::milliseconds timeout{std::chrono::minutes(15)};
+  int max_running = 32;
+  int max_per_site = 8;
+  int max_per_function = 2;  // per (deploy, function); the pool has max_processes (4)
+};
+
+class BackgroundRunner {
+ public:
+  // Called when a call ended, with what the function answered (or the runtime's 429/502/504).
+  using DoneHook = std::function<void(const FunctionRequest&, const FunctionResponse&)>;
+
+  // `runtime` must outlive the runner.
+  BackgroundRunner(FunctionRuntime& runtime, BackgroundOptions options);
+  // Shutdown().
+  ~BackgroundRunner();
+  BackgroundRunner(const BackgroundRunner&) = delete;
+  BackgroundRunner& operator=(const BackgroundRunner&) = delete;
+
+  // Starts `request` and returns at once. The call's timeout is request.timeout, else the
+  // options' (15 minutes). kRateLimited past a cap, kUnavailable once shutting down.
+  Status Submit(FunctionRequest request);
+  // Set before the first Submit.
+  void SetDoneHook(DoneHook hook) { done_hook_ = std::move(hook); }
+  // Refuses new calls, kills the running ones (FunctionRuntime::Shutdown: every process of the
+  // runtime) and waits for their threads.
+  void Shutdown();
+
+  std::size_t RunningCount();
+
+ private:
+  void Run(std::uint64_t id, FunctionRequest request);
+  void JoinFinished();
+
+  FunctionRuntime& runtime_;
+  BackgroundOptions options_;
+  DoneHook done_hook_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool closing_ = false;
+  std::uint64_t next_id_ = 0;
+  std::map<std::uint64_t, std::thread> threads_;
+  std::vector<std::uint64_t> finished_;  // threads done, not joined yet
+  std::map<std::string, int> per_site_, per_function_;
+  int running_ = 0;
+};
+
+}  // namespace replideploy::functions

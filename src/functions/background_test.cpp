@@ -1,0 +1,177 @@
+// Background calls with real Node.js in the real sandbox (bubblewrap): skipped, with a message,
+// where either is missing.
+#include "functions/background.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "functions/runtime.hpp"
+#include "sandbox/runner.hpp"
+#include "store/testing.hpp"
+
+namespace replideploy::functions {
+namespace {
+
+std::string Zip(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<char> buffer(std::size_t{1} << 20);
+  size_t used = 0;
+  archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  archive_write_open_memory(a, buffer.data(), buffer.size(), &used);
+  for (const auto& [name, content] : files) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, content.data(), content.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return std::string(buffer.data(), used);
+}
+
+class BackgroundTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::access("/usr/bin/bwrap", X_OK) != 0 || ::access("/usr/bin/node", X_OK) != 0) {
+      GTEST_SKIP() << "needs /usr/bin/bwrap and /usr/bin/node";
+    }
+    blobs_ = store::LocalBlobStore::Open(tmp_.path() + "/store").value();
+  }
+
+  // A runtime whose synchronous calls may take `sync_timeout`, and a runner over it.
+  BackgroundRunner& Start(std::chrono::milliseconds sync_timeout, BackgroundOptions options) {
+    RuntimeOptions o;
+    o.root_dir = tmp_.path() + "/functions";
+    o.timeout = sync_timeout;
+    runtime_ = std::make_unique<FunctionRuntime>(*blobs_, runner_, std::move(o));
+    background_ = std::make_unique<BackgroundRunner>(*runtime_, options);
+    background_->SetDoneHook([this](const FunctionRequest& r, const FunctionResponse& answer) {
+      std::lock_guard lock(mu_);
+      done_.emplace_back(r.function_name, answer);
+      cv_.notify_all();
+    });
+    return *background_;
+  }
+
+  FunctionRequest Deployed(const std::string& name, const std::string& module,
+                           const std::string& site = "site-1") {
+    auto blob = blobs_->Put(Zip({{name + ".mjs", module}}));
+    EXPECT_TRUE(blob.ok());
+    FunctionRequest r;
+    r.deploy_id = "d1";
+    r.function_name = name;
+    r.bundle_sha256 = blob.ok() ? blob->sha256 : "";
+    r.site_id = site;
+    r.site_name = "mysite";
+    r.site_url = "http://mysite.localhost";
+    r.deploy_context = "production";
+    r.method = "POST";
+    r.path = "/.netlify/functions/" + name;
+    r.raw_url = "http://mysite.localhost" + r.path;
+    return r;
+  }
+
+  // Waits (no fixed sleep: a condition, with a generous bound against a hang) for `n` ended calls.
+  bool WaitDone(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::minutes(2), [&] { return done_.size() >= n; });
+  }
+
+  store::testing::ScopedTempDir tmp_;
+  std::unique_ptr<store::BlobStore> blobs_;
+  sandbox::BubblewrapRunner runner_;
+  std::unique_ptr<FunctionRuntime> runtime_;
+  std::unique_ptr<BackgroundRunner> background_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::pair<std::string, FunctionResponse>> done_;
+};
+
+TEST(BackgroundFunctions, NamedLikeNetlify) {
+  EXPECT_TRUE(IsBackgroundFunction("send-mail-background"));
+  EXPECT_TRUE(IsBackgroundFunction("x-background"));
+  EXPECT_FALSE(IsBackgroundFunction("background"));
+  EXPECT_FALSE(IsBackgroundFunction("background-job"));
+  EXPECT_FALSE(IsBackgroundFunction("send-mail-Background"));
+}
+
+// The synchronous limit is shortened to 300 ms (instead of 10 s) and the function takes 1.5 s:
+// called synchronously it is cut at 504; in the background it runs to its end.
+TEST_F(BackgroundTest, RunsLongerThanTheSynchronousTimeout) {
+  BackgroundRunner& background = Start(std::chrono::milliseconds(300), {});
+  const FunctionRequest call =
+      Deployed("slow-background",
+               "export default async (req) => {\n"
+               "  await new Promise((r) => setTimeout(r, 1500));\n"
+               "  return new Response('finished ' + req.method, { status: 201 });\n"
+               "};\n");
+  EXPECT_EQ(runtime_->Invoke(call).status, 504) << "the synchronous limit applies to Invoke";
+
+  ASSERT_TRUE(background.Submit(call).ok());
+  {
+    std::lock_guard lock(mu_);
+    EXPECT_TRUE(done_.empty()) << "Submit returns before the call ends";
+  }
+  EXPECT_EQ(background.RunningCount(), 1u);
+  ASSERT_TRUE(WaitDone(1));
+  EXPECT_EQ(done_[0].second.status, 201);
+  EXPECT_EQ(done_[0].second.body, "finished POST");
+  EXPECT_EQ(background.RunningCount(), 0u);
+}
+
+// Its own limit (shortened from 15 minutes) stops it: 504, and the process is killed.
+TEST_F(BackgroundTest, ItsOwnTimeoutStopsIt) {
+  BackgroundOptions options;
+  options.timeout = std::chrono::milliseconds(800);
+  BackgroundRunner& background = Start(std::chrono::seconds(10), options);
+  ASSERT_TRUE(background
+                  .Submit(Deployed("hang-background",
+                                   "export default () => new Promise(() => {});\n"
+                                   "setInterval(() => {}, 1000);\n"))
+                  .ok());
+  ASSERT_TRUE(WaitDone(1));
+  EXPECT_EQ(done_[0].second.status, 504);
+  EXPECT_EQ(runtime_->ProcessCountForTest(), 0u) << "the timed-out process was killed";
+}
+
+TEST_F(BackgroundTest, CapsRefuseAndShutdownKillsRunningCalls) {
+  BackgroundOptions options;
+  options.max_per_function = 1;
+  options.max_per_site = 2;
+  options.max_running = 3;
+  BackgroundRunner& background = Start(std::chrono::seconds(10), options);
+  const std::string hang =
+      "export default () => new Promise(() => {});\nsetInterval(() => {}, 1000);\n";
+  ASSERT_TRUE(background.Submit(Deployed("a-background", hang)).ok());
+  Status second = background.Submit(Deployed("a-background", hang));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::kRateLimited) << "one at a time per function";
+  ASSERT_TRUE(background.Submit(Deployed("b-background", hang)).ok());
+  Status third = background.Submit(Deployed("c-background", hang));
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, ErrorCode::kRateLimited) << "two at a time per site";
+  ASSERT_TRUE(background.Submit(Deployed("c-background", hang, "site-2")).ok());
+  Status fourth = background.Submit(Deployed("d-background", hang, "site-3"));
+  ASSERT_FALSE(fourth.ok());
+  EXPECT_EQ(fourth.error().code, ErrorCode::kRateLimited) << "three at a time in all";
+  EXPECT_EQ(background.RunningCount(), 3u);
+
+  // Shutdown kills the three (each hangs forever, with a 15 minute limit) and returns.
+  background.Shutdown();
+  EXPECT_EQ(done_.size(), 3u);
+  for (const auto& [name, answer] : done_) EXPECT_GE(answer.status, 500) << name;
+  EXPECT_EQ(background.Submit(Deployed("a-background", hang)).error().code,
+            ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace replideploy::functions
