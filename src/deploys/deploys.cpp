@@ -1016,6 +1016,42 @@ Result<std::string> DeployService::ReadyDeployOfSite(std::string_view site_id,
   return rows.rows.front().Text(0);
 }
 
+Result<DeployService::RecentDeploys> DeployService::RecentlyPublished(std::string_view site_id,
+                                                                      std::int64_t window_ms,
+                                                                      int limit) {
+  RecentDeploys recent;
+  recent.read_at = clock_.NowMillis();
+  // A deploy's published_at is its latest publish (a rollback publishes again), so in that
+  // order each deploy was replaced by the one before it in the list.
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT d.id, d.published_at FROM deploys d JOIN sites s ON s.id = d.site_id "
+                  "WHERE d.site_id = ? AND d.state = 'ready' AND d.published_at IS NOT NULL "
+                  "ORDER BY (d.id = s.published_deploy_id) DESC, d.published_at DESC, d.id DESC "
+                  "LIMIT ?",
+                  {std::string(site_id), std::int64_t{limit}}));
+  // Deploys published in the same millisecond cannot be told apart: each of them counts as
+  // replaced by the next later publish (the generous reading).
+  std::int64_t replaced_at = 0;  // when the deploys published at group_at stopped being live
+  std::int64_t group_at = 0;
+  std::int64_t next_replaced_at = 0;
+  for (const db::Row& r : rows.rows) {
+    const std::int64_t published_at = r.Int(1);
+    if (recent.deploys.empty()) {  // the live one
+      recent.deploys.push_back({r.Text(0), 0});
+      replaced_at = group_at = next_replaced_at = published_at;
+      continue;
+    }
+    if (published_at != group_at) {
+      replaced_at = next_replaced_at;
+      group_at = published_at;
+    }
+    if (replaced_at + window_ms <= recent.read_at) break;
+    recent.deploys.push_back({r.Text(0), replaced_at});
+    next_replaced_at = published_at;
+  }
+  return recent;
+}
+
 Result<std::string> DeployService::LatestReadyPreview(std::string_view site_id,
                                                       std::int64_t review_id) {
   RD_TRY(db::Rows rows, db_.Exec("SELECT id FROM deploys WHERE site_id = ? AND state = 'ready' "
