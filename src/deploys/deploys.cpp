@@ -1017,37 +1017,37 @@ Result<std::string> DeployService::ReadyDeployOfSite(std::string_view site_id,
 }
 
 Result<DeployService::RecentDeploys> DeployService::RecentlyPublished(std::string_view site_id,
+                                                                      std::string_view live_id,
                                                                       std::int64_t window_ms,
                                                                       int limit) {
   RecentDeploys recent;
   recent.read_at = clock_.NowMillis();
   // A deploy's published_at is its latest publish (a rollback publishes again), so in that
-  // order each deploy was replaced by the one before it in the list.
+  // order each deploy was replaced when the one before it in the list was published.
   RD_TRY(db::Rows rows,
-         db_.Exec("SELECT d.id, d.published_at FROM deploys d JOIN sites s ON s.id = d.site_id "
-                  "WHERE d.site_id = ? AND d.state = 'ready' AND d.published_at IS NOT NULL "
-                  "ORDER BY (d.id = s.published_deploy_id) DESC, d.published_at DESC, d.id DESC "
-                  "LIMIT ?",
+         db_.Exec("SELECT id, published_at FROM deploys WHERE site_id = ? AND state = 'ready' "
+                  "AND published_at IS NOT NULL ORDER BY published_at DESC, id DESC LIMIT ?",
                   {std::string(site_id), std::int64_t{limit}}));
-  // Deploys published in the same millisecond cannot be told apart: each of them counts as
-  // replaced by the next later publish (the generous reading).
+  // Deploys published in the same millisecond cannot be ordered: each of them counts as
+  // replaced at the next later publish, or at that millisecond when none is later (the
+  // generous reading).
+  std::int64_t group_at = 0;     // the published_at of the rows in hand
   std::int64_t replaced_at = 0;  // when the deploys published at group_at stopped being live
-  std::int64_t group_at = 0;
-  std::int64_t next_replaced_at = 0;
-  for (const db::Row& r : rows.rows) {
+  for (std::size_t i = 0; i < rows.rows.size(); ++i) {
+    const db::Row& r = rows.rows[i];
     const std::int64_t published_at = r.Int(1);
-    if (recent.deploys.empty()) {  // the live one
-      recent.deploys.push_back({r.Text(0), 0});
-      replaced_at = group_at = next_replaced_at = published_at;
-      continue;
-    }
-    if (published_at != group_at) {
-      replaced_at = next_replaced_at;
+    if (i == 0) {
+      group_at = replaced_at = published_at;
+    } else if (published_at != group_at) {
+      replaced_at = group_at;
       group_at = published_at;
+    }
+    if (r.Text(0) == live_id) {
+      recent.deploys.push_back({r.Text(0), 0});
+      continue;
     }
     if (replaced_at + window_ms <= recent.read_at) break;
     recent.deploys.push_back({r.Text(0), replaced_at});
-    next_replaced_at = published_at;
   }
   return recent;
 }

@@ -319,7 +319,7 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
 Status Edge::ReadPinnableDeploys(SiteEntry& site) {
   const std::int64_t window_ms = site.skew_protection_seconds * 1000;
   RD_TRY(deploys::DeployService::RecentDeploys recent,
-         deploys_.RecentlyPublished(site.site_id, window_ms));
+         deploys_.RecentlyPublished(site.site_id, site.published_deploy_id, window_ms));
   // The database's clock says how long each stays pinnable; the request path compares with the
   // steady clock only.
   auto pinnable = std::make_shared<std::vector<SiteEntry::PinnableDeploy>>();

@@ -229,7 +229,8 @@ TEST_P(SkewProtection, PinsAssetsToTheDeployOfThePage) {
   EXPECT_EQ(Web("/").headers.Get("Set-Cookie"),
             "__rd_dpl=" + v3 + "; Path=/; Max-Age=60; HttpOnly; SameSite=Lax");
 
-  // A rollback to v1: v1 is live again, v3 (replaced now) pinnable, v2 still.
+  // A rollback to v1 in the same millisecond as v3's publish (ties are read generously): v1 is
+  // live again, v3 (replaced now) pinnable, v2 still.
   ASSERT_EQ(Call("POST", "/api/v1/sites/web/deploys/" + v1 + "/restore", "", token).status, 200);
   core::testing::WaitUntil([&] { return Web("/").headers.Get("X-RepliDeploy-Deploy") == v1; });
   EXPECT_EQ(Web("/app.js", Pin(v3)).raw, Version("v3")["app.js"]);
