@@ -7,10 +7,14 @@
 #
 #   bench/soak/run.sh                          # 60 s, 100 changes
 #   DURATION=10 DEPLOYS=20 bench/soak/run.sh   # a quick look
+#   SKEW_PROTECTION=3600 bench/soak/run.sh     # the site with skew protection (docs/edge.md)
+#   BLOB_STORE=s3 bench/soak/run.sh            # blobs in s3rver (tests/s3, npm) instead of disk
 #
 # Environment: DURATION (s of load, 60), DEPLOYS (changes during the load, 100),
 # ROLLBACK_PERCENT (share of the changes that are rollbacks, 30), CONNECTIONS (keep-alive
-# connections per edge, 16), EDGE_IO_THREADS (--io-threads of each edge, 2), REPLIDEPLOY_BIN,
+# connections per edge, 16), EDGE_IO_THREADS (--io-threads of each edge, 2), SKEW_PROTECTION
+# (the site's skew_protection_max_age in seconds, 0: off), BLOB_STORE (local, or s3: s3rver
+# from tests/s3, installed by tests/s3/install.sh), REPLIDEPLOY_BIN,
 # KEEP_TMP=1, RESULTS_DIR (default bench/results), RD_LOG_LEVEL (warn).
 set -euo pipefail
 
@@ -23,6 +27,8 @@ DEPLOYS=${DEPLOYS:-100}
 ROLLBACK_PERCENT=${ROLLBACK_PERCENT:-30}
 CONNECTIONS=${CONNECTIONS:-16}
 EDGE_IO_THREADS=${EDGE_IO_THREADS:-2}
+SKEW_PROTECTION=${SKEW_PROTECTION:-0}
+BLOB_STORE=${BLOB_STORE:-local}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_ROOT/bench/results}
 SITE_NAME=soak
 
@@ -58,6 +64,23 @@ psql -q -X "$PG_ADMIN" -c 'CREATE DATABASE replideploy' >/dev/null
 DB_URL=${PG_ADMIN%/*}/replideploy
 DATA=$T/data
 mkdir -p "$DATA"
+# S3: s3rver on a free port, with the bucket; it exits when its standard input (a fifo held
+# open by us) closes
+STORE_ARGS=()
+STORE_DESC="local blob store in one data dir"
+if [[ "$BLOB_STORE" == s3 ]]; then
+  "$BENCH_ROOT/tests/s3/install.sh" >"$T/s3-install.log" 2>&1 || { cat "$T/s3-install.log" >&2; die "s3rver install failed"; }
+  mkdir -p "$T/s3"
+  mkfifo "$T/s3.stdin"
+  node "$BENCH_ROOT/tests/s3/server.js" "$T/s3" soak <"$T/s3.stdin" >"$T/s3.out" 2>"$T/s3.log" &
+  BENCH_PIDS+=("$!")
+  exec {S3_STDIN}>"$T/s3.stdin"
+  for _ in $(seq 1 100); do grep -qs port "$T/s3.out" && break; sleep 0.1; done
+  S3_PORT=$(jq -r .port "$T/s3.out" 2>/dev/null) || die "s3rver did not start: $(cat "$T/s3.log")"
+  STORE_ARGS=(--blob-store s3://soak/blobs --s3-endpoint "http://127.0.0.1:$S3_PORT" --s3-path-style 1
+    --s3-access-key-id S3RVER --s3-secret-access-key S3RVER)
+  STORE_DESC="blobs in s3rver $(jq -r .version "$BENCH_ROOT/tests/s3/node_modules/s3rver/package.json" 2>/dev/null) (tests/s3, signatures checked) on 127.0.0.1"
+fi
 "$RD_BIN" migrate --data-dir "$DATA" --database "$DB_URL" >"$T/migrate.log" 2>&1 ||
   { cat "$T/migrate.log" >&2; die "migrate failed"; }
 
@@ -66,7 +89,7 @@ start_role() {
   local name=$1 role=$2 port=$3
   shift 3
   "$RD_BIN" "$role" --listen "127.0.0.1:$port" --data-dir "$DATA" --database "$DB_URL" \
-    --log-level "${RD_LOG_LEVEL:-warn}" "$@" >"$T/$name.log" 2>&1 &
+    --log-level "${RD_LOG_LEVEL:-warn}" "${STORE_ARGS[@]}" "$@" >"$T/$name.log" 2>&1 &
   ROLE_PID=$!
   BENCH_PIDS+=("$ROLE_PID")
   for _ in $(seq 1 300); do
@@ -96,6 +119,9 @@ log "api on $API_PORT, edges on ${EDGE_PORTS[*]}"
 RD_URL="http://127.0.0.1:$API_PORT"
 rd_account
 rd_create_site "$SITE_NAME"
+if ((SKEW_PROTECTION > 0)); then
+  rd_api PATCH "/api/v1/sites/$SITE_NAME" "{\"skew_protection_max_age\":$SKEW_PROTECTION}" >/dev/null
+fi
 
 PG_PID=$(head -1 "$PG_DIR/data/postmaster.pid")
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -106,7 +132,7 @@ EDGE_PORTS="$(
   echo "${EDGE_PORTS[*]}"
 )" API_URL="$RD_URL" TOKEN="$RD_TOKEN" SITE="$SITE_NAME" DURATION="$DURATION" \
   DEPLOYS="$DEPLOYS" ROLLBACK_PERCENT="$ROLLBACK_PERCENT" CONNECTIONS="$CONNECTIONS" \
-  OUT="$T/out/figures.md" CLK_TCK="$(getconf CLK_TCK)" \
+  SKEW_PROTECTION="$SKEW_PROTECTION" OUT="$T/out/figures.md" CLK_TCK="$(getconf CLK_TCK)" \
   PIDS="edge 1:${EDGE_PIDS[0]},edge 2:${EDGE_PIDS[1]},api:$API_PID,PostgreSQL:$PG_PID" \
   node "$HERE/soak.mjs" >"$T/out/soak.log" 2>&1 || node_rc=$?
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -132,14 +158,14 @@ build="$(date -u -r "$RD_BIN" "+%Y-%m-%d %H:%M UTC")"
 report() {
   echo "# Soak under change, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "- replideploy $commit$dirty, binary $RD_BIN built $build; PostgreSQL $(psql -X -At "$PG_ADMIN" -c 'SHOW server_version' 2>/dev/null), fsync off (tests/postgres.sh); local blob store in one data dir"
+  echo "- replideploy $commit$dirty, binary $RD_BIN built $build; PostgreSQL $(psql -X -At "$PG_ADMIN" -c 'SHOW server_version' 2>/dev/null), fsync off (tests/postgres.sh); $STORE_DESC"
   echo "- processes: 1 \`replideploy api\`, 2 \`replideploy edge\` (--site-cache-ttl-seconds 3600, --io-threads $EDGE_IO_THREADS), all on 127.0.0.1; load generator: bench/soak/soak.mjs (Node $(node --version), one worker thread per edge)"
   echo "- $(nproc) cores; load average $LOAD_START before the run, $LOAD_END after it"
-  echo "- command: \`DURATION=$DURATION DEPLOYS=$DEPLOYS ROLLBACK_PERCENT=$ROLLBACK_PERCENT CONNECTIONS=$CONNECTIONS bench/soak/run.sh\`"
+  echo "- command: \`BLOB_STORE=$BLOB_STORE DURATION=$DURATION DEPLOYS=$DEPLOYS ROLLBACK_PERCENT=$ROLLBACK_PERCENT CONNECTIONS=$CONNECTIONS SKEW_PROTECTION=$SKEW_PROTECTION bench/soak/run.sh\`"
   echo
   cat "$T/out/figures.md"
   echo
-  echo "Definitions: a *page load* is GET /, then /app.js and /style.css on the same keep-alive connection; it is *mixed* when the three bodies are not of one deploy. With stable asset names a page load that straddles a change legitimately mixes: each response comes from one deploy, but nothing ties the three requests together (that would take skew protection, which is not built). *Incomplete bodies*: a 200 whose body is not exactly one deploy's file (must be 0). *Not across a change*: a mixed page load that overlaps no change's window on its edge (from the moment the change could be seen until the edge first served it), or carries versions other than those of the changes it overlaps and the one live before them (must be 0). *Went back*: a response that started after the edge had served a change's version and carried a version other than that change's or a later one's (must be 0). Errors: non-200 answers and connection errors (goal 0)."
+  echo "Definitions: a *page load* is GET /, then /app.js and /style.css on the same keep-alive connection; it is *mixed* when the three bodies are not of one deploy. Without skew protection, a page load that straddles a change with stable asset names legitimately mixes: each response comes from one deploy, but nothing ties the three requests together. With it (SKEW_PROTECTION > 0), the page's answer sets the \`__rd_dpl\` cookie and the visitor's asset requests carry it, so they come from the page's deploy: mixed must then be 0. *Incomplete bodies*: a 200 whose body is not exactly one deploy's file (must be 0). *Not across a change*: a mixed page load that overlaps no change's window on its edge (from the moment the change could be seen until the edge first served it), or carries versions other than those of the changes it overlaps and the one live before them (must be 0). *Went back*: a response that started after the edge had served a change's version and carried a version other than that change's or a later one's (must be 0; with skew protection an asset of its own page's version is not counted). Errors: non-200 answers and connection errors (goal 0)."
   echo
   echo "- health at the end: $ALIVE"
 }

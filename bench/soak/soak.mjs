@@ -10,10 +10,12 @@
 //   ROLLBACK_PERCENT  share of the changes that are rollbacks (30)
 //   CONNECTIONS  keep-alive connections per edge (16)
 //   OUT          file the Markdown figures go to; OUT.json gets the raw per-change figures
+//   SKEW_PROTECTION  the site's skew protection window in seconds (0: off; set by run.sh)
 //
 // One worker thread per edge runs CONNECTIONS loops of page loads (GET /, /app.js, /style.css on
 // one connection) over raw sockets (HTTP/1.1, keep-alive), and records every response: start and
-// end time, path, deploy version found in the body. The main thread makes the changes and, after
+// end time, path, deploy version found in the body. Each loop is one visitor with its own
+// cookie jar, as a browser's: cookies set by the answers are sent with its later requests. The main thread makes the changes and, after
 // the load, computes everything from the records.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import net from 'node:net';
@@ -67,6 +69,7 @@ class Conn {
     this.buf = Buffer.alloc(0);
     this.pending = null; // {resolve, reject}
     this.connects = 0;
+    this.cookies = new Map(); // the visitor's cookie jar: name -> value (Path=/ on one host)
   }
   open() {
     this.connects++;
@@ -95,8 +98,21 @@ class Conn {
     if (!this.sock) this.open();
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
-      this.sock.write(`GET ${path} HTTP/1.1\r\nHost: ${this.host}\r\nUser-Agent: soak\r\n\r\n`);
+      const cookie = this.cookies.size
+        ? `Cookie: ${[...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ')}\r\n`
+        : '';
+      this.sock.write(`GET ${path} HTTP/1.1\r\nHost: ${this.host}\r\nUser-Agent: soak\r\n${cookie}\r\n`);
     });
+  }
+  // name=value; attributes: kept until Max-Age=0 (a visitor's page loads are seconds long, so
+  // other expiries do not matter here)
+  setCookie(header) {
+    const parts = header.split(';').map((x) => x.trim());
+    const eq = parts[0].indexOf('=');
+    if (eq <= 0) return;
+    const name = parts[0].slice(0, eq);
+    if (parts.some((a) => /^max-age=0$/i.test(a))) this.cookies.delete(name);
+    else this.cookies.set(name, parts[0].slice(eq + 1));
   }
   parse() {
     if (!this.pending) return;
@@ -115,6 +131,7 @@ class Conn {
       if (name === 'content-length') length = parseInt(value, 10);
       else if (name === 'transfer-encoding' && value.includes('chunked')) chunked = true;
       else if (name === 'connection' && value.includes('close')) close = true;
+      else if (name === 'set-cookie') this.setCookie(lines[i].slice(c + 1).trim());
     }
     let body;
     let used;
@@ -157,6 +174,7 @@ async function edgeWorker({ port, host, connections }) {
   const ends = [];
   const paths = [];
   const versions = [];
+  const pageVersions = []; // the version of the page (GET /) of the response's page load
   let pages = 0;
   let mixed = 0;
   const mixedSamples = [];
@@ -201,6 +219,7 @@ async function edgeWorker({ port, host, connections }) {
           ends.push(now());
           paths.push(i);
           versions.push(v);
+          pageVersions.push(i === 0 ? v : vers[0]);
         }
         vers.push(v);
         if (v === -2) break;
@@ -232,6 +251,7 @@ async function edgeWorker({ port, host, connections }) {
     ends: Float64Array.from(ends),
     paths: Uint8Array.from(paths),
     versions: Int32Array.from(versions),
+    pageVersions: Int32Array.from(pageVersions),
     pages,
     mixed,
     mixedSamples,
@@ -310,6 +330,7 @@ async function main() {
   const changes = parseInt(env.DEPLOYS || '100', 10);
   const rollbackPercent = parseFloat(env.ROLLBACK_PERCENT || '30');
   const connections = parseInt(env.CONNECTIONS || '16', 10);
+  const skew = parseInt(env.SKEW_PROTECTION || '0', 10);
   const out = env.OUT;
   const hz = parseInt(env.CLK_TCK || '100', 10);
   // "name:pid,..." of the processes whose CPU use is reported (with their children)
@@ -517,6 +538,8 @@ async function main() {
     for (let r = 0; r < n; r++) {
       const v = e.versions[r];
       if (v <= 0) continue;
+      // with skew protection an asset of its page's deploy is right, however old that page
+      if (skew > 0 && e.paths[r] !== 0 && v === e.pageVersions[r]) continue;
       const x = lastBefore(shown, e.starts[r], (a) => a[0]);
       if (x < 0) continue;
       const k = shown[x][1];
@@ -594,7 +617,8 @@ async function main() {
   const restoreMs = rollbacks.map((c) => c.at - c.started);
   const lines = [];
   const total = perEdge.reduce((a, e) => a + e.responses, 0);
-  lines.push(`- load: ${seconds.toFixed(1)} s, ${edgePorts.length} edges, ${connections} keep-alive connections each, page loads back to back (GET /, /app.js, /style.css on one connection)`);
+  lines.push(`- load: ${seconds.toFixed(1)} s, ${edgePorts.length} edges, ${connections} keep-alive connections each, page loads back to back (GET /, /app.js, /style.css on one connection; one visitor per connection, sending the cookies it was given)`);
+  lines.push(`- skew protection: ${skew > 0 ? `on (\`skew_protection_max_age\` ${skew} s)` : 'off'}`);
   lines.push(`- changes: ${log.length} (${deploys.length} deploys, ${rollbacks.length} rollbacks to a random earlier deploy), the last ${((loadEnd - lastChangeEnd) / 1000).toFixed(1)} s before the load's end; a deploy (create with digests, 3 uploads, until published) took p50 ${ms(pct(deployMs, 50))} ms, max ${ms(Math.max(...deployMs))} ms ` +
     `(create p50 ${ms(pct(createMs, 50))} ms, 3 uploads p50 ${ms(pct(uploadMs, 50))} ms, then until \`published_at\` p50 ${ms(pct(processMs, 50))} ms); ` +
     `a rollback's restore call took p50 ${ms(pct(restoreMs, 50))} ms, max ${ms(Math.max(...restoreMs))} ms`);

@@ -60,10 +60,26 @@ json::object SiteJson(const App& app, const deploys::Site& s) {
   // HTTPS policy: redirect plain HTTP once a certificate is active; HSTS on HTTPS answers.
   o["https_redirect"] = s.https_redirect;
   o["hsts"] = s.hsts;
+  // Skew protection (docs/edge.md): on or off, and its window in seconds (0 when off).
+  o["skew_protection"] = s.skew_protection_seconds > 0;
+  o["skew_protection_max_age"] = s.skew_protection_seconds;
   return o;
 }
 
 namespace {
+
+// An integer field: absent or null -> nullopt; anything else but a whole number is a
+// kBadRequest naming the field.
+Result<std::optional<std::int64_t>> OptionalInteger(const json::object& obj,
+                                                    std::string_view field) {
+  const json::value* v = obj.if_contains(field);
+  if (v == nullptr || v->is_null()) return std::optional<std::int64_t>();
+  if (v->is_int64()) return std::optional<std::int64_t>(v->as_int64());
+  if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+    return std::optional<std::int64_t>(static_cast<std::int64_t>(v->as_uint64()));
+  }
+  return MakeError(ErrorCode::kBadRequest, std::string(field) + " must be a whole number");
+}
 
 // Reads the writable fields of a site from a create or update body. Unknown fields are ignored,
 // as Netlify does (its clients send more than we keep).
@@ -72,6 +88,8 @@ Result<deploys::SitePatch> ReadSitePatch(const json::object& body) {
   RD_TRY(patch.name, OptionalString(body, "name"));
   RD_TRY(patch.https_redirect, OptionalBool(body, "https_redirect"));
   RD_TRY(patch.hsts, OptionalBool(body, "hsts"));
+  RD_TRY(patch.skew_protection, OptionalBool(body, "skew_protection"));
+  RD_TRY(patch.skew_protection_seconds, OptionalInteger(body, "skew_protection_max_age"));
   RD_TRY(const json::object* settings, OptionalObject(body, "build_settings"));
   // Netlify also accepts "repo" for the same settings.
   if (settings == nullptr) {

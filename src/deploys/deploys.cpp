@@ -1016,6 +1016,42 @@ Result<std::string> DeployService::ReadyDeployOfSite(std::string_view site_id,
   return rows.rows.front().Text(0);
 }
 
+Result<DeployService::RecentDeploys> DeployService::RecentlyPublished(std::string_view site_id,
+                                                                      std::string_view live_id,
+                                                                      std::int64_t window_ms,
+                                                                      int limit) {
+  RecentDeploys recent;
+  recent.read_at = clock_.NowMillis();
+  // A deploy's published_at is its latest publish (a rollback publishes again), so in that
+  // order each deploy was replaced when the one before it in the list was published.
+  RD_TRY(db::Rows rows,
+         db_.Exec("SELECT id, published_at FROM deploys WHERE site_id = ? AND state = 'ready' "
+                  "AND published_at IS NOT NULL ORDER BY published_at DESC, id DESC LIMIT ?",
+                  {std::string(site_id), std::int64_t{limit}}));
+  // Deploys published in the same millisecond cannot be ordered: each of them counts as
+  // replaced at the next later publish, or at that millisecond when none is later (the
+  // generous reading).
+  std::int64_t group_at = 0;     // the published_at of the rows in hand
+  std::int64_t replaced_at = 0;  // when the deploys published at group_at stopped being live
+  for (std::size_t i = 0; i < rows.rows.size(); ++i) {
+    const db::Row& r = rows.rows[i];
+    const std::int64_t published_at = r.Int(1);
+    if (i == 0) {
+      group_at = replaced_at = published_at;
+    } else if (published_at != group_at) {
+      replaced_at = group_at;
+      group_at = published_at;
+    }
+    if (r.Text(0) == live_id) {
+      recent.deploys.push_back({r.Text(0), 0});
+      continue;
+    }
+    if (replaced_at + window_ms <= recent.read_at) break;
+    recent.deploys.push_back({r.Text(0), replaced_at});
+  }
+  return recent;
+}
+
 Result<std::string> DeployService::LatestReadyPreview(std::string_view site_id,
                                                       std::int64_t review_id) {
   RD_TRY(db::Rows rows, db_.Exec("SELECT id FROM deploys WHERE site_id = ? AND state = 'ready' "

@@ -226,6 +226,21 @@ class DeployService {
   Result<std::string> LatestReadyPreview(std::string_view site_id, std::int64_t review_id);
   Result<std::string> LatestReadyBranch(std::string_view site_id, std::string_view branch);
 
+  // For skew protection at the edge: the site's deploys that were its published deploy at some
+  // moment of the last `window_ms` (the clock's milliseconds), newest first, among its `limit`
+  // latest published. The live one (`live_id`) with live_until 0; the others with the moment the
+  // next publish replaced them. Ready deploys only (a deleted site's are gone).
+  struct RecentDeploy {
+    std::string id;
+    std::int64_t live_until = 0;
+  };
+  struct RecentDeploys {
+    std::int64_t read_at = 0;  // the clock when they were read
+    std::vector<RecentDeploy> deploys;
+  };
+  Result<RecentDeploys> RecentlyPublished(std::string_view site_id, std::string_view live_id,
+                                          std::int64_t window_ms, int limit = 16);
+
  private:
   // `with_required` fills Deploy::required*, which scans the deploy's files: skip it on the
   // per-file upload path.

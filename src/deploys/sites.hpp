@@ -49,6 +49,7 @@ struct EdgeSite {
   PasswordScope password_scope = PasswordScope::kNone;
   bool https_redirect = true;  // see Site
   bool hsts = false;
+  std::int64_t skew_protection_seconds = 0;  // see Site
 };
 
 struct Site {
@@ -67,6 +68,9 @@ struct Site {
   bool https_redirect = true;
   // HTTPS answers carry Strict-Transport-Security (max-age one year).
   bool hsts = false;
+  // Skew protection (docs/edge.md): > 0 pins a visitor's non-HTML requests to the deploy whose
+  // HTML they loaded, while that deploy was live within this many seconds; 0 is off.
+  std::int64_t skew_protection_seconds = 0;
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
 };
@@ -77,7 +81,16 @@ struct SitePatch {
   std::optional<std::string> provider, repo_path;
   std::optional<bool> branch_deploys, deploy_previews;
   std::optional<bool> https_redirect, hsts;
+  // Skew protection: `skew_protection` false turns it off, true turns it on (with
+  // kDefaultSkewProtectionSeconds when it was off); `skew_protection_seconds` sets the window
+  // (0: off, else kMinSkewProtectionSeconds..kMaxSkewProtectionSeconds). Both given must agree.
+  std::optional<bool> skew_protection;
+  std::optional<std::int64_t> skew_protection_seconds;
 };
+
+inline constexpr std::int64_t kDefaultSkewProtectionSeconds = 12 * 3600;
+inline constexpr std::int64_t kMinSkewProtectionSeconds = 60;
+inline constexpr std::int64_t kMaxSkewProtectionSeconds = 7 * 24 * 3600;
 
 // Lower-cases `name` and checks it is a DNS label without "--" (reserved as the separator of
 // deploy and branch URLs). kUnprocessable with detail "invalid_name" otherwise.

@@ -108,6 +108,56 @@ RangeKind ParseRange(std::string_view header, std::uint64_t size, ByteRange& out
   return RangeKind::kOne;
 }
 
+bool IsHtml(std::string_view content_type) {
+  return content_type.starts_with("text/html") || content_type.starts_with("application/xhtml+xml");
+}
+
+// What a skew protection cookie may pin: a file of the pinned deploy other than HTML (a page
+// always comes from the live deploy, and sets the cookie anew), or one of its functions.
+bool SkewPinnable(const Route& route) {
+  if (route.kind == Route::Kind::kFunction) return true;
+  return route.kind == Route::Kind::kFile && !route.not_found_page &&
+         !IsHtml(route.entry->content_type);
+}
+
+std::string SkewProtectionSetCookie(const std::string& deploy_id, std::int64_t seconds,
+                                    bool secure) {
+  std::string cookie = std::string(kSkewProtectionCookie) + "=" + deploy_id +
+                       "; Path=/; Max-Age=" + std::to_string(seconds) + "; HttpOnly; SameSite=Lax";
+  if (secure) cookie += "; Secure";
+  return cookie;
+}
+
+// Every answer of a skew-protected address may depend on the cookie (Vary: Cookie); one that
+// it pinned, or that sets it, is for this visitor only (no shared cache keeps it). Also on an
+// answer that another origin or a function gives later.
+void AddSkewProtection(http::Response& response, bool pinned, const std::string& set_cookie) {
+  if (response.deferred) {
+    response.deferred = [inner = std::move(response.deferred), pinned, set_cookie] {
+      http::Response answer = inner();
+      AddSkewProtection(answer, pinned, set_cookie);
+      return answer;
+    };
+    return;
+  }
+  const std::string_view vary = response.headers.Get("Vary");
+  if (vary.empty()) {
+    response.headers.Set("Vary", "Cookie");
+  } else if (vary != "*") {
+    bool has_cookie = false;
+    for (const std::string& token : http::SplitHeaderTokens(vary)) {
+      has_cookie =
+          has_cookie || (token.size() == 6 &&
+                         std::equal(token.begin(), token.end(), "cookie", [](char a, char b) {
+                           return std::tolower(static_cast<unsigned char>(a)) == b;
+                         }));
+    }
+    if (!has_cookie) response.headers.Set("Vary", std::string(vary) + ", Cookie");
+  }
+  if (pinned || !set_cookie.empty()) response.headers.Set("Cache-Control", "private, no-cache");
+  if (!set_cookie.empty()) response.headers.Add("Set-Cookie", set_cookie);
+}
+
 Error WouldBlock() {
   Error e = MakeError(ErrorCode::kUnavailable, "needs blocking work");
   e.detail_code = "would_block";
@@ -255,13 +305,54 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
                   &core::metrics::SiteRequestsFor(name),
                   traffic,
                   version,
-                  std::chrono::steady_clock::now()};
+                  std::chrono::steady_clock::now(),
+                  site.skew_protection_seconds};
+  if (entry.skew_protection_seconds > 0) RD_TRY_STATUS(ReadPinnableDeploys(entry));
   if (cacheable) {
     std::lock_guard lock(sites_mu_);
     if (sites_.size() > 100'000) sites_.clear();
     if (invalidations_.load() == invalidations) sites_[name] = entry;
   }
   return entry;
+}
+
+Status Edge::ReadPinnableDeploys(SiteEntry& site) {
+  const std::int64_t window_ms = site.skew_protection_seconds * 1000;
+  RD_TRY(deploys::DeployService::RecentDeploys recent,
+         deploys_.RecentlyPublished(site.site_id, site.published_deploy_id, window_ms));
+  // The database's clock says how long each stays pinnable; the request path compares with the
+  // steady clock only.
+  auto pinnable = std::make_shared<std::vector<SiteEntry::PinnableDeploy>>();
+  for (const auto& d : recent.deploys) {
+    if (d.live_until == 0 || d.id == site.published_deploy_id) continue;
+    const std::int64_t left_ms = d.live_until + window_ms - recent.read_at;
+    if (left_ms <= 0) continue;
+    pinnable->push_back({d.id, site.read_at + std::chrono::milliseconds(left_ms)});
+  }
+  if (!pinnable->empty()) site.pinnable = std::move(pinnable);
+  return {};
+}
+
+const std::string* Edge::PinnedDeploy(const http::Request& request, const SiteEntry& site) {
+  if (!site.pinnable) return nullptr;
+  const std::string_view cookie_header = request.Header("Cookie");
+  if (cookie_header.empty()) return nullptr;
+  const auto id = http::CookieValue(cookie_header, kSkewProtectionCookie);
+  if (!id || id->empty()) return nullptr;
+  for (const SiteEntry::PinnableDeploy& d : *site.pinnable) {
+    if (d.id == *id) {
+      return std::chrono::steady_clock::now() < d.until ? &d.id : nullptr;
+    }
+  }
+  return nullptr;
+}
+
+Result<std::shared_ptr<const deploys::DeployManifest>> Edge::ManifestFor(
+    const std::string& deploy_id, bool memory_only) {
+  if (!memory_only) return deploys_.Manifest(deploy_id);
+  auto cached = deploys_.CachedManifest(deploy_id);
+  if (!cached) return WouldBlock();
+  return cached;
 }
 
 Result<Edge::Resolved> Edge::ResolveDeploy(std::string_view host, bool memory_only) {
@@ -733,21 +824,55 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
     if (answer) return std::move(*answer);
   }
 
+  // Skew protection: a visitor's cookie may pin an earlier deploy of the site's own address
+  // (never a deploy URL, never a rewrite from another site), for what it answers with a file
+  // other than HTML or a function; the live deploy answers the rest.
+  const bool skew_protected =
+      resolved->production && rewritten_from.empty() && resolved->site.skew_protection_seconds > 0;
+  const std::string* pinned = skew_protected ? PinnedDeploy(request, resolved->site) : nullptr;
   std::shared_ptr<const deploys::DeployManifest> manifest_ptr;
-  if (memory_only) {
-    manifest_ptr = deploys_.CachedManifest(deploy_id);
-    if (!manifest_ptr) return WouldBlock();
-  } else {
-    auto loaded = deploys_.Manifest(deploy_id);
-    if (!loaded.ok()) return PlainNotFound();
+  std::shared_ptr<const DeployRules> rules;
+  std::optional<Route> pinned_route;
+  if (pinned != nullptr) {
+    auto pinned_manifest = ManifestFor(*pinned, memory_only);
+    if (!pinned_manifest.ok() && IsWouldBlock(pinned_manifest.error())) {
+      return std::move(pinned_manifest).error();
+    }
+    if (pinned_manifest.ok()) {
+      RD_TRY(auto pinned_rules, RulesFor(**pinned_manifest, memory_only));
+      pinned_route = RouteRequest(**pinned_manifest, *pinned_rules, request, *path);
+      if (SkewPinnable(*pinned_route)) {
+        manifest_ptr = std::move(pinned_manifest).value();
+        rules = std::move(pinned_rules);
+      } else {
+        pinned_route.reset();
+      }
+    }
+    if (!manifest_ptr) pinned = nullptr;
+  }
+  if (!manifest_ptr) {
+    auto loaded = ManifestFor(deploy_id, memory_only);
+    if (!loaded.ok()) {
+      if (IsWouldBlock(loaded.error())) return std::move(loaded).error();
+      return PlainNotFound();
+    }
     manifest_ptr = std::move(loaded).value();
+    RD_TRY(rules, RulesFor(*manifest_ptr, memory_only));
   }
   const deploys::DeployManifest& manifest = *manifest_ptr;
-
-  RD_TRY(auto rules, RulesFor(manifest, memory_only));
-  const DeployRules& rule_set = *rules;
-
-  const Route route = RouteRequest(manifest, rule_set, request, *path);
+  const Route route =
+      pinned_route ? std::move(*pinned_route) : RouteRequest(manifest, *rules, request, *path);
+  // What skew protection adds to the answer: Vary: Cookie always; the cookie on an HTML answer
+  // of the live deploy; no shared caching of what the cookie pinned or of a Set-Cookie.
+  std::string skew_cookie;
+  if (skew_protected && pinned == nullptr && route.kind == Route::Kind::kFile &&
+      IsHtml(route.entry->content_type)) {
+    skew_cookie = SkewProtectionSetCookie(manifest.deploy_id,
+                                          resolved->site.skew_protection_seconds, request.secure);
+  }
+  const auto finish = [&](http::Response& answer) {
+    if (skew_protected) AddSkewProtection(answer, pinned != nullptr, skew_cookie);
+  };
   http::Response response;
   switch (route.kind) {
     case Route::Kind::kRedirect:
@@ -777,6 +902,7 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
         if (protected_deploy) proxied.headers.Set("Cache-Control", "private, no-cache");
         return proxied;
       };
+      finish(deferred);
       return deferred;
     }
     case Route::Kind::kFunction: {
@@ -796,7 +922,7 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
       http::Response deferred;
       deferred.deferred = [this,
                            call = FunctionCall{request, *path, route.function,
-                                               route.function_entry->sha256, deploy_id,
+                                               route.function_entry->sha256, manifest.deploy_id,
                                                resolved->site.site_id, resolved->site_name,
                                                resolved->production, route.params},
                            headers = route.headers, protected_deploy] {
@@ -806,6 +932,7 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
         if (protected_deploy) answer.headers.Set("Cache-Control", "private, no-cache");
         return answer;
       };
+      finish(deferred);
       return deferred;
     }
     case Route::Kind::kFile: {
@@ -828,6 +955,7 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
   for (const auto& [name, value] : route.headers) response.headers.Set(name, value);
   // What a password opens must not be kept by a shared cache (a CDN in front) for others.
   if (protected_deploy) response.headers.Set("Cache-Control", "private, no-cache");
+  finish(response);
   return response;
 }
 

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/metrics.hpp"
 #include "core/result.hpp"
@@ -85,6 +86,13 @@ using FunctionInvoker = std::function<http::Response(const FunctionCall&)>;
 using AcmeChallengeLookup = std::function<std::optional<std::string>(std::string_view token)>;
 inline constexpr std::string_view kAcmeChallengePrefix = "/.well-known/acme-challenge/";
 
+// Skew protection (a site setting, docs/edge.md): HTML answers of the site's published deploy
+// set this cookie to the deploy's id, for the site's window; a request of the site's own
+// address that carries the id of a deploy that was live within the window gets that deploy's
+// answer when it is a file other than HTML, or a function call. Anything else (an unknown id,
+// another site's deploy, one older than the window) is ignored: the live deploy answers.
+inline constexpr std::string_view kSkewProtectionCookie = "__rd_dpl";
+
 class Edge {
  public:
   Edge(deploys::SiteService& sites, deploys::DeployService& deploys, store::BlobStore& blobs,
@@ -137,7 +145,22 @@ class Edge {
     deploys::SiteTraffic* traffic = nullptr;          // its analytics counters, when counted
     std::uint64_t publish_version = 0;                // DeployService::publish_version() when read
     std::chrono::steady_clock::time_point read_at;
+    // Skew protection's window (0: off), and the deploys other than the live one that its
+    // cookie may pin, each until when (null when none).
+    std::int64_t skew_protection_seconds = 0;
+    struct PinnableDeploy {
+      std::string id;
+      std::chrono::steady_clock::time_point until;
+    };
+    std::shared_ptr<const std::vector<PinnableDeploy>> pinnable;
   };
+  // The deploy that the request's skew protection cookie pins for `site` (one of its
+  // `pinnable` ones, still within its time), or null.
+  static const std::string* PinnedDeploy(const http::Request& request, const SiteEntry& site);
+  // Reads `site`'s pinnable deploys when its skew protection is on.
+  Status ReadPinnableDeploys(SiteEntry& site);
+  Result<std::shared_ptr<const deploys::DeployManifest>> ManifestFor(const std::string& deploy_id,
+                                                                     bool memory_only);
   // With `memory_only`, every step that would block fails with WouldBlock() instead.
   // `rewritten_from` is the id of the site whose proxy rule rewrote the request to this one (a
   // rewrite to another site of the platform, served here: one hop, within one account), or "".

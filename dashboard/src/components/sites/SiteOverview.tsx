@@ -20,6 +20,7 @@ import { BuildSettingsForm } from "./BuildSettingsForm";
 import { DomainsCard } from "./DomainsCard";
 import { EnvVarsCard } from "./EnvVarsCard";
 import { SitePasswordCard } from "./SitePasswordCard";
+import { SkewProtectionCard } from "./SkewProtectionCard";
 import { SiteSourceCard } from "./SiteSourceCard";
 
 interface SiteDeploys {
@@ -96,6 +97,8 @@ export function SiteOverview({ site, reloadSite }: { site: Site; reloadSite: () 
       <EnvVarsCard site={site} />
 
       <SitePasswordCard site={site} onChanged={reloadSite} />
+
+      <SkewProtectionCard site={site} onChanged={reloadSite} />
     </div>
   );
 }

@@ -196,6 +196,14 @@ export class ApiClient {
     });
   }
 
+  // Skew protection's window in seconds (0 turns it off); 422 "invalid_skew_protection" out of
+  // 60..604800.
+  setSkewProtection(site: string, maxAgeSeconds: number): Promise<Site> {
+    return this.request<Site>("PATCH", `/api/v1/sites/${seg(site)}`, {
+      body: { skew_protection_max_age: maxAgeSeconds },
+    });
+  }
+
   // "Trigger deploy": builds the head of the production branch. 422 `no_source` when the site
   // has nothing to build (no repository, nothing pushed).
   triggerBuild(site: string): Promise<Build> {

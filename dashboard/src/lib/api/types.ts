@@ -135,6 +135,10 @@ export interface Site {
   git_remote_url: string; // the platform's git remote for this site
   has_password: boolean; // site-wide password protection is on
   password_scope: SitePasswordScope | "none";
+  // Skew protection: a visitor's assets come from the deploy of the page they loaded, for
+  // skew_protection_max_age seconds after a publish (0 when off).
+  skew_protection: boolean;
+  skew_protection_max_age: number;
 }
 
 // Which deploys a site-wide password guards: every one, or all but production.
