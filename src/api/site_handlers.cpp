@@ -63,6 +63,8 @@ json::object SiteJson(const App& app, const deploys::Site& s) {
   // Skew protection (docs/edge.md): on or off, and its window in seconds (0 when off).
   o["skew_protection"] = s.skew_protection_seconds > 0;
   o["skew_protection_max_age"] = s.skew_protection_seconds;
+  // Synchronous function calls' timeout in seconds; 0: the server's default (10 s).
+  o["functions_timeout"] = s.function_timeout_seconds;
   return o;
 }
 
@@ -90,6 +92,7 @@ Result<deploys::SitePatch> ReadSitePatch(const json::object& body) {
   RD_TRY(patch.hsts, OptionalBool(body, "hsts"));
   RD_TRY(patch.skew_protection, OptionalBool(body, "skew_protection"));
   RD_TRY(patch.skew_protection_seconds, OptionalInteger(body, "skew_protection_max_age"));
+  RD_TRY(patch.function_timeout_seconds, OptionalInteger(body, "functions_timeout"));
   RD_TRY(const json::object* settings, OptionalObject(body, "build_settings"));
   // Netlify also accepts "repo" for the same settings.
   if (settings == nullptr) {

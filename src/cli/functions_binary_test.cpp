@@ -574,6 +574,66 @@ TEST_F(Functions, CliDeployBundlesAndUploadsFunctions) {
 
 // A background function (`-background`) answers 202 at once and runs on; a scheduled function
 // (netlify-cli's function_schedules) is not callable over HTTP and is listed with its next run.
+// A site's functions_timeout (1..60 s, 0 the default 10 s) bounds its synchronous calls.
+TEST_F(Functions, SiteTimeoutBoundsSynchronousCalls) {
+  if (::access("/usr/bin/bwrap", X_OK) != 0 || ::access("/usr/bin/node", X_OK) != 0) {
+    GTEST_SKIP() << "needs /usr/bin/bwrap and /usr/bin/node";
+  }
+  if (::geteuid() != 0) GTEST_SKIP() << "functions run in the sandbox only as root";
+  ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
+  pid_t pid = 0;
+  const std::string port = StartServer(pid);
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                  const std::string& token, const std::string& host = "") {
+    auto got = Call(base, method, path, body, token, host);
+    EXPECT_TRUE(got.ok());
+    return got.ok() ? *got : http::ClientResponse{};
+  };
+  const std::string token = SignUpToken(base, "slow@example.com");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"slow"})", token).status, 201);
+  // Bad values change nothing.
+  for (const char* bad : {R"({"functions_timeout":61})", R"({"functions_timeout":-1})"}) {
+    auto r = call("PATCH", "/api/v1/sites/slow", bad, token);
+    EXPECT_EQ(r.status, 422) << r.body;
+    EXPECT_NE(r.body.find("invalid_functions_timeout"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(call("PATCH", "/api/v1/sites/slow", R"({"functions_timeout":"2"})", token).status, 400);
+  EXPECT_NE(call("GET", "/api/v1/sites/slow", "", token).body.find(R"("functions_timeout":0)"),
+            std::string::npos);
+
+  // A function that takes 2.5 s.
+  const std::string nap = Zip({{"nap.mjs", R"(
+export default async () => { await new Promise((r) => setTimeout(r, 2500)); return new Response("rested"); };)"}});
+  const std::string id =
+      JsonField(call("POST", "/api/v1/sites/slow/deploys", "{}", token).body, "id");
+  ASSERT_EQ(
+      call("PUT", "/api/v1/deploys/" + id,
+           R"({"files":{},"functions":{"nap":")" + core::HexEncode(core::Sha256(nap)) + "\"}}",
+           token)
+          .status,
+      200);
+  ASSERT_EQ(call("PUT", "/api/v1/deploys/" + id + "/functions/nap", nap, token).status, 200);
+  ASSERT_TRUE(core::testing::WaitUntil([&] {
+    return JsonField(call("GET", "/api/v1/deploys/" + id, "", token).body, "state") == "ready";
+  }));
+  auto nap_call = [&] { return call("GET", "/.netlify/functions/nap", "", "", "slow.localhost"); };
+  EXPECT_EQ(nap_call().body, "rested");  // within the default 10 s
+
+  ASSERT_EQ(call("PATCH", "/api/v1/sites/slow", R"({"functions_timeout":1})", token).status, 200);
+  EXPECT_NE(call("GET", "/api/v1/sites/slow", "", token).body.find(R"("functions_timeout":1)"),
+            std::string::npos);
+  // The edge sees the change with the site's change event.
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return nap_call().status == 504; }));
+
+  ASSERT_EQ(call("PATCH", "/api/v1/sites/slow", R"({"functions_timeout":60})", token).status, 200);
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return nap_call().body == "rested"; }));
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
+}
+
 TEST_F(Functions, BackgroundAndScheduledFunctions) {
   if (::access("/usr/bin/bwrap", X_OK) != 0 || ::access("/usr/bin/node", X_OK) != 0) {
     GTEST_SKIP() << "needs /usr/bin/bwrap and /usr/bin/node";

@@ -14,7 +14,7 @@ constexpr std::string_view kSelectSite =
     "s.repo_url, s.repo_branch, s.functions_dir, s.published_deploy_id, s.locked, s.created_at, "
     "s.updated_at, a.owner_user_id, s.repo_provider, s.repo_path, s.branch_deploys, "
     "s.deploy_previews, s.password_hash <> '', s.password_scope, s.https_redirect, s.hsts, "
-    "s.skew_protection_seconds FROM sites s JOIN accounts a ON "
+    "s.skew_protection_seconds, s.function_timeout_seconds FROM sites s JOIN accounts a ON "
     "a.id = s.account_id ";
 
 constexpr std::size_t kMaxSettingLength = 2048;
@@ -43,6 +43,7 @@ Site SiteFromRow(const db::Row& r) {
   s.https_redirect = r.Bool(21);
   s.hsts = r.Bool(22);
   s.skew_protection_seconds = r.Int(23);
+  s.function_timeout_seconds = r.Int(24);
   return s;
 }
 
@@ -222,17 +223,26 @@ Result<Site> SiteService::Update(std::string_view user_id, std::string_view id_o
   if (patch.https_redirect) site.https_redirect = *patch.https_redirect;
   if (patch.hsts) site.hsts = *patch.hsts;
   RD_TRY(site.skew_protection_seconds, SkewProtectionSeconds(site.skew_protection_seconds, patch));
+  if (patch.function_timeout_seconds) {
+    if (*patch.function_timeout_seconds < 0 ||
+        *patch.function_timeout_seconds > kMaxFunctionTimeoutSeconds) {
+      return Unprocessable("invalid_functions_timeout",
+                           "functions_timeout must be 0 (the server's default) or from 1 to " +
+                               std::to_string(kMaxFunctionTimeoutSeconds) + " seconds");
+    }
+    site.function_timeout_seconds = *patch.function_timeout_seconds;
+  }
   RD_TRY_STATUS(CheckSettings(b));
   site.updated_at = clock_.NowMillis();
   auto updated = db_.Exec(
       "UPDATE sites SET name = ?, build_cmd = ?, build_dir = ?, build_base = ?, repo_url = ?, "
       "repo_branch = ?, functions_dir = ?, repo_provider = ?, repo_path = ?, branch_deploys = ?, "
       "deploy_previews = ?, https_redirect = ?, hsts = ?, skew_protection_seconds = ?, "
-      "updated_at = ? WHERE id = ?",
+      "function_timeout_seconds = ?, updated_at = ? WHERE id = ?",
       {site.name, b.cmd, b.dir, b.base, b.repo_url, b.repo_branch, b.functions_dir, b.provider,
        b.repo_path, std::int64_t{b.branch_deploys}, std::int64_t{b.deploy_previews},
        std::int64_t{site.https_redirect}, std::int64_t{site.hsts}, site.skew_protection_seconds,
-       site.updated_at, site.id});
+       site.function_timeout_seconds, site.updated_at, site.id});
   if (!updated.ok()) {
     if (updated.error().code == ErrorCode::kConflict) return NameTaken(site.name);
     return std::move(updated).error();
@@ -282,12 +292,13 @@ Status SiteService::Delete(std::string_view user_id, std::string_view id_or_name
 Result<EdgeSite> SiteService::EdgeSiteByName(std::string_view name) {
   RD_TRY(db::Rows rows,
          db_.Exec("SELECT id, published_deploy_id, password_hash, password_scope, "
-                  "https_redirect, hsts, skew_protection_seconds FROM sites WHERE name = ?",
+                  "https_redirect, hsts, skew_protection_seconds, function_timeout_seconds "
+                  "FROM sites WHERE name = ?",
                   {std::string(name)}));
   if (rows.empty()) return MakeError(ErrorCode::kNotFound, "no such site");
   const db::Row& r = rows.rows.front();
   EdgeSite site{r.Text(0), r.Text(1), r.Text(2), PasswordScope::kNone,
-                r.Bool(4), r.Bool(5), r.Int(6)};
+                r.Bool(4), r.Bool(5), r.Int(6),  r.Int(7)};
   if (!site.password_hash.empty()) {
     site.password_scope =
         r.Text(3) == "non_production" ? PasswordScope::kNonProduction : PasswordScope::kAll;

@@ -49,7 +49,8 @@ struct EdgeSite {
   PasswordScope password_scope = PasswordScope::kNone;
   bool https_redirect = true;  // see Site
   bool hsts = false;
-  std::int64_t skew_protection_seconds = 0;  // see Site
+  std::int64_t skew_protection_seconds = 0;   // see Site
+  std::int64_t function_timeout_seconds = 0;  // see Site
 };
 
 struct Site {
@@ -71,6 +72,9 @@ struct Site {
   // Skew protection (docs/edge.md): > 0 pins a visitor's non-HTML requests to the deploy whose
   // HTML they loaded, while that deploy was live within this many seconds; 0 is off.
   std::int64_t skew_protection_seconds = 0;
+  // How long a synchronous function call may take (1..kMaxFunctionTimeoutSeconds); 0: the
+  // server's default (10 s). Background and scheduled calls keep their own limits.
+  std::int64_t function_timeout_seconds = 0;
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
 };
@@ -86,7 +90,12 @@ struct SitePatch {
   // (0: off, else kMinSkewProtectionSeconds..kMaxSkewProtectionSeconds). Both given must agree.
   std::optional<bool> skew_protection;
   std::optional<std::int64_t> skew_protection_seconds;
+  // 0 (the default) or 1..kMaxFunctionTimeoutSeconds; else kUnprocessable
+  // "invalid_functions_timeout".
+  std::optional<std::int64_t> function_timeout_seconds;
 };
+
+inline constexpr std::int64_t kMaxFunctionTimeoutSeconds = 60;
 
 inline constexpr std::int64_t kDefaultSkewProtectionSeconds = 12 * 3600;
 inline constexpr std::int64_t kMinSkewProtectionSeconds = 60;

@@ -307,6 +307,7 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
                   version,
                   std::chrono::steady_clock::now(),
                   site.skew_protection_seconds};
+  entry.function_timeout_seconds = site.function_timeout_seconds;
   if (entry.skew_protection_seconds > 0) RD_TRY_STATUS(ReadPinnableDeploys(entry));
   if (cacheable) {
     std::lock_guard lock(sites_mu_);
@@ -924,7 +925,8 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
                            call = FunctionCall{request, *path, route.function,
                                                route.function_entry->sha256, manifest.deploy_id,
                                                resolved->site.site_id, resolved->site_name,
-                                               resolved->production, route.params},
+                                               resolved->production, route.params,
+                                               resolved->site.function_timeout_seconds},
                            headers = route.headers, protected_deploy] {
         http::Response answer = invoker_(call);
         answer.headers.Set("X-RepliDeploy-Deploy", call.deploy_id);

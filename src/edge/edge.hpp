@@ -66,6 +66,7 @@ struct FunctionCall {
   std::string site_name;
   bool production = false;                    // served at the site's own address
   std::map<std::string, std::string> params;  // config.path's named groups (context.params)
+  std::int64_t timeout_seconds = 0;           // the site's functions_timeout; 0: the default
 };
 
 // A custom domain's answer to "which site is at this host" (wired by the roles to the domains
@@ -148,6 +149,7 @@ class Edge {
     // Skew protection's window (0: off), and the deploys other than the live one that its
     // cookie may pin, each until when (null when none).
     std::int64_t skew_protection_seconds = 0;
+    std::int64_t function_timeout_seconds = 0;  // 0: the runtime's default
     struct PinnableDeploy {
       std::string id;
       std::chrono::steady_clock::time_point until;

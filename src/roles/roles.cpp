@@ -217,7 +217,10 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
       if (functions::IsBackgroundFunction(call.function)) {
         return BackgroundCall(*background_, ToFunctionRequest(call, base_domain_));
       }
-      return ToHttpResponse(functions_->Invoke(ToFunctionRequest(call, base_domain_)));
+      functions::FunctionRequest request = ToFunctionRequest(call, base_domain_);
+      // The site's own limit for synchronous calls (background ones keep theirs).
+      if (call.timeout_seconds > 0) request.timeout = std::chrono::seconds(call.timeout_seconds);
+      return ToHttpResponse(functions_->Invoke(request));
     });
     scheduler_ = std::make_unique<deploys::FunctionScheduler>(
         services.db, services.clock,
