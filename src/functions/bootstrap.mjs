@@ -13,6 +13,22 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import util from 'node:util';
+
+// console.* lines carry the id of the call they belong to: "\x1e<id>\x1f<text>" (the server
+// strips the tag and files the line under that call). Without it the server could only guess
+// from which call is in flight when it reads the pipe, which the response may overtake.
+let currentId = '';
+function tagged(out) {
+  return (...args) => {
+    const prefix = currentId ? `\u001e${currentId}\u001f` : '';
+    const text = util.format(...args);
+    out.write(text.split('\n').map((line) => prefix + line).join('\n') + '\n');
+  };
+}
+console.log = console.info = console.debug = tagged(process.stdout);
+console.error = console.warn = tagged(process.stderr);
+
 
 const SOCKET = process.env.RD_RUNTIME_SOCKET;
 const ROOT = process.env.LAMBDA_TASK_ROOT || '/var/task';
@@ -279,6 +295,7 @@ async function main() {
     const next = await call('GET', '/invocation/next').catch(() => process.exit(0));
     if (next.status !== 200) process.exit(0);
     const id = next.headers['lambda-runtime-aws-request-id'];
+    currentId = /^[A-Za-z0-9_-]{1,64}$/.test(id ?? '') ? id : '';
     let meta = {};
     try {
       meta = JSON.parse(next.headers['lambda-runtime-client-context'] || '{}').custom || {};

@@ -282,11 +282,22 @@ void FunctionProcess::RunSandbox() {
   const std::vector<std::string>& secrets = spec_.secrets;
   auto result = runner_.Run(spec, [this, &name, &secrets](sandbox::OutputStream stream,
                                                           std::int64_t ts, std::string_view line) {
+    // The bootstrap tags console lines with their call's id ("\x1e<id>\x1f<text>"); other
+    // output goes to the call in flight when it is read.
+    std::string request_id;
+    bool tagged = false;
+    if (line.starts_with('\x1e')) {
+      const std::size_t end = line.find('\x1f');
+      if (end != std::string_view::npos && end <= 65) {
+        request_id = std::string(line.substr(1, end - 1));
+        line.remove_prefix(end + 1);
+        tagged = true;
+      }
+    }
     const std::string masked = MaskSecrets(line, secrets);
     spdlog::info("function {}: {}", name, masked);
     if (!spec_.on_log) return;
-    std::string request_id;
-    {
+    if (!tagged) {
       std::lock_guard lock(mu_);
       request_id = in_flight_;
     }
