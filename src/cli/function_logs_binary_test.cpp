@@ -3,8 +3,6 @@
 // the log API (secrets masked, a thrown error's stack and the platform's 502 line), live over
 // the WebSocket, and its calls counted exactly in the functions list after the analytics flush.
 // Needs bubblewrap and Node.js (skipped with a message otherwise).
-#include <archive.h>
-#include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -23,32 +21,14 @@
 #include "cli/binary_fixture.hpp"
 #include "core/crypto.hpp"
 #include "core/testing.hpp"
+#include "functions/testing.hpp"
 
 namespace replideploy::cli {
 namespace {
 
 class FunctionLogs : public BinaryFixture {};
 
-std::string Zip(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::vector<char> buffer(std::size_t{1} << 20);
-  size_t used = 0;
-  archive* a = archive_write_new();
-  archive_write_set_format_zip(a);
-  archive_write_open_memory(a, buffer.data(), buffer.size(), &used);
-  for (const auto& [name, content] : files) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, content.data(), content.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return std::string(buffer.data(), used);
-}
+using functions::testing::Zip;
 
 // Follows a function's live log on its own thread until the server closes the connection;
 // `lines` gets every line received, `close_code` the server's close code.

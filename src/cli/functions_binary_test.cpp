@@ -1,7 +1,5 @@
 // Functions through the real binary: deploys with function zips over the API, served by the
 // edge in sandboxed Node.js (needs bubblewrap and Node.js; skipped with a message otherwise).
-#include <archive.h>
-#include <archive_entry.h>
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -20,32 +18,14 @@
 #include "cli/binary_fixture.hpp"
 #include "core/crypto.hpp"
 #include "core/testing.hpp"
+#include "functions/testing.hpp"
 
 namespace replideploy::cli {
 namespace {
 
 class Functions : public BinaryFixture {};
 
-std::string Zip(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::vector<char> buffer(std::size_t{1} << 20);
-  size_t used = 0;
-  archive* a = archive_write_new();
-  archive_write_set_format_zip(a);
-  archive_write_open_memory(a, buffer.data(), buffer.size(), &used);
-  for (const auto& [name, content] : files) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, content.data(), content.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return std::string(buffer.data(), used);
-}
+using functions::testing::Zip;
 
 TEST_F(Functions, RollbackSwitchesFunctionVersionsAndBundlesSeeNoHostData) {
   if (::access("/usr/bin/bwrap", X_OK) != 0 || ::access("/usr/bin/node", X_OK) != 0) {

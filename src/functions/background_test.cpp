@@ -2,8 +2,6 @@
 // where either is missing.
 #include "functions/background.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,32 +9,14 @@
 #include <mutex>
 
 #include "functions/runtime.hpp"
+#include "functions/testing.hpp"
 #include "sandbox/runner.hpp"
 #include "store/testing.hpp"
 
 namespace replideploy::functions {
 namespace {
 
-std::string Zip(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::vector<char> buffer(std::size_t{1} << 20);
-  size_t used = 0;
-  archive* a = archive_write_new();
-  archive_write_set_format_zip(a);
-  archive_write_open_memory(a, buffer.data(), buffer.size(), &used);
-  for (const auto& [name, content] : files) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, content.data(), content.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return std::string(buffer.data(), used);
-}
+using testing::Zip;
 
 class BackgroundTest : public ::testing::Test {
  protected:

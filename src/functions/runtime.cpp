@@ -385,8 +385,8 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
     if (process.error().detail_code == "queue_timeout") {
       spdlog::warn("function {} of deploy {}: timed out waiting for a free process",
                    request.function_name, request.deploy_id);
-      LogCall(request, "504: timed out after " + SecondsText(timeout) +
-                           " waiting for a free process");
+      LogCall(request,
+              "504: timed out after " + SecondsText(timeout) + " waiting for a free process");
       return TextResponse(504, "Gateway Timeout: the function did not answer in time\n");
     }
     if (process.error().code == ErrorCode::kUnavailable) {

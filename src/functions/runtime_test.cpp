@@ -2,8 +2,6 @@
 // message, where either is missing.
 #include "functions/runtime.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -17,6 +15,7 @@
 #include "core/crypto.hpp"
 #include "core/metrics.hpp"
 #include "core/testing.hpp"
+#include "functions/testing.hpp"
 #include "sandbox/runner.hpp"
 #include "store/testing.hpp"
 
@@ -25,27 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A zip of `files` (name -> content), as the deploy API stores it.
-std::string Zip(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::vector<char> buffer(std::size_t{1} << 20);
-  size_t used = 0;
-  archive* a = archive_write_new();
-  archive_write_set_format_zip(a);
-  archive_write_open_memory(a, buffer.data(), buffer.size(), &used);
-  for (const auto& [name, content] : files) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, content.data(), content.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return std::string(buffer.data(), used);
-}
+using testing::Zip;
 
 bool HaveNodeAndSandbox() {
   return ::access("/usr/bin/bwrap", X_OK) == 0 && ::access("/usr/bin/node", X_OK) == 0;
