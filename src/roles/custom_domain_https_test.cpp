@@ -115,26 +115,23 @@ class CustomDomainHttps : public ::testing::TestWithParam<db::Engine> {
     if (ask_server_) ask_server_->Stop();
   }
 
-  // curl over HTTPS to `name` at the listener, trusting Pebble's root: the status code, or
-  // "000" when the handshake fails.
-  std::string HttpsStatus(const std::string& name) {
+  // curl over HTTPS to `name`'s "/" at the listener, trusting Pebble's root, with `options`.
+  Result<core::ProcessResult> Https(const std::string& name, std::vector<std::string> options) {
     const std::string root = dir_.path() + "/pebble-root.pem";
     std::ofstream(root) << pebble_->RootPem();
     const std::string port = std::to_string(tls_port_.load());
     core::ProcessSpec spec;
-    spec.argv = {"curl",
-                 "-s",
-                 "-o",
-                 "/dev/null",
-                 "-w",
-                 "%{http_code}",
-                 "--cacert",
-                 root,
-                 "--resolve",
-                 name + ":" + port + ":127.0.0.1",
-                 "https://" + name + ":" + port + "/"};
+    spec.argv = {"curl"};
+    spec.argv.insert(spec.argv.end(), options.begin(), options.end());
+    spec.argv.insert(spec.argv.end(),
+                     {"--cacert", root, "--resolve", name + ":" + port + ":127.0.0.1",
+                      "https://" + name + ":" + port + "/"});
     spec.timeout = std::chrono::seconds(60);
-    auto curl = core::RunProcess(spec);
+    return core::RunProcess(spec);
+  }
+  // The status code of that request, or "000" when the handshake fails.
+  std::string HttpsStatus(const std::string& name) {
+    auto curl = Https(name, {"-s", "-o", "/dev/null", "-w", "%{http_code}"});
     return curl.ok() ? curl->out : "error";
   }
   std::vector<std::string> Asked() {
@@ -253,19 +250,7 @@ TEST_P(CustomDomainHttps, AddedDomainEndsServedOverHttps) {
   ASSERT_TRUE(store_->Covers(name));
 
   // HTTPS with Pebble's root, the certificate loaded without a restart.
-  const std::string root = dir_.path() + "/pebble-root.pem";
-  std::ofstream(root) << pebble_->RootPem();
-  const std::string port = std::to_string(tls_port_.load());
-  core::ProcessSpec spec;
-  spec.argv = {"curl",
-               "-sS",
-               "--cacert",
-               root,
-               "--resolve",
-               name + ":" + port + ":127.0.0.1",
-               "https://" + name + ":" + port + "/"};
-  spec.timeout = std::chrono::seconds(60);
-  auto curl = core::RunProcess(spec);
+  auto curl = Https(name, {"-sS"});
   ASSERT_TRUE(curl.ok());
   EXPECT_TRUE(curl->Succeeded()) << curl->err;
   EXPECT_EQ(curl->out, "shop home");
@@ -273,7 +258,8 @@ TEST_P(CustomDomainHttps, AddedDomainEndsServedOverHttps) {
   // Plain HTTP now answers 301 to https.
   Reply plain = Call("GET", "/", "", "", name);
   EXPECT_EQ(plain.status, 301) << plain.raw;
-  EXPECT_EQ(plain.headers.Get("Location"), "https://" + name + ":" + port + "/");
+  EXPECT_EQ(plain.headers.Get("Location"),
+            "https://" + name + ":" + std::to_string(tls_port_.load()) + "/");
 }
 
 // On-demand TLS: a handshake for a name without a certificate gets one when the name is a
