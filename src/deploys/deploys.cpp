@@ -836,12 +836,42 @@ Status DeployService::FinishOne(const Deploy& deploy) {
   return {};
 }
 
-Result<int> DeployService::PrecompressPending(const std::function<bool()>& between_chunks) {
+Result<std::optional<DeployService::ClaimedVariants>> DeployService::ClaimVariants() {
+  const std::int64_t now = clock_.NowMillis();
+  // Oldest first; a candidate another process claims between the SELECT and the UPDATE is
+  // passed over for the next.
   RD_TRY(db::Rows rows, db_.Exec("SELECT id, site_id FROM deploys WHERE variants_pending = 1 "
-                                 "ORDER BY updated_at LIMIT 1"));
-  if (rows.empty()) return 0;
-  const std::string deploy_id = rows.rows.front().Text(0);
-  const std::string site_id = rows.rows.front().Text(1);
+                                 "AND variants_claim_until < ? ORDER BY updated_at LIMIT 4",
+                                 {now}));
+  for (const auto& r : rows.rows) {
+    RD_TRY(db::Rows claimed,
+           db_.Exec("UPDATE deploys SET variants_claim_until = ? WHERE id = ? AND "
+                    "variants_pending = 1 AND variants_claim_until < ?",
+                    {now + options_.variants_claim_millis, r.Text(0), now}));
+    if (claimed.affected > 0) {
+      return std::optional<ClaimedVariants>(ClaimedVariants{r.Text(0), r.Text(1)});
+    }
+  }
+  return std::optional<ClaimedVariants>{};
+}
+
+Result<int> DeployService::PrecompressPending(const std::function<bool()>& between_chunks) {
+  RD_TRY(std::optional<ClaimedVariants> claimed, ClaimVariants());
+  if (!claimed) return 0;
+  const std::string& deploy_id = claimed->deploy_id;
+  const std::string& site_id = claimed->site_id;
+  // Whatever ends the work early (a failure, a stop) lets the deploy go at once, for the next
+  // call here or for another process; the normal end clears variants_pending with it.
+  struct Release {
+    db::Database& db;
+    const std::string& id;
+    bool armed = true;
+    ~Release() {
+      if (!armed) return;
+      auto released = db.Exec("UPDATE deploys SET variants_claim_until = 0 WHERE id = ?", {id});
+      if (!released.ok()) spdlog::warn("deploy {}: {}", id, released.error().message);
+    }
+  } release{db_, deploy_id};
   RD_TRY(std::vector<VariantJob> jobs, VariantJobs(deploy_id));
   // In chunks, so that stopping the processor does not wait for a whole deploy, and on every
   // core at a low priority, so that uploads, processing and requests come first. A failure costs a
@@ -877,11 +907,16 @@ Result<int> DeployService::PrecompressPending(const std::function<bool()>& betwe
                              {static_cast<std::int64_t>(job.made->brotli),
                               static_cast<std::int64_t>(job.made->gzip), job.sha256}));
       }
+      RD_TRY_STATUS(s.Exec("UPDATE deploys SET variants_claim_until = ? WHERE id = ?",
+                           {clock_.NowMillis() + options_.variants_claim_millis, deploy_id}));
       return {};
     }));
     if (between_chunks && !between_chunks()) return 0;
   }
-  RD_TRY_STATUS(db_.Exec("UPDATE deploys SET variants_pending = 0 WHERE id = ?", {deploy_id}));
+  RD_TRY_STATUS(
+      db_.Exec("UPDATE deploys SET variants_pending = 0, variants_claim_until = 0 WHERE id = ?",
+               {deploy_id}));
+  release.armed = false;
   // The edge picks the variants up with the new manifest (and drops what it prepared for the
   // site without them).
   bool cached = false;

@@ -115,6 +115,9 @@ struct DeployServiceOptions {
   std::int64_t upload_timeout_millis = 30 * 60 * 1000;  // new/uploading longer -> error
   std::size_t max_files = 100'000;
   std::size_t max_path_bytes = 1024;
+  // How long a process's claim on making a deploy's variants lasts without being renewed (it is
+  // renewed after every chunk): another process takes the deploy over once it lapses.
+  std::int64_t variants_claim_millis = 10 * 60 * 1000;
 };
 
 // "/a/b.html" from "a/b.html" or "/a/b.html"; kUnprocessable for anything that could leave the
@@ -195,9 +198,12 @@ class DeployService {
   // (on every core, at a low priority), records them, and swaps the deploy's cached manifest
   // for one that has them (the edge serves them from then on; other processes read it again
   // within seconds). Works in chunks of a hundred or so blobs and calls `between_chunks` after
-  // each: when it returns false the work stops there (resumed by the next call). Runs on its
-  // own thread of the processor, next to ProcessPending. Returns how many deploys it finished
-  // (0 or 1).
+  // each: when it returns false the work stops there and the claim is let go (resumed by the
+  // next call, here or in another process). Runs on its own thread of the processor, next to
+  // ProcessPending. With several processes over one database each deploy is claimed by one of
+  // them (deploys.variants_claim_until, renewed after each chunk), so none compresses what
+  // another is compressing; the others take the next deploy, or nothing. Returns how many
+  // deploys it finished (0 or 1).
   Result<int> PrecompressPending(const std::function<bool()>& between_chunks = {});
   // Marks deploys stuck in new/uploading for longer than the timeout as `error`.
   Result<int> ExpireStale();
@@ -271,6 +277,12 @@ class DeployService {
     Result<store::PrecompressedVariants> made = store::PrecompressedVariants{};
   };
   Result<std::vector<VariantJob>> VariantJobs(const std::string& deploy_id);
+  // The oldest deploy waiting for variants that no process has claimed, now claimed by this one
+  // (variants_claim_until); none when every such deploy is claimed or none waits.
+  struct ClaimedVariants {
+    std::string deploy_id, site_id;
+  };
+  Result<std::optional<ClaimedVariants>> ClaimVariants();
   Status Fail(const std::string& deploy_id, const std::string& message);
   // Makes the deploy live and records `action` ("" picks published / rolled_back) by `actor`;
   // with `lock`, also stops auto-publishing, in the same transaction.

@@ -171,6 +171,57 @@ TEST_P(Deploys, ProductionDeployUploadsProcessesAndPublishes) {
       << "the edge is told to drop what it prepared without the variants";
 }
 
+TEST_P(Deploys, OneProcessAtATimeMakesADeploysVariants) {
+  const std::string text = "<p>compress me</p>" + std::string(2000, 'x');
+  const Deploy first = DeployFiles({{"index.html", text}});
+  const Deploy second = DeployFiles({{"index.html", text + "2"}});
+  // A second process over the same database and store.
+  DeployService other(tdb_->db(), *blobs_, clock_, *sites_);
+  int nested_calls = 0;
+  Result<int> nested = 0;
+  ASSERT_EQ(*deploys_->PrecompressPending([&] {
+    if (nested_calls++ == 0) nested = other.PrecompressPending();
+    return true;
+  }),
+            1);
+  ASSERT_TRUE(nested.ok()) << nested.error().message;
+  EXPECT_EQ(*nested, 1) << "the other process takes the next deploy, not the claimed one";
+  EXPECT_FALSE(deploys_->Manifest(first.id).value()->variants_pending);
+  // (Each process reads its own cache; the first would see the second deploy's variants after
+  // its recheck.)
+  EXPECT_FALSE(other.Manifest(second.id).value()->variants_pending);
+  EXPECT_EQ(*other.PrecompressPending(), 0);
+
+  // While one process holds the only waiting deploy, the other finds nothing to do.
+  const Deploy third = DeployFiles({{"index.html", text + "3"}});
+  nested = -1;
+  nested_calls = 0;
+  ASSERT_EQ(*deploys_->PrecompressPending([&] {
+    if (nested_calls++ == 0) nested = other.PrecompressPending();
+    return true;
+  }),
+            1);
+  ASSERT_TRUE(nested.ok());
+  EXPECT_EQ(*nested, 0) << "the deploy is claimed by the first process";
+
+  // A process that stops half-way lets go at once: the other resumes it without waiting for the
+  // claim to lapse; a claim of a process that died lapses after its time.
+  const Deploy fourth = DeployFiles({{"index.html", text + "4"}});
+  EXPECT_EQ(*deploys_->PrecompressPending([] { return false; }), 0);
+  EXPECT_TRUE(deploys_->Manifest(fourth.id).value()->variants_pending);
+  EXPECT_EQ(*other.PrecompressPending(), 1);
+  EXPECT_FALSE(other.Manifest(fourth.id).value()->variants_pending);
+  const Deploy fifth = DeployFiles({{"index.html", text + "5"}});
+  ASSERT_TRUE(tdb_->db()
+                  .Exec("UPDATE deploys SET variants_claim_until = ? WHERE id = ?",
+                        {clock_.NowMillis() + 1000, fifth.id})
+                  .ok());  // as if a process had claimed it and died
+  EXPECT_EQ(*other.PrecompressPending(), 0);
+  clock_.Advance(1001);
+  EXPECT_EQ(*other.PrecompressPending(), 1);
+  EXPECT_FALSE(other.Manifest(fifth.id).value()->variants_pending);
+}
+
 TEST_P(Deploys, UploadDamagedByACrashBeforeItsSyncFailsTheDeploy) {
   Deploy d = deploys_->Create(alice_.id, "site", {}).value();
   const std::string page = "<p>page</p>";
