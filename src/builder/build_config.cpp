@@ -46,6 +46,28 @@ Status Apply(const toml::table& table, std::string_view where, BuildConfig& conf
   return {};
 }
 
+// `<where>.included_files`: an array of strings (a single string is taken as one pattern).
+Status ReadIncludedFiles(const toml::table& table, const std::string& where,
+                         std::vector<std::string>& out) {
+  const toml::node* node = table.get("included_files");
+  if (node == nullptr) return {};
+  auto wrong = [&] {
+    return Unprocessable("invalid_netlify_toml",
+                         "netlify.toml: " + where + ".included_files must be an array of strings");
+  };
+  if (node->is_string()) {
+    out.push_back(node->value_or(std::string()));
+    return {};
+  }
+  const toml::array* list = node->as_array();
+  if (list == nullptr) return wrong();
+  for (const toml::node& item : *list) {
+    if (!item.is_string()) return wrong();
+    out.push_back(item.value_or(std::string()));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<BuildConfig> ReadBuildConfig(const std::string& toml_text, std::string_view context,
@@ -68,9 +90,14 @@ Result<BuildConfig> ReadBuildConfig(const std::string& toml_text, std::string_vi
     if (const toml::node* dir = functions->get("directory"); dir != nullptr && dir->is_string()) {
       config.functions = dir->value_or(std::string());
     }
+    RD_TRY_STATUS(ReadIncludedFiles(*functions, "functions", config.included_files));
     for (const auto& [name, section] : *functions) {
       const toml::table* fn = section.as_table();
       if (fn == nullptr) continue;
+      if (fn->contains("included_files")) {
+        RD_TRY_STATUS(ReadIncludedFiles(*fn, "functions." + std::string(name.str()),
+                                        config.function_included_files[std::string(name.str())]));
+      }
       if (const toml::node* schedule = fn->get("schedule")) {
         if (!schedule->is_string()) {
           return Unprocessable(

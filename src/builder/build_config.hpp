@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -20,6 +21,10 @@ struct BuildConfig {
   std::optional<std::string> functions;  // [build] functions or [functions] directory
   // [functions."name"] schedule = "cron": scheduled functions by name (exact names only).
   std::map<std::string, std::string> function_schedules;
+  // [functions] included_files (every function) and [functions."name"] included_files
+  // (included_files.hpp): glob patterns relative to the base directory.
+  std::vector<std::string> included_files;
+  std::map<std::string, std::vector<std::string>> function_included_files;
   std::map<std::string, std::string> environment;
 };
 

@@ -109,5 +109,24 @@ TEST(ReadBuildConfig, ErrorsNameTheLineOrKey) {
   EXPECT_EQ(nested.error().code, ErrorCode::kUnprocessable);
 }
 
+TEST(ReadBuildConfig, IncludedFiles) {
+  auto config = ReadBuildConfig(R"(
+[functions]
+  included_files = ["data/**", "!data/secret.txt"]
+[functions.report]
+  included_files = ["reports/*.csv"]
+[functions.other]
+  schedule = "@daily"
+)");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->included_files, (std::vector<std::string>{"data/**", "!data/secret.txt"}));
+  EXPECT_EQ(config->function_included_files,
+            (std::map<std::string, std::vector<std::string>>{{"report", {"reports/*.csv"}}}));
+  auto bad = ReadBuildConfig("[functions]\nincluded_files = [1]\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("functions.included_files must be an array of strings"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace replideploy::builder

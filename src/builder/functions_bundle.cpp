@@ -183,11 +183,19 @@ std::vector<std::string> EsbuildArgs(const std::vector<FunctionSource>& sources,
 }
 
 Result<std::vector<FunctionBundle>> PackageFunctions(const std::vector<FunctionSource>& sources,
-                                                     const sandbox::UntrustedTree* bundled) {
+                                                     const sandbox::UntrustedTree* bundled,
+                                                     const IncludedFiles& included) {
   std::vector<FunctionBundle> out;
+  // The function's own files first: an included file of the same name does not replace them.
+  auto with_included = [&](const std::string& name, std::map<std::string, std::string> files) {
+    if (auto it = included.find(name); it != included.end()) {
+      for (const auto& [path, data] : it->second) files.emplace(path, data);
+    }
+    return files;
+  };
   for (const FunctionSource& s : sources) {
     if (s.runtime == "go") {
-      RD_TRY(std::string zip, Zip(s.files));
+      RD_TRY(std::string zip, Zip(with_included(s.name, s.files)));
       out.push_back({s.name, "go", std::move(zip)});
       continue;
     }
@@ -199,7 +207,7 @@ Result<std::vector<FunctionBundle>> PackageFunctions(const std::vector<FunctionS
     if (!code) {
       return Unprocessable("invalid_function", "esbuild wrote no bundle for function " + s.name);
     }
-    RD_TRY(std::string zip, Zip({{file, std::move(*code)}}));
+    RD_TRY(std::string zip, Zip(with_included(s.name, {{file, std::move(*code)}})));
     out.push_back({s.name, "js", std::move(zip)});
   }
   return out;
@@ -269,11 +277,12 @@ void ApplyTomlSchedules(const std::map<std::string, std::string>& schedules,
 }
 
 Result<std::vector<FunctionBundle>> BundleFunctions(const fs::path& dir, const std::string& esbuild,
-                                                    bool read_configs) {
+                                                    bool read_configs,
+                                                    const IncludedFiles& included) {
   auto tree = sandbox::UntrustedTree::Open(dir.string(), "", "functions folder");
   if (!tree.ok()) return std::vector<FunctionBundle>();
   RD_TRY(std::vector<FunctionSource> sources, FindFunctions(*tree));
-  if (!NeedsEsbuild(sources)) return PackageFunctions(sources, nullptr);
+  if (!NeedsEsbuild(sources)) return PackageFunctions(sources, nullptr, included);
   if (esbuild.empty()) {
     return Unprocessable("bundling_failed",
                          "esbuild is not installed (scripts/install-deps.sh installs it in "
@@ -307,7 +316,7 @@ Result<std::vector<FunctionBundle>> BundleFunctions(const fs::path& dir, const s
                              : "esbuild could not bundle the functions:\n" + ran.out);
   }
   RD_TRY(sandbox::UntrustedTree bundled, sandbox::UntrustedTree::Open(out_dir, "", "bundles"));
-  RD_TRY(std::vector<FunctionBundle> bundles, PackageFunctions(sources, &bundled));
+  RD_TRY(std::vector<FunctionBundle> bundles, PackageFunctions(sources, &bundled, included));
   if (!read_configs) return bundles;
   core::ProcessSpec node;
   node.argv = {"node", "--input-type=module", "-e", std::string(FunctionConfigScript()), out_dir};

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/included_files.hpp"
 #include "core/result.hpp"
 #include "sandbox/untrusted_tree.hpp"
 
@@ -68,11 +69,13 @@ std::vector<std::string> EsbuildArgs(const std::vector<FunctionSource>& sources,
 bool NeedsEsbuild(const std::vector<FunctionSource>& sources);
 
 // One zip per function: a JavaScript function's `<name>.mjs` as esbuild wrote it in `bundled`
-// (its out_dir; null when nothing needed bundling), a Go function's files.
+// (its out_dir; null when nothing needed bundling), a Go function's files; and the function's
+// `included` files (CollectIncludedFiles) at their paths (the bundle wins a name both have).
 // kUnprocessable "invalid_function" when a zip would pass kMaxFunctionZipBytes or an output is
 // missing.
 Result<std::vector<FunctionBundle>> PackageFunctions(const std::vector<FunctionSource>& sources,
-                                                     const sandbox::UntrustedTree* bundled);
+                                                     const sandbox::UntrustedTree* bundled,
+                                                     const IncludedFiles& included = {});
 
 // Routes of bundled functions: a Node.js script, run as `node --input-type=module -e SCRIPT
 // OUT_DIR NAME...`, imports each `<OUT_DIR>/<NAME>.mjs` and writes `<OUT_DIR>/` +
@@ -93,7 +96,8 @@ Status ApplyFunctionConfigs(std::string_view json_text, std::vector<FunctionBund
 // kUnprocessable "bundling_failed" with esbuild's messages when it fails.
 Result<std::vector<FunctionBundle>> BundleFunctions(const std::filesystem::path& dir,
                                                     const std::string& esbuild,
-                                                    bool read_configs = true);
+                                                    bool read_configs = true,
+                                                    const IncludedFiles& included = {});
 
 // The esbuild binary: `configured` when not empty, else $REPLIDEPLOY_ESBUILD, else
 // tools/esbuild/node_modules/@esbuild/linux-x64/bin/esbuild in a folder above this program

@@ -63,6 +63,7 @@ std::string RunWithNode(const fs::path& dir, const std::string& module, bool v1 
            "process.stdout.write(await (await m.default(new Request('http://x/'))).text());",
       file.string()};
   spec.merge_stderr = true;
+  spec.cwd = dir.string();  // as the runtime's /var/task
   auto ran = core::RunProcess(spec);
   return ran.ok() ? ran->out : ran.error().message;
 }
@@ -236,6 +237,75 @@ TEST_F(Bundling, ErrorsCarryEsbuildsMessage) {
   auto nowhere = BundleFunctions(dir_, "/nonexistent/esbuild");
   ASSERT_FALSE(nowhere.ok());
   EXPECT_EQ(nowhere.error().detail_code, "bundling_failed");
+}
+
+TEST(IncludedFiles, PatternsMatchLikeNetlify) {
+  EXPECT_TRUE(IncludedPatternMatches("data/**", "data/a.json"));
+  EXPECT_TRUE(IncludedPatternMatches("data/**", "data/x/y/z.txt"));
+  EXPECT_FALSE(IncludedPatternMatches("data/**", "database/a.json"));
+  EXPECT_TRUE(IncludedPatternMatches("data", "data/x/y.txt")) << "a folder takes what is under it";
+  EXPECT_TRUE(IncludedPatternMatches("files/*.md", "files/post.md"));
+  EXPECT_FALSE(IncludedPatternMatches("files/*.md", "files/sub/post.md"));
+  EXPECT_TRUE(IncludedPatternMatches("**/*.md", "post.md"));
+  EXPECT_TRUE(IncludedPatternMatches("**/*.md", "a/b/post.md"));
+  EXPECT_TRUE(IncludedPatternMatches("a/**/c.txt", "a/c.txt"));
+  EXPECT_TRUE(IncludedPatternMatches("a/**/c.txt", "a/b/b/c.txt"));
+  EXPECT_TRUE(IncludedPatternMatches("netlify.toml", "netlify.toml"));
+  EXPECT_FALSE(IncludedPatternMatches("netlify.toml", "x/netlify.toml"));
+}
+
+// netlify.toml's included_files: the matched files go into the zip at their paths relative to
+// the base directory, and the function reads them from its working directory (or next to its
+// module) at run time. Negations, per-function lists, limits, links out and ".." are refused.
+TEST_F(Bundling, IncludedFilesAreZippedAndReadAtRunTime) {
+  Write("netlify/functions/reader.mjs",
+        "import fs from 'node:fs';\nimport path from 'node:path';\n"
+        "export default async () => new Response(\n"
+        "  fs.readFileSync(path.join(process.cwd(), 'data/greeting.txt'), 'utf8') +\n"
+        "  fs.readFileSync(new URL('./data/sub/more.txt', import.meta.url), 'utf8') +\n"
+        "  String(fs.existsSync('data/secret.txt')));\n");
+  Write("netlify/functions/other.mjs", "export default async () => new Response('other');\n");
+  Write("data/greeting.txt", "hello ");
+  Write("data/sub/more.txt", "world ");
+  Write("data/secret.txt", "do not ship");
+  auto base = sandbox::UntrustedTree::Open(dir_.string(), "");
+  ASSERT_TRUE(base.ok());
+  const std::vector<std::string> patterns{"data/**", "!data/secret.txt"};
+  auto included =
+      CollectIncludedFiles(*base, patterns, {{"other", {"!data"}}}, {"other", "reader"});
+  ASSERT_TRUE(included.ok()) << included.error().message;
+  EXPECT_TRUE(included->at("other").empty()) << "its own '!data' drops the global files";
+  auto bundles = BundleFunctions(dir_ / "netlify/functions", esbuild_, false, *included);
+  ASSERT_TRUE(bundles.ok()) << bundles.error().message;
+  ASSERT_EQ(bundles->size(), 2u);
+  EXPECT_EQ(Unzip((*bundles)[0].zip).size(), 1u) << "other.mjs alone";
+  const auto files = Unzip((*bundles)[1].zip);
+  std::vector<std::string> names;
+  for (const auto& [name, data] : files) names.push_back(name);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"data/greeting.txt", "data/sub/more.txt", "reader.mjs"}));
+  // Unpacked as the runtime does, the function reads them.
+  const fs::path task = dir_ / "task";
+  for (const auto& [name, data] : files) {
+    fs::create_directories((task / name).parent_path());
+    std::ofstream(task / name) << data;
+  }
+  EXPECT_EQ(RunWithNode(task, files.at("reader.mjs")), "hello world false");
+
+  IncludedFilesLimits tight;
+  tight.max_files = 1;
+  auto too_many = CollectIncludedFiles(*base, patterns, {}, {"reader"}, tight);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.error().detail_code, "invalid_included_files");
+  auto up = CollectIncludedFiles(*base, {"../elsewhere/**"}, {}, {"reader"});
+  ASSERT_FALSE(up.ok());
+  EXPECT_EQ(up.error().detail_code, "invalid_included_files");
+  fs::create_symlink("/etc/passwd", dir_ / "data/leak.txt");
+  auto leak = CollectIncludedFiles(*base, patterns, {}, {"reader"});
+  ASSERT_FALSE(leak.ok());
+  EXPECT_NE(leak.error().message.find("data/leak.txt is a link that leads outside"),
+            std::string::npos)
+      << leak.error().message;
 }
 
 }  // namespace

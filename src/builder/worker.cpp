@@ -562,6 +562,31 @@ Status BuildWorker::CollectOutput(const BuildJob& job, const Workspace& ws, cons
   return deploys_.AttachBuildOutput(job.deploy_id, files, functions, configs);
 }
 
+namespace {
+
+// netlify.toml's included_files of `sources`, read from the base directory `base` (beneath its
+// descriptor: a link out of it is refused).
+Result<IncludedFiles> IncludedFilesOf(const sandbox::UntrustedTree& base, const BuildConfig& config,
+                                      const std::vector<FunctionSource>& sources,
+                                      BuildLogWriter& log) {
+  if (config.included_files.empty() && config.function_included_files.empty()) {
+    return IncludedFiles{};
+  }
+  std::vector<std::string> names;
+  for (const FunctionSource& s : sources) names.push_back(s.name);
+  RD_TRY(IncludedFiles included,
+         CollectIncludedFiles(base, config.included_files, config.function_included_files, names));
+  for (const auto& [name, files] : included) {
+    if (!files.empty()) {
+      log.Info(fmt::format("Function {}: {} included file{}", name, files.size(),
+                           files.size() == 1 ? "" : "s"));
+    }
+  }
+  return included;
+}
+
+}  // namespace
+
 Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(
     const Workspace& ws, const Plan& plan, std::stop_token stop, BuildLogWriter& log,
     std::map<std::string, std::string>& configs) {
@@ -682,8 +707,12 @@ Result<BuildWorker::FunctionBlobs> BuildWorker::PackageFunctions(
     }
     RD_TRY(bundled, sandbox::UntrustedTree::Open(ws.path.string(), kOut, "functions' bundles"));
   }
+  RD_TRY(
+      sandbox::UntrustedTree base,
+      sandbox::UntrustedTree::Open(ws.path.string(), Join({"repo", plan.base_dir}), "build.base"));
+  RD_TRY(IncludedFiles included, IncludedFilesOf(base, plan.config, sources, log));
   RD_TRY(std::vector<FunctionBundle> bundles,
-         builder::PackageFunctions(sources, bundled ? &*bundled : nullptr));
+         builder::PackageFunctions(sources, bundled ? &*bundled : nullptr, included));
   if (bundled) {
     RD_TRY(std::optional<std::string> routes,
            bundled->ReadFile(kFunctionConfigFile, std::size_t{1} << 20));

@@ -52,7 +52,7 @@ Status BackgroundRunner::Submit(FunctionRequest request) {
   return {};
 }
 
-void BackgroundRunner::Run(std::uint64_t id, FunctionRequest request) {
+FunctionResponse BackgroundRunner::Attempt(const FunctionRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   FunctionResponse response = runtime_.Invoke(request);
   // A streamed answer: read it to its end (within the call's deadline) to free the process.
@@ -71,6 +71,31 @@ void BackgroundRunner::Run(std::uint64_t id, FunctionRequest request) {
     spdlog::info("background call of function {} of deploy {} done ({}) in {} ms",
                  request.function_name, request.deploy_id, response.status, millis);
   }
+  return response;
+}
+
+bool BackgroundRunner::WaitToRetry(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mu_);
+  return !cv_.wait_for(lock, delay, [this] { return closing_; });
+}
+
+void BackgroundRunner::Run(std::uint64_t id, FunctionRequest request) {
+  FunctionResponse response = Attempt(request);
+  // A scheduled run (of a function not named "-background") is not retried.
+  const std::size_t retries =
+      IsBackgroundFunction(request.function_name) ? options_.retry_delays.size() : 0;
+  for (std::size_t retry = 1; response.status >= 500 && retry <= retries; ++retry) {
+    const std::chrono::milliseconds delay = options_.retry_delays[retry - 1];
+    // The status only: a body the function wrote may hold what the log must not show.
+    const std::string line = "retry " + std::to_string(retry) + " of " + std::to_string(retries) +
+                             " in " + SecondsText(delay) + ": the call ended with " +
+                             std::to_string(response.status);
+    spdlog::info("background call of function {} of deploy {}: {}", request.function_name,
+                 request.deploy_id, line);
+    runtime_.LogCall(request, line);
+    if (!WaitToRetry(delay)) break;
+    response = Attempt(request);
+  }
   if (done_hook_) done_hook_(request, response);
   const std::string function_key = request.deploy_id + "/" + request.function_name;
   std::lock_guard lock(mu_);
@@ -86,6 +111,7 @@ void BackgroundRunner::Shutdown() {
     std::lock_guard lock(mu_);
     if (closing_ && threads_.empty()) return;
     closing_ = true;
+    cv_.notify_all();  // calls waiting to retry give up
   }
   runtime_.Shutdown();
   std::map<std::uint64_t, std::thread> threads;

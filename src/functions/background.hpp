@@ -5,9 +5,15 @@
 // server's request pools waits for it. What a call returns is discarded; errors and timeouts are
 // in the server log (the runtime logs them).
 //
+// Retries, as Netlify's: a background function's call that fails (the runtime's 5xx: a thrown
+// error, a crash, a non-zero exit, a timeout; or a 5xx the function returns) runs again after
+// retry_delays[0] (1 minute), and once more after retry_delays[1] (2 minutes) if it fails again;
+// each retry is a platform line in the function log ("retry 1 of 2 in 60 s: ..."). A call holds its
+// place under the caps below while it waits for a retry. Scheduled runs are not retried.
+//
 // Bounded: at most max_running calls at once in all, max_per_site per site and max_per_function
 // per (deploy, function); past a cap Submit refuses (429 for the client). Shutdown kills the
-// running calls. Thread-safe.
+// running calls and drops the retries still waiting. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -36,11 +42,15 @@ struct BackgroundOptions {
   int max_running = 32;
   int max_per_site = 8;
   int max_per_function = 2;  // per (deploy, function); the pool has max_processes (4)
+  // Delays before the retries of a failed call; as many retries as delays (none when empty).
+  std::vector<std::chrono::milliseconds> retry_delays{std::chrono::minutes(1),
+                                                      std::chrono::minutes(2)};
 };
 
 class BackgroundRunner {
  public:
-  // Called when a call ended, with what the function answered (or the runtime's 429/502/504).
+  // Called when a call ended (after its last retry), with what the function answered (or the
+  // runtime's 429/502/504).
   using DoneHook = std::function<void(const FunctionRequest&, const FunctionResponse&)>;
 
   // `runtime` must outlive the runner.
@@ -63,6 +73,10 @@ class BackgroundRunner {
 
  private:
   void Run(std::uint64_t id, FunctionRequest request);
+  // One attempt of the call, its streamed body read to its end.
+  FunctionResponse Attempt(const FunctionRequest& request);
+  // Waits `delay` before a retry; false when shutting down.
+  bool WaitToRetry(std::chrono::milliseconds delay);
   void JoinFinished();
 
   FunctionRuntime& runtime_;

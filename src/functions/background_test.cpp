@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 
+#include "core/testing.hpp"
 #include "functions/runtime.hpp"
 #include "functions/testing.hpp"
 #include "sandbox/runner.hpp"
@@ -32,6 +35,15 @@ class BackgroundTest : public ::testing::Test {
     RuntimeOptions o;
     o.root_dir = tmp_.path() + "/functions";
     o.timeout = sync_timeout;
+    o.on_call = [this](const FunctionRequest& r, int status, std::chrono::milliseconds) {
+      std::lock_guard lock(mu_);
+      attempts_.emplace_back(r.function_name, status);
+    };
+    o.on_log = [this](const LogRecord& r) {
+      if (r.stream != "platform") return;
+      std::lock_guard lock(mu_);
+      platform_lines_.emplace_back(r.line);
+    };
     runtime_ = std::make_unique<FunctionRuntime>(*blobs_, runner_, std::move(o));
     background_ = std::make_unique<BackgroundRunner>(*runtime_, options);
     background_->SetDoneHook([this](const FunctionRequest& r, const FunctionResponse& answer) {
@@ -74,6 +86,8 @@ class BackgroundTest : public ::testing::Test {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::pair<std::string, FunctionResponse>> done_;
+  std::vector<std::pair<std::string, int>> attempts_;  // every runtime call: function, status
+  std::vector<std::string> platform_lines_;
 };
 
 TEST(BackgroundFunctions, NamedLikeNetlify) {
@@ -151,6 +165,75 @@ TEST_F(BackgroundTest, CapsRefuseAndShutdownKillsRunningCalls) {
   for (const auto& [name, answer] : done_) EXPECT_GE(answer.status, 500) << name;
   EXPECT_EQ(background.Submit(Deployed("a-background", hang)).error().code,
             ErrorCode::kUnavailable);
+}
+
+// Netlify's retries (1 and 2 minutes, shortened here): a call that throws twice runs a third
+// time and succeeds; one that always fails runs exactly three times. A log line per retry.
+TEST_F(BackgroundTest, FailedCallsAreRetriedTwice) {
+  BackgroundOptions options;
+  options.retry_delays = {std::chrono::milliseconds(20), std::chrono::milliseconds(40)};
+  BackgroundRunner& background = Start(std::chrono::seconds(10), options);
+  // The process stays warm after a throw, so the module's counter sees every attempt.
+  ASSERT_TRUE(background
+                  .Submit(Deployed("flaky-background",
+                                   "let n = 0;\n"
+                                   "export default async () => {\n"
+                                   "  n += 1;\n"
+                                   "  if (n < 3) throw new Error('attempt ' + n + ' failed');\n"
+                                   "  return new Response('attempt ' + n);\n"
+                                   "};\n"))
+                  .ok());
+  ASSERT_TRUE(background
+                  .Submit(Deployed("broken-background",
+                                   "export default async () => { throw new Error('never'); };\n"))
+                  .ok());
+  ASSERT_TRUE(WaitDone(2));
+  background.Shutdown();
+  std::map<std::string, FunctionResponse> answers(done_.begin(), done_.end());
+  EXPECT_EQ(answers["flaky-background"].status, 200);
+  EXPECT_EQ(answers["flaky-background"].body, "attempt 3");
+  EXPECT_EQ(answers["broken-background"].status, 502);
+  auto statuses = [&](const std::string& name) {
+    std::vector<int> out;
+    for (const auto& [function, status] : attempts_) {
+      if (function == name) out.push_back(status);
+    }
+    return out;
+  };
+  EXPECT_EQ(statuses("flaky-background"), (std::vector<int>{502, 502, 200}));
+  EXPECT_EQ(statuses("broken-background"), (std::vector<int>{502, 502, 502}));
+  auto count = [&](const std::string& text) {
+    return std::count_if(platform_lines_.begin(), platform_lines_.end(),
+                         [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  };
+  EXPECT_EQ(count("retry 1 of 2 in 20 ms: the call ended with 502"), 2);
+  EXPECT_EQ(count("retry 2 of 2 in 40 ms: the call ended with 502"), 2);
+  EXPECT_EQ(count("retry "), 4) << "no retry after the last one nor after a success";
+}
+
+// A successful call is not retried; Shutdown drops a retry that waits (here for an hour).
+TEST_F(BackgroundTest, NoRetryAfterSuccessAndShutdownDropsWaitingRetries) {
+  BackgroundOptions options;
+  options.retry_delays = {std::chrono::hours(1)};
+  BackgroundRunner& background = Start(std::chrono::seconds(10), options);
+  ASSERT_TRUE(
+      background
+          .Submit(Deployed("ok-background", "export default async () => new Response('fine');\n"))
+          .ok());
+  ASSERT_TRUE(background
+                  .Submit(Deployed("broken-background",
+                                   "export default async () => { throw new Error('never'); };\n"))
+                  .ok());
+  ASSERT_TRUE(WaitDone(1));
+  ASSERT_TRUE(core::testing::WaitUntil([&] {
+    std::lock_guard lock(mu_);
+    return std::any_of(platform_lines_.begin(), platform_lines_.end(), [](const std::string& l) {
+      return l.find("retry 1 of 1 in 3600 s: the call ended with 502") != std::string::npos;
+    });
+  }));
+  background.Shutdown();  // returns though the retry would wait an hour
+  EXPECT_EQ(done_.size(), 2u);
+  EXPECT_EQ(attempts_.size(), 2u) << "one attempt each";
 }
 
 }  // namespace

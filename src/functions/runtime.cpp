@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "core/ids.hpp"
 #include "core/metrics.hpp"
@@ -33,6 +34,19 @@ struct FunctionRuntime::Pool {
   int waiting = 0;
 };
 
+class FunctionRuntime::SiteSlot {
+ public:
+  SiteSlot(FunctionRuntime& runtime, std::string site_id)
+      : runtime_(runtime), site_id_(std::move(site_id)) {}
+  ~SiteSlot() { runtime_.LeaveSite(site_id_); }
+  SiteSlot(const SiteSlot&) = delete;
+  SiteSlot& operator=(const SiteSlot&) = delete;
+
+ private:
+  FunctionRuntime& runtime_;
+  std::string site_id_;
+};
+
 namespace {
 
 // "TypeError: x is not a function" from the bootstrap's {errorType, errorMessage}, or the text.
@@ -52,17 +66,21 @@ std::string ErrorSummary(std::string_view payload) {
   return std::string(payload.substr(0, 1000));
 }
 
-// "10 s", "1.5 s".
-std::string SecondsText(std::chrono::milliseconds d) {
-  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
-  return std::to_string(d.count()) + " ms";
-}
-
 FunctionResponse TextResponse(int status, std::string text) {
   FunctionResponse r;
   r.status = status;
   r.headers = {{"Content-Type", "text/plain; charset=utf-8"}, {"Cache-Control", "no-store"}};
   r.body = std::move(text);
+  return r;
+}
+
+// {"error":{"code":...,"message":...}}, as the API's errors.
+FunctionResponse JsonErrorResponse(int status, std::string_view code, std::string_view message) {
+  FunctionResponse r;
+  r.status = status;
+  r.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}};
+  r.body = boost::json::serialize(
+      boost::json::object{{"error", boost::json::object{{"code", code}, {"message", message}}}});
   return r;
 }
 
@@ -78,6 +96,11 @@ void MakeReachable(const fs::path& dir) {
 }
 
 }  // namespace
+
+std::string SecondsText(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
+  return std::to_string(d.count()) + " ms";
+}
 
 sandbox::SandboxLimits RuntimeOptions::DefaultLimits() {
   sandbox::SandboxLimits l;
@@ -147,8 +170,60 @@ void FunctionRuntime::Shutdown() {
       pool->cv.notify_all();
     }
   }
+  {
+    std::lock_guard sites_lock(sites_mu_);
+    sites_cv_.notify_all();
+  }
   for (auto& p : doomed) p->Kill();
   doomed.clear();
+}
+
+Result<std::shared_ptr<FunctionRuntime::SiteSlot>> FunctionRuntime::EnterSite(
+    const std::string& site_id, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(sites_mu_);
+  SiteLoad& load = sites_[site_id];  // stays put: only LeaveSite erases, when nobody waits
+  if (load.running >= options_.max_per_site) {
+    if (load.waiting >= options_.max_queue) {
+      if (load.running == 0) sites_.erase(site_id);
+      Error e =
+          MakeError(ErrorCode::kRateLimited, "too many calls of this site's functions at once");
+      e.detail_code = "site_limit";
+      return e;
+    }
+    ++load.waiting;
+    const bool freed = sites_cv_.wait_until(
+        lock, deadline, [&] { return load.running < options_.max_per_site || Closing(); });
+    --load.waiting;
+    if (!freed || Closing()) {
+      if (load.running == 0 && load.waiting == 0) sites_.erase(site_id);
+      Error e =
+          MakeError(ErrorCode::kUnavailable, freed ? "the functions runtime is shutting down"
+                                                   : "no slot of the site became free in time");
+      if (!freed) e.detail_code = "queue_timeout";
+      return e;
+    }
+  }
+  ++load.running;
+  return std::make_shared<SiteSlot>(*this, site_id);
+}
+
+void FunctionRuntime::LeaveSite(const std::string& site_id) {
+  std::lock_guard lock(sites_mu_);
+  auto it = sites_.find(site_id);
+  if (it == sites_.end()) return;
+  --it->second.running;
+  if (it->second.running == 0 && it->second.waiting == 0) {
+    sites_.erase(it);
+  } else {
+    sites_cv_.notify_all();
+  }
+}
+
+std::size_t FunctionRuntime::SiteWaitingCountForTest() {
+  std::lock_guard lock(sites_mu_);
+  std::size_t n = 0;
+  for (const auto& [site, load] : sites_) n += static_cast<std::size_t>(load.waiting);
+  return n;
 }
 
 std::size_t FunctionRuntime::BusyCountForTest() {
@@ -178,18 +253,21 @@ void FunctionRuntime::ReapIdle() {
     std::lock_guard lock(mu_);
     for (auto it = pools_.begin(); it != pools_.end();) {
       Pool& pool = *it->second;
-      std::lock_guard pool_lock(pool.mu);
-      std::erase_if(pool.idle, [&](Pool::Idle& idle) {
-        if (now - idle.since < options_.idle_timeout && idle.process->Alive()) return false;
-        doomed.push_back(std::move(idle.process));
-        --pool.total;
-        return true;
-      });
-      if (pool.total == 0 && pool.waiting == 0) {
-        it = pools_.erase(it);
-      } else {
-        ++it;
+      bool unused = false;
+      {
+        std::lock_guard pool_lock(pool.mu);
+        std::erase_if(pool.idle, [&](Pool::Idle& idle) {
+          if (now - idle.since < options_.idle_timeout && idle.process->Alive()) return false;
+          doomed.push_back(std::move(idle.process));
+          --pool.total;
+          return true;
+        });
+        // use_count 1: no call or Warm holds it (they take it under mu_, held here), so none
+        // can start a process in a pool that is no longer listed.
+        unused = pool.total == 0 && pool.waiting == 0 && it->second.use_count() == 1;
       }
+      // Erased with its mutex unlocked.
+      it = unused ? pools_.erase(it) : std::next(it);
     }
   }
   for (auto& p : doomed) p->Kill();
@@ -235,6 +313,54 @@ std::shared_ptr<FunctionRuntime::Pool> FunctionRuntime::PoolFor(const FunctionRe
   return pool;
 }
 
+Result<std::unique_ptr<FunctionProcess>> FunctionRuntime::StartProcess(
+    const std::string& function_name, const std::string& bundle_dir,
+    const FunctionRequest& request) {
+  ProcessSpec spec;
+  spec.function_name = function_name;
+  spec.site_id = request.site_id;
+  spec.deploy_id = request.deploy_id;
+  spec.on_log = options_.on_log;
+  spec.bundle_dir = bundle_dir;
+  spec.runtime_dir = runtime_dir_;
+  spec.run_dir = (fs::absolute(options_.root_dir) / "run" / core::NewHexId()).string();
+  spec.node = options_.node;
+  spec.limits = options_.limits;
+  spec.network = options_.network;
+  RD_TRY(FunctionEnvironment env, options_.environment
+                                      ? options_.environment(request)
+                                      : Result<FunctionEnvironment>(FunctionEnvironment{}));
+  spec.env = std::move(env.vars);
+  spec.secrets = std::move(env.secrets);
+  return FunctionProcess::Start(runner_, std::move(spec));
+}
+
+Status FunctionRuntime::Warm(const FunctionRequest& request) {
+  RD_TRY(std::string bundle, BundleDir(request.bundle_sha256));
+  std::shared_ptr<Pool> pool = PoolFor(request);
+  {
+    std::lock_guard lock(pool->mu);
+    pool->bundle_dir = bundle;
+    if (pool->total > 0 || Closing()) return {};  // warm already (or starting, or busy)
+    ++pool->total;
+  }
+  auto started = StartProcess(request.function_name, bundle, request);
+  std::lock_guard lock(pool->mu);
+  if (!started.ok()) {
+    --pool->total;
+    pool->cv.notify_one();
+    return std::move(started).error();
+  }
+  if (Closing()) {
+    (*started)->Kill();
+    --pool->total;
+    return {};
+  }
+  pool->idle.push_back({std::move(started).value(), std::chrono::steady_clock::now()});
+  pool->cv.notify_one();  // a call may be waiting for it
+  return {};
+}
+
 Result<std::unique_ptr<FunctionProcess>> FunctionRuntime::Acquire(
     Pool& pool, const FunctionRequest& request, std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(pool.mu);
@@ -262,28 +388,7 @@ Result<std::unique_ptr<FunctionProcess>> FunctionRuntime::Acquire(
       if (queued) --pool.waiting;
       const std::string bundle_dir = pool.bundle_dir;
       lock.unlock();
-      ProcessSpec spec;
-      spec.function_name = pool.function_name;
-      spec.site_id = request.site_id;
-      spec.deploy_id = request.deploy_id;
-      spec.on_log = options_.on_log;
-      spec.bundle_dir = bundle_dir;
-      spec.runtime_dir = runtime_dir_;
-      spec.run_dir = (fs::absolute(options_.root_dir) / "run" / core::NewHexId()).string();
-      spec.node = options_.node;
-      spec.limits = options_.limits;
-      spec.network = options_.network;
-      Result<std::unique_ptr<FunctionProcess>> started =
-          MakeError(ErrorCode::kInternal, "no environment");
-      Result<FunctionEnvironment> env = FunctionEnvironment{};
-      if (options_.environment) env = options_.environment(request);
-      if (env.ok()) {
-        spec.env = std::move(env->vars);
-        spec.secrets = std::move(env->secrets);
-        started = FunctionProcess::Start(runner_, std::move(spec));
-      } else {
-        started = std::move(env).error();
-      }
+      auto started = StartProcess(pool.function_name, bundle_dir, request);
       std::lock_guard relock(pool.mu);
       if (!started.ok()) {
         --pool.total;
@@ -354,6 +459,37 @@ void FunctionRuntime::LogCall(const FunctionRequest& request, std::string_view t
                    request.request_id, text});
 }
 
+FunctionResponse FunctionRuntime::Refused(const FunctionRequest& request, const Error& error,
+                                          std::chrono::milliseconds timeout) {
+  if (error.detail_code == "site_limit") {
+    LogCall(request, "429: too many calls of this site's functions at once");
+    FunctionResponse r =
+        JsonErrorResponse(429, "site_concurrency_limit",
+                          "Too many calls of this site's functions at once; try again shortly.");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  if (error.code == ErrorCode::kRateLimited) {
+    LogCall(request, "429: too many calls of this function at once");
+    FunctionResponse r = TextResponse(429, "Too Many Requests: the function is busy\n");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  if (error.detail_code == "queue_timeout") {
+    spdlog::warn("function {} of deploy {}: timed out waiting: {}", request.function_name,
+                 request.deploy_id, error.message);
+    LogCall(request, "504: timed out after " + SecondsText(timeout) + " waiting: " + error.message);
+    return TextResponse(504, "Gateway Timeout: the function did not answer in time\n");
+  }
+  if (error.code == ErrorCode::kUnavailable) {
+    return TextResponse(503, "Service Unavailable: the server is shutting down\n");
+  }
+  spdlog::error("function {} of deploy {}: {}", request.function_name, request.deploy_id,
+                error.message);
+  LogCall(request, "502: the function could not be started");
+  return TextResponse(502, "Bad Gateway: the function could not be started\n");
+}
+
 FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request) {
   if (request.body.size() > kMaxBodyBytes) {
     return TextResponse(413, "Payload Too Large: function request bodies are limited to 6 MB\n");
@@ -369,34 +505,15 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
     LogCall(request, "502: the function's bundle could not be loaded");
     return TextResponse(502, "Bad Gateway: the function could not be loaded\n");
   }
+  auto site_slot = EnterSite(request.site_id, deadline);
+  if (!site_slot.ok()) return Refused(request, site_slot.error(), timeout);
   std::shared_ptr<Pool> pool = PoolFor(request);
   {
     std::lock_guard lock(pool->mu);
     pool->bundle_dir = *bundle;
   }
   auto process = Acquire(*pool, request, deadline);
-  if (!process.ok()) {
-    if (process.error().code == ErrorCode::kRateLimited) {
-      LogCall(request, "429: too many calls of this function at once");
-      FunctionResponse r = TextResponse(429, "Too Many Requests: the function is busy\n");
-      r.headers.emplace_back("Retry-After", "1");
-      return r;
-    }
-    if (process.error().detail_code == "queue_timeout") {
-      spdlog::warn("function {} of deploy {}: timed out waiting for a free process",
-                   request.function_name, request.deploy_id);
-      LogCall(request,
-              "504: timed out after " + SecondsText(timeout) + " waiting for a free process");
-      return TextResponse(504, "Gateway Timeout: the function did not answer in time\n");
-    }
-    if (process.error().code == ErrorCode::kUnavailable) {
-      return TextResponse(503, "Service Unavailable: the server is shutting down\n");
-    }
-    spdlog::error("function {} of deploy {}: {}", request.function_name, request.deploy_id,
-                  process.error().message);
-    LogCall(request, "502: the function could not be started");
-    return TextResponse(502, "Bad Gateway: the function could not be started\n");
-  }
+  if (!process.ok()) return Refused(request, process.error(), timeout);
   const std::string id = request.request_id.empty() ? core::NewHexId() : request.request_id;
   FunctionProcess::Answer answer =
       (*process)->Invoke(id, LambdaEvent(request), ClientContext(request), deadline);
@@ -417,7 +534,7 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
     parsed->stream = std::make_shared<StreamedBody>(
         answer.stream, deadline,
         [this, pool, holder, id, stream = answer.stream, name = request.function_name,
-         deploy = request.deploy_id](bool complete) {
+         deploy = request.deploy_id, slot = *site_slot](bool complete) mutable {
           if (!complete) {
             spdlog::warn("function {} of deploy {}: streamed response cut short after {} bytes: {}",
                          name, deploy, stream->total_bytes(), stream->error());
@@ -427,6 +544,7 @@ FunctionResponse FunctionRuntime::InvokeUncounted(const FunctionRequest& request
             (*holder)->Kill();
           }
           Release(*pool, std::move(*holder));
+          slot.reset();  // the site's slot, once the body is sent
         });
     return std::move(parsed).value();
   }

@@ -8,7 +8,10 @@
 // is visible to them (see process.hpp for the sandbox and the Runtime API transport).
 //
 // Per function: at most max_processes run at once; further calls wait in a queue of at most
-// max_queue (then 429); a process is reused while warm and stopped after idle_timeout. A call
+// max_queue (then 429); a process is reused while warm and stopped after idle_timeout. Per site,
+// over all its functions and deploys: at most max_per_site calls at once, further calls wait in a
+// queue of at most max_queue (then 429 with a JSON error body), so one site's burst does not take
+// every process from the others. A call
 // gets `timeout` (504 and the process killed past it); a thrown error or a crash is 502 with
 // the details in the server log and the function log (on_log); bodies are limited to
 // kMaxBodyBytes (413 / 502).
@@ -49,7 +52,9 @@ struct RuntimeOptions {
   std::string root_dir;
   std::chrono::milliseconds timeout{10'000};
   int max_processes = 4;  // per (deploy, function)
-  int max_queue = 32;     // calls waiting per (deploy, function)
+  int max_queue = 32;     // calls waiting per (deploy, function), and per site
+  // Calls at once per site, over all its functions and deploys (background calls included).
+  int max_per_site = 16;
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
   std::string node = "node";
   // No network at all in this version (own network namespace with loopback only).
@@ -86,6 +91,16 @@ class FunctionRuntime {
   // streamed one).
   FunctionResponse Invoke(const FunctionRequest& request);
 
+  // Pre-warming: starts one process of `request`'s function (its deploy, bundle and site; no
+  // call is made) and keeps it idle for the next call, unless the function has a process
+  // already. Blocks while the process starts (not until Node.js has loaded the function). An
+  // error when its bundle cannot be unpacked or the process cannot be started.
+  Status Warm(const FunctionRequest& request);
+
+  // A platform line about `request` for the function log (with options_.on_log), filed under
+  // its request id.
+  void LogCall(const FunctionRequest& request, std::string_view text);
+
   // Stops idle processes older than idle_timeout (the reaper calls it every second).
   void ReapIdle();
   // Kills every process, busy ones too (their calls answer 502), and refuses new calls (503).
@@ -94,15 +109,29 @@ class FunctionRuntime {
 
   std::size_t ProcessCountForTest();  // running processes, idle or busy
   std::size_t BusyCountForTest();
-  std::size_t WaitingCountForTest();  // calls queued for a free process
+  std::size_t WaitingCountForTest();      // calls queued for a free process
+  std::size_t SiteWaitingCountForTest();  // calls queued for a slot of their site
 
  private:
   FunctionResponse InvokeUncounted(const FunctionRequest& request);
-  // A platform line about `request` for the function log (with options_.on_log).
-  void LogCall(const FunctionRequest& request, std::string_view text);
+  // What the client gets when no process could be had (Acquire's or EnterSite's error).
+  FunctionResponse Refused(const FunctionRequest& request, const Error& error,
+                           std::chrono::milliseconds timeout);
+  // A slot of the site's max_per_site, held while the call runs (its body included).
+  class SiteSlot;
+  // Takes a slot of `site_id`, waiting until `deadline` when all are taken: kRateLimited
+  // ("site_limit") past the site's queue, kUnavailable ("queue_timeout") at the deadline or
+  // once closing.
+  Result<std::shared_ptr<SiteSlot>> EnterSite(const std::string& site_id,
+                                              std::chrono::steady_clock::time_point deadline);
+  void LeaveSite(const std::string& site_id);
   struct Pool;
   std::shared_ptr<Pool> PoolFor(const FunctionRequest& request);
   Result<std::string> BundleDir(const std::string& sha256);
+  // A new process of the function (not yet counted anywhere), with `request`'s environment.
+  Result<std::unique_ptr<FunctionProcess>> StartProcess(const std::string& function_name,
+                                                        const std::string& bundle_dir,
+                                                        const FunctionRequest& request);
   // An idle process of `pool`, or a new one; kRateLimited past the queue, kUnavailable when
   // the deadline passes while queued.
   Result<std::unique_ptr<FunctionProcess>> Acquire(Pool& pool, const FunctionRequest& request,
@@ -121,9 +150,19 @@ class FunctionRuntime {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Pool>> pools_;  // "<deploy>/<function>"
   std::mutex bundles_mu_;
+  struct SiteLoad {
+    int running = 0;
+    int waiting = 0;
+  };
+  std::mutex sites_mu_;  // never held with mu_ or a pool's lock
+  std::condition_variable sites_cv_;
+  std::map<std::string, SiteLoad> sites_;  // sites with calls running or waiting
 
   std::jthread reaper_;
 };
+
+// "10 s", "1500 ms": a duration for log lines.
+std::string SecondsText(std::chrono::milliseconds d);
 
 // Our bootstrap (src/functions/bootstrap.mjs, compiled in).
 std::string_view BootstrapScript();

@@ -15,6 +15,7 @@
 #include "core/crypto.hpp"
 #include "core/metrics.hpp"
 #include "core/testing.hpp"
+#include "functions/prewarm.hpp"
 #include "functions/testing.hpp"
 #include "sandbox/runner.hpp"
 #include "store/testing.hpp"
@@ -454,6 +455,84 @@ exports.handler = () => new Promise(() => {});  // never answers
   rt.Shutdown();
   EXPECT_EQ(first.get().status, 502);
   EXPECT_EQ(queued.get().status, 503);
+}
+
+// The site's cap counts calls of all its functions: with 1, a call of another function of the
+// same site waits (then 429 past the site's queue), while another site's call runs at once.
+TEST_F(FunctionRuntimeTest, SiteCapQueuesAndRefusesOnlyThatSite) {
+  RuntimeOptions options;
+  options.max_per_site = 1;
+  options.max_queue = 1;
+  options.timeout = std::chrono::minutes(2);  // the hung call ends by Shutdown, not by timeout
+  auto& rt = Runtime(options);
+  const FunctionRequest hang =
+      Deployed(Zip({{"hang.js", "exports.handler = () => new Promise(() => {});"}}), "hang");
+  const FunctionRequest quick = Deployed(
+      Zip({{"quick.js", "exports.handler = async () => ({ statusCode: 200, body: 'quick' });"}}),
+      "quick");
+  auto first = std::async(std::launch::async, [&] { return rt.Invoke(hang); });
+  ASSERT_TRUE(core::testing::WaitUntil([&] { return rt.BusyCountForTest() == 1; }));
+  auto queued = std::async(std::launch::async, [&] { return rt.Invoke(quick); });
+  ASSERT_TRUE(core::testing::WaitUntil([&] { return rt.SiteWaitingCountForTest() == 1; }));
+  const FunctionResponse refused = rt.Invoke(quick);
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(HeaderOf(refused, "retry-after"), "1");
+  EXPECT_EQ(HeaderOf(refused, "content-type"), "application/json");
+  EXPECT_NE(refused.body.find(R"({"error":{"code":"site_concurrency_limit","message":)"),
+            std::string::npos)
+      << refused.body;
+
+  FunctionRequest elsewhere = quick;
+  elsewhere.site_id = "site-2";
+  elsewhere.deploy_id = "d2";
+  const FunctionResponse other_site = rt.Invoke(elsewhere);
+  EXPECT_EQ(other_site.status, 200) << other_site.body;
+  EXPECT_EQ(other_site.body, "quick");
+  EXPECT_EQ(rt.SiteWaitingCountForTest(), 1u) << "site-1's call still waits";
+  EXPECT_EQ(queued.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+
+  rt.Shutdown();
+  EXPECT_EQ(first.get().status, 502);
+  EXPECT_EQ(queued.get().status, 503);
+}
+
+// Pre-warming on publish: the first function by name gets a process before any call (a
+// background function, and those past max_per_deploy, get none), and the first call is answered
+// by that process: no process is started for it, and the module was loaded once.
+TEST_F(FunctionRuntimeTest, PrewarmedProcessAnswersTheFirstCall) {
+  auto& rt = Runtime();
+  const std::string counting = R"(
+globalThis.loads = (globalThis.loads || 0) + 1;
+let calls = 0;
+exports.handler = async () => ({ statusCode: 200, body: "loads " + loads + " calls " + (++calls) });
+)";
+  const FunctionRequest first = Deployed(Zip({{"a-fn.js", counting}}), "a-fn");
+  const FunctionRequest second = Deployed(Zip({{"b-fn.js", counting}}), "b-fn");
+  const FunctionRequest background = Deployed(Zip({{"x-background.js", counting}}), "x-background");
+  std::vector<std::string> looked_up;
+  PrewarmOptions options;
+  options.max_per_deploy = 1;
+  Prewarmer prewarmer(
+      rt,
+      [&](const std::string& site_id) -> Result<std::vector<FunctionRequest>> {
+        looked_up.push_back(site_id);
+        return std::vector<FunctionRequest>{background, second, first};
+      },
+      options);
+  EXPECT_EQ(rt.ProcessCountForTest(), 0u);
+  prewarmer.SitePublished("site-1");
+  ASSERT_TRUE(core::testing::WaitUntil([&] { return prewarmer.DoneCountForTest() == 1; }));
+  EXPECT_EQ(looked_up, std::vector<std::string>{"site-1"});
+  EXPECT_EQ(rt.ProcessCountForTest(), 1u) << "one process: a-fn's";
+  EXPECT_EQ(rt.BusyCountForTest(), 0u);
+
+  const FunctionResponse answer = rt.Invoke(first);
+  EXPECT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(answer.body, "loads 1 calls 1");
+  EXPECT_EQ(rt.ProcessCountForTest(), 1u) << "the call took the warm process";
+  // Warming a function that has a process already starts none.
+  ASSERT_TRUE(rt.Warm(first).ok());
+  EXPECT_EQ(rt.ProcessCountForTest(), 1u);
 }
 
 }  // namespace

@@ -138,6 +138,32 @@ functions::FunctionRequest ScheduledRequest(const deploys::ScheduledRun& run,
   return f;
 }
 
+// What to pre-warm when `site_id` published (functions/prewarm.hpp): the functions of its live
+// deploy that answer HTTP (JavaScript, not scheduled; the prewarmer drops background ones).
+Result<std::vector<functions::FunctionRequest>> FunctionsToWarm(Services& services,
+                                                                const std::string& site_id,
+                                                                const std::string& base_domain) {
+  std::vector<functions::FunctionRequest> out;
+  auto found = services.sites.GetById(site_id);
+  if (!found.ok() && found.error().code == ErrorCode::kNotFound) return out;  // deleted
+  RD_TRY(deploys::Site site, std::move(found));
+  if (!site.published_deploy_id || site.published_deploy_id->empty()) return out;
+  RD_TRY(auto manifest, services.deploys.Manifest(*site.published_deploy_id));
+  for (const auto& [name, entry] : manifest->functions) {
+    if (!entry.schedule.empty() || (!entry.runtime.empty() && entry.runtime != "js")) continue;
+    functions::FunctionRequest f;
+    f.deploy_id = manifest->deploy_id;
+    f.function_name = name;
+    f.bundle_sha256 = entry.sha256;
+    f.site_id = site.id;
+    f.site_name = site.name;
+    f.site_url = "http://" + site.name + "." + base_domain;
+    f.deploy_context = "production";
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 }  // namespace
 
 EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
@@ -237,7 +263,14 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
                          started.error().message);
           }
         });
-    services.deploys.AddPublishListener([this](const std::string&) { scheduler_->Wake(); });
+    prewarmer_ = std::make_unique<functions::Prewarmer>(
+        *functions_, [&services, base_domain = options.base_domain](const std::string& site_id) {
+          return FunctionsToWarm(services, site_id, base_domain);
+        });
+    services.deploys.AddPublishListener([this](const std::string& site_id) {
+      scheduler_->Wake();
+      prewarmer_->SitePublished(site_id);
+    });
     scheduler_->Start();
   }
   // Last: the handlers use everything above. Null with SQLite.
@@ -315,8 +348,9 @@ void EdgeRole::ApplyChange(const std::string& payload) {
       edge_.InvalidateCustomHosts();
       break;
     case db::ChangeKind::kPublish:
-      // Another process published: what is scheduled may have changed.
+      // Another process published: what is scheduled may have changed, and what to warm.
       if (scheduler_) scheduler_->Wake();
+      if (prewarmer_ && !event->site_id.empty()) prewarmer_->SitePublished(event->site_id);
       break;
     case db::ChangeKind::kLock:
     case db::ChangeKind::kSite:
@@ -326,6 +360,7 @@ void EdgeRole::ApplyChange(const std::string& payload) {
 }
 
 EdgeRole::~EdgeRole() {
+  if (prewarmer_) prewarmer_->Stop();
   if (scheduler_) scheduler_->Stop();
   if (background_) background_->Shutdown();  // kills every function call
   if (functions_) functions_->Shutdown();

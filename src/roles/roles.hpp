@@ -24,6 +24,7 @@
 #include "deploys/processor.hpp"
 #include "edge/edge.hpp"
 #include "functions/background.hpp"
+#include "functions/prewarm.hpp"
 #include "functions/runtime.hpp"
 #include "http/server.hpp"
 #include "roles/certs_role.hpp"
@@ -77,6 +78,8 @@ class EdgeRole {
   std::unique_ptr<functions::FunctionRuntime> functions_;
   // Background calls and scheduled runs (with functions_ only); stopped before functions_.
   std::unique_ptr<functions::BackgroundRunner> background_;
+  // Starts a process per function of a newly published deploy (with functions_ only).
+  std::unique_ptr<functions::Prewarmer> prewarmer_;
   std::unique_ptr<deploys::FunctionScheduler> scheduler_;
   std::unique_ptr<db::Subscription> changes_;  // stopped before the rest goes
   std::jthread flusher_;                       // last: stopped (and a last flush made) first
