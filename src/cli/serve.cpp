@@ -119,6 +119,7 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
       std::clamp<std::int64_t>(app_options.build_disk.bytes / 8192, 16384, 1'000'000);
   app_options.volumes_dir = (std::filesystem::absolute(config.data_dir) / "volumes").string();
   app_options.functions_dir = (std::filesystem::absolute(config.data_dir) / "functions").string();
+  app_options.functions.network = config.functions_network == "public";
   app_options.bubblewrap.egress.mode =
       config.build_network == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kPublic;
   app_options.queue.lease_millis = std::int64_t{config.build_lease_seconds} * 1000;

@@ -105,6 +105,10 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
        &c.build_network_allow},
       {"build-network-deny", "comma-separated CIDRs builds may not reach although public",
        &c.build_network_deny},
+      {"functions-network",
+       "public: function processes reach the public internet only, as builds do (the same "
+       "build-network-allow and -deny); none: no network",
+       &c.functions_network},
       {"build-lease-seconds", "a build whose worker is silent this long is retried",
        &c.build_lease_seconds},
       {"git-poll-seconds", "how often sites following a git URL are checked for new commits",
@@ -387,6 +391,9 @@ Status ValidateConfig(const ServeConfig& config) {
   RD_TRY_STATUS(range("build-cpu-percent", config.build_cpu_percent, 0, 100 * 1024));
   if (config.build_network != "public" && config.build_network != "none") {
     return MakeError(ErrorCode::kBadRequest, "build-network must be public or none");
+  }
+  if (config.functions_network != "public" && config.functions_network != "none") {
+    return MakeError(ErrorCode::kBadRequest, "functions-network must be public or none");
   }
   RD_TRY_STATUS(range("build-lease-seconds", config.build_lease_seconds, 2, 3600));
   RD_TRY_STATUS(range("git-poll-seconds", config.git_poll_seconds, 1, 24 * 3600));

@@ -65,6 +65,9 @@ struct ServeConfig {
   std::string build_network = "public";  // "public" (public internet only) or "none"
   std::string build_network_allow;       // CIDRs reachable although private (a registry mirror)
   std::string build_network_deny;        // CIDRs unreachable although public
+  // Function processes: "public" (the build policy's public internet, allow and deny lists
+  // included) or "none".
+  std::string functions_network = "public";
   int build_lease_seconds = 60;
   int git_poll_seconds = 60;       // how often sites following a git URL are checked
   int git_allow_private_urls = 0;  // 1: git URLs may reach loopback/private hosts

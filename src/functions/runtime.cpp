@@ -114,6 +114,14 @@ sandbox::SandboxLimits RuntimeOptions::DefaultLimits() {
   return l;
 }
 
+sandbox::BubblewrapOptions SandboxOptions(sandbox::BubblewrapOptions builds, bool network) {
+  builds.egress.mode = network ? sandbox::NetworkMode::kPublic : sandbox::NetworkMode::kNone;
+  builds.spare_networks = network ? 1 : 0;
+  builds.keep_spares = true;
+  builds.network_setting = "--functions-network";
+  return builds;
+}
+
 FunctionRuntime::FunctionRuntime(store::BlobStore& blobs, sandbox::SandboxRunner& runner,
                                  RuntimeOptions options)
     : blobs_(blobs), runner_(runner), options_(std::move(options)) {

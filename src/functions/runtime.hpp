@@ -57,8 +57,10 @@ struct RuntimeOptions {
   int max_per_site = 16;
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
   std::string node = "node";
-  // No network at all in this version (own network namespace with loopback only).
-  bool network = false;
+  // true: each process reaches the public internet (and nothing of the host or private
+  // networks) through a SandboxNetwork, as the runner's egress policy says; false: its own
+  // network namespace with loopback only. The Runtime API stays on the unix socket either way.
+  bool network = true;
   // Called (off the I/O threads, outside the runtime's locks) when a process of `request`'s
   // deploy starts; an error fails the call with 502. Unset: no variables.
   std::function<Result<FunctionEnvironment>(const FunctionRequest& request)> environment;
@@ -75,6 +77,12 @@ struct RuntimeOptions {
 
   static sandbox::SandboxLimits DefaultLimits();
 };
+
+// The runner's options for function processes, from the builds' (`builds`: its egress
+// policy's allow and deny lists are the operator's): egress on (public) or off per `network`
+// (RuntimeOptions::network, --functions-network), one network kept made ahead by the runner's
+// own thread so that a cold start does not wait for one.
+sandbox::BubblewrapOptions SandboxOptions(sandbox::BubblewrapOptions builds, bool network);
 
 class FunctionRuntime {
  public:

@@ -51,20 +51,7 @@ class FunctionRuntimeTest : public ::testing::Test {
                            const std::string& deploy = "d1") {
     auto blob = blobs_->Put(zip);
     EXPECT_TRUE(blob.ok());
-    FunctionRequest r;
-    r.deploy_id = deploy;
-    r.function_name = name;
-    r.bundle_sha256 = blob.ok() ? blob->sha256 : "";
-    r.site_id = "site-1";
-    r.site_name = "mysite";
-    r.site_url = "http://mysite.localhost";
-    r.deploy_context = "production";
-    r.method = "GET";
-    r.path = "/.netlify/functions/" + name;
-    r.raw_url = "http://mysite.localhost" + r.path;
-    r.client_ip = "203.0.113.7";
-    r.request_id = "req-1";
-    return r;
+    return testing::RequestFor(blob.ok() ? blob->sha256 : "", name, deploy);
   }
 
   store::testing::ScopedTempDir tmp_;

@@ -1,4 +1,5 @@
-// For tests of functions: a zip as the deploy API stores a function (libarchive, in memory).
+// For tests of functions: a zip as the deploy API stores a function (libarchive, in memory),
+// and a call of it.
 #pragma once
 
 #include <archive.h>
@@ -8,6 +9,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "functions/invocation.hpp"
 
 namespace replideploy::functions::testing {
 
@@ -31,6 +34,27 @@ inline std::string Zip(const std::vector<std::pair<std::string, std::string>>& f
   archive_write_close(a);
   archive_write_free(a);
   return std::string(buffer.data(), used);
+}
+
+// A call of function `name` of deploy `deploy` whose zip has the digest `sha256`: GET
+// /.netlify/functions/<name> of the site "mysite" (site-1, production) from 203.0.113.7, with
+// the request id "req-1".
+inline FunctionRequest RequestFor(const std::string& sha256, const std::string& name = "fn",
+                                  const std::string& deploy = "d1") {
+  FunctionRequest r;
+  r.deploy_id = deploy;
+  r.function_name = name;
+  r.bundle_sha256 = sha256;
+  r.site_id = "site-1";
+  r.site_name = "mysite";
+  r.site_url = "http://mysite.localhost";
+  r.deploy_context = "production";
+  r.method = "GET";
+  r.path = "/.netlify/functions/" + name;
+  r.raw_url = "http://mysite.localhost" + r.path;
+  r.client_ip = "203.0.113.7";
+  r.request_id = "req-1";
+  return r;
 }
 
 }  // namespace replideploy::functions::testing

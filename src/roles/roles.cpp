@@ -187,10 +187,8 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
   });
   services.domains.SetChangeListener([this] { edge_.InvalidateCustomHosts(); });
   if (!options.functions_dir.empty()) {
-    sandbox::BubblewrapOptions bubblewrap = options.bubblewrap;
-    bubblewrap.spare_networks = 0;  // functions run without a network in this version
-    functions_runner_ =
-        std::make_unique<sandbox::BubblewrapRunner>(std::move(bubblewrap), services.clock);
+    functions_runner_ = std::make_unique<sandbox::BubblewrapRunner>(
+        functions::SandboxOptions(options.bubblewrap, options.functions.network), services.clock);
     function_logs_ = std::make_unique<deploys::FunctionLogQueue>(
         services.function_logs, services.clock, deploys::FunctionLogQueue::Options{},
         [this](const auto&) {

@@ -153,7 +153,7 @@ Status CheckLimits(const SandboxLimits& limits) {
 std::string NetworkFor(const SandboxSpec& spec, const BubblewrapOptions& options) {
   if (!spec.network) return "none";
   if (options.egress.mode == NetworkMode::kNone) {
-    return "none (turned off by the operator: --build-network none)";
+    return "none (turned off by the operator: " + options.network_setting + " none)";
   }
   if (geteuid() != 0) {
     return "none (the server does not run as root, so no network can be attached)";
@@ -288,7 +288,24 @@ std::optional<Error> StreamLines(BwrapWatch& watch, SandboxFds& fds, BuildOutcom
 }  // namespace
 
 BubblewrapRunner::BubblewrapRunner(BubblewrapOptions options, const core::Clock& clock)
-    : options_(std::move(options)), clock_(clock) {}
+    : options_(std::move(options)), clock_(clock) {
+  if (options_.keep_spares && options_.spare_networks > 0 &&
+      options_.egress.mode != NetworkMode::kNone && geteuid() == 0 && Available()) {
+    keeper_ = std::jthread([this](std::stop_token stop) { KeepSpares(stop); });
+  }
+}
+
+void BubblewrapRunner::KeepSpares(const std::stop_token& stop) {
+  while (!stop.stop_requested()) {
+    // Made on this thread, which lives as long as the runner (see SandboxNetwork::Create).
+    Prepare();
+    std::unique_lock lock(spare_mu_);
+    // A failed Prepare() (nft missing, ...) is tried again a while later; each build that
+    // meets it reports it meanwhile.
+    spare_taken_.wait_for(lock, stop, std::chrono::seconds(5), [this] { return spare_wanted_; });
+    spare_wanted_ = false;
+  }
+}
 
 const core::Clock& BubblewrapRunner::DefaultClock() {
   static const core::SystemClock clock;
@@ -307,8 +324,10 @@ Result<std::unique_ptr<SandboxNetwork>> BubblewrapRunner::TakeNetwork() {
       spare = std::move(spare_networks_.back());
       spare_networks_.pop_back();
     }
+    spare_wanted_ = true;
+    spare_taken_.notify_one();
   }
-  if (spare) {
+  if (spare && spare->Alive()) {
     // Its rules close the host's addresses as they were when it was made.
     auto now = HostAddresses();
     if (now.ok() && spare->MadeFor(*now)) return spare;
@@ -327,6 +346,8 @@ void BubblewrapRunner::Prepare() {
   const auto wanted = static_cast<std::size_t>(std::max(options_.spare_networks, 0));
   {
     std::lock_guard lock(spare_mu_);
+    // One whose slirp4netns is gone would only be thrown away when taken.
+    std::erase_if(spare_networks_, [](const auto& spare) { return !spare->Alive(); });
     if (spare_networks_.size() >= wanted) return;
   }
   // A failure here is left for the build that needs a network to meet and report.

@@ -479,6 +479,28 @@ TEST_F(SandboxTest, PreparedNetworksAreUsedOnceEach) {
   EXPECT_EQ(runner_.SpareNetworksForTest(), 0U);
 }
 
+// With keep_spares (function processes), the runner's own thread makes the spare from the start
+// and again after a run took it, without Prepare() calls.
+TEST_F(SandboxTest, KeptSparesAreMadeAgainByTheRunnersOwnThread) {
+  if (geteuid() != 0) GTEST_SKIP() << "attaching a network needs root";
+  BubblewrapOptions options;
+  options.keep_spares = true;
+  BubblewrapRunner keeper(options);
+  ASSERT_TRUE(core::testing::WaitUntil([&] { return keeper.SpareNetworksForTest() == 1; }));
+  auto result = keeper.Run(Spec({"true"}), [](OutputStream, std::int64_t, std::string_view) {});
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->network, "public internet");
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return keeper.SpareNetworksForTest() == 1; }));
+  // Off: no spare, and the setting named is the one given.
+  options.egress.mode = NetworkMode::kNone;
+  options.network_setting = "--functions-network";
+  BubblewrapRunner off(options);
+  auto none = off.Run(Spec({"true"}), [](OutputStream, std::int64_t, std::string_view) {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_NE(none->network.find("--functions-network none"), std::string::npos) << none->network;
+  EXPECT_EQ(off.SpareNetworksForTest(), 0U);
+}
+
 TEST_F(SandboxTest, TmpIsSizedAndStdoutCanGoToAFile) {
   auto spec = Spec({"sh", "-c",
                     "head -c 3000000 /dev/zero > /tmp/big || echo tmp-full >&2; "

@@ -348,6 +348,11 @@ Result<std::unique_ptr<SandboxNetwork>> SandboxNetwork::Create(const EgressPolic
   }
 }
 
+bool SandboxNetwork::Alive() const {
+  pollfd poll_fd{slirp_pidfd_, POLLIN, 0};
+  return poll(&poll_fd, 1, 0) == 0;
+}
+
 SandboxNetwork::~SandboxNetwork() {
   // Killed outright: nothing of slirp4netns needs a clean exit (the namespace and its tap device
   // go when their last user does), and waiting for one would be on the build's path.

@@ -138,6 +138,10 @@ class SandboxNetwork {
     return host_addresses == host_addresses_;
   }
 
+  // False once its slirp4netns exited (killed, crashed, or the thread that made it ended):
+  // the namespace then has no way out, and a spare in that state is not handed out.
+  bool Alive() const;
+
   pid_t SlirpPidForTest() const { return slirp_pid_; }
 
  private:

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -165,6 +167,13 @@ struct BubblewrapOptions {
   // Networks made ahead by Prepare() and kept for the next builds (one per build worker is
   // enough); 0 makes each build's network when it starts.
   int spare_networks = 1;
+  // true: a thread of the runner's own keeps `spare_networks` made (from the start, and again
+  // each time a Run() takes one), instead of callers calling Prepare() when idle. For callers
+  // with no idle moment of their own (function processes, started on a request's path). The
+  // spares then belong to the namespace of the thread that constructed the runner.
+  bool keep_spares = false;
+  // The setting named when the operator turned networking off ("--build-network none").
+  std::string network_setting = "--build-network";
 };
 
 // The argv that runs `spec` under bwrap (no privilege drop or limits; those happen around it).
@@ -199,7 +208,7 @@ class BubblewrapRunner final : public SandboxRunner {
   Result<SandboxResult> Run(const SandboxSpec& spec, const OutputCallback& on_line) override;
   // Keeps up to `spare_networks` SandboxNetworks ready (made on the calling thread, which must
   // outlive them: see SandboxNetwork). A spare is used only while the host's addresses are
-  // those its rules were made for.
+  // those its rules were made for and its slirp4netns runs.
   void Prepare() override;
   std::size_t SpareNetworksForTest();
 
@@ -210,11 +219,18 @@ class BubblewrapRunner final : public SandboxRunner {
   static const core::Clock& DefaultClock();
   // A spare network when one is still good, else a new one.
   Result<std::unique_ptr<SandboxNetwork>> TakeNetwork();
+  // The keeper thread (options_.keep_spares): Prepare(), then again when a spare was taken (or
+  // a while after a failure), until stopped.
+  void KeepSpares(const std::stop_token& stop);
 
   BubblewrapOptions options_;
   const core::Clock& clock_;
   std::mutex spare_mu_;
+  std::condition_variable_any spare_taken_;
+  bool spare_wanted_ = false;  // under spare_mu_
   std::vector<std::unique_ptr<SandboxNetwork>> spare_networks_;
+  // Last: stopped and joined first, before the spares it made go.
+  std::jthread keeper_;
 };
 
 }  // namespace replideploy::sandbox
