@@ -47,6 +47,16 @@ bool IsConnectionSpecific(std::string_view name) {
   return false;
 }
 
+// WebSockets need an HTTP/1.1 connection: no RFC 8441 extended CONNECT here (the SETTINGS never
+// offer SETTINGS_ENABLE_CONNECT_PROTOCOL, so browsers open a separate HTTP/1.1 connection, and
+// nghttp2 resets a stream that sends :protocol all the same). A request that still carries a
+// WebSocket handshake's fields gets this instead of whatever its route would answer.
+Response WebSocketNeedsHttp1() {
+  return Response::Error(400, "websocket_needs_http1",
+                         "WebSockets are not served over HTTP/2; open the WebSocket on an "
+                         "HTTP/1.1 connection");
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -309,6 +319,10 @@ bool H2Session::EndOfHeaders(Stream& s) {
     Respond(s, Response::Error(400, "bad_request", "request path is not valid percent-encoding"));
     return false;
   }
+  if (!request.Header("sec-websocket-key").empty()) {
+    Respond(s, WebSocketNeedsHttp1());
+    return false;
+  }
   request.path = std::move(*path);
   request.query = ParseQuery(TargetQuery(request.target));
   s.dispatch = Resolve(context_.resolver, request);
@@ -396,6 +410,7 @@ void H2Session::StartHandler(const std::shared_ptr<Stream>& stream) {
 
 asio::awaitable<void> H2Session::Serve(std::shared_ptr<Stream> stream) {
   Response response = co_await RunDispatch(context_, stream->dispatch, stream->request);
+  if (response.websocket) response = WebSocketNeedsHttp1();
   // HTTP/2 sends whole bodies here.
   if (response.body_stream) co_await CollectBodyStream(context_, response);
   const auto it = streams_.find(stream->id);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -19,85 +20,20 @@
 #include "core/subprocess.hpp"
 #include "http/server.hpp"
 #include "http/testing.hpp"
+#include "http/tls_testing.hpp"
 
 namespace replideploy::http {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Handshake;
 using testing::kWait;
 using testing::RawConnection;
+using testing::ReadAll;
+using testing::RunTool;
+using testing::TestPki;
 
 constexpr std::size_t kBigFileBytes = std::size_t{3} << 20;  // far past a 64 KiB window
-
-core::ProcessResult RunTool(std::vector<std::string> argv, std::string input = "") {
-  core::ProcessSpec spec;
-  spec.argv = std::move(argv);
-  spec.input = std::move(input);
-  spec.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kWait);
-  auto result = core::RunProcess(spec);
-  if (!result.ok()) {
-    core::ProcessResult failed;
-    failed.err = result.error().message;
-    return failed;
-  }
-  return std::move(*result);
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// A CA and leaf certificates signed by it, in a temporary directory.
-class TestPki {
- public:
-  TestPki() {
-    char pattern[] = "/tmp/rd-tls-XXXXXX";
-    dir_ = ::mkdtemp(pattern);
-    const auto ca = RunTool({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                             "ec_paramgen_curve:P-256", "-nodes", "-keyout", Path("ca.key"), "-out",
-                             Path("ca.pem"), "-days", "2", "-subj", "/CN=RepliDeploy Test CA"});
-    EXPECT_TRUE(ca.Succeeded()) << ca.err;
-  }
-  ~TestPki() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  std::string Path(std::string_view file) const { return dir_ + "/" + std::string(file); }
-  std::string ca() const { return Path("ca.pem"); }
-
-  // Writes <file>.crt and <file>.key for `names` (first one the CN), serial `serial` (hex).
-  void Issue(const std::string& file, const std::vector<std::string>& names,
-             const std::string& serial, bool rsa = false, const std::string& extra_ext = "") {
-    std::string san = "subjectAltName=";
-    for (std::size_t i = 0; i < names.size(); ++i) san += (i ? ",DNS:" : "DNS:") + names[i];
-    std::vector<std::string> req = {"openssl", "req", "-newkey"};
-    if (rsa) {
-      req.insert(req.end(), {"rsa:2048"});
-    } else {
-      req.insert(req.end(), {"ec", "-pkeyopt", "ec_paramgen_curve:P-256"});
-    }
-    req.insert(req.end(), {"-nodes", "-keyout", Path(file + ".key.new"), "-out",
-                           Path(file + ".csr"), "-subj", "/CN=" + names.front(), "-addext", san});
-    if (!extra_ext.empty()) req.insert(req.end(), {"-addext", extra_ext});
-    const auto made = RunTool(req);
-    ASSERT_TRUE(made.Succeeded()) << made.err;
-    const auto signed_ =
-        RunTool({"openssl", "x509", "-req", "-in", Path(file + ".csr"), "-CA", ca(), "-CAkey",
-                 Path("ca.key"), "-set_serial", "0x" + serial, "-days", "2", "-copy_extensions",
-                 "copy", "-out", Path(file + ".crt.new")});
-    ASSERT_TRUE(signed_.Succeeded()) << signed_.err;
-    // Both files change at once for a reader that lists the directory.
-    std::filesystem::rename(Path(file + ".key.new"), Path(file + ".key"));
-    std::filesystem::rename(Path(file + ".crt.new"), Path(file + ".crt"));
-  }
-
- private:
-  std::string dir_;
-};
 
 // A TLS client on a RawConnection's socket, for one connection that stays open while the test
 // does other things.
@@ -191,15 +127,6 @@ class TlsClient {
   bool connected_ = false;
 };
 
-// What `openssl s_client` saw of the server.
-struct Handshake {
-  bool connected = false;  // the handshake completed and the chain verified
-  std::string subject;     // "CN = alpha.test"
-  std::string protocol;    // "TLSv1.3"
-  bool reused = false;
-  std::string output;
-};
-
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -267,32 +194,9 @@ class TlsTest : public ::testing::Test {
 
   std::string Port() const { return std::to_string(server_->tls_port()); }
 
-  // `input` is sent after the handshake (with -ign_eof, s_client then reads until the server
-  // closes: TLS 1.3 tickets arrive after the handshake).
   Handshake Connect(const std::string& name, std::vector<std::string> extra = {},
                     const std::string& input = "") {
-    std::vector<std::string> argv = {"openssl",
-                                     "s_client",
-                                     "-connect",
-                                     "127.0.0.1:" + Port(),
-                                     "-CAfile",
-                                     pki_.ca(),
-                                     "-verify_return_error"};
-    if (!name.empty()) argv.insert(argv.end(), {"-servername", name});
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    if (!input.empty()) argv.push_back("-ign_eof");
-    const auto result = RunTool(argv, input);
-    Handshake seen;
-    seen.output = result.out + result.err;
-    std::smatch m;
-    if (std::regex_search(seen.output, m, std::regex("subject=([^\\n]*)"))) seen.subject = m[1];
-    if (std::regex_search(seen.output, m, std::regex("(New|Reused), (TLSv[0-9.]+)"))) {
-      seen.reused = m[1] == "Reused";
-      seen.protocol = m[2];
-    }
-    seen.connected = seen.output.find("Verify return code: 0 (ok)") != std::string::npos &&
-                     !seen.protocol.empty();
-    return seen;
+    return testing::SClient(server_->tls_port(), pki_.ca(), name, std::move(extra), input);
   }
 
   // curl against `name` resolved to loopback; the output is the head (-D) then the body.
@@ -545,6 +449,37 @@ TEST_F(TlsTest, TicketKeysRotateAndOldOnesExpire) {
   const Handshake expired = Connect("alpha.test", {"-tls1_2", "-sess_in", session}, request);
   EXPECT_TRUE(expired.connected) << expired.output;
   EXPECT_FALSE(expired.reused) << expired.output;
+}
+
+TEST_F(TlsTest, Http2AnswersWebSocketHandshakesWithAClearError) {
+  ::signal(SIGPIPE, SIG_IGN);
+  StartServer();
+  // Upgrade and Connection cannot travel over HTTP/2; the handshake's other fields can.
+  const auto h2 = Curl("alpha.test", "/stream",
+                       {"--http2", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H",
+                        "Sec-WebSocket-Version: 13"});
+  ASSERT_TRUE(h2.Succeeded()) << h2.err;
+  EXPECT_EQ(h2.out.rfind("HTTP/2 400", 0), 0u) << h2.out;
+  EXPECT_NE(Body(h2.out).find("websocket_needs_http1"), std::string::npos) << h2.out;
+  // No SETTINGS_ENABLE_CONNECT_PROTOCOL (0x8) among the server's SETTINGS: browsers then open
+  // their WebSockets on an HTTP/1.1 connection instead of by extended CONNECT (RFC 8441).
+  TlsClient client(server_->tls_port(), pki_.ca(), "alpha.test", std::string("\x02h2", 3));
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.Write(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+                           std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9)));
+  const std::string frames = client.ReadSome();
+  ASSERT_GE(frames.size(), 9u);
+  ASSERT_EQ(frames[3], '\x04');
+  const std::size_t length =
+      (static_cast<unsigned char>(frames[1]) << 8) | static_cast<unsigned char>(frames[2]);
+  ASSERT_GE(frames.size(), 9 + length);
+  std::vector<int> ids;
+  for (std::size_t at = 9; at + 6 <= 9 + length; at += 6) {
+    ids.push_back((static_cast<unsigned char>(frames[at]) << 8) |
+                  static_cast<unsigned char>(frames[at + 1]));
+  }
+  EXPECT_FALSE(ids.empty());
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 8), 0);
 }
 
 TEST_F(TlsTest, Http2ConnectionGetsGoawayOnStop) {
