@@ -11,13 +11,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <thread>
 
 #include "core/subprocess.hpp"
+#include "core/testing.hpp"
 #include "http/server.hpp"
 #include "http/testing.hpp"
 #include "http/tls_testing.hpp"
@@ -127,6 +132,51 @@ class TlsClient {
   bool connected_ = false;
 };
 
+// A streamed body the test writes piece by piece (as a function's streamed answer).
+class ScriptedBody : public BodyStream {
+ public:
+  void Push(std::string piece) {
+    std::lock_guard lock(mu_);
+    pieces_.push_back(std::move(piece));
+    cv_.notify_all();
+  }
+  void End(bool complete) {
+    std::lock_guard lock(mu_);
+    ended_ = true;
+    complete_ = complete;
+    cv_.notify_all();
+  }
+  std::optional<std::string> Next() override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !pieces_.empty() || ended_ || cancelled_; });
+    if (pieces_.empty()) return std::nullopt;
+    std::string piece = std::move(pieces_.front());
+    pieces_.pop_front();
+    return piece;
+  }
+  bool Complete() const override {
+    std::lock_guard lock(mu_);
+    return ended_ && complete_ && !cancelled_;
+  }
+  void Cancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+  bool cancelled() const {
+    std::lock_guard lock(mu_);
+    return cancelled_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> pieces_;
+  bool ended_ = false;
+  bool complete_ = false;
+  bool cancelled_ = false;
+};
+
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -160,10 +210,17 @@ class TlsTest : public ::testing::Test {
     options.tls->port = 0;
     options.tls->certificates = certificates_;
     const std::string big_file = big_file_;
-    server_ = std::make_unique<Server>(options, [big_file, body_limit](const Request& head) {
+    server_ = std::make_unique<Server>(options, [this, big_file, body_limit](const Request& head) {
       Dispatch dispatch;
       dispatch.body_limit = body_limit;
-      dispatch.handler = [big_file](Request& request) {
+      dispatch.handler = [this, big_file](Request& request) {
+        if (request.path == "/stream") {
+          Response response;
+          response.headers.Set("Content-Type", "text/plain");
+          std::lock_guard lock(streamed_mu_);
+          response.body_stream = streamed_;
+          return response;
+        }
         if (request.path == "/big") {
           auto body = std::make_shared<FileBody>();
           body->fd = core::UniqueFd(::open(big_file.c_str(), O_RDONLY | O_CLOEXEC));
@@ -215,6 +272,9 @@ class TlsTest : public ::testing::Test {
   std::shared_ptr<CertificateStore> certificates_;
   std::unique_ptr<FileCertificateSource> source_;
   std::unique_ptr<Server> server_;
+  // What /stream answers (set before the request).
+  std::mutex streamed_mu_;
+  std::shared_ptr<ScriptedBody> streamed_;
 };
 
 std::string Body(const std::string& output) {
@@ -344,6 +404,70 @@ TEST_F(TlsTest, CertificateSwapNeedsNoRestartAndKeepsOpenConnections) {
   EXPECT_EQ(beta.Serial(), "B1");
   const Handshake seen = Connect("alpha.test");
   EXPECT_TRUE(seen.connected) << seen.output;
+}
+
+// A streamed body (a function's ReadableStream) reaches an HTTP/2 client piece by piece: the
+// first piece is in the client's file while the second is not yet written. Cut short, the
+// stream is reset (the client sees an error, not a short body); a HEAD gets no body; a client
+// that leaves mid-stream cancels it.
+TEST_F(TlsTest, Http2StreamsABodyAsItIsProduced) {
+  StartServer();
+  auto body = std::make_shared<ScriptedBody>();
+  {
+    std::lock_guard lock(streamed_mu_);
+    streamed_ = body;
+  }
+  const std::string out = pki_.Path("streamed.out");
+  auto curl = std::async(std::launch::async, [&] {
+    return Curl("alpha.test", "/stream", {"--http2", "-N", "-o", out});
+  });
+  body->Push("first piece;");
+  const bool first_arrived =
+      core::testing::WaitUntil([&] { return ReadAll(out) == "first piece;"; });
+  body->Push("second piece");
+  body->End(/*complete=*/true);
+  const auto done = curl.get();
+  EXPECT_TRUE(first_arrived) << "the first piece did not reach the client before the end";
+  ASSERT_TRUE(done.Succeeded()) << done.err;
+  EXPECT_EQ(done.out.rfind("HTTP/2 200", 0), 0u) << done.out;
+  EXPECT_EQ(done.out.find("content-length"), std::string::npos) << done.out;
+  EXPECT_EQ(ReadAll(out), "first piece;second piece");
+
+  // Cut short: the stream is reset, curl fails.
+  body = std::make_shared<ScriptedBody>();
+  {
+    std::lock_guard lock(streamed_mu_);
+    streamed_ = body;
+  }
+  body->Push("partial");
+  body->End(/*complete=*/false);
+  const auto cut = Curl("alpha.test", "/stream", {"--http2", "-o", out});
+  EXPECT_FALSE(cut.Succeeded()) << cut.out;
+  EXPECT_NE(cut.err.find("INTERNAL_ERROR"), std::string::npos) << cut.err;
+
+  // HEAD: the stream is stopped at once, no body.
+  body = std::make_shared<ScriptedBody>();
+  {
+    std::lock_guard lock(streamed_mu_);
+    streamed_ = body;
+  }
+  const auto head = Curl("alpha.test", "/stream", {"--http2", "-I"});
+  EXPECT_TRUE(head.Succeeded()) << head.err;
+  EXPECT_EQ(head.out.rfind("HTTP/2 200", 0), 0u) << head.out;
+  EXPECT_TRUE(body->cancelled());
+
+  // A client that goes away mid-stream (curl gives up after a second) cancels the body.
+  body = std::make_shared<ScriptedBody>();
+  {
+    std::lock_guard lock(streamed_mu_);
+    streamed_ = body;
+  }
+  body->Push("never ends");
+  const auto left = Curl("alpha.test", "/stream", {"--http2", "--max-time", "1", "-o", out});
+  EXPECT_FALSE(left.Succeeded());
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return body->cancelled(); }));
+  // The connection still serves.
+  EXPECT_TRUE(Curl("alpha.test", "/", {"--http2"}).Succeeded());
 }
 
 TEST_F(TlsTest, Http2ByAlpnAnswersLikeHttp1) {
