@@ -120,6 +120,7 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
   app_options.volumes_dir = (std::filesystem::absolute(config.data_dir) / "volumes").string();
   app_options.functions_dir = (std::filesystem::absolute(config.data_dir) / "functions").string();
   app_options.functions.network = config.functions_network == "public";
+  app_options.functions_prewarm.max_per_deploy = config.functions_prewarm;
   app_options.bubblewrap.egress.mode =
       config.build_network == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kPublic;
   app_options.queue.lease_millis = std::int64_t{config.build_lease_seconds} * 1000;

@@ -15,6 +15,7 @@
 #include "domains/domains.hpp"
 #include "edge/edge.hpp"
 #include "functions/background.hpp"
+#include "functions/prewarm.hpp"
 #include "functions/runtime.hpp"
 #include "git/github_client.hpp"
 #include "sandbox/docker_runner.hpp"
@@ -94,6 +95,8 @@ struct PlatformOptions {
   // sockets); empty: function routes answer 404. root_dir is taken from here.
   std::string functions_dir;
   functions::RuntimeOptions functions;
+  // Pre-warming on publish (max_per_deploy 0: off).
+  functions::PrewarmOptions functions_prewarm;
   // Background functions and the runs of scheduled functions (docs/functions.md).
   functions::BackgroundOptions background_functions;
   // A scheduled function's run may take this long (Netlify's 30 s).

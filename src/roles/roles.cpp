@@ -261,13 +261,17 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
                          started.error().message);
           }
         });
-    prewarmer_ = std::make_unique<functions::Prewarmer>(
-        *functions_, [&services, base_domain = options.base_domain](const std::string& site_id) {
-          return FunctionsToWarm(services, site_id, base_domain);
-        });
+    if (options.functions_prewarm.max_per_deploy > 0) {
+      prewarmer_ = std::make_unique<functions::Prewarmer>(
+          *functions_,
+          [&services, base_domain = options.base_domain](const std::string& site_id) {
+            return FunctionsToWarm(services, site_id, base_domain);
+          },
+          options.functions_prewarm);
+    }
     services.deploys.AddPublishListener([this](const std::string& site_id) {
       scheduler_->Wake();
-      prewarmer_->SitePublished(site_id);
+      if (prewarmer_) prewarmer_->SitePublished(site_id);
     });
     scheduler_->Start();
   }
