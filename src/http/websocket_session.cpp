@@ -19,7 +19,8 @@ namespace websocket = boost::beast::websocket;
 
 template <class Stream>
 BasicWebSocketSession<Stream>::BasicWebSocketSession(Stream& stream)
-    : executor_(stream.get_executor()), drained_(executor_) {
+    : executor_(stream.get_executor()) {
+  drained_.emplace(executor_);
   ws_.emplace(stream);
   ws_->read_message_max(kMaxMessageBytes);
   // Pings an idle peer and drops one that stops answering; bounds the handshake and close.
@@ -29,8 +30,9 @@ BasicWebSocketSession<Stream>::BasicWebSocketSession(Stream& stream)
 template <class Stream>
 void BasicWebSocketSession<Stream>::SendText(std::string message) {
   if (!open_) return;
-  queued_bytes_ += message.size();
-  asio::post(executor_, [self = this->shared_from_this(), m = std::move(message)]() mutable {
+  const std::size_t size = message.size();
+  queued_bytes_ += size;
+  const bool posted = Post([self = this->shared_from_this(), m = std::move(message)]() mutable {
     if (self->closing_) {
       self->queued_bytes_ -= m.size();
       return;
@@ -38,12 +40,13 @@ void BasicWebSocketSession<Stream>::SendText(std::string message) {
     self->queue_.push_back(std::move(m));
     self->WriteNext();
   });
+  if (!posted) queued_bytes_ -= size;
 }
 
 template <class Stream>
 void BasicWebSocketSession<Stream>::Close(std::uint16_t code, std::string reason) {
   if (reason.size() > 123) reason.resize(123);
-  asio::post(executor_, [self = this->shared_from_this(), code, r = std::move(reason)] {
+  Post([self = this->shared_from_this(), code, r = std::move(reason)] {
     if (self->closing_ || self->close_requested_) return;
     self->close_requested_ = true;
     self->close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), r);
@@ -86,10 +89,30 @@ template <class Stream>
 asio::awaitable<void> BasicWebSocketSession<Stream>::Release() {
   // Cut() closed the socket: what is in flight completes soon, with an error at worst.
   while (writing_) {
-    drained_.expires_at(asio::steady_timer::time_point::max());
-    co_await drained_.async_wait(kAwaitable);
+    drained_->expires_at(asio::steady_timer::time_point::max());
+    co_await drained_->async_wait(kAwaitable);
   }
   ws_.reset();
+}
+
+template <class Stream>
+void BasicWebSocketSession<Stream>::Detach() {
+  open_ = false;
+  closing_ = true;
+  // Both hold I/O objects of the io_context, which may be gone when the session is.
+  ws_.reset();
+  drained_.reset();
+  std::lock_guard lock(post_mu_);
+  detached_ = true;
+}
+
+template <class Stream>
+template <class Task>
+bool BasicWebSocketSession<Stream>::Post(Task&& task) {
+  std::lock_guard lock(post_mu_);
+  if (detached_) return false;
+  asio::post(executor_, std::forward<Task>(task));
+  return true;
 }
 
 template <class Stream>
@@ -149,7 +172,7 @@ void BasicWebSocketSession<Stream>::OnWritten(const error_code& ec) {
 template <class Stream>
 void BasicWebSocketSession<Stream>::WriteDone() {
   writing_ = false;
-  drained_.cancel();
+  if (drained_) drained_->cancel();
 }
 
 template <class Stream>
@@ -159,6 +182,10 @@ asio::awaitable<void> ServeWebSocket(const std::shared_ptr<Connection>& conn, St
                                      const Exchange& exchange) {
   StopDeadline(*conn);
   auto session = std::make_shared<BasicWebSocketSession<Stream>>(stream);
+  // However the frame ends, nothing is posted to the connection's executor afterwards (a log
+  // stream may keep the session past the server's io_context).
+  const std::unique_ptr<BasicWebSocketSession<Stream>, void (*)(BasicWebSocketSession<Stream>*)>
+      detach(session.get(), [](BasicWebSocketSession<Stream>* s) { s->Detach(); });
   conn->websocket = session;
   const error_code ec = co_await session->Accept(handshake, accept->protocol);
   LogExchange(exchange, conn->remote_address, ec ? 400 : 101, 0, ec ? "handshake failed" : "");

@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,16 +69,26 @@ class BasicWebSocketSession final
   // Once the read loop is over and the socket cut: waits for the write or close in flight, then
   // lets go of the stream.
   asio::awaitable<void> Release();
+  // Lets go of every I/O object, and from then on SendText and Close post nothing: the
+  // connection's io_context may go at any time while the session is still kept. On the strand,
+  // when ServeWebSocket's frame ends (returned or destroyed).
+  void Detach();
 
  private:
   // Starts the next write unless one is in flight.
   void WriteNext();
   void OnWritten(const error_code& ec);
   void WriteDone();
+  // Posts `task` to the connection's strand unless Detach()ed (then false). Any thread.
+  template <class Task>
+  bool Post(Task&& task);
 
   const asio::any_io_executor executor_;
+  std::mutex post_mu_;  // guards detached_ and the posts it allows
+  bool detached_ = false;
   std::optional<beast::websocket::stream<Stream&>> ws_;  // empty once released
-  asio::steady_timer drained_;                // cancelled when a write or close completes
+  // Cancelled when a write or close completes; empty once detached.
+  std::optional<asio::steady_timer> drained_;
   std::atomic<bool> open_{true};              // any thread
   std::atomic<std::size_t> queued_bytes_{0};  // any thread
   std::deque<std::string> queue_;
