@@ -329,13 +329,16 @@ Result<Deploy> DeployService::AdvanceIfComplete(const Deploy& deploy) {
 Result<bool> DeployService::AdvanceIfUploadsCompleteIn(db::Session& s, const std::string& deploy_id,
                                                        std::int64_t now) {
   // Conditional, so that of several uploads finishing at once exactly one moves the deploy on.
-  RD_TRY(
-      db::Rows moved,
-      s.Exec("UPDATE deploys SET state = ?, updated_at = ? WHERE id = ? AND state = ? "
-             "AND NOT EXISTS (SELECT 1 FROM deploy_files WHERE deploy_id = ? AND sha256 IS NULL) "
-             "AND NOT EXISTS (SELECT 1 FROM deploy_functions WHERE deploy_id = ? AND uploaded = 0)",
-             {std::string(kStateProcessing), now, deploy_id, std::string(kStateUploading),
-              deploy_id, deploy_id}));
+  // "No file left" as the first missing SHA-1 in index order: one seek in deploy_files_missing
+  // on both engines (PostgreSQL planned NOT EXISTS as a sequential scan of all deploys' files).
+  RD_TRY(db::Rows moved,
+         s.Exec("UPDATE deploys SET state = ?, updated_at = ? WHERE id = ? AND state = ? "
+                "AND (SELECT sha1 FROM deploy_files WHERE deploy_id = ? AND sha256 IS NULL "
+                "ORDER BY sha1 LIMIT 1) IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM deploy_functions WHERE deploy_id = ? AND "
+                "uploaded = 0)",
+                {std::string(kStateProcessing), now, deploy_id, std::string(kStateUploading),
+                 deploy_id, deploy_id}));
   return moved.affected > 0;
 }
 
