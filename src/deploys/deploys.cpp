@@ -354,53 +354,79 @@ Status DeployService::AdvanceIfUploadsComplete(const std::string& deploy_id) {
 
 Result<UploadedFile> DeployService::UploadFile(std::string_view user_id, std::string_view deploy_id,
                                                std::string_view raw_path, std::string_view bytes) {
+  RD_TRY(std::vector<UploadedFile> uploaded,
+         UploadFiles(user_id, deploy_id, {BatchFile{raw_path, bytes}}));
+  return std::move(uploaded.front());
+}
+
+Result<std::vector<UploadedFile>> DeployService::UploadFiles(std::string_view user_id,
+                                                             std::string_view deploy_id,
+                                                             const std::vector<BatchFile>& files) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id, /*with_required=*/false));
-  RD_TRY(std::string path, NormalizeDeployPath(raw_path));
-  RD_TRY(db::Rows rows, db_.Exec("SELECT sha1, content_type FROM deploy_files "
-                                 "WHERE deploy_id = ? AND path = ?",
-                                 {deploy.id, path}));
-  if (rows.empty()) {
-    return Unprocessable("unknown_file", "'" + path + "' is not among the deploy's files");
+  std::vector<UploadedFile> uploaded;
+  uploaded.reserve(files.size());
+  for (const BatchFile& file : files) {
+    RD_TRY(std::string path, NormalizeDeployPath(file.path));
+    RD_TRY(db::Rows rows, db_.Exec("SELECT sha1, content_type FROM deploy_files "
+                                   "WHERE deploy_id = ? AND path = ?",
+                                   {deploy.id, path}));
+    if (rows.empty()) {
+      return Unprocessable("unknown_file", "'" + path + "' is not among the deploy's files");
+    }
+    uploaded.push_back(UploadedFile{path, rows.rows.front().Text(0), "",
+                                    static_cast<std::int64_t>(file.bytes.size()),
+                                    rows.rows.front().Text(1)});
   }
-  const std::string declared_sha1 = rows.rows.front().Text(0);
-  UploadedFile uploaded{path, declared_sha1, "", static_cast<std::int64_t>(bytes.size()),
-                        rows.rows.front().Text(1)};
   if (deploy.state != kStateUploading) {
-    // A retried upload of a file that already arrived is fine; anything else is too late.
+    // A retried upload of files that already arrived is fine; anything else is too late.
     if (deploy.state == kStateProcessing || deploy.state == kStateReady) {
-      RD_TRY(db::Rows known, db_.Exec("SELECT sha256 FROM blobs WHERE sha1 = ?", {declared_sha1}));
-      if (!known.empty()) {
-        uploaded.sha256 = known.rows.front().Text(0);
-        return uploaded;
+      bool all_known = true;
+      for (UploadedFile& u : uploaded) {
+        RD_TRY(db::Rows known, db_.Exec("SELECT sha256 FROM blobs WHERE sha1 = ?", {u.sha1}));
+        if (known.empty()) {
+          all_known = false;
+          break;
+        }
+        u.sha256 = known.rows.front().Text(0);
       }
+      if (all_known) return uploaded;
     }
     return Unprocessable("invalid_state",
                          "deploy is " + deploy.state + "; it takes no more uploads");
   }
-  if (Sha1Hex(bytes) != declared_sha1) {
-    return Unprocessable("digest_mismatch",
-                         "content of '" + path + "' does not match the SHA-1 declared for it");
+  // Every digest checked before anything is stored.
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (Sha1Hex(files[i].bytes) != uploaded[i].sha1) {
+      return Unprocessable("digest_mismatch", "content of '" + uploaded[i].path +
+                                                  "' does not match the SHA-1 declared for it");
+    }
   }
   // Not durable yet (blobs.synced = 0): the deploy syncs all its blobs at once before it becomes
   // ready (SyncDeployBlobs), instead of two fsyncs per uploaded file.
-  RD_TRY(store::BlobInfo blob, blobs_.PutUnsynced(bytes));
-  uploaded.sha256 = blob.sha256;
+  std::map<std::string, store::BlobInfo> blobs;  // by SHA-256: each content once
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    RD_TRY(store::BlobInfo blob, blobs_.PutUnsynced(files[i].bytes));
+    uploaded[i].sha256 = blob.sha256;
+    blobs.emplace(blob.sha256, blob);
+  }
   const std::int64_t now = clock_.NowMillis();
   bool moved = false;
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
-    // An existing row is marked unsynced too: it may be a leftover whose blob a garbage
-    // collection removed (the file is deleted before the row), now written again unsynced.
-    RD_TRY_STATUS(s.Exec(
-        blobs_.DefersSync()
-            ? "INSERT INTO blobs (sha256, sha1, size, created_at, synced) VALUES (?, ?, ?, ?, 0) "
-              "ON CONFLICT (sha256) DO UPDATE SET synced = 0"
-            : "INSERT INTO blobs (sha256, sha1, size, created_at, synced) VALUES (?, ?, ?, ?, 1) "
-              "ON CONFLICT (sha256) DO NOTHING",
-        {blob.sha256, blob.sha1, static_cast<std::int64_t>(blob.size), now}));
-    RD_TRY_STATUS(
-        s.Exec("UPDATE deploy_files SET sha256 = ?, size = ? "
-               "WHERE deploy_id = ? AND sha1 = ? AND sha256 IS NULL",
-               {blob.sha256, static_cast<std::int64_t>(blob.size), deploy.id, declared_sha1}));
+    for (const auto& [sha256, blob] : blobs) {
+      // An existing row is marked unsynced too: it may be a leftover whose blob a garbage
+      // collection removed (the file is deleted before the row), now written again unsynced.
+      RD_TRY_STATUS(s.Exec(
+          blobs_.DefersSync()
+              ? "INSERT INTO blobs (sha256, sha1, size, created_at, synced) VALUES (?, ?, ?, ?, 0) "
+                "ON CONFLICT (sha256) DO UPDATE SET synced = 0"
+              : "INSERT INTO blobs (sha256, sha1, size, created_at, synced) VALUES (?, ?, ?, ?, 1) "
+                "ON CONFLICT (sha256) DO NOTHING",
+          {blob.sha256, blob.sha1, static_cast<std::int64_t>(blob.size), now}));
+      RD_TRY_STATUS(
+          s.Exec("UPDATE deploy_files SET sha256 = ?, size = ? "
+                 "WHERE deploy_id = ? AND sha1 = ? AND sha256 IS NULL",
+                 {blob.sha256, static_cast<std::int64_t>(blob.size), deploy.id, blob.sha1}));
+    }
     // updated_at feeds the upload timeout (minutes): once a second is plenty.
     RD_TRY_STATUS(s.Exec("UPDATE deploys SET updated_at = ? WHERE id = ? AND updated_at < ?",
                          {now, deploy.id, now - 1000}));

@@ -391,6 +391,30 @@ TEST_P(Deploys, WrongContentIsRejectedAndNothingStored) {
   EXPECT_EQ(unknown.error().code, ErrorCode::kUnprocessable);
 }
 
+TEST_P(Deploys, BatchIsStoredWholeOrNotAtAll) {
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_
+          ->SetFiles(alice_.id, d.id,
+                     {{"a.txt", Sha1("same")}, {"b.txt", Sha1("same")}, {"c.txt", Sha1("c")}}, {})
+          .value();
+  ASSERT_EQ(d.required.size(), 2U);
+  auto wrong = deploys_->UploadFiles(alice_.id, d.id, {{"a.txt", "same"}, {"c.txt", "not c"}});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().detail_code, "digest_mismatch");
+  EXPECT_TRUE(blobs_->List()->empty()) << "nothing stored, not even the good file";
+  EXPECT_EQ(deploys_->Get(alice_.id, d.id)->required.size(), 2U);
+  // Two paths of one content in one batch, and the last missing file: processing.
+  auto up = deploys_->UploadFiles(alice_.id, d.id,
+                                  {{"a.txt", "same"}, {"b.txt", "same"}, {"/c.txt", "c"}});
+  ASSERT_TRUE(up.ok()) << up.error().message;
+  ASSERT_EQ(up->size(), 3U);
+  EXPECT_EQ((*up)[2].path, "/c.txt");
+  EXPECT_EQ((*up)[0].sha256, (*up)[1].sha256);
+  EXPECT_EQ(deploys_->Get(alice_.id, d.id)->state, kStateProcessing);
+  EXPECT_EQ(*deploys_->ProcessPending(), 1);
+  EXPECT_EQ(Live(), d.id);
+}
+
 TEST_P(Deploys, PathsThatEscapeTheRootAreRejected) {
   Deploy d = deploys_->Create(alice_.id, "site", {}).value();
   for (const char* bad : {"../etc/passwd", "a/../../b", "a//b", "./a", "a\\b", "", "/", "a/\x01"}) {
