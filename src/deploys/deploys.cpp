@@ -60,6 +60,42 @@ Deploy DeployFromRow(const db::Row& r) {
 
 std::string Sha1Hex(std::string_view data) { return core::HexEncode(core::Sha1(data)); }
 
+// SHA-1 -> (SHA-256, size) of the stored blobs among the SHA-1s of `files` (path -> SHA-1),
+// looked up kInsertBatch at a time.
+using StoredBySha1 = std::map<std::string, std::pair<std::string, std::int64_t>>;
+Result<StoredBySha1> StoredContent(db::Session& s,
+                                   const std::map<std::string, std::string>& files) {
+  const std::set<std::string> sha1s = [&] {
+    std::set<std::string> all;
+    for (const auto& [path, sha1] : files) all.insert(sha1);
+    return all;
+  }();
+  StoredBySha1 stored;
+  auto it = sha1s.begin();
+  while (it != sha1s.end()) {
+    std::string sql = "SELECT sha1, sha256, size FROM blobs WHERE sha1 IN (";
+    db::Params params;
+    for (std::size_t n = 0; n < kInsertBatch && it != sha1s.end(); ++n, ++it) {
+      sql += n == 0 ? "?" : ", ?";
+      params.emplace_back(*it);
+    }
+    RD_TRY(db::Rows rows, s.Exec(sql + ")", params));
+    for (const auto& r : rows.rows) stored.emplace(r.Text(0), std::pair{r.Text(1), r.Int(2)});
+  }
+  return stored;
+}
+
+// Whether some file of `manifest` should get brotli/gzip variants it lacks (as VariantJobs
+// picks them).
+bool NeedsVariants(const DeployManifest& manifest) {
+  return std::ranges::any_of(manifest.files, [](const auto& file) {
+    const ManifestEntry& e = file.second;
+    const auto size = static_cast<std::uint64_t>(e.size);
+    return !e.has_br && !e.has_gzip && store::IsCompressible(e.content_type) &&
+           size >= store::kMinPrecompressBytes && size <= store::kMaxPrecompressBytes;
+  });
+}
+
 }  // namespace
 
 // Brackets a publish: in flight while it runs, a new version once it is over (committed or
@@ -265,14 +301,22 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
     RD_TRY_STATUS(s.Exec("DELETE FROM deploy_files WHERE deploy_id = ?", {id}));
     RD_TRY_STATUS(s.Exec("DELETE FROM deploy_functions WHERE deploy_id = ?", {id}));
+    // Files whose content the store already holds need no upload: their rows are written with
+    // the blob's SHA-256 and size at once, instead of inserting bare rows and filling them in
+    // with an UPDATE that rewrote every row and three of its index entries a second time.
+    RD_TRY(const StoredBySha1 stored, StoredContent(s, normalized));
     auto it = normalized.begin();
     while (it != normalized.end()) {
-      std::string sql = "INSERT INTO deploy_files (deploy_id, path, sha1, content_type) VALUES ";
+      std::string sql =
+          "INSERT INTO deploy_files (deploy_id, path, sha1, content_type, sha256, size) VALUES ";
       db::Params params;
       for (std::size_t n = 0; n < kInsertBatch && it != normalized.end(); ++n, ++it) {
-        sql += n == 0 ? "(?, ?, ?, ?)" : ", (?, ?, ?, ?)";
-        params.insert(params.end(), {id, it->first, it->second,
-                                     std::string(store::ContentTypeForPath(it->first))});
+        sql += n == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
+        const auto found = stored.find(it->second);
+        params.insert(params.end(),
+                      {id, it->first, it->second, std::string(store::ContentTypeForPath(it->first)),
+                       found == stored.end() ? db::Value(nullptr) : db::Value(found->second.first),
+                       found == stored.end() ? std::int64_t{0} : found->second.second});
       }
       RD_TRY_STATUS(s.Exec(sql, params));
     }
@@ -282,13 +326,6 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
           "?, ?, CASE WHEN EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?) THEN 1 ELSE 0 END)",
           {id, name, sha256, configs.contains(name) ? configs[name] : std::string(), sha256}));
     }
-    // Files whose content the store already holds need no upload.
-    RD_TRY_STATUS(s.Exec(
-        "UPDATE deploy_files SET "
-        "sha256 = (SELECT b.sha256 FROM blobs b WHERE b.sha1 = deploy_files.sha1 LIMIT 1), "
-        "size = COALESCE((SELECT b.size FROM blobs b WHERE b.sha1 = deploy_files.sha1 LIMIT 1), 0) "
-        "WHERE deploy_id = ?",
-        {id}));
     RD_TRY_STATUS(s.Exec(
         "UPDATE deploys SET state = ?, file_count = ?, updated_at = ? WHERE id = ?",
         {std::string(kStateUploading), static_cast<std::int64_t>(normalized.size()), now, id}));
@@ -808,9 +845,10 @@ Status DeployService::FinishOne(const Deploy& deploy) {
   // Every file durable before the deploy can go live; brotli/gzip variants come afterwards
   // (PrecompressPending), so a deploy goes live with identity bodies at once.
   RD_TRY_STATUS(SyncDeployBlobs(deploy));
-  RD_TRY(std::vector<VariantJob> variant_jobs, VariantJobs(deploy.id));
-  const bool variants_pending = !variant_jobs.empty();
   RD_TRY(std::shared_ptr<DeployManifest> manifest, LoadManifest(deploy.id, deploy.site_id));
+  // Read off the manifest, not asked of the database again (VariantJobs: a second pass over
+  // every file of the deploy).
+  const bool variants_pending = NeedsVariants(*manifest);
   manifest->variants_pending = variants_pending;
   std::vector<DeployMessage> messages;
   if (validator_) {

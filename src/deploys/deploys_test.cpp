@@ -222,6 +222,44 @@ TEST_P(Deploys, OneProcessAtATimeMakesADeploysVariants) {
   EXPECT_FALSE(other.Manifest(fifth.id).value()->variants_pending);
 }
 
+TEST_P(Deploys, RedeployTakesStoredContentAndItsVariants) {
+  const std::string page = "<p>page</p>" + std::string(2000, 'x');
+  const Deploy first = DeployFiles({{"index.html", page}, {"tiny.txt", "t"}});
+  ASSERT_EQ(*deploys_->PrecompressPending(), 1);
+  const ManifestEntry stored = *deploys_->Manifest(first.id).value()->Find("/index.html");
+  ASSERT_TRUE(stored.has_br || stored.has_gzip);
+
+  // Every content already stored, one of them under a new path too: nothing to upload, and
+  // nothing to compress.
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_
+          ->SetFiles(alice_.id, d.id,
+                     {{"index.html", Sha1(page)},
+                      {"copy/index.html", Sha1(page)},
+                      {"tiny.txt", Sha1("t")}},
+                     {})
+          .value();
+  EXPECT_TRUE(d.required.empty());
+  EXPECT_EQ(d.state, kStateProcessing);
+  EXPECT_EQ(*deploys_->ProcessPending(), 1);
+  EXPECT_EQ(Live(), d.id);
+  auto manifest = deploys_->Manifest(d.id).value();
+  const ManifestEntry* copy = manifest->Find("/copy/index.html");
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(copy->sha256, stored.sha256);
+  EXPECT_EQ(copy->size, static_cast<std::int64_t>(page.size()));
+  EXPECT_TRUE(copy->has_br || copy->has_gzip);
+  EXPECT_EQ(manifest->Find("/tiny.txt")->size, 1);
+  EXPECT_FALSE(manifest->variants_pending);
+  EXPECT_EQ(*deploys_->PrecompressPending(), 0);
+
+  // A new compressible file: its variants are pending again.
+  clock_.Advance(1000);
+  const Deploy third = DeployFiles({{"index.html", page}, {"new.html", page + "new"}});
+  EXPECT_EQ(Live(), third.id);
+  EXPECT_TRUE(deploys_->Manifest(third.id).value()->variants_pending);
+}
+
 TEST_P(Deploys, UploadDamagedByACrashBeforeItsSyncFailsTheDeploy) {
   Deploy d = deploys_->Create(alice_.id, "site", {}).value();
   const std::string page = "<p>page</p>";
