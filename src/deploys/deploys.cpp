@@ -366,6 +366,11 @@ Result<Deploy> DeployService::AdvanceIfComplete(const Deploy& deploy) {
 Result<bool> DeployService::AdvanceIfUploadsCompleteIn(db::Session& s, const std::string& deploy_id,
                                                        std::int64_t now) {
   // Conditional, so that of several uploads finishing at once exactly one moves the deploy on.
+  // The deploy's row is locked first, in a statement of its own: on PostgreSQL (read committed)
+  // the last two uploads then take turns, and the second one's check below, a new statement,
+  // sees the first one's committed rows. Without it each could see the other's file still
+  // missing, and neither moved the deploy on. (SQLite serialises writers anyway.)
+  RD_TRY_STATUS(s.Exec("UPDATE deploys SET state = state WHERE id = ?", {deploy_id}));
   // "No file left" as the first missing SHA-1 in index order: one seek in deploy_files_missing
   // on both engines (PostgreSQL planned NOT EXISTS as a sequential scan of all deploys' files).
   RD_TRY(db::Rows moved,
