@@ -7,7 +7,7 @@
 #
 #   bench/tls/run.sh                   # DURATION=10 s per handshake run, 3 rounds: ~5 min
 #   DURATION=5 ROUNDS=1 bench/tls/run.sh
-#   PROFILE=1 bench/tls/run.sh         # also perf record -g of ours during one more h2load run
+#   PROFILE=1 bench/tls/run.sh         # also perf record -g of ours during one more run of each
 #
 # Environment: DURATION (s of openssl s_time, default 10), REQUESTS (per h2load run, 50000),
 # CLIENTS (h2load -c, 16), STREAMS (h2load -m for h2, 10), ROUNDS (3), PROFILE (0),
@@ -197,20 +197,22 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# profile: perf record -g on ours during one more TLS 1.3 handshake run and one HTTP/1.1 run
+# profile: perf record -g on ours during one more TLS 1.3 handshake run, HTTP/1.1 and HTTP/2 run
 perf_top() { # DATA -> the top 25 symbols by self time
   { perf report -i "$1" --no-children --fields overhead,sym --stdio -g none 2>/dev/null || true; } |
     grep -vE '^(#|$)' | sed 's/ *$//' | awk 'NR <= 25'
 }
 if ((PROFILE)); then
-  for what in handshakes h1; do
+  for what in handshakes h1 h2; do
     perf record -g -o "$T/out/perf-$what.data" -p "$RD_PID" >/dev/null 2>&1 &
     perf_pid=$!
     sleep 1
     if [[ $what == handshakes ]]; then
       handshakes "$RD_TLS_PORT" -tls1_3 >/dev/null
-    else
+    elif [[ $what == h1 ]]; then
       h2load_rps "$RD_TLS_PORT" --h1 >/dev/null
+    else
+      h2load_rps "$RD_TLS_PORT" -m "$STREAMS" >/dev/null
     fi
     kill -INT "$perf_pid"
     wait "$perf_pid" || true
@@ -273,7 +275,7 @@ REPORT="$RESULTS_DIR/tls-$(date -u +%Y-%m-%d-%H%M).md"
   echo
   echo "(HS3, HS2: TLS 1.3 and 1.2 handshakes/s; H1, H2: req/s over HTTP/1.1 and HTTP/2.)"
   if ((PROFILE)); then
-    for what in handshakes h1; do
+    for what in handshakes h1 h2; do
       echo
       echo "Profile of replideploy during one more run ($what), self time by symbol:"
       echo
