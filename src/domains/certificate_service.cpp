@@ -275,6 +275,8 @@ Result<IssueOutcome> CertificateService::Issue(const std::vector<std::string>& n
   if (!existing) return MakeError(ErrorCode::kInternal, "the certificate row vanished");
   const CertificateRecord before = *existing;
 
+  // With "acme: issued" (acme_issuance.cpp), the span of the CA's work: bench/acme/run.sh.
+  spdlog::info("acme: issuing {} by {}", NamesJson(names), challenge);
   auto issued = [&]() -> Result<IssuedCertificate> {
     RD_TRY(auto client, OpenAccount());
     return IssueCertificate(*client, names, *solver->second);
