@@ -362,18 +362,28 @@ Status AcmeClient::RespondToChallenge(const std::string& url) {
   return {};
 }
 
-std::chrono::milliseconds AcmeClient::PollDelay(const Reply& reply) const {
+std::chrono::milliseconds AcmeClient::PollDelay(const Reply& reply, int polls) const {
+  std::optional<int> retry_after;
   if (auto it = reply.headers.find("retry-after"); it != reply.headers.end()) {
-    const int s = ParseRetryAfterSeconds(it->second, static_cast<std::int64_t>(std::time(nullptr)));
-    if (s > 0)
-      return std::min<std::chrono::milliseconds>(std::chrono::seconds(s), options_.poll_timeout);
+    retry_after = ParseRetryAfterSeconds(it->second, static_cast<std::int64_t>(std::time(nullptr)));
   }
-  return options_.poll_interval;
+  return AcmePollDelay(options_, retry_after, polls);
+}
+
+std::chrono::milliseconds AcmePollDelay(const AcmeClientOptions& options,
+                                        std::optional<int> retry_after_seconds, int polls) {
+  if (retry_after_seconds && *retry_after_seconds > 0) {
+    return std::min<std::chrono::milliseconds>(std::chrono::seconds(*retry_after_seconds),
+                                               options.poll_timeout);
+  }
+  std::chrono::milliseconds delay = std::max(options.poll_first, std::chrono::milliseconds(1));
+  for (int i = 0; i < polls && delay < options.poll_interval; ++i) delay *= 2;
+  return std::min(delay, std::max(options.poll_interval, options.poll_first));
 }
 
 Result<AcmeAuthorization> AcmeClient::WaitForAuthorization(const std::string& url) {
   const auto deadline = std::chrono::steady_clock::now() + options_.poll_timeout;
-  for (;;) {
+  for (int polls = 0;; ++polls) {
     RD_TRY(Reply reply, PostAsGet(url));
     RD_TRY(json::object o, ParseObject(reply.body, "authorization"));
     AcmeAuthorization authz = AuthorizationFrom(o, url);
@@ -387,7 +397,7 @@ Result<AcmeAuthorization> AcmeClient::WaitForAuthorization(const std::string& ur
       return MakeError(ErrorCode::kUnavailable, "acme_timeout",
                        "the ACME authorization of " + authz.identifier + " stayed pending");
     }
-    Sleep(PollDelay(reply));
+    Sleep(PollDelay(reply, polls));
   }
 }
 
@@ -395,7 +405,7 @@ Result<AcmeOrder> AcmeClient::Finalize(const AcmeOrder& order, const std::string
   json::object payload{{"csr", core::Base64UrlEncode(csr_der)}};
   RD_TRY(Reply reply, Post(order.finalize, json::serialize(payload), false));
   const auto deadline = std::chrono::steady_clock::now() + options_.poll_timeout;
-  for (;;) {
+  for (int polls = 0;; ++polls) {
     RD_TRY(json::object o, ParseObject(reply.body, "order"));
     AcmeOrder current = OrderFrom(o, order.url);
     if (current.status == "valid") return current;
@@ -408,7 +418,7 @@ Result<AcmeOrder> AcmeClient::Finalize(const AcmeOrder& order, const std::string
       return MakeError(ErrorCode::kUnavailable, "acme_timeout",
                        "the ACME order stayed " + current.status);
     }
-    Sleep(PollDelay(reply));
+    Sleep(PollDelay(reply, polls));
     RD_TRY(reply, PostAsGet(order.url));
   }
 }

@@ -38,13 +38,22 @@ struct AcmeClientOptions {
   int max_bad_nonce_retries = 10;
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_max{30'000};
-  // Polling of authorizations and orders: Retry-After when the CA sends it, else this.
+  // Polling of authorizations and orders: Retry-After when the CA sends it, else poll_first,
+  // doubling per poll up to poll_interval (a CA that validates at once is seen at once; a slow
+  // one is asked once a second).
+  std::chrono::milliseconds poll_first{200};
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds poll_timeout{180'000};
   std::chrono::seconds request_timeout{30};
   // The waits between attempts and polls (a seam for tests).
   std::function<void(std::chrono::milliseconds)> sleep;
 };
+
+// The wait before the next poll of an authorization or order after `polls` earlier ones: the
+// CA's Retry-After (seconds, at most poll_timeout) when it sent one, else poll_first doubled per
+// poll, at most poll_interval.
+std::chrono::milliseconds AcmePollDelay(const AcmeClientOptions& options,
+                                        std::optional<int> retry_after_seconds, int polls);
 
 struct AcmeChallenge {
   std::string type;  // "http-01", "dns-01", ...
@@ -123,7 +132,7 @@ class AcmeClient {
   Result<std::string> TakeNonce();
   void Sleep(std::chrono::milliseconds d) const;
   std::chrono::milliseconds Backoff(int attempt);
-  std::chrono::milliseconds PollDelay(const Reply& reply) const;
+  std::chrono::milliseconds PollDelay(const Reply& reply, int polls) const;
 
   AcmeClientOptions options_;
   AcmeKey key_;

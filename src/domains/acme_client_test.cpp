@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "domains/acme_issuance.hpp"
@@ -170,6 +172,23 @@ TEST_F(AcmeClientTest, AWildcardByHttp01IsRefused) {
   auto issued = IssueCertificate(*client, {"*.acme.test"}, http01_);
   ASSERT_FALSE(issued.ok());
   EXPECT_EQ(issued.error().detail_code, "acme_no_challenge") << issued.error().message;
+}
+
+TEST(AcmePolling, FirstPollSoonThenDoublingUpToTheIntervalAndRetryAfterWins) {
+  using std::chrono::milliseconds;
+  AcmeClientOptions o;  // 200 ms first, 1 s at most
+  std::vector<long> delays;
+  for (int polls = 0; polls < 5; ++polls) {
+    delays.push_back(static_cast<long>(AcmePollDelay(o, std::nullopt, polls).count()));
+  }
+  EXPECT_EQ(delays, (std::vector<long>{200, 400, 800, 1000, 1000}));
+  EXPECT_EQ(AcmePollDelay(o, 3, 0), milliseconds(3000)) << "the CA's Retry-After";
+  EXPECT_EQ(AcmePollDelay(o, 0, 0), milliseconds(200)) << "a useless Retry-After is ignored";
+  EXPECT_EQ(AcmePollDelay(o, 100000, 0), o.poll_timeout);
+  o.poll_first = milliseconds(50);
+  o.poll_interval = milliseconds(50);  // the tests' settings: a flat 50 ms
+  EXPECT_EQ(AcmePollDelay(o, std::nullopt, 0), milliseconds(50));
+  EXPECT_EQ(AcmePollDelay(o, std::nullopt, 9), milliseconds(50));
 }
 
 TEST(AcmeClientNetwork, AnUnreachableServerIsUnavailableAfterRetries) {
