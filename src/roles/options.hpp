@@ -15,6 +15,7 @@
 #include "domains/domains.hpp"
 #include "edge/edge.hpp"
 #include "functions/background.hpp"
+#include "functions/lambda_runner.hpp"
 #include "functions/runtime.hpp"
 #include "git/github_client.hpp"
 #include "sandbox/docker_runner.hpp"
@@ -94,6 +95,10 @@ struct PlatformOptions {
   // sockets); empty: function routes answer 404. root_dir is taken from here.
   std::string functions_dir;
   functions::RuntimeOptions functions;
+  // "local" (FunctionRuntime: sandboxed Node.js processes here) or "lambda" (LambdaRunner: AWS
+  // Lambda, with `lambda`; its environment, on_log and on_call are set by the edge role).
+  std::string functions_runner = "local";
+  functions::LambdaOptions lambda;
   // Background functions and the runs of scheduled functions (docs/functions.md).
   functions::BackgroundOptions background_functions;
   // A scheduled function's run may take this long (Netlify's 30 s).
