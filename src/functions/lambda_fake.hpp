@@ -376,7 +376,10 @@ try {
   Answer Run(const Function& fn, const Invocation& call, const std::string& dir) {
     Answer a;
     a.headers = {{"Content-Type", "application/json"}};
-    if (!UnpackBundle(fn.zip, dir + "/task").ok()) return Error(502, "InvalidZipFileException", "");
+    std::filesystem::create_directories(dir);
+    if (auto unpacked = UnpackBundle(fn.zip, dir + "/task"); !unpacked.ok()) {
+      return Error(502, "InvalidZipFileException", unpacked.error().message);
+    }
     const std::string driver = dir + "/driver.mjs";
     const std::string event = dir + "/event.json";
     const std::string result = dir + "/result.json";
