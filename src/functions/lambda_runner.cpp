@@ -13,6 +13,7 @@
 
 #include "core/crypto.hpp"
 #include "functions/background.hpp"
+#include "store/s3_client.hpp"
 
 namespace replideploy::functions {
 
@@ -87,16 +88,7 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t n, void* user) {
     r->headers.clear();
     return size * n;
   }
-  const auto colon = line.find(':');
-  if (colon == std::string_view::npos) return size * n;
-  std::string name(line.substr(0, colon));
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string_view value = line.substr(colon + 1);
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-    value.remove_suffix(1);
-  }
-  r->headers[name] = std::string(value);
+  if (auto header = store::ParseHeaderLine(line)) r->headers[header->first] = header->second;
   return size * n;
 }
 
