@@ -133,7 +133,7 @@ Result<std::string> AddLambdaHandler(std::string_view zip) {
                                            archive_error_string(in.get()));
   };
   archive_entry* entry = nullptr;
-  std::vector<char> buffer(64 * 1024);
+  std::vector<char> buffer(std::size_t{64} << 10);
   for (;;) {
     const int r = archive_read_next_header(in.get(), &entry);
     if (r == ARCHIVE_EOF) break;
@@ -233,7 +233,10 @@ Result<LambdaRunner::ApiResponse> LambdaRunner::Call(
   const std::string sigv4 = "aws:amz:" + options_.region + ":lambda";
   curl_slist* list = nullptr;
   for (const auto& [name, value] : headers) {
-    list = curl_slist_append(list, (name + ": " + value).c_str());
+    std::string line = name;
+    line += ": ";
+    line += value;
+    list = curl_slist_append(list, line.c_str());
   }
   if (!options_.credentials.session_token.empty()) {
     list = curl_slist_append(
