@@ -2,14 +2,16 @@
 # Functions benchmark: one v2 function (`new Response("hello")`) called through replideploy (edge
 # -> pool -> sandboxed Node.js over the Lambda Runtime API) beside the floor, the same module
 # served by a bare Node.js HTTP server (bench/functions/node_peer.mjs), in the same run, measured
-# with wrk; plus cold starts (the first call of a function no process runs yet). A report, not a
+# with wrk; plus cold starts (the first call of a function no process runs yet) and first calls of
+# functions pre-warmed at publish (--functions-prewarm). A report, not a
 # test: it never fails on a number. Needs root (functions run in the sandbox only as root).
 #
 #   bench/functions/run.sh                      # DURATION=10 s per run, 3 rounds, after a 3 s warm-up
 #   DURATION=5 ROUNDS=1 bench/functions/run.sh  # quicker, noisier
 #
 # Environment: DURATION (s, 10), ROUNDS (3), CONNECTIONS ("1 16": wrk -c, one run each; -t is
-# min(c, 2)), COLD (cold starts measured, 5), REPLIDEPLOY_BIN, KEEP_TMP=1, RESULTS_DIR.
+# min(c, 2)), COLD (cold starts measured, 5), PREWARMED (first calls of pre-warmed functions
+# measured, 3), REPLIDEPLOY_BIN, KEEP_TMP=1, RESULTS_DIR.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +22,7 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-1 16}
 COLD=${COLD:-5}
+PREWARMED=${PREWARMED:-3}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_ROOT/bench/results}
 SITE_NAME=fnbench
 HOST_HEADER="$SITE_NAME.localhost"
@@ -41,10 +44,13 @@ cat >"$T/site/fns/hello.mjs" <<'EOF'
 export default async () => new Response("hello", { headers: { "content-type": "text/plain" } });
 EOF
 for i in $(seq 1 "$COLD"); do cp "$T/site/fns/hello.mjs" "$T/site/fns/cold-$i.mjs"; done
+# a-prewarmed-N sort first by name: the server pre-warms exactly these at publish
+for i in $(seq 1 "$PREWARMED"); do cp "$T/site/fns/hello.mjs" "$T/site/fns/a-prewarmed-$i.mjs"; done
 
 declare -A PORT PID
 PORT[ours]=$(free_port)
-start_replideploy "${PORT[ours]}" "$T/rd-data" "$T/replideploy.log"
+RD_SERVE_ARGS="${RD_SERVE_ARGS:-} --functions-prewarm $PREWARMED" \
+  start_replideploy "${PORT[ours]}" "$T/rd-data" "$T/replideploy.log"
 PID[ours]=$RD_PID
 PORT[node]=$(free_port)
 while [[ ${PORT[node]} == "${PORT[ours]}" ]]; do PORT[node]=$(free_port); done
@@ -70,16 +76,43 @@ check() { # server path
 }
 
 # ---------------------------------------------------------------------------------------------
-# cold starts: the first call of each cold-N (no process of it runs yet), then a second (warm)
+# the pre-warmed processes (one per a-prewarmed-N) start in the background after the publish
+node_processes() { # node processes under the server
+  local n=0 pid
+  for pid in $(process_tree "${PID[ours]}"); do
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == node ]] && n=$((n + 1))
+  done
+  echo "$n"
+}
+for _ in $(seq 1 100); do
+  (($(node_processes) >= PREWARMED)) && break
+  sleep 0.1
+done
+PREWARM_SEEN=$(node_processes)
+[[ $PREWARM_SEEN -ge $PREWARMED ]] || log "only $PREWARM_SEEN of $PREWARMED pre-warmed processes after 10 s"
+sleep 0.5 # the processes load Node.js and the module before they ask for their first call
+
+# first calls: each cold-N (no process of it runs yet) and each a-prewarmed-N, then a second
+# (warm) call of each
+first_call() { # function name -> ms of the first call; the second call's ms in SECOND_MS
+  local url="http://127.0.0.1:${PORT[ours]}/.netlify/functions/$1" t
+  t=$(curl -sS -o "$T/out/first.body" -w '%{time_total}' -H "Host: $HOST_HEADER" "$url")
+  [[ $(<"$T/out/first.body") == hello ]] || die "$1 answered '$(<"$T/out/first.body")'"
+  FIRST_MS=$(awk -v t="$t" 'BEGIN { printf "%.1f", t * 1000 }')
+  t=$(curl -sS -o /dev/null -w '%{time_total}' -H "Host: $HOST_HEADER" "$url")
+  SECOND_MS=$(awk -v t="$t" 'BEGIN { printf "%.1f", t * 1000 }')
+}
 cold_ms=()
 warm_ms=()
 for i in $(seq 1 "$COLD"); do
-  url="http://127.0.0.1:${PORT[ours]}/.netlify/functions/cold-$i"
-  t=$(curl -sS -o "$T/out/cold.body" -w '%{time_total}' -H "Host: $HOST_HEADER" "$url")
-  [[ $(<"$T/out/cold.body") == hello ]] || die "cold-$i answered '$(<"$T/out/cold.body")'"
-  cold_ms+=("$(awk -v t="$t" 'BEGIN { printf "%.1f", t * 1000 }')")
-  t=$(curl -sS -o /dev/null -w '%{time_total}' -H "Host: $HOST_HEADER" "$url")
-  warm_ms+=("$(awk -v t="$t" 'BEGIN { printf "%.1f", t * 1000 }')")
+  first_call "cold-$i"
+  cold_ms+=("$FIRST_MS")
+  warm_ms+=("$SECOND_MS")
+done
+prewarmed_ms=()
+for i in $(seq 1 "$PREWARMED"); do
+  first_call "a-prewarmed-$i"
+  prewarmed_ms+=("$FIRST_MS")
 done
 check ours /.netlify/functions/hello
 check node /.netlify/functions/hello
@@ -151,8 +184,10 @@ REPORT="$RESULTS_DIR/functions-$(date -u +%Y-%m-%d-%H%M).md"
   echo "Cold starts (curl time_total of the first call of a function no process runs yet, then the"
   echo "second call), $COLD functions: first calls ${cold_ms[*]} ms (median $(median "${cold_ms[@]}")),"
   echo "second calls ${warm_ms[*]} ms (median $(median "${warm_ms[@]}"))."
+  echo "First calls of $PREWARMED functions pre-warmed at publish (\`--functions-prewarm $PREWARMED\`; $PREWARM_SEEN"
+  echo "Node.js processes were up before the calls): ${prewarmed_ms[*]} ms (median $(median "${prewarmed_ms[@]}"))."
   echo
-  echo "Deploy of the page and $((COLD + 1)) functions with \`replideploy deploy --functions\` (esbuild bundling included): ${DEPLOY_MS} ms."
+  echo "Deploy of the page and $((COLD + PREWARMED + 1)) functions with \`replideploy deploy --functions\` (esbuild bundling included): ${DEPLOY_MS} ms."
   echo
   echo "Raw rounds (req/s): $(for k in "${!RPS[@]}"; do printf '%s: %s; ' "$k" "${RPS[$k]}"; done)"
 } >"$REPORT"

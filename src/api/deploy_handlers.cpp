@@ -7,6 +7,7 @@
 #include "api/json_input.hpp"
 #include "core/clock.hpp"
 #include "deploys/cron.hpp"
+#include "deploys/file_batch.hpp"
 
 namespace replideploy::api {
 
@@ -16,6 +17,7 @@ namespace {
 
 constexpr std::size_t kMaxFileUpload = std::size_t{256} << 20;  // per file
 constexpr std::size_t kMaxFileList = std::size_t{64} << 20;     // the PUT with every digest
+constexpr std::size_t kMaxFileBatch = std::size_t{64} << 20;    // our CLI's batched upload
 
 json::value OptionalTime(const std::optional<std::int64_t>& t) {
   return t ? json::value(core::FormatIso8601(*t)) : json::value(nullptr);
@@ -298,6 +300,18 @@ void AddDeployRoutes(http::Router& router, App& app) {
                                                      {"size", file.size}});
              }),
              {kMaxFileUpload});
+
+  // Our CLI's batched upload of small files (deploys/file_batch.hpp); not Netlify's API.
+  router.Add("POST", "/api/v1/deploys/{deploy_id}/files",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kDeploy));
+               RD_TRY(std::vector<deploys::BatchFile> batch, deploys::ParseFileBatch(req.body));
+               RD_TRY(std::vector<deploys::UploadedFile> files,
+                      app.deploys().UploadFiles(user.id, req.path_params["deploy_id"], batch));
+               return JsonResponse(
+                   200, json::object{{"uploaded", static_cast<std::int64_t>(files.size())}});
+             }),
+             {kMaxFileBatch});
 
   router.Add("PUT", "/api/v1/deploys/{deploy_id}/functions/{name}",
              Handle([&app](http::Request& req) -> Result<http::Response> {

@@ -104,6 +104,11 @@ Result<json::value> ApiClient::Upload(std::string_view path, std::string body,
   return Send("PUT", path, std::move(body), "application/octet-stream", connection);
 }
 
+Result<json::value> ApiClient::UploadBatch(std::string_view path, std::string body,
+                                           http::ClientConnection* connection) const {
+  return Send("POST", path, std::move(body), "application/x-replideploy-files", connection);
+}
+
 Result<json::value> ApiClient::Send(std::string_view method, std::string_view path,
                                     std::string body, std::string_view content_type,
                                     http::ClientConnection* connection) const {

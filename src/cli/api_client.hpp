@@ -43,6 +43,9 @@ class ApiClient {
   // thread).
   Result<boost::json::value> Upload(std::string_view path, std::string body,
                                     http::ClientConnection* connection = nullptr) const;
+  // A batch of files (deploys/file_batch.hpp), POSTed.
+  Result<boost::json::value> UploadBatch(std::string_view path, std::string body,
+                                         http::ClientConnection* connection = nullptr) const;
 
   const ClientSettings& settings() const { return settings_; }
 

@@ -18,6 +18,7 @@
 #include "builder/build_config.hpp"
 #include "builder/functions_bundle.hpp"
 #include "cli/api_client.hpp"
+#include "cli/deploy_upload.hpp"
 #include "core/crypto.hpp"
 #include "edge/deploy_rules.hpp"
 #include "edge/explain.hpp"
@@ -166,13 +167,6 @@ int SitesList(const Common& common) {
 
 // ---- deploy ------------------------------------------------------------------------------
 
-struct LocalFile {
-  std::string path;  // deploy path, "/a/b.html"
-  std::string disk_path;
-  std::string sha1;
-  std::uint64_t size = 0;
-};
-
 bool Skipped(const fs::path& relative) {
   for (const auto& part : relative) {
     const std::string s = part.string();
@@ -254,47 +248,6 @@ Result<std::vector<LocalFile>> ScanDirectory(const std::string& dir) {
   if (!error.empty()) return MakeError(ErrorCode::kBadRequest, error);
   return files;
 }
-
-std::string HumanBytes(double bytes) {
-  const char* units[] = {"B", "KB", "MB", "GB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 3) {
-    bytes /= 1024;
-    ++u;
-  }
-  return fmt::format("{:.1f} {}", bytes, units[u]);
-}
-
-// Uploads in flight at once (`deploy`).
-constexpr std::size_t kParallelUploads = 8;
-
-class Progress {
- public:
-  Progress(std::size_t files, std::uint64_t bytes)
-      : total_files_(files), total_bytes_(bytes), tty_(isatty(STDERR_FILENO)) {}
-  void Add(std::uint64_t bytes) {
-    std::lock_guard lock(mu_);
-    ++files_;
-    bytes_ += bytes;
-    if (!tty_ && files_ != total_files_) return;
-    const double fraction =
-        total_bytes_ == 0 ? 1.0 : static_cast<double>(bytes_) / static_cast<double>(total_bytes_);
-    const int filled = static_cast<int>(fraction * 30);
-    fmt::print(stderr, "{}[{}{}] {}/{} files, {} / {}{}", tty_ ? "\r" : "",
-               std::string(filled, '#'), std::string(30 - filled, ' '), files_, total_files_,
-               HumanBytes(static_cast<double>(bytes_)),
-               HumanBytes(static_cast<double>(total_bytes_)),
-               tty_ && files_ != total_files_ ? "" : "\n");
-  }
-
- private:
-  std::mutex mu_;
-  std::size_t files_ = 0;
-  std::uint64_t bytes_ = 0;
-  const std::size_t total_files_;
-  const std::uint64_t total_bytes_;
-  const bool tty_;
-};
 
 // The functions folder: --functions, else the one netlify.toml in the current folder (a
 // project's root) names; "" for none.
@@ -411,44 +364,9 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
   }
   fmt::print(stderr, "Uploading {} of {} files ({}); the rest are already stored\n", uploads.size(),
              scanned->size(), HumanBytes(static_cast<double>(upload_bytes)));
-  Progress progress(uploads.size(), upload_bytes);
-  std::atomic<std::size_t> next{0};
-  std::mutex error_mu;
-  std::string first_error;
-  auto worker = [&] {
-    // Each thread keeps its connection to the API open from one file to the next.
-    http::ClientConnection connection;
-    for (std::size_t i = next++; i < uploads.size(); i = next++) {
-      {
-        std::lock_guard lock(error_mu);
-        if (!first_error.empty()) return;
-      }
-      const LocalFile& f = *uploads[i];
-      std::ifstream in(f.disk_path, std::ios::binary);
-      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      Result<json::value> up = MakeError(ErrorCode::kUnavailable, "not tried");
-      for (int attempt = 0; attempt < 3; ++attempt) {
-        up = client.Upload("/api/v1/deploys/" + deploy_id + "/files" + EncodePath(f.path), bytes,
-                           &connection);
-        if (up.ok() || up.error().code != ErrorCode::kUnavailable) break;
-      }
-      if (!up.ok()) {
-        std::lock_guard lock(error_mu);
-        if (first_error.empty()) first_error = f.path + ": " + up.error().message;
-        return;
-      }
-      progress.Add(f.size);
-    }
-  };
-  // A bounded number of requests in flight: enough to keep the server's handler threads
-  // busy while each request waits on the network, few enough not to queue behind each other.
-  std::vector<std::thread> threads;
-  const std::size_t parallel = std::min<std::size_t>(kParallelUploads, uploads.size());
-  for (std::size_t t = 0; t < parallel; ++t) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  if (!first_error.empty()) {
+  if (std::string error = UploadDeployFiles(client, deploy_id, uploads); !error.empty()) {
     (void)client.Call("POST", "/api/v1/deploys/" + deploy_id + "/cancel");
-    return Fail("upload failed: " + first_error);
+    return Fail("upload failed: " + error);
   }
 
   std::string state;

@@ -35,6 +35,7 @@
 #include "http/tls.hpp"
 #include "roles/on_demand_tls.hpp"
 #include "roles/roles.hpp"
+#include "roles/tls_ticket_keys.hpp"
 #include "sandbox/egress.hpp"
 #include "store/blob_store.hpp"
 #include "store/s3_blob_store.hpp"
@@ -121,6 +122,7 @@ roles::PlatformOptions OptionsFrom(const core::ServeConfig& config, const std::s
   app_options.volumes_dir = (std::filesystem::absolute(config.data_dir) / "volumes").string();
   app_options.functions_dir = (std::filesystem::absolute(config.data_dir) / "functions").string();
   app_options.functions.network = config.functions_network == "public";
+  app_options.functions_prewarm.max_per_deploy = config.functions_prewarm;
   app_options.bubblewrap.egress.mode =
       config.build_network == "none" ? sandbox::NetworkMode::kNone : sandbox::NetworkMode::kPublic;
   app_options.queue.lease_millis = std::int64_t{config.build_lease_seconds} * 1000;
@@ -323,6 +325,8 @@ std::vector<std::string> SplitList(const std::string& list) {
 // The HTTPS listener's certificates (--listen-tls): loaded from files at start and again every
 // tls-reload-seconds, so that replaced files are served without a restart.
 struct Tls {
+  // Session-ticket keys shared with every other process (before `store`, which uses them).
+  std::unique_ptr<roles::DatabaseTicketKeys> ticket_keys;
   std::shared_ptr<http::CertificateStore> store;
   std::unique_ptr<http::FileCertificateSource> files;
   // The certificates the certs role issued (any process), beside the files.
@@ -351,6 +355,13 @@ std::unique_ptr<Tls> LoadTls(const core::ServeConfig& config, Base& base, const 
   http::TlsOptions options;
   options.default_name = config.tls_default_name;
   options.ticket_key_rotation = std::chrono::seconds(config.tls_ticket_rotation_seconds);
+  tls->ticket_keys = std::make_unique<roles::DatabaseTicketKeys>(
+      *base.db, clock, base.options.certificates.key, options.ticket_key_rotation);
+  options.ticket_keys = tls->ticket_keys->Source();
+  // Other processes' new keys are seen within a fraction of a rotation.
+  options.ticket_key_refresh = std::clamp<std::chrono::milliseconds>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.ticket_key_rotation) / 4,
+      std::chrono::seconds(1), std::chrono::seconds(60));
   options.http2 = config.http2 != 0;
   if (config.tls_on_demand != 0) {
     tls->on_demand = std::make_unique<roles::OnDemandTlsRequests>(*base.db, clock);

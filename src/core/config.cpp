@@ -121,6 +121,9 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
        &c.lambda_role_arn},
       {"lambda-function-prefix", "the names of the Lambda functions start with this",
        &c.lambda_function_prefix},
+      {"functions-prewarm",
+       "at a publish, start a process for each of the first N functions of the new deploy (0: off)",
+       &c.functions_prewarm},
       {"build-lease-seconds", "a build whose worker is silent this long is retried",
        &c.build_lease_seconds},
       {"git-poll-seconds", "how often sites following a git URL are checked for new commits",
@@ -385,6 +388,7 @@ Status ValidateConfig(const ServeConfig& config) {
   }
   RD_TRY_STATUS(range("jwt-ttl-hours", config.jwt_ttl_hours, 1, 24 * 365));
   RD_TRY_STATUS(range("io-threads", config.io_threads, 1, 256));
+  RD_TRY_STATUS(range("functions-prewarm", config.functions_prewarm, 0, 64));
   RD_TRY_STATUS(range("handler-threads", config.handler_threads, 1, 1024));
   RD_TRY_STATUS(range("edge-threads", config.edge_threads, 1, 1024));
   RD_TRY_STATUS(range("slow-threads", config.slow_threads, 1, 1024));

@@ -75,6 +75,9 @@ struct ServeConfig {
   std::string lambda_endpoint;  // empty: https://lambda.<region>.amazonaws.com
   std::string lambda_role_arn;  // the functions' execution role (required with lambda)
   std::string lambda_function_prefix = "replideploy";
+  // Processes started per function of a newly published deploy (the first N functions by name);
+  // 0: none, each function starts on its first call.
+  int functions_prewarm = 8;
   int build_lease_seconds = 60;
   int git_poll_seconds = 60;       // how often sites following a git URL are checked
   int git_allow_private_urls = 0;  // 1: git URLs may reach loopback/private hosts

@@ -188,6 +188,26 @@ TEST_F(ConfigTest, OnDemandTlsSettingsAreChecked) {
   EXPECT_FALSE(ValidateConfig(c).ok());
 }
 
+TEST_F(ConfigTest, FunctionSettingsAreChecked) {
+  ServeConfig c;
+  EXPECT_EQ(c.functions_prewarm, 8);
+  EXPECT_EQ(c.functions_network, "public");
+  c.functions_prewarm = 0;  // off
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.functions_prewarm = 65;
+  auto bad = ValidateConfig(c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("functions-prewarm"), std::string::npos);
+  c.functions_prewarm = -1;
+  EXPECT_FALSE(ValidateConfig(c).ok());
+  c.functions_prewarm = 8;
+  c.functions_network = "private";
+  bad = ValidateConfig(c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("functions-network must be public or none"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, DataDirMustBeWritable) {
   EXPECT_TRUE(PrepareDataDir(dir_ + "/new/nested").ok());
   Write("file", "x");

@@ -60,6 +60,42 @@ Deploy DeployFromRow(const db::Row& r) {
 
 std::string Sha1Hex(std::string_view data) { return core::HexEncode(core::Sha1(data)); }
 
+// SHA-1 -> (SHA-256, size) of the stored blobs among the SHA-1s of `files` (path -> SHA-1),
+// looked up kInsertBatch at a time.
+using StoredBySha1 = std::map<std::string, std::pair<std::string, std::int64_t>>;
+Result<StoredBySha1> StoredContent(db::Session& s,
+                                   const std::map<std::string, std::string>& files) {
+  const std::set<std::string> sha1s = [&] {
+    std::set<std::string> all;
+    for (const auto& [path, sha1] : files) all.insert(sha1);
+    return all;
+  }();
+  StoredBySha1 stored;
+  auto it = sha1s.begin();
+  while (it != sha1s.end()) {
+    std::string sql = "SELECT sha1, sha256, size FROM blobs WHERE sha1 IN (";
+    db::Params params;
+    for (std::size_t n = 0; n < kInsertBatch && it != sha1s.end(); ++n, ++it) {
+      sql += n == 0 ? "?" : ", ?";
+      params.emplace_back(*it);
+    }
+    RD_TRY(db::Rows rows, s.Exec(sql + ")", params));
+    for (const auto& r : rows.rows) stored.emplace(r.Text(0), std::pair{r.Text(1), r.Int(2)});
+  }
+  return stored;
+}
+
+// Whether some file of `manifest` should get brotli/gzip variants it lacks (as VariantJobs
+// picks them).
+bool NeedsVariants(const DeployManifest& manifest) {
+  return std::ranges::any_of(manifest.files, [](const auto& file) {
+    const ManifestEntry& e = file.second;
+    const auto size = static_cast<std::uint64_t>(e.size);
+    return !e.has_br && !e.has_gzip && store::IsCompressible(e.content_type) &&
+           size >= store::kMinPrecompressBytes && size <= store::kMaxPrecompressBytes;
+  });
+}
+
 }  // namespace
 
 // Brackets a publish: in flight while it runs, a new version once it is over (committed or
@@ -265,14 +301,22 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
     RD_TRY_STATUS(s.Exec("DELETE FROM deploy_files WHERE deploy_id = ?", {id}));
     RD_TRY_STATUS(s.Exec("DELETE FROM deploy_functions WHERE deploy_id = ?", {id}));
+    // Files whose content the store already holds need no upload: their rows are written with
+    // the blob's SHA-256 and size at once, instead of inserting bare rows and filling them in
+    // with an UPDATE that rewrote every row and three of its index entries a second time.
+    RD_TRY(const StoredBySha1 stored, StoredContent(s, normalized));
     auto it = normalized.begin();
     while (it != normalized.end()) {
-      std::string sql = "INSERT INTO deploy_files (deploy_id, path, sha1, content_type) VALUES ";
+      std::string sql =
+          "INSERT INTO deploy_files (deploy_id, path, sha1, content_type, sha256, size) VALUES ";
       db::Params params;
       for (std::size_t n = 0; n < kInsertBatch && it != normalized.end(); ++n, ++it) {
-        sql += n == 0 ? "(?, ?, ?, ?)" : ", (?, ?, ?, ?)";
-        params.insert(params.end(), {id, it->first, it->second,
-                                     std::string(store::ContentTypeForPath(it->first))});
+        sql += n == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
+        const auto found = stored.find(it->second);
+        params.insert(params.end(),
+                      {id, it->first, it->second, std::string(store::ContentTypeForPath(it->first)),
+                       found == stored.end() ? db::Value(nullptr) : db::Value(found->second.first),
+                       found == stored.end() ? std::int64_t{0} : found->second.second});
       }
       RD_TRY_STATUS(s.Exec(sql, params));
     }
@@ -282,13 +326,6 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
           "?, ?, CASE WHEN EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?) THEN 1 ELSE 0 END)",
           {id, name, sha256, configs.contains(name) ? configs[name] : std::string(), sha256}));
     }
-    // Files whose content the store already holds need no upload.
-    RD_TRY_STATUS(s.Exec(
-        "UPDATE deploy_files SET "
-        "sha256 = (SELECT b.sha256 FROM blobs b WHERE b.sha1 = deploy_files.sha1 LIMIT 1), "
-        "size = COALESCE((SELECT b.size FROM blobs b WHERE b.sha1 = deploy_files.sha1 LIMIT 1), 0) "
-        "WHERE deploy_id = ?",
-        {id}));
     RD_TRY_STATUS(s.Exec(
         "UPDATE deploys SET state = ?, file_count = ?, updated_at = ? WHERE id = ?",
         {std::string(kStateUploading), static_cast<std::int64_t>(normalized.size()), now, id}));
@@ -329,13 +366,21 @@ Result<Deploy> DeployService::AdvanceIfComplete(const Deploy& deploy) {
 Result<bool> DeployService::AdvanceIfUploadsCompleteIn(db::Session& s, const std::string& deploy_id,
                                                        std::int64_t now) {
   // Conditional, so that of several uploads finishing at once exactly one moves the deploy on.
-  RD_TRY(
-      db::Rows moved,
-      s.Exec("UPDATE deploys SET state = ?, updated_at = ? WHERE id = ? AND state = ? "
-             "AND NOT EXISTS (SELECT 1 FROM deploy_files WHERE deploy_id = ? AND sha256 IS NULL) "
-             "AND NOT EXISTS (SELECT 1 FROM deploy_functions WHERE deploy_id = ? AND uploaded = 0)",
-             {std::string(kStateProcessing), now, deploy_id, std::string(kStateUploading),
-              deploy_id, deploy_id}));
+  // The deploy's row is locked first, in a statement of its own: on PostgreSQL (read committed)
+  // the last two uploads then take turns, and the second one's check below, a new statement,
+  // sees the first one's committed rows. Without it each could see the other's file still
+  // missing, and neither moved the deploy on. (SQLite serialises writers anyway.)
+  RD_TRY_STATUS(s.Exec("UPDATE deploys SET state = state WHERE id = ?", {deploy_id}));
+  // "No file left" as the first missing SHA-1 in index order: one seek in deploy_files_missing
+  // on both engines (PostgreSQL planned NOT EXISTS as a sequential scan of all deploys' files).
+  RD_TRY(db::Rows moved,
+         s.Exec("UPDATE deploys SET state = ?, updated_at = ? WHERE id = ? AND state = ? "
+                "AND (SELECT sha1 FROM deploy_files WHERE deploy_id = ? AND sha256 IS NULL "
+                "ORDER BY sha1 LIMIT 1) IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM deploy_functions WHERE deploy_id = ? AND "
+                "uploaded = 0)",
+                {std::string(kStateProcessing), now, deploy_id, std::string(kStateUploading),
+                 deploy_id, deploy_id}));
   return moved.affected > 0;
 }
 
@@ -351,53 +396,79 @@ Status DeployService::AdvanceIfUploadsComplete(const std::string& deploy_id) {
 
 Result<UploadedFile> DeployService::UploadFile(std::string_view user_id, std::string_view deploy_id,
                                                std::string_view raw_path, std::string_view bytes) {
+  RD_TRY(std::vector<UploadedFile> uploaded,
+         UploadFiles(user_id, deploy_id, {BatchFile{raw_path, bytes}}));
+  return std::move(uploaded.front());
+}
+
+Result<std::vector<UploadedFile>> DeployService::UploadFiles(std::string_view user_id,
+                                                             std::string_view deploy_id,
+                                                             const std::vector<BatchFile>& files) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id, /*with_required=*/false));
-  RD_TRY(std::string path, NormalizeDeployPath(raw_path));
-  RD_TRY(db::Rows rows, db_.Exec("SELECT sha1, content_type FROM deploy_files "
-                                 "WHERE deploy_id = ? AND path = ?",
-                                 {deploy.id, path}));
-  if (rows.empty()) {
-    return Unprocessable("unknown_file", "'" + path + "' is not among the deploy's files");
+  std::vector<UploadedFile> uploaded;
+  uploaded.reserve(files.size());
+  for (const BatchFile& file : files) {
+    RD_TRY(std::string path, NormalizeDeployPath(file.path));
+    RD_TRY(db::Rows rows, db_.Exec("SELECT sha1, content_type FROM deploy_files "
+                                   "WHERE deploy_id = ? AND path = ?",
+                                   {deploy.id, path}));
+    if (rows.empty()) {
+      return Unprocessable("unknown_file", "'" + path + "' is not among the deploy's files");
+    }
+    uploaded.push_back(UploadedFile{path, rows.rows.front().Text(0), "",
+                                    static_cast<std::int64_t>(file.bytes.size()),
+                                    rows.rows.front().Text(1)});
   }
-  const std::string declared_sha1 = rows.rows.front().Text(0);
-  UploadedFile uploaded{path, declared_sha1, "", static_cast<std::int64_t>(bytes.size()),
-                        rows.rows.front().Text(1)};
   if (deploy.state != kStateUploading) {
-    // A retried upload of a file that already arrived is fine; anything else is too late.
+    // A retried upload of files that already arrived is fine; anything else is too late.
     if (deploy.state == kStateProcessing || deploy.state == kStateReady) {
-      RD_TRY(db::Rows known, db_.Exec("SELECT sha256 FROM blobs WHERE sha1 = ?", {declared_sha1}));
-      if (!known.empty()) {
-        uploaded.sha256 = known.rows.front().Text(0);
-        return uploaded;
+      bool all_known = true;
+      for (UploadedFile& u : uploaded) {
+        RD_TRY(db::Rows known, db_.Exec("SELECT sha256 FROM blobs WHERE sha1 = ?", {u.sha1}));
+        if (known.empty()) {
+          all_known = false;
+          break;
+        }
+        u.sha256 = known.rows.front().Text(0);
       }
+      if (all_known) return uploaded;
     }
     return Unprocessable("invalid_state",
                          "deploy is " + deploy.state + "; it takes no more uploads");
   }
-  if (Sha1Hex(bytes) != declared_sha1) {
-    return Unprocessable("digest_mismatch",
-                         "content of '" + path + "' does not match the SHA-1 declared for it");
+  // Every digest checked before anything is stored.
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (Sha1Hex(files[i].bytes) != uploaded[i].sha1) {
+      return Unprocessable("digest_mismatch", "content of '" + uploaded[i].path +
+                                                  "' does not match the SHA-1 declared for it");
+    }
   }
   // Not durable yet (blobs.synced = 0): the deploy syncs all its blobs at once before it becomes
   // ready (SyncDeployBlobs), instead of two fsyncs per uploaded file.
-  RD_TRY(store::BlobInfo blob, blobs_.PutUnsynced(bytes));
-  uploaded.sha256 = blob.sha256;
+  std::map<std::string, store::BlobInfo> blobs;  // by SHA-256: each content once
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    RD_TRY(store::BlobInfo blob, blobs_.PutUnsynced(files[i].bytes));
+    uploaded[i].sha256 = blob.sha256;
+    blobs.emplace(blob.sha256, blob);
+  }
   const std::int64_t now = clock_.NowMillis();
   bool moved = false;
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
-    // An existing row is marked unsynced too: it may be a leftover whose blob a garbage
-    // collection removed (the file is deleted before the row), now written again unsynced.
-    RD_TRY_STATUS(s.Exec(
-        blobs_.DefersSync()
-            ? "INSERT INTO blobs (sha256, sha1, size, created_at, synced) VALUES (?, ?, ?, ?, 0) "
-              "ON CONFLICT (sha256) DO UPDATE SET synced = 0"
-            : "INSERT INTO blobs (sha256, sha1, size, created_at, synced) VALUES (?, ?, ?, ?, 1) "
-              "ON CONFLICT (sha256) DO NOTHING",
-        {blob.sha256, blob.sha1, static_cast<std::int64_t>(blob.size), now}));
-    RD_TRY_STATUS(
-        s.Exec("UPDATE deploy_files SET sha256 = ?, size = ? "
-               "WHERE deploy_id = ? AND sha1 = ? AND sha256 IS NULL",
-               {blob.sha256, static_cast<std::int64_t>(blob.size), deploy.id, declared_sha1}));
+    for (const auto& [sha256, blob] : blobs) {
+      // An existing row is marked unsynced too: it may be a leftover whose blob a garbage
+      // collection removed (the file is deleted before the row), now written again unsynced.
+      RD_TRY_STATUS(s.Exec(
+          blobs_.DefersSync()
+              ? "INSERT INTO blobs (sha256, sha1, size, created_at, synced) VALUES (?, ?, ?, ?, 0) "
+                "ON CONFLICT (sha256) DO UPDATE SET synced = 0"
+              : "INSERT INTO blobs (sha256, sha1, size, created_at, synced) VALUES (?, ?, ?, ?, 1) "
+                "ON CONFLICT (sha256) DO NOTHING",
+          {blob.sha256, blob.sha1, static_cast<std::int64_t>(blob.size), now}));
+      RD_TRY_STATUS(
+          s.Exec("UPDATE deploy_files SET sha256 = ?, size = ? "
+                 "WHERE deploy_id = ? AND sha1 = ? AND sha256 IS NULL",
+                 {blob.sha256, static_cast<std::int64_t>(blob.size), deploy.id, blob.sha1}));
+    }
     // updated_at feeds the upload timeout (minutes): once a second is plenty.
     RD_TRY_STATUS(s.Exec("UPDATE deploys SET updated_at = ? WHERE id = ? AND updated_at < ?",
                          {now, deploy.id, now - 1000}));
@@ -779,9 +850,10 @@ Status DeployService::FinishOne(const Deploy& deploy) {
   // Every file durable before the deploy can go live; brotli/gzip variants come afterwards
   // (PrecompressPending), so a deploy goes live with identity bodies at once.
   RD_TRY_STATUS(SyncDeployBlobs(deploy));
-  RD_TRY(std::vector<VariantJob> variant_jobs, VariantJobs(deploy.id));
-  const bool variants_pending = !variant_jobs.empty();
   RD_TRY(std::shared_ptr<DeployManifest> manifest, LoadManifest(deploy.id, deploy.site_id));
+  // Read off the manifest, not asked of the database again (VariantJobs: a second pass over
+  // every file of the deploy).
+  const bool variants_pending = NeedsVariants(*manifest);
   manifest->variants_pending = variants_pending;
   std::vector<DeployMessage> messages;
   if (validator_) {

@@ -26,6 +26,7 @@
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "db/database.hpp"
+#include "deploys/file_batch.hpp"
 #include "deploys/manifest.hpp"
 #include "deploys/sites.hpp"
 #include "store/blob_store.hpp"
@@ -148,6 +149,13 @@ class DeployService {
   // file moves the deploy to processing.
   Result<UploadedFile> UploadFile(std::string_view user_id, std::string_view deploy_id,
                                   std::string_view path, std::string_view bytes);
+  // Stores several files at once (our CLI's batched upload), each as UploadFile would, in one
+  // database transaction: either every file is recorded or none is (kUnprocessable
+  // unknown_file, digest_mismatch or invalid_state for the first file at fault, before
+  // anything is stored). Answers in the order of `files`.
+  Result<std::vector<UploadedFile>> UploadFiles(std::string_view user_id,
+                                                std::string_view deploy_id,
+                                                const std::vector<BatchFile>& files);
   // Stores a function's zip, checked against the SHA-256 declared for `name`.
   Result<Deploy> UploadFunction(std::string_view user_id, std::string_view deploy_id,
                                 std::string_view name, std::string_view zip,

@@ -222,6 +222,44 @@ TEST_P(Deploys, OneProcessAtATimeMakesADeploysVariants) {
   EXPECT_FALSE(other.Manifest(fifth.id).value()->variants_pending);
 }
 
+TEST_P(Deploys, RedeployTakesStoredContentAndItsVariants) {
+  const std::string page = "<p>page</p>" + std::string(2000, 'x');
+  const Deploy first = DeployFiles({{"index.html", page}, {"tiny.txt", "t"}});
+  ASSERT_EQ(*deploys_->PrecompressPending(), 1);
+  const ManifestEntry stored = *deploys_->Manifest(first.id).value()->Find("/index.html");
+  ASSERT_TRUE(stored.has_br || stored.has_gzip);
+
+  // Every content already stored, one of them under a new path too: nothing to upload, and
+  // nothing to compress.
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_
+          ->SetFiles(alice_.id, d.id,
+                     {{"index.html", Sha1(page)},
+                      {"copy/index.html", Sha1(page)},
+                      {"tiny.txt", Sha1("t")}},
+                     {})
+          .value();
+  EXPECT_TRUE(d.required.empty());
+  EXPECT_EQ(d.state, kStateProcessing);
+  EXPECT_EQ(*deploys_->ProcessPending(), 1);
+  EXPECT_EQ(Live(), d.id);
+  auto manifest = deploys_->Manifest(d.id).value();
+  const ManifestEntry* copy = manifest->Find("/copy/index.html");
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(copy->sha256, stored.sha256);
+  EXPECT_EQ(copy->size, static_cast<std::int64_t>(page.size()));
+  EXPECT_TRUE(copy->has_br || copy->has_gzip);
+  EXPECT_EQ(manifest->Find("/tiny.txt")->size, 1);
+  EXPECT_FALSE(manifest->variants_pending);
+  EXPECT_EQ(*deploys_->PrecompressPending(), 0);
+
+  // A new compressible file: its variants are pending again.
+  clock_.Advance(1000);
+  const Deploy third = DeployFiles({{"index.html", page}, {"new.html", page + "new"}});
+  EXPECT_EQ(Live(), third.id);
+  EXPECT_TRUE(deploys_->Manifest(third.id).value()->variants_pending);
+}
+
 TEST_P(Deploys, UploadDamagedByACrashBeforeItsSyncFailsTheDeploy) {
   Deploy d = deploys_->Create(alice_.id, "site", {}).value();
   const std::string page = "<p>page</p>";
@@ -389,6 +427,30 @@ TEST_P(Deploys, WrongContentIsRejectedAndNothingStored) {
   auto unknown = deploys_->UploadFile(alice_.id, d.id, "other.txt", "right");
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, ErrorCode::kUnprocessable);
+}
+
+TEST_P(Deploys, BatchIsStoredWholeOrNotAtAll) {
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_
+          ->SetFiles(alice_.id, d.id,
+                     {{"a.txt", Sha1("same")}, {"b.txt", Sha1("same")}, {"c.txt", Sha1("c")}}, {})
+          .value();
+  ASSERT_EQ(d.required.size(), 2U);
+  auto wrong = deploys_->UploadFiles(alice_.id, d.id, {{"a.txt", "same"}, {"c.txt", "not c"}});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().detail_code, "digest_mismatch");
+  EXPECT_TRUE(blobs_->List()->empty()) << "nothing stored, not even the good file";
+  EXPECT_EQ(deploys_->Get(alice_.id, d.id)->required.size(), 2U);
+  // Two paths of one content in one batch, and the last missing file: processing.
+  auto up = deploys_->UploadFiles(alice_.id, d.id,
+                                  {{"a.txt", "same"}, {"b.txt", "same"}, {"/c.txt", "c"}});
+  ASSERT_TRUE(up.ok()) << up.error().message;
+  ASSERT_EQ(up->size(), 3U);
+  EXPECT_EQ((*up)[2].path, "/c.txt");
+  EXPECT_EQ((*up)[0].sha256, (*up)[1].sha256);
+  EXPECT_EQ(deploys_->Get(alice_.id, d.id)->state, kStateProcessing);
+  EXPECT_EQ(*deploys_->ProcessPending(), 1);
+  EXPECT_EQ(Live(), d.id);
 }
 
 TEST_P(Deploys, PathsThatEscapeTheRootAreRejected) {

@@ -126,6 +126,7 @@ TEST_F(BackgroundTest, RunsLongerThanTheSynchronousTimeout) {
 TEST_F(BackgroundTest, ItsOwnTimeoutStopsIt) {
   BackgroundOptions options;
   options.timeout = std::chrono::milliseconds(800);
+  options.retry_delays = {};  // the timed-out call is not retried (FailedCallsAreRetriedTwice)
   BackgroundRunner& background = Start(std::chrono::seconds(10), options);
   ASSERT_TRUE(background
                   .Submit(Deployed("hang-background",

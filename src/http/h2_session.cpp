@@ -47,6 +47,16 @@ bool IsConnectionSpecific(std::string_view name) {
   return false;
 }
 
+// WebSockets need an HTTP/1.1 connection: no RFC 8441 extended CONNECT here (the SETTINGS never
+// offer SETTINGS_ENABLE_CONNECT_PROTOCOL, so browsers open a separate HTTP/1.1 connection, and
+// nghttp2 resets a stream that sends :protocol all the same). A request that still carries a
+// WebSocket handshake's fields gets this instead of whatever its route would answer.
+Response WebSocketNeedsHttp1() {
+  return Response::Error(400, "websocket_needs_http1",
+                         "WebSockets are not served over HTTP/2; open the WebSocket on an "
+                         "HTTP/1.1 connection");
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -73,6 +83,14 @@ struct H2Session::Stream {
   Response response;
   std::uint64_t body_bytes = 0;
   std::uint64_t sent = 0;
+  // A body produced while it is sent (Response::body_stream): the piece in hand and how much of
+  // it went out; `fetching` while the next piece is awaited on the slow pool, `ended` once the
+  // stream said it has no more.
+  std::shared_ptr<BodyStream> body_stream;
+  std::string piece;
+  std::size_t piece_sent = 0;
+  bool fetching = false;
+  bool ended = false;
 };
 
 H2Session::H2Session(const SessionContext& context, std::shared_ptr<Connection> conn,
@@ -150,7 +168,10 @@ asio::awaitable<void> H2Session::Run() {
     GoAwayIfDraining();
     Kick();
   }
-  // Wait for what we started; nothing more is read.
+  // Wait for what we started; nothing more is read. A streamed body still awaited is given up.
+  for (auto& [id, stream] : streams_) {
+    if (stream->body_stream) stream->body_stream->Cancel();
+  }
   while (running_ > 0) {
     if (!writing_ || failed_) {
       error_code ignored;
@@ -309,6 +330,10 @@ bool H2Session::EndOfHeaders(Stream& s) {
     Respond(s, Response::Error(400, "bad_request", "request path is not valid percent-encoding"));
     return false;
   }
+  if (!request.Header("sec-websocket-key").empty()) {
+    Respond(s, WebSocketNeedsHttp1());
+    return false;
+  }
   request.path = std::move(*path);
   request.query = ParseQuery(TargetQuery(request.target));
   s.dispatch = Resolve(context_.resolver, request);
@@ -380,8 +405,10 @@ int H2Session::OnStreamClose(nghttp2_session* /*session*/, std::int32_t stream_i
     LogExchange(stream->exchange, self->conn_->remote_address, stream->status, stream->sent,
                 complete ? "" : "stream reset");
   }
-  // A handler still running sees the stream gone from the map and drops its answer.
+  // A handler still running sees the stream gone from the map and drops its answer; a function
+  // still producing a streamed body is stopped.
   stream->response = Response{};
+  if (stream->body_stream) stream->body_stream->Cancel();
   return 0;
 }
 
@@ -396,11 +423,40 @@ void H2Session::StartHandler(const std::shared_ptr<Stream>& stream) {
 
 asio::awaitable<void> H2Session::Serve(std::shared_ptr<Stream> stream) {
   Response response = co_await RunDispatch(context_, stream->dispatch, stream->request);
-  // HTTP/2 sends whole bodies here.
-  if (response.body_stream) co_await CollectBodyStream(context_, response);
+  if (response.websocket) response = WebSocketNeedsHttp1();
   const auto it = streams_.find(stream->id);
-  if (it == streams_.end() || it->second != stream || failed_) co_return;
+  if (it == streams_.end() || it->second != stream || failed_) {
+    if (response.body_stream) response.body_stream->Cancel();
+    co_return;
+  }
   Respond(*stream, std::move(response));
+  Kick();
+}
+
+void H2Session::FetchPiece(const std::shared_ptr<Stream>& stream) {
+  if (stream->fetching) return;
+  stream->fetching = true;
+  ++running_;
+  asio::co_spawn(conn_->socket.get_executor(), AwaitPiece(stream),
+                 [this](const std::exception_ptr& e) {
+                   LogFailure("HTTP/2 streamed body")(e);
+                   Finished();
+                 });
+}
+
+asio::awaitable<void> H2Session::AwaitPiece(std::shared_ptr<Stream> stream) {
+  // Blocks a thread of the slow pool until the function writes (bounded by its own timeout).
+  std::optional<std::string> piece = co_await NextBodyPiece(context_, stream->body_stream);
+  stream->fetching = false;
+  const auto it = streams_.find(stream->id);
+  if (it == streams_.end() || it->second != stream || failed_) co_return;  // reset: cancelled
+  if (piece) {
+    stream->piece = std::move(*piece);
+    stream->piece_sent = 0;
+  } else {
+    stream->ended = true;
+  }
+  nghttp2_session_resume_data(session_, stream->id);
   Kick();
 }
 
@@ -412,7 +468,14 @@ void H2Session::Respond(Stream& s, Response response) {
   }
   if (s.exchange.request_id.empty()) s.exchange.request_id = NewRequestId();
   const bool has_body = response.status != 204 && response.status != 304;
-  const std::uint64_t body_bytes = has_body ? response.BodySize() : 0;
+  // A streamed body goes out in DATA frames as it is produced, without a length. HEAD, and a
+  // status without a body, stop it at once.
+  if (response.body_stream && (!has_body || s.exchange.head_only)) {
+    response.body_stream->Cancel();
+    response.body_stream.reset();
+  }
+  const bool streamed = response.body_stream != nullptr;
+  const std::uint64_t body_bytes = has_body && !streamed ? response.BodySize() : 0;
   const std::string status = std::to_string(response.status);
   const std::string length = std::to_string(body_bytes);
   // Lower-case names (HTTP/2 requires them), kept alive until nghttp2 has copied them.
@@ -431,18 +494,22 @@ void H2Session::Respond(Stream& s, Response response) {
   }
   fields.push_back(Field("server", "replideploy"));
   fields.push_back(Field("x-request-id", s.exchange.request_id));
-  if (has_body) fields.push_back(Field("content-length", length));
+  if (has_body && !streamed) fields.push_back(Field("content-length", length));
 
   s.answered = true;
   s.status = response.status;
   s.sent = 0;
   s.body_bytes = s.exchange.head_only ? 0 : body_bytes;
+  // Until the stream ends, its length is unknown (a reset before then counts as cut short).
+  if (streamed) s.body_bytes = UINT64_MAX;
+  s.body_stream = std::move(response.body_stream);
   s.response = std::move(response);
   nghttp2_data_provider provider{};
   provider.source.ptr = &s;
   provider.read_callback = &H2Session::ReadBody;
   const int rv = nghttp2_submit_response(session_, s.id, fields.data(), fields.size(),
                                          s.body_bytes > 0 ? &provider : nullptr);
+  if (rv != 0 && s.body_stream) s.body_stream->Cancel();
   if (rv != 0) {
     spdlog::debug("request {}: cannot submit the HTTP/2 response: {}", s.exchange.request_id,
                   nghttp2_strerror(rv));
@@ -451,8 +518,10 @@ void H2Session::Respond(Stream& s, Response response) {
 
 ssize_t H2Session::ReadBody(nghttp2_session* /*session*/, std::int32_t /*stream_id*/,
                             std::uint8_t* buf, std::size_t length, std::uint32_t* data_flags,
-                            nghttp2_data_source* source, void* /*self*/) {
+                            nghttp2_data_source* source, void* self_ptr) {
   auto& s = *static_cast<Stream*>(source->ptr);
+  if (s.body_stream)
+    return static_cast<H2Session*>(self_ptr)->ReadStreamed(s, buf, length, data_flags);
   const std::uint64_t left = s.body_bytes - s.sent;
   std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, length));
   if (const auto& file = s.response.file_body) {
@@ -472,6 +541,33 @@ ssize_t H2Session::ReadBody(nghttp2_session* /*session*/, std::int32_t /*stream_
   s.sent += n;
   if (s.sent == s.body_bytes) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
   return static_cast<ssize_t>(n);
+}
+
+}  // namespace replideploy::http::server_internal
+
+namespace replideploy::http::server_internal {
+
+ssize_t H2Session::ReadStreamed(Stream& s, std::uint8_t* buf, std::size_t length,
+                                std::uint32_t* data_flags) {
+  if (s.piece_sent < s.piece.size()) {
+    const std::size_t n = std::min(length, s.piece.size() - s.piece_sent);
+    std::copy_n(s.piece.data() + s.piece_sent, n, buf);
+    s.piece_sent += n;
+    s.sent += n;
+    return static_cast<ssize_t>(n);
+  }
+  if (s.ended) {
+    // Cut short (the function threw, timed out or went past its limit): the stream is reset
+    // (RST_STREAM, INTERNAL_ERROR), so the client sees a failed body, never a short one.
+    if (!s.body_stream->Complete()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    s.body_bytes = s.sent;
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return 0;
+  }
+  const auto it = streams_.find(s.id);
+  if (it == streams_.end()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  FetchPiece(it->second);
+  return NGHTTP2_ERR_DEFERRED;
 }
 
 }  // namespace replideploy::http::server_internal

@@ -1,7 +1,8 @@
 // One HTTP/2 connection (RFC 9113) on the HTTPS listener, with nghttp2's server session: every
 // stream's request goes through the same resolver and handlers as HTTP/1.1 (RunDispatch), and
-// its answer goes out through a data provider that copies in-memory bodies and reads file
-// bodies in frame-sized chunks, as the peer's flow-control window allows. Private to src/http/.
+// its answer goes out through a data provider that copies in-memory bodies, reads file bodies
+// in frame-sized chunks, and sends a streamed body (a function's) piece by piece as it is
+// produced, as the peer's flow-control window allows. Private to src/http/.
 //
 // Limits: SETTINGS_MAX_CONCURRENT_STREAMS (TlsListenerOptions), ServerOptions'
 // max_header_bytes per request head (431) and the route's body limit (413). On Stop() the
@@ -43,6 +44,12 @@ class H2Session {
   asio::awaitable<void> WriteLoop();
   // Runs the stream's handler and submits its answer.
   asio::awaitable<void> Serve(std::shared_ptr<Stream> stream);
+  // A streamed body's next piece: awaited on the slow pool, then the stream's data resumed.
+  void FetchPiece(const std::shared_ptr<Stream>& stream);
+  asio::awaitable<void> AwaitPiece(std::shared_ptr<Stream> stream);
+  // The data provider of a streamed body: the piece in hand, the end, or deferred until the
+  // next piece comes.
+  ssize_t ReadStreamed(Stream& s, std::uint8_t* buf, std::size_t length, std::uint32_t* data_flags);
   void StartHandler(const std::shared_ptr<Stream>& stream);
   void Respond(Stream& stream, Response response);
   // The request head is complete: checks it, resolves its route; false once answered (an

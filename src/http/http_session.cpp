@@ -418,14 +418,9 @@ asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::Serv
   DisarmDeadline(*conn_);
 
   Response response = co_await RunDispatch(context_, dispatch, request);
-  if constexpr (!kTls) {
-    if (response.websocket && IsWebSocketUpgrade(request) && !context_.shutting_down) {
-      co_await ServeWebSocket(conn_, parser.get(), std::move(response.websocket), exchange);
-      co_return Outcome::kClose;
-    }
-  } else if (response.websocket) {
-    response = Response::Error(501, "not_implemented",
-                               "WebSockets are served on the plain HTTP listener only");
+  if (response.websocket && IsWebSocketUpgrade(request) && !context_.shutting_down) {
+    co_await ServeWebSocket(conn_, stream_, parser.get(), std::move(response.websocket), exchange);
+    co_return Outcome::kClose;
   }
   keep_alive = keep_alive && !context_.shutting_down;
   if (co_await WriteResponse(std::move(response), exchange, keep_alive) && keep_alive) {

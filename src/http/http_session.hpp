@@ -63,7 +63,7 @@ asio::awaitable<void> RefuseConnection(const SessionContext& context,
 // Reads requests one after the other (a deadline before every read, the route's body limit on
 // every body), runs each handler on the handler pool (or its fast path on the strand), writes
 // the answers, keeps the connection alive while both sides want it, and hands it to a WebSocket
-// session when a handler accepts an upgrade (plain TCP only). Lives in its coroutine's frame;
+// session when a handler accepts an upgrade. Lives in its coroutine's frame;
 // strand-only. `Stream` is tcp::socket or TlsStream, and `stream` is, or wraps, conn->socket.
 template <class Stream>
 class HttpSession {

@@ -105,9 +105,9 @@ struct FileBody {
 };
 
 // A body produced while it is sent (a function's streamed response). The server asks for the
-// next piece on its slow pool (Next blocks) and sends each as an HTTP/1.1 chunk as soon as it
-// has it; over HTTP/2 and to HTTP/1.0 clients it collects the whole body first. Cancel() is
-// called when the client is gone.
+// next piece on its slow pool (Next blocks) and sends each as soon as it has it (an HTTP/1.1
+// chunk, HTTP/2 DATA frames); to HTTP/1.0 clients it collects the whole body first. Cancel() is
+// called when the client is gone (and for HEAD).
 class BodyStream {
  public:
   virtual ~BodyStream() = default;

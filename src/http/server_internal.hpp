@@ -63,7 +63,7 @@ struct Connection {
   std::uint64_t wait_generation = 0;
   // The response head being written, reused from request to request.
   std::string head;
-  // Set once the connection became a WebSocket (the socket then lives in the session).
+  // Set while the connection serves a WebSocket (whose stream is, or wraps, `socket`).
   std::shared_ptr<WebSocketSession> websocket;
 };
 

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -21,6 +22,8 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <stop_token>
+#include <thread>
 #include <unordered_map>
 
 #include "http/client.hpp"
@@ -95,15 +98,15 @@ Result<std::string> ReadFile(const std::string& path) {
   return content.str();
 }
 
-struct TicketKey {
+struct LiveTicketKey {
   std::array<unsigned char, 16> name{};
   std::array<unsigned char, 32> aes{};
   std::array<unsigned char, 32> hmac{};
   std::chrono::steady_clock::time_point created;
 };
 
-TicketKey NewTicketKey() {
-  TicketKey key;
+LiveTicketKey NewTicketKey() {
+  LiveTicketKey key;
   if (RAND_bytes(key.name.data(), static_cast<int>(key.name.size())) != 1 ||
       RAND_bytes(key.aes.data(), static_cast<int>(key.aes.size())) != 1 ||
       RAND_bytes(key.hmac.data(), static_cast<int>(key.hmac.size())) != 1) {
@@ -314,6 +317,12 @@ class CertificateStore::Impl {
     SSL_CTX_set_tlsext_servername_callback(handshake_.native_handle(), &Impl::OnServerName);
     SSL_CTX_set_tlsext_servername_arg(handshake_.native_handle(), this);
     Configure(handshake_.native_handle());
+    if (options_.ticket_keys) {
+      const Status loaded = RefreshTicketKeys();
+      if (!loaded.ok()) spdlog::warn("TLS ticket keys: {}", loaded.error().message);
+      refresher_ =
+          std::jthread([this](const std::stop_token& stop) { RefreshTicketKeysUntil(stop); });
+    }
   }
 
   Status Install(const std::vector<CertificateEntry>& entries) {
@@ -511,7 +520,7 @@ class CertificateStore::Impl {
                          EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int encrypt) {
     Impl* self = From(ssl);
     if (self == nullptr) return -1;
-    TicketKey key;
+    LiveTicketKey key;
     int result = 1;
     if (encrypt == 1) {
       key = self->CurrentTicketKey();
@@ -537,9 +546,10 @@ class CertificateStore::Impl {
     return result;
   }
 
-  TicketKey CurrentTicketKey() {
+  LiveTicketKey CurrentTicketKey() {
     std::lock_guard lock(ticket_mu_);
-    if (std::chrono::steady_clock::now() - current_key_.created >= options_.ticket_key_rotation) {
+    if (!shared_keys_ &&
+        std::chrono::steady_clock::now() - current_key_.created >= options_.ticket_key_rotation) {
       previous_keys_.push_front(current_key_);
       if (previous_keys_.size() > kPreviousTicketKeys) previous_keys_.pop_back();
       current_key_ = NewTicketKey();
@@ -548,16 +558,56 @@ class CertificateStore::Impl {
   }
 
   // `result` becomes 2 (accept and renew the ticket) for a previous key.
-  std::optional<TicketKey> FindTicketKey(const unsigned char* name, int& result) {
+  std::optional<LiveTicketKey> FindTicketKey(const unsigned char* name, int& result) {
     std::lock_guard lock(ticket_mu_);
     if (std::memcmp(name, current_key_.name.data(), 16) == 0) return current_key_;
-    for (const TicketKey& key : previous_keys_) {
+    for (const LiveTicketKey& key : previous_keys_) {
       if (std::memcmp(name, key.name.data(), 16) == 0) {
         result = 2;
         return key;
       }
     }
     return std::nullopt;
+  }
+
+ public:
+  // Called at construction, by the refresh thread and by CertificateStore::RefreshTicketKeys.
+  Status RefreshTicketKeys() {
+    if (!options_.ticket_keys) return {};
+    auto keys = options_.ticket_keys();
+    if (!keys.ok()) return keys.error();
+    if (keys->empty()) return MakeError(ErrorCode::kInternal, "no ticket keys");
+    std::vector<LiveTicketKey> live;
+    for (const TicketKey& key : *keys) {
+      if (live.size() > kPreviousTicketKeys) break;
+      LiveTicketKey k;
+      if (key.name.size() != k.name.size() || key.aes.size() != k.aes.size() ||
+          key.hmac.size() != k.hmac.size()) {
+        return MakeError(ErrorCode::kInternal, "a ticket key has the wrong size");
+      }
+      std::memcpy(k.name.data(), key.name.data(), k.name.size());
+      std::memcpy(k.aes.data(), key.aes.data(), k.aes.size());
+      std::memcpy(k.hmac.data(), key.hmac.data(), k.hmac.size());
+      live.push_back(k);
+    }
+    std::lock_guard lock(ticket_mu_);
+    current_key_ = live.front();
+    previous_keys_.assign(live.begin() + 1, live.end());
+    shared_keys_ = true;
+    return {};
+  }
+
+ private:
+  // The refresh thread: every ticket_key_refresh until the store goes.
+  void RefreshTicketKeysUntil(const std::stop_token& stop) {
+    std::mutex mu;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mu);
+    while (!wake.wait_for(lock, stop, options_.ticket_key_refresh, [] { return false; })) {
+      if (stop.stop_requested()) return;
+      const Status refreshed = RefreshTicketKeys();
+      if (!refreshed.ok()) spdlog::warn("TLS ticket keys: {}", refreshed.error().message);
+    }
   }
 
   struct StapleEntry {
@@ -570,10 +620,12 @@ class CertificateStore::Impl {
   std::mutex staples_mu_;
   std::unordered_map<std::string, StapleEntry> staples_;  // by chain PEM
   std::mutex ticket_mu_;
-  TicketKey current_key_;
-  std::deque<TicketKey> previous_keys_;
+  LiveTicketKey current_key_;
+  std::deque<LiveTicketKey> previous_keys_;
+  bool shared_keys_ = false;  // the keys come from options_.ticket_keys: no rotation here
   mutable std::mutex map_mu_;
   std::shared_ptr<const CertMap> map_;
+  std::jthread refresher_;  // last: stopped before the rest goes
 };
 
 CertificateStore::CertificateStore(TlsOptions options)
@@ -590,6 +642,8 @@ Status CertificateStore::Reload(CertificateSource& source) {
   if (!entries.ok()) return entries.error();
   return impl_->Install(*entries);
 }
+
+Status CertificateStore::RefreshTicketKeys() { return impl_->RefreshTicketKeys(); }
 
 bool CertificateStore::Covers(std::string_view host) const {
   return impl_->Snapshot()->Find(NormalizeHost(host)) != nullptr;

@@ -60,14 +60,29 @@ class FileCertificateSource : public CertificateSource {
 // subject CN when it has none. Fails when the PEM does not hold a certificate.
 Result<std::vector<std::string>> CertificateNames(std::string_view chain_pem);
 
+// One session-ticket key as a key source hands it over: a 16-byte name (sent in the ticket, so
+// that the key is found again), a 32-byte AES-256-CBC key and a 32-byte HMAC-SHA256 key.
+struct TicketKey {
+  std::string name;
+  std::string aes;
+  std::string hmac;
+};
+
 struct TlsOptions {
   // The name whose certificate answers handshakes without SNI (clients that connect by IP
   // address) or with a name no certificate covers. Empty: such handshakes fail.
   std::string default_name;
   // Session tickets are encrypted with a key made at random in memory and replaced this often;
   // tickets of the two previous keys are still accepted (and renewed). 0 makes a new key for
-  // every ticket (tests).
+  // every ticket (tests). Without `ticket_keys` only.
   std::chrono::seconds ticket_key_rotation{3600};
+  // Ticket keys from elsewhere (the database, shared by every process serving TLS): called when
+  // the store is made and then every `ticket_key_refresh` from a thread of the store's own,
+  // never from an I/O thread. It returns the keys, newest first: the first encrypts, the next
+  // two still decrypt (and renew). An error, or a key of the wrong size, keeps the keys in use
+  // (at first, a key made in memory). Unset: keys are made in memory as above.
+  std::function<Result<std::vector<TicketKey>>()> ticket_keys;
+  std::chrono::milliseconds ticket_key_refresh{60'000};
   // Offer HTTP/2 by ALPN ("h2", then "http/1.1").
   bool http2 = true;
   // Staple an OCSP response to certificates whose leaf names an OCSP responder (and whose
@@ -99,6 +114,10 @@ class CertificateStore {
   Status Install(const std::vector<CertificateEntry>& entries);
   // Install(source.Load()).
   Status Reload(CertificateSource& source);
+
+  // Loads the ticket keys from options().ticket_keys now (the store's thread does it
+  // periodically). Blocks on the source: never call it on an I/O thread.
+  Status RefreshTicketKeys();
 
   // True when a loaded certificate covers `host` by its exact name or a one-level wildcard
   // (not by being the default). `host` may carry a port; case is ignored.

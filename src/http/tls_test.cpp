@@ -10,94 +10,35 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <thread>
 
 #include "core/subprocess.hpp"
+#include "core/testing.hpp"
 #include "http/server.hpp"
 #include "http/testing.hpp"
+#include "http/tls_testing.hpp"
 
 namespace replideploy::http {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Handshake;
 using testing::kWait;
 using testing::RawConnection;
+using testing::ReadAll;
+using testing::RunTool;
+using testing::TestPki;
 
 constexpr std::size_t kBigFileBytes = std::size_t{3} << 20;  // far past a 64 KiB window
-
-core::ProcessResult RunTool(std::vector<std::string> argv, std::string input = "") {
-  core::ProcessSpec spec;
-  spec.argv = std::move(argv);
-  spec.input = std::move(input);
-  spec.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kWait);
-  auto result = core::RunProcess(spec);
-  if (!result.ok()) {
-    core::ProcessResult failed;
-    failed.err = result.error().message;
-    return failed;
-  }
-  return std::move(*result);
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// A CA and leaf certificates signed by it, in a temporary directory.
-class TestPki {
- public:
-  TestPki() {
-    char pattern[] = "/tmp/rd-tls-XXXXXX";
-    dir_ = ::mkdtemp(pattern);
-    const auto ca = RunTool({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                             "ec_paramgen_curve:P-256", "-nodes", "-keyout", Path("ca.key"), "-out",
-                             Path("ca.pem"), "-days", "2", "-subj", "/CN=RepliDeploy Test CA"});
-    EXPECT_TRUE(ca.Succeeded()) << ca.err;
-  }
-  ~TestPki() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  std::string Path(std::string_view file) const { return dir_ + "/" + std::string(file); }
-  std::string ca() const { return Path("ca.pem"); }
-
-  // Writes <file>.crt and <file>.key for `names` (first one the CN), serial `serial` (hex).
-  void Issue(const std::string& file, const std::vector<std::string>& names,
-             const std::string& serial, bool rsa = false, const std::string& extra_ext = "") {
-    std::string san = "subjectAltName=";
-    for (std::size_t i = 0; i < names.size(); ++i) san += (i ? ",DNS:" : "DNS:") + names[i];
-    std::vector<std::string> req = {"openssl", "req", "-newkey"};
-    if (rsa) {
-      req.insert(req.end(), {"rsa:2048"});
-    } else {
-      req.insert(req.end(), {"ec", "-pkeyopt", "ec_paramgen_curve:P-256"});
-    }
-    req.insert(req.end(), {"-nodes", "-keyout", Path(file + ".key.new"), "-out",
-                           Path(file + ".csr"), "-subj", "/CN=" + names.front(), "-addext", san});
-    if (!extra_ext.empty()) req.insert(req.end(), {"-addext", extra_ext});
-    const auto made = RunTool(req);
-    ASSERT_TRUE(made.Succeeded()) << made.err;
-    const auto signed_ =
-        RunTool({"openssl", "x509", "-req", "-in", Path(file + ".csr"), "-CA", ca(), "-CAkey",
-                 Path("ca.key"), "-set_serial", "0x" + serial, "-days", "2", "-copy_extensions",
-                 "copy", "-out", Path(file + ".crt.new")});
-    ASSERT_TRUE(signed_.Succeeded()) << signed_.err;
-    // Both files change at once for a reader that lists the directory.
-    std::filesystem::rename(Path(file + ".key.new"), Path(file + ".key"));
-    std::filesystem::rename(Path(file + ".crt.new"), Path(file + ".crt"));
-  }
-
- private:
-  std::string dir_;
-};
 
 // A TLS client on a RawConnection's socket, for one connection that stays open while the test
 // does other things.
@@ -191,13 +132,49 @@ class TlsClient {
   bool connected_ = false;
 };
 
-// What `openssl s_client` saw of the server.
-struct Handshake {
-  bool connected = false;  // the handshake completed and the chain verified
-  std::string subject;     // "CN = alpha.test"
-  std::string protocol;    // "TLSv1.3"
-  bool reused = false;
-  std::string output;
+// A streamed body the test writes piece by piece (as a function's streamed answer).
+class ScriptedBody : public BodyStream {
+ public:
+  void Push(std::string piece) {
+    std::lock_guard lock(mu_);
+    pieces_.push_back(std::move(piece));
+    cv_.notify_all();
+  }
+  void End(bool complete) {
+    std::lock_guard lock(mu_);
+    ended_ = true;
+    complete_ = complete;
+    cv_.notify_all();
+  }
+  std::optional<std::string> Next() override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !pieces_.empty() || ended_ || cancelled_; });
+    if (pieces_.empty()) return std::nullopt;
+    std::string piece = std::move(pieces_.front());
+    pieces_.pop_front();
+    return piece;
+  }
+  bool Complete() const override {
+    std::lock_guard lock(mu_);
+    return ended_ && complete_ && !cancelled_;
+  }
+  void Cancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+  bool cancelled() const {
+    std::lock_guard lock(mu_);
+    return cancelled_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> pieces_;
+  bool ended_ = false;
+  bool complete_ = false;
+  bool cancelled_ = false;
 };
 
 class TlsTest : public ::testing::Test {
@@ -233,10 +210,17 @@ class TlsTest : public ::testing::Test {
     options.tls->port = 0;
     options.tls->certificates = certificates_;
     const std::string big_file = big_file_;
-    server_ = std::make_unique<Server>(options, [big_file, body_limit](const Request& head) {
+    server_ = std::make_unique<Server>(options, [this, big_file, body_limit](const Request& head) {
       Dispatch dispatch;
       dispatch.body_limit = body_limit;
-      dispatch.handler = [big_file](Request& request) {
+      dispatch.handler = [this, big_file](Request& request) {
+        if (request.path == "/stream") {
+          Response response;
+          response.headers.Set("Content-Type", "text/plain");
+          std::lock_guard lock(streamed_mu_);
+          response.body_stream = streamed_;
+          return response;
+        }
         if (request.path == "/big") {
           auto body = std::make_shared<FileBody>();
           body->fd = core::UniqueFd(::open(big_file.c_str(), O_RDONLY | O_CLOEXEC));
@@ -267,32 +251,9 @@ class TlsTest : public ::testing::Test {
 
   std::string Port() const { return std::to_string(server_->tls_port()); }
 
-  // `input` is sent after the handshake (with -ign_eof, s_client then reads until the server
-  // closes: TLS 1.3 tickets arrive after the handshake).
   Handshake Connect(const std::string& name, std::vector<std::string> extra = {},
                     const std::string& input = "") {
-    std::vector<std::string> argv = {"openssl",
-                                     "s_client",
-                                     "-connect",
-                                     "127.0.0.1:" + Port(),
-                                     "-CAfile",
-                                     pki_.ca(),
-                                     "-verify_return_error"};
-    if (!name.empty()) argv.insert(argv.end(), {"-servername", name});
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    if (!input.empty()) argv.push_back("-ign_eof");
-    const auto result = RunTool(argv, input);
-    Handshake seen;
-    seen.output = result.out + result.err;
-    std::smatch m;
-    if (std::regex_search(seen.output, m, std::regex("subject=([^\\n]*)"))) seen.subject = m[1];
-    if (std::regex_search(seen.output, m, std::regex("(New|Reused), (TLSv[0-9.]+)"))) {
-      seen.reused = m[1] == "Reused";
-      seen.protocol = m[2];
-    }
-    seen.connected = seen.output.find("Verify return code: 0 (ok)") != std::string::npos &&
-                     !seen.protocol.empty();
-    return seen;
+    return testing::SClient(server_->tls_port(), pki_.ca(), name, std::move(extra), input);
   }
 
   // curl against `name` resolved to loopback; the output is the head (-D) then the body.
@@ -311,6 +272,9 @@ class TlsTest : public ::testing::Test {
   std::shared_ptr<CertificateStore> certificates_;
   std::unique_ptr<FileCertificateSource> source_;
   std::unique_ptr<Server> server_;
+  // What /stream answers (set before the request).
+  std::mutex streamed_mu_;
+  std::shared_ptr<ScriptedBody> streamed_;
 };
 
 std::string Body(const std::string& output) {
@@ -442,6 +406,70 @@ TEST_F(TlsTest, CertificateSwapNeedsNoRestartAndKeepsOpenConnections) {
   EXPECT_TRUE(seen.connected) << seen.output;
 }
 
+// A streamed body (a function's ReadableStream) reaches an HTTP/2 client piece by piece: the
+// first piece is in the client's file while the second is not yet written. Cut short, the
+// stream is reset (the client sees an error, not a short body); a HEAD gets no body; a client
+// that leaves mid-stream cancels it.
+TEST_F(TlsTest, Http2StreamsABodyAsItIsProduced) {
+  StartServer();
+  auto body = std::make_shared<ScriptedBody>();
+  {
+    std::lock_guard lock(streamed_mu_);
+    streamed_ = body;
+  }
+  const std::string out = pki_.Path("streamed.out");
+  auto curl = std::async(std::launch::async, [&] {
+    return Curl("alpha.test", "/stream", {"--http2", "-N", "-o", out});
+  });
+  body->Push("first piece;");
+  const bool first_arrived =
+      core::testing::WaitUntil([&] { return ReadAll(out) == "first piece;"; });
+  body->Push("second piece");
+  body->End(/*complete=*/true);
+  const auto done = curl.get();
+  EXPECT_TRUE(first_arrived) << "the first piece did not reach the client before the end";
+  ASSERT_TRUE(done.Succeeded()) << done.err;
+  EXPECT_EQ(done.out.rfind("HTTP/2 200", 0), 0u) << done.out;
+  EXPECT_EQ(done.out.find("content-length"), std::string::npos) << done.out;
+  EXPECT_EQ(ReadAll(out), "first piece;second piece");
+
+  // Cut short: the stream is reset, curl fails.
+  body = std::make_shared<ScriptedBody>();
+  {
+    std::lock_guard lock(streamed_mu_);
+    streamed_ = body;
+  }
+  body->Push("partial");
+  body->End(/*complete=*/false);
+  const auto cut = Curl("alpha.test", "/stream", {"--http2", "-o", out});
+  EXPECT_FALSE(cut.Succeeded()) << cut.out;
+  EXPECT_NE(cut.err.find("INTERNAL_ERROR"), std::string::npos) << cut.err;
+
+  // HEAD: the stream is stopped at once, no body.
+  body = std::make_shared<ScriptedBody>();
+  {
+    std::lock_guard lock(streamed_mu_);
+    streamed_ = body;
+  }
+  const auto head = Curl("alpha.test", "/stream", {"--http2", "-I"});
+  EXPECT_TRUE(head.Succeeded()) << head.err;
+  EXPECT_EQ(head.out.rfind("HTTP/2 200", 0), 0u) << head.out;
+  EXPECT_TRUE(body->cancelled());
+
+  // A client that goes away mid-stream (curl gives up after a second) cancels the body.
+  body = std::make_shared<ScriptedBody>();
+  {
+    std::lock_guard lock(streamed_mu_);
+    streamed_ = body;
+  }
+  body->Push("never ends");
+  const auto left = Curl("alpha.test", "/stream", {"--http2", "--max-time", "1", "-o", out});
+  EXPECT_FALSE(left.Succeeded());
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return body->cancelled(); }));
+  // The connection still serves.
+  EXPECT_TRUE(Curl("alpha.test", "/", {"--http2"}).Succeeded());
+}
+
 TEST_F(TlsTest, Http2ByAlpnAnswersLikeHttp1) {
   StartServer(TlsOptions{}, /*body_limit=*/std::size_t{8} << 20);
   const auto h1 = Curl("alpha.test", "/page?x=1", {"--http1.1", "-b", "a=1; b=2"});
@@ -545,6 +573,37 @@ TEST_F(TlsTest, TicketKeysRotateAndOldOnesExpire) {
   const Handshake expired = Connect("alpha.test", {"-tls1_2", "-sess_in", session}, request);
   EXPECT_TRUE(expired.connected) << expired.output;
   EXPECT_FALSE(expired.reused) << expired.output;
+}
+
+TEST_F(TlsTest, Http2AnswersWebSocketHandshakesWithAClearError) {
+  ::signal(SIGPIPE, SIG_IGN);
+  StartServer();
+  // Upgrade and Connection cannot travel over HTTP/2; the handshake's other fields can.
+  const auto h2 = Curl("alpha.test", "/stream",
+                       {"--http2", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H",
+                        "Sec-WebSocket-Version: 13"});
+  ASSERT_TRUE(h2.Succeeded()) << h2.err;
+  EXPECT_EQ(h2.out.rfind("HTTP/2 400", 0), 0u) << h2.out;
+  EXPECT_NE(Body(h2.out).find("websocket_needs_http1"), std::string::npos) << h2.out;
+  // No SETTINGS_ENABLE_CONNECT_PROTOCOL (0x8) among the server's SETTINGS: browsers then open
+  // their WebSockets on an HTTP/1.1 connection instead of by extended CONNECT (RFC 8441).
+  TlsClient client(server_->tls_port(), pki_.ca(), "alpha.test", std::string("\x02h2", 3));
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.Write(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+                           std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9)));
+  const std::string frames = client.ReadSome();
+  ASSERT_GE(frames.size(), 9u);
+  ASSERT_EQ(frames[3], '\x04');
+  const std::size_t length =
+      (static_cast<unsigned char>(frames[1]) << 8) | static_cast<unsigned char>(frames[2]);
+  ASSERT_GE(frames.size(), 9 + length);
+  std::vector<int> ids;
+  for (std::size_t at = 9; at + 6 <= 9 + length; at += 6) {
+    ids.push_back((static_cast<unsigned char>(frames[at]) << 8) |
+                  static_cast<unsigned char>(frames[at + 1]));
+  }
+  EXPECT_FALSE(ids.empty());
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 8), 0);
 }
 
 TEST_F(TlsTest, Http2ConnectionGetsGoawayOnStop) {

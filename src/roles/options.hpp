@@ -16,6 +16,7 @@
 #include "edge/edge.hpp"
 #include "functions/background.hpp"
 #include "functions/lambda_runner.hpp"
+#include "functions/prewarm.hpp"
 #include "functions/runtime.hpp"
 #include "git/github_client.hpp"
 #include "sandbox/docker_runner.hpp"
@@ -99,6 +100,8 @@ struct PlatformOptions {
   // Lambda, with `lambda`; its environment, on_log and on_call are set by the edge role).
   std::string functions_runner = "local";
   functions::LambdaOptions lambda;
+  // Pre-warming on publish (max_per_deploy 0: off).
+  functions::PrewarmOptions functions_prewarm;
   // Background functions and the runs of scheduled functions (docs/functions.md).
   functions::BackgroundOptions background_functions;
   // A scheduled function's run may take this long (Netlify's 30 s).

@@ -250,10 +250,14 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
           functions::SandboxOptions(options.bubblewrap, options.functions.network), services.clock);
       auto local = std::make_unique<functions::FunctionRuntime>(services.blobs, *functions_runner_,
                                                                 std::move(runtime));
-      prewarmer_ = std::make_unique<functions::Prewarmer>(
-          *local, [&services, base_domain = options.base_domain](const std::string& site_id) {
-            return FunctionsToWarm(services, site_id, base_domain);
-          });
+      if (options.functions_prewarm.max_per_deploy > 0) {
+        prewarmer_ = std::make_unique<functions::Prewarmer>(
+            *local,
+            [&services, base_domain = options.base_domain](const std::string& site_id) {
+              return FunctionsToWarm(services, site_id, base_domain);
+            },
+            options.functions_prewarm);
+      }
       functions_ = std::move(local);
     }
     background_ =

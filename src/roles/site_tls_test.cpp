@@ -1,10 +1,20 @@
 // Per-site HTTPS policy end to end (migration 0015): the site API's https_redirect and hsts
 // fields, and what the edge does with them behind a real HTTPS listener whose certificate
-// (made by the openssl command) covers one site. SQLite and PostgreSQL.
+// (made by the openssl command) covers one site; and the live build log over that listener.
+// SQLite and PostgreSQL.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <map>
@@ -132,11 +142,12 @@ class SiteTls : public ::testing::TestWithParam<db::Engine> {
 
   // Deploys `files` through the digest API; waits until ready.
   void Deploy(const std::string& token, const std::string& site,
-              const std::map<std::string, std::string>& files) {
+              const std::map<std::string, std::string>& files, std::string* deploy_id = nullptr) {
     Reply created = CallJson("POST", "/api/v1/sites/" + site + "/deploys",
                              json::object{{"draft", false}}, token);
     ASSERT_EQ(created.status, 200) << created.raw;
     const std::string id(created.body.at("id").as_string());
+    if (deploy_id != nullptr) *deploy_id = id;
     json::object digests;
     for (const auto& [path, content] : files) digests[path] = core::HexEncode(core::Sha1(content));
     ASSERT_EQ(CallJson("PUT", "/api/v1/sites/" + site + "/deploys/" + id,
@@ -233,6 +244,53 @@ TEST_P(SiteTls, RedirectToHttpsByDefaultAndHstsOptIn) {
   ASSERT_TRUE(bad.body.is_object()) << bad.raw;
   EXPECT_TRUE(bad.body.at("error").at("code").is_string());
   EXPECT_EQ(Call("GET", "/api/v1/sites/web", "", token).body.at("hsts"), json::value(true));
+}
+
+// The dashboard's live build log reached over HTTPS: a WebSocket on the TLS listener.
+TEST_P(SiteTls, BuildLogStreamsOverTheHttpsListener) {
+  const std::string token = SignUp("log@example.com");
+  ASSERT_EQ(CallJson("POST", "/api/v1/sites", json::object{{"name", "web"}}, token).status, 201);
+  std::string deploy_id;
+  Deploy(token, "web", {{"index.html", "web home"}}, &deploy_id);
+  for (const auto& [seq, line] : {std::pair{0, "first line"}, std::pair{1, "second line"}}) {
+    ASSERT_TRUE(tdb_->db()
+                    .Exec("INSERT INTO build_logs (deploy_id, seq, ts, stream, line) VALUES "
+                          "(?, ?, 0, 'stdout', ?)",
+                          {deploy_id, std::int64_t{seq}, std::string(line)})
+                    .ok());
+  }
+
+  namespace asio = boost::asio;
+  namespace websocket = boost::beast::websocket;
+  asio::io_context io;
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  tls.load_verify_file(Path("ca.pem"));
+  tls.set_verify_mode(asio::ssl::verify_peer);
+  websocket::stream<asio::ssl::stream<asio::ip::tcp::socket>> ws(io, tls);
+  boost::beast::get_lowest_layer(ws).connect(
+      {asio::ip::make_address("127.0.0.1"), server_->tls_port()});
+  SSL_set_tlsext_host_name(ws.next_layer().native_handle(), "web.localhost");
+  ws.next_layer().set_verify_callback(asio::ssl::host_name_verification("web.localhost"));
+  ws.next_layer().handshake(asio::ssl::stream_base::client);
+  ws.set_option(websocket::stream_base::decorator([&token](websocket::request_type& req) {
+    req.set(boost::beast::http::field::sec_websocket_protocol,
+            "replideploy.log.v1, bearer." + token);
+  }));
+  ws.handshake("127.0.0.1", "/api/v1/deploys/" + deploy_id + "/log/stream");
+
+  std::vector<std::string> lines;
+  while (lines.size() < 2) {
+    boost::beast::flat_buffer buffer;
+    boost::beast::error_code ec;
+    ws.read(buffer, ec);
+    ASSERT_FALSE(ec) << ec.message() << " after " << lines.size() << " lines";
+    const json::value message = json::parse(boost::beast::buffers_to_string(buffer.data()));
+    if (message.at("type") != "lines") continue;
+    for (const auto& l : message.at("lines").as_array()) {
+      lines.emplace_back(l.at("line").as_string());
+    }
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{"first line", "second line"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, SiteTls, ::testing::ValuesIn(db::testing::Engines()),
