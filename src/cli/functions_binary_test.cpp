@@ -18,6 +18,7 @@
 #include "cli/binary_fixture.hpp"
 #include "core/crypto.hpp"
 #include "core/testing.hpp"
+#include "functions/lambda_fake.hpp"
 #include "functions/testing.hpp"
 
 namespace replideploy::cli {
@@ -690,6 +691,55 @@ export default async (req) => { console.log("TICK " + (await req.json()).next_ru
   EXPECT_NE(listed.find(R"("name":"work-background")"), std::string::npos) << listed;
   EXPECT_NE(listed.find(R"("background":true,"schedule":null,"next_run":null)"), std::string::npos)
       << listed;
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
+}
+
+// --functions-runner lambda through the binary, against the fake Lambda API (AWS is not
+// reachable here): the deploy's function is created on Lambda on its first call and its answer
+// comes back through the edge; the fake checked every request's signature.
+TEST_F(Functions, LambdaRunnerServesThroughTheFakeLambda) {
+  if (::access("/usr/bin/node", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/node";
+  functions::testing::FakeLambda fake(dir_ + "/fake-lambda");
+  ::setenv("AWS_ACCESS_KEY_ID", functions::testing::FakeLambda::kAccessKey, 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", functions::testing::FakeLambda::kSecretKey, 1);
+  ::unsetenv("AWS_SESSION_TOKEN");
+  ASSERT_EQ(Exec({"migrate", "--data-dir", DataDir()}).exit_code, 0);
+  pid_t pid = 0;
+  const std::string port =
+      StartServer(pid, {"--functions-runner", "lambda", "--lambda-endpoint", fake.Endpoint(),
+                        "--lambda-region", functions::testing::FakeLambda::kRegion,
+                        "--lambda-role-arn", "arn:aws:iam::123456789012:role/fns"});
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
+  const std::string base = "http://127.0.0.1:" + port;
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                  const std::string& token, const std::string& host = {}) {
+    auto got = Call(base, method, path, body, token, host);
+    EXPECT_TRUE(got.ok());
+    return got.ok() ? *got : http::ClientResponse{};
+  };
+  const std::string token = SignUpToken(base, "lambda@example.com");
+  ASSERT_FALSE(token.empty());
+  ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"lam"})", token).status, 201);
+  const std::string id =
+      JsonField(call("POST", "/api/v1/sites/lam/deploys", "{}", token).body, "id");
+  const std::string hello = Zip({{"hello.mjs",
+                                  "export default async (req, context) => new Response("
+                                  "`on lambda ${context.site.name} ${process.env.SITE_NAME}`);"}});
+  const std::string files =
+      R"({"files":{},"functions":{"hello":")" + core::HexEncode(core::Sha256(hello)) + "\"}}";
+  EXPECT_EQ(call("PUT", "/api/v1/deploys/" + id, files, token).status, 200);
+  EXPECT_EQ(call("PUT", "/api/v1/deploys/" + id + "/functions/hello", hello, token).status, 200);
+  EXPECT_TRUE(core::testing::WaitUntil([&] {
+    return JsonField(call("GET", "/api/v1/deploys/" + id, "", token).body, "state") == "ready";
+  }));
+  const auto answer = call("GET", "/.netlify/functions/hello", "", "", "lam.localhost");
+  EXPECT_EQ(answer.status, 200) << answer.body << ReadFile(dir_ + "/stderr");
+  EXPECT_EQ(answer.body, "on lambda lam lam");
+  EXPECT_EQ(fake.Creates(), 1);
+  EXPECT_EQ(fake.Rejected(), 0);
   kill(pid, SIGTERM);
   EXPECT_EQ(Wait(pid).exit_code, 0) << ReadFile(dir_ + "/stderr");
 }

@@ -29,6 +29,7 @@
 #include "domains/dns_resolver.hpp"
 #include "domains/dns_update.hpp"
 #include "domains/domains.hpp"
+#include "functions/lambda_runner.hpp"
 #include "http/client_address.hpp"
 #include "http/server.hpp"
 #include "http/tls.hpp"
@@ -251,6 +252,23 @@ std::optional<Base> OpenBase(const core::ServeConfig& config, std::string_view r
     return std::nullopt;
   }
   base.options.bubblewrap.egress = *network_policy;
+  base.options.functions_runner = config.functions_runner;
+  if (config.functions_runner == "lambda") {
+    functions::LambdaOptions& lambda = base.options.lambda;
+    lambda.region = SettingOrEnv(config.lambda_region, {"AWS_REGION", "AWS_DEFAULT_REGION"});
+    if (lambda.region.empty()) lambda.region = "us-east-1";
+    lambda.endpoint = config.lambda_endpoint;
+    lambda.role_arn = config.lambda_role_arn;
+    lambda.function_prefix = config.lambda_function_prefix;
+    lambda.credentials.access_key_id = SettingOrEnv({}, {"AWS_ACCESS_KEY_ID"});
+    lambda.credentials.secret_access_key = SettingOrEnv({}, {"AWS_SECRET_ACCESS_KEY"});
+    lambda.credentials.session_token = SettingOrEnv({}, {"AWS_SESSION_TOKEN"});
+    // The runner's own checks (role, credentials, endpoint, prefix), before anything starts.
+    if (auto checked = functions::LambdaRunner::Create(*base.blobs, lambda); !checked.ok()) {
+      Fail(checked.error().message);
+      return std::nullopt;
+    }
+  }
   auto trusted_proxies = http::ParseCidrList(config.trusted_proxies, "trusted-proxies");
   if (!trusted_proxies.ok()) {
     Fail(trusted_proxies.error().message);

@@ -109,6 +109,18 @@ std::vector<ConfigOption> ConfigOptions(ServeConfig& c) {
        "public: function processes reach the public internet only, as builds do (the same "
        "build-network-allow and -deny); none: no network",
        &c.functions_network},
+      {"functions-runner",
+       "local: functions run in sandboxed Node.js processes here; lambda: on AWS Lambda "
+       "(credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)",
+       &c.functions_runner},
+      {"lambda-region", "the Lambda functions' region (default: AWS_REGION, else us-east-1)",
+       &c.lambda_region},
+      {"lambda-endpoint", "the Lambda API's URL (default: https://lambda.<region>.amazonaws.com)",
+       &c.lambda_endpoint},
+      {"lambda-role-arn", "the execution role of the Lambda functions (required with lambda)",
+       &c.lambda_role_arn},
+      {"lambda-function-prefix", "the names of the Lambda functions start with this",
+       &c.lambda_function_prefix},
       {"functions-prewarm",
        "at a publish, start a process for each of the first N functions of the new deploy (0: off)",
        &c.functions_prewarm},
@@ -398,6 +410,14 @@ Status ValidateConfig(const ServeConfig& config) {
   }
   if (config.functions_network != "public" && config.functions_network != "none") {
     return MakeError(ErrorCode::kBadRequest, "functions-network must be public or none");
+  }
+  if (config.functions_runner != "local" && config.functions_runner != "lambda") {
+    return MakeError(ErrorCode::kBadRequest, "functions-runner must be local or lambda");
+  }
+  if (config.functions_runner == "lambda" && config.lambda_role_arn.empty()) {
+    return MakeError(ErrorCode::kBadRequest,
+                     "functions-runner lambda needs lambda-role-arn (the functions' execution "
+                     "role)");
   }
   RD_TRY_STATUS(range("build-lease-seconds", config.build_lease_seconds, 2, 3600));
   RD_TRY_STATUS(range("git-poll-seconds", config.git_poll_seconds, 1, 24 * 3600));

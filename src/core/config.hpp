@@ -68,6 +68,13 @@ struct ServeConfig {
   // Function processes: "public" (the build policy's public internet, allow and deny lists
   // included) or "none".
   std::string functions_network = "public";
+  // Where functions run: "local" (sandboxed Node.js processes on the edge) or "lambda" (AWS
+  // Lambda; docs/functions.md "AWS Lambda runner").
+  std::string functions_runner = "local";
+  std::string lambda_region;    // empty: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1
+  std::string lambda_endpoint;  // empty: https://lambda.<region>.amazonaws.com
+  std::string lambda_role_arn;  // the functions' execution role (required with lambda)
+  std::string lambda_function_prefix = "replideploy";
   // Processes started per function of a newly published deploy (the first N functions by name);
   // 0: none, each function starts on its first call.
   int functions_prewarm = 8;

@@ -125,6 +125,20 @@ TEST_F(ConfigTest, BlobStoreIsLocalOrAnS3Url) {
   EXPECT_FALSE(ValidateConfig(c).ok());
 }
 
+TEST_F(ConfigTest, FunctionsRunnerIsLocalOrLambdaWithARole) {
+  ServeConfig c;
+  EXPECT_EQ(c.functions_runner, "local");
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.functions_runner = "docker";
+  EXPECT_FALSE(ValidateConfig(c).ok());
+  c.functions_runner = "lambda";
+  auto missing = ValidateConfig(c);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("lambda-role-arn"), std::string::npos);
+  c.lambda_role_arn = "arn:aws:iam::123456789012:role/fns";
+  EXPECT_TRUE(ValidateConfig(c).ok());
+}
+
 TEST_F(ConfigTest, HttpsListenerNeedsCertificatesInPairs) {
   ServeConfig c;
   EXPECT_TRUE(ValidateConfig(c).ok());

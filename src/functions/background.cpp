@@ -8,7 +8,7 @@ namespace replideploy::functions {
 
 bool IsBackgroundFunction(std::string_view name) { return name.ends_with("-background"); }
 
-BackgroundRunner::BackgroundRunner(FunctionRuntime& runtime, BackgroundOptions options)
+BackgroundRunner::BackgroundRunner(Invoker& runtime, BackgroundOptions options)
     : runtime_(runtime), options_(options) {}
 
 BackgroundRunner::~BackgroundRunner() { Shutdown(); }

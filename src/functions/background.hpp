@@ -1,9 +1,10 @@
 // Calls that nobody waits for: background functions (a name ending in `-background`, as on
 // Netlify: the client gets 202 at once and the function runs on, up to 15 minutes) and the runs of
 // scheduled functions (30 s). Each call runs on a thread of its own here, through the same
-// FunctionRuntime (same pools, sandbox and processes as synchronous calls), so no thread of the
-// server's request pools waits for it. What a call returns is discarded; errors and timeouts are
-// in the server log (the runtime logs them).
+// Invoker as synchronous calls (FunctionRuntime: the same pools, sandbox and processes; or
+// LambdaRunner: an Event invocation that Lambda answers with 202 at once), so no thread of the
+// server's request pools waits for it. What a call returns is discarded; errors and timeouts
+// are in the server log (the runtime logs them).
 //
 // Retries, as Netlify's: a background function's call that fails (the runtime's 5xx: a thrown
 // error, a crash, a non-zero exit, a timeout; or a 5xx the function returns) runs again after
@@ -31,8 +32,6 @@
 
 namespace replideploy::functions {
 
-class FunctionRuntime;
-
 // Netlify's rule: a function whose name ends in "-background" is a background function.
 bool IsBackgroundFunction(std::string_view name);
 
@@ -54,7 +53,7 @@ class BackgroundRunner {
   using DoneHook = std::function<void(const FunctionRequest&, const FunctionResponse&)>;
 
   // `runtime` must outlive the runner.
-  BackgroundRunner(FunctionRuntime& runtime, BackgroundOptions options);
+  BackgroundRunner(Invoker& runtime, BackgroundOptions options);
   // Shutdown().
   ~BackgroundRunner();
   BackgroundRunner(const BackgroundRunner&) = delete;
@@ -79,7 +78,7 @@ class BackgroundRunner {
   bool WaitToRetry(std::chrono::milliseconds delay);
   void JoinFinished();
 
-  FunctionRuntime& runtime_;
+  Invoker& runtime_;
   BackgroundOptions options_;
   DoneHook done_hook_;
 

@@ -53,6 +53,20 @@ struct FunctionResponse {
   std::shared_ptr<StreamedBody> stream;
 };
 
+// What runs a function's calls: the local pool of sandboxed processes (FunctionRuntime) or AWS
+// Lambda (LambdaRunner). The edge, BackgroundRunner and the scheduler call through this.
+class Invoker {
+ public:
+  virtual ~Invoker() = default;
+  // Runs the call to its end and answers with what the client gets (the platform's own failures
+  // as 429, 413, 502, 504 with a short text body). Blocks: run it off the I/O threads.
+  virtual FunctionResponse Invoke(const FunctionRequest& request) = 0;
+  // A platform line about `request` for the function log, filed under its request id.
+  virtual void LogCall(const FunctionRequest& request, std::string_view text) = 0;
+  // Stops the calls in flight where it can and refuses new ones (503). For server shutdown.
+  virtual void Shutdown() = 0;
+};
+
 // Netlify's v1 event for `request`: rawUrl, rawQuery, path, httpMethod, headers (lower-cased
 // names, repeated values joined by ", "), multiValueHeaders, queryStringParameters,
 // multiValueQueryStringParameters, body (base64 with isBase64Encoded unless it is valid UTF-8

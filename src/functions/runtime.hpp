@@ -84,12 +84,12 @@ struct RuntimeOptions {
 // own thread so that a cold start does not wait for one.
 sandbox::BubblewrapOptions SandboxOptions(sandbox::BubblewrapOptions builds, bool network);
 
-class FunctionRuntime {
+class FunctionRuntime : public Invoker {
  public:
   // `blobs` and `runner` must outlive the runtime. Starts the idle reaper.
   FunctionRuntime(store::BlobStore& blobs, sandbox::SandboxRunner& runner, RuntimeOptions options);
   // Kills every process.
-  ~FunctionRuntime();
+  ~FunctionRuntime() override;
   FunctionRuntime(const FunctionRuntime&) = delete;
   FunctionRuntime& operator=(const FunctionRuntime&) = delete;
 
@@ -97,7 +97,7 @@ class FunctionRuntime {
   // the platform's own failures, with a short text body). Counted in
   // replideploy_function_invocation_duration_seconds{code} (until the answer's head for a
   // streamed one).
-  FunctionResponse Invoke(const FunctionRequest& request);
+  FunctionResponse Invoke(const FunctionRequest& request) override;
 
   // Pre-warming: starts one process of `request`'s function (its deploy, bundle and site; no
   // call is made) and keeps it idle for the next call, unless the function has a process
@@ -107,13 +107,13 @@ class FunctionRuntime {
 
   // A platform line about `request` for the function log (with options_.on_log), filed under
   // its request id.
-  void LogCall(const FunctionRequest& request, std::string_view text);
+  void LogCall(const FunctionRequest& request, std::string_view text) override;
 
   // Stops idle processes older than idle_timeout (the reaper calls it every second).
   void ReapIdle();
   // Kills every process, busy ones too (their calls answer 502), and refuses new calls (503).
   // For server shutdown; the destructor calls it.
-  void Shutdown();
+  void Shutdown() override;
 
   std::size_t ProcessCountForTest();  // running processes, idle or busy
   std::size_t BusyCountForTest();
@@ -172,7 +172,9 @@ class FunctionRuntime {
 // "10 s", "1500 ms": a duration for log lines.
 std::string SecondsText(std::chrono::milliseconds d);
 
-// Our bootstrap (src/functions/bootstrap.mjs, compiled in).
+// Our bootstrap (src/functions/adapter.mjs + bootstrap.mjs, compiled in).
 std::string_view BootstrapScript();
+// The handler module added to zips uploaded to AWS Lambda (adapter.mjs + lambda_handler.mjs).
+std::string_view LambdaHandlerScript();
 
 }  // namespace replideploy::functions

@@ -15,6 +15,7 @@
 #include "domains/domains.hpp"
 #include "edge/edge.hpp"
 #include "functions/background.hpp"
+#include "functions/lambda_runner.hpp"
 #include "functions/prewarm.hpp"
 #include "functions/runtime.hpp"
 #include "git/github_client.hpp"
@@ -95,6 +96,10 @@ struct PlatformOptions {
   // sockets); empty: function routes answer 404. root_dir is taken from here.
   std::string functions_dir;
   functions::RuntimeOptions functions;
+  // "local" (FunctionRuntime: sandboxed Node.js processes here) or "lambda" (LambdaRunner: AWS
+  // Lambda, with `lambda`; its environment, on_log and on_call are set by the edge role).
+  std::string functions_runner = "local";
+  functions::LambdaOptions lambda;
   // Pre-warming on publish (max_per_deploy 0: off).
   functions::PrewarmOptions functions_prewarm;
   // Background functions and the runs of scheduled functions (docs/functions.md).

@@ -187,8 +187,6 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
   });
   services.domains.SetChangeListener([this] { edge_.InvalidateCustomHosts(); });
   if (!options.functions_dir.empty()) {
-    functions_runner_ = std::make_unique<sandbox::BubblewrapRunner>(
-        functions::SandboxOptions(options.bubblewrap, options.functions.network), services.clock);
     function_logs_ = std::make_unique<deploys::FunctionLogQueue>(
         services.function_logs, services.clock, deploys::FunctionLogQueue::Options{},
         [this](const auto&) {
@@ -207,7 +205,7 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
       function_calls_.Record(request.site_id, request.deploy_id, request.function_name, status,
                              took.count());
     };
-    runtime.environment =
+    auto environment =
         [&services, base_domain = options.base_domain](
             const functions::FunctionRequest& request) -> Result<functions::FunctionEnvironment> {
       RD_TRY(deploys::Deploy deploy, services.deploys.GetForBuild(request.deploy_id));
@@ -233,8 +231,35 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
                                        {"SITE_NAME", request.site_name}});
       return env;
     };
-    functions_ = std::make_unique<functions::FunctionRuntime>(services.blobs, *functions_runner_,
-                                                              std::move(runtime));
+    runtime.environment = environment;
+    if (options.functions_runner == "lambda") {
+      functions::LambdaOptions lambda = options.lambda;
+      lambda.environment = environment;
+      lambda.on_log = runtime.on_log;
+      lambda.on_call = runtime.on_call;
+      auto made = functions::LambdaRunner::Create(services.blobs, std::move(lambda));
+      if (!made.ok()) throw std::runtime_error(made.error().message);
+      spdlog::info("functions: run on AWS Lambda at {} ({})",
+                   options.lambda.endpoint.empty()
+                       ? "lambda." + options.lambda.region + ".amazonaws.com"
+                       : options.lambda.endpoint,
+                   options.lambda.region);
+      functions_ = std::move(made).value();
+    } else {
+      functions_runner_ = std::make_unique<sandbox::BubblewrapRunner>(
+          functions::SandboxOptions(options.bubblewrap, options.functions.network), services.clock);
+      auto local = std::make_unique<functions::FunctionRuntime>(services.blobs, *functions_runner_,
+                                                                std::move(runtime));
+      if (options.functions_prewarm.max_per_deploy > 0) {
+        prewarmer_ = std::make_unique<functions::Prewarmer>(
+            *local,
+            [&services, base_domain = options.base_domain](const std::string& site_id) {
+              return FunctionsToWarm(services, site_id, base_domain);
+            },
+            options.functions_prewarm);
+      }
+      functions_ = std::move(local);
+    }
     background_ =
         std::make_unique<functions::BackgroundRunner>(*functions_, options.background_functions);
     edge_.SetFunctionInvoker([this](const edge::FunctionCall& call) {
@@ -261,14 +286,6 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
                          started.error().message);
           }
         });
-    if (options.functions_prewarm.max_per_deploy > 0) {
-      prewarmer_ = std::make_unique<functions::Prewarmer>(
-          *functions_,
-          [&services, base_domain = options.base_domain](const std::string& site_id) {
-            return FunctionsToWarm(services, site_id, base_domain);
-          },
-          options.functions_prewarm);
-    }
     services.deploys.AddPublishListener([this](const std::string& site_id) {
       scheduler_->Wake();
       if (prewarmer_) prewarmer_->SitePublished(site_id);

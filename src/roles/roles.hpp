@@ -24,6 +24,7 @@
 #include "deploys/processor.hpp"
 #include "edge/edge.hpp"
 #include "functions/background.hpp"
+#include "functions/lambda_runner.hpp"
 #include "functions/prewarm.hpp"
 #include "functions/runtime.hpp"
 #include "http/server.hpp"
@@ -75,10 +76,11 @@ class EdgeRole {
   std::unique_ptr<deploys::FunctionLogQueue> function_logs_;
   std::mutex function_log_listener_mu_;
   std::function<void()> function_log_listener_;
-  std::unique_ptr<functions::FunctionRuntime> functions_;
+  // The function runner: the local FunctionRuntime, or LambdaRunner (--functions-runner lambda).
+  std::unique_ptr<functions::Invoker> functions_;
   // Background calls and scheduled runs (with functions_ only); stopped before functions_.
   std::unique_ptr<functions::BackgroundRunner> background_;
-  // Starts a process per function of a newly published deploy (with functions_ only).
+  // Starts a process per function of a newly published deploy (with the local runtime only).
   std::unique_ptr<functions::Prewarmer> prewarmer_;
   std::unique_ptr<deploys::FunctionScheduler> scheduler_;
   std::unique_ptr<db::Subscription> changes_;  // stopped before the rest goes

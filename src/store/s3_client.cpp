@@ -35,16 +35,7 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t n, void* user) {
     t->response->headers.clear();
     return size * n;
   }
-  const auto colon = line.find(':');
-  if (colon == std::string_view::npos) return size * n;
-  std::string name(line.substr(0, colon));
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string_view value = line.substr(colon + 1);
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-    value.remove_suffix(1);
-  }
-  t->response->headers[name] = std::string(value);
+  if (auto header = ParseHeaderLine(line)) t->response->headers[header->first] = header->second;
   return size * n;
 }
 
@@ -120,6 +111,19 @@ Result<std::string> Sha256OfFileRange(int fd, std::uint64_t offset, std::uint64_
 }
 
 }  // namespace
+
+std::optional<std::pair<std::string, std::string>> ParseHeaderLine(std::string_view line) {
+  const auto colon = line.find(':');
+  if (line.starts_with("HTTP/") || colon == std::string_view::npos) return std::nullopt;
+  std::string name(line.substr(0, colon));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    value.remove_suffix(1);
+  }
+  return std::make_pair(std::move(name), std::string(value));
+}
 
 bool IsRetryableS3Status(long status, std::string_view body) {
   if (status >= 500 || status == 429) return true;

@@ -120,6 +120,11 @@ class S3Client {
   std::mt19937_64 rng_;
 };
 
+// One line of a response head as libcurl's header callback gets it: the lower-cased name and the
+// trimmed value; nullopt for a status line, the blank line or a line without ':'. (Also used by
+// functions/lambda_runner.cpp.)
+std::optional<std::pair<std::string, std::string>> ParseHeaderLine(std::string_view line);
+
 // Whether an S3 answer asks to be tried again: 5xx, 429, or an error body with SlowDown.
 bool IsRetryableS3Status(long status, std::string_view body);
 
