@@ -129,7 +129,7 @@ CLK_TCK=$(getconf CLK_TCK)
 # started before anything is measured
 max_c=$(printf '%s\n' $CONNECTIONS | sort -n | tail -1)
 for s in ours node; do
-  "$WRK" -t 2 -c "$max_c" -d 3s -H "Host: $HOST_HEADER" \
+  "$WRK" -t "$((max_c < 2 ? max_c : 2))" -c "$max_c" -d 3s -H "Host: $HOST_HEADER" \
     "http://127.0.0.1:${PORT[$s]}/.netlify/functions/hello" >/dev/null
 done
 declare -A RPS P50 P99 CPU
