@@ -132,6 +132,17 @@ for s in ours node; do
   "$WRK" -t "$((max_c < 2 ? max_c : 2))" -c "$max_c" -d 3s -H "Host: $HOST_HEADER" \
     "http://127.0.0.1:${PORT[$s]}/.netlify/functions/hello" >/dev/null
 done
+# memory of the warm processes: RSS of each Node.js process under the server (the functions'
+# processes, warm now), and of the bare node peer
+node_rss_kb() { # pid... -> RSS in kB of the node processes among them, one per line
+  local pid
+  for pid in "$@"; do
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == node ]] && awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"
+  done
+}
+# shellcheck disable=SC2046
+mapfile -t WARM_RSS < <(node_rss_kb $(process_tree "${PID[ours]}"))
+PEER_RSS=$(node_rss_kb "${PID[node]}")
 declare -A RPS P50 P99 CPU
 for round in $(seq 1 "$ROUNDS"); do
   for c in $CONNECTIONS; do
@@ -186,6 +197,9 @@ REPORT="$RESULTS_DIR/functions-$(date -u +%Y-%m-%d-%H%M).md"
   echo "second calls ${warm_ms[*]} ms (median $(median "${warm_ms[@]}"))."
   echo "First calls of $PREWARMED functions pre-warmed at publish (\`--functions-prewarm $PREWARMED\`; $PREWARM_SEEN"
   echo "Node.js processes were up before the calls): ${prewarmed_ms[*]} ms (median $(median "${prewarmed_ms[@]}"))."
+  echo
+  echo "Memory: ${#WARM_RSS[@]} warm function processes (Node.js in the sandbox) after the warm-up, RSS"
+  echo "median $(median "${WARM_RSS[@]}") kB (each: $(printf '%s ' "${WARM_RSS[@]}")kB); the bare node peer ${PEER_RSS} kB."
   echo
   echo "Deploy of the page and $((COLD + PREWARMED + 1)) functions with \`replideploy deploy --functions\` (esbuild bundling included): ${DEPLOY_MS} ms."
   echo
