@@ -286,9 +286,10 @@ TEST(FunctionEgress, EveryNetworkIsTornDownWithItsProcessAndTheSpareWithTheRunne
     FunctionLab lab(/*network=*/true, std::chrono::milliseconds(0));
     ASSERT_TRUE(lab.ok());
     FunctionRuntime& runtime = lab.runtime();
-    // The spare, made ahead by the runner's own thread.
+    // The spare, made ahead by the runner's own thread (its slirp4netns runs a moment before
+    // the runner lists it).
     EXPECT_TRUE(networks_are(1));
-    EXPECT_EQ(lab.runner().SpareNetworksForTest(), 1U);
+    EXPECT_TRUE(WaitUntil([&] { return lab.runner().SpareNetworksForTest() == 1; }));
 
     const auto fetched = Fetch(lab, {{"public", Url("203.0.113.10", lab.web_port())}});
     EXPECT_EQ(fetched.at("public"), "ok hello");
