@@ -85,8 +85,11 @@ std::string NewRequestId() {
   return id;
 }
 
+// A plain loop: find_first_of calls memchr over the three characters once per character of
+// `s`, and this runs for every response header (memchr was 2-4 % of the edge's profile).
 bool HasLineBreakOrNul(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
 bool IsToken(std::string_view s) {
