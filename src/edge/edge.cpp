@@ -212,7 +212,7 @@ void Edge::InvalidateSite(const std::string& site_id) {
   ++invalidations_;  // before the erasing: see LookupSite
   {
     std::lock_guard lock(sites_mu_);
-    std::erase_if(sites_, [&](const auto& kv) { return kv.second.site_id == site_id; });
+    std::erase_if(sites_, [&](const auto& kv) { return kv.second->site_id == site_id; });
   }
   // A renamed site's custom hosts name it by its old name.
   std::lock_guard lock(custom_hosts_mu_);
@@ -277,7 +277,8 @@ Result<std::vector<deploys::DeployMessage>> Edge::ValidateDeploy(
   return messages;
 }
 
-Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_only) {
+Result<std::shared_ptr<const Edge::SiteEntry>> Edge::LookupSite(const std::string& name,
+                                                                bool memory_only) {
   // Read the version before the cache or the database: an entry is current only if no publish
   // committed since it was read (see DeployService::publish_version).
   const std::uint64_t version = deploys_.publish_version();
@@ -285,8 +286,8 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
   if (cacheable) {
     std::lock_guard lock(sites_mu_);
     auto it = sites_.find(name);
-    if (it != sites_.end() && it->second.publish_version == version &&
-        std::chrono::steady_clock::now() - it->second.read_at < options_.site_cache_ttl) {
+    if (it != sites_.end() && it->second->publish_version == version &&
+        std::chrono::steady_clock::now() - it->second->read_at < options_.site_cache_ttl) {
       return it->second;
     }
   }
@@ -309,12 +310,13 @@ Result<Edge::SiteEntry> Edge::LookupSite(const std::string& name, bool memory_on
                   site.skew_protection_seconds};
   entry.function_timeout_seconds = site.function_timeout_seconds;
   if (entry.skew_protection_seconds > 0) RD_TRY_STATUS(ReadPinnableDeploys(entry));
+  auto shared = std::make_shared<const SiteEntry>(std::move(entry));
   if (cacheable) {
     std::lock_guard lock(sites_mu_);
     if (sites_.size() > 100'000) sites_.clear();
-    if (invalidations_.load() == invalidations) sites_[name] = entry;
+    if (invalidations_.load() == invalidations) sites_[name] = shared;
   }
-  return entry;
+  return shared;
 }
 
 Status Edge::ReadPinnableDeploys(SiteEntry& site) {
@@ -370,13 +372,13 @@ Result<Edge::Resolved> Edge::ResolveDeploy(std::string_view host, bool memory_on
   RD_TRY(resolved.site, LookupSite(route->site_name, memory_only));
   resolved.site_name = route->site_name;
   if (memory_only && route->kind != HostRoute::Kind::kPublished) return WouldBlock();
-  const std::string& site_id = resolved.site.site_id;
+  const std::string& site_id = resolved.site->site_id;
   switch (route->kind) {
     case HostRoute::Kind::kPublished:
-      if (resolved.site.published_deploy_id.empty()) {
+      if (resolved.site->published_deploy_id.empty()) {
         return MakeError(ErrorCode::kNotFound, "nothing published");
       }
-      resolved.deploy_id = resolved.site.published_deploy_id;
+      resolved.deploy_id = resolved.site->published_deploy_id;
       resolved.production = true;
       break;
     case HostRoute::Kind::kDeployId: {
@@ -544,7 +546,10 @@ Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployM
 Result<std::shared_ptr<const std::string>> Edge::ReadBlob(const std::string& sha256,
                                                           store::Variant variant, std::size_t size,
                                                           bool memory_only) {
-  const std::string key = sha256 + std::string(store::VariantSuffix(variant));
+  // The key is built in a per-thread buffer: a cache hit costs no allocation.
+  thread_local std::string key;
+  key.assign(sha256);
+  key.append(store::VariantSuffix(variant));
   {
     std::lock_guard lock(cache_mu_);
     auto it = cache_.find(key);
@@ -590,11 +595,16 @@ Result<http::Response> Edge::ServeEntry(const http::Request& request,
       variant = store::Variant::kGzip;
     }
   }
-  const std::string etag = "\"" + entry.sha256.substr(0, 32) +
-                           (variant == store::Variant::kIdentity
-                                ? std::string()
-                                : "-" + std::string(store::VariantContentEncoding(variant))) +
-                           "\"";
+  // Built in place: this runs for every file served.
+  std::string etag;
+  etag.reserve(48);
+  etag.push_back('"');
+  etag.append(std::string_view(entry.sha256).substr(0, 32));
+  if (variant != store::Variant::kIdentity) {
+    etag.push_back('-');
+    etag.append(store::VariantContentEncoding(variant));
+  }
+  etag.push_back('"');
   response.headers.Set(
       "Content-Type", entry.content_type.empty() ? "application/octet-stream" : entry.content_type);
   response.headers.Set("Cache-Control", std::string(kDefaultCacheControl));
@@ -795,19 +805,19 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
     return PlainNotFound();
   }
   if (served != nullptr) {
-    served->hsts = resolved->site.hsts;
-    served->requests = resolved->site.requests;
-    served->traffic = resolved->site.traffic;
+    served->hsts = resolved->site->hsts;
+    served->requests = resolved->site->requests;
+    served->traffic = resolved->site->traffic;
   }
   if (!resolved->redirect_to.empty()) return RedirectToPrimary(request, resolved->redirect_to);
   if (rewritten_from.empty()) {
-    if (auto redirect = HttpsRedirect(request, resolved->site)) return std::move(*redirect);
+    if (auto redirect = HttpsRedirect(request, *resolved->site)) return std::move(*redirect);
   }
   const std::string& deploy_id = resolved->deploy_id;
   if (!rewritten_from.empty()) {
     // Netlify refuses rewrites between sites of different teams.
     if (memory_only) return WouldBlock();
-    RD_TRY(bool same_account, SameAccount(rewritten_from, resolved->site.site_id));
+    RD_TRY(bool same_account, SameAccount(rewritten_from, resolved->site->site_id));
     if (!same_account) return BadGateway("rewrite to a site of another account");
   }
 
@@ -816,12 +826,12 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
   if (!path.ok()) {
     return http::Response::Text(400, "Bad Request: " + path.error().message + "\n");
   }
-  const deploys::PasswordScope scope = resolved->site.password_scope;
+  const deploys::PasswordScope scope = resolved->site->password_scope;
   const bool protected_deploy =
       scope == deploys::PasswordScope::kAll ||
       (scope == deploys::PasswordScope::kNonProduction && !resolved->production);
   if (protected_deploy) {
-    RD_TRY(auto answer, GuardSitePassword(request, resolved->site, *path, memory_only));
+    RD_TRY(auto answer, GuardSitePassword(request, *resolved->site, *path, memory_only));
     if (answer) return std::move(*answer);
   }
 
@@ -829,8 +839,8 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
   // (never a deploy URL, never a rewrite from another site), for what it answers with a file
   // other than HTML or a function; the live deploy answers the rest.
   const bool skew_protected =
-      resolved->production && rewritten_from.empty() && resolved->site.skew_protection_seconds > 0;
-  const std::string* pinned = skew_protected ? PinnedDeploy(request, resolved->site) : nullptr;
+      resolved->production && rewritten_from.empty() && resolved->site->skew_protection_seconds > 0;
+  const std::string* pinned = skew_protected ? PinnedDeploy(request, *resolved->site) : nullptr;
   std::shared_ptr<const deploys::DeployManifest> manifest_ptr;
   std::shared_ptr<const DeployRules> rules;
   std::optional<Route> pinned_route;
@@ -869,7 +879,7 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
   if (skew_protected && pinned == nullptr && route.kind == Route::Kind::kFile &&
       IsHtml(route.entry->content_type)) {
     skew_cookie = SkewProtectionSetCookie(manifest.deploy_id,
-                                          resolved->site.skew_protection_seconds, request.secure);
+                                          resolved->site->skew_protection_seconds, request.secure);
   }
   const auto finish = [&](http::Response& answer) {
     if (skew_protected) AddSkewProtection(answer, pinned != nullptr, skew_cookie);
@@ -890,7 +900,7 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
       // to another Netlify site; like Netlify, one hop only.
       if (std::optional<http::Request> inner = PlatformRequest(request, route.decision)) {
         if (!rewritten_from.empty()) return BadGateway("a second rewrite between sites");
-        return ServeImpl(*inner, memory_only, resolved->site.site_id);
+        return ServeImpl(*inner, memory_only, resolved->site->site_id);
       }
       if (memory_only) return WouldBlock();
       // The other origin may take up to proxy_timeout: that wait belongs on the server's slow
@@ -924,9 +934,9 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
       deferred.deferred = [this,
                            call = FunctionCall{request, *path, route.function,
                                                route.function_entry->sha256, manifest.deploy_id,
-                                               resolved->site.site_id, resolved->site_name,
+                                               resolved->site->site_id, resolved->site_name,
                                                resolved->production, route.params,
-                                               resolved->site.function_timeout_seconds},
+                                               resolved->site->function_timeout_seconds},
                            headers = route.headers, protected_deploy] {
         http::Response answer = invoker_(call);
         answer.headers.Set("X-RepliDeploy-Deploy", call.deploy_id);
@@ -953,7 +963,10 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
       response.headers.Set("Cache-Control", "no-store");
       break;
   }
-  response.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
+  // ServeEntry set it already for a file (setting it again would cost two allocations).
+  if (response.headers.Get("X-RepliDeploy-Deploy") != manifest.deploy_id) {
+    response.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
+  }
   for (const auto& [name, value] : route.headers) response.headers.Set(name, value);
   // What a password opens must not be kept by a shared cache (a CDN in front) for others.
   if (protected_deploy) response.headers.Set("Cache-Control", "private, no-cache");

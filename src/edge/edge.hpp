@@ -191,7 +191,7 @@ class Edge {
   Result<bool> SameAccount(const std::string& site_a, const std::string& site_b);
   struct Resolved {
     std::string redirect_to;  // a custom domain that answers 301 to this host (nothing else set)
-    SiteEntry site;
+    std::shared_ptr<const SiteEntry> site;  // never null once resolved
     std::string deploy_id;
     std::string site_name;
     bool production = false;  // the site's own address (its published deploy)
@@ -209,7 +209,7 @@ class Edge {
   enum class PasswordCheck { kRight, kWrong, kBusy };
   PasswordCheck CheckSitePassword(const std::string& password_hash, std::string_view password);
   bool RememberedSitePassword(const std::string& password_hash, std::string_view password);
-  Result<SiteEntry> LookupSite(const std::string& name, bool memory_only);
+  Result<std::shared_ptr<const SiteEntry>> LookupSite(const std::string& name, bool memory_only);
   // kNotFound when `host` is no custom domain (or no resolver is set).
   Result<CustomHost> LookupCustomHost(const std::string& host, bool memory_only);
   Result<std::shared_ptr<const DeployRules>> RulesFor(const deploys::DeployManifest& manifest,
@@ -235,7 +235,8 @@ class Edge {
   // than it, and is not cached.
   std::atomic<std::uint64_t> invalidations_{0};
   std::mutex sites_mu_;
-  std::unordered_map<std::string, SiteEntry> sites_;  // by site name
+  // By site name; shared, so that a request takes an entry without copying its strings.
+  std::unordered_map<std::string, std::shared_ptr<const SiteEntry>> sites_;
 
   CustomHostResolver custom_host_resolver_;  // set before serving
   struct CustomHostEntry {

@@ -3,7 +3,9 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -95,6 +97,9 @@ class HttpSession {
   // Writes the answer and its access-log line; false when the connection cannot be used any
   // more.
   asio::awaitable<bool> WriteResponse(Response response, const Exchange& exchange, bool keep_alive);
+  // Writes `buffers` whole. Over plain TCP it first hands them straight to the socket, which
+  // takes a small answer at once: the coroutine goes through the reactor only for what is left.
+  asio::awaitable<error_code> WriteAll(std::array<asio::const_buffer, 2> buffers);
   // Sends a file body after its head: sendfile(2) as the socket takes it (falling back to
   // CopyFile where the file system cannot, and over TLS), never more than one chunk at a time.
   asio::awaitable<error_code> SendFile(const FileBody& file);

@@ -281,6 +281,27 @@ TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   EXPECT_TRUE(raw.ReadsEof());
 }
 
+// An answer larger than the socket takes at once: the part the direct write leaves goes out
+// asynchronously, in order, and the connection serves the next request.
+TEST_F(ServerTest, LargeInMemoryBodyArrivesWholeAndKeepsTheConnection) {
+  std::string big(std::size_t{8} << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 23);
+  router_.Add("GET", "/big", [&big](Request&) { return Response::Text(200, big); });
+  router_.Add("GET", "/small", [](Request&) { return Response::Text(200, "small"); });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  ASSERT_TRUE(raw.Send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto first = raw.ReadResponse();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status, 200);
+  EXPECT_TRUE(first->body == big) << "body of " << first->body.size() << " bytes differs";
+  ASSERT_TRUE(raw.Send("GET /small HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto second = raw.ReadResponse();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->body, "small");
+}
+
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   router_.Add("GET", "/n/{n}",
               [](Request& request) { return Response::Text(200, request.path_params.at("n")); });
