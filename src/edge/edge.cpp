@@ -804,12 +804,13 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
     if (resolved.error().code != ErrorCode::kNotFound) return std::move(resolved).error();
     return PlainNotFound();
   }
+  // A custom domain that only redirects to its pair has no site in hand (and no counters).
+  if (!resolved->redirect_to.empty()) return RedirectToPrimary(request, resolved->redirect_to);
   if (served != nullptr) {
     served->hsts = resolved->site->hsts;
     served->requests = resolved->site->requests;
     served->traffic = resolved->site->traffic;
   }
-  if (!resolved->redirect_to.empty()) return RedirectToPrimary(request, resolved->redirect_to);
   if (rewritten_from.empty()) {
     if (auto redirect = HttpsRedirect(request, *resolved->site)) return std::move(*redirect);
   }

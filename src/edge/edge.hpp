@@ -191,7 +191,7 @@ class Edge {
   Result<bool> SameAccount(const std::string& site_a, const std::string& site_b);
   struct Resolved {
     std::string redirect_to;  // a custom domain that answers 301 to this host (nothing else set)
-    std::shared_ptr<const SiteEntry> site;  // never null once resolved
+    std::shared_ptr<const SiteEntry> site;  // null with redirect_to, else never
     std::string deploy_id;
     std::string site_name;
     bool production = false;  // the site's own address (its published deploy)
