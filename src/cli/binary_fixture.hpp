@@ -118,6 +118,24 @@ class BinaryFixture : public ::testing::Test {
     return http::Fetch(r);
   }
 
+  // A test's calls of the server at `base`: the answer, or an empty one and a failed
+  // expectation when there is none; without a host, `default_host` (none when empty).
+  struct Caller {
+    std::string base;
+    std::string default_host;
+    http::ClientResponse operator()(const std::string& method, const std::string& path,
+                                    const std::string& body, const std::string& token) const {
+      return (*this)(method, path, body, token, default_host);
+    }
+    http::ClientResponse operator()(const std::string& method, const std::string& path,
+                                    const std::string& body, const std::string& token,
+                                    const std::string& host) const {
+      auto got = Call(base, method, path, body, token, host);
+      EXPECT_TRUE(got.ok());
+      return got.ok() ? *got : http::ClientResponse{};
+    }
+  };
+
   // A string field of a JSON object body, or "".
   static std::string JsonField(const std::string& body, const char* name) {
     boost::system::error_code ec;

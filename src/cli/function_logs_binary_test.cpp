@@ -106,12 +106,7 @@ TEST_F(FunctionLogs, LinesAreKeptMaskedStreamedLiveAndCallsCounted) {
   const std::string port = StartServer(pid, {"--analytics-flush-seconds", "1"});
   ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
   const std::string base = "http://127.0.0.1:" + port;
-  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
-                  const std::string& token, const std::string& host = "") {
-    auto got = Call(base, method, path, body, token, host);
-    EXPECT_TRUE(got.ok());
-    return got.ok() ? *got : http::ClientResponse{};
-  };
+  const Caller call{base};
   auto fn = [&](const std::string& query) {
     return call("GET", "/.netlify/functions/talk?" + query, "", "", "logs.localhost").status;
   };

@@ -38,12 +38,7 @@ TEST_F(Functions, RollbackSwitchesFunctionVersionsAndBundlesSeeNoHostData) {
   const std::string port = StartServer(pid);
   ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
   const std::string base = "http://127.0.0.1:" + port;
-  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
-                  const std::string& token, const std::string& host = {}) {
-    auto got = Call(base, method, path, body, token, host);
-    EXPECT_TRUE(got.ok());
-    return got.ok() ? *got : http::ClientResponse{};
-  };
+  const Caller call{base};
   const std::string token = SignUpToken(base, "fn@example.com");
   ASSERT_FALSE(token.empty());
   ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"fns"})", token).status, 201);
@@ -127,12 +122,7 @@ TEST_F(Functions, ConfigPathRoutesWithParamsMethodsExclusionsAndPreferStatic) {
   const std::string port = StartServer(pid);
   ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
   const std::string base = "http://127.0.0.1:" + port;
-  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
-                  const std::string& token, const std::string& host = "routes.localhost") {
-    auto got = Call(base, method, path, body, token, host);
-    EXPECT_TRUE(got.ok());
-    return got.ok() ? *got : http::ClientResponse{};
-  };
+  const Caller call{base, "routes.localhost"};
   const std::string token = SignUpToken(base, "routes@example.com");
   ASSERT_FALSE(token.empty());
   ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"routes"})", token, "").status, 201);
@@ -272,12 +262,7 @@ TEST_F(Functions, StreamedResponsesArriveAsProduced) {
   const std::string port = StartServer(pid);
   ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
   const std::string base = "http://127.0.0.1:" + port;
-  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
-                  const std::string& token, const std::string& host = "streams.localhost") {
-    auto got = Call(base, method, path, body, token, host);
-    EXPECT_TRUE(got.ok());
-    return got.ok() ? *got : http::ClientResponse{};
-  };
+  const Caller call{base, "streams.localhost"};
   const std::string token = SignUpToken(base, "streams@example.com");
   ASSERT_FALSE(token.empty());
   ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"streams"})", token, "").status, 201);
@@ -566,12 +551,7 @@ TEST_F(Functions, SiteTimeoutBoundsSynchronousCalls) {
   const std::string port = StartServer(pid);
   ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
   const std::string base = "http://127.0.0.1:" + port;
-  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
-                  const std::string& token, const std::string& host = "") {
-    auto got = Call(base, method, path, body, token, host);
-    EXPECT_TRUE(got.ok());
-    return got.ok() ? *got : http::ClientResponse{};
-  };
+  const Caller call{base};
   const std::string token = SignUpToken(base, "slow@example.com");
   ASSERT_FALSE(token.empty());
   ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"slow"})", token).status, 201);
@@ -625,12 +605,7 @@ TEST_F(Functions, BackgroundAndScheduledFunctions) {
   const std::string port = StartServer(pid);
   ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
   const std::string base = "http://127.0.0.1:" + port;
-  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
-                  const std::string& token, const std::string& host = "jobs.localhost") {
-    auto got = Call(base, method, path, body, token, host);
-    EXPECT_TRUE(got.ok());
-    return got.ok() ? *got : http::ClientResponse{};
-  };
+  const Caller call{base, "jobs.localhost"};
   const std::string token = SignUpToken(base, "jobs@example.com");
   ASSERT_FALSE(token.empty());
   ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"jobs"})", token, "").status, 201);
@@ -714,12 +689,7 @@ TEST_F(Functions, LambdaRunnerServesThroughTheFakeLambda) {
   ::unsetenv("AWS_SECRET_ACCESS_KEY");
   ASSERT_FALSE(port.empty()) << ReadFile(dir_ + "/stderr");
   const std::string base = "http://127.0.0.1:" + port;
-  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
-                  const std::string& token, const std::string& host = {}) {
-    auto got = Call(base, method, path, body, token, host);
-    EXPECT_TRUE(got.ok());
-    return got.ok() ? *got : http::ClientResponse{};
-  };
+  const Caller call{base};
   const std::string token = SignUpToken(base, "lambda@example.com");
   ASSERT_FALSE(token.empty());
   ASSERT_EQ(call("POST", "/api/v1/sites", R"({"name":"lam"})", token).status, 201);
