@@ -193,4 +193,8 @@ class BinaryFixture : public ::testing::Test {
   std::string dir_;
 };
 
+// The functions tests' fixture, shared by the files they are split into (one suite,
+// `Functions`, needs one fixture type).
+class Functions : public BinaryFixture {};
+
 }  // namespace replideploy::cli
