@@ -205,7 +205,24 @@ void CertsRole::Run(const std::stop_token& stop) {
       }
     }
     if (changed && on_changed_) on_changed_();
-  } while (core::SleepUnlessStopped(stop, issue_interval_));
+  } while (WaitForNextPass(stop));
+}
+
+void CertsRole::Wake() {
+  {
+    std::lock_guard lock(wake_mu_);
+    woken_ = true;
+  }
+  wake_cv_.notify_one();
+}
+
+bool CertsRole::WaitForNextPass(const std::stop_token& stop) {
+  std::unique_lock lock(wake_mu_);
+  // A pass changes domains' states itself (issuing, active, failed), which wakes it again: one
+  // more pass then finds nothing due and the loop waits for the interval.
+  wake_cv_.wait_for(lock, stop, issue_interval_, [this] { return woken_; });
+  woken_ = false;
+  return !stop.stop_requested();
 }
 
 }  // namespace replideploy::roles

@@ -3,8 +3,10 @@
 // (every edge process serves /.well-known/acme-challenge/ from acme_challenges).
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -62,6 +64,10 @@ class CertsRole {
 
   domains::CertificateService& service() { return *service_; }
 
+  // Starts the next pass now rather than after issue_interval (a domain changed state, e.g. its
+  // DNS check passed). Thread-safe, never blocks.
+  void Wake();
+
   // One pass over custom domains (the thread does this every issue_interval): each dns_ok
   // domain becomes issuing, gets a certificate by HTTP-01 (with its apex/www pair when that is
   // dns_ok too), then active, or failed with the reason and the next attempt's time; failed
@@ -74,6 +80,8 @@ class CertsRole {
   // Issues for `names`, setting every name's domain state; true when issued.
   bool IssueDomainNames(const std::vector<std::string>& names);
   void Run(const std::stop_token& stop);
+  // Waits for issue_interval or a Wake(); false once stopped.
+  bool WaitForNextPass(const std::stop_token& stop);
 
   std::unique_ptr<domains::Http01Responder> http01_;
   std::unique_ptr<domains::ChallengeSolver> dns01_;  // RFC 2136 or a DNS host's API
@@ -84,6 +92,9 @@ class CertsRole {
   std::chrono::milliseconds interval_{};
   std::chrono::milliseconds issue_interval_{};
   std::function<void()> on_changed_;
+  std::mutex wake_mu_;
+  std::condition_variable_any wake_cv_;
+  bool woken_ = false;
   std::jthread thread_;
 };
 

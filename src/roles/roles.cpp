@@ -185,7 +185,7 @@ EdgeRole::EdgeRole(Services& services, const PlatformOptions& options)
     return edge::CustomHost{std::move(found.site_id), std::move(found.site_name),
                             std::move(found.redirect_to)};
   });
-  services.domains.SetChangeListener([this] { edge_.InvalidateCustomHosts(); });
+  services.domains.SetChangeListener([this] { DomainChanged(); });
   if (!options.functions_dir.empty()) {
     function_logs_ = std::make_unique<deploys::FunctionLogQueue>(
         services.function_logs, services.clock, deploys::FunctionLogQueue::Options{},
@@ -351,6 +351,17 @@ void EdgeRole::SetFunctionLogListener(std::function<void()> listener) {
   function_log_listener_ = std::move(listener);
 }
 
+void EdgeRole::SetDomainListener(std::function<void()> listener) {
+  std::lock_guard lock(domain_listener_mu_);
+  domain_listener_ = std::move(listener);
+}
+
+void EdgeRole::DomainChanged() {
+  edge_.InvalidateCustomHosts();
+  std::lock_guard lock(domain_listener_mu_);
+  if (domain_listener_) domain_listener_();
+}
+
 void EdgeRole::ApplyChange(const std::string& payload) {
   const std::optional<db::ChangeEvent> event = db::ParseChangeEvent(payload);
   if (!event) {
@@ -364,7 +375,7 @@ void EdgeRole::ApplyChange(const std::string& payload) {
       if (on_certificates_changed_) on_certificates_changed_();
       break;
     case db::ChangeKind::kDomain:
-      edge_.InvalidateCustomHosts();
+      DomainChanged();
       break;
     case db::ChangeKind::kPublish:
       // Another process published: what is scheduled may have changed, and what to warm.
@@ -568,11 +579,14 @@ Platform::Platform(db::Database& db, store::BlobStore& blobs, const core::Clock&
     // The command line was checked before (cli/serve.cpp); this is start-up.
     if (!certs.ok()) throw std::runtime_error(certs.error().message);
     certs_ = std::move(certs).value();
+    // A domain whose DNS now points here is issued for at once, not at the loop's next pass.
+    edge_.SetDomainListener([this] { certs_->Wake(); });
   }
 }
 
 Platform::~Platform() {
   edge_.SetFunctionLogListener(nullptr);  // the API goes before the edge
+  edge_.SetDomainListener(nullptr);       // before the certs role goes
   certs_.reset();
   api_.StopPoller();
   services_.builds.SetQueuedHook(nullptr);

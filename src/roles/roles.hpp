@@ -53,6 +53,9 @@ class EdgeRole {
   // New function log lines were stored (live viewers in this process look at once); null to
   // stop. Thread-safe.
   void SetFunctionLogListener(std::function<void()> listener);
+  // A custom domain changed state here or in another process (the certs loop looks at once
+  // rather than at its next pass); null to stop. Thread-safe.
+  void SetDomainListener(std::function<void()> listener);
   // Stores the function log lines queued so far and adds the function calls counted so far to
   // the database (the flusher does it every analytics flush interval).
   void FlushFunctionRecords();
@@ -60,6 +63,8 @@ class EdgeRole {
  private:
   // One change event from another process (or this one) applied to the caches.
   void ApplyChange(const std::string& payload);
+  // A custom domain changed (here or, through a change event, elsewhere).
+  void DomainChanged();
   // Adds what the edge counted to the database (site analytics); failures are logged and the
   // counts of that flush lost (they are statistics).
   void FlushTraffic();
@@ -76,6 +81,8 @@ class EdgeRole {
   std::unique_ptr<deploys::FunctionLogQueue> function_logs_;
   std::mutex function_log_listener_mu_;
   std::function<void()> function_log_listener_;
+  std::mutex domain_listener_mu_;
+  std::function<void()> domain_listener_;
   // The function runner: the local FunctionRuntime, or LambdaRunner (--functions-runner lambda).
   std::unique_ptr<functions::Invoker> functions_;
   // Background calls and scheduled runs (with functions_ only); stopped before functions_.
