@@ -25,81 +25,17 @@ std::string FunctionLogLinesMessage(const std::vector<deploys::FunctionLogLine>&
 
 FunctionLogStreamHub::FunctionLogStreamHub(deploys::FunctionLogStore& logs,
                                            std::chrono::milliseconds poll)
-    : logs_(logs), poll_(poll), thread_([this](std::stop_token stop) { Loop(std::move(stop)); }) {}
+    : logs_(logs), hub_(poll, [this](Viewer& viewer) { return Serve(viewer); }) {}
 
-FunctionLogStreamHub::~FunctionLogStreamHub() { Shutdown(); }
-
-void FunctionLogStreamHub::Shutdown() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
-    stopped_ = true;
-  }
-  thread_.request_stop();
-  cv_.notify_all();
-  thread_.join();
-  std::vector<std::shared_ptr<Viewer>> viewers;
-  {
-    std::lock_guard lock(mu_);
-    viewers.swap(viewers_);
-  }
-  for (const auto& v : viewers) v->socket->Close(1001, "server shutting down");
-}
+FunctionLogStreamHub::~FunctionLogStreamHub() { hub_.Shutdown(); }
 
 void FunctionLogStreamHub::Add(const std::string& deploy_id, const std::string& function_name,
                                std::shared_ptr<http::WebSocket> socket) {
   auto viewer = std::make_shared<Viewer>();
   viewer->deploy_id = deploy_id;
   viewer->function_name = function_name;
-  viewer->socket = socket;
-  {
-    std::lock_guard lock(mu_);
-    if (!stopped_) {
-      viewers_.push_back(std::move(viewer));
-      woken_ = true;
-    }
-  }
-  if (viewer) {  // not taken: shutting down
-    socket->Close(1001, "server shutting down");
-    return;
-  }
-  cv_.notify_all();
-}
-
-void FunctionLogStreamHub::Notify() {
-  {
-    std::lock_guard lock(mu_);
-    woken_ = true;
-  }
-  cv_.notify_all();
-}
-
-std::size_t FunctionLogStreamHub::ViewerCount() {
-  std::lock_guard lock(mu_);
-  return viewers_.size();
-}
-
-void FunctionLogStreamHub::Loop(const std::stop_token& stop) {
-  while (!stop.stop_requested()) {
-    std::vector<std::shared_ptr<Viewer>> current;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, stop, poll_, [this] { return woken_; });
-      woken_ = false;
-      current = viewers_;
-    }
-    std::vector<std::shared_ptr<Viewer>> done;
-    for (const auto& viewer : current) {
-      if (stop.stop_requested()) return;
-      if (!Serve(*viewer)) done.push_back(viewer);
-    }
-    if (!done.empty()) {
-      std::lock_guard lock(mu_);
-      std::erase_if(viewers_, [&](const auto& v) {
-        return std::find(done.begin(), done.end(), v) != done.end();
-      });
-    }
-  }
+  viewer->socket = std::move(socket);
+  hub_.Add(std::move(viewer));
 }
 
 bool FunctionLogStreamHub::Serve(Viewer& viewer) {

@@ -7,13 +7,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "api/viewer_hub.hpp"
 #include "deploys/function_logs.hpp"
 #include "http/message.hpp"
 
@@ -35,11 +33,11 @@ class FunctionLogStreamHub {
   void Add(const std::string& deploy_id, const std::string& function_name,
            std::shared_ptr<http::WebSocket> socket);
   // New lines were stored.
-  void Notify();
+  void Notify() { hub_.Notify(); }
   // Stops following and closes every viewer (1001). Call it before the HTTP server that
   // accepted the sockets is destroyed. Idempotent; the destructor calls it.
-  void Shutdown();
-  std::size_t ViewerCount();
+  void Shutdown() { hub_.Shutdown(); }
+  std::size_t ViewerCount() { return hub_.ViewerCount(); }
 
  private:
   struct Viewer {
@@ -48,18 +46,11 @@ class FunctionLogStreamHub {
     std::shared_ptr<http::WebSocket> socket;
     std::int64_t next_seq = -1;  // -1: nothing sent yet (the last lines go first)
   };
-  void Loop(const std::stop_token& stop);
   // Sends what is new; false when the viewer is gone.
   bool Serve(Viewer& viewer);
 
   deploys::FunctionLogStore& logs_;
-  const std::chrono::milliseconds poll_;
-  std::mutex mu_;
-  std::condition_variable_any cv_;
-  bool woken_ = false;
-  bool stopped_ = false;
-  std::vector<std::shared_ptr<Viewer>> viewers_;
-  std::jthread thread_;
+  ViewerHub<Viewer> hub_;  // last: its thread serves with the members above
 };
 
 // A function log line as the API renders it: {"n", "ts", "stream", "request_id", "line"}.

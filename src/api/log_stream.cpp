@@ -24,80 +24,15 @@ LogStreamHub::LogStreamHub(builder::BuildLogStore& logs, deploys::DeployService&
     : logs_(logs),
       deploys_(deploys),
       queue_(queue),
-      poll_(poll),
-      thread_([this](std::stop_token stop) { Loop(std::move(stop)); }) {}
+      hub_(poll, [this](Viewer& viewer) { return Serve(viewer); }) {}
 
-LogStreamHub::~LogStreamHub() { Shutdown(); }
-
-void LogStreamHub::Shutdown() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
-    stopped_ = true;
-  }
-  thread_.request_stop();
-  cv_.notify_all();
-  thread_.join();
-  std::vector<std::shared_ptr<Viewer>> viewers;
-  {
-    std::lock_guard lock(mu_);
-    viewers.swap(viewers_);
-  }
-  for (const auto& v : viewers) v->socket->Close(1001, "server shutting down");
-}
+LogStreamHub::~LogStreamHub() { hub_.Shutdown(); }
 
 void LogStreamHub::Add(const std::string& deploy_id, std::shared_ptr<http::WebSocket> socket) {
   auto viewer = std::make_shared<Viewer>();
   viewer->deploy_id = deploy_id;
-  viewer->socket = socket;
-  {
-    std::lock_guard lock(mu_);
-    if (!stopped_) {
-      viewers_.push_back(std::move(viewer));
-      woken_ = true;
-    }
-  }
-  if (viewer) {  // not taken: shutting down
-    socket->Close(1001, "server shutting down");
-    return;
-  }
-  cv_.notify_all();
-}
-
-void LogStreamHub::Notify(const std::string&) {
-  {
-    std::lock_guard lock(mu_);
-    woken_ = true;
-  }
-  cv_.notify_all();
-}
-
-std::size_t LogStreamHub::ViewerCount() {
-  std::lock_guard lock(mu_);
-  return viewers_.size();
-}
-
-void LogStreamHub::Loop(const std::stop_token& stop) {
-  while (!stop.stop_requested()) {
-    std::vector<std::shared_ptr<Viewer>> current;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, stop, poll_, [this] { return woken_; });
-      woken_ = false;
-      current = viewers_;
-    }
-    std::vector<std::shared_ptr<Viewer>> done;
-    for (const auto& viewer : current) {
-      if (stop.stop_requested()) return;
-      if (!Serve(*viewer)) done.push_back(viewer);
-    }
-    if (!done.empty()) {
-      std::lock_guard lock(mu_);
-      std::erase_if(viewers_, [&](const auto& v) {
-        return std::find(done.begin(), done.end(), v) != done.end();
-      });
-    }
-  }
+  viewer->socket = std::move(socket);
+  hub_.Add(std::move(viewer));
 }
 
 bool LogStreamHub::Serve(Viewer& viewer) {

@@ -7,13 +7,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "api/viewer_hub.hpp"
 #include "builder/build_logs.hpp"
 #include "builder/queue.hpp"
 #include "deploys/deploys.hpp"
@@ -36,12 +34,12 @@ class LogStreamHub {
   // Starts following `deploy_id` for `socket`.
   void Add(const std::string& deploy_id, std::shared_ptr<http::WebSocket> socket);
   // New lines of `deploy_id` were stored.
-  void Notify(const std::string& deploy_id);
+  void Notify(const std::string& /*deploy_id*/) { hub_.Notify(); }
   // Stops following and lets go of every viewer (closing them with 1001). Call it before the
   // HTTP server that accepted the sockets is destroyed: they belong to its I/O context.
   // Idempotent; the destructor calls it.
-  void Shutdown();
-  std::size_t ViewerCount();
+  void Shutdown() { hub_.Shutdown(); }
+  std::size_t ViewerCount() { return hub_.ViewerCount(); }
 
  private:
   struct Viewer {
@@ -50,20 +48,13 @@ class LogStreamHub {
     std::int64_t next_seq = 0;
     std::string last_state;
   };
-  void Loop(const std::stop_token& stop);
   // Sends what is new; false when the viewer is done (ended or gone).
   bool Serve(Viewer& viewer);
 
   builder::BuildLogStore& logs_;
   deploys::DeployService& deploys_;
   builder::BuildQueue& queue_;
-  const std::chrono::milliseconds poll_;
-  std::mutex mu_;
-  std::condition_variable_any cv_;
-  bool woken_ = false;
-  bool stopped_ = false;
-  std::vector<std::shared_ptr<Viewer>> viewers_;
-  std::jthread thread_;
+  ViewerHub<Viewer> hub_;  // last: its thread serves with the members above
 };
 
 }  // namespace replideploy::api
