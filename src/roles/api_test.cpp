@@ -25,6 +25,7 @@
 #include "db/testing.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "roles/api_calls_testing.hpp"
 #include "roles/roles.hpp"
 #include "store/testing.hpp"
 
@@ -73,14 +74,9 @@ using db::testing::TestDatabase;
 
 const std::string kJwtKey(32, 'j');
 
-struct Reply {
-  int status = 0;
-  json::value body;
-  http::Headers headers;
-  std::string raw;
-};
+using Reply = roles::ApiReply;
 
-class Api : public ::testing::TestWithParam<db::Engine> {
+class Api : public ::testing::TestWithParam<db::Engine>, protected roles::ApiCalls {
  protected:
   void SetUp() override {
     core::InitCrypto();
@@ -102,42 +98,6 @@ class Api : public ::testing::TestWithParam<db::Engine> {
   }
   void TearDown() override {
     if (server_) server_->Stop();
-  }
-
-  Reply Call(const std::string& method, const std::string& path, const std::string& body = {},
-             const std::string& token = {}, const std::string& host = {}) {
-    http::ClientRequest request;
-    request.method = method;
-    request.url = base_ + path;
-    request.body = body;
-    if (!body.empty()) request.headers.Set("Content-Type", "application/json");
-    if (!token.empty()) request.headers.Set("Authorization", "Bearer " + token);
-    if (!host.empty()) request.headers.Set("Host", host);
-    auto response = http::Fetch(request);
-    EXPECT_TRUE(response.ok()) << (response.ok() ? "" : response.error().message);
-    if (!response.ok()) return {};
-    Reply reply{response->status, nullptr, response->headers, response->body};
-    if (response->headers.Get("Content-Type").starts_with("application/json")) {
-      boost::system::error_code ec;
-      reply.body = json::parse(response->body, ec);
-      EXPECT_FALSE(ec) << response->body;
-    }
-    return reply;
-  }
-  Reply CallJson(const std::string& method, const std::string& path, const json::value& body,
-                 const std::string& token = {}) {
-    return Call(method, path, json::serialize(body), token);
-  }
-
-  // Registers and logs in; returns the session token.
-  std::string SignUp(const std::string& email) {
-    Reply reg = CallJson("POST", "/auth/register",
-                         json::object{{"email", email}, {"password", "password123"}});
-    EXPECT_EQ(reg.status, 201) << reg.raw;
-    Reply login = CallJson("POST", "/auth/login",
-                           json::object{{"email", email}, {"password", "password123"}});
-    EXPECT_EQ(login.status, 200) << login.raw;
-    return login.body.is_object() ? std::string(login.body.at("token").as_string()) : "";
   }
 
   // Deploys `files` through the digest API the way netlify-cli does; waits until ready.
@@ -187,7 +147,6 @@ class Api : public ::testing::TestWithParam<db::Engine> {
   std::unique_ptr<store::LocalBlobStore> blobs_;
   std::unique_ptr<roles::Platform> app_;
   std::unique_ptr<http::Server> server_;
-  std::string base_;
 };
 
 TEST_P(Api, HealthAndReadiness) {

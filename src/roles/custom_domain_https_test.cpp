@@ -20,6 +20,7 @@
 #include "http/client.hpp"
 #include "http/server.hpp"
 #include "http/tls.hpp"
+#include "roles/api_calls_testing.hpp"
 #include "roles/certs_role.hpp"
 #include "roles/on_demand_tls.hpp"
 #include "roles/roles.hpp"
@@ -30,14 +31,9 @@ namespace {
 
 namespace json = boost::json;
 
-struct Reply {
-  int status = 0;
-  json::value body;
-  http::Headers headers;
-  std::string raw;
-};
+using Reply = ApiReply;
 
-class CustomDomainHttps : public ::testing::TestWithParam<db::Engine> {
+class CustomDomainHttps : public ::testing::TestWithParam<db::Engine>, protected ApiCalls {
  protected:
   void SetUp() override {
     core::InitCrypto();
@@ -143,63 +139,6 @@ class CustomDomainHttps : public ::testing::TestWithParam<db::Engine> {
     return asked_;
   }
 
-  Reply Call(const std::string& method, const std::string& path, const std::string& body = {},
-             const std::string& token = {}, const std::string& host = {}) {
-    http::ClientRequest request;
-    request.method = method;
-    request.url = base_ + path;
-    request.body = body;
-    if (!body.empty()) request.headers.Set("Content-Type", "application/json");
-    if (!token.empty()) request.headers.Set("Authorization", "Bearer " + token);
-    if (!host.empty()) request.headers.Set("Host", host);
-    auto response = http::Fetch(request);
-    EXPECT_TRUE(response.ok()) << (response.ok() ? "" : response.error().message);
-    if (!response.ok()) return {};
-    Reply reply{response->status, nullptr, response->headers, response->body};
-    if (response->headers.Get("Content-Type").starts_with("application/json")) {
-      boost::system::error_code ec;
-      reply.body = json::parse(response->body, ec);
-    }
-    return reply;
-  }
-  Reply CallJson(const std::string& method, const std::string& path, const json::value& body,
-                 const std::string& token = {}) {
-    return Call(method, path, json::serialize(body), token);
-  }
-
-  std::string SignUp(const std::string& email) {
-    CallJson("POST", "/auth/register", json::object{{"email", email}, {"password", "password123"}});
-    Reply login = CallJson("POST", "/auth/login",
-                           json::object{{"email", email}, {"password", "password123"}});
-    EXPECT_EQ(login.status, 200) << login.raw;
-    return login.body.is_object() ? std::string(login.body.at("token").as_string()) : "";
-  }
-
-  void Deploy(const std::string& token, const std::string& site,
-              const std::map<std::string, std::string>& files) {
-    Reply created = CallJson("POST", "/api/v1/sites/" + site + "/deploys",
-                             json::object{{"draft", false}}, token);
-    ASSERT_EQ(created.status, 200) << created.raw;
-    const std::string id(created.body.at("id").as_string());
-    json::object digests;
-    for (const auto& [path, content] : files) digests[path] = core::HexEncode(core::Sha1(content));
-    ASSERT_EQ(CallJson("PUT", "/api/v1/sites/" + site + "/deploys/" + id,
-                       json::object{{"files", digests}}, token)
-                  .status,
-              200);
-    for (const auto& [path, content] : files) {
-      ASSERT_EQ(Call("PUT", "/api/v1/deploys/" + id + "/files/" + path, content, token).status,
-                200);
-    }
-    std::string state;
-    core::testing::WaitUntil([&] {
-      Reply d = Call("GET", "/api/v1/sites/" + site + "/deploys/" + id, "", token);
-      state = d.body.is_object() ? std::string(d.body.at("state").as_string()) : "";
-      return state == "ready" || state == "error";
-    });
-    ASSERT_EQ(state, "ready");
-  }
-
   db::testing::TestDatabase tdb_{GetParam()};
   core::SystemClock clock_;
   const std::string key_ = std::string(32, 'c');
@@ -218,7 +157,6 @@ class CustomDomainHttps : public ::testing::TestWithParam<db::Engine> {
   std::unique_ptr<OnDemandTlsRequests> requests_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<Platform> platform_;
-  std::string base_;
 };
 
 TEST_P(CustomDomainHttps, AddedDomainEndsServedOverHttps) {

@@ -12,6 +12,7 @@
 #include "domains/knot_testing.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "roles/api_calls_testing.hpp"
 #include "roles/roles.hpp"
 #include "store/testing.hpp"
 
@@ -21,14 +22,9 @@ namespace {
 namespace json = boost::json;
 using db::testing::TestDatabase;
 
-struct Reply {
-  int status = 0;
-  json::value body;
-  http::Headers headers;
-  std::string raw;
-};
+using Reply = roles::ApiReply;
 
-class DomainsApi : public ::testing::TestWithParam<db::Engine> {
+class DomainsApi : public ::testing::TestWithParam<db::Engine>, protected roles::ApiCalls {
  protected:
   void SetUp() override {
     core::InitCrypto();
@@ -63,37 +59,6 @@ class DomainsApi : public ::testing::TestWithParam<db::Engine> {
     if (server_) server_->Stop();
   }
 
-  Reply Call(const std::string& method, const std::string& path, const std::string& body = {},
-             const std::string& token = {}, const std::string& host = {}) {
-    http::ClientRequest request;
-    request.method = method;
-    request.url = base_ + path;
-    request.body = body;
-    if (!body.empty()) request.headers.Set("Content-Type", "application/json");
-    if (!token.empty()) request.headers.Set("Authorization", "Bearer " + token);
-    if (!host.empty()) request.headers.Set("Host", host);
-    auto response = http::Fetch(request);
-    EXPECT_TRUE(response.ok()) << (response.ok() ? "" : response.error().message);
-    if (!response.ok()) return {};
-    Reply reply{response->status, nullptr, response->headers, response->body};
-    if (response->headers.Get("Content-Type").starts_with("application/json")) {
-      boost::system::error_code ec;
-      reply.body = json::parse(response->body, ec);
-      EXPECT_FALSE(ec) << response->body;
-    }
-    return reply;
-  }
-  Reply CallJson(const std::string& method, const std::string& path, const json::value& body,
-                 const std::string& token = {}) {
-    return Call(method, path, json::serialize(body), token);
-  }
-  std::string SignUp(const std::string& email) {
-    CallJson("POST", "/auth/register", json::object{{"email", email}, {"password", "password123"}});
-    Reply login = CallJson("POST", "/auth/login",
-                           json::object{{"email", email}, {"password", "password123"}});
-    EXPECT_EQ(login.status, 200) << login.raw;
-    return login.body.is_object() ? std::string(login.body.at("token").as_string()) : "";
-  }
   void Publish(const std::string& content) {
     Reply created = CallJson("POST", "/api/v1/sites/web/deploys", json::object{}, alice_);
     ASSERT_EQ(created.status, 200) << created.raw;
@@ -127,7 +92,6 @@ class DomainsApi : public ::testing::TestWithParam<db::Engine> {
   std::unique_ptr<store::LocalBlobStore> blobs_;
   std::unique_ptr<roles::Platform> app_;
   std::unique_ptr<http::Server> server_;
-  std::string base_;
   std::string alice_, bob_;
 };
 

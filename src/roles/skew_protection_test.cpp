@@ -11,6 +11,7 @@
 #include "edge/edge.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "roles/api_calls_testing.hpp"
 #include "roles/roles.hpp"
 #include "store/testing.hpp"
 
@@ -19,14 +20,9 @@ namespace {
 
 namespace json = boost::json;
 
-struct Reply {
-  int status = 0;
-  json::value body;
-  http::Headers headers;
-  std::string raw;
-};
+using Reply = roles::ApiReply;
 
-class SkewProtection : public ::testing::TestWithParam<db::Engine> {
+class SkewProtection : public ::testing::TestWithParam<db::Engine>, protected roles::ApiCalls {
  protected:
   void SetUp() override {
     core::InitCrypto();
@@ -50,45 +46,12 @@ class SkewProtection : public ::testing::TestWithParam<db::Engine> {
     if (server_) server_->Stop();
   }
 
-  Reply Call(const std::string& method, const std::string& path, const std::string& body = {},
-             const std::string& token = {}, const std::string& host = {},
-             const std::string& cookie = {}) {
-    http::ClientRequest request;
-    request.method = method;
-    request.url = base_ + path;
-    request.body = body;
-    if (!body.empty()) request.headers.Set("Content-Type", "application/json");
-    if (!token.empty()) request.headers.Set("Authorization", "Bearer " + token);
-    if (!host.empty()) request.headers.Set("Host", host);
-    if (!cookie.empty()) request.headers.Set("Cookie", cookie);
-    auto response = http::Fetch(request);
-    EXPECT_TRUE(response.ok()) << (response.ok() ? "" : response.error().message);
-    if (!response.ok()) return {};
-    Reply reply{response->status, nullptr, response->headers, response->body};
-    if (response->headers.Get("Content-Type").starts_with("application/json")) {
-      boost::system::error_code ec;
-      reply.body = json::parse(response->body, ec);
-    }
-    return reply;
-  }
-  Reply CallJson(const std::string& method, const std::string& path, const json::value& body,
-                 const std::string& token = {}) {
-    return Call(method, path, json::serialize(body), token);
-  }
   // A GET of the site `web` at its own address, with a Cookie header when given.
   Reply Web(const std::string& path, const std::string& cookie = {}) {
     return Call("GET", path, "", "", "web.localhost", cookie);
   }
   static std::string Pin(const std::string& deploy_id) {
     return "theme=dark; " + std::string(edge::kSkewProtectionCookie) + "=" + deploy_id;
-  }
-
-  std::string SignUp(const std::string& email) {
-    CallJson("POST", "/auth/register", json::object{{"email", email}, {"password", "password123"}});
-    Reply login = CallJson("POST", "/auth/login",
-                           json::object{{"email", email}, {"password", "password123"}});
-    EXPECT_EQ(login.status, 200) << login.raw;
-    return login.body.is_object() ? std::string(login.body.at("token").as_string()) : "";
   }
 
   // Deploys `files` through the digest API; waits until ready. Returns the deploy's id.
@@ -139,7 +102,6 @@ class SkewProtection : public ::testing::TestWithParam<db::Engine> {
   std::unique_ptr<store::LocalBlobStore> blobs_;
   std::unique_ptr<roles::Platform> app_;
   std::unique_ptr<http::Server> server_;
-  std::string base_;
 };
 
 TEST_P(SkewProtection, PinsAssetsToTheDeployOfThePage) {
