@@ -165,7 +165,7 @@ TEST_P(Deploys, ProductionDeployUploadsProcessesAndPublishes) {
   entry = (*manifest)->Find("/index.html");
   ASSERT_NE(entry, nullptr);
   EXPECT_TRUE(entry->has_br || entry->has_gzip) << "compressible text gets variants";
-  EXPECT_TRUE(blobs_->Has(entry->sha256, store::Variant::kBrotli).value());
+  EXPECT_TRUE(blobs_->Has(entry->sha256(), store::Variant::kBrotli).value());
   EXPECT_EQ(deploys_->CachedManifest(d.id), *manifest);
   EXPECT_EQ(published_, (std::vector<std::string>{site_.id, site_.id}))
       << "the edge is told to drop what it prepared without the variants";
@@ -246,7 +246,7 @@ TEST_P(Deploys, RedeployTakesStoredContentAndItsVariants) {
   auto manifest = deploys_->Manifest(d.id).value();
   const ManifestEntry* copy = manifest->Find("/copy/index.html");
   ASSERT_NE(copy, nullptr);
-  EXPECT_EQ(copy->sha256, stored.sha256);
+  EXPECT_EQ(copy->digest, stored.digest);
   EXPECT_EQ(copy->size, static_cast<std::int64_t>(page.size()));
   EXPECT_TRUE(copy->has_br || copy->has_gzip);
   EXPECT_EQ(manifest->Find("/tiny.txt")->size, 1);
@@ -678,7 +678,7 @@ TEST_P(Deploys, GarbageCollectionKeepsWhatDeploysNeed) {
   auto manifest = deploys_->Manifest(live.id);
   ASSERT_TRUE(manifest.ok());
   EXPECT_TRUE(
-      blobs_->Has((*manifest)->Find("/index.html")->sha256, store::Variant::kIdentity).value());
+      blobs_->Has((*manifest)->Find("/index.html")->sha256(), store::Variant::kIdentity).value());
 
   // The collected content is asked for again by the next deploy that wants it.
   Deploy again = deploys_->Create(alice_.id, "site", {}).value();
