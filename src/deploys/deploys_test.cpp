@@ -222,6 +222,35 @@ TEST_P(Deploys, OneProcessAtATimeMakesADeploysVariants) {
   EXPECT_FALSE(other.Manifest(fifth.id).value()->variants_pending);
 }
 
+TEST_P(Deploys, ManifestCacheDropsTheLeastRecentlyUsedPastItsBounds) {
+  DeployServiceOptions options;
+  options.manifest_cache_entries = 2;
+  deploys_ = std::make_unique<DeployService>(tdb_->db(), *blobs_, clock_, *sites_, options);
+  const Deploy a = DeployFiles({{"a.txt", "a"}});
+  const Deploy b = DeployFiles({{"b.txt", "b"}});
+  ASSERT_NE(deploys_->CachedManifest(a.id), nullptr);  // used: b is now the oldest
+  const Deploy c = DeployFiles({{"c.txt", "c"}});
+  EXPECT_EQ(deploys_->CachedManifest(b.id), nullptr);
+  EXPECT_NE(deploys_->CachedManifest(c.id), nullptr);
+  EXPECT_NE(deploys_->CachedManifest(a.id), nullptr);  // c is now the oldest
+  // A dropped manifest is read again when asked for, and drops the oldest in turn.
+  auto again = deploys_->Manifest(b.id);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_NE((*again)->Find("/b.txt"), nullptr);
+  EXPECT_EQ(deploys_->CachedManifest(b.id), *again);
+  EXPECT_EQ(deploys_->CachedManifest(c.id), nullptr);
+  EXPECT_NE(deploys_->CachedManifest(a.id), nullptr);
+
+  // Bounded in bytes too: past the bound only the newest stays.
+  options.manifest_cache_entries = 4096;
+  options.manifest_cache_bytes = 1;
+  deploys_ = std::make_unique<DeployService>(tdb_->db(), *blobs_, clock_, *sites_, options);
+  const Deploy d = DeployFiles({{"d.txt", "d"}});
+  const Deploy e = DeployFiles({{"e.txt", "e"}});
+  EXPECT_EQ(deploys_->CachedManifest(d.id), nullptr);
+  EXPECT_NE(deploys_->CachedManifest(e.id), nullptr);
+}
+
 TEST_P(Deploys, RedeployTakesStoredContentAndItsVariants) {
   const std::string page = "<p>page</p>" + std::string(2000, 'x');
   const Deploy first = DeployFiles({{"index.html", page}, {"tiny.txt", "t"}});
