@@ -65,7 +65,7 @@ for i in $(seq 1 "$SITES"); do
 done
 detail() {  # detail NAME PID LOG
   echo
-  echo "$1 (pid $2): $(ls "/proc/$2/task" | wc -l) threads"
+  echo "$1 (pid $2): $(awk '/^Threads/{print $2}' "/proc/$2/status") threads"
   grep -E '^(Rss|Pss_Anon|Pss_File|Anonymous|Private_Dirty)' "/proc/$2/smaps_rollup" | sed 's/^/    /'
   if command -v gdb >/dev/null; then
     local before
