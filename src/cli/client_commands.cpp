@@ -465,9 +465,10 @@ Result<std::string> ExplainLocal(const RulesTestOptions& o, const edge::ExplainI
   RD_TRY(std::vector<LocalFile> files, ScanDirectory(o.dir));
   deploys::DeployManifest manifest;
   manifest.deploy_id = "local folder " + o.dir;
+  // Explaining reads no blob: the files need their paths only (a placeholder digest).
+  const std::string no_digest(64, '0');
   for (const LocalFile& f : files) {
-    manifest.files[f.path] =
-        deploys::ManifestEntry{f.sha1, static_cast<std::int64_t>(f.size), "", false, false};
+    manifest.files.Insert(f.path, no_digest, static_cast<std::int64_t>(f.size), "");
   }
   const fs::path dir(o.dir);
   RD_TRY(auto redirects, ReadOptionalFile(dir / "_redirects"));

@@ -11,10 +11,13 @@
 #include "cli/serve.hpp"
 #include "core/config.hpp"
 #include "core/crypto.hpp"
+#include "core/memory.hpp"
 
 namespace replideploy::cli {
 
 namespace {
+
+constexpr int kMallocArenas = 2;
 
 // Registers the settings table on `command`: each as a flag and an environment variable.
 void AddConfigOptions(CLI::App& command, core::ServeConfig& config, std::string& config_file) {
@@ -54,6 +57,10 @@ bool FinishConfig(const CLI::App& command, core::ServeConfig& config,
 }  // namespace
 
 int Main(int argc, char** argv) {
+  // glibc's default is 8 arenas per core, each keeping what its threads freed: with a pool of
+  // threads each holding a few MB, that was a third of the edge's RSS (bench/README.md,
+  // "Memory with 1000 sites"). Before any thread starts.
+  core::LimitMallocArenas(kMallocArenas);
   try {
     core::InitCrypto();
   } catch (const std::exception& e) {

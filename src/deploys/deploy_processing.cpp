@@ -37,13 +37,17 @@ Result<std::shared_ptr<DeployManifest>> DeployService::LoadManifest(const std::s
   manifest->deploy_id = deploy_id;
   manifest->site_id = site_id;
   manifest->variants_pending = !pending.empty() && pending.rows.front().Bool(0);
-  manifest->files.reserve(rows.rows.size());
+  std::size_t path_bytes = 0;
+  for (const auto& r : rows.rows) path_bytes += r.Text(0).size();
+  manifest->files.Reserve(rows.rows.size(), path_bytes);
   for (const auto& r : rows.rows) {
-    if (r.IsNull(1))
-      return MakeError(ErrorCode::kInternal, "deploy " + deploy_id + " has a file without content");
-    manifest->files.emplace(r.Text(0),
-                            ManifestEntry{r.Text(1), r.Int(2), r.Text(3), r.Bool(4), r.Bool(5)});
+    if (r.IsNull(1) ||
+        !manifest->files.Insert(r.Text(0), r.Text(1), r.Int(2), r.Text(3), r.Bool(4), r.Bool(5))) {
+      return MakeError(ErrorCode::kInternal,
+                       "deploy " + deploy_id + " has a file without valid content: " + r.Text(0));
+    }
   }
+  manifest->files.ShrinkToFit();
   RD_TRY(db::Rows fns, db_.Exec("SELECT name, sha256, runtime, config FROM deploy_functions "
                                 "WHERE deploy_id = ? AND uploaded = 1 ORDER BY name",
                                 {deploy_id}));
@@ -188,7 +192,7 @@ Status DeployService::FinishOne(const Deploy& deploy) {
   }
   if (became_ready) {
     std::lock_guard lock(manifests_mu_);
-    manifests_[deploy.id] = CachedManifestEntry{manifest, std::chrono::steady_clock::now()};
+    CacheManifestLocked(deploy.id, std::move(manifest));
   }
   if (published) {
     CountPublished("publish");
@@ -288,7 +292,7 @@ Result<int> DeployService::PrecompressPending(const std::function<bool()>& betwe
   if (cached) {
     RD_TRY(std::shared_ptr<DeployManifest> manifest, LoadManifest(deploy_id, site_id));
     std::lock_guard lock(manifests_mu_);
-    manifests_[deploy_id] = CachedManifestEntry{manifest, std::chrono::steady_clock::now()};
+    CacheManifestLocked(deploy_id, std::move(manifest));
   }
   NotifyPublished(site_id);
   return 1;
@@ -356,11 +360,39 @@ namespace {
 constexpr auto kVariantsRecheck = std::chrono::seconds(2);
 }  // namespace
 
+DeployService::CachedManifestEntry& DeployService::CacheManifestLocked(
+    const std::string& deploy_id, std::shared_ptr<const DeployManifest> manifest) {
+  auto [it, added] = manifests_.try_emplace(deploy_id);
+  CachedManifestEntry& entry = it->second;
+  if (added) {
+    manifest_lru_.push_front(deploy_id);
+  } else {
+    manifest_bytes_ -= entry.bytes;
+    manifest_lru_.splice(manifest_lru_.begin(), manifest_lru_, entry.lru);
+  }
+  entry.lru = manifest_lru_.begin();
+  entry.bytes = manifest->MemoryBytes() + deploy_id.size() + sizeof(CachedManifestEntry);
+  entry.manifest = std::move(manifest);
+  entry.loaded = std::chrono::steady_clock::now();
+  entry.refreshing = false;
+  manifest_bytes_ += entry.bytes;
+  // Ready deploys are immutable: dropping any is always correct. The newest one stays.
+  while (manifests_.size() > 1 && (manifest_bytes_ > options_.manifest_cache_bytes ||
+                                   manifests_.size() > options_.manifest_cache_entries)) {
+    auto oldest = manifests_.find(manifest_lru_.back());
+    manifest_bytes_ -= oldest->second.bytes;
+    manifests_.erase(oldest);
+    manifest_lru_.pop_back();
+  }
+  return manifests_.at(deploy_id);
+}
+
 std::shared_ptr<const DeployManifest> DeployService::CachedManifest(const std::string& deploy_id) {
   std::lock_guard lock(manifests_mu_);
   auto it = manifests_.find(deploy_id);
   if (it == manifests_.end()) return nullptr;
   CachedManifestEntry& entry = it->second;
+  manifest_lru_.splice(manifest_lru_.begin(), manifest_lru_, entry.lru);
   if (entry.manifest->variants_pending && !entry.refreshing &&
       std::chrono::steady_clock::now() - entry.loaded >= kVariantsRecheck) {
     // This caller goes the slow way (Manifest) and reads it again; the others meanwhile keep
@@ -379,6 +411,7 @@ Result<std::shared_ptr<const DeployManifest>> DeployService::Manifest(
     if (it != manifests_.end() &&
         !(it->second.manifest->variants_pending &&
           std::chrono::steady_clock::now() - it->second.loaded >= kVariantsRecheck)) {
+      manifest_lru_.splice(manifest_lru_.begin(), manifest_lru_, it->second.lru);
       return it->second.manifest;
     }
   }
@@ -396,11 +429,7 @@ Result<std::shared_ptr<const DeployManifest>> DeployService::Manifest(
     }
     return std::move(loaded).error();
   }
-  // Bounded: ready deploys are immutable, so dropping everything is always correct.
-  if (manifests_.size() >= 4096) manifests_.clear();
-  CachedManifestEntry& entry = manifests_[deploy_id];
-  entry = CachedManifestEntry{std::move(loaded).value(), std::chrono::steady_clock::now()};
-  return entry.manifest;
+  return CacheManifestLocked(deploy_id, std::move(loaded).value()).manifest;
 }
 
 Result<std::string> DeployService::ReadyDeployOfSite(std::string_view site_id,

@@ -105,8 +105,7 @@ Status RecordDeployEvent(db::Session& s, std::int64_t now, const std::string& si
 std::string Sha1Hex(std::string_view data) { return core::HexEncode(core::Sha1(data)); }
 
 bool NeedsVariants(const DeployManifest& manifest) {
-  return std::ranges::any_of(manifest.files, [](const auto& file) {
-    const ManifestEntry& e = file.second;
+  return std::ranges::any_of(manifest.files, [](const ManifestEntry& e) {
     const auto size = static_cast<std::uint64_t>(e.size);
     return !e.has_br && !e.has_gzip && store::IsCompressible(e.content_type) &&
            size >= store::kMinPrecompressBytes && size <= store::kMaxPrecompressBytes;

@@ -14,12 +14,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "audit/audit_log.hpp"
@@ -119,6 +121,10 @@ struct DeployServiceOptions {
   // How long a process's claim on making a deploy's variants lasts without being renewed (it is
   // renewed after every chunk): another process takes the deploy over once it lapses.
   std::int64_t variants_claim_millis = 10 * 60 * 1000;
+  // The manifests of ready deploys kept in memory for the edge, least recently used dropped
+  // first past either bound (DeployManifest::MemoryBytes: ~10 kB for 100 files).
+  std::size_t manifest_cache_bytes = 32ULL << 20;
+  std::size_t manifest_cache_entries = 4096;
 };
 
 // "/a/b.html" from "a/b.html" or "/a/b.html"; kUnprocessable for anything that could leave the
@@ -310,10 +316,18 @@ class DeployService {
   struct CachedManifestEntry {
     std::shared_ptr<const DeployManifest> manifest;
     std::chrono::steady_clock::time_point loaded;
-    bool refreshing = false;  // a caller was sent to read it again (variants pending)
+    bool refreshing = false;               // a caller was sent to read it again (variants pending)
+    std::size_t bytes = 0;                 // manifest->MemoryBytes()
+    std::list<std::string>::iterator lru;  // into manifest_lru_
   };
+  // Caches `manifest` (replacing one of the same deploy) as the most recently used, then drops
+  // the least recently used past the bounds. Holding manifests_mu_.
+  CachedManifestEntry& CacheManifestLocked(const std::string& deploy_id,
+                                           std::shared_ptr<const DeployManifest> manifest);
   std::mutex manifests_mu_;
-  std::map<std::string, CachedManifestEntry> manifests_;
+  std::unordered_map<std::string, CachedManifestEntry> manifests_;
+  std::list<std::string> manifest_lru_;  // deploy ids, most recently used first
+  std::size_t manifest_bytes_ = 0;
   const std::int64_t started_at_;  // clock_ at construction (SyncDeployBlobs)
   std::mutex process_mu_;          // one ProcessPending at a time
   std::atomic<std::uint64_t> publish_version_{0};

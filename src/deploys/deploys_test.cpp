@@ -165,7 +165,7 @@ TEST_P(Deploys, ProductionDeployUploadsProcessesAndPublishes) {
   entry = (*manifest)->Find("/index.html");
   ASSERT_NE(entry, nullptr);
   EXPECT_TRUE(entry->has_br || entry->has_gzip) << "compressible text gets variants";
-  EXPECT_TRUE(blobs_->Has(entry->sha256, store::Variant::kBrotli).value());
+  EXPECT_TRUE(blobs_->Has(entry->sha256(), store::Variant::kBrotli).value());
   EXPECT_EQ(deploys_->CachedManifest(d.id), *manifest);
   EXPECT_EQ(published_, (std::vector<std::string>{site_.id, site_.id}))
       << "the edge is told to drop what it prepared without the variants";
@@ -222,6 +222,35 @@ TEST_P(Deploys, OneProcessAtATimeMakesADeploysVariants) {
   EXPECT_FALSE(other.Manifest(fifth.id).value()->variants_pending);
 }
 
+TEST_P(Deploys, ManifestCacheDropsTheLeastRecentlyUsedPastItsBounds) {
+  DeployServiceOptions options;
+  options.manifest_cache_entries = 2;
+  deploys_ = std::make_unique<DeployService>(tdb_->db(), *blobs_, clock_, *sites_, options);
+  const Deploy a = DeployFiles({{"a.txt", "a"}});
+  const Deploy b = DeployFiles({{"b.txt", "b"}});
+  ASSERT_NE(deploys_->CachedManifest(a.id), nullptr);  // used: b is now the oldest
+  const Deploy c = DeployFiles({{"c.txt", "c"}});
+  EXPECT_EQ(deploys_->CachedManifest(b.id), nullptr);
+  EXPECT_NE(deploys_->CachedManifest(c.id), nullptr);
+  EXPECT_NE(deploys_->CachedManifest(a.id), nullptr);  // c is now the oldest
+  // A dropped manifest is read again when asked for, and drops the oldest in turn.
+  auto again = deploys_->Manifest(b.id);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_NE((*again)->Find("/b.txt"), nullptr);
+  EXPECT_EQ(deploys_->CachedManifest(b.id), *again);
+  EXPECT_EQ(deploys_->CachedManifest(c.id), nullptr);
+  EXPECT_NE(deploys_->CachedManifest(a.id), nullptr);
+
+  // Bounded in bytes too: past the bound only the newest stays.
+  options.manifest_cache_entries = 4096;
+  options.manifest_cache_bytes = 1;
+  deploys_ = std::make_unique<DeployService>(tdb_->db(), *blobs_, clock_, *sites_, options);
+  const Deploy d = DeployFiles({{"d.txt", "d"}});
+  const Deploy e = DeployFiles({{"e.txt", "e"}});
+  EXPECT_EQ(deploys_->CachedManifest(d.id), nullptr);
+  EXPECT_NE(deploys_->CachedManifest(e.id), nullptr);
+}
+
 TEST_P(Deploys, RedeployTakesStoredContentAndItsVariants) {
   const std::string page = "<p>page</p>" + std::string(2000, 'x');
   const Deploy first = DeployFiles({{"index.html", page}, {"tiny.txt", "t"}});
@@ -246,7 +275,7 @@ TEST_P(Deploys, RedeployTakesStoredContentAndItsVariants) {
   auto manifest = deploys_->Manifest(d.id).value();
   const ManifestEntry* copy = manifest->Find("/copy/index.html");
   ASSERT_NE(copy, nullptr);
-  EXPECT_EQ(copy->sha256, stored.sha256);
+  EXPECT_EQ(copy->digest, stored.digest);
   EXPECT_EQ(copy->size, static_cast<std::int64_t>(page.size()));
   EXPECT_TRUE(copy->has_br || copy->has_gzip);
   EXPECT_EQ(manifest->Find("/tiny.txt")->size, 1);
@@ -678,7 +707,7 @@ TEST_P(Deploys, GarbageCollectionKeepsWhatDeploysNeed) {
   auto manifest = deploys_->Manifest(live.id);
   ASSERT_TRUE(manifest.ok());
   EXPECT_TRUE(
-      blobs_->Has((*manifest)->Find("/index.html")->sha256, store::Variant::kIdentity).value());
+      blobs_->Has((*manifest)->Find("/index.html")->sha256(), store::Variant::kIdentity).value());
 
   // The collected content is asked for again by the next deploy that wants it.
   Deploy again = deploys_->Create(alice_.id, "site", {}).value();

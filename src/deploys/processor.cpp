@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/memory.hpp"
+
 namespace replideploy::deploys {
 
 DeployProcessor::DeployProcessor(DeployService& deploys, std::chrono::milliseconds interval,
@@ -55,6 +57,7 @@ void DeployProcessor::Run() {
     auto expired = deploys_.ExpireStale();
     if (!expired.ok()) spdlog::error("expiring stale deploys: {}", expired.error().message);
     // Keep going while there is work, so a burst of deploys does not wait for the interval.
+    bool processed = false;
     for (;;) {
       auto done = deploys_.ProcessPending();
       if (!done.ok()) {
@@ -62,6 +65,7 @@ void DeployProcessor::Run() {
         break;
       }
       if (*done == 0) break;
+      processed = true;
       {
         std::lock_guard lock(mu_);
         if (stopping_) return;
@@ -69,6 +73,8 @@ void DeployProcessor::Run() {
       }
       variants_cv_.notify_one();
     }
+    // Processing reads every file row of the deploys (transient, megabytes for big ones).
+    if (processed) core::ReleaseFreeMemory();
   }
 }
 
@@ -82,6 +88,7 @@ void DeployProcessor::RunVariants() {
     }
     // One deploy at a time, oldest first, until none is left; stopped between chunks (the rest
     // is resumed at the next start).
+    bool compressed = false;
     for (;;) {
       auto done = deploys_.PrecompressPending([this] {
         std::lock_guard lock(mu_);
@@ -92,7 +99,9 @@ void DeployProcessor::RunVariants() {
         break;
       }
       if (*done == 0) break;
+      compressed = true;
     }
+    if (compressed) core::ReleaseFreeMemory();  // the compressors' buffers
   }
 }
 

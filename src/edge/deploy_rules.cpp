@@ -27,7 +27,7 @@ Result<std::optional<std::string>> ReadRuleFile(const deploys::DeployManifest& m
     return MakeError(ErrorCode::kUnprocessable,
                      std::string(path.substr(1)) + ": larger than the 4 MiB limit for rule files");
   }
-  RD_TRY(std::string text, blobs.Read(entry->sha256, store::Variant::kIdentity));
+  RD_TRY(std::string text, blobs.Read(entry->sha256(), store::Variant::kIdentity));
   return std::optional<std::string>(std::move(text));
 }
 

@@ -543,7 +543,7 @@ Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployM
   return rules;
 }
 
-Result<std::shared_ptr<const std::string>> Edge::ReadBlob(const std::string& sha256,
+Result<std::shared_ptr<const std::string>> Edge::ReadBlob(std::string_view sha256,
                                                           store::Variant variant, std::size_t size,
                                                           bool memory_only) {
   // The key is built in a per-thread buffer: a cache hit costs no allocation.
@@ -599,14 +599,17 @@ Result<http::Response> Edge::ServeEntry(const http::Request& request,
   std::string etag;
   etag.reserve(48);
   etag.push_back('"');
-  etag.append(std::string_view(entry.sha256).substr(0, 32));
+  const deploys::Sha256Hex sha256 = entry.sha256();
+  etag.append(sha256.view().substr(0, 32));
   if (variant != store::Variant::kIdentity) {
     etag.push_back('-');
     etag.append(store::VariantContentEncoding(variant));
   }
   etag.push_back('"');
   response.headers.Set(
-      "Content-Type", entry.content_type.empty() ? "application/octet-stream" : entry.content_type);
+      "Content-Type",
+      std::string(entry.content_type.empty() ? std::string_view("application/octet-stream")
+                                             : entry.content_type));
   response.headers.Set("Cache-Control", std::string(kDefaultCacheControl));
   response.headers.Set("ETag", etag);
   response.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
@@ -625,20 +628,20 @@ Result<http::Response> Edge::ServeEntry(const http::Request& request,
   std::shared_ptr<const std::string> bytes;
   std::shared_ptr<http::FileBody> file;
   if (!memory_only && static_cast<std::uint64_t>(entry.size) > options_.cache_max_blob) {
-    if (auto path = blobs_.LocalPath(entry.sha256, variant)) {
+    if (auto path = blobs_.LocalPath(sha256, variant)) {
       auto opened = OpenBlobFile(*path);
       if (!opened.ok()) {
-        spdlog::error("deploy {}: cannot open blob {}", manifest.deploy_id, entry.sha256);
+        spdlog::error("deploy {}: cannot open blob {}", manifest.deploy_id, sha256.view());
         return http::Response::Text(503, "Service Unavailable\n");
       }
       file = std::move(opened).value();
     }
   }
   if (!file) {
-    auto data = ReadBlob(entry.sha256, variant, static_cast<std::size_t>(entry.size), memory_only);
+    auto data = ReadBlob(sha256, variant, static_cast<std::size_t>(entry.size), memory_only);
     if (!data.ok()) {
       if (IsWouldBlock(data.error())) return std::move(data).error();
-      spdlog::error("deploy {}: cannot read blob {}: {}", manifest.deploy_id, entry.sha256,
+      spdlog::error("deploy {}: cannot read blob {}: {}", manifest.deploy_id, sha256.view(),
                     data.error().message);
       return http::Response::Text(503, "Service Unavailable\n");
     }

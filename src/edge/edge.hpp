@@ -214,7 +214,7 @@ class Edge {
   Result<CustomHost> LookupCustomHost(const std::string& host, bool memory_only);
   Result<std::shared_ptr<const DeployRules>> RulesFor(const deploys::DeployManifest& manifest,
                                                       bool memory_only);
-  Result<std::shared_ptr<const std::string>> ReadBlob(const std::string& sha256,
+  Result<std::shared_ptr<const std::string>> ReadBlob(std::string_view sha256,
                                                       store::Variant variant, std::size_t size,
                                                       bool memory_only);
   Result<http::Response> ServeEntry(const http::Request& request,

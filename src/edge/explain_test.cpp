@@ -17,7 +17,7 @@ deploys::DeployManifest Manifest(std::initializer_list<const char*> paths) {
   deploys::DeployManifest m;
   m.deploy_id = "dep1";
   for (const char* p : paths) {
-    m.files[p] = deploys::ManifestEntry{std::string(64, 'a'), 1, "text/html", false, false};
+    m.files.Insert(p, std::string(64, 'a'), 1, "text/html");
   }
   return m;
 }

@@ -7,8 +7,7 @@ namespace {
 
 deploys::DeployManifest Manifest(std::initializer_list<const char*> paths) {
   deploys::DeployManifest m;
-  for (const char* p : paths)
-    m.files[p] = deploys::ManifestEntry{std::string(64, 'a'), 1, "text/html", false, false};
+  for (const char* p : paths) m.files.Insert(p, std::string(64, 'a'), 1, "text/html");
   return m;
 }
 
