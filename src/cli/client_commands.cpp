@@ -403,7 +403,9 @@ Result<std::optional<std::string>> ReadOptionalFile(const fs::path& path) {
 // The explanation of a request for a local folder: its files, its _redirects and _headers, and
 // its netlify.toml (else the one in the current directory, the project's root).
 Result<std::string> ExplainLocal(const RulesTestOptions& o, const edge::ExplainInput& input) {
-  RD_TRY(std::vector<LocalFile> files, ScanDirectory(o.dir));
+  DeployCache no_cache;  // every file hashed; nothing kept
+  RD_TRY(ScannedFolder folder, ScanDirectory(o.dir, no_cache));
+  const std::vector<LocalFile>& files = folder.files;
   deploys::DeployManifest manifest;
   manifest.deploy_id = "local folder " + o.dir;
   for (const LocalFile& f : files) {

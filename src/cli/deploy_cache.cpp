@@ -138,7 +138,7 @@ Status SaveDeployCache(const std::string& file, const std::string& real_dir,
     const std::size_t space = key.find(' ');
     // A base missing a path would make the next deploy keep that file when it is deleted.
     const bool plain = std::all_of(base.files.begin(), base.files.end(),
-                                   [](const auto& file) { return Plain(file.first); });
+                                   [](const auto& entry) { return Plain(entry.first); });
     if (space == std::string::npos || !Plain(key) || !Plain(base.deploy_id) || !plain) continue;
     if (key != keep_base && bases + 1 >= kMaxBases) continue;  // room for keep_base
     if (key != keep_base) ++bases;
