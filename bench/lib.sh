@@ -149,10 +149,12 @@ rd_create_site() { rd_api POST /api/v1/sites "{\"name\":\"$1\"}" >/dev/null; }
 
 # rd_deploy DIR SITE OUTFILE: the CLI deploy (--prod), its combined output kept in OUTFILE, each
 # line prefixed with the milliseconds since the command started ("1234 Uploading ...").
+# The CLI's deploy cache (docs/cli.md, "Redeploys") lives in the bench's temp dir, so a run
+# starts without one and its redeploys use it as a user's would.
 rd_deploy() {
   local start rc=0
   start=$(now_ms)
-  "$RD_BIN" deploy "$1" --site "$2" --prod --api-url "$RD_URL" --auth-token "$RD_TOKEN" 2>&1 |
+  XDG_CACHE_HOME="$BENCH_TMP/cli-cache" "$RD_BIN" deploy "$1" --site "$2" --prod --api-url "$RD_URL" --auth-token "$RD_TOKEN" 2>&1 |
     while IFS= read -r line; do printf '%s %s\n' "$(($(now_ms) - start))" "$line"; done >"$3" || rc=$?
   ((rc == 0)) || { cat "$3" >&2; die "replideploy deploy $1 failed"; }
 }

@@ -45,6 +45,23 @@ Result<std::map<std::string, std::string>> DigestMap(const json::object& body,
   return out;
 }
 
+// An optional array of strings (absent or null: empty).
+Result<std::vector<std::string>> StringArray(const json::object& body, std::string_view field) {
+  std::vector<std::string> out;
+  const json::value* value = body.if_contains(field);
+  if (value == nullptr || value->is_null()) return out;
+  if (!value->is_array()) {
+    return MakeError(ErrorCode::kBadRequest, std::string(field) + " must be an array of strings");
+  }
+  for (const json::value& item : value->as_array()) {
+    if (!item.is_string()) {
+      return MakeError(ErrorCode::kBadRequest, std::string(field) + " must hold only strings");
+    }
+    out.emplace_back(item.as_string());
+  }
+  return out;
+}
+
 // netlify-cli's `functions_config`: function name -> its config object (routes of
 // `export const config = { path }`), kept as JSON text for the deploys service to check.
 Result<std::map<std::string, std::string>> FunctionConfigs(const json::object& body) {
@@ -242,6 +259,28 @@ void AddDeployRoutes(http::Router& router, App& app) {
   });
   router.Add("PUT", "/api/v1/sites/{site_id}/deploys/{deploy_id}", set_files, {kMaxFileList});
   router.Add("PUT", "/api/v1/deploys/{deploy_id}", set_files, {kMaxFileList});
+
+  // Ours (docs/api.md): the file list as changes to a ready deploy of the site. A route of its
+  // own, not a field of the PUT above: a server without it answers 404 and `replideploy
+  // deploy` sends the whole list, where a field would be ignored and the deploy left with only
+  // the changed files.
+  router.Add("PUT", "/api/v1/deploys/{deploy_id}/file_changes",
+             Handle([&app](http::Request& req) -> Result<http::Response> {
+               RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kDeploy));
+               RD_TRY(json::object body, ParseJsonObject(req.body));
+               if (DeclaresEdgeFunctions(body))
+                 return NotImplementedResponse(kEdgeFunctionsUnsupported);
+               RD_TRY(std::string base, RequiredString(body, "base_deploy_id"));
+               RD_TRY(auto files, DigestMap(body, "files"));
+               RD_TRY(auto deleted, StringArray(body, "deleted"));
+               RD_TRY(auto functions, DigestMap(body, "functions"));
+               RD_TRY(auto configs, FunctionConfigs(body));
+               RD_TRY(deploys::Deploy deploy,
+                      app.deploys().SetFilesRelative(user.id, req.path_params["deploy_id"], base,
+                                                     files, deleted, functions, configs));
+               return JsonResponse(200, DeployJson(app, deploy));
+             }),
+             {kMaxFileList});
 
   auto get = Handle([&app](http::Request& req) -> Result<http::Response> {
     RD_TRY(auth::User user, app.Authenticate(req, auth::Scope::kRead));

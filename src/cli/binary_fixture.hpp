@@ -61,6 +61,10 @@ class BinaryFixture : public ::testing::Test {
       FILE* o = freopen(out.c_str(), "w", stdout);
       FILE* e = freopen(err.c_str(), "w", stderr);
       if (o == nullptr || e == nullptr) _exit(127);
+      // `deploy`'s cache (cli/deploy_cache.hpp) in the test's folder, not the user's.
+      static std::string cache_env;
+      cache_env = "XDG_CACHE_HOME=" + dir_ + "/xdg-cache";
+      putenv(cache_env.data());
       for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
       std::vector<char*> argv{const_cast<char*>(binary_.c_str())};
       for (auto& a : args) argv.push_back(a.data());

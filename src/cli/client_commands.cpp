@@ -18,6 +18,8 @@
 #include "builder/build_config.hpp"
 #include "builder/functions_bundle.hpp"
 #include "cli/api_client.hpp"
+#include "cli/deploy_cache.hpp"
+#include "cli/deploy_scan.hpp"
 #include "cli/deploy_upload.hpp"
 #include "core/crypto.hpp"
 #include "edge/deploy_rules.hpp"
@@ -167,88 +169,6 @@ int SitesList(const Common& common) {
 
 // ---- deploy ------------------------------------------------------------------------------
 
-bool Skipped(const fs::path& relative) {
-  for (const auto& part : relative) {
-    const std::string s = part.string();
-    if (s == "node_modules" || s == "__MACOSX") return true;
-    if (!s.empty() && s.front() == '.' && s != ".well-known") return true;
-  }
-  return false;
-}
-
-Result<std::vector<LocalFile>> ScanDirectory(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    return MakeError(ErrorCode::kBadRequest, dir + " is not a directory");
-  std::vector<LocalFile> files;
-  for (auto it =
-           fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const fs::path relative = it->path().lexically_relative(dir);
-    if (Skipped(relative)) {
-      if (it->is_directory()) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_symlink() && it->is_directory()) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    if (!it->is_regular_file()) continue;
-    files.push_back({"/" + relative.generic_string(), it->path().string(), "", 0});
-  }
-  if (ec) return MakeError(ErrorCode::kBadRequest, "cannot read " + dir + ": " + ec.message());
-  // The deploy API names files by SHA-1 only; hashed on every core.
-  std::atomic<std::size_t> next{0};
-  std::mutex error_mu;
-  std::string error;
-  auto hash = [&] {
-    for (std::size_t i = next++; i < files.size(); i = next++) {
-      LocalFile& f = files[i];
-      std::ifstream in(f.disk_path, std::ios::binary);
-      store::BlobDigester digester;  // big files: streamed
-      std::string small;
-      char buffer[1 << 16];
-      bool streamed = false;
-      while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-        const std::string_view chunk(buffer, static_cast<std::size_t>(in.gcount()));
-        f.size += chunk.size();
-        if (!streamed && small.size() + chunk.size() <= (std::size_t{1} << 20)) {
-          small.append(chunk);
-          continue;
-        }
-        if (!streamed) {
-          digester.Update(small);
-          streamed = true;
-        }
-        digester.Update(chunk);
-      }
-      if (!in.eof()) {
-        std::lock_guard lock(error_mu);
-        if (error.empty()) error = "cannot read " + f.disk_path;
-        return;
-      }
-      if (!streamed) {
-        f.sha1 = core::HexEncode(core::Sha1(small));
-      } else {
-        auto info = digester.Finish();
-        if (!info.ok()) {
-          std::lock_guard lock(error_mu);
-          if (error.empty()) error = info.error().message;
-          return;
-        }
-        f.sha1 = info->sha1;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  const unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
-  for (unsigned t = 1; t < cores && t < files.size(); ++t) threads.emplace_back(hash);
-  hash();
-  for (auto& t : threads) t.join();
-  if (!error.empty()) return MakeError(ErrorCode::kBadRequest, error);
-  return files;
-}
-
 // The functions folder: --functions, else the one netlify.toml in the current folder (a
 // project's root) names; "" for none.
 Result<std::string> FunctionsFolder(const std::string& flag, bool prod) {
@@ -272,15 +192,24 @@ Result<std::string> FunctionsFolder(const std::string& flag, bool prod) {
 }
 
 int Deploy(const Common& common, const std::string& dir, const std::string& site, bool prod,
-           const std::string& alias, const std::string& message,
-           const std::string& functions_flag) {
+           const std::string& alias, const std::string& message, const std::string& functions_flag,
+           bool use_cache) {
   if (site.empty()) return Fail("--site NAME is required");
   ApiClient client = RequireClient(common);
   const auto started = std::chrono::steady_clock::now();
-  auto scanned = ScanDirectory(dir);
-  if (!scanned.ok()) return Fail(scanned.error().message);
+  // What the last deploy from this folder left (deploy_cache.hpp); --no-cache starts afresh.
+  std::error_code ec;
+  const std::string real_dir = fs::weakly_canonical(dir, ec).string();
+  const std::string cache_root = use_cache && !ec ? DefaultCacheRoot() : std::string();
+  const std::string cache_file = cache_root.empty() ? "" : CacheFileFor(cache_root, real_dir);
+  DeployCache cache = cache_file.empty() ? DeployCache{} : LoadDeployCache(cache_file, real_dir);
+  const std::string base_key = BaseKey(client.settings().api_url, site);
+  auto folder = ScanDirectory(dir, cache);
+  if (!folder.ok()) return Fail(folder.error().message);
+  const std::vector<LocalFile>* scanned = &folder->files;
   if (scanned->empty()) return Fail(dir + " holds no files to deploy");
-  fmt::print(stderr, "Hashed {} files in {}\n", scanned->size(), dir);
+  fmt::print(stderr, "Hashed {} files in {} ({} unchanged since the last deploy)\n",
+             scanned->size(), dir, scanned->size() - folder->hashed);
   // Functions, bundled here with esbuild (the same bundler as builds, without a sandbox: this
   // is the user's own code on the user's machine).
   auto functions_dir = FunctionsFolder(functions_flag, prod);
@@ -312,12 +241,8 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
   if (!deploy.ok()) return Fail(deploy.error().message);
   const std::string deploy_id = Str(*deploy, "id");
 
-  json::object digests;
   std::map<std::string, std::vector<const LocalFile*>> by_sha;
-  for (const auto& f : *scanned) {
-    digests[f.path.substr(1)] = f.sha1;
-    by_sha[f.sha1].push_back(&f);
-  }
+  for (const auto& f : *scanned) by_sha[f.sha1].push_back(&f);
   json::object function_digests;
   json::object function_configs;  // routes, as netlify-cli's functions_config
   std::map<std::string, const builder::FunctionBundle*> function_by_sha;
@@ -327,10 +252,17 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
     function_by_sha[sha] = &f;
     if (!f.config.empty()) function_configs[f.name] = json::parse(f.config);
   }
-  json::value files_body = json::object{{"files", digests}, {"functions", function_digests}};
-  if (!function_configs.empty()) files_body.as_object()["functions_config"] = function_configs;
-  auto prepared = client.Call("PUT", site_path + "/deploys/" + deploy_id, &files_body);
+  json::object functions_body{{"functions", function_digests}};
+  if (!function_configs.empty()) functions_body["functions_config"] = function_configs;
+  const auto base = cache.bases.find(base_key);
+  bool relative = false;
+  auto prepared =
+      SendFileList(client, site_path, deploy_id, *scanned,
+                   base == cache.bases.end() ? nullptr : &base->second, functions_body, relative);
   if (!prepared.ok()) return Fail(prepared.error().message);
+  if (relative) {
+    fmt::print(stderr, "Sent the changes since deploy {}\n", base->second.deploy_id);
+  }
   // Functions the server lacks, before the files: the last file upload may end the deploy's
   // uploads.
   if (const auto* required = prepared->as_object().if_contains("required_functions");
@@ -388,6 +320,15 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
     const std::string why = Str(final_deploy, "error_message");
     return Fail("deploy " + deploy_id + " ended " + (state.empty() ? "in a timeout" : state) +
                 (why.empty() ? "" : ": " + why));
+  }
+  if (!cache_file.empty()) {
+    BaseDeploy& next = cache.bases[base_key];
+    next.deploy_id = deploy_id;
+    next.files.clear();
+    for (const LocalFile& f : *scanned) next.files.emplace(f.path, f.sha1);
+    if (Status saved = SaveDeployCache(cache_file, real_dir, cache, base_key); !saved.ok()) {
+      fmt::print(stderr, "replideploy: note: {}\n", saved.error().message);  // only a cache
+    }
   }
   PrintSummaryMessages(final_deploy);
   const double seconds =
@@ -462,7 +403,9 @@ Result<std::optional<std::string>> ReadOptionalFile(const fs::path& path) {
 // The explanation of a request for a local folder: its files, its _redirects and _headers, and
 // its netlify.toml (else the one in the current directory, the project's root).
 Result<std::string> ExplainLocal(const RulesTestOptions& o, const edge::ExplainInput& input) {
-  RD_TRY(std::vector<LocalFile> files, ScanDirectory(o.dir));
+  DeployCache no_cache;  // every file hashed; nothing kept
+  RD_TRY(ScannedFolder folder, ScanDirectory(o.dir, no_cache));
+  const std::vector<LocalFile>& files = folder.files;
   deploys::DeployManifest manifest;
   manifest.deploy_id = "local folder " + o.dir;
   // Explaining reads no blob: the files need their paths only (a placeholder digest).
@@ -550,7 +493,7 @@ void AddClientCommands(CLI::App& app, int& exit_code) {
   // Options live as long as the App: keep them in statics owned by this registration.
   static Common common;
   static std::string email, token, site, dir, alias, message, deploy_id, name;
-  static bool password_stdin = false, prod = false;
+  static bool password_stdin = false, prod = false, no_cache = false;
 
   CLI::App* login =
       app.add_subcommand("login", "log in and save an API token for the other commands");
@@ -581,7 +524,10 @@ void AddClientCommands(CLI::App& app, int& exit_code) {
   deploy->add_option("--functions", functions,
                      "functions folder, bundled with esbuild (default: netlify.toml's [functions] "
                      "directory in the current folder)");
-  deploy->callback([&] { exit_code = Deploy(common, dir, site, prod, alias, message, functions); });
+  deploy->add_flag("--no-cache", no_cache,
+                   "hash every file and send the whole file list (no cache of the last deploy)");
+  deploy->callback(
+      [&] { exit_code = Deploy(common, dir, site, prod, alias, message, functions, !no_cache); });
 
   CLI::App* deploys = app.add_subcommand("deploys", "list a site's deploys");
   deploys->require_subcommand(1);

@@ -252,79 +252,107 @@ Result<Deploy> DeployService::Create(std::string_view user_id, std::string_view 
   return Load(id);
 }
 
-Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_view deploy_id,
-                                       const std::map<std::string, std::string>& files,
-                                       const std::map<std::string, std::string>& functions,
-                                       const std::map<std::string, std::string>& function_configs) {
+Result<Deploy> DeployService::LoadForFileList(std::string_view user_id,
+                                              std::string_view deploy_id) {
   RD_TRY(Deploy deploy, LoadOwned(user_id, deploy_id));
   if (deploy.state != kStateNew && deploy.state != kStateUploading) {
     return Unprocessable("invalid_state",
                          "deploy is " + deploy.state + "; its files can no longer change");
   }
+  return deploy;
+}
+
+Result<std::map<std::string, std::string>> CheckFunctionConfigs(
+    const std::map<std::string, std::string>& function_configs,
+    const std::map<std::string, std::string>& functions) {
+  std::map<std::string, std::string> configs;
+  for (const auto& [name, raw] : function_configs) {
+    if (!functions.contains(name)) continue;
+    RD_TRY(configs[name], NormalizeFunctionConfig(name, raw));
+  }
+  return configs;
+}
+
+Status InsertDeployFiles(db::Session& s, const std::string& id,
+                         const std::map<std::string, std::string>& files,
+                         std::vector<std::string>& reused) {
+  // Files whose content the store already holds need no upload: their rows are written with
+  // the blob's SHA-256 and size at once, instead of inserting bare rows and filling them in
+  // with an UPDATE that rewrote every row and three of its index entries a second time.
+  RD_TRY(const StoredBySha1 stored, StoredContent(s, files));
+  std::set<std::string> reused_set;
+  auto it = files.begin();
+  while (it != files.end()) {
+    std::string sql =
+        "INSERT INTO deploy_files (deploy_id, path, sha1, content_type, sha256, size) VALUES ";
+    db::Params params;
+    for (std::size_t n = 0; n < kInsertBatch && it != files.end(); ++n, ++it) {
+      sql += n == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
+      const auto found = stored.find(it->second);
+      if (found != stored.end()) reused_set.insert(found->second.first);
+      params.insert(params.end(),
+                    {id, it->first, it->second, std::string(store::ContentTypeForPath(it->first)),
+                     found == stored.end() ? db::Value(nullptr) : db::Value(found->second.first),
+                     found == stored.end() ? std::int64_t{0} : found->second.second});
+    }
+    RD_TRY_STATUS(s.Exec(sql, params));
+  }
+  reused.assign(reused_set.begin(), reused_set.end());
+  return {};
+}
+
+Status InsertDeployFunctions(db::Session& s, const std::string& id,
+                             const std::map<std::string, std::string>& functions,
+                             const std::map<std::string, std::string>& configs) {
+  RD_TRY_STATUS(s.Exec("DELETE FROM deploy_functions WHERE deploy_id = ?", {id}));
+  for (const auto& [name, sha256] : functions) {
+    const auto config = configs.find(name);
+    RD_TRY_STATUS(s.Exec(
+        "INSERT INTO deploy_functions (deploy_id, name, sha256, config, uploaded) VALUES (?, ?, "
+        "?, ?, CASE WHEN EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?) THEN 1 ELSE 0 END)",
+        {id, name, sha256, config == configs.end() ? std::string() : config->second, sha256}));
+  }
+  return {};
+}
+
+Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_view deploy_id,
+                                       const std::map<std::string, std::string>& files,
+                                       const std::map<std::string, std::string>& functions,
+                                       const std::map<std::string, std::string>& function_configs) {
+  RD_TRY(Deploy deploy, LoadForFileList(user_id, deploy_id));
   // Normalise and validate everything before touching the database.
   RD_TRY(const CheckedFileList checked,
          CheckFileList(files, functions, {options_.max_files, options_.max_path_bytes}));
-  const auto& normalized = checked.files;
-  std::map<std::string, std::string> configs;
-  for (const auto& [name, raw] : function_configs) {
-    if (!checked.functions.contains(name)) continue;
-    RD_TRY(configs[name], NormalizeFunctionConfig(name, raw));
-  }
+  RD_TRY(const auto configs, CheckFunctionConfigs(function_configs, checked.functions));
   const std::string id = deploy.id;
   const std::int64_t now = clock_.NowMillis();
+  std::vector<std::string> reused;
   RD_TRY_STATUS(db_.Transaction([&](db::Session& s) -> Status {
     RD_TRY_STATUS(s.Exec("DELETE FROM deploy_files WHERE deploy_id = ?", {id}));
-    RD_TRY_STATUS(s.Exec("DELETE FROM deploy_functions WHERE deploy_id = ?", {id}));
-    // Files whose content the store already holds need no upload: their rows are written with
-    // the blob's SHA-256 and size at once, instead of inserting bare rows and filling them in
-    // with an UPDATE that rewrote every row and three of its index entries a second time.
-    RD_TRY(const StoredBySha1 stored, StoredContent(s, normalized));
-    auto it = normalized.begin();
-    while (it != normalized.end()) {
-      std::string sql =
-          "INSERT INTO deploy_files (deploy_id, path, sha1, content_type, sha256, size) VALUES ";
-      db::Params params;
-      for (std::size_t n = 0; n < kInsertBatch && it != normalized.end(); ++n, ++it) {
-        sql += n == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
-        const auto found = stored.find(it->second);
-        params.insert(params.end(),
-                      {id, it->first, it->second, std::string(store::ContentTypeForPath(it->first)),
-                       found == stored.end() ? db::Value(nullptr) : db::Value(found->second.first),
-                       found == stored.end() ? std::int64_t{0} : found->second.second});
-      }
-      RD_TRY_STATUS(s.Exec(sql, params));
-    }
-    for (const auto& [name, sha256] : checked.functions) {
-      RD_TRY_STATUS(s.Exec(
-          "INSERT INTO deploy_functions (deploy_id, name, sha256, config, uploaded) VALUES (?, ?, "
-          "?, ?, CASE WHEN EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?) THEN 1 ELSE 0 END)",
-          {id, name, sha256, configs.contains(name) ? configs[name] : std::string(), sha256}));
-    }
+    RD_TRY_STATUS(InsertDeployFiles(s, id, checked.files, reused));
+    RD_TRY_STATUS(InsertDeployFunctions(s, id, checked.functions, configs));
     RD_TRY_STATUS(s.Exec(
         "UPDATE deploys SET state = ?, file_count = ?, updated_at = ? WHERE id = ?",
-        {std::string(kStateUploading), static_cast<std::int64_t>(normalized.size()), now, id}));
+        {std::string(kStateUploading), static_cast<std::int64_t>(checked.files.size()), now, id}));
     return {};
   }));
-  // Claim the stored content this deploy reuses, so a concurrent garbage collection keeps it;
-  // content collected in the meantime is asked for again.
-  RD_TRY(db::Rows reused, db_.Exec("SELECT DISTINCT sha256 FROM deploy_files "
-                                   "WHERE deploy_id = ? AND sha256 IS NOT NULL",
-                                   {id}));
-  std::vector<std::string> reused_sha256;
-  reused_sha256.reserve(reused.rows.size());
-  for (const auto& r : reused.rows) reused_sha256.push_back(r.Text(0));
+  return ClaimReusedAndAdvance(id, reused);
+}
+
+Result<Deploy> DeployService::ClaimReusedAndAdvance(const std::string& deploy_id,
+                                                    const std::vector<std::string>& reused) {
   // One batch: with an S3 store the claims go out concurrently.
-  RD_TRY(std::vector<bool> present, blobs_.TouchMany(reused_sha256));
-  for (std::size_t i = 0; i < reused_sha256.size(); ++i) {
-    const std::string& sha256 = reused_sha256[i];
+  RD_TRY(std::vector<bool> present, blobs_.TouchMany(reused));
+  for (std::size_t i = 0; i < reused.size(); ++i) {
+    const std::string& sha256 = reused[i];
     if (!present[i]) {
       RD_TRY_STATUS(
           db_.Exec("UPDATE deploy_files SET sha256 = NULL WHERE deploy_id = ? AND sha256 = ?",
-                   {id, sha256}));
+                   {deploy_id, sha256}));
       RD_TRY_STATUS(db_.Exec("DELETE FROM blobs WHERE sha256 = ?", {sha256}));
     }
   }
-  RD_TRY(Deploy updated, Load(id));
+  RD_TRY(Deploy updated, Load(deploy_id));
   return AdvanceIfComplete(updated);
 }
 

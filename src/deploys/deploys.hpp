@@ -151,6 +151,27 @@ class DeployService {
                           const std::map<std::string, std::string>& files,
                           const std::map<std::string, std::string>& functions,
                           const std::map<std::string, std::string>& function_configs = {});
+  // Declares the deploy's files relative to `base`, an earlier ready deploy of the same site
+  // (ours, for `replideploy deploy`; netlify-cli always sends the whole list to SetFiles): the
+  // base's files except the `deleted` paths and those in `changed`, plus `changed` (path ->
+  // SHA-1, changed or added). `functions` are the whole set, as in SetFiles. The base's rows are
+  // copied in SQL and need no claim for the garbage collector (see deploy_relative.cpp), so the
+  // cost grows with the change, not with the site. Errors (kUnprocessable; nothing stored):
+  // invalid_base_deploy (unknown, another user's or another site's deploy), base_deploy_not_ready
+  // (not ready), invalid_path (a bad path, or one both changed and deleted), unknown_file (a
+  // deleted path the base lacks), too_many_files (the result beyond max_files), and SetFiles'
+  // errors for `changed` and `functions`.
+  Result<Deploy> SetFilesRelative(std::string_view user_id, std::string_view deploy_id,
+                                  std::string_view base_deploy_id,
+                                  const std::map<std::string, std::string>& changed,
+                                  const std::vector<std::string>& deleted,
+                                  const std::map<std::string, std::string>& functions,
+                                  const std::map<std::string, std::string>& function_configs = {});
+  // Tests only: called inside SetFilesRelative's transaction, after the base's rows are copied
+  // and before it commits (to run a garbage collection at that moment).
+  void SetRelativeCopyHookForTest(std::function<void()> hook) {
+    relative_copy_hook_ = std::move(hook);
+  }
   // Stores one file's bytes, checked against the SHA-1 declared for `path`. The last missing
   // file moves the deploy to processing.
   Result<UploadedFile> UploadFile(std::string_view user_id, std::string_view deploy_id,
@@ -269,6 +290,13 @@ class DeployService {
                            bool with_required = true);
   // Sets `required` / `required_functions` of a deploy still taking files.
   Status FillRequired(Deploy& deploy);
+  // The deploy's state must still allow its file list to change (new or uploading).
+  Result<Deploy> LoadForFileList(std::string_view user_id, std::string_view deploy_id);
+  // Claims stored content a new file list reuses (`reused`: SHA-256s its rows took from the
+  // blobs table), so a concurrent garbage collection keeps it; content collected in the
+  // meantime is asked for again. Then moves the deploy on if nothing is left to upload.
+  Result<Deploy> ClaimReusedAndAdvance(const std::string& deploy_id,
+                                       const std::vector<std::string>& reused);
   // Sets `messages` of each deploy (one query).
   Status FillMessages(std::vector<Deploy*> deploys);
   // Moves an uploading deploy with nothing missing on to processing.
@@ -311,6 +339,7 @@ class DeployService {
   DeployServiceOptions options_;
   DeployValidator validator_;
   std::function<void()> on_processing_;
+  std::function<void()> relative_copy_hook_;
   std::mutex listeners_mu_;
   std::vector<PublishListener> listeners_;
   struct CachedManifestEntry {

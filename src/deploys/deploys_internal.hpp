@@ -6,8 +6,10 @@
 #include <boost/json.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "audit/audit_log.hpp"
 #include "core/result.hpp"
@@ -20,6 +22,24 @@ namespace replideploy::deploys {
 inline constexpr std::size_t kInsertBatch = 200;
 
 std::string Sha1Hex(std::string_view data);
+
+// The entries of `function_configs` (name -> functions_config JSON text) for names in
+// `functions`, normalised; kUnprocessable for a bad one.
+Result<std::map<std::string, std::string>> CheckFunctionConfigs(
+    const std::map<std::string, std::string>& function_configs,
+    const std::map<std::string, std::string>& functions);
+
+// Inserts the rows of `files` (normalised path -> SHA-1) for deploy `id`, kInsertBatch to a
+// statement. Files whose content the store already holds get its SHA-256 and size at once;
+// those SHA-256s (each once) go to `reused`, for DeployService::ClaimReusedAndAdvance.
+Status InsertDeployFiles(db::Session& s, const std::string& id,
+                         const std::map<std::string, std::string>& files,
+                         std::vector<std::string>& reused);
+
+// Replaces the deploy's functions (name -> SHA-256) with their configs (CheckFunctionConfigs).
+Status InsertDeployFunctions(db::Session& s, const std::string& id,
+                             const std::map<std::string, std::string>& functions,
+                             const std::map<std::string, std::string>& configs);
 
 // Whether some file of `manifest` should get brotli/gzip variants it lacks (as VariantJobs
 // picks them).

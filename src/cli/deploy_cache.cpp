@@ -1,0 +1,170 @@
+// The file, one record a line, fields separated by tabs:
+//   replideploy-deploy-cache 1
+//   dir <real path of the folder>
+//   h <path> <size> <mtime ns> <inode> <sha1>      a cached digest
+//   b <api url> <site> <deploy id>                 a base deploy; its files follow:
+//   f <path> <sha1>
+//   end
+// Paths or keys holding a tab or a line break are never written (such a file is hashed every
+// time; a base with such a path is not kept).
+#include "cli/deploy_cache.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string_view>
+#include <vector>
+
+#include "core/crypto.hpp"
+#include "core/text.hpp"
+
+namespace replideploy::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kMagic = "replideploy-deploy-cache 1";
+
+bool Plain(std::string_view s) { return s.find_first_of("\t\n\r") == std::string_view::npos; }
+
+std::vector<std::string_view> Fields(std::string_view line) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t tab = line.find('\t', start);
+    out.push_back(line.substr(start, tab == std::string_view::npos ? tab : tab - start));
+    if (tab == std::string_view::npos) return out;
+    start = tab + 1;
+  }
+}
+
+template <typename T>
+bool ParseNumber(std::string_view s, T& out) {
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size() && !s.empty();
+}
+
+bool IsSha1(std::string_view s) { return s.size() == 40 && core::IsLowerHex(s); }
+bool IsPath(std::string_view s) { return !s.empty() && s.front() == '/'; }
+
+// The records after the header; false on anything out of place.
+bool ParseRecords(std::string_view text, DeployCache& cache) {
+  BaseDeploy* base = nullptr;
+  bool ended = false;
+  while (!text.empty()) {
+    const std::size_t nl = text.find('\n');
+    if (nl == std::string_view::npos || ended) return false;  // a cut or trailing line
+    const std::vector<std::string_view> f = Fields(text.substr(0, nl));
+    text.remove_prefix(nl + 1);
+    if (f[0] == "end" && f.size() == 1) {
+      ended = true;
+    } else if (f[0] == "h" && f.size() == 6) {
+      CachedDigest d;
+      if (!IsPath(f[1]) || !ParseNumber(f[2], d.stamp.size) ||
+          !ParseNumber(f[3], d.stamp.mtime_ns) || !ParseNumber(f[4], d.stamp.inode) ||
+          !IsSha1(f[5])) {
+        return false;
+      }
+      d.sha1 = std::string(f[5]);
+      cache.digests[std::string(f[1])] = std::move(d);
+    } else if (f[0] == "b" && f.size() == 4 && !f[3].empty()) {
+      base = &cache.bases[std::string(f[1]) + " " + std::string(f[2])];
+      base->deploy_id = std::string(f[3]);
+    } else if (f[0] == "f" && f.size() == 3 && base != nullptr && IsPath(f[1]) && IsSha1(f[2])) {
+      base->files[std::string(f[1])] = std::string(f[2]);
+    } else {
+      return false;
+    }
+  }
+  return ended;
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+}  // namespace
+
+bool Cacheable(const FileStamp& stamp, std::int64_t hashed_at_ns) {
+  return stamp.mtime_ns < hashed_at_ns - kRacyWindowNs;
+}
+
+std::string BaseKey(const std::string& api_url, const std::string& site) {
+  return api_url + " " + site;
+}
+
+std::string DefaultCacheRoot() {
+  if (std::string xdg = Env("XDG_CACHE_HOME"); !xdg.empty()) return xdg + "/replideploy";
+  if (std::string home = Env("HOME"); !home.empty()) return home + "/.cache/replideploy";
+  return "";
+}
+
+std::string CacheFileFor(const std::string& root, const std::string& real_dir) {
+  return root + "/deploy-" + core::HexEncode(core::Sha256(real_dir)).substr(0, 32) + ".cache";
+}
+
+DeployCache LoadDeployCache(const std::string& file, const std::string& real_dir) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return {};
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string header = std::string(kMagic) + "\ndir\t" + real_dir + "\n";
+  DeployCache cache;
+  if (!text.starts_with(header) ||
+      !ParseRecords(std::string_view(text).substr(header.size()), cache)) {
+    return {};
+  }
+  return cache;
+}
+
+Status SaveDeployCache(const std::string& file, const std::string& real_dir,
+                       const DeployCache& cache, const std::string& keep_base) {
+  if (!Plain(real_dir)) return {};  // such a folder is not cached
+  std::string text = std::string(kMagic) + "\ndir\t" + real_dir + "\n";
+  for (const auto& [path, d] : cache.digests) {
+    if (!Plain(path)) continue;
+    text += "h\t" + path + "\t" + std::to_string(d.stamp.size) + "\t" +
+            std::to_string(d.stamp.mtime_ns) + "\t" + std::to_string(d.stamp.inode) + "\t" +
+            d.sha1 + "\n";
+  }
+  std::size_t bases = 0;
+  for (const auto& [key, base] : cache.bases) {
+    const std::size_t space = key.find(' ');
+    // A base missing a path would make the next deploy keep that file when it is deleted.
+    const bool plain = std::all_of(base.files.begin(), base.files.end(),
+                                   [](const auto& entry) { return Plain(entry.first); });
+    if (space == std::string::npos || !Plain(key) || !Plain(base.deploy_id) || !plain) continue;
+    if (key != keep_base && bases + 1 >= kMaxBases) continue;  // room for keep_base
+    if (key != keep_base) ++bases;
+    text +=
+        "b\t" + key.substr(0, space) + "\t" + key.substr(space + 1) + "\t" + base.deploy_id + "\n";
+    for (const auto& [path, sha1] : base.files) text += "f\t" + path + "\t" + sha1 + "\n";
+  }
+  text += "end\n";
+  std::error_code ec;
+  fs::create_directories(fs::path(file).parent_path(), ec);
+  const std::string temp = file + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      fs::remove(temp, ec);
+      return MakeError(ErrorCode::kInternal, "cannot write " + temp);
+    }
+  }
+  fs::rename(temp, file, ec);
+  if (ec) {
+    fs::remove(temp, ec);
+    return MakeError(ErrorCode::kInternal, "cannot write " + file);
+  }
+  return {};
+}
+
+}  // namespace replideploy::cli
