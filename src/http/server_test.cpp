@@ -281,6 +281,37 @@ TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   EXPECT_TRUE(raw.ReadsEof());
 }
 
+// The Request is reused from request to request on a connection: the second request sees
+// nothing of the first (headers, body, query, path parameters, request id).
+TEST_F(ServerTest, KeptAliveConnectionCarriesNothingOverFromThePreviousRequest) {
+  router_.Add("POST", "/echo/{n}", [](Request& request) {
+    std::string seen = "path=" + request.path + " n=" + request.path_params.at("n") +
+                       " body=" + request.body + " query=";
+    for (const auto& [key, value] : request.query) seen += key + "=" + value + ";";
+    seen += " headers=";
+    for (const auto& [name, value] : request.headers.All()) seen += name + ";";
+    seen += " id=" + request.request_id;
+    return Response::Text(200, seen);
+  });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  ASSERT_TRUE(
+      raw.Send("POST /echo/1?q=1&r=2 HTTP/1.1\r\nHost: x\r\nX-First: yes\r\n"
+               "X-Request-Id: first-request\r\nContent-Length: 5\r\n\r\nhello"));
+  auto first = raw.ReadResponse();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->body,
+            "path=/echo/1 n=1 body=hello query=q=1;r=2; "
+            "headers=Host;X-First;X-Request-Id;Content-Length; id=first-request");
+  ASSERT_TRUE(raw.Send("POST /echo/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
+  auto second = raw.ReadResponse();
+  ASSERT_TRUE(second.has_value());
+  const std::string id(second->Header("X-Request-Id"));
+  EXPECT_EQ(id.size(), 16u);
+  EXPECT_EQ(second->body, "path=/echo/2 n=2 body= query= headers=Host;Content-Length; id=" + id);
+}
+
 // An answer larger than the socket takes at once: the part the direct write leaves goes out
 // asynchronously, in order, and the connection serves the next request.
 TEST_F(ServerTest, LargeInMemoryBodyArrivesWholeAndKeepsTheConnection) {
