@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <limits>
 #include <string>
@@ -230,9 +231,25 @@ void AppendHeaders(std::string& out, const Headers& headers, const Exchange& exc
   }
 }
 
+// The Date header's value (RFC 9110 IMF-fixdate) for now, rendered once per second per thread.
+std::string_view HttpDate() {
+  thread_local std::time_t rendered_second = -1;
+  thread_local char value[32];
+  thread_local std::size_t length = 0;
+  const std::time_t now = std::time(nullptr);  // the vDSO's coarse clock: no system call
+  if (now != rendered_second) {
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    length = std::strftime(value, sizeof value, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    rendered_second = now;
+  }
+  return {value, length};
+}
+
 // Renders the response head for `response` into `out` (cleared first), as Beast would serialize
 // it: the status line, its headers in order minus those with invalid characters, the framing
-// ones and Server/X-Request-Id (ours), then Server, X-Request-Id, Connection and, when
+// ones and Server/X-Request-Id (ours), then Date (unless the handler set one), Server,
+// X-Request-Id, Connection and, when
 // `content_length` is set, Content-Length (or, when `chunked`, Transfer-Encoding). A "Connection:
 // close" from the handler clears `keep_alive`.
 void RenderResponseHead(std::string& out, const Response& response, const Exchange& exchange,
@@ -252,6 +269,10 @@ void RenderResponseHead(std::string& out, const Response& response, const Exchan
     out.append(*rendered);  // checked when it was rendered; no header of ours in it
   } else {
     AppendHeaders(out, response.headers, exchange, keep_alive);
+  }
+  // A pre-rendered list never has a Date; a handler's own (a proxied answer's) is kept.
+  if (response.headers.Rendered() != nullptr || !response.headers.Has("Date")) {
+    AppendHeaderLine(out, "Date", HttpDate());
   }
   AppendHeaderLine(out, "Server", "replideploy");
   AppendHeaderLine(out, "X-Request-Id", exchange.request_id);
