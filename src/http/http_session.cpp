@@ -240,6 +240,7 @@ std::string_view HttpDate() {
   if (now != rendered_second) {
     std::tm utc{};
     gmtime_r(&now, &utc);
+    // English day and month names: the process keeps the "C" locale.
     length = std::strftime(value, sizeof value, "%a, %d %b %Y %H:%M:%S GMT", &utc);
     rendered_second = now;
   }
@@ -249,9 +250,8 @@ std::string_view HttpDate() {
 // Renders the response head for `response` into `out` (cleared first), as Beast would serialize
 // it: the status line, its headers in order minus those with invalid characters, the framing
 // ones and Server/X-Request-Id (ours), then Date (unless the handler set one), Server,
-// X-Request-Id, Connection and, when
-// `content_length` is set, Content-Length (or, when `chunked`, Transfer-Encoding). A "Connection:
-// close" from the handler clears `keep_alive`.
+// X-Request-Id, Connection and, when `content_length` is set, Content-Length (or, when
+// `chunked`, Transfer-Encoding). A "Connection: close" from the handler clears `keep_alive`.
 void RenderResponseHead(std::string& out, const Response& response, const Exchange& exchange,
                         bool& keep_alive, std::optional<std::size_t> content_length,
                         bool chunked = false) {
