@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <unordered_map>
 
 #include "core/crypto.hpp"
 #include "edge/host_route.hpp"
@@ -156,6 +157,64 @@ void AddSkewProtection(http::Response& response, bool pinned, const std::string&
   }
   if (pinned || !set_cookie.empty()) response.headers.Set("Cache-Control", "private, no-cache");
   if (!set_cookie.empty()) response.headers.Add("Set-Cookie", set_cookie);
+}
+
+// A file answer's ETag and headers (Content-Type, Cache-Control, ETag, X-RepliDeploy-Deploy,
+// Vary, Content-Encoding, Accept-Ranges), built and pre-rendered (http::Headers::Prerender) once,
+// then shared by every answer of that file: an answer takes a reference to them instead of
+// building seven headers. What changes per answer (a rule's headers, a Content-Range) is set on
+// the answer's own copy of the list.
+struct PreparedHead {
+  http::Headers headers;
+  std::string etag;
+};
+
+// The prepared head for `entry` of `manifest` in `variant`. Cached per thread (no lock), keyed by
+// everything the head is made of (deploy id, content type, content digest, variant, whether the
+// file has variants, whether it is a 200): a new deploy or manifest can never get another's head.
+// The reference is valid until the next call on this thread.
+const PreparedHead& PreparedFileHead(const deploys::DeployManifest& manifest,
+                                     const deploys::ManifestEntry& entry, std::string_view sha256,
+                                     store::Variant variant, bool ok_status) {
+  constexpr std::size_t kMaxPreparedPerThread = 2048;
+  thread_local std::unordered_map<std::string, PreparedHead> cache;
+  thread_local std::string key;
+  const bool has_variants = entry.has_br || entry.has_gzip;
+  key.assign(manifest.deploy_id);
+  key.push_back('\n');
+  key.append(entry.content_type);
+  key.push_back('\n');
+  key.append(sha256);
+  key.append(store::VariantSuffix(variant));
+  key.push_back(has_variants ? 'v' : '-');
+  key.push_back(ok_status ? '2' : '-');
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  if (cache.size() >= kMaxPreparedPerThread) cache.clear();
+
+  PreparedHead prepared;
+  std::string& etag = prepared.etag;
+  etag.reserve(48);
+  etag.push_back('"');
+  etag.append(sha256.substr(0, 32));
+  if (variant != store::Variant::kIdentity) {
+    etag.push_back('-');
+    etag.append(store::VariantContentEncoding(variant));
+  }
+  etag.push_back('"');
+  http::Headers& headers = prepared.headers;
+  headers.Add("Content-Type",
+              std::string(entry.content_type.empty() ? std::string_view("application/octet-stream")
+                                                     : entry.content_type));
+  headers.Add("Cache-Control", std::string(kDefaultCacheControl));
+  headers.Add("ETag", etag);
+  headers.Add("X-RepliDeploy-Deploy", manifest.deploy_id);
+  if (has_variants) headers.Add("Vary", "Accept-Encoding");
+  if (variant != store::Variant::kIdentity) {
+    headers.Add("Content-Encoding", std::string(store::VariantContentEncoding(variant)));
+  }
+  if (ok_status) headers.Add("Accept-Ranges", "bytes");
+  headers.Prerender();
+  return cache.emplace(key, std::move(prepared)).first->second;
 }
 
 Error WouldBlock() {
@@ -583,7 +642,6 @@ Result<http::Response> Edge::ServeEntry(const http::Request& request,
                                         bool memory_only) {
   http::Response response;
   response.status = status;
-  const bool has_variants = entry.has_br || entry.has_gzip;
   const std::string_view range_header = request.Header("Range");
   store::Variant variant = store::Variant::kIdentity;
   // Ranges address the identity bytes, so a Range request is answered uncompressed.
@@ -595,30 +653,11 @@ Result<http::Response> Edge::ServeEntry(const http::Request& request,
       variant = store::Variant::kGzip;
     }
   }
-  // Built in place: this runs for every file served.
-  std::string etag;
-  etag.reserve(48);
-  etag.push_back('"');
   const deploys::Sha256Hex sha256 = entry.sha256();
-  etag.append(sha256.view().substr(0, 32));
-  if (variant != store::Variant::kIdentity) {
-    etag.push_back('-');
-    etag.append(store::VariantContentEncoding(variant));
-  }
-  etag.push_back('"');
-  response.headers.Set(
-      "Content-Type",
-      std::string(entry.content_type.empty() ? std::string_view("application/octet-stream")
-                                             : entry.content_type));
-  response.headers.Set("Cache-Control", std::string(kDefaultCacheControl));
-  response.headers.Set("ETag", etag);
-  response.headers.Set("X-RepliDeploy-Deploy", manifest.deploy_id);
-  if (has_variants) response.headers.Set("Vary", "Accept-Encoding");
-  if (variant != store::Variant::kIdentity) {
-    response.headers.Set("Content-Encoding", std::string(store::VariantContentEncoding(variant)));
-  }
-  if (status == 200) response.headers.Set("Accept-Ranges", "bytes");
-
+  const PreparedHead& prepared =
+      PreparedFileHead(manifest, entry, sha256.view(), variant, status == 200);
+  response.headers = prepared.headers;
+  const std::string_view etag = prepared.etag;
   if (status == 200 && EtagMatches(request.Header("If-None-Match"), etag)) {
     response.status = 304;
     return response;

@@ -14,14 +14,6 @@ namespace json = boost::json;
 
 namespace {
 
-bool IsToken(std::string_view s) {
-  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           kSymbols.find(c) != std::string_view::npos;
-  });
-}
-
 bool HasControl(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) {
     return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
@@ -112,7 +104,7 @@ Result<http::Request> BuildExplainRequest(const ExplainInput& input,
                                           std::string_view default_host) {
   http::Request request;
   request.method = input.method.empty() ? "GET" : input.method;
-  if (!IsToken(request.method) || request.method.size() > 32) {
+  if (!http::IsToken(request.method) || request.method.size() > 32) {
     return Invalid("method: not an HTTP method");
   }
   std::transform(request.method.begin(), request.method.end(), request.method.begin(),
@@ -139,7 +131,7 @@ Result<http::Request> BuildExplainRequest(const ExplainInput& input,
     if (parsed->has_query()) request.target += "?" + std::string(parsed->encoded_query());
   }
   for (const auto& [name, value] : input.headers) {
-    if (!IsToken(name)) return Invalid("headers: \"" + name + "\" is not a header name");
+    if (!http::IsToken(name)) return Invalid("headers: \"" + name + "\" is not a header name");
     if (HasControl(value)) return Invalid("headers: the value of " + name + " has a line break");
     request.headers.Add(name, value);
   }

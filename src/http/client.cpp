@@ -52,10 +52,6 @@ std::string_view Trim(std::string_view s) {
 
 using core::EqualsIgnoreCase;
 
-bool HasLineBreakOrNul(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
-
 struct BodySink {
   ClientResponse* response;
   std::size_t limit;

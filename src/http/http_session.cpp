@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <limits>
 #include <string>
@@ -72,7 +73,7 @@ std::uint64_t RequestIdSeed() {
 // 16 hex digits, as 8 random bytes would give: a splitmix64 sequence per thread, seeded once from
 // the system's random source (ids are for correlating log lines, not secrets), so that a request
 // costs no system call.
-std::string NewRequestId() {
+void NewRequestId(std::string& out) {
   thread_local std::uint64_t state = RequestIdSeed();
   state += 0x9E3779B97F4A7C15ULL;
   std::uint64_t z = state;
@@ -80,24 +81,14 @@ std::string NewRequestId() {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   z ^= z >> 31;
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(16, '0');
-  for (int i = 15; i >= 0; --i, z >>= 4) id[static_cast<std::size_t>(i)] = kHex[z & 0xF];
+  out.resize(16);
+  for (int i = 15; i >= 0; --i, z >>= 4) out[static_cast<std::size_t>(i)] = kHex[z & 0xF];
+}
+
+std::string NewRequestId() {
+  std::string id;
+  NewRequestId(id);
   return id;
-}
-
-// A plain loop: find_first_of calls memchr over the three characters once per character of
-// `s`, and this runs for every response header (memchr was 2-4 % of the edge's profile).
-bool HasLineBreakOrNul(std::string_view s) {
-  return std::any_of(s.begin(), s.end(),
-                     [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
-}
-
-bool IsToken(std::string_view s) {
-  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           kSymbols.find(c) != std::string_view::npos;
-  });
 }
 
 namespace {
@@ -141,19 +132,30 @@ bool IsPeerGone(const error_code& ec) {
          ec == asio::error::broken_pipe || ec == asio::error::not_connected;
 }
 
-// The request as handlers see it, from its head: method, target, headers, peer and request id
-// (the client's X-Request-Id when it is a sane one). Path and query are left to the caller.
-Request RequestFromHead(const bhttp::request_header<>& head, const std::string& remote_address) {
-  Request request;
-  request.method = std::string(head.method_string());
-  request.target = std::string(head.target());
+// The request as handlers see it, from its head, into `request` (reused from request to request
+// on a connection: its strings keep their storage, nothing else of the previous request stays):
+// method, target, headers, peer and request id (the client's X-Request-Id when it is a sane
+// one). Path and query are left to the caller.
+void RequestFromHead(Request& request, const bhttp::request_header<>& head,
+                     const std::string& remote_address, bool secure) {
+  request.method.assign(head.method_string());
+  request.target.assign(head.target());
+  request.path.clear();
+  request.query.clear();
+  request.headers.Clear();
   for (const auto& field : head) {
     request.headers.Add(std::string(field.name_string()), std::string(field.value()));
   }
-  request.remote_address = remote_address;
+  request.body.clear();
+  request.remote_address.assign(remote_address);
+  request.secure = secure;
   const std::string_view incoming_id = head["X-Request-Id"];
-  request.request_id = IsValidRequestId(incoming_id) ? std::string(incoming_id) : NewRequestId();
-  return request;
+  if (IsValidRequestId(incoming_id)) {
+    request.request_id.assign(incoming_id);
+  } else {
+    NewRequestId(request.request_id);
+  }
+  request.path_params.clear();
 }
 
 }  // namespace
@@ -207,25 +209,11 @@ void AppendHeaderLine(std::string& out, std::string_view name, std::string_view 
   out.append("\r\n");
 }
 
-// Renders the response head for `response` into `out` (cleared first), as Beast would serialize
-// it: the status line, its headers in order minus those with invalid characters, the framing
-// ones and Server/X-Request-Id (ours), then Server, X-Request-Id, Connection and, when
-// `content_length` is set, Content-Length (or, when `chunked`, Transfer-Encoding). A "Connection:
-// close" from the handler clears `keep_alive`.
-void RenderResponseHead(std::string& out, const Response& response, const Exchange& exchange,
-                        bool& keep_alive, std::optional<std::size_t> content_length,
-                        bool chunked = false) {
-  out.clear();
-  out.append(exchange.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  const auto status = static_cast<unsigned>(response.status);
-  const char digits[3] = {static_cast<char>('0' + status / 100 % 10),
-                          static_cast<char>('0' + status / 10 % 10),
-                          static_cast<char>('0' + status % 10)};
-  out.append(digits, 3);
-  out.push_back(' ');
-  out.append(bhttp::obsolete_reason(bhttp::int_to_status(status)));
-  out.append("\r\n");
-  for (const auto& [name, value] : response.headers.All()) {
+// Appends the handler's headers minus those with invalid characters, the framing ones and
+// Server/X-Request-Id (ours); a "Connection: close" clears `keep_alive`.
+void AppendHeaders(std::string& out, const Headers& headers, const Exchange& exchange,
+                   bool& keep_alive) {
+  for (const auto& [name, value] : headers.All()) {
     if (!IsToken(name) || HasLineBreakOrNul(value)) {
       spdlog::warn("request {}: dropped response header '{}' with invalid characters",
                    exchange.request_id, name);
@@ -240,6 +228,51 @@ void RenderResponseHead(std::string& out, const Response& response, const Exchan
       continue;
     }
     AppendHeaderLine(out, name, value);
+  }
+}
+
+// The Date header's value (RFC 9110 IMF-fixdate) for now, rendered once per second per thread.
+std::string_view HttpDate() {
+  thread_local std::time_t rendered_second = -1;
+  thread_local char value[32];
+  thread_local std::size_t length = 0;
+  const std::time_t now = std::time(nullptr);  // the vDSO's coarse clock: no system call
+  if (now != rendered_second) {
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    // English day and month names: the process keeps the "C" locale.
+    length = std::strftime(value, sizeof value, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    rendered_second = now;
+  }
+  return {value, length};
+}
+
+// Renders the response head for `response` into `out` (cleared first), as Beast would serialize
+// it: the status line, its headers in order minus those with invalid characters, the framing
+// ones and Server/X-Request-Id (ours), then Date (unless the handler set one), Server,
+// X-Request-Id, Connection and, when `content_length` is set, Content-Length (or, when
+// `chunked`, Transfer-Encoding). A "Connection: close" from the handler clears `keep_alive`.
+void RenderResponseHead(std::string& out, const Response& response, const Exchange& exchange,
+                        bool& keep_alive, std::optional<std::size_t> content_length,
+                        bool chunked = false) {
+  out.clear();
+  out.append(exchange.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  const auto status = static_cast<unsigned>(response.status);
+  const char digits[3] = {static_cast<char>('0' + status / 100 % 10),
+                          static_cast<char>('0' + status / 10 % 10),
+                          static_cast<char>('0' + status % 10)};
+  out.append(digits, 3);
+  out.push_back(' ');
+  out.append(bhttp::obsolete_reason(bhttp::int_to_status(status)));
+  out.append("\r\n");
+  if (const std::string* rendered = response.headers.Rendered()) {
+    out.append(*rendered);  // checked when it was rendered; no header of ours in it
+  } else {
+    AppendHeaders(out, response.headers, exchange, keep_alive);
+  }
+  // A pre-rendered list never has a Date; a handler's own (a proxied answer's) is kept.
+  if (response.headers.Rendered() != nullptr || !response.headers.Has("Date")) {
+    AppendHeaderLine(out, "Date", HttpDate());
   }
   AppendHeaderLine(out, "Server", "replideploy");
   AppendHeaderLine(out, "X-Request-Id", exchange.request_id);
@@ -369,7 +402,14 @@ asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::Serv
     bool first) {
   if (!co_await AwaitRequest(first)) co_return Outcome::kClose;
 
-  Exchange exchange;
+  Exchange& exchange = exchange_;
+  exchange.request_id.clear();
+  exchange.method.clear();
+  exchange.target.clear();
+  exchange.version = 11;
+  exchange.head_only = false;
+  exchange.started = steady_clock::now();
+  exchange.metrics = nullptr;
   bhttp::request_parser<bhttp::empty_body> head_parser;
   head_parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
       context_.options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
@@ -384,11 +424,11 @@ asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::Serv
   ArmDeadline(conn_, context_.options.read_timeout);
 
   const auto& head = head_parser.get();
-  Request request = RequestFromHead(head, conn_->remote_address);
-  request.secure = kTls;
-  exchange.request_id = request.request_id;
-  exchange.method = request.method;
-  exchange.target = request.target;
+  Request& request = request_;
+  RequestFromHead(request, head, conn_->remote_address, kTls);
+  exchange.request_id.assign(request.request_id);
+  exchange.method.assign(request.method);
+  exchange.target.assign(request.target);
   exchange.version = head.version();
   exchange.head_only = head.method() == bhttp::verb::head;
   exchange.metrics = context_.options.request_metrics;
@@ -403,7 +443,9 @@ asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::Serv
         Outcome::kLingerThenClose);
   }
   request.path = std::move(*path);
-  request.query = ParseQuery(TargetQuery(request.target));
+  if (const std::string_view query = TargetQuery(request.target); !query.empty()) {
+    request.query = ParseQuery(query);
+  }
 
   Dispatch dispatch = Resolve(context_.resolver, request);
   if (!dispatch.handler) {
@@ -417,7 +459,7 @@ asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::Serv
   if (auto outcome = co_await ReadBody(parser, dispatch.body_limit, expects_continue, exchange)) {
     co_return *outcome;
   }
-  request.body = std::move(parser.get().body());
+  if (!parser.get().body().empty()) request.body = std::move(parser.get().body());
   DisarmDeadline(*conn_);
 
   Response response = co_await RunDispatch(context_, dispatch, request);

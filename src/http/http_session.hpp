@@ -30,9 +30,8 @@ using TlsStream = asio::ssl::stream<tcp::socket&>;
 // What the HTTP/1.1 and HTTP/2 sessions share (http_session.cpp).
 bool IsValidRequestId(std::string_view id);
 std::string NewRequestId();
-bool HasLineBreakOrNul(std::string_view s);
-// RFC 9110 token: what a header name may be made of.
-bool IsToken(std::string_view s);
+// The same into `out`, reusing its storage.
+void NewRequestId(std::string& out);
 // The path part of a request-target; absolute-form ("http://host/p?q") is reduced to "/p".
 std::string_view TargetPath(std::string_view target);
 std::string_view TargetQuery(std::string_view target);
@@ -116,6 +115,10 @@ class HttpSession {
   const SessionContext& context_;
   const std::shared_ptr<Connection> conn_;
   Stream& stream_;
+  // The request being served and its access-log record, reused from request to request so
+  // that their strings keep their storage (each is refilled whole for every request).
+  Request request_;
+  Exchange exchange_;
 };
 
 extern template class HttpSession<tcp::socket>;

@@ -87,36 +87,104 @@ std::string ToValidUtf8(std::string_view s) {
 
 }  // namespace
 
+std::vector<Headers::Item>& Headers::Mutable() {
+  if (!block_) {
+    block_ = std::make_shared<Block>();
+  } else if (block_.use_count() > 1) {
+    // Shared (a cached list): this copy gets a list of its own.
+    auto own = std::make_shared<Block>();
+    own->items = block_->items;
+    block_ = std::move(own);
+  } else if (block_->has_rendered) {
+    block_->has_rendered = false;
+    block_->rendered.clear();
+  }
+  return block_->items;
+}
+
 void Headers::Add(std::string name, std::string value) {
-  items_.emplace_back(std::move(name), std::move(value));
+  Mutable().emplace_back(std::move(name), std::move(value));
 }
 
 void Headers::Set(std::string name, std::string value) {
-  auto first = std::find_if(items_.begin(), items_.end(),
+  std::vector<Item>& items = Mutable();
+  auto first = std::find_if(items.begin(), items.end(),
                             [&](const auto& item) { return EqualsIgnoreCase(item.first, name); });
-  if (first == items_.end()) {
-    items_.emplace_back(std::move(name), std::move(value));
+  if (first == items.end()) {
+    items.emplace_back(std::move(name), std::move(value));
     return;
   }
   // Keep the position of the first occurrence so the header order stays stable.
   first->first = std::move(name);
   first->second = std::move(value);
   const std::string_view kept = first->first;
-  items_.erase(std::remove_if(std::next(first), items_.end(),
-                              [&](const auto& item) { return EqualsIgnoreCase(item.first, kept); }),
-               items_.end());
+  items.erase(std::remove_if(std::next(first), items.end(),
+                             [&](const auto& item) { return EqualsIgnoreCase(item.first, kept); }),
+              items.end());
+}
+
+const std::vector<Headers::Item>& Headers::All() const {
+  static const std::vector<Item> kNone;
+  return block_ ? block_->items : kNone;
 }
 
 std::string_view Headers::Get(std::string_view name) const {
-  for (const auto& [key, value] : items_) {
+  for (const auto& [key, value] : All()) {
     if (EqualsIgnoreCase(key, name)) return value;
   }
   return {};
 }
 
 bool Headers::Has(std::string_view name) const {
-  return std::any_of(items_.begin(), items_.end(),
+  const std::vector<Item>& items = All();
+  return std::any_of(items.begin(), items.end(),
                      [&](const auto& item) { return EqualsIgnoreCase(item.first, name); });
+}
+
+void Headers::Clear() {
+  if (block_ && block_.use_count() == 1) {
+    block_->items.clear();
+    block_->has_rendered = false;
+    block_->rendered.clear();
+  } else {
+    block_.reset();
+  }
+}
+
+bool Headers::Prerender() {
+  static constexpr std::string_view kServerOwned[] = {"Content-Length", "Transfer-Encoding",
+                                                      "Connection", "Server", "X-Request-Id"};
+  std::string rendered;
+  for (const auto& [name, value] : All()) {
+    if (!IsToken(name) || HasLineBreakOrNul(value)) return false;
+    for (std::string_view owned : kServerOwned) {
+      if (EqualsIgnoreCase(name, owned)) return false;
+    }
+    rendered.append(name).append(": ").append(value).append("\r\n");
+  }
+  Mutable();  // unshared, so that the rendering belongs to this list only
+  block_->rendered = std::move(rendered);
+  block_->has_rendered = true;
+  return true;
+}
+
+const std::string* Headers::Rendered() const {
+  return block_ && block_->has_rendered ? &block_->rendered : nullptr;
+}
+
+// A plain loop: find_first_of calls memchr over the three characters once per character of
+// `s`, and this runs for every response header (memchr was 2-4 % of the edge's profile).
+bool HasLineBreakOrNul(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+}
+
+bool IsToken(std::string_view s) {
+  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kSymbols.find(c) != std::string_view::npos;
+  });
 }
 
 std::string Request::HostName() const {

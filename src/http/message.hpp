@@ -16,20 +16,49 @@
 
 namespace replideploy::http {
 
-// Case-insensitive header list; keeps order and repeats.
+// Case-insensitive header list; keeps order and repeats. Copies share one list until either
+// is changed (copy on write), so a list built once (a cached file's headers) costs a reference
+// count per answer, not a copy of every string.
 class Headers {
  public:
+  using Item = std::pair<std::string, std::string>;
+
   void Add(std::string name, std::string value);
   // Replaces every header of that name.
   void Set(std::string name, std::string value);
   // The first value, or an empty view when absent.
   std::string_view Get(std::string_view name) const;
   bool Has(std::string_view name) const;
-  const std::vector<std::pair<std::string, std::string>>& All() const { return items_; }
+  const std::vector<Item>& All() const;
+  // Drops every header; keeps the list's storage when no copy shares it (a reused Request).
+  void Clear();
+
+  // Renders the list once as "Name: value\r\n" lines, which the HTTP/1.1 server then sends as
+  // they are instead of checking and rendering each header per answer. Only a list the server
+  // would send unchanged is rendered: valid names and values, and none of the headers it sets
+  // itself or drops (Content-Length, Transfer-Encoding, Connection, Server, X-Request-Id); false
+  // otherwise. Any change to the list (or to a copy) drops the rendering. Not thread-safe: call
+  // it before the list is shared between threads.
+  bool Prerender();
+  // The rendering of Prerender; null when there is none.
+  const std::string* Rendered() const;
 
  private:
-  std::vector<std::pair<std::string, std::string>> items_;
+  struct Block {
+    std::vector<Item> items;
+    std::string rendered;
+    bool has_rendered = false;
+  };
+  // The list, unshared, to change.
+  std::vector<Item>& Mutable();
+
+  std::shared_ptr<Block> block_;
 };
+
+// What the server may send as a header: an RFC 9110 token as the name, and a value without CR,
+// LF or NUL.
+bool IsToken(std::string_view s);
+bool HasLineBreakOrNul(std::string_view s);
 
 struct Request {
   std::string method;  // "GET", upper case as sent

@@ -37,6 +37,52 @@ TEST(Headers, SetReplacesEveryValueInPlace) {
   EXPECT_EQ(headers.All().back().first, "New");
 }
 
+TEST(Headers, CopiesShareUntilChangedAndChangesDropTheRendering) {
+  Headers prepared;
+  prepared.Add("Content-Type", "text/html");
+  prepared.Add("ETag", "\"abc\"");
+  ASSERT_TRUE(prepared.Prerender());
+  ASSERT_NE(prepared.Rendered(), nullptr);
+  EXPECT_EQ(*prepared.Rendered(), "Content-Type: text/html\r\nETag: \"abc\"\r\n");
+
+  Headers copy = prepared;
+  EXPECT_EQ(copy.Rendered(), prepared.Rendered()) << "a copy shares the list and its rendering";
+  copy.Set("Cache-Control", "no-store");
+  EXPECT_EQ(copy.Rendered(), nullptr) << "a changed copy is rendered by the server again";
+  EXPECT_EQ(copy.Get("Cache-Control"), "no-store");
+  EXPECT_EQ(copy.Get("ETag"), "\"abc\"");
+  EXPECT_FALSE(prepared.Has("Cache-Control")) << "the original is untouched";
+  ASSERT_NE(prepared.Rendered(), nullptr);
+  EXPECT_EQ(prepared.All().size(), 2u);
+
+  Headers cleared = prepared;
+  cleared.Clear();
+  EXPECT_TRUE(cleared.All().empty());
+  EXPECT_EQ(prepared.All().size(), 2u) << "clearing a copy leaves the shared list alone";
+  cleared.Add("A", "1");
+  cleared.Clear();
+  cleared.Add("B", "2");
+  ASSERT_EQ(cleared.All().size(), 1u);
+  EXPECT_EQ(cleared.All()[0].first, "B");
+
+  // What the server sets itself or would drop is never pre-rendered.
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"Connection", "close"},
+                                                        {"content-length", "3"},
+                                                        {"X-Request-Id", "x"},
+                                                        {"Bad Name", "v"},
+                                                        {"X", "a\r\nInjected: 1"}}) {
+    Headers h;
+    h.Add("Content-Type", "text/plain");
+    h.Add(name, value);
+    EXPECT_FALSE(h.Prerender()) << name;
+    EXPECT_EQ(h.Rendered(), nullptr) << name;
+  }
+  Headers empty;
+  EXPECT_TRUE(empty.All().empty());
+  EXPECT_EQ(empty.Get("X"), "");
+}
+
 TEST(Cookies, ValueByName) {
   EXPECT_EQ(CookieValue("a=1; rd_oauth=xyz; b=2", "rd_oauth"), "xyz");
   EXPECT_EQ(CookieValue("rd_oauth=\"q\"", "rd_oauth"), "q");

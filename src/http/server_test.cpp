@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <ctime>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -279,6 +280,75 @@ TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   EXPECT_EQ(second->body, "n=2");
   EXPECT_EQ(second->Header("Connection"), "close");
   EXPECT_TRUE(raw.ReadsEof());
+}
+
+// The Request is reused from request to request on a connection: the second request sees
+// nothing of the first (headers, body, query, path parameters, request id).
+TEST_F(ServerTest, KeptAliveConnectionCarriesNothingOverFromThePreviousRequest) {
+  router_.Add("POST", "/echo/{n}", [](Request& request) {
+    std::string seen = "path=" + request.path + " n=" + request.path_params.at("n") +
+                       " body=" + request.body + " query=";
+    for (const auto& [key, value] : request.query) seen += key + "=" + value + ";";
+    seen += " headers=";
+    for (const auto& [name, value] : request.headers.All()) seen += name + ";";
+    seen += " id=" + request.request_id;
+    return Response::Text(200, seen);
+  });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  ASSERT_TRUE(
+      raw.Send("POST /echo/1?q=1&r=2 HTTP/1.1\r\nHost: x\r\nX-First: yes\r\n"
+               "X-Request-Id: first-request\r\nContent-Length: 5\r\n\r\nhello"));
+  auto first = raw.ReadResponse();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->body,
+            "path=/echo/1 n=1 body=hello query=q=1;r=2; "
+            "headers=Host;X-First;X-Request-Id;Content-Length; id=first-request");
+  ASSERT_TRUE(raw.Send("POST /echo/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
+  auto second = raw.ReadResponse();
+  ASSERT_TRUE(second.has_value());
+  const std::string id(second->Header("X-Request-Id"));
+  EXPECT_EQ(id.size(), 16u);
+  EXPECT_EQ(second->body, "path=/echo/2 n=2 body= query= headers=Host;Content-Length; id=" + id);
+}
+
+// Every answer has a Date (rendered once a second): an IMF-fixdate of now, which moves on with
+// the clock; a handler's own Date is sent instead of ours.
+TEST_F(ServerTest, AnswersCarryTheCurrentDate) {
+  router_.Add("GET", "/", [](Request&) { return Response::Text(200, "ok"); });
+  router_.Add("GET", "/own", [](Request&) {
+    Response r = Response::Text(200, "ok");
+    r.headers.Set("Date", "Fri, 24 May 2013 00:00:00 GMT");
+    return r;
+  });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  const auto date_now = [&] {
+    EXPECT_TRUE(raw.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto answer = raw.ReadResponse();
+    return answer ? std::string(answer->Header("Date")) : std::string();
+  };
+  const std::string first = date_now();
+  std::tm parsed{};
+  // RawResponse lower-cases the head.
+  const char* end = strptime(first.c_str(), "%a, %d %b %Y %H:%M:%S gmt", &parsed);
+  ASSERT_NE(end, nullptr) << first;
+  EXPECT_EQ(*end, '\0') << first;
+  const std::time_t sent = timegm(&parsed);
+  const std::time_t now = std::time(nullptr);
+  EXPECT_LE(sent, now);
+  EXPECT_GE(sent, now - 5);
+  EXPECT_TRUE(core::testing::WaitUntil([&] { return date_now() != first; }))
+      << "the Date moves on with the clock";
+
+  ASSERT_TRUE(raw.Send("GET /own HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto own = raw.ReadResponse();
+  ASSERT_TRUE(own.has_value());
+  EXPECT_EQ(own->Header("Date"), "fri, 24 may 2013 00:00:00 gmt");
+  const std::size_t date = own->head.find("\r\ndate:");
+  EXPECT_EQ(own->head.find("\r\ndate:", date + 1), std::string::npos) << own->head;
 }
 
 // An answer larger than the socket takes at once: the part the direct write leaves goes out

@@ -802,6 +802,50 @@ TEST_P(EdgeHttp, EtagRangeAndCompression) {
   EXPECT_EQ(head.headers.Get("Content-Length"), std::to_string(css.size()));
 }
 
+// A file's headers are prepared once and shared by its answers: a new deploy of the very same
+// bytes, or a new rule, must show at once, and two files of equal bytes keep their own types.
+TEST_P(EdgeHttp, PreparedFileHeadsFollowNewDeploysAndRules) {
+  Publish({{"index.html", "same bytes"}, {"copy.txt", "same bytes"}});
+  const std::string first = deploy_;
+  for (int i = 0; i < 2; ++i) {
+    Reply page = Get("/");
+    EXPECT_EQ(page.raw, "same bytes");
+    EXPECT_EQ(page.headers.Get("X-RepliDeploy-Deploy"), first);
+    EXPECT_EQ(page.headers.Get("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_EQ(page.headers.Get("Cache-Control"), "public, max-age=0, must-revalidate");
+    EXPECT_EQ(page.headers.Get("Accept-Ranges"), "bytes");
+    EXPECT_EQ(page.headers.Get("Server"), "replideploy");
+    EXPECT_EQ(page.headers.Get("X-Request-Id").size(), 16u);
+  }
+  const std::string etag(Get("/").headers.Get("ETag"));
+  Reply copy = Get("/copy.txt");
+  EXPECT_EQ(copy.headers.Get("Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(copy.headers.Get("ETag"), etag) << "the tag is the content's";
+
+  const std::string with_rules =
+      Deploy(token_, "web",
+             {{"index.html", "same bytes"},
+              {"_headers", "/*\n  X-Frame-Options: DENY\n  Cache-Control: no-store\n"}},
+             false);
+  ASSERT_NE(with_rules, first);
+  Reply ruled = Get("/");
+  EXPECT_EQ(ruled.headers.Get("X-RepliDeploy-Deploy"), with_rules);
+  EXPECT_EQ(ruled.headers.Get("ETag"), etag);
+  EXPECT_EQ(ruled.headers.Get("X-Frame-Options"), "DENY");
+  EXPECT_EQ(ruled.headers.Get("Cache-Control"), "no-store");
+  EXPECT_EQ(Get("/", {{"If-None-Match", etag}}).status, 304);
+
+  const std::string plain = Deploy(token_, "web", {{"index.html", "same bytes"}}, false);
+  Reply again = Get("/");
+  EXPECT_EQ(again.headers.Get("X-RepliDeploy-Deploy"), plain);
+  EXPECT_EQ(again.headers.Get("X-Frame-Options"), "");
+  EXPECT_EQ(again.headers.Get("Cache-Control"), "public, max-age=0, must-revalidate");
+  Reply head = Get("/", {}, "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.headers.Get("Content-Length"), "10");
+  EXPECT_EQ(head.headers.Get("X-RepliDeploy-Deploy"), plain);
+}
+
 TEST_P(EdgeHttp, NotFoundPagesAndPrettyUrls) {
   Publish({{"index.html", "home"}, {"about.html", "about"}, {"docs/index.html", "docs"}});
   EXPECT_EQ(Get("/missing").status, 404);
