@@ -17,10 +17,12 @@ namespace fs = std::filesystem;
 
 class DeployBinary : public BinaryFixture {
  protected:
-  // Writes `content` to `path` with an mtime an hour ago (old enough to be cached).
-  static void WriteOld(const std::string& path, const std::string& content) {
+  // Writes `content` to `path` with an mtime `seconds_ago` (old enough to be cached; an edit
+  // gets another age than the content it replaces, as a real edit gets a newer mtime).
+  static void WriteOld(const std::string& path, const std::string& content,
+                       int seconds_ago = 3600) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
-    const timespec hour_ago{time(nullptr) - 3600, 0};
+    const timespec hour_ago{time(nullptr) - seconds_ago, 0};
     const timespec times[2] = {hour_ago, hour_ago};
     ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
   }
@@ -41,6 +43,10 @@ TEST_F(DeployBinary, RedeploySendsOnlyTheChangesAndFallsBackWhenTheBaseIsGone) {
   WriteOld(folder + "/index.html", "home");
   WriteOld(folder + "/a.txt", "a one");
   WriteOld(folder + "/sub/b.txt", "bee");
+  // More files than changes below, or the CLI sends the whole list (it is no longer then).
+  for (int i = 0; i < 6; ++i) {
+    WriteOld(folder + "/p" + std::to_string(i) + ".txt", "page " + std::to_string(i));
+  }
   const auto deploy = [&] {
     return Exec(
         {"deploy", folder, "--site", "cached", "--prod", "--api-url", base, "--auth-token", token});
@@ -52,25 +58,26 @@ TEST_F(DeployBinary, RedeploySendsOnlyTheChangesAndFallsBackWhenTheBaseIsGone) {
   EXPECT_EQ(first.err.find("Sent the changes"), std::string::npos) << first.err;
 
   // An edit, a deletion, an addition: only those travel, and the edge serves the result.
-  WriteOld(folder + "/a.txt", "a two");
+  WriteOld(folder + "/a.txt", "a two", 3000);
   fs::remove(folder + "/sub/b.txt");
   std::ofstream(folder + "/c.txt") << "sea";
   Outcome second = deploy();
   ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
-  EXPECT_NE(second.err.find("(1 unchanged since the last deploy)"), std::string::npos)
+  EXPECT_NE(second.err.find("(7 unchanged since the last deploy)"), std::string::npos)
       << second.err;
   EXPECT_NE(second.err.find("Sent the changes since deploy"), std::string::npos) << second.err;
   EXPECT_EQ(call("GET", "/a.txt", "", "").body, "a two");
   EXPECT_EQ(call("GET", "/c.txt", "", "").body, "sea");
   EXPECT_EQ(call("GET", "/", "", "").body, "home");
   EXPECT_EQ(call("GET", "/sub/b.txt", "", "").status, 404);
+  EXPECT_EQ(call("GET", "/p5.txt", "", "").body, "page 5");
 
   // A corrupt cache: everything hashed again, the whole list sent, the same site.
   for (const auto& entry : fs::directory_iterator(dir_ + "/xdg-cache/replideploy")) {
     std::ofstream(entry.path(), std::ios::binary | std::ios::trunc)
         << "replideploy-deploy-cache 1\nx";
   }
-  WriteOld(folder + "/a.txt", "a three");
+  WriteOld(folder + "/a.txt", "a three", 2400);
   Outcome third = deploy();
   ASSERT_EQ(third.exit_code, 0) << third.out << third.err;
   EXPECT_NE(third.err.find("(0 unchanged since the last deploy)"), std::string::npos) << third.err;

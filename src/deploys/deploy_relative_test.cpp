@@ -16,9 +16,11 @@ class RelativeFileList : public DeployServiceTest {
     auto manifest = deploys_->Manifest(deploy_id);
     EXPECT_TRUE(manifest.ok()) << manifest.error().message;
     if (!manifest.ok()) return out;
-    for (const auto& [path, entry] : (*manifest)->files) {
-      auto content = blobs_->Read(entry.sha256, store::Variant::kIdentity);
-      out[path] = content.ok() ? *content : "<missing: " + content.error().message + ">";
+    const ManifestFiles& files = (*manifest)->files;
+    for (const ManifestEntry& entry : files) {
+      auto content = blobs_->Read(entry.sha256().view(), store::Variant::kIdentity);
+      out[std::string(files.Path(entry))] =
+          content.ok() ? *content : "<missing: " + content.error().message + ">";
     }
     return out;
   }
