@@ -304,7 +304,9 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
   std::string state;
   json::value final_deploy;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
-  // Polled every 10 ms at first (a small deploy is ready within milliseconds), then less often.
+  // Polled every 10 ms at first (a small deploy is ready within milliseconds), then less often,
+  // but at least every 50 ms: a poll is one cheap GET on a kept-alive connection, and a longer
+  // wait would be time the user waits after the deploy is ready.
   auto poll_wait = std::chrono::milliseconds(10);
   http::ClientConnection poll_connection;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -314,7 +316,7 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
     final_deploy = *got;
     if (state == "ready" || state == "error" || state == "canceled") break;
     std::this_thread::sleep_for(poll_wait);
-    poll_wait = std::min(poll_wait * 3 / 2, std::chrono::milliseconds(200));
+    poll_wait = std::min(poll_wait * 3 / 2, std::chrono::milliseconds(50));
   }
   if (state != "ready") {
     const std::string why = Str(final_deploy, "error_message");

@@ -93,7 +93,8 @@ std::string Env(const char* name) {
 }  // namespace
 
 bool Cacheable(const FileStamp& stamp, std::int64_t hashed_at_ns) {
-  return stamp.mtime_ns < hashed_at_ns - kRacyWindowNs;
+  const bool fine = stamp.mtime_ns % 1'000'000'000 != 0;
+  return stamp.mtime_ns < hashed_at_ns - (fine ? kFineRacyWindowNs : kRacyWindowNs);
 }
 
 std::string BaseKey(const std::string& api_url, const std::string& site) {

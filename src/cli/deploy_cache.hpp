@@ -46,8 +46,12 @@ struct DeployCache {
 
 // A file modified this close to the moment it was hashed is not cached: a write within the
 // file system's timestamp granularity after the hash could leave size and mtime unchanged
-// (git's "racy" rule).
+// (git's "racy" rule). An mtime with a fraction of a second comes from a file system with
+// nanosecond timestamps, which move at least every kernel tick (at most 10 ms): a tenth of a
+// second is ample. A whole-second mtime may come from one with 1-2 s granularity (FAT, ext3):
+// two seconds.
 inline constexpr std::int64_t kRacyWindowNs = 2'000'000'000;
+inline constexpr std::int64_t kFineRacyWindowNs = 100'000'000;
 
 // Whether a file with `stamp`, hashed at `hashed_at_ns` (wall clock, taken before it was
 // read), may be cached.

@@ -73,13 +73,20 @@ TEST_F(DeployCacheTest, UnchangedFilesAreNotReadAgainAndEditedOnesAre) {
 
 TEST_F(DeployCacheTest, AFileModifiedJustBeforeTheScanIsNotCached) {
   Write("old.txt", "old");
-  Write("young.txt", "young", std::chrono::seconds(0));
+  // Written "now" by a clock a little ahead (an mtime after the scan's start, as a write
+  // during the scan would have): never cached, whatever the load on the machine.
+  Write("young.txt", "young", std::chrono::seconds(-5));
   DeployCache cache;
   Scan(cache);
   EXPECT_TRUE(cache.digests.contains("/old.txt"));
   EXPECT_FALSE(cache.digests.contains("/young.txt")) << "within the racy window";
+  // A whole-second mtime: two seconds of caution.
   EXPECT_TRUE(Cacheable(FileStamp{1, 0, 1}, kRacyWindowNs + 1));
-  EXPECT_FALSE(Cacheable(FileStamp{1, 10, 1}, kRacyWindowNs + 10));
+  EXPECT_FALSE(Cacheable(FileStamp{1, 1'000'000'000, 1}, 1'000'000'000 + kRacyWindowNs));
+  EXPECT_FALSE(Cacheable(FileStamp{1, 1'000'000'000, 1}, 1'000'000'000 + kFineRacyWindowNs + 1));
+  // Nanosecond timestamps: a tenth of a second.
+  EXPECT_TRUE(Cacheable(FileStamp{1, 10, 1}, kFineRacyWindowNs + 11));
+  EXPECT_FALSE(Cacheable(FileStamp{1, 10, 1}, kFineRacyWindowNs + 10));
 }
 
 TEST_F(DeployCacheTest, BasesRoundTripAndACorruptOrForeignCacheIsIgnored) {
