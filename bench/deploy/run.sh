@@ -195,7 +195,7 @@ report() {
   if [[ -n $P_UPLOADING && -n $P_UPLOADED && -n $P_LIVE ]]; then
     echo "| ... of which hashing, creating the deploy, sending the file list | $(secs "$P_UPLOADING") s | | |"
     echo "| ... of which uploading $FIRST_UPLOADS files (8 in flight, kept-alive connections) | $(secs "$((P_UPLOADED - P_UPLOADING))") s | | |"
-    echo "| ... of which processing until the CLI sees it ready (polls every 10 ms, backing off to 200 ms) | $(secs "$((P_LIVE - P_UPLOADED))") s | | |"
+    echo "| ... of which processing until the CLI sees it ready (polls every 10 ms, backing off to 50 ms) | $(secs "$((P_LIVE - P_UPLOADED))") s | | |"
   fi
   echo "| redeploy after a one-file change (CLI until live) | $(secs "$REDEPLOY_MS") s | $REDEPLOY_UPLOADS | $REDEPLOY_CPU s |"
   echo "| ... until \`curl\` of the changed file shows the new content | $(secs "$VISIBLE_MS") s | | |"
