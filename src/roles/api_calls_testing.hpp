@@ -51,8 +51,8 @@ class ApiCalls {
     }
     return reply;
   }
-  Reply CallJson(const std::string& method, const std::string& path,
-                 const boost::json::value& body, const std::string& token = {}) {
+  Reply CallJson(const std::string& method, const std::string& path, const boost::json::value& body,
+                 const std::string& token = {}) {
     return Call(method, path, boost::json::serialize(body), token);
   }
 
