@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The dependency rules of DESIGN.md's component table, checked over the includes of src/:
-# a component's non-test files include only its own headers and those of the components it
+# a component's non-test files (not *_test.cpp, testing.hpp/.cpp, *_testing.hpp/.cpp, *_fixture.hpp) include only its own headers and those of the components it
 # depends on (directly or through them), and the HTTP faces (api/, edge/) never include db/.
 # Prints each breach as file:line and exits 1 when there is one. Run by scripts/test.sh.
 set -euo pipefail
@@ -60,7 +60,7 @@ for dir in src/*/; do
       fail=1
     fi
   done < <(grep -Hn '^#include "' "$dir"*.cpp "$dir"*.hpp 2>/dev/null | grep -v '_test\.cpp:' |
-    grep -v '/testing\.\(hpp\|cpp\):' | grep -v '_fixture\.hpp:' || true)
+    grep -v '[/_]testing\.\(hpp\|cpp\):' | grep -v '_fixture\.hpp:' || true)
 done
 if ((fail)); then
   echo "check-deps: includes break the component rules above" >&2
