@@ -118,7 +118,11 @@ bool BasicWebSocketSession<Stream>::Post(Task&& task) {
 template <class Stream>
 void BasicWebSocketSession<Stream>::CloseNow(std::uint16_t code, std::string_view reason) {
   if (closing_) return;
-  queue_.clear();
+  // The message being written stays until its write completes (OnWritten pops it): the write
+  // reads its bytes, and OnWritten expects it at the front. Only what waits behind it goes.
+  const auto keep = writing_ && !queue_.empty() ? queue_.begin() + 1 : queue_.begin();
+  for (auto it = keep; it != queue_.end(); ++it) queued_bytes_ -= it->size();
+  queue_.erase(keep, queue_.end());
   close_requested_ = true;
   close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
   WriteNext();
@@ -158,6 +162,7 @@ void BasicWebSocketSession<Stream>::WriteNext() {
 
 template <class Stream>
 void BasicWebSocketSession<Stream>::OnWritten(const error_code& ec) {
+  // The message just written is at the front (CloseNow keeps it while it is written).
   queued_bytes_ -= queue_.front().size();
   queue_.pop_front();
   WriteDone();

@@ -266,5 +266,41 @@ TYPED_TEST(WebSocketTest, StopClosesOpenWebSocketsWith1001) {
   stopper.join();
 }
 
+// Stopping while a message is being written (the client is not reading, the socket's buffers
+// are full): the message in flight is finished whole, what waits behind it is dropped, and the
+// close follows. The message being written must not be freed under its write.
+TYPED_TEST(WebSocketTest, StopWhileAMessageIsWrittenFinishesItThenCloses) {
+  constexpr int kMessages = 400;  // 24 MB: more than loopback's socket buffers hold
+  const auto payload = [](int i) { return std::string(60'000, static_cast<char>('a' + i % 26)); };
+  std::promise<void> opened;
+  this->handler_ = [&](Request&) {
+    Response response;
+    response.websocket = std::make_shared<WebSocketAccept>();
+    response.websocket->on_open = [&](const std::shared_ptr<WebSocket>& ws) {
+      for (int i = 0; i < kMessages; ++i) ws->SendText(payload(i));
+      opened.set_value();
+    };
+    return response;
+  };
+  auto ws = this->Connect("");
+  ASSERT_NE(ws, nullptr);
+  opened.get_future().wait();
+  // Queued after the messages on the connection's thread: the first write is in flight then.
+  std::thread stopper([this] { this->server_->Stop(); });
+  int received = 0;
+  beast::error_code ec;
+  for (;;) {
+    const std::string message = this->Read(*ws, ec);
+    if (ec) break;
+    ASSERT_EQ(message, payload(received)) << "message " << received;
+    ++received;
+  }
+  EXPECT_EQ(ec, websocket::error::closed);
+  EXPECT_EQ(ws->reason().code, websocket::close_code::going_away);
+  EXPECT_GE(received, 1);
+  EXPECT_LT(received, kMessages) << "the messages behind the one in flight are dropped";
+  stopper.join();
+}
+
 }  // namespace
 }  // namespace replideploy::http
