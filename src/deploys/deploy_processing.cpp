@@ -48,16 +48,21 @@ Result<std::shared_ptr<DeployManifest>> DeployService::LoadManifest(const std::s
     }
   }
   manifest->files.ShrinkToFit();
+  RD_TRY_STATUS(LoadManifestFunctions(*manifest));
+  return manifest;
+}
+
+Status DeployService::LoadManifestFunctions(DeployManifest& manifest) {
   RD_TRY(db::Rows fns, db_.Exec("SELECT name, sha256, runtime, config FROM deploy_functions "
                                 "WHERE deploy_id = ? AND uploaded = 1 ORDER BY name",
-                                {deploy_id}));
+                                {manifest.deploy_id}));
   for (const auto& r : fns.rows) {
     FunctionEntry entry{r.Text(1), r.Text(2)};
     RD_TRY_STATUS(LoadFunctionConfig(r.Text(3), entry));
-    if (!entry.routes.empty()) manifest->routed_functions.push_back(r.Text(0));
-    manifest->functions.emplace(r.Text(0), std::move(entry));
+    if (!entry.routes.empty()) manifest.routed_functions.push_back(r.Text(0));
+    manifest.functions.emplace(r.Text(0), std::move(entry));
   }
-  return manifest;
+  return {};
 }
 
 Result<std::vector<DeployService::VariantJob>> DeployService::VariantJobs(
@@ -87,23 +92,51 @@ Status DeployService::SyncDeployBlobs(const Deploy& deploy) {
   RD_TRY(db::Rows rows,
          db_.Exec("SELECT f.sha256, b.sha1, b.created_at FROM deploy_files f "
                   "LEFT JOIN blobs b ON b.sha256 = f.sha256 WHERE f.deploy_id = ? AND "
-                  "f.sha256 IS NOT NULL AND (b.sha256 IS NULL OR b.synced = 0) "
-                  "UNION SELECT fn.sha256, b.sha1, b.created_at FROM deploy_functions fn "
-                  "LEFT JOIN blobs b ON b.sha256 = fn.sha256 WHERE fn.deploy_id = ? AND "
-                  "(b.sha256 IS NULL OR b.synced = 0)",
-                  {deploy.id, deploy.id}));
-  if (rows.empty()) return {};
-  std::vector<std::string> digests;
-  digests.reserve(rows.rows.size());
-  for (const auto& r : rows.rows) digests.push_back(r.Text(0));
+                  "f.sha256 IS NOT NULL AND (b.sha256 IS NULL OR b.synced = 0)",
+                  {deploy.id}));
+  std::vector<BlobToSync> blobs;
+  for (const auto& r : rows.rows) {
+    blobs.push_back({r.Text(0), r.IsNull(1) ? "" : r.Text(1),
+                     r.IsNull(2) ? std::nullopt : std::optional(r.Int(2))});
+  }
+  RD_TRY_STATUS(AddUnsyncedFunctions(deploy.id, blobs));
+  return SyncBlobs(blobs);
+}
+
+Status DeployService::AddUnsyncedFunctions(const std::string& deploy_id,
+                                           std::vector<BlobToSync>& out) {
+  RD_TRY(db::Rows rows, db_.Exec("SELECT fn.sha256, b.sha1, b.created_at FROM deploy_functions fn "
+                                 "LEFT JOIN blobs b ON b.sha256 = fn.sha256 WHERE fn.deploy_id = ? "
+                                 "AND (b.sha256 IS NULL OR b.synced = 0)",
+                                 {deploy_id}));
+  for (const auto& r : rows.rows) {
+    out.push_back({r.Text(0), r.IsNull(1) ? "" : r.Text(1),
+                   r.IsNull(2) ? std::nullopt : std::optional(r.Int(2))});
+  }
+  return {};
+}
+
+Status DeployService::SyncBlobs(const std::vector<BlobToSync>& blobs) {
+  if (blobs.empty()) return {};
+  std::vector<std::string> digests;  // each blob once (files may share content)
+  std::vector<const BlobToSync*> unique;
+  digests.reserve(blobs.size());
+  unique.reserve(blobs.size());
+  std::unordered_set<std::string_view> seen;
+  for (const BlobToSync& b : blobs) {
+    if (!seen.insert(b.sha256).second) continue;
+    digests.push_back(b.sha256);
+    unique.push_back(&b);
+  }
   RD_TRY_STATUS(blobs_.SyncBlobs(digests));
   // Only a crash of the machine loses unsynced writes, and it restarts every process: a blob
   // written after this process started is intact if it is there; one from before (or of
   // unknown age) is read and checked against its digests.
-  for (const auto& r : rows.rows) {
-    const std::string sha256 = r.Text(0);
+  for (const BlobToSync* blob : unique) {
+    const BlobToSync& b = *blob;
+    const std::string& sha256 = b.sha256;
     bool intact = false;
-    if (!r.IsNull(2) && r.Int(2) >= started_at_) {
+    if (b.created_at && *b.created_at >= started_at_) {
       RD_TRY(intact, blobs_.Has(sha256, store::Variant::kIdentity));
     } else {
       auto content = blobs_.Read(sha256, store::Variant::kIdentity);
@@ -111,7 +144,7 @@ Status DeployService::SyncDeployBlobs(const Deploy& deploy) {
         store::BlobDigester digester;
         digester.Update(*content);
         auto info = digester.Finish();
-        intact = info.ok() && info->sha256 == sha256 && (r.IsNull(1) || info->sha1 == r.Text(1));
+        intact = info.ok() && info->sha256 == sha256 && (b.sha1.empty() || info->sha1 == b.sha1);
       } else if (content.error().code != ErrorCode::kNotFound) {
         return std::move(content).error();
       }
@@ -141,9 +174,14 @@ Status DeployService::SyncDeployBlobs(const Deploy& deploy) {
 
 Status DeployService::FinishOne(const Deploy& deploy) {
   // Every file durable before the deploy can go live; brotli/gzip variants come afterwards
-  // (PrecompressPending), so a deploy goes live with identity bodies at once.
-  RD_TRY_STATUS(SyncDeployBlobs(deploy));
-  RD_TRY(std::shared_ptr<DeployManifest> manifest, LoadManifest(deploy.id, deploy.site_id));
+  // (PrecompressPending), so a deploy goes live with identity bodies at once. A relative file
+  // list's deploy is made from its base's manifest and its changed rows (deploy_relative.cpp).
+  RD_TRY(std::shared_ptr<DeployManifest> manifest, PatchedManifest(deploy));
+  CountManifestBuilt(manifest != nullptr);
+  if (!manifest) {
+    RD_TRY_STATUS(SyncDeployBlobs(deploy));
+    RD_TRY(manifest, LoadManifest(deploy.id, deploy.site_id));
+  }
   // Read off the manifest, not asked of the database again (VariantJobs: a second pass over
   // every file of the deploy).
   const bool variants_pending = NeedsVariants(*manifest);

@@ -3,6 +3,7 @@
 
 #include <thread>
 
+#include "core/metrics.hpp"
 #include "deploys/deploys_testing.hpp"
 
 namespace replideploy::deploys {
@@ -68,6 +69,84 @@ TEST_P(RelativeFileList, ResultIsTheBaseMinusDeletedPlusChanged) {
           {"/index.html", "home"}, {"/a.txt", "A2"}, {"/dir/c.txt", "C"}, {"/dir/new.txt", "N"}}));
   EXPECT_EQ(Served(base.id).at("/a.txt"), "A") << "the base is unchanged";
   EXPECT_EQ(RowsOf(base.id), 4);
+}
+
+// Every file of `manifest` as "path sha256 size type br gzip", and its functions.
+std::vector<std::string> Describe(const DeployManifest& manifest) {
+  std::vector<std::string> out;
+  for (const ManifestEntry& e : manifest.files) {
+    out.push_back(std::string(manifest.files.Path(e)) + " " + e.sha256().str() + " " +
+                  std::to_string(e.size) + " " + std::string(e.content_type) + " " +
+                  std::to_string(e.has_br) + std::to_string(e.has_gzip));
+  }
+  for (const auto& [name, fn] : manifest.functions) out.push_back("fn " + name + " " + fn.sha256);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::uint64_t ManifestsBuilt(std::string_view how) {
+  return core::metrics::Default()
+      .GetCounter("replideploy_deploy_manifests_built_total", "", {{"how", std::string(how)}})
+      .Value();
+}
+
+TEST_P(RelativeFileList, ProcessingPatchesTheBaseManifestAsAWholeReadWouldMakeIt) {
+  const std::string big(4000, 'x');  // compressible: gets variants once precompressed
+  const Deploy base = DeployFiles(
+      {{"index.html", "home"}, {"a.txt", "A"}, {"b.txt", "B"}, {"big.css", big}, {"c.js", "C"}});
+  ASSERT_TRUE(deploys_->PrecompressPending({}).ok());  // the base's manifest with variants
+  ASSERT_TRUE(deploys_->Manifest(base.id).ok());
+  const std::uint64_t patched = ManifestsBuilt("patched");
+  const std::uint64_t read = ManifestsBuilt("read");
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_
+          ->SetFilesRelative(alice_.id, d.id, base.id,
+                             {{"a.txt", Sha1ForTest("A2")},
+                              {"new.txt", Sha1ForTest("N")},
+                              {"c.js", Sha1ForTest("B")}},  // now the same content as b.txt
+                             {"b.txt"}, {})
+          .value();
+  d = Finish(d, {{"a.txt", "A2"}, {"new.txt", "N"}});
+  ASSERT_EQ(d.state, kStateReady);
+  EXPECT_EQ(ManifestsBuilt("patched"), patched + 1) << "made from the base's manifest";
+  EXPECT_EQ(ManifestsBuilt("read"), read);
+  auto made = deploys_->Manifest(d.id);
+  ASSERT_TRUE(made.ok());
+  // A service with nothing cached reads every row: the same manifest.
+  DeployService fresh(tdb_->db(), *blobs_, clock_, *sites_);
+  auto whole = fresh.Manifest(d.id);
+  ASSERT_TRUE(whole.ok()) << whole.error().message;
+  EXPECT_EQ(Describe(**made), Describe(**whole));
+  EXPECT_EQ((*made)->files.size(), 5u);
+  EXPECT_NE((*made)->Find("/big.css"), nullptr);
+  EXPECT_TRUE((*made)->Find("/big.css")->has_br) << "the base's variants carried over";
+  EXPECT_EQ((*made)->Find("/b.txt"), nullptr);
+  EXPECT_EQ(Served(d.id).at("/c.js"), "B");
+}
+
+TEST_P(RelativeFileList, AListSetAgainOrAnUncachedBaseMeansTheWholeRead) {
+  const Deploy base = DeployFiles({{"index.html", "home"}, {"a.txt", "A"}});
+  // A relative list, then the whole list for the same deploy: the rows are the second's.
+  Deploy d = deploys_->Create(alice_.id, "site", {}).value();
+  d = deploys_->SetFilesRelative(alice_.id, d.id, base.id, {{"a.txt", Sha1ForTest("A2")}}, {}, {})
+          .value();
+  d = deploys_->SetFiles(alice_.id, d.id, {{"index.html", Sha1ForTest("home")}}, {}).value();
+  std::uint64_t read = ManifestsBuilt("read");
+  EXPECT_EQ(Finish(d, {}).state, kStateReady);
+  EXPECT_EQ(ManifestsBuilt("read"), read + 1);
+  EXPECT_EQ(Served(d.id), (std::map<std::string, std::string>{{"/index.html", "home"}}));
+  // A base whose manifest this process does not hold (another process made it, or it was
+  // dropped): read whole, and right.
+  DeployService other(tdb_->db(), *blobs_, clock_, *sites_);
+  Deploy e = other.Create(alice_.id, "site", {}).value();
+  e = other.SetFilesRelative(alice_.id, e.id, base.id, {{"b.txt", Sha1ForTest("home")}}, {}, {})
+          .value();
+  read = ManifestsBuilt("read");
+  ASSERT_EQ(*other.ProcessPending(), 1);
+  EXPECT_EQ(ManifestsBuilt("read"), read + 1);
+  auto manifest = other.Manifest(e.id);
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_EQ((*manifest)->files.size(), 3u);
 }
 
 TEST_P(RelativeFileList, NoChangeGoesStraightToProcessing) {

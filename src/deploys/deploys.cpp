@@ -124,6 +124,20 @@ void CountPublished(std::string_view kind) {
   (kind == "rollback" ? rollbacks : publishes).Add();
 }
 
+void CountManifestBuilt(bool patched) {
+  static core::metrics::Counter& patched_count = core::metrics::Default().GetCounter(
+      "replideploy_deploy_manifests_built_total",
+      "Manifests of processed deploys: how patched (a relative file list's, from its base's "
+      "manifest and the changed rows) or read (every row).",
+      {{"how", "patched"}});
+  static core::metrics::Counter& read_count = core::metrics::Default().GetCounter(
+      "replideploy_deploy_manifests_built_total",
+      "Manifests of processed deploys: how patched (a relative file list's, from its base's "
+      "manifest and the changed rows) or read (every row).",
+      {{"how", "read"}});
+  (patched ? patched_count : read_count).Add();
+}
+
 Result<std::string> NormalizeDeployPath(std::string_view path) {
   const auto bad = [&](std::string_view why) {
     return Unprocessable("invalid_path", "invalid file path '" + std::string(path.substr(0, 200)) +
@@ -331,9 +345,12 @@ Result<Deploy> DeployService::SetFiles(std::string_view user_id, std::string_vie
     RD_TRY_STATUS(s.Exec("DELETE FROM deploy_files WHERE deploy_id = ?", {id}));
     RD_TRY_STATUS(InsertDeployFiles(s, id, checked.files, reused));
     RD_TRY_STATUS(InsertDeployFunctions(s, id, checked.functions, configs));
-    RD_TRY_STATUS(s.Exec(
-        "UPDATE deploys SET state = ?, file_count = ?, updated_at = ? WHERE id = ?",
-        {std::string(kStateUploading), static_cast<std::int64_t>(checked.files.size()), now, id}));
+    // A new file_list_id: a relative list remembered for this deploy no longer applies.
+    RD_TRY_STATUS(
+        s.Exec("UPDATE deploys SET state = ?, file_count = ?, updated_at = ?, file_list_id = ? "
+               "WHERE id = ?",
+               {std::string(kStateUploading), static_cast<std::int64_t>(checked.files.size()), now,
+                core::HexEncode(core::RandomBytes(12)), id}));
     return {};
   }));
   return ClaimReusedAndAdvance(id, reused);

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -309,10 +310,32 @@ class DeployService {
   // written before this process started against their digest (a machine crash may have
   // damaged them); a damaged blob is deleted and fails the deploy (kUnprocessable).
   Status SyncDeployBlobs(const Deploy& deploy);
+  // A blob SyncDeployBlobs checks: its SHA-1 and row's created_at when the blobs table has them.
+  struct BlobToSync {
+    std::string sha256, sha1;
+    std::optional<std::int64_t> created_at;
+  };
+  // The deploy's functions whose blob is not known to be durable.
+  Status AddUnsyncedFunctions(const std::string& deploy_id, std::vector<BlobToSync>& out);
+  Status SyncBlobs(const std::vector<BlobToSync>& blobs);
   Result<Deploy> AdvanceIfComplete(const Deploy& deploy);
   Status FinishOne(const Deploy& deploy);
   Result<std::shared_ptr<DeployManifest>> LoadManifest(const std::string& deploy_id,
                                                        const std::string& site_id);
+  Status LoadManifestFunctions(DeployManifest& manifest);
+  // What SetFilesRelative wrote, kept until the deploy is processed, so that FinishOne can
+  // patch the base's cached manifest with the changed rows instead of reading every row
+  // (deploy_relative.cpp). Only an optimisation: anything missing or out of date means the
+  // whole read.
+  struct RelativeFileList {
+    std::string file_list_id;  // deploys.file_list_id, written with the rows
+    std::string base_id;
+    std::set<std::string, std::less<>> changed, deleted;  // the rows' paths
+  };
+  void RememberRelativeFileList(const std::string& deploy_id, RelativeFileList list);
+  // The deploy's manifest from its base's cached one and its changed rows, their blobs synced;
+  // nullptr when it cannot be made that way (SyncDeployBlobs and LoadManifest then).
+  Result<std::shared_ptr<DeployManifest>> PatchedManifest(const Deploy& deploy);
   // The blobs of a deploy that could get compressed variants and have none yet.
   struct VariantJob {
     std::string sha256, content_type;
@@ -359,6 +382,8 @@ class DeployService {
   std::size_t manifest_bytes_ = 0;
   const std::int64_t started_at_;  // clock_ at construction (SyncDeployBlobs)
   std::mutex process_mu_;          // one ProcessPending at a time
+  std::mutex relative_mu_;
+  std::unordered_map<std::string, RelativeFileList> relative_lists_;  // by deploy id, bounded
   std::atomic<std::uint64_t> publish_version_{0};
   std::atomic<int> publishes_in_flight_{0};
   friend class PublishScope;

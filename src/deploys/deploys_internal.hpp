@@ -48,6 +48,9 @@ bool NeedsVariants(const DeployManifest& manifest);
 // replideploy_deploys_published_total{kind}: "publish" (a newer deploy goes live, by hand or
 // automatically) or "rollback" (an older one).
 void CountPublished(std::string_view kind);
+// replideploy_deploy_manifests_built_total{how="patched"|"read"}: how processing made a
+// deploy's manifest (patched from its base's, or read whole).
+void CountManifestBuilt(bool patched);
 
 // The owner of the site's account, whose audit log its events go to.
 Result<std::string> SiteOwner(db::Session& s, const std::string& site_id);

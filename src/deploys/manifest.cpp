@@ -74,17 +74,25 @@ bool ManifestFiles::Insert(std::string_view path, std::string_view sha256_hex, s
                            std::string_view content_type, bool has_br, bool has_gzip) {
   ManifestEntry entry;
   if (!entry.digest.ParseHex(sha256_hex)) return false;
+  entry.size = size;
+  entry.content_type = InternContentType(content_type);
+  entry.has_br = has_br;
+  entry.has_gzip = has_gzip;
+  return Add(path, entry);
+}
+
+bool ManifestFiles::InsertCopy(std::string_view path, const ManifestEntry& entry) {
+  return Add(path, entry);
+}
+
+bool ManifestFiles::Add(std::string_view path, ManifestEntry entry) {
   if (Find(path) != nullptr) return false;
   if (paths_.size() + path.size() > std::numeric_limits<std::uint32_t>::max() ||
       entries_.size() + 1 >= std::numeric_limits<std::uint32_t>::max()) {
     return false;
   }
-  entry.size = size;
-  entry.content_type = InternContentType(content_type);
   entry.path_offset = static_cast<std::uint32_t>(paths_.size());
   entry.path_size = static_cast<std::uint32_t>(path.size());
-  entry.has_br = has_br;
-  entry.has_gzip = has_gzip;
   paths_.append(path);
   entries_.push_back(entry);
   // At most half full, so a miss ends after a probe or two.

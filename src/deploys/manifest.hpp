@@ -60,6 +60,9 @@ class ManifestFiles {
   // a SHA-256 in hex. The content type is interned.
   bool Insert(std::string_view path, std::string_view sha256_hex, std::int64_t size,
               std::string_view content_type, bool has_br = false, bool has_gzip = false);
+  // Adds a file with `entry`'s content, size, type and variants (an entry of another
+  // ManifestFiles: its content type is interned already); false when `path` is there already.
+  bool InsertCopy(std::string_view path, const ManifestEntry& entry);
   // Gives back what Reserve or growth left unused (call once filled).
   void ShrinkToFit();
 
@@ -76,6 +79,7 @@ class ManifestFiles {
   std::size_t MemoryBytes() const;
 
  private:
+  bool Add(std::string_view path, ManifestEntry entry);  // entry's path fields are set here
   void Rehash(std::size_t slots);
   std::size_t Slot(std::string_view path) const;
 
