@@ -217,7 +217,7 @@ Result<ScannedFolder> ScanDirectory(const std::string& dir, DeployCache& cache) 
       // Stamped before the read: a write during the read changed the mtime, so the next scan
       // reads the file again.
       const FileStamp& stamp = listed.stamps[unknown[u]];
-      cacheable[u] = stamp.size == f.size && Cacheable(stamp, scan_start);
+      cacheable[u] = stamp.size == f.size && Cacheable(stamp, scan_start) ? 1 : 0;
     }
   };
   std::vector<std::thread> threads;
