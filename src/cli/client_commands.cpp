@@ -10,10 +10,13 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include "builder/build_config.hpp"
 #include "builder/functions_bundle.hpp"
@@ -241,8 +244,6 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
   if (!deploy.ok()) return Fail(deploy.error().message);
   const std::string deploy_id = Str(*deploy, "id");
 
-  std::map<std::string, std::vector<const LocalFile*>> by_sha;
-  for (const auto& f : *scanned) by_sha[f.sha1].push_back(&f);
   json::object function_digests;
   json::object function_configs;  // routes, as netlify-cli's functions_config
   std::map<std::string, const builder::FunctionBundle*> function_by_sha;
@@ -285,13 +286,16 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
   std::vector<const LocalFile*> uploads;
   std::uint64_t upload_bytes = 0;
   if (const auto* required = prepared->as_object().if_contains("required");
-      required && required->is_array()) {
+      required && required->is_array() && !required->as_array().empty()) {
+    std::unordered_map<std::string_view, const LocalFile*> by_sha;  // one copy per content
+    by_sha.reserve(scanned->size());
+    for (const auto& f : *scanned) by_sha.emplace(f.sha1, &f);
     for (const auto& sha : required->as_array()) {
       if (!sha.is_string()) continue;
-      auto it = by_sha.find(std::string(sha.as_string()));
-      if (it == by_sha.end() || it->second.empty()) continue;
-      uploads.push_back(it->second.front());  // one copy per content is enough
-      upload_bytes += it->second.front()->size;
+      auto it = by_sha.find(std::string_view(sha.as_string()));
+      if (it == by_sha.end()) continue;
+      uploads.push_back(it->second);
+      upload_bytes += it->second->size;
     }
   }
   fmt::print(stderr, "Uploading {} of {} files ({}); the rest are already stored\n", uploads.size(),
@@ -301,6 +305,20 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
     return Fail("upload failed: " + error);
   }
 
+  // The cache's next text is made while the server processes the deploy; written once it is
+  // ready (a base the server would refuse is never kept).
+  std::future<std::string> cache_text;
+  if (!cache_file.empty()) {
+    cache_text =
+        std::async(std::launch::async, [&cache, &base_key, &deploy_id, scanned, &real_dir] {
+          BaseDeploy& next = cache.bases[base_key];
+          next.deploy_id = deploy_id;
+          next.files.clear();
+          next.files.reserve(scanned->size());
+          for (const LocalFile& f : *scanned) next.files.emplace(f.path, f.sha1);
+          return FormatDeployCache(real_dir, cache, base_key);
+        });
+  }
   std::string state;
   json::value final_deploy;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
@@ -323,12 +341,8 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
     return Fail("deploy " + deploy_id + " ended " + (state.empty() ? "in a timeout" : state) +
                 (why.empty() ? "" : ": " + why));
   }
-  if (!cache_file.empty()) {
-    BaseDeploy& next = cache.bases[base_key];
-    next.deploy_id = deploy_id;
-    next.files.clear();
-    for (const LocalFile& f : *scanned) next.files.emplace(f.path, f.sha1);
-    if (Status saved = SaveDeployCache(cache_file, real_dir, cache, base_key); !saved.ok()) {
+  if (cache_text.valid()) {
+    if (Status saved = WriteDeployCache(cache_file, cache_text.get()); !saved.ok()) {
       fmt::print(stderr, "replideploy: note: {}\n", saved.error().message);  // only a cache
     }
   }

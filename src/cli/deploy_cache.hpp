@@ -13,8 +13,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/result.hpp"
 
@@ -33,15 +36,26 @@ struct CachedDigest {
   std::string sha1;
 };
 
+// Keyed by deploy path, looked up by std::string_view too (no copy per lookup). Hashed: the
+// paths of a site share long prefixes, which an ordered map compares again at every level.
+struct PathHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+template <typename V>
+using PathMap = std::unordered_map<std::string, V, PathHash, std::equal_to<>>;
+
 // A deploy made from the folder: its id and the file list sent (deploy path -> SHA-1).
 struct BaseDeploy {
   std::string deploy_id;
-  std::map<std::string, std::string> files;
+  PathMap<std::string> files;
 };
 
 struct DeployCache {
-  std::map<std::string, CachedDigest> digests;  // deploy path ("/a/b.html") ->
-  std::map<std::string, BaseDeploy> bases;      // BaseKey(api_url, site) ->
+  PathMap<CachedDigest> digests;            // deploy path ("/a/b.html") ->
+  std::map<std::string, BaseDeploy> bases;  // BaseKey(api_url, site) ->
 };
 
 // A file modified this close to the moment it was hashed is not cached: a write within the
@@ -73,6 +87,13 @@ DeployCache LoadDeployCache(const std::string& file, const std::string& real_dir
 // kMaxBases bases are kept (`keep_base` among them).
 Status SaveDeployCache(const std::string& file, const std::string& real_dir,
                        const DeployCache& cache, const std::string& keep_base);
+
+// SaveDeployCache in two steps, so the text can be made while waiting for something else:
+// the file's text ("" for a folder that is not cached, whose path holds a tab or line break),
+// then the writing of that text (nothing for "").
+std::string FormatDeployCache(const std::string& real_dir, const DeployCache& cache,
+                              const std::string& keep_base);
+Status WriteDeployCache(const std::string& file, const std::string& text);
 inline constexpr std::size_t kMaxBases = 8;
 
 }  // namespace replideploy::cli

@@ -1,16 +1,21 @@
 #include "cli/deploy_scan.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
-#include <optional>
+#include <string_view>
+#include <system_error>
 #include <thread>
+#include <unordered_set>
 
 #include "core/crypto.hpp"
 #include "store/blob_store.hpp"
@@ -18,42 +23,122 @@
 namespace replideploy::cli {
 
 namespace json = boost::json;
-namespace fs = std::filesystem;
 
 namespace {
 
-bool Skipped(const fs::path& relative) {
-  for (const auto& part : relative) {
-    const std::string s = part.string();
-    if (s == "node_modules" || s == "__MACOSX") return true;
-    if (!s.empty() && s.front() == '.' && s != ".well-known") return true;
-  }
-  return false;
+// Skipped with all it holds: dot files and folders (but .well-known), node_modules, __MACOSX.
+bool Skipped(std::string_view name) {
+  if (name == "node_modules" || name == "__MACOSX") return true;
+  return !name.empty() && name.front() == '.' && name != ".well-known";
 }
 
-Result<std::vector<LocalFile>> ListFiles(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    return MakeError(ErrorCode::kBadRequest, dir + " is not a directory");
-  std::vector<LocalFile> files;
-  for (auto it =
-           fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const fs::path relative = it->path().lexically_relative(dir);
-    if (Skipped(relative)) {
-      if (it->is_directory()) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_symlink() && it->is_directory()) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    if (!it->is_regular_file()) continue;
-    files.push_back({"/" + relative.generic_string(), it->path().string(), "", 0});
-  }
-  if (ec) return MakeError(ErrorCode::kBadRequest, "cannot read " + dir + ": " + ec.message());
-  return files;
+std::string Errno(int error) { return std::error_code(error, std::generic_category()).message(); }
+
+FileStamp StampOf(const struct stat& st) {
+  return FileStamp{static_cast<std::uint64_t>(st.st_size),
+                   std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec,
+                   static_cast<std::uint64_t>(st.st_ino)};
 }
+
+struct ListedFiles {
+  std::vector<LocalFile> files;
+  std::vector<FileStamp> stamps;  // of files[i], taken before any is read
+};
+
+// Lists a folder tree with one open folder per level: readdir's d_type, and fstatat relative
+// to the folder (no lookup of the whole path per file); the deploy path grows in one buffer.
+// What it keeps is what std::filesystem::recursive_directory_iterator with
+// skip_permission_denied kept: regular files and links to regular files; folders that are
+// links are not followed, folders that cannot be opened for lack of permission are left out,
+// broken links are left out; any other error fails the scan.
+class FolderLister {
+ public:
+  explicit FolderLister(const std::string& dir)
+      : dir_(dir), disk_prefix_(dir.ends_with('/') ? dir : dir + "/") {}
+
+  Result<ListedFiles> List() && {
+    struct stat st {};
+    if (::stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return MakeError(ErrorCode::kBadRequest, dir_ + " is not a directory");
+    }
+    const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == EACCES) return ListedFiles{};
+    if (fd < 0) return ReadError(errno);
+    RD_TRY_STATUS(Walk(fd));
+    return std::move(listed_);
+  }
+
+ private:
+  Error ReadError(int error) const {
+    return MakeError(ErrorCode::kBadRequest, "cannot read " + dir_ + ": " + Errno(error));
+  }
+  std::string DiskPath(std::string_view name) const {
+    std::string out = disk_prefix_;
+    out.append(path_, 1).append(name);
+    return out;
+  }
+
+  // Takes `fd`, a folder whose deploy path is `path_` (ending in '/').
+  Status Walk(int fd) {
+    const std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(fd), &::closedir);
+    if (!dir) {
+      const int error = errno;
+      ::close(fd);
+      return ReadError(error);
+    }
+    errno = 0;
+    while (const dirent* entry = ::readdir(dir.get())) {
+      const std::string_view name = entry->d_name;
+      if (!Skipped(name)) RD_TRY_STATUS(Visit(fd, name, entry->d_type));
+      errno = 0;
+    }
+    if (errno != 0) return ReadError(errno);
+    return {};
+  }
+
+  Status Visit(int fd, std::string_view name, unsigned char type) {
+    struct stat st {};
+    const char* c_name = name.data();  // d_name: NUL-terminated
+    if (type == DT_UNKNOWN) {
+      if (::fstatat(fd, c_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return {};  // gone since listed
+        return ReadError(errno);
+      }
+      type = IFTODT(st.st_mode);
+    }
+    if (type == DT_DIR) return Descend(fd, name);
+    if (type != DT_REG && type != DT_LNK) return {};
+    // The stamp of the cache: of the file a link points to, as stat(2) on its path gave.
+    if (::fstatat(fd, c_name, &st, 0) != 0) {
+      if (type == DT_REG) return MakeError(ErrorCode::kBadRequest, "cannot read " + DiskPath(name));
+      if (errno == ENOENT || errno == ENOTDIR) return {};  // a broken link
+      return MakeError(ErrorCode::kBadRequest,
+                       "cannot read " + DiskPath(name) + ": " + Errno(errno));
+    }
+    if (!S_ISREG(st.st_mode)) return {};  // a link to a folder (not followed) or to a device
+    std::string path = path_;
+    path.append(name);
+    listed_.files.push_back({std::move(path), DiskPath(name), "", 0});
+    listed_.stamps.push_back(StampOf(st));
+    return {};
+  }
+
+  Status Descend(int fd, std::string_view name) {
+    const int sub = ::openat(fd, name.data(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0 && errno == EACCES) return {};
+    if (sub < 0) return ReadError(errno);
+    const std::size_t mark = path_.size();
+    path_.append(name).push_back('/');
+    RD_TRY_STATUS(Walk(sub));
+    path_.resize(mark);
+    return {};
+  }
+
+  const std::string& dir_;
+  const std::string disk_prefix_;
+  std::string path_ = "/";
+  ListedFiles listed_;
+};
 
 // Reads `f` and sets its size and SHA-1.
 Status HashFile(LocalFile& f) {
@@ -86,14 +171,6 @@ Status HashFile(LocalFile& f) {
   return {};
 }
 
-std::optional<FileStamp> Stamp(const std::string& disk_path) {
-  struct stat st {};
-  if (::stat(disk_path.c_str(), &st) != 0) return std::nullopt;
-  return FileStamp{static_cast<std::uint64_t>(st.st_size),
-                   std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec,
-                   static_cast<std::uint64_t>(st.st_ino)};
-}
-
 json::object Digests(const std::vector<const LocalFile*>& files) {
   json::object out;
   for (const LocalFile* f : files) out[f->path.substr(1)] = f->sha1;
@@ -107,49 +184,54 @@ Result<ScannedFolder> ScanDirectory(const std::string& dir, DeployCache& cache) 
   const std::int64_t scan_start = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count();
-  RD_TRY(std::vector<LocalFile> files, ListFiles(dir));
-  std::vector<std::optional<CachedDigest>> fresh(files.size());
-  std::atomic<std::size_t> next{0}, hashed{0};
+  RD_TRY(ListedFiles listed, FolderLister(dir).List());
+  std::vector<LocalFile>& files = listed.files;
+  // The cache's entries still true move to this scan's; the rest are read.
+  PathMap<CachedDigest> kept;
+  kept.reserve(files.size());
+  std::vector<std::size_t> unknown;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    LocalFile& f = files[i];
+    const auto cached = cache.digests.find(f.path);
+    if (cached == cache.digests.end() || cached->second.stamp != listed.stamps[i]) {
+      unknown.push_back(i);
+      continue;
+    }
+    f.sha1 = cached->second.sha1;
+    f.size = listed.stamps[i].size;
+    kept.insert(cache.digests.extract(cached));
+  }
+  std::vector<char> cacheable(unknown.size(), 0);  // not vector<bool>: one byte per thread's write
+  std::atomic<std::size_t> next{0};
   std::mutex error_mu;
   std::string error;
   // The deploy API names files by SHA-1 only; hashed on every core.
   auto hash = [&] {
-    for (std::size_t i = next++; i < files.size(); i = next++) {
-      LocalFile& f = files[i];
-      // Stamped before reading: a write during the read changes the mtime, so the next scan
-      // reads the file again.
-      const std::optional<FileStamp> stamp = Stamp(f.disk_path);
-      if (stamp) {
-        const auto cached = cache.digests.find(f.path);
-        if (cached != cache.digests.end() && cached->second.stamp == *stamp) {
-          f.sha1 = cached->second.sha1;
-          f.size = stamp->size;
-          fresh[i] = cached->second;
-          continue;
-        }
-      }
+    for (std::size_t u = next++; u < unknown.size(); u = next++) {
+      LocalFile& f = files[unknown[u]];
       if (Status st = HashFile(f); !st.ok()) {
         std::lock_guard lock(error_mu);
         if (error.empty()) error = st.error().message;
         return;
       }
-      ++hashed;
-      if (stamp && stamp->size == f.size && Cacheable(*stamp, scan_start)) {
-        fresh[i] = CachedDigest{*stamp, f.sha1};
-      }
+      // Stamped before the read: a write during the read changed the mtime, so the next scan
+      // reads the file again.
+      const FileStamp& stamp = listed.stamps[unknown[u]];
+      cacheable[u] = stamp.size == f.size && Cacheable(stamp, scan_start) ? 1 : 0;
     }
   };
   std::vector<std::thread> threads;
   const unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
-  for (unsigned t = 1; t < cores && t < files.size(); ++t) threads.emplace_back(hash);
+  for (unsigned t = 1; t < cores && t < unknown.size(); ++t) threads.emplace_back(hash);
   hash();
   for (auto& t : threads) t.join();
   if (!error.empty()) return MakeError(ErrorCode::kBadRequest, error);
-  cache.digests.clear();  // files gone since the last scan are forgotten
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    if (fresh[i]) cache.digests.emplace(files[i].path, std::move(*fresh[i]));
+  for (std::size_t u = 0; u < unknown.size(); ++u) {
+    const std::size_t i = unknown[u];
+    if (cacheable[u]) kept.emplace(files[i].path, CachedDigest{listed.stamps[i], files[i].sha1});
   }
-  return ScannedFolder{std::move(files), hashed.load()};
+  cache.digests = std::move(kept);  // files gone since the last scan are forgotten
+  return ScannedFolder{std::move(files), unknown.size()};
 }
 
 Result<json::value> SendFileList(const ApiClient& client, const std::string& site_path,
@@ -159,16 +241,23 @@ Result<json::value> SendFileList(const ApiClient& client, const std::string& sit
   relative = false;
   if (base != nullptr) {
     std::vector<const LocalFile*> changed;
-    json::array deleted;
-    std::map<std::string_view, bool> present;  // base path -> still in the folder
-    for (const auto& [path, sha1] : base->files) present.emplace(path, false);
+    std::size_t kept = 0;  // base paths still in the folder
     for (const LocalFile& f : files) {
       const auto in_base = base->files.find(f.path);
-      if (in_base != base->files.end()) present[in_base->first] = true;
+      if (in_base != base->files.end()) ++kept;
       if (in_base == base->files.end() || in_base->second != f.sha1) changed.push_back(&f);
     }
-    for (const auto& [path, kept] : present) {
-      if (!kept) deleted.emplace_back(path.substr(1));
+    json::array deleted;
+    if (kept < base->files.size()) {
+      std::unordered_set<std::string_view> present;
+      present.reserve(files.size());
+      for (const LocalFile& f : files) present.insert(f.path);
+      std::vector<std::string_view> gone;
+      for (const auto& [path, sha1] : base->files) {
+        if (!present.contains(path)) gone.push_back(path);
+      }
+      std::sort(gone.begin(), gone.end());
+      for (const std::string_view path : gone) deleted.emplace_back(path.substr(1));
     }
     if (changed.size() + deleted.size() < files.size()) {
       json::value body = functions;
