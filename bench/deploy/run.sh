@@ -75,6 +75,18 @@ served() { # URL-path -> body on stdout (empty on error)
 uploads_of() { # deploy log -> "N of M"
   sed -n 's/.*Uploading \([0-9]*\) of \([0-9]*\) files.*/\1 of \2/p' "$1" | head -1
 }
+# ms_until_served VERSION T0 LIMIT_MS PAUSE: ms from T0 until the changed file is served at
+# VERSION (empty past LIMIT_MS), polling every PAUSE seconds.
+ms_until_served() {
+  while :; do
+    if served "$CHANGED_URL" | grep -q "version $1$"; then
+      echo $(($(now_ms) - $2))
+      return
+    fi
+    (($(now_ms) - $2 > $3)) && return
+    sleep "$4"
+  done
+}
 secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
 
 # 1. first deploy
@@ -114,15 +126,7 @@ redeploy_once() { # VERSION: sets REDEPLOY_MS, VISIBLE_MS, REDEPLOY_CPU, REDEPLO
   rd_deploy "$SITE" "$SITE_NAME" "$T/out/redeploy-$version.log" &
   cli=$!
   BENCH_PIDS+=("$cli")
-  VISIBLE_MS=""
-  while :; do
-    if served "$CHANGED_URL" | grep -q "version $version$"; then
-      VISIBLE_MS=$(($(now_ms) - t0))
-      break
-    fi
-    (($(now_ms) - t0 > 300000)) && break
-    sleep 0.01
-  done
+  VISIBLE_MS=$(ms_until_served "$version" "$t0" 300000 0.01)
   wait "$cli" || cli_rc=$?
   forget_pid "$cli" # reaped: never signal that pid again
   ((cli_rc == 0)) || { cat "$T/out/redeploy-$version.log" >&2; die "redeploy failed"; }
@@ -165,15 +169,7 @@ code=$(curl -sS -o "$T/out/restore.json" -w '%{http_code}' -X POST \
   -H "Authorization: Bearer $RD_TOKEN" "$RD_URL/api/v1/sites/$SITE_NAME/deploys/$FIRST_ID/restore")
 RESTORE_API_MS=$(($(now_ms) - t0))
 [[ $code == 200 ]] || { cat "$T/out/restore.json" >&2; die "restore answered $code"; }
-ROLLBACK_MS=""
-while :; do
-  if served "$CHANGED_URL" | grep -q "version 1$"; then
-    ROLLBACK_MS=$(($(now_ms) - t0))
-    break
-  fi
-  (($(now_ms) - t0 > 60000)) && break
-  sleep 0.005
-done
+ROLLBACK_MS=$(ms_until_served 1 "$t0" 60000 0.005)
 [[ -n $ROLLBACK_MS ]] || die "old content not served within 60 s of the restore call"
 
 # 5. the first deploy (live again) goes live with identity bodies; its brotli variants are made
