@@ -121,6 +121,17 @@ std::string_view TargetQuery(std::string_view target) {
 
 namespace {
 
+// Parses the request head from what `buffer` holds and consumes it; need_more while the head
+// is not all there (the parser keeps nothing: the next call starts over with more bytes).
+error_code ParseBufferedHead(RequestParser& parser, beast::flat_buffer& buffer) {
+  error_code ec;
+  if (buffer.size() == 0) return bhttp::error::need_more;
+  const std::size_t used = parser.put(buffer.data(), ec);
+  buffer.consume(used);
+  if (!ec && !parser.is_header_done()) ec = bhttp::error::need_more;
+  return ec;
+}
+
 bool IsHttpParseError(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
 }
@@ -132,24 +143,15 @@ bool IsPeerGone(const error_code& ec) {
          ec == asio::error::broken_pipe || ec == asio::error::not_connected;
 }
 
-// The request as handlers see it, from its head, into `request` (reused from request to request
-// on a connection: its strings keep their storage, nothing else of the previous request stays):
-// method, target, headers, peer and request id (the client's X-Request-Id when it is a sane
-// one). Path and query are left to the caller.
-void RequestFromHead(Request& request, const bhttp::request_header<>& head,
-                     const std::string& remote_address, bool secure) {
-  request.method.assign(head.method_string());
-  request.target.assign(head.target());
+// The rest of the request as handlers see it once RequestParser has its head: peer, request id
+// (the client's X-Request-Id when it is a sane one); path, query and path parameters cleared
+// (nothing of the previous request on the connection stays).
+void FinishRequestHead(Request& request, const std::string& remote_address, bool secure) {
   request.path.clear();
   request.query.clear();
-  request.headers.Clear();
-  for (const auto& field : head) {
-    request.headers.Add(std::string(field.name_string()), std::string(field.value()));
-  }
-  request.body.clear();
   request.remote_address.assign(remote_address);
   request.secure = secure;
-  const std::string_view incoming_id = head["X-Request-Id"];
+  const std::string_view incoming_id = request.headers.Get("X-Request-Id");
   if (IsValidRequestId(incoming_id)) {
     request.request_id.assign(incoming_id);
   } else {
@@ -317,16 +319,18 @@ asio::awaitable<void> CollectBodyStream(const SessionContext& context, Response&
   response.body = std::move(all);
 }
 
-asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispatch& dispatch,
-                                      Request& request) {
-  std::optional<Response> fast;
-  if (dispatch.fast_handler) {
-    try {
-      fast = dispatch.fast_handler(request);
-    } catch (const std::exception& e) {
-      spdlog::error("request {}: fast handler threw: {}", request.request_id, e.what());
-    }
+std::optional<Response> RunFastHandler(const Dispatch& dispatch, Request& request) {
+  if (!dispatch.fast_handler) return std::nullopt;
+  try {
+    return dispatch.fast_handler(request);
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: fast handler threw: {}", request.request_id, e.what());
   }
+  return std::nullopt;
+}
+
+asio::awaitable<Response> FinishDispatch(const SessionContext& context, const Dispatch& dispatch,
+                                         Request& request, std::optional<Response> fast) {
   // Plain statements: GCC 12 mishandles a co_await inside a conditional expression.
   Response response;
   if (fast) {
@@ -344,6 +348,11 @@ asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispa
                                        asio::use_awaitable);
   }
   co_return std::move(response);
+}
+
+asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispatch& dispatch,
+                                      Request& request) {
+  co_return co_await FinishDispatch(context, dispatch, request, RunFastHandler(dispatch, request));
 }
 
 asio::awaitable<void> ServeConnection(const SessionContext& context,
@@ -410,31 +419,31 @@ asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::Serv
   exchange.head_only = false;
   exchange.started = steady_clock::now();
   exchange.metrics = nullptr;
-  bhttp::request_parser<bhttp::empty_body> head_parser;
-  head_parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+  Request& request = request_;
+  RequestParser parser(request);
+  parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
       context_.options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
   // The route's limit applies once it is known; Beast would otherwise check its default here.
-  head_parser.body_limit(boost::none);
+  parser.body_limit(boost::none);
   {
-    auto [ec, n] =
-        co_await bhttp::async_read_header(stream_, conn_->buffer, head_parser, kAwaitable);
+    // The head is usually in the buffer whole by now: parsed without a read operation.
+    error_code ec = ParseBufferedHead(parser, conn_->buffer);
+    if (ec == bhttp::error::need_more && !conn_->timed_out) ec = co_await ReadHead(parser);
     if (ec || conn_->timed_out) co_return co_await AnswerReadError(ec, exchange);
   }
   // The body has a timeout of its own, from the end of the head.
   ArmDeadline(conn_, context_.options.read_timeout);
 
-  const auto& head = head_parser.get();
-  Request& request = request_;
-  RequestFromHead(request, head, conn_->remote_address, kTls);
+  FinishRequestHead(request, conn_->remote_address, kTls);
   exchange.request_id.assign(request.request_id);
   exchange.method.assign(request.method);
   exchange.target.assign(request.target);
-  exchange.version = head.version();
-  exchange.head_only = head.method() == bhttp::verb::head;
+  exchange.version = parser.version();
+  exchange.head_only = parser.method() == bhttp::verb::head;
   exchange.metrics = context_.options.request_metrics;
-  bool keep_alive = head.keep_alive();
+  bool keep_alive = parser.keep_alive();
   const bool expects_continue =
-      head.version() >= 11 && beast::iequals(head[bhttp::field::expect], "100-continue");
+      parser.version() >= 11 && beast::iequals(request.headers.Get("Expect"), "100-continue");
 
   std::optional<std::string> path = PercentDecode(TargetPath(request.target));
   if (!path) {
@@ -455,16 +464,22 @@ asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::Serv
   request.path_params = std::move(dispatch.path_params);
   if (dispatch.metrics != nullptr) exchange.metrics = dispatch.metrics;
 
-  BodyParser parser(std::move(head_parser));
   if (auto outcome = co_await ReadBody(parser, dispatch.body_limit, expects_continue, exchange)) {
     co_return *outcome;
   }
-  if (!parser.get().body().empty()) request.body = std::move(parser.get().body());
   DisarmDeadline(*conn_);
 
-  Response response = co_await RunDispatch(context_, dispatch, request);
+  // A fast answer (a file from the cache, say) costs no coroutine of its own.
+  std::optional<Response> fast = RunFastHandler(dispatch, request);
+  Response response;
+  if (fast && !fast->deferred) {
+    response = std::move(*fast);
+  } else {
+    response = co_await FinishDispatch(context_, dispatch, request, std::move(fast));
+  }
   if (response.websocket && IsWebSocketUpgrade(request) && !context_.shutting_down) {
-    co_await ServeWebSocket(conn_, stream_, parser.get(), std::move(response.websocket), exchange);
+    const bhttp::request<bhttp::string_body> handshake = parser.ToBeast();
+    co_await ServeWebSocket(conn_, stream_, handshake, std::move(response.websocket), exchange);
     co_return Outcome::kClose;
   }
   keep_alive = keep_alive && !context_.shutting_down;
@@ -472,6 +487,28 @@ asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::Serv
     co_return Outcome::kKeepAlive;
   }
   co_return Outcome::kClose;
+}
+
+template <class Stream>
+asio::awaitable<error_code> HttpSession<Stream>::ReadHead(RequestParser& parser) {
+  Connection& c = *conn_;
+  for (;;) {
+    auto [ec, n] = co_await stream_.async_read_some(c.buffer.prepare(kFirstReadBytes), kAwaitable);
+    if (ec == asio::error::eof) {
+      // As Beast's read: a head cut short is a partial message, none at all the end of stream.
+      error_code eof_ec;
+      if (parser.got_some()) {
+        parser.put_eof(eof_ec);
+      } else {
+        eof_ec = bhttp::error::end_of_stream;
+      }
+      co_return eof_ec ? eof_ec : bhttp::error::partial_message;
+    }
+    if (ec || c.timed_out) co_return ec;
+    c.buffer.commit(n);
+    ec = ParseBufferedHead(parser, c.buffer);
+    if (ec != bhttp::error::need_more) co_return ec;
+  }
 }
 
 template <class Stream>
@@ -483,6 +520,13 @@ asio::awaitable<bool> HttpSession<Stream>::AwaitRequest(bool first) {
     co_return true;
   }
   c.idle = true;
+  if (!first) {
+    // The answer has just gone out: the client's next request is seldom here yet. Reading now
+    // would mostly answer EAGAIN and cost a second read once epoll reports it; the other ready
+    // connections of this thread go first, which gives it the time to arrive.
+    co_await asio::post(c.socket.get_executor(), asio::use_awaitable);
+    if (c.timed_out) co_return false;
+  }
   if (context_.shutting_down) co_return false;
   // The first request's header_timeout runs from the connect; a follow-up's from its first byte.
   ArmDeadline(conn_, first ? context_.options.header_timeout : context_.options.idle_timeout);
@@ -496,7 +540,8 @@ asio::awaitable<bool> HttpSession<Stream>::AwaitRequest(bool first) {
 
 template <class Stream>
 asio::awaitable<std::optional<typename HttpSession<Stream>::Outcome>> HttpSession<Stream>::ReadBody(
-    BodyParser& parser, std::size_t body_limit, bool expects_continue, const Exchange& exchange) {
+    RequestParser& parser, std::size_t body_limit, bool expects_continue,
+    const Exchange& exchange) {
   parser.body_limit(body_limit);
   const auto too_large = [body_limit] {
     return Response::Error(413, "payload_too_large",
@@ -618,8 +663,9 @@ asio::awaitable<error_code> HttpSession<Stream>::WriteAll(
   if constexpr (!kTls) {
     // Non-blocking, so that a full send buffer answers would_block instead of waiting here
     // (asynchronous operations behave the same either way).
+    // Set once per connection: every call is an ioctl.
     error_code ec;
-    conn_->socket.non_blocking(true, ec);
+    if (!conn_->socket.non_blocking()) conn_->socket.non_blocking(true, ec);
     if (!ec) {
       std::size_t written = conn_->socket.write_some(buffers, ec);
       if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return ec;
