@@ -86,10 +86,6 @@ class HttpSession {
  private:
   enum class Outcome { kKeepAlive, kClose, kLingerThenClose };
 
-  asio::awaitable<Outcome> ServeRequest(bool first);
-  // Waits for a request's first bytes and arms its read deadline; false when the connection is
-  // to close instead (timeout, peer gone, shutting down).
-  asio::awaitable<bool> AwaitRequest(bool first);
   // Reads until `parser` has the whole head (what is buffered was tried already); an error as
   // Beast's read of a head gives (end_of_stream, partial_message, header_limit, a parse error).
   asio::awaitable<error_code> ReadHead(RequestParser& parser);
@@ -104,9 +100,18 @@ class HttpSession {
   // Writes the answer and its access-log line; false when the connection cannot be used any
   // more.
   asio::awaitable<bool> WriteResponse(Response response, const Exchange& exchange, bool keep_alive);
-  // Writes `buffers` whole. Over plain TCP it first hands them straight to the socket, which
-  // takes a small answer at once: the coroutine goes through the reactor only for what is left.
-  asio::awaitable<error_code> WriteAll(std::array<asio::const_buffer, 2> buffers);
+  // WriteResponse's parts around the write of an answer: checks the status,
+  // renders the head and arms the send deadline, and gives the buffers to send (head, and the
+  // body unless it is a file's, or there is none to send) and the body's length for the log;
+  // then disarms the deadline and logs the exchange (true when the answer went out).
+  std::array<asio::const_buffer, 2> StartAnswer(Response& response, const Exchange& exchange,
+                                                bool keep_alive, std::size_t& body_bytes);
+  bool EndAnswer(const Response& response, const Exchange& exchange, std::size_t body_bytes,
+                 const error_code& ec);
+  // Over plain TCP, hands `buffers` straight to the (non-blocking) socket, which takes a small
+  // answer whole, and drops from them what it took: true when nothing is left or the write
+  // failed (`ec`), false when the rest is for an asynchronous write (always so over TLS).
+  bool WriteNow(std::array<asio::const_buffer, 2>& buffers, error_code& ec);
   // Sends a file body after its head: sendfile(2) as the socket takes it (falling back to
   // CopyFile where the file system cannot, and over TLS), never more than one chunk at a time.
   asio::awaitable<error_code> SendFile(const FileBody& file);
