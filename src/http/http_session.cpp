@@ -465,12 +465,12 @@ asio::awaitable<void> HttpSession<Stream>::Run() {
     exchange.request_id.assign(request.request_id);
     exchange.method.assign(request.method);
     exchange.target.assign(request.target);
-    exchange.version = parser.version();
-    exchange.head_only = parser.method() == bhttp::verb::head;
+    exchange.version = parser.Version();
+    exchange.head_only = parser.Method() == bhttp::verb::head;
     exchange.metrics = context_.options.request_metrics;
     bool keep_alive = parser.keep_alive();
     const bool expects_continue =
-        parser.version() >= 11 && beast::iequals(request.headers.Get("Expect"), "100-continue");
+        parser.Version() >= 11 && beast::iequals(request.headers.Get("Expect"), "100-continue");
 
     std::optional<std::string> path = PercentDecode(TargetPath(request.target));
     if (!path) {

@@ -22,9 +22,9 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   // of `request` are the caller's. `request` must outlive the parser.
   explicit RequestParser(Request& request);
 
-  boost::beast::http::verb method() const { return method_; }
+  boost::beast::http::verb Method() const { return method_; }
   // 10 or 11.
-  unsigned version() const { return version_; }
+  unsigned Version() const { return version_; }
 
   // The request as a Beast message (for the WebSocket handshake, which takes one).
   boost::beast::http::request<boost::beast::http::string_body> ToBeast() const;
