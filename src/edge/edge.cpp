@@ -437,7 +437,6 @@ Result<Edge::Resolved> Edge::ResolveDeploy(std::string_view host, bool memory_on
       if (resolved.site->published_deploy_id.empty()) {
         return MakeError(ErrorCode::kNotFound, "nothing published");
       }
-      resolved.deploy_id = resolved.site->published_deploy_id;
       resolved.production = true;
       break;
     case HostRoute::Kind::kDeployId: {
@@ -856,7 +855,7 @@ Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
   if (rewritten_from.empty()) {
     if (auto redirect = HttpsRedirect(request, *resolved->site)) return std::move(*redirect);
   }
-  const std::string& deploy_id = resolved->deploy_id;
+  const std::string& deploy_id = resolved->DeployId();
   if (!rewritten_from.empty()) {
     // Netlify refuses rewrites between sites of different teams.
     if (memory_only) return WouldBlock();

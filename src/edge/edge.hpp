@@ -192,9 +192,13 @@ class Edge {
   struct Resolved {
     std::string redirect_to;  // a custom domain that answers 301 to this host (nothing else set)
     std::shared_ptr<const SiteEntry> site;  // null with redirect_to, else never
-    std::string deploy_id;
+    std::string deploy_id;                  // set when not `production`
     std::string site_name;
     bool production = false;  // the site's own address (its published deploy)
+    // The deploy to serve; the site's published one is not copied per request.
+    const std::string& DeployId() const {
+      return production ? site->published_deploy_id : deploy_id;
+    }
   };
   Result<Resolved> ResolveDeploy(std::string_view host, bool memory_only);
   // Site-wide password protection: nullopt when `request` may go on to the deploy, else the

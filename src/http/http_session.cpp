@@ -121,6 +121,17 @@ std::string_view TargetQuery(std::string_view target) {
 
 namespace {
 
+// Parses the request head from what `buffer` holds and consumes it; need_more while the head
+// is not all there (the parser keeps nothing: the next call starts over with more bytes).
+error_code ParseBufferedHead(RequestParser& parser, beast::flat_buffer& buffer) {
+  error_code ec;
+  if (buffer.size() == 0) return bhttp::error::need_more;
+  const std::size_t used = parser.put(buffer.data(), ec);
+  buffer.consume(used);
+  if (!ec && !parser.is_header_done()) ec = bhttp::error::need_more;
+  return ec;
+}
+
 bool IsHttpParseError(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
 }
@@ -132,24 +143,15 @@ bool IsPeerGone(const error_code& ec) {
          ec == asio::error::broken_pipe || ec == asio::error::not_connected;
 }
 
-// The request as handlers see it, from its head, into `request` (reused from request to request
-// on a connection: its strings keep their storage, nothing else of the previous request stays):
-// method, target, headers, peer and request id (the client's X-Request-Id when it is a sane
-// one). Path and query are left to the caller.
-void RequestFromHead(Request& request, const bhttp::request_header<>& head,
-                     const std::string& remote_address, bool secure) {
-  request.method.assign(head.method_string());
-  request.target.assign(head.target());
+// The rest of the request as handlers see it once RequestParser has its head: peer, request id
+// (the client's X-Request-Id when it is a sane one); path, query and path parameters cleared
+// (nothing of the previous request on the connection stays).
+void FinishRequestHead(Request& request, const std::string& remote_address, bool secure) {
   request.path.clear();
   request.query.clear();
-  request.headers.Clear();
-  for (const auto& field : head) {
-    request.headers.Add(std::string(field.name_string()), std::string(field.value()));
-  }
-  request.body.clear();
   request.remote_address.assign(remote_address);
   request.secure = secure;
-  const std::string_view incoming_id = head["X-Request-Id"];
+  const std::string_view incoming_id = request.headers.Get("X-Request-Id");
   if (IsValidRequestId(incoming_id)) {
     request.request_id.assign(incoming_id);
   } else {
@@ -247,6 +249,15 @@ std::string_view HttpDate() {
   return {value, length};
 }
 
+// A handler's status outside 200-599 becomes a 500.
+void CheckStatus(Response& response, const Exchange& exchange) {
+  if (response.status < 200 || response.status > 599) {
+    spdlog::error("request {}: handler returned invalid status {}", exchange.request_id,
+                  response.status);
+    response = Response::Error(500, "internal", "internal server error");
+  }
+}
+
 // Renders the response head for `response` into `out` (cleared first), as Beast would serialize
 // it: the status line, its headers in order minus those with invalid characters, the framing
 // ones and Server/X-Request-Id (ours), then Date (unless the handler set one), Server,
@@ -317,16 +328,18 @@ asio::awaitable<void> CollectBodyStream(const SessionContext& context, Response&
   response.body = std::move(all);
 }
 
-asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispatch& dispatch,
-                                      Request& request) {
-  std::optional<Response> fast;
-  if (dispatch.fast_handler) {
-    try {
-      fast = dispatch.fast_handler(request);
-    } catch (const std::exception& e) {
-      spdlog::error("request {}: fast handler threw: {}", request.request_id, e.what());
-    }
+std::optional<Response> RunFastHandler(const Dispatch& dispatch, Request& request) {
+  if (!dispatch.fast_handler) return std::nullopt;
+  try {
+    return dispatch.fast_handler(request);
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: fast handler threw: {}", request.request_id, e.what());
   }
+  return std::nullopt;
+}
+
+asio::awaitable<Response> FinishDispatch(const SessionContext& context, const Dispatch& dispatch,
+                                         Request& request, std::optional<Response> fast) {
   // Plain statements: GCC 12 mishandles a co_await inside a conditional expression.
   Response response;
   if (fast) {
@@ -344,6 +357,11 @@ asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispa
                                        asio::use_awaitable);
   }
   co_return std::move(response);
+}
+
+asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispatch& dispatch,
+                                      Request& request) {
+  co_return co_await FinishDispatch(context, dispatch, request, RunFastHandler(dispatch, request));
 }
 
 asio::awaitable<void> ServeConnection(const SessionContext& context,
@@ -386,117 +404,165 @@ asio::awaitable<void> HttpSession<Stream>::Refuse(Response answer) {
 
 template <class Stream>
 asio::awaitable<void> HttpSession<Stream>::Run() {
-  error_code ec;
   Outcome outcome = Outcome::kKeepAlive;
+  // One request per turn, in this one frame: a request answered at once costs no coroutine
+  // frame of its own. Every way out of a turn but a kept-alive answer sets `outcome`.
   for (bool first = true; outcome == Outcome::kKeepAlive; first = false) {
-    outcome = co_await ServeRequest(first);
+    outcome = Outcome::kClose;
+    // The request's first bytes.
+    Connection& c = *conn_;
+    if (c.buffer.size() != 0) {
+      ArmDeadline(conn_, context_.options.header_timeout);  // pipelined: already buffered
+      c.idle = false;
+    } else {
+      c.idle = true;
+      if (!first) {
+        // The answer has just gone out: the client's next request is seldom here yet. Reading now
+        // would mostly answer EAGAIN and cost a second read once epoll reports it; the other ready
+        // connections of this thread go first, which gives it the time to arrive.
+        co_await asio::post(c.socket.get_executor(), asio::use_awaitable);
+        if (c.timed_out) continue;
+      }
+      if (context_.shutting_down) continue;
+      // The first request's header_timeout runs from the connect; a follow-up's from its first
+      // byte.
+      ArmDeadline(conn_, first ? context_.options.header_timeout : context_.options.idle_timeout);
+      auto [ec, n] =
+          co_await stream_.async_read_some(c.buffer.prepare(kFirstReadBytes), kAwaitable);
+      if (ec || c.timed_out) continue;
+      c.buffer.commit(n);
+      if (!first) ArmDeadline(conn_, context_.options.header_timeout);
+      c.idle = false;
+    }
+
+    Exchange& exchange = exchange_;
+    exchange.request_id.clear();
+    exchange.method.clear();
+    exchange.target.clear();
+    exchange.version = 11;
+    exchange.head_only = false;
+    exchange.started = steady_clock::now();
+    exchange.metrics = nullptr;
+    Request& request = request_;
+    RequestParser parser(request);
+    parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+        context_.options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    // The route's limit applies once it is known; Beast would otherwise check its default here.
+    parser.body_limit(boost::none);
+    {
+      // The head is usually in the buffer whole by now: parsed without a read operation.
+      error_code ec = ParseBufferedHead(parser, conn_->buffer);
+      if (ec == bhttp::error::need_more && !conn_->timed_out) ec = co_await ReadHead(parser);
+      if (ec || conn_->timed_out) {
+        outcome = co_await AnswerReadError(ec, exchange);
+        continue;
+      }
+    }
+    // The body has a timeout of its own, from the end of the head.
+    ArmDeadline(conn_, context_.options.read_timeout);
+
+    FinishRequestHead(request, conn_->remote_address, kTls);
+    exchange.request_id.assign(request.request_id);
+    exchange.method.assign(request.method);
+    exchange.target.assign(request.target);
+    exchange.version = parser.Version();
+    exchange.head_only = parser.Method() == bhttp::verb::head;
+    exchange.metrics = context_.options.request_metrics;
+    bool keep_alive = parser.keep_alive();
+    const bool expects_continue =
+        parser.Version() >= 11 && beast::iequals(request.headers.Get("Expect"), "100-continue");
+
+    std::optional<std::string> path = PercentDecode(TargetPath(request.target));
+    if (!path) {
+      outcome = co_await AnswerAndClose(
+          Response::Error(400, "bad_request", "request path is not valid percent-encoding"),
+          exchange, Outcome::kLingerThenClose);
+      continue;
+    }
+    request.path = std::move(*path);
+    if (const std::string_view query = TargetQuery(request.target); !query.empty()) {
+      request.query = ParseQuery(query);
+    }
+
+    Dispatch dispatch = Resolve(context_.resolver, request);
+    if (!dispatch.handler) {
+      outcome = co_await AnswerAndClose(Response::Error(500, "internal", "internal server error"),
+                                        exchange, Outcome::kLingerThenClose);
+      continue;
+    }
+    request.path_params = std::move(dispatch.path_params);
+    if (dispatch.metrics != nullptr) exchange.metrics = dispatch.metrics;
+
+    if (auto read_outcome =
+            co_await ReadBody(parser, dispatch.body_limit, expects_continue, exchange)) {
+      outcome = *read_outcome;
+      continue;
+    }
+    DisarmDeadline(*conn_);
+
+    // A fast answer (a file from the cache, say) costs no coroutine of its own.
+    std::optional<Response> fast = RunFastHandler(dispatch, request);
+    Response response;
+    if (fast && !fast->deferred) {
+      response = std::move(*fast);
+    } else {
+      response = co_await FinishDispatch(context_, dispatch, request, std::move(fast));
+    }
+    if (response.websocket && IsWebSocketUpgrade(request) && !context_.shutting_down) {
+      const bhttp::request<bhttp::string_body> handshake = parser.ToBeast();
+      co_await ServeWebSocket(conn_, stream_, handshake, std::move(response.websocket), exchange);
+      continue;
+    }
+    keep_alive = keep_alive && !context_.shutting_down;
+    bool written = false;
+    if (!response.body_stream && !response.file_body) {
+      // In memory (most answers): written from this frame, without WriteResponse's.
+      std::size_t body_bytes = 0;
+      std::array<asio::const_buffer, 2> buffers =
+          StartAnswer(response, exchange, keep_alive, body_bytes);
+      error_code ec;
+      if (!WriteNow(buffers, ec)) {
+        std::tie(ec, std::ignore) = co_await asio::async_write(stream_, buffers, kAwaitable);
+      }
+      written = EndAnswer(response, exchange, body_bytes, ec);
+    } else {
+      written = co_await WriteResponse(std::move(response), exchange, keep_alive);
+    }
+    if (written && keep_alive) outcome = Outcome::kKeepAlive;
   }
   if (outcome == Outcome::kLingerThenClose && conn_->socket.is_open()) co_await Linger();
+  error_code ec;
   StopDeadline(*conn_);
   conn_->socket.shutdown(tcp::socket::shutdown_both, ec);
   conn_->socket.close(ec);
 }
 
 template <class Stream>
-asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::ServeRequest(
-    bool first) {
-  if (!co_await AwaitRequest(first)) co_return Outcome::kClose;
-
-  Exchange& exchange = exchange_;
-  exchange.request_id.clear();
-  exchange.method.clear();
-  exchange.target.clear();
-  exchange.version = 11;
-  exchange.head_only = false;
-  exchange.started = steady_clock::now();
-  exchange.metrics = nullptr;
-  bhttp::request_parser<bhttp::empty_body> head_parser;
-  head_parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
-      context_.options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-  // The route's limit applies once it is known; Beast would otherwise check its default here.
-  head_parser.body_limit(boost::none);
-  {
-    auto [ec, n] =
-        co_await bhttp::async_read_header(stream_, conn_->buffer, head_parser, kAwaitable);
-    if (ec || conn_->timed_out) co_return co_await AnswerReadError(ec, exchange);
-  }
-  // The body has a timeout of its own, from the end of the head.
-  ArmDeadline(conn_, context_.options.read_timeout);
-
-  const auto& head = head_parser.get();
-  Request& request = request_;
-  RequestFromHead(request, head, conn_->remote_address, kTls);
-  exchange.request_id.assign(request.request_id);
-  exchange.method.assign(request.method);
-  exchange.target.assign(request.target);
-  exchange.version = head.version();
-  exchange.head_only = head.method() == bhttp::verb::head;
-  exchange.metrics = context_.options.request_metrics;
-  bool keep_alive = head.keep_alive();
-  const bool expects_continue =
-      head.version() >= 11 && beast::iequals(head[bhttp::field::expect], "100-continue");
-
-  std::optional<std::string> path = PercentDecode(TargetPath(request.target));
-  if (!path) {
-    co_return co_await AnswerAndClose(
-        Response::Error(400, "bad_request", "request path is not valid percent-encoding"), exchange,
-        Outcome::kLingerThenClose);
-  }
-  request.path = std::move(*path);
-  if (const std::string_view query = TargetQuery(request.target); !query.empty()) {
-    request.query = ParseQuery(query);
-  }
-
-  Dispatch dispatch = Resolve(context_.resolver, request);
-  if (!dispatch.handler) {
-    co_return co_await AnswerAndClose(Response::Error(500, "internal", "internal server error"),
-                                      exchange, Outcome::kLingerThenClose);
-  }
-  request.path_params = std::move(dispatch.path_params);
-  if (dispatch.metrics != nullptr) exchange.metrics = dispatch.metrics;
-
-  BodyParser parser(std::move(head_parser));
-  if (auto outcome = co_await ReadBody(parser, dispatch.body_limit, expects_continue, exchange)) {
-    co_return *outcome;
-  }
-  if (!parser.get().body().empty()) request.body = std::move(parser.get().body());
-  DisarmDeadline(*conn_);
-
-  Response response = co_await RunDispatch(context_, dispatch, request);
-  if (response.websocket && IsWebSocketUpgrade(request) && !context_.shutting_down) {
-    co_await ServeWebSocket(conn_, stream_, parser.get(), std::move(response.websocket), exchange);
-    co_return Outcome::kClose;
-  }
-  keep_alive = keep_alive && !context_.shutting_down;
-  if (co_await WriteResponse(std::move(response), exchange, keep_alive) && keep_alive) {
-    co_return Outcome::kKeepAlive;
-  }
-  co_return Outcome::kClose;
-}
-
-template <class Stream>
-asio::awaitable<bool> HttpSession<Stream>::AwaitRequest(bool first) {
+asio::awaitable<error_code> HttpSession<Stream>::ReadHead(RequestParser& parser) {
   Connection& c = *conn_;
-  if (c.buffer.size() != 0) {
-    ArmDeadline(conn_, context_.options.header_timeout);  // pipelined: already buffered
-    c.idle = false;
-    co_return true;
+  for (;;) {
+    auto [ec, n] = co_await stream_.async_read_some(c.buffer.prepare(kFirstReadBytes), kAwaitable);
+    if (ec == asio::error::eof) {
+      // As Beast's read: a head cut short is a partial message, none at all the end of stream.
+      error_code eof_ec;
+      if (parser.got_some()) {
+        parser.put_eof(eof_ec);
+      } else {
+        eof_ec = bhttp::error::end_of_stream;
+      }
+      co_return eof_ec ? eof_ec : bhttp::error::partial_message;
+    }
+    if (ec || c.timed_out) co_return ec;
+    c.buffer.commit(n);
+    ec = ParseBufferedHead(parser, c.buffer);
+    if (ec != bhttp::error::need_more) co_return ec;
   }
-  c.idle = true;
-  if (context_.shutting_down) co_return false;
-  // The first request's header_timeout runs from the connect; a follow-up's from its first byte.
-  ArmDeadline(conn_, first ? context_.options.header_timeout : context_.options.idle_timeout);
-  auto [ec, n] = co_await stream_.async_read_some(c.buffer.prepare(kFirstReadBytes), kAwaitable);
-  if (ec || c.timed_out) co_return false;
-  c.buffer.commit(n);
-  if (!first) ArmDeadline(conn_, context_.options.header_timeout);
-  c.idle = false;
-  co_return true;
 }
 
 template <class Stream>
 asio::awaitable<std::optional<typename HttpSession<Stream>::Outcome>> HttpSession<Stream>::ReadBody(
-    BodyParser& parser, std::size_t body_limit, bool expects_continue, const Exchange& exchange) {
+    RequestParser& parser, std::size_t body_limit, bool expects_continue,
+    const Exchange& exchange) {
   parser.body_limit(body_limit);
   const auto too_large = [body_limit] {
     return Response::Error(413, "payload_too_large",
@@ -560,14 +626,45 @@ asio::awaitable<typename HttpSession<Stream>::Outcome> HttpSession<Stream>::Answ
 }
 
 template <class Stream>
+std::array<asio::const_buffer, 2> HttpSession<Stream>::StartAnswer(Response& response,
+                                                                   const Exchange& exchange,
+                                                                   bool keep_alive,
+                                                                   std::size_t& body_bytes) {
+  CheckStatus(response, exchange);
+  const bool has_body = response.status != 204 && response.status != 304;
+  const bool streamed = response.body_stream != nullptr;
+  body_bytes = has_body && !streamed ? response.BodySize() : 0;
+  // HEAD: the length of the body a GET would get, and no body. A stream goes out chunked.
+  RenderResponseHead(conn_->head, response, exchange, keep_alive,
+                     has_body && !streamed ? std::optional<std::size_t>(body_bytes) : std::nullopt,
+                     has_body && streamed);
+  // Large bodies get more time to drain to a slow client than a request head gets to arrive.
+  ArmDeadline(conn_, context_.options.read_timeout + milliseconds(body_bytes / 64));
+  // Head and body in one gather write; a shared body is sent from the cache's bytes.
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(conn_->head), asio::const_buffer()};
+  if (has_body && !exchange.head_only && !streamed && !response.file_body) {
+    const std::string_view body = response.BodyView();
+    buffers[1] = asio::buffer(body.data(), body.size());
+  }
+  return buffers;
+}
+
+template <class Stream>
+bool HttpSession<Stream>::EndAnswer(const Response& response, const Exchange& exchange,
+                                    std::size_t body_bytes, const error_code& ec) {
+  if (exchange.head_only) body_bytes = 0;
+  const bool written = !ec && !conn_->timed_out;
+  DisarmDeadline(*conn_);
+  LogExchange(exchange, conn_->remote_address, response.status, body_bytes,
+              written ? "" : "write failed");
+  return written;
+}
+
+template <class Stream>
 asio::awaitable<bool> HttpSession<Stream>::WriteResponse(Response response,
                                                          const Exchange& exchange,
                                                          bool keep_alive) {
-  if (response.status < 200 || response.status > 599) {
-    spdlog::error("request {}: handler returned invalid status {}", exchange.request_id,
-                  response.status);
-    response = Response::Error(500, "internal", "internal server error");
-  }
+  CheckStatus(response, exchange);
   if (response.body_stream && (exchange.version == 10 || exchange.head_only)) {
     if (exchange.head_only) {
       response.body_stream->Cancel();
@@ -576,64 +673,57 @@ asio::awaitable<bool> HttpSession<Stream>::WriteResponse(Response response,
       co_await CollectBodyStream(context_, response);
     }
   }
+  std::size_t body_bytes = 0;
+  std::array<asio::const_buffer, 2> buffers =
+      StartAnswer(response, exchange, keep_alive, body_bytes);
   const bool has_body = response.status != 204 && response.status != 304;
-  const bool streamed = response.body_stream != nullptr;
-  std::size_t body_bytes = has_body && !streamed ? response.BodySize() : 0;
-  // HEAD: the length of the body a GET would get, and no body. A stream goes out chunked.
-  RenderResponseHead(conn_->head, response, exchange, keep_alive,
-                     has_body && !streamed ? std::optional<std::size_t>(body_bytes) : std::nullopt,
-                     has_body && streamed);
-  // Large bodies get more time to drain to a slow client than a request head gets to arrive.
-  ArmDeadline(conn_, context_.options.read_timeout + milliseconds(body_bytes / 64));
   error_code ec;
-  const asio::const_buffer head = asio::buffer(conn_->head);
-  if (streamed) {
+  if (response.body_stream) {
     if (has_body) {
       ec = co_await SendStream(response.body_stream, body_bytes);
     } else {
       response.body_stream->Cancel();
-      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, head, kAwaitable);
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, buffers[0], kAwaitable);
     }
-  } else if (!has_body || exchange.head_only) {
-    ec = co_await WriteAll({head, asio::const_buffer()});
-  } else if (response.file_body) {
-    ec = co_await WriteAll({head, asio::const_buffer()});
-    if (!ec && !conn_->timed_out) ec = co_await SendFile(*response.file_body);
   } else {
-    // Head and body in one gather write; a shared body is sent from the cache's bytes.
-    const std::string_view body = response.BodyView();
-    ec = co_await WriteAll({head, asio::buffer(body.data(), body.size())});
+    if (!WriteNow(buffers, ec)) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, buffers, kAwaitable);
+    }
+    // A file body follows its head.
+    if (!ec && !conn_->timed_out && has_body && !exchange.head_only && response.file_body) {
+      ec = co_await SendFile(*response.file_body);
+    }
   }
-  if (exchange.head_only) body_bytes = 0;
-  const bool written = !ec && !conn_->timed_out;
-  DisarmDeadline(*conn_);
-  LogExchange(exchange, conn_->remote_address, response.status, body_bytes,
-              written ? "" : "write failed");
-  co_return written;
+  co_return EndAnswer(response, exchange, body_bytes, ec);
 }
 
 template <class Stream>
-asio::awaitable<error_code> HttpSession<Stream>::WriteAll(
-    std::array<asio::const_buffer, 2> buffers) {
-  if constexpr (!kTls) {
+bool HttpSession<Stream>::WriteNow(std::array<asio::const_buffer, 2>& buffers, error_code& ec) {
+  ec = {};
+  if constexpr (kTls) {
+    return false;
+  } else {
     // Non-blocking, so that a full send buffer answers would_block instead of waiting here
-    // (asynchronous operations behave the same either way).
-    error_code ec;
-    conn_->socket.non_blocking(true, ec);
-    if (!ec) {
-      std::size_t written = conn_->socket.write_some(buffers, ec);
-      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return ec;
-      for (asio::const_buffer& b : buffers) {
-        const std::size_t taken = std::min(written, b.size());
-        b += taken;
-        written -= taken;
-      }
-      if (asio::buffer_size(buffers) == 0) co_return error_code{};
+    // (asynchronous operations behave the same either way). Set once per connection: every
+    // call is an ioctl.
+    if (!conn_->socket.non_blocking()) conn_->socket.non_blocking(true, ec);
+    if (ec) {
+      ec = {};
+      return false;
     }
+    std::size_t written = conn_->socket.write_some(buffers, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      written = 0;
+    }
+    if (ec) return true;
+    for (asio::const_buffer& b : buffers) {
+      const std::size_t taken = std::min(written, b.size());
+      b += taken;
+      written -= taken;
+    }
+    return asio::buffer_size(buffers) == 0;
   }
-  auto [ec, n] = co_await asio::async_write(stream_, buffers, kAwaitable);
-  (void)n;
-  co_return ec;
 }
 
 template <class Stream>

@@ -7,7 +7,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +17,7 @@
 #include <type_traits>
 
 #include "http/message.hpp"
+#include "http/request_parser.hpp"
 #include "http/server.hpp"
 #include "http/server_internal.hpp"
 
@@ -48,6 +48,12 @@ asio::awaitable<std::optional<std::string>> NextBodyPiece(const SessionContext& 
 
 asio::awaitable<Response> RunDispatch(const SessionContext& context, const Dispatch& dispatch,
                                       Request& request);
+// RunDispatch in two parts, so that a fast answer costs no coroutine: the fast path's answer
+// (nullopt when there is none or it declined), then the rest (the handler on its pool unless
+// `fast` is set, then any deferred work).
+std::optional<Response> RunFastHandler(const Dispatch& dispatch, Request& request);
+asio::awaitable<Response> FinishDispatch(const SessionContext& context, const Dispatch& dispatch,
+                                         Request& request, std::optional<Response> fast);
 
 // Serves the connection registered as `id` (see Listener) and unregisters it when done, also
 // when the coroutine's frame is destroyed unfinished with the io_context. Runs on the
@@ -79,15 +85,13 @@ class HttpSession {
 
  private:
   enum class Outcome { kKeepAlive, kClose, kLingerThenClose };
-  using BodyParser = beast::http::request_parser<beast::http::string_body>;
 
-  asio::awaitable<Outcome> ServeRequest(bool first);
-  // Waits for a request's first bytes and arms its read deadline; false when the connection is
-  // to close instead (timeout, peer gone, shutting down).
-  asio::awaitable<bool> AwaitRequest(bool first);
+  // Reads until `parser` has the whole head (what is buffered was tried already); an error as
+  // Beast's read of a head gives (end_of_stream, partial_message, header_limit, a parse error).
+  asio::awaitable<error_code> ReadHead(RequestParser& parser);
   // Reads the body within `body_limit` (answering "Expect: 100-continue" first); nullopt once it
   // is read, else how the connection goes on after the error answer.
-  asio::awaitable<std::optional<Outcome>> ReadBody(BodyParser& parser, std::size_t body_limit,
+  asio::awaitable<std::optional<Outcome>> ReadBody(RequestParser& parser, std::size_t body_limit,
                                                    bool expects_continue, const Exchange& exchange);
   // Answers a failed read of the request head or body.
   asio::awaitable<Outcome> AnswerReadError(const error_code& ec, const Exchange& exchange);
@@ -96,9 +100,18 @@ class HttpSession {
   // Writes the answer and its access-log line; false when the connection cannot be used any
   // more.
   asio::awaitable<bool> WriteResponse(Response response, const Exchange& exchange, bool keep_alive);
-  // Writes `buffers` whole. Over plain TCP it first hands them straight to the socket, which
-  // takes a small answer at once: the coroutine goes through the reactor only for what is left.
-  asio::awaitable<error_code> WriteAll(std::array<asio::const_buffer, 2> buffers);
+  // WriteResponse's parts around the write of an answer: checks the status,
+  // renders the head and arms the send deadline, and gives the buffers to send (head, and the
+  // body unless it is a file's, or there is none to send) and the body's length for the log;
+  // then disarms the deadline and logs the exchange (true when the answer went out).
+  std::array<asio::const_buffer, 2> StartAnswer(Response& response, const Exchange& exchange,
+                                                bool keep_alive, std::size_t& body_bytes);
+  bool EndAnswer(const Response& response, const Exchange& exchange, std::size_t body_bytes,
+                 const error_code& ec);
+  // Over plain TCP, hands `buffers` straight to the (non-blocking) socket, which takes a small
+  // answer whole, and drops from them what it took: true when nothing is left or the write
+  // failed (`ec`), false when the rest is for an asynchronous write (always so over TLS).
+  bool WriteNow(std::array<asio::const_buffer, 2>& buffers, error_code& ec);
   // Sends a file body after its head: sendfile(2) as the socket takes it (falling back to
   // CopyFile where the file system cannot, and over TLS), never more than one chunk at a time.
   asio::awaitable<error_code> SendFile(const FileBody& file);

@@ -106,6 +106,19 @@ void Headers::Add(std::string name, std::string value) {
   Mutable().emplace_back(std::move(name), std::move(value));
 }
 
+void Headers::AddCopy(std::string_view name, std::string_view value) {
+  std::vector<Item>& items = Mutable();
+  std::vector<Item>& spare = block_->spare;
+  if (spare.empty()) {
+    items.emplace_back(name, value);
+    return;
+  }
+  Item& item = items.emplace_back(std::move(spare.back()));
+  spare.pop_back();
+  item.first.assign(name);
+  item.second.assign(value);
+}
+
 void Headers::Set(std::string name, std::string value) {
   std::vector<Item>& items = Mutable();
   auto first = std::find_if(items.begin(), items.end(),
@@ -143,7 +156,14 @@ bool Headers::Has(std::string_view name) const {
 
 void Headers::Clear() {
   if (block_ && block_.use_count() == 1) {
-    block_->items.clear();
+    std::vector<Item>& items = block_->items;
+    // Bounded, for a list cleared and refilled with Add over and over.
+    constexpr std::size_t kMaxSpare = 64;
+    for (auto item = items.rbegin(); item != items.rend() && block_->spare.size() < kMaxSpare;
+         ++item) {
+      block_->spare.push_back(std::move(*item));
+    }
+    items.clear();
     block_->has_rendered = false;
     block_->rendered.clear();
   } else {

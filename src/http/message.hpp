@@ -24,6 +24,9 @@ class Headers {
   using Item = std::pair<std::string, std::string>;
 
   void Add(std::string name, std::string value);
+  // The same with copies of `name` and `value`, into the storage of headers that Clear() dropped
+  // (a reused Request's next request costs no allocation for headers no longer than before).
+  void AddCopy(std::string_view name, std::string_view value);
   // Replaces every header of that name.
   void Set(std::string name, std::string value);
   // The first value, or an empty view when absent.
@@ -46,6 +49,8 @@ class Headers {
  private:
   struct Block {
     std::vector<Item> items;
+    // Items dropped by Clear(), last first, whose strings AddCopy reuses.
+    std::vector<Item> spare;
     std::string rendered;
     bool has_rendered = false;
   };

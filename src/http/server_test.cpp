@@ -386,6 +386,91 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(second->body, "2");
 }
 
+// The head is parsed from what the connection has buffered; one that arrives in pieces is read
+// on until it is whole, also when its first piece came behind a pipelined request.
+TEST_F(ServerTest, HeadSplitAcrossReadsIsServed) {
+  router_.Add("GET", "/n/{n}", [](Request& request) {
+    return Response::Text(
+        200, request.path_params.at("n") + " " + std::string(request.headers.Get("X-Tail")));
+  });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  const auto answers_nothing_yet = [&raw] {
+    pollfd readable{raw.fd(), POLLIN, 0};
+    return ::poll(&readable, 1, 50) == 0;
+  };
+  ASSERT_TRUE(raw.Send("GET /n/1 HTTP/1.1\r\nHo"));
+  EXPECT_TRUE(answers_nothing_yet());
+  ASSERT_TRUE(raw.Send("st: x\r\nX-Tail: t1\r"));
+  EXPECT_TRUE(answers_nothing_yet());
+  ASSERT_TRUE(raw.Send("\n\r\nGET /n/2 HTTP/1.1\r\nHost: x\r\nX-Ta"));
+  auto first = raw.ReadResponse();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->body, "1 t1");
+  ASSERT_TRUE(raw.Send("il: t2\r\n\r\n"));
+  auto second = raw.ReadResponse();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->body, "2 t2");
+}
+
+// A request with a body, then one without, in one write: the body is read to its end and the
+// next head starts right after it.
+TEST_F(ServerTest, PipelinedRequestAfterABodyIsServed) {
+  router_.Add("POST", "/echo",
+              [](Request& request) { return Response::Text(200, "body=" + request.body); });
+  router_.Add("GET", "/echo",
+              [](Request& request) { return Response::Text(200, "get body=" + request.body); });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  ASSERT_TRUE(
+      raw.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+               "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+               "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto chunked = raw.ReadResponse();
+  auto sized = raw.ReadResponse();
+  auto get = raw.ReadResponse();
+  ASSERT_TRUE(chunked.has_value() && sized.has_value() && get.has_value());
+  EXPECT_EQ(chunked->body, "body=hello world");
+  EXPECT_EQ(sized->body, "body=abc");
+  EXPECT_EQ(get->body, "get body=");
+}
+
+// A head that grows past the limit over several reads is refused as one that came whole.
+TEST_F(ServerTest, OversizeHeaderArrivingInPiecesIs431) {
+  ServerOptions options = TestOptions();
+  options.max_header_bytes = 1024;
+  StartServer(options);
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.Send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: "));
+  bool answered = false;
+  for (int piece = 0; piece < 64 && !answered; ++piece) {
+    if (!raw.Send(std::string(100, 'h'))) break;
+    pollfd readable{raw.fd(), POLLIN, 0};
+    answered = ::poll(&readable, 1, 10) > 0;
+  }
+  auto response = raw.ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 431);
+  EXPECT_NE(response->body.find("headers_too_large"), std::string::npos);
+}
+
+// A head cut short by the client's end of stream gets no answer; the connection just closes.
+TEST_F(ServerTest, HeadCutShortByTheClientClosesWithoutAnAnswer) {
+  router_.Add("GET", "/", [](Request&) { return Response::Text(200, "root"); });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHo"));
+  auto first = raw.ReadResponse();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->body, "root");
+  ASSERT_EQ(::shutdown(raw.fd(), SHUT_WR), 0);
+  EXPECT_TRUE(raw.ReadsEof());
+  EXPECT_EQ(raw.Pending(), "");
+}
+
 TEST_F(ServerTest, Http10ClosesByDefault) {
   router_.Add("GET", "/", [](Request&) { return Response::Text(200, "root"); });
   StartServer();
