@@ -513,7 +513,10 @@ asio::awaitable<void> HttpSession<Stream>::Run() {
       co_await ServeWebSocket(conn_, stream_, handshake, std::move(response.websocket), exchange);
       continue;
     }
-    keep_alive = keep_alive && !context_.shutting_down;
+    // A handler's "Connection: close" ends the connection after this answer (RenderResponseHead
+    // writes it; the loop has to stop too).
+    keep_alive =
+        keep_alive && !context_.shutting_down && !HasCloseToken(response.headers.Get("Connection"));
     bool written = false;
     if (!response.body_stream && !response.file_body) {
       // In memory (most answers): written from this frame, without WriteResponse's.

@@ -313,6 +313,30 @@ TEST_F(ServerTest, KeptAliveConnectionCarriesNothingOverFromThePreviousRequest) 
   EXPECT_EQ(second->body, "path=/echo/2 n=2 body= query= headers=Host;Content-Length; id=" + id);
 }
 
+// A handler that answers with "Connection: close" gets the connection closed after that answer,
+// as the header says, instead of a next request read on it.
+TEST_F(ServerTest, HandlersConnectionCloseEndsTheConnection) {
+  router_.Add("GET", "/bye", [](Request&) {
+    Response response = Response::Text(200, "bye");
+    response.headers.Set("Connection", "close");
+    return response;
+  });
+  router_.Add("GET", "/stay", [](Request&) { return Response::Text(200, "stay"); });
+  StartServer();
+  RawConnection raw(server_->port());
+  ASSERT_TRUE(raw.IsConnected());
+  ASSERT_TRUE(raw.Send("GET /stay HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto stay = raw.ReadResponse();
+  ASSERT_TRUE(stay.has_value());
+  EXPECT_EQ(stay->Header("Connection"), "keep-alive");
+  ASSERT_TRUE(raw.Send("GET /bye HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto bye = raw.ReadResponse();
+  ASSERT_TRUE(bye.has_value());
+  EXPECT_EQ(bye->body, "bye");
+  EXPECT_EQ(bye->Header("Connection"), "close");
+  EXPECT_TRUE(raw.ReadsEof()) << "the server closes after the answer";
+}
+
 // Every answer has a Date (rendered once a second): an IMF-fixdate of now, which moves on with
 // the clock; a handler's own Date is sent instead of ours.
 TEST_F(ServerTest, AnswersCarryTheCurrentDate) {
