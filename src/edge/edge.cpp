@@ -840,7 +840,11 @@ void Edge::FinishForSite(const http::Request& request, const ServedSite& served,
 
 Result<http::Response> Edge::ServeImpl(http::Request& request, bool memory_only,
                                        const std::string& rewritten_from, ServedSite* served) {
-  auto resolved = ResolveDeploy(request.HostName(), memory_only);
+  // Reused from request to request on this thread; read only here, before anything that may
+  // serve another request (a rewrite to another site) on this thread.
+  thread_local std::string host;
+  request.HostNameTo(host);
+  auto resolved = ResolveDeploy(host, memory_only);
   if (!resolved.ok()) {
     if (resolved.error().code != ErrorCode::kNotFound) return std::move(resolved).error();
     return PlainNotFound();

@@ -14,27 +14,35 @@ const deploys::ManifestEntry* Find(const deploys::DeployManifest& m, const std::
 }  // namespace
 
 StaticMatch ResolveStatic(const deploys::DeployManifest& manifest, std::string_view path) {
-  StaticMatch match;
-  std::string p(path);
-  if (p.empty() || p.front() != '/') return match;
-  if (p.back() == '/') {
-    if (auto* e = Find(manifest, p + "index.html")) {
-      return {StaticMatch::Kind::kFile, p + "index.html", e};
-    }
-    if (p.size() > 1) {
-      std::string bare = p.substr(0, p.size() - 1);
-      if (Find(manifest, bare + ".html") != nullptr) {
-        return {StaticMatch::Kind::kRedirect, bare, nullptr};
+  if (path.empty() || path.front() != '/') return {};
+  // One string holds every candidate in turn, with room for the longest suffix, and becomes the
+  // match's path: a pretty URL costs one allocation at most (none when the string's own buffer
+  // holds it), instead of one per candidate and one more for the answer.
+  std::string p;
+  p.reserve(path.size() + std::string_view("/index.html").size());
+  const auto find = [&](std::string_view stem, std::string_view suffix) {
+    p.assign(stem);
+    p.append(suffix);
+    return Find(manifest, p);
+  };
+  if (path.back() == '/') {
+    if (auto* e = find(path, "index.html")) return {StaticMatch::Kind::kFile, std::move(p), e};
+    if (path.size() > 1) {
+      const std::string_view bare = path.substr(0, path.size() - 1);
+      if (find(bare, ".html") != nullptr) {
+        p.resize(bare.size());
+        return {StaticMatch::Kind::kRedirect, std::move(p), nullptr};
       }
     }
-    return match;
+    return {};
   }
-  if (auto* e = Find(manifest, p)) return {StaticMatch::Kind::kFile, p, e};
-  if (auto* e = Find(manifest, p + ".html")) return {StaticMatch::Kind::kFile, p + ".html", e};
-  if (Find(manifest, p + "/index.html") != nullptr) {
-    return {StaticMatch::Kind::kRedirect, p + "/", nullptr};
+  if (auto* e = find(path, "")) return {StaticMatch::Kind::kFile, std::move(p), e};
+  if (auto* e = find(path, ".html")) return {StaticMatch::Kind::kFile, std::move(p), e};
+  if (find(path, "/index.html") != nullptr) {
+    p.resize(path.size() + 1);  // path + "/"
+    return {StaticMatch::Kind::kRedirect, std::move(p), nullptr};
   }
-  return match;
+  return {};
 }
 
 }  // namespace replideploy::edge

@@ -208,6 +208,12 @@ bool IsToken(std::string_view s) {
 }
 
 std::string Request::HostName() const {
+  std::string out;
+  HostNameTo(out);
+  return out;
+}
+
+void Request::HostNameTo(std::string& out) const {
   std::string_view host = headers.Get("Host");
   if (!host.empty() && host.front() == '[') {
     // IPv6 literal: "[::1]:8080" -> "[::1]".
@@ -218,9 +224,8 @@ std::string Request::HostName() const {
              host.find(':', colon + 1) == std::string_view::npos) {
     host = host.substr(0, colon);
   }
-  std::string out(host);
+  out.assign(host);
   std::transform(out.begin(), out.end(), out.begin(), core::AsciiLower);
-  return out;
 }
 
 std::optional<std::string> Request::QueryParam(std::string_view name) const {

@@ -80,6 +80,8 @@ struct Request {
 
   // Host header without the port, lower-cased.
   std::string HostName() const;
+  // The same into `out` (its storage reused: no allocation once it has grown).
+  void HostNameTo(std::string& out) const;
   std::optional<std::string> QueryParam(std::string_view name) const;
   std::string_view Header(std::string_view name) const { return headers.Get(name); }
 };
