@@ -7,7 +7,8 @@
 #
 # Environment: DURATION (s, default 10), ROUNDS (3), MODES ("shared pinned"), THREADS (wrk -t in
 # shared mode, 2), CONNECTIONS (wrk -c, 64), RULES (rule counts measured against none,
-# "1000 10000"), RSS_SITES (extra sites of 100 files published for the memory figure, 0 = skip),
+# "1000 10000"), RULE_PAIRS (back-to-back runs without and with the rules per count and class, 4),
+# RSS_SITES (extra sites of 100 files published for the memory figure, 0 = skip),
 # PROFILE=1 (perf record ours on the small file at the end; needs linux-perf), REPLIDEPLOY_BIN,
 # KEEP_TMP=1 (keep the temp dir), RD_SERVE_ARGS (extra flags for `replideploy serve`),
 # RESULTS_DIR (default bench/results).
@@ -23,6 +24,7 @@ MODES=${MODES:-shared pinned}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 RULES=${RULES:-1000 10000}
+RULE_PAIRS=${RULE_PAIRS:-4}
 RSS_SITES=${RSS_SITES:-0}
 PROFILE=${PROFILE:-0}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_ROOT/bench/results}
@@ -365,6 +367,23 @@ median() {
     if (m == int(m) && m > 100) printf "%d\n", m; else print m }'
 }
 
+# pairs_median ARRAY_NAME KEY_PREFIX: the median over the rules' pairs of ARRAY[KEY_PREFIX|p]
+pairs_median() {
+  local ROUNDS=$RULE_PAIRS
+  median "$@"
+}
+# pair_change ARRAY_NAME KEY_A KEY_B: the median over the pairs of B/A - 1, as "+1.2% [-0.5%, +3.0%]"
+pair_change() {
+  local -n arr=$1
+  local p vals=()
+  for ((p = 1; p <= RULE_PAIRS; p++)); do vals+=("${arr[$2|$p]:-n/a} ${arr[$3|$p]:-n/a}"); done
+  printf '%s\n' "${vals[@]}" | awk '$1 != "n/a" && $2 != "n/a" && $1 > 0 { v[n++] = $2 / $1 - 1 } END {
+    if (n == 0) { print "n/a"; exit }
+    for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+    m = (n % 2) ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
+    printf "%+.1f%% [%+.1f%%, %+.1f%%]\n", m * 100, v[0] * 100, v[n - 1] * 100 }'
+}
+
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "$ROUNDS interleaved rounds; modes: $MODES; ${#CLASSES[@]} classes x ${#SERVERS[@]} servers, then ours with ${RULE_VARIANTS[*]} (pinned when measured, else shared); wrk -c$CONNECTIONS -d${DURATION}s"
 RULES_MODE=shared
@@ -378,9 +397,22 @@ for ((round = 1; round <= ROUNDS; round++)); do
       done
     done
   done
+done
+# The rules' cost: for each rule count and class, RULE_PAIRS back-to-back pairs of runs of the
+# no-rules site and the site with the rules, in ABBA order (the first of each pair alternates),
+# so that a drift of the machine's speed between runs is shared by both sides; the report gives
+# the median of the pairs' ratios and their spread.
+for v in "${RULE_VARIANTS[@]}"; do
+  [[ $v == norules ]] && continue
   for c in small pretty; do
-    for v in "${RULE_VARIANTS[@]}"; do
-      bench_one "$RULES_MODE|ours-$v|$c|$round" "$RULES_MODE" ours "${CLASS_PATH[$c]}" "${VARIANT_HOST[$v]}"
+    for ((pair = 1; pair <= RULE_PAIRS; pair++)); do
+      order=(norules "$v")
+      ((pair % 2 == 0)) && order=("$v" norules)
+      for side in "${order[@]}"; do
+        which=with
+        [[ $side == norules ]] && which=without
+        bench_one "$RULES_MODE|$v-$which|$c|$pair" "$RULES_MODE" ours "${CLASS_PATH[$c]}" "${VARIANT_HOST[$side]}"
+      done
     done
   done
 done
@@ -474,21 +506,21 @@ report() {
     done
   done
   echo
-  echo "## Redirect rules ($RULES_MODE mode, replideploy only, medians of $ROUNDS rounds)"
+  echo "## Redirect rules ($RULES_MODE mode, replideploy only, $RULE_PAIRS pairs per row)"
   echo
   echo "The same files as sites of their own, plus a \`_redirects\` with that many rules (exact paths,"
-  echo "splats, placeholders, rewrites, forced external redirects; none matches the requested URLs),"
-  echo "interleaved with the no-rules site in every round."
+  echo "splats, placeholders, rewrites, forced external redirects; none matches the requested URLs)."
+  echo "Each pair is a run of the no-rules site and one of the site with the rules, back to back, the"
+  echo "first of the pair alternating (ABBA); a change is the median of the pairs' ratios, with the"
+  echo "smallest and largest ratio in brackets."
   echo
-  echo "| request | rules | req/s | req/s change | CPU us/req | CPU/req change | p99 ms |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
-  for c in small pretty; do
-    local base="$RULES_MODE|ours-norules|$c"
-    for v in "${RULE_VARIANTS[@]}"; do
-      k="$RULES_MODE|ours-$v|$c"
-      local count=${v#rules}
-      [[ $v == norules ]] && count=0
-      echo "| ${CLASS_LABEL[$c]} | $count | $(median R_RPS "$k") | $(pct "$(median R_RPS "$k")" "$(median R_RPS "$base")") | $(median R_CPU "$k") | $(pct "$(median R_CPU "$k")" "$(median R_CPU "$base")") | $(median R_P99 "$k") |"
+  echo "| request | rules | req/s without / with (medians) | req/s change | CPU us/req without / with | CPU/req change |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for v in "${RULE_VARIANTS[@]}"; do
+    [[ $v == norules ]] && continue
+    for c in small pretty; do
+      local a="$RULES_MODE|$v-without|$c" b="$RULES_MODE|$v-with|$c"
+      echo "| ${CLASS_LABEL[$c]} | ${v#rules} | $(pairs_median R_RPS "$a") / $(pairs_median R_RPS "$b") | $(pair_change R_RPS "$a" "$b") | $(pairs_median R_CPU "$a") / $(pairs_median R_CPU "$b") | $(pair_change R_CPU "$a" "$b") |"
     done
   done
   echo

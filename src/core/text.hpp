@@ -2,6 +2,7 @@
 // percent-encoding (RFC 3986). Pure functions; no locale is consulted.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,9 +18,19 @@ bool IsLowerHex(std::string_view s);
 // A git object name as git prints it: 40 (SHA-1) or 64 (SHA-256) lower-case hex digits.
 bool IsCommitSha(std::string_view s);
 
-char AsciiLower(char c);
+// Inline: header lookups call these for every request.
+inline char AsciiLower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 // Equal when compared byte by byte with ASCII letters folded to lower case.
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    // Equal bytes need no folding: the common case costs one compare.
+    if (a[i] != b[i] && AsciiLower(a[i]) != AsciiLower(b[i])) return false;
+  }
+  return true;
+}
 
 // Everything but RFC 3986's unreserved characters (A-Z a-z 0-9 - . _ ~) as %XX (upper case).
 std::string UrlEncode(std::string_view s);

@@ -99,6 +99,9 @@ RuleDecision DeployRules::Match(const http::Request& request, std::string_view p
     if (trace != nullptr) trace->clear();
     return decision;
   }
+  // A path no rule can match costs the index's lookups only (a trace still needs every rule's
+  // verdict).
+  if (trace == nullptr && !impl_->redirects.MayMatch(path)) return decision;
   const std::string& target = request.target;
   const auto q = target.find('?');
   RedirectRequest req;

@@ -81,9 +81,33 @@ bool IsValidUtf8(std::string_view bytes) {
   return true;
 }
 
+namespace {
+
+// Whether `raw` (starting with '/') is already normal: printable ASCII without escapes or
+// backslashes, no empty segment but a final one, no "." or ".." segment. Most requests' paths
+// are, and are then their own normal form.
+bool IsAlreadyNormal(std::string_view raw) {
+  std::size_t segment_start = 1;
+  for (std::size_t i = 1; i <= raw.size(); ++i) {
+    if (i == raw.size() || raw[i] == '/') {
+      const std::string_view seg = raw.substr(segment_start, i - segment_start);
+      if (seg == "." || seg == "..") return false;
+      if (seg.empty() && i != raw.size()) return false;  // "//"
+      segment_start = i + 1;
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(raw[i]);
+    if (c <= 0x20 || c >= 0x7f || c == '%' || c == '\\') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<std::string> NormalizeRequestPath(std::string_view raw) {
   if (raw.empty() || raw.front() != '/') return BadPath("must start with '/'");
   if (raw.size() > kMaxRequestPathBytes) return BadPath("too long");
+  if (IsAlreadyNormal(raw)) return std::string(raw);
 
   std::vector<std::string> segments;
   bool trailing_slash = false;

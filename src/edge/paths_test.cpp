@@ -27,6 +27,24 @@ TEST(RequestPath, PlainPathsAreUnchanged) {
   EXPECT_EQ(Normalized("/a+b/c~d/e.f"), "/a+b/c~d/e.f");  // '+' is not a space in a path
 }
 
+// Paths near the already-normal shortcut's edge: names with dots are kept as they are, dot
+// segments and empty segments are still worked out, wherever they stand.
+TEST(RequestPath, DotsInNamesStayAndDotSegmentsGoAnywhere) {
+  EXPECT_EQ(Normalized("/.well-known/a..b/c."), "/.well-known/a..b/c.");
+  EXPECT_EQ(Normalized("/..."), "/...");
+  EXPECT_EQ(Normalized("/a/."), "/a/");
+  EXPECT_EQ(Normalized("/a/.."), "/");
+  EXPECT_EQ(Normalized("/."), "/");
+  EXPECT_EQ(Normalized("/./a"), "/a");
+  EXPECT_EQ(Normalized("/a/../b/"), "/b/");
+  EXPECT_EQ(Normalized("//"), "/");
+  EXPECT_EQ(Normalized("/a//"), "/a/");
+  EXPECT_EQ(Normalized("//a"), "/a");
+  ExpectRejected("/..");
+  ExpectRejected("/a\\b");
+  ExpectRejected("/a\x01b");
+}
+
 TEST(RequestPath, KeepsTrailingSlash) {
   EXPECT_EQ(Normalized("/docs/"), "/docs/");
   EXPECT_EQ(Normalized("/docs"), "/docs");

@@ -30,11 +30,11 @@ Route NotFound(const deploys::DeployManifest& manifest, int status) {
   return route;
 }
 
-Route FileRoute(const StaticMatch& match, int status) {
+Route FileRoute(StaticMatch match, int status) {
   Route route;
   route.kind = Route::Kind::kFile;
   route.status = status;
-  route.file = match.path;
+  route.file = std::move(match.path);
   route.entry = match.entry;
   return route;
 }
@@ -149,7 +149,7 @@ Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& r
     }
     return route;
   }
-  const StaticMatch match = ResolveStatic(manifest, path);
+  StaticMatch match = ResolveStatic(manifest, path);
   // A function's config.path takes the path before any rule, and before a file at the path
   // unless the route says preferStatic (Netlify's request chain).
   if (auto routed = FunctionRouteFor(manifest, path, request.method);
@@ -212,7 +212,8 @@ Route RouteRequest(const deploys::DeployManifest& manifest, const DeployRules& r
     }
     case RuleDecision::Kind::kNone:
       if (match.kind == StaticMatch::Kind::kFile) {
-        route = FileRoute(match, 200);
+        // The match's path moves into the route unless a trace still reports the match.
+        route = FileRoute(trace == nullptr ? std::move(match) : match, 200);
       } else if (const auto* entry =
                      match.kind == StaticMatch::Kind::kNone
                          ? FunctionAt(manifest, path, kApiFunctionsPrefix, &function)

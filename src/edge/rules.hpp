@@ -210,6 +210,11 @@ class RedirectMatcher {
   RedirectMatch Match(const RedirectRequest& request, const StaticFileLookup& has_static_file = {},
                       std::vector<RedirectVerdict>* trace = nullptr) const;
 
+  // False when no rule can match `path` whatever the rest of the request (its host, query,
+  // cookies, language): the index has no candidate for it. Match then answers kNone, so the
+  // edge need not gather the rest of the request.
+  bool MayMatch(std::string_view path) const;
+
   const std::vector<RedirectRule>& rules() const;
 
   RedirectMatcher(RedirectMatcher&&) noexcept;

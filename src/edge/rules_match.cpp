@@ -35,6 +35,7 @@
 //  - Header patterns: "/a/*" does not match "/abc", and '.' in a pattern is a dot; Netlify's
 //    CLI builds a regular expression in which both happen.
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <optional>
 #include <unordered_map>
 
@@ -300,7 +301,8 @@ struct PathSegments {
     std::size_t begin;
     std::string_view text;
   };
-  std::vector<Segment> segments;
+  // Inline for the usual depth: splitting a request's path costs no allocation.
+  boost::container::small_vector<Segment, 12> segments;
 
   explicit PathSegments(std::string_view path) {
     std::size_t start = 1;
@@ -587,25 +589,45 @@ RedirectMatch RedirectMatcher::Match(const RedirectRequest& request,
   return match;
 }
 
+namespace {
+
+// Calls `add` with each of `scope`'s index lists that may hold a rule matching `path`: its
+// exact path, then each of its leading-segment prefixes ("" first).
+template <class Add>
+void ForEachCandidateList(const Scope& scope, std::string_view path, const PathSegments& segs,
+                          Add&& add) {
+  if (auto it = scope.exact.find(WithoutTrailingSlash(path)); it != scope.exact.end()) {
+    add(it->second);
+  }
+  if (scope.by_prefix.empty()) return;
+  const std::size_t depth = std::min(scope.max_prefix_segments, segs.segments.size());
+  for (std::size_t d = 0; d <= depth; ++d) {
+    const std::string_view prefix =
+        d == 0 ? std::string_view()
+               : path.substr(0, segs.segments[d - 1].begin + segs.segments[d - 1].text.size());
+    if (auto it = scope.by_prefix.find(prefix); it != scope.by_prefix.end()) add(it->second);
+  }
+}
+
+}  // namespace
+
+bool RedirectMatcher::MayMatch(std::string_view path) const {
+  if (impl_->rules.empty()) return false;
+  if (!impl_->by_host.empty()) return true;  // the host's own rules are not looked at here
+  const PathSegments segs(path);
+  bool any = false;
+  ForEachCandidateList(impl_->hostless, path, segs,
+                       [&any](const IndexList& list) { any = any || !list.empty(); });
+  return any;
+}
+
 RedirectMatch RedirectMatcher::Impl::MatchIndexed(const RedirectRequest& request,
                                                   const StaticFileLookup& has_static_file) const {
   const PathSegments segs(request.path);
   MergedIndexes candidates;
   auto add_scope = [&](const Scope& scope) {
-    if (auto it = scope.exact.find(WithoutTrailingSlash(request.path)); it != scope.exact.end()) {
-      candidates.Add(&it->second);
-    }
-    if (scope.by_prefix.empty()) return;
-    const std::size_t depth = std::min(scope.max_prefix_segments, segs.segments.size());
-    for (std::size_t d = 0; d <= depth; ++d) {
-      const std::string_view prefix =
-          d == 0 ? std::string_view()
-                 : request.path.substr(
-                       0, segs.segments[d - 1].begin + segs.segments[d - 1].text.size());
-      if (auto it = scope.by_prefix.find(prefix); it != scope.by_prefix.end()) {
-        candidates.Add(&it->second);
-      }
-    }
+    ForEachCandidateList(scope, request.path, segs,
+                         [&candidates](const IndexList& list) { candidates.Add(&list); });
   };
   add_scope(hostless);
   if (!by_host.empty()) {

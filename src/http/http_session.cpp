@@ -266,35 +266,63 @@ void CheckStatus(Response& response, const Exchange& exchange) {
 void RenderResponseHead(std::string& out, const Response& response, const Exchange& exchange,
                         bool& keep_alive, std::optional<std::size_t> content_length,
                         bool chunked = false) {
-  out.clear();
-  out.append(exchange.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  const std::string* rendered = response.headers.Rendered();
+  // A pre-rendered list never has a Date; a handler's own (a proxied answer's) is kept.
+  const bool add_date = rendered != nullptr || !response.headers.Has("Date");
   const auto status = static_cast<unsigned>(response.status);
-  const char digits[3] = {static_cast<char>('0' + status / 100 % 10),
-                          static_cast<char>('0' + status / 10 % 10),
-                          static_cast<char>('0' + status % 10)};
-  out.append(digits, 3);
-  out.push_back(' ');
-  out.append(bhttp::obsolete_reason(bhttp::int_to_status(status)));
-  out.append("\r\n");
-  if (const std::string* rendered = response.headers.Rendered()) {
-    out.append(*rendered);  // checked when it was rendered; no header of ours in it
-  } else {
+  const std::string_view reason = bhttp::obsolete_reason(bhttp::int_to_status(status));
+  const std::string_view date = add_date ? HttpDate() : std::string_view();
+  out.clear();
+  if (rendered == nullptr) {
+    // A handler's own list: each header checked and appended.
+    out.append(exchange.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    const char digits[3] = {static_cast<char>('0' + status / 100 % 10),
+                            static_cast<char>('0' + status / 10 % 10),
+                            static_cast<char>('0' + status % 10)};
+    out.append(digits, 3);
+    out.push_back(' ');
+    out.append(reason);
+    out.append("\r\n");
     AppendHeaders(out, response.headers, exchange, keep_alive);
   }
-  // A pre-rendered list never has a Date; a handler's own (a proxied answer's) is kept.
-  if (response.headers.Rendered() != nullptr || !response.headers.Has("Date")) {
-    AppendHeaderLine(out, "Date", HttpDate());
+  // The rest is written in place, into room made once: the lines with known lengths are
+  // constant copies, not an append each (this runs for every answer).
+  const std::size_t start = out.size();
+  const std::size_t room = 64 + reason.size() + (rendered != nullptr ? rendered->size() : 0) +
+                           date.size() + exchange.request_id.size() + 160;
+  out.resize(start + room);
+  char* p = out.data() + start;
+  const auto put = [&p](std::string_view text) {
+    std::memcpy(p, text.data(), text.size());
+    p += text.size();
+  };
+  if (rendered != nullptr) {
+    put(exchange.version == 10 ? std::string_view("HTTP/1.0 ") : std::string_view("HTTP/1.1 "));
+    *p++ = static_cast<char>('0' + status / 100 % 10);
+    *p++ = static_cast<char>('0' + status / 10 % 10);
+    *p++ = static_cast<char>('0' + status % 10);
+    *p++ = ' ';
+    put(reason);
+    put("\r\n");
+    put(*rendered);  // checked when it was rendered; no header of ours in it
   }
-  AppendHeaderLine(out, "Server", "replideploy");
-  AppendHeaderLine(out, "X-Request-Id", exchange.request_id);
-  AppendHeaderLine(out, "Connection", keep_alive ? "keep-alive" : "close");
+  if (add_date) {
+    put("Date: ");
+    put(date);
+    put("\r\n");
+  }
+  put("Server: replideploy\r\nX-Request-Id: ");
+  put(exchange.request_id);
+  put(keep_alive ? std::string_view("\r\nConnection: keep-alive\r\n")
+                 : std::string_view("\r\nConnection: close\r\n"));
   if (content_length) {
-    char buffer[24];
-    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, *content_length);
-    AppendHeaderLine(out, "Content-Length", std::string_view(buffer, end - buffer));
+    put("Content-Length: ");
+    p = std::to_chars(p, p + 24, *content_length).ptr;
+    put("\r\n");
   }
-  if (chunked) AppendHeaderLine(out, "Transfer-Encoding", "chunked");
-  out.append("\r\n");
+  if (chunked) put("Transfer-Encoding: chunked\r\n");
+  put("\r\n");
+  out.resize(static_cast<std::size_t>(p - out.data()));
 }
 
 }  // namespace
@@ -427,10 +455,22 @@ asio::awaitable<void> HttpSession<Stream>::Run() {
       // The first request's header_timeout runs from the connect; a follow-up's from its first
       // byte.
       ArmDeadline(conn_, first ? context_.options.header_timeout : context_.options.idle_timeout);
-      auto [ec, n] =
-          co_await stream_.async_read_some(c.buffer.prepare(kFirstReadBytes), kAwaitable);
+      // A read straight from the socket; only when it has nothing yet, a wait for it (one
+      // system call and no asynchronous read operation for a request already there).
+      error_code ec;
+      std::size_t n = 0;
+      while (!ReadNow(n, ec)) {
+        if constexpr (kTls) {
+          std::tie(ec, n) =
+              co_await stream_.async_read_some(c.buffer.prepare(kFirstReadBytes), kAwaitable);
+          if (!ec) c.buffer.commit(n);
+          break;
+        } else {
+          std::tie(ec) = co_await c.socket.async_wait(tcp::socket::wait_read, kAwaitable);
+          if (ec || c.timed_out) break;
+        }
+      }
       if (ec || c.timed_out) continue;
-      c.buffer.commit(n);
       if (!first) ArmDeadline(conn_, context_.options.header_timeout);
       c.idle = false;
     }
@@ -472,14 +512,19 @@ asio::awaitable<void> HttpSession<Stream>::Run() {
     const bool expects_continue =
         parser.Version() >= 11 && beast::iequals(request.headers.Get("Expect"), "100-continue");
 
-    std::optional<std::string> path = PercentDecode(TargetPath(request.target));
-    if (!path) {
-      outcome = co_await AnswerAndClose(
-          Response::Error(400, "bad_request", "request path is not valid percent-encoding"),
-          exchange, Outcome::kLingerThenClose);
-      continue;
+    const std::string_view raw_path = TargetPath(request.target);
+    if (raw_path.find_first_of(std::string_view("%\0", 2)) == std::string_view::npos) {
+      request.path.assign(raw_path);  // nothing to decode: into the reused string
+    } else {
+      std::optional<std::string> path = PercentDecode(raw_path);
+      if (!path) {
+        outcome = co_await AnswerAndClose(
+            Response::Error(400, "bad_request", "request path is not valid percent-encoding"),
+            exchange, Outcome::kLingerThenClose);
+        continue;
+      }
+      request.path = std::move(*path);
     }
-    request.path = std::move(*path);
     if (const std::string_view query = TargetQuery(request.target); !query.empty()) {
       request.query = ParseQuery(query);
     }
@@ -726,6 +771,25 @@ bool HttpSession<Stream>::WriteNow(std::array<asio::const_buffer, 2>& buffers, e
       written -= taken;
     }
     return asio::buffer_size(buffers) == 0;
+  }
+}
+
+template <class Stream>
+bool HttpSession<Stream>::ReadNow(std::size_t& n, error_code& ec) {
+  ec = {};
+  n = 0;
+  if constexpr (kTls) {
+    return false;
+  } else {
+    if (!conn_->socket.non_blocking()) conn_->socket.non_blocking(true, ec);
+    if (ec) return true;
+    n = conn_->socket.read_some(conn_->buffer.prepare(kFirstReadBytes), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      return false;
+    }
+    if (!ec) conn_->buffer.commit(n);
+    return true;
   }
 }
 

@@ -112,6 +112,10 @@ class HttpSession {
   // answer whole, and drops from them what it took: true when nothing is left or the write
   // failed (`ec`), false when the rest is for an asynchronous write (always so over TLS).
   bool WriteNow(std::array<asio::const_buffer, 2>& buffers, error_code& ec);
+  // Over plain TCP, reads what the (non-blocking) socket has into the connection's buffer:
+  // true with `ec` set or `n` bytes committed, false when nothing is there yet (always so over
+  // TLS, whose reads go through the stream).
+  bool ReadNow(std::size_t& n, error_code& ec);
   // Sends a file body after its head: sendfile(2) as the socket takes it (falling back to
   // CopyFile where the file system cannot, and over TLS), never more than one chunk at a time.
   asio::awaitable<error_code> SendFile(const FileBody& file);
