@@ -12,7 +12,7 @@
 # of the server (callgrind_control -z PID), run wrk for DURATION s, dump every process
 # (callgrind_control -d PID), sum the `totals:` of those dumps and divide by the requests wrk
 # completed. Counts user space only (the kernel's share of a request is not in them), and
-# valgrind runs the servers ~50x slower, so read them per request, not as speed.
+# valgrind runs the servers 20-50x slower, so read them per request, not as speed.
 #
 # Environment: DURATION (s, default 10), WARMUP (s, 3), CONNECTIONS (wrk -c, 16), RULES (rules in
 # an extra site of ours measured on the same URLs, 1000; 0 = skip), REPLIDEPLOY_BIN, KEEP_TMP=1
@@ -142,6 +142,8 @@ measure() {
 }
 
 per_req() { awk -v i="$1" -v r="$2" 'BEGIN { if (r == 0) print "n/a"; else printf "%.0f", i / r }'; }
+# ir_per_req KEY: Ir per request of a measurement ("n/a" if it has none)
+ir_per_req() { per_req "${R_IR[$1]:-0}" "${R_REQ[$1]:-0}"; }
 
 # stop ROOT: the server and its processes, and forget it
 stop() {
@@ -203,7 +205,7 @@ report() {
   echo "- replideploy $commit$dirty, release build of $(date -u -r "$RD_BIN" "+%Y-%m-%d %H:%M UTC") ($RD_BIN); nginx $ver_nginx (2 workers); h2o $ver_h2o (2 threads); ours with its defaults; valgrind $ver_valgrind; wrk $ver_wrk"
   echo "- $(nproc) cores (load average at start $LOAD_START, at end $LOAD_END)"
   echo "- each server under \`valgrind --tool=callgrind --trace-children=yes\` (a dump file per process); per class: wrk -t1 -c$CONNECTIONS -d${WARMUP}s to warm up, \`callgrind_control -z\` on every process of the server, wrk -t1 -c$CONNECTIONS -d${DURATION}s (keep-alive, HTTP/1.1, no Accept-Encoding, Host: $HOST_HEADER), \`callgrind_control -d\` on every process; Ir = the sum of those dumps' \`totals:\`, divided by the requests wrk completed"
-  echo "- user-space instructions only: the kernel's part of a request (loopback TCP, sendfile, system calls) is not counted; valgrind runs the servers ~50x slower, so requests completed say nothing about speed"
+  echo "- user-space instructions only: the kernel's part of a request (loopback TCP, sendfile, system calls) is not counted; valgrind runs the servers 20-50x slower (and one thread of a process at a time), so requests completed say nothing about speed"
   echo "- a dump has two grand totals: \`totals:\` (the sum of its cost lines, used here as in the prototype) and \`summary:\` (callgrind's own count of the part), which differ slightly; both are given"
   echo "- the servers also answer up to $CONNECTIONS requests that wrk sent but did not count at the end of a run (after a 1 s pause, inside the counted window): at most $CONNECTIONS/requests too many per request"
   echo
@@ -215,7 +217,7 @@ report() {
       [[ -n ${R_IR[$k]:-} ]] || continue
       local label=$s
       [[ $s == ours-rules ]] && label="ours, site with $RULES rules"
-      echo "| ${CLASS_LABEL[$c]} | $label | ${R_REQ[$k]} | $(thousands "${R_IR[$k]}") | $(thousands "$(per_req "${R_IR[$k]}" "${R_REQ[$k]}")") | $(thousands "$(per_req "${R_SUMMARY[$k]}" "${R_REQ[$k]}")") | ${R_PROCS[$k]} |"
+      echo "| ${CLASS_LABEL[$c]} | $label | ${R_REQ[$k]} | $(thousands "${R_IR[$k]}") | $(thousands "$(ir_per_req "$k")") | $(thousands "$(per_req "${R_SUMMARY[$k]}" "${R_REQ[$k]}")") | ${R_PROCS[$k]} |"
     done
   done
   echo
@@ -227,11 +229,11 @@ report() {
   echo "$sep"
   for c in "${IR_CLASSES[@]}"; do
     local o n h line
-    o=$(per_req "${R_IR[ours|$c]}" "${R_REQ[ours|$c]}")
-    n=$(per_req "${R_IR[nginx|$c]}" "${R_REQ[nginx|$c]}")
-    h=$(per_req "${R_IR[h2o|$c]}" "${R_REQ[h2o|$c]}")
+    o=$(ir_per_req "ours|$c")
+    n=$(ir_per_req "nginx|$c")
+    h=$(ir_per_req "h2o|$c")
     line="| ${CLASS_LABEL[$c]} | $(ratio "$o" "$n") | $(ratio "$o" "$h") |"
-    ((RULES > 0)) && line+=" $(ratio "$(per_req "${R_IR[ours-rules|$c]}" "${R_REQ[ours-rules|$c]}")" "$o") |"
+    ((RULES > 0)) && line+=" $(ratio "$(ir_per_req "ours-rules|$c")" "$o") |"
     echo "$line"
   done
   echo
