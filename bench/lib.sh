@@ -107,18 +107,20 @@ ensure_binary() {
   [[ -x "$RD_BIN" ]] || die "$RD_BIN not found: build it with 'cmake --preset release && cmake --build --preset release -j2' (or set REPLIDEPLOY_BIN)"
 }
 
-# start_replideploy PORT DATA_DIR LOG: sets RD_PID, RD_URL.
+# start_replideploy PORT DATA_DIR LOG [PREFIX...]: sets RD_PID, RD_URL. PREFIX is a command to run
+# the server under (valgrind and its options, say); RD_START_SECS (20) bounds the wait for it.
 start_replideploy() {
   local port=$1 data=$2 logf=$3
+  shift 3
   mkdir -p "$data"
   local extra=()
   [[ -n "${RD_SERVE_ARGS:-}" ]] && read -r -a extra <<<"$RD_SERVE_ARGS"
-  "$RD_BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --log-level "${RD_LOG_LEVEL:-warn}" \
+  "$@" "$RD_BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --log-level "${RD_LOG_LEVEL:-warn}" \
     "${extra[@]}" >"$logf" 2>&1 &
   RD_PID=$!
   BENCH_PIDS+=("$RD_PID")
   RD_URL="http://127.0.0.1:$port"
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 $((${RD_START_SECS:-20} * 10))); do
     grep -qs "listening on" "$logf" && break
     kill -0 "$RD_PID" 2>/dev/null || { cat "$logf" >&2; die "replideploy exited at start"; }
     sleep 0.1

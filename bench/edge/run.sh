@@ -17,6 +17,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib.sh
 source "$HERE/../lib.sh"
+# shellcheck source=site.sh
+source "$HERE/site.sh"
 
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
@@ -34,13 +36,7 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------------------------------------
 # tools
-nginx_pkg=nginx
-for p in nginx nginx-light nginx-core nginx-full nginx-extras; do
-  if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && [[ -x /usr/sbin/nginx ]]; then
-    nginx_pkg=$p
-    break
-  fi
-done
+nginx_pkg=$(edge_nginx_pkg)
 ensure_packages "$nginx_pkg" h2o wrk curl jq iproute2 procps util-linux
 ((PROFILE)) && ensure_packages linux-perf
 if [[ " $MODES " == *" pinned "* ]] && (($(nproc) < 2)); then
@@ -60,107 +56,23 @@ mkdir -p "$SITE" "$T/nginx" "$T/h2o" "$T/out"
 # ---------------------------------------------------------------------------------------------
 # the site
 log "generating the site in $SITE"
-lorem="Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat."
-para="<p>$lorem</p>"
-# about 2 KB of HTML for a given title
-page_html() {
-  local title=$1 body="" i
-  for i in 1 2 3 4 5 6 7; do body+="    $para"$'\n'; done
-  printf '<!doctype html>\n<html lang="en">\n<head>\n  <meta charset="utf-8">\n  <title>%s</title>\n  <link rel="stylesheet" href="/assets/site.css">\n  <script src="/assets/app.js" defer></script>\n</head>\n<body>\n  <h1>%s</h1>\n  <main>\n%s  </main>\n</body>\n</html>\n' \
-    "$title" "$title" "$body"
-}
-page_html "Bench home" >"$SITE/index.html"
-for n in $(seq 1 1000); do
-  mkdir -p "$SITE/page-$n"
-  page_html "Page $n" >"$SITE/page-$n/index.html"
-done
-mkdir -p "$SITE/assets" "$SITE/files"
-# ~150 KB of JavaScript-looking text
-awk 'BEGIN {
-  print "\"use strict\";";
-  i = 0; size = 0;
-  while (size < 153600) {
-    line = sprintf("export function handler%d(event, ctx) {\n  const key = `item-${event.id}-%d`;\n  if (ctx.cache.has(key)) { return ctx.cache.get(key); }\n  const out = [event.a, event.b, %d].map((v) => (v * 31 + %d) %% 997).join(\",\");\n  ctx.cache.set(key, out);\n  return out;\n}\n", i, i, i, i * 7);
-    printf "%s", line; size += length(line); i++;
-  }
-}' >"$SITE/assets/app.js"
-printf 'body { font-family: sans-serif; max-width: 40em; margin: auto; }\n' >"$SITE/assets/site.css"
-head -c 1048576 /dev/urandom >"$SITE/files/big.bin"
-chmod -R a+rX "$SITE"
-
-# name, path, expected size
-CLASSES=(small pretty asset big)
-declare -A CLASS_PATH=([small]=/ [pretty]=/page-500/ [asset]=/assets/app.js [big]=/files/big.bin)
-declare -A CLASS_FILE=([small]=index.html [pretty]=page-500/index.html [asset]=assets/app.js [big]=files/big.bin)
-declare -A CLASS_LABEL=([small]="small (/, 2 KB)" [pretty]="pretty URL (/page-500/, 2 KB)" [asset]="asset (/assets/app.js, 150 KB)" [big]="big (/files/big.bin, 1 MB)")
+edge_write_site "$SITE"
 
 # ---------------------------------------------------------------------------------------------
 # servers
 SERVERS=(nginx h2o ours)
 declare -A PORT PIDROOT
 
-run_user=$(id -un)
-run_group=$(id -gn)
-
 PORT[nginx]=$(free_port)
-cat >"$T/nginx/nginx.conf" <<EOF
-worker_processes 2;
-daemon off;
-master_process on;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log warn;
-$([[ $(id -u) -eq 0 ]] && echo "user $run_user $run_group;")
-events { worker_connections 4096; }
-http {
-  types { text/html html; text/css css; application/javascript js; application/octet-stream bin; }
-  default_type application/octet-stream;
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_timeout 65;
-  keepalive_requests 100000000;
-  gzip off;
-  gzip_static off;
-  etag on;
-  client_body_temp_path $T/nginx/body;
-  proxy_temp_path $T/nginx/proxy;
-  fastcgi_temp_path $T/nginx/fastcgi;
-  uwsgi_temp_path $T/nginx/uwsgi;
-  scgi_temp_path $T/nginx/scgi;
-  server {
-    listen 127.0.0.1:${PORT[nginx]};
-    server_name _;
-    root $SITE;
-    location / {
-      try_files \$uri \$uri.html \$uri/index.html =404;
-    }
-  }
-}
-EOF
-"$NGINX" -e "$T/nginx/error.log" -p "$T/nginx/" -c "$T/nginx/nginx.conf" >"$T/nginx/stdout.log" 2>&1 &
-PIDROOT[nginx]=$!
-BENCH_PIDS+=("${PIDROOT[nginx]}")
+edge_write_nginx_conf "$T/nginx" "${PORT[nginx]}" "$SITE"
+edge_start nginx "$T/nginx"
+PIDROOT[nginx]=$EDGE_PID
 
 PORT[h2o]=$(free_port)
 while [[ ${PORT[h2o]} == "${PORT[nginx]}" ]]; do PORT[h2o]=$(free_port); done
-cat >"$T/h2o/h2o.conf" <<EOF
-listen:
-  host: 127.0.0.1
-  port: ${PORT[h2o]}
-num-threads: 2
-$([[ $(id -u) -eq 0 ]] && echo "user: $run_user")
-pid-file: $T/h2o/h2o.pid
-error-log: $T/h2o/error.log
-hosts:
-  "default":
-    paths:
-      /:
-        file.dir: $SITE
-EOF
-"$H2O" -c "$T/h2o/h2o.conf" >"$T/h2o/stdout.log" 2>&1 &
-PIDROOT[h2o]=$!
-BENCH_PIDS+=("${PIDROOT[h2o]}")
+edge_write_h2o_conf "$T/h2o" "${PORT[h2o]}" "$SITE"
+edge_start h2o "$T/h2o"
+PIDROOT[h2o]=$EDGE_PID
 
 PORT[ours]=$(free_port)
 while [[ ${PORT[ours]} == "${PORT[nginx]}" || ${PORT[ours]} == "${PORT[h2o]}" ]]; do PORT[ours]=$(free_port); done
@@ -206,21 +118,6 @@ RSS_ONE_SITE=$(rss_kb)
 # the same files plus N redirect rules each, as sites of their own (bench-rules-N.localhost), so
 # that no-rules and rules runs interleave in every round; none of the rules matches the
 # benchmarked URLs
-write_rules() { # COUNT FILE
-  local count=$1 i
-  {
-    echo "# $count generated rules of mixed kinds; none matches /, /page-N/, /assets/, /files/"
-    for ((i = 0; i < count; i++)); do
-      case $((i % 5)) in
-        0) echo "/old/path-$i  /new/path-$i  301" ;;
-        1) echo "/blog-$i/*  /posts-$i/:splat  301" ;;
-        2) echo "/news-$i/:year/:month/:slug  /articles-$i/:year/:month/:slug  302" ;;
-        3) echo "/docs-$i/v1/*  /docs-$i/v2/:splat  200" ;;
-        4) echo "/shop-$i/:category/*  https://shop.example.com/:category/:splat  301!" ;;
-      esac
-    done
-  } >"$2"
-}
 # the rules are live (one of each kind answers as written)
 check_rule() { # host path expected_code [expected_location]
   local got
