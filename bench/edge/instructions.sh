@@ -63,9 +63,10 @@ OURS_VARIANTS=(ours)
 if ((RULES > 0)); then
   cp -a "$SITE" "$T/site-rules"
   write_rules "$RULES" "$T/site-rules/_redirects"
-  rd_create_site "$SITE_NAME-rules-$RULES"
-  rd_deploy "$T/site-rules" "$SITE_NAME-rules-$RULES" "$T/out/deploy-rules.log"
-  OURS_HOST[ours-rules]="$SITE_NAME-rules-$RULES.localhost"
+  # short, like the no-rules site's (see run.sh)
+  rd_create_site "rules-$RULES"
+  rd_deploy "$T/site-rules" "rules-$RULES" "$T/out/deploy-rules.log"
+  OURS_HOST[ours-rules]="rules-$RULES.localhost"
   OURS_VARIANTS+=(ours-rules)
 fi
 db="$T/rd-data/replideploy.db"

@@ -429,7 +429,7 @@ Result<Edge::Resolved> Edge::ResolveDeploy(std::string_view host, bool memory_on
     route = HostRoute{HostRoute::Kind::kPublished, std::move(custom.site_name), "", 0, ""};
   }
   RD_TRY(resolved.site, LookupSite(route->site_name, memory_only));
-  resolved.site_name = route->site_name;
+  resolved.site_name = std::move(route->site_name);  // a long name is not copied again
   if (memory_only && route->kind != HostRoute::Kind::kPublished) return WouldBlock();
   const std::string& site_id = resolved.site->site_id;
   switch (route->kind) {

@@ -36,8 +36,10 @@
 //    CLI builds a regular expression in which both happen.
 #include <algorithm>
 #include <boost/container/small_vector.hpp>
+#include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "core/text.hpp"
 #include "edge/rules.hpp"
@@ -290,10 +292,45 @@ struct CompiledRedirect {
   bool exact = false;              // no placeholder, no splat
 };
 
+// FNV-1a, 64 bits: cheap for the short keys of the filter below.
+std::uint64_t Fnv1a(std::string_view s) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
 struct Scope {
   IndexTable exact;      // "/a/b" (no trailing '/'), "/" for the root
   IndexTable by_prefix;  // the leading literal segments: "/a/b", "" for none
   std::size_t max_prefix_segments = 0;
+  // One bit per key of both tables (a Bloom filter with one hash): a request's path whose keys'
+  // bits are clear skips the tables' lookups, which most requests on a site with many rules do.
+  std::vector<std::uint64_t> filter;
+
+  // After the tables are filled: about 16 bits per key, a power of two.
+  void BuildFilter() {
+    std::size_t bits = 64;
+    while (bits < 16 * (exact.size() + by_prefix.size())) bits *= 2;
+    filter.assign(bits / 64, 0);
+    for (const IndexTable* table : {&exact, &by_prefix}) {
+      for (const auto& entry : *table) SetBit(Fnv1a(entry.first));
+    }
+  }
+  // False when `key` is in neither table for sure.
+  bool MayHave(std::string_view key) const {
+    if (filter.empty()) return true;  // not built
+    const std::uint64_t bit = Fnv1a(key) & (filter.size() * 64 - 1);
+    return (filter[bit / 64] >> (bit % 64) & 1) != 0;
+  }
+
+ private:
+  void SetBit(std::uint64_t hash) {
+    const std::uint64_t bit = hash & (filter.size() * 64 - 1);
+    filter[bit / 64] |= std::uint64_t{1} << (bit % 64);
+  }
 };
 
 struct PathSegments {
@@ -555,6 +592,8 @@ Result<RedirectMatcher> RedirectMatcher::Compile(std::vector<RedirectRule> rules
     }
     impl->compiled.push_back(std::move(c));
   }
+  impl->hostless.BuildFilter();
+  for (auto& [host, scope] : impl->by_host) scope.BuildFilter();
   impl->rules = std::move(rules);
   return RedirectMatcher(std::move(impl));
 }
@@ -596,8 +635,8 @@ namespace {
 template <class Add>
 void ForEachCandidateList(const Scope& scope, std::string_view path, const PathSegments& segs,
                           Add&& add) {
-  if (auto it = scope.exact.find(WithoutTrailingSlash(path)); it != scope.exact.end()) {
-    add(it->second);
+  if (const std::string_view key = WithoutTrailingSlash(path); scope.MayHave(key)) {
+    if (auto it = scope.exact.find(key); it != scope.exact.end()) add(it->second);
   }
   if (scope.by_prefix.empty()) return;
   const std::size_t depth = std::min(scope.max_prefix_segments, segs.segments.size());
@@ -605,6 +644,7 @@ void ForEachCandidateList(const Scope& scope, std::string_view path, const PathS
     const std::string_view prefix =
         d == 0 ? std::string_view()
                : path.substr(0, segs.segments[d - 1].begin + segs.segments[d - 1].text.size());
+    if (!scope.MayHave(prefix)) continue;
     if (auto it = scope.by_prefix.find(prefix); it != scope.by_prefix.end()) add(it->second);
   }
 }
