@@ -631,6 +631,51 @@ TEST(RedirectMatcher, OrderHoldsAcrossManyIndexedRules) {
   }
 }
 
+// MayMatch lets the edge skip the rest of the request: it may say yes for a path no rule matches
+// (the filter's false positives, conditions), never no for one that a rule does match.
+TEST(RedirectMatcher, MayMatchNeverSaysNoToAPathARuleMatches) {
+  std::string text;
+  for (int i = 0; i < 2000; ++i) {
+    switch (i % 4) {
+      case 0:
+        text += "/old/path-" + std::to_string(i) + " /new 301\n";
+        break;
+      case 1:
+        text += "/blog-" + std::to_string(i) + "/* /posts/:splat 301\n";
+        break;
+      case 2:
+        text += "/news-" + std::to_string(i) + "/:year/:slug /a/:year 302\n";
+        break;
+      default:
+        text += "/docs-" + std::to_string(i) + "/v1/* /v2/:splat 200\n";
+        break;
+    }
+  }
+  auto m = Compile(text);
+  const std::vector<std::string> matched = {"/old/path-0", "/old/path-1996/",   "/blog-1/x/y",
+                                            "/blog-1997",  "/news-2/2024/post", "/docs-3/v1/a"};
+  for (const std::string& path : matched) {
+    EXPECT_TRUE(m.MayMatch(path)) << path;
+    EXPECT_NE(Decide(m, path), "none") << path;
+  }
+  // Paths of no rule: the filter turns (almost) all of them away, and whatever it lets through
+  // the match still refuses.
+  int refused = 0;
+  for (int i = 0; i < 500; ++i) {
+    const std::string path = "/page-" + std::to_string(i) + "/";
+    if (!m.MayMatch(path)) ++refused;
+    EXPECT_EQ(Decide(m, path), "none") << path;
+  }
+  EXPECT_GT(refused, 400);
+  EXPECT_FALSE(m.MayMatch("/"));
+  // A rule with no literal prefix ("/:lang/...") is a candidate for every path.
+  auto any = Compile("/:lang/docs /docs?lang=:lang 302\n");
+  EXPECT_TRUE(any.MayMatch("/"));
+  EXPECT_TRUE(any.MayMatch("/page-1/"));
+  // No rules: nothing can match.
+  EXPECT_FALSE(Compile("").MayMatch("/"));
+}
+
 TEST(RedirectMatcher, NonForcedRuleYieldsToStaticFile) {
   auto m = Compile("/about /about-us 301\n");
   Req r;
