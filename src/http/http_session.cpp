@@ -233,6 +233,19 @@ void AppendHeaders(std::string& out, const Headers& headers, const Exchange& exc
   }
 }
 
+// Makes the socket non-blocking, so that a read with nothing there or a write to a full send
+// buffer answers would_block instead of waiting (asynchronous operations behave the same either
+// way). Set once per connection: every call is an ioctl. False with `ec` when it cannot be.
+bool MakeNonBlocking(tcp::socket& socket, error_code& ec) {
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
+  return !ec;
+}
+
+// A non-blocking call's "nothing now, try again later".
+bool IsTryAgain(const error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
 // The Date header's value (RFC 9110 IMF-fixdate) for now, rendered once per second per thread.
 std::string_view HttpDate() {
   thread_local std::time_t rendered_second = -1;
@@ -751,16 +764,12 @@ bool HttpSession<Stream>::WriteNow(std::array<asio::const_buffer, 2>& buffers, e
   if constexpr (kTls) {
     return false;
   } else {
-    // Non-blocking, so that a full send buffer answers would_block instead of waiting here
-    // (asynchronous operations behave the same either way). Set once per connection: every
-    // call is an ioctl.
-    if (!conn_->socket.non_blocking()) conn_->socket.non_blocking(true, ec);
-    if (ec) {
+    if (!MakeNonBlocking(conn_->socket, ec)) {
       ec = {};
       return false;
     }
     std::size_t written = conn_->socket.write_some(buffers, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    if (IsTryAgain(ec)) {
       ec = {};
       written = 0;
     }
@@ -781,10 +790,9 @@ bool HttpSession<Stream>::ReadNow(std::size_t& n, error_code& ec) {
   if constexpr (kTls) {
     return false;
   } else {
-    if (!conn_->socket.non_blocking()) conn_->socket.non_blocking(true, ec);
-    if (ec) return true;
+    if (!MakeNonBlocking(conn_->socket, ec)) return true;
     n = conn_->socket.read_some(conn_->buffer.prepare(kFirstReadBytes), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    if (IsTryAgain(ec)) {
       ec = {};
       return false;
     }
