@@ -40,6 +40,9 @@ struct ChildPlan {
 }
 
 const char* ResetSignals(const SpawnSpec& spec) {
+  // An ignored signal stays ignored across exec: the server ignores SIGPIPE (http::Server), and a
+  // child's pipelines (`yes | head`) rely on it ending writers.
+  signal(SIGPIPE, SIG_DFL);
   if (spec.clear_signal_mask) {
     sigset_t none;
     sigemptyset(&none);

@@ -92,6 +92,28 @@ TEST(RunProcess, ResetSignalsClearsWhatWeIgnore) {
   EXPECT_EQ(reset->out, "SigIgn:\t0000000000000000\n");
 }
 
+// The server ignores SIGPIPE (http::Server); its children must not inherit that, or a build's
+// `yes | head` would never end its writer. Without reset_signals, SIGPIPE alone is put back.
+TEST(RunProcess, ChildrenGetSigpipeBackEvenWithoutResetSignals) {
+  struct sigaction ignore {};
+  struct sigaction previous {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &previous);
+  auto child = RunProcess({.argv = {"/bin/sh", "-c", "grep SigIgn /proc/self/status"}});
+  auto pipeline = RunProcess({.argv = {"/bin/sh", "-c", "yes | head -n 2; echo done"},
+                              .timeout = std::chrono::seconds(60)});
+  sigaction(SIGPIPE, &previous, nullptr);
+  ASSERT_TRUE(child.ok());
+  const std::string mask = child->out.substr(child->out.find('\t') + 1, 16);
+  ASSERT_EQ(mask.size(), 16u) << child->out;
+  // SIGPIPE is 13: bit 12 of the mask, in its fourth hex digit from the right.
+  EXPECT_EQ(std::stoull(mask, nullptr, 16) & (1ULL << (SIGPIPE - 1)), 0u) << child->out;
+  ASSERT_TRUE(pipeline.ok()) << pipeline.error().message;
+  EXPECT_EQ(pipeline->out, "y\ny\ndone\n");
+  // Ended by the signal, `yes` says nothing; with SIGPIPE ignored it reports a broken pipe.
+  EXPECT_EQ(pipeline->err, "");
+}
+
 TEST(RunProcess, StdinAndStdoutCanBeOurDescriptors) {
   UniqueFd input(memfd_create("rd-in", MFD_CLOEXEC));
   UniqueFd output(memfd_create("rd-out", MFD_CLOEXEC));

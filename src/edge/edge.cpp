@@ -247,7 +247,8 @@ http::Response BadGateway(std::string_view why) {
 }
 
 // The stored file at `path`, open for reading, as a whole-file body (offset 0, its size).
-Result<std::shared_ptr<http::FileBody>> OpenBlobFile(const std::string& path) {
+// The blob file at `path`, open for reading, with its size.
+Result<std::pair<core::UniqueFd, std::uint64_t>> OpenBlobFile(const std::string& path) {
   core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
   if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -255,10 +256,7 @@ Result<std::shared_ptr<http::FileBody>> OpenBlobFile(const std::string& path) {
     spdlog::error("edge: cannot open {}: {}", path, std::strerror(err));
     return MakeError(ErrorCode::kInternal, "cannot open a stored file");
   }
-  auto file = std::make_shared<http::FileBody>();
-  file->fd = std::move(fd);
-  file->length = static_cast<std::uint64_t>(st.st_size);
-  return file;
+  return std::pair{std::move(fd), static_cast<std::uint64_t>(st.st_size)};
 }
 
 }  // namespace
@@ -608,31 +606,35 @@ Result<std::shared_ptr<const std::string>> Edge::ReadBlob(std::string_view sha25
   thread_local std::string key;
   key.assign(sha256);
   key.append(store::VariantSuffix(variant));
-  {
-    std::lock_guard lock(cache_mu_);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) {
-      lru_.splice(lru_.begin(), lru_, it->second);
-      return it->second->second;
-    }
-  }
+  if (auto cached = blobs_in_memory_.Find(key)) return cached;
   if (memory_only) return WouldBlock();
   RD_TRY(std::string data, blobs_.Read(sha256, variant));
   auto shared = std::make_shared<const std::string>(std::move(data));
-  if (size <= options_.cache_max_blob) {
-    std::lock_guard lock(cache_mu_);
-    if (!cache_.contains(key)) {
-      lru_.emplace_front(key, shared);
-      cache_[key] = lru_.begin();
-      cache_used_ += shared->size();
-      while (cache_used_ > options_.cache_bytes && !lru_.empty()) {
-        cache_used_ -= lru_.back().second->size();
-        cache_.erase(lru_.back().first);
-        lru_.pop_back();
-      }
-    }
+  if (size > options_.cache_max_blob) return shared;
+  const std::size_t cost = shared->size();
+  return blobs_in_memory_.Insert(key, std::move(shared), cost);
+}
+
+Result<std::shared_ptr<http::FileBody>> Edge::OpenBlob(std::string_view sha256,
+                                                       store::Variant variant, bool memory_only) {
+  thread_local std::string key;
+  key.assign(sha256);
+  key.append(store::VariantSuffix(variant));
+  std::shared_ptr<const OpenFile> open = open_files_.Find(key);
+  if (!open) {
+    if (memory_only) return WouldBlock();
+    const std::optional<std::string> path = blobs_.LocalPath(sha256, variant);
+    if (!path) return std::shared_ptr<http::FileBody>();
+    RD_TRY(auto opened, OpenBlobFile(*path));
+    auto file = std::make_shared<OpenFile>();
+    file->fd = std::move(opened.first);
+    file->size = opened.second;
+    open = open_files_.Insert(key, std::move(file), 1);
   }
-  return shared;
+  auto body = std::make_shared<http::FileBody>();
+  body->shared_fd = std::shared_ptr<const core::UniqueFd>(open, &open->fd);
+  body->length = open->size;
+  return body;
 }
 
 Result<http::Response> Edge::ServeEntry(const http::Request& request,
@@ -662,18 +664,19 @@ Result<http::Response> Edge::ServeEntry(const http::Request& request,
     return response;
   }
   // A variant is never larger than the content, so the content's size bounds what is cached.
-  // Larger blobs go out from their file as the client reads them, never whole into memory.
+  // Larger blobs go out from their file as the client reads them, never whole into memory; so do
+  // plain-HTTP bodies from sendfile_min on (see EdgeOptions).
   std::shared_ptr<const std::string> bytes;
   std::shared_ptr<http::FileBody> file;
-  if (!memory_only && static_cast<std::uint64_t>(entry.size) > options_.cache_max_blob) {
-    if (auto path = blobs_.LocalPath(sha256, variant)) {
-      auto opened = OpenBlobFile(*path);
-      if (!opened.ok()) {
-        spdlog::error("deploy {}: cannot open blob {}", manifest.deploy_id, sha256.view());
-        return http::Response::Text(503, "Service Unavailable\n");
-      }
-      file = std::move(opened).value();
+  const auto bound = static_cast<std::uint64_t>(entry.size);
+  if (bound > options_.cache_max_blob || (!request.secure && bound >= options_.sendfile_min)) {
+    auto opened = OpenBlob(sha256.view(), variant, memory_only);
+    if (!opened.ok()) {
+      if (IsWouldBlock(opened.error())) return std::move(opened).error();
+      spdlog::error("deploy {}: cannot open blob {}", manifest.deploy_id, sha256.view());
+      return http::Response::Text(503, "Service Unavailable\n");
     }
+    file = std::move(opened).value();
   }
   if (!file) {
     auto data = ReadBlob(sha256, variant, static_cast<std::size_t>(entry.size), memory_only);

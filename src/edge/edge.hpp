@@ -25,10 +25,12 @@
 
 #include "core/metrics.hpp"
 #include "core/result.hpp"
+#include "core/unique_fd.hpp"
 #include "deploys/deploys.hpp"
 #include "deploys/sites.hpp"
 #include "deploys/traffic_counters.hpp"
 #include "edge/deploy_rules.hpp"
+#include "edge/shared_lru.hpp"
 #include "http/message.hpp"
 #include "store/blob_store.hpp"
 
@@ -48,6 +50,14 @@ struct EdgeOptions {
   // Larger blobs are never read into memory: they are sent from the store's file as the client
   // reads them (for stores with local files; others read them per request).
   std::size_t cache_max_blob = std::size_t{2} << 20;
+  // Plain-HTTP bodies of at least this many bytes go from the store's file too, with sendfile(2):
+  // the kernel then sends the page cache's pages, where a body from memory is copied into the
+  // socket first. Smaller ones cost less from memory (one write for head and body); over TLS the
+  // bytes are encrypted in user space anyway, so there only cache_max_blob decides.
+  std::size_t sendfile_min = std::size_t{64} << 10;
+  // Stored files kept open between requests (least recently used closed first), so that a body
+  // from a file costs no open(2) or fstat(2) once its file is open.
+  std::size_t open_files = 256;
   // The HTTPS listener's port when it holds a certificate for `host` (exact or wildcard), else
   // nullopt; unset without an HTTPS listener. Must be quick and thread-safe. A site with
   // https_redirect sends plain-HTTP requests for such a host there (301; the port is left out
@@ -221,6 +231,10 @@ class Edge {
   Result<std::shared_ptr<const std::string>> ReadBlob(std::string_view sha256,
                                                       store::Variant variant, std::size_t size,
                                                       bool memory_only);
+  // The blob's file, open, as a body of its whole size; null when the store has no local file
+  // for it. WouldBlock in memory-only mode when it is not open yet.
+  Result<std::shared_ptr<http::FileBody>> OpenBlob(std::string_view sha256, store::Variant variant,
+                                                   bool memory_only);
   Result<http::Response> ServeEntry(const http::Request& request,
                                     const deploys::DeployManifest& manifest,
                                     const deploys::ManifestEntry& entry, int status,
@@ -258,11 +272,14 @@ class Edge {
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> passwords_ok_;
   int password_checks_running_ = 0;
 
-  // LRU of small blob contents, keyed by "<sha256><variant suffix>".
-  std::mutex cache_mu_;
-  std::list<std::pair<std::string, std::shared_ptr<const std::string>>> lru_;
-  std::unordered_map<std::string, decltype(lru_)::iterator> cache_;
-  std::size_t cache_used_ = 0;
+  // Both keyed by "<sha256><variant suffix>": blob contents (bounded by bytes), and blobs' open
+  // files (bounded by count).
+  struct OpenFile {
+    core::UniqueFd fd;
+    std::uint64_t size = 0;
+  };
+  SharedLru<std::string> blobs_in_memory_{options_.cache_bytes};
+  SharedLru<OpenFile> open_files_{options_.open_files};
 };
 
 }  // namespace replideploy::edge

@@ -527,7 +527,7 @@ ssize_t H2Session::ReadBody(nghttp2_session* /*session*/, std::int32_t /*stream_
   if (const auto& file = s.response.file_body) {
     for (;;) {
       const ssize_t got =
-          ::pread(file->fd.get(), buf, n, static_cast<off_t>(file->offset + s.sent));
+          ::pread(file->Descriptor(), buf, n, static_cast<off_t>(file->offset + s.sent));
       if (got < 0 && errno == EINTR) continue;
       // The file ended early or broke: the promised length cannot be kept.
       if (got <= 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;

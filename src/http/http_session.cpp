@@ -582,7 +582,7 @@ asio::awaitable<void> HttpSession<Stream>::Run() {
       std::array<asio::const_buffer, 2> buffers =
           StartAnswer(response, exchange, keep_alive, body_bytes);
       error_code ec;
-      if (!WriteNow(buffers, ec)) {
+      if (!WriteNow(buffers, /*more=*/false, ec)) {
         std::tie(ec, std::ignore) = co_await asio::async_write(stream_, buffers, kAwaitable);
       }
       written = EndAnswer(response, exchange, body_bytes, ec);
@@ -747,11 +747,13 @@ asio::awaitable<bool> HttpSession<Stream>::WriteResponse(Response response,
       std::tie(ec, std::ignore) = co_await asio::async_write(stream_, buffers[0], kAwaitable);
     }
   } else {
-    if (!WriteNow(buffers, ec)) {
+    // A file body follows its head: the head waits in the socket for the file's first bytes
+    // (MSG_MORE), rather than going out as a packet of its own.
+    const bool file_follows = has_body && !exchange.head_only && response.file_body;
+    if (!WriteNow(buffers, file_follows, ec)) {
       std::tie(ec, std::ignore) = co_await asio::async_write(stream_, buffers, kAwaitable);
     }
-    // A file body follows its head.
-    if (!ec && !conn_->timed_out && has_body && !exchange.head_only && response.file_body) {
+    if (!ec && !conn_->timed_out && file_follows) {
       ec = co_await SendFile(*response.file_body);
     }
   }
@@ -759,7 +761,8 @@ asio::awaitable<bool> HttpSession<Stream>::WriteResponse(Response response,
 }
 
 template <class Stream>
-bool HttpSession<Stream>::WriteNow(std::array<asio::const_buffer, 2>& buffers, error_code& ec) {
+bool HttpSession<Stream>::WriteNow(std::array<asio::const_buffer, 2>& buffers, bool more,
+                                   error_code& ec) {
   ec = {};
   if constexpr (kTls) {
     return false;
@@ -768,7 +771,7 @@ bool HttpSession<Stream>::WriteNow(std::array<asio::const_buffer, 2>& buffers, e
       ec = {};
       return false;
     }
-    std::size_t written = conn_->socket.write_some(buffers, ec);
+    std::size_t written = conn_->socket.send(buffers, more ? MSG_MORE : 0, ec);
     if (IsTryAgain(ec)) {
       ec = {};
       written = 0;
@@ -837,8 +840,7 @@ asio::awaitable<error_code> HttpSession<Stream>::SendFile(const FileBody& file) 
   if constexpr (kTls)
     co_return co_await CopyFile(file, static_cast<off_t>(file.offset), file.length);
   error_code ec;
-  c.socket.native_non_blocking(true, ec);
-  if (ec) co_return ec;
+  if (!MakeNonBlocking(c.socket, ec)) co_return ec;
   auto offset = static_cast<off_t>(file.offset);
   std::uint64_t remaining = file.length;
   std::uint64_t since_yield = 0;
@@ -848,7 +850,7 @@ asio::awaitable<error_code> HttpSession<Stream>::SendFile(const FileBody& file) 
     ArmDeadline(conn_, context_.options.read_timeout);
     const std::size_t chunk =
         static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kFileChunkBytes));
-    const ssize_t n = ::sendfile(c.socket.native_handle(), file.fd.get(), &offset, chunk);
+    const ssize_t n = ::sendfile(c.socket.native_handle(), file.Descriptor(), &offset, chunk);
     if (n > 0) {
       remaining -= static_cast<std::uint64_t>(n);
       since_yield += static_cast<std::uint64_t>(n);
@@ -873,7 +875,12 @@ asio::awaitable<error_code> HttpSession<Stream>::SendFile(const FileBody& file) 
       co_return co_await CopyFile(file, offset, remaining);
     // The file ended early (n == 0) or broke: the promised length cannot be kept.
     const int err = n == 0 ? EIO : errno;
-    spdlog::warn("connection from {}: sendfile failed: {}", c.remote_address, std::strerror(err));
+    // The client went away (EPIPE, ECONNRESET): nothing wrong on this side.
+    if (err == EPIPE || err == ECONNRESET) {
+      spdlog::debug("connection from {}: gone during sendfile", c.remote_address);
+    } else {
+      spdlog::warn("connection from {}: sendfile failed: {}", c.remote_address, std::strerror(err));
+    }
     co_return error_code(err, boost::system::system_category());
   }
   co_return error_code{};
@@ -889,7 +896,7 @@ asio::awaitable<error_code> HttpSession<Stream>::CopyFile(const FileBody& file, 
     ArmDeadline(conn_, context_.options.read_timeout);
     const std::size_t want =
         static_cast<std::size_t>(std::min<std::uint64_t>(remaining, buffer.size()));
-    const ssize_t n = ::pread(file.fd.get(), buffer.data(), want, offset);
+    const ssize_t n = ::pread(file.Descriptor(), buffer.data(), want, offset);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) co_return error_code(n == 0 ? EIO : errno, boost::system::system_category());
     // One chunk in flight: the next is read only once the socket took this one.

@@ -110,8 +110,9 @@ class HttpSession {
                  const error_code& ec);
   // Over plain TCP, hands `buffers` straight to the (non-blocking) socket, which takes a small
   // answer whole, and drops from them what it took: true when nothing is left or the write
-  // failed (`ec`), false when the rest is for an asynchronous write (always so over TLS).
-  bool WriteNow(std::array<asio::const_buffer, 2>& buffers, error_code& ec);
+  // failed (`ec`), false when the rest is for an asynchronous write (always so over TLS). `more`:
+  // more bytes follow at once (MSG_MORE), so the kernel may hold these for them.
+  bool WriteNow(std::array<asio::const_buffer, 2>& buffers, bool more, error_code& ec);
   // Over plain TCP, reads what the (non-blocking) socket has into the connection's buffer:
   // true with `ec` set or `n` bytes committed, false when nothing is there yet (always so over
   // TLS, whose reads go through the stream).

@@ -132,12 +132,15 @@ std::vector<std::string> WebSocketProtocols(const Request& request);
 // A response body that is `length` bytes of an open file from `offset`: the server sends it as
 // the client takes it (sendfile(2) on plain TCP), holding at most a small buffer of it per
 // connection however large it is and however slowly it is read. The file's bytes must not change
-// while it is sent (stored blobs never do); the descriptor is closed when the last response
-// holding it goes.
+// while it is sent (stored blobs never do); the descriptor is closed when the last holder of it
+// goes. Reads take explicit offsets, so one open file may serve any number of bodies at once.
 struct FileBody {
-  core::UniqueFd fd;
+  core::UniqueFd fd;                                // owned by this body, or
+  std::shared_ptr<const core::UniqueFd> shared_fd;  // shared (a cache of open files)
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
+
+  int Descriptor() const { return shared_fd ? shared_fd->get() : fd.get(); }
 };
 
 // A body produced while it is sent (a function's streamed response). The server asks for the

@@ -109,6 +109,10 @@ void Server::Impl::Start() {
   std::lock_guard lock(lifecycle_mu_);
   if (started_ || shutting_down_) return;
   started_ = true;
+  // A client that goes away while an answer is written must come back as EPIPE, not end the
+  // process: sendfile(2), unlike send(2), has no MSG_NOSIGNAL. Process-wide, as servers do;
+  // core::SpawnChild puts it back to the default in the children it starts.
+  ::signal(SIGPIPE, SIG_IGN);
   listener_.Start();
   if (tls_listener_) tls_listener_->Start();
   for (std::size_t i = 0; i < io_contexts_.size(); ++i) {

@@ -720,6 +720,53 @@ TEST_F(ServerTest, FileBodySendsItsSliceAndKeepsTheConnection) {
   ::unlink(path);
 }
 
+// Finding: a client that went away during a file body killed the whole server. sendfile(2) has no
+// MSG_NOSIGNAL: writing to a connection the peer has reset raised SIGPIPE, whose default ends the
+// process (wrk closing its connections at the end of a run did it). Clients that reset their
+// connection mid-body, or close it after a few reads, leave the server serving.
+TEST_F(ServerTest, AClientGoneDuringAFileBodyLeavesTheServerServing) {
+  ::signal(SIGPIPE, SIG_DFL);  // as in a process that never set it (other tests may have)
+  char path[] = "/tmp/rd-file-gone-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string chunk(std::size_t{1} << 20, 'x');
+  for (int i = 0; i < 32; ++i) {
+    ASSERT_EQ(::write(fd, chunk.data(), chunk.size()), static_cast<ssize_t>(chunk.size()));
+  }
+  ::close(fd);
+  router_.Add("GET", "/big", [&](Request&) {
+    auto file = std::make_shared<FileBody>();
+    file->fd = core::UniqueFd(::open(path, O_RDONLY | O_CLOEXEC));
+    file->length = std::uint64_t{32} << 20;
+    Response response;
+    response.file_body = std::move(file);
+    return response;
+  });
+  router_.Add("GET", "/small", [](Request&) { return Response::Text(200, "still here"); });
+  StartServer();
+  for (int round = 0; round < 6; ++round) {
+    RawConnection gone(server_->port());
+    ASSERT_TRUE(gone.Send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+    char some[4096];
+    ASSERT_GT(::recv(gone.fd(), some, sizeof some, 0), 0);
+    if (round % 2 == 0) {
+      // A reset at once (unread bytes, no linger).
+      const linger reset{1, 0};
+      ::setsockopt(gone.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    } else {
+      ::shutdown(gone.fd(), SHUT_WR);  // an orderly close while the body still comes
+    }
+  }
+  // Each was closed at the end of its round; the server wrote on into some of them.
+  EXPECT_TRUE(core::testing::WaitUntil([&] {
+    RawConnection again(server_->port());
+    auto answer =
+        again.Send("GET /small HTTP/1.1\r\nHost: x\r\n\r\n") ? again.ReadResponse() : std::nullopt;
+    return answer && answer->status == 200 && answer->body == "still here";
+  }));
+  ::unlink(path);
+}
+
 // Finding: there was no cap on connections. One over the total is answered 503 (Retry-After,
 // the JSON error shape) and closed; once one closes, a new one is served again.
 TEST_F(ServerTest, ConnectionsOverTheTotalLimitAre503AndClosed) {
