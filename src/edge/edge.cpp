@@ -629,7 +629,10 @@ Result<std::shared_ptr<http::FileBody>> Edge::OpenBlob(std::string_view sha256,
     auto file = std::make_shared<OpenFile>();
     file->fd = std::move(opened.first);
     file->size = opened.second;
-    open = open_files_.Insert(key, std::move(file), 1);
+    const std::uint64_t least =
+        options_.open_file_bytes / std::max<std::size_t>(options_.open_files, 1);
+    const std::uint64_t cost = std::max(file->size, least);
+    open = open_files_.Insert(key, std::move(file), cost);
   }
   auto body = std::make_shared<http::FileBody>();
   body->shared_fd = std::shared_ptr<const core::UniqueFd>(open, &open->fd);

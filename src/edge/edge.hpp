@@ -56,8 +56,13 @@ struct EdgeOptions {
   // bytes are encrypted in user space anyway, so there only cache_max_blob decides.
   std::size_t sendfile_min = std::size_t{64} << 10;
   // Stored files kept open between requests (least recently used closed first), so that a body
-  // from a file costs no open(2) or fstat(2) once its file is open.
+  // from a file costs no open(2) or fstat(2) once its file is open: at most `open_files` of them,
+  // and at most `open_file_bytes` of file in all, each file counted at no less than
+  // open_file_bytes / open_files. The bytes bound what a removed blob (garbage collection, the S3
+  // disk cache's eviction) can keep on disk while its file is still open here; a larger file is
+  // opened per request.
   std::size_t open_files = 256;
+  std::uint64_t open_file_bytes = std::uint64_t{1} << 30;
   // The HTTPS listener's port when it holds a certificate for `host` (exact or wildcard), else
   // nullopt; unset without an HTTPS listener. Must be quick and thread-safe. A site with
   // https_redirect sends plain-HTTP requests for such a host there (301; the port is left out
@@ -279,7 +284,7 @@ class Edge {
     std::uint64_t size = 0;
   };
   SharedLru<std::string> blobs_in_memory_{options_.cache_bytes};
-  SharedLru<OpenFile> open_files_{options_.open_files};
+  SharedLru<OpenFile> open_files_{options_.open_file_bytes};
 };
 
 }  // namespace replideploy::edge

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -17,7 +18,7 @@ namespace replideploy::edge {
 template <class Value>
 class SharedLru {
  public:
-  explicit SharedLru(std::size_t budget) : budget_(budget) {}
+  explicit SharedLru(std::uint64_t budget) : budget_(budget) {}
 
   // The value under `key`, now the most recently used; null when absent.
   std::shared_ptr<const Value> Find(const std::string& key) {
@@ -32,7 +33,7 @@ class SharedLru {
   // evicts the least recently used values until the costs fit the budget. A value costing more
   // than the whole budget is returned but not kept.
   std::shared_ptr<const Value> Insert(const std::string& key, std::shared_ptr<const Value> value,
-                                      std::size_t cost) {
+                                      std::uint64_t cost) {
     if (cost > budget_) return value;
     std::lock_guard lock(mu_);
     if (auto it = index_.find(key); it != index_.end()) return it->second->value;
@@ -56,14 +57,14 @@ class SharedLru {
   struct Item {
     std::string key;
     std::shared_ptr<const Value> value;
-    std::size_t cost = 0;
+    std::uint64_t cost = 0;
   };
 
-  const std::size_t budget_;
+  const std::uint64_t budget_;
   mutable std::mutex mu_;
   std::list<Item> order_;  // most recently used first
   std::unordered_map<std::string, typename std::list<Item>::iterator> index_;
-  std::size_t used_ = 0;
+  std::uint64_t used_ = 0;
 };
 
 }  // namespace replideploy::edge
