@@ -211,6 +211,10 @@ int Deploy(const Common& common, const std::string& dir, const std::string& site
   if (!folder.ok()) return Fail(folder.error().message);
   const std::vector<LocalFile>* scanned = &folder->files;
   if (scanned->empty()) return Fail(dir + " holds no files to deploy");
+  for (const std::string& left_out : folder->unreadable_folders) {
+    fmt::print(stderr, "Warning: left out {}: the folder cannot be read (permission denied)\n",
+               left_out);
+  }
   fmt::print(stderr, "Hashed {} files in {} ({} unchanged since the last deploy)\n",
              scanned->size(), dir, scanned->size() - folder->hashed);
   // Functions, bundled here with esbuild (the same bundler as builds, without a sandbox: this

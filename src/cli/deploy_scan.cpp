@@ -42,15 +42,17 @@ FileStamp StampOf(const struct stat& st) {
 
 struct ListedFiles {
   std::vector<LocalFile> files;
-  std::vector<FileStamp> stamps;  // of files[i], taken before any is read
+  std::vector<FileStamp> stamps;                // of files[i], taken before any is read
+  std::vector<std::string> unreadable_folders;  // left out for lack of permission (disk paths)
 };
 
 // Lists a folder tree with one open folder per level: readdir's d_type, and fstatat relative
 // to the folder (no lookup of the whole path per file); the deploy path grows in one buffer.
 // What it keeps is what std::filesystem::recursive_directory_iterator with
 // skip_permission_denied kept: regular files and links to regular files; folders that are
-// links are not followed, folders that cannot be opened for lack of permission are left out,
-// broken links are left out; any other error fails the scan.
+// links are not followed, folders that cannot be opened for lack of permission are left out
+// (and named in unreadable_folders, for a warning), broken links are left out; any other error
+// fails the scan.
 class FolderLister {
  public:
   explicit FolderLister(const std::string& dir)
@@ -62,7 +64,10 @@ class FolderLister {
       return MakeError(ErrorCode::kBadRequest, dir_ + " is not a directory");
     }
     const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 && errno == EACCES) return ListedFiles{};
+    if (fd < 0 && errno == EACCES) {
+      listed_.unreadable_folders.push_back(dir_);
+      return std::move(listed_);
+    }
     if (fd < 0) return ReadError(errno);
     RD_TRY_STATUS(Walk(fd));
     return std::move(listed_);
@@ -125,7 +130,10 @@ class FolderLister {
 
   Status Descend(int fd, std::string_view name) {
     const int sub = ::openat(fd, name.data(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0 && errno == EACCES) return {};
+    if (sub < 0 && errno == EACCES) {
+      listed_.unreadable_folders.push_back(DiskPath(name));
+      return {};
+    }
     if (sub < 0) return ReadError(errno);
     const std::size_t mark = path_.size();
     path_.append(name).push_back('/');
@@ -186,6 +194,8 @@ Result<ScannedFolder> ScanDirectory(const std::string& dir, DeployCache& cache) 
                                       .count();
   RD_TRY(ListedFiles listed, FolderLister(dir).List());
   std::vector<LocalFile>& files = listed.files;
+  ScannedFolder scanned;
+  scanned.unreadable_folders = std::move(listed.unreadable_folders);
   // The cache's entries still true move to this scan's; the rest are read.
   PathMap<CachedDigest> kept;
   kept.reserve(files.size());
@@ -231,7 +241,9 @@ Result<ScannedFolder> ScanDirectory(const std::string& dir, DeployCache& cache) 
     if (cacheable[u]) kept.emplace(files[i].path, CachedDigest{listed.stamps[i], files[i].sha1});
   }
   cache.digests = std::move(kept);  // files gone since the last scan are forgotten
-  return ScannedFolder{std::move(files), unknown.size()};
+  scanned.files = std::move(files);
+  scanned.hashed = unknown.size();
+  return scanned;
 }
 
 Result<json::value> SendFileList(const ApiClient& client, const std::string& site_path,

@@ -18,6 +18,9 @@ namespace replideploy::cli {
 struct ScannedFolder {
   std::vector<LocalFile> files;
   std::size_t hashed = 0;  // files read and hashed (the others came from the cache)
+  // Folders left out because they cannot be opened (no permission), as paths on disk: the
+  // deploy goes on without them, with a warning.
+  std::vector<std::string> unreadable_folders;
 };
 
 // The files under `dir` to deploy (not node_modules, __MACOSX or dot files other than

@@ -141,7 +141,10 @@ TEST_F(DeployScanTest, UnreadableFoldersAreLeftOutAndAnUnreadableFileFails) {
     const auto scan = [&dir] {
       DeployCache cache;
       auto scanned = ScanDirectory(dir, cache);
-      return scanned.ok() ? "ok " + std::to_string(scanned->files.size()) : scanned.error().message;
+      if (!scanned.ok()) return scanned.error().message;
+      std::string out = "ok " + std::to_string(scanned->files.size());
+      for (const std::string& folder : scanned->unreadable_folders) out += " without " + folder;
+      return out;
     };
     if (::geteuid() != 0) return scan();
     int fds[2];
@@ -163,9 +166,10 @@ TEST_F(DeployScanTest, UnreadableFoldersAreLeftOutAndAnUnreadableFileFails) {
     ::waitpid(pid, &status, 0);
     return out;
   };
-  // As recursive_directory_iterator with skip_permission_denied: left out, without a word.
-  EXPECT_EQ(scan_as_user(site()), "ok 2");
-  EXPECT_EQ(scan_as_user(site() + "/locked"), "ok 0");
+  // As recursive_directory_iterator with skip_permission_denied: left out, and named (the
+  // deploy command warns about each).
+  EXPECT_EQ(scan_as_user(site()), "ok 2 without " + site() + "/locked");
+  EXPECT_EQ(scan_as_user(site() + "/locked"), "ok 0 without " + site() + "/locked");
   ASSERT_EQ(::chmod((site() + "/locked").c_str(), 0755), 0);
   ASSERT_EQ(::chmod((site() + "/open/page.txt").c_str(), 0), 0);
   EXPECT_EQ(scan_as_user(site()), "cannot read " + site() + "/open/page.txt");

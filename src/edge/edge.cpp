@@ -586,17 +586,10 @@ Result<bool> Edge::SameAccount(const std::string& site_a, const std::string& sit
 
 Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployManifest& manifest,
                                                           bool memory_only) {
-  {
-    std::lock_guard lock(rules_mu_);
-    auto it = rules_.find(manifest.deploy_id);
-    if (it != rules_.end()) return it->second;
-  }
+  if (auto cached = rules_.Find(manifest.deploy_id)) return cached;
   if (memory_only) return WouldBlock();
   RD_TRY(auto rules, DeployRules::Load(manifest, blobs_));
-  std::lock_guard lock(rules_mu_);
-  if (rules_.size() > 4096) rules_.clear();
-  rules_[manifest.deploy_id] = rules;
-  return rules;
+  return rules_.Insert(manifest.deploy_id, std::move(rules), 1);
 }
 
 Result<std::shared_ptr<const std::string>> Edge::ReadBlob(std::string_view sha256,

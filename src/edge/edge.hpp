@@ -270,8 +270,8 @@ class Edge {
   std::mutex custom_hosts_mu_;
   std::unordered_map<std::string, CustomHostEntry> custom_hosts_;  // by host
 
-  std::mutex rules_mu_;
-  std::unordered_map<std::string, std::shared_ptr<const DeployRules>> rules_;  // by deploy id
+  // By deploy id: the rules of the 4096 deploys served most recently.
+  SharedLru<DeployRules> rules_{4096};
 
   std::mutex passwords_mu_;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> passwords_ok_;
