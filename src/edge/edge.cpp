@@ -246,7 +246,6 @@ http::Response BadGateway(std::string_view why) {
   return http::Response::Text(502, "Bad Gateway\n");
 }
 
-// The stored file at `path`, open for reading, as a whole-file body (offset 0, its size).
 // The blob file at `path`, open for reading, with its size.
 Result<std::pair<core::UniqueFd, std::uint64_t>> OpenBlobFile(const std::string& path) {
   core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -592,13 +591,23 @@ Result<std::shared_ptr<const DeployRules>> Edge::RulesFor(const deploys::DeployM
   return rules_.Insert(manifest.deploy_id, std::move(rules), 1);
 }
 
-Result<std::shared_ptr<const std::string>> Edge::ReadBlob(std::string_view sha256,
-                                                          store::Variant variant, std::size_t size,
-                                                          bool memory_only) {
-  // The key is built in a per-thread buffer: a cache hit costs no allocation.
+namespace {
+
+// The caches' key of a blob's variant, "<sha256><variant suffix>", built in a per-thread buffer:
+// a cache hit costs no allocation. Valid until the thread's next call.
+const std::string& BlobKey(std::string_view sha256, store::Variant variant) {
   thread_local std::string key;
   key.assign(sha256);
   key.append(store::VariantSuffix(variant));
+  return key;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const std::string>> Edge::ReadBlob(std::string_view sha256,
+                                                          store::Variant variant, std::size_t size,
+                                                          bool memory_only) {
+  const std::string& key = BlobKey(sha256, variant);
   if (auto cached = blobs_in_memory_.Find(key)) return cached;
   if (memory_only) return WouldBlock();
   RD_TRY(std::string data, blobs_.Read(sha256, variant));
@@ -610,9 +619,7 @@ Result<std::shared_ptr<const std::string>> Edge::ReadBlob(std::string_view sha25
 
 Result<std::shared_ptr<http::FileBody>> Edge::OpenBlob(std::string_view sha256,
                                                        store::Variant variant, bool memory_only) {
-  thread_local std::string key;
-  key.assign(sha256);
-  key.append(store::VariantSuffix(variant));
+  const std::string& key = BlobKey(sha256, variant);
   std::shared_ptr<const OpenFile> open = open_files_.Find(key);
   if (!open) {
     if (memory_only) return WouldBlock();

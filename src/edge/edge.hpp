@@ -277,8 +277,8 @@ class Edge {
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> passwords_ok_;
   int password_checks_running_ = 0;
 
-  // Both keyed by "<sha256><variant suffix>": blob contents (bounded by bytes), and blobs' open
-  // files (bounded by count).
+  // Both keyed by "<sha256><variant suffix>": blob contents (bounded by cache_bytes), and blobs'
+  // open files (bounded by open_files and open_file_bytes; see EdgeOptions).
   struct OpenFile {
     core::UniqueFd fd;
     std::uint64_t size = 0;
